@@ -1,0 +1,1 @@
+//! chargeplane live system (being built).

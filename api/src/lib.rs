@@ -1,0 +1,1 @@
+//! chargeplane HTTP API (being built).

@@ -1,0 +1,3 @@
+//! Placeholder until the SQLite backend lands.
+pub struct SqliteConfig;
+pub struct SqliteStore;

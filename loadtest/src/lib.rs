@@ -1,0 +1,1 @@
+//! Pile simulator (being built).
