@@ -1,1 +1,24 @@
-//! chargeplane live system (being built).
+//! chargeplane's live system, on actix.
+//!
+//! A [`gateway`] accepts pile connections and gives each a [`link`]: the actor
+//! that owns the socket and its codec and translates frames through a thin
+//! protocol [`adapter`] into protocol-neutral events. Past the link, one
+//! [`pile`] actor per pile, one [`port`] actor per port and one [`session`]
+//! actor per charge hold the live state, whatever protocol the pile speaks. A
+//! [`station`] actor starts and supervises the piles of its station. Live
+//! actors are found through the [`registry`].
+
+pub mod adapter;
+pub mod config;
+pub mod gateway;
+pub mod link;
+pub mod metrics;
+pub mod pile;
+pub mod platform;
+pub mod port;
+pub mod registry;
+pub mod session;
+pub mod station;
+
+pub use config::Config;
+pub use platform::Platform;

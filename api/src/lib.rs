@@ -1,1 +1,13 @@
-//! chargeplane HTTP API (being built).
+//! chargeplane's HTTP API and the server that boots everything.
+//!
+//! [`config`] reads flags and the config file, [`server`] opens the store,
+//! starts the pile gateway and the HTTP server, and [`routes`] holds one
+//! module per resource. Errors are JSON with a stable code ([`error`]).
+
+pub mod config;
+pub mod error;
+pub mod http_metrics;
+pub mod routes;
+pub mod server;
+
+pub use config::ServeConfig;

@@ -6,10 +6,11 @@
 
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub enum Clock {
+    #[default]
     System,
     Simulated {
         start: DateTime<Utc>,
@@ -28,24 +29,17 @@ impl Clock {
         }
     }
 
+    /// The time now, to the microsecond: what storage keeps, so a record in
+    /// memory equals its stored copy.
     pub fn now(&self) -> DateTime<Utc> {
-        match *self {
+        let now = match *self {
             Clock::System => Utc::now(),
-            Clock::Simulated {
-                start,
-                rate,
-                origin,
-            } => {
+            Clock::Simulated { start, rate, origin } => {
                 let real = origin.elapsed().as_secs_f64() * rate;
                 start + Duration::microseconds((real * 1e6) as i64)
             }
-        }
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::System
+        };
+        now.duration_round(Duration::microseconds(1)).unwrap_or(now)
     }
 }
 

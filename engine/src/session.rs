@@ -50,7 +50,10 @@ impl SessionState {
     }
 
     pub fn is_open(self) -> bool {
-        matches!(self, SessionState::Starting | SessionState::Charging | SessionState::Stopping)
+        matches!(
+            self,
+            SessionState::Starting | SessionState::Charging | SessionState::Stopping
+        )
     }
 }
 
@@ -137,7 +140,12 @@ impl SessionRecord {
     }
 
     /// The pile answered the start command.
-    pub fn start_result(&mut self, accepted: bool, now: DateTime<Utc>, reason: Option<StopReason>) -> Result<(), Rejected> {
+    pub fn start_result(
+        &mut self,
+        accepted: bool,
+        now: DateTime<Utc>,
+        reason: Option<StopReason>,
+    ) -> Result<(), Rejected> {
         if self.state != SessionState::Starting {
             return Err(self.reject("take a start result"));
         }
@@ -157,13 +165,20 @@ impl SessionRecord {
     /// energy since the previous reading is split over the tariff periods the
     /// interval spans. A reading below the previous one (a meter glitch)
     /// adds nothing and does not move the baseline down.
-    pub fn reading(&mut self, tou: &TouPrices, offset: FixedOffset, at: DateTime<Utc>, kwh: Decimal) -> Result<(), Rejected> {
+    pub fn reading(
+        &mut self,
+        tou: &TouPrices,
+        offset: FixedOffset,
+        at: DateTime<Utc>,
+        kwh: Decimal,
+    ) -> Result<(), Rejected> {
         if !matches!(self.state, SessionState::Charging | SessionState::Stopping) {
             return Err(self.reject("take a meter reading"));
         }
         let (prev_at, prev_kwh) = self.last_reading.unwrap_or((at, Decimal::ZERO));
         if kwh > prev_kwh {
-            self.energy.add(tou, offset, prev_at, at.max(prev_at), kwh - prev_kwh);
+            self.energy
+                .add(tou, offset, prev_at, at.max(prev_at), kwh - prev_kwh);
             self.last_reading = Some((at.max(prev_at), kwh));
         } else {
             self.last_reading = Some((at.max(prev_at), prev_kwh));
@@ -232,7 +247,14 @@ mod tests {
     }
 
     fn session() -> SessionRecord {
-        SessionRecord::new(SessionId("1".into()), PileId::from("p"), PortNo(1), 1, 1, at("2026-01-01T11:00:00Z"))
+        SessionRecord::new(
+            SessionId("1".into()),
+            PileId::from("p"),
+            PortNo(1),
+            1,
+            1,
+            at("2026-01-01T11:00:00Z"),
+        )
     }
 
     #[test]
@@ -240,11 +262,22 @@ mod tests {
         let tou = peak_then_valley();
         let mut s = session();
         s.start_result(true, at("2026-01-01T11:50:00Z"), None).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:55:00Z"), dec!(5)).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T12:05:00Z"), dec!(5)).unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T11:55:00Z"), dec!(5))
+            .unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T12:05:00Z"), dec!(5))
+            .unwrap();
         s.stopping().unwrap();
         let bill = s
-            .finish(&tou, utc(), at("2026-01-01T12:10:00Z"), dec!(8), StopReason { code: 0x40, text: "app stop".into() })
+            .finish(
+                &tou,
+                utc(),
+                at("2026-01-01T12:10:00Z"),
+                dec!(8),
+                StopReason {
+                    code: 0x40,
+                    text: "app stop".into(),
+                },
+            )
             .unwrap();
         assert_eq!(s.state, SessionState::Finished);
         assert_eq!(s.energy.kwh(Period::Peak), dec!(5));
@@ -256,8 +289,15 @@ mod tests {
     #[test]
     fn refused_start_fails_the_session() {
         let mut s = session();
-        s.start_result(false, at("2026-01-01T11:00:01Z"), Some(StopReason { code: 5, text: "not plugged".into() }))
-            .unwrap();
+        s.start_result(
+            false,
+            at("2026-01-01T11:00:01Z"),
+            Some(StopReason {
+                code: 5,
+                text: "not plugged".into(),
+            }),
+        )
+        .unwrap();
         assert_eq!(s.state, SessionState::Failed);
         assert!(!s.state.is_open());
         assert!(s.stopping().is_err());
@@ -268,9 +308,12 @@ mod tests {
         let tou = peak_then_valley();
         let mut s = session();
         s.start_result(true, at("2026-01-01T11:00:00Z"), None).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:01:00Z"), dec!(2)).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:02:00Z"), dec!(1)).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:03:00Z"), dec!(3)).unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T11:01:00Z"), dec!(2))
+            .unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T11:02:00Z"), dec!(1))
+            .unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T11:03:00Z"), dec!(3))
+            .unwrap();
         assert_eq!(s.energy.total(), dec!(3));
         assert_eq!(s.kwh(), dec!(3));
     }
@@ -280,11 +323,31 @@ mod tests {
         let tou = peak_then_valley();
         let mut s = session();
         s.start_result(true, at("2026-01-01T11:00:00Z"), None).unwrap();
-        s.finish(&tou, utc(), at("2026-01-01T11:10:00Z"), dec!(1), StopReason { code: 0x45, text: "x".into() })
-            .unwrap();
-        assert!(s.reading(&tou, utc(), at("2026-01-01T11:11:00Z"), dec!(2)).is_err());
+        s.finish(
+            &tou,
+            utc(),
+            at("2026-01-01T11:10:00Z"),
+            dec!(1),
+            StopReason {
+                code: 0x45,
+                text: "x".into(),
+            },
+        )
+        .unwrap();
         assert!(s
-            .finish(&tou, utc(), at("2026-01-01T11:12:00Z"), dec!(2), StopReason { code: 0x45, text: "x".into() })
+            .reading(&tou, utc(), at("2026-01-01T11:11:00Z"), dec!(2))
+            .is_err());
+        assert!(s
+            .finish(
+                &tou,
+                utc(),
+                at("2026-01-01T11:12:00Z"),
+                dec!(2),
+                StopReason {
+                    code: 0x45,
+                    text: "x".into()
+                }
+            )
             .is_err());
         assert!(s.start_result(true, at("2026-01-01T11:12:00Z"), None).is_err());
     }

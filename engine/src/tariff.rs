@@ -284,10 +284,22 @@ mod tests {
         slots[24..28].fill(Period::Sharp);
         TouPrices {
             prices: [
-                PeriodPrice { energy: dec!(1.2), service: dec!(0.8) },
-                PeriodPrice { energy: dec!(1.0), service: dec!(0.6) },
-                PeriodPrice { energy: dec!(0.7), service: dec!(0.5) },
-                PeriodPrice { energy: dec!(0.3), service: dec!(0.4) },
+                PeriodPrice {
+                    energy: dec!(1.2),
+                    service: dec!(0.8),
+                },
+                PeriodPrice {
+                    energy: dec!(1.0),
+                    service: dec!(0.6),
+                },
+                PeriodPrice {
+                    energy: dec!(0.7),
+                    service: dec!(0.5),
+                },
+                PeriodPrice {
+                    energy: dec!(0.3),
+                    service: dec!(0.4),
+                },
             ],
             slots,
         }
@@ -308,7 +320,13 @@ mod tests {
         let t = tou();
         let mut e = PeriodEnergy::default();
         // 11:50–12:10 local, 6 kWh drawn evenly: ten minutes on each side.
-        e.add(&t, cst(), at("2026-03-01T03:50:00Z"), at("2026-03-01T04:10:00Z"), dec!(6));
+        e.add(
+            &t,
+            cst(),
+            at("2026-03-01T03:50:00Z"),
+            at("2026-03-01T04:10:00Z"),
+            dec!(6),
+        );
         assert_eq!(e.kwh(Period::Peak), dec!(3));
         assert_eq!(e.kwh(Period::Sharp), dec!(3));
         assert_eq!(e.total(), dec!(6));
@@ -319,7 +337,13 @@ mod tests {
         let t = tou();
         let mut e = PeriodEnergy::default();
         // 07:59:50 to 10:00:20 local: valley, flat, peak.
-        e.add(&t, cst(), at("2026-02-28T23:59:50Z"), at("2026-03-01T02:00:20Z"), dec!(10.0001));
+        e.add(
+            &t,
+            cst(),
+            at("2026-02-28T23:59:50Z"),
+            at("2026-03-01T02:00:20Z"),
+            dec!(10.0001),
+        );
         assert_eq!(e.total(), dec!(10.0001));
         assert!(e.kwh(Period::Valley) > Decimal::ZERO);
         assert!(e.kwh(Period::Flat) > e.kwh(Period::Valley));

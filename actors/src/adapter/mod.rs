@@ -1,0 +1,177 @@
+//! The one place protocols differ.
+//!
+//! A link decodes frames with its protocol's codec and hands each to the
+//! protocol's adapter, which answers what the protocol answers by itself
+//! (heartbeats) and turns the rest into [`PileEvent`]s. Going the other way,
+//! the adapter turns a [`PileCommand`] into a frame. Pile, port and session
+//! actors only ever see events and commands, never a protocol.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
+use engine::session::StopReason;
+use engine::tariff::TouPrices;
+use rust_decimal::Decimal;
+use tokio_util::codec::{Decoder, Encoder};
+
+pub mod ykc;
+
+/// Names the request a deferred reply answers (protocols echo the request's
+/// sequence number), without the actors knowing what it holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplyTo(pub u32);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoginInfo {
+    pub pile: PileId,
+    pub ports: u8,
+    pub firmware: String,
+}
+
+/// A live meter reading of a port.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    /// Energy of the current charge so far, kWh.
+    pub kwh: Decimal,
+    pub voltage: Decimal,
+    pub current: Decimal,
+    pub power: Decimal,
+    pub soc: Option<u8>,
+}
+
+/// What a port reported about itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PortReport {
+    pub port: PortNo,
+    pub status: PortStatus,
+    /// The charge the reading belongs to, when charging.
+    pub session: Option<SessionId>,
+    pub reading: Reading,
+}
+
+/// The pile's own closing record of a charge.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinalRecord {
+    pub port: PortNo,
+    pub session: SessionId,
+    /// When the charge ended, by the pile's clock.
+    pub ended_at: DateTime<Utc>,
+    /// Energy delivered, kWh, by the pile's meter.
+    pub kwh: Decimal,
+    /// What the pile computed the charge cost, yuan.
+    pub amount: Decimal,
+    pub reason: StopReason,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PileEvent {
+    Login(LoginInfo, ReplyTo),
+    Port(PortReport),
+    StartResult {
+        port: PortNo,
+        session: SessionId,
+        accepted: bool,
+        reason: Option<StopReason>,
+    },
+    StopResult {
+        port: PortNo,
+        accepted: bool,
+    },
+    Record(FinalRecord, ReplyTo),
+    /// The pile asks whether its tariff (by the number the platform gave it)
+    /// is current.
+    TariffCheck {
+        model: u16,
+        reply: ReplyTo,
+    },
+    TariffRequest(ReplyTo),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PileCommand {
+    LoginReply {
+        accepted: bool,
+        reply: ReplyTo,
+    },
+    StartCharge {
+        port: PortNo,
+        session: SessionId,
+        balance: Decimal,
+    },
+    StopCharge {
+        port: PortNo,
+    },
+    AckRecord {
+        session: SessionId,
+        accepted: bool,
+        reply: ReplyTo,
+    },
+    TariffCheckReply {
+        model: u16,
+        current: bool,
+        reply: ReplyTo,
+    },
+    Tariff {
+        model: u16,
+        tou: TouPrices,
+        reply: ReplyTo,
+    },
+}
+
+/// What one decoded item amounted to.
+pub enum Inbound<F> {
+    Event(PileEvent),
+    /// Handled inside the adapter (answered by `replies`, or ignorable).
+    Handled,
+    /// A damaged or unusable frame, dropped; the label names its kind.
+    Fault(&'static str),
+    /// Usable bytes but a frame this platform does not act on (yet).
+    Unhandled(F),
+}
+
+pub trait Adapter: Sized + Unpin + 'static {
+    type Frame: Unpin + 'static;
+    type DecodeItem: 'static;
+    /// A decoding error that ends the connection (an impossible length).
+    type Fatal: std::fmt::Display + From<std::io::Error> + 'static;
+    type Codec: Decoder<Item = Self::DecodeItem, Error = Self::Fatal>
+        + Encoder<Self::Frame, Error = std::io::Error>
+        + Unpin
+        + 'static;
+
+    const PROTOCOL: Protocol;
+
+    fn new() -> Self;
+    fn codec() -> Self::Codec;
+
+    /// Once logged in, the station's offset from UTC: pile clocks run in
+    /// local time.
+    fn set_utc_offset(&mut self, offset: FixedOffset);
+
+    /// Turns one decoded item into an event, pushing any frames the protocol
+    /// answers at once onto `replies`.
+    fn inbound(&mut self, item: Self::DecodeItem, replies: &mut Vec<Self::Frame>) -> Inbound<Self::Frame>;
+
+    /// The frame carrying a command, or `None` if the protocol cannot say it.
+    fn outbound(&mut self, command: PileCommand) -> Option<Self::Frame>;
+
+    /// The type byte of a decoded frame (`None` for a fault), for metrics.
+    fn item_type(item: &Self::DecodeItem) -> Option<u8>;
+
+    /// The type byte of a frame to send, for metrics.
+    fn frame_type(frame: &Self::Frame) -> u8;
+
+    /// A label for a fatal error, for metrics.
+    fn fatal_label(error: &Self::Fatal) -> &'static str;
+}
+
+/// Mints the id of a new charge in the form the pile's protocol carries.
+pub fn session_id(
+    protocol: Protocol,
+    pile: &PileId,
+    port: PortNo,
+    local: chrono::NaiveDateTime,
+) -> SessionId {
+    match protocol {
+        Protocol::Ykc => ykc::session_id(pile, port, local),
+    }
+}

@@ -1,0 +1,258 @@
+//! The YKC adapter: YKC frames in, protocol-neutral events out, and back.
+//!
+//! It answers heartbeats itself, remembers the pile id (every YKC frame
+//! carries it) and its own sequence counter, and reads the pile's local
+//! clock with the station's offset from UTC.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
+use engine::session::StopReason;
+use engine::ykc::{self, CodecError, Frame, FrameCodec, FrameFault, GunStatus, Message};
+
+use super::{Adapter, FinalRecord, Inbound, LoginInfo, PileCommand, PileEvent, PortReport, Reading, ReplyTo};
+
+pub struct Ykc {
+    pile: Option<PileId>,
+    seq: u16,
+    offset: FixedOffset,
+}
+
+impl Ykc {
+    fn next_seq(&mut self) -> u16 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn local_to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        self.offset
+            .from_local_datetime(&local)
+            .single()
+            .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
+    }
+
+    fn event(&mut self, frame: &Frame, msg: Message, replies: &mut Vec<Frame>) -> Inbound<Frame> {
+        let reply = ReplyTo(frame.seq as u32);
+        let event = match msg {
+            Message::Login(m) => {
+                self.pile = Some(m.pile.clone());
+                PileEvent::Login(
+                    LoginInfo {
+                        pile: m.pile,
+                        ports: m.guns,
+                        firmware: m.firmware,
+                    },
+                    reply,
+                )
+            }
+            Message::Heartbeat(m) => {
+                let answer = Message::HeartbeatReply(ykc::HeartbeatReply {
+                    pile: m.pile,
+                    gun: m.gun,
+                });
+                if let Ok(f) = answer.encode(frame.seq) {
+                    replies.push(f);
+                }
+                return Inbound::Handled;
+            }
+            Message::BillingModelCheck(m) => PileEvent::TariffCheck {
+                model: m.model,
+                reply,
+            },
+            Message::BillingModelRequest(_) => PileEvent::TariffRequest(reply),
+            Message::RealTime(m) => PileEvent::Port(report(&m)),
+            Message::RemoteStartResult(m) => PileEvent::StartResult {
+                port: PortNo(m.gun),
+                session: m.serial,
+                accepted: m.ok,
+                reason: (!m.ok).then(|| StopReason {
+                    code: m.reason,
+                    text: start_refusal(m.reason).into(),
+                }),
+            },
+            Message::RemoteStopResult(m) => PileEvent::StopResult {
+                port: PortNo(m.gun),
+                accepted: m.ok,
+            },
+            Message::TransactionRecord(m) => PileEvent::Record(
+                FinalRecord {
+                    port: PortNo(m.gun),
+                    session: m.serial,
+                    ended_at: self.local_to_utc(m.end),
+                    kwh: m.kwh,
+                    amount: m.amount,
+                    reason: StopReason {
+                        code: m.stop_reason,
+                        text: ykc::stop_reason_text(m.stop_reason).into(),
+                    },
+                },
+                reply,
+            ),
+            _ => return Inbound::Unhandled(frame.clone()),
+        };
+        Inbound::Event(event)
+    }
+}
+
+/// A real-time data frame as a port report. Idle frames carry an all-zero
+/// serial: no charge.
+fn report(m: &ykc::RealTime) -> PortReport {
+    let status = match m.gun_status() {
+        GunStatus::Charging => PortStatus::Charging,
+        GunStatus::Fault => PortStatus::Fault,
+        GunStatus::Offline => PortStatus::Offline,
+        GunStatus::Idle | GunStatus::Unknown(_) if m.plugged => PortStatus::Plugged,
+        GunStatus::Idle | GunStatus::Unknown(_) => PortStatus::Idle,
+    };
+    let session = Some(m.serial.clone()).filter(|s| s.as_str().bytes().any(|b| b != b'0'));
+    PortReport {
+        port: PortNo(m.gun),
+        status,
+        session,
+        reading: Reading {
+            kwh: m.kwh,
+            voltage: m.voltage,
+            current: m.current,
+            power: (m.voltage * m.current).round_dp(1),
+            soc: Some(m.soc),
+        },
+    }
+}
+
+fn start_refusal(reason: u8) -> &'static str {
+    match reason {
+        1 => "pile id mismatch",
+        2 => "gun already charging",
+        3 => "pile fault",
+        4 => "pile offline",
+        5 => "gun not plugged in",
+        _ => "refused by the pile",
+    }
+}
+
+impl Adapter for Ykc {
+    type Frame = Frame;
+    type DecodeItem = Result<Frame, FrameFault>;
+    type Fatal = CodecError;
+    type Codec = FrameCodec;
+
+    const PROTOCOL: Protocol = Protocol::Ykc;
+
+    fn new() -> Self {
+        Ykc {
+            pile: None,
+            seq: 0,
+            offset: FixedOffset::east_opt(0).expect("zero offset"),
+        }
+    }
+
+    fn codec() -> FrameCodec {
+        FrameCodec
+    }
+
+    fn set_utc_offset(&mut self, offset: FixedOffset) {
+        self.offset = offset;
+    }
+
+    fn inbound(&mut self, item: Result<Frame, FrameFault>, replies: &mut Vec<Frame>) -> Inbound<Frame> {
+        let frame = match item {
+            Ok(frame) => frame,
+            Err(fault) => return Inbound::Fault(fault.kind_label()),
+        };
+        match Message::decode(&frame) {
+            Ok(msg) => self.event(&frame, msg, replies),
+            Err(e) => Inbound::Fault(e.kind_label()),
+        }
+    }
+
+    fn outbound(&mut self, command: PileCommand) -> Option<Frame> {
+        let pile = self.pile.clone()?;
+        let (msg, seq) = match command {
+            PileCommand::LoginReply { accepted, reply } => (
+                Message::LoginReply(ykc::LoginReply { pile, accepted }),
+                reply.0 as u16,
+            ),
+            PileCommand::StartCharge {
+                port,
+                session,
+                balance,
+            } => {
+                let m = ykc::RemoteStart {
+                    serial: session,
+                    pile,
+                    gun: port.0,
+                    logical_card: [0; 8],
+                    physical_card: [0; 8],
+                    balance,
+                };
+                (Message::RemoteStart(m), self.next_seq())
+            }
+            PileCommand::StopCharge { port } => (
+                Message::RemoteStop(ykc::RemoteStop { pile, gun: port.0 }),
+                self.next_seq(),
+            ),
+            PileCommand::AckRecord {
+                session,
+                accepted,
+                reply,
+            } => (
+                Message::RecordAck(ykc::RecordAck {
+                    serial: session,
+                    invalid: !accepted,
+                }),
+                reply.0 as u16,
+            ),
+            PileCommand::TariffCheckReply {
+                model,
+                current,
+                reply,
+            } => {
+                let m = ykc::BillingModelCheckReply {
+                    pile,
+                    model,
+                    differs: !current,
+                };
+                (Message::BillingModelCheckReply(m), reply.0 as u16)
+            }
+            PileCommand::Tariff { model, tou, reply } => (
+                Message::BillingModel(ykc::BillingModel::from_tou(pile, model, &tou)),
+                reply.0 as u16,
+            ),
+        };
+        match msg.encode(seq) {
+            Ok(frame) => Some(frame),
+            Err(e) => {
+                tracing::error!(error = %e, "command cannot be encoded for YKC");
+                None
+            }
+        }
+    }
+
+    fn item_type(item: &Result<Frame, FrameFault>) -> Option<u8> {
+        item.as_ref().ok().map(|f| f.kind)
+    }
+
+    fn frame_type(frame: &Frame) -> u8 {
+        frame.kind
+    }
+
+    fn fatal_label(error: &CodecError) -> &'static str {
+        error.kind_label()
+    }
+}
+
+static COUNTER: AtomicU16 = AtomicU16::new(0);
+
+/// A YKC transaction serial: pile id (14 digits), gun (2), local time
+/// yyMMddHHmmss (12) and a 4-digit counter.
+pub fn session_id(pile: &PileId, port: PortNo, local: NaiveDateTime) -> SessionId {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed) % 10_000;
+    SessionId(format!(
+        "{}{:02}{}{:04}",
+        pile,
+        port.0 % 100,
+        local.format("%y%m%d%H%M%S"),
+        n
+    ))
+}

@@ -1,0 +1,77 @@
+//! The pile listener. One port serves every protocol: the first bytes a pile
+//! sends name its protocol (YKC frames start with 0x68), and the connection
+//! becomes a link of that protocol. Accepting never stops on an error such
+//! as running out of file descriptors; it backs off and goes on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::domain::Protocol;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::TcpListener;
+
+use crate::adapter::ykc::Ykc;
+use crate::link::Link;
+use crate::Platform;
+
+/// Accepts pile connections until the listener fails for good.
+pub async fn serve(listener: TcpListener, platform: Arc<Platform>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let (read, write) = stream.into_split();
+                actix_rt::spawn(connect(platform.clone(), read, write, peer.to_string()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "accepting a pile connection failed; backing off");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Which protocol a connection speaks, from its first byte.
+pub fn sniff(first: u8) -> Option<Protocol> {
+    match first {
+        0x68 => Some(Protocol::Ykc),
+        _ => None,
+    }
+}
+
+/// Starts the link of a new connection once its first bytes name a protocol.
+/// Works on any byte stream, so in-process simulated piles use it too.
+pub async fn connect<R, W>(platform: Arc<Platform>, mut read: R, write: W, peer: String)
+where
+    R: AsyncRead + Unpin + 'static,
+    W: AsyncWrite + Unpin + 'static,
+{
+    let mut first = [0u8; 1];
+    let timeout = platform.config.login_timeout;
+    let n = match tokio::time::timeout(timeout, read.read(&mut first)).await {
+        Ok(Ok(n)) => n,
+        Ok(Err(_)) | Err(_) => 0,
+    };
+    let protocol = if n == 1 { sniff(first[0]) } else { None };
+    let Some(protocol) = protocol else {
+        if n == 1 {
+            tracing::info!(
+                peer,
+                byte = first[0],
+                "connection speaks no known protocol; closing"
+            );
+        }
+        platform
+            .metrics
+            .links_closed
+            .with_label_values(&["unknown", "unknown_protocol"])
+            .inc();
+        return;
+    };
+    let read = std::io::Cursor::new(first).chain(read);
+    match protocol {
+        Protocol::Ykc => {
+            Link::<Ykc>::start(platform, read, write, peer);
+        }
+    }
+}

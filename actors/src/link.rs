@@ -1,0 +1,303 @@
+//! A link is one pile connection: it owns the socket, its codec and the
+//! protocol adapter. It logs the pile in (refusing ids no operator
+//! registered), then relays events to the pile actor and commands back as
+//! frames. A damaged frame is counted and dropped; a frame the codec cannot
+//! delimit, or silence past the heartbeat window, closes this link alone.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::io::{FramedWrite, WriteHandler};
+use actix::prelude::*;
+use engine::domain::PileId;
+use engine::store::PileRecord;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::FramedRead;
+
+use crate::adapter::{Adapter, Inbound, LoginInfo, PileCommand, PileEvent, ReplyTo};
+use crate::pile::{self, Pile, ToLink};
+use crate::{registry, Platform};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+type Writer = Box<dyn AsyncWrite + Unpin>;
+
+enum State {
+    Connected,
+    LoggingIn,
+    Attached { pile: PileId, addr: Addr<Pile> },
+}
+
+pub struct Link<A: Adapter> {
+    id: u64,
+    platform: Arc<Platform>,
+    adapter: A,
+    out: FramedWrite<A::Frame, Writer, A::Codec>,
+    peer: String,
+    state: State,
+    opened: Instant,
+    last_seen: Instant,
+    replies: Vec<A::Frame>,
+}
+
+impl<A: Adapter> Link<A> {
+    /// Starts a link on a connection whose first bytes named protocol `A`.
+    pub fn start<R, W>(platform: Arc<Platform>, read: R, write: W, peer: String) -> Addr<Self>
+    where
+        R: AsyncRead + Unpin + 'static,
+        W: AsyncWrite + Unpin + 'static,
+    {
+        Link::create(move |ctx| {
+            ctx.add_stream(FramedRead::new(read, A::codec()));
+            let now = Instant::now();
+            Link {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                platform,
+                adapter: A::new(),
+                out: FramedWrite::new(Box::new(write) as Writer, A::codec(), ctx),
+                peer,
+                state: State::Connected,
+                opened: now,
+                last_seen: now,
+                replies: Vec::new(),
+            }
+        })
+    }
+
+    fn who(&self) -> String {
+        match &self.state {
+            State::Attached { pile, .. } => format!("pile {pile}"),
+            _ => format!("unidentified pile at {}", self.peer),
+        }
+    }
+
+    fn write(&mut self, frame: A::Frame) {
+        self.platform
+            .metrics
+            .frame_out(A::PROTOCOL, A::frame_type(&frame));
+        self.out.write(frame);
+    }
+
+    fn close(&mut self, ctx: &mut Context<Self>, reason: &'static str) {
+        self.platform
+            .metrics
+            .links_closed
+            .with_label_values(&[A::PROTOCOL.as_str(), reason])
+            .inc();
+        self.out.close();
+        ctx.stop();
+    }
+
+    fn fault(&self, kind: &'static str) {
+        self.platform
+            .metrics
+            .frame_errors
+            .with_label_values(&[A::PROTOCOL.as_str(), kind])
+            .inc();
+    }
+
+    fn login(&mut self, info: LoginInfo, reply: ReplyTo, ctx: &mut Context<Self>) {
+        self.state = State::LoggingIn;
+        let platform = self.platform.clone();
+        let me = ctx.address().recipient();
+        let link_id = self.id;
+        let pile_id = info.pile.clone();
+        let fut = async move {
+            let record = authorize::<A>(&platform, &info).await?;
+            let addr = registry::pile(&platform, record).await.map_err(|e| {
+                tracing::error!(pile = %info.pile, error = %e, "could not start the pile's actor");
+                "error"
+            })?;
+            let offset = addr
+                .send(pile::Attach {
+                    link_id,
+                    link: me,
+                    info,
+                })
+                .await
+                .map_err(|_| "error")?;
+            Ok::<_, &'static str>((addr, offset))
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, link, ctx| {
+            let protocol = A::PROTOCOL.as_str();
+            let m = &link.platform.metrics;
+            match res {
+                Ok((addr, offset)) => {
+                    m.logins.with_label_values(&[protocol, "accepted"]).inc();
+                    m.piles_connected.with_label_values(&[protocol]).inc();
+                    link.adapter.set_utc_offset(offset);
+                    tracing::info!(pile = %pile_id, peer = %link.peer, "pile logged in");
+                    link.state = State::Attached { pile: pile_id, addr };
+                    link.command(PileCommand::LoginReply {
+                        accepted: true,
+                        reply,
+                    });
+                }
+                Err(reason) => {
+                    m.logins.with_label_values(&[protocol, reason]).inc();
+                    tracing::warn!(pile = %pile_id, peer = %link.peer, reason, "login refused");
+                    link.command(PileCommand::LoginReply {
+                        accepted: false,
+                        reply,
+                    });
+                    link.close(ctx, "login_refused");
+                }
+            }
+        }));
+    }
+
+    fn command(&mut self, cmd: PileCommand) {
+        match self.adapter.outbound(cmd) {
+            Some(frame) => self.write(frame),
+            None => self.fault("unsupported_command"),
+        }
+    }
+}
+
+/// Whether a pile may log in: registered by an operator, or auto-registered
+/// into the configured station.
+async fn authorize<A: Adapter>(platform: &Platform, info: &LoginInfo) -> Result<PileRecord, &'static str> {
+    let store = &platform.store;
+    let found = store.pile(&info.pile).await.map_err(|e| {
+        tracing::error!(pile = %info.pile, error = %e, "could not look up a pile at login");
+        "error"
+    })?;
+    let record = match (found, platform.config.auto_register) {
+        (Some(record), _) => record,
+        (None, None) => return Err("unknown_pile"),
+        (None, Some(station_id)) => {
+            let record = PileRecord {
+                id: info.pile.clone(),
+                station_id,
+                protocol: A::PROTOCOL,
+                ports: info.ports,
+                created_at: platform.now(),
+            };
+            match store.create_pile(&record).await {
+                Ok(()) | Err(engine::store::StoreError::Conflict(_)) => record,
+                Err(e) => {
+                    tracing::error!(pile = %info.pile, error = %e, "could not auto-register a pile");
+                    return Err("error");
+                }
+            }
+        }
+    };
+    if record.protocol != A::PROTOCOL {
+        return Err("wrong_protocol");
+    }
+    Ok(record)
+}
+
+impl<A: Adapter> Actor for Link<A> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let cfg = &self.platform.config;
+        let tick = (cfg.heartbeat_timeout / 3)
+            .min(cfg.login_timeout / 3)
+            .max(Duration::from_millis(10));
+        ctx.run_interval(tick, |link, ctx| {
+            let cfg = &link.platform.config;
+            if matches!(link.state, State::Connected) && link.opened.elapsed() > cfg.login_timeout {
+                tracing::info!(peer = %link.peer, "no login in time; closing");
+                link.close(ctx, "login_timeout");
+            } else if link.last_seen.elapsed() > cfg.heartbeat_timeout {
+                tracing::info!(who = %link.who(), "heartbeat window passed in silence; closing");
+                link.close(ctx, "heartbeat_timeout");
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let State::Attached { addr, .. } = &self.state {
+            addr.do_send(pile::Detach { link_id: self.id });
+            self.platform
+                .metrics
+                .piles_connected
+                .with_label_values(&[A::PROTOCOL.as_str()])
+                .dec();
+        }
+    }
+}
+
+impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
+    fn handle(&mut self, item: Result<A::DecodeItem, A::Fatal>, ctx: &mut Context<Self>) {
+        let item = match item {
+            Ok(item) => item,
+            Err(e) => {
+                let kind = A::fatal_label(&e);
+                self.fault(kind);
+                tracing::warn!(who = %self.who(), error = %e, "unreadable stream; closing the connection");
+                return self.close(ctx, kind);
+            }
+        };
+        self.last_seen = Instant::now();
+        if let Some(kind) = A::item_type(&item) {
+            self.platform.metrics.frame_in(A::PROTOCOL, kind);
+        }
+        let mut replies = std::mem::take(&mut self.replies);
+        let inbound = self.adapter.inbound(item, &mut replies);
+        let attached = matches!(self.state, State::Attached { .. });
+        match inbound {
+            Inbound::Event(PileEvent::Login(info, reply)) => match self.state {
+                State::Connected => self.login(info, reply, ctx),
+                _ => tracing::debug!(who = %self.who(), "repeated login ignored"),
+            },
+            Inbound::Event(event) if attached => {
+                if let State::Attached { addr, .. } = &self.state {
+                    addr.do_send(pile::Event(event));
+                }
+            }
+            // Nothing counts before a successful login.
+            Inbound::Event(_) | Inbound::Handled | Inbound::Unhandled(_) if !attached => {
+                replies.clear();
+                self.fault("before_login");
+            }
+            Inbound::Event(_) | Inbound::Handled | Inbound::Unhandled(_) => {}
+            Inbound::Fault(kind) => {
+                self.fault(kind);
+                tracing::debug!(who = %self.who(), kind, "frame dropped");
+            }
+        }
+        for frame in replies.drain(..) {
+            self.write(frame);
+        }
+        self.replies = replies;
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        self.platform
+            .metrics
+            .links_closed
+            .with_label_values(&[A::PROTOCOL.as_str(), "peer_closed"])
+            .inc();
+        ctx.stop();
+    }
+}
+
+impl<A: Adapter> WriteHandler<std::io::Error> for Link<A> {
+    fn error(&mut self, err: std::io::Error, _: &mut Context<Self>) -> Running {
+        tracing::info!(who = %self.who(), error = %err, "write failed; closing");
+        self.platform
+            .metrics
+            .links_closed
+            .with_label_values(&[A::PROTOCOL.as_str(), "write_error"])
+            .inc();
+        Running::Stop
+    }
+}
+
+impl<A: Adapter> Handler<ToLink> for Link<A> {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToLink, ctx: &mut Context<Self>) {
+        match msg {
+            ToLink::Command(cmd) => self.command(cmd),
+            ToLink::Close(reason) => {
+                tracing::info!(who = %self.who(), reason, "closing the connection");
+                self.close(ctx, reason);
+            }
+        }
+    }
+}

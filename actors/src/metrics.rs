@@ -1,0 +1,205 @@
+//! Prometheus metrics of the live system, registered once per platform.
+//!
+//! Names follow Prometheus conventions: counters end in `_total`, durations
+//! are `_seconds`. Per-frame-type counters are created on first use so the
+//! exposition lists only types that were seen.
+
+use std::sync::OnceLock;
+
+use engine::domain::Protocol;
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub piles_connected: IntGaugeVec,
+    pub logins: IntCounterVec,
+    frames_in: IntCounterVec,
+    frames_out: IntCounterVec,
+    /// One cache per protocol, indexed by `Protocol as usize`.
+    frames_in_cache: [FrameCache; 1],
+    frames_out_cache: [FrameCache; 1],
+    pub frame_errors: IntCounterVec,
+    pub links_closed: IntCounterVec,
+    pub sessions_started: IntCounter,
+    pub sessions_finished: IntCounterVec,
+    pub sessions_open: IntGauge,
+    pub samples: IntCounter,
+    pub duplicate_records: IntCounter,
+    pub commands_undeliverable: IntCounter,
+    store_queue: IntGauge,
+    store_batches: IntGauge,
+    store_writes: IntGauge,
+    store_errors: IntGauge,
+}
+
+/// Counters for each frame type of one protocol, resolved once.
+struct FrameCache([OnceLock<IntCounter>; 256]);
+
+impl Default for FrameCache {
+    fn default() -> Self {
+        FrameCache(std::array::from_fn(|_| OnceLock::new()))
+    }
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let v = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry.register(Box::new(v.clone())).expect("unique metric");
+    v
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric");
+    registry.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
+    registry.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let piles_connected = IntGaugeVec::new(
+            Opts::new(
+                "chargeplane_piles_connected",
+                "Piles logged in on a live link, by protocol.",
+            ),
+            &["protocol"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(piles_connected.clone()))
+            .expect("unique metric");
+        let sessions_open = IntGauge::new(
+            "chargeplane_sessions_open",
+            "Charging sessions not yet billed or failed.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(sessions_open.clone()))
+            .expect("unique metric");
+        Metrics {
+            piles_connected,
+            logins: counter_vec(
+                &r,
+                "chargeplane_logins_total",
+                "Pile logins by protocol and result.",
+                &["protocol", "result"],
+            ),
+            frames_in: counter_vec(
+                &r,
+                "chargeplane_frames_received_total",
+                "Frames received from piles, by protocol and type.",
+                &["protocol", "type"],
+            ),
+            frames_out: counter_vec(
+                &r,
+                "chargeplane_frames_sent_total",
+                "Frames sent to piles, by protocol and type.",
+                &["protocol", "type"],
+            ),
+            frames_in_cache: Default::default(),
+            frames_out_cache: Default::default(),
+            frame_errors: counter_vec(
+                &r,
+                "chargeplane_frame_errors_total",
+                "Damaged or unusable frames dropped, by protocol and kind.",
+                &["protocol", "kind"],
+            ),
+            links_closed: counter_vec(
+                &r,
+                "chargeplane_links_closed_total",
+                "Pile connections closed, by protocol and reason.",
+                &["protocol", "reason"],
+            ),
+            sessions_started: counter(
+                &r,
+                "chargeplane_sessions_started_total",
+                "Charging sessions started (start command sent).",
+            ),
+            sessions_finished: counter_vec(
+                &r,
+                "chargeplane_sessions_finished_total",
+                "Charging sessions ended, by result.",
+                &["result"],
+            ),
+            sessions_open,
+            samples: counter(
+                &r,
+                "chargeplane_meter_samples_total",
+                "Meter readings received for open sessions.",
+            ),
+            duplicate_records: counter(
+                &r,
+                "chargeplane_duplicate_records_total",
+                "Final records received again for an already billed session.",
+            ),
+            commands_undeliverable: counter(
+                &r,
+                "chargeplane_commands_undeliverable_total",
+                "Commands for a pile that had no live link.",
+            ),
+            store_queue: gauge(
+                &r,
+                "chargeplane_store_queue_depth",
+                "Writes queued for the store and not yet committed.",
+            ),
+            store_batches: gauge(
+                &r,
+                "chargeplane_store_batches",
+                "Transactions the store's writer has committed since start.",
+            ),
+            store_writes: gauge(
+                &r,
+                "chargeplane_store_writes",
+                "Writes the store has committed since start.",
+            ),
+            store_errors: gauge(
+                &r,
+                "chargeplane_store_write_errors",
+                "Writes the store failed since start.",
+            ),
+            registry: r,
+        }
+    }
+
+    /// Copies the store's own counters into the exposition, at scrape time.
+    pub fn observe_store(&self, s: engine::store::StoreStats) {
+        self.store_queue.set(s.queued as i64);
+        self.store_batches.set(s.batches as i64);
+        self.store_writes.set(s.writes as i64);
+        self.store_errors.set(s.errors as i64);
+    }
+
+    fn count_frame(vec: &IntCounterVec, cache: &FrameCache, protocol: Protocol, kind: u8) {
+        cache.0[kind as usize]
+            .get_or_init(|| vec.with_label_values(&[protocol.as_str(), &format!("0x{kind:02x}")]))
+            .inc();
+    }
+
+    pub fn frame_in(&self, protocol: Protocol, kind: u8) {
+        Self::count_frame(
+            &self.frames_in,
+            &self.frames_in_cache[protocol as usize],
+            protocol,
+            kind,
+        );
+    }
+
+    pub fn frame_out(&self, protocol: Protocol, kind: u8) {
+        Self::count_frame(
+            &self.frames_out,
+            &self.frames_out_cache[protocol as usize],
+            protocol,
+            kind,
+        );
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

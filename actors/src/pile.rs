@@ -1,0 +1,298 @@
+//! A pile actor holds one pile's live state across connections.
+//!
+//! A link attaches when the pile logs in and detaches when its connection
+//! dies; a newer link replaces an older one at once, so a pile that reconnects
+//! while its old TCP connection is still half-open is served on the new one.
+//! The pile owns one port actor per port and routes events to them; sessions
+//! send their commands through the pile, which knows the current link.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use engine::domain::{PileId, PortNo, Protocol, SessionId, StationId};
+use futures::future::join_all;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::adapter::{LoginInfo, PileCommand, PileEvent};
+use crate::port::{self, Port, PortView};
+use crate::station::StationCtx;
+use crate::Platform;
+
+/// What a pile actor tells its link.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub enum ToLink {
+    Command(PileCommand),
+    /// Close the connection; the reason is a metric label.
+    Close(&'static str),
+}
+
+struct Attached {
+    id: u64,
+    link: Recipient<ToLink>,
+}
+
+pub struct Pile {
+    platform: Arc<Platform>,
+    id: PileId,
+    protocol: Protocol,
+    station: Arc<StationCtx>,
+    ports: Vec<Addr<Port>>,
+    port_count: u8,
+    link: Option<Attached>,
+    firmware: Option<String>,
+}
+
+impl Pile {
+    pub fn new(platform: Arc<Platform>, record: engine::store::PileRecord, station: Arc<StationCtx>) -> Self {
+        Pile {
+            platform,
+            id: record.id,
+            protocol: record.protocol,
+            station,
+            ports: Vec::new(),
+            port_count: record.ports,
+            link: None,
+            firmware: None,
+        }
+    }
+
+    fn port(&self, no: PortNo) -> Option<&Addr<Port>> {
+        (no.0 as usize).checked_sub(1).and_then(|i| self.ports.get(i))
+    }
+
+    fn set_online(&self, online: bool) {
+        for port in &self.ports {
+            port.do_send(port::Online(online));
+        }
+    }
+}
+
+impl Actor for Pile {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let me = ctx.address();
+        self.ports = (1..=self.port_count)
+            .map(|n| {
+                Port::new(
+                    self.platform.clone(),
+                    me.clone(),
+                    self.id.clone(),
+                    self.protocol,
+                    PortNo(n),
+                    self.station.clone(),
+                )
+                .start()
+            })
+            .collect();
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.platform
+            .registry
+            .piles
+            .remove_if(&self.id, |_, a| !a.connected());
+    }
+}
+
+/// A link logged this pile in. Answers the station's offset from UTC, which
+/// the link's adapter needs to read the pile's local clock.
+#[derive(Message)]
+#[rtype(result = "chrono::FixedOffset")]
+pub struct Attach {
+    pub link_id: u64,
+    pub link: Recipient<ToLink>,
+    pub info: LoginInfo,
+}
+
+impl Handler<Attach> for Pile {
+    type Result = MessageResult<Attach>;
+
+    fn handle(&mut self, msg: Attach, _: &mut Context<Self>) -> Self::Result {
+        if let Some(old) = self.link.take() {
+            tracing::info!(pile = %self.id, "pile logged in on a new connection; closing the old one");
+            old.link.do_send(ToLink::Close("replaced"));
+        }
+        self.link = Some(Attached {
+            id: msg.link_id,
+            link: msg.link,
+        });
+        self.firmware = Some(msg.info.firmware);
+        self.set_online(true);
+        MessageResult(self.station.offset)
+    }
+}
+
+/// A link's connection ended.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Detach {
+    pub link_id: u64,
+}
+
+impl Handler<Detach> for Pile {
+    type Result = ();
+
+    fn handle(&mut self, msg: Detach, _: &mut Context<Self>) {
+        if self.link.as_ref().is_some_and(|l| l.id == msg.link_id) {
+            self.link = None;
+            self.set_online(false);
+        }
+    }
+}
+
+/// An event from the pile's link.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Event(pub PileEvent);
+
+impl Handler<Event> for Pile {
+    type Result = ();
+
+    fn handle(&mut self, Event(event): Event, ctx: &mut Context<Self>) {
+        let port_no = match &event {
+            PileEvent::Port(r) => Some(r.port),
+            PileEvent::StartResult { port, .. } | PileEvent::StopResult { port, .. } => Some(*port),
+            PileEvent::Record(r, _) => Some(r.port),
+            _ => None,
+        };
+        match (port_no, event) {
+            (_, PileEvent::TariffCheck { model, reply }) => {
+                let current = model == tariff_model(&self.station);
+                let cmd = PileCommand::TariffCheckReply {
+                    model,
+                    current,
+                    reply,
+                };
+                ctx.notify(Send(cmd));
+            }
+            (_, PileEvent::TariffRequest(reply)) => {
+                let cmd = PileCommand::Tariff {
+                    model: tariff_model(&self.station),
+                    tou: self.station.tariff.tou.clone(),
+                    reply,
+                };
+                ctx.notify(Send(cmd));
+            }
+            (Some(no), event) => match self.port(no) {
+                Some(port) => port.do_send(port::FromPile(event)),
+                None => {
+                    tracing::warn!(pile = %self.id, port = %no, "event for a port the pile does not have")
+                }
+            },
+            (None, _) => {}
+        }
+    }
+}
+
+/// The number a pile knows the station's tariff by: its id, as four digits.
+fn tariff_model(station: &StationCtx) -> u16 {
+    (station.tariff.id % 10_000) as u16
+}
+
+/// The pile has no live link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("pile is offline")]
+pub struct Offline;
+
+/// Send a command to the pile over its current link.
+#[derive(Message)]
+#[rtype(result = "Result<(), Offline>")]
+pub struct Send(pub PileCommand);
+
+impl Handler<Send> for Pile {
+    type Result = Result<(), Offline>;
+
+    fn handle(&mut self, Send(cmd): Send, _: &mut Context<Self>) -> Result<(), Offline> {
+        match &self.link {
+            Some(a) => {
+                a.link.do_send(ToLink::Command(cmd));
+                Ok(())
+            }
+            None => {
+                self.platform.metrics.commands_undeliverable.inc();
+                Err(Offline)
+            }
+        }
+    }
+}
+
+/// Start a charge on a port (from the API).
+#[derive(Message)]
+#[rtype(result = "Result<SessionId, port::StartError>")]
+pub struct StartCharge {
+    pub port: PortNo,
+    pub balance: Decimal,
+}
+
+impl Handler<StartCharge> for Pile {
+    type Result = ResponseFuture<Result<SessionId, port::StartError>>;
+
+    fn handle(&mut self, msg: StartCharge, _: &mut Context<Self>) -> Self::Result {
+        let port = self.port(msg.port).cloned();
+        Box::pin(async move {
+            let port = port.ok_or(port::StartError::NoSuchPort)?;
+            port.send(port::Start { balance: msg.balance })
+                .await
+                .map_err(|_| port::StartError::Unavailable)?
+        })
+    }
+}
+
+/// Stop the charge on a port (from the API).
+#[derive(Message)]
+#[rtype(result = "Result<SessionId, port::StopError>")]
+pub struct StopCharge {
+    pub port: PortNo,
+}
+
+impl Handler<StopCharge> for Pile {
+    type Result = ResponseFuture<Result<SessionId, port::StopError>>;
+
+    fn handle(&mut self, msg: StopCharge, _: &mut Context<Self>) -> Self::Result {
+        let port = self.port(msg.port).cloned();
+        Box::pin(async move {
+            let port = port.ok_or(port::StopError::NoSuchPort)?;
+            port.send(port::Stop)
+                .await
+                .map_err(|_| port::StopError::Unavailable)?
+        })
+    }
+}
+
+/// A pile's live state, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PileView {
+    pub id: PileId,
+    pub station_id: StationId,
+    pub protocol: Protocol,
+    pub online: bool,
+    pub firmware: Option<String>,
+    pub ports: Vec<PortView>,
+}
+
+#[derive(Message)]
+#[rtype(result = "PileView")]
+pub struct View;
+
+impl Handler<View> for Pile {
+    type Result = ResponseFuture<PileView>;
+
+    fn handle(&mut self, _: View, _: &mut Context<Self>) -> Self::Result {
+        let ports: Vec<_> = self.ports.iter().map(|p| p.send(port::GetView)).collect();
+        let mut view = PileView {
+            id: self.id.clone(),
+            station_id: self.station.record.id,
+            protocol: self.protocol,
+            online: self.link.is_some(),
+            firmware: self.firmware.clone(),
+            ports: Vec::new(),
+        };
+        Box::pin(async move {
+            view.ports = join_all(ports).await.into_iter().flatten().collect();
+            view
+        })
+    }
+}

@@ -1,0 +1,31 @@
+//! What every actor shares: configuration, storage, metrics and the registry
+//! of live actors. One `Arc<Platform>` is handed to each actor at start.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use engine::store::Store;
+
+use crate::{metrics::Metrics, registry::Registry, Config};
+
+pub struct Platform {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub metrics: Metrics,
+    pub registry: Registry,
+}
+
+impl Platform {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Platform {
+            config,
+            store,
+            metrics: Metrics::new(),
+            registry: Registry::default(),
+        })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.config.clock.now()
+    }
+}

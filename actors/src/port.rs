@@ -1,0 +1,299 @@
+//! A port actor holds one port's live state: what the pile last reported and
+//! which charge, if any, runs on it. It decides whether a charge may start
+//! (one at a time, only when online and not faulted), creates the session,
+//! and routes the pile's events for that charge to it.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
+use engine::session::SessionRecord;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::adapter::{self, PileEvent, Reading};
+use crate::pile::Pile;
+use crate::session::{self, Session};
+use crate::station::StationCtx;
+use crate::Platform;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    #[error("the pile has no such port")]
+    NoSuchPort,
+    #[error("the pile is offline")]
+    Offline,
+    #[error("the port is busy charging")]
+    Busy(Option<SessionId>),
+    #[error("the port is faulted")]
+    Faulted,
+    #[error("could not record the charge: {0}")]
+    Storage(String),
+    #[error("the port is unavailable")]
+    Unavailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StopError {
+    #[error("the pile has no such port")]
+    NoSuchPort,
+    #[error("no charge is running on the port")]
+    NotCharging,
+    #[error("the pile is offline")]
+    Offline,
+    #[error("the port is unavailable")]
+    Unavailable,
+}
+
+/// The charge on the port.
+struct Current {
+    id: SessionId,
+    actor: Addr<Session>,
+}
+
+pub struct Port {
+    platform: Arc<Platform>,
+    pile: Addr<Pile>,
+    pile_id: PileId,
+    protocol: Protocol,
+    no: PortNo,
+    station: Arc<StationCtx>,
+    status: PortStatus,
+    reading: Option<Reading>,
+    current: Option<Current>,
+}
+
+impl Port {
+    pub fn new(
+        platform: Arc<Platform>,
+        pile: Addr<Pile>,
+        pile_id: PileId,
+        protocol: Protocol,
+        no: PortNo,
+        station: Arc<StationCtx>,
+    ) -> Self {
+        Port {
+            platform,
+            pile,
+            pile_id,
+            protocol,
+            no,
+            station,
+            status: PortStatus::Offline,
+            reading: None,
+            current: None,
+        }
+    }
+
+    fn session(&self, id: &SessionId) -> Option<&Addr<Session>> {
+        self.current.as_ref().filter(|c| &c.id == id).map(|c| &c.actor)
+    }
+
+    fn session_ctx(&self, me: Addr<Port>) -> session::Ctx {
+        session::Ctx {
+            platform: self.platform.clone(),
+            pile: self.pile.clone(),
+            port: me.recipient(),
+            station: self.station.clone(),
+        }
+    }
+}
+
+impl Actor for Port {
+    type Context = Context<Self>;
+}
+
+/// The pile's link came up or went down.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Online(pub bool);
+
+impl Handler<Online> for Port {
+    type Result = ();
+
+    fn handle(&mut self, Online(online): Online, _: &mut Context<Self>) {
+        self.status = match (online, self.status) {
+            (false, _) => PortStatus::Offline,
+            // The pile reports the real state right after login.
+            (true, PortStatus::Offline) => PortStatus::Idle,
+            (true, s) => s,
+        };
+    }
+}
+
+/// An event from the pile about this port.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FromPile(pub PileEvent);
+
+impl Handler<FromPile> for Port {
+    type Result = ();
+
+    fn handle(&mut self, FromPile(event): FromPile, ctx: &mut Context<Self>) {
+        match event {
+            PileEvent::Port(report) => {
+                self.status = report.status;
+                let session = match &report.session {
+                    Some(id) => self.session(id),
+                    // Readings that name no charge belong to the one running.
+                    None => self.current.as_ref().map(|c| &c.actor),
+                };
+                if let Some(s) = session {
+                    s.do_send(session::Report {
+                        status: report.status,
+                        reading: report.reading.clone(),
+                    });
+                }
+                self.reading = Some(report.reading);
+            }
+            PileEvent::StartResult {
+                session,
+                accepted,
+                reason,
+                ..
+            } => match self.session(&session) {
+                Some(s) => s.do_send(session::StartResult { accepted, reason }),
+                None => {
+                    tracing::warn!(pile = %self.pile_id, port = %self.no, %session, "start result for a charge not running here")
+                }
+            },
+            PileEvent::StopResult { accepted, .. } => {
+                if let Some(c) = &self.current {
+                    c.actor.do_send(session::StopResult { accepted });
+                }
+            }
+            PileEvent::Record(record, reply) => match self.session(&record.session) {
+                Some(s) => s.do_send(session::Record(record, reply)),
+                // A record of a charge this actor does not run: a repeat of
+                // one already billed, or one left open by a restart.
+                None => {
+                    let ctx_ = self.session_ctx(ctx.address());
+                    ctx.spawn(
+                        async move { session::settle_elsewhere(ctx_, record, reply).await }.into_actor(self),
+                    );
+                }
+            },
+            _ => {}
+        }
+    }
+}
+
+/// Start a charge here.
+#[derive(Message)]
+#[rtype(result = "Result<SessionId, StartError>")]
+pub struct Start {
+    pub balance: Decimal,
+}
+
+impl Handler<Start> for Port {
+    type Result = ResponseActFuture<Self, Result<SessionId, StartError>>;
+
+    fn handle(&mut self, msg: Start, ctx: &mut Context<Self>) -> Self::Result {
+        let refused = match (&self.current, self.status) {
+            (Some(c), _) => Some(StartError::Busy(Some(c.id.clone()))),
+            (None, PortStatus::Offline) => Some(StartError::Offline),
+            (None, PortStatus::Fault) => Some(StartError::Faulted),
+            // Charging by itself: a card or an offline start at the pile.
+            (None, PortStatus::Charging) => Some(StartError::Busy(None)),
+            _ => None,
+        };
+        if let Some(e) = refused {
+            return Box::pin(fut::ready(Err(e)));
+        }
+        let now = self.platform.now();
+        let local = now.with_timezone(&self.station.offset).naive_local();
+        let id = adapter::session_id(self.protocol, &self.pile_id, self.no, local);
+        let record = SessionRecord::new(
+            id.clone(),
+            self.pile_id.clone(),
+            self.no,
+            self.station.record.id,
+            self.station.tariff.id,
+            now,
+        );
+        let session = Session::new(self.session_ctx(ctx.address()), record).start();
+        self.current = Some(Current {
+            id: id.clone(),
+            actor: session.clone(),
+        });
+        Box::pin(
+            async move { session.send(session::Begin { balance: msg.balance }).await }
+                .into_actor(self)
+                .map(move |res, port, _| {
+                    let res = res.unwrap_or(Err(StartError::Unavailable));
+                    if res.is_err() && port.current.as_ref().is_some_and(|c| c.id == id) {
+                        port.current = None;
+                    }
+                    res.map(|()| id)
+                }),
+        )
+    }
+}
+
+/// Stop the charge running here.
+#[derive(Message)]
+#[rtype(result = "Result<SessionId, StopError>")]
+pub struct Stop;
+
+impl Handler<Stop> for Port {
+    type Result = ResponseFuture<Result<SessionId, StopError>>;
+
+    fn handle(&mut self, _: Stop, _: &mut Context<Self>) -> Self::Result {
+        let current = self.current.as_ref().map(|c| (c.id.clone(), c.actor.clone()));
+        Box::pin(async move {
+            let (id, session) = current.ok_or(StopError::NotCharging)?;
+            session
+                .send(session::Stop)
+                .await
+                .map_err(|_| StopError::NotCharging)??;
+            Ok(id)
+        })
+    }
+}
+
+/// A session on this port ended (billed or failed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Ended(pub SessionId);
+
+impl Handler<Ended> for Port {
+    type Result = ();
+
+    fn handle(&mut self, Ended(id): Ended, _: &mut Context<Self>) {
+        if self.current.as_ref().is_some_and(|c| c.id == id) {
+            self.current = None;
+        }
+    }
+}
+
+/// A port's live state, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortView {
+    pub port: PortNo,
+    pub status: PortStatus,
+    pub session_id: Option<SessionId>,
+    pub power_w: Option<Decimal>,
+    pub voltage_v: Option<Decimal>,
+    pub current_a: Option<Decimal>,
+}
+
+#[derive(Message)]
+#[rtype(result = "PortView")]
+pub struct GetView;
+
+impl Handler<GetView> for Port {
+    type Result = MessageResult<GetView>;
+
+    fn handle(&mut self, _: GetView, _: &mut Context<Self>) -> Self::Result {
+        let live = self.status != PortStatus::Offline;
+        let r = self.reading.as_ref().filter(|_| live);
+        MessageResult(PortView {
+            port: self.no,
+            status: self.status,
+            session_id: self.current.as_ref().map(|c| c.id.clone()),
+            power_w: r.map(|r| r.power),
+            voltage_v: r.map(|r| r.voltage),
+            current_a: r.map(|r| r.current),
+        })
+    }
+}

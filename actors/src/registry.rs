@@ -1,0 +1,93 @@
+//! Where live actors are found: piles by id, stations by id, sessions by id.
+//!
+//! Each map is a dashmap so HTTP handlers on any worker thread find an actor
+//! without messaging anyone. Station actors are the only writers of the pile
+//! map, which makes starting a pile race-free.
+
+use std::sync::Arc;
+
+use actix::{Actor, Addr};
+use chrono::FixedOffset;
+use dashmap::DashMap;
+use engine::domain::{PileId, SessionId, StationId};
+use engine::store::{PileRecord, StoreError};
+
+use crate::pile::Pile;
+use crate::session::Session;
+use crate::station::{SpawnPile, Station, StationCtx};
+use crate::Platform;
+
+#[derive(Default)]
+pub struct Registry {
+    pub piles: DashMap<PileId, Addr<Pile>>,
+    pub stations: DashMap<StationId, Addr<Station>>,
+    pub sessions: DashMap<SessionId, Addr<Session>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("station {0} not found")]
+    NoStation(StationId),
+    #[error("tariff {0} of the station not found")]
+    NoTariff(i64),
+    #[error("actor stopped")]
+    Mailbox(#[from] actix::MailboxError),
+}
+
+impl Registry {
+    pub fn pile(&self, id: &PileId) -> Option<Addr<Pile>> {
+        self.piles.get(id).map(|a| a.clone()).filter(|a| a.connected())
+    }
+}
+
+/// The live actor of a pile, started under its station if it is not running.
+pub async fn pile(platform: &Arc<Platform>, record: PileRecord) -> Result<Addr<Pile>, StartError> {
+    if let Some(addr) = platform.registry.pile(&record.id) {
+        return Ok(addr);
+    }
+    let station = station(platform, record.station_id).await?;
+    Ok(station.send(SpawnPile(record)).await?)
+}
+
+/// The live actor of a station, started with its tariff if it is not running.
+pub async fn station(platform: &Arc<Platform>, id: StationId) -> Result<Addr<Station>, StartError> {
+    if let Some(addr) = platform
+        .registry
+        .stations
+        .get(&id)
+        .map(|a| a.clone())
+        .filter(|a| a.connected())
+    {
+        return Ok(addr);
+    }
+    let record = platform
+        .store
+        .station(id)
+        .await?
+        .ok_or(StartError::NoStation(id))?;
+    let tariff = platform
+        .store
+        .tariff(record.tariff_id)
+        .await?
+        .ok_or(StartError::NoTariff(record.tariff_id))?;
+    let offset = FixedOffset::east_opt(record.utc_offset_minutes * 60)
+        .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
+    let ctx = Arc::new(StationCtx {
+        record,
+        tariff,
+        offset,
+    });
+    let entry = platform
+        .registry
+        .stations
+        .entry(id)
+        .and_modify(|a| {
+            if !a.connected() {
+                *a = Station::new(platform.clone(), ctx.clone()).start();
+            }
+        })
+        .or_insert_with(|| Station::new(platform.clone(), ctx.clone()).start());
+    Ok(entry.clone())
+}

@@ -1,0 +1,396 @@
+//! A session actor runs one charge: it sends the start command, meters the
+//! pile's readings through the engine's state machine, streams them to
+//! storage in batches, and bills the charge when the pile's final record
+//! arrives. The record is acknowledged to the pile only once the bill is
+//! durable, so a crash in between makes the pile resend, never lose, the bill;
+//! the store bills a session once however often the record comes.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use engine::domain::PortStatus;
+use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
+use rust_decimal::Decimal;
+
+use crate::adapter::{FinalRecord, PileCommand, Reading, ReplyTo};
+use crate::pile::{self, Pile};
+use crate::port;
+use crate::station::StationCtx;
+use crate::Platform;
+
+/// What a session needs of the world around it.
+#[derive(Clone)]
+pub struct Ctx {
+    pub platform: Arc<Platform>,
+    pub pile: Addr<Pile>,
+    /// The port to tell when the charge ends.
+    pub port: Recipient<port::Ended>,
+    pub station: Arc<StationCtx>,
+}
+
+pub struct Session {
+    ctx: Ctx,
+    rec: SessionRecord,
+    buffer: Vec<MeterSample>,
+}
+
+impl Session {
+    pub fn new(ctx: Ctx, rec: SessionRecord) -> Self {
+        Session {
+            ctx,
+            rec,
+            buffer: Vec::new(),
+        }
+    }
+
+    fn platform(&self) -> &Platform {
+        &self.ctx.platform
+    }
+
+    /// Writes buffered readings and the record's metering so far. Not awaited:
+    /// the store commits writes in the order they are made.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let samples = std::mem::take(&mut self.buffer);
+        let store = self.platform().store.clone();
+        let rec = self.rec.clone();
+        ctx.spawn(
+            async move {
+                if let Err(e) = store.append_samples(samples).await {
+                    tracing::error!(session = %rec.id, error = %e, "could not store meter samples");
+                }
+                if let Err(e) = store.update_session(&rec).await {
+                    tracing::error!(session = %rec.id, error = %e, "could not store session progress");
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    /// Persists the record as it is now (a state transition).
+    fn persist(&mut self, ctx: &mut Context<Self>) {
+        let store = self.platform().store.clone();
+        let rec = self.rec.clone();
+        ctx.spawn(
+            async move {
+                if let Err(e) = store.update_session(&rec).await {
+                    tracing::error!(session = %rec.id, error = %e, "could not store session state");
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    fn end(&mut self, ctx: &mut Context<Self>, result: &'static str) {
+        let m = &self.platform().metrics;
+        m.sessions_finished.with_label_values(&[result]).inc();
+        m.sessions_open.dec();
+        self.ctx.port.do_send(port::Ended(self.rec.id.clone()));
+        ctx.stop();
+    }
+
+    fn fail(&mut self, ctx: &mut Context<Self>, reason: StopReason) {
+        if self
+            .rec
+            .start_result(false, self.platform().now(), Some(reason))
+            .is_ok()
+        {
+            self.persist(ctx);
+            self.end(ctx, "failed");
+        }
+    }
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let p = self.platform();
+        p.registry.sessions.insert(self.rec.id.clone(), ctx.address());
+        p.metrics.sessions_open.inc();
+        let flush = p.config.sample_flush;
+        ctx.run_interval(flush, |s, ctx| s.flush(ctx));
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.ctx
+            .platform
+            .registry
+            .sessions
+            .remove_if(&self.rec.id, |_, a| !a.connected());
+    }
+}
+
+/// Store the new session, then send the start command.
+#[derive(Message)]
+#[rtype(result = "Result<(), port::StartError>")]
+pub struct Begin {
+    pub balance: Decimal,
+}
+
+impl Handler<Begin> for Session {
+    type Result = ResponseActFuture<Self, Result<(), port::StartError>>;
+
+    fn handle(&mut self, msg: Begin, _: &mut Context<Self>) -> Self::Result {
+        let store = self.platform().store.clone();
+        let rec = self.rec.clone();
+        let pile = self.ctx.pile.clone();
+        let cmd = PileCommand::StartCharge {
+            port: rec.port,
+            session: rec.id.clone(),
+            balance: msg.balance,
+        };
+        let begin = async move {
+            store
+                .insert_session(&rec)
+                .await
+                .map_err(|e| port::StartError::Storage(e.to_string()))?;
+            match pile.send(pile::Send(cmd)).await {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(port::StartError::Offline),
+            }
+        };
+        Box::pin(begin.into_actor(self).map(|res, s, ctx| {
+            match &res {
+                Ok(()) => {
+                    s.platform().metrics.sessions_started.inc();
+                    ctx.run_later(s.platform().config.start_timeout, |s, ctx| {
+                        if s.rec.state == SessionState::Starting {
+                            s.fail(
+                                ctx,
+                                StopReason {
+                                    code: 0,
+                                    text: "the pile did not answer the start command".into(),
+                                },
+                            );
+                        }
+                    });
+                }
+                // Nothing was stored: nothing to fail.
+                Err(port::StartError::Storage(_)) => s.end(ctx, "failed"),
+                Err(_) => s.fail(
+                    ctx,
+                    StopReason {
+                        code: 0,
+                        text: "the pile is offline".into(),
+                    },
+                ),
+            }
+            res
+        }))
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StartResult {
+    pub accepted: bool,
+    pub reason: Option<StopReason>,
+}
+
+impl Handler<StartResult> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: StartResult, ctx: &mut Context<Self>) {
+        if !msg.accepted {
+            let reason = msg.reason.unwrap_or(StopReason {
+                code: 0,
+                text: "refused by the pile".into(),
+            });
+            return self.fail(ctx, reason);
+        }
+        match self.rec.start_result(true, self.platform().now(), None) {
+            Ok(()) => self.persist(ctx),
+            Err(e) => tracing::debug!(error = %e, "start result ignored"),
+        }
+    }
+}
+
+/// A live report of the port for this charge.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Report {
+    pub status: PortStatus,
+    pub reading: Reading,
+}
+
+impl Handler<Report> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Report, ctx: &mut Context<Self>) {
+        let now = self.platform().now();
+        // Readings prove the charge started even if the pile's answer was lost.
+        if self.rec.state == SessionState::Starting && msg.status == PortStatus::Charging {
+            let _ = self.rec.start_result(true, now, None);
+            self.persist(ctx);
+        }
+        let st = self.ctx.station.clone();
+        if self
+            .rec
+            .reading(&st.tariff.tou, st.offset, now, msg.reading.kwh)
+            .is_err()
+        {
+            return;
+        }
+        self.platform().metrics.samples.inc();
+        self.buffer.push(MeterSample {
+            session_id: self.rec.id.clone(),
+            at: now,
+            kwh: msg.reading.kwh,
+            voltage: msg.reading.voltage,
+            current: msg.reading.current,
+            power: msg.reading.power,
+            soc: msg.reading.soc,
+        });
+        // The pile ended the charge by itself; its record follows.
+        if msg.status != PortStatus::Charging && self.rec.state == SessionState::Charging {
+            let _ = self.rec.stopping();
+        }
+        if self.buffer.len() >= self.platform().config.sample_batch
+            || self.rec.state == SessionState::Stopping
+        {
+            self.flush(ctx);
+        }
+    }
+}
+
+/// Stop the charge (from the API).
+#[derive(Message)]
+#[rtype(result = "Result<(), port::StopError>")]
+pub struct Stop;
+
+impl Handler<Stop> for Session {
+    type Result = ResponseActFuture<Self, Result<(), port::StopError>>;
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) -> Self::Result {
+        if self.rec.stopping().is_err() {
+            return Box::pin(fut::ready(Err(port::StopError::NotCharging)));
+        }
+        self.persist(ctx);
+        let sent = self
+            .ctx
+            .pile
+            .send(pile::Send(PileCommand::StopCharge { port: self.rec.port }));
+        Box::pin(sent.into_actor(self).map(|res, _, _| match res {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(port::StopError::Offline),
+        }))
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopResult {
+    pub accepted: bool,
+}
+
+impl Handler<StopResult> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: StopResult, _: &mut Context<Self>) {
+        if !msg.accepted {
+            tracing::warn!(session = %self.rec.id, "pile refused the stop command; waiting for its record");
+        }
+    }
+}
+
+/// The pile's final record of this charge.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Record(pub FinalRecord, pub ReplyTo);
+
+impl Handler<Record> for Session {
+    type Result = ();
+
+    fn handle(&mut self, Record(record, reply): Record, ctx: &mut Context<Self>) {
+        let now = self.platform().now();
+        if self.rec.state == SessionState::Starting {
+            let _ = self.rec.start_result(true, now, None);
+        }
+        let end = clamp_end(record.ended_at, self.rec.last_reading.map(|(at, _)| at), now);
+        let st = self.ctx.station.clone();
+        let bill = match self
+            .rec
+            .finish(&st.tariff.tou, st.offset, end, record.kwh, record.reason)
+        {
+            Ok(bill) => bill,
+            Err(e) => return tracing::debug!(error = %e, "record ignored"),
+        };
+        let samples = std::mem::take(&mut self.buffer);
+        let store = self.platform().store.clone();
+        let rec = self.rec.clone();
+        let pile = self.ctx.pile.clone();
+        ctx.wait(
+            async move {
+                store.append_samples(samples).await?;
+                store.finish_session(&rec, &bill).await
+            }
+            .into_actor(self)
+            .map(move |res, s, ctx| match res {
+                Ok(first) => {
+                    if !first {
+                        s.platform().metrics.duplicate_records.inc();
+                    }
+                    let ack = PileCommand::AckRecord {
+                        session: s.rec.id.clone(),
+                        accepted: true,
+                        reply,
+                    };
+                    pile.do_send(pile::Send(ack));
+                    s.end(ctx, "billed");
+                }
+                // Not acknowledged: the pile resends the record and we retry.
+                Err(e) => tracing::error!(session = %s.rec.id, error = %e, "could not store the bill"),
+            }),
+        );
+    }
+}
+
+/// The pile's clock decides when the charge ended, within what the platform
+/// saw: not before the last reading, not in the future.
+fn clamp_end(pile_end: DateTime<Utc>, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let end = pile_end.min(now);
+    last.map_or(end, |l| end.max(l))
+}
+
+/// A final record for a charge no live actor runs: acknowledge a repeat of a
+/// billed charge, bill a charge left open by a restart, and refuse one the
+/// platform never started.
+pub async fn settle_elsewhere(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
+    let p = ctx.platform.clone();
+    let stored = match p.store.session(&record.session).await {
+        Ok(s) => s,
+        Err(e) => {
+            return tracing::error!(session = %record.session, error = %e, "could not look up a record's session")
+        }
+    };
+    match stored {
+        Some(rec) if rec.state.is_open() => {
+            let session = Session::new(ctx, rec).start();
+            session.do_send(Record(record, reply));
+        }
+        Some(rec) => {
+            if rec.state == SessionState::Finished {
+                p.metrics.duplicate_records.inc();
+            }
+            let ack = PileCommand::AckRecord {
+                session: record.session,
+                accepted: true,
+                reply,
+            };
+            ctx.pile.do_send(pile::Send(ack));
+        }
+        None => {
+            tracing::warn!(session = %record.session, "final record of a charge this platform never started");
+            let ack = PileCommand::AckRecord {
+                session: record.session,
+                accepted: false,
+                reply,
+            };
+            ctx.pile.do_send(pile::Send(ack));
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Server configuration: built-in defaults that run with no configuration at
+//! all, overridden by a TOML file, overridden by command-line flags.
+//! Durations are in milliseconds so every interval can be shrunk for tests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use engine::clock::Clock;
+use engine::domain::StationId;
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Where the embedded database lives; created on first start.
+    pub data_dir: PathBuf,
+    pub pile_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    /// HTTP worker threads; 0 means one per core.
+    pub http_workers: usize,
+    /// Register unknown piles into this station at login instead of refusing them.
+    pub auto_register_station: Option<StationId>,
+    pub heartbeat_timeout_ms: u64,
+    pub login_timeout_ms: u64,
+    pub start_timeout_ms: u64,
+    pub sample_flush_ms: u64,
+    pub sample_batch: usize,
+    /// Extra time the store's writer waits to gather a batch (0: group commit only).
+    pub store_batch_window_ms: u64,
+    /// fsync every commit (true) or leave it to the OS (false: a power cut may
+    /// lose the last commits; a process crash loses nothing).
+    pub store_fsync: bool,
+    /// Run on a simulated clock starting at this instant (load tests, demos).
+    pub clock_start: Option<DateTime<Utc>>,
+    /// How fast the simulated clock runs, relative to real time.
+    pub clock_rate: f64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        let a = actors::Config::default();
+        ServeConfig {
+            data_dir: PathBuf::from("data"),
+            pile_listen: "0.0.0.0:8767".parse().expect("address"),
+            http_listen: "0.0.0.0:8080".parse().expect("address"),
+            http_workers: 0,
+            auto_register_station: None,
+            heartbeat_timeout_ms: a.heartbeat_timeout.as_millis() as u64,
+            login_timeout_ms: a.login_timeout.as_millis() as u64,
+            start_timeout_ms: a.start_timeout.as_millis() as u64,
+            sample_flush_ms: a.sample_flush.as_millis() as u64,
+            sample_batch: a.sample_batch,
+            store_batch_window_ms: 0,
+            store_fsync: true,
+            clock_start: None,
+            clock_rate: 1.0,
+        }
+    }
+}
+
+impl ServeConfig {
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn actors(&self) -> actors::Config {
+        let ms = Duration::from_millis;
+        actors::Config {
+            heartbeat_timeout: ms(self.heartbeat_timeout_ms),
+            login_timeout: ms(self.login_timeout_ms),
+            start_timeout: ms(self.start_timeout_ms),
+            sample_flush: ms(self.sample_flush_ms.max(1)),
+            sample_batch: self.sample_batch.max(1),
+            auto_register: self.auto_register_station,
+            clock: match self.clock_start {
+                Some(start) => Clock::simulated(start, self.clock_rate),
+                None => Clock::System,
+            },
+        }
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join("chargeplane.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_rejects_unknown_keys() {
+        let cfg: ServeConfig = toml::from_str("heartbeat_timeout_ms = 50\ndata_dir = \"/tmp/x\"").unwrap();
+        assert_eq!(cfg.heartbeat_timeout_ms, 50);
+        assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(cfg.http_listen.port(), 8080);
+        assert!(toml::from_str::<ServeConfig>("heartbeat_timout_ms = 5").is_err());
+    }
+}

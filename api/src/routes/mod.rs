@@ -1,0 +1,43 @@
+//! The HTTP routes, one module per resource, all under `/api/v1` except the
+//! operational `/healthz` and `/metrics`. Malformed JSON or paths answer 400
+//! with the same JSON error body as every other failure.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use actors::Platform;
+
+use crate::error::ApiError;
+
+pub mod ops;
+pub mod piles;
+pub mod sessions;
+pub mod stations;
+pub mod tariffs;
+
+pub type State = web::Data<Arc<Platform>>;
+
+pub fn configure(platform: Arc<Platform>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(platform))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|err, _| {
+                        ApiError::bad_request(format!("malformed JSON body: {err}")).into()
+                    }),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|err, _| ApiError::bad_request(format!("malformed path: {err}")).into()),
+            )
+            .configure(ops::routes)
+            .service(
+                web::scope("/api/v1")
+                    .configure(tariffs::routes)
+                    .configure(stations::routes)
+                    .configure(piles::routes)
+                    .configure(sessions::routes),
+            );
+    }
+}

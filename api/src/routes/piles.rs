@@ -1,0 +1,186 @@
+//! Piles: registering them (a pile no operator registered is refused at
+//! login), their live state, and starting and stopping charges on a port.
+
+use actix_web::{web, HttpResponse};
+use actors::pile::{self, PileView};
+use actors::port::{PortView, StartError, StopError};
+use engine::domain::{PileId, PortNo, PortStatus, Protocol};
+use engine::store::PileRecord;
+use futures::future::join_all;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::State;
+use crate::error::{ApiError, ApiResult};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/piles", web::post().to(create))
+        .route("/piles", web::get().to(list))
+        .route("/piles/{id}", web::get().to(get))
+        .route("/piles/{id}/ports/{port}/start", web::post().to(start))
+        .route("/piles/{id}/ports/{port}/stop", web::post().to(stop));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPile {
+    pub id: String,
+    pub station_id: i64,
+    pub protocol: String,
+    pub ports: u8,
+}
+
+/// Checks a pile id has the form its protocol carries.
+fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
+    match protocol {
+        Protocol::Ykc if id.len() == 14 && id.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+        Protocol::Ykc => Err(ApiError::invalid("id", "a YKC pile id is 14 digits")),
+    }
+}
+
+async fn create(state: State, body: web::Json<NewPile>) -> ApiResult<HttpResponse> {
+    let protocol = Protocol::parse(&body.protocol)
+        .ok_or_else(|| ApiError::invalid("protocol", "protocol must be \"ykc\""))?;
+    check_id(protocol, &body.id)?;
+    if !(1..=99).contains(&body.ports) {
+        return Err(ApiError::invalid("ports", "a pile has 1 to 99 ports"));
+    }
+    if state.store.station(body.station_id).await?.is_none() {
+        return Err(ApiError::invalid(
+            "station_id",
+            format!("no station {}", body.station_id),
+        ));
+    }
+    let record = PileRecord {
+        id: PileId(body.id.clone()),
+        station_id: body.station_id,
+        protocol,
+        ports: body.ports,
+        created_at: state.now(),
+    };
+    state.store.create_pile(&record).await.map_err(|e| match e {
+        engine::store::StoreError::Conflict(_) => {
+            ApiError::conflict("pile_exists", format!("pile {} is already registered", body.id))
+        }
+        e => e.into(),
+    })?;
+    Ok(HttpResponse::Created().json(offline_view(&record)))
+}
+
+/// A pile with no live actor: registered, never or not since seen.
+fn offline_view(record: &PileRecord) -> PileView {
+    PileView {
+        id: record.id.clone(),
+        station_id: record.station_id,
+        protocol: record.protocol,
+        online: false,
+        firmware: None,
+        ports: (1..=record.ports)
+            .map(|n| PortView {
+                port: PortNo(n),
+                status: PortStatus::Offline,
+                session_id: None,
+                power_w: None,
+                voltage_v: None,
+                current_a: None,
+            })
+            .collect(),
+    }
+}
+
+async fn view(state: &State, record: &PileRecord) -> PileView {
+    match state.registry.pile(&record.id) {
+        Some(addr) => addr
+            .send(pile::View)
+            .await
+            .unwrap_or_else(|_| offline_view(record)),
+        None => offline_view(record),
+    }
+}
+
+async fn list(state: State) -> ApiResult<HttpResponse> {
+    let records = state.store.piles().await?;
+    let views = join_all(records.iter().map(|r| view(&state, r))).await;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
+    state
+        .store
+        .pile(&PileId(id.to_owned()))
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_pile", format!("no pile {id}")))
+}
+
+async fn get(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let record = record(&state, &id).await?;
+    Ok(HttpResponse::Ok().json(view(&state, &record).await))
+}
+
+/// Without wallets, the balance a pile is told the driver has (yuan).
+const DEFAULT_START_BALANCE: u32 = 500;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    pub balance: Option<Decimal>,
+}
+
+async fn live_pile(state: &State, id: &str, port: u8) -> ApiResult<actix::Addr<pile::Pile>> {
+    let record = record(state, id).await?;
+    if port == 0 || port > record.ports {
+        return Err(ApiError::not_found(
+            "unknown_port",
+            format!("pile {id} has ports 1 to {}", record.ports),
+        ));
+    }
+    state
+        .registry
+        .pile(&record.id)
+        .ok_or_else(|| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))
+}
+
+async fn start(
+    state: State,
+    path: web::Path<(String, u8)>,
+    body: Option<web::Json<StartBody>>,
+) -> ApiResult<HttpResponse> {
+    let (id, port) = path.into_inner();
+    let balance = body
+        .and_then(|b| b.into_inner().balance)
+        .unwrap_or(Decimal::from(DEFAULT_START_BALANCE));
+    if balance.is_sign_negative() {
+        return Err(ApiError::invalid("balance", "balance cannot be negative"));
+    }
+    let pile = live_pile(&state, &id, port).await?;
+    let started = pile
+        .send(pile::StartCharge {
+            port: PortNo(port),
+            balance,
+        })
+        .await
+        .map_err(|_| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))?;
+    let session = started.map_err(|e| match e {
+        StartError::NoSuchPort => ApiError::not_found("unknown_port", e.to_string()),
+        StartError::Offline | StartError::Unavailable => ApiError::conflict("pile_offline", e.to_string()),
+        StartError::Busy(_) => ApiError::conflict("port_busy", e.to_string()),
+        StartError::Faulted => ApiError::conflict("port_faulted", e.to_string()),
+        StartError::Storage(m) => ApiError::unavailable(m),
+    })?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "session_id": session, "state": "starting" })))
+}
+
+async fn stop(state: State, path: web::Path<(String, u8)>) -> ApiResult<HttpResponse> {
+    let (id, port) = path.into_inner();
+    let pile = live_pile(&state, &id, port).await?;
+    let stopped = pile
+        .send(pile::StopCharge { port: PortNo(port) })
+        .await
+        .map_err(|_| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))?;
+    let session = stopped.map_err(|e| match e {
+        StopError::NoSuchPort => ApiError::not_found("unknown_port", e.to_string()),
+        StopError::NotCharging => ApiError::conflict("not_charging", e.to_string()),
+        StopError::Offline | StopError::Unavailable => ApiError::conflict("pile_offline", e.to_string()),
+    })?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "session_id": session, "state": "stopping" })))
+}

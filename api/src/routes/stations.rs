@@ -1,0 +1,60 @@
+//! Stations: a site with one transformer and one tariff, in one time zone.
+
+use actix_web::{web, HttpResponse};
+use engine::store::NewStation;
+use serde::Deserialize;
+
+use super::State;
+use crate::error::{ApiError, ApiResult};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/stations", web::post().to(create))
+        .route("/stations/{id}", web::get().to(get));
+}
+
+/// China Standard Time, where most piles of these protocols run.
+const DEFAULT_UTC_OFFSET_MINUTES: i32 = 8 * 60;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    pub name: String,
+    pub tariff_id: i64,
+    pub utc_offset_minutes: Option<i32>,
+}
+
+async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+    let name = body.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "a station needs a name"));
+    }
+    let offset = body.utc_offset_minutes.unwrap_or(DEFAULT_UTC_OFFSET_MINUTES);
+    if !(-14 * 60..=14 * 60).contains(&offset) {
+        return Err(ApiError::invalid(
+            "utc_offset_minutes",
+            "must be within ±14 hours",
+        ));
+    }
+    if state.store.tariff(body.tariff_id).await?.is_none() {
+        return Err(ApiError::invalid(
+            "tariff_id",
+            format!("no tariff {}", body.tariff_id),
+        ));
+    }
+    let station = NewStation {
+        name: name.to_owned(),
+        tariff_id: body.tariff_id,
+        utc_offset_minutes: offset,
+    };
+    let created = state.store.create_station(&station).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+async fn get(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let station = state
+        .store
+        .station(*id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;
+    Ok(HttpResponse::Ok().json(station))
+}

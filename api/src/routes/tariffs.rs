@@ -1,0 +1,227 @@
+//! Time-of-use tariffs: four periods' prices and which period each part of
+//! the day is in, given as time ranges that must cover the whole day.
+
+use actix_web::{web, HttpResponse};
+use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices, SLOTS};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::State;
+use crate::error::{ApiError, ApiResult};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/tariffs", web::post().to(create))
+        .route("/tariffs/{id}", web::get().to(get));
+}
+
+#[derive(Deserialize, Serialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Prices {
+    pub sharp: Option<PeriodPrice>,
+    pub peak: Option<PeriodPrice>,
+    pub flat: Option<PeriodPrice>,
+    pub valley: Option<PeriodPrice>,
+}
+
+/// A range of the local day, "HH:MM" on half hours; `to` may be "24:00".
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    pub from: String,
+    pub to: String,
+    pub period: Period,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTariff {
+    pub name: String,
+    pub prices: Prices,
+    pub periods: Vec<Range>,
+}
+
+#[derive(Serialize)]
+pub struct TariffBody {
+    pub id: i64,
+    pub name: String,
+    pub prices: Prices,
+    pub periods: Vec<Range>,
+}
+
+impl From<Tariff> for TariffBody {
+    fn from(t: Tariff) -> Self {
+        let p = |period| Some(t.tou.price(period));
+        TariffBody {
+            id: t.id,
+            name: t.name,
+            prices: Prices {
+                sharp: p(Period::Sharp),
+                peak: p(Period::Peak),
+                flat: p(Period::Flat),
+                valley: p(Period::Valley),
+            },
+            periods: ranges(&t.tou.slots),
+        }
+    }
+}
+
+fn slot_of(hhmm: &str) -> Option<usize> {
+    let (h, m) = hhmm.split_once(':')?;
+    let (h, m): (usize, usize) = (h.parse().ok()?, m.parse().ok()?);
+    match (h, m) {
+        (24, 0) => Some(SLOTS),
+        (0..=23, 0) => Some(h * 2),
+        (0..=23, 30) => Some(h * 2 + 1),
+        _ => None,
+    }
+}
+
+fn hhmm(slot: usize) -> String {
+    format!("{:02}:{:02}", slot / 2, (slot % 2) * 30)
+}
+
+/// The slots of a day from ranges that cover it exactly once.
+pub fn slots(periods: &[Range]) -> ApiResult<[Period; SLOTS]> {
+    let mut slots = [None; SLOTS];
+    for r in periods {
+        let bad = || {
+            ApiError::invalid(
+                "periods",
+                format!("{}–{} is not a range of half hours within a day", r.from, r.to),
+            )
+        };
+        let (from, to) = (slot_of(&r.from).ok_or_else(bad)?, slot_of(&r.to).ok_or_else(bad)?);
+        if from >= to || from >= SLOTS {
+            return Err(bad());
+        }
+        for (i, slot) in slots.iter_mut().enumerate().take(to).skip(from) {
+            if slot.replace(r.period).is_some() {
+                return Err(ApiError::invalid(
+                    "periods",
+                    format!("{} is covered twice", hhmm(i)),
+                ));
+            }
+        }
+    }
+    let mut out = [Period::Flat; SLOTS];
+    for (i, s) in slots.iter().enumerate() {
+        out[i] = s.ok_or_else(|| {
+            ApiError::invalid("periods", format!("{}–{} is not covered", hhmm(i), hhmm(i + 1)))
+        })?;
+    }
+    Ok(out)
+}
+
+/// Ranges from slots, merging neighbours in the same period.
+pub fn ranges(slots: &[Period; SLOTS]) -> Vec<Range> {
+    let mut out: Vec<Range> = Vec::new();
+    for (i, &period) in slots.iter().enumerate() {
+        match out.last_mut() {
+            Some(r) if r.period == period => r.to = hhmm(i + 1),
+            _ => out.push(Range {
+                from: hhmm(i),
+                to: hhmm(i + 1),
+                period,
+            }),
+        }
+    }
+    out
+}
+
+fn tou(body: &NewTariff) -> ApiResult<TouPrices> {
+    let slots = slots(&body.periods)?;
+    let given = [
+        body.prices.sharp,
+        body.prices.peak,
+        body.prices.flat,
+        body.prices.valley,
+    ];
+    let zero = PeriodPrice {
+        energy: Decimal::ZERO,
+        service: Decimal::ZERO,
+    };
+    let mut prices = [zero; 4];
+    for period in Period::ALL {
+        prices[period.index()] = match given[period.index()] {
+            Some(p) => p,
+            None if !slots.contains(&period) => zero,
+            None => {
+                return Err(ApiError::invalid(
+                    "prices",
+                    format!("the {} period is used but has no price", period.as_str()),
+                ))
+            }
+        };
+    }
+    let tou = TouPrices { prices, slots };
+    tou.validate()
+        .map_err(|e| ApiError::invalid("prices", e.to_string()))?;
+    Ok(tou)
+}
+
+async fn create(state: State, body: web::Json<NewTariff>) -> ApiResult<HttpResponse> {
+    if body.name.trim().is_empty() {
+        return Err(ApiError::invalid("name", "a tariff needs a name"));
+    }
+    let tou = tou(&body)?;
+    let tariff = state.store.create_tariff(body.name.trim(), &tou).await?;
+    Ok(HttpResponse::Created().json(TariffBody::from(tariff)))
+}
+
+async fn get(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let tariff = state
+        .store
+        .tariff(*id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_tariff", format!("no tariff {id}")))?;
+    Ok(HttpResponse::Ok().json(TariffBody::from(tariff)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(from: &str, to: &str, period: Period) -> Range {
+        Range {
+            from: from.into(),
+            to: to.into(),
+            period,
+        }
+    }
+
+    #[test]
+    fn ranges_round_trip_through_slots() {
+        let given = vec![
+            r("00:00", "08:00", Period::Valley),
+            r("08:00", "10:30", Period::Flat),
+            r("10:30", "24:00", Period::Peak),
+        ];
+        let s = slots(&given).unwrap();
+        assert_eq!(s[15], Period::Valley);
+        assert_eq!(s[16], Period::Flat);
+        assert_eq!(s[21], Period::Peak);
+        assert_eq!(ranges(&s), given);
+    }
+
+    #[test]
+    fn gaps_overlaps_and_bad_times_are_refused() {
+        let gap = slots(&[r("00:00", "12:00", Period::Flat)]).unwrap_err();
+        assert!(
+            gap.message.contains("12:00–12:30 is not covered"),
+            "{}",
+            gap.message
+        );
+        let twice = slots(&[
+            r("00:00", "24:00", Period::Flat),
+            r("01:00", "02:00", Period::Peak),
+        ])
+        .unwrap_err();
+        assert!(
+            twice.message.contains("01:00 is covered twice"),
+            "{}",
+            twice.message
+        );
+        assert!(slots(&[r("00:00", "12:15", Period::Flat)]).is_err());
+        assert!(slots(&[r("10:00", "09:00", Period::Flat)]).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! Boots chargeplane: opens the embedded store under the data directory
+//! (created on first start), starts the pile gateway and the HTTP API, and
+//! stops them in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{middleware::from_fn, web, App, HttpServer};
+use actors::{gateway, Platform};
+use engine::store::{SqliteConfig, SqliteStore};
+
+use crate::http_metrics::{self, HttpMetrics};
+use crate::{routes, ServeConfig};
+
+/// A running server.
+pub struct Running {
+    pub pile_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub platform: Arc<Platform>,
+    http: actix_web::dev::ServerHandle,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        self.http.stop(true).await;
+    }
+}
+
+/// Starts everything on the current actix system.
+pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let mut store_cfg = SqliteConfig::new(cfg.database());
+    store_cfg.batch_window = std::time::Duration::from_millis(cfg.store_batch_window_ms);
+    store_cfg.synchronous_full = cfg.store_fsync;
+    let store = SqliteStore::open(store_cfg).map_err(std::io::Error::other)?;
+    let platform = Platform::new(cfg.actors(), Arc::new(store));
+
+    let piles = tokio::net::TcpListener::bind(cfg.pile_listen).await?;
+    let pile_addr = piles.local_addr()?;
+    actix_rt::spawn(gateway::serve(piles, platform.clone()));
+
+    let http_metrics = web::Data::new(HttpMetrics::register(&platform.metrics.registry));
+    let p = platform.clone();
+    let mut http = HttpServer::new(move || {
+        App::new()
+            .app_data(http_metrics.clone())
+            .wrap(from_fn(http_metrics::observe))
+            .configure(routes::configure(p.clone()))
+    })
+    .disable_signals();
+    if cfg.http_workers > 0 {
+        http = http.workers(cfg.http_workers);
+    }
+    let http = http.bind(cfg.http_listen)?;
+    let http_addr = http.addrs()[0];
+    let server = http.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    tracing::info!(%pile_addr, %http_addr, data = %cfg.data_dir.display(), "chargeplane is up");
+    Ok(Running {
+        pile_addr,
+        http_addr,
+        platform,
+        http: handle,
+    })
+}
+
+/// A server on its own thread and actix system, for tests and in-process
+/// load tests. Dropping the handle does not stop it; `stop` does.
+pub struct Background {
+    pub pile_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub platform: Arc<Platform>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn spawn(cfg: ServeConfig) -> std::io::Result<Self> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                match start(&cfg).await {
+                    Ok(running) => {
+                        let _ = ready_tx.send(Ok((
+                            running.pile_addr,
+                            running.http_addr,
+                            running.platform.clone(),
+                        )));
+                        let _ = stop_rx.await;
+                        running.stop().await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        });
+        let (pile_addr, http_addr, platform) = ready_rx.recv().map_err(std::io::Error::other)??;
+        Ok(Background {
+            pile_addr,
+            http_addr,
+            platform,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

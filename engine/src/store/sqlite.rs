@@ -1,3 +1,0 @@
-//! Placeholder until the SQLite backend lands.
-pub struct SqliteConfig;
-pub struct SqliteStore;

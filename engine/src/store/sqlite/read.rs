@@ -1,0 +1,174 @@
+//! Reads: a pool of WAL reader connections and the queries they run.
+//!
+//! In WAL mode readers see the last committed state and never wait for the
+//! writer, so a few connections serve every read. Each query runs on
+//! tokio's blocking pool, which exists on current-thread runtimes (actix-rt)
+//! and multi-thread ones alike, so an async caller never blocks on SQLite.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+
+use super::codec::{self, decimal, json, name, time, SESSION_COLUMNS};
+use super::BUSY_TIMEOUT;
+use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
+use crate::session::{MeterSample, SessionRecord};
+use crate::store::{PileRecord, Result, Station, StoreError};
+use crate::tariff::{Bill, Tariff};
+
+pub(super) struct Readers {
+    conns: Vec<Mutex<Connection>>,
+    /// Where a read waits when every connection is busy, spread round-robin.
+    next: AtomicUsize,
+}
+
+impl Readers {
+    pub(super) fn open(path: &Path, n: usize) -> Result<Self> {
+        // Read-only: a bug in a read path cannot write behind the writer's back.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conns = (0..n)
+            .map(|_| {
+                let conn = Connection::open_with_flags(path, flags)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Readers {
+            conns,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `query` on a free connection, off the async runtime.
+    pub(super) async fn read<T, F>(self: &Arc<Self>, query: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let readers = Arc::clone(self);
+        tokio::task::spawn_blocking(move || Ok(query(&readers.lease())?))
+            .await
+            .map_err(|e| StoreError::Backend(format!("read task: {e}")))?
+    }
+
+    fn lease(&self) -> MutexGuard<'_, Connection> {
+        for conn in &self.conns {
+            match conn.try_lock() {
+                Ok(guard) => return guard,
+                // A panic mid-read leaves the connection itself sound.
+                Err(TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        self.conns[i].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub(super) fn tariff(c: &Connection, id: TariffId) -> rusqlite::Result<Option<Tariff>> {
+    c.prepare_cached("SELECT id, name, tou FROM tariffs WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(Tariff {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                tou: json(r, 2)?,
+            })
+        })
+        .optional()
+}
+
+pub(super) fn station(c: &Connection, id: StationId) -> rusqlite::Result<Option<Station>> {
+    c.prepare_cached(
+        "SELECT id, name, tariff_id, utc_offset_minutes, created_at FROM stations WHERE id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(Station {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            tariff_id: r.get(2)?,
+            utc_offset_minutes: r.get(3)?,
+            created_at: time(r, 4)?,
+        })
+    })
+    .optional()
+}
+
+const PILE_COLUMNS: &str = "id, station_id, protocol, ports, created_at";
+
+fn pile_row(r: &Row) -> rusqlite::Result<PileRecord> {
+    Ok(PileRecord {
+        id: PileId(r.get(0)?),
+        station_id: r.get(1)?,
+        protocol: name(r, 2, Protocol::parse)?,
+        ports: r.get(3)?,
+        created_at: time(r, 4)?,
+    })
+}
+
+pub(super) fn pile(c: &Connection, id: &PileId) -> rusqlite::Result<Option<PileRecord>> {
+    c.prepare_cached(&format!("SELECT {PILE_COLUMNS} FROM piles WHERE id = ?1"))?
+        .query_row([id.as_str()], pile_row)
+        .optional()
+}
+
+pub(super) fn piles(c: &Connection) -> rusqlite::Result<Vec<PileRecord>> {
+    c.prepare_cached(&format!("SELECT {PILE_COLUMNS} FROM piles ORDER BY id"))?
+        .query_map([], pile_row)?
+        .collect()
+}
+
+pub(super) fn session(c: &Connection, id: &SessionId) -> rusqlite::Result<Option<SessionRecord>> {
+    c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?
+        .query_row([id.as_str()], codec::session)
+        .optional()
+}
+
+pub(super) fn open_sessions(c: &Connection, pile: &PileId) -> rusqlite::Result<Vec<SessionRecord>> {
+    // The state condition is the partial index's, word for word.
+    c.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions
+         WHERE pile_id = ?1 AND state IN ('starting', 'charging', 'stopping')
+         ORDER BY created_at, rowid"
+    ))?
+    .query_map([pile.as_str()], codec::session)?
+    .collect()
+}
+
+pub(super) fn samples(c: &Connection, id: &SessionId) -> rusqlite::Result<Vec<MeterSample>> {
+    c.prepare_cached(
+        "SELECT at, kwh, voltage, current, power, soc FROM samples
+         WHERE session_id = ?1 ORDER BY at, seq",
+    )?
+    .query_map([id.as_str()], |r| {
+        Ok(MeterSample {
+            session_id: id.clone(),
+            at: time(r, 0)?,
+            kwh: decimal(r, 1)?,
+            voltage: decimal(r, 2)?,
+            current: decimal(r, 3)?,
+            power: decimal(r, 4)?,
+            soc: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
+pub(super) fn bill(c: &Connection, id: &SessionId) -> rusqlite::Result<Option<Bill>> {
+    c.prepare_cached(
+        "SELECT tariff_id, lines, kwh, energy_amount, service_amount, total FROM bills WHERE session_id = ?1",
+    )?
+    .query_row([id.as_str()], |r| {
+        Ok(Bill {
+            session_id: id.clone(),
+            tariff_id: r.get(0)?,
+            lines: json(r, 1)?,
+            kwh: decimal(r, 2)?,
+            energy_amount: decimal(r, 3)?,
+            service_amount: decimal(r, 4)?,
+            total: decimal(r, 5)?,
+        })
+    })
+    .optional()
+}

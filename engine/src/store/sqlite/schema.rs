@@ -1,0 +1,122 @@
+//! The tables, and the migrations that build them.
+//!
+//! `PRAGMA user_version` counts the migrations a database has had. Opening
+//! applies the missing ones in order, in one transaction, so a database is
+//! always at some whole version; changing the schema later is appending a
+//! step to `MIGRATIONS`, never editing one that has shipped.
+//!
+//! Conventions: money and energy are `Decimal` kept as TEXT so they stay
+//! exact (sum them in Rust, never in SQL, which would turn them into REAL);
+//! timestamps are INTEGER microseconds since the Unix epoch, UTC; structured
+//! values that are only ever read whole (a tariff's prices, a session's
+//! per-period energy, a bill's lines) are JSON text. Tables are STRICT so a
+//! value of the wrong type is an error rather than silently stored.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::store::{Result, StoreError};
+
+const V1: &str = "
+-- AUTOINCREMENT: operators and piles hold these ids, so one is never reused.
+CREATE TABLE tariffs (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT    NOT NULL,
+    tou        TEXT    NOT NULL, -- TouPrices
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE stations (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    name               TEXT    NOT NULL,
+    tariff_id          INTEGER NOT NULL REFERENCES tariffs (id),
+    utc_offset_minutes INTEGER NOT NULL,
+    created_at         INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE piles (
+    id         TEXT    PRIMARY KEY,
+    station_id INTEGER NOT NULL REFERENCES stations (id),
+    protocol   TEXT    NOT NULL,
+    ports      INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX piles_station ON piles (station_id);
+
+-- A rowid table: sessions are rewritten on every transition, and the rowid
+-- orders sessions created in the same microsecond.
+CREATE TABLE sessions (
+    id               TEXT    PRIMARY KEY,
+    pile_id          TEXT    NOT NULL REFERENCES piles (id),
+    port             INTEGER NOT NULL,
+    station_id       INTEGER NOT NULL REFERENCES stations (id),
+    tariff_id        INTEGER NOT NULL REFERENCES tariffs (id),
+    state            TEXT    NOT NULL,
+    created_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    ended_at         INTEGER,
+    stop_code        INTEGER,
+    stop_text        TEXT,
+    energy           TEXT    NOT NULL, -- PeriodEnergy
+    last_reading_at  INTEGER,
+    last_reading_kwh TEXT
+) STRICT;
+-- Only open sessions, a handful per pile, so the index stays tiny however
+-- long the history grows. Queries must repeat this WHERE to use it.
+CREATE INDEX sessions_open ON sessions (pile_id, created_at)
+    WHERE state IN ('starting', 'charging', 'stopping');
+
+-- Clustered by session then time: a session's readings are one range scan.
+-- seq numbers readings that share a timestamp in the order they arrived.
+CREATE TABLE samples (
+    session_id TEXT    NOT NULL REFERENCES sessions (id),
+    at         INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    kwh        TEXT    NOT NULL,
+    voltage    TEXT    NOT NULL,
+    current    TEXT    NOT NULL,
+    power      TEXT    NOT NULL,
+    soc        INTEGER,
+    PRIMARY KEY (session_id, at, seq)
+) STRICT, WITHOUT ROWID;
+
+-- One bill per session: the primary key is what makes a repeated final
+-- record from a pile bill once.
+CREATE TABLE bills (
+    session_id     TEXT    PRIMARY KEY REFERENCES sessions (id),
+    tariff_id      INTEGER NOT NULL REFERENCES tariffs (id),
+    kwh            TEXT    NOT NULL,
+    energy_amount  TEXT    NOT NULL,
+    service_amount TEXT    NOT NULL,
+    total          TEXT    NOT NULL,
+    lines          TEXT    NOT NULL, -- [BillLine]
+    created_at     INTEGER NOT NULL
+) STRICT;
+";
+
+/// Every schema step, oldest first; a database at `user_version = n` has had
+/// the first `n`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// Brings the database to the latest version. Refuses a database from a newer
+/// build rather than run against a schema it does not know.
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let latest = MIGRATIONS.len();
+    // Immediate: two processes opening one new file must not both migrate it.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > latest {
+        return Err(StoreError::Backend(format!(
+            "database schema is version {version}; this build knows up to {latest}"
+        )));
+    }
+    if version == latest {
+        return Ok(());
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(step)
+            .map_err(|e| StoreError::Backend(format!("schema migration {}: {e}", i + 1)))?;
+    }
+    tx.pragma_update(None, "user_version", latest)?;
+    tx.commit()?;
+    Ok(())
+}

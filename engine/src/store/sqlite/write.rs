@@ -1,0 +1,225 @@
+//! The SQL of each write, run by the writer inside the write's savepoint.
+//!
+//! Parents are enforced by foreign keys; a broken key is turned into the
+//! trait's `Conflict` or `NotFound` naming what was taken or missing. An error
+//! here rolls back only this write's savepoint.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{ffi, params, Connection, ToSql};
+
+use super::codec::{bind_session, micros, to_json, SESSION_COLUMNS};
+use crate::session::{MeterSample, SessionRecord, SessionState};
+use crate::store::{NewStation, PileRecord, Result, Station, StoreError};
+use crate::tariff::{Bill, Tariff, TouPrices};
+
+/// The constraint a statement broke, when that is why it failed.
+enum Broke {
+    /// A primary key or unique value already taken.
+    Key,
+    /// A reference to a row that does not exist.
+    Parent,
+}
+
+fn broke(e: &rusqlite::Error) -> Option<Broke> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.extended_code {
+            ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_UNIQUE => Some(Broke::Key),
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(Broke::Parent),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn exists(c: &Connection, sql: &str, key: impl ToSql) -> rusqlite::Result<bool> {
+    c.prepare_cached(sql)?.exists([key])
+}
+
+pub(super) fn create_tariff(
+    c: &Connection,
+    name: String,
+    tou: TouPrices,
+    at: DateTime<Utc>,
+) -> Result<Tariff> {
+    c.prepare_cached("INSERT INTO tariffs (name, tou, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![name, to_json(&tou)?, micros(at)])?;
+    Ok(Tariff {
+        id: c.last_insert_rowid(),
+        name,
+        tou,
+    })
+}
+
+pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<Utc>) -> Result<Station> {
+    c.prepare_cached(
+        "INSERT INTO stations (name, tariff_id, utc_offset_minutes, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        station.name,
+        station.tariff_id,
+        station.utc_offset_minutes,
+        micros(at)
+    ])
+    .map_err(|e| match broke(&e) {
+        Some(Broke::Parent) => StoreError::NotFound(format!("tariff {}", station.tariff_id)),
+        _ => e.into(),
+    })?;
+    Ok(Station {
+        id: c.last_insert_rowid(),
+        name: station.name,
+        tariff_id: station.tariff_id,
+        utc_offset_minutes: station.utc_offset_minutes,
+        created_at: at,
+    })
+}
+
+pub(super) fn create_pile(c: &Connection, pile: &PileRecord) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO piles (id, station_id, protocol, ports, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        pile.id.as_str(),
+        pile.station_id,
+        pile.protocol.as_str(),
+        pile.ports,
+        micros(pile.created_at)
+    ])
+    .map_err(|e| match broke(&e) {
+        Some(Broke::Key) => StoreError::Conflict(format!("pile {}", pile.id)),
+        Some(Broke::Parent) => StoreError::NotFound(format!("station {}", pile.station_id)),
+        None => e.into(),
+    })?;
+    Ok(())
+}
+
+/// Names the pile, station or tariff a session refers to that does not exist.
+fn missing_parent(c: &Connection, s: &SessionRecord) -> Result<StoreError> {
+    let missing = if !exists(c, "SELECT 1 FROM piles WHERE id = ?1", s.pile_id.as_str())? {
+        format!("pile {}", s.pile_id)
+    } else if !exists(c, "SELECT 1 FROM stations WHERE id = ?1", s.station_id)? {
+        format!("station {}", s.station_id)
+    } else {
+        format!("tariff {}", s.tariff_id)
+    };
+    Ok(StoreError::NotFound(missing))
+}
+
+pub(super) fn insert_session(c: &Connection, s: &SessionRecord) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO sessions ({SESSION_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    );
+    match bind_session(&mut c.prepare_cached(&sql)?, s) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match broke(&e) {
+            Some(Broke::Key) => StoreError::Conflict(format!("session {}", s.id)),
+            Some(Broke::Parent) => missing_parent(c, s)?,
+            None => e.into(),
+        }),
+    }
+}
+
+/// Rewrites every column of a session; ?1..?14 as in `SESSION_COLUMNS`.
+const UPDATE_SESSION: &str = "UPDATE sessions SET pile_id = ?2, port = ?3, station_id = ?4, tariff_id = ?5, \
+     state = ?6, created_at = ?7, started_at = ?8, ended_at = ?9, stop_code = ?10, stop_text = ?11, \
+     energy = ?12, last_reading_at = ?13, last_reading_kwh = ?14 WHERE id = ?1";
+
+pub(super) fn update_session(c: &Connection, s: &SessionRecord) -> Result<()> {
+    // A billed session is final even if its stored state somehow is not.
+    let sql = format!(
+        "{UPDATE_SESSION} AND state <> 'finished'
+         AND NOT EXISTS (SELECT 1 FROM bills WHERE session_id = ?1)"
+    );
+    let updated = match bind_session(&mut c.prepare_cached(&sql)?, s) {
+        Ok(n) => n,
+        Err(e) => {
+            return Err(match broke(&e) {
+                Some(Broke::Parent) => missing_parent(c, s)?,
+                _ => e.into(),
+            })
+        }
+    };
+    if updated == 1 {
+        Ok(())
+    } else if exists(c, "SELECT 1 FROM sessions WHERE id = ?1", s.id.as_str())? {
+        Err(StoreError::Conflict(format!("session {} is finished", s.id)))
+    } else {
+        Err(StoreError::NotFound(format!("session {}", s.id)))
+    }
+}
+
+pub(super) fn append_samples(c: &Connection, samples: &[MeterSample]) -> Result<()> {
+    // seq: after any reading of the session already stored at the same
+    // instant, so equal timestamps keep their arrival order.
+    let mut insert = c.prepare_cached(
+        "INSERT INTO samples (session_id, at, seq, kwh, voltage, current, power, soc)
+         VALUES (?1, ?2, (SELECT coalesce(max(seq) + 1, 0) FROM samples WHERE session_id = ?1 AND at = ?2),
+                 ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for s in samples {
+        insert
+            .execute(params![
+                s.session_id.as_str(),
+                micros(s.at),
+                s.kwh.to_string(),
+                s.voltage.to_string(),
+                s.current.to_string(),
+                s.power.to_string(),
+                s.soc,
+            ])
+            .map_err(|e| match broke(&e) {
+                Some(Broke::Parent) => StoreError::NotFound(format!("session {}", s.session_id)),
+                _ => e.into(),
+            })?;
+    }
+    Ok(())
+}
+
+pub(super) fn finish_session(
+    c: &Connection,
+    s: &SessionRecord,
+    bill: &Bill,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    // Only a finished record with its own bill may be stored as billed:
+    // anything else would leave a billed session that looks open.
+    if s.state != SessionState::Finished || bill.session_id != s.id {
+        return Err(StoreError::Backend(format!(
+            "finish_session takes a finished session and its bill, got session {} ({}) with a bill for {}",
+            s.id,
+            s.state.as_str(),
+            bill.session_id
+        )));
+    }
+    if !exists(c, "SELECT 1 FROM sessions WHERE id = ?1", s.id.as_str())? {
+        return Err(StoreError::NotFound(format!("session {}", s.id)));
+    }
+    if exists(c, "SELECT 1 FROM bills WHERE session_id = ?1", s.id.as_str())? {
+        return Ok(false);
+    }
+    if let Err(e) = bind_session(&mut c.prepare_cached(UPDATE_SESSION)?, s) {
+        return Err(match broke(&e) {
+            Some(Broke::Parent) => missing_parent(c, s)?,
+            _ => e.into(),
+        });
+    }
+    c.prepare_cached(
+        "INSERT INTO bills (session_id, tariff_id, kwh, energy_amount, service_amount, total, lines, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        s.id.as_str(),
+        bill.tariff_id,
+        bill.kwh.to_string(),
+        bill.energy_amount.to_string(),
+        bill.service_amount.to_string(),
+        bill.total.to_string(),
+        to_json(&bill.lines)?,
+        micros(at),
+    ])
+    .map_err(|e| match broke(&e) {
+        Some(Broke::Parent) => StoreError::NotFound(format!("tariff {}", bill.tariff_id)),
+        _ => e.into(),
+    })?;
+    Ok(true)
+}

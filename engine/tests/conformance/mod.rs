@@ -1,0 +1,479 @@
+//! The behaviour every `Store` backend must have, written once.
+//!
+//! A backend's test file opens a store and calls `run`. Each check makes its
+//! own tariff, station, piles and sessions under fresh ids, so the suite also
+//! runs against a database that other runs (or other suites) share.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, FixedOffset, Utc};
+use engine::domain::{PileId, PortNo, Protocol, SessionId};
+use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
+use engine::store::{NewStation, PileRecord, Station, Store, StoreError};
+use engine::tariff::{Bill, Period, PeriodPrice, Tariff, TouPrices};
+use engine::Decimal;
+use rust_decimal_macros::dec;
+
+type Db = Arc<dyn Store>;
+
+/// An id no backend hands out: ids count up from 1.
+const MISSING: i64 = i64::MAX - 7;
+
+pub async fn run(store: Arc<dyn Store>) {
+    tariff_round_trips(&store).await;
+    station_needs_an_existing_tariff(&store).await;
+    pile_conflicts_and_needs_an_existing_station(&store).await;
+    piles_are_ordered_by_id(&store).await;
+    session_insert_and_duplicate(&store).await;
+    update_session_round_trips_exactly(&store).await;
+    update_after_finish_conflicts(&store).await;
+    samples_come_back_in_time_then_arrival_order(&store).await;
+    finish_bills_once(&store).await;
+    open_sessions_lists_a_piles_open_sessions_oldest_first(&store).await;
+    unknown_ids_are_none_or_not_found(&store).await;
+    concurrent_writes_all_land(&store).await;
+}
+
+fn unique(kind: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!(
+        "{kind}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// 2026-03-01T00:00:00Z plus `us` microseconds: odd microseconds check that
+/// timestamps keep their full stored precision.
+fn t(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(1_772_323_200_000_000 + us).unwrap()
+}
+
+fn cst() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap()
+}
+
+/// Four distinct periods with prices down to the pile's 0.00001 yuan, some
+/// with trailing zeros that must survive.
+fn tou() -> TouPrices {
+    let mut slots = [Period::Flat; 48];
+    slots[..16].fill(Period::Valley);
+    slots[20..24].fill(Period::Peak);
+    slots[24..28].fill(Period::Sharp);
+    TouPrices {
+        prices: [
+            PeriodPrice {
+                energy: dec!(1.23450),
+                service: dec!(0.8),
+            },
+            PeriodPrice {
+                energy: dec!(1.00001),
+                service: dec!(0.60),
+            },
+            PeriodPrice {
+                energy: dec!(0.7),
+                service: dec!(0.5),
+            },
+            PeriodPrice {
+                energy: dec!(0.3),
+                service: dec!(0),
+            },
+        ],
+        slots,
+    }
+}
+
+struct Site {
+    tariff: Tariff,
+    station: Station,
+    pile: PileId,
+}
+
+async fn site(db: &Db) -> Site {
+    let tariff = db.create_tariff(&unique("tariff"), &tou()).await.unwrap();
+    let station = db
+        .create_station(&NewStation {
+            name: unique("station"),
+            tariff_id: tariff.id,
+            utc_offset_minutes: 480,
+        })
+        .await
+        .unwrap();
+    let pile = new_pile(db, &station, &unique("pile")).await;
+    Site {
+        tariff,
+        station,
+        pile,
+    }
+}
+
+async fn new_pile(db: &Db, station: &Station, id: &str) -> PileId {
+    let pile = PileRecord {
+        id: PileId::from(id),
+        station_id: station.id,
+        protocol: Protocol::Ykc,
+        ports: 2,
+        created_at: t(1),
+    };
+    db.create_pile(&pile).await.unwrap();
+    pile.id
+}
+
+fn session_at(site: &Site, pile: &PileId, created: DateTime<Utc>) -> SessionRecord {
+    SessionRecord::new(
+        SessionId(unique("session")),
+        pile.clone(),
+        PortNo(1),
+        site.station.id,
+        site.tariff.id,
+        created,
+    )
+}
+
+/// A session charging since 08:00 local, metered into the 10:00 peak.
+fn charging(site: &Site) -> SessionRecord {
+    let mut s = session_at(site, &site.pile, t(1_000_001));
+    s.start_result(true, t(2_000_003), None).unwrap();
+    s.reading(&site.tariff.tou, cst(), t(9_000_000_007), dec!(33.3333))
+        .unwrap();
+    s
+}
+
+fn finished(site: &Site, mut s: SessionRecord, kwh: Decimal) -> (SessionRecord, Bill) {
+    let reason = StopReason {
+        code: 0x40,
+        text: "stopped from the app".into(),
+    };
+    let bill = s
+        .finish(&site.tariff.tou, cst(), t(10_800_000_009), kwh, reason)
+        .unwrap();
+    (s, bill)
+}
+
+async fn tariff_round_trips(db: &Db) {
+    let name = unique("tariff");
+    let created = db.create_tariff(&name, &tou()).await.unwrap();
+    assert_eq!(created.name, name);
+    assert_eq!(created.tou, tou());
+    let read = db.tariff(created.id).await.unwrap().unwrap();
+    assert_eq!(read, created);
+    assert_eq!(
+        read.tou.prices[0].energy.to_string(),
+        "1.23450",
+        "decimals keep their scale"
+    );
+
+    let flat = TouPrices::flat(dec!(0.5), dec!(0.25));
+    let other = db.create_tariff("flat", &flat).await.unwrap();
+    assert_ne!(other.id, created.id);
+    assert_eq!(db.tariff(other.id).await.unwrap().unwrap().tou, flat);
+}
+
+async fn station_needs_an_existing_tariff(db: &Db) {
+    let orphan = NewStation {
+        name: unique("station"),
+        tariff_id: MISSING,
+        utc_offset_minutes: 480,
+    };
+    let err = db.create_station(&orphan).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+    let tariff = db.create_tariff("t", &tou()).await.unwrap();
+    let new = NewStation {
+        name: unique("station"),
+        tariff_id: tariff.id,
+        utc_offset_minutes: -330,
+    };
+    let station = db.create_station(&new).await.unwrap();
+    assert_eq!(
+        (&station.name, station.tariff_id, station.utc_offset_minutes),
+        (&new.name, tariff.id, -330)
+    );
+    assert_eq!(db.station(station.id).await.unwrap(), Some(station));
+}
+
+async fn pile_conflicts_and_needs_an_existing_station(db: &Db) {
+    let site = site(db).await;
+    let stored = db.pile(&site.pile).await.unwrap().unwrap();
+    let expected = PileRecord {
+        id: site.pile.clone(),
+        station_id: site.station.id,
+        protocol: Protocol::Ykc,
+        ports: 2,
+        created_at: t(1),
+    };
+    assert_eq!(stored, expected);
+
+    let again = PileRecord {
+        ports: 4,
+        ..expected.clone()
+    };
+    let err = db.create_pile(&again).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        db.pile(&site.pile).await.unwrap().unwrap(),
+        expected,
+        "a conflict changes nothing"
+    );
+
+    let homeless = PileRecord {
+        id: PileId(unique("pile")),
+        station_id: MISSING,
+        ..expected
+    };
+    let err = db.create_pile(&homeless).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(db.pile(&homeless.id).await.unwrap(), None);
+}
+
+async fn piles_are_ordered_by_id(db: &Db) {
+    let site = site(db).await;
+    let prefix = unique("ordered");
+    for suffix in ["b", "c", "a"] {
+        new_pile(db, &site.station, &format!("{prefix}-{suffix}")).await;
+    }
+    let all = db.piles().await.unwrap();
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "piles ordered by id");
+    let ours: Vec<_> = all
+        .iter()
+        .filter(|p| p.id.0.starts_with(&prefix))
+        .map(|p| p.id.0.clone())
+        .collect();
+    assert_eq!(ours, ["a", "b", "c"].map(|s| format!("{prefix}-{s}")));
+    assert!(all.iter().any(|p| p.id == site.pile));
+}
+
+async fn session_insert_and_duplicate(db: &Db) {
+    let site = site(db).await;
+    let s = session_at(&site, &site.pile, t(5));
+    db.insert_session(&s).await.unwrap();
+    assert_eq!(db.session(&s.id).await.unwrap(), Some(s.clone()));
+
+    let mut dup = s.clone();
+    dup.port = PortNo(2);
+    let err = db.insert_session(&dup).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        db.session(&s.id).await.unwrap(),
+        Some(s),
+        "a conflict changes nothing"
+    );
+}
+
+async fn update_session_round_trips_exactly(db: &Db) {
+    let site = site(db).await;
+    let mut s = session_at(&site, &site.pile, t(1_000_001));
+    db.insert_session(&s).await.unwrap();
+
+    s.start_result(true, t(2_000_003), None).unwrap();
+    db.update_session(&s).await.unwrap();
+    assert_eq!(db.session(&s.id).await.unwrap(), Some(s.clone()));
+
+    // 08:01 to 10:30 local crosses from flat into peak: the split has a long
+    // fraction that must come back to the last digit.
+    s.reading(&site.tariff.tou, cst(), t(62_000_005), dec!(1.2345))
+        .unwrap();
+    s.reading(&site.tariff.tou, cst(), t(9_000_000_007), dec!(33.3333))
+        .unwrap();
+    s.stopping().unwrap();
+    s.stop_reason = Some(StopReason {
+        code: 0x41,
+        text: "battery full".into(),
+    });
+    db.update_session(&s).await.unwrap();
+
+    let read = db.session(&s.id).await.unwrap().unwrap();
+    assert_eq!(read, s);
+    assert_eq!(read.state, SessionState::Stopping);
+    assert!(read.energy.kwh(Period::Peak) > Decimal::ZERO);
+    assert_eq!(
+        read.energy.kwh(Period::Flat).to_string(),
+        s.energy.kwh(Period::Flat).to_string()
+    );
+    assert_eq!(read.energy.total(), dec!(33.3333));
+    assert_eq!(read.last_reading, Some((t(9_000_000_007), dec!(33.3333))));
+    assert_eq!(
+        read.started_at,
+        Some(t(2_000_003)),
+        "timestamps keep the microsecond"
+    );
+}
+
+async fn update_after_finish_conflicts(db: &Db) {
+    let site = site(db).await;
+    let s = charging(&site);
+    db.insert_session(&s).await.unwrap();
+    let (done, bill) = finished(&site, s.clone(), dec!(40));
+    assert!(db.finish_session(&done, &bill).await.unwrap());
+
+    let err = db.update_session(&s).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(db.session(&s.id).await.unwrap(), Some(done));
+}
+
+async fn samples_come_back_in_time_then_arrival_order(db: &Db) {
+    let site = site(db).await;
+    let s = charging(&site);
+    db.insert_session(&s).await.unwrap();
+    let sample = |at: i64, kwh: Decimal, soc: Option<u8>| MeterSample {
+        session_id: s.id.clone(),
+        at: t(at),
+        kwh,
+        voltage: dec!(380.10),
+        current: dec!(-0.5),
+        power: dec!(0.00001),
+        soc,
+    };
+    let later = vec![
+        sample(30_000_001, dec!(3), Some(40)),
+        sample(40_000_001, dec!(12.3400), None),
+    ];
+    let earlier = vec![
+        sample(10_000_001, dec!(1), Some(20)),
+        sample(20_000_001, dec!(2), Some(30)),
+    ];
+    // Same instant as one already stored: it must come after it.
+    let tie = vec![
+        sample(40_000_001, dec!(12.3401), Some(50)),
+        sample(50_000_001, dec!(13), Some(51)),
+    ];
+    for batch in [later.clone(), earlier.clone(), tie.clone()] {
+        db.append_samples(batch).await.unwrap();
+    }
+    db.append_samples(Vec::new()).await.unwrap();
+
+    let expected = [&earlier[..], &later[..], &tie[..]].concat();
+    let read = db.samples(&s.id).await.unwrap();
+    assert_eq!(read, expected);
+    assert_eq!(read[3].kwh.to_string(), "12.3400");
+    assert_eq!(read[0].voltage.to_string(), "380.10");
+}
+
+async fn finish_bills_once(db: &Db) {
+    let site = site(db).await;
+    let s = charging(&site);
+    db.insert_session(&s).await.unwrap();
+    let (first, bill) = finished(&site, s.clone(), dec!(40));
+    assert!(bill.total > Decimal::ZERO);
+    assert!(db.finish_session(&first, &bill).await.unwrap());
+
+    // A pile repeating its final record with other figures bills nothing new.
+    let (mut second, mut other) = finished(&site, s.clone(), dec!(50));
+    second.ended_at = Some(t(20_000_000_000));
+    other.total += dec!(1.11);
+    assert!(!db.finish_session(&second, &other).await.unwrap());
+
+    let stored = db.bill(&s.id).await.unwrap().unwrap();
+    assert_eq!(stored, bill);
+    assert_eq!(stored.total.to_string(), bill.total.to_string());
+    assert_eq!(db.session(&s.id).await.unwrap(), Some(first));
+}
+
+async fn open_sessions_lists_a_piles_open_sessions_oldest_first(db: &Db) {
+    let site = site(db).await;
+    let other_pile = new_pile(db, &site.station, &unique("pile")).await;
+    let at = |us| session_at(&site, &site.pile, t(us));
+
+    let mut starting = at(100);
+    let mut charging = at(300);
+    charging.start_result(true, t(301), None).unwrap();
+    let mut stopping = at(200);
+    stopping.start_result(true, t(201), None).unwrap();
+    stopping.stopping().unwrap();
+    let mut failed = at(50);
+    failed.start_result(false, t(51), None).unwrap();
+    let mut done = at(10);
+    done.start_result(true, t(11), None).unwrap();
+    let elsewhere = session_at(&site, &other_pile, t(0));
+    for s in [&starting, &charging, &stopping, &failed, &done, &elsewhere] {
+        db.insert_session(s).await.unwrap();
+    }
+    let (done, bill) = finished(&site, done, dec!(1));
+    db.finish_session(&done, &bill).await.unwrap();
+
+    let open = db.open_sessions(&site.pile).await.unwrap();
+    assert_eq!(open, vec![starting.clone(), stopping.clone(), charging.clone()]);
+
+    starting.start_result(false, t(102), None).unwrap();
+    db.update_session(&starting).await.unwrap();
+    let ids: Vec<_> = db
+        .open_sessions(&site.pile)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ids, [stopping.id, charging.id]);
+    assert_eq!(db.open_sessions(&other_pile).await.unwrap(), vec![elsewhere]);
+}
+
+async fn unknown_ids_are_none_or_not_found(db: &Db) {
+    let site = site(db).await;
+    let ghost = SessionId(unique("ghost"));
+    assert_eq!(db.tariff(MISSING).await.unwrap(), None);
+    assert_eq!(db.station(MISSING).await.unwrap(), None);
+    assert_eq!(db.pile(&PileId(unique("ghost"))).await.unwrap(), None);
+    assert_eq!(db.session(&ghost).await.unwrap(), None);
+    assert_eq!(db.bill(&ghost).await.unwrap(), None);
+    assert_eq!(db.samples(&ghost).await.unwrap(), Vec::new());
+    assert_eq!(
+        db.open_sessions(&PileId(unique("ghost"))).await.unwrap(),
+        Vec::new()
+    );
+
+    let s = charging(&site);
+    let err = db.update_session(&s).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let (done, bill) = finished(&site, s.clone(), dec!(40));
+    let err = db.finish_session(&done, &bill).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(db.session(&s.id).await.unwrap(), None);
+    assert_eq!(db.bill(&s.id).await.unwrap(), None);
+}
+
+async fn concurrent_writes_all_land(db: &Db) {
+    const TASKS: i64 = 50;
+    const EACH: i64 = 40;
+    const SESSIONS: i64 = 5;
+    let site = site(db).await;
+    let mut sessions = Vec::new();
+    for _ in 0..SESSIONS {
+        let s = charging(&site);
+        db.insert_session(&s).await.unwrap();
+        sessions.push(s.id);
+    }
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let db = Arc::clone(db);
+            let id = sessions[(task % SESSIONS) as usize].clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    let sample = MeterSample {
+                        session_id: id.clone(),
+                        at: t(task * 1_000_000 + i),
+                        kwh: Decimal::new(task * EACH + i, 4),
+                        voltage: dec!(400),
+                        current: dec!(100),
+                        power: dec!(40000),
+                        soc: Some(i as u8),
+                    };
+                    db.append_samples(vec![sample]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut total = 0;
+    for id in &sessions {
+        let samples = db.samples(id).await.unwrap();
+        assert_eq!(samples.len() as i64, TASKS / SESSIONS * EACH);
+        assert!(samples.windows(2).all(|w| w[0].at < w[1].at), "time order");
+        total += samples.len() as i64;
+    }
+    assert_eq!(total, TASKS * EACH);
+}

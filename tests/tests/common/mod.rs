@@ -1,0 +1,159 @@
+//! What every end-to-end test needs: a real server on ephemeral ports with
+//! its own data directory, a JSON HTTP client, and a metrics reader.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use api::server::Background;
+use api::ServeConfig;
+use serde_json::{json, Value};
+
+pub struct Server {
+    pub bg: Option<Background>,
+    pub http: reqwest::Client,
+    pub base: String,
+    pub pile_addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+/// Settings for tests: ephemeral ports, short intervals.
+pub fn test_config(dir: &std::path::Path) -> ServeConfig {
+    ServeConfig {
+        data_dir: dir.to_owned(),
+        pile_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        http_workers: 1,
+        heartbeat_timeout_ms: 5_000,
+        login_timeout_ms: 5_000,
+        start_timeout_ms: 5_000,
+        sample_flush_ms: 20,
+        ..ServeConfig::default()
+    }
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(|_| {})
+    }
+
+    pub fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = test_config(dir.path());
+        tweak(&mut cfg);
+        let bg = Background::spawn(cfg).expect("server starts");
+        Server {
+            base: format!("http://{}", bg.http_addr),
+            pile_addr: bg.pile_addr,
+            bg: Some(bg),
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The value of one sample in the Prometheus exposition, 0 if absent.
+    /// `series` is the metric name with its labels as exposed, e.g.
+    /// `chargeplane_frame_errors_total{kind="bad_crc",protocol="ykc"}`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0.0)
+    }
+
+    /// Creates a flat-rate tariff, a station on it and a YKC pile; returns the station id.
+    pub async fn station_with_pile(&self, pile: &str, ports: u8) -> i64 {
+        let (s, t) = self
+            .post(
+                "/api/v1/tariffs",
+                json!({"name": "flat", "prices": {"flat": {"energy": "1", "service": "0.5"}},
+                       "periods": [{"from": "00:00", "to": "24:00", "period": "flat"}]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{t}");
+        let (s, st) = self
+            .post("/api/v1/stations", json!({"name": "S", "tariff_id": t["id"]}))
+            .await;
+        assert_eq!(s, 201, "{st}");
+        self.register(pile, st["id"].as_i64().unwrap(), ports).await;
+        st["id"].as_i64().unwrap()
+    }
+
+    pub async fn register(&self, pile: &str, station: i64, ports: u8) {
+        let (s, p) = self
+            .post(
+                "/api/v1/piles",
+                json!({"id": pile, "station_id": station, "protocol": "ykc", "ports": ports}),
+            )
+            .await;
+        assert_eq!(s, 201, "{p}");
+    }
+
+    /// Polls `GET path` until `pred` holds (or panics after 5 s).
+    pub async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..250 {
+            let (_, v) = self.get(path).await;
+            if pred(&v) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "{path} never reached the expected state; last: {}",
+            self.get(path).await.1
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(bg) = self.bg.take() {
+            bg.stop();
+        }
+    }
+}
