@@ -55,17 +55,9 @@ where
     let protocol = if n == 1 { sniff(first[0]) } else { None };
     let Some(protocol) = protocol else {
         if n == 1 {
-            tracing::info!(
-                peer,
-                byte = first[0],
-                "connection speaks no known protocol; closing"
-            );
+            tracing::info!(peer, byte = first[0], "connection speaks no known protocol; closing");
         }
-        platform
-            .metrics
-            .links_closed
-            .with_label_values(&["unknown", "unknown_protocol"])
-            .inc();
+        platform.metrics.links_closed.with_label_values(&["unknown", "unknown_protocol"]).inc();
         return;
     };
     let read = std::io::Cursor::new(first).chain(read);

@@ -26,8 +26,16 @@ type Writer = Box<dyn AsyncWrite + Unpin>;
 enum State {
     Connected,
     LoggingIn,
-    Attached { pile: PileId, addr: Addr<Pile> },
+    Attached {
+        pile: PileId,
+        addr: Addr<Pile>,
+    },
+    /// Flushing its last frames before the connection closes.
+    Closing,
 }
+
+/// How long a closing link waits for its last frames to flush.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 pub struct Link<A: Adapter> {
     id: u64,
@@ -39,6 +47,8 @@ pub struct Link<A: Adapter> {
     opened: Instant,
     last_seen: Instant,
     replies: Vec<A::Frame>,
+    /// The id the pile gave at login, for log lines before it is accepted.
+    claimed: Option<PileId>,
 }
 
 impl<A: Adapter> Link<A> {
@@ -61,44 +71,56 @@ impl<A: Adapter> Link<A> {
                 opened: now,
                 last_seen: now,
                 replies: Vec::new(),
+                claimed: None,
             }
         })
     }
 
     fn who(&self) -> String {
-        match &self.state {
-            State::Attached { pile, .. } => format!("pile {pile}"),
+        match (&self.state, &self.claimed) {
+            (State::Attached { pile, .. }, _) => format!("pile {pile}"),
+            (_, Some(pile)) => format!("pile {pile} (not logged in)"),
             _ => format!("unidentified pile at {}", self.peer),
         }
     }
 
     fn write(&mut self, frame: A::Frame) {
-        self.platform
-            .metrics
-            .frame_out(A::PROTOCOL, A::frame_type(&frame));
+        self.platform.metrics.frame_out(A::PROTOCOL, A::frame_type(&frame));
         self.out.write(frame);
     }
 
+    /// Closes the connection once what was written is flushed (the writer
+    /// then stops the actor), or after a grace period if the peer stalls.
     fn close(&mut self, ctx: &mut Context<Self>, reason: &'static str) {
-        self.platform
-            .metrics
-            .links_closed
-            .with_label_values(&[A::PROTOCOL.as_str(), reason])
-            .inc();
+        if matches!(self.state, State::Closing) {
+            return;
+        }
+        self.closed(reason);
+        self.detach();
+        self.state = State::Closing;
         self.out.close();
-        ctx.stop();
+        ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+    }
+
+    fn closed(&self, reason: &'static str) {
+        self.platform.metrics.links_closed.with_label_values(&[A::PROTOCOL.as_str(), reason]).inc();
+    }
+
+    /// Tells the pile this link is no longer its own.
+    fn detach(&mut self) {
+        if let State::Attached { addr, .. } = std::mem::replace(&mut self.state, State::Closing) {
+            addr.do_send(pile::Detach { link_id: self.id });
+            self.platform.metrics.piles_connected.with_label_values(&[A::PROTOCOL.as_str()]).dec();
+        }
     }
 
     fn fault(&self, kind: &'static str) {
-        self.platform
-            .metrics
-            .frame_errors
-            .with_label_values(&[A::PROTOCOL.as_str(), kind])
-            .inc();
+        self.platform.metrics.frame_errors.with_label_values(&[A::PROTOCOL.as_str(), kind]).inc();
     }
 
     fn login(&mut self, info: LoginInfo, reply: ReplyTo, ctx: &mut Context<Self>) {
         self.state = State::LoggingIn;
+        self.claimed = Some(info.pile.clone());
         let platform = self.platform.clone();
         let me = ctx.address().recipient();
         let link_id = self.id;
@@ -109,14 +131,7 @@ impl<A: Adapter> Link<A> {
                 tracing::error!(pile = %info.pile, error = %e, "could not start the pile's actor");
                 "error"
             })?;
-            let offset = addr
-                .send(pile::Attach {
-                    link_id,
-                    link: me,
-                    info,
-                })
-                .await
-                .map_err(|_| "error")?;
+            let offset = addr.send(pile::Attach { link_id, link: me, info }).await.map_err(|_| "error")?;
             Ok::<_, &'static str>((addr, offset))
         };
         ctx.wait(fut.into_actor(self).map(move |res, link, ctx| {
@@ -129,18 +144,12 @@ impl<A: Adapter> Link<A> {
                     link.adapter.set_utc_offset(offset);
                     tracing::info!(pile = %pile_id, peer = %link.peer, "pile logged in");
                     link.state = State::Attached { pile: pile_id, addr };
-                    link.command(PileCommand::LoginReply {
-                        accepted: true,
-                        reply,
-                    });
+                    link.command(PileCommand::LoginReply { accepted: true, reply });
                 }
                 Err(reason) => {
                     m.logins.with_label_values(&[protocol, reason]).inc();
                     tracing::warn!(pile = %pile_id, peer = %link.peer, reason, "login refused");
-                    link.command(PileCommand::LoginReply {
-                        accepted: false,
-                        reply,
-                    });
+                    link.command(PileCommand::LoginReply { accepted: false, reply });
                     link.close(ctx, "login_refused");
                 }
             }
@@ -194,9 +203,7 @@ impl<A: Adapter> Actor for Link<A> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let cfg = &self.platform.config;
-        let tick = (cfg.heartbeat_timeout / 3)
-            .min(cfg.login_timeout / 3)
-            .max(Duration::from_millis(10));
+        let tick = (cfg.heartbeat_timeout / 3).min(cfg.login_timeout / 3).max(Duration::from_millis(10));
         ctx.run_interval(tick, |link, ctx| {
             let cfg = &link.platform.config;
             if matches!(link.state, State::Connected) && link.opened.elapsed() > cfg.login_timeout {
@@ -210,14 +217,7 @@ impl<A: Adapter> Actor for Link<A> {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        if let State::Attached { addr, .. } = &self.state {
-            addr.do_send(pile::Detach { link_id: self.id });
-            self.platform
-                .metrics
-                .piles_connected
-                .with_label_values(&[A::PROTOCOL.as_str()])
-                .dec();
-        }
+        self.detach();
     }
 }
 
@@ -232,6 +232,9 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
                 return self.close(ctx, kind);
             }
         };
+        if matches!(self.state, State::Closing) {
+            return;
+        }
         self.last_seen = Instant::now();
         if let Some(kind) = A::item_type(&item) {
             self.platform.metrics.frame_in(A::PROTOCOL, kind);
@@ -267,11 +270,9 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.platform
-            .metrics
-            .links_closed
-            .with_label_values(&[A::PROTOCOL.as_str(), "peer_closed"])
-            .inc();
+        if !matches!(self.state, State::Closing) {
+            self.closed("peer_closed");
+        }
         ctx.stop();
     }
 }
@@ -279,11 +280,9 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
 impl<A: Adapter> WriteHandler<std::io::Error> for Link<A> {
     fn error(&mut self, err: std::io::Error, _: &mut Context<Self>) -> Running {
         tracing::info!(who = %self.who(), error = %err, "write failed; closing");
-        self.platform
-            .metrics
-            .links_closed
-            .with_label_values(&[A::PROTOCOL.as_str(), "write_error"])
-            .inc();
+        if !matches!(self.state, State::Closing) {
+            self.closed("write_error");
+        }
         Running::Stop
     }
 }

@@ -64,22 +64,15 @@ impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new();
         let piles_connected = IntGaugeVec::new(
-            Opts::new(
-                "chargeplane_piles_connected",
-                "Piles logged in on a live link, by protocol.",
-            ),
+            Opts::new("chargeplane_piles_connected", "Piles logged in on a live link, by protocol."),
             &["protocol"],
         )
         .expect("valid metric");
-        r.register(Box::new(piles_connected.clone()))
-            .expect("unique metric");
-        let sessions_open = IntGauge::new(
-            "chargeplane_sessions_open",
-            "Charging sessions not yet billed or failed.",
-        )
-        .expect("valid metric");
-        r.register(Box::new(sessions_open.clone()))
-            .expect("unique metric");
+        r.register(Box::new(piles_connected.clone())).expect("unique metric");
+        let sessions_open =
+            IntGauge::new("chargeplane_sessions_open", "Charging sessions not yet billed or failed.")
+                .expect("valid metric");
+        r.register(Box::new(sessions_open.clone())).expect("unique metric");
         Metrics {
             piles_connected,
             logins: counter_vec(
@@ -156,11 +149,7 @@ impl Metrics {
                 "chargeplane_store_writes",
                 "Writes the store has committed since start.",
             ),
-            store_errors: gauge(
-                &r,
-                "chargeplane_store_write_errors",
-                "Writes the store failed since start.",
-            ),
+            store_errors: gauge(&r, "chargeplane_store_write_errors", "Writes the store failed since start."),
             registry: r,
         }
     }
@@ -180,21 +169,11 @@ impl Metrics {
     }
 
     pub fn frame_in(&self, protocol: Protocol, kind: u8) {
-        Self::count_frame(
-            &self.frames_in,
-            &self.frames_in_cache[protocol as usize],
-            protocol,
-            kind,
-        );
+        Self::count_frame(&self.frames_in, &self.frames_in_cache[protocol as usize], protocol, kind);
     }
 
     pub fn frame_out(&self, protocol: Protocol, kind: u8) {
-        Self::count_frame(
-            &self.frames_out,
-            &self.frames_out_cache[protocol as usize],
-            protocol,
-            kind,
-        );
+        Self::count_frame(&self.frames_out, &self.frames_out_cache[protocol as usize], protocol, kind);
     }
 }
 

@@ -90,10 +90,7 @@ impl Actor for Pile {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.platform
-            .registry
-            .piles
-            .remove_if(&self.id, |_, a| !a.connected());
+        self.platform.registry.piles.remove_if(&self.id, |_, a| !a.connected());
     }
 }
 
@@ -115,10 +112,7 @@ impl Handler<Attach> for Pile {
             tracing::info!(pile = %self.id, "pile logged in on a new connection; closing the old one");
             old.link.do_send(ToLink::Close("replaced"));
         }
-        self.link = Some(Attached {
-            id: msg.link_id,
-            link: msg.link,
-        });
+        self.link = Some(Attached { id: msg.link_id, link: msg.link });
         self.firmware = Some(msg.info.firmware);
         self.set_online(true);
         MessageResult(self.station.offset)
@@ -161,11 +155,7 @@ impl Handler<Event> for Pile {
         match (port_no, event) {
             (_, PileEvent::TariffCheck { model, reply }) => {
                 let current = model == tariff_model(&self.station);
-                let cmd = PileCommand::TariffCheckReply {
-                    model,
-                    current,
-                    reply,
-                };
+                let cmd = PileCommand::TariffCheckReply { model, current, reply };
                 ctx.notify(Send(cmd));
             }
             (_, PileEvent::TariffRequest(reply)) => {
@@ -255,9 +245,7 @@ impl Handler<StopCharge> for Pile {
         let port = self.port(msg.port).cloned();
         Box::pin(async move {
             let port = port.ok_or(port::StopError::NoSuchPort)?;
-            port.send(port::Stop)
-                .await
-                .map_err(|_| port::StopError::Unavailable)?
+            port.send(port::Stop).await.map_err(|_| port::StopError::Unavailable)?
         })
     }
 }

@@ -17,12 +17,7 @@ pub struct Platform {
 
 impl Platform {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
-        Arc::new(Platform {
-            config,
-            store,
-            metrics: Metrics::new(),
-            registry: Registry::default(),
-        })
+        Arc::new(Platform { config, store, metrics: Metrics::new(), registry: Registry::default() })
     }
 
     pub fn now(&self) -> DateTime<Utc> {

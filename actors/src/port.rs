@@ -139,19 +139,11 @@ impl Handler<FromPile> for Port {
                     None => self.current.as_ref().map(|c| &c.actor),
                 };
                 if let Some(s) = session {
-                    s.do_send(session::Report {
-                        status: report.status,
-                        reading: report.reading.clone(),
-                    });
+                    s.do_send(session::Report { status: report.status, reading: report.reading.clone() });
                 }
                 self.reading = Some(report.reading);
             }
-            PileEvent::StartResult {
-                session,
-                accepted,
-                reason,
-                ..
-            } => match self.session(&session) {
+            PileEvent::StartResult { session, accepted, reason, .. } => match self.session(&session) {
                 Some(s) => s.do_send(session::StartResult { accepted, reason }),
                 None => {
                     tracing::warn!(pile = %self.pile_id, port = %self.no, %session, "start result for a charge not running here")
@@ -212,20 +204,17 @@ impl Handler<Start> for Port {
             now,
         );
         let session = Session::new(self.session_ctx(ctx.address()), record).start();
-        self.current = Some(Current {
-            id: id.clone(),
-            actor: session.clone(),
-        });
+        self.current = Some(Current { id: id.clone(), actor: session.clone() });
         Box::pin(
-            async move { session.send(session::Begin { balance: msg.balance }).await }
-                .into_actor(self)
-                .map(move |res, port, _| {
+            async move { session.send(session::Begin { balance: msg.balance }).await }.into_actor(self).map(
+                move |res, port, _| {
                     let res = res.unwrap_or(Err(StartError::Unavailable));
                     if res.is_err() && port.current.as_ref().is_some_and(|c| c.id == id) {
                         port.current = None;
                     }
                     res.map(|()| id)
-                }),
+                },
+            ),
         )
     }
 }
@@ -242,10 +231,7 @@ impl Handler<Stop> for Port {
         let current = self.current.as_ref().map(|c| (c.id.clone(), c.actor.clone()));
         Box::pin(async move {
             let (id, session) = current.ok_or(StopError::NotCharging)?;
-            session
-                .send(session::Stop)
-                .await
-                .map_err(|_| StopError::NotCharging)??;
+            session.send(session::Stop).await.map_err(|_| StopError::NotCharging)??;
             Ok(id)
         })
     }

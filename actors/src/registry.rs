@@ -53,32 +53,15 @@ pub async fn pile(platform: &Arc<Platform>, record: PileRecord) -> Result<Addr<P
 
 /// The live actor of a station, started with its tariff if it is not running.
 pub async fn station(platform: &Arc<Platform>, id: StationId) -> Result<Addr<Station>, StartError> {
-    if let Some(addr) = platform
-        .registry
-        .stations
-        .get(&id)
-        .map(|a| a.clone())
-        .filter(|a| a.connected())
-    {
+    if let Some(addr) = platform.registry.stations.get(&id).map(|a| a.clone()).filter(|a| a.connected()) {
         return Ok(addr);
     }
-    let record = platform
-        .store
-        .station(id)
-        .await?
-        .ok_or(StartError::NoStation(id))?;
-    let tariff = platform
-        .store
-        .tariff(record.tariff_id)
-        .await?
-        .ok_or(StartError::NoTariff(record.tariff_id))?;
+    let record = platform.store.station(id).await?.ok_or(StartError::NoStation(id))?;
+    let tariff =
+        platform.store.tariff(record.tariff_id).await?.ok_or(StartError::NoTariff(record.tariff_id))?;
     let offset = FixedOffset::east_opt(record.utc_offset_minutes * 60)
         .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
-    let ctx = Arc::new(StationCtx {
-        record,
-        tariff,
-        offset,
-    });
+    let ctx = Arc::new(StationCtx { record, tariff, offset });
     let entry = platform
         .registry
         .stations

@@ -37,11 +37,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(ctx: Ctx, rec: SessionRecord) -> Self {
-        Session {
-            ctx,
-            rec,
-            buffer: Vec::new(),
-        }
+        Session { ctx, rec, buffer: Vec::new() }
     }
 
     fn platform(&self) -> &Platform {
@@ -93,11 +89,7 @@ impl Session {
     }
 
     fn fail(&mut self, ctx: &mut Context<Self>, reason: StopReason) {
-        if self
-            .rec
-            .start_result(false, self.platform().now(), Some(reason))
-            .is_ok()
-        {
+        if self.rec.start_result(false, self.platform().now(), Some(reason)).is_ok() {
             self.persist(ctx);
             self.end(ctx, "failed");
         }
@@ -116,11 +108,7 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.ctx
-            .platform
-            .registry
-            .sessions
-            .remove_if(&self.rec.id, |_, a| !a.connected());
+        self.ctx.platform.registry.sessions.remove_if(&self.rec.id, |_, a| !a.connected());
     }
 }
 
@@ -138,16 +126,9 @@ impl Handler<Begin> for Session {
         let store = self.platform().store.clone();
         let rec = self.rec.clone();
         let pile = self.ctx.pile.clone();
-        let cmd = PileCommand::StartCharge {
-            port: rec.port,
-            session: rec.id.clone(),
-            balance: msg.balance,
-        };
+        let cmd = PileCommand::StartCharge { port: rec.port, session: rec.id.clone(), balance: msg.balance };
         let begin = async move {
-            store
-                .insert_session(&rec)
-                .await
-                .map_err(|e| port::StartError::Storage(e.to_string()))?;
+            store.insert_session(&rec).await.map_err(|e| port::StartError::Storage(e.to_string()))?;
             match pile.send(pile::Send(cmd)).await {
                 Ok(Ok(())) => Ok(()),
                 _ => Err(port::StartError::Offline),
@@ -171,13 +152,7 @@ impl Handler<Begin> for Session {
                 }
                 // Nothing was stored: nothing to fail.
                 Err(port::StartError::Storage(_)) => s.end(ctx, "failed"),
-                Err(_) => s.fail(
-                    ctx,
-                    StopReason {
-                        code: 0,
-                        text: "the pile is offline".into(),
-                    },
-                ),
+                Err(_) => s.fail(ctx, StopReason { code: 0, text: "the pile is offline".into() }),
             }
             res
         }))
@@ -196,10 +171,7 @@ impl Handler<StartResult> for Session {
 
     fn handle(&mut self, msg: StartResult, ctx: &mut Context<Self>) {
         if !msg.accepted {
-            let reason = msg.reason.unwrap_or(StopReason {
-                code: 0,
-                text: "refused by the pile".into(),
-            });
+            let reason = msg.reason.unwrap_or(StopReason { code: 0, text: "refused by the pile".into() });
             return self.fail(ctx, reason);
         }
         match self.rec.start_result(true, self.platform().now(), None) {
@@ -228,11 +200,7 @@ impl Handler<Report> for Session {
             self.persist(ctx);
         }
         let st = self.ctx.station.clone();
-        if self
-            .rec
-            .reading(&st.tariff.tou, st.offset, now, msg.reading.kwh)
-            .is_err()
-        {
+        if self.rec.reading(&st.tariff.tou, st.offset, now, msg.reading.kwh).is_err() {
             return;
         }
         self.platform().metrics.samples.inc();
@@ -270,10 +238,7 @@ impl Handler<Stop> for Session {
             return Box::pin(fut::ready(Err(port::StopError::NotCharging)));
         }
         self.persist(ctx);
-        let sent = self
-            .ctx
-            .pile
-            .send(pile::Send(PileCommand::StopCharge { port: self.rec.port }));
+        let sent = self.ctx.pile.send(pile::Send(PileCommand::StopCharge { port: self.rec.port }));
         Box::pin(sent.into_actor(self).map(|res, _, _| match res {
             Ok(Ok(())) => Ok(()),
             _ => Err(port::StopError::Offline),
@@ -312,10 +277,7 @@ impl Handler<Record> for Session {
         }
         let end = clamp_end(record.ended_at, self.rec.last_reading.map(|(at, _)| at), now);
         let st = self.ctx.station.clone();
-        let bill = match self
-            .rec
-            .finish(&st.tariff.tou, st.offset, end, record.kwh, record.reason)
-        {
+        let bill = match self.rec.finish(&st.tariff.tou, st.offset, end, record.kwh, record.reason) {
             Ok(bill) => bill,
             Err(e) => return tracing::debug!(error = %e, "record ignored"),
         };
@@ -334,11 +296,7 @@ impl Handler<Record> for Session {
                     if !first {
                         s.platform().metrics.duplicate_records.inc();
                     }
-                    let ack = PileCommand::AckRecord {
-                        session: s.rec.id.clone(),
-                        accepted: true,
-                        reply,
-                    };
+                    let ack = PileCommand::AckRecord { session: s.rec.id.clone(), accepted: true, reply };
                     pile.do_send(pile::Send(ack));
                     s.end(ctx, "billed");
                 }
@@ -376,20 +334,12 @@ pub async fn settle_elsewhere(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
             if rec.state == SessionState::Finished {
                 p.metrics.duplicate_records.inc();
             }
-            let ack = PileCommand::AckRecord {
-                session: record.session,
-                accepted: true,
-                reply,
-            };
+            let ack = PileCommand::AckRecord { session: record.session, accepted: true, reply };
             ctx.pile.do_send(pile::Send(ack));
         }
         None => {
             tracing::warn!(session = %record.session, "final record of a charge this platform never started");
-            let ack = PileCommand::AckRecord {
-                session: record.session,
-                accepted: false,
-                reply,
-            };
+            let ack = PileCommand::AckRecord { session: record.session, accepted: false, reply };
             ctx.pile.do_send(pile::Send(ack));
         }
     }

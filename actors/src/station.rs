@@ -31,11 +31,7 @@ pub struct Station {
 
 impl Station {
     pub fn new(platform: Arc<Platform>, ctx: Arc<StationCtx>) -> Self {
-        Station {
-            platform,
-            ctx,
-            piles: HashMap::new(),
-        }
+        Station { platform, ctx, piles: HashMap::new() }
     }
 }
 

@@ -19,12 +19,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            error,
-            message: message.into(),
-            field: None,
-        }
+        ApiError { status, error, message: message.into(), field: None }
     }
 
     pub fn not_found(what: &'static str, message: impl Into<String>) -> Self {
@@ -36,10 +31,7 @@ impl ApiError {
     }
 
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            field: Some(field),
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
-        }
+        ApiError { field: Some(field), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

@@ -17,10 +17,7 @@ pub struct HttpMetrics {
 impl HttpMetrics {
     pub fn register(registry: &Registry) -> Self {
         let requests = IntCounterVec::new(
-            Opts::new(
-                "chargeplane_http_requests_total",
-                "HTTP requests by route, method and status.",
-            ),
+            Opts::new("chargeplane_http_requests_total", "HTTP requests by route, method and status."),
             &["route", "method", "status"],
         )
         .expect("valid metric");
@@ -29,18 +26,12 @@ impl HttpMetrics {
                 "chargeplane_http_request_duration_seconds",
                 "HTTP request latency by route and method.",
             )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
+            .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
             &["route", "method"],
         )
         .expect("valid metric");
-        registry
-            .register(Box::new(requests.clone()))
-            .expect("unique metric");
-        registry
-            .register(Box::new(duration.clone()))
-            .expect("unique metric");
+        registry.register(Box::new(requests.clone())).expect("unique metric");
+        registry.register(Box::new(duration.clone())).expect("unique metric");
         HttpMetrics { requests, duration }
     }
 }
@@ -54,15 +45,10 @@ pub async fn observe(
     let started = Instant::now();
     let res = next.call(req).await?;
     if let Some(m) = metrics {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
         let status = res.status().as_u16().to_string();
         m.requests.with_label_values(&[&route, &method, &status]).inc();
-        m.duration
-            .with_label_values(&[&route, &method])
-            .observe(started.elapsed().as_secs_f64());
+        m.duration.with_label_values(&[&route, &method]).observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
 }

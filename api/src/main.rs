@@ -11,11 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "chargeplane",
-    version,
-    about = "Operations cloud for EV and e-bike charging piles"
-)]
+#[command(name = "chargeplane", version, about = "Operations cloud for EV and e-bike charging piles")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

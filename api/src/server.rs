@@ -57,12 +57,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let handle = server.handle();
     actix_rt::spawn(server);
     tracing::info!(%pile_addr, %http_addr, data = %cfg.data_dir.display(), "chargeplane is up");
-    Ok(Running {
-        pile_addr,
-        http_addr,
-        platform,
-        http: handle,
-    })
+    Ok(Running { pile_addr, http_addr, platform, http: handle })
 }
 
 /// A server on its own thread and actix system, for tests and in-process
@@ -98,13 +93,7 @@ impl Background {
             });
         });
         let (pile_addr, http_addr, platform) = ready_rx.recv().map_err(std::io::Error::other)??;
-        Ok(Background {
-            pile_addr,
-            http_addr,
-            platform,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        })
+        Ok(Background { pile_addr, http_addr, platform, stop: Some(stop_tx), thread: Some(thread) })
     }
 
     /// Stops the server and waits for its thread.

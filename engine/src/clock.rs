@@ -22,11 +22,7 @@ pub enum Clock {
 impl Clock {
     /// A clock that reads `start` now and advances `rate` times real time.
     pub fn simulated(start: DateTime<Utc>, rate: f64) -> Self {
-        Clock::Simulated {
-            start,
-            rate,
-            origin: Instant::now(),
-        }
+        Clock::Simulated { start, rate, origin: Instant::now() }
     }
 
     /// The time now, to the microsecond: what storage keeps, so a record in
@@ -49,9 +45,7 @@ mod tests {
 
     #[test]
     fn simulated_clock_runs_at_its_rate() {
-        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
         let clock = Clock::simulated(start, 1000.0);
         std::thread::sleep(std::time::Duration::from_millis(20));
         let elapsed = clock.now() - start;

@@ -50,10 +50,7 @@ impl SessionState {
     }
 
     pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            SessionState::Starting | SessionState::Charging | SessionState::Stopping
-        )
+        matches!(self, SessionState::Starting | SessionState::Charging | SessionState::Stopping)
     }
 }
 
@@ -132,11 +129,7 @@ impl SessionRecord {
     }
 
     fn reject(&self, action: &'static str) -> Rejected {
-        Rejected {
-            id: self.id.clone(),
-            action,
-            state: self.state.as_str(),
-        }
+        Rejected { id: self.id.clone(), action, state: self.state.as_str() }
     }
 
     /// The pile answered the start command.
@@ -177,8 +170,7 @@ impl SessionRecord {
         }
         let (prev_at, prev_kwh) = self.last_reading.unwrap_or((at, Decimal::ZERO));
         if kwh > prev_kwh {
-            self.energy
-                .add(tou, offset, prev_at, at.max(prev_at), kwh - prev_kwh);
+            self.energy.add(tou, offset, prev_at, at.max(prev_at), kwh - prev_kwh);
             self.last_reading = Some((at.max(prev_at), kwh));
         } else {
             self.last_reading = Some((at.max(prev_at), prev_kwh));
@@ -262,10 +254,8 @@ mod tests {
         let tou = peak_then_valley();
         let mut s = session();
         s.start_result(true, at("2026-01-01T11:50:00Z"), None).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:55:00Z"), dec!(5))
-            .unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T12:05:00Z"), dec!(5))
-            .unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T11:55:00Z"), dec!(5)).unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T12:05:00Z"), dec!(5)).unwrap();
         s.stopping().unwrap();
         let bill = s
             .finish(
@@ -273,10 +263,7 @@ mod tests {
                 utc(),
                 at("2026-01-01T12:10:00Z"),
                 dec!(8),
-                StopReason {
-                    code: 0x40,
-                    text: "app stop".into(),
-                },
+                StopReason { code: 0x40, text: "app stop".into() },
             )
             .unwrap();
         assert_eq!(s.state, SessionState::Finished);
@@ -292,10 +279,7 @@ mod tests {
         s.start_result(
             false,
             at("2026-01-01T11:00:01Z"),
-            Some(StopReason {
-                code: 5,
-                text: "not plugged".into(),
-            }),
+            Some(StopReason { code: 5, text: "not plugged".into() }),
         )
         .unwrap();
         assert_eq!(s.state, SessionState::Failed);
@@ -308,12 +292,9 @@ mod tests {
         let tou = peak_then_valley();
         let mut s = session();
         s.start_result(true, at("2026-01-01T11:00:00Z"), None).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:01:00Z"), dec!(2))
-            .unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:02:00Z"), dec!(1))
-            .unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:03:00Z"), dec!(3))
-            .unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T11:01:00Z"), dec!(2)).unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T11:02:00Z"), dec!(1)).unwrap();
+        s.reading(&tou, utc(), at("2026-01-01T11:03:00Z"), dec!(3)).unwrap();
         assert_eq!(s.energy.total(), dec!(3));
         assert_eq!(s.kwh(), dec!(3));
     }
@@ -328,25 +309,17 @@ mod tests {
             utc(),
             at("2026-01-01T11:10:00Z"),
             dec!(1),
-            StopReason {
-                code: 0x45,
-                text: "x".into(),
-            },
+            StopReason { code: 0x45, text: "x".into() },
         )
         .unwrap();
-        assert!(s
-            .reading(&tou, utc(), at("2026-01-01T11:11:00Z"), dec!(2))
-            .is_err());
+        assert!(s.reading(&tou, utc(), at("2026-01-01T11:11:00Z"), dec!(2)).is_err());
         assert!(s
             .finish(
                 &tou,
                 utc(),
                 at("2026-01-01T11:12:00Z"),
                 dec!(2),
-                StopReason {
-                    code: 0x45,
-                    text: "x".into()
-                }
+                StopReason { code: 0x45, text: "x".into() }
             )
             .is_err());
         assert!(s.start_result(true, at("2026-01-01T11:12:00Z"), None).is_err());

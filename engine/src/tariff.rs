@@ -76,8 +76,7 @@ mod slots_serde {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[Period; SLOTS], D::Error> {
         let v = Vec::<Period>::deserialize(d)?;
         let n = v.len();
-        v.try_into()
-            .map_err(|_| D::Error::custom(format!("a day has {SLOTS} half-hour slots, got {n}")))
+        v.try_into().map_err(|_| D::Error::custom(format!("a day has {SLOTS} half-hour slots, got {n}")))
     }
 }
 
@@ -91,32 +90,17 @@ pub struct Tariff {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TariffError {
     #[error("{period} {which} price {value} is negative")]
-    Negative {
-        period: &'static str,
-        which: &'static str,
-        value: Decimal,
-    },
+    Negative { period: &'static str, which: &'static str, value: Decimal },
     #[error("{period} {which} price {value} has more than 5 decimal places (piles take 0.00001 yuan)")]
-    TooPrecise {
-        period: &'static str,
-        which: &'static str,
-        value: Decimal,
-    },
+    TooPrecise { period: &'static str, which: &'static str, value: Decimal },
     #[error("{period} {which} price {value} is above 1000 yuan/kWh")]
-    TooLarge {
-        period: &'static str,
-        which: &'static str,
-        value: Decimal,
-    },
+    TooLarge { period: &'static str, which: &'static str, value: Decimal },
 }
 
 impl TouPrices {
     /// One price for the whole day: handy for flat-rate stations and tests.
     pub fn flat(energy: Decimal, service: Decimal) -> Self {
-        TouPrices {
-            prices: [PeriodPrice { energy, service }; 4],
-            slots: [Period::Flat; SLOTS],
-        }
+        TouPrices { prices: [PeriodPrice { energy, service }; 4], slots: [Period::Flat; SLOTS] }
     }
 
     pub fn price(&self, period: Period) -> PeriodPrice {
@@ -284,22 +268,10 @@ mod tests {
         slots[24..28].fill(Period::Sharp);
         TouPrices {
             prices: [
-                PeriodPrice {
-                    energy: dec!(1.2),
-                    service: dec!(0.8),
-                },
-                PeriodPrice {
-                    energy: dec!(1.0),
-                    service: dec!(0.6),
-                },
-                PeriodPrice {
-                    energy: dec!(0.7),
-                    service: dec!(0.5),
-                },
-                PeriodPrice {
-                    energy: dec!(0.3),
-                    service: dec!(0.4),
-                },
+                PeriodPrice { energy: dec!(1.2), service: dec!(0.8) },
+                PeriodPrice { energy: dec!(1.0), service: dec!(0.6) },
+                PeriodPrice { energy: dec!(0.7), service: dec!(0.5) },
+                PeriodPrice { energy: dec!(0.3), service: dec!(0.4) },
             ],
             slots,
         }
@@ -320,13 +292,7 @@ mod tests {
         let t = tou();
         let mut e = PeriodEnergy::default();
         // 11:50–12:10 local, 6 kWh drawn evenly: ten minutes on each side.
-        e.add(
-            &t,
-            cst(),
-            at("2026-03-01T03:50:00Z"),
-            at("2026-03-01T04:10:00Z"),
-            dec!(6),
-        );
+        e.add(&t, cst(), at("2026-03-01T03:50:00Z"), at("2026-03-01T04:10:00Z"), dec!(6));
         assert_eq!(e.kwh(Period::Peak), dec!(3));
         assert_eq!(e.kwh(Period::Sharp), dec!(3));
         assert_eq!(e.total(), dec!(6));
@@ -337,13 +303,7 @@ mod tests {
         let t = tou();
         let mut e = PeriodEnergy::default();
         // 07:59:50 to 10:00:20 local: valley, flat, peak.
-        e.add(
-            &t,
-            cst(),
-            at("2026-02-28T23:59:50Z"),
-            at("2026-03-01T02:00:20Z"),
-            dec!(10.0001),
-        );
+        e.add(&t, cst(), at("2026-02-28T23:59:50Z"), at("2026-03-01T02:00:20Z"), dec!(10.0001));
         assert_eq!(e.total(), dec!(10.0001));
         assert!(e.kwh(Period::Valley) > Decimal::ZERO);
         assert!(e.kwh(Period::Flat) > e.kwh(Period::Valley));

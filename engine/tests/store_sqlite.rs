@@ -35,16 +35,9 @@ fn t(us: i64) -> DateTime<Utc> {
 
 /// A tariff, station and pile to hang sessions on.
 async fn site(store: &SqliteStore, pile: &str) -> SessionRecord {
-    let tariff = store
-        .create_tariff("flat", &TouPrices::flat(dec!(1.2), dec!(0.8)))
-        .await
-        .unwrap();
+    let tariff = store.create_tariff("flat", &TouPrices::flat(dec!(1.2), dec!(0.8))).await.unwrap();
     let station = store
-        .create_station(&NewStation {
-            name: "depot".into(),
-            tariff_id: tariff.id,
-            utc_offset_minutes: 480,
-        })
+        .create_station(&NewStation { name: "depot".into(), tariff_id: tariff.id, utc_offset_minutes: 480 })
         .await
         .unwrap();
     let pile = PileRecord {
@@ -55,14 +48,7 @@ async fn site(store: &SqliteStore, pile: &str) -> SessionRecord {
         created_at: t(0),
     };
     store.create_pile(&pile).await.unwrap();
-    SessionRecord::new(
-        SessionId("s-1".into()),
-        pile.id,
-        PortNo(1),
-        station.id,
-        tariff.id,
-        t(1),
-    )
+    SessionRecord::new(SessionId("s-1".into()), pile.id, PortNo(1), station.id, tariff.id, t(1))
 }
 
 fn sample(session: &SessionRecord, at: i64) -> MeterSample {
@@ -79,8 +65,7 @@ fn sample(session: &SessionRecord, at: i64) -> MeterSample {
 
 fn user_version(path: &Path) -> i64 {
     let conn = rusqlite::Connection::open(path).unwrap();
-    conn.pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap()
+    conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -103,23 +88,11 @@ async fn data_survives_drop_and_reopen() {
     store.insert_session(&session).await.unwrap();
     session.start_result(true, t(2), None).unwrap();
     store.update_session(&session).await.unwrap();
-    store
-        .append_samples(vec![sample(&session, 10), sample(&session, 20)])
-        .await
-        .unwrap();
+    store.append_samples(vec![sample(&session, 10), sample(&session, 20)]).await.unwrap();
     let tou = TouPrices::flat(dec!(1.2), dec!(0.8));
     let offset = chrono::FixedOffset::east_opt(0).unwrap();
     let bill = session
-        .finish(
-            &tou,
-            offset,
-            t(30),
-            dec!(7.5),
-            StopReason {
-                code: 0x40,
-                text: "done".into(),
-            },
-        )
+        .finish(&tou, offset, t(30), dec!(7.5), StopReason { code: 0x40, text: "done".into() })
         .unwrap();
     assert!(store.finish_session(&session, &bill).await.unwrap());
     let pile = store.pile(&session.pile_id).await.unwrap();
@@ -131,10 +104,7 @@ async fn data_survives_drop_and_reopen() {
     assert_eq!(store.pile(&session.pile_id).await.unwrap(), pile);
     assert_eq!(store.session(&session.id).await.unwrap(), Some(session.clone()));
     assert_eq!(store.bill(&session.id).await.unwrap(), Some(bill));
-    assert_eq!(
-        store.samples(&session.id).await.unwrap(),
-        vec![sample(&session, 10), sample(&session, 20)]
-    );
+    assert_eq!(store.samples(&session.id).await.unwrap(), vec![sample(&session, 10), sample(&session, 20)]);
     assert!(store.station(session.station_id).await.unwrap().is_some());
     // Ids keep counting after a restart.
     let tariff = store.create_tariff("next", &tou).await.unwrap();
@@ -149,16 +119,12 @@ async fn reopening_applies_no_migration_twice() {
     assert!(version >= 1);
     let tables = |path: &Path| -> i64 {
         let conn = rusqlite::Connection::open(path).unwrap();
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-            .unwrap()
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).unwrap()
     };
     let objects = tables(&path);
 
     let store = open(&path);
-    store
-        .create_tariff("still writable", &TouPrices::flat(dec!(1), dec!(1)))
-        .await
-        .unwrap();
+    store.create_tariff("still writable", &TouPrices::flat(dec!(1), dec!(1))).await.unwrap();
     drop(store);
     assert_eq!(user_version(&path), version);
     assert_eq!(tables(&path), objects);
@@ -169,15 +135,9 @@ async fn a_database_from_a_newer_build_is_refused() {
     let (_dir, path) = fresh();
     drop(open(&path));
     let newer = user_version(&path) + 1;
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .pragma_update(None, "user_version", newer)
-        .unwrap();
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", newer).unwrap();
     let err = SqliteStore::open(SqliteConfig::new(&path)).err().unwrap();
-    assert!(
-        matches!(&err, StoreError::Backend(m) if m.contains("version")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, StoreError::Backend(m) if m.contains("version")), "{err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -210,10 +170,7 @@ async fn concurrent_writes_share_transactions() {
 async fn a_failed_write_rolls_back_only_itself() {
     let (_dir, path) = fresh();
     // A wide window puts every write below into one transaction.
-    let config = SqliteConfig {
-        batch_window: Duration::from_millis(300),
-        ..SqliteConfig::new(&path)
-    };
+    let config = SqliteConfig { batch_window: Duration::from_millis(300), ..SqliteConfig::new(&path) };
     let store = Arc::new(SqliteStore::open(config).unwrap());
     let session = site(&store, "p-0").await;
     let taken = store.pile(&session.pile_id).await.unwrap().unwrap();
@@ -223,11 +180,7 @@ async fn a_failed_write_rolls_back_only_itself() {
         .map(|i| {
             let store = Arc::clone(&store);
             // The fifth reuses the taken id; its neighbours must still land.
-            let id = if i == 5 {
-                taken.id.clone()
-            } else {
-                PileId(format!("p-{i}"))
-            };
+            let id = if i == 5 { taken.id.clone() } else { PileId(format!("p-{i}")) };
             let pile = PileRecord { id, ..taken.clone() };
             tokio::spawn(async move { store.create_pile(&pile).await })
         })
@@ -247,10 +200,7 @@ async fn a_failed_write_rolls_back_only_itself() {
     }
     let after = store.stats();
     assert_eq!(after.batches - before.batches, 1);
-    assert_eq!(
-        (after.writes - before.writes, after.errors - before.errors),
-        (8, 1)
-    );
+    assert_eq!((after.writes - before.writes, after.errors - before.errors), (8, 1));
 }
 
 #[tokio::test]
@@ -259,23 +209,14 @@ async fn references_must_exist() {
     let store = open(&path);
     let session = site(&store, "p-1").await;
 
-    let orphan = SessionRecord {
-        pile_id: PileId::from("nowhere"),
-        ..session.clone()
-    };
+    let orphan = SessionRecord { pile_id: PileId::from("nowhere"), ..session.clone() };
     let err = store.insert_session(&orphan).await.unwrap_err();
     assert_eq!(err, StoreError::NotFound("pile nowhere".into()));
 
     // One bad reading fails its whole append and stores none of it.
     store.insert_session(&session).await.unwrap();
-    let ghost = SessionRecord {
-        id: SessionId("ghost".into()),
-        ..session.clone()
-    };
-    let err = store
-        .append_samples(vec![sample(&session, 1), sample(&ghost, 2)])
-        .await
-        .unwrap_err();
+    let ghost = SessionRecord { id: SessionId("ghost".into()), ..session.clone() };
+    let err = store.append_samples(vec![sample(&session, 1), sample(&ghost, 2)]).await.unwrap_err();
     assert_eq!(err, StoreError::NotFound("session ghost".into()));
     assert_eq!(store.samples(&session.id).await.unwrap(), Vec::new());
 }
@@ -285,9 +226,7 @@ async fn the_database_is_in_wal_mode() {
     let (_dir, path) = fresh();
     let _store = open(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let mode: String = conn
-        .pragma_query_value(None, "journal_mode", |r| r.get(0))
-        .unwrap();
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -299,17 +238,11 @@ async fn a_batch_that_cannot_commit_fails_its_writes_and_the_store_recovers() {
     // store's busy timeout.
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let err = store
-        .create_tariff("blocked", &TouPrices::flat(dec!(1), dec!(1)))
-        .await
-        .unwrap_err();
+    let err = store.create_tariff("blocked", &TouPrices::flat(dec!(1), dec!(1))).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
     assert_eq!((store.stats().errors, store.stats().queued), (1, 0));
 
     other.execute_batch("ROLLBACK").unwrap();
-    let tariff = store
-        .create_tariff("after", &TouPrices::flat(dec!(1), dec!(1)))
-        .await
-        .unwrap();
+    let tariff = store.create_tariff("after", &TouPrices::flat(dec!(1), dec!(1))).await.unwrap();
     assert_eq!(store.tariff(tariff.id).await.unwrap().unwrap().name, "after");
 }

@@ -88,33 +88,12 @@ pub enum PileEvent {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum PileCommand {
-    LoginReply {
-        accepted: bool,
-        reply: ReplyTo,
-    },
-    StartCharge {
-        port: PortNo,
-        session: SessionId,
-        balance: Decimal,
-    },
-    StopCharge {
-        port: PortNo,
-    },
-    AckRecord {
-        session: SessionId,
-        accepted: bool,
-        reply: ReplyTo,
-    },
-    TariffCheckReply {
-        model: u16,
-        current: bool,
-        reply: ReplyTo,
-    },
-    Tariff {
-        model: u16,
-        tou: TouPrices,
-        reply: ReplyTo,
-    },
+    LoginReply { accepted: bool, reply: ReplyTo },
+    StartCharge { port: PortNo, session: SessionId, balance: Decimal },
+    StopCharge { port: PortNo },
+    AckRecord { session: SessionId, accepted: bool, reply: ReplyTo },
+    TariffCheckReply { model: u16, current: bool, reply: ReplyTo },
+    Tariff { model: u16, tou: TouPrices, reply: ReplyTo },
 }
 
 /// What one decoded item amounted to.

@@ -37,44 +37,25 @@ impl Ykc {
         let event = match msg {
             Message::Login(m) => {
                 self.pile = Some(m.pile.clone());
-                PileEvent::Login(
-                    LoginInfo {
-                        pile: m.pile,
-                        ports: m.guns,
-                        firmware: m.firmware,
-                    },
-                    reply,
-                )
+                PileEvent::Login(LoginInfo { pile: m.pile, ports: m.guns, firmware: m.firmware }, reply)
             }
             Message::Heartbeat(m) => {
-                let answer = Message::HeartbeatReply(ykc::HeartbeatReply {
-                    pile: m.pile,
-                    gun: m.gun,
-                });
+                let answer = Message::HeartbeatReply(ykc::HeartbeatReply { pile: m.pile, gun: m.gun });
                 if let Ok(f) = answer.encode(frame.seq) {
                     replies.push(f);
                 }
                 return Inbound::Handled;
             }
-            Message::BillingModelCheck(m) => PileEvent::TariffCheck {
-                model: m.model,
-                reply,
-            },
+            Message::BillingModelCheck(m) => PileEvent::TariffCheck { model: m.model, reply },
             Message::BillingModelRequest(_) => PileEvent::TariffRequest(reply),
             Message::RealTime(m) => PileEvent::Port(report(&m)),
             Message::RemoteStartResult(m) => PileEvent::StartResult {
                 port: PortNo(m.gun),
                 session: m.serial,
                 accepted: m.ok,
-                reason: (!m.ok).then(|| StopReason {
-                    code: m.reason,
-                    text: start_refusal(m.reason).into(),
-                }),
+                reason: (!m.ok).then(|| StopReason { code: m.reason, text: start_refusal(m.reason).into() }),
             },
-            Message::RemoteStopResult(m) => PileEvent::StopResult {
-                port: PortNo(m.gun),
-                accepted: m.ok,
-            },
+            Message::RemoteStopResult(m) => PileEvent::StopResult { port: PortNo(m.gun), accepted: m.ok },
             Message::TransactionRecord(m) => PileEvent::Record(
                 FinalRecord {
                     port: PortNo(m.gun),
@@ -140,11 +121,7 @@ impl Adapter for Ykc {
     const PROTOCOL: Protocol = Protocol::Ykc;
 
     fn new() -> Self {
-        Ykc {
-            pile: None,
-            seq: 0,
-            offset: FixedOffset::east_opt(0).expect("zero offset"),
-        }
+        Ykc { pile: None, seq: 0, offset: FixedOffset::east_opt(0).expect("zero offset") }
     }
 
     fn codec() -> FrameCodec {
@@ -169,15 +146,10 @@ impl Adapter for Ykc {
     fn outbound(&mut self, command: PileCommand) -> Option<Frame> {
         let pile = self.pile.clone()?;
         let (msg, seq) = match command {
-            PileCommand::LoginReply { accepted, reply } => (
-                Message::LoginReply(ykc::LoginReply { pile, accepted }),
-                reply.0 as u16,
-            ),
-            PileCommand::StartCharge {
-                port,
-                session,
-                balance,
-            } => {
+            PileCommand::LoginReply { accepted, reply } => {
+                (Message::LoginReply(ykc::LoginReply { pile, accepted }), reply.0 as u16)
+            }
+            PileCommand::StartCharge { port, session, balance } => {
                 let m = ykc::RemoteStart {
                     serial: session,
                     pile,
@@ -188,37 +160,19 @@ impl Adapter for Ykc {
                 };
                 (Message::RemoteStart(m), self.next_seq())
             }
-            PileCommand::StopCharge { port } => (
-                Message::RemoteStop(ykc::RemoteStop { pile, gun: port.0 }),
-                self.next_seq(),
-            ),
-            PileCommand::AckRecord {
-                session,
-                accepted,
-                reply,
-            } => (
-                Message::RecordAck(ykc::RecordAck {
-                    serial: session,
-                    invalid: !accepted,
-                }),
-                reply.0 as u16,
-            ),
-            PileCommand::TariffCheckReply {
-                model,
-                current,
-                reply,
-            } => {
-                let m = ykc::BillingModelCheckReply {
-                    pile,
-                    model,
-                    differs: !current,
-                };
+            PileCommand::StopCharge { port } => {
+                (Message::RemoteStop(ykc::RemoteStop { pile, gun: port.0 }), self.next_seq())
+            }
+            PileCommand::AckRecord { session, accepted, reply } => {
+                (Message::RecordAck(ykc::RecordAck { serial: session, invalid: !accepted }), reply.0 as u16)
+            }
+            PileCommand::TariffCheckReply { model, current, reply } => {
+                let m = ykc::BillingModelCheckReply { pile, model, differs: !current };
                 (Message::BillingModelCheckReply(m), reply.0 as u16)
             }
-            PileCommand::Tariff { model, tou, reply } => (
-                Message::BillingModel(ykc::BillingModel::from_tou(pile, model, &tou)),
-                reply.0 as u16,
-            ),
+            PileCommand::Tariff { model, tou, reply } => {
+                (Message::BillingModel(ykc::BillingModel::from_tou(pile, model, &tou)), reply.0 as u16)
+            }
         };
         match msg.encode(seq) {
             Ok(frame) => Some(frame),
@@ -248,11 +202,5 @@ static COUNTER: AtomicU16 = AtomicU16::new(0);
 /// yyMMddHHmmss (12) and a 4-digit counter.
 pub fn session_id(pile: &PileId, port: PortNo, local: NaiveDateTime) -> SessionId {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed) % 10_000;
-    SessionId(format!(
-        "{}{:02}{}{:04}",
-        pile,
-        port.0 % 100,
-        local.format("%y%m%d%H%M%S"),
-        n
-    ))
+    SessionId(format!("{}{:02}{}{:04}", pile, port.0 % 100, local.format("%y%m%d%H%M%S"), n))
 }

@@ -17,15 +17,22 @@ pub mod tariffs;
 
 pub type State = web::Data<Arc<Platform>>;
 
+/// A JSON body that may be left out: empty means all defaults, but a body
+/// that is there must be well-formed.
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+}
+
 pub fn configure(platform: Arc<Platform>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(platform))
             .app_data(
-                web::JsonConfig::default()
-                    .limit(64 * 1024)
-                    .error_handler(|err, _| {
-                        ApiError::bad_request(format!("malformed JSON body: {err}")).into()
-                    }),
+                web::JsonConfig::default().limit(64 * 1024).error_handler(|err, _| {
+                    ApiError::bad_request(format!("malformed JSON body: {err}")).into()
+                }),
             )
             .app_data(
                 web::PathConfig::default()

@@ -7,8 +7,7 @@ use prometheus::{Encoder, TextEncoder};
 use super::State;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/metrics", web::get().to(metrics));
+    cfg.route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
 }
 
 async fn healthz(state: State) -> HttpResponse {

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::State;
+use super::{optional_json, State};
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -46,10 +46,7 @@ async fn create(state: State, body: web::Json<NewPile>) -> ApiResult<HttpRespons
         return Err(ApiError::invalid("ports", "a pile has 1 to 99 ports"));
     }
     if state.store.station(body.station_id).await?.is_none() {
-        return Err(ApiError::invalid(
-            "station_id",
-            format!("no station {}", body.station_id),
-        ));
+        return Err(ApiError::invalid("station_id", format!("no station {}", body.station_id)));
     }
     let record = PileRecord {
         id: PileId(body.id.clone()),
@@ -90,10 +87,7 @@ fn offline_view(record: &PileRecord) -> PileView {
 
 async fn view(state: &State, record: &PileRecord) -> PileView {
     match state.registry.pile(&record.id) {
-        Some(addr) => addr
-            .send(pile::View)
-            .await
-            .unwrap_or_else(|_| offline_view(record)),
+        Some(addr) => addr.send(pile::View).await.unwrap_or_else(|_| offline_view(record)),
         None => offline_view(record),
     }
 }
@@ -140,24 +134,16 @@ async fn live_pile(state: &State, id: &str, port: u8) -> ApiResult<actix::Addr<p
         .ok_or_else(|| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))
 }
 
-async fn start(
-    state: State,
-    path: web::Path<(String, u8)>,
-    body: Option<web::Json<StartBody>>,
-) -> ApiResult<HttpResponse> {
+async fn start(state: State, path: web::Path<(String, u8)>, body: web::Bytes) -> ApiResult<HttpResponse> {
     let (id, port) = path.into_inner();
-    let balance = body
-        .and_then(|b| b.into_inner().balance)
-        .unwrap_or(Decimal::from(DEFAULT_START_BALANCE));
+    let body: StartBody = optional_json(&body)?;
+    let balance = body.balance.unwrap_or(Decimal::from(DEFAULT_START_BALANCE));
     if balance.is_sign_negative() {
         return Err(ApiError::invalid("balance", "balance cannot be negative"));
     }
     let pile = live_pile(&state, &id, port).await?;
     let started = pile
-        .send(pile::StartCharge {
-            port: PortNo(port),
-            balance,
-        })
+        .send(pile::StartCharge { port: PortNo(port), balance })
         .await
         .map_err(|_| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))?;
     let session = started.map_err(|e| match e {

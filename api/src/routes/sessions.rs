@@ -35,16 +35,8 @@ async fn session(state: &State, id: &str) -> ApiResult<SessionRecord> {
 async fn get(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let record = session(&state, &id).await?;
     let bill = state.store.bill(&record.id).await?;
-    let kwh_by_period = Period::ALL
-        .iter()
-        .map(|p| (p.as_str(), record.energy.kwh(*p)))
-        .collect();
-    Ok(HttpResponse::Ok().json(SessionBody {
-        kwh: record.kwh(),
-        kwh_by_period,
-        record,
-        bill,
-    }))
+    let kwh_by_period = Period::ALL.iter().map(|p| (p.as_str(), record.energy.kwh(*p))).collect();
+    Ok(HttpResponse::Ok().json(SessionBody { kwh: record.kwh(), kwh_by_period, record, bill }))
 }
 
 async fn samples(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {

@@ -8,8 +8,7 @@ use super::State;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stations", web::post().to(create))
-        .route("/stations/{id}", web::get().to(get));
+    cfg.route("/stations", web::post().to(create)).route("/stations/{id}", web::get().to(get));
 }
 
 /// China Standard Time, where most piles of these protocols run.
@@ -30,22 +29,12 @@ async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     }
     let offset = body.utc_offset_minutes.unwrap_or(DEFAULT_UTC_OFFSET_MINUTES);
     if !(-14 * 60..=14 * 60).contains(&offset) {
-        return Err(ApiError::invalid(
-            "utc_offset_minutes",
-            "must be within ±14 hours",
-        ));
+        return Err(ApiError::invalid("utc_offset_minutes", "must be within ±14 hours"));
     }
     if state.store.tariff(body.tariff_id).await?.is_none() {
-        return Err(ApiError::invalid(
-            "tariff_id",
-            format!("no tariff {}", body.tariff_id),
-        ));
+        return Err(ApiError::invalid("tariff_id", format!("no tariff {}", body.tariff_id)));
     }
-    let station = NewStation {
-        name: name.to_owned(),
-        tariff_id: body.tariff_id,
-        utc_offset_minutes: offset,
-    };
+    let station = NewStation { name: name.to_owned(), tariff_id: body.tariff_id, utc_offset_minutes: offset };
     let created = state.store.create_station(&station).await?;
     Ok(HttpResponse::Created().json(created))
 }

@@ -10,8 +10,7 @@ use super::State;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tariffs", web::post().to(create))
-        .route("/tariffs/{id}", web::get().to(get));
+    cfg.route("/tariffs", web::post().to(create)).route("/tariffs/{id}", web::get().to(get));
 }
 
 #[derive(Deserialize, Serialize, Default, Clone)]
@@ -96,10 +95,7 @@ pub fn slots(periods: &[Range]) -> ApiResult<[Period; SLOTS]> {
         }
         for (i, slot) in slots.iter_mut().enumerate().take(to).skip(from) {
             if slot.replace(r.period).is_some() {
-                return Err(ApiError::invalid(
-                    "periods",
-                    format!("{} is covered twice", hhmm(i)),
-                ));
+                return Err(ApiError::invalid("periods", format!("{} is covered twice", hhmm(i))));
             }
         }
     }
@@ -118,11 +114,7 @@ pub fn ranges(slots: &[Period; SLOTS]) -> Vec<Range> {
     for (i, &period) in slots.iter().enumerate() {
         match out.last_mut() {
             Some(r) if r.period == period => r.to = hhmm(i + 1),
-            _ => out.push(Range {
-                from: hhmm(i),
-                to: hhmm(i + 1),
-                period,
-            }),
+            _ => out.push(Range { from: hhmm(i), to: hhmm(i + 1), period }),
         }
     }
     out
@@ -130,16 +122,8 @@ pub fn ranges(slots: &[Period; SLOTS]) -> Vec<Range> {
 
 fn tou(body: &NewTariff) -> ApiResult<TouPrices> {
     let slots = slots(&body.periods)?;
-    let given = [
-        body.prices.sharp,
-        body.prices.peak,
-        body.prices.flat,
-        body.prices.valley,
-    ];
-    let zero = PeriodPrice {
-        energy: Decimal::ZERO,
-        service: Decimal::ZERO,
-    };
+    let given = [body.prices.sharp, body.prices.peak, body.prices.flat, body.prices.valley];
+    let zero = PeriodPrice { energy: Decimal::ZERO, service: Decimal::ZERO };
     let mut prices = [zero; 4];
     for period in Period::ALL {
         prices[period.index()] = match given[period.index()] {
@@ -154,8 +138,7 @@ fn tou(body: &NewTariff) -> ApiResult<TouPrices> {
         };
     }
     let tou = TouPrices { prices, slots };
-    tou.validate()
-        .map_err(|e| ApiError::invalid("prices", e.to_string()))?;
+    tou.validate().map_err(|e| ApiError::invalid("prices", e.to_string()))?;
     Ok(tou)
 }
 
@@ -182,11 +165,7 @@ mod tests {
     use super::*;
 
     fn r(from: &str, to: &str, period: Period) -> Range {
-        Range {
-            from: from.into(),
-            to: to.into(),
-            period,
-        }
+        Range { from: from.into(), to: to.into(), period }
     }
 
     #[test]
@@ -206,21 +185,10 @@ mod tests {
     #[test]
     fn gaps_overlaps_and_bad_times_are_refused() {
         let gap = slots(&[r("00:00", "12:00", Period::Flat)]).unwrap_err();
-        assert!(
-            gap.message.contains("12:00–12:30 is not covered"),
-            "{}",
-            gap.message
-        );
-        let twice = slots(&[
-            r("00:00", "24:00", Period::Flat),
-            r("01:00", "02:00", Period::Peak),
-        ])
-        .unwrap_err();
-        assert!(
-            twice.message.contains("01:00 is covered twice"),
-            "{}",
-            twice.message
-        );
+        assert!(gap.message.contains("12:00–12:30 is not covered"), "{}", gap.message);
+        let twice =
+            slots(&[r("00:00", "24:00", Period::Flat), r("01:00", "02:00", Period::Peak)]).unwrap_err();
+        assert!(twice.message.contains("01:00 is covered twice"), "{}", twice.message);
         assert!(slots(&[r("00:00", "12:15", Period::Flat)]).is_err());
         assert!(slots(&[r("10:00", "09:00", Period::Flat)]).is_err());
     }

@@ -21,10 +21,7 @@ impl Body for BillingModelCheck {
     const LEN: usize = 9;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(BillingModelCheck {
-            pile: r.pile()?,
-            model: r.bcd_u16("model")?,
-        })
+        Ok(BillingModelCheck { pile: r.pile()?, model: r.bcd_u16("model")? })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
@@ -44,11 +41,7 @@ impl Body for BillingModelCheckReply {
     const LEN: usize = 10;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(BillingModelCheckReply {
-            pile: r.pile()?,
-            model: r.bcd_u16("model")?,
-            differs: r.flag()?,
-        })
+        Ok(BillingModelCheckReply { pile: r.pile()?, model: r.bcd_u16("model")?, differs: r.flag()? })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
@@ -91,20 +84,11 @@ pub struct BillingModel {
 
 impl BillingModel {
     pub fn from_tou(pile: PileId, model: u16, tou: &TouPrices) -> Self {
-        BillingModel {
-            pile,
-            model,
-            prices: tou.prices,
-            loss_ratio: 0,
-            slots: tou.slots,
-        }
+        BillingModel { pile, model, prices: tou.prices, loss_ratio: 0, slots: tou.slots }
     }
 
     pub fn to_tou(&self) -> TouPrices {
-        TouPrices {
-            prices: self.prices,
-            slots: self.slots,
-        }
+        TouPrices { prices: self.prices, slots: self.slots }
     }
 }
 
@@ -114,10 +98,7 @@ impl Body for BillingModel {
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let pile = r.pile()?;
         let model = r.bcd_u16("model")?;
-        let mut prices = [PeriodPrice {
-            energy: 0.into(),
-            service: 0.into(),
-        }; 4];
+        let mut prices = [PeriodPrice { energy: 0.into(), service: 0.into() }; 4];
         for p in &mut prices {
             p.energy = r.dec_u32(Unit::Price)?;
             p.service = r.dec_u32(Unit::Price)?;
@@ -132,13 +113,7 @@ impl Body for BillingModel {
                 value: b,
             })?;
         }
-        Ok(BillingModel {
-            pile,
-            model,
-            prices,
-            loss_ratio,
-            slots,
-        })
+        Ok(BillingModel { pile, model, prices, loss_ratio, slots })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
@@ -171,22 +146,10 @@ mod tests {
         slots[24..28].fill(Period::Sharp);
         TouPrices {
             prices: [
-                PeriodPrice {
-                    energy: dec!(1.2),
-                    service: dec!(0.8),
-                },
-                PeriodPrice {
-                    energy: dec!(1.0),
-                    service: dec!(0.6),
-                },
-                PeriodPrice {
-                    energy: dec!(0.71234),
-                    service: dec!(0.5),
-                },
-                PeriodPrice {
-                    energy: dec!(0.3),
-                    service: dec!(0.4),
-                },
+                PeriodPrice { energy: dec!(1.2), service: dec!(0.8) },
+                PeriodPrice { energy: dec!(1.0), service: dec!(0.6) },
+                PeriodPrice { energy: dec!(0.71234), service: dec!(0.5) },
+                PeriodPrice { energy: dec!(0.3), service: dec!(0.4) },
             ],
             slots,
         }
@@ -211,19 +174,10 @@ mod tests {
         let bm = BillingModel::from_tou(pile(), 1, &tou());
         let mut body = Message::BillingModel(bm).encode(0).unwrap().body.to_vec();
         body[89] = 4;
-        let frame = Frame {
-            seq: 0,
-            enc: 0,
-            kind: 0x0A,
-            body: body.into(),
-        };
+        let frame = Frame { seq: 0, enc: 0, kind: 0x0A, body: body.into() };
         assert_eq!(
             Message::decode(&frame),
-            Err(DecodeError::BadValue {
-                kind: 0x0A,
-                field: "slot",
-                value: 4
-            })
+            Err(DecodeError::BadValue { kind: 0x0A, field: "slot", value: 4 })
         );
     }
 
@@ -231,17 +185,12 @@ mod tests {
     fn too_precise_price_is_an_encode_error() {
         let mut t = tou();
         t.prices[0].energy = dec!(1.234567);
-        assert!(Message::BillingModel(BillingModel::from_tou(pile(), 1, &t))
-            .encode(0)
-            .is_err());
+        assert!(Message::BillingModel(BillingModel::from_tou(pile(), 1, &t)).encode(0).is_err());
     }
 
     #[test]
     fn check_request_and_reply_round_trip() {
-        let body = round_trip(Message::BillingModelCheck(BillingModelCheck {
-            pile: pile(),
-            model: 9999,
-        }));
+        let body = round_trip(Message::BillingModelCheck(BillingModelCheck { pile: pile(), model: 9999 }));
         assert_eq!(&body[7..], &[0x99, 0x99]);
         round_trip(Message::BillingModelCheckReply(BillingModelCheckReply {
             pile: pile(),
@@ -249,11 +198,8 @@ mod tests {
             differs: true,
         }));
         round_trip(Message::BillingModelRequest(BillingModelRequest { pile: pile() }));
-        assert!(Message::BillingModelCheck(BillingModelCheck {
-            pile: pile(),
-            model: 10_000
-        })
-        .encode(0)
-        .is_err());
+        assert!(Message::BillingModelCheck(BillingModelCheck { pile: pile(), model: 10_000 })
+            .encode(0)
+            .is_err());
     }
 }

@@ -26,8 +26,7 @@ const fn build_table() -> [u16; 256] {
 
 /// The CRC of `data`; YKC sends it low byte first.
 pub fn crc16(data: &[u8]) -> u16 {
-    data.iter()
-        .fold(0xFFFF, |crc, &b| (crc >> 8) ^ TABLE[usize::from((crc as u8) ^ b)])
+    data.iter().fold(0xFFFF, |crc, &b| (crc >> 8) ^ TABLE[usize::from((crc as u8) ^ b)])
 }
 
 #[cfg(test)]
@@ -62,14 +61,10 @@ mod tests {
     #[test]
     fn known_good_frames() {
         // 68 0C | 0000 00 02 55031412782305 00 | DA4C (login accepted)
-        let login = [
-            0x00, 0x00, 0x00, 0x02, 0x55, 0x03, 0x14, 0x12, 0x78, 0x23, 0x05, 0x00,
-        ];
+        let login = [0x00, 0x00, 0x00, 0x02, 0x55, 0x03, 0x14, 0x12, 0x78, 0x23, 0x05, 0x00];
         assert_eq!(crc16(&login).to_le_bytes(), [0xDA, 0x4C]);
         // 68 0E | CE04 00 06 55031412782305 0000 00 | 8E2F (billing model unchanged)
-        let check = [
-            0xCE, 0x04, 0x00, 0x06, 0x55, 0x03, 0x14, 0x12, 0x78, 0x23, 0x05, 0x00, 0x00, 0x00,
-        ];
+        let check = [0xCE, 0x04, 0x00, 0x06, 0x55, 0x03, 0x14, 0x12, 0x78, 0x23, 0x05, 0x00, 0x00, 0x00];
         assert_eq!(crc16(&check).to_le_bytes(), [0x8E, 0x2F]);
     }
 }

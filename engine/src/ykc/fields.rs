@@ -25,11 +25,7 @@ pub enum DecodeError {
     #[error("frame 0x{kind:02X}: {field} is not a valid CP56Time2a time")]
     BadTime { kind: u8, field: &'static str },
     #[error("frame 0x{kind:02X}: {field} has invalid value {value}")]
-    BadValue {
-        kind: u8,
-        field: &'static str,
-        value: u8,
-    },
+    BadValue { kind: u8, field: &'static str, value: u8 },
 }
 
 impl DecodeError {
@@ -50,30 +46,15 @@ pub enum EncodeError {
     #[error("{field}: {value} is negative")]
     Negative { field: &'static str, value: Decimal },
     #[error("{field}: {value} is finer than the wire's {dp} decimal places")]
-    TooPrecise {
-        field: &'static str,
-        value: Decimal,
-        dp: u32,
-    },
+    TooPrecise { field: &'static str, value: Decimal, dp: u32 },
     #[error("{field}: {value} does not fit the wire field")]
     OutOfRange { field: &'static str, value: String },
     #[error("{field}: {value:?} is not {digits} digits")]
-    BadDigits {
-        field: &'static str,
-        value: String,
-        digits: usize,
-    },
+    BadDigits { field: &'static str, value: String, digits: usize },
     #[error("{field}: {value:?} is not printable ASCII of at most {max} bytes")]
-    BadText {
-        field: &'static str,
-        value: String,
-        max: usize,
-    },
+    BadText { field: &'static str, value: String, max: usize },
     #[error("{field}: {value} cannot be sent as CP56Time2a (years 2000-2127)")]
-    BadTime {
-        field: &'static str,
-        value: NaiveDateTime,
-    },
+    BadTime { field: &'static str, value: NaiveDateTime },
     #[error("frame 0x{kind:02X}: body of {len} bytes exceeds the frame maximum")]
     TooLong { kind: u8, len: usize },
 }
@@ -119,10 +100,7 @@ pub fn string_to_nibbles(s: &str, out: &mut [u8], hex: bool) -> bool {
             let v = (c as char).to_digit(if hex { 16 } else { 10 })?;
             u8::try_from(v).ok()
         };
-        match (
-            pair.first().and_then(|&c| nibble(c)),
-            pair.get(1).and_then(|&c| nibble(c)),
-        ) {
+        match (pair.first().and_then(|&c| nibble(c)), pair.get(1).and_then(|&c| nibble(c))) {
             (Some(hi), Some(lo)) => *byte = (hi << 4) | lo,
             _ => return false,
         }
@@ -149,26 +127,15 @@ pub fn number_to_bcd(n: u64, out: &mut [u8]) -> bool {
 pub fn cp56_to_time(b: &[u8; 7]) -> Option<NaiveDateTime> {
     let [ms_lo, ms_hi, minute, hour, day, month, year] = *b;
     let ms = u32::from(u16::from_le_bytes([ms_lo, ms_hi]));
-    NaiveDate::from_ymd_opt(
-        2000 + i32::from(year & 0x7F),
-        u32::from(month & 0x0F),
-        u32::from(day & 0x1F),
-    )?
-    .and_hms_milli_opt(
-        u32::from(hour & 0x1F),
-        u32::from(minute & 0x3F),
-        ms / 1000,
-        ms % 1000,
-    )
+    NaiveDate::from_ymd_opt(2000 + i32::from(year & 0x7F), u32::from(month & 0x0F), u32::from(day & 0x1F))?
+        .and_hms_milli_opt(u32::from(hour & 0x1F), u32::from(minute & 0x3F), ms / 1000, ms % 1000)
 }
 
 /// Writes a CP56Time2a time, weekday ISO-numbered (1 = Monday). Sub-millisecond
 /// precision is dropped (the wire has none); years outside 2000–2127 and leap
 /// seconds are `None`.
 pub fn time_to_cp56(t: NaiveDateTime) -> Option<[u8; 7]> {
-    let year = u8::try_from(t.year().checked_sub(2000)?)
-        .ok()
-        .filter(|y| *y < 128)?;
+    let year = u8::try_from(t.year().checked_sub(2000)?).ok().filter(|y| *y < 128)?;
     let nanos = t.nanosecond();
     if nanos >= 1_000_000_000 {
         return None;
@@ -247,10 +214,7 @@ impl Unit {
             .checked_mul(10i128.pow(shift))
             .and_then(|units| u64::try_from(units).ok())
             .filter(|units| *units <= max)
-            .ok_or_else(|| EncodeError::OutOfRange {
-                field,
-                value: value.to_string(),
-            })
+            .ok_or_else(|| EncodeError::OutOfRange { field, value: value.to_string() })
     }
 }
 
@@ -263,10 +227,7 @@ pub fn temp_to_wire(celsius: i16, field: &'static str) -> Result<u8, EncodeError
     celsius
         .checked_add(50)
         .and_then(|t| u8::try_from(t).ok())
-        .ok_or_else(|| EncodeError::OutOfRange {
-            field,
-            value: celsius.to_string(),
-        })
+        .ok_or_else(|| EncodeError::OutOfRange { field, value: celsius.to_string() })
 }
 
 // ---- walking a body ----
@@ -288,12 +249,7 @@ impl<'a> Reader<'a> {
         if got < need {
             return Err(DecodeError::Short { kind, need, got });
         }
-        Ok(Reader {
-            kind,
-            need,
-            got,
-            rest: body,
-        })
+        Ok(Reader { kind, need, got, rest: body })
     }
 
     pub fn kind(&self) -> u8 {
@@ -366,10 +322,7 @@ impl<'a> Reader<'a> {
     /// Fixed-width text padded with NUL or space; trailing padding is dropped.
     pub fn text<const N: usize>(&mut self) -> Result<String, DecodeError> {
         let raw = self.bytes::<N>()?;
-        let end = raw
-            .iter()
-            .rposition(|&b| b != 0 && b != b' ')
-            .map_or(0, |i| i + 1);
+        let end = raw.iter().rposition(|&b| b != 0 && b != b' ').map_or(0, |i| i + 1);
         Ok(String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned())
     }
 
@@ -402,9 +355,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub fn with_capacity(n: usize) -> Self {
-        Writer {
-            buf: BytesMut::with_capacity(n),
-        }
+        Writer { buf: BytesMut::with_capacity(n) }
     }
 
     pub fn len(&self) -> usize {
@@ -433,10 +384,7 @@ impl Writer {
 
     pub fn u40(&mut self, v: u64, field: &'static str) -> Result<(), EncodeError> {
         if v > U40_MAX {
-            return Err(EncodeError::OutOfRange {
-                field,
-                value: v.to_string(),
-            });
+            return Err(EncodeError::OutOfRange { field, value: v.to_string() });
         }
         self.buf.put_slice(&v.to_le_bytes()[..5]);
         Ok(())
@@ -445,11 +393,7 @@ impl Writer {
     fn digits<const N: usize>(&mut self, s: &str, field: &'static str) -> Result<(), EncodeError> {
         let mut out = [0u8; N];
         if !string_to_nibbles(s, &mut out, false) {
-            return Err(EncodeError::BadDigits {
-                field,
-                value: s.to_owned(),
-                digits: N * 2,
-            });
+            return Err(EncodeError::BadDigits { field, value: s.to_owned(), digits: N * 2 });
         }
         self.buf.put_slice(&out);
         Ok(())
@@ -474,10 +418,7 @@ impl Writer {
     fn bcd_number<const N: usize>(&mut self, v: u64, field: &'static str) -> Result<(), EncodeError> {
         let mut out = [0u8; N];
         if !number_to_bcd(v, &mut out) {
-            return Err(EncodeError::OutOfRange {
-                field,
-                value: v.to_string(),
-            });
+            return Err(EncodeError::OutOfRange { field, value: v.to_string() });
         }
         self.buf.put_slice(&out);
         Ok(())
@@ -486,11 +427,7 @@ impl Writer {
     pub fn sim(&mut self, sim: &str) -> Result<(), EncodeError> {
         let mut out = [0u8; 10];
         if !string_to_nibbles(sim, &mut out, true) {
-            return Err(EncodeError::BadDigits {
-                field: "sim",
-                value: sim.to_owned(),
-                digits: 20,
-            });
+            return Err(EncodeError::BadDigits { field: "sim", value: sim.to_owned(), digits: 20 });
         }
         self.buf.put_slice(&out);
         Ok(())
@@ -499,11 +436,7 @@ impl Writer {
     /// Printable ASCII, NUL-padded to `N` bytes.
     pub fn text<const N: usize>(&mut self, s: &str, field: &'static str) -> Result<(), EncodeError> {
         if s.len() > N || !s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
-            return Err(EncodeError::BadText {
-                field,
-                value: s.to_owned(),
-                max: N,
-            });
+            return Err(EncodeError::BadText { field, value: s.to_owned(), max: N });
         }
         let mut out = [0u8; N];
         out.iter_mut().zip(s.bytes()).for_each(|(o, b)| *o = b);
@@ -547,10 +480,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     fn dt(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, mo, d)
-            .unwrap()
-            .and_hms_milli_opt(h, mi, s, ms)
-            .unwrap()
+        NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_milli_opt(h, mi, s, ms).unwrap()
     }
 
     #[test]
@@ -596,14 +526,8 @@ mod tests {
     fn units_decode_and_encode_strictly() {
         assert_eq!(Unit::Volt.from_wire(3805), dec!(380.5));
         assert_eq!(Unit::Price.from_wire(123456), dec!(1.23456));
-        assert_eq!(
-            Unit::Kwh.to_wire(dec!(12.3456), u32::MAX.into(), "kwh"),
-            Ok(123456)
-        );
-        assert_eq!(
-            Unit::Kwh.to_wire(dec!(12.30000000), u32::MAX.into(), "kwh"),
-            Ok(123000)
-        );
+        assert_eq!(Unit::Kwh.to_wire(dec!(12.3456), u32::MAX.into(), "kwh"), Ok(123456));
+        assert_eq!(Unit::Kwh.to_wire(dec!(12.30000000), u32::MAX.into(), "kwh"), Ok(123000));
         assert_eq!(Unit::Balance.to_wire(dec!(-0), u32::MAX.into(), "b"), Ok(0));
         assert!(matches!(
             Unit::Balance.to_wire(dec!(-0.01), u32::MAX.into(), "b"),
@@ -647,11 +571,7 @@ mod tests {
     fn reader_reports_short_bodies_and_never_reads_past_the_end() {
         assert_eq!(
             Reader::new(0x13, &[0; 10], 60).err(),
-            Some(DecodeError::Short {
-                kind: 0x13,
-                need: 60,
-                got: 10
-            })
+            Some(DecodeError::Short { kind: 0x13, need: 60, got: 10 })
         );
         let mut r = Reader::new(0x13, &[1, 2], 0).unwrap();
         assert_eq!(r.u16().unwrap(), 0x0201);

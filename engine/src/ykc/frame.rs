@@ -184,12 +184,7 @@ mod tests {
     use super::*;
 
     fn frame(seq: u16, kind: u8, body: &[u8]) -> Frame {
-        Frame {
-            seq,
-            enc: 0,
-            kind,
-            body: Bytes::copy_from_slice(body),
-        }
+        Frame { seq, enc: 0, kind, body: Bytes::copy_from_slice(body) }
     }
 
     fn wire(f: &Frame) -> Vec<u8> {
@@ -247,10 +242,7 @@ mod tests {
     fn garbage_before_a_frame_is_reported_once() {
         let f = frame(3, 0x03, &[9; 9]);
         let mut buf = BytesMut::from(&[&[0x00, 0xFF, 0x13, 0x37][..], &wire(&f)].concat()[..]);
-        assert_eq!(
-            decode_all(&mut buf),
-            vec![Err(FrameFault::Garbage { skipped: 4 }), Ok(f)]
-        );
+        assert_eq!(decode_all(&mut buf), vec![Err(FrameFault::Garbage { skipped: 4 }), Ok(f)]);
     }
 
     #[test]
@@ -260,10 +252,7 @@ mod tests {
         let mut bad_bytes = wire(&bad);
         *bad_bytes.last_mut().unwrap() ^= 0x01;
         let mut buf = BytesMut::from(&[bad_bytes, wire(&good)].concat()[..]);
-        assert_eq!(
-            decode_all(&mut buf),
-            vec![Err(FrameFault::BadCrc { kind: 0x13 }), Ok(good)]
-        );
+        assert_eq!(decode_all(&mut buf), vec![Err(FrameFault::BadCrc { kind: 0x13 }), Ok(good)]);
     }
 
     #[test]
@@ -271,10 +260,7 @@ mod tests {
         let mut f = frame(1, 0x01, &[0; 30]);
         f.enc = 1;
         let mut buf = BytesMut::from(&wire(&f)[..]);
-        assert_eq!(
-            decode_all(&mut buf),
-            vec![Err(FrameFault::Encrypted { kind: 0x01 })]
-        );
+        assert_eq!(decode_all(&mut buf), vec![Err(FrameFault::Encrypted { kind: 0x01 })]);
         assert!(buf.is_empty());
     }
 
@@ -293,9 +279,7 @@ mod tests {
         let f = frame(1, 0x99, &[0x68; MAX_BODY]);
         let mut buf = BytesMut::from(&wire(&f)[..]);
         assert_eq!(decode_all(&mut buf), vec![Ok(f)]);
-        let err = FrameCodec
-            .encode(frame(1, 0x99, &[0; MAX_BODY + 1]), &mut BytesMut::new())
-            .unwrap_err();
+        let err = FrameCodec.encode(frame(1, 0x99, &[0; MAX_BODY + 1]), &mut BytesMut::new()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 
@@ -304,10 +288,7 @@ mod tests {
         let bytes = wire(&frame(1, 0x03, &[0; 9]));
         let mut buf = BytesMut::from(&bytes[..10]);
         assert_eq!(FrameCodec.decode(&mut buf).unwrap(), None);
-        assert_eq!(
-            FrameCodec.decode_eof(&mut buf).unwrap(),
-            Some(Err(FrameFault::Garbage { skipped: 10 }))
-        );
+        assert_eq!(FrameCodec.decode_eof(&mut buf).unwrap(), Some(Err(FrameFault::Garbage { skipped: 10 })));
         assert_eq!(FrameCodec.decode_eof(&mut buf).unwrap(), None);
     }
 

@@ -17,11 +17,7 @@ impl Body for Heartbeat {
     const LEN: usize = 9;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Heartbeat {
-            pile: r.pile()?,
-            gun: r.gun()?,
-            fault: r.flag()?,
-        })
+        Ok(Heartbeat { pile: r.pile()?, gun: r.gun()?, fault: r.flag()? })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
@@ -42,10 +38,7 @@ impl Body for HeartbeatReply {
     const LEN: usize = 9;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let reply = HeartbeatReply {
-            pile: r.pile()?,
-            gun: r.gun()?,
-        };
+        let reply = HeartbeatReply { pile: r.pile()?, gun: r.gun()? };
         r.u8()?; // always 0
         Ok(reply)
     }
@@ -66,17 +59,9 @@ mod tests {
 
     #[test]
     fn heartbeat_round_trip() {
-        let body = round_trip(Message::Heartbeat(Heartbeat {
-            pile: pile(),
-            gun: 10,
-            fault: true,
-        }));
+        let body = round_trip(Message::Heartbeat(Heartbeat { pile: pile(), gun: 10, fault: true }));
         assert_eq!(&body[7..], &[0x10, 1]);
-        round_trip(Message::Heartbeat(Heartbeat {
-            pile: pile(),
-            gun: 1,
-            fault: false,
-        }));
+        round_trip(Message::Heartbeat(Heartbeat { pile: pile(), gun: 1, fault: false }));
     }
 
     #[test]

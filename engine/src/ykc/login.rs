@@ -106,10 +106,7 @@ mod tests {
         assert_eq!(body.len(), 30);
         assert_eq!(&body[7..10], &[0, 2, 0x10]);
         assert_eq!(&body[10..18], b"V2.1.7\0\0");
-        assert_eq!(
-            &body[19..29],
-            &[0x89, 0x86, 0x03, 0x21, 0x14, 0x79, 0x91, 0x23, 0x45, 0x67]
-        );
+        assert_eq!(&body[19..29], &[0x89, 0x86, 0x03, 0x21, 0x14, 0x79, 0x91, 0x23, 0x45, 0x67]);
     }
 
     #[test]
@@ -130,10 +127,7 @@ mod tests {
     #[test]
     fn login_reply_round_trip() {
         for accepted in [true, false] {
-            let body = round_trip(Message::LoginReply(LoginReply {
-                pile: pile(),
-                accepted,
-            }));
+            let body = round_trip(Message::LoginReply(LoginReply { pile: pile(), accepted }));
             assert_eq!(body[7], u8::from(!accepted));
         }
     }

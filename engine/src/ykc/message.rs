@@ -173,10 +173,7 @@ pub(crate) mod testing {
     }
 
     pub fn at(h: u32, m: u32, s: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 3, 1)
-            .unwrap()
-            .and_hms_opt(h, m, s)
-            .unwrap()
+        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap().and_hms_opt(h, m, s).unwrap()
     }
 
     /// Encodes `m` to wire bytes, decodes them back through the codec and
@@ -204,27 +201,18 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     /// Decodes a known-good frame, checks its message, and checks encoding
     /// the message again with the same seq gives the same bytes.
     fn known_good(wire: &str, seq: u16, expected: Message) {
         let bytes = hex(wire);
-        let frame = FrameCodec
-            .decode(&mut BytesMut::from(&bytes[..]))
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let frame = FrameCodec.decode(&mut BytesMut::from(&bytes[..])).unwrap().unwrap().unwrap();
         assert_eq!(frame.seq, seq);
         assert_eq!(Message::decode(&frame).unwrap(), expected);
         let mut out = BytesMut::new();
-        FrameCodec
-            .encode(expected.encode(seq).unwrap(), &mut out)
-            .unwrap();
+        FrameCodec.encode(expected.encode(seq).unwrap(), &mut out).unwrap();
         assert_eq!(&out[..], &bytes[..]);
     }
 
@@ -233,11 +221,7 @@ mod tests {
         known_good(
             "68 0C 0000 00 02 55031412782305 00 DA4C",
             0,
-            LoginReply {
-                pile: pile(),
-                accepted: true,
-            }
-            .into(),
+            LoginReply { pile: pile(), accepted: true }.into(),
         );
     }
 
@@ -246,41 +230,22 @@ mod tests {
         known_good(
             "68 0E CE04 00 06 55031412782305 0000 00 8E2F",
             0x04CE,
-            BillingModelCheckReply {
-                pile: pile(),
-                model: 0,
-                differs: false,
-            }
-            .into(),
+            BillingModelCheckReply { pile: pile(), model: 0, differs: false }.into(),
         );
     }
 
     #[test]
     fn unknown_types_pass_through_as_other() {
-        let frame = Frame {
-            seq: 9,
-            enc: 0,
-            kind: 0x92,
-            body: Bytes::from_static(&[1, 2, 3]),
-        };
+        let frame = Frame { seq: 9, enc: 0, kind: 0x92, body: Bytes::from_static(&[1, 2, 3]) };
         let m = Message::decode(&frame).unwrap();
-        assert_eq!(
-            m,
-            Message::Other {
-                kind: 0x92,
-                body: frame.body.clone()
-            }
-        );
+        assert_eq!(m, Message::Other { kind: 0x92, body: frame.body.clone() });
         assert_eq!(m.kind(), 0x92);
         assert_eq!(m.encode(9).unwrap(), frame);
     }
 
     #[test]
     fn longer_bodies_are_tolerated_shorter_ones_are_not() {
-        let m = Message::from(LoginReply {
-            pile: pile(),
-            accepted: false,
-        });
+        let m = Message::from(LoginReply { pile: pile(), accepted: false });
         let mut frame = m.encode(1).unwrap();
         let mut longer = BytesMut::from(&frame.body[..]);
         longer.extend_from_slice(&[0xAA, 0xBB, 0xCC]);
@@ -289,11 +254,7 @@ mod tests {
         frame.body = frame.body.slice(..5);
         assert_eq!(
             Message::decode(&frame),
-            Err(DecodeError::Short {
-                kind: kind::LOGIN_REPLY,
-                need: 8,
-                got: 5
-            })
+            Err(DecodeError::Short { kind: kind::LOGIN_REPLY, need: 8, got: 5 })
         );
     }
 
@@ -305,26 +266,14 @@ mod tests {
             kind: kind::BILLING_MODEL_REQUEST,
             body: Bytes::from_static(&[0x55, 0x03, 0x14, 0x12, 0x78, 0x23, 0x0A]),
         };
-        assert!(matches!(
-            Message::decode(&frame),
-            Err(DecodeError::BadBcd { field: "pile id", .. })
-        ));
+        assert!(matches!(Message::decode(&frame), Err(DecodeError::BadBcd { field: "pile id", .. })));
     }
 
     #[test]
     fn oversized_other_and_bad_ids_fail_to_encode() {
-        let big = Message::Other {
-            kind: 0x99,
-            body: Bytes::from(vec![0; MAX_BODY + 1]),
-        };
-        assert!(matches!(
-            big.encode(0),
-            Err(EncodeError::TooLong { kind: 0x99, .. })
-        ));
-        let ok = Message::Other {
-            kind: 0x99,
-            body: Bytes::from(vec![0; MAX_BODY]),
-        };
+        let big = Message::Other { kind: 0x99, body: Bytes::from(vec![0; MAX_BODY + 1]) };
+        assert!(matches!(big.encode(0), Err(EncodeError::TooLong { kind: 0x99, .. })));
+        let ok = Message::Other { kind: 0x99, body: Bytes::from(vec![0; MAX_BODY]) };
         assert!(ok.encode(0).is_ok());
         let short_id = Message::from(BillingModelRequest { pile: "123".into() });
         assert!(matches!(short_id.encode(0), Err(EncodeError::BadDigits { .. })));

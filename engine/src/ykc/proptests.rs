@@ -31,17 +31,12 @@ fn dec(dp: u32, max: u64) -> impl Strategy<Value = Decimal> {
 }
 
 fn time() -> impl Strategy<Value = NaiveDateTime> {
-    (
-        2000i32..=2127,
-        1u32..=12,
-        1u32..=31,
-        0u32..24,
-        0u32..60,
-        0u32..60_000,
-    )
-        .prop_filter_map("real date", |(y, mo, d, h, mi, ms)| {
+    (2000i32..=2127, 1u32..=12, 1u32..=31, 0u32..24, 0u32..60, 0u32..60_000).prop_filter_map(
+        "real date",
+        |(y, mo, d, h, mi, ms)| {
             NaiveDate::from_ymd_opt(y, mo, d)?.and_hms_milli_opt(h, mi, ms / 1000, ms % 1000)
-        })
+        },
+    )
 }
 
 /// Printable ASCII of at most `max` bytes that does not end in the padding
@@ -106,14 +101,8 @@ prop_compose! {
 
 fn period_usage() -> impl Strategy<Value = PeriodUsage> {
     let u32max = u64::from(u32::MAX);
-    (dec(5, u32max), dec(4, u32max), dec(4, u32max), dec(4, u32max)).prop_map(
-        |(price, kwh, loss_kwh, amount)| PeriodUsage {
-            price,
-            kwh,
-            loss_kwh,
-            amount,
-        },
-    )
+    (dec(5, u32max), dec(4, u32max), dec(4, u32max), dec(4, u32max))
+        .prop_map(|(price, kwh, loss_kwh, amount)| PeriodUsage { price, kwh, loss_kwh, amount })
 }
 
 prop_compose! {
@@ -159,26 +148,11 @@ fn message() -> impl Strategy<Value = Message> {
         realtime(),
         (serial(), pile(), gun(), card(), card(), dec(2, u32::MAX.into())).prop_map(
             |(serial, pile, gun, logical_card, physical_card, balance)| {
-                RemoteStart {
-                    serial,
-                    pile,
-                    gun,
-                    logical_card,
-                    physical_card,
-                    balance,
-                }
-                .into()
+                RemoteStart { serial, pile, gun, logical_card, physical_card, balance }.into()
             }
         ),
         (serial(), pile(), gun(), any::<bool>(), any::<u8>()).prop_map(|(serial, pile, gun, ok, reason)| {
-            RemoteStartResult {
-                serial,
-                pile,
-                gun,
-                ok,
-                reason,
-            }
-            .into()
+            RemoteStartResult { serial, pile, gun, ok, reason }.into()
         }),
         (pile(), gun()).prop_map(|(pile, gun)| RemoteStop { pile, gun }.into()),
         (pile(), gun(), any::<bool>(), any::<u8>()).prop_map(|(pile, gun, ok, reason)| RemoteStopResult {
@@ -192,51 +166,29 @@ fn message() -> impl Strategy<Value = Message> {
         (serial(), any::<bool>()).prop_map(|(serial, invalid)| RecordAck { serial, invalid }.into()),
         (any::<u8>(), vec(any::<u8>(), 0..=MAX_BODY))
             .prop_filter("a known type would decode as itself", |(kind, _)| {
-                Message::decode(&Frame {
-                    seq: 0,
-                    enc: 0,
-                    kind: *kind,
-                    body: Bytes::new(),
-                })
-                .is_ok_and(|m| matches!(m, Message::Other { .. }))
+                Message::decode(&Frame { seq: 0, enc: 0, kind: *kind, body: Bytes::new() })
+                    .is_ok_and(|m| matches!(m, Message::Other { .. }))
             })
-            .prop_map(|(kind, body)| Message::Other {
-                kind,
-                body: body.into()
-            }),
+            .prop_map(|(kind, body)| Message::Other { kind, body: body.into() }),
     ]
 }
 
 /// Kinds the codec interprets, to aim random bodies at real decoders.
-const KINDS: [u8; 17] = [
-    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x09, 0x0A, 0x12, 0x13, 0x33, 0x34, 0x35, 0x36, 0x3B, 0x40, 0x58,
-];
+const KINDS: [u8; 17] =
+    [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x09, 0x0A, 0x12, 0x13, 0x33, 0x34, 0x35, 0x36, 0x3B, 0x40, 0x58];
 
 /// A stretch of input: noise, or a well-formed frame around a random body
 /// (so the body decoders see random bytes too, not just the CRC check).
 fn segment() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         vec(any::<u8>(), 0..64),
-        (
-            any::<u16>(),
-            prop::sample::select(&KINDS[..]),
-            vec(any::<u8>(), 0..=MAX_BODY)
-        )
-            .prop_map(|(seq, kind, body)| {
+        (any::<u16>(), prop::sample::select(&KINDS[..]), vec(any::<u8>(), 0..=MAX_BODY)).prop_map(
+            |(seq, kind, body)| {
                 let mut out = BytesMut::new();
-                FrameCodec
-                    .encode(
-                        Frame {
-                            seq,
-                            enc: 0,
-                            kind,
-                            body: body.into(),
-                        },
-                        &mut out,
-                    )
-                    .unwrap();
+                FrameCodec.encode(Frame { seq, enc: 0, kind, body: body.into() }, &mut out).unwrap();
                 out.to_vec()
-            }),
+            }
+        ),
         message().prop_map(|m| {
             let mut out = BytesMut::new();
             FrameCodec.encode(m.encode(1).unwrap(), &mut out).unwrap();

@@ -20,10 +20,7 @@ impl Body for RealTimeRequest {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(RealTimeRequest {
-            pile: r.pile()?,
-            gun: r.gun()?,
-        })
+        Ok(RealTimeRequest { pile: r.pile()?, gun: r.gun()? })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {

@@ -132,10 +132,7 @@ impl Body for RecordAck {
     const LEN: usize = 17;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(RecordAck {
-            serial: r.serial()?,
-            invalid: r.flag()?,
-        })
+        Ok(RecordAck { serial: r.serial()?, invalid: r.flag()? })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
@@ -171,12 +168,8 @@ mod tests {
 
     fn record() -> TransactionRecord {
         let mut periods = [PeriodUsage::default(); 4];
-        periods[Period::Peak.index()] = PeriodUsage {
-            price: dec!(1.6),
-            kwh: dec!(3.2),
-            loss_kwh: dec!(3.2),
-            amount: dec!(5.12),
-        };
+        periods[Period::Peak.index()] =
+            PeriodUsage { price: dec!(1.6), kwh: dec!(3.2), loss_kwh: dec!(3.2), amount: dec!(5.12) };
         periods[Period::Flat.index()] = PeriodUsage {
             price: dec!(1.21234),
             kwh: dec!(9.1456),
@@ -227,34 +220,19 @@ mod tests {
 
     #[test]
     fn impossible_time_is_a_decode_error() {
-        let mut body = Message::TransactionRecord(record())
-            .encode(0)
-            .unwrap()
-            .body
-            .to_vec();
+        let mut body = Message::TransactionRecord(record()).encode(0).unwrap().body.to_vec();
         body[24 + 5] = 13; // start month
-        let frame = crate::ykc::Frame {
-            seq: 0,
-            enc: 0,
-            kind: 0x3B,
-            body: body.into(),
-        };
+        let frame = crate::ykc::Frame { seq: 0, enc: 0, kind: 0x3B, body: body.into() };
         assert!(matches!(
             Message::decode(&frame),
-            Err(crate::ykc::DecodeError::BadTime {
-                field: "start time",
-                ..
-            })
+            Err(crate::ykc::DecodeError::BadTime { field: "start time", .. })
         ));
     }
 
     #[test]
     fn ack_round_trip() {
         for invalid in [false, true] {
-            let body = round_trip(Message::RecordAck(RecordAck {
-                serial: serial(),
-                invalid,
-            }));
+            let body = round_trip(Message::RecordAck(RecordAck { serial: serial(), invalid }));
             assert_eq!(body.len(), 17);
         }
     }

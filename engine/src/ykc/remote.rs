@@ -98,10 +98,7 @@ impl Body for RemoteStop {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(RemoteStop {
-            pile: r.pile()?,
-            gun: r.gun()?,
-        })
+        Ok(RemoteStop { pile: r.pile()?, gun: r.gun()? })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
@@ -131,12 +128,7 @@ impl Body for RemoteStopResult {
     const LEN: usize = 10;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(RemoteStopResult {
-            pile: r.pile()?,
-            gun: r.gun()?,
-            ok: r.flag()?,
-            reason: r.u8()?,
-        })
+        Ok(RemoteStopResult { pile: r.pile()?, gun: r.gun()?, ok: r.flag()?, reason: r.u8()? })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {

@@ -39,11 +39,7 @@ pub async fn run(store: Arc<dyn Store>) {
 fn unique(kind: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!(
-        "{kind}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{kind}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// 2026-03-01T00:00:00Z plus `us` microseconds: odd microseconds check that
@@ -65,22 +61,10 @@ fn tou() -> TouPrices {
     slots[24..28].fill(Period::Sharp);
     TouPrices {
         prices: [
-            PeriodPrice {
-                energy: dec!(1.23450),
-                service: dec!(0.8),
-            },
-            PeriodPrice {
-                energy: dec!(1.00001),
-                service: dec!(0.60),
-            },
-            PeriodPrice {
-                energy: dec!(0.7),
-                service: dec!(0.5),
-            },
-            PeriodPrice {
-                energy: dec!(0.3),
-                service: dec!(0),
-            },
+            PeriodPrice { energy: dec!(1.23450), service: dec!(0.8) },
+            PeriodPrice { energy: dec!(1.00001), service: dec!(0.60) },
+            PeriodPrice { energy: dec!(0.7), service: dec!(0.5) },
+            PeriodPrice { energy: dec!(0.3), service: dec!(0) },
         ],
         slots,
     }
@@ -103,11 +87,7 @@ async fn site(db: &Db) -> Site {
         .await
         .unwrap();
     let pile = new_pile(db, &station, &unique("pile")).await;
-    Site {
-        tariff,
-        station,
-        pile,
-    }
+    Site { tariff, station, pile }
 }
 
 async fn new_pile(db: &Db, station: &Station, id: &str) -> PileId {
@@ -137,19 +117,13 @@ fn session_at(site: &Site, pile: &PileId, created: DateTime<Utc>) -> SessionReco
 fn charging(site: &Site) -> SessionRecord {
     let mut s = session_at(site, &site.pile, t(1_000_001));
     s.start_result(true, t(2_000_003), None).unwrap();
-    s.reading(&site.tariff.tou, cst(), t(9_000_000_007), dec!(33.3333))
-        .unwrap();
+    s.reading(&site.tariff.tou, cst(), t(9_000_000_007), dec!(33.3333)).unwrap();
     s
 }
 
 fn finished(site: &Site, mut s: SessionRecord, kwh: Decimal) -> (SessionRecord, Bill) {
-    let reason = StopReason {
-        code: 0x40,
-        text: "stopped from the app".into(),
-    };
-    let bill = s
-        .finish(&site.tariff.tou, cst(), t(10_800_000_009), kwh, reason)
-        .unwrap();
+    let reason = StopReason { code: 0x40, text: "stopped from the app".into() };
+    let bill = s.finish(&site.tariff.tou, cst(), t(10_800_000_009), kwh, reason).unwrap();
     (s, bill)
 }
 
@@ -160,11 +134,7 @@ async fn tariff_round_trips(db: &Db) {
     assert_eq!(created.tou, tou());
     let read = db.tariff(created.id).await.unwrap().unwrap();
     assert_eq!(read, created);
-    assert_eq!(
-        read.tou.prices[0].energy.to_string(),
-        "1.23450",
-        "decimals keep their scale"
-    );
+    assert_eq!(read.tou.prices[0].energy.to_string(), "1.23450", "decimals keep their scale");
 
     let flat = TouPrices::flat(dec!(0.5), dec!(0.25));
     let other = db.create_tariff("flat", &flat).await.unwrap();
@@ -173,25 +143,14 @@ async fn tariff_round_trips(db: &Db) {
 }
 
 async fn station_needs_an_existing_tariff(db: &Db) {
-    let orphan = NewStation {
-        name: unique("station"),
-        tariff_id: MISSING,
-        utc_offset_minutes: 480,
-    };
+    let orphan = NewStation { name: unique("station"), tariff_id: MISSING, utc_offset_minutes: 480 };
     let err = db.create_station(&orphan).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
     let tariff = db.create_tariff("t", &tou()).await.unwrap();
-    let new = NewStation {
-        name: unique("station"),
-        tariff_id: tariff.id,
-        utc_offset_minutes: -330,
-    };
+    let new = NewStation { name: unique("station"), tariff_id: tariff.id, utc_offset_minutes: -330 };
     let station = db.create_station(&new).await.unwrap();
-    assert_eq!(
-        (&station.name, station.tariff_id, station.utc_offset_minutes),
-        (&new.name, tariff.id, -330)
-    );
+    assert_eq!((&station.name, station.tariff_id, station.utc_offset_minutes), (&new.name, tariff.id, -330));
     assert_eq!(db.station(station.id).await.unwrap(), Some(station));
 }
 
@@ -207,23 +166,12 @@ async fn pile_conflicts_and_needs_an_existing_station(db: &Db) {
     };
     assert_eq!(stored, expected);
 
-    let again = PileRecord {
-        ports: 4,
-        ..expected.clone()
-    };
+    let again = PileRecord { ports: 4, ..expected.clone() };
     let err = db.create_pile(&again).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(
-        db.pile(&site.pile).await.unwrap().unwrap(),
-        expected,
-        "a conflict changes nothing"
-    );
+    assert_eq!(db.pile(&site.pile).await.unwrap().unwrap(), expected, "a conflict changes nothing");
 
-    let homeless = PileRecord {
-        id: PileId(unique("pile")),
-        station_id: MISSING,
-        ..expected
-    };
+    let homeless = PileRecord { id: PileId(unique("pile")), station_id: MISSING, ..expected };
     let err = db.create_pile(&homeless).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     assert_eq!(db.pile(&homeless.id).await.unwrap(), None);
@@ -237,11 +185,7 @@ async fn piles_are_ordered_by_id(db: &Db) {
     }
     let all = db.piles().await.unwrap();
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "piles ordered by id");
-    let ours: Vec<_> = all
-        .iter()
-        .filter(|p| p.id.0.starts_with(&prefix))
-        .map(|p| p.id.0.clone())
-        .collect();
+    let ours: Vec<_> = all.iter().filter(|p| p.id.0.starts_with(&prefix)).map(|p| p.id.0.clone()).collect();
     assert_eq!(ours, ["a", "b", "c"].map(|s| format!("{prefix}-{s}")));
     assert!(all.iter().any(|p| p.id == site.pile));
 }
@@ -256,11 +200,7 @@ async fn session_insert_and_duplicate(db: &Db) {
     dup.port = PortNo(2);
     let err = db.insert_session(&dup).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(
-        db.session(&s.id).await.unwrap(),
-        Some(s),
-        "a conflict changes nothing"
-    );
+    assert_eq!(db.session(&s.id).await.unwrap(), Some(s), "a conflict changes nothing");
 }
 
 async fn update_session_round_trips_exactly(db: &Db) {
@@ -274,32 +214,20 @@ async fn update_session_round_trips_exactly(db: &Db) {
 
     // 08:01 to 10:30 local crosses from flat into peak: the split has a long
     // fraction that must come back to the last digit.
-    s.reading(&site.tariff.tou, cst(), t(62_000_005), dec!(1.2345))
-        .unwrap();
-    s.reading(&site.tariff.tou, cst(), t(9_000_000_007), dec!(33.3333))
-        .unwrap();
+    s.reading(&site.tariff.tou, cst(), t(62_000_005), dec!(1.2345)).unwrap();
+    s.reading(&site.tariff.tou, cst(), t(9_000_000_007), dec!(33.3333)).unwrap();
     s.stopping().unwrap();
-    s.stop_reason = Some(StopReason {
-        code: 0x41,
-        text: "battery full".into(),
-    });
+    s.stop_reason = Some(StopReason { code: 0x41, text: "battery full".into() });
     db.update_session(&s).await.unwrap();
 
     let read = db.session(&s.id).await.unwrap().unwrap();
     assert_eq!(read, s);
     assert_eq!(read.state, SessionState::Stopping);
     assert!(read.energy.kwh(Period::Peak) > Decimal::ZERO);
-    assert_eq!(
-        read.energy.kwh(Period::Flat).to_string(),
-        s.energy.kwh(Period::Flat).to_string()
-    );
+    assert_eq!(read.energy.kwh(Period::Flat).to_string(), s.energy.kwh(Period::Flat).to_string());
     assert_eq!(read.energy.total(), dec!(33.3333));
     assert_eq!(read.last_reading, Some((t(9_000_000_007), dec!(33.3333))));
-    assert_eq!(
-        read.started_at,
-        Some(t(2_000_003)),
-        "timestamps keep the microsecond"
-    );
+    assert_eq!(read.started_at, Some(t(2_000_003)), "timestamps keep the microsecond");
 }
 
 async fn update_after_finish_conflicts(db: &Db) {
@@ -327,19 +255,10 @@ async fn samples_come_back_in_time_then_arrival_order(db: &Db) {
         power: dec!(0.00001),
         soc,
     };
-    let later = vec![
-        sample(30_000_001, dec!(3), Some(40)),
-        sample(40_000_001, dec!(12.3400), None),
-    ];
-    let earlier = vec![
-        sample(10_000_001, dec!(1), Some(20)),
-        sample(20_000_001, dec!(2), Some(30)),
-    ];
+    let later = vec![sample(30_000_001, dec!(3), Some(40)), sample(40_000_001, dec!(12.3400), None)];
+    let earlier = vec![sample(10_000_001, dec!(1), Some(20)), sample(20_000_001, dec!(2), Some(30))];
     // Same instant as one already stored: it must come after it.
-    let tie = vec![
-        sample(40_000_001, dec!(12.3401), Some(50)),
-        sample(50_000_001, dec!(13), Some(51)),
-    ];
+    let tie = vec![sample(40_000_001, dec!(12.3401), Some(50)), sample(50_000_001, dec!(13), Some(51))];
     for batch in [later.clone(), earlier.clone(), tie.clone()] {
         db.append_samples(batch).await.unwrap();
     }
@@ -399,13 +318,7 @@ async fn open_sessions_lists_a_piles_open_sessions_oldest_first(db: &Db) {
 
     starting.start_result(false, t(102), None).unwrap();
     db.update_session(&starting).await.unwrap();
-    let ids: Vec<_> = db
-        .open_sessions(&site.pile)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let ids: Vec<_> = db.open_sessions(&site.pile).await.unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(ids, [stopping.id, charging.id]);
     assert_eq!(db.open_sessions(&other_pile).await.unwrap(), vec![elsewhere]);
 }
@@ -419,10 +332,7 @@ async fn unknown_ids_are_none_or_not_found(db: &Db) {
     assert_eq!(db.session(&ghost).await.unwrap(), None);
     assert_eq!(db.bill(&ghost).await.unwrap(), None);
     assert_eq!(db.samples(&ghost).await.unwrap(), Vec::new());
-    assert_eq!(
-        db.open_sessions(&PileId(unique("ghost"))).await.unwrap(),
-        Vec::new()
-    );
+    assert_eq!(db.open_sessions(&PileId(unique("ghost"))).await.unwrap(), Vec::new());
 
     let s = charging(&site);
     let err = db.update_session(&s).await.unwrap_err();

@@ -52,13 +52,7 @@ impl Server {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
@@ -77,12 +71,7 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let res = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
@@ -91,15 +80,8 @@ impl Server {
     /// `series` is the metric name with its labels as exposed, e.g.
     /// `chargeplane_frame_errors_total{kind="bad_crc",protocol="ykc"}`.
     pub async fn metric(&self, series: &str) -> f64 {
-        let text = self
-            .http
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text =
+            self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap();
         text.lines()
             .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
             .map(|v| v.trim().parse().unwrap())
@@ -116,9 +98,7 @@ impl Server {
             )
             .await;
         assert_eq!(s, 201, "{t}");
-        let (s, st) = self
-            .post("/api/v1/stations", json!({"name": "S", "tariff_id": t["id"]}))
-            .await;
+        let (s, st) = self.post("/api/v1/stations", json!({"name": "S", "tariff_id": t["id"]})).await;
         assert_eq!(s, 201, "{st}");
         self.register(pile, st["id"].as_i64().unwrap(), ports).await;
         st["id"].as_i64().unwrap()
@@ -143,10 +123,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!(
-            "{path} never reached the expected state; last: {}",
-            self.get(path).await.1
-        );
+        panic!("{path} never reached the expected state; last: {}", self.get(path).await.1);
     }
 }
 

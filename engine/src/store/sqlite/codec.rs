@@ -92,10 +92,7 @@ pub(super) fn bind_session(stmt: &mut CachedStatement, s: &SessionRecord) -> rus
 /// Decodes a row selected as `SESSION_COLUMNS`.
 pub(super) fn session(row: &Row) -> rusqlite::Result<SessionRecord> {
     let stop_reason = match row.get::<_, Option<u8>>(9)? {
-        Some(code) => Some(StopReason {
-            code,
-            text: row.get(10)?,
-        }),
+        Some(code) => Some(StopReason { code, text: row.get(10)? }),
         None => None,
     };
     let last_reading = match (opt_time(row, 12)?, opt_decimal(row, 13)?) {

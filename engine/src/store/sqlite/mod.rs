@@ -93,19 +93,12 @@ impl SqliteStore {
                 config.path.display()
             )));
         }
-        conn.pragma_update(
-            None,
-            "synchronous",
-            if config.synchronous_full { "FULL" } else { "NORMAL" },
-        )?;
+        conn.pragma_update(None, "synchronous", if config.synchronous_full { "FULL" } else { "NORMAL" })?;
         conn.pragma_update(None, "foreign_keys", true)?;
         schema::migrate(&mut conn)?;
         // Readers open after the migration so they never see an older schema.
         let readers = Arc::new(Readers::open(&config.path, config.read_connections.max(1))?);
-        let batching = Batching {
-            max: config.batch_max.max(1),
-            window: config.batch_window,
-        };
+        let batching = Batching { max: config.batch_max.max(1), window: config.batch_window };
         let writer = Writer::spawn(conn, batching)
             .map_err(|e| StoreError::Backend(format!("starting the writer thread: {e}")))?;
         Ok(SqliteStore { readers, writer })
@@ -129,9 +122,7 @@ fn now() -> DateTime<Utc> {
 impl Store for SqliteStore {
     async fn create_tariff(&self, name: &str, tou: &TouPrices) -> Result<Tariff> {
         let (name, tou, at) = (name.to_owned(), tou.clone(), now());
-        self.writer
-            .submit(|reply| Write::CreateTariff { name, tou, at, reply })
-            .await
+        self.writer.submit(|reply| Write::CreateTariff { name, tou, at, reply }).await
     }
 
     async fn tariff(&self, id: TariffId) -> Result<Option<Tariff>> {
@@ -140,9 +131,7 @@ impl Store for SqliteStore {
 
     async fn create_station(&self, station: &NewStation) -> Result<Station> {
         let (station, at) = (station.clone(), now());
-        self.writer
-            .submit(|reply| Write::CreateStation { station, at, reply })
-            .await
+        self.writer.submit(|reply| Write::CreateStation { station, at, reply }).await
     }
 
     async fn station(&self, id: StationId) -> Result<Option<Station>> {
@@ -151,9 +140,7 @@ impl Store for SqliteStore {
 
     async fn create_pile(&self, pile: &PileRecord) -> Result<()> {
         let pile = pile.clone();
-        self.writer
-            .submit(|reply| Write::CreatePile { pile, reply })
-            .await
+        self.writer.submit(|reply| Write::CreatePile { pile, reply }).await
     }
 
     async fn pile(&self, id: &PileId) -> Result<Option<PileRecord>> {
@@ -167,37 +154,24 @@ impl Store for SqliteStore {
 
     async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
         let session = session.clone();
-        self.writer
-            .submit(|reply| Write::InsertSession { session, reply })
-            .await
+        self.writer.submit(|reply| Write::InsertSession { session, reply }).await
     }
 
     async fn update_session(&self, session: &SessionRecord) -> Result<()> {
         let session = session.clone();
-        self.writer
-            .submit(|reply| Write::UpdateSession { session, reply })
-            .await
+        self.writer.submit(|reply| Write::UpdateSession { session, reply }).await
     }
 
     async fn append_samples(&self, samples: Vec<MeterSample>) -> Result<()> {
         if samples.is_empty() {
             return Ok(());
         }
-        self.writer
-            .submit(|reply| Write::AppendSamples { samples, reply })
-            .await
+        self.writer.submit(|reply| Write::AppendSamples { samples, reply }).await
     }
 
     async fn finish_session(&self, session: &SessionRecord, bill: &Bill) -> Result<bool> {
         let (session, bill, at) = (session.clone(), bill.clone(), now());
-        self.writer
-            .submit(|reply| Write::FinishSession {
-                session,
-                bill,
-                at,
-                reply,
-            })
-            .await
+        self.writer.submit(|reply| Write::FinishSession { session, bill, at, reply }).await
     }
 
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {

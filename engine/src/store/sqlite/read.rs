@@ -35,10 +35,7 @@ impl Readers {
                 Ok(Mutex::new(conn))
             })
             .collect::<Result<_>>()?;
-        Ok(Readers {
-            conns,
-            next: AtomicUsize::new(0),
-        })
+        Ok(Readers { conns, next: AtomicUsize::new(0) })
     }
 
     /// Runs `query` on a free connection, off the async runtime.
@@ -69,13 +66,7 @@ impl Readers {
 
 pub(super) fn tariff(c: &Connection, id: TariffId) -> rusqlite::Result<Option<Tariff>> {
     c.prepare_cached("SELECT id, name, tou FROM tariffs WHERE id = ?1")?
-        .query_row([id], |r| {
-            Ok(Tariff {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                tou: json(r, 2)?,
-            })
-        })
+        .query_row([id], |r| Ok(Tariff { id: r.get(0)?, name: r.get(1)?, tou: json(r, 2)? }))
         .optional()
 }
 

@@ -41,25 +41,19 @@ pub(super) fn create_tariff(
     tou: TouPrices,
     at: DateTime<Utc>,
 ) -> Result<Tariff> {
-    c.prepare_cached("INSERT INTO tariffs (name, tou, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![name, to_json(&tou)?, micros(at)])?;
-    Ok(Tariff {
-        id: c.last_insert_rowid(),
+    c.prepare_cached("INSERT INTO tariffs (name, tou, created_at) VALUES (?1, ?2, ?3)")?.execute(params![
         name,
-        tou,
-    })
+        to_json(&tou)?,
+        micros(at)
+    ])?;
+    Ok(Tariff { id: c.last_insert_rowid(), name, tou })
 }
 
 pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<Utc>) -> Result<Station> {
     c.prepare_cached(
         "INSERT INTO stations (name, tariff_id, utc_offset_minutes, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![
-        station.name,
-        station.tariff_id,
-        station.utc_offset_minutes,
-        micros(at)
-    ])
+    .execute(params![station.name, station.tariff_id, station.utc_offset_minutes, micros(at)])
     .map_err(|e| match broke(&e) {
         Some(Broke::Parent) => StoreError::NotFound(format!("tariff {}", station.tariff_id)),
         _ => e.into(),

@@ -29,39 +29,13 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
 /// Timestamps the store assigns are taken when the caller asks, not when the
 /// batch runs.
 pub(super) enum Write {
-    CreateTariff {
-        name: String,
-        tou: TouPrices,
-        at: DateTime<Utc>,
-        reply: Reply<Tariff>,
-    },
-    CreateStation {
-        station: NewStation,
-        at: DateTime<Utc>,
-        reply: Reply<Station>,
-    },
-    CreatePile {
-        pile: PileRecord,
-        reply: Reply<()>,
-    },
-    InsertSession {
-        session: SessionRecord,
-        reply: Reply<()>,
-    },
-    UpdateSession {
-        session: SessionRecord,
-        reply: Reply<()>,
-    },
-    AppendSamples {
-        samples: Vec<MeterSample>,
-        reply: Reply<()>,
-    },
-    FinishSession {
-        session: SessionRecord,
-        bill: Bill,
-        at: DateTime<Utc>,
-        reply: Reply<bool>,
-    },
+    CreateTariff { name: String, tou: TouPrices, at: DateTime<Utc>, reply: Reply<Tariff> },
+    CreateStation { station: NewStation, at: DateTime<Utc>, reply: Reply<Station> },
+    CreatePile { pile: PileRecord, reply: Reply<()> },
+    InsertSession { session: SessionRecord, reply: Reply<()> },
+    UpdateSession { session: SessionRecord, reply: Reply<()> },
+    AppendSamples { samples: Vec<MeterSample>, reply: Reply<()> },
+    FinishSession { session: SessionRecord, bill: Bill, at: DateTime<Utc>, reply: Reply<bool> },
 }
 
 impl Write {
@@ -83,15 +57,9 @@ impl Write {
             Write::AppendSamples { samples, reply } => {
                 answer(reply, batch.run(|c| write::append_samples(c, &samples)))
             }
-            Write::FinishSession {
-                session,
-                bill,
-                at,
-                reply,
-            } => answer(
-                reply,
-                batch.run(|c| write::finish_session(c, &session, &bill, at)),
-            ),
+            Write::FinishSession { session, bill, at, reply } => {
+                answer(reply, batch.run(|c| write::finish_session(c, &session, &bill, at)))
+            }
         }
     }
 }
@@ -138,21 +106,12 @@ impl Batch<'_> {
         if self.conn.is_autocommit() {
             // SQLite abandoned the whole transaction (disk full, I/O error):
             // nothing of this batch can commit.
-            let why = result
-                .as_ref()
-                .err()
-                .map_or_else(|| "unknown cause".into(), |e| e.to_string());
-            self.failed = Some(StoreError::Backend(format!(
-                "sqlite rolled back the batch: {why}"
-            )));
+            let why = result.as_ref().err().map_or_else(|| "unknown cause".into(), |e| e.to_string());
+            self.failed = Some(StoreError::Backend(format!("sqlite rolled back the batch: {why}")));
             return result;
         }
         let closed = match result {
-            Ok(_) => self
-                .conn
-                .prepare_cached("RELEASE write")
-                .and_then(|mut s| s.execute([]))
-                .map(drop),
+            Ok(_) => self.conn.prepare_cached("RELEASE write").and_then(|mut s| s.execute([])).map(drop),
             Err(_) => self.conn.execute_batch("ROLLBACK TO write; RELEASE write"),
         };
         if let Err(e) = closed {
@@ -203,11 +162,7 @@ impl Writer {
             let counters = Arc::clone(&counters);
             move || run(conn, rx, batching, &counters)
         })?;
-        Ok(Writer {
-            queue: Some(queue),
-            thread: Some(thread),
-            counters,
-        })
+        Ok(Writer { queue: Some(queue), thread: Some(thread), counters })
     }
 
     /// Queues a write and waits for its commit.
@@ -261,8 +216,7 @@ fn gather(rx: &Receiver<Write>, writes: &mut Vec<Write>, batching: Batching) {
         let next = if batching.window.is_zero() {
             rx.try_recv().ok()
         } else {
-            rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .ok()
+            rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok()
         };
         match next {
             Some(w) => writes.push(w),
@@ -287,11 +241,7 @@ fn commit(conn: &Connection, writes: impl Iterator<Item = Write>, counters: &Cou
         // Counted before answering, so a caller that has its answer sees
         // its write in the stats.
         counters.queued.fetch_sub(1, Relaxed);
-        let counter = if a.ok && committed.is_ok() {
-            &counters.writes
-        } else {
-            &counters.errors
-        };
+        let counter = if a.ok && committed.is_ok() { &counters.writes } else { &counters.errors };
         counter.fetch_add(1, Relaxed);
         (a.send)(committed.as_ref().err());
     }
