@@ -21,6 +21,11 @@ pub struct Config {
     pub sample_flush: Duration,
     /// ...or as soon as this many are buffered.
     pub sample_batch: usize,
+    /// A charge whose pile dropped off and has not come back by then is
+    /// closed and billed for what was metered.
+    pub orphan_timeout: Duration,
+    /// Protections sent with every e-bike start.
+    pub ebike: EbikeLimits,
     /// Piles not registered by an operator are refused at login unless this
     /// names the station they are registered into.
     pub auto_register: Option<StationId>,
@@ -35,8 +40,34 @@ impl Default for Config {
             start_timeout: Duration::from_secs(90),
             sample_flush: Duration::from_secs(1),
             sample_batch: 256,
+            orphan_timeout: Duration::from_secs(12 * 3600),
+            ebike: EbikeLimits::default(),
             auto_register: None,
             clock: Clock::System,
+        }
+    }
+}
+
+/// What an e-bike pile is told to protect each charge with.
+#[derive(Clone, Debug)]
+pub struct EbikeLimits {
+    /// The longest a charge may run, seconds (the protocol allows 36,000).
+    pub max_duration_s: u32,
+    /// A port drawing more than this is overloaded (a heater, a power strip), W.
+    pub overload_w: rust_decimal::Decimal,
+    /// A battery is full when the power stays under this...
+    pub full_power_w: rust_decimal::Decimal,
+    /// ...for this long, seconds.
+    pub full_hold_s: u8,
+}
+
+impl Default for EbikeLimits {
+    fn default() -> Self {
+        EbikeLimits {
+            max_duration_s: 36_000,
+            overload_w: rust_decimal::Decimal::from(600),
+            full_power_w: rust_decimal::Decimal::from(20),
+            full_hold_s: 180,
         }
     }
 }

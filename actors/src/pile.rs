@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use engine::domain::{PileId, PortNo, Protocol, SessionId, StationId};
+use engine::pricing::PricePlan;
 use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -215,6 +216,8 @@ impl Handler<Send> for Pile {
 pub struct StartCharge {
     pub port: PortNo,
     pub balance: Decimal,
+    pub plan: Option<PricePlan>,
+    pub prepaid: Option<Decimal>,
 }
 
 impl Handler<StartCharge> for Pile {
@@ -224,7 +227,7 @@ impl Handler<StartCharge> for Pile {
         let port = self.port(msg.port).cloned();
         Box::pin(async move {
             let port = port.ok_or(port::StartError::NoSuchPort)?;
-            port.send(port::Start { balance: msg.balance })
+            port.send(port::Start { balance: msg.balance, plan: msg.plan, prepaid: msg.prepaid })
                 .await
                 .map_err(|_| port::StartError::Unavailable)?
         })

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
+use engine::pricing::{PricePlan, Pricing, Terms};
 use engine::session::SessionRecord;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -85,6 +86,23 @@ impl Port {
         }
     }
 
+    /// What a charge started now is priced under.
+    fn terms(&self, plan: Option<PricePlan>, prepaid: Option<Decimal>) -> Terms {
+        let st = &self.station;
+        let (pricing, plan_id) = match plan {
+            Some(plan) => (plan.pricing, Some(plan.id)),
+            None => (Pricing::TimeOfUse { tariff_id: st.tariff.id, tou: st.tariff.tou.clone() }, None),
+        };
+        Terms {
+            pricing,
+            plan_id,
+            prepaid,
+            service_fee: st.record.service_fee,
+            minimum: st.record.minimum_charge,
+            utc_offset_minutes: st.record.utc_offset_minutes,
+        }
+    }
+
     fn session(&self, id: &SessionId) -> Option<&Addr<Session>> {
         self.current.as_ref().filter(|c| &c.id == id).map(|c| &c.actor)
     }
@@ -118,6 +136,28 @@ impl Handler<Online> for Port {
             (true, PortStatus::Offline) => PortStatus::Idle,
             (true, s) => s,
         };
+        if let Some(c) = &self.current {
+            c.actor.do_send(session::Link(online));
+        }
+    }
+}
+
+/// Take over an open session from storage (after a restart).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resume(pub SessionRecord);
+
+impl Handler<Resume> for Port {
+    type Result = ();
+
+    fn handle(&mut self, Resume(record): Resume, ctx: &mut Context<Self>) {
+        if self.current.is_some() {
+            return tracing::warn!(session = %record.id, "a second open session on one port left as it is");
+        }
+        let id = record.id.clone();
+        let actor = Session::new(self.session_ctx(ctx.address()), record).start();
+        actor.do_send(session::Link(self.status != PortStatus::Offline));
+        self.current = Some(Current { id, actor });
     }
 }
 
@@ -135,13 +175,15 @@ impl Handler<FromPile> for Port {
                 self.status = report.status;
                 let session = match &report.session {
                     Some(id) => self.session(id),
-                    // Readings that name no charge belong to the one running.
+                    // Reports that name no charge belong to the one running.
                     None => self.current.as_ref().map(|c| &c.actor),
                 };
                 if let Some(s) = session {
                     s.do_send(session::Report { status: report.status, reading: report.reading.clone() });
                 }
-                self.reading = Some(report.reading);
+                if report.reading.is_some() {
+                    self.reading = report.reading;
+                }
             }
             PileEvent::StartResult { session, accepted, reason, .. } => match self.session(&session) {
                 Some(s) => s.do_send(session::StartResult { accepted, reason }),
@@ -175,6 +217,10 @@ impl Handler<FromPile> for Port {
 #[rtype(result = "Result<SessionId, StartError>")]
 pub struct Start {
     pub balance: Decimal,
+    /// The plan the driver chose; without one, the station's tariff.
+    pub plan: Option<PricePlan>,
+    /// Paid up front, yuan.
+    pub prepaid: Option<Decimal>,
 }
 
 impl Handler<Start> for Port {
@@ -187,7 +233,7 @@ impl Handler<Start> for Port {
             (None, PortStatus::Fault) => Some(StartError::Faulted),
             // Charging by itself: a card or an offline start at the pile.
             (None, PortStatus::Charging) => Some(StartError::Busy(None)),
-            _ => None,
+            (None, PortStatus::Idle | PortStatus::Plugged | PortStatus::Full) => None,
         };
         if let Some(e) = refused {
             return Box::pin(fut::ready(Err(e)));
@@ -200,7 +246,7 @@ impl Handler<Start> for Port {
             self.pile_id.clone(),
             self.no,
             self.station.record.id,
-            self.station.tariff.id,
+            self.terms(msg.plan, msg.prepaid),
             now,
         );
         let session = Session::new(self.session_ctx(ctx.address()), record).start();

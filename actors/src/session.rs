@@ -4,16 +4,21 @@
 //! arrives. The record is acknowledged to the pile only once the bill is
 //! durable, so a crash in between makes the pile resend, never lose, the bill;
 //! the store bills a session once however often the record comes.
+//!
+//! A charge outlives its pile's connection (power-cut memory): when the link
+//! drops the session waits, and only if the pile stays away past the orphan
+//! timeout is it closed and billed for what was metered.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use engine::domain::PortStatus;
+use engine::pricing::Pricing;
 use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
 use rust_decimal::Decimal;
 
-use crate::adapter::{FinalRecord, PileCommand, Reading, ReplyTo};
+use crate::adapter::{FinalRecord, Order, PileCommand, PricingKind, Reading, ReplyTo};
 use crate::pile::{self, Pile};
 use crate::port;
 use crate::station::StationCtx;
@@ -33,11 +38,13 @@ pub struct Session {
     ctx: Ctx,
     rec: SessionRecord,
     buffer: Vec<MeterSample>,
+    /// Closes the charge if the pile does not come back.
+    orphan: Option<SpawnHandle>,
 }
 
 impl Session {
     pub fn new(ctx: Ctx, rec: SessionRecord) -> Self {
-        Session { ctx, rec, buffer: Vec::new() }
+        Session { ctx, rec, buffer: Vec::new(), orphan: None }
     }
 
     fn platform(&self) -> &Platform {
@@ -83,7 +90,6 @@ impl Session {
     fn end(&mut self, ctx: &mut Context<Self>, result: &'static str) {
         let m = &self.platform().metrics;
         m.sessions_finished.with_label_values(&[result]).inc();
-        m.sessions_open.dec();
         self.ctx.port.do_send(port::Ended(self.rec.id.clone()));
         ctx.stop();
     }
@@ -94,6 +100,77 @@ impl Session {
             self.end(ctx, "failed");
         }
     }
+
+    /// What the pile is told to enforce for this charge.
+    fn order(&self, balance: Decimal) -> Order {
+        let limits = &self.platform().config.ebike;
+        let terms = &self.rec.terms;
+        let (pricing, overload_w) = match &terms.pricing {
+            Pricing::Time { .. } => (PricingKind::Time, limits.overload_w),
+            Pricing::Energy { .. } => (PricingKind::Energy, limits.overload_w),
+            Pricing::PowerTiers { tiers, .. } => {
+                let top = tiers.last().map_or(limits.overload_w, |t| t.up_to_w);
+                (PricingKind::PowerTiers, top.min(limits.overload_w))
+            }
+            Pricing::TimeOfUse { .. } => (PricingKind::TimeOfUse, limits.overload_w),
+        };
+        Order {
+            balance,
+            pricing,
+            limit: terms.limit(),
+            max_duration_s: limits.max_duration_s,
+            overload_w,
+            full_power_w: limits.full_power_w,
+            full_hold_s: limits.full_hold_s,
+        }
+    }
+
+    /// Closes the metering with the pile's totals (or the platform's own, for
+    /// a pile that never came back), stores the bill, then acknowledges the
+    /// pile's record if there is one.
+    fn settle(
+        &mut self,
+        ctx: &mut Context<Self>,
+        end: DateTime<Utc>,
+        kwh: Decimal,
+        elapsed_s: Option<u32>,
+        reason: StopReason,
+        ack: Option<ReplyTo>,
+    ) {
+        let now = self.platform().now();
+        if self.rec.state == SessionState::Starting {
+            let _ = self.rec.start_result(true, now, None);
+        }
+        let bill = match self.rec.finish(end, kwh, elapsed_s, reason) {
+            Ok(bill) => bill,
+            Err(e) => return tracing::debug!(error = %e, "record ignored"),
+        };
+        let samples = std::mem::take(&mut self.buffer);
+        let store = self.platform().store.clone();
+        let rec = self.rec.clone();
+        let pile = self.ctx.pile.clone();
+        ctx.wait(
+            async move {
+                store.append_samples(samples).await?;
+                store.finish_session(&rec, &bill).await
+            }
+            .into_actor(self)
+            .map(move |res, s, ctx| match res {
+                Ok(first) => {
+                    if !first {
+                        s.platform().metrics.duplicate_records.inc();
+                    }
+                    if let Some(reply) = ack {
+                        let ack = PileCommand::AckRecord { session: s.rec.id.clone(), accepted: true, reply };
+                        pile.do_send(pile::Send(ack));
+                    }
+                    s.end(ctx, "billed");
+                }
+                // Not acknowledged: the pile resends the record and we retry.
+                Err(e) => tracing::error!(session = %s.rec.id, error = %e, "could not store the bill"),
+            }),
+        );
+    }
 }
 
 impl Actor for Session {
@@ -103,12 +180,19 @@ impl Actor for Session {
         let p = self.platform();
         p.registry.sessions.insert(self.rec.id.clone(), ctx.address());
         p.metrics.sessions_open.inc();
-        let flush = p.config.sample_flush;
+        let (flush, start_timeout) = (p.config.sample_flush, p.config.start_timeout);
         ctx.run_interval(flush, |s, ctx| s.flush(ctx));
+        ctx.run_later(start_timeout, |s, ctx| {
+            if s.rec.state == SessionState::Starting {
+                s.fail(ctx, StopReason { code: 0, text: "the pile did not answer the start command".into() });
+            }
+        });
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.ctx.platform.registry.sessions.remove_if(&self.rec.id, |_, a| !a.connected());
+        let p = &self.ctx.platform;
+        p.metrics.sessions_open.dec();
+        p.registry.sessions.remove_if(&self.rec.id, |_, a| !a.connected());
     }
 }
 
@@ -126,7 +210,11 @@ impl Handler<Begin> for Session {
         let store = self.platform().store.clone();
         let rec = self.rec.clone();
         let pile = self.ctx.pile.clone();
-        let cmd = PileCommand::StartCharge { port: rec.port, session: rec.id.clone(), balance: msg.balance };
+        let cmd = PileCommand::StartCharge {
+            port: rec.port,
+            session: rec.id.clone(),
+            order: self.order(msg.balance),
+        };
         let begin = async move {
             store.insert_session(&rec).await.map_err(|e| port::StartError::Storage(e.to_string()))?;
             match pile.send(pile::Send(cmd)).await {
@@ -136,20 +224,7 @@ impl Handler<Begin> for Session {
         };
         Box::pin(begin.into_actor(self).map(|res, s, ctx| {
             match &res {
-                Ok(()) => {
-                    s.platform().metrics.sessions_started.inc();
-                    ctx.run_later(s.platform().config.start_timeout, |s, ctx| {
-                        if s.rec.state == SessionState::Starting {
-                            s.fail(
-                                ctx,
-                                StopReason {
-                                    code: 0,
-                                    text: "the pile did not answer the start command".into(),
-                                },
-                            );
-                        }
-                    });
-                }
+                Ok(()) => s.platform().metrics.sessions_started.inc(),
                 // Nothing was stored: nothing to fail.
                 Err(port::StartError::Storage(_)) => s.end(ctx, "failed"),
                 Err(_) => s.fail(ctx, StopReason { code: 0, text: "the pile is offline".into() }),
@@ -186,7 +261,7 @@ impl Handler<StartResult> for Session {
 #[rtype(result = "()")]
 pub struct Report {
     pub status: PortStatus,
-    pub reading: Reading,
+    pub reading: Option<Reading>,
 }
 
 impl Handler<Report> for Session {
@@ -199,22 +274,34 @@ impl Handler<Report> for Session {
             let _ = self.rec.start_result(true, now, None);
             self.persist(ctx);
         }
-        let st = self.ctx.station.clone();
-        if self.rec.reading(&st.tariff.tou, st.offset, now, msg.reading.kwh).is_err() {
-            return;
+        if let Some(r) = msg.reading {
+            let tier = self.rec.meter.tier;
+            if self.rec.reading(now, r.kwh, r.power, r.elapsed_s).is_err() {
+                return;
+            }
+            self.platform().metrics.samples.inc();
+            self.buffer.push(MeterSample {
+                session_id: self.rec.id.clone(),
+                at: now,
+                kwh: r.kwh,
+                voltage: r.voltage,
+                current: r.current,
+                power: r.power,
+                soc: r.soc,
+            });
+            // A prepaid tier charge buys less time at a dearer tier.
+            if tier.is_some() && tier != self.rec.meter.tier {
+                if let Some(left) = self.rec.terms.seconds_left(&self.rec.meter) {
+                    let limit_s = self.rec.meter.elapsed_s.saturating_add(left);
+                    let cmd =
+                        PileCommand::Adjust { port: self.rec.port, session: self.rec.id.clone(), limit_s };
+                    self.ctx.pile.do_send(pile::Send(cmd));
+                }
+            }
         }
-        self.platform().metrics.samples.inc();
-        self.buffer.push(MeterSample {
-            session_id: self.rec.id.clone(),
-            at: now,
-            kwh: msg.reading.kwh,
-            voltage: msg.reading.voltage,
-            current: msg.reading.current,
-            power: msg.reading.power,
-            soc: msg.reading.soc,
-        });
         // The pile ended the charge by itself; its record follows.
-        if msg.status != PortStatus::Charging && self.rec.state == SessionState::Charging {
+        let ended = !matches!(msg.status, PortStatus::Charging | PortStatus::Offline);
+        if ended && self.rec.state == SessionState::Charging {
             let _ = self.rec.stopping();
         }
         if self.buffer.len() >= self.platform().config.sample_batch
@@ -262,6 +349,32 @@ impl Handler<StopResult> for Session {
     }
 }
 
+/// The pile's link went down (false) or came back (true).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Link(pub bool);
+
+impl Handler<Link> for Session {
+    type Result = ();
+
+    fn handle(&mut self, Link(up): Link, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.orphan.take() {
+            ctx.cancel_future(timer);
+        }
+        if up {
+            return;
+        }
+        let timeout = self.platform().config.orphan_timeout;
+        self.orphan = Some(ctx.run_later(timeout, |s, ctx| {
+            tracing::warn!(session = %s.rec.id, "the pile never came back; billing what was metered");
+            let m = &s.rec.meter;
+            let (end, kwh, elapsed) = (m.last_at.unwrap_or(s.platform().now()), m.kwh, m.elapsed_s);
+            let reason = StopReason { code: 0, text: "the pile did not come back".into() };
+            s.settle(ctx, end, kwh, Some(elapsed), reason, None);
+        }));
+    }
+}
+
 /// The pile's final record of this charge.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -271,39 +384,8 @@ impl Handler<Record> for Session {
     type Result = ();
 
     fn handle(&mut self, Record(record, reply): Record, ctx: &mut Context<Self>) {
-        let now = self.platform().now();
-        if self.rec.state == SessionState::Starting {
-            let _ = self.rec.start_result(true, now, None);
-        }
-        let end = clamp_end(record.ended_at, self.rec.last_reading.map(|(at, _)| at), now);
-        let st = self.ctx.station.clone();
-        let bill = match self.rec.finish(&st.tariff.tou, st.offset, end, record.kwh, record.reason) {
-            Ok(bill) => bill,
-            Err(e) => return tracing::debug!(error = %e, "record ignored"),
-        };
-        let samples = std::mem::take(&mut self.buffer);
-        let store = self.platform().store.clone();
-        let rec = self.rec.clone();
-        let pile = self.ctx.pile.clone();
-        ctx.wait(
-            async move {
-                store.append_samples(samples).await?;
-                store.finish_session(&rec, &bill).await
-            }
-            .into_actor(self)
-            .map(move |res, s, ctx| match res {
-                Ok(first) => {
-                    if !first {
-                        s.platform().metrics.duplicate_records.inc();
-                    }
-                    let ack = PileCommand::AckRecord { session: s.rec.id.clone(), accepted: true, reply };
-                    pile.do_send(pile::Send(ack));
-                    s.end(ctx, "billed");
-                }
-                // Not acknowledged: the pile resends the record and we retry.
-                Err(e) => tracing::error!(session = %s.rec.id, error = %e, "could not store the bill"),
-            }),
-        );
+        let end = clamp_end(record.ended_at, self.rec.meter.last_at, self.platform().now());
+        self.settle(ctx, end, record.kwh, record.elapsed_s, record.reason, Some(reply));
     }
 }
 

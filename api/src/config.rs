@@ -27,6 +27,13 @@ pub struct ServeConfig {
     pub start_timeout_ms: u64,
     pub sample_flush_ms: u64,
     pub sample_batch: usize,
+    /// A charge whose pile stays away this long is closed and billed.
+    pub orphan_timeout_ms: u64,
+    /// E-bike protections sent with every start.
+    pub ebike_max_duration_s: u32,
+    pub ebike_overload_w: u32,
+    pub ebike_full_power_w: u32,
+    pub ebike_full_hold_s: u8,
     /// Extra time the store's writer waits to gather a batch (0: group commit only).
     pub store_batch_window_ms: u64,
     /// fsync every commit (true) or leave it to the OS (false: a power cut may
@@ -52,6 +59,11 @@ impl Default for ServeConfig {
             start_timeout_ms: a.start_timeout.as_millis() as u64,
             sample_flush_ms: a.sample_flush.as_millis() as u64,
             sample_batch: a.sample_batch,
+            orphan_timeout_ms: a.orphan_timeout.as_millis() as u64,
+            ebike_max_duration_s: a.ebike.max_duration_s,
+            ebike_overload_w: a.ebike.overload_w.try_into().unwrap_or(600),
+            ebike_full_power_w: a.ebike.full_power_w.try_into().unwrap_or(20),
+            ebike_full_hold_s: a.ebike.full_hold_s,
             store_batch_window_ms: 0,
             store_fsync: true,
             clock_start: None,
@@ -74,6 +86,13 @@ impl ServeConfig {
             start_timeout: ms(self.start_timeout_ms),
             sample_flush: ms(self.sample_flush_ms.max(1)),
             sample_batch: self.sample_batch.max(1),
+            orphan_timeout: ms(self.orphan_timeout_ms),
+            ebike: actors::config::EbikeLimits {
+                max_duration_s: self.ebike_max_duration_s,
+                overload_w: self.ebike_overload_w.into(),
+                full_power_w: self.ebike_full_power_w.into(),
+                full_hold_s: self.ebike_full_hold_s,
+            },
             auto_register: self.auto_register_station,
             clock: match self.clock_start {
                 Some(start) => Clock::simulated(start, self.clock_rate),

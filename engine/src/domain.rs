@@ -94,6 +94,8 @@ pub enum PortStatus {
     /// A vehicle is plugged in but not charging.
     Plugged,
     Charging,
+    /// Charged to full and still plugged in.
+    Full,
     Fault,
 }
 
@@ -104,6 +106,7 @@ impl PortStatus {
             PortStatus::Idle => "idle",
             PortStatus::Plugged => "plugged",
             PortStatus::Charging => "charging",
+            PortStatus::Full => "full",
             PortStatus::Fault => "fault",
         }
     }

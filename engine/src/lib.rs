@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod domain;
+pub mod pricing;
 pub mod session;
 pub mod store;
 pub mod tariff;

@@ -6,12 +6,12 @@
 //! Every transition is a method here; the session actor persists the record
 //! after each one, so a restart resumes from the last durable state.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{PileId, PortNo, SessionId, StationId, TariffId};
-use crate::tariff::{Bill, PeriodEnergy, TouPrices};
+use crate::domain::{PileId, PortNo, SessionId, StationId};
+use crate::pricing::{Bill, Meter, Reading, Terms};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -68,16 +68,15 @@ pub struct SessionRecord {
     pub pile_id: PileId,
     pub port: PortNo,
     pub station_id: StationId,
-    pub tariff_id: TariffId,
+    /// What the charge is priced under, fixed at start.
+    pub terms: Terms,
     pub state: SessionState,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub stop_reason: Option<StopReason>,
-    /// Energy the platform has metered, split by tariff period.
-    pub energy: PeriodEnergy,
-    /// The last meter reading: when, and the session's energy so far (kWh).
-    pub last_reading: Option<(DateTime<Utc>, Decimal)>,
+    /// What the charge has used, by the platform's own metering.
+    pub meter: Meter,
 }
 
 /// One meter reading of a session, as stored.
@@ -109,7 +108,7 @@ impl SessionRecord {
         pile_id: PileId,
         port: PortNo,
         station_id: StationId,
-        tariff_id: TariffId,
+        terms: Terms,
         now: DateTime<Utc>,
     ) -> Self {
         SessionRecord {
@@ -117,14 +116,13 @@ impl SessionRecord {
             pile_id,
             port,
             station_id,
-            tariff_id,
+            terms,
             state: SessionState::Starting,
             created_at: now,
             started_at: None,
             ended_at: None,
             stop_reason: None,
-            energy: PeriodEnergy::default(),
-            last_reading: None,
+            meter: Meter::default(),
         }
     }
 
@@ -145,7 +143,7 @@ impl SessionRecord {
         if accepted {
             self.state = SessionState::Charging;
             self.started_at = Some(now);
-            self.last_reading = Some((now, Decimal::ZERO));
+            self.meter.last_at = Some(now);
         } else {
             self.state = SessionState::Failed;
             self.ended_at = Some(now);
@@ -154,27 +152,25 @@ impl SessionRecord {
         Ok(())
     }
 
-    /// A meter reading: `kwh` delivered since the start, read at `at`. The
-    /// energy since the previous reading is split over the tariff periods the
-    /// interval spans. A reading below the previous one (a meter glitch)
-    /// adds nothing and does not move the baseline down.
+    /// A meter reading: `kwh` delivered since the start, read at `at`, at an
+    /// average `power` (W) since the last reading. `elapsed_s` is the pile's
+    /// own charging timer where its protocol reports one; without it the
+    /// platform's clock since the start counts.
     pub fn reading(
         &mut self,
-        tou: &TouPrices,
-        offset: FixedOffset,
         at: DateTime<Utc>,
         kwh: Decimal,
+        power: Decimal,
+        elapsed_s: Option<u32>,
     ) -> Result<(), Rejected> {
         if !matches!(self.state, SessionState::Charging | SessionState::Stopping) {
             return Err(self.reject("take a meter reading"));
         }
-        let (prev_at, prev_kwh) = self.last_reading.unwrap_or((at, Decimal::ZERO));
-        if kwh > prev_kwh {
-            self.energy.add(tou, offset, prev_at, at.max(prev_at), kwh - prev_kwh);
-            self.last_reading = Some((at.max(prev_at), kwh));
-        } else {
-            self.last_reading = Some((at.max(prev_at), prev_kwh));
-        }
+        let elapsed_s = elapsed_s.unwrap_or_else(|| {
+            let since = self.started_at.map_or(0, |s| (at - s).num_seconds());
+            u32::try_from(since).unwrap_or(0)
+        });
+        self.meter.read(&self.terms, Reading { at, kwh, power, elapsed_s });
         Ok(())
     }
 
@@ -190,52 +186,57 @@ impl SessionRecord {
         }
     }
 
-    /// The pile's final record: the session's total energy at `end`. Closes
-    /// the metering with it and prices the session.
+    /// The pile's final record: the session's totals at `end`. Closes the
+    /// metering with them and prices the session.
     pub fn finish(
         &mut self,
-        tou: &TouPrices,
-        offset: FixedOffset,
         end: DateTime<Utc>,
-        total_kwh: Decimal,
+        kwh: Decimal,
+        elapsed_s: Option<u32>,
         reason: StopReason,
     ) -> Result<Bill, Rejected> {
         if !matches!(self.state, SessionState::Charging | SessionState::Stopping) {
             return Err(self.reject("finish"));
         }
-        self.reading(tou, offset, end, total_kwh)?;
+        // The last reading's power carries over to the final interval.
+        let power = self.meter.last_power;
+        self.reading(end, kwh, power, elapsed_s)?;
         self.state = SessionState::Finished;
         self.ended_at = Some(end);
         self.stop_reason = Some(reason);
-        Ok(tou.bill(&self.id, self.tariff_id, &self.energy))
+        Ok(self.terms.bill(&self.id, &self.meter))
     }
 
     /// Energy metered so far, kWh.
     pub fn kwh(&self) -> Decimal {
-        self.last_reading.map(|(_, k)| k).unwrap_or_default()
+        self.meter.kwh
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tariff::Period;
+    use crate::pricing::Pricing;
+    use crate::tariff::{Period, TouPrices};
     use rust_decimal_macros::dec;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn utc() -> FixedOffset {
-        FixedOffset::east_opt(0).unwrap()
-    }
-
-    fn peak_then_valley() -> TouPrices {
+    fn peak_then_valley() -> Terms {
         let mut t = TouPrices::flat(dec!(1), dec!(0.5));
         t.slots[24..].fill(Period::Valley);
         t.slots[..24].fill(Period::Peak);
         t.prices[Period::Valley.index()].energy = dec!(0.4);
-        t
+        Terms {
+            pricing: Pricing::TimeOfUse { tariff_id: 1, tou: t },
+            plan_id: None,
+            prepaid: None,
+            service_fee: Decimal::ZERO,
+            minimum: Decimal::ZERO,
+            utc_offset_minutes: 0,
+        }
     }
 
     fn session() -> SessionRecord {
@@ -244,44 +245,38 @@ mod tests {
             PileId::from("p"),
             PortNo(1),
             1,
-            1,
+            peak_then_valley(),
             at("2026-01-01T11:00:00Z"),
         )
     }
 
+    fn stop() -> StopReason {
+        StopReason { code: 0x40, text: "app stop".into() }
+    }
+
     #[test]
     fn a_charge_across_two_periods_is_billed_per_period() {
-        let tou = peak_then_valley();
         let mut s = session();
         s.start_result(true, at("2026-01-01T11:50:00Z"), None).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:55:00Z"), dec!(5)).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T12:05:00Z"), dec!(5)).unwrap();
+        s.reading(at("2026-01-01T11:55:00Z"), dec!(5), dec!(7000), None).unwrap();
+        s.reading(at("2026-01-01T12:05:00Z"), dec!(5), dec!(0), None).unwrap();
         s.stopping().unwrap();
-        let bill = s
-            .finish(
-                &tou,
-                utc(),
-                at("2026-01-01T12:10:00Z"),
-                dec!(8),
-                StopReason { code: 0x40, text: "app stop".into() },
-            )
-            .unwrap();
+        let bill = s.finish(at("2026-01-01T12:10:00Z"), dec!(8), None, stop()).unwrap();
         assert_eq!(s.state, SessionState::Finished);
-        assert_eq!(s.energy.kwh(Period::Peak), dec!(5));
-        assert_eq!(s.energy.kwh(Period::Valley), dec!(3));
+        assert_eq!(s.meter.energy.kwh(Period::Peak), dec!(5));
+        assert_eq!(s.meter.energy.kwh(Period::Valley), dec!(3));
+        assert_eq!(s.meter.elapsed_s, 20 * 60);
         // 5 × 1.5 + 3 × 0.9 = 10.20
         assert_eq!(bill.total, dec!(10.20));
+        assert_eq!(bill.energy_amount, dec!(6.2));
+        assert_eq!(bill.service_amount, dec!(4.0));
     }
 
     #[test]
     fn refused_start_fails_the_session() {
         let mut s = session();
-        s.start_result(
-            false,
-            at("2026-01-01T11:00:01Z"),
-            Some(StopReason { code: 5, text: "not plugged".into() }),
-        )
-        .unwrap();
+        let reason = StopReason { code: 5, text: "not plugged".into() };
+        s.start_result(false, at("2026-01-01T11:00:01Z"), Some(reason)).unwrap();
         assert_eq!(s.state, SessionState::Failed);
         assert!(!s.state.is_open());
         assert!(s.stopping().is_err());
@@ -289,39 +284,22 @@ mod tests {
 
     #[test]
     fn meter_going_backwards_adds_nothing() {
-        let tou = peak_then_valley();
         let mut s = session();
         s.start_result(true, at("2026-01-01T11:00:00Z"), None).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:01:00Z"), dec!(2)).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:02:00Z"), dec!(1)).unwrap();
-        s.reading(&tou, utc(), at("2026-01-01T11:03:00Z"), dec!(3)).unwrap();
-        assert_eq!(s.energy.total(), dec!(3));
+        s.reading(at("2026-01-01T11:01:00Z"), dec!(2), dec!(0), None).unwrap();
+        s.reading(at("2026-01-01T11:02:00Z"), dec!(1), dec!(0), None).unwrap();
+        s.reading(at("2026-01-01T11:03:00Z"), dec!(3), dec!(0), None).unwrap();
+        assert_eq!(s.meter.energy.total(), dec!(3));
         assert_eq!(s.kwh(), dec!(3));
     }
 
     #[test]
     fn finished_session_takes_no_more_transitions() {
-        let tou = peak_then_valley();
         let mut s = session();
         s.start_result(true, at("2026-01-01T11:00:00Z"), None).unwrap();
-        s.finish(
-            &tou,
-            utc(),
-            at("2026-01-01T11:10:00Z"),
-            dec!(1),
-            StopReason { code: 0x45, text: "x".into() },
-        )
-        .unwrap();
-        assert!(s.reading(&tou, utc(), at("2026-01-01T11:11:00Z"), dec!(2)).is_err());
-        assert!(s
-            .finish(
-                &tou,
-                utc(),
-                at("2026-01-01T11:12:00Z"),
-                dec!(2),
-                StopReason { code: 0x45, text: "x".into() }
-            )
-            .is_err());
+        s.finish(at("2026-01-01T11:10:00Z"), dec!(1), None, stop()).unwrap();
+        assert!(s.reading(at("2026-01-01T11:11:00Z"), dec!(2), dec!(0), None).is_err());
+        assert!(s.finish(at("2026-01-01T11:12:00Z"), dec!(2), None, stop()).is_err());
         assert!(s.start_result(true, at("2026-01-01T11:12:00Z"), None).is_err());
     }
 }

@@ -2,16 +2,14 @@
 //!
 //! A day is 48 half-hour slots, each in one of four periods (sharp, peak,
 //! flat, valley); each period has an energy price and a service fee per kWh.
-//! Metered energy is attributed to periods by the station's local time, and a
-//! bill prices each period's energy. All money is `Decimal`: energy keeps the
-//! meter's 0.0001 kWh, line amounts keep YKC's 0.0001 yuan, and the total the
-//! driver pays is rounded half-up to the cent.
+//! Metered energy is attributed to periods by the station's local time;
+//! `pricing` turns it into a bill.
 
 use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{SessionId, TariffId};
+use crate::domain::TariffId;
 
 pub const SLOTS: usize = 48;
 const SLOT_SECONDS: i64 = 1800;
@@ -132,43 +130,6 @@ impl TouPrices {
         let local = at.with_timezone(&offset);
         self.slots[(local.num_seconds_from_midnight() as i64 / SLOT_SECONDS) as usize]
     }
-
-    /// Prices the energy metered in each period.
-    pub fn bill(&self, session: &SessionId, tariff: TariffId, energy: &PeriodEnergy) -> Bill {
-        let mut lines = Vec::new();
-        for period in Period::ALL {
-            let kwh = round(energy.kwh(period), 4);
-            if kwh.is_zero() {
-                continue;
-            }
-            let price = self.price(period);
-            let energy_amount = round(kwh * price.energy, 4);
-            let service_amount = round(kwh * price.service, 4);
-            lines.push(BillLine {
-                period,
-                kwh,
-                energy_price: price.energy,
-                service_price: price.service,
-                energy_amount,
-                service_amount,
-                amount: energy_amount + service_amount,
-            });
-        }
-        let sum = |f: fn(&BillLine) -> Decimal| lines.iter().map(f).sum::<Decimal>();
-        Bill {
-            session_id: session.clone(),
-            tariff_id: tariff,
-            kwh: sum(|l| l.kwh),
-            energy_amount: sum(|l| l.energy_amount),
-            service_amount: sum(|l| l.service_amount),
-            total: round(sum(|l| l.amount), 2),
-            lines,
-        }
-    }
-}
-
-fn round(d: Decimal, dp: u32) -> Decimal {
-    d.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
 }
 
 /// Energy metered in each tariff period, kWh, at full precision.
@@ -219,31 +180,6 @@ impl PeriodEnergy {
             t = end;
         }
     }
-}
-
-/// One period's line on a bill.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BillLine {
-    pub period: Period,
-    pub kwh: Decimal,
-    pub energy_price: Decimal,
-    pub service_price: Decimal,
-    pub energy_amount: Decimal,
-    pub service_amount: Decimal,
-    pub amount: Decimal,
-}
-
-/// What a charge costs, priced by the platform from its own metering.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bill {
-    pub session_id: SessionId,
-    pub tariff_id: TariffId,
-    pub lines: Vec<BillLine>,
-    pub kwh: Decimal,
-    pub energy_amount: Decimal,
-    pub service_amount: Decimal,
-    /// What the driver pays, yuan, rounded half-up to the cent.
-    pub total: Decimal,
 }
 
 #[cfg(test)]
@@ -318,27 +254,6 @@ mod tests {
         let x = at("2026-03-01T04:30:00Z");
         e.add(&t, cst(), x, x, dec!(1.5));
         assert_eq!(e.kwh(Period::Sharp), dec!(1.5));
-    }
-
-    #[test]
-    fn bill_prices_each_period_and_rounds_the_total_to_the_cent() {
-        let t = tou();
-        let mut e = PeriodEnergy::default();
-        e.0[Period::Peak.index()] = dec!(12.3456);
-        e.0[Period::Sharp.index()] = dec!(7.00005); // rounds to 7.0001 kWh
-        let bill = t.bill(&SessionId("s".into()), 7, &e);
-        assert_eq!(bill.lines.len(), 2);
-        let sharp = &bill.lines[0];
-        assert_eq!(sharp.period, Period::Sharp);
-        assert_eq!(sharp.kwh, dec!(7.0001));
-        assert_eq!(sharp.energy_amount, dec!(8.4001)); // 8.40012
-        assert_eq!(sharp.service_amount, dec!(5.6001)); // 5.60008
-        let peak = &bill.lines[1];
-        assert_eq!(peak.energy_amount, dec!(12.3456));
-        assert_eq!(peak.service_amount, dec!(7.4074)); // 7.40736
-        assert_eq!(bill.kwh, dec!(19.3457));
-        // 14.0002 + 19.7530 = 33.7532 -> 33.75
-        assert_eq!(bill.total, dec!(33.75));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use engine::domain::{PileId, PortNo, Protocol, SessionId};
+use engine::pricing::{Pricing, Terms};
 use engine::session::{MeterSample, SessionRecord, StopReason};
 use engine::store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store, StoreError};
 use engine::tariff::TouPrices;
@@ -37,7 +38,13 @@ fn t(us: i64) -> DateTime<Utc> {
 async fn site(store: &SqliteStore, pile: &str) -> SessionRecord {
     let tariff = store.create_tariff("flat", &TouPrices::flat(dec!(1.2), dec!(0.8))).await.unwrap();
     let station = store
-        .create_station(&NewStation { name: "depot".into(), tariff_id: tariff.id, utc_offset_minutes: 480 })
+        .create_station(&NewStation {
+            name: "depot".into(),
+            tariff_id: tariff.id,
+            utc_offset_minutes: 480,
+            service_fee: rust_decimal::Decimal::ZERO,
+            minimum_charge: rust_decimal::Decimal::ZERO,
+        })
         .await
         .unwrap();
     let pile = PileRecord {
@@ -48,7 +55,15 @@ async fn site(store: &SqliteStore, pile: &str) -> SessionRecord {
         created_at: t(0),
     };
     store.create_pile(&pile).await.unwrap();
-    SessionRecord::new(SessionId("s-1".into()), pile.id, PortNo(1), station.id, tariff.id, t(1))
+    let terms = Terms {
+        pricing: Pricing::TimeOfUse { tariff_id: tariff.id, tou: tariff.tou },
+        plan_id: None,
+        prepaid: None,
+        service_fee: station.service_fee,
+        minimum: station.minimum_charge,
+        utc_offset_minutes: station.utc_offset_minutes,
+    };
+    SessionRecord::new(SessionId("s-1".into()), pile.id, PortNo(1), station.id, terms, t(1))
 }
 
 fn sample(session: &SessionRecord, at: i64) -> MeterSample {
@@ -90,10 +105,8 @@ async fn data_survives_drop_and_reopen() {
     store.update_session(&session).await.unwrap();
     store.append_samples(vec![sample(&session, 10), sample(&session, 20)]).await.unwrap();
     let tou = TouPrices::flat(dec!(1.2), dec!(0.8));
-    let offset = chrono::FixedOffset::east_opt(0).unwrap();
-    let bill = session
-        .finish(&tou, offset, t(30), dec!(7.5), StopReason { code: 0x40, text: "done".into() })
-        .unwrap();
+    let bill =
+        session.finish(t(30), dec!(7.5), None, StopReason { code: 0x40, text: "done".into() }).unwrap();
     assert!(store.finish_session(&session, &bill).await.unwrap());
     let pile = store.pile(&session.pile_id).await.unwrap();
     drop(store);
@@ -108,7 +121,8 @@ async fn data_survives_drop_and_reopen() {
     assert!(store.station(session.station_id).await.unwrap().is_some());
     // Ids keep counting after a restart.
     let tariff = store.create_tariff("next", &tou).await.unwrap();
-    assert!(tariff.id > session.tariff_id);
+    let Pricing::TimeOfUse { tariff_id, .. } = session.terms.pricing else { unreachable!() };
+    assert!(tariff.id > tariff_id);
 }
 
 #[tokio::test]

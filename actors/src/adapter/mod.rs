@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
+use engine::pricing::Limit;
 use engine::session::StopReason;
 use engine::tariff::TouPrices;
 use rust_decimal::Decimal;
@@ -34,8 +35,11 @@ pub struct Reading {
     pub kwh: Decimal,
     pub voltage: Decimal,
     pub current: Decimal,
+    /// Average power since the last reading, W.
     pub power: Decimal,
     pub soc: Option<u8>,
+    /// Seconds charged by the pile's own timer, where the protocol has one.
+    pub elapsed_s: Option<u32>,
 }
 
 /// What a port reported about itself.
@@ -43,9 +47,10 @@ pub struct Reading {
 pub struct PortReport {
     pub port: PortNo,
     pub status: PortStatus,
-    /// The charge the reading belongs to, when charging.
+    /// The charge the report belongs to, when the protocol says.
     pub session: Option<SessionId>,
-    pub reading: Reading,
+    /// Status-only reports (a heartbeat) carry no reading.
+    pub reading: Option<Reading>,
 }
 
 /// The pile's own closing record of a charge.
@@ -57,6 +62,8 @@ pub struct FinalRecord {
     pub ended_at: DateTime<Utc>,
     /// Energy delivered, kWh, by the pile's meter.
     pub kwh: Decimal,
+    /// Seconds charged by the pile's own timer, where the protocol has one.
+    pub elapsed_s: Option<u32>,
     /// What the pile computed the charge cost, yuan.
     pub amount: Decimal,
     pub reason: StopReason,
@@ -86,14 +93,66 @@ pub enum PileEvent {
     TariffRequest(ReplyTo),
 }
 
+/// How a charge is to run, for piles that enforce it themselves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Order {
+    /// What the driver has to spend, yuan.
+    pub balance: Decimal,
+    pub pricing: PricingKind,
+    /// Stop after this long or this much (from a prepaid amount).
+    pub limit: Limit,
+    /// Never charge longer than this, seconds.
+    pub max_duration_s: u32,
+    /// Stop above this power (an appliance that is not a bike), W.
+    pub overload_w: Decimal,
+    /// Full when the power stays under `full_power_w` for `full_hold_s`.
+    pub full_power_w: Decimal,
+    pub full_hold_s: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PricingKind {
+    Time,
+    Energy,
+    PowerTiers,
+    TimeOfUse,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum PileCommand {
-    LoginReply { accepted: bool, reply: ReplyTo },
-    StartCharge { port: PortNo, session: SessionId, balance: Decimal },
-    StopCharge { port: PortNo },
-    AckRecord { session: SessionId, accepted: bool, reply: ReplyTo },
-    TariffCheckReply { model: u16, current: bool, reply: ReplyTo },
-    Tariff { model: u16, tou: TouPrices, reply: ReplyTo },
+    LoginReply {
+        accepted: bool,
+        reply: ReplyTo,
+    },
+    StartCharge {
+        port: PortNo,
+        session: SessionId,
+        order: Order,
+    },
+    StopCharge {
+        port: PortNo,
+    },
+    /// Change a running charge's time limit (seconds from its start).
+    Adjust {
+        port: PortNo,
+        session: SessionId,
+        limit_s: u32,
+    },
+    AckRecord {
+        session: SessionId,
+        accepted: bool,
+        reply: ReplyTo,
+    },
+    TariffCheckReply {
+        model: u16,
+        current: bool,
+        reply: ReplyTo,
+    },
+    Tariff {
+        model: u16,
+        tou: TouPrices,
+        reply: ReplyTo,
+    },
 }
 
 /// What one decoded item amounted to.

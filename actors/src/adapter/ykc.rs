@@ -62,6 +62,7 @@ impl Ykc {
                     session: m.serial,
                     ended_at: self.local_to_utc(m.end),
                     kwh: m.kwh,
+                    elapsed_s: None,
                     amount: m.amount,
                     reason: StopReason {
                         code: m.stop_reason,
@@ -91,13 +92,15 @@ fn report(m: &ykc::RealTime) -> PortReport {
         port: PortNo(m.gun),
         status,
         session,
-        reading: Reading {
+        reading: Some(Reading {
             kwh: m.kwh,
             voltage: m.voltage,
             current: m.current,
             power: (m.voltage * m.current).round_dp(1),
             soc: Some(m.soc),
-        },
+            // YKC counts whole minutes; the platform's clock is finer.
+            elapsed_s: None,
+        }),
     }
 }
 
@@ -149,7 +152,9 @@ impl Adapter for Ykc {
             PileCommand::LoginReply { accepted, reply } => {
                 (Message::LoginReply(ykc::LoginReply { pile, accepted }), reply.0 as u16)
             }
-            PileCommand::StartCharge { port, session, balance } => {
+            PileCommand::StartCharge { port, session, order } => {
+                // The pile stops by itself when the balance is spent.
+                let balance = order.balance;
                 let m = ykc::RemoteStart {
                     serial: session,
                     pile,
@@ -160,6 +165,8 @@ impl Adapter for Ykc {
                 };
                 (Message::RemoteStart(m), self.next_seq())
             }
+            // YKC piles take no time limits; their balance bounds the charge.
+            PileCommand::Adjust { .. } => return None,
             PileCommand::StopCharge { port } => {
                 (Message::RemoteStop(ykc::RemoteStop { pile, gun: port.0 }), self.next_seq())
             }

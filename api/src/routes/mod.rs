@@ -11,6 +11,7 @@ use crate::error::ApiError;
 
 pub mod ops;
 pub mod piles;
+pub mod plans;
 pub mod sessions;
 pub mod stations;
 pub mod tariffs;
@@ -42,6 +43,7 @@ pub fn configure(platform: Arc<Platform>) -> impl FnOnce(&mut web::ServiceConfig
             .service(
                 web::scope("/api/v1")
                     .configure(tariffs::routes)
+                    .configure(plans::routes)
                     .configure(stations::routes)
                     .configure(piles::routes)
                     .configure(sessions::routes),

@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use actors::pile::{self, PileView};
 use actors::port::{PortView, StartError, StopError};
 use engine::domain::{PileId, PortNo, PortStatus, Protocol};
+use engine::pricing::{PricePlan, Pricing};
 use engine::store::PileRecord;
 use futures::future::join_all;
 use rust_decimal::Decimal;
@@ -117,7 +118,56 @@ const DEFAULT_START_BALANCE: u32 = 500;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
+    /// What the driver has to spend, yuan (told to piles that enforce it).
     pub balance: Option<Decimal>,
+    /// An e-bike price plan; without one the station's tariff applies.
+    pub plan_id: Option<i64>,
+    /// Paid up front, yuan: the charge stops when it is spent, the rest is refunded.
+    pub prepaid: Option<Decimal>,
+    /// Or hours bought up front at the plan's (cheapest) hourly price.
+    pub prepaid_hours: Option<Decimal>,
+}
+
+/// The plan and prepaid amount of a start request.
+async fn pricing(state: &State, body: &StartBody) -> ApiResult<(Option<PricePlan>, Option<Decimal>)> {
+    let plan = match body.plan_id {
+        Some(id) => Some(
+            state
+                .store
+                .plan(id)
+                .await?
+                .ok_or_else(|| ApiError::invalid("plan_id", format!("no plan {id}")))?,
+        ),
+        None => None,
+    };
+    let prepaid = match (body.prepaid, body.prepaid_hours) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("prepaid_hours", "give prepaid or prepaid_hours, not both"))
+        }
+        (Some(yuan), None) => Some(yuan),
+        (None, Some(hours)) => {
+            let per_hour = match plan.as_ref().map(|p| &p.pricing) {
+                Some(Pricing::Time { per_hour, .. }) => *per_hour,
+                Some(Pricing::PowerTiers { tiers, .. }) => {
+                    tiers.iter().map(|t| t.per_hour).min().unwrap_or_default()
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        "prepaid_hours",
+                        "hours can be bought on a time or power-tier plan",
+                    ))
+                }
+            };
+            Some((hours * per_hour).round_dp(2))
+        }
+        (None, None) => None,
+    };
+    if let Some(p) = prepaid {
+        if p <= Decimal::ZERO || p.normalize().scale() > 2 {
+            return Err(ApiError::invalid("prepaid", "a prepaid amount is above zero, to the fen"));
+        }
+    }
+    Ok((plan, prepaid))
 }
 
 async fn live_pile(state: &State, id: &str, port: u8) -> ApiResult<actix::Addr<pile::Pile>> {
@@ -137,13 +187,14 @@ async fn live_pile(state: &State, id: &str, port: u8) -> ApiResult<actix::Addr<p
 async fn start(state: State, path: web::Path<(String, u8)>, body: web::Bytes) -> ApiResult<HttpResponse> {
     let (id, port) = path.into_inner();
     let body: StartBody = optional_json(&body)?;
-    let balance = body.balance.unwrap_or(Decimal::from(DEFAULT_START_BALANCE));
+    let (plan, prepaid) = pricing(&state, &body).await?;
+    let balance = body.balance.or(prepaid).unwrap_or(Decimal::from(DEFAULT_START_BALANCE));
     if balance.is_sign_negative() {
         return Err(ApiError::invalid("balance", "balance cannot be negative"));
     }
     let pile = live_pile(&state, &id, port).await?;
     let started = pile
-        .send(pile::StartCharge { port: PortNo(port), balance })
+        .send(pile::StartCharge { port: PortNo(port), balance, plan, prepaid })
         .await
         .map_err(|_| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))?;
     let session = started.map_err(|e| match e {

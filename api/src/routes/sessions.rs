@@ -2,8 +2,9 @@
 
 use actix_web::{web, HttpResponse};
 use engine::domain::SessionId;
+use engine::pricing::Bill;
 use engine::session::SessionRecord;
-use engine::tariff::{Bill, Period};
+use engine::tariff::Period;
 use serde::Serialize;
 
 use super::State;
@@ -35,7 +36,7 @@ async fn session(state: &State, id: &str) -> ApiResult<SessionRecord> {
 async fn get(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let record = session(&state, &id).await?;
     let bill = state.store.bill(&record.id).await?;
-    let kwh_by_period = Period::ALL.iter().map(|p| (p.as_str(), record.energy.kwh(*p))).collect();
+    let kwh_by_period = Period::ALL.iter().map(|p| (p.as_str(), record.meter.energy.kwh(*p))).collect();
     Ok(HttpResponse::Ok().json(SessionBody { kwh: record.kwh(), kwh_by_period, record, bill }))
 }
 

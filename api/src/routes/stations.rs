@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use engine::store::NewStation;
+use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::State;
@@ -20,6 +21,12 @@ pub struct Body {
     pub name: String,
     pub tariff_id: i64,
     pub utc_offset_minutes: Option<i32>,
+    /// Added to every charge, yuan.
+    #[serde(default)]
+    pub service_fee: Decimal,
+    /// The least a charge costs, yuan.
+    #[serde(default)]
+    pub minimum_charge: Decimal,
 }
 
 async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> {
@@ -34,7 +41,18 @@ async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     if state.store.tariff(body.tariff_id).await?.is_none() {
         return Err(ApiError::invalid("tariff_id", format!("no tariff {}", body.tariff_id)));
     }
-    let station = NewStation { name: name.to_owned(), tariff_id: body.tariff_id, utc_offset_minutes: offset };
+    for (field, v) in [("service_fee", body.service_fee), ("minimum_charge", body.minimum_charge)] {
+        if v.is_sign_negative() && !v.is_zero() || v.normalize().scale() > 2 {
+            return Err(ApiError::invalid(field, "an amount in yuan, not negative, to the fen"));
+        }
+    }
+    let station = NewStation {
+        name: name.to_owned(),
+        tariff_id: body.tariff_id,
+        utc_offset_minutes: offset,
+        service_fee: body.service_fee,
+        minimum_charge: body.minimum_charge,
+    };
     let created = state.store.create_station(&station).await?;
     Ok(HttpResponse::Created().json(created))
 }

@@ -10,8 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
+use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
-use crate::tariff::{Bill, Tariff, TouPrices};
+use crate::tariff::{Tariff, TouPrices};
+use rust_decimal::Decimal;
 
 pub mod sqlite;
 
@@ -38,6 +40,10 @@ pub struct Station {
     pub tariff_id: TariffId,
     /// Local time of the station relative to UTC, minutes (China: 480).
     pub utc_offset_minutes: i32,
+    /// Added to every charge that delivered anything, yuan.
+    pub service_fee: Decimal,
+    /// The least such a charge costs, yuan.
+    pub minimum_charge: Decimal,
     pub created_at: DateTime<Utc>,
 }
 
@@ -46,6 +52,8 @@ pub struct NewStation {
     pub name: String,
     pub tariff_id: TariffId,
     pub utc_offset_minutes: i32,
+    pub service_fee: Decimal,
+    pub minimum_charge: Decimal,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +84,10 @@ pub trait Store: Send + Sync + 'static {
     /// A tariff gets the next id.
     async fn create_tariff(&self, name: &str, tou: &TouPrices) -> Result<Tariff>;
     async fn tariff(&self, id: TariffId) -> Result<Option<Tariff>>;
+
+    /// A plan gets the next id.
+    async fn create_plan(&self, name: &str, pricing: &Pricing) -> Result<PricePlan>;
+    async fn plan(&self, id: PlanId) -> Result<Option<PricePlan>>;
 
     /// Fails with `NotFound` if the station's tariff does not exist.
     async fn create_station(&self, station: &NewStation) -> Result<Station>;

@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use engine::domain::{PileId, PortNo, Protocol, SessionId};
+use engine::pricing::{Bill, BillLine, Pricing, Terms, Tier};
 use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
 use engine::store::{NewStation, PileRecord, Station, Store, StoreError};
-use engine::tariff::{Bill, Period, PeriodPrice, Tariff, TouPrices};
+use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices};
 use engine::Decimal;
 use rust_decimal_macros::dec;
 
@@ -23,6 +24,7 @@ const MISSING: i64 = i64::MAX - 7;
 
 pub async fn run(store: Arc<dyn Store>) {
     tariff_round_trips(&store).await;
+    plan_round_trips(&store).await;
     station_needs_an_existing_tariff(&store).await;
     pile_conflicts_and_needs_an_existing_station(&store).await;
     piles_are_ordered_by_id(&store).await;
@@ -33,6 +35,7 @@ pub async fn run(store: Arc<dyn Store>) {
     finish_bills_once(&store).await;
     open_sessions_lists_a_piles_open_sessions_oldest_first(&store).await;
     unknown_ids_are_none_or_not_found(&store).await;
+    tier_priced_session_round_trips(&store).await;
     concurrent_writes_all_land(&store).await;
 }
 
@@ -46,10 +49,6 @@ fn unique(kind: &str) -> String {
 /// timestamps keep their full stored precision.
 fn t(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(1_772_323_200_000_000 + us).unwrap()
-}
-
-fn cst() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap()
 }
 
 /// Four distinct periods with prices down to the pile's 0.00001 yuan, some
@@ -83,6 +82,8 @@ async fn site(db: &Db) -> Site {
             name: unique("station"),
             tariff_id: tariff.id,
             utc_offset_minutes: 480,
+            service_fee: dec!(0.10),
+            minimum_charge: dec!(0.50),
         })
         .await
         .unwrap();
@@ -102,13 +103,25 @@ async fn new_pile(db: &Db, station: &Station, id: &str) -> PileId {
     pile.id
 }
 
+/// Time-of-use terms on the site's tariff, with the station's fees.
+fn terms(site: &Site) -> Terms {
+    Terms {
+        pricing: Pricing::TimeOfUse { tariff_id: site.tariff.id, tou: site.tariff.tou.clone() },
+        plan_id: None,
+        prepaid: None,
+        service_fee: site.station.service_fee,
+        minimum: site.station.minimum_charge,
+        utc_offset_minutes: site.station.utc_offset_minutes,
+    }
+}
+
 fn session_at(site: &Site, pile: &PileId, created: DateTime<Utc>) -> SessionRecord {
     SessionRecord::new(
         SessionId(unique("session")),
         pile.clone(),
         PortNo(1),
         site.station.id,
-        site.tariff.id,
+        terms(site),
         created,
     )
 }
@@ -117,13 +130,13 @@ fn session_at(site: &Site, pile: &PileId, created: DateTime<Utc>) -> SessionReco
 fn charging(site: &Site) -> SessionRecord {
     let mut s = session_at(site, &site.pile, t(1_000_001));
     s.start_result(true, t(2_000_003), None).unwrap();
-    s.reading(&site.tariff.tou, cst(), t(9_000_000_007), dec!(33.3333)).unwrap();
+    s.reading(t(9_000_000_007), dec!(33.3333), dec!(7000), None).unwrap();
     s
 }
 
-fn finished(site: &Site, mut s: SessionRecord, kwh: Decimal) -> (SessionRecord, Bill) {
+fn finished(mut s: SessionRecord, kwh: Decimal) -> (SessionRecord, Bill) {
     let reason = StopReason { code: 0x40, text: "stopped from the app".into() };
-    let bill = s.finish(&site.tariff.tou, cst(), t(10_800_000_009), kwh, reason).unwrap();
+    let bill = s.finish(t(10_800_000_009), kwh, None, reason).unwrap();
     (s, bill)
 }
 
@@ -143,14 +156,28 @@ async fn tariff_round_trips(db: &Db) {
 }
 
 async fn station_needs_an_existing_tariff(db: &Db) {
-    let orphan = NewStation { name: unique("station"), tariff_id: MISSING, utc_offset_minutes: 480 };
+    let orphan = NewStation {
+        name: unique("station"),
+        tariff_id: MISSING,
+        utc_offset_minutes: 480,
+        service_fee: Decimal::ZERO,
+        minimum_charge: Decimal::ZERO,
+    };
     let err = db.create_station(&orphan).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
     let tariff = db.create_tariff("t", &tou()).await.unwrap();
-    let new = NewStation { name: unique("station"), tariff_id: tariff.id, utc_offset_minutes: -330 };
+    let new = NewStation {
+        name: unique("station"),
+        tariff_id: tariff.id,
+        utc_offset_minutes: -330,
+        service_fee: dec!(0.250),
+        minimum_charge: dec!(1),
+    };
     let station = db.create_station(&new).await.unwrap();
     assert_eq!((&station.name, station.tariff_id, station.utc_offset_minutes), (&new.name, tariff.id, -330));
+    assert_eq!(station.service_fee.to_string(), "0.250");
+    assert_eq!(station.minimum_charge, dec!(1));
     assert_eq!(db.station(station.id).await.unwrap(), Some(station));
 }
 
@@ -214,8 +241,8 @@ async fn update_session_round_trips_exactly(db: &Db) {
 
     // 08:01 to 10:30 local crosses from flat into peak: the split has a long
     // fraction that must come back to the last digit.
-    s.reading(&site.tariff.tou, cst(), t(62_000_005), dec!(1.2345)).unwrap();
-    s.reading(&site.tariff.tou, cst(), t(9_000_000_007), dec!(33.3333)).unwrap();
+    s.reading(t(62_000_005), dec!(1.2345), dec!(6543.2), None).unwrap();
+    s.reading(t(9_000_000_007), dec!(33.3333), dec!(7001.9), None).unwrap();
     s.stopping().unwrap();
     s.stop_reason = Some(StopReason { code: 0x41, text: "battery full".into() });
     db.update_session(&s).await.unwrap();
@@ -223,10 +250,11 @@ async fn update_session_round_trips_exactly(db: &Db) {
     let read = db.session(&s.id).await.unwrap().unwrap();
     assert_eq!(read, s);
     assert_eq!(read.state, SessionState::Stopping);
-    assert!(read.energy.kwh(Period::Peak) > Decimal::ZERO);
-    assert_eq!(read.energy.kwh(Period::Flat).to_string(), s.energy.kwh(Period::Flat).to_string());
-    assert_eq!(read.energy.total(), dec!(33.3333));
-    assert_eq!(read.last_reading, Some((t(9_000_000_007), dec!(33.3333))));
+    assert!(read.meter.energy.kwh(Period::Peak) > Decimal::ZERO);
+    assert_eq!(read.meter.energy.kwh(Period::Flat).to_string(), s.meter.energy.kwh(Period::Flat).to_string());
+    assert_eq!(read.meter.energy.total(), dec!(33.3333));
+    assert_eq!((read.meter.last_at, read.meter.kwh), (Some(t(9_000_000_007)), dec!(33.3333)));
+    assert_eq!(read.meter.max_power, dec!(7001.9));
     assert_eq!(read.started_at, Some(t(2_000_003)), "timestamps keep the microsecond");
 }
 
@@ -234,7 +262,7 @@ async fn update_after_finish_conflicts(db: &Db) {
     let site = site(db).await;
     let s = charging(&site);
     db.insert_session(&s).await.unwrap();
-    let (done, bill) = finished(&site, s.clone(), dec!(40));
+    let (done, bill) = finished(s.clone(), dec!(40));
     assert!(db.finish_session(&done, &bill).await.unwrap());
 
     let err = db.update_session(&s).await.unwrap_err();
@@ -275,12 +303,12 @@ async fn finish_bills_once(db: &Db) {
     let site = site(db).await;
     let s = charging(&site);
     db.insert_session(&s).await.unwrap();
-    let (first, bill) = finished(&site, s.clone(), dec!(40));
+    let (first, bill) = finished(s.clone(), dec!(40));
     assert!(bill.total > Decimal::ZERO);
     assert!(db.finish_session(&first, &bill).await.unwrap());
 
     // A pile repeating its final record with other figures bills nothing new.
-    let (mut second, mut other) = finished(&site, s.clone(), dec!(50));
+    let (mut second, mut other) = finished(s.clone(), dec!(50));
     second.ended_at = Some(t(20_000_000_000));
     other.total += dec!(1.11);
     assert!(!db.finish_session(&second, &other).await.unwrap());
@@ -310,7 +338,7 @@ async fn open_sessions_lists_a_piles_open_sessions_oldest_first(db: &Db) {
     for s in [&starting, &charging, &stopping, &failed, &done, &elsewhere] {
         db.insert_session(s).await.unwrap();
     }
-    let (done, bill) = finished(&site, done, dec!(1));
+    let (done, bill) = finished(done, dec!(1));
     db.finish_session(&done, &bill).await.unwrap();
 
     let open = db.open_sessions(&site.pile).await.unwrap();
@@ -337,7 +365,7 @@ async fn unknown_ids_are_none_or_not_found(db: &Db) {
     let s = charging(&site);
     let err = db.update_session(&s).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
-    let (done, bill) = finished(&site, s.clone(), dec!(40));
+    let (done, bill) = finished(s.clone(), dec!(40));
     let err = db.finish_session(&done, &bill).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     assert_eq!(db.session(&s.id).await.unwrap(), None);
@@ -386,4 +414,59 @@ async fn concurrent_writes_all_land(db: &Db) {
         total += samples.len() as i64;
     }
     assert_eq!(total, TASKS * EACH);
+}
+
+async fn plan_round_trips(db: &Db) {
+    let pricing = Pricing::PowerTiers {
+        tiers: vec![
+            Tier { up_to_w: dec!(200), per_hour: dec!(0.50) },
+            Tier { up_to_w: dec!(400.0), per_hour: dec!(0.8000) },
+        ],
+        unit_minutes: 5,
+        switch_after_s: 120,
+    };
+    let name = unique("plan");
+    let plan = db.create_plan(&name, &pricing).await.unwrap();
+    assert_eq!((plan.name.as_str(), &plan.pricing), (name.as_str(), &pricing));
+    let read = db.plan(plan.id).await.unwrap().unwrap();
+    assert_eq!(read, plan);
+    let Pricing::PowerTiers { tiers, .. } = read.pricing else { panic!("kind changed") };
+    assert_eq!(tiers[1].per_hour.to_string(), "0.8000", "decimals keep their scale");
+    let other = db.create_plan("time", &Pricing::Time { per_hour: dec!(1), unit_minutes: 1 }).await.unwrap();
+    assert_ne!(other.id, plan.id);
+    assert_eq!(db.plan(MISSING).await.unwrap(), None);
+}
+
+/// An e-bike charge on a tier plan, prepaid: its terms, tier meter and bill
+/// with a refund come back exactly.
+async fn tier_priced_session_round_trips(db: &Db) {
+    let site = site(db).await;
+    let pricing = Pricing::PowerTiers {
+        tiers: vec![
+            Tier { up_to_w: dec!(200), per_hour: dec!(0.5) },
+            Tier { up_to_w: dec!(400), per_hour: dec!(0.8) },
+        ],
+        unit_minutes: 1,
+        switch_after_s: 60,
+    };
+    let plan = db.create_plan(&unique("plan"), &pricing).await.unwrap();
+    let mut s = session_at(&site, &site.pile, t(1));
+    s.terms = Terms { pricing, plan_id: Some(plan.id), prepaid: Some(dec!(3.00)), ..terms(&site) };
+    db.insert_session(&s).await.unwrap();
+    s.start_result(true, t(2), None).unwrap();
+    s.reading(t(300_000_000), dec!(0.01), dec!(150.5), Some(300)).unwrap();
+    s.reading(t(600_000_000), dec!(0.04), dec!(350), Some(600)).unwrap();
+    db.update_session(&s).await.unwrap();
+    assert_eq!(db.session(&s.id).await.unwrap(), Some(s.clone()));
+
+    let (done, bill) = {
+        let reason = StopReason { code: 1, text: "full".into() };
+        let bill = s.finish(t(900_000_000), dec!(0.07), Some(900), reason).unwrap();
+        (s, bill)
+    };
+    assert!(bill.lines.iter().any(|l| matches!(l, BillLine::Tier { tier: 2, .. })), "{bill:?}");
+    assert!(bill.refund > Decimal::ZERO);
+    assert!(db.finish_session(&done, &bill).await.unwrap());
+    assert_eq!(db.bill(&done.id).await.unwrap(), Some(bill));
+    assert_eq!(db.session(&done.id).await.unwrap(), Some(done));
 }

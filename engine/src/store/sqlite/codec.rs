@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::{PileId, PortNo, SessionId};
+use crate::pricing::Pricing;
 use crate::session::{SessionRecord, SessionState, StopReason};
 
 pub(super) fn micros(t: DateTime<Utc>) -> i64 {
@@ -65,52 +66,51 @@ pub(super) fn name<T>(row: &Row, idx: usize, parse: fn(&str) -> Option<T>) -> ru
 }
 
 /// Session columns in the order of `bind_session`'s ?1..?14 and `session`.
-pub(super) const SESSION_COLUMNS: &str = "id, pile_id, port, station_id, tariff_id, state, created_at, \
-     started_at, ended_at, stop_code, stop_text, energy, last_reading_at, last_reading_kwh";
+pub(super) const SESSION_COLUMNS: &str = "id, pile_id, port, station_id, tariff_id, plan_id, state, \
+     created_at, started_at, ended_at, stop_code, stop_text, terms, meter";
 
 /// Runs an INSERT or UPDATE whose parameters ?1..?14 are `SESSION_COLUMNS`.
 pub(super) fn bind_session(stmt: &mut CachedStatement, s: &SessionRecord) -> rusqlite::Result<usize> {
     let stop = s.stop_reason.as_ref();
+    let tariff_id = match &s.terms.pricing {
+        Pricing::TimeOfUse { tariff_id, .. } => Some(*tariff_id),
+        _ => None,
+    };
     stmt.execute(rusqlite::params![
         s.id.as_str(),
         s.pile_id.as_str(),
         s.port.0,
         s.station_id,
-        s.tariff_id,
+        tariff_id,
+        s.terms.plan_id,
         s.state.as_str(),
         micros(s.created_at),
         s.started_at.map(micros),
         s.ended_at.map(micros),
         stop.map(|r| r.code),
         stop.map(|r| r.text.as_str()),
-        to_json(&s.energy)?,
-        s.last_reading.map(|(at, _)| micros(at)),
-        s.last_reading.map(|(_, kwh)| kwh.to_string()),
+        to_json(&s.terms)?,
+        to_json(&s.meter)?,
     ])
 }
 
 /// Decodes a row selected as `SESSION_COLUMNS`.
 pub(super) fn session(row: &Row) -> rusqlite::Result<SessionRecord> {
-    let stop_reason = match row.get::<_, Option<u8>>(9)? {
-        Some(code) => Some(StopReason { code, text: row.get(10)? }),
+    let stop_reason = match row.get::<_, Option<u8>>(10)? {
+        Some(code) => Some(StopReason { code, text: row.get(11)? }),
         None => None,
-    };
-    let last_reading = match (opt_time(row, 12)?, opt_decimal(row, 13)?) {
-        (Some(at), Some(kwh)) => Some((at, kwh)),
-        _ => None,
     };
     Ok(SessionRecord {
         id: SessionId(row.get(0)?),
         pile_id: PileId(row.get(1)?),
         port: PortNo(row.get(2)?),
         station_id: row.get(3)?,
-        tariff_id: row.get(4)?,
-        state: name(row, 5, SessionState::parse)?,
-        created_at: time(row, 6)?,
-        started_at: opt_time(row, 7)?,
-        ended_at: opt_time(row, 8)?,
+        state: name(row, 6, SessionState::parse)?,
+        created_at: time(row, 7)?,
+        started_at: opt_time(row, 8)?,
+        ended_at: opt_time(row, 9)?,
         stop_reason,
-        energy: json(row, 11)?,
-        last_reading,
+        terms: json(row, 12)?,
+        meter: json(row, 13)?,
     })
 }

@@ -27,8 +27,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats};
 use crate::domain::{PileId, SessionId, StationId, TariffId};
+use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
-use crate::tariff::{Bill, Tariff, TouPrices};
+use crate::tariff::{Tariff, TouPrices};
 use read::Readers;
 use writer::{Batching, Write, Writer};
 
@@ -123,6 +124,15 @@ impl Store for SqliteStore {
     async fn create_tariff(&self, name: &str, tou: &TouPrices) -> Result<Tariff> {
         let (name, tou, at) = (name.to_owned(), tou.clone(), now());
         self.writer.submit(|reply| Write::CreateTariff { name, tou, at, reply }).await
+    }
+
+    async fn create_plan(&self, name: &str, pricing: &Pricing) -> Result<PricePlan> {
+        let (name, pricing, at) = (name.to_owned(), pricing.clone(), now());
+        self.writer.submit(|reply| Write::CreatePlan { name, pricing, at, reply }).await
+    }
+
+    async fn plan(&self, id: PlanId) -> Result<Option<PricePlan>> {
+        self.readers.read(move |c| read::plan(c, id)).await
     }
 
     async fn tariff(&self, id: TariffId) -> Result<Option<Tariff>> {

@@ -14,9 +14,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use super::codec::{self, decimal, json, name, time, SESSION_COLUMNS};
 use super::BUSY_TIMEOUT;
 use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
+use crate::pricing::{Bill, PlanId, PricePlan};
 use crate::session::{MeterSample, SessionRecord};
 use crate::store::{PileRecord, Result, Station, StoreError};
-use crate::tariff::{Bill, Tariff};
+use crate::tariff::Tariff;
 
 pub(super) struct Readers {
     conns: Vec<Mutex<Connection>>,
@@ -72,7 +73,8 @@ pub(super) fn tariff(c: &Connection, id: TariffId) -> rusqlite::Result<Option<Ta
 
 pub(super) fn station(c: &Connection, id: StationId) -> rusqlite::Result<Option<Station>> {
     c.prepare_cached(
-        "SELECT id, name, tariff_id, utc_offset_minutes, created_at FROM stations WHERE id = ?1",
+        "SELECT id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at
+         FROM stations WHERE id = ?1",
     )?
     .query_row([id], |r| {
         Ok(Station {
@@ -80,10 +82,18 @@ pub(super) fn station(c: &Connection, id: StationId) -> rusqlite::Result<Option<
             name: r.get(1)?,
             tariff_id: r.get(2)?,
             utc_offset_minutes: r.get(3)?,
-            created_at: time(r, 4)?,
+            service_fee: decimal(r, 4)?,
+            minimum_charge: decimal(r, 5)?,
+            created_at: time(r, 6)?,
         })
     })
     .optional()
+}
+
+pub(super) fn plan(c: &Connection, id: PlanId) -> rusqlite::Result<Option<PricePlan>> {
+    c.prepare_cached("SELECT id, name, pricing FROM plans WHERE id = ?1")?
+        .query_row([id], |r| Ok(PricePlan { id: r.get(0)?, name: r.get(1)?, pricing: json(r, 2)? }))
+        .optional()
 }
 
 const PILE_COLUMNS: &str = "id, station_id, protocol, ports, created_at";
@@ -148,17 +158,22 @@ pub(super) fn samples(c: &Connection, id: &SessionId) -> rusqlite::Result<Vec<Me
 
 pub(super) fn bill(c: &Connection, id: &SessionId) -> rusqlite::Result<Option<Bill>> {
     c.prepare_cached(
-        "SELECT tariff_id, lines, kwh, energy_amount, service_amount, total FROM bills WHERE session_id = ?1",
+        "SELECT tariff_id, plan_id, lines, kwh, seconds, energy_amount, service_amount, total, prepaid, refund
+         FROM bills WHERE session_id = ?1",
     )?
     .query_row([id.as_str()], |r| {
         Ok(Bill {
             session_id: id.clone(),
             tariff_id: r.get(0)?,
-            lines: json(r, 1)?,
-            kwh: decimal(r, 2)?,
-            energy_amount: decimal(r, 3)?,
-            service_amount: decimal(r, 4)?,
-            total: decimal(r, 5)?,
+            plan_id: r.get(1)?,
+            lines: json(r, 2)?,
+            kwh: decimal(r, 3)?,
+            seconds: r.get(4)?,
+            energy_amount: decimal(r, 5)?,
+            service_amount: decimal(r, 6)?,
+            total: decimal(r, 7)?,
+            prepaid: super::codec::opt_decimal(r, 8)?,
+            refund: decimal(r, 9)?,
         })
     })
     .optional()

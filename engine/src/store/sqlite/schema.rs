@@ -30,7 +30,16 @@ CREATE TABLE stations (
     name               TEXT    NOT NULL,
     tariff_id          INTEGER NOT NULL REFERENCES tariffs (id),
     utc_offset_minutes INTEGER NOT NULL,
+    service_fee        TEXT    NOT NULL,
+    minimum_charge     TEXT    NOT NULL,
     created_at         INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE plans (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT    NOT NULL,
+    pricing    TEXT    NOT NULL, -- Pricing
+    created_at INTEGER NOT NULL
 ) STRICT;
 
 CREATE TABLE piles (
@@ -44,21 +53,22 @@ CREATE INDEX piles_station ON piles (station_id);
 
 -- A rowid table: sessions are rewritten on every transition, and the rowid
 -- orders sessions created in the same microsecond.
+-- tariff_id and plan_id repeat what terms says, for reports to filter on.
 CREATE TABLE sessions (
-    id               TEXT    PRIMARY KEY,
-    pile_id          TEXT    NOT NULL REFERENCES piles (id),
-    port             INTEGER NOT NULL,
-    station_id       INTEGER NOT NULL REFERENCES stations (id),
-    tariff_id        INTEGER NOT NULL REFERENCES tariffs (id),
-    state            TEXT    NOT NULL,
-    created_at       INTEGER NOT NULL,
-    started_at       INTEGER,
-    ended_at         INTEGER,
-    stop_code        INTEGER,
-    stop_text        TEXT,
-    energy           TEXT    NOT NULL, -- PeriodEnergy
-    last_reading_at  INTEGER,
-    last_reading_kwh TEXT
+    id         TEXT    PRIMARY KEY,
+    pile_id    TEXT    NOT NULL REFERENCES piles (id),
+    port       INTEGER NOT NULL,
+    station_id INTEGER NOT NULL REFERENCES stations (id),
+    tariff_id  INTEGER REFERENCES tariffs (id),
+    plan_id    INTEGER REFERENCES plans (id),
+    state      TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at   INTEGER,
+    stop_code  INTEGER,
+    stop_text  TEXT,
+    terms      TEXT    NOT NULL, -- Terms
+    meter      TEXT    NOT NULL  -- Meter
 ) STRICT;
 -- Only open sessions, a handful per pile, so the index stays tiny however
 -- long the history grows. Queries must repeat this WHERE to use it.
@@ -83,11 +93,15 @@ CREATE TABLE samples (
 -- record from a pile bill once.
 CREATE TABLE bills (
     session_id     TEXT    PRIMARY KEY REFERENCES sessions (id),
-    tariff_id      INTEGER NOT NULL REFERENCES tariffs (id),
+    tariff_id      INTEGER REFERENCES tariffs (id),
+    plan_id        INTEGER REFERENCES plans (id),
     kwh            TEXT    NOT NULL,
+    seconds        INTEGER NOT NULL,
     energy_amount  TEXT    NOT NULL,
     service_amount TEXT    NOT NULL,
     total          TEXT    NOT NULL,
+    prepaid        TEXT,
+    refund         TEXT    NOT NULL,
     lines          TEXT    NOT NULL, -- [BillLine]
     created_at     INTEGER NOT NULL
 ) STRICT;

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{ffi, params, Connection, ToSql};
 
 use super::codec::{bind_session, micros, to_json, SESSION_COLUMNS};
+use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError};
-use crate::tariff::{Bill, Tariff, TouPrices};
+use crate::tariff::{Tariff, TouPrices};
 
 /// The constraint a statement broke, when that is why it failed.
 enum Broke {
@@ -51,9 +52,17 @@ pub(super) fn create_tariff(
 
 pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<Utc>) -> Result<Station> {
     c.prepare_cached(
-        "INSERT INTO stations (name, tariff_id, utc_offset_minutes, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO stations (name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![station.name, station.tariff_id, station.utc_offset_minutes, micros(at)])
+    .execute(params![
+        station.name,
+        station.tariff_id,
+        station.utc_offset_minutes,
+        station.service_fee.to_string(),
+        station.minimum_charge.to_string(),
+        micros(at)
+    ])
     .map_err(|e| match broke(&e) {
         Some(Broke::Parent) => StoreError::NotFound(format!("tariff {}", station.tariff_id)),
         _ => e.into(),
@@ -63,8 +72,21 @@ pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<U
         name: station.name,
         tariff_id: station.tariff_id,
         utc_offset_minutes: station.utc_offset_minutes,
+        service_fee: station.service_fee,
+        minimum_charge: station.minimum_charge,
         created_at: at,
     })
+}
+
+pub(super) fn create_plan(
+    c: &Connection,
+    name: String,
+    pricing: Pricing,
+    at: DateTime<Utc>,
+) -> Result<PricePlan> {
+    c.prepare_cached("INSERT INTO plans (name, pricing, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![name, to_json(&pricing)?, micros(at)])?;
+    Ok(PricePlan { id: c.last_insert_rowid(), name, pricing })
 }
 
 pub(super) fn create_pile(c: &Connection, pile: &PileRecord) -> Result<()> {
@@ -86,14 +108,17 @@ pub(super) fn create_pile(c: &Connection, pile: &PileRecord) -> Result<()> {
     Ok(())
 }
 
-/// Names the pile, station or tariff a session refers to that does not exist.
+/// Names the pile, station, tariff or plan a session refers to that does
+/// not exist.
 fn missing_parent(c: &Connection, s: &SessionRecord) -> Result<StoreError> {
     let missing = if !exists(c, "SELECT 1 FROM piles WHERE id = ?1", s.pile_id.as_str())? {
         format!("pile {}", s.pile_id)
     } else if !exists(c, "SELECT 1 FROM stations WHERE id = ?1", s.station_id)? {
         format!("station {}", s.station_id)
+    } else if let Some(plan) = s.terms.plan_id {
+        format!("plan {plan} or tariff")
     } else {
-        format!("tariff {}", s.tariff_id)
+        "tariff".to_owned()
     };
     Ok(StoreError::NotFound(missing))
 }
@@ -115,8 +140,8 @@ pub(super) fn insert_session(c: &Connection, s: &SessionRecord) -> Result<()> {
 
 /// Rewrites every column of a session; ?1..?14 as in `SESSION_COLUMNS`.
 const UPDATE_SESSION: &str = "UPDATE sessions SET pile_id = ?2, port = ?3, station_id = ?4, tariff_id = ?5, \
-     state = ?6, created_at = ?7, started_at = ?8, ended_at = ?9, stop_code = ?10, stop_text = ?11, \
-     energy = ?12, last_reading_at = ?13, last_reading_kwh = ?14 WHERE id = ?1";
+     plan_id = ?6, state = ?7, created_at = ?8, started_at = ?9, ended_at = ?10, stop_code = ?11, \
+     stop_text = ?12, terms = ?13, meter = ?14 WHERE id = ?1";
 
 pub(super) fn update_session(c: &Connection, s: &SessionRecord) -> Result<()> {
     // A billed session is final even if its stored state somehow is not.
@@ -198,21 +223,26 @@ pub(super) fn finish_session(
         });
     }
     c.prepare_cached(
-        "INSERT INTO bills (session_id, tariff_id, kwh, energy_amount, service_amount, total, lines, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO bills (session_id, tariff_id, plan_id, kwh, seconds, energy_amount, service_amount,
+                            total, prepaid, refund, lines, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         s.id.as_str(),
         bill.tariff_id,
+        bill.plan_id,
         bill.kwh.to_string(),
+        bill.seconds,
         bill.energy_amount.to_string(),
         bill.service_amount.to_string(),
         bill.total.to_string(),
+        bill.prepaid.map(|p| p.to_string()),
+        bill.refund.to_string(),
         to_json(&bill.lines)?,
         micros(at),
     ])
     .map_err(|e| match broke(&e) {
-        Some(Broke::Parent) => StoreError::NotFound(format!("tariff {}", bill.tariff_id)),
+        Some(Broke::Parent) => StoreError::NotFound("the bill's tariff or plan".to_owned()),
         _ => e.into(),
     })?;
     Ok(true)

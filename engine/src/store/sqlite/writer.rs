@@ -19,9 +19,10 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::write;
+use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoreStats};
-use crate::tariff::{Bill, Tariff, TouPrices};
+use crate::tariff::{Tariff, TouPrices};
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -30,6 +31,7 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
 /// batch runs.
 pub(super) enum Write {
     CreateTariff { name: String, tou: TouPrices, at: DateTime<Utc>, reply: Reply<Tariff> },
+    CreatePlan { name: String, pricing: Pricing, at: DateTime<Utc>, reply: Reply<PricePlan> },
     CreateStation { station: NewStation, at: DateTime<Utc>, reply: Reply<Station> },
     CreatePile { pile: PileRecord, reply: Reply<()> },
     InsertSession { session: SessionRecord, reply: Reply<()> },
@@ -43,6 +45,9 @@ impl Write {
         match self {
             Write::CreateTariff { name, tou, at, reply } => {
                 answer(reply, batch.run(|c| write::create_tariff(c, name, tou, at)))
+            }
+            Write::CreatePlan { name, pricing, at, reply } => {
+                answer(reply, batch.run(|c| write::create_plan(c, name, pricing, at)))
             }
             Write::CreateStation { station, at, reply } => {
                 answer(reply, batch.run(|c| write::create_station(c, station, at)))
