@@ -4,13 +4,16 @@
 use std::time::Duration;
 
 use engine::clock::Clock;
-use engine::domain::StationId;
+use engine::domain::{Protocol, StationId};
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// A link that sends nothing for this long is dead (YKC: three missed
+    /// A YKC link that sends nothing for this long is dead (three missed
     /// 10 s heartbeats).
     pub heartbeat_timeout: Duration,
+    /// An e-bike link that sends nothing for this long is dead (three missed
+    /// 3-minute heartbeats).
+    pub dny_heartbeat_timeout: Duration,
     /// A connection that has not logged in by then is closed.
     pub login_timeout: Duration,
     /// How long a pile has to accept a start command before the order closes
@@ -32,10 +35,20 @@ pub struct Config {
     pub clock: Clock,
 }
 
+impl Config {
+    pub fn heartbeat_timeout(&self, protocol: Protocol) -> Duration {
+        match protocol {
+            Protocol::Ykc => self.heartbeat_timeout,
+            Protocol::Dny => self.dny_heartbeat_timeout,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             heartbeat_timeout: Duration::from_secs(30),
+            dny_heartbeat_timeout: Duration::from_secs(9 * 60),
             login_timeout: Duration::from_secs(30),
             start_timeout: Duration::from_secs(90),
             sample_flush: Duration::from_secs(1),

@@ -1,6 +1,7 @@
-//! The pile listener. One port serves every protocol: the first bytes a pile
-//! sends name its protocol (YKC frames start with 0x68), and the connection
-//! becomes a link of that protocol. Accepting never stops on an error such
+//! The pile listener. One port serves every protocol: the first byte a pile
+//! sends names its protocol (YKC frames start with 0x68; e-bike piles open
+//! with their SIM's ICCID digits, a "DNY" frame or a "link" keepalive), and
+//! the connection becomes a link of that protocol. Accepting never stops on an error such
 //! as running out of file descriptors; it backs off and goes on.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use engine::domain::Protocol;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpListener;
 
+use crate::adapter::dny::Dny;
 use crate::adapter::ykc::Ykc;
 use crate::link::Link;
 use crate::Platform;
@@ -35,6 +37,7 @@ pub async fn serve(listener: TcpListener, platform: Arc<Platform>) {
 pub fn sniff(first: u8) -> Option<Protocol> {
     match first {
         0x68 => Some(Protocol::Ykc),
+        b'D' | b'l' | b'0'..=b'9' | b'A'..=b'C' | b'E'..=b'F' | b'a'..=b'f' => Some(Protocol::Dny),
         _ => None,
     }
 }
@@ -64,6 +67,9 @@ where
     match protocol {
         Protocol::Ykc => {
             Link::<Ykc>::start(platform, read, write, peer);
+        }
+        Protocol::Dny => {
+            Link::<Dny>::start(platform, read, write, peer);
         }
     }
 }

@@ -15,7 +15,7 @@ use engine::store::PileRecord;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::FramedRead;
 
-use crate::adapter::{Adapter, Inbound, LoginInfo, PileCommand, PileEvent, ReplyTo};
+use crate::adapter::{Adapter, Inbound, LoginInfo, Out, PileCommand, PileEvent, ReplyTo};
 use crate::pile::{self, Pile, ToLink};
 use crate::{registry, Platform};
 
@@ -46,7 +46,8 @@ pub struct Link<A: Adapter> {
     state: State,
     opened: Instant,
     last_seen: Instant,
-    replies: Vec<A::Frame>,
+    /// Reused for every decoded item, so the hot path does not allocate.
+    scratch: Out<A::Frame>,
     /// The id the pile gave at login, for log lines before it is accepted.
     claimed: Option<PileId>,
 }
@@ -63,14 +64,14 @@ impl<A: Adapter> Link<A> {
             let now = Instant::now();
             Link {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                adapter: A::new(platform.config.clock),
                 platform,
-                adapter: A::new(),
                 out: FramedWrite::new(Box::new(write) as Writer, A::codec(), ctx),
                 peer,
                 state: State::Connected,
                 opened: now,
                 last_seen: now,
-                replies: Vec::new(),
+                scratch: Out::default(),
                 claimed: None,
             }
         })
@@ -203,13 +204,15 @@ impl<A: Adapter> Actor for Link<A> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let cfg = &self.platform.config;
-        let tick = (cfg.heartbeat_timeout / 3).min(cfg.login_timeout / 3).max(Duration::from_millis(10));
+        let tick = (cfg.heartbeat_timeout(A::PROTOCOL) / 3)
+            .min(cfg.login_timeout / 3)
+            .max(Duration::from_millis(10));
         ctx.run_interval(tick, |link, ctx| {
             let cfg = &link.platform.config;
             if matches!(link.state, State::Connected) && link.opened.elapsed() > cfg.login_timeout {
                 tracing::info!(peer = %link.peer, "no login in time; closing");
                 link.close(ctx, "login_timeout");
-            } else if link.last_seen.elapsed() > cfg.heartbeat_timeout {
+            } else if link.last_seen.elapsed() > cfg.heartbeat_timeout(A::PROTOCOL) {
                 tracing::info!(who = %link.who(), "heartbeat window passed in silence; closing");
                 link.close(ctx, "heartbeat_timeout");
             }
@@ -239,34 +242,36 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
         if let Some(kind) = A::item_type(&item) {
             self.platform.metrics.frame_in(A::PROTOCOL, kind);
         }
-        let mut replies = std::mem::take(&mut self.replies);
-        let inbound = self.adapter.inbound(item, &mut replies);
-        let attached = matches!(self.state, State::Attached { .. });
-        match inbound {
-            Inbound::Event(PileEvent::Login(info, reply)) => match self.state {
-                State::Connected => self.login(info, reply, ctx),
-                _ => tracing::debug!(who = %self.who(), "repeated login ignored"),
-            },
-            Inbound::Event(event) if attached => {
-                if let State::Attached { addr, .. } = &self.state {
-                    addr.do_send(pile::Event(event));
-                }
-            }
-            // Nothing counts before a successful login.
-            Inbound::Event(_) | Inbound::Handled | Inbound::Unhandled(_) if !attached => {
-                replies.clear();
-                self.fault("before_login");
-            }
-            Inbound::Event(_) | Inbound::Handled | Inbound::Unhandled(_) => {}
+        let mut out = std::mem::take(&mut self.scratch);
+        match self.adapter.inbound(item, &mut out) {
+            Inbound::Ok => {}
             Inbound::Fault(kind) => {
                 self.fault(kind);
                 tracing::debug!(who = %self.who(), kind, "frame dropped");
             }
+            Inbound::Unhandled => tracing::debug!(who = %self.who(), "frame not acted on"),
         }
-        for frame in replies.drain(..) {
+        let mut before_login = false;
+        for event in out.events.drain(..) {
+            match (event, &self.state) {
+                (PileEvent::Login(info, reply), State::Connected) => self.login(info, reply, ctx),
+                (PileEvent::Login(..), _) => tracing::debug!(who = %self.who(), "repeated login ignored"),
+                (event, State::Attached { addr, .. }) => addr.do_send(pile::Event(event)),
+                _ => before_login = true,
+            }
+        }
+        // Nothing counts, and nothing is answered, before a successful login.
+        if !matches!(self.state, State::Attached { .. }) {
+            before_login |= !out.replies.is_empty();
+            out.replies.clear();
+        }
+        if before_login {
+            self.fault("before_login");
+        }
+        for frame in out.replies.drain(..) {
             self.write(frame);
         }
-        self.replies = replies;
+        self.scratch = out;
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {

@@ -17,8 +17,8 @@ pub struct Metrics {
     frames_in: IntCounterVec,
     frames_out: IntCounterVec,
     /// One cache per protocol, indexed by `Protocol as usize`.
-    frames_in_cache: [FrameCache; 1],
-    frames_out_cache: [FrameCache; 1],
+    frames_in_cache: [FrameCache; 2],
+    frames_out_cache: [FrameCache; 2],
     pub frame_errors: IntCounterVec,
     pub links_closed: IntCounterVec,
     pub sessions_started: IntCounter,
@@ -27,6 +27,7 @@ pub struct Metrics {
     pub samples: IntCounter,
     pub duplicate_records: IntCounter,
     pub commands_undeliverable: IntCounter,
+    pub alarms: IntCounterVec,
     store_queue: IntGauge,
     store_batches: IntGauge,
     store_writes: IntGauge,
@@ -133,6 +134,12 @@ impl Metrics {
                 &r,
                 "chargeplane_commands_undeliverable_total",
                 "Commands for a pile that had no live link.",
+            ),
+            alarms: counter_vec(
+                &r,
+                "chargeplane_pile_alarms_total",
+                "Alarms piles raised, by protocol and kind.",
+                &["protocol", "kind"],
             ),
             store_queue: gauge(
                 &r,

@@ -167,6 +167,11 @@ impl Handler<Event> for Pile {
                 };
                 ctx.notify(Send(cmd));
             }
+            (_, PileEvent::Alarm { port, code, text, value }) => {
+                self.platform.metrics.alarms.with_label_values(&[self.protocol.as_str(), text]).inc();
+                let port = port.map(|p| p.0);
+                tracing::warn!(pile = %self.id, ?port, code, text, value, "pile alarm");
+            }
             (Some(no), event) => match self.port(no) {
                 Some(port) => port.do_send(port::FromPile(event)),
                 None => {

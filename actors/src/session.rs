@@ -161,7 +161,8 @@ impl Session {
                         s.platform().metrics.duplicate_records.inc();
                     }
                     if let Some(reply) = ack {
-                        let ack = PileCommand::AckRecord { session: s.rec.id.clone(), accepted: true, reply };
+                        let (port, session) = (s.rec.port, s.rec.id.clone());
+                        let ack = PileCommand::AckRecord { port, session, accepted: true, reply };
                         pile.do_send(pile::Send(ack));
                     }
                     s.end(ctx, "billed");
@@ -325,7 +326,8 @@ impl Handler<Stop> for Session {
             return Box::pin(fut::ready(Err(port::StopError::NotCharging)));
         }
         self.persist(ctx);
-        let sent = self.ctx.pile.send(pile::Send(PileCommand::StopCharge { port: self.rec.port }));
+        let cmd = PileCommand::StopCharge { port: self.rec.port, session: self.rec.id.clone() };
+        let sent = self.ctx.pile.send(pile::Send(cmd));
         Box::pin(sent.into_actor(self).map(|res, _, _| match res {
             Ok(Ok(())) => Ok(()),
             _ => Err(port::StopError::Offline),
@@ -416,12 +418,14 @@ pub async fn settle_elsewhere(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
             if rec.state == SessionState::Finished {
                 p.metrics.duplicate_records.inc();
             }
-            let ack = PileCommand::AckRecord { session: record.session, accepted: true, reply };
+            let ack =
+                PileCommand::AckRecord { port: record.port, session: record.session, accepted: true, reply };
             ctx.pile.do_send(pile::Send(ack));
         }
         None => {
             tracing::warn!(session = %record.session, "final record of a charge this platform never started");
-            let ack = PileCommand::AckRecord { session: record.session, accepted: false, reply };
+            let ack =
+                PileCommand::AckRecord { port: record.port, session: record.session, accepted: false, reply };
             ctx.pile.do_send(pile::Send(ack));
         }
     }

@@ -23,6 +23,7 @@ pub struct ServeConfig {
     /// Register unknown piles into this station at login instead of refusing them.
     pub auto_register_station: Option<StationId>,
     pub heartbeat_timeout_ms: u64,
+    pub dny_heartbeat_timeout_ms: u64,
     pub login_timeout_ms: u64,
     pub start_timeout_ms: u64,
     pub sample_flush_ms: u64,
@@ -55,6 +56,7 @@ impl Default for ServeConfig {
             http_workers: 0,
             auto_register_station: None,
             heartbeat_timeout_ms: a.heartbeat_timeout.as_millis() as u64,
+            dny_heartbeat_timeout_ms: a.dny_heartbeat_timeout.as_millis() as u64,
             login_timeout_ms: a.login_timeout.as_millis() as u64,
             start_timeout_ms: a.start_timeout.as_millis() as u64,
             sample_flush_ms: a.sample_flush.as_millis() as u64,
@@ -82,6 +84,7 @@ impl ServeConfig {
         let ms = Duration::from_millis;
         actors::Config {
             heartbeat_timeout: ms(self.heartbeat_timeout_ms),
+            dny_heartbeat_timeout: ms(self.dny_heartbeat_timeout_ms),
             login_timeout: ms(self.login_timeout_ms),
             start_timeout: ms(self.start_timeout_ms),
             sample_flush: ms(self.sample_flush_ms.max(1)),

@@ -66,19 +66,24 @@ impl fmt::Display for SessionId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
+    /// YKC v1.5/v1.6, car piles.
     Ykc,
+    /// "DNY"-style multi-port e-bike piles.
+    Dny,
 }
 
 impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Ykc => "ykc",
+            Protocol::Dny => "dny",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "ykc" => Some(Protocol::Ykc),
+            "dny" => Some(Protocol::Dny),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 //! trait with its backends. Pure and fast, so it is unit-tested on its own.
 
 pub mod clock;
+pub mod dny;
 pub mod domain;
 pub mod pricing;
 pub mod session;

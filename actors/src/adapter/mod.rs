@@ -14,6 +14,7 @@ use engine::tariff::TouPrices;
 use rust_decimal::Decimal;
 use tokio_util::codec::{Decoder, Encoder};
 
+pub mod dny;
 pub mod ykc;
 
 /// Names the request a deferred reply answers (protocols echo the request's
@@ -91,6 +92,14 @@ pub enum PileEvent {
         reply: ReplyTo,
     },
     TariffRequest(ReplyTo),
+    /// Something is wrong at the pile (a port, or the whole pile when `port`
+    /// is `None`): the protocol's code, its meaning and a value.
+    Alarm {
+        port: Option<PortNo>,
+        code: u8,
+        text: &'static str,
+        value: u32,
+    },
 }
 
 /// How a charge is to run, for piles that enforce it themselves.
@@ -131,6 +140,7 @@ pub enum PileCommand {
     },
     StopCharge {
         port: PortNo,
+        session: SessionId,
     },
     /// Change a running charge's time limit (seconds from its start).
     Adjust {
@@ -139,6 +149,7 @@ pub enum PileCommand {
         limit_s: u32,
     },
     AckRecord {
+        port: PortNo,
         session: SessionId,
         accepted: bool,
         reply: ReplyTo,
@@ -155,15 +166,27 @@ pub enum PileCommand {
     },
 }
 
-/// What one decoded item amounted to.
-pub enum Inbound<F> {
-    Event(PileEvent),
-    /// Handled inside the adapter (answered by `replies`, or ignorable).
-    Handled,
+/// What the adapter makes of one decoded item: frames the protocol answers
+/// at once, and events for the pile actor.
+pub struct Out<F> {
+    pub replies: Vec<F>,
+    pub events: Vec<PileEvent>,
+}
+
+impl<F> Default for Out<F> {
+    fn default() -> Self {
+        Out { replies: Vec::new(), events: Vec::new() }
+    }
+}
+
+/// How one decoded item went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inbound {
+    Ok,
     /// A damaged or unusable frame, dropped; the label names its kind.
     Fault(&'static str),
-    /// Usable bytes but a frame this platform does not act on (yet).
-    Unhandled(F),
+    /// A well-formed frame this platform does not act on (yet).
+    Unhandled,
 }
 
 pub trait Adapter: Sized + Unpin + 'static {
@@ -178,16 +201,15 @@ pub trait Adapter: Sized + Unpin + 'static {
 
     const PROTOCOL: Protocol;
 
-    fn new() -> Self;
+    fn new(clock: engine::clock::Clock) -> Self;
     fn codec() -> Self::Codec;
 
     /// Once logged in, the station's offset from UTC: pile clocks run in
     /// local time.
     fn set_utc_offset(&mut self, offset: FixedOffset);
 
-    /// Turns one decoded item into an event, pushing any frames the protocol
-    /// answers at once onto `replies`.
-    fn inbound(&mut self, item: Self::DecodeItem, replies: &mut Vec<Self::Frame>) -> Inbound<Self::Frame>;
+    /// Turns one decoded item into events and immediate replies.
+    fn inbound(&mut self, item: Self::DecodeItem, out: &mut Out<Self::Frame>) -> Inbound;
 
     /// The frame carrying a command, or `None` if the protocol cannot say it.
     fn outbound(&mut self, command: PileCommand) -> Option<Self::Frame>;
@@ -211,5 +233,6 @@ pub fn session_id(
 ) -> SessionId {
     match protocol {
         Protocol::Ykc => ykc::session_id(pile, port, local),
+        Protocol::Dny => dny::session_id(),
     }
 }

@@ -11,7 +11,9 @@ use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
 use engine::session::StopReason;
 use engine::ykc::{self, CodecError, Frame, FrameCodec, FrameFault, GunStatus, Message};
 
-use super::{Adapter, FinalRecord, Inbound, LoginInfo, PileCommand, PileEvent, PortReport, Reading, ReplyTo};
+use super::{
+    Adapter, FinalRecord, Inbound, LoginInfo, Out, PileCommand, PileEvent, PortReport, Reading, ReplyTo,
+};
 
 pub struct Ykc {
     pile: Option<PileId>,
@@ -32,7 +34,7 @@ impl Ykc {
             .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
     }
 
-    fn event(&mut self, frame: &Frame, msg: Message, replies: &mut Vec<Frame>) -> Inbound<Frame> {
+    fn event(&mut self, frame: &Frame, msg: Message, out: &mut Out<Frame>) -> Inbound {
         let reply = ReplyTo(frame.seq as u32);
         let event = match msg {
             Message::Login(m) => {
@@ -41,10 +43,8 @@ impl Ykc {
             }
             Message::Heartbeat(m) => {
                 let answer = Message::HeartbeatReply(ykc::HeartbeatReply { pile: m.pile, gun: m.gun });
-                if let Ok(f) = answer.encode(frame.seq) {
-                    replies.push(f);
-                }
-                return Inbound::Handled;
+                out.replies.extend(answer.encode(frame.seq).ok());
+                return Inbound::Ok;
             }
             Message::BillingModelCheck(m) => PileEvent::TariffCheck { model: m.model, reply },
             Message::BillingModelRequest(_) => PileEvent::TariffRequest(reply),
@@ -71,9 +71,10 @@ impl Ykc {
                 },
                 reply,
             ),
-            _ => return Inbound::Unhandled(frame.clone()),
+            _ => return Inbound::Unhandled,
         };
-        Inbound::Event(event)
+        out.events.push(event);
+        Inbound::Ok
     }
 }
 
@@ -123,7 +124,7 @@ impl Adapter for Ykc {
 
     const PROTOCOL: Protocol = Protocol::Ykc;
 
-    fn new() -> Self {
+    fn new(_: engine::clock::Clock) -> Self {
         Ykc { pile: None, seq: 0, offset: FixedOffset::east_opt(0).expect("zero offset") }
     }
 
@@ -135,13 +136,13 @@ impl Adapter for Ykc {
         self.offset = offset;
     }
 
-    fn inbound(&mut self, item: Result<Frame, FrameFault>, replies: &mut Vec<Frame>) -> Inbound<Frame> {
+    fn inbound(&mut self, item: Result<Frame, FrameFault>, out: &mut Out<Frame>) -> Inbound {
         let frame = match item {
             Ok(frame) => frame,
             Err(fault) => return Inbound::Fault(fault.kind_label()),
         };
         match Message::decode(&frame) {
-            Ok(msg) => self.event(&frame, msg, replies),
+            Ok(msg) => self.event(&frame, msg, out),
             Err(e) => Inbound::Fault(e.kind_label()),
         }
     }
@@ -167,10 +168,10 @@ impl Adapter for Ykc {
             }
             // YKC piles take no time limits; their balance bounds the charge.
             PileCommand::Adjust { .. } => return None,
-            PileCommand::StopCharge { port } => {
+            PileCommand::StopCharge { port, .. } => {
                 (Message::RemoteStop(ykc::RemoteStop { pile, gun: port.0 }), self.next_seq())
             }
-            PileCommand::AckRecord { session, accepted, reply } => {
+            PileCommand::AckRecord { session, accepted, reply, .. } => {
                 (Message::RecordAck(ykc::RecordAck { serial: session, invalid: !accepted }), reply.0 as u16)
             }
             PileCommand::TariffCheckReply { model, current, reply } => {

@@ -36,12 +36,16 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
     match protocol {
         Protocol::Ykc if id.len() == 14 && id.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
         Protocol::Ykc => Err(ApiError::invalid("id", "a YKC pile id is 14 digits")),
+        Protocol::Dny if engine::dny::phys_of(&PileId(id.to_owned())).is_some() => Ok(()),
+        Protocol::Dny => {
+            Err(ApiError::invalid("id", "an e-bike pile id is its 8 hex digit device id, e.g. 05A1B2C3"))
+        }
     }
 }
 
 async fn create(state: State, body: web::Json<NewPile>) -> ApiResult<HttpResponse> {
     let protocol = Protocol::parse(&body.protocol)
-        .ok_or_else(|| ApiError::invalid("protocol", "protocol must be \"ykc\""))?;
+        .ok_or_else(|| ApiError::invalid("protocol", "protocol must be \"ykc\" or \"dny\""))?;
     check_id(protocol, &body.id)?;
     if !(1..=99).contains(&body.ports) {
         return Err(ApiError::invalid("ports", "a pile has 1 to 99 ports"));

@@ -1,0 +1,380 @@
+//! Field encodings shared by every DNY frame body, and the errors they raise.
+//!
+//! Everything is a little-endian integer in a fixed unit, a unix time, or a
+//! 16-byte ASCII order number. Decoding is tolerant: whatever the wire can
+//! carry is accepted. Encoding is strict: a value the wire cannot carry
+//! exactly is an error, never silently rounded or truncated.
+//!
+//! `Reader` and `Writer` walk a body field by field; the frame modules are
+//! little more than the field order.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// Bytes of an order number on the wire.
+pub const ORDER_LEN: usize = 16;
+
+/// Why a frame body could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("command 0x{cmd:02X}: data of {got} bytes, need {need}")]
+    Short { cmd: u8, need: usize, got: usize },
+}
+
+impl DecodeError {
+    /// A short name for metric labels.
+    pub fn kind_label(&self) -> &'static str {
+        match self {
+            DecodeError::Short { .. } => "short",
+        }
+    }
+}
+
+/// Why a value could not be put on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    #[error("{field}: {value} is negative")]
+    Negative { field: &'static str, value: Decimal },
+    #[error("{field}: {value} is finer than the wire's {dp} decimal places")]
+    TooPrecise { field: &'static str, value: Decimal, dp: u32 },
+    #[error("{field}: {value} does not fit the wire field")]
+    OutOfRange { field: &'static str, value: String },
+    #[error("{field}: {value:?} is not printable ASCII of at most {max} bytes")]
+    BadText { field: &'static str, value: String, max: usize },
+    #[error("{field}: {value} is not a whole second between 1970 and 2106")]
+    BadTime { field: &'static str, value: DateTime<Utc> },
+    #[error("command 0x{cmd:02X}: data of {len} bytes exceeds the frame maximum")]
+    TooLong { cmd: u8, len: usize },
+}
+
+/// The fixed-point units quantities travel in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// 0.01 yuan (fen)
+    Money,
+    /// 0.1 W
+    Power,
+    /// whole watts (the unit overload limit, which would not fit 0.1 W)
+    Watt,
+    /// 0.01 kWh
+    Energy,
+    /// 0.1 V
+    Volt,
+    /// 0.01 A
+    Amp,
+}
+
+impl Scale {
+    /// Decimal places of one wire unit.
+    pub const fn dp(self) -> u32 {
+        match self {
+            Scale::Watt => 0,
+            Scale::Power | Scale::Volt => 1,
+            Scale::Money | Scale::Energy | Scale::Amp => 2,
+        }
+    }
+
+    pub fn from_wire(self, raw: u64) -> Decimal {
+        Decimal::from_i128_with_scale(i128::from(raw), self.dp())
+    }
+
+    /// The wire integer for `value`: it must be non-negative, a whole number
+    /// of units and at most `max`.
+    pub fn to_wire(self, value: Decimal, max: u64, field: &'static str) -> Result<u64, EncodeError> {
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(EncodeError::Negative { field, value });
+        }
+        let dp = self.dp();
+        let rounded = value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
+        if rounded != value {
+            return Err(EncodeError::TooPrecise { field, value, dp });
+        }
+        // `rounded` has at most `dp` places, so this is exact.
+        let shift = dp.saturating_sub(rounded.scale());
+        rounded
+            .mantissa()
+            .checked_mul(10i128.pow(shift))
+            .and_then(|units| u64::try_from(units).ok())
+            .filter(|units| *units <= max)
+            .ok_or_else(|| EncodeError::OutOfRange { field, value: value.to_string() })
+    }
+}
+
+/// Temperatures travel as u8 with a -65 °C offset.
+pub const TEMP_OFFSET: i16 = 65;
+
+pub fn temp_from_wire(raw: u8) -> i16 {
+    i16::from(raw) - TEMP_OFFSET
+}
+
+pub fn temp_to_wire(celsius: i16, field: &'static str) -> Result<u8, EncodeError> {
+    celsius
+        .checked_add(TEMP_OFFSET)
+        .and_then(|t| u8::try_from(t).ok())
+        .ok_or_else(|| EncodeError::OutOfRange { field, value: celsius.to_string() })
+}
+
+/// A u32 unix time. Every u32 is a valid time.
+pub fn time_from_wire(raw: u32) -> DateTime<Utc> {
+    DateTime::from_timestamp(i64::from(raw), 0).unwrap_or_default()
+}
+
+/// Whole seconds from 1970 up to `u32::MAX` (2106-02-07).
+pub fn time_to_wire(t: DateTime<Utc>, field: &'static str) -> Result<u32, EncodeError> {
+    if t.timestamp_subsec_nanos() != 0 {
+        return Err(EncodeError::BadTime { field, value: t });
+    }
+    u32::try_from(t.timestamp()).map_err(|_| EncodeError::BadTime { field, value: t })
+}
+
+/// An order number: text up to the first NUL; bytes that are not UTF-8
+/// are replaced rather than refused (the number is only looked up).
+pub fn order_from_wire(raw: &[u8]) -> String {
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned()
+}
+
+/// Printable ASCII of at most 16 bytes, NUL-padded.
+pub fn order_to_wire(order: &str, field: &'static str) -> Result<[u8; ORDER_LEN], EncodeError> {
+    if order.len() > ORDER_LEN || !order.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(EncodeError::BadText { field, value: order.to_owned(), max: ORDER_LEN });
+    }
+    let mut out = [0u8; ORDER_LEN];
+    out.iter_mut().zip(order.bytes()).for_each(|(o, b)| *o = b);
+    Ok(out)
+}
+
+// ---- walking a body ----
+
+/// Reads a body front to back. Bodies are checked against their documented
+/// length up front (and again by `need` for variable parts), so a read past
+/// the end only happens on a codec bug; it is still an error, not a panic.
+pub(crate) struct Reader<'a> {
+    cmd: u8,
+    need: usize,
+    got: usize,
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Trailing bytes beyond `need` are ignored: newer firmware appends fields.
+    pub fn new(cmd: u8, data: &'a [u8], need: usize) -> Result<Self, DecodeError> {
+        let got = data.len();
+        if got < need {
+            return Err(DecodeError::Short { cmd, need, got });
+        }
+        Ok(Reader { cmd, need, got, rest: data })
+    }
+
+    /// Raises the documented length by `more` bytes, for a variable part
+    /// whose size the body itself declares.
+    pub fn need(&mut self, more: usize) -> Result<(), DecodeError> {
+        self.need = self.need.saturating_add(more);
+        if self.got < self.need {
+            return Err(DecodeError::Short { cmd: self.cmd, need: self.need, got: self.got });
+        }
+        Ok(())
+    }
+
+    pub fn bytes<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let (head, rest) = self.rest.split_first_chunk::<N>().ok_or(DecodeError::Short {
+            cmd: self.cmd,
+            need: self.need,
+            got: self.got,
+        })?;
+        self.rest = rest;
+        Ok(*head)
+    }
+
+    pub fn slice(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.rest.len() < n {
+            return Err(DecodeError::Short { cmd: self.cmd, need: self.need, got: self.got });
+        }
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Ok(head)
+    }
+
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        let [b] = self.bytes()?;
+        Ok(b)
+    }
+
+    pub fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(self.bytes()?))
+    }
+
+    pub fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.bytes()?))
+    }
+
+    pub fn dec_u16(&mut self, scale: Scale) -> Result<Decimal, DecodeError> {
+        Ok(scale.from_wire(self.u16()?.into()))
+    }
+
+    pub fn dec_u32(&mut self, scale: Scale) -> Result<Decimal, DecodeError> {
+        Ok(scale.from_wire(self.u32()?.into()))
+    }
+
+    pub fn temp(&mut self) -> Result<i16, DecodeError> {
+        Ok(temp_from_wire(self.u8()?))
+    }
+
+    pub fn time(&mut self) -> Result<DateTime<Utc>, DecodeError> {
+        Ok(time_from_wire(self.u32()?))
+    }
+
+    pub fn order(&mut self) -> Result<String, DecodeError> {
+        Ok(order_from_wire(&self.bytes::<ORDER_LEN>()?))
+    }
+}
+
+/// Writes a body front to back, refusing values the wire cannot carry.
+pub(crate) struct Writer {
+    buf: BytesMut,
+}
+
+impl Writer {
+    pub fn with_capacity(n: usize) -> Self {
+        Writer { buf: BytesMut::with_capacity(n) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn finish(self) -> Bytes {
+        self.buf.freeze()
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.buf.put_slice(b);
+    }
+
+    pub fn u8(&mut self, v: u8) {
+        self.buf.put_u8(v);
+    }
+
+    pub fn u16(&mut self, v: u16) {
+        self.buf.put_u16_le(v);
+    }
+
+    pub fn u32(&mut self, v: u32) {
+        self.buf.put_u32_le(v);
+    }
+
+    pub fn dec_u16(&mut self, v: Decimal, scale: Scale, field: &'static str) -> Result<(), EncodeError> {
+        let raw = scale.to_wire(v, u16::MAX.into(), field)?;
+        self.buf.put_u16_le(raw as u16);
+        Ok(())
+    }
+
+    pub fn dec_u32(&mut self, v: Decimal, scale: Scale, field: &'static str) -> Result<(), EncodeError> {
+        let raw = scale.to_wire(v, u32::MAX.into(), field)?;
+        self.buf.put_u32_le(raw as u32);
+        Ok(())
+    }
+
+    pub fn temp(&mut self, celsius: i16, field: &'static str) -> Result<(), EncodeError> {
+        let raw = temp_to_wire(celsius, field)?;
+        self.buf.put_u8(raw);
+        Ok(())
+    }
+
+    pub fn time(&mut self, t: DateTime<Utc>, field: &'static str) -> Result<(), EncodeError> {
+        let raw = time_to_wire(t, field)?;
+        self.buf.put_u32_le(raw);
+        Ok(())
+    }
+
+    pub fn order(&mut self, order: &str, field: &'static str) -> Result<(), EncodeError> {
+        let raw = order_to_wire(order, field)?;
+        self.buf.put_slice(&raw);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn scales_decode_and_encode_strictly() {
+        assert_eq!(Scale::Power.from_wire(1805), dec!(180.5));
+        assert_eq!(Scale::Energy.from_wire(63), dec!(0.63));
+        assert_eq!(Scale::Watt.from_wire(6000), dec!(6000));
+        assert_eq!(Scale::Money.to_wire(dec!(12.30000), u32::MAX.into(), "m"), Ok(1230));
+        assert_eq!(Scale::Amp.to_wire(dec!(-0), u16::MAX.into(), "a"), Ok(0));
+        assert!(matches!(
+            Scale::Money.to_wire(dec!(-0.01), u32::MAX.into(), "m"),
+            Err(EncodeError::Negative { .. })
+        ));
+        assert!(matches!(
+            Scale::Power.to_wire(dec!(180.05), u16::MAX.into(), "p"),
+            Err(EncodeError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            Scale::Watt.to_wire(dec!(6000.5), u16::MAX.into(), "w"),
+            Err(EncodeError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            Scale::Power.to_wire(dec!(6553.6), u16::MAX.into(), "p"),
+            Err(EncodeError::OutOfRange { .. })
+        ));
+        assert_eq!(Scale::Power.to_wire(dec!(6553.5), u16::MAX.into(), "p"), Ok(65535));
+        assert!(Scale::Money.to_wire(Decimal::MAX, u32::MAX.into(), "m").is_err());
+    }
+
+    #[test]
+    fn temperatures_carry_an_offset_of_65() {
+        assert_eq!(temp_from_wire(0), -65);
+        assert_eq!(temp_from_wire(90), 25);
+        assert_eq!(temp_from_wire(255), 190);
+        assert_eq!(temp_to_wire(25, "t"), Ok(90));
+        assert!(temp_to_wire(-66, "t").is_err());
+        assert!(temp_to_wire(191, "t").is_err());
+    }
+
+    #[test]
+    fn times_are_whole_u32_seconds() {
+        let t = time_from_wire(1_772_352_000);
+        assert_eq!(t.to_rfc3339(), "2026-03-01T08:00:00+00:00");
+        assert_eq!(time_to_wire(t, "t"), Ok(1_772_352_000));
+        assert_eq!(time_to_wire(time_from_wire(u32::MAX), "t"), Ok(u32::MAX));
+        let frac = t + chrono::Duration::milliseconds(500);
+        assert!(matches!(time_to_wire(frac, "t"), Err(EncodeError::BadTime { .. })));
+        let early = DateTime::from_timestamp(-1, 0).unwrap();
+        assert!(time_to_wire(early, "t").is_err());
+        let late = DateTime::from_timestamp(i64::from(u32::MAX) + 1, 0).unwrap();
+        assert!(time_to_wire(late, "t").is_err());
+    }
+
+    #[test]
+    fn orders_are_nul_padded_ascii() {
+        assert_eq!(order_to_wire("A1", "o").unwrap()[..3], [b'A', b'1', 0]);
+        assert_eq!(order_from_wire(b"A1\0\0\0\0\0\0\0\0\0\0\0\0\0\0"), "A1");
+        assert_eq!(order_from_wire(b"AB\0CD"), "AB");
+        assert_eq!(order_from_wire(&[b'A', 0xFF]), "A\u{FFFD}");
+        assert_eq!(order_from_wire(b"0123456789ABCDEF"), "0123456789ABCDEF");
+        assert!(order_to_wire("0123456789ABCDEFG", "o").is_err());
+        assert!(order_to_wire("caf\u{e9}", "o").is_err());
+        assert!(order_to_wire("a\tb", "o").is_err());
+        assert!(order_to_wire("", "o").is_ok());
+    }
+
+    #[test]
+    fn reader_reports_short_bodies_and_never_reads_past_the_end() {
+        assert_eq!(
+            Reader::new(0x06, &[0; 10], 33).err(),
+            Some(DecodeError::Short { cmd: 6, need: 33, got: 10 })
+        );
+        let mut r = Reader::new(0x21, &[1, 2, 3], 0).unwrap();
+        assert_eq!(r.u16().unwrap(), 0x0201);
+        assert_eq!(r.need(5), Err(DecodeError::Short { cmd: 0x21, need: 5, got: 3 }));
+        assert!(r.u16().is_err());
+        assert!(r.slice(2).is_err());
+        assert_eq!(r.slice(1).unwrap(), &[3]);
+    }
+}

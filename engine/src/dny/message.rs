@@ -1,0 +1,286 @@
+//! Frames as typed messages, one enum per direction.
+//!
+//! The same command byte means different bodies up (pile → platform) and
+//! down (platform → pile), so there are two enums: `Up`, which the platform
+//! decodes and the simulator encodes, and `Down`, the reverse. Each has a
+//! variant per command it understands and `Other` for the rest, so an
+//! unknown or newer command is passed along (and counted) instead of
+//! failing the link.
+
+use bytes::Bytes;
+
+use super::card::{CardReply, CardSwipe};
+use super::charge::{Adjust, ChargingReport, Settlement, SettlementAck, StartStop, StartStopReply};
+use super::device::{Alarm, Limits, Reboot};
+use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::frame::{Frame, MAX_DATA};
+use super::login::{Heartbeat, Register, Time, TimeRequest};
+
+/// Command bytes. Most are used in both directions with different bodies.
+pub mod cmd {
+    pub const CARD: u8 = 0x02;
+    pub const SETTLEMENT: u8 = 0x03;
+    pub const REPORT: u8 = 0x06;
+    pub const REGISTER: u8 = 0x20;
+    pub const HEARTBEAT: u8 = 0x21;
+    pub const TIME: u8 = 0x22;
+    pub const ALARM: u8 = 0x42;
+    pub const START_STOP: u8 = 0x82;
+    pub const LIMITS: u8 = 0x85;
+    pub const REBOOT: u8 = 0x87;
+    pub const ADJUST: u8 = 0x8A;
+}
+
+/// A frame body with a fixed layout. Bodies may be longer than `LEN` (newer
+/// firmware appends fields) but never shorter.
+pub(crate) trait Body: Sized {
+    /// The documented length, or the smallest one for a variable body.
+    const LEN: usize;
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+    fn write(&self, w: &mut Writer) -> Result<(), EncodeError>;
+
+    /// The length this value encodes to.
+    fn len(&self) -> usize {
+        Self::LEN
+    }
+}
+
+fn decode_body<T: Body>(cmd: u8, data: &[u8]) -> Result<T, DecodeError> {
+    T::read(&mut Reader::new(cmd, data, T::LEN)?)
+}
+
+fn encode_body<T: Body>(m: &T) -> Result<Bytes, EncodeError> {
+    let mut w = Writer::with_capacity(m.len());
+    m.write(&mut w)?;
+    debug_assert_eq!(w.len(), m.len(), "body layout and length disagree");
+    Ok(w.finish())
+}
+
+/// A one-byte result, the whole body of several replies and acks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Ack {
+    /// 0 = accepted / done.
+    pub result: u8,
+}
+
+impl Ack {
+    pub const OK: Ack = Ack { result: 0 };
+
+    pub fn is_ok(self) -> bool {
+        self.result == 0
+    }
+}
+
+impl Body for Ack {
+    const LEN: usize = 1;
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Ack { result: r.u8()? })
+    }
+
+    fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        w.u8(self.result);
+        Ok(())
+    }
+}
+
+/// Declares one direction's enum from a table of variant, body type and
+/// command, so decode, encode and cmd cannot disagree.
+macro_rules! messages {
+    ($(#[$edoc:meta])* $name:ident { $($(#[$doc:meta])* $variant:ident($ty:ty) = $cmd:path,)* }) => {
+        $(#[$edoc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$doc])* $variant($ty),)*
+            /// A command this codec does not interpret.
+            Other { cmd: u8, data: Bytes },
+        }
+
+        impl $name {
+            pub fn cmd(&self) -> u8 {
+                match self {
+                    $($name::$variant(_) => $cmd,)*
+                    $name::Other { cmd, .. } => *cmd,
+                }
+            }
+
+            pub fn decode(frame: &Frame) -> Result<$name, DecodeError> {
+                Ok(match frame.cmd {
+                    $($cmd => $name::$variant(decode_body(frame.cmd, &frame.data)?),)*
+                    cmd => $name::Other { cmd, data: frame.data.clone() },
+                })
+            }
+
+            /// A frame carrying this message from or to device `phys`, with
+            /// message id `msg` (a reply echoes its request's).
+            pub fn encode(&self, phys: u32, msg: u16) -> Result<Frame, EncodeError> {
+                let data = match self {
+                    $($name::$variant(m) => encode_body(m)?,)*
+                    $name::Other { data, .. } => data.clone(),
+                };
+                if data.len() > MAX_DATA {
+                    return Err(EncodeError::TooLong { cmd: self.cmd(), len: data.len() });
+                }
+                Ok(Frame { phys, msg, cmd: self.cmd(), data })
+            }
+        }
+    };
+}
+
+messages! {
+    /// Pile → platform.
+    Up {
+        Register(Register) = cmd::REGISTER,
+        Heartbeat(Heartbeat) = cmd::HEARTBEAT,
+        TimeRequest(TimeRequest) = cmd::TIME,
+        CardSwipe(CardSwipe) = cmd::CARD,
+        /// The pile's answer to `Down::StartStop`.
+        StartStopReply(StartStopReply) = cmd::START_STOP,
+        ChargingReport(ChargingReport) = cmd::REPORT,
+        Settlement(Settlement) = cmd::SETTLEMENT,
+        Alarm(Alarm) = cmd::ALARM,
+        AdjustReply(Ack) = cmd::ADJUST,
+        LimitsReply(Ack) = cmd::LIMITS,
+        RebootReply(Ack) = cmd::REBOOT,
+    }
+}
+
+messages! {
+    /// Platform → pile.
+    Down {
+        RegisterReply(Ack) = cmd::REGISTER,
+        HeartbeatReply(Ack) = cmd::HEARTBEAT,
+        Time(Time) = cmd::TIME,
+        CardReply(CardReply) = cmd::CARD,
+        StartStop(StartStop) = cmd::START_STOP,
+        SettlementAck(SettlementAck) = cmd::SETTLEMENT,
+        AlarmAck(Ack) = cmd::ALARM,
+        Adjust(Adjust) = cmd::ADJUST,
+        Limits(Limits) = cmd::LIMITS,
+        Reboot(Reboot) = cmd::REBOOT,
+    }
+}
+
+macro_rules! from_body {
+    ($dir:ident: $($ty:ident),*) => {
+        $(impl From<$ty> for $dir {
+            fn from(m: $ty) -> $dir {
+                $dir::$ty(m)
+            }
+        })*
+    };
+}
+
+// `Ack` is left out: it is several variants, so pick one.
+from_body!(Up: Register, Heartbeat, TimeRequest, CardSwipe, StartStopReply, ChargingReport, Settlement, Alarm);
+from_body!(Down: Time, CardReply, StartStop, SettlementAck, Adjust, Limits, Reboot);
+
+/// Fixtures shared by the frame modules' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use bytes::BytesMut;
+    use chrono::{DateTime, Utc};
+    use tokio_util::codec::{Decoder, Encoder};
+
+    use super::*;
+    use crate::dny::{StreamCodec, Unit};
+
+    pub const PHYS: u32 = 0x05A1_B2C3;
+
+    pub fn order() -> String {
+        "2603010830000042".into()
+    }
+
+    /// 2026-03-01 08:00:00 UTC plus `secs`.
+    pub fn at(secs: u32) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_772_352_000 + i64::from(secs), 0).unwrap()
+    }
+
+    fn through_the_codec(frame: Frame) -> Frame {
+        let mut wire = BytesMut::new();
+        StreamCodec::new().encode(frame.clone(), &mut wire).unwrap();
+        let decoded = StreamCodec::new().decode(&mut wire).unwrap().unwrap().unwrap();
+        assert!(wire.is_empty());
+        let Unit::Frame(decoded) = decoded else { panic!("expected a frame, got {decoded:?}") };
+        assert_eq!(decoded, frame);
+        decoded
+    }
+
+    /// Encodes `m` to wire bytes, decodes them back and checks nothing
+    /// changed. Returns the data for layout checks.
+    pub fn round_trip_up(m: Up) -> Bytes {
+        let frame = through_the_codec(m.encode(PHYS, 0x1234).unwrap());
+        assert_eq!(Up::decode(&frame).unwrap(), m);
+        frame.data
+    }
+
+    pub fn round_trip_down(m: Down) -> Bytes {
+        let frame = through_the_codec(m.encode(PHYS, 0x1234).unwrap());
+        assert_eq!(Down::decode(&frame).unwrap(), m);
+        frame.data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::testing::{round_trip_down, round_trip_up, PHYS};
+    use super::*;
+
+    #[test]
+    fn acks_round_trip_in_both_directions() {
+        for result in [0, 1, 0xFF] {
+            let a = Ack { result };
+            assert_eq!(&round_trip_up(Up::AdjustReply(a))[..], &[result]);
+            round_trip_up(Up::LimitsReply(a));
+            round_trip_up(Up::RebootReply(a));
+            assert_eq!(&round_trip_down(Down::RegisterReply(a))[..], &[result]);
+            round_trip_down(Down::HeartbeatReply(a));
+            round_trip_down(Down::AlarmAck(a));
+        }
+        assert!(Ack::OK.is_ok() && !Ack { result: 1 }.is_ok());
+    }
+
+    #[test]
+    fn directions_read_the_same_command_differently() {
+        let frame = Down::RegisterReply(Ack::OK).encode(PHYS, 1).unwrap();
+        assert!(matches!(Up::decode(&frame), Err(DecodeError::Short { cmd: 0x20, need: 8, got: 1 })));
+        assert_eq!(Down::decode(&frame).unwrap(), Down::RegisterReply(Ack::OK));
+    }
+
+    #[test]
+    fn unknown_commands_pass_through_as_other() {
+        let frame = Frame { phys: PHYS, msg: 9, cmd: 0xE0, data: Bytes::from_static(&[1, 2, 3]) };
+        let up = Up::decode(&frame).unwrap();
+        assert_eq!(up, Up::Other { cmd: 0xE0, data: frame.data.clone() });
+        assert_eq!(up.cmd(), 0xE0);
+        assert_eq!(up.encode(PHYS, 9).unwrap(), frame);
+        let down = Down::decode(&frame).unwrap();
+        assert_eq!(down, Down::Other { cmd: 0xE0, data: frame.data.clone() });
+        assert_eq!(down.encode(PHYS, 9).unwrap(), frame);
+        // 0x06 is only known going up.
+        let report = Frame { cmd: cmd::REPORT, ..frame };
+        assert!(matches!(Down::decode(&report).unwrap(), Down::Other { cmd: 0x06, .. }));
+    }
+
+    #[test]
+    fn longer_bodies_are_tolerated_shorter_ones_are_not() {
+        let m = Down::RegisterReply(Ack { result: 1 });
+        let mut frame = m.encode(PHYS, 1).unwrap();
+        let mut longer = BytesMut::from(&frame.data[..]);
+        longer.extend_from_slice(&[0xAA, 0xBB]);
+        frame.data = longer.freeze();
+        assert_eq!(Down::decode(&frame).unwrap(), m);
+        frame.data = Bytes::new();
+        assert_eq!(Down::decode(&frame), Err(DecodeError::Short { cmd: cmd::REGISTER, need: 1, got: 0 }));
+    }
+
+    #[test]
+    fn oversized_other_fails_to_encode() {
+        let big = Up::Other { cmd: 0xE1, data: Bytes::from(vec![0; MAX_DATA + 1]) };
+        assert!(matches!(big.encode(PHYS, 0), Err(EncodeError::TooLong { cmd: 0xE1, .. })));
+        let ok = Down::Other { cmd: 0xE1, data: Bytes::from(vec![0; MAX_DATA]) };
+        assert!(ok.encode(PHYS, 0).is_ok());
+    }
+}
