@@ -120,6 +120,22 @@ impl Handler<Attach> for Pile {
     }
 }
 
+/// Close the pile's connection (shutdown: it reconnects to another node).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect(pub &'static str);
+
+impl Handler<Disconnect> for Pile {
+    type Result = ();
+
+    fn handle(&mut self, Disconnect(reason): Disconnect, _: &mut Context<Self>) {
+        if let Some(a) = self.link.take() {
+            a.link.do_send(ToLink::Close(reason));
+            self.set_online(false);
+        }
+    }
+}
+
 /// A link's connection ended.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -313,6 +313,30 @@ impl Handler<Report> for Session {
     }
 }
 
+/// Write everything buffered and wait until it is durable (shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+impl Handler<Flush> for Session {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
+        let samples = std::mem::take(&mut self.buffer);
+        let store = self.platform().store.clone();
+        let rec = self.rec.clone();
+        Box::pin(async move {
+            let written = async {
+                store.append_samples(samples).await?;
+                store.update_session(&rec).await
+            };
+            if let Err(e) = written.await {
+                tracing::error!(session = %rec.id, error = %e, "could not flush the session at shutdown");
+            }
+        })
+    }
+}
+
 /// Stop the charge (from the API).
 #[derive(Message)]
 #[rtype(result = "Result<(), port::StopError>")]

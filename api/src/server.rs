@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{middleware::from_fn, web, App, HttpServer};
-use actors::{gateway, Platform};
+use actors::{gateway, pile, session, Platform};
 use engine::store::{SqliteConfig, SqliteStore};
+use futures::future::join_all;
 
 use crate::http_metrics::{self, HttpMetrics};
 use crate::{routes, ServeConfig};
@@ -18,11 +19,26 @@ pub struct Running {
     pub http_addr: SocketAddr,
     pub platform: Arc<Platform>,
     http: actix_web::dev::ServerHandle,
+    gateway: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
+    /// Stops in the order that loses nothing: no new piles or requests,
+    /// every session's buffered samples and state made durable, then pile
+    /// connections closed so piles reconnect (to another node, if any).
     pub async fn stop(self) {
+        self.gateway.abort();
         self.http.stop(true).await;
+        let registry = &self.platform.registry;
+        let sessions: Vec<_> = registry.sessions.iter().map(|e| e.value().clone()).collect();
+        join_all(sessions.iter().map(|s| s.send(session::Flush))).await;
+        let piles: Vec<_> = registry.piles.iter().map(|e| e.value().clone()).collect();
+        join_all(piles.iter().map(|p| p.send(pile::Disconnect("shutdown")))).await;
+        tracing::info!(
+            sessions = sessions.len(),
+            piles = piles.len(),
+            "stopped: sessions flushed, piles disconnected"
+        );
     }
 }
 
@@ -37,7 +53,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
 
     let piles = tokio::net::TcpListener::bind(cfg.pile_listen).await?;
     let pile_addr = piles.local_addr()?;
-    actix_rt::spawn(gateway::serve(piles, platform.clone()));
+    let gateway = actix_rt::spawn(gateway::serve(piles, platform.clone()));
 
     let http_metrics = web::Data::new(HttpMetrics::register(&platform.metrics.registry));
     let p = platform.clone();
@@ -57,7 +73,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let handle = server.handle();
     actix_rt::spawn(server);
     tracing::info!(%pile_addr, %http_addr, data = %cfg.data_dir.display(), "chargeplane is up");
-    Ok(Running { pile_addr, http_addr, platform, http: handle })
+    Ok(Running { pile_addr, http_addr, platform, http: handle, gateway })
 }
 
 /// A server on its own thread and actix system, for tests and in-process

@@ -1,0 +1,117 @@
+//! The `chargeplane` command line. `chargeplane serve` runs the platform on
+//! the embedded store with no configuration at all; a config file and flags
+//! override the defaults. Kept in the library so the binary and the
+//! end-to-end tests' copy of it run the same code.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::ServeConfig;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "chargeplane", version, about = "Operations cloud for EV and e-bike charging piles")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pile gateway and the HTTP API.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// A TOML file of settings (keys as in ServeConfig); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory of the embedded database [default: data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address piles connect to [default: 0.0.0.0:8767].
+    #[arg(long)]
+    pile_listen: Option<SocketAddr>,
+    /// Address of the HTTP API [default: 0.0.0.0:8080].
+    #[arg(long)]
+    http_listen: Option<SocketAddr>,
+    /// Register unknown piles into this station instead of refusing them.
+    #[arg(long)]
+    auto_register_station: Option<i64>,
+    /// Run on a simulated clock from this RFC 3339 instant.
+    #[arg(long)]
+    clock_start: Option<DateTime<Utc>>,
+    /// Speed of the simulated clock relative to real time.
+    #[arg(long)]
+    clock_rate: Option<f64>,
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let Command::Serve(args) = Cli::parse().command;
+    let mut cfg = match &args.config {
+        Some(path) => match ServeConfig::from_file(path) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                eprintln!("chargeplane: bad config: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => ServeConfig::default(),
+    };
+    if let Some(v) = args.data_dir {
+        cfg.data_dir = v;
+    }
+    if let Some(v) = args.pile_listen {
+        cfg.pile_listen = v;
+    }
+    if let Some(v) = args.http_listen {
+        cfg.http_listen = v;
+    }
+    if let Some(v) = args.auto_register_station {
+        cfg.auto_register_station = Some(v);
+    }
+    if let Some(v) = args.clock_start {
+        cfg.clock_start = Some(v);
+    }
+    if let Some(v) = args.clock_rate {
+        cfg.clock_rate = v;
+    }
+    let result = actix_rt::System::new().block_on(async move {
+        let running = crate::server::start(&cfg).await?;
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        running.stop().await;
+        Ok::<_, std::io::Error>(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chargeplane: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
