@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http_metrics;
+pub mod idempotency;
 pub mod routes;
 pub mod server;
 

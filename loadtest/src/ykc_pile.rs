@@ -106,6 +106,7 @@ enum Command {
     StopAtPile(u8, u8),
     Send(Box<Message>),
     Raw(Vec<u8>),
+    Silent,
 }
 
 /// A handle on a running simulated pile. Dropping it drops the connection.
@@ -158,6 +159,7 @@ impl SimPile {
             next_heartbeat: None,
             records: HashMap::new(),
             model: None,
+            silent: false,
         };
         let task = tokio::spawn(pile.run(command_rx));
         Ok(SimPile { id, commands, events, task })
@@ -218,6 +220,12 @@ impl SimPile {
     /// Writes bytes as they are, for bad-input tests.
     pub fn send_raw(&self, bytes: Vec<u8>) {
         self.command(Command::Raw(bytes));
+    }
+
+    /// Sends nothing more, heartbeats included, but keeps the socket open:
+    /// a link that died somewhere between the pile and the platform.
+    pub fn go_silent(&self) {
+        self.command(Command::Silent);
     }
 
     /// Drops the TCP connection.
@@ -283,6 +291,8 @@ struct Pile {
     records: HashMap<SessionId, PendingRecord>,
     /// The last billing model received, used to price what the pile reports.
     model: Option<BillingModel>,
+    /// Nothing leaves the pile any more (see `SimPile::go_silent`).
+    silent: bool,
 }
 
 impl Pile {
@@ -333,6 +343,9 @@ impl Pile {
 
     /// Sends a message with a given seq (a reply echoes its request's).
     async fn reply(&mut self, msg: Message, seq: u16) -> io::Result<()> {
+        if self.silent {
+            return Ok(());
+        }
         match msg.encode(seq) {
             Ok(frame) => self.framed.send(frame).await,
             Err(e) => {
@@ -497,6 +510,10 @@ impl Pile {
             }
             Command::StopAtPile(gun, reason) => self.finish_charge(gun, reason).await,
             Command::Send(msg) => self.send(*msg).await,
+            Command::Silent => {
+                self.silent = true;
+                Ok(())
+            }
             Command::Raw(bytes) => {
                 let stream = self.framed.get_mut();
                 stream.write_all(&bytes).await?;

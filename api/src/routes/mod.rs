@@ -27,9 +27,14 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 
-pub fn configure(platform: Arc<Platform>) -> impl FnOnce(&mut web::ServiceConfig) {
+/// The routes, for one HTTP worker; `in_flight` is shared by all workers.
+pub fn configure(
+    platform: Arc<Platform>,
+    in_flight: web::Data<crate::idempotency::InFlight>,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(platform))
+            .app_data(in_flight)
             .app_data(
                 web::JsonConfig::default().limit(64 * 1024).error_handler(|err, _| {
                     ApiError::bad_request(format!("malformed JSON body: {err}")).into()

@@ -1,7 +1,8 @@
 //! Piles: registering them (a pile no operator registered is refused at
 //! login), their live state, and starting and stopping charges on a port.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use actors::pile::{self, PileView};
 use actors::port::{PortView, StartError, StopError};
 use engine::domain::{PileId, PortNo, PortStatus, Protocol};
@@ -10,9 +11,11 @@ use engine::store::PileRecord;
 use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 use super::{optional_json, State};
 use crate::error::{ApiError, ApiResult};
+use crate::idempotency::{self, InFlight};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/piles", web::post().to(create))
@@ -188,15 +191,25 @@ async fn live_pile(state: &State, id: &str, port: u8) -> ApiResult<actix::Addr<p
         .ok_or_else(|| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))
 }
 
-async fn start(state: State, path: web::Path<(String, u8)>, body: web::Bytes) -> ApiResult<HttpResponse> {
+async fn start(
+    state: State,
+    in_flight: web::Data<InFlight>,
+    req: HttpRequest,
+    path: web::Path<(String, u8)>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
     let (id, port) = path.into_inner();
-    let body: StartBody = optional_json(&body)?;
-    let (plan, prepaid) = pricing(&state, &body).await?;
+    idempotency::once(&state, &in_flight, &req, &body, || start_charge(&state, id, port, &body)).await
+}
+
+async fn start_charge(state: &State, id: String, port: u8, body: &[u8]) -> ApiResult<(StatusCode, Value)> {
+    let body: StartBody = optional_json(body)?;
+    let (plan, prepaid) = pricing(state, &body).await?;
     let balance = body.balance.or(prepaid).unwrap_or(Decimal::from(DEFAULT_START_BALANCE));
     if balance.is_sign_negative() {
         return Err(ApiError::invalid("balance", "balance cannot be negative"));
     }
-    let pile = live_pile(&state, &id, port).await?;
+    let pile = live_pile(state, &id, port).await?;
     let started = pile
         .send(pile::StartCharge { port: PortNo(port), balance, plan, prepaid })
         .await
@@ -208,12 +221,21 @@ async fn start(state: State, path: web::Path<(String, u8)>, body: web::Bytes) ->
         StartError::Faulted => ApiError::conflict("port_faulted", e.to_string()),
         StartError::Storage(m) => ApiError::unavailable(m),
     })?;
-    Ok(HttpResponse::Accepted().json(serde_json::json!({ "session_id": session, "state": "starting" })))
+    Ok((StatusCode::ACCEPTED, json!({ "session_id": session, "state": "starting" })))
 }
 
-async fn stop(state: State, path: web::Path<(String, u8)>) -> ApiResult<HttpResponse> {
+async fn stop(
+    state: State,
+    in_flight: web::Data<InFlight>,
+    req: HttpRequest,
+    path: web::Path<(String, u8)>,
+) -> ApiResult<HttpResponse> {
     let (id, port) = path.into_inner();
-    let pile = live_pile(&state, &id, port).await?;
+    idempotency::once(&state, &in_flight, &req, &[], || stop_charge(&state, id, port)).await
+}
+
+async fn stop_charge(state: &State, id: String, port: u8) -> ApiResult<(StatusCode, Value)> {
+    let pile = live_pile(state, &id, port).await?;
     let stopped = pile
         .send(pile::StopCharge { port: PortNo(port) })
         .await
@@ -223,5 +245,5 @@ async fn stop(state: State, path: web::Path<(String, u8)>) -> ApiResult<HttpResp
         StopError::NotCharging => ApiError::conflict("not_charging", e.to_string()),
         StopError::Offline | StopError::Unavailable => ApiError::conflict("pile_offline", e.to_string()),
     })?;
-    Ok(HttpResponse::Accepted().json(serde_json::json!({ "session_id": session, "state": "stopping" })))
+    Ok((StatusCode::ACCEPTED, json!({ "session_id": session, "state": "stopping" })))
 }

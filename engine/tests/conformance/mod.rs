@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use engine::domain::{PileId, PortNo, Protocol, SessionId};
 use engine::pricing::{Bill, BillLine, Pricing, Terms, Tier};
 use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
-use engine::store::{NewStation, PileRecord, Station, Store, StoreError};
+use engine::store::{NewStation, PileRecord, Station, Store, StoreError, StoredResponse};
 use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices};
 use engine::Decimal;
 use rust_decimal_macros::dec;
@@ -36,6 +36,7 @@ pub async fn run(store: Arc<dyn Store>) {
     open_sessions_lists_a_piles_open_sessions_oldest_first(&store).await;
     unknown_ids_are_none_or_not_found(&store).await;
     tier_priced_session_round_trips(&store).await;
+    idempotent_responses_are_kept_once(&store).await;
     concurrent_writes_all_land(&store).await;
 }
 
@@ -469,4 +470,19 @@ async fn tier_priced_session_round_trips(db: &Db) {
     assert!(db.finish_session(&done, &bill).await.unwrap());
     assert_eq!(db.bill(&done.id).await.unwrap(), Some(bill));
     assert_eq!(db.session(&done.id).await.unwrap(), Some(done));
+}
+
+async fn idempotent_responses_are_kept_once(db: &Db) {
+    let key = unique("key");
+    assert_eq!(db.idempotent_response(&key).await.unwrap(), None);
+    let first = StoredResponse {
+        fingerprint: "POST /a {}".into(),
+        status: 202,
+        body: r#"{"session_id":"1"}"#.into(),
+        created_at: t(7),
+    };
+    assert!(db.remember_response(&key, &first).await.unwrap());
+    let second = StoredResponse { status: 409, body: "{}".into(), ..first.clone() };
+    assert!(!db.remember_response(&key, &second).await.unwrap(), "a key keeps its first response");
+    assert_eq!(db.idempotent_response(&key).await.unwrap(), Some(first));
 }

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats};
+use super::{NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse};
 use crate::domain::{PileId, SessionId, StationId, TariffId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
@@ -202,6 +202,16 @@ impl Store for SqliteStore {
     async fn open_sessions(&self, pile: &PileId) -> Result<Vec<SessionRecord>> {
         let pile = pile.clone();
         self.readers.read(move |c| read::open_sessions(c, &pile)).await
+    }
+
+    async fn idempotent_response(&self, key: &str) -> Result<Option<StoredResponse>> {
+        let key = key.to_owned();
+        self.readers.read(move |c| read::idempotent_response(c, &key)).await
+    }
+
+    async fn remember_response(&self, key: &str, response: &StoredResponse) -> Result<bool> {
+        let (key, response) = (key.to_owned(), response.clone());
+        self.writer.submit(|reply| Write::RememberResponse { key, response, reply }).await
     }
 
     fn stats(&self) -> StoreStats {

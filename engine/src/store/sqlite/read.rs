@@ -16,7 +16,7 @@ use super::BUSY_TIMEOUT;
 use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
 use crate::pricing::{Bill, PlanId, PricePlan};
 use crate::session::{MeterSample, SessionRecord};
-use crate::store::{PileRecord, Result, Station, StoreError};
+use crate::store::{PileRecord, Result, Station, StoreError, StoredResponse};
 use crate::tariff::Tariff;
 
 pub(super) struct Readers {
@@ -177,4 +177,17 @@ pub(super) fn bill(c: &Connection, id: &SessionId) -> rusqlite::Result<Option<Bi
         })
     })
     .optional()
+}
+
+pub(super) fn idempotent_response(c: &Connection, key: &str) -> rusqlite::Result<Option<StoredResponse>> {
+    c.prepare_cached("SELECT fingerprint, status, body, created_at FROM idempotency WHERE key = ?1")?
+        .query_row([key], |r| {
+            Ok(StoredResponse {
+                fingerprint: r.get(0)?,
+                status: r.get(1)?,
+                body: r.get(2)?,
+                created_at: time(r, 3)?,
+            })
+        })
+        .optional()
 }

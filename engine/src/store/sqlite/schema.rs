@@ -107,9 +107,20 @@ CREATE TABLE bills (
 ) STRICT;
 ";
 
+const V2: &str = "
+-- Responses to API requests that carried an Idempotency-Key.
+CREATE TABLE idempotency (
+    key         TEXT    PRIMARY KEY,
+    fingerprint TEXT    NOT NULL,
+    status      INTEGER NOT NULL,
+    body        TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

@@ -10,7 +10,7 @@ use rusqlite::{ffi, params, Connection, ToSql};
 use super::codec::{bind_session, micros, to_json, SESSION_COLUMNS};
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
-use crate::store::{NewStation, PileRecord, Result, Station, StoreError};
+use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoredResponse};
 use crate::tariff::{Tariff, TouPrices};
 
 /// The constraint a statement broke, when that is why it failed.
@@ -246,4 +246,14 @@ pub(super) fn finish_session(
         _ => e.into(),
     })?;
     Ok(true)
+}
+
+pub(super) fn remember_response(c: &Connection, key: &str, r: &StoredResponse) -> Result<bool> {
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO idempotency (key, fingerprint, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (key) DO NOTHING",
+        )?
+        .execute(params![key, r.fingerprint, r.status, r.body, micros(r.created_at)])?;
+    Ok(inserted == 1)
 }

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use super::write;
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
-use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoreStats};
+use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoreStats, StoredResponse};
 use crate::tariff::{Tariff, TouPrices};
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
@@ -37,6 +37,7 @@ pub(super) enum Write {
     InsertSession { session: SessionRecord, reply: Reply<()> },
     UpdateSession { session: SessionRecord, reply: Reply<()> },
     AppendSamples { samples: Vec<MeterSample>, reply: Reply<()> },
+    RememberResponse { key: String, response: StoredResponse, reply: Reply<bool> },
     FinishSession { session: SessionRecord, bill: Bill, at: DateTime<Utc>, reply: Reply<bool> },
 }
 
@@ -45,6 +46,9 @@ impl Write {
         match self {
             Write::CreateTariff { name, tou, at, reply } => {
                 answer(reply, batch.run(|c| write::create_tariff(c, name, tou, at)))
+            }
+            Write::RememberResponse { key, response, reply } => {
+                answer(reply, batch.run(|c| write::remember_response(c, &key, &response)))
             }
             Write::CreatePlan { name, pricing, at, reply } => {
                 answer(reply, batch.run(|c| write::create_plan(c, name, pricing, at)))

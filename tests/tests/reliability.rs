@@ -1,0 +1,133 @@
+//! Live state that survives the real world: retried HTTP requests, piles
+//! that fall silent, and piles that log in again on a new connection while
+//! the old one is still open.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+use engine::domain::PileId;
+use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn cfg(id: &str) -> PileConfig {
+    let mut cfg = PileConfig::new(PileId(id.into()), 2);
+    cfg.heartbeat = Duration::from_millis(100);
+    cfg.realtime = Duration::from_secs(3600);
+    cfg
+}
+
+async fn login(server: &Server, cfg: PileConfig) -> SimPile {
+    let id = cfg.id.to_string();
+    let mut pile = SimPile::connect(server.pile_addr, cfg).await.unwrap();
+    let ev = pile.wait_for(|e| matches!(e, Event::LoginAccepted | Event::LoginRefused), WAIT).await;
+    assert!(matches!(ev, Some(Event::LoginAccepted)), "{ev:?}");
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+    pile
+}
+
+/// Counts the start commands a pile receives within `window`.
+async fn starts(pile: &mut SimPile, window: Duration) -> usize {
+    let mut n = 0;
+    while pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), window).await.is_some() {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_start_with_an_idempotency_key_returns_the_first_result() {
+    let server = Server::start();
+    let id = "20000000000001";
+    server.station_with_pile(id, 2).await;
+    let mut pile = login(&server, cfg(id)).await;
+    let url = format!("{}/api/v1/piles/{id}/ports/1/start", server.base);
+    let send = |key: &'static str, body: serde_json::Value| {
+        server.http.post(&url).header("Idempotency-Key", key).json(&body).send()
+    };
+
+    let first = send("order-7781", json!({"balance": "50"})).await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: serde_json::Value = first.json().await.unwrap();
+    let again = send("order-7781", json!({"balance": "50"})).await.unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.headers().get("Idempotent-Replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap(), first);
+    assert_eq!(starts(&mut pile, Duration::from_millis(300)).await, 1, "one charge, not two");
+
+    // The same key on a different request is a client error, not a replay.
+    let other = send("order-7781", json!({"balance": "60"})).await.unwrap();
+    assert_eq!(other.status(), 422);
+    let err: serde_json::Value = other.json().await.unwrap();
+    assert_eq!(err["error"], "idempotency_key_reused");
+
+    // Five retries racing each other on port 2: exactly one acts.
+    let url2 = format!("{}/api/v1/piles/{id}/ports/2/start", server.base);
+    let race = (0..5)
+        .map(|_| server.http.post(&url2).header("Idempotency-Key", "order-7782").json(&json!({})).send());
+    let answers = futures::future::join_all(race).await;
+    let mut bodies = Vec::new();
+    for a in answers {
+        let a = a.unwrap();
+        assert_eq!(a.status(), 202);
+        bodies.push(a.json::<serde_json::Value>().await.unwrap());
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+    assert_eq!(starts(&mut pile, Duration::from_millis(300)).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pile_silent_past_its_heartbeat_window_goes_offline_and_keeps_its_charge() {
+    let server = Server::start_with(|c| c.heartbeat_timeout_ms = 400);
+    let id = "20000000000002";
+    server.station_with_pile(id, 1).await;
+    let mut pile = login(&server, cfg(id)).await;
+    let (s, started) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{started}");
+    let session = started["session_id"].as_str().unwrap().to_owned();
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+
+    // The pile stops heartbeating but keeps its socket open (a dead GPRS link).
+    pile.go_silent();
+    let since = Instant::now();
+    let view = server.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == false).await;
+    assert!(since.elapsed() < Duration::from_secs(2), "took {:?}", since.elapsed());
+    assert_eq!(view["ports"][0]["status"], "offline");
+    let ev = pile.wait_for(|e| matches!(e, Event::Closed), WAIT).await;
+    assert!(matches!(ev, Some(Event::Closed)), "{ev:?}");
+    assert_eq!(
+        server.metric("chargeplane_links_closed_total{protocol=\"ykc\",reason=\"heartbeat_timeout\"}").await,
+        1.0
+    );
+    let (_, open) = server.get(&format!("/api/v1/sessions/{session}")).await;
+    assert_eq!(open["state"], "charging", "the charge stays open while the pile is away");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_on_a_new_socket_replaces_the_old_one_within_a_second() {
+    let server = Server::start();
+    let id = "20000000000003";
+    server.station_with_pile(id, 1).await;
+    let mut old = login(&server, cfg(id)).await;
+
+    let since = Instant::now();
+    let mut new = login(&server, cfg(id)).await;
+    let ev = old.wait_for(|e| matches!(e, Event::Closed), Duration::from_secs(1)).await;
+    assert!(matches!(ev, Some(Event::Closed)), "old link still open: {ev:?}");
+    assert!(since.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        server.metric("chargeplane_links_closed_total{protocol=\"ykc\",reason=\"replaced\"}").await,
+        1.0
+    );
+
+    // Commands go to the new connection.
+    let (s, started) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{started}");
+    let ev = new.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await;
+    assert!(matches!(ev, Some(Event::StartRequested { accepted: true, .. })), "{ev:?}");
+    let (_, view) = server.get(&format!("/api/v1/piles/{id}")).await;
+    assert_eq!(view["online"], true);
+}
