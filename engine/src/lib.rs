@@ -4,6 +4,7 @@
 //! tariffs and money, the charging-session state machine, and the storage
 //! trait with its backends. Pure and fast, so it is unit-tested on its own.
 
+pub mod alarm;
 pub mod allocation;
 pub mod clock;
 pub mod dny;

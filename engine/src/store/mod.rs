@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
@@ -117,6 +118,15 @@ pub trait Store: Send + Sync + 'static {
     async fn bill(&self, id: &SessionId) -> Result<Option<Bill>>;
     /// Sessions of a pile that are not finished or failed, oldest first.
     async fn open_sessions(&self, pile: &PileId) -> Result<Vec<SessionRecord>>;
+
+    async fn raise_alarm(&self, alarm: &NewAlarm) -> Result<Alarm>;
+    /// Newest first, as the filter says.
+    async fn alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
+    /// Marks an alarm seen; the first acknowledgement's time is kept.
+    /// `None` for an unknown id.
+    async fn acknowledge_alarm(&self, id: AlarmId, at: DateTime<Utc>) -> Result<Option<Alarm>>;
+    /// Marks an alarm's condition over; the first clearing's time is kept.
+    async fn clear_alarm(&self, id: AlarmId, at: DateTime<Utc>) -> Result<Option<Alarm>>;
 
     /// The response stored under an idempotency key, if any.
     async fn idempotent_response(&self, key: &str) -> Result<Option<StoredResponse>>;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
+use engine::alarm::{AlarmFilter, NewAlarm, Severity};
 use engine::domain::{PileId, PortNo, Protocol, SessionId};
 use engine::pricing::{Bill, BillLine, Pricing, Terms, Tier};
 use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
@@ -37,6 +38,7 @@ pub async fn run(store: Arc<dyn Store>) {
     unknown_ids_are_none_or_not_found(&store).await;
     tier_priced_session_round_trips(&store).await;
     idempotent_responses_are_kept_once(&store).await;
+    alarms_are_raised_listed_acknowledged_and_cleared(&store).await;
     concurrent_writes_all_land(&store).await;
 }
 
@@ -485,4 +487,43 @@ async fn idempotent_responses_are_kept_once(db: &Db) {
     let second = StoredResponse { status: 409, body: "{}".into(), ..first.clone() };
     assert!(!db.remember_response(&key, &second).await.unwrap(), "a key keeps its first response");
     assert_eq!(db.idempotent_response(&key).await.unwrap(), Some(first));
+}
+
+async fn alarms_are_raised_listed_acknowledged_and_cleared(db: &Db) {
+    let (here, other) = (site(db).await, site(db).await);
+    let site = &here;
+    let new = |site: &Site, kind: &str, port: Option<u8>, us: i64| NewAlarm {
+        station_id: site.station.id,
+        pile_id: site.pile.clone(),
+        port: port.map(PortNo),
+        kind: kind.into(),
+        severity: Severity::Critical,
+        message: format!("{kind} at the pile"),
+        raised_at: t(us),
+    };
+    let smoke = db.raise_alarm(&new(site, "smoke", Some(3), 11)).await.unwrap();
+    assert_eq!((smoke.acknowledged_at, smoke.cleared_at), (None, None));
+    let offline = db.raise_alarm(&new(site, "offline", None, 12)).await.unwrap();
+    let elsewhere = db.raise_alarm(&new(&other, "fuse", Some(1), 13)).await.unwrap();
+    assert!(offline.id > smoke.id);
+
+    let station =
+        |open| AlarmFilter { station_id: Some(site.station.id), open, limit: 10, ..AlarmFilter::default() };
+    let listed = db.alarms(&station(false)).await.unwrap();
+    assert_eq!(listed, vec![offline.clone(), smoke.clone()], "newest first, this station only");
+    let by_pile = AlarmFilter { pile_id: Some(other.pile.clone()), limit: 10, ..AlarmFilter::default() };
+    assert_eq!(db.alarms(&by_pile).await.unwrap(), vec![elsewhere]);
+    let page = AlarmFilter { before: Some(offline.id), ..station(false) };
+    assert_eq!(db.alarms(&page).await.unwrap(), vec![smoke.clone()]);
+    assert_eq!(db.alarms(&AlarmFilter { limit: 1, ..station(false) }).await.unwrap().len(), 1);
+
+    let acked = db.acknowledge_alarm(smoke.id, t(20)).await.unwrap().unwrap();
+    assert_eq!(acked.acknowledged_at, Some(t(20)));
+    let again = db.acknowledge_alarm(smoke.id, t(30)).await.unwrap().unwrap();
+    assert_eq!(again.acknowledged_at, Some(t(20)), "the first acknowledgement stands");
+    let cleared = db.clear_alarm(smoke.id, t(40)).await.unwrap().unwrap();
+    assert_eq!((cleared.acknowledged_at, cleared.cleared_at), (Some(t(20)), Some(t(40))));
+    assert_eq!(db.alarms(&station(true)).await.unwrap(), vec![offline], "cleared alarms are not open");
+    assert_eq!(db.acknowledge_alarm(MISSING, t(1)).await.unwrap(), None);
+    assert_eq!(db.clear_alarm(MISSING, t(1)).await.unwrap(), None);
 }

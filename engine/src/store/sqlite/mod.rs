@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse};
+use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::domain::{PileId, SessionId, StationId, TariffId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
@@ -202,6 +203,26 @@ impl Store for SqliteStore {
     async fn open_sessions(&self, pile: &PileId) -> Result<Vec<SessionRecord>> {
         let pile = pile.clone();
         self.readers.read(move |c| read::open_sessions(c, &pile)).await
+    }
+
+    async fn raise_alarm(&self, alarm: &NewAlarm) -> Result<Alarm> {
+        let alarm = alarm.clone();
+        self.writer.submit(|reply| Write::RaiseAlarm { alarm, reply }).await
+    }
+
+    async fn alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+        let filter = filter.clone();
+        self.readers.read(move |c| read::alarms(c, &filter)).await
+    }
+
+    async fn acknowledge_alarm(&self, id: AlarmId, at: DateTime<Utc>) -> Result<Option<Alarm>> {
+        let mark = write::AlarmMark::Acknowledged;
+        self.writer.submit(|reply| Write::MarkAlarm { id, mark, at, reply }).await
+    }
+
+    async fn clear_alarm(&self, id: AlarmId, at: DateTime<Utc>) -> Result<Option<Alarm>> {
+        let mark = write::AlarmMark::Cleared;
+        self.writer.submit(|reply| Write::MarkAlarm { id, mark, at, reply }).await
     }
 
     async fn idempotent_response(&self, key: &str) -> Result<Option<StoredResponse>> {

@@ -13,7 +13,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 
 use super::codec::{self, decimal, json, name, time, SESSION_COLUMNS};
 use super::BUSY_TIMEOUT;
-use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
+use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm, Severity};
+use crate::domain::{PileId, PortNo, Protocol, SessionId, StationId, TariffId};
 use crate::pricing::{Bill, PlanId, PricePlan};
 use crate::session::{MeterSample, SessionRecord};
 use crate::store::{PileRecord, Result, Station, StoreError, StoredResponse};
@@ -190,4 +191,53 @@ pub(super) fn idempotent_response(c: &Connection, key: &str) -> rusqlite::Result
             })
         })
         .optional()
+}
+
+const ALARM_COLUMNS: &str =
+    "id, station_id, pile_id, port, kind, severity, message, raised_at, acknowledged_at, cleared_at";
+
+fn alarm_row(r: &Row) -> rusqlite::Result<Alarm> {
+    Ok(Alarm {
+        id: r.get(0)?,
+        alarm: NewAlarm {
+            station_id: r.get(1)?,
+            pile_id: PileId(r.get(2)?),
+            port: r.get::<_, Option<u8>>(3)?.map(PortNo),
+            kind: r.get(4)?,
+            severity: name(r, 5, Severity::parse)?,
+            message: r.get(6)?,
+            raised_at: time(r, 7)?,
+        },
+        acknowledged_at: codec::opt_time(r, 8)?,
+        cleared_at: codec::opt_time(r, 9)?,
+    })
+}
+
+pub(super) fn alarm(c: &Connection, id: AlarmId) -> rusqlite::Result<Option<Alarm>> {
+    c.prepare_cached(&format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id = ?1"))?
+        .query_row([id], alarm_row)
+        .optional()
+}
+
+pub(super) fn alarms(c: &Connection, f: &AlarmFilter) -> rusqlite::Result<Vec<Alarm>> {
+    // Unset filters compare a column with itself, so one statement (and one
+    // cached plan per shape) serves every combination.
+    let sql = format!(
+        "SELECT {ALARM_COLUMNS} FROM alarms
+         WHERE (?1 IS NULL OR station_id = ?1) AND (?2 IS NULL OR pile_id = ?2)
+           AND (?3 = 0 OR cleared_at IS NULL) AND (?4 IS NULL OR id < ?4)
+         ORDER BY id DESC LIMIT ?5"
+    );
+    c.prepare_cached(&sql)?
+        .query_map(
+            rusqlite::params![
+                f.station_id,
+                f.pile_id.as_ref().map(|p| p.as_str()),
+                f.open,
+                f.before,
+                f.limit.min(i64::MAX as usize) as i64
+            ],
+            alarm_row,
+        )?
+        .collect()
 }

@@ -118,9 +118,28 @@ CREATE TABLE idempotency (
 ) STRICT, WITHOUT ROWID;
 ";
 
+const V3: &str = "
+CREATE TABLE alarms (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    station_id      INTEGER NOT NULL REFERENCES stations (id),
+    pile_id         TEXT    NOT NULL REFERENCES piles (id),
+    port            INTEGER,
+    kind            TEXT    NOT NULL,
+    severity        TEXT    NOT NULL,
+    message         TEXT    NOT NULL,
+    raised_at       INTEGER NOT NULL,
+    acknowledged_at INTEGER,
+    cleared_at      INTEGER
+) STRICT;
+-- Listing is newest first per station or pile; open alarms are few.
+CREATE INDEX alarms_station ON alarms (station_id, id);
+CREATE INDEX alarms_pile ON alarms (pile_id, id);
+CREATE INDEX alarms_open ON alarms (id) WHERE cleared_at IS NULL;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

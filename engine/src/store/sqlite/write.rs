@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{ffi, params, Connection, ToSql};
 
 use super::codec::{bind_session, micros, to_json, SESSION_COLUMNS};
+use crate::alarm::{Alarm, AlarmId, NewAlarm};
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoredResponse};
@@ -256,4 +257,49 @@ pub(super) fn remember_response(c: &Connection, key: &str, r: &StoredResponse) -
         )?
         .execute(params![key, r.fingerprint, r.status, r.body, micros(r.created_at)])?;
     Ok(inserted == 1)
+}
+
+pub(super) fn raise_alarm(c: &Connection, a: &NewAlarm) -> Result<Alarm> {
+    c.prepare_cached(
+        "INSERT INTO alarms (station_id, pile_id, port, kind, severity, message, raised_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        a.station_id,
+        a.pile_id.as_str(),
+        a.port.map(|p| p.0),
+        a.kind,
+        a.severity.as_str(),
+        a.message,
+        micros(a.raised_at)
+    ])
+    .map_err(|e| match broke(&e) {
+        Some(Broke::Parent) => {
+            StoreError::NotFound(format!("pile {} or station {}", a.pile_id, a.station_id))
+        }
+        _ => e.into(),
+    })?;
+    Ok(Alarm { id: c.last_insert_rowid(), alarm: a.clone(), acknowledged_at: None, cleared_at: None })
+}
+
+/// Sets an alarm's acknowledged or cleared time if it is not set yet.
+pub(super) fn mark_alarm(
+    c: &Connection,
+    id: AlarmId,
+    column: AlarmMark,
+    at: DateTime<Utc>,
+) -> Result<Option<Alarm>> {
+    let sql = match column {
+        AlarmMark::Acknowledged => {
+            "UPDATE alarms SET acknowledged_at = coalesce(acknowledged_at, ?2) WHERE id = ?1"
+        }
+        AlarmMark::Cleared => "UPDATE alarms SET cleared_at = coalesce(cleared_at, ?2) WHERE id = ?1",
+    };
+    c.prepare_cached(sql)?.execute(params![id, micros(at)])?;
+    Ok(super::read::alarm(c, id)?)
+}
+
+pub(super) enum AlarmMark {
+    Acknowledged,
+    Cleared,
 }

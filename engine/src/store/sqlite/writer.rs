@@ -19,6 +19,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::write;
+use crate::alarm::{Alarm, AlarmId, NewAlarm};
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoreStats, StoredResponse};
@@ -37,6 +38,8 @@ pub(super) enum Write {
     InsertSession { session: SessionRecord, reply: Reply<()> },
     UpdateSession { session: SessionRecord, reply: Reply<()> },
     AppendSamples { samples: Vec<MeterSample>, reply: Reply<()> },
+    RaiseAlarm { alarm: NewAlarm, reply: Reply<Alarm> },
+    MarkAlarm { id: AlarmId, mark: write::AlarmMark, at: DateTime<Utc>, reply: Reply<Option<Alarm>> },
     RememberResponse { key: String, response: StoredResponse, reply: Reply<bool> },
     FinishSession { session: SessionRecord, bill: Bill, at: DateTime<Utc>, reply: Reply<bool> },
 }
@@ -46,6 +49,10 @@ impl Write {
         match self {
             Write::CreateTariff { name, tou, at, reply } => {
                 answer(reply, batch.run(|c| write::create_tariff(c, name, tou, at)))
+            }
+            Write::RaiseAlarm { alarm, reply } => answer(reply, batch.run(|c| write::raise_alarm(c, &alarm))),
+            Write::MarkAlarm { id, mark, at, reply } => {
+                answer(reply, batch.run(|c| write::mark_alarm(c, id, mark, at)))
             }
             Write::RememberResponse { key, response, reply } => {
                 answer(reply, batch.run(|c| write::remember_response(c, &key, &response)))

@@ -1,0 +1,82 @@
+//! Fault alarms: what went wrong, where, how badly, and whether someone has
+//! seen it and whether it is over.
+//!
+//! E-bike fires are a real safety problem, so a fault a pile reports (an
+//! alarm frame, a hardware fault bit, an abnormal stop) or one the platform
+//! sees in readings (over/under-voltage, over-temperature, a pile that stays
+//! offline) becomes a durable record within a second: raised, then
+//! acknowledged by an operator, then cleared when the condition ends.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{PileId, PortNo, StationId};
+
+pub type AlarmId = i64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Major,
+    /// Fire, smoke, water: someone must go now.
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "info" => Severity::Info,
+            "warning" => Severity::Warning,
+            "major" => Severity::Major,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAlarm {
+    pub station_id: StationId,
+    pub pile_id: PileId,
+    /// `None` for the whole pile.
+    pub port: Option<PortNo>,
+    /// A stable name for the kind of fault, e.g. `smoke`, `over_voltage`,
+    /// `offline`, `insulation_fault`.
+    pub kind: String,
+    pub severity: Severity,
+    /// What happened, for a person.
+    pub message: String,
+    pub raised_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub id: AlarmId,
+    #[serde(flatten)]
+    pub alarm: NewAlarm,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub cleared_at: Option<DateTime<Utc>>,
+}
+
+/// Which alarms to list: newest first, `limit` at most, older than
+/// `before` (an id, for the next page).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlarmFilter {
+    pub station_id: Option<StationId>,
+    pub pile_id: Option<PileId>,
+    /// Only alarms not yet cleared.
+    pub open: bool,
+    pub before: Option<AlarmId>,
+    pub limit: usize,
+}
