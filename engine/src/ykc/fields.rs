@@ -233,8 +233,9 @@ pub fn temp_to_wire(celsius: i16, field: &'static str) -> Result<u8, EncodeError
 // ---- walking a body ----
 
 /// Reads a body front to back. Bodies are checked against their documented
-/// length up front, so a read past the end only happens on a codec bug; it
-/// is still an error rather than a panic.
+/// length up front (and again by `need` for variable parts), so a read past
+/// the end only happens on a codec bug; it is still an error rather than a
+/// panic.
 pub(crate) struct Reader<'a> {
     kind: u8,
     need: usize,
@@ -254,6 +255,31 @@ impl<'a> Reader<'a> {
 
     pub fn kind(&self) -> u8 {
         self.kind
+    }
+
+    /// Raises the documented length by `more` bytes, for a variable part
+    /// whose size the body itself declares.
+    pub fn need(&mut self, more: usize) -> Result<(), DecodeError> {
+        self.need = self.need.saturating_add(more);
+        if self.got < self.need {
+            return Err(DecodeError::Short { kind: self.kind, need: self.need, got: self.got });
+        }
+        Ok(())
+    }
+
+    /// The next `n` bytes.
+    pub fn slice(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.rest.len() < n {
+            return Err(DecodeError::Short { kind: self.kind, need: self.need, got: self.got });
+        }
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Ok(head)
+    }
+
+    /// Everything not read yet, for a body whose tail is kept raw.
+    pub fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.rest)
     }
 
     pub fn bytes<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
@@ -288,7 +314,8 @@ impl<'a> Reader<'a> {
         Ok(u40_le(self.bytes()?))
     }
 
-    fn bcd<const N: usize>(&mut self, field: &'static str) -> Result<String, DecodeError> {
+    /// `N` bytes of packed BCD as their `2 * N` digits.
+    pub fn bcd<const N: usize>(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let kind = self.kind;
         bcd_to_string(&self.bytes::<N>()?).ok_or(DecodeError::BadBcd { kind, field })
     }
@@ -321,9 +348,15 @@ impl<'a> Reader<'a> {
 
     /// Fixed-width text padded with NUL or space; trailing padding is dropped.
     pub fn text<const N: usize>(&mut self) -> Result<String, DecodeError> {
-        let raw = self.bytes::<N>()?;
-        let end = raw.iter().rposition(|&b| b != 0 && b != b' ').map_or(0, |i| i + 1);
-        Ok(String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned())
+        Ok(padded_text(&self.bytes::<N>()?))
+    }
+
+    /// Fixed-width text sent last character first (the VIN of 0x31/0xA1),
+    /// returned in reading order with its padding dropped.
+    pub fn text_reversed<const N: usize>(&mut self) -> Result<String, DecodeError> {
+        let mut raw = self.bytes::<N>()?;
+        raw.reverse();
+        Ok(padded_text(&raw))
     }
 
     pub fn time(&mut self, field: &'static str) -> Result<NaiveDateTime, DecodeError> {
@@ -346,6 +379,26 @@ impl<'a> Reader<'a> {
     pub fn temp(&mut self) -> Result<i16, DecodeError> {
         Ok(temp_from_wire(self.u8()?))
     }
+}
+
+/// Text padded with NUL or space, the padding dropped.
+fn padded_text(raw: &[u8]) -> String {
+    let end = raw.iter().rposition(|&b| b != 0 && b != b' ').map_or(0, |i| i + 1);
+    String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned()
+}
+
+/// `s` as NUL-padded printable ASCII of `N` bytes.
+fn ascii<const N: usize>(s: &str, field: &'static str) -> Result<[u8; N], EncodeError> {
+    if s.len() > N || !is_printable_ascii(s) {
+        return Err(EncodeError::BadText { field, value: s.to_owned(), max: N });
+    }
+    let mut out = [0u8; N];
+    out.iter_mut().zip(s.bytes()).for_each(|(o, b)| *o = b);
+    Ok(out)
+}
+
+pub(crate) fn is_printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control())
 }
 
 /// Writes a body front to back, refusing values the wire cannot carry.
@@ -390,7 +443,8 @@ impl Writer {
         Ok(())
     }
 
-    fn digits<const N: usize>(&mut self, s: &str, field: &'static str) -> Result<(), EncodeError> {
+    /// Exactly `2 * N` decimal digits as packed BCD.
+    pub fn digits<const N: usize>(&mut self, s: &str, field: &'static str) -> Result<(), EncodeError> {
         let mut out = [0u8; N];
         if !string_to_nibbles(s, &mut out, false) {
             return Err(EncodeError::BadDigits { field, value: s.to_owned(), digits: N * 2 });
@@ -435,11 +489,14 @@ impl Writer {
 
     /// Printable ASCII, NUL-padded to `N` bytes.
     pub fn text<const N: usize>(&mut self, s: &str, field: &'static str) -> Result<(), EncodeError> {
-        if s.len() > N || !s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
-            return Err(EncodeError::BadText { field, value: s.to_owned(), max: N });
-        }
-        let mut out = [0u8; N];
-        out.iter_mut().zip(s.bytes()).for_each(|(o, b)| *o = b);
+        self.buf.put_slice(&ascii::<N>(s, field)?);
+        Ok(())
+    }
+
+    /// Printable ASCII, NUL-padded to `N` bytes, then sent last byte first.
+    pub fn text_reversed<const N: usize>(&mut self, s: &str, field: &'static str) -> Result<(), EncodeError> {
+        let mut out = ascii::<N>(s, field)?;
+        out.reverse();
         self.buf.put_slice(&out);
         Ok(())
     }
@@ -565,6 +622,30 @@ mod tests {
         let mut w = Writer::with_capacity(8);
         assert!(w.text::<8>("too long!", "fw").is_err());
         assert!(w.text::<8>("caf\u{e9}", "fw").is_err());
+    }
+
+    #[test]
+    fn reversed_text_reads_in_reading_order() {
+        // A 16-character value, NUL-padded, then reversed.
+        let wire = *b"\x00654321N0812UAVSL";
+        let mut r = Reader::new(0x31, &wire, 17).unwrap();
+        assert_eq!(r.text_reversed::<17>().unwrap(), "LSVAU2180N123456");
+        let mut w = Writer::with_capacity(17);
+        w.text_reversed::<17>("LSVAU2180N123456", "vin").unwrap();
+        assert_eq!(&w.finish()[..], &wire[..]);
+    }
+
+    #[test]
+    fn variable_parts_raise_the_need() {
+        let mut r = Reader::new(0xF0, &[3, b'a', b'b'], 1).unwrap();
+        let n = usize::from(r.u8().unwrap());
+        assert_eq!(r.need(n), Err(DecodeError::Short { kind: 0xF0, need: 4, got: 3 }));
+        let mut r = Reader::new(0xF0, &[2, b'a', b'b', 9], 1).unwrap();
+        let n = usize::from(r.u8().unwrap());
+        r.need(n).unwrap();
+        assert_eq!(r.slice(n).unwrap(), b"ab");
+        assert_eq!(r.rest(), &[9]);
+        assert_eq!(r.rest(), &[] as &[u8]);
     }
 
     #[test]

@@ -11,14 +11,27 @@
 //! Wire ids map to domain types: the 14-digit pile id is a `PileId`, the
 //! 32-digit transaction serial a `SessionId`. Times are the pile's local
 //! clock as `NaiveDateTime`; the caller applies the station's UTC offset.
+//!
+//! One module per group of frames, each documenting the layouts it speaks:
+//! `login`, `heartbeat`, `billing_model`, `realtime`, `bms` (DC BMS samples,
+//! 0x15–0x25), `card` (card/VIN starts, balance updates), `remote`,
+//! `record`, `offline_cards`, `maintenance` (work parameters, time, reboot,
+//! firmware), `parking`, `parallel` (two-gun charging) and `qr`.
 
 mod billing_model;
+mod bms;
+mod card;
 mod crc;
 pub mod fields;
 mod frame;
 mod heartbeat;
 mod login;
+mod maintenance;
 mod message;
+mod offline_cards;
+mod parallel;
+mod parking;
+mod qr;
 mod realtime;
 mod record;
 mod remote;
@@ -27,12 +40,27 @@ mod remote;
 mod proptests;
 
 pub use billing_model::{BillingModel, BillingModelCheck, BillingModelCheckReply, BillingModelRequest};
+pub use bms::BmsFrame;
+pub use card::{BalanceUpdate, BalanceUpdateResult, CardStart, CardStartVerdict};
 pub use crc::crc16;
 pub use fields::{DecodeError, EncodeError};
 pub use frame::{CodecError, Frame, FrameCodec, FrameFault, MAX_BODY, MAX_LEN, START};
 pub use heartbeat::{Heartbeat, HeartbeatReply};
 pub use login::{Login, LoginReply};
+pub use maintenance::{
+    BillingModelPushResult, FirmwareUpgrade, FirmwareUpgradeResult, Reboot, RebootResult, TimeSync,
+    TimeSyncResult, WorkParams, WorkParamsResult,
+};
 pub use message::{kind, Message};
-pub use realtime::{GunStatus, RealTime, RealTimeRequest};
+pub use offline_cards::{
+    CardPresence, CardRemoval, OfflineCard, OfflineCardClear, OfflineCardClearResult, OfflineCardQuery,
+    OfflineCardQueryResult, OfflineCardSync, OfflineCardSyncResult,
+};
+pub use parallel::{
+    ParallelRemoteStart, ParallelRemoteStartResult, ParallelStartRequest, ParallelStartVerdict,
+};
+pub use parking::{ParkingLockControl, ParkingLockResult, ParkingLockStatus};
+pub use qr::{QrPrefix, QrPrefixResult};
+pub use realtime::{hardware_faults, GunStatus, RealTime, RealTimeRequest};
 pub use record::{stop_reason_text, PeriodUsage, RecordAck, TransactionRecord};
 pub use remote::{RemoteStart, RemoteStartResult, RemoteStop, RemoteStopResult};

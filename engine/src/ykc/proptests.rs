@@ -128,6 +128,203 @@ prop_compose! {
     }
 }
 
+fn bms() -> impl Strategy<Value = Message> {
+    (prop::sample::select(&kind::BMS[..]), serial(), pile(), gun(), vec(any::<u8>(), 0..=MAX_BODY - 24))
+        .prop_map(|(kind, serial, pile, gun, data)| {
+            BmsFrame { kind, serial, pile, gun, data: data.into() }.into()
+        })
+}
+
+prop_compose! {
+    fn card_start()(
+        pile in pile(), gun in gun(), mode in any::<u8>(), password_required in any::<bool>(),
+        card in card(), password_md5 in any::<[u8; 16]>(), vin in text(17),
+    ) -> CardStart {
+        CardStart { pile, gun, mode, password_required, card, password_md5, vin }
+    }
+}
+
+prop_compose! {
+    fn card_start_verdict()(
+        serial in serial(), pile in pile(), gun in gun(), logical_card in card(),
+        balance in dec(2, u32::MAX.into()), ok in any::<bool>(), reason in any::<u8>(),
+    ) -> CardStartVerdict {
+        CardStartVerdict { serial, pile, gun, logical_card, balance, ok, reason }
+    }
+}
+
+prop_compose! {
+    fn remote_start()(
+        serial in serial(), pile in pile(), gun in gun(), logical_card in card(),
+        physical_card in card(), balance in dec(2, u32::MAX.into()),
+    ) -> RemoteStart {
+        RemoteStart { serial, pile, gun, logical_card, physical_card, balance }
+    }
+}
+
+prop_compose! {
+    fn remote_start_result()(
+        serial in serial(), pile in pile(), gun in gun(), ok in any::<bool>(), reason in any::<u8>(),
+    ) -> RemoteStartResult {
+        RemoteStartResult { serial, pile, gun, ok, reason }
+    }
+}
+
+fn card_message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        card_start().prop_map(Message::CardStart),
+        card_start_verdict().prop_map(Message::CardStartVerdict),
+        (pile(), gun(), card(), dec(2, u32::MAX.into())).prop_map(|(pile, gun, physical_card, balance)| {
+            BalanceUpdate { pile, gun, physical_card, balance }.into()
+        }),
+        (pile(), card(), any::<u8>()).prop_map(|(pile, physical_card, result)| BalanceUpdateResult {
+            pile,
+            physical_card,
+            result
+        }
+        .into()),
+    ]
+}
+
+fn offline_card_message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        (pile(), vec((card(), card()), 0..=OfflineCardSync::MAX_CARDS)).prop_map(|(pile, cards)| {
+            let cards = cards
+                .into_iter()
+                .map(|(logical_card, physical_card)| OfflineCard { logical_card, physical_card })
+                .collect();
+            OfflineCardSync { pile, cards }.into()
+        }),
+        (pile(), any::<bool>(), any::<u8>()).prop_map(|(pile, ok, reason)| OfflineCardSyncResult {
+            pile,
+            ok,
+            reason
+        }
+        .into()),
+        (pile(), vec(card(), 0..=OfflineCardClear::MAX_CARDS)).prop_map(|(pile, cards)| OfflineCardClear {
+            pile,
+            cards
+        }
+        .into()),
+        (pile(), vec((card(), any::<bool>(), any::<u8>()), 0..=OfflineCardClearResult::MAX_CARDS)).prop_map(
+            |(pile, cards)| {
+                let cards = cards
+                    .into_iter()
+                    .map(|(physical_card, ok, reason)| CardRemoval { physical_card, ok, reason })
+                    .collect();
+                OfflineCardClearResult { pile, cards }.into()
+            }
+        ),
+        (pile(), vec(card(), 0..=OfflineCardQuery::MAX_CARDS)).prop_map(|(pile, cards)| OfflineCardQuery {
+            pile,
+            cards
+        }
+        .into()),
+        (pile(), vec((card(), any::<bool>()), 0..=OfflineCardQueryResult::MAX_CARDS)).prop_map(
+            |(pile, cards)| {
+                let cards = cards
+                    .into_iter()
+                    .map(|(physical_card, present)| CardPresence { physical_card, present })
+                    .collect();
+                OfflineCardQueryResult { pile, cards }.into()
+            }
+        ),
+    ]
+}
+
+prop_compose! {
+    fn firmware_upgrade()(
+        pile in pile(), pile_model in any::<u8>(), power_kw in any::<u16>(), server in any::<[u8; 4]>(),
+        port in any::<u16>(), login in (text(16), text(16)), path in text(32), when in any::<u8>(),
+        timeout_minutes in any::<u8>(),
+    ) -> Message {
+        let (user, password) = login;
+        FirmwareUpgrade {
+            pile, pile_model, power_kw, server: server.into(), port, user, password, path, when,
+            timeout_minutes,
+        }
+        .into()
+    }
+}
+
+fn maintenance_message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        (pile(), any::<bool>(), WorkParams::MIN_POWER_PERCENT..=WorkParams::MAX_POWER_PERCENT).prop_map(
+            |(pile, enabled, max_power_percent)| WorkParams { pile, enabled, max_power_percent }.into()
+        ),
+        (pile(), any::<bool>()).prop_map(|(pile, ok)| WorkParamsResult { pile, ok }.into()),
+        (pile(), time()).prop_map(|(pile, time)| TimeSync { pile, time }.into()),
+        (pile(), time()).prop_map(|(pile, time)| TimeSyncResult { pile, time }.into()),
+        (pile(), any::<bool>()).prop_map(|(pile, ok)| BillingModelPushResult { pile, ok }.into()),
+        (pile(), any::<u8>()).prop_map(|(pile, when)| Reboot { pile, when }.into()),
+        (pile(), any::<bool>()).prop_map(|(pile, ok)| RebootResult { pile, ok }.into()),
+        firmware_upgrade(),
+        (pile(), any::<u8>()).prop_map(|(pile, status)| FirmwareUpgradeResult { pile, status }.into()),
+    ]
+}
+
+fn parking_message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        (pile(), gun(), any::<u8>(), any::<bool>(), any::<u8>(), any::<u8>()).prop_map(
+            |(pile, gun, state, occupied, battery_percent, alarm)| {
+                ParkingLockStatus { pile, gun, state, occupied, battery_percent, alarm }.into()
+            }
+        ),
+        (serial(), pile(), gun(), any::<bool>()).prop_map(|(serial, pile, gun, raise)| ParkingLockControl {
+            serial,
+            pile,
+            gun,
+            raise
+        }
+        .into()),
+        (pile(), gun(), any::<u8>(), any::<bool>()).prop_map(|(pile, gun, state, ok)| ParkingLockResult {
+            pile,
+            gun,
+            state,
+            ok
+        }
+        .into()),
+    ]
+}
+
+fn parallel_message() -> impl Strategy<Value = Message> {
+    let ps = || "[0-9]{12}";
+    prop_oneof![
+        (card_start(), ps()).prop_map(|(request, parallel_serial)| ParallelStartRequest {
+            request,
+            parallel_serial
+        }
+        .into()),
+        (card_start_verdict(), ps()).prop_map(|(verdict, parallel_serial)| ParallelStartVerdict {
+            verdict,
+            parallel_serial
+        }
+        .into()),
+        (remote_start(), ps()).prop_map(|(start, parallel_serial)| ParallelRemoteStart {
+            start,
+            parallel_serial
+        }
+        .into()),
+        (remote_start_result(), ps()).prop_map(|(result, parallel_serial)| ParallelRemoteStartResult {
+            result,
+            parallel_serial
+        }
+        .into()),
+    ]
+}
+
+fn qr_message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        (pile(), any::<u8>(), "[ -~]{0,150}").prop_map(|(pile, format, prefix)| QrPrefix {
+            pile,
+            format,
+            prefix
+        }
+        .into()),
+        (pile(), any::<bool>()).prop_map(|(pile, ok)| QrPrefixResult { pile, ok }.into()),
+    ]
+}
+
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
         login(),
@@ -146,14 +343,8 @@ fn message() -> impl Strategy<Value = Message> {
         billing_model().prop_map(Message::BillingModelPush),
         (pile(), gun()).prop_map(|(pile, gun)| RealTimeRequest { pile, gun }.into()),
         realtime(),
-        (serial(), pile(), gun(), card(), card(), dec(2, u32::MAX.into())).prop_map(
-            |(serial, pile, gun, logical_card, physical_card, balance)| {
-                RemoteStart { serial, pile, gun, logical_card, physical_card, balance }.into()
-            }
-        ),
-        (serial(), pile(), gun(), any::<bool>(), any::<u8>()).prop_map(|(serial, pile, gun, ok, reason)| {
-            RemoteStartResult { serial, pile, gun, ok, reason }.into()
-        }),
+        remote_start().prop_map(Message::RemoteStart),
+        remote_start_result().prop_map(Message::RemoteStartResult),
         (pile(), gun()).prop_map(|(pile, gun)| RemoteStop { pile, gun }.into()),
         (pile(), gun(), any::<bool>(), any::<u8>()).prop_map(|(pile, gun, ok, reason)| RemoteStopResult {
             pile,
@@ -164,6 +355,13 @@ fn message() -> impl Strategy<Value = Message> {
         .into()),
         record(),
         (serial(), any::<bool>()).prop_map(|(serial, invalid)| RecordAck { serial, invalid }.into()),
+        bms(),
+        card_message(),
+        offline_card_message(),
+        maintenance_message(),
+        parking_message(),
+        parallel_message(),
+        qr_message(),
         (any::<u8>(), vec(any::<u8>(), 0..=MAX_BODY))
             .prop_filter("a known type would decode as itself", |(kind, _)| {
                 Message::decode(&Frame { seq: 0, enc: 0, kind: *kind, body: Bytes::new() })
@@ -174,8 +372,40 @@ fn message() -> impl Strategy<Value = Message> {
 }
 
 /// Kinds the codec interprets, to aim random bodies at real decoders.
-const KINDS: [u8; 17] =
-    [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x09, 0x0A, 0x12, 0x13, 0x33, 0x34, 0x35, 0x36, 0x3B, 0x40, 0x58];
+const KINDS: [u8; 54] = [
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x09, 0x0A, 0x12, 0x13, // login .. real-time
+    0x15, 0x17, 0x19, 0x1B, 0x1D, 0x1F, 0x21, 0x23, 0x25, // BMS
+    0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x3B, 0x40, 0x41, 0x42, // starts, stops, records, balance
+    0x43, 0x44, 0x45, 0x46, 0x47, 0x48, // offline cards
+    0x51, 0x52, 0x55, 0x56, 0x57, 0x58, // work parameters, time, billing push
+    0x61, 0x62, 0x63, // parking lock
+    0x91, 0x92, 0x93, 0x94, // reboot, firmware
+    0xA1, 0xA2, 0xA3, 0xA4, // parallel
+    0xF0, 0xF1, // QR prefix
+];
+
+#[test]
+fn kinds_lists_every_interpreted_type() {
+    // Every interpreted type needs a body, so an empty one is `Short`
+    // exactly for them.
+    for k in 0..=u8::MAX {
+        let decoded = Message::decode(&Frame { seq: 0, enc: 0, kind: k, body: Bytes::new() });
+        assert_eq!(matches!(decoded, Err(DecodeError::Short { .. })), KINDS.contains(&k), "0x{k:02X}");
+    }
+}
+
+/// encode → wire → decode gives back `m`.
+fn check_round_trip(m: Message, seq: u16) -> Result<(), TestCaseError> {
+    let frame = m.encode(seq).unwrap();
+    prop_assert_eq!(frame.kind, m.kind());
+    let mut wire = BytesMut::new();
+    FrameCodec.encode(frame.clone(), &mut wire).unwrap();
+    let decoded = FrameCodec.decode(&mut wire).unwrap().unwrap().unwrap();
+    prop_assert!(wire.is_empty());
+    prop_assert_eq!(&decoded, &frame);
+    prop_assert_eq!(Message::decode(&decoded).unwrap(), m);
+    Ok(())
+}
 
 /// A stretch of input: noise, or a well-formed frame around a random body
 /// (so the body decoders see random bytes too, not just the CRC check).
@@ -202,14 +432,44 @@ proptest! {
 
     #[test]
     fn every_message_round_trips(m in message(), seq in any::<u16>()) {
-        let frame = m.encode(seq).unwrap();
-        prop_assert_eq!(frame.kind, m.kind());
-        let mut wire = BytesMut::new();
-        FrameCodec.encode(frame.clone(), &mut wire).unwrap();
-        let decoded = FrameCodec.decode(&mut wire).unwrap().unwrap().unwrap();
-        prop_assert!(wire.is_empty());
-        prop_assert_eq!(&decoded, &frame);
-        prop_assert_eq!(Message::decode(&decoded).unwrap(), m);
+        check_round_trip(m, seq)?;
+    }
+
+    // One per group of frames, so each variant gets its share of cases.
+
+    #[test]
+    fn bms_frames_round_trip(m in bms(), seq in any::<u16>()) {
+        check_round_trip(m, seq)?;
+    }
+
+    #[test]
+    fn card_messages_round_trip(m in card_message(), seq in any::<u16>()) {
+        check_round_trip(m, seq)?;
+    }
+
+    #[test]
+    fn offline_card_messages_round_trip(m in offline_card_message(), seq in any::<u16>()) {
+        check_round_trip(m, seq)?;
+    }
+
+    #[test]
+    fn maintenance_messages_round_trip(m in maintenance_message(), seq in any::<u16>()) {
+        check_round_trip(m, seq)?;
+    }
+
+    #[test]
+    fn parking_messages_round_trip(m in parking_message(), seq in any::<u16>()) {
+        check_round_trip(m, seq)?;
+    }
+
+    #[test]
+    fn parallel_messages_round_trip(m in parallel_message(), seq in any::<u16>()) {
+        check_round_trip(m, seq)?;
+    }
+
+    #[test]
+    fn qr_messages_round_trip(m in qr_message(), seq in any::<u16>()) {
+        check_round_trip(m, seq)?;
     }
 
     #[test]

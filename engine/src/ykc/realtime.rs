@@ -92,6 +92,7 @@ pub struct RealTime {
     pub loss_kwh: Decimal,
     /// Yuan so far, 0.0001 yuan on the wire.
     pub amount: Decimal,
+    /// One bit per fault; see `hardware_faults`.
     pub hardware_faults: u16,
 }
 
@@ -99,6 +100,32 @@ impl RealTime {
     pub fn gun_status(&self) -> GunStatus {
         self.status.into()
     }
+}
+
+/// The hardware fault bits of 0x13, bit 0 first.
+const HARDWARE_FAULTS: [&str; 16] = [
+    "emergency stop",
+    "no power module available",
+    "cabinet over-temperature",
+    "output reverse connection",
+    "insulation fault",
+    "output short circuit",
+    "output over-voltage",
+    "output under-voltage",
+    "input over-voltage",
+    "input under-voltage",
+    "gun over-temperature",
+    "meter fault",
+    "card reader fault",
+    "door open",
+    "surge protector fault",
+    "communication fault",
+];
+
+/// The faults set in `RealTime::hardware_faults`, lowest bit first; empty
+/// when there are none.
+pub fn hardware_faults(bits: u16) -> Vec<&'static str> {
+    HARDWARE_FAULTS.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, name)| *name).collect()
 }
 
 impl Body for RealTime {
@@ -196,6 +223,19 @@ mod tests {
         for b in 0..=3u8 {
             assert_eq!(u8::from(GunStatus::from(b)), b);
         }
+    }
+
+    #[test]
+    fn hardware_fault_bits_are_named() {
+        assert!(hardware_faults(0).is_empty());
+        assert_eq!(hardware_faults(0x0001), ["emergency stop"]);
+        assert_eq!(hardware_faults(0x0004), ["cabinet over-temperature"]);
+        assert_eq!(hardware_faults(0x0810), ["insulation fault", "meter fault"]);
+        assert_eq!(hardware_faults(0x8000), ["communication fault"]);
+        let all = hardware_faults(u16::MAX);
+        assert_eq!(all.len(), 16);
+        assert_eq!(all[3], "output reverse connection");
+        assert_eq!(all[10], "gun over-temperature");
     }
 
     #[test]

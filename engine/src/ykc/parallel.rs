@@ -1,0 +1,161 @@
+//! Two-gun parallel charging: two guns of one pile feed one car, so it
+//! charges faster. Each frame is its single-gun counterpart followed by the
+//! parallel serial, 6 bytes of BCD (12 digits) that ties the two guns'
+//! frames together.
+//!
+//! The layouts chargeplane speaks:
+//!
+//! ```text
+//! 0xA1 ↑ parallel start request   0x31 body (51) | parallel serial BCD 6 — 57 bytes
+//! 0xA2 ↓ verdict                  0x32 body (38) | parallel serial BCD 6 — 44 bytes
+//! 0xA4 ↓ remote parallel start    0x34 body (44) | parallel serial BCD 6 — 50 bytes
+//! 0xA3 ↑ result                   0x33 body (26) | parallel serial BCD 6 — 32 bytes
+//! ```
+//!
+//! The VIN of 0xA1 is reversed on the wire as in 0x31.
+
+use super::card::{CardStart, CardStartVerdict};
+use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::message::Body;
+use super::remote::{RemoteStart, RemoteStartResult};
+
+/// Declares a frame that is `$inner`'s body plus the parallel serial.
+macro_rules! parallel {
+    ($(#[$doc:meta])* $name:ident { $field:ident: $inner:ty }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct $name {
+            pub $field: $inner,
+            /// 12 decimal digits.
+            pub parallel_serial: String,
+        }
+
+        impl Body for $name {
+            const LEN: usize = <$inner as Body>::LEN + 6;
+
+            fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                Ok($name { $field: <$inner>::read(r)?, parallel_serial: r.bcd::<6>("parallel serial")? })
+            }
+
+            fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
+                self.$field.write(w)?;
+                w.digits::<6>(&self.parallel_serial, "parallel serial")
+            }
+        }
+    };
+}
+
+parallel!(
+    /// 0xA1: a card or VIN start that asks for both guns.
+    ParallelStartRequest { request: CardStart }
+);
+parallel!(
+    /// 0xA2: the platform's answer to a `ParallelStartRequest`.
+    ParallelStartVerdict { verdict: CardStartVerdict }
+);
+parallel!(
+    /// 0xA4: a remote start on both guns.
+    ParallelRemoteStart { start: RemoteStart }
+);
+parallel!(
+    /// 0xA3: the pile's answer to a `ParallelRemoteStart`.
+    ParallelRemoteStartResult { result: RemoteStartResult }
+);
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::ykc::message::testing::{pile, round_trip, serial};
+    use crate::ykc::{kind, Frame, Message};
+
+    const PARALLEL: &str = "260301083000";
+
+    fn request() -> ParallelStartRequest {
+        ParallelStartRequest {
+            request: CardStart {
+                pile: pile(),
+                gun: 1,
+                mode: CardStart::MODE_VIN,
+                password_required: false,
+                card: [0; 8],
+                password_md5: [0; 16],
+                vin: "LFV3A23C5K3012345".into(),
+            },
+            parallel_serial: PARALLEL.into(),
+        }
+    }
+
+    #[test]
+    fn request_round_trip_and_layout() {
+        let body = round_trip(Message::ParallelStartRequest(request()));
+        assert_eq!(body.len(), 57);
+        assert_eq!(&body[34..51], b"5432103K5C32A3VFL");
+        assert_eq!(&body[51..], &[0x26, 0x03, 0x01, 0x08, 0x30, 0x00]);
+        let short = Frame { seq: 0, enc: 0, kind: kind::PARALLEL_START_REQUEST, body: body.slice(..56) };
+        assert!(matches!(Message::decode(&short), Err(DecodeError::Short { need: 57, got: 56, .. })));
+    }
+
+    #[test]
+    fn verdict_round_trip() {
+        let body = round_trip(Message::ParallelStartVerdict(ParallelStartVerdict {
+            verdict: CardStartVerdict {
+                serial: serial(),
+                pile: pile(),
+                gun: 1,
+                logical_card: [0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78],
+                balance: dec!(310.20),
+                ok: true,
+                reason: CardStartVerdict::NONE,
+            },
+            parallel_serial: PARALLEL.into(),
+        }));
+        assert_eq!(body.len(), 44);
+        assert_eq!(&body[36..38], &[1, 0]);
+    }
+
+    #[test]
+    fn remote_start_and_result_round_trip() {
+        let body = round_trip(Message::ParallelRemoteStart(ParallelRemoteStart {
+            start: RemoteStart {
+                serial: serial(),
+                pile: pile(),
+                gun: 1,
+                logical_card: [0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78],
+                physical_card: [0xD4, 0x1C, 0x6E, 0x2A, 0, 0, 0, 0],
+                balance: dec!(250.75),
+            },
+            parallel_serial: PARALLEL.into(),
+        }));
+        assert_eq!(body.len(), 50);
+        assert_eq!(&body[40..44], &25_075u32.to_le_bytes());
+        let body = round_trip(Message::ParallelRemoteStartResult(ParallelRemoteStartResult {
+            result: RemoteStartResult {
+                serial: serial(),
+                pile: pile(),
+                gun: 2,
+                ok: false,
+                reason: RemoteStartResult::NOT_PLUGGED,
+            },
+            parallel_serial: PARALLEL.into(),
+        }));
+        assert_eq!(body.len(), 32);
+        assert_eq!(&body[24..26], &[0, 5]);
+    }
+
+    #[test]
+    fn parallel_serial_must_be_12_digits() {
+        for bad in ["26030108300", "2603010830001", "26030108300A"] {
+            let m = ParallelStartRequest { parallel_serial: bad.into(), ..request() };
+            assert!(matches!(
+                Message::from(m).encode(0),
+                Err(EncodeError::BadDigits { field: "parallel serial", .. })
+            ));
+        }
+        let mut body = Message::from(request()).encode(0).unwrap().body.to_vec();
+        body[56] = 0x0A;
+        let frame = Frame { seq: 0, enc: 0, kind: kind::PARALLEL_START_REQUEST, body: body.into() };
+        assert!(matches!(Message::decode(&frame), Err(DecodeError::BadBcd { field: "parallel serial", .. })));
+    }
+}
