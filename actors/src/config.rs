@@ -29,6 +29,8 @@ pub struct Config {
     pub orphan_timeout: Duration,
     /// Protections sent with every e-bike start.
     pub ebike: EbikeLimits,
+    /// When readings become alarms, and where alarms are sent.
+    pub alarms: AlarmConfig,
     /// Piles not registered by an operator are refused at login unless this
     /// names the station they are registered into.
     pub auto_register: Option<StationId>,
@@ -55,6 +57,7 @@ impl Default for Config {
             sample_batch: 256,
             orphan_timeout: Duration::from_secs(12 * 3600),
             ebike: EbikeLimits::default(),
+            alarms: AlarmConfig::default(),
             auto_register: None,
             clock: Clock::System,
         }
@@ -81,6 +84,32 @@ impl Default for EbikeLimits {
             overload_w: rust_decimal::Decimal::from(600),
             full_power_w: rust_decimal::Decimal::from(20),
             full_hold_s: 180,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AlarmConfig {
+    /// A pile offline this long raises an alarm.
+    pub offline_after: Duration,
+    /// A port or cable hotter than this raises an alarm, °C.
+    pub max_temperature_c: i16,
+    /// A supply voltage outside this band raises an alarm, V.
+    pub supply_min_v: rust_decimal::Decimal,
+    pub supply_max_v: rust_decimal::Decimal,
+    /// Alarms are POSTed as JSON here as well as logged.
+    pub webhook: Option<String>,
+}
+
+impl Default for AlarmConfig {
+    fn default() -> Self {
+        AlarmConfig {
+            offline_after: Duration::from_secs(10 * 60),
+            max_temperature_c: 85,
+            // 220 V mains −15 % / +15 %.
+            supply_min_v: rust_decimal::Decimal::from(187),
+            supply_max_v: rust_decimal::Decimal::from(253),
+            webhook: None,
         }
     }
 }

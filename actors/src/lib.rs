@@ -9,6 +9,7 @@
 //! actors are found through the [`registry`].
 
 pub mod adapter;
+pub mod alarms;
 pub mod config;
 pub mod gateway;
 pub mod link;

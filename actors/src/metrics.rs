@@ -28,6 +28,7 @@ pub struct Metrics {
     pub duplicate_records: IntCounter,
     pub commands_undeliverable: IntCounter,
     pub alarms: IntCounterVec,
+    pub alarm_notifications_failed: IntCounter,
     store_queue: IntGauge,
     store_batches: IntGauge,
     store_writes: IntGauge,
@@ -138,8 +139,13 @@ impl Metrics {
             alarms: counter_vec(
                 &r,
                 "chargeplane_pile_alarms_total",
-                "Alarms piles raised, by protocol and kind.",
-                &["protocol", "kind"],
+                "Alarms raised, by kind and severity.",
+                &["kind", "severity"],
+            ),
+            alarm_notifications_failed: counter(
+                &r,
+                "chargeplane_alarm_notifications_failed_total",
+                "Alarms the webhook could not be told of.",
             ),
             store_queue: gauge(
                 &r,

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
+use engine::alarm::{NewAlarm, Severity};
 use engine::domain::{PileId, PortNo, Protocol, SessionId, StationId};
 use engine::pricing::PricePlan;
 use futures::future::join_all;
@@ -16,6 +17,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::adapter::{LoginInfo, PileCommand, PileEvent};
+use crate::alarms::{self, Active};
 use crate::port::{self, Port, PortView};
 use crate::station::StationCtx;
 use crate::Platform;
@@ -43,7 +45,12 @@ pub struct Pile {
     port_count: u8,
     link: Option<Attached>,
     firmware: Option<String>,
+    /// Pile-wide conditions raised as alarms (offline, supply voltage).
+    alarms: Active,
+    offline_timer: Option<SpawnHandle>,
 }
+
+const OFFLINE: &str = "offline";
 
 impl Pile {
     pub fn new(platform: Arc<Platform>, record: engine::store::PileRecord, station: Arc<StationCtx>) -> Self {
@@ -56,11 +63,38 @@ impl Pile {
             port_count: record.ports,
             link: None,
             firmware: None,
+            alarms: Active::default(),
+            offline_timer: None,
         }
     }
 
     fn port(&self, no: PortNo) -> Option<&Addr<Port>> {
         (no.0 as usize).checked_sub(1).and_then(|i| self.ports.get(i))
+    }
+
+    fn alarm(&self, kind: String, severity: Severity, message: String) -> NewAlarm {
+        NewAlarm {
+            station_id: self.station.record.id,
+            pile_id: self.id.clone(),
+            port: None,
+            kind,
+            severity,
+            message,
+            raised_at: self.platform.now(),
+        }
+    }
+
+    /// A pile that stays away past the threshold raises an alarm.
+    fn watch_offline(&mut self, ctx: &mut Context<Self>) {
+        let after = self.platform.config.alarms.offline_after;
+        self.offline_timer = Some(ctx.run_later(after, move |pile, ctx| {
+            pile.offline_timer = None;
+            let msg = format!("offline for more than {} s", after.as_secs());
+            let gone = vec![pile.alarm(OFFLINE.into(), Severity::Warning, msg)];
+            let changes = pile.alarms.update(|k| k == OFFLINE, gone);
+            let platform = pile.platform.clone();
+            alarms::apply(pile, ctx, &platform, changes, |pile| &mut pile.alarms);
+        }));
     }
 
     fn set_online(&self, online: bool) {
@@ -108,7 +142,13 @@ pub struct Attach {
 impl Handler<Attach> for Pile {
     type Result = MessageResult<Attach>;
 
-    fn handle(&mut self, msg: Attach, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Attach, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(timer) = self.offline_timer.take() {
+            ctx.cancel_future(timer);
+        }
+        let back = self.alarms.update(|k| k == OFFLINE, vec![]);
+        let platform = self.platform.clone();
+        alarms::apply(self, ctx, &platform, back, |pile| &mut pile.alarms);
         if let Some(old) = self.link.take() {
             tracing::info!(pile = %self.id, "pile logged in on a new connection; closing the old one");
             old.link.do_send(ToLink::Close("replaced"));
@@ -146,10 +186,11 @@ pub struct Detach {
 impl Handler<Detach> for Pile {
     type Result = ();
 
-    fn handle(&mut self, msg: Detach, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Detach, ctx: &mut Context<Self>) {
         if self.link.as_ref().is_some_and(|l| l.id == msg.link_id) {
             self.link = None;
             self.set_online(false);
+            self.watch_offline(ctx);
         }
     }
 }
@@ -183,10 +224,25 @@ impl Handler<Event> for Pile {
                 };
                 ctx.notify(Send(cmd));
             }
-            (_, PileEvent::Alarm { port, code, text, value }) => {
-                self.platform.metrics.alarms.with_label_values(&[self.protocol.as_str(), text]).inc();
-                let port = port.map(|p| p.0);
-                tracing::warn!(pile = %self.id, ?port, code, text, value, "pile alarm");
+            (_, PileEvent::Alarm { port, kind, severity, message }) => {
+                let alarm = NewAlarm { port, ..self.alarm(alarms::kind(kind), severity, message) };
+                let p = self.platform.clone();
+                actix_rt::spawn(async move { alarms::raise(&p, alarm).await });
+            }
+            (_, PileEvent::Supply { voltage }) => {
+                let cfg = &self.platform.config.alarms;
+                let found = if voltage > cfg.supply_max_v {
+                    let msg = format!("supply at {voltage} V, above {} V", cfg.supply_max_v);
+                    vec![self.alarm("over_voltage".into(), Severity::Major, msg)]
+                } else if voltage < cfg.supply_min_v {
+                    let msg = format!("supply at {voltage} V, below {} V", cfg.supply_min_v);
+                    vec![self.alarm("under_voltage".into(), Severity::Major, msg)]
+                } else {
+                    vec![]
+                };
+                let changes = self.alarms.update(|k| k.ends_with("_voltage"), found);
+                let platform = self.platform.clone();
+                alarms::apply(self, ctx, &platform, changes, |pile| &mut pile.alarms);
             }
             (Some(no), event) => match self.port(no) {
                 Some(port) => port.do_send(port::FromPile(event)),

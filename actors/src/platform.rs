@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use engine::store::Store;
 
+use crate::alarms::Notifier;
 use crate::{metrics::Metrics, registry::Registry, Config};
 
 pub struct Platform {
@@ -13,11 +14,18 @@ pub struct Platform {
     pub store: Arc<dyn Store>,
     pub metrics: Metrics,
     pub registry: Registry,
+    pub notifier: Notifier,
 }
 
 impl Platform {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
-        Arc::new(Platform { config, store, metrics: Metrics::new(), registry: Registry::default() })
+        Arc::new(Platform {
+            notifier: Notifier::new(config.alarms.webhook.clone()),
+            config,
+            store,
+            metrics: Metrics::new(),
+            registry: Registry::default(),
+        })
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -6,13 +6,15 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
+use engine::alarm::{NewAlarm, Severity};
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
 use engine::pricing::{PricePlan, Pricing, Terms};
 use engine::session::SessionRecord;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::adapter::{self, PileEvent, Reading};
+use crate::adapter::{self, PileEvent, PortReport, Reading};
+use crate::alarms::{self, Active};
 use crate::pile::Pile;
 use crate::session::{self, Session};
 use crate::station::StationCtx;
@@ -62,6 +64,7 @@ pub struct Port {
     status: PortStatus,
     reading: Option<Reading>,
     current: Option<Current>,
+    alarms: Active,
 }
 
 impl Port {
@@ -83,7 +86,41 @@ impl Port {
             status: PortStatus::Offline,
             reading: None,
             current: None,
+            alarms: Active::default(),
         }
+    }
+
+    fn alarm(&self, kind: String, severity: Severity, message: String) -> NewAlarm {
+        NewAlarm {
+            station_id: self.station.record.id,
+            pile_id: self.pile_id.clone(),
+            port: Some(self.no),
+            kind,
+            severity,
+            message,
+            raised_at: self.platform.now(),
+        }
+    }
+
+    /// Hardware faults and over-temperature in a report become alarms while
+    /// they last.
+    fn check(&mut self, report: &PortReport, ctx: &mut Context<Self>) {
+        const HOT: &str = "over_temperature";
+        let mut found = Vec::new();
+        for (fault, severity) in report.faults.iter().flatten() {
+            let msg = format!("{fault} on port {}", self.no);
+            found.push(self.alarm(alarms::kind(fault), *severity, msg));
+        }
+        let temperature = report.reading.as_ref().and_then(|r| r.temperature_c);
+        let max = self.platform.config.alarms.max_temperature_c;
+        if let Some(t) = temperature.filter(|t| *t > max) {
+            let msg = format!("port {} at {t} °C, above {max} °C", self.no);
+            found.push(self.alarm(HOT.into(), Severity::Critical, msg));
+        }
+        let (faults, hot) = (report.faults.is_some(), temperature.is_some());
+        let changes = self.alarms.update(|k| if k == HOT { hot } else { faults }, found);
+        let platform = self.platform.clone();
+        alarms::apply(self, ctx, &platform, changes, |port| &mut port.alarms);
     }
 
     /// What a charge started now is priced under.
@@ -172,6 +209,7 @@ impl Handler<FromPile> for Port {
     fn handle(&mut self, FromPile(event): FromPile, ctx: &mut Context<Self>) {
         match event {
             PileEvent::Port(report) => {
+                self.check(&report, ctx);
                 self.status = report.status;
                 let session = match &report.session {
                     Some(id) => self.session(id),

@@ -13,12 +13,14 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use engine::alarm::NewAlarm;
 use engine::domain::PortStatus;
 use engine::pricing::Pricing;
 use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
 use rust_decimal::Decimal;
 
 use crate::adapter::{FinalRecord, Order, PileCommand, PricingKind, Reading, ReplyTo};
+use crate::alarms;
 use crate::pile::{self, Pile};
 use crate::port;
 use crate::station::StationCtx;
@@ -410,6 +412,19 @@ impl Handler<Record> for Session {
     type Result = ();
 
     fn handle(&mut self, Record(record, reply): Record, ctx: &mut Context<Self>) {
+        if let Some(severity) = record.fault.filter(|_| self.rec.state.is_open()) {
+            let alarm = NewAlarm {
+                station_id: self.rec.station_id,
+                pile_id: self.rec.pile_id.clone(),
+                port: Some(self.rec.port),
+                kind: alarms::kind(&record.reason.text),
+                severity,
+                message: format!("charge {} stopped: {}", self.rec.id, record.reason.text),
+                raised_at: self.platform().now(),
+            };
+            let p = self.ctx.platform.clone();
+            actix_rt::spawn(async move { alarms::raise(&p, alarm).await });
+        }
         let end = clamp_end(record.ended_at, self.rec.meter.last_at, self.platform().now());
         self.settle(ctx, end, record.kwh, record.elapsed_s, record.reason, Some(reply));
     }

@@ -35,6 +35,15 @@ pub struct ServeConfig {
     pub ebike_overload_w: u32,
     pub ebike_full_power_w: u32,
     pub ebike_full_hold_s: u8,
+    /// A pile offline this long raises an alarm.
+    pub offline_alarm_after_ms: u64,
+    /// A port or cable hotter than this raises an alarm, °C.
+    pub alarm_max_temperature_c: i16,
+    /// A supply voltage outside this band raises an alarm, V.
+    pub alarm_supply_min_v: u32,
+    pub alarm_supply_max_v: u32,
+    /// Alarms are also POSTed as JSON to this URL.
+    pub alarm_webhook: Option<String>,
     /// Extra time the store's writer waits to gather a batch (0: group commit only).
     pub store_batch_window_ms: u64,
     /// fsync every commit (true) or leave it to the OS (false: a power cut may
@@ -66,6 +75,11 @@ impl Default for ServeConfig {
             ebike_overload_w: a.ebike.overload_w.try_into().unwrap_or(600),
             ebike_full_power_w: a.ebike.full_power_w.try_into().unwrap_or(20),
             ebike_full_hold_s: a.ebike.full_hold_s,
+            offline_alarm_after_ms: a.alarms.offline_after.as_millis() as u64,
+            alarm_max_temperature_c: a.alarms.max_temperature_c,
+            alarm_supply_min_v: a.alarms.supply_min_v.try_into().unwrap_or(187),
+            alarm_supply_max_v: a.alarms.supply_max_v.try_into().unwrap_or(253),
+            alarm_webhook: None,
             store_batch_window_ms: 0,
             store_fsync: true,
             clock_start: None,
@@ -95,6 +109,13 @@ impl ServeConfig {
                 overload_w: self.ebike_overload_w.into(),
                 full_power_w: self.ebike_full_power_w.into(),
                 full_hold_s: self.ebike_full_hold_s,
+            },
+            alarms: actors::config::AlarmConfig {
+                offline_after: ms(self.offline_alarm_after_ms),
+                max_temperature_c: self.alarm_max_temperature_c,
+                supply_min_v: self.alarm_supply_min_v.into(),
+                supply_max_v: self.alarm_supply_max_v.into(),
+                webhook: self.alarm_webhook.clone(),
             },
             auto_register: self.auto_register_station,
             clock: match self.clock_start {

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{FixedOffset, SubsecRound};
+use engine::alarm::Severity;
 use engine::clock::Clock;
 use engine::dny::{self, Ack, CodecError, Down, Frame, FrameFault, PortState, StreamCodec, Unit, Up};
 use engine::domain::{PortNo, PortStatus, Protocol, SessionId};
@@ -63,9 +64,15 @@ impl Dny {
             }
             Up::Heartbeat(m) => {
                 out.replies.extend(ack(Down::HeartbeatReply(Ack::OK)));
+                out.events.push(PileEvent::Supply { voltage: m.voltage });
                 out.events.extend(m.ports.iter().enumerate().map(|(i, &state)| {
-                    let port = PortNo(i as u8 + 1);
-                    PileEvent::Port(PortReport { port, status: status(state), session: None, reading: None })
+                    let (port, status) = (PortNo(i as u8 + 1), status(state));
+                    let faults = Some(if status == PortStatus::Fault {
+                        vec![("port fault", Severity::Major)]
+                    } else {
+                        vec![]
+                    });
+                    PileEvent::Port(PortReport { port, status, session: None, reading: None, faults })
                 }));
                 return Inbound::Ok;
             }
@@ -106,7 +113,9 @@ impl Dny {
                     power: m.avg_power,
                     soc: None,
                     elapsed_s: Some(m.elapsed.into()),
+                    temperature_c: Some(m.port_temp),
                 }),
+                faults: None,
             }),
             Up::Settlement(m) => PileEvent::Record(
                 FinalRecord {
@@ -120,16 +129,18 @@ impl Dny {
                         code: m.stop_reason,
                         text: dny::stop_reason_text(m.stop_reason).into(),
                     },
+                    fault: abnormal_stop(m.stop_reason),
                 },
                 reply,
             ),
             Up::Alarm(m) => {
                 out.replies.extend(ack(Down::AlarmAck(Ack::OK)));
+                let kind = dny::alarm_text(m.kind);
                 PileEvent::Alarm {
                     port: (m.port != 0).then_some(PortNo(m.port)),
-                    code: m.kind,
-                    text: dny::alarm_text(m.kind),
-                    value: m.value.into(),
+                    kind,
+                    severity: alarm_severity(m.kind),
+                    message: format!("{kind} reported by the pile (value {})", m.value),
                 }
             }
             Up::AdjustReply(_) | Up::LimitsReply(_) | Up::RebootReply(_) => return Inbound::Ok,
@@ -148,6 +159,25 @@ fn status(code: u8) -> PortStatus {
         PortState::Full | PortState::FloatCharge => PortStatus::Full,
         // A state the platform cannot read is not one to start a charge in.
         PortState::Fault(_) | PortState::Unknown(_) => PortStatus::Fault,
+    }
+}
+
+/// Water, smoke and heat at an e-bike pile may be a fire.
+fn alarm_severity(kind: u8) -> Severity {
+    match kind {
+        2..=4 => Severity::Critical,
+        6 | 7 => Severity::Major,
+        _ => Severity::Warning,
+    }
+}
+
+/// Stops that mean something is wrong at the port or the supply.
+fn abnormal_stop(reason: u8) -> Option<Severity> {
+    match reason {
+        0x0A | 0x0B => Some(Severity::Critical),
+        0x0C | 0x1A | 0x1B => Some(Severity::Major),
+        0x06 | 0x08 => Some(Severity::Warning),
+        _ => None,
     }
 }
 

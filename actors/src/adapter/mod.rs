@@ -7,6 +7,7 @@
 //! actors only ever see events and commands, never a protocol.
 
 use chrono::{DateTime, FixedOffset, Utc};
+use engine::alarm::Severity;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
 use engine::pricing::Limit;
 use engine::session::StopReason;
@@ -41,6 +42,8 @@ pub struct Reading {
     pub soc: Option<u8>,
     /// Seconds charged by the pile's own timer, where the protocol has one.
     pub elapsed_s: Option<u32>,
+    /// The port's (or its cable's) temperature, °C.
+    pub temperature_c: Option<i16>,
 }
 
 /// What a port reported about itself.
@@ -52,6 +55,9 @@ pub struct PortReport {
     pub session: Option<SessionId>,
     /// Status-only reports (a heartbeat) carry no reading.
     pub reading: Option<Reading>,
+    /// Hardware faults active now, by name, with how serious each is;
+    /// `None` if this report says nothing about faults.
+    pub faults: Option<Vec<(&'static str, Severity)>>,
 }
 
 /// The pile's own closing record of a charge.
@@ -68,6 +74,8 @@ pub struct FinalRecord {
     /// What the pile computed the charge cost, yuan.
     pub amount: Decimal,
     pub reason: StopReason,
+    /// Set when the charge ended on a fault (overload, over-temperature...).
+    pub fault: Option<Severity>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -93,12 +101,16 @@ pub enum PileEvent {
     },
     TariffRequest(ReplyTo),
     /// Something is wrong at the pile (a port, or the whole pile when `port`
-    /// is `None`): the protocol's code, its meaning and a value.
+    /// is `None`).
     Alarm {
         port: Option<PortNo>,
-        code: u8,
-        text: &'static str,
-        value: u32,
+        kind: &'static str,
+        severity: Severity,
+        message: String,
+    },
+    /// The pile's supply voltage, V.
+    Supply {
+        voltage: Decimal,
     },
 }
 

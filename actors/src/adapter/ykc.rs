@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use engine::alarm::Severity;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
 use engine::session::StopReason;
 use engine::ykc::{self, CodecError, Frame, FrameCodec, FrameFault, GunStatus, Message};
@@ -68,6 +69,7 @@ impl Ykc {
                         code: m.stop_reason,
                         text: ykc::stop_reason_text(m.stop_reason).into(),
                     },
+                    fault: abnormal_stop(m.stop_reason),
                 },
                 reply,
             ),
@@ -101,7 +103,31 @@ fn report(m: &ykc::RealTime) -> PortReport {
             soc: Some(m.soc),
             // YKC counts whole minutes; the platform's clock is finer.
             elapsed_s: None,
+            temperature_c: Some(m.cable_temp),
         }),
+        faults: Some(
+            ykc::hardware_faults(m.hardware_faults).into_iter().map(|f| (f, fault_severity(f))).collect(),
+        ),
+    }
+}
+
+/// How serious a hardware fault bit is: what can burn or shock is critical.
+fn fault_severity(fault: &str) -> Severity {
+    match fault {
+        "insulation fault" | "output short circuit" | "cabinet over-temperature" | "gun over-temperature" => {
+            Severity::Critical
+        }
+        "door open" | "card reader fault" | "communication fault" => Severity::Warning,
+        _ => Severity::Major,
+    }
+}
+
+/// Stop reasons 0x6A-0x8F are abnormal stops: faults worth an alarm.
+fn abnormal_stop(code: u8) -> Option<Severity> {
+    match code {
+        0x6B | 0x6C | 0x74 => Some(Severity::Critical),
+        0x6A..=0x8F => Some(Severity::Major),
+        _ => None,
     }
 }
 

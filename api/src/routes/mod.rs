@@ -9,6 +9,7 @@ use actors::Platform;
 
 use crate::error::ApiError;
 
+pub mod alarms;
 pub mod ops;
 pub mod piles;
 pub mod plans;
@@ -48,6 +49,7 @@ pub fn configure(
             .service(
                 web::scope("/api/v1")
                     .configure(tariffs::routes)
+                    .configure(alarms::routes)
                     .configure(plans::routes)
                     .configure(stations::routes)
                     .configure(piles::routes)
