@@ -13,6 +13,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use engine::alarm::{Alarm, AlarmId, NewAlarm};
+use engine::domain::{PileId, PortNo};
 
 use crate::Platform;
 
@@ -30,7 +31,7 @@ impl Notifier {
     fn notify(&self, platform: &Platform, alarm: &Alarm) {
         let a = &alarm.alarm;
         tracing::warn!(
-            alarm = alarm.id, kind = %a.kind, severity = a.severity.as_str(), pile = %a.pile_id,
+            alarm = alarm.id, kind = %a.kind, severity = a.severity.as_str(), pile = ?a.pile_id.as_ref().map(|p| p.as_str()),
             port = ?a.port.map(|p| p.0), station = a.station_id, "{}", a.message
         );
         let Some((client, url)) = &self.webhook else { return };
@@ -73,7 +74,7 @@ pub async fn raise(platform: &Platform, alarm: NewAlarm) -> Option<AlarmId> {
             Some(stored.id)
         }
         Err(e) => {
-            tracing::error!(error = %e, kind = %alarm.kind, pile = %alarm.pile_id, "could not store an alarm");
+            tracing::error!(error = %e, kind = %alarm.kind, pile = ?alarm.pile_id, "could not store an alarm");
             None
         }
     }
@@ -103,11 +104,11 @@ pub fn apply<A>(
         actix_rt::spawn(async move { self::clear(&p, id, at).await });
     }
     for alarm in raise {
-        let (p, kind) = (platform.clone(), alarm.kind.clone());
-        let raised = async move { self::raise(&p, alarm).await };
+        let (p, copy) = (platform.clone(), alarm.clone());
+        let raised = async move { self::raise(&p, copy).await };
         let p = platform.clone();
         ctx.spawn(raised.into_actor(actor).map(move |id, actor, _| {
-            if let Some(stale) = id.and_then(|id| active(actor).stored(&kind, id)) {
+            if let Some(stale) = id.and_then(|id| active(actor).stored(&alarm, id)) {
                 let at = p.now();
                 actix_rt::spawn(async move { self::clear(&p, stale, at).await });
             }
@@ -119,7 +120,14 @@ pub fn apply<A>(
 /// a condition that persists over many reports raises one alarm, and its
 /// alarm is cleared when it goes. `None` while the alarm is being stored.
 #[derive(Default)]
-pub struct Active(HashMap<String, Option<AlarmId>>);
+pub struct Active(HashMap<Key, Option<AlarmId>>);
+
+/// One condition: its kind, at a pile and port (or the whole pile or station).
+type Key = (String, Option<PileId>, Option<PortNo>);
+
+fn key(a: &NewAlarm) -> Key {
+    (a.kind.clone(), a.pile_id.clone(), a.port)
+}
 
 impl Active {
     /// The conditions a report found, among the kinds `in_scope` (what the
@@ -129,20 +137,20 @@ impl Active {
         in_scope: impl Fn(&str) -> bool,
         now: Vec<NewAlarm>,
     ) -> (Vec<NewAlarm>, Vec<AlarmId>) {
-        let gone: Vec<String> =
-            self.0.keys().filter(|k| in_scope(k) && !now.iter().any(|a| &a.kind == *k)).cloned().collect();
+        let gone: Vec<Key> =
+            self.0.keys().filter(|k| in_scope(&k.0) && !now.iter().any(|a| key(a) == **k)).cloned().collect();
         let clear = gone.into_iter().filter_map(|k| self.0.remove(&k).flatten()).collect();
-        let raise: Vec<NewAlarm> = now.into_iter().filter(|a| !self.0.contains_key(&a.kind)).collect();
+        let raise: Vec<NewAlarm> = now.into_iter().filter(|a| !self.0.contains_key(&key(a))).collect();
         for a in &raise {
-            self.0.insert(a.kind.clone(), None);
+            self.0.insert(key(a), None);
         }
         (raise, clear)
     }
 
-    /// The stored id of an alarm raised for `kind`; returns it back if the
-    /// condition went away meanwhile, to be cleared.
-    pub fn stored(&mut self, kind: &str, id: AlarmId) -> Option<AlarmId> {
-        match self.0.get_mut(kind) {
+    /// The stored id of an alarm raised for `alarm`'s condition; returns it
+    /// back if the condition went away meanwhile, to be cleared.
+    pub fn stored(&mut self, alarm: &NewAlarm, id: AlarmId) -> Option<AlarmId> {
+        match self.0.get_mut(&key(alarm)) {
             Some(slot) => {
                 *slot = Some(id);
                 None
@@ -156,12 +164,11 @@ impl Active {
 mod tests {
     use super::*;
     use engine::alarm::Severity;
-    use engine::domain::PileId;
 
     fn alarm(kind: &str) -> NewAlarm {
         NewAlarm {
             station_id: 1,
-            pile_id: PileId::from("p"),
+            pile_id: Some(PileId::from("p")),
             port: None,
             kind: kind.into(),
             severity: Severity::Major,
@@ -176,7 +183,7 @@ mod tests {
         let all = |_: &str| true;
         let (raise, clear) = active.update(all, vec![alarm("insulation_fault")]);
         assert_eq!((raise.len(), clear.len()), (1, 0));
-        assert_eq!(active.stored("insulation_fault", 7), None);
+        assert_eq!(active.stored(&alarm("insulation_fault"), 7), None);
         let (raise, clear) = active.update(all, vec![alarm("insulation_fault")]);
         assert_eq!((raise.len(), clear.len()), (0, 0), "still on: nothing new");
         let (raise, clear) = active.update(all, vec![]);
@@ -187,8 +194,8 @@ mod tests {
     fn a_report_clears_only_what_it_speaks_about() {
         let mut active = Active::default();
         active.update(|_| true, vec![alarm("over_temperature"), alarm("meter_fault")]);
-        active.stored("over_temperature", 1);
-        active.stored("meter_fault", 2);
+        active.stored(&alarm("over_temperature"), 1);
+        active.stored(&alarm("meter_fault"), 2);
         let (_, clear) = active.update(|k| k != "over_temperature", vec![]);
         assert_eq!(clear, vec![2]);
     }
@@ -198,7 +205,7 @@ mod tests {
         let mut active = Active::default();
         active.update(|_| true, vec![alarm("offline")]);
         active.update(|_| true, vec![]);
-        assert_eq!(active.stored("offline", 9), Some(9));
+        assert_eq!(active.stored(&alarm("offline"), 9), Some(9));
     }
 
     #[test]

@@ -29,6 +29,11 @@ pub struct Config {
     pub orphan_timeout: Duration,
     /// Protections sent with every e-bike start.
     pub ebike: EbikeLimits,
+    /// How often a station re-shares its power even if nothing changed.
+    pub power_interval: Duration,
+    /// How long a port may draw over its grant, or a station over its
+    /// limit, before an alarm.
+    pub power_verify_after: Duration,
     /// When readings become alarms, and where alarms are sent.
     pub alarms: AlarmConfig,
     /// Piles not registered by an operator are refused at login unless this
@@ -57,6 +62,8 @@ impl Default for Config {
             sample_batch: 256,
             orphan_timeout: Duration::from_secs(12 * 3600),
             ebike: EbikeLimits::default(),
+            power_interval: Duration::from_secs(5),
+            power_verify_after: Duration::from_secs(5),
             alarms: AlarmConfig::default(),
             auto_register: None,
             clock: Clock::System,

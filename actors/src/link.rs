@@ -158,9 +158,10 @@ impl<A: Adapter> Link<A> {
     }
 
     fn command(&mut self, cmd: PileCommand) {
-        match self.adapter.outbound(cmd) {
-            Some(frame) => self.write(frame),
-            None => self.fault("unsupported_command"),
+        let mut frames = Vec::new();
+        self.adapter.outbound(cmd, &mut frames);
+        for frame in frames {
+            self.write(frame);
         }
     }
 }

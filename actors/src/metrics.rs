@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use engine::domain::Protocol;
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 pub struct Metrics {
     pub registry: Registry,
@@ -29,6 +29,12 @@ pub struct Metrics {
     pub commands_undeliverable: IntCounter,
     pub alarms: IntCounterVec,
     pub alarm_notifications_failed: IntCounter,
+    pub station_limit: GaugeVec,
+    pub station_allocated: GaugeVec,
+    pub station_measured: GaugeVec,
+    pub station_headroom: GaugeVec,
+    pub station_refusals: IntCounterVec,
+    pub power_commands: IntCounter,
     store_queue: IntGauge,
     store_batches: IntGauge,
     store_writes: IntGauge,
@@ -48,6 +54,12 @@ fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> 
     let v = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
     registry.register(Box::new(v.clone())).expect("unique metric");
     v
+}
+
+fn station_gauge(registry: &Registry, name: &str, help: &str) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), &["station"]).expect("valid metric");
+    registry.register(Box::new(g.clone())).expect("unique metric");
+    g
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
@@ -146,6 +158,37 @@ impl Metrics {
                 &r,
                 "chargeplane_alarm_notifications_failed_total",
                 "Alarms the webhook could not be told of.",
+            ),
+            station_limit: station_gauge(
+                &r,
+                "chargeplane_station_power_limit_watts",
+                "The transformer limit in force.",
+            ),
+            station_allocated: station_gauge(
+                &r,
+                "chargeplane_station_power_allocated_watts",
+                "Power granted to charging ports.",
+            ),
+            station_measured: station_gauge(
+                &r,
+                "chargeplane_station_power_measured_watts",
+                "Power drawn: charging ports plus other load.",
+            ),
+            station_headroom: station_gauge(
+                &r,
+                "chargeplane_station_headroom_watts",
+                "Available power not granted.",
+            ),
+            station_refusals: counter_vec(
+                &r,
+                "chargeplane_station_charges_refused_total",
+                "Charges refused because their minimum did not fit.",
+                &["station"],
+            ),
+            power_commands: counter(
+                &r,
+                "chargeplane_power_limit_commands_total",
+                "Power limits sent to piles.",
             ),
             store_queue: gauge(
                 &r,

@@ -75,7 +75,7 @@ impl Pile {
     fn alarm(&self, kind: String, severity: Severity, message: String) -> NewAlarm {
         NewAlarm {
             station_id: self.station.record.id,
-            pile_id: self.id.clone(),
+            pile_id: Some(self.id.clone()),
             port: None,
             kind,
             severity,

@@ -17,7 +17,7 @@ use crate::adapter::{self, PileEvent, PortReport, Reading};
 use crate::alarms::{self, Active};
 use crate::pile::Pile;
 use crate::session::{self, Session};
-use crate::station::StationCtx;
+use crate::station::{self, StationCtx};
 use crate::Platform;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +30,8 @@ pub enum StartError {
     Busy(Option<SessionId>),
     #[error("the port is faulted")]
     Faulted,
+    #[error("{0}")]
+    CapacityShort(String),
     #[error("could not record the charge: {0}")]
     Storage(String),
     #[error("the port is unavailable")]
@@ -64,6 +66,8 @@ pub struct Port {
     status: PortStatus,
     reading: Option<Reading>,
     current: Option<Current>,
+    /// A start is waiting for the station's admission.
+    admitting: bool,
     alarms: Active,
 }
 
@@ -86,6 +90,7 @@ impl Port {
             status: PortStatus::Offline,
             reading: None,
             current: None,
+            admitting: false,
             alarms: Active::default(),
         }
     }
@@ -93,7 +98,7 @@ impl Port {
     fn alarm(&self, kind: String, severity: Severity, message: String) -> NewAlarm {
         NewAlarm {
             station_id: self.station.record.id,
-            pile_id: self.pile_id.clone(),
+            pile_id: Some(self.pile_id.clone()),
             port: Some(self.no),
             kind,
             severity,
@@ -219,6 +224,9 @@ impl Handler<FromPile> for Port {
                 if let Some(s) = session {
                     s.do_send(session::Report { status: report.status, reading: report.reading.clone() });
                 }
+                if self.current.is_some() {
+                    self.report_power(report.reading.as_ref().map(|r| r.power));
+                }
                 if report.reading.is_some() {
                     self.reading = report.reading;
                 }
@@ -264,9 +272,10 @@ pub struct Start {
 impl Handler<Start> for Port {
     type Result = ResponseActFuture<Self, Result<SessionId, StartError>>;
 
-    fn handle(&mut self, msg: Start, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Start, _: &mut Context<Self>) -> Self::Result {
         let refused = match (&self.current, self.status) {
             (Some(c), _) => Some(StartError::Busy(Some(c.id.clone()))),
+            _ if self.admitting => Some(StartError::Busy(None)),
             (None, PortStatus::Offline) => Some(StartError::Offline),
             (None, PortStatus::Fault) => Some(StartError::Faulted),
             // Charging by itself: a card or an offline start at the pile.
@@ -276,25 +285,68 @@ impl Handler<Start> for Port {
         if let Some(e) = refused {
             return Box::pin(fut::ready(Err(e)));
         }
+        // The station must fit the charge's minimum under its limit first.
+        let admit = self.station_addr().map(|station| {
+            let key = (self.pile_id.clone(), self.no);
+            station.send(station::Admit { key, pile: self.pile.clone(), protocol: self.protocol })
+        });
+        self.admitting = true;
+        let admitted = async move {
+            match admit {
+                Some(asked) => asked.await.unwrap_or(Ok(())),
+                None => Ok(()),
+            }
+        };
+        Box::pin(admitted.into_actor(self).then(move |admitted, port, ctx| port.begin(admitted, msg, ctx)))
+    }
+}
+
+impl Port {
+    fn station_addr(&self) -> Option<Addr<station::Station>> {
+        self.platform.registry.stations.get(&self.station.record.id).map(|s| s.clone())
+    }
+
+    /// Tells the station whether this port holds a share of its power.
+    fn report_power(&self, power_w: Option<Decimal>) {
+        if let Some(station) = self.station_addr() {
+            station.do_send(station::PortPower {
+                key: (self.pile_id.clone(), self.no),
+                pile: self.pile.clone(),
+                protocol: self.protocol,
+                session: self.current.as_ref().map(|c| c.id.clone()),
+                charging: self.current.is_some(),
+                power_w,
+            });
+        }
+    }
+
+    /// Creates the admitted charge's session and sends the start command.
+    fn begin(
+        &mut self,
+        admitted: Result<(), String>,
+        msg: Start,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<SessionId, StartError>> {
+        self.admitting = false;
+        if let Err(reason) = admitted {
+            return Box::pin(fut::ready(Err(StartError::CapacityShort(reason))));
+        }
         let now = self.platform.now();
         let local = now.with_timezone(&self.station.offset).naive_local();
         let id = adapter::session_id(self.protocol, &self.pile_id, self.no, local);
-        let record = SessionRecord::new(
-            id.clone(),
-            self.pile_id.clone(),
-            self.no,
-            self.station.record.id,
-            self.terms(msg.plan, msg.prepaid),
-            now,
-        );
+        let terms = self.terms(msg.plan, msg.prepaid);
+        let record =
+            SessionRecord::new(id.clone(), self.pile_id.clone(), self.no, self.station.record.id, terms, now);
         let session = Session::new(self.session_ctx(ctx.address()), record).start();
         self.current = Some(Current { id: id.clone(), actor: session.clone() });
+        self.report_power(None);
         Box::pin(
             async move { session.send(session::Begin { balance: msg.balance }).await }.into_actor(self).map(
                 move |res, port, _| {
                     let res = res.unwrap_or(Err(StartError::Unavailable));
                     if res.is_err() && port.current.as_ref().is_some_and(|c| c.id == id) {
                         port.current = None;
+                        port.report_power(None);
                     }
                     res.map(|()| id)
                 },
@@ -332,6 +384,7 @@ impl Handler<Ended> for Port {
     fn handle(&mut self, Ended(id): Ended, _: &mut Context<Self>) {
         if self.current.as_ref().is_some_and(|c| c.id == id) {
             self.current = None;
+            self.report_power(None);
         }
     }
 }

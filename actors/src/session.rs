@@ -415,7 +415,7 @@ impl Handler<Record> for Session {
         if let Some(severity) = record.fault.filter(|_| self.rec.state.is_open()) {
             let alarm = NewAlarm {
                 station_id: self.rec.station_id,
-                pile_id: self.rec.pile_id.clone(),
+                pile_id: Some(self.rec.pile_id.clone()),
                 port: Some(self.rec.port),
                 kind: alarms::kind(&record.reason.text),
                 severity,

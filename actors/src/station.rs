@@ -1,18 +1,32 @@
 //! A station actor starts the pile actors of its station and keeps them: a
 //! pile actor outlives its TCP connections, so open charges survive a pile
-//! dropping off and coming back. The station is also where the transformer
-//! limit will be enforced, since it is the one place that sees every port.
+//! dropping off and coming back.
+//!
+//! It is also the one place that sees every port's live power, so it keeps
+//! the station under its transformer's limit: it admits a new charge only if
+//! the charge's minimum fits, shares what is available among charging ports
+//! by `engine::allocation`'s policy, sends each pile its limits through the
+//! pile's protocol, and checks what the piles then draw. It recomputes when
+//! a charge starts or stops, when the limit or the other load changes, and
+//! periodically.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
-use actix::{Actor, Addr, Context, Handler, Message};
-use chrono::FixedOffset;
-use engine::domain::PileId;
+use actix::prelude::*;
+use chrono::{FixedOffset, Timelike};
+use engine::alarm::{NewAlarm, Severity};
+use engine::allocation::{allocate, Allocation, Demand, Input, PortKey, PowerConfig};
+use engine::domain::{PileId, PortNo, Protocol, SessionId};
 use engine::store::{PileRecord, Station as StationRecord};
 use engine::tariff::Tariff;
+use rust_decimal::Decimal;
+use serde::Serialize;
 
-use crate::pile::Pile;
+use crate::adapter::PileCommand;
+use crate::alarms::{self, Active};
+use crate::pile::{self, Pile};
 use crate::Platform;
 
 /// What piles, ports and sessions need to know of their station.
@@ -23,20 +37,216 @@ pub struct StationCtx {
     pub offset: FixedOffset,
 }
 
+/// A charging port as the station sees it.
+struct Live {
+    pile: Addr<Pile>,
+    protocol: Protocol,
+    session: Option<SessionId>,
+    measured_w: Decimal,
+    /// Start order, for the allocation's first-come rule.
+    since: u64,
+    /// The limit last sent to the pile.
+    sent_w: Option<Decimal>,
+    /// The pile has reported this charge's power: it is running there, so
+    /// a limit will reach it.
+    confirmed: bool,
+    /// Since when it has drawn more than its grant.
+    over_since: Option<Instant>,
+}
+
 pub struct Station {
     platform: Arc<Platform>,
     ctx: Arc<StationCtx>,
     piles: HashMap<PileId, Addr<Pile>>,
+    power: Option<PowerConfig>,
+    /// Load on the transformer that is not charging, W (pushed by a meter gateway).
+    other_load_w: Decimal,
+    charging: HashMap<PortKey, Live>,
+    seq: u64,
+    last: Option<Allocation>,
+    over_since: Option<Instant>,
+    alarms: Active,
 }
 
 impl Station {
     pub fn new(platform: Arc<Platform>, ctx: Arc<StationCtx>) -> Self {
-        Station { platform, ctx, piles: HashMap::new() }
+        Station {
+            platform,
+            power: ctx.record.power.clone(),
+            ctx,
+            piles: HashMap::new(),
+            other_load_w: Decimal::ZERO,
+            charging: HashMap::new(),
+            seq: 0,
+            last: None,
+            over_since: None,
+            alarms: Active::default(),
+        }
+    }
+
+    fn label(&self) -> String {
+        self.ctx.record.id.to_string()
+    }
+
+    fn limit_w(&self, power: &PowerConfig) -> Decimal {
+        let local = self.platform.now().with_timezone(&self.ctx.offset);
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        power.transformer.limit_at(Some(&power.schedule), minute)
+    }
+
+    fn demand(
+        power: &PowerConfig,
+        key: PortKey,
+        protocol: Protocol,
+        since: u64,
+        measured: Decimal,
+    ) -> Demand {
+        let (min_w, max_w) = match protocol {
+            Protocol::Ykc => (power.ykc_gun_rated_w * Decimal::new(3, 1), power.ykc_gun_rated_w),
+            Protocol::Dny => (power.ebike_port_min_w, power.ebike_port_max_w),
+        };
+        // Room to grow above what it draws now; all it can take until measured.
+        let requested_w =
+            (measured > Decimal::ZERO).then(|| measured * Decimal::new(12, 1) + Decimal::from(50));
+        Demand { key, min_w, max_w, requested_w, priority: 0, since }
+    }
+
+    /// The allocator's input: the limit in force now, the margin and the other load.
+    fn input<'a>(&self, power: &PowerConfig, demands: &'a [Demand]) -> Input<'a> {
+        Input {
+            limit_w: self.limit_w(power),
+            margin_w: power.transformer.margin_w,
+            other_load_w: self.other_load_w,
+            demands,
+        }
+    }
+
+    fn demands(&self, power: &PowerConfig) -> Vec<Demand> {
+        self.charging
+            .iter()
+            .map(|(k, l)| Self::demand(power, k.clone(), l.protocol, l.since, l.measured_w))
+            .collect()
+    }
+
+    /// Shares the available power, sends changed limits, and publishes the figures.
+    fn reallocate(&mut self) {
+        let Some(power) = self.power.clone() else { return };
+        let demands = self.demands(&power);
+        let input = self.input(&power, &demands);
+        let (limit, allocation) = (input.limit_w, allocate(&input));
+        // Ports that got no grant (the limit dropped under the minimums) are
+        // held to nothing until there is room again.
+        let grants = allocation.grants.iter().map(|g| (&g.key, g.power_w));
+        let held = allocation.queued.iter().map(|k| (k, Decimal::ZERO));
+        let mut per_pile: HashMap<PileId, Vec<(PortNo, Option<SessionId>, Decimal)>> = HashMap::new();
+        let mut changed: Vec<PileId> = Vec::new();
+        for (key, watts) in grants.chain(held) {
+            let Some(live) = self.charging.get_mut(key).filter(|l| l.confirmed) else { continue };
+            let (pile, port) = key;
+            per_pile.entry(pile.clone()).or_default().push((*port, live.session.clone(), watts));
+            let step = Decimal::from(10).max(watts / Decimal::from(100));
+            if live.sent_w.is_none_or(|s| (s - watts).abs() > step) {
+                live.sent_w = Some(watts);
+                changed.push(pile.clone());
+            }
+        }
+        changed.sort();
+        changed.dedup();
+        for pile_id in changed {
+            let limits = per_pile.remove(&pile_id).unwrap_or_default();
+            let Some(live) = self.charging.iter().find(|(k, _)| k.0 == pile_id).map(|(_, l)| l) else {
+                continue;
+            };
+            let rated_w = match live.protocol {
+                Protocol::Ykc => power.ykc_gun_rated_w,
+                Protocol::Dny => power.ebike_port_max_w,
+            };
+            self.platform.metrics.power_commands.inc();
+            live.pile.do_send(pile::Send(PileCommand::PowerLimit { limits, rated_w }));
+        }
+        self.publish(limit, &allocation);
+        self.last = Some(allocation);
+    }
+
+    fn measured_w(&self) -> Decimal {
+        self.charging.values().map(|l| l.measured_w).sum()
+    }
+
+    fn publish(&self, limit: Decimal, allocation: &Allocation) {
+        let m = &self.platform.metrics;
+        let label = self.label();
+        let set = |g: &prometheus::GaugeVec, v: Decimal| {
+            g.with_label_values(&[&label]).set(v.try_into().unwrap_or(0.0));
+        };
+        set(&m.station_limit, limit);
+        set(&m.station_allocated, allocation.allocated_w);
+        set(&m.station_measured, self.measured_w() + self.other_load_w);
+        set(&m.station_headroom, allocation.headroom_w);
+    }
+
+    /// Compares what is drawn with what was granted: a port over its grant,
+    /// or the station over its limit, for longer than the grace period
+    /// raises an alarm.
+    fn verify(&mut self, ctx: &mut Context<Self>) {
+        let Some(power) = self.power.clone() else { return };
+        let grace = self.platform.config.power_verify_after;
+        let now = Instant::now();
+        let grants: HashMap<&PortKey, Decimal> =
+            self.last.iter().flat_map(|a| a.grants.iter()).map(|g| (&g.key, g.power_w)).collect();
+        let mut unruly = Vec::new();
+        for (key, live) in self.charging.iter_mut() {
+            let grant = grants.get(key).copied();
+            let over = grant.is_some_and(|g| live.measured_w > g * Decimal::new(11, 1) + Decimal::from(20));
+            live.over_since = if over { live.over_since.or(Some(now)) } else { None };
+            if over {
+                // Perhaps the limit was lost on the way: send it again.
+                live.sent_w = None;
+            }
+            if live.over_since.is_some_and(|t| now - t >= grace) {
+                unruly.push((key.clone(), live.measured_w, grant.unwrap_or_default()));
+            }
+        }
+        let mut found: Vec<NewAlarm> = unruly
+            .into_iter()
+            .map(|(key, drawn, grant)| {
+                let msg = format!("port {} draws {drawn} W against a limit of {grant} W", key.1);
+                self.alarm(Some(key), "ignores_power_limit", Severity::Major, msg)
+            })
+            .collect();
+        let (limit, drawn) = (self.limit_w(&power), self.measured_w() + self.other_load_w);
+        self.over_since = if drawn > limit { self.over_since.or(Some(now)) } else { None };
+        if self.over_since.is_some_and(|t| now - t >= grace) {
+            let msg = format!("station draws {drawn} W against a limit of {limit} W");
+            found.push(self.alarm(None, "station_over_limit", Severity::Critical, msg));
+        }
+        let changes = self.alarms.update(|_| true, found);
+        let platform = self.platform.clone();
+        alarms::apply(self, ctx, &platform, changes, |st| &mut st.alarms);
+    }
+
+    fn alarm(&self, port: Option<PortKey>, kind: &str, severity: Severity, message: String) -> NewAlarm {
+        let (pile_id, port) = port.map_or((None, None), |(p, n)| (Some(p), Some(n)));
+        NewAlarm {
+            station_id: self.ctx.record.id,
+            pile_id,
+            port,
+            kind: kind.into(),
+            severity,
+            message,
+            raised_at: self.platform.now(),
+        }
     }
 }
 
 impl Actor for Station {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.platform.config.power_interval, |st, ctx| {
+            st.reallocate();
+            st.verify(ctx);
+        });
+    }
 }
 
 /// Start a pile's actor, or return the running one.
@@ -56,5 +266,200 @@ impl Handler<SpawnPile> for Station {
         self.piles.insert(id.clone(), addr.clone());
         self.platform.registry.piles.insert(id, addr.clone());
         addr
+    }
+}
+
+/// May a charge start on this port? Refused when its minimum share does not
+/// fit under the limit; admitted ports are counted as charging at once so
+/// two starts cannot both squeeze into the same headroom.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Admit {
+    pub key: PortKey,
+    pub pile: Addr<Pile>,
+    pub protocol: Protocol,
+}
+
+impl Handler<Admit> for Station {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Result<(), String> {
+        let Some(power) = self.power.clone() else { return Ok(()) };
+        if self.charging.contains_key(&msg.key) {
+            return Ok(());
+        }
+        self.seq += 1;
+        let mut demands = self.demands(&power);
+        demands.push(Self::demand(&power, msg.key.clone(), msg.protocol, self.seq, Decimal::ZERO));
+        let input = self.input(&power, &demands);
+        let limit = input.limit_w;
+        if allocate(&input).queued.contains(&msg.key) {
+            self.platform.metrics.station_refusals.with_label_values(&[&self.label()]).inc();
+            return Err(format!(
+                "station {} cannot fit another charge under its {limit} W limit",
+                self.ctx.record.id
+            ));
+        }
+        let live = Live {
+            pile: msg.pile,
+            protocol: msg.protocol,
+            session: None,
+            measured_w: Decimal::ZERO,
+            since: self.seq,
+            sent_w: None,
+            confirmed: false,
+            over_since: None,
+        };
+        self.charging.insert(msg.key, live);
+        self.reallocate();
+        Ok(())
+    }
+}
+
+/// A port's live state: whether it charges (and which session), and its power.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PortPower {
+    pub key: PortKey,
+    pub pile: Addr<Pile>,
+    pub protocol: Protocol,
+    pub session: Option<SessionId>,
+    pub charging: bool,
+    pub power_w: Option<Decimal>,
+}
+
+impl Handler<PortPower> for Station {
+    type Result = ();
+
+    fn handle(&mut self, msg: PortPower, ctx: &mut Context<Self>) {
+        if self.power.is_none() {
+            return;
+        }
+        if !msg.charging {
+            if self.charging.remove(&msg.key).is_some() {
+                self.reallocate();
+            }
+            return;
+        }
+        let started = !self.charging.contains_key(&msg.key);
+        if started {
+            self.seq += 1;
+        }
+        let seq = self.seq;
+        let live = self.charging.entry(msg.key).or_insert_with(|| Live {
+            pile: msg.pile,
+            protocol: msg.protocol,
+            session: None,
+            measured_w: Decimal::ZERO,
+            since: seq,
+            sent_w: None,
+            confirmed: false,
+            over_since: None,
+        });
+        if msg.session.is_some() {
+            live.session = msg.session;
+        }
+        let confirmed = msg.power_w.is_some() && !live.confirmed;
+        if let Some(p) = msg.power_w {
+            live.measured_w = p;
+            live.confirmed = true;
+        }
+        if started || confirmed {
+            self.reallocate();
+        }
+        self.verify(ctx);
+    }
+}
+
+/// Set or remove the station's power management.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetPower(pub Option<PowerConfig>);
+
+impl Handler<SetPower> for Station {
+    type Result = ();
+
+    fn handle(&mut self, SetPower(power): SetPower, _: &mut Context<Self>) {
+        self.power = power;
+        for live in self.charging.values_mut() {
+            live.sent_w = None;
+        }
+        self.reallocate();
+    }
+}
+
+/// The transformer's non-charging load, W, from a meter gateway.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OtherLoad(pub Decimal);
+
+impl Handler<OtherLoad> for Station {
+    type Result = ();
+
+    fn handle(&mut self, OtherLoad(w): OtherLoad, _: &mut Context<Self>) {
+        self.other_load_w = w.max(Decimal::ZERO);
+        self.reallocate();
+    }
+}
+
+/// The station's power as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PowerView {
+    pub managed: bool,
+    pub limit_w: Decimal,
+    pub margin_w: Decimal,
+    pub other_load_w: Decimal,
+    pub available_w: Decimal,
+    pub allocated_w: Decimal,
+    pub measured_w: Decimal,
+    pub headroom_w: Decimal,
+    pub ports: Vec<PortPowerView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortPowerView {
+    pub pile_id: PileId,
+    pub port: PortNo,
+    pub measured_w: Decimal,
+    pub granted_w: Option<Decimal>,
+}
+
+#[derive(Message)]
+#[rtype(result = "PowerView")]
+pub struct GetPower;
+
+impl Handler<GetPower> for Station {
+    type Result = MessageResult<GetPower>;
+
+    fn handle(&mut self, _: GetPower, _: &mut Context<Self>) -> Self::Result {
+        let (limit_w, margin_w) = match &self.power {
+            Some(p) => (self.limit_w(p), p.transformer.margin_w),
+            None => (Decimal::ZERO, Decimal::ZERO),
+        };
+        let last = self.last.as_ref();
+        let granted =
+            |k: &PortKey| last.and_then(|a| a.grants.iter().find(|g| &g.key == k)).map(|g| g.power_w);
+        let mut ports: Vec<PortPowerView> = self
+            .charging
+            .iter()
+            .map(|(k, l)| PortPowerView {
+                pile_id: k.0.clone(),
+                port: k.1,
+                measured_w: l.measured_w,
+                granted_w: granted(k),
+            })
+            .collect();
+        ports.sort_by(|a, b| (&a.pile_id, a.port).cmp(&(&b.pile_id, b.port)));
+        MessageResult(PowerView {
+            managed: self.power.is_some(),
+            limit_w,
+            margin_w,
+            other_load_w: self.other_load_w,
+            available_w: last.map_or(Decimal::ZERO, |a| a.available_w),
+            allocated_w: last.map_or(Decimal::ZERO, |a| a.allocated_w),
+            measured_w: self.measured_w() + self.other_load_w,
+            headroom_w: last.map_or(Decimal::ZERO, |a| a.headroom_w),
+            ports,
+        })
     }
 }

@@ -35,6 +35,11 @@ pub struct ServeConfig {
     pub ebike_overload_w: u32,
     pub ebike_full_power_w: u32,
     pub ebike_full_hold_s: u8,
+    /// How often a station re-shares its power even if nothing changed.
+    pub power_interval_ms: u64,
+    /// How long a port may draw over its grant (or a station over its limit)
+    /// before an alarm.
+    pub power_verify_after_ms: u64,
     /// A pile offline this long raises an alarm.
     pub offline_alarm_after_ms: u64,
     /// A port or cable hotter than this raises an alarm, °C.
@@ -75,6 +80,8 @@ impl Default for ServeConfig {
             ebike_overload_w: a.ebike.overload_w.try_into().unwrap_or(600),
             ebike_full_power_w: a.ebike.full_power_w.try_into().unwrap_or(20),
             ebike_full_hold_s: a.ebike.full_hold_s,
+            power_interval_ms: a.power_interval.as_millis() as u64,
+            power_verify_after_ms: a.power_verify_after.as_millis() as u64,
             offline_alarm_after_ms: a.alarms.offline_after.as_millis() as u64,
             alarm_max_temperature_c: a.alarms.max_temperature_c,
             alarm_supply_min_v: a.alarms.supply_min_v.try_into().unwrap_or(187),
@@ -110,6 +117,8 @@ impl ServeConfig {
                 full_power_w: self.ebike_full_power_w.into(),
                 full_hold_s: self.ebike_full_hold_s,
             },
+            power_interval: ms(self.power_interval_ms.max(1)),
+            power_verify_after: ms(self.power_verify_after_ms),
             alarms: actors::config::AlarmConfig {
                 offline_after: ms(self.offline_alarm_after_ms),
                 max_temperature_c: self.alarm_max_temperature_c,

@@ -48,8 +48,9 @@ impl Severity {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewAlarm {
     pub station_id: StationId,
-    pub pile_id: PileId,
-    /// `None` for the whole pile.
+    /// `None` for the whole station.
+    pub pile_id: Option<PileId>,
+    /// `None` for the whole pile (or station).
     pub port: Option<PortNo>,
     /// A stable name for the kind of fault, e.g. `smoke`, `over_voltage`,
     /// `offline`, `insulation_fault`.

@@ -53,6 +53,22 @@ const MINUTES_PER_DAY: u16 = 1440;
 /// The resolution equal shares are rounded down to: 0.1 W.
 const STEP_DP: u32 = 1;
 
+/// How a station's power is managed: its transformer, a limit by time of
+/// day, and what a charging port needs at least and may draw at most.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowerConfig {
+    pub transformer: Transformer,
+    #[serde(default)]
+    pub schedule: LimitSchedule,
+    /// What one YKC gun can deliver, W; it is held to at least 30 % of this
+    /// (the protocol's floor for a power limit).
+    pub ykc_gun_rated_w: Decimal,
+    /// The least an e-bike port is given while charging, W.
+    pub ebike_port_min_w: Decimal,
+    /// The most an e-bike port may draw, W.
+    pub ebike_port_max_w: Decimal,
+}
+
 /// A station's transformer: its rated capacity and the margin kept free.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transformer {

@@ -224,7 +224,40 @@ impl Adapter for Dny {
         }
     }
 
-    fn outbound(&mut self, command: PileCommand) -> Option<Frame> {
+    fn outbound(&mut self, command: PileCommand, out: &mut Vec<Frame>) {
+        // E-bike piles limit power port by port.
+        if let PileCommand::PowerLimit { limits, .. } = command {
+            for (port, session, watts) in limits {
+                let order = session.map(|s| s.0).unwrap_or_default();
+                // 0 W means "unchanged" on the wire: hold a port with no share at 1 W.
+                let power_limit = watts.round_dp(1).max(Decimal::ONE);
+                let m = dny::Adjust { port: port.0, order, duration: 0, power_limit };
+                let msg = self.next_msg();
+                out.extend(self.frame(Down::Adjust(m), msg));
+            }
+            return;
+        }
+        out.extend(self.command(command));
+    }
+
+    fn item_type(item: &Result<Unit, FrameFault>) -> Option<u8> {
+        match item {
+            Ok(Unit::Frame(f)) => Some(f.cmd),
+            _ => None,
+        }
+    }
+
+    fn frame_type(frame: &Frame) -> u8 {
+        frame.cmd
+    }
+
+    fn fatal_label(error: &CodecError) -> &'static str {
+        error.kind_label()
+    }
+}
+
+impl Dny {
+    fn command(&mut self, command: PileCommand) -> Option<Frame> {
         let (down, msg) = match command {
             PileCommand::LoginReply { accepted, reply } => {
                 (Down::RegisterReply(Ack { result: u8::from(!accepted) }), reply.0 as u16)
@@ -286,25 +319,12 @@ impl Adapter for Dny {
                 let m = dny::SettlementAck { port: port.0, order: session.0, result: u8::from(!accepted) };
                 (Down::SettlementAck(m), reply.0 as u16)
             }
-            // E-bike piles keep no tariff of their own.
-            PileCommand::TariffCheckReply { .. } | PileCommand::Tariff { .. } => return None,
+            // E-bike piles keep no tariff of their own; power limits go above.
+            PileCommand::TariffCheckReply { .. }
+            | PileCommand::Tariff { .. }
+            | PileCommand::PowerLimit { .. } => return None,
         };
         self.frame(down, msg)
-    }
-
-    fn item_type(item: &Result<Unit, FrameFault>) -> Option<u8> {
-        match item {
-            Ok(Unit::Frame(f)) => Some(f.cmd),
-            _ => None,
-        }
-    }
-
-    fn frame_type(frame: &Frame) -> u8 {
-        frame.cmd
-    }
-
-    fn fatal_label(error: &CodecError) -> &'static str {
-        error.kind_label()
     }
 }
 

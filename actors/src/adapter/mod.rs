@@ -154,6 +154,12 @@ pub enum PileCommand {
         port: PortNo,
         session: SessionId,
     },
+    /// Hold charging ports to at most these powers (W); the station shares
+    /// its transformer this way. `rated_w` is what one port can deliver.
+    PowerLimit {
+        limits: Vec<(PortNo, Option<SessionId>, Decimal)>,
+        rated_w: Decimal,
+    },
     /// Change a running charge's time limit (seconds from its start).
     Adjust {
         port: PortNo,
@@ -223,8 +229,8 @@ pub trait Adapter: Sized + Unpin + 'static {
     /// Turns one decoded item into events and immediate replies.
     fn inbound(&mut self, item: Self::DecodeItem, out: &mut Out<Self::Frame>) -> Inbound;
 
-    /// The frame carrying a command, or `None` if the protocol cannot say it.
-    fn outbound(&mut self, command: PileCommand) -> Option<Self::Frame>;
+    /// The frames carrying a command; none if the protocol cannot say it.
+    fn outbound(&mut self, command: PileCommand, out: &mut Vec<Self::Frame>);
 
     /// The type byte of a decoded frame (`None` for a fault), for metrics.
     fn item_type(item: &Self::DecodeItem) -> Option<u8>;

@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicU16, Ordering};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use engine::alarm::Severity;
+use engine::allocation::ykc_percent;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
 use engine::session::StopReason;
 use engine::ykc::{self, CodecError, Frame, FrameCodec, FrameFault, GunStatus, Message};
+use rust_decimal::Decimal;
 
 use super::{
     Adapter, FinalRecord, Inbound, LoginInfo, Out, PileCommand, PileEvent, PortReport, Reading, ReplyTo,
@@ -173,7 +175,25 @@ impl Adapter for Ykc {
         }
     }
 
-    fn outbound(&mut self, command: PileCommand) -> Option<Frame> {
+    fn outbound(&mut self, command: PileCommand, out: &mut Vec<Frame>) {
+        out.extend(self.command(command));
+    }
+
+    fn item_type(item: &Result<Frame, FrameFault>) -> Option<u8> {
+        item.as_ref().ok().map(|f| f.kind)
+    }
+
+    fn frame_type(frame: &Frame) -> u8 {
+        frame.kind
+    }
+
+    fn fatal_label(error: &CodecError) -> &'static str {
+        error.kind_label()
+    }
+}
+
+impl Ykc {
+    fn command(&mut self, command: PileCommand) -> Option<Frame> {
         let pile = self.pile.clone()?;
         let (msg, seq) = match command {
             PileCommand::LoginReply { accepted, reply } => {
@@ -194,6 +214,15 @@ impl Adapter for Ykc {
             }
             // YKC piles take no time limits; their balance bounds the charge.
             PileCommand::Adjust { .. } => return None,
+            // YKC limits a whole pile: its charging guns' grants as a share
+            // of what they could deliver.
+            PileCommand::PowerLimit { limits, rated_w } => {
+                let granted: Decimal = limits.iter().map(|(_, _, w)| *w).sum();
+                let rated = rated_w * Decimal::from(limits.len().max(1));
+                let m =
+                    ykc::WorkParams { pile, enabled: true, max_power_percent: ykc_percent(granted, rated) };
+                (Message::WorkParams(m), self.next_seq())
+            }
             PileCommand::StopCharge { port, .. } => {
                 (Message::RemoteStop(ykc::RemoteStop { pile, gun: port.0 }), self.next_seq())
             }
@@ -215,18 +244,6 @@ impl Adapter for Ykc {
                 None
             }
         }
-    }
-
-    fn item_type(item: &Result<Frame, FrameFault>) -> Option<u8> {
-        item.as_ref().ok().map(|f| f.kind)
-    }
-
-    fn frame_type(frame: &Frame) -> u8 {
-        frame.kind
-    }
-
-    fn fatal_label(error: &CodecError) -> &'static str {
-        error.kind_label()
     }
 }
 

@@ -219,6 +219,7 @@ async fn start_charge(state: &State, id: String, port: u8, body: &[u8]) -> ApiRe
         StartError::Offline | StartError::Unavailable => ApiError::conflict("pile_offline", e.to_string()),
         StartError::Busy(_) => ApiError::conflict("port_busy", e.to_string()),
         StartError::Faulted => ApiError::conflict("port_faulted", e.to_string()),
+        StartError::CapacityShort(_) => ApiError::conflict("station_capacity_short", e.to_string()),
         StartError::Storage(m) => ApiError::unavailable(m),
     })?;
     Ok((StatusCode::ACCEPTED, json!({ "session_id": session, "state": "starting" })))

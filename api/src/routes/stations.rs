@@ -1,6 +1,8 @@
 //! Stations: a site with one transformer and one tariff, in one time zone.
 
 use actix_web::{web, HttpResponse};
+use actors::{registry, station};
+use engine::allocation::PowerConfig;
 use engine::store::NewStation;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -9,7 +11,12 @@ use super::State;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stations", web::post().to(create)).route("/stations/{id}", web::get().to(get));
+    cfg.route("/stations", web::post().to(create))
+        .route("/stations/{id}", web::get().to(get))
+        .route("/stations/{id}/power", web::put().to(set_power))
+        .route("/stations/{id}/power", web::delete().to(unset_power))
+        .route("/stations/{id}/power", web::get().to(power))
+        .route("/stations/{id}/load", web::post().to(other_load));
 }
 
 /// China Standard Time, where most piles of these protocols run.
@@ -64,4 +71,79 @@ async fn get(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
         .await?
         .ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;
     Ok(HttpResponse::Ok().json(station))
+}
+
+fn watts(field: &'static str, v: Decimal) -> ApiResult<()> {
+    if v.is_sign_negative() && !v.is_zero() || v > Decimal::from(100_000_000) || v.normalize().scale() > 1 {
+        return Err(ApiError::invalid(field, "watts, 0 to 100 MW, to 0.1 W"));
+    }
+    Ok(())
+}
+
+/// Manage the station's power: its transformer, a limit schedule, and what
+/// each kind of port needs at least and may draw at most.
+async fn set_power(
+    state: State,
+    id: web::Path<i64>,
+    body: web::Json<PowerConfig>,
+) -> ApiResult<HttpResponse> {
+    let p = body.into_inner();
+    watts("transformer.capacity_w", p.transformer.capacity_w)?;
+    watts("transformer.margin_w", p.transformer.margin_w)?;
+    watts("ykc_gun_rated_w", p.ykc_gun_rated_w)?;
+    watts("ebike_port_min_w", p.ebike_port_min_w)?;
+    watts("ebike_port_max_w", p.ebike_port_max_w)?;
+    if p.ebike_port_max_w < p.ebike_port_min_w {
+        return Err(ApiError::invalid("ebike_port_max_w", "below ebike_port_min_w"));
+    }
+    let station = state.store.set_station_power(*id, Some(&p)).await?;
+    let station =
+        station.ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;
+    if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
+        actor.do_send(station::SetPower(Some(p)));
+    }
+    Ok(HttpResponse::Ok().json(station))
+}
+
+async fn unset_power(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let station = state.store.set_station_power(*id, None).await?;
+    let station =
+        station.ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;
+    if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
+        actor.do_send(station::SetPower(None));
+    }
+    Ok(HttpResponse::Ok().json(station))
+}
+
+/// The live station actor, started if the station exists.
+async fn live(state: &State, id: i64) -> ApiResult<actix::Addr<station::Station>> {
+    registry::station(state, id).await.map_err(|e| match e {
+        registry::StartError::NoStation(_) => {
+            ApiError::not_found("unknown_station", format!("no station {id}"))
+        }
+        e => ApiError::unavailable(e.to_string()),
+    })
+}
+
+async fn power(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let view = live(&state, *id)
+        .await?
+        .send(station::GetPower)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// What the transformer carries besides charging, W.
+    pub watts: Decimal,
+}
+
+/// A meter gateway pushes the transformer's non-charging load.
+async fn other_load(state: State, id: web::Path<i64>, body: web::Json<Load>) -> ApiResult<HttpResponse> {
+    watts("watts", body.watts)?;
+    live(&state, *id).await?.do_send(station::OtherLoad(body.watts));
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "station_id": *id, "other_load_w": body.watts })))
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
+use crate::allocation::PowerConfig;
 use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
@@ -45,6 +46,8 @@ pub struct Station {
     pub service_fee: Decimal,
     /// The least such a charge costs, yuan.
     pub minimum_charge: Decimal,
+    /// How the station's power is managed; `None`: not managed.
+    pub power: Option<PowerConfig>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -93,6 +96,9 @@ pub trait Store: Send + Sync + 'static {
     /// Fails with `NotFound` if the station's tariff does not exist.
     async fn create_station(&self, station: &NewStation) -> Result<Station>;
     async fn station(&self, id: StationId) -> Result<Option<Station>>;
+    /// Sets (or with `None` removes) a station's power management; `None`
+    /// if the station does not exist.
+    async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>>;
 
     /// Fails with `Conflict` if the id is taken, `NotFound` if the station is not.
     async fn create_pile(&self, pile: &PileRecord) -> Result<()>;

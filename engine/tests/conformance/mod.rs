@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use engine::alarm::{AlarmFilter, NewAlarm, Severity};
+use engine::allocation::{LimitSchedule, PowerConfig, Transformer};
 use engine::domain::{PileId, PortNo, Protocol, SessionId};
 use engine::pricing::{Bill, BillLine, Pricing, Terms, Tier};
 use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
@@ -38,6 +39,7 @@ pub async fn run(store: Arc<dyn Store>) {
     unknown_ids_are_none_or_not_found(&store).await;
     tier_priced_session_round_trips(&store).await;
     idempotent_responses_are_kept_once(&store).await;
+    station_power_round_trips(&store).await;
     alarms_are_raised_listed_acknowledged_and_cleared(&store).await;
     concurrent_writes_all_land(&store).await;
 }
@@ -494,7 +496,7 @@ async fn alarms_are_raised_listed_acknowledged_and_cleared(db: &Db) {
     let site = &here;
     let new = |site: &Site, kind: &str, port: Option<u8>, us: i64| NewAlarm {
         station_id: site.station.id,
-        pile_id: site.pile.clone(),
+        pile_id: Some(site.pile.clone()),
         port: port.map(PortNo),
         kind: kind.into(),
         severity: Severity::Critical,
@@ -525,5 +527,28 @@ async fn alarms_are_raised_listed_acknowledged_and_cleared(db: &Db) {
     assert_eq!((cleared.acknowledged_at, cleared.cleared_at), (Some(t(20)), Some(t(40))));
     assert_eq!(db.alarms(&station(true)).await.unwrap(), vec![offline], "cleared alarms are not open");
     assert_eq!(db.acknowledge_alarm(MISSING, t(1)).await.unwrap(), None);
+    // A station-wide alarm names no pile.
+    let over =
+        NewAlarm { pile_id: None, port: None, kind: "station_over_limit".into(), ..new(site, "x", None, 50) };
+    let over = db.raise_alarm(&over).await.unwrap();
+    assert_eq!(db.alarms(&station(true)).await.unwrap()[0], over);
     assert_eq!(db.clear_alarm(MISSING, t(1)).await.unwrap(), None);
+}
+
+async fn station_power_round_trips(db: &Db) {
+    let site = site(db).await;
+    assert_eq!(site.station.power, None);
+    let power = PowerConfig {
+        transformer: Transformer { capacity_w: dec!(400000), margin_w: dec!(20000.5) },
+        schedule: LimitSchedule::new(vec![(0, dec!(300000)), (8 * 60, dec!(400000))]).unwrap(),
+        ykc_gun_rated_w: dec!(60000),
+        ebike_port_min_w: dec!(100),
+        ebike_port_max_w: dec!(600),
+    };
+    let set = db.set_station_power(site.station.id, Some(&power)).await.unwrap().unwrap();
+    assert_eq!(set.power.as_ref(), Some(&power));
+    assert_eq!(db.station(site.station.id).await.unwrap().unwrap().power, Some(power));
+    let unset = db.set_station_power(site.station.id, None).await.unwrap().unwrap();
+    assert_eq!(unset.power, None);
+    assert_eq!(db.set_station_power(MISSING, None).await.unwrap(), None);
 }

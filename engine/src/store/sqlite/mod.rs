@@ -27,6 +27,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
+use crate::allocation::PowerConfig;
 use crate::domain::{PileId, SessionId, StationId, TariffId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
@@ -203,6 +204,11 @@ impl Store for SqliteStore {
     async fn open_sessions(&self, pile: &PileId) -> Result<Vec<SessionRecord>> {
         let pile = pile.clone();
         self.readers.read(move |c| read::open_sessions(c, &pile)).await
+    }
+
+    async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>> {
+        let power = power.cloned();
+        self.writer.submit(|reply| Write::SetStationPower { id, power, reply }).await
     }
 
     async fn raise_alarm(&self, alarm: &NewAlarm) -> Result<Alarm> {

@@ -74,7 +74,7 @@ pub(super) fn tariff(c: &Connection, id: TariffId) -> rusqlite::Result<Option<Ta
 
 pub(super) fn station(c: &Connection, id: StationId) -> rusqlite::Result<Option<Station>> {
     c.prepare_cached(
-        "SELECT id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at
+        "SELECT id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power
          FROM stations WHERE id = ?1",
     )?
     .query_row([id], |r| {
@@ -86,6 +86,10 @@ pub(super) fn station(c: &Connection, id: StationId) -> rusqlite::Result<Option<
             service_fee: decimal(r, 4)?,
             minimum_charge: decimal(r, 5)?,
             created_at: time(r, 6)?,
+            power: match r.get_ref(7)? {
+                rusqlite::types::ValueRef::Null => None,
+                _ => Some(json(r, 7)?),
+            },
         })
     })
     .optional()
@@ -201,7 +205,7 @@ fn alarm_row(r: &Row) -> rusqlite::Result<Alarm> {
         id: r.get(0)?,
         alarm: NewAlarm {
             station_id: r.get(1)?,
-            pile_id: PileId(r.get(2)?),
+            pile_id: r.get::<_, Option<String>>(2)?.map(PileId),
             port: r.get::<_, Option<u8>>(3)?.map(PortNo),
             kind: r.get(4)?,
             severity: name(r, 5, Severity::parse)?,

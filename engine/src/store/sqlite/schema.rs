@@ -137,9 +137,32 @@ CREATE INDEX alarms_pile ON alarms (pile_id, id);
 CREATE INDEX alarms_open ON alarms (id) WHERE cleared_at IS NULL;
 ";
 
+const V4: &str = "
+ALTER TABLE stations ADD COLUMN power TEXT; -- PowerConfig, NULL when not managed
+-- Station-wide alarms (a station over its transformer's limit) name no pile.
+CREATE TABLE alarms_v4 (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    station_id      INTEGER NOT NULL REFERENCES stations (id),
+    pile_id         TEXT    REFERENCES piles (id),
+    port            INTEGER,
+    kind            TEXT    NOT NULL,
+    severity        TEXT    NOT NULL,
+    message         TEXT    NOT NULL,
+    raised_at       INTEGER NOT NULL,
+    acknowledged_at INTEGER,
+    cleared_at      INTEGER
+) STRICT;
+INSERT INTO alarms_v4 SELECT * FROM alarms;
+DROP TABLE alarms;
+ALTER TABLE alarms_v4 RENAME TO alarms;
+CREATE INDEX alarms_station ON alarms (station_id, id);
+CREATE INDEX alarms_pile ON alarms (pile_id, id);
+CREATE INDEX alarms_open ON alarms (id) WHERE cleared_at IS NULL;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

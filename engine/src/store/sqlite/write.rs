@@ -9,6 +9,8 @@ use rusqlite::{ffi, params, Connection, ToSql};
 
 use super::codec::{bind_session, micros, to_json, SESSION_COLUMNS};
 use crate::alarm::{Alarm, AlarmId, NewAlarm};
+use crate::allocation::PowerConfig;
+use crate::domain::StationId;
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoredResponse};
@@ -75,6 +77,7 @@ pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<U
         utc_offset_minutes: station.utc_offset_minutes,
         service_fee: station.service_fee,
         minimum_charge: station.minimum_charge,
+        power: None,
         created_at: at,
     })
 }
@@ -266,7 +269,7 @@ pub(super) fn raise_alarm(c: &Connection, a: &NewAlarm) -> Result<Alarm> {
     )?
     .execute(params![
         a.station_id,
-        a.pile_id.as_str(),
+        a.pile_id.as_ref().map(|p| p.as_str()),
         a.port.map(|p| p.0),
         a.kind,
         a.severity.as_str(),
@@ -274,9 +277,7 @@ pub(super) fn raise_alarm(c: &Connection, a: &NewAlarm) -> Result<Alarm> {
         micros(a.raised_at)
     ])
     .map_err(|e| match broke(&e) {
-        Some(Broke::Parent) => {
-            StoreError::NotFound(format!("pile {} or station {}", a.pile_id, a.station_id))
-        }
+        Some(Broke::Parent) => StoreError::NotFound(format!("the alarm's station {} or pile", a.station_id)),
         _ => e.into(),
     })?;
     Ok(Alarm { id: c.last_insert_rowid(), alarm: a.clone(), acknowledged_at: None, cleared_at: None })
@@ -302,4 +303,14 @@ pub(super) fn mark_alarm(
 pub(super) enum AlarmMark {
     Acknowledged,
     Cleared,
+}
+
+pub(super) fn set_station_power(
+    c: &Connection,
+    id: StationId,
+    power: Option<&PowerConfig>,
+) -> Result<Option<Station>> {
+    let json = power.map(to_json).transpose()?;
+    c.prepare_cached("UPDATE stations SET power = ?2 WHERE id = ?1")?.execute(params![id, json])?;
+    Ok(super::read::station(c, id)?)
 }

@@ -20,6 +20,8 @@ use tokio::sync::oneshot;
 
 use super::write;
 use crate::alarm::{Alarm, AlarmId, NewAlarm};
+use crate::allocation::PowerConfig;
+use crate::domain::StationId;
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoreStats, StoredResponse};
@@ -39,6 +41,7 @@ pub(super) enum Write {
     UpdateSession { session: SessionRecord, reply: Reply<()> },
     AppendSamples { samples: Vec<MeterSample>, reply: Reply<()> },
     RaiseAlarm { alarm: NewAlarm, reply: Reply<Alarm> },
+    SetStationPower { id: StationId, power: Option<PowerConfig>, reply: Reply<Option<Station>> },
     MarkAlarm { id: AlarmId, mark: write::AlarmMark, at: DateTime<Utc>, reply: Reply<Option<Alarm>> },
     RememberResponse { key: String, response: StoredResponse, reply: Reply<bool> },
     FinishSession { session: SessionRecord, bill: Bill, at: DateTime<Utc>, reply: Reply<bool> },
@@ -49,6 +52,9 @@ impl Write {
         match self {
             Write::CreateTariff { name, tou, at, reply } => {
                 answer(reply, batch.run(|c| write::create_tariff(c, name, tou, at)))
+            }
+            Write::SetStationPower { id, power, reply } => {
+                answer(reply, batch.run(|c| write::set_station_power(c, id, power.as_ref())))
             }
             Write::RaiseAlarm { alarm, reply } => answer(reply, batch.run(|c| write::raise_alarm(c, &alarm))),
             Write::MarkAlarm { id, mark, at, reply } => {

@@ -1,0 +1,145 @@
+//! A station kept under its transformer's limit, end to end: simulated piles
+//! that obey their power limits converge under it; a start whose minimum
+//! does not fit is refused and fits again once another charge stops; a pile
+//! that ignores its limit raises alarms.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+use engine::domain::PileId;
+use engine::ykc;
+use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
+use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
+}
+
+fn fast(c: &mut api::ServeConfig) {
+    c.power_interval_ms = 200;
+    c.power_verify_after_ms = 300;
+}
+
+async fn manage(server: &Server, station: i64, capacity_w: &str) {
+    let (s, v) = server
+        .http
+        .put(format!("{}/api/v1/stations/{station}/power", server.base))
+        .json(&json!({
+            "transformer": {"capacity_w": capacity_w, "margin_w": "0"},
+            "ykc_gun_rated_w": "7000", "ebike_port_min_w": "120", "ebike_port_max_w": "600"
+        }))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), r))
+        .unwrap();
+    assert_eq!(s, 200, "{:?}", v.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charges_converge_under_the_limit_and_a_start_that_does_not_fit_is_refused() {
+    let server = Server::start_with(fast);
+    let station = server.station_with_pile("40000000000001", 1).await;
+    manage(&server, station, "1000").await;
+    let phys = 0x05D0_0001;
+    let id = format!("{phys:08X}");
+    let (s, p) = server
+        .post("/api/v1/piles", json!({"id": id, "station_id": station, "protocol": "dny", "ports": 10}))
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let mut cfg = EbikeConfig::new(phys);
+    (cfg.time_scale, cfg.tick, cfg.report_every) = (600.0, 10, 60);
+    let mut pile = EbikePile::connect(server.pile_addr, cfg).await.unwrap();
+    pile.wait_for(|e| matches!(e, EbikeEvent::Registered { accepted: true }), WAIT).await.unwrap();
+    for port in 1..=9 {
+        pile.set_profile(port, Profile::Constant(dec!(300)));
+        pile.plug(port, true);
+    }
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][8]["status"] == "plugged").await;
+
+    // Eight ports at 300 W would draw 2400 W; each needs at least 120 W.
+    let mut sessions = Vec::new();
+    for port in 1..=8 {
+        let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/{port}/start"), json!({})).await;
+        assert_eq!(s, 202, "port {port}: {v}");
+        sessions.push(v["session_id"].as_str().unwrap().to_owned());
+    }
+    // A ninth minimum (9 × 120 W) does not fit under 1000 W.
+    let (s, refused) = server.post(&format!("/api/v1/piles/{id}/ports/9/start"), json!({})).await;
+    assert_eq!((s, refused["error"].as_str()), (409, Some("station_capacity_short")), "{refused}");
+
+    // The piles obey their limits: the measured total settles under 1000 W.
+    let since = Instant::now();
+    let view = server
+        .until(&format!("/api/v1/stations/{station}/power"), |v| {
+            let ports = v["ports"].as_array().map_or(0, |p| p.len());
+            ports == 8
+                && v["measured_w"].as_str().is_some_and(|m| {
+                    let m: Decimal = m.parse().unwrap();
+                    m > dec!(900) && m <= dec!(1000)
+                })
+        })
+        .await;
+    assert!(since.elapsed() < Duration::from_secs(5), "converged after {:?}: {view}", since.elapsed());
+    assert!(dec(&view["allocated_w"]) <= dec!(1000), "{view}");
+    for p in view["ports"].as_array().unwrap() {
+        assert_eq!(dec(&p["granted_w"]), dec!(125), "{p}");
+    }
+    assert!(server.metric("chargeplane_power_limit_commands_total").await >= 1.0);
+    assert_eq!(
+        server.metric(&format!("chargeplane_station_charges_refused_total{{station=\"{station}\"}}")).await,
+        1.0
+    );
+
+    // One charge ends: the ninth now fits.
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/stop"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    server.until(&format!("/api/v1/sessions/{}", sessions[0]), |v| v["state"] == "finished").await;
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/9/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let ev = pile.wait_for(|e| matches!(e, EbikeEvent::Started { port: 9, .. }), WAIT).await;
+    assert!(matches!(ev, Some(EbikeEvent::Started { accepted: true, .. })), "{ev:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pile_that_ignores_its_limit_raises_alarms() {
+    let server = Server::start_with(fast);
+    let id = "40000000000002";
+    let station = server.station_with_pile(id, 2).await;
+    manage(&server, station, "10000").await;
+    // This simulated pile answers nothing to 0x52 and keeps drawing 7 kW a gun.
+    let mut cfg = PileConfig::new(PileId(id.into()), 2);
+    (cfg.heartbeat, cfg.realtime, cfg.auto_meter) =
+        (Duration::from_millis(200), Duration::from_millis(100), Some(dec!(7)));
+    let mut pile = SimPile::connect(server.pile_addr, cfg).await.unwrap();
+    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+    for gun in 1..=2 {
+        let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/{gun}/start"), json!({})).await;
+        assert_eq!(s, 202, "{v}");
+    }
+    // Two guns share 10 kW: 5 kW each, 10/14 of what they could deliver.
+    let ev = pile
+        .wait_for(
+            |e| matches!(e, Event::Frame(ykc::Message::WorkParams(w)) if w.max_power_percent == 71),
+            WAIT,
+        )
+        .await;
+    assert!(ev.is_some(), "no 71 % power limit");
+
+    let alarms = server
+        .until(&format!("/api/v1/alarms?station_id={station}&open=true"), |v| {
+            let kinds: Vec<&str> =
+                v.as_array().into_iter().flatten().filter_map(|a| a["kind"].as_str()).collect();
+            kinds.contains(&"station_over_limit")
+                && kinds.iter().filter(|k| **k == "ignores_power_limit").count() == 2
+        })
+        .await;
+    let over = alarms.as_array().unwrap().iter().find(|a| a["kind"] == "station_over_limit").unwrap();
+    assert_eq!((over["severity"].as_str(), over["pile_id"].as_str()), (Some("critical"), None), "{over}");
+}
