@@ -19,6 +19,8 @@ pub struct Config {
     /// How long a pile has to accept a start command before the order closes
     /// (YKC: 90 s).
     pub start_timeout: Duration,
+    /// How long a pile has to answer a maintenance command.
+    pub command_timeout: Duration,
     /// A session writes its buffered meter samples at least this often; it
     /// bounds what a crash can lose of readings, never of bills.
     pub sample_flush: Duration,
@@ -58,6 +60,7 @@ impl Default for Config {
             dny_heartbeat_timeout: Duration::from_secs(9 * 60),
             login_timeout: Duration::from_secs(30),
             start_timeout: Duration::from_secs(90),
+            command_timeout: Duration::from_secs(30),
             sample_flush: Duration::from_secs(1),
             sample_batch: 256,
             orphan_timeout: Duration::from_secs(12 * 3600),

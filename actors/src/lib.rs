@@ -13,6 +13,7 @@ pub mod alarms;
 pub mod config;
 pub mod gateway;
 pub mod link;
+pub mod maintenance;
 pub mod metrics;
 pub mod pile;
 pub mod platform;

@@ -35,6 +35,7 @@ pub struct Metrics {
     pub station_headroom: GaugeVec,
     pub station_refusals: IntCounterVec,
     pub power_commands: IntCounter,
+    pub maintenance: IntCounterVec,
     store_queue: IntGauge,
     store_batches: IntGauge,
     store_writes: IntGauge,
@@ -184,6 +185,12 @@ impl Metrics {
                 "chargeplane_station_charges_refused_total",
                 "Charges refused because their minimum did not fit.",
                 &["station"],
+            ),
+            maintenance: counter_vec(
+                &r,
+                "chargeplane_maintenance_commands_total",
+                "Maintenance commands by kind and outcome (sent, acknowledged, refused, timed_out).",
+                &["kind", "outcome"],
             ),
             power_commands: counter(
                 &r,

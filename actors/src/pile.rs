@@ -16,8 +16,9 @@ use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::adapter::{LoginInfo, PileCommand, PileEvent};
+use crate::adapter::{self, LoginInfo, Maintenance, PileCommand, PileEvent};
 use crate::alarms::{self, Active};
+use crate::maintenance::{CommandLog, CommandRecord, Outcome, Which};
 use crate::port::{self, Port, PortView};
 use crate::station::StationCtx;
 use crate::Platform;
@@ -47,6 +48,7 @@ pub struct Pile {
     firmware: Option<String>,
     /// Pile-wide conditions raised as alarms (offline, supply voltage).
     alarms: Active,
+    commands: CommandLog,
     offline_timer: Option<SpawnHandle>,
 }
 
@@ -64,6 +66,7 @@ impl Pile {
             link: None,
             firmware: None,
             alarms: Active::default(),
+            commands: CommandLog::default(),
             offline_timer: None,
         }
     }
@@ -229,6 +232,13 @@ impl Handler<Event> for Pile {
                 let p = self.platform.clone();
                 actix_rt::spawn(async move { alarms::raise(&p, alarm).await });
             }
+            (_, PileEvent::MaintenanceResult { kind, ok, detail }) => {
+                let outcome = if ok { Outcome::Acknowledged } else { Outcome::Refused };
+                let now = self.platform.now();
+                if self.commands.finish(Which::Kind(kind), outcome, Some(detail), now).is_some() {
+                    self.platform.metrics.maintenance.with_label_values(&[kind, outcome.as_str()]).inc();
+                }
+            }
             (_, PileEvent::Supply { voltage }) => {
                 let cfg = &self.platform.config.alarms;
                 let found = if voltage > cfg.supply_max_v {
@@ -284,6 +294,58 @@ impl Handler<Send> for Pile {
                 Err(Offline)
             }
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MaintainError {
+    #[error("the pile is offline")]
+    Offline,
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("a {0} command is still waiting for the pile's answer")]
+    InProgress(&'static str),
+}
+
+/// Send a maintenance command (from the API).
+#[derive(Message)]
+#[rtype(result = "Result<CommandRecord, MaintainError>")]
+pub struct Maintain(pub Maintenance);
+
+impl Handler<Maintain> for Pile {
+    type Result = Result<CommandRecord, MaintainError>;
+
+    fn handle(&mut self, Maintain(m): Maintain, ctx: &mut Context<Self>) -> Self::Result {
+        adapter::check_maintenance(self.protocol, &m).map_err(MaintainError::Unsupported)?;
+        let kind = m.kind();
+        if self.commands.pending(kind).is_some() {
+            return Err(MaintainError::InProgress(kind));
+        }
+        let link = self.link.as_ref().ok_or(MaintainError::Offline)?;
+        link.link.do_send(ToLink::Command(PileCommand::Maintain(m.clone())));
+        let record = self.commands.sent(m, self.platform.now());
+        self.platform.metrics.maintenance.with_label_values(&[kind, "sent"]).inc();
+        let id = record.id;
+        ctx.run_later(self.platform.config.command_timeout, move |pile, _| {
+            let now = pile.platform.now();
+            if pile.commands.finish(Which::Id(id), Outcome::TimedOut, None, now).is_some() {
+                pile.platform.metrics.maintenance.with_label_values(&[kind, "timed_out"]).inc();
+            }
+        });
+        Ok(record)
+    }
+}
+
+/// The pile's recent maintenance commands, newest first.
+#[derive(Message)]
+#[rtype(result = "Vec<CommandRecord>")]
+pub struct Commands;
+
+impl Handler<Commands> for Pile {
+    type Result = MessageResult<Commands>;
+
+    fn handle(&mut self, _: Commands, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.commands.all())
     }
 }
 

@@ -26,6 +26,8 @@ pub struct ServeConfig {
     pub dny_heartbeat_timeout_ms: u64,
     pub login_timeout_ms: u64,
     pub start_timeout_ms: u64,
+    /// How long a pile has to answer a maintenance command.
+    pub command_timeout_ms: u64,
     pub sample_flush_ms: u64,
     pub sample_batch: usize,
     /// A charge whose pile stays away this long is closed and billed.
@@ -73,6 +75,7 @@ impl Default for ServeConfig {
             dny_heartbeat_timeout_ms: a.dny_heartbeat_timeout.as_millis() as u64,
             login_timeout_ms: a.login_timeout.as_millis() as u64,
             start_timeout_ms: a.start_timeout.as_millis() as u64,
+            command_timeout_ms: a.command_timeout.as_millis() as u64,
             sample_flush_ms: a.sample_flush.as_millis() as u64,
             sample_batch: a.sample_batch,
             orphan_timeout_ms: a.orphan_timeout.as_millis() as u64,
@@ -108,6 +111,7 @@ impl ServeConfig {
             dny_heartbeat_timeout: ms(self.dny_heartbeat_timeout_ms),
             login_timeout: ms(self.login_timeout_ms),
             start_timeout: ms(self.start_timeout_ms),
+            command_timeout: ms(self.command_timeout_ms),
             sample_flush: ms(self.sample_flush_ms.max(1)),
             sample_batch: self.sample_batch.max(1),
             orphan_timeout: ms(self.orphan_timeout_ms),

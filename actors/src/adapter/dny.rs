@@ -20,8 +20,8 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::{
-    Adapter, FinalRecord, Inbound, LoginInfo, Out, PileCommand, PileEvent, PortReport, PricingKind, Reading,
-    ReplyTo,
+    Adapter, FinalRecord, Inbound, LoginInfo, Maintenance, Out, PileCommand, PileEvent, PortReport,
+    PricingKind, Reading, ReplyTo,
 };
 
 pub struct Dny {
@@ -143,7 +143,10 @@ impl Dny {
                     message: format!("{kind} reported by the pile (value {})", m.value),
                 }
             }
-            Up::AdjustReply(_) | Up::LimitsReply(_) | Up::RebootReply(_) => return Inbound::Ok,
+            Up::RebootReply(ack) => {
+                PileEvent::MaintenanceResult { kind: "reboot", ok: ack.is_ok(), detail: String::new() }
+            }
+            Up::AdjustReply(_) | Up::LimitsReply(_) => return Inbound::Ok,
             Up::Other { .. } => return Inbound::Unhandled,
         };
         out.events.push(event);
@@ -159,6 +162,15 @@ fn status(code: u8) -> PortStatus {
         PortState::Full | PortState::FloatCharge => PortStatus::Full,
         // A state the platform cannot read is not one to start a charge in.
         PortState::Fault(_) | PortState::Unknown(_) => PortStatus::Fault,
+    }
+}
+
+/// E-bike piles take the time from the platform when they ask, and have no
+/// work parameters, firmware frames of this kind, or QR screens: only reboot.
+pub fn check_maintenance(m: &Maintenance) -> Result<(), String> {
+    match m {
+        Maintenance::Reboot { .. } => Ok(()),
+        other => Err(format!("e-bike piles do not take {}", other.kind())),
     }
 }
 
@@ -319,6 +331,8 @@ impl Dny {
                 let m = dny::SettlementAck { port: port.0, order: session.0, result: u8::from(!accepted) };
                 (Down::SettlementAck(m), reply.0 as u16)
             }
+            PileCommand::Maintain(Maintenance::Reboot { .. }) => (Down::Reboot(dny::Reboot), self.next_msg()),
+            PileCommand::Maintain(_) => return None,
             // E-bike piles keep no tariff of their own; power limits go above.
             PileCommand::TariffCheckReply { .. }
             | PileCommand::Tariff { .. }

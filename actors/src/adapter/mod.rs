@@ -112,6 +112,12 @@ pub enum PileEvent {
     Supply {
         voltage: Decimal,
     },
+    /// The pile's answer to a maintenance command.
+    MaintenanceResult {
+        kind: &'static str,
+        ok: bool,
+        detail: String,
+    },
 }
 
 /// How a charge is to run, for piles that enforce it themselves.
@@ -160,6 +166,7 @@ pub enum PileCommand {
         limits: Vec<(PortNo, Option<SessionId>, Decimal)>,
         rated_w: Decimal,
     },
+    Maintain(Maintenance),
     /// Change a running charge's time limit (seconds from its start).
     Adjust {
         port: PortNo,
@@ -182,6 +189,53 @@ pub enum PileCommand {
         tou: TouPrices,
         reply: ReplyTo,
     },
+}
+
+/// Remote maintenance an operator can ask of a pile.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Maintenance {
+    /// Set the pile's clock to the platform's (station local time).
+    TimeSync,
+    /// Allow or forbid charging, and cap the output at a percentage (30-100).
+    WorkParams {
+        enabled: bool,
+        max_power_percent: u8,
+    },
+    Reboot {
+        when_idle: bool,
+    },
+    /// Fetch and install firmware: `ftp://user:password@host:port/path`.
+    Firmware {
+        url: String,
+        when_idle: bool,
+    },
+    /// What the QR code on the pile's screen starts with; the pile appends
+    /// its id (and the gun, if `per_gun`).
+    QrPrefix {
+        prefix: String,
+        per_gun: bool,
+    },
+}
+
+impl Maintenance {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Maintenance::TimeSync => "time_sync",
+            Maintenance::WorkParams { .. } => "work_params",
+            Maintenance::Reboot { .. } => "reboot",
+            Maintenance::Firmware { .. } => "firmware",
+            Maintenance::QrPrefix { .. } => "qr_prefix",
+        }
+    }
+}
+
+/// Whether a pile of `protocol` can be asked for `m`, and if not why.
+pub fn check_maintenance(protocol: Protocol, m: &Maintenance) -> Result<(), String> {
+    match protocol {
+        Protocol::Ykc => ykc::check_maintenance(m),
+        Protocol::Dny => dny::check_maintenance(m),
+    }
 }
 
 /// What the adapter makes of one decoded item: frames the protocol answers

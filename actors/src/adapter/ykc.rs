@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU16, Ordering};
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Timelike, Utc};
 use engine::alarm::Severity;
 use engine::allocation::ykc_percent;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
@@ -15,13 +15,15 @@ use engine::ykc::{self, CodecError, Frame, FrameCodec, FrameFault, GunStatus, Me
 use rust_decimal::Decimal;
 
 use super::{
-    Adapter, FinalRecord, Inbound, LoginInfo, Out, PileCommand, PileEvent, PortReport, Reading, ReplyTo,
+    Adapter, FinalRecord, Inbound, LoginInfo, Maintenance, Out, PileCommand, PileEvent, PortReport, Reading,
+    ReplyTo,
 };
 
 pub struct Ykc {
     pile: Option<PileId>,
     seq: u16,
     offset: FixedOffset,
+    clock: engine::clock::Clock,
 }
 
 impl Ykc {
@@ -59,6 +61,13 @@ impl Ykc {
                 reason: (!m.ok).then(|| StopReason { code: m.reason, text: start_refusal(m.reason).into() }),
             },
             Message::RemoteStopResult(m) => PileEvent::StopResult { port: PortNo(m.gun), accepted: m.ok },
+            Message::WorkParamsResult(m) => done("work_params", m.ok, String::new()),
+            Message::TimeSyncResult(m) => done("time_sync", true, format!("pile clock set to {}", m.time)),
+            Message::RebootResult(m) => done("reboot", m.ok, String::new()),
+            Message::FirmwareUpgradeResult(m) => {
+                done("firmware", m.is_ok(), ykc::FirmwareUpgradeResult::status_text(m.status).into())
+            }
+            Message::QrPrefixResult(m) => done("qr_prefix", m.ok, String::new()),
             Message::TransactionRecord(m) => PileEvent::Record(
                 FinalRecord {
                     port: PortNo(m.gun),
@@ -79,6 +88,44 @@ impl Ykc {
         };
         out.events.push(event);
         Inbound::Ok
+    }
+}
+
+fn done(kind: &'static str, ok: bool, detail: String) -> PileEvent {
+    PileEvent::MaintenanceResult { kind, ok, detail }
+}
+
+/// An FTP URL as the firmware frame carries it: an IPv4 server, port, user,
+/// password and path.
+fn ftp(url: &str) -> Result<(std::net::Ipv4Addr, u16, String, String, String), String> {
+    let bad = || format!("{url} is not ftp://user:password@IPv4:port/path (YKC carries an IPv4 address)");
+    let rest = url.strip_prefix("ftp://").ok_or_else(bad)?;
+    let (auth, rest) = rest.split_once('@').ok_or_else(bad)?;
+    let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+    let (host, path) = rest.split_once('/').ok_or_else(bad)?;
+    let (ip, port) = host.split_once(':').map_or((host, "21"), |(h, p)| (h, p));
+    let ip = ip.parse().map_err(|_| bad())?;
+    let port = port.parse().map_err(|_| bad())?;
+    let fits = |s: &str, n: usize| s.len() <= n && s.bytes().all(|b| b.is_ascii_graphic());
+    if !fits(user, 16) || !fits(password, 16) || !fits(path, 31) {
+        return Err(format!("{url}: user and password take 16 printable characters, the path 31"));
+    }
+    Ok((ip, port, user.into(), password.into(), format!("/{path}")))
+}
+
+/// Whether a YKC pile can be asked for `m`.
+pub fn check_maintenance(m: &Maintenance) -> Result<(), String> {
+    match m {
+        Maintenance::WorkParams { max_power_percent: p, .. } if !(30..=100).contains(p) => {
+            Err(format!("max_power_percent {p} is outside 30-100"))
+        }
+        Maintenance::Firmware { url, .. } => ftp(url).map(|_| ()),
+        Maintenance::QrPrefix { prefix, .. }
+            if prefix.len() > 150 || !prefix.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Err("a QR prefix is at most 150 printable ASCII characters".into())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -152,8 +199,8 @@ impl Adapter for Ykc {
 
     const PROTOCOL: Protocol = Protocol::Ykc;
 
-    fn new(_: engine::clock::Clock) -> Self {
-        Ykc { pile: None, seq: 0, offset: FixedOffset::east_opt(0).expect("zero offset") }
+    fn new(clock: engine::clock::Clock) -> Self {
+        Ykc { clock, pile: None, seq: 0, offset: FixedOffset::east_opt(0).expect("zero offset") }
     }
 
     fn codec() -> FrameCodec {
@@ -193,6 +240,39 @@ impl Adapter for Ykc {
 }
 
 impl Ykc {
+    fn maintenance(&self, pile: PileId, m: Maintenance) -> Option<Message> {
+        let when = |idle: bool| if idle { ykc::Reboot::WHEN_IDLE } else { ykc::Reboot::NOW };
+        Some(match m {
+            Maintenance::TimeSync => {
+                let time = self.clock.now().with_timezone(&self.offset).naive_local();
+                Message::TimeSync(ykc::TimeSync { pile, time: time.with_nanosecond(0).unwrap_or(time) })
+            }
+            Maintenance::WorkParams { enabled, max_power_percent } => {
+                Message::WorkParams(ykc::WorkParams { pile, enabled, max_power_percent })
+            }
+            Maintenance::Reboot { when_idle } => Message::Reboot(ykc::Reboot { pile, when: when(when_idle) }),
+            Maintenance::Firmware { url, when_idle } => {
+                let (server, port, user, password, path) = ftp(&url).ok()?;
+                Message::FirmwareUpgrade(ykc::FirmwareUpgrade {
+                    pile,
+                    pile_model: ykc::FirmwareUpgrade::MODEL_DC,
+                    power_kw: 0,
+                    server,
+                    port,
+                    user,
+                    password,
+                    path,
+                    when: when(when_idle),
+                    timeout_minutes: 30,
+                })
+            }
+            Maintenance::QrPrefix { prefix, per_gun } => {
+                let format = if per_gun { ykc::QrPrefix::PILE_AND_GUN } else { ykc::QrPrefix::PILE };
+                Message::QrPrefix(ykc::QrPrefix { pile, format, prefix })
+            }
+        })
+    }
+
     fn command(&mut self, command: PileCommand) -> Option<Frame> {
         let pile = self.pile.clone()?;
         let (msg, seq) = match command {
@@ -214,6 +294,7 @@ impl Ykc {
             }
             // YKC piles take no time limits; their balance bounds the charge.
             PileCommand::Adjust { .. } => return None,
+            PileCommand::Maintain(m) => (self.maintenance(pile, m)?, self.next_seq()),
             // YKC limits a whole pile: its charging guns' grants as a share
             // of what they could deliver.
             PileCommand::PowerLimit { limits, rated_w } => {

@@ -3,7 +3,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actors::pile::{self, PileView};
+use actors::adapter::Maintenance;
+use actors::maintenance::CommandRecord;
+use actors::pile::{self, MaintainError, PileView};
 use actors::port::{PortView, StartError, StopError};
 use engine::domain::{PileId, PortNo, PortStatus, Protocol};
 use engine::pricing::{PricePlan, Pricing};
@@ -22,7 +24,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/piles", web::get().to(list))
         .route("/piles/{id}", web::get().to(get))
         .route("/piles/{id}/ports/{port}/start", web::post().to(start))
-        .route("/piles/{id}/ports/{port}/stop", web::post().to(stop));
+        .route("/piles/{id}/ports/{port}/stop", web::post().to(stop))
+        .route("/piles/{id}/commands", web::post().to(command))
+        .route("/piles/{id}/commands", web::get().to(commands))
+        .route("/piles/{id}/commands/{command}", web::get().to(one_command));
 }
 
 #[derive(Deserialize)]
@@ -247,4 +252,44 @@ async fn stop_charge(state: &State, id: String, port: u8) -> ApiResult<(StatusCo
         StopError::Offline | StopError::Unavailable => ApiError::conflict("pile_offline", e.to_string()),
     })?;
     Ok((StatusCode::ACCEPTED, json!({ "session_id": session, "state": "stopping" })))
+}
+
+/// Send a maintenance command: its outcome (acknowledged, refused, timed
+/// out) shows in the pile's command list.
+async fn command(
+    state: State,
+    id: web::Path<String>,
+    body: web::Json<Maintenance>,
+) -> ApiResult<HttpResponse> {
+    let record = record(&state, &id).await?;
+    let offline = || ApiError::conflict("pile_offline", format!("pile {id} is not connected"));
+    let pile = state.registry.pile(&record.id).ok_or_else(offline)?;
+    let sent = pile.send(pile::Maintain(body.into_inner())).await.map_err(|_| offline())?;
+    let command = sent.map_err(|e| match e {
+        MaintainError::Offline => offline(),
+        MaintainError::Unsupported(m) => ApiError::invalid("kind", m),
+        MaintainError::InProgress(_) => ApiError::conflict("command_in_progress", e.to_string()),
+    })?;
+    Ok(HttpResponse::Accepted().json(command))
+}
+
+async fn pile_commands(state: &State, id: &str) -> ApiResult<Vec<CommandRecord>> {
+    let record = record(state, id).await?;
+    match state.registry.pile(&record.id) {
+        Some(pile) => pile.send(pile::Commands).await.map_err(|e| ApiError::unavailable(e.to_string())),
+        None => Ok(Vec::new()),
+    }
+}
+
+async fn commands(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(pile_commands(&state, &id).await?))
+}
+
+async fn one_command(state: State, path: web::Path<(String, u64)>) -> ApiResult<HttpResponse> {
+    let (id, command) = path.into_inner();
+    let found = pile_commands(&state, &id).await?.into_iter().find(|c| c.id == command);
+    let found = found.ok_or_else(|| {
+        ApiError::not_found("unknown_command", format!("pile {id} has no command {command}"))
+    })?;
+    Ok(HttpResponse::Ok().json(found))
 }

@@ -1,0 +1,88 @@
+//! Remote maintenance over HTTP: every command ends acknowledged, refused or
+//! timed out, and that is visible over HTTP and in metrics.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Server;
+use engine::domain::PileId;
+use engine::ykc::{self, Message};
+use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn outcome(server: &Server, pile: &str, id: i64, want: &str) -> Value {
+    server.until(&format!("/api/v1/piles/{pile}/commands/{id}"), |v| v["outcome"] == want).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_commands_end_acknowledged_refused_or_timed_out() {
+    let server = Server::start_with(|c| c.command_timeout_ms = 300);
+    let id = "50000000000001";
+    server.station_with_pile(id, 2).await;
+    let mut pile = SimPile::connect(server.pile_addr, PileConfig::new(PileId(id.into()), 2)).await.unwrap();
+    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+    let url = format!("/api/v1/piles/{id}/commands");
+    let post = |body: Value| server.post(&url, body);
+
+    // Time sync, answered by the pile: acknowledged.
+    let (s, sync) = post(json!({"kind": "time_sync"})).await;
+    assert_eq!((s, sync["outcome"].as_str()), (202, Some("pending")), "{sync}");
+    let ev = pile.wait_for(|e| matches!(e, Event::Frame(Message::TimeSync(_))), WAIT).await;
+    let Some(Event::Frame(Message::TimeSync(asked))) = ev else { panic!("no time sync: {ev:?}") };
+    pile.send(Message::TimeSyncResult(ykc::TimeSyncResult { pile: asked.pile, time: asked.time }));
+    let done = outcome(&server, id, sync["id"].as_i64().unwrap(), "acknowledged").await;
+    assert!(done["finished_at"].is_string() && done["detail"].as_str().unwrap().contains("clock"), "{done}");
+
+    // A firmware upgrade the pile cannot download: refused, with its reason.
+    let (s, fw) = post(
+        json!({"kind": "firmware", "url": "ftp://ops:secret@10.0.0.5:2121/fw/v2.bin", "when_idle": true}),
+    )
+    .await;
+    assert_eq!(s, 202, "{fw}");
+    let ev = pile.wait_for(|e| matches!(e, Event::Frame(Message::FirmwareUpgrade(_))), WAIT).await;
+    let Some(Event::Frame(Message::FirmwareUpgrade(up))) = ev else { panic!("no upgrade: {ev:?}") };
+    assert_eq!((up.server.to_string(), up.port, up.path.as_str()), ("10.0.0.5".into(), 2121, "/fw/v2.bin"));
+    let failed =
+        ykc::FirmwareUpgradeResult { pile: up.pile, status: ykc::FirmwareUpgradeResult::DOWNLOAD_FAILED };
+    pile.send(Message::FirmwareUpgradeResult(failed));
+    let done = outcome(&server, id, fw["id"].as_i64().unwrap(), "refused").await;
+    assert!(done["detail"].as_str().is_some_and(|d| !d.is_empty()), "{done}");
+
+    // A reboot the pile never answers: timed out.
+    let (s, reboot) = post(json!({"kind": "reboot", "when_idle": false})).await;
+    assert_eq!(s, 202, "{reboot}");
+    let (s, again) = post(json!({"kind": "reboot", "when_idle": false})).await;
+    assert_eq!((s, again["error"].as_str()), (409, Some("command_in_progress")), "{again}");
+    outcome(&server, id, reboot["id"].as_i64().unwrap(), "timed_out").await;
+    let timed_out = "chargeplane_maintenance_commands_total{kind=\"reboot\",outcome=\"timed_out\"}";
+    assert_eq!(server.metric(timed_out).await, 1.0);
+    assert_eq!(
+        server
+            .metric("chargeplane_maintenance_commands_total{kind=\"time_sync\",outcome=\"acknowledged\"}")
+            .await,
+        1.0
+    );
+
+    // What the protocol cannot carry is refused before it is sent.
+    let (s, e) = post(json!({"kind": "work_params", "enabled": true, "max_power_percent": 20})).await;
+    assert_eq!((s, e["field"].as_str()), (422, Some("kind")), "{e}");
+    let (s, e) =
+        post(json!({"kind": "firmware", "url": "https://example.com/fw.bin", "when_idle": true})).await;
+    assert_eq!(s, 422, "{e}");
+    let (s, e) = post(json!({"kind": "launch"})).await;
+    assert_eq!(s, 400, "{e}");
+
+    let (_, all) = server.get(&format!("/api/v1/piles/{id}/commands")).await;
+    let outcomes: Vec<&str> =
+        all.as_array().unwrap().iter().map(|c| c["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, vec!["timed_out", "refused", "acknowledged"], "newest first");
+
+    // An offline pile takes no commands.
+    pile.close();
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == false).await;
+    let (s, e) = post(json!({"kind": "time_sync"})).await;
+    assert_eq!((s, e["error"].as_str()), (409, Some("pile_offline")), "{e}");
+}
