@@ -17,8 +17,10 @@ use crate::session::{MeterSample, SessionRecord};
 use crate::tariff::{Tariff, TouPrices};
 use rust_decimal::Decimal;
 
+pub mod scylla;
 pub mod sqlite;
 
+pub use self::scylla::{ScyllaConfig, ScyllaStore};
 pub use sqlite::{SqliteConfig, SqliteStore};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

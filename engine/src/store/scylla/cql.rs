@@ -1,0 +1,615 @@
+//! Running CQL: every prepared statement, the concurrency limit, the write
+//! clock, paging, and reading the answer of a lightweight transaction.
+//!
+//! Each statement is prepared once at connect with its consistency and
+//! whether the driver may retry it. A plain write is idempotent when running
+//! it twice leaves the same data: inserts of fixed values, deletes, and
+//! writes carrying their own `USING TIMESTAMP`. Lightweight transactions are
+//! never marked idempotent: a retried compare-and-set could apply twice or
+//! report `[applied] = false` for its own first attempt.
+
+use std::fmt::Display;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use scylla::client::session::Session;
+use scylla::deserialize::row::DeserializeRow;
+use scylla::response::query_result::QueryResult;
+use scylla::response::{PagingState, PagingStateResponse};
+use scylla::serialize::batch::BatchValues;
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::{Consistency, SerialConsistency};
+use scylla::value::{CqlValue, Row};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use super::codec::{BILL_COLUMNS, SESSION_COLUMNS};
+use super::ScyllaConfig;
+use crate::store::{Result, StoreError, StoreStats};
+
+/// Turns a driver error into the trait's, saying what was being done.
+pub(super) fn cql_err<E: Display>(what: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| StoreError::Backend(format!("scylla: {what}: {e}"))
+}
+
+/// The answer to a conditional statement: whether it applied and the row as
+/// it was. ScyllaDB always returns the previous row; Cassandra returns it
+/// only when the condition failed, so columns are looked up by name.
+pub(super) struct Lwt {
+    pub applied: bool,
+    names: Vec<String>,
+    row: Vec<Option<CqlValue>>,
+}
+
+impl Lwt {
+    pub(super) fn parse(result: QueryResult) -> Result<Lwt> {
+        let rows = result.into_rows_result().map_err(cql_err("reading an LWT result"))?;
+        let names = rows.column_specs().iter().map(|c| c.name().to_owned()).collect();
+        let row = rows
+            .maybe_first_row::<Row>()
+            .map_err(cql_err("reading an LWT result"))?
+            .map(|r| r.columns)
+            .unwrap_or_default();
+        let applied = match row.first() {
+            Some(Some(CqlValue::Boolean(b))) => *b,
+            other => {
+                return Err(StoreError::Backend(format!("scylla: LWT answered {other:?}, not [applied]")))
+            }
+        };
+        Ok(Lwt { applied, names, row })
+    }
+
+    fn column(&self, name: &str) -> Option<&CqlValue> {
+        let i = self.names.iter().position(|n| n == name)?;
+        self.row.get(i)?.as_ref()
+    }
+
+    pub(super) fn bigint(&self, name: &str) -> Option<i64> {
+        match self.column(name)? {
+            CqlValue::BigInt(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub(super) fn text(&self, name: &str) -> Option<&str> {
+        match self.column(name)? {
+            CqlValue::Text(v) | CqlValue::Ascii(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub(super) fn int(&self, name: &str) -> Option<i32> {
+        match self.column(name)? {
+            CqlValue::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+/// Write timestamps (microseconds) that never repeat or go back within this
+/// process: a session's rewrites, and its open-session entry, carry the time
+/// they were asked for, so the last one asked for wins even if an earlier one
+/// reaches the replicas later (the session actor does not await each write).
+/// Also numbers readings that share a timestamp (`samples.seq`).
+#[derive(Default)]
+pub(super) struct WriteClock(AtomicI64);
+
+impl WriteClock {
+    pub(super) fn next(&self) -> i64 {
+        let now = chrono::Utc::now().timestamp_micros();
+        let mut last = self.0.load(Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self.0.compare_exchange_weak(last, next, Relaxed, Relaxed) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    in_flight: AtomicU64,
+    batches: AtomicU64,
+    writes: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// One in-flight request: holds a place under `max_in_flight`.
+struct Slot<'a> {
+    _permit: SemaphorePermit<'a>,
+    counters: &'a Counters,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.counters.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The session, the limit on requests in flight, and the store's counters.
+pub(super) struct Cql {
+    pub session: Session,
+    limit: Semaphore,
+    counters: Counters,
+    pub clock: WriteClock,
+}
+
+impl Cql {
+    pub(super) fn new(session: Session, max_in_flight: usize) -> Cql {
+        Cql {
+            session,
+            limit: Semaphore::new(max_in_flight.max(1)),
+            counters: Counters::default(),
+            clock: WriteClock::default(),
+        }
+    }
+
+    async fn slot(&self) -> Result<Slot<'_>> {
+        let permit = self.limit.acquire().await.map_err(|_| StoreError::Closed)?;
+        self.counters.in_flight.fetch_add(1, Relaxed);
+        Ok(Slot { _permit: permit, counters: &self.counters })
+    }
+
+    /// Closes the limit: requests not yet started fail with `Closed`.
+    pub(super) fn close(&self) {
+        self.limit.close();
+    }
+
+    pub(super) async fn exec(
+        &self,
+        what: &'static str,
+        stmt: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<QueryResult> {
+        let _slot = self.slot().await?;
+        self.session.execute_unpaged(stmt, values).await.map_err(cql_err(what))
+    }
+
+    /// A write that returns nothing.
+    pub(super) async fn write(
+        &self,
+        what: &'static str,
+        stmt: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<()> {
+        self.exec(what, stmt, values).await?;
+        self.counters.batches.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    pub(super) async fn batch(
+        &self,
+        what: &'static str,
+        batch: &Batch,
+        values: impl BatchValues,
+    ) -> Result<()> {
+        let _slot = self.slot().await?;
+        self.session.batch(batch, values).await.map_err(cql_err(what))?;
+        self.counters.batches.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// A conditional write.
+    pub(super) async fn lwt(
+        &self,
+        what: &'static str,
+        stmt: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Lwt> {
+        let lwt = Lwt::parse(self.exec(what, stmt, values).await?)?;
+        if lwt.applied {
+            self.counters.batches.fetch_add(1, Relaxed);
+        }
+        Ok(lwt)
+    }
+
+    /// Every row a query returns, a page at a time.
+    pub(super) async fn rows<R, V>(
+        &self,
+        what: &'static str,
+        stmt: &PreparedStatement,
+        values: &V,
+    ) -> Result<Vec<R>>
+    where
+        R: for<'f, 'm> DeserializeRow<'f, 'm>,
+        V: SerializeRow,
+    {
+        let mut out = Vec::new();
+        let mut paging = PagingState::start();
+        loop {
+            let (result, next) = {
+                let _slot = self.slot().await?;
+                self.session.execute_single_page(stmt, values, paging).await.map_err(cql_err(what))?
+            };
+            let rows = result.into_rows_result().map_err(cql_err(what))?;
+            for row in rows.rows::<R>().map_err(cql_err(what))? {
+                out.push(row.map_err(cql_err(what))?);
+            }
+            match next {
+                PagingStateResponse::HasMorePages { state } => paging = state,
+                PagingStateResponse::NoMorePages => return Ok(out),
+            }
+        }
+    }
+
+    /// The one row a query by primary key returns, if any.
+    pub(super) async fn row<R, V>(
+        &self,
+        what: &'static str,
+        stmt: &PreparedStatement,
+        values: V,
+    ) -> Result<Option<R>>
+    where
+        R: for<'f, 'm> DeserializeRow<'f, 'm>,
+        V: SerializeRow,
+    {
+        let result = self.exec(what, stmt, values).await?;
+        let rows = result.into_rows_result().map_err(cql_err(what))?;
+        rows.maybe_first_row::<R>().map_err(cql_err(what))
+    }
+
+    /// Counts a store operation (one trait write) and passes its result on.
+    pub(super) fn count<T>(&self, result: Result<T>) -> Result<T> {
+        let counter = if result.is_ok() { &self.counters.writes } else { &self.counters.errors };
+        counter.fetch_add(1, Relaxed);
+        result
+    }
+
+    pub(super) fn stats(&self) -> StoreStats {
+        let c = &self.counters;
+        StoreStats {
+            queued: c.in_flight.load(Relaxed),
+            batches: c.batches.load(Relaxed),
+            writes: c.writes.load(Relaxed),
+            errors: c.errors.load(Relaxed),
+        }
+    }
+}
+
+/// Which consistency a statement runs at.
+#[derive(Clone, Copy)]
+enum Class {
+    /// Sessions, bills, reference data, alarms, idempotency.
+    Money,
+    /// Meter readings.
+    Samples,
+    /// A compare-and-set: Paxos at the serial consistency, committed at the
+    /// money consistency. Never retried by the driver.
+    Lwt,
+    /// A read that completes any compare-and-set in flight on its row.
+    SerialRead,
+}
+
+/// Every statement the store runs, prepared once.
+pub(super) struct Statements {
+    pub seq_init: PreparedStatement,
+    pub seq_bump: PreparedStatement,
+    pub seq_get: PreparedStatement,
+
+    pub tariff_insert: PreparedStatement,
+    pub tariff_get: PreparedStatement,
+    pub tariff_exists: PreparedStatement,
+    pub plan_insert: PreparedStatement,
+    pub plan_get: PreparedStatement,
+    pub plan_exists: PreparedStatement,
+    pub station_insert: PreparedStatement,
+    pub station_get: PreparedStatement,
+    pub station_exists: PreparedStatement,
+    pub station_power: PreparedStatement,
+
+    pub pile_claim: PreparedStatement,
+    pub pile_list_insert: PreparedStatement,
+    pub pile_get: PreparedStatement,
+    pub pile_exists: PreparedStatement,
+    pub pile_list: PreparedStatement,
+
+    pub session_get: PreparedStatement,
+    pub session_state: PreparedStatement,
+    pub sessions_get: PreparedStatement,
+    pub open_list: PreparedStatement,
+    /// Session row and its open-session entry, for an open session.
+    pub session_open: Batch,
+    /// Session row and the removal of its open-session entry.
+    pub session_closed: Batch,
+
+    pub sample_insert: PreparedStatement,
+    pub samples_in_day: PreparedStatement,
+
+    pub bill_claim: PreparedStatement,
+    pub bill_get: PreparedStatement,
+    pub bill_exists_serial: PreparedStatement,
+    pub bill_final_session: PreparedStatement,
+
+    /// The alarm row and its three listings.
+    pub alarm_raise: Batch,
+    /// A station-wide alarm's row and its listings (no pile's).
+    pub alarm_raise_station: Batch,
+    pub alarm_get: PreparedStatement,
+    pub alarms_get: PreparedStatement,
+    pub alarm_ack: PreparedStatement,
+    pub alarm_clear: PreparedStatement,
+    pub open_alarm_delete: PreparedStatement,
+    pub alarms_by_station: PreparedStatement,
+    pub alarms_by_pile: PreparedStatement,
+    pub open_alarms: PreparedStatement,
+
+    pub idem_claim: PreparedStatement,
+    pub idem_get: PreparedStatement,
+}
+
+pub(super) const ALARM_COLUMNS: &str =
+    "id, station_id, pile_id, port, kind, severity, message, raised_at, acknowledged_at, cleared_at";
+
+const STATION_COLUMNS: &str =
+    "id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power";
+
+pub(super) const PILE_COLUMNS: &str = "id, station_id, protocol, ports, created_at";
+
+struct Preparer<'a> {
+    session: &'a Session,
+    config: &'a ScyllaConfig,
+}
+
+impl Preparer<'_> {
+    async fn prepare(&self, class: Class, idempotent: bool, text: &str) -> Result<PreparedStatement> {
+        let mut stmt = self
+            .session
+            .prepare(text)
+            .await
+            .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
+        let c = self.config;
+        match class {
+            Class::Money => stmt.set_consistency(c.money_consistency),
+            Class::Samples => stmt.set_consistency(c.sample_consistency),
+            Class::Lwt => {
+                stmt.set_consistency(c.money_consistency);
+                stmt.set_serial_consistency(Some(c.serial_consistency));
+            }
+            Class::SerialRead => stmt.set_consistency(serial_read(c.serial_consistency)),
+        }
+        stmt.set_is_idempotent(idempotent && !matches!(class, Class::Lwt));
+        Ok(stmt)
+    }
+
+    /// A read: always idempotent.
+    async fn read(&self, class: Class, text: &str) -> Result<PreparedStatement> {
+        self.prepare(class, true, text).await
+    }
+
+    fn logged(&self, statements: Vec<PreparedStatement>) -> Batch {
+        // Logged: the statements touch several partitions, and the batch log
+        // makes them land together even if this node dies mid-way.
+        let mut batch = Batch::new(BatchType::Logged);
+        for s in statements {
+            batch.append_statement(s);
+        }
+        batch.set_consistency(self.config.money_consistency);
+        // Every statement in these batches carries its own write timestamp.
+        batch.set_is_idempotent(true);
+        batch
+    }
+}
+
+fn serial_read(serial: SerialConsistency) -> Consistency {
+    match serial {
+        SerialConsistency::Serial => Consistency::Serial,
+        SerialConsistency::LocalSerial => Consistency::LocalSerial,
+    }
+}
+
+impl Statements {
+    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Statements> {
+        use Class::{Lwt, Money, Samples, SerialRead};
+        let p = Preparer { session, config };
+        let session_upsert = p
+            .prepare(
+                Money,
+                true,
+                &format!(
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     USING TIMESTAMP ?"
+                ),
+            )
+            .await?;
+        let open_insert = p
+            .prepare(
+                Money,
+                true,
+                "INSERT INTO open_sessions_by_pile (pile_id, created_at, session_id) VALUES (?, ?, ?) \
+                 USING TIMESTAMP ?",
+            )
+            .await?;
+        let open_delete = p
+            .prepare(
+                Money,
+                true,
+                "DELETE FROM open_sessions_by_pile USING TIMESTAMP ? \
+                 WHERE pile_id = ? AND created_at = ? AND session_id = ?",
+            )
+            .await?;
+        let alarm_insert = p
+            .prepare(
+                Money,
+                true,
+                "INSERT INTO alarms (id, station_id, pile_id, port, kind, severity, message, raised_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+            )
+            .await?;
+        let alarm_station = p
+            .prepare(
+                Money,
+                true,
+                "INSERT INTO alarms_by_station (station_id, id) VALUES (?, ?) USING TIMESTAMP ?",
+            )
+            .await?;
+        let alarm_pile = p
+            .prepare(Money, true, "INSERT INTO alarms_by_pile (pile_id, id) VALUES (?, ?) USING TIMESTAMP ?")
+            .await?;
+        let alarm_open = p
+            .prepare(Money, true, "INSERT INTO open_alarms (bucket, id) VALUES (0, ?) USING TIMESTAMP ?")
+            .await?;
+
+        Ok(Statements {
+            seq_init: p
+                .prepare(Lwt, false, "INSERT INTO id_sequences (name, next_id) VALUES (?, ?) IF NOT EXISTS")
+                .await?,
+            seq_bump: p
+                .prepare(Lwt, false, "UPDATE id_sequences SET next_id = ? WHERE name = ? IF next_id = ?")
+                .await?,
+            seq_get: p.read(Money, "SELECT next_id FROM id_sequences WHERE name = ?").await?,
+
+            tariff_insert: p
+                .prepare(Money, true, "INSERT INTO tariffs (id, name, tou, created_at) VALUES (?, ?, ?, ?)")
+                .await?,
+            tariff_get: p.read(Money, "SELECT id, name, tou FROM tariffs WHERE id = ?").await?,
+            tariff_exists: p.read(Money, "SELECT id FROM tariffs WHERE id = ?").await?,
+            plan_insert: p
+                .prepare(Money, true, "INSERT INTO plans (id, name, pricing, created_at) VALUES (?, ?, ?, ?)")
+                .await?,
+            plan_get: p.read(Money, "SELECT id, name, pricing FROM plans WHERE id = ?").await?,
+            plan_exists: p.read(Money, "SELECT id FROM plans WHERE id = ?").await?,
+            station_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    &format!("INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                )
+                .await?,
+            station_get: p.read(Money, &format!("SELECT {STATION_COLUMNS} FROM stations WHERE id = ?")).await?,
+            station_exists: p.read(Money, "SELECT id FROM stations WHERE id = ?").await?,
+            station_power: p.prepare(Money, true, "UPDATE stations SET power = ? WHERE id = ?").await?,
+
+            pile_claim: p
+                .prepare(
+                    Lwt,
+                    false,
+                    &format!("INSERT INTO piles_by_id ({PILE_COLUMNS}) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS"),
+                )
+                .await?,
+            pile_list_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    &format!("INSERT INTO piles (bucket, {PILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"),
+                )
+                .await?,
+            pile_get: p.read(Money, &format!("SELECT {PILE_COLUMNS} FROM piles_by_id WHERE id = ?")).await?,
+            pile_exists: p.read(Money, "SELECT id FROM piles_by_id WHERE id = ?").await?,
+            pile_list: p.read(Money, &format!("SELECT {PILE_COLUMNS} FROM piles WHERE bucket = ?")).await?,
+
+            session_get: p.read(Money, &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?")).await?,
+            session_state: p.read(Money, "SELECT state FROM sessions WHERE id = ?").await?,
+            sessions_get: p.read(Money, &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id IN ?")).await?,
+            open_list: p
+                .read(Money, "SELECT created_at, session_id FROM open_sessions_by_pile WHERE pile_id = ?")
+                .await?,
+            session_open: p.logged(vec![session_upsert.clone(), open_insert]),
+            session_closed: p.logged(vec![session_upsert, open_delete]),
+
+            sample_insert: p
+                .prepare(
+                    Samples,
+                    true,
+                    "INSERT INTO samples (session_id, day_bucket, read_at, seq, kwh, voltage, amperage, power, soc) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .await?,
+            samples_in_day: p
+                .read(
+                    Samples,
+                    "SELECT read_at, kwh, voltage, amperage, power, soc FROM samples \
+                     WHERE session_id = ? AND day_bucket = ?",
+                )
+                .await?,
+
+            bill_claim: p
+                .prepare(
+                    Lwt,
+                    false,
+                    &format!(
+                        "INSERT INTO bills (session_id, {BILL_COLUMNS}, created_at, final_session) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                    ),
+                )
+                .await?,
+            bill_get: p.read(Money, &format!("SELECT {BILL_COLUMNS} FROM bills WHERE session_id = ?")).await?,
+            bill_exists_serial: p.read(SerialRead, "SELECT session_id FROM bills WHERE session_id = ?").await?,
+            bill_final_session: p.read(Money, "SELECT final_session FROM bills WHERE session_id = ?").await?,
+
+            alarm_raise: p.logged(vec![alarm_insert.clone(), alarm_station.clone(), alarm_pile, alarm_open.clone()]),
+            alarm_raise_station: p.logged(vec![alarm_insert, alarm_station, alarm_open]),
+            alarm_get: p.read(Money, &format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id = ?")).await?,
+            alarms_get: p.read(Money, &format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id IN ?")).await?,
+            // station_id = ?: the row exists (a bare `IF x = null` would
+            // create a row for an id that has none).
+            alarm_ack: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "UPDATE alarms SET acknowledged_at = ? WHERE id = ? \
+                     IF station_id = ? AND acknowledged_at = null",
+                )
+                .await?,
+            alarm_clear: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "UPDATE alarms SET cleared_at = ? WHERE id = ? IF station_id = ? AND cleared_at = null",
+                )
+                .await?,
+            open_alarm_delete: p
+                .prepare(Money, true, "DELETE FROM open_alarms USING TIMESTAMP ? WHERE bucket = 0 AND id = ?")
+                .await?,
+            alarms_by_station: p
+                .read(Money, "SELECT id FROM alarms_by_station WHERE station_id = ? AND id < ? LIMIT ?")
+                .await?,
+            alarms_by_pile: p.read(Money, "SELECT id FROM alarms_by_pile WHERE pile_id = ? AND id < ? LIMIT ?").await?,
+            open_alarms: p.read(Money, "SELECT id FROM open_alarms WHERE bucket = 0 AND id < ? LIMIT ?").await?,
+
+            idem_claim: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "INSERT INTO idempotency (key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?) \
+                     IF NOT EXISTS",
+                )
+                .await?,
+            idem_get: p.read(Money, "SELECT fingerprint, status, body, created_at FROM idempotency WHERE key = ?").await?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_clock_never_repeats_or_goes_back() {
+        let clock = WriteClock::default();
+        let mut last = clock.next();
+        assert!(last > 1_700_000_000_000_000, "microseconds since 1970: {last}");
+        for _ in 0..10_000 {
+            let next = clock.next();
+            assert!(next > last);
+            last = next;
+        }
+    }
+
+    #[test]
+    fn the_write_clock_is_unique_across_threads() {
+        let clock = std::sync::Arc::new(WriteClock::default());
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let clock = clock.clone();
+                std::thread::spawn(move || (0..5_000).map(|_| clock.next()).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut all: Vec<i64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+    }
+}
