@@ -32,6 +32,9 @@ struct ServeArgs {
     /// Directory of the embedded database [default: data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// `sqlite` (embedded, the default) or scylla://host1:9042,host2/keyspace.
+    #[arg(long)]
+    store: Option<String>,
     /// Address piles connect to [default: 0.0.0.0:8767].
     #[arg(long)]
     pile_listen: Option<SocketAddr>,
@@ -69,6 +72,9 @@ pub fn main() -> ExitCode {
     };
     if let Some(v) = args.data_dir {
         cfg.data_dir = v;
+    }
+    if let Some(v) = args.store {
+        cfg.store = v;
     }
     if let Some(v) = args.pile_listen {
         cfg.pile_listen = v;

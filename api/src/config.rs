@@ -16,6 +16,9 @@ use serde::Deserialize;
 pub struct ServeConfig {
     /// Where the embedded database lives; created on first start.
     pub data_dir: PathBuf,
+    /// `sqlite` (the embedded store under `data_dir`, the default) or a
+    /// ScyllaDB cluster: `scylla://host1:9042,host2/keyspace`.
+    pub store: String,
     pub pile_listen: SocketAddr,
     pub http_listen: SocketAddr,
     /// HTTP worker threads; 0 means one per core.
@@ -67,6 +70,7 @@ impl Default for ServeConfig {
         let a = actors::Config::default();
         ServeConfig {
             data_dir: PathBuf::from("data"),
+            store: "sqlite".into(),
             pile_listen: "0.0.0.0:8767".parse().expect("address"),
             http_listen: "0.0.0.0:8080".parse().expect("address"),
             http_workers: 0,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::{middleware::from_fn, web, App, HttpServer};
 use actors::{gateway, pile, session, Platform};
-use engine::store::{SqliteConfig, SqliteStore};
+use engine::store::{ScyllaConfig, ScyllaStore, SqliteConfig, SqliteStore, Store};
 use futures::future::join_all;
 
 use crate::http_metrics::{self, HttpMetrics};
@@ -42,14 +42,27 @@ impl Running {
     }
 }
 
-/// Starts everything on the current actix system.
-pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
+/// The configured store: the embedded SQLite file, or a ScyllaDB cluster.
+async fn open_store(cfg: &ServeConfig) -> std::io::Result<Arc<dyn Store>> {
+    if cfg.store.starts_with("scylla://") {
+        let scylla = ScyllaConfig::from_uri(&cfg.store).map_err(std::io::Error::other)?;
+        let store = ScyllaStore::connect(scylla).await.map_err(std::io::Error::other)?;
+        return Ok(Arc::new(store));
+    }
+    if cfg.store != "sqlite" {
+        let why = format!("store {:?}: use \"sqlite\" or scylla://host[:port],.../keyspace", cfg.store);
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+    }
     std::fs::create_dir_all(&cfg.data_dir)?;
     let mut store_cfg = SqliteConfig::new(cfg.database());
     store_cfg.batch_window = std::time::Duration::from_millis(cfg.store_batch_window_ms);
     store_cfg.synchronous_full = cfg.store_fsync;
-    let store = SqliteStore::open(store_cfg).map_err(std::io::Error::other)?;
-    let platform = Platform::new(cfg.actors(), Arc::new(store));
+    Ok(Arc::new(SqliteStore::open(store_cfg).map_err(std::io::Error::other)?))
+}
+
+/// Starts everything on the current actix system.
+pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
+    let platform = Platform::new(cfg.actors(), open_store(cfg).await?);
 
     let piles = tokio::net::TcpListener::bind(cfg.pile_listen).await?;
     let pile_addr = piles.local_addr()?;

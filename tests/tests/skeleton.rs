@@ -294,3 +294,16 @@ async fn starting_where_a_charge_cannot_start_is_a_4xx_with_a_json_reason() {
         .await;
     assert_eq!((s, e["field"].as_str()), (422, Some("periods")), "{e}");
 }
+
+#[test]
+fn a_store_that_is_neither_sqlite_nor_scylla_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config(dir.path());
+    cfg.store = "mysql://db/chargeplane".into();
+    let err = api::server::Background::spawn(cfg).err().expect("refused");
+    assert!(err.to_string().contains("scylla://"), "{err}");
+    cfg = common::test_config(dir.path());
+    cfg.store = "scylla://db1:9042".into();
+    let err = api::server::Background::spawn(cfg).err().expect("a keyspace is required");
+    assert!(err.to_string().contains("keyspace"), "{err}");
+}
