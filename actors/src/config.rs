@@ -26,6 +26,9 @@ pub struct Config {
     pub sample_flush: Duration,
     /// ...or as soon as this many are buffered.
     pub sample_batch: usize,
+    /// A pile's own total further than this from the platform's bill (yuan)
+    /// flags the bill for a look.
+    pub reconcile_tolerance: rust_decimal::Decimal,
     /// A charge whose pile dropped off and has not come back by then is
     /// closed and billed for what was metered.
     pub orphan_timeout: Duration,
@@ -64,6 +67,7 @@ impl Default for Config {
             sample_flush: Duration::from_secs(1),
             sample_batch: 256,
             orphan_timeout: Duration::from_secs(12 * 3600),
+            reconcile_tolerance: rust_decimal::Decimal::new(5, 2),
             ebike: EbikeLimits::default(),
             power_interval: Duration::from_secs(5),
             power_verify_after: Duration::from_secs(5),

@@ -26,6 +26,7 @@ pub struct Metrics {
     pub sessions_open: IntGauge,
     pub samples: IntCounter,
     pub duplicate_records: IntCounter,
+    pub bill_mismatches: IntCounter,
     pub commands_undeliverable: IntCounter,
     pub alarms: IntCounterVec,
     pub alarm_notifications_failed: IntCounter,
@@ -143,6 +144,11 @@ impl Metrics {
                 &r,
                 "chargeplane_duplicate_records_total",
                 "Final records received again for an already billed session.",
+            ),
+            bill_mismatches: counter(
+                &r,
+                "chargeplane_bill_mismatches_total",
+                "Bills whose pile-reported amount differs from the platform's beyond the tolerance.",
             ),
             commands_undeliverable: counter(
                 &r,

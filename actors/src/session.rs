@@ -15,7 +15,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use engine::alarm::NewAlarm;
 use engine::domain::PortStatus;
-use engine::pricing::Pricing;
+use engine::pricing::{Pricing, Reconciliation};
 use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
 use rust_decimal::Decimal;
 
@@ -127,26 +127,27 @@ impl Session {
         }
     }
 
-    /// Closes the metering with the pile's totals (or the platform's own, for
-    /// a pile that never came back), stores the bill, then acknowledges the
-    /// pile's record if there is one.
-    fn settle(
-        &mut self,
-        ctx: &mut Context<Self>,
-        end: DateTime<Utc>,
-        kwh: Decimal,
-        elapsed_s: Option<u32>,
-        reason: StopReason,
-        ack: Option<ReplyTo>,
-    ) {
+    /// Closes the metering with the pile's final record (or, for a pile that
+    /// never came back, the platform's own totals), stores the bill, then
+    /// acknowledges the pile's record if there is one to acknowledge.
+    fn settle(&mut self, ctx: &mut Context<Self>, record: FinalRecord, ack: Option<ReplyTo>) {
+        let FinalRecord { ended_at: end, kwh, elapsed_s, reason, amount: pile_amount, .. } = record;
         let now = self.platform().now();
         if self.rec.state == SessionState::Starting {
             let _ = self.rec.start_result(true, now, None);
         }
-        let bill = match self.rec.finish(end, kwh, elapsed_s, reason) {
+        let mut bill = match self.rec.finish(end, kwh, elapsed_s, reason) {
             Ok(bill) => bill,
             Err(e) => return tracing::debug!(error = %e, "record ignored"),
         };
+        if let Some(amount) = pile_amount {
+            let r = Reconciliation::of(bill.total, amount, self.platform().config.reconcile_tolerance);
+            if r.flagged {
+                self.platform().metrics.bill_mismatches.inc();
+                tracing::warn!(session = %self.rec.id, bill = %bill.total, pile = %amount, "pile's amount differs from the bill");
+            }
+            bill.reconciliation = Some(r);
+        }
         let samples = std::mem::take(&mut self.buffer);
         let store = self.platform().store.clone();
         let rec = self.rec.clone();
@@ -396,9 +397,17 @@ impl Handler<Link> for Session {
         self.orphan = Some(ctx.run_later(timeout, |s, ctx| {
             tracing::warn!(session = %s.rec.id, "the pile never came back; billing what was metered");
             let m = &s.rec.meter;
-            let (end, kwh, elapsed) = (m.last_at.unwrap_or(s.platform().now()), m.kwh, m.elapsed_s);
-            let reason = StopReason { code: 0, text: "the pile did not come back".into() };
-            s.settle(ctx, end, kwh, Some(elapsed), reason, None);
+            let metered = FinalRecord {
+                port: s.rec.port,
+                session: s.rec.id.clone(),
+                ended_at: m.last_at.unwrap_or(s.platform().now()),
+                kwh: m.kwh,
+                elapsed_s: Some(m.elapsed_s),
+                amount: None,
+                reason: StopReason { code: 0, text: "the pile did not come back".into() },
+                fault: None,
+            };
+            s.settle(ctx, metered, None);
         }));
     }
 }
@@ -425,8 +434,8 @@ impl Handler<Record> for Session {
             let p = self.ctx.platform.clone();
             actix_rt::spawn(async move { alarms::raise(&p, alarm).await });
         }
-        let end = clamp_end(record.ended_at, self.rec.meter.last_at, self.platform().now());
-        self.settle(ctx, end, record.kwh, record.elapsed_s, record.reason, Some(reply));
+        let ended_at = clamp_end(record.ended_at, self.rec.meter.last_at, self.platform().now());
+        self.settle(ctx, FinalRecord { ended_at, ..record }, Some(reply));
     }
 }
 

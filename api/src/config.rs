@@ -33,6 +33,8 @@ pub struct ServeConfig {
     pub command_timeout_ms: u64,
     pub sample_flush_ms: u64,
     pub sample_batch: usize,
+    /// A pile's own total further than this from the bill (yuan) flags it.
+    pub reconcile_tolerance: rust_decimal::Decimal,
     /// A charge whose pile stays away this long is closed and billed.
     pub orphan_timeout_ms: u64,
     /// E-bike protections sent with every start.
@@ -82,6 +84,7 @@ impl Default for ServeConfig {
             command_timeout_ms: a.command_timeout.as_millis() as u64,
             sample_flush_ms: a.sample_flush.as_millis() as u64,
             sample_batch: a.sample_batch,
+            reconcile_tolerance: a.reconcile_tolerance,
             orphan_timeout_ms: a.orphan_timeout.as_millis() as u64,
             ebike_max_duration_s: a.ebike.max_duration_s,
             ebike_overload_w: a.ebike.overload_w.try_into().unwrap_or(600),
@@ -119,6 +122,7 @@ impl ServeConfig {
             sample_flush: ms(self.sample_flush_ms.max(1)),
             sample_batch: self.sample_batch.max(1),
             orphan_timeout: ms(self.orphan_timeout_ms),
+            reconcile_tolerance: self.reconcile_tolerance,
             ebike: actors::config::EbikeLimits {
                 max_duration_s: self.ebike_max_duration_s,
                 overload_w: self.ebike_overload_w.into(),

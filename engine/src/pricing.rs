@@ -291,6 +291,7 @@ impl Terms {
             total,
             prepaid: self.prepaid,
             refund: self.prepaid.map(|p| (p - total).max(Decimal::ZERO)).unwrap_or_default(),
+            reconciliation: None,
         }
     }
 }
@@ -467,6 +468,28 @@ pub struct Bill {
     pub prepaid: Option<Decimal>,
     /// Prepaid and not used, returned to the driver.
     pub refund: Decimal,
+    /// The pile's own total beside the platform's, where the pile reports one.
+    #[serde(default)]
+    pub reconciliation: Option<Reconciliation>,
+}
+
+/// The platform bills from its own tariff and metering; a pile that prices
+/// the charge itself reports its own amount, kept here beside the bill.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    /// What the pile computed, yuan.
+    pub pile_amount: Decimal,
+    /// The bill's total minus the pile's amount.
+    pub difference: Decimal,
+    /// The difference is beyond the tolerance: someone should look.
+    pub flagged: bool,
+}
+
+impl Reconciliation {
+    pub fn of(bill_total: Decimal, pile_amount: Decimal, tolerance: Decimal) -> Self {
+        let difference = bill_total - pile_amount;
+        Reconciliation { pile_amount, difference, flagged: difference.abs() > tolerance }
+    }
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ impl Dny {
                     ended_at: m.ended,
                     kwh: m.energy,
                     elapsed_s: Some(m.elapsed.into()),
-                    amount: Decimal::ZERO,
+                    amount: None,
                     reason: StopReason {
                         code: m.stop_reason,
                         text: dny::stop_reason_text(m.stop_reason).into(),

@@ -71,8 +71,8 @@ pub struct FinalRecord {
     pub kwh: Decimal,
     /// Seconds charged by the pile's own timer, where the protocol has one.
     pub elapsed_s: Option<u32>,
-    /// What the pile computed the charge cost, yuan.
-    pub amount: Decimal,
+    /// What the pile computed the charge cost, yuan, where its protocol says.
+    pub amount: Option<Decimal>,
     pub reason: StopReason,
     /// Set when the charge ended on a fault (overload, over-temperature...).
     pub fault: Option<Severity>,

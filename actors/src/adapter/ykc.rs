@@ -75,7 +75,7 @@ impl Ykc {
                     ended_at: self.local_to_utc(m.end),
                     kwh: m.kwh,
                     elapsed_s: None,
-                    amount: m.amount,
+                    amount: Some(m.amount),
                     reason: StopReason {
                         code: m.stop_reason,
                         text: ykc::stop_reason_text(m.stop_reason).into(),

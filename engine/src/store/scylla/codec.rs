@@ -206,7 +206,7 @@ pub(super) fn session(row: SessionRow) -> Result<SessionRecord> {
 
 /// Bill columns in the order of `BillRow`, after `session_id`.
 pub(super) const BILL_COLUMNS: &str = "tariff_id, plan_id, lines, kwh, seconds, energy_amount, \
-     service_amount, total, prepaid, refund";
+     service_amount, total, prepaid, refund, reconciliation";
 
 pub(super) type BillRow = (
     Option<i64>,    // tariff_id
@@ -219,6 +219,7 @@ pub(super) type BillRow = (
     String,         // total
     Option<String>, // prepaid
     String,         // refund
+    Option<String>, // reconciliation
 );
 
 /// What claiming a bill binds: `session_id`, `BILL_COLUMNS`, `created_at`
@@ -235,8 +236,9 @@ pub(super) type BillValues = (
     String,
     Option<String>,
     String,
-    i64,    // created_at
-    String, // final_session
+    Option<String>, // reconciliation
+    i64,            // created_at
+    String,         // final_session
 );
 
 /// The bill row for `b`, made with the finished record `session` at `at`.
@@ -253,13 +255,15 @@ pub(super) fn bill_values(b: &Bill, session: &SessionRecord, at: DateTime<Utc>) 
         dec(b.total),
         b.prepaid.map(dec),
         dec(b.refund),
+        b.reconciliation.as_ref().map(to_json).transpose()?,
         micros(at),
         to_json(session)?,
     ))
 }
 
 pub(super) fn bill(session_id: &SessionId, row: BillRow) -> Result<Bill> {
-    let (tariff_id, plan_id, lines, kwh, seconds, energy, service, total, prepaid, refund) = row;
+    let (tariff_id, plan_id, lines, kwh, seconds, energy, service, total, prepaid, refund, reconciliation) =
+        row;
     Ok(Bill {
         session_id: session_id.clone(),
         tariff_id,
@@ -272,6 +276,7 @@ pub(super) fn bill(session_id: &SessionId, row: BillRow) -> Result<Bill> {
         total: decimal("total", &total)?,
         prepaid: opt_decimal("prepaid", prepaid.as_deref())?,
         refund: decimal("refund", &refund)?,
+        reconciliation: reconciliation.as_deref().map(|r| json("reconciliation", r)).transpose()?,
     })
 }
 
@@ -436,13 +441,14 @@ mod tests {
             total: dec!(1.20),
             prepaid: Some(dec!(3.00)),
             refund: dec!(1.80),
+            reconciliation: Some(crate::pricing::Reconciliation::of(dec!(1.20), dec!(1.1), dec!(0.05))),
         };
         let s = record();
-        let (id, tariff, plan, lines, kwh, secs, energy, service, total, prepaid, refund, at, fin) =
+        let (id, tariff, plan, lines, kwh, secs, energy, service, total, prepaid, refund, rec, at, fin) =
             bill_values(&b, &s, t(5)).unwrap();
         assert_eq!((id.as_str(), at), ("s-1", micros(t(5))));
         assert_eq!(json::<SessionRecord>("final_session", &fin).unwrap(), s);
-        let row = (tariff, plan, lines, kwh, secs, energy, service, total, prepaid, refund);
+        let row = (tariff, plan, lines, kwh, secs, energy, service, total, prepaid, refund, rec);
         let back = bill(&b.session_id, row).unwrap();
         assert_eq!(back, b);
         assert_eq!((back.kwh.to_string(), back.total.to_string()), ("0.0700".into(), "1.20".into()));

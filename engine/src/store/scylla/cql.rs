@@ -530,7 +530,7 @@ impl Statements {
                     false,
                     &format!(
                         "INSERT INTO bills (session_id, {BILL_COLUMNS}, created_at, final_session) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
                     ),
                 )
                 .await?,

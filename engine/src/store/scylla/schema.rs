@@ -144,6 +144,7 @@ const V1: &[&str] = &[
         total          text,
         prepaid        text,
         refund         text,
+        reconciliation text,
         created_at     bigint,
         final_session  text
     )",

@@ -182,7 +182,7 @@ impl Store for SqliteStore {
     }
 
     async fn finish_session(&self, session: &SessionRecord, bill: &Bill) -> Result<bool> {
-        let (session, bill, at) = (session.clone(), bill.clone(), now());
+        let (session, bill, at) = (Box::new(session.clone()), Box::new(bill.clone()), now());
         self.writer.submit(|reply| Write::FinishSession { session, bill, at, reply }).await
     }
 

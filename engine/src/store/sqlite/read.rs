@@ -163,7 +163,8 @@ pub(super) fn samples(c: &Connection, id: &SessionId) -> rusqlite::Result<Vec<Me
 
 pub(super) fn bill(c: &Connection, id: &SessionId) -> rusqlite::Result<Option<Bill>> {
     c.prepare_cached(
-        "SELECT tariff_id, plan_id, lines, kwh, seconds, energy_amount, service_amount, total, prepaid, refund
+        "SELECT tariff_id, plan_id, lines, kwh, seconds, energy_amount, service_amount, total, prepaid, refund,
+                reconciliation
          FROM bills WHERE session_id = ?1",
     )?
     .query_row([id.as_str()], |r| {
@@ -179,6 +180,10 @@ pub(super) fn bill(c: &Connection, id: &SessionId) -> rusqlite::Result<Option<Bi
             total: decimal(r, 7)?,
             prepaid: super::codec::opt_decimal(r, 8)?,
             refund: decimal(r, 9)?,
+            reconciliation: match r.get_ref(10)? {
+                rusqlite::types::ValueRef::Null => None,
+                _ => Some(json(r, 10)?),
+            },
         })
     })
     .optional()

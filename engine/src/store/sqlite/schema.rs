@@ -160,9 +160,13 @@ CREATE INDEX alarms_pile ON alarms (pile_id, id);
 CREATE INDEX alarms_open ON alarms (id) WHERE cleared_at IS NULL;
 ";
 
+const V5: &str = "
+ALTER TABLE bills ADD COLUMN reconciliation TEXT; -- Reconciliation, NULL when the pile reported no amount
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

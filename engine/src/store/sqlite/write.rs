@@ -228,8 +228,8 @@ pub(super) fn finish_session(
     }
     c.prepare_cached(
         "INSERT INTO bills (session_id, tariff_id, plan_id, kwh, seconds, energy_amount, service_amount,
-                            total, prepaid, refund, lines, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                            total, prepaid, refund, lines, created_at, reconciliation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         s.id.as_str(),
@@ -244,6 +244,7 @@ pub(super) fn finish_session(
         bill.refund.to_string(),
         to_json(&bill.lines)?,
         micros(at),
+        bill.reconciliation.as_ref().map(to_json).transpose()?,
     ])
     .map_err(|e| match broke(&e) {
         Some(Broke::Parent) => StoreError::NotFound("the bill's tariff or plan".to_owned()),

@@ -33,18 +33,66 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
 /// Timestamps the store assigns are taken when the caller asks, not when the
 /// batch runs.
 pub(super) enum Write {
-    CreateTariff { name: String, tou: TouPrices, at: DateTime<Utc>, reply: Reply<Tariff> },
-    CreatePlan { name: String, pricing: Pricing, at: DateTime<Utc>, reply: Reply<PricePlan> },
-    CreateStation { station: NewStation, at: DateTime<Utc>, reply: Reply<Station> },
-    CreatePile { pile: PileRecord, reply: Reply<()> },
-    InsertSession { session: SessionRecord, reply: Reply<()> },
-    UpdateSession { session: SessionRecord, reply: Reply<()> },
-    AppendSamples { samples: Vec<MeterSample>, reply: Reply<()> },
-    RaiseAlarm { alarm: NewAlarm, reply: Reply<Alarm> },
-    SetStationPower { id: StationId, power: Option<PowerConfig>, reply: Reply<Option<Station>> },
-    MarkAlarm { id: AlarmId, mark: write::AlarmMark, at: DateTime<Utc>, reply: Reply<Option<Alarm>> },
-    RememberResponse { key: String, response: StoredResponse, reply: Reply<bool> },
-    FinishSession { session: SessionRecord, bill: Bill, at: DateTime<Utc>, reply: Reply<bool> },
+    CreateTariff {
+        name: String,
+        tou: TouPrices,
+        at: DateTime<Utc>,
+        reply: Reply<Tariff>,
+    },
+    CreatePlan {
+        name: String,
+        pricing: Pricing,
+        at: DateTime<Utc>,
+        reply: Reply<PricePlan>,
+    },
+    CreateStation {
+        station: NewStation,
+        at: DateTime<Utc>,
+        reply: Reply<Station>,
+    },
+    CreatePile {
+        pile: PileRecord,
+        reply: Reply<()>,
+    },
+    InsertSession {
+        session: SessionRecord,
+        reply: Reply<()>,
+    },
+    UpdateSession {
+        session: SessionRecord,
+        reply: Reply<()>,
+    },
+    AppendSamples {
+        samples: Vec<MeterSample>,
+        reply: Reply<()>,
+    },
+    RaiseAlarm {
+        alarm: NewAlarm,
+        reply: Reply<Alarm>,
+    },
+    SetStationPower {
+        id: StationId,
+        power: Option<PowerConfig>,
+        reply: Reply<Option<Station>>,
+    },
+    MarkAlarm {
+        id: AlarmId,
+        mark: write::AlarmMark,
+        at: DateTime<Utc>,
+        reply: Reply<Option<Alarm>>,
+    },
+    RememberResponse {
+        key: String,
+        response: StoredResponse,
+        reply: Reply<bool>,
+    },
+    /// Boxed: a finished record and its bill dwarf every other write.
+    FinishSession {
+        session: Box<SessionRecord>,
+        bill: Box<Bill>,
+        at: DateTime<Utc>,
+        reply: Reply<bool>,
+    },
 }
 
 impl Write {

@@ -1,0 +1,129 @@
+//! YKC car piles beyond the walking skeleton: the billing model a pile asks
+//! for, the pile's own total reconciled against the platform's bill, and a
+//! transaction record that arrives twice billed once.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Server;
+use engine::domain::{PileId, SessionId};
+use engine::tariff::Period;
+use engine::ykc::{self, Message};
+use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
+}
+
+async fn login(server: &Server, id: &str) -> SimPile {
+    let mut cfg = PileConfig::new(PileId(id.into()), 1);
+    cfg.realtime = Duration::from_secs(3600);
+    let mut pile = SimPile::connect(server.pile_addr, cfg).await.unwrap();
+    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+    pile
+}
+
+/// Charges 10 kWh on gun 1 and returns the session's bill once billed.
+async fn charge(server: &Server, pile: &mut SimPile, id: &str) -> (String, Value) {
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await.unwrap();
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+    pile.set_energy(1, dec!(10));
+    pile.send_realtime(1);
+    server
+        .until(&format!("/api/v1/sessions/{session}"), |v| {
+            v["kwh"].as_str().is_some_and(|k| dec(&json!(k)) == dec!(10))
+        })
+        .await;
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/stop"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.unwrap();
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "finished").await;
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    (session, bill)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pile_priced_by_the_served_model_reconciles_and_one_that_is_not_is_flagged() {
+    let server = Server::start();
+    let (priced, unpriced) = ("60000000000001", "60000000000002");
+    let station = server.station_with_pile(priced, 1).await;
+    server.register(unpriced, station, 1).await;
+
+    // The pile asks for its billing model and gets the station's prices
+    // (flat 1.00 + 0.50 service per kWh).
+    let mut pile = login(&server, priced).await;
+    pile.send(Message::BillingModelRequest(ykc::BillingModelRequest { pile: PileId(priced.into()) }));
+    let ev = pile.wait_for(|e| matches!(e, Event::BillingModel(_)), WAIT).await;
+    let Some(Event::BillingModel(model)) = ev else { panic!("no billing model: {ev:?}") };
+    let flat = model.to_tou().price(Period::Flat);
+    assert_eq!((flat.energy, flat.service), (dec!(1), dec!(0.5)));
+
+    // Priced by the same model: 10 kWh × 1.50 = 15.00 on both sides.
+    let (_, bill) = charge(&server, &mut pile, priced).await;
+    assert_eq!(dec(&bill["total"]), dec!(15.00), "{bill}");
+    let r = &bill["reconciliation"];
+    assert_eq!(
+        (dec(&r["pile_amount"]), dec(&r["difference"]), r["flagged"].as_bool()),
+        (dec!(15), dec!(0), Some(false))
+    );
+
+    // A pile that never fetched the model prices the charge at nothing.
+    let mut stray = login(&server, unpriced).await;
+    let (_, bill) = charge(&server, &mut stray, unpriced).await;
+    let r = &bill["reconciliation"];
+    assert_eq!(
+        (dec(&r["pile_amount"]), dec(&r["difference"]), r["flagged"].as_bool()),
+        (dec!(0), dec!(15), Some(true))
+    );
+    assert_eq!(dec(&bill["total"]), dec!(15.00), "the platform bills from its own tariff");
+    assert_eq!(server.metric("chargeplane_bill_mismatches_total").await, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_record_received_again_is_acknowledged_and_not_billed_twice() {
+    let server = Server::start();
+    let id = "60000000000003";
+    server.station_with_pile(id, 1).await;
+    let mut pile = login(&server, id).await;
+    let (session, first) = charge(&server, &mut pile, id).await;
+
+    // The same serial again, claiming a different amount.
+    let t = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap().and_hms_opt(10, 0, 0).unwrap();
+    let usage = || ykc::PeriodUsage { price: dec!(0), kwh: dec!(0), loss_kwh: dec!(0), amount: dec!(0) };
+    let again = ykc::TransactionRecord {
+        serial: SessionId(session.clone()),
+        pile: PileId(id.into()),
+        gun: 1,
+        start: t,
+        end: t,
+        periods: [usage(), usage(), usage(), usage()],
+        meter_start: dec!(0),
+        meter_end: dec!(99),
+        kwh: dec!(99),
+        loss_kwh: dec!(99),
+        amount: dec!(1),
+        vin: String::new(),
+        origin: ykc::TransactionRecord::ORIGIN_APP,
+        trade_time: t,
+        stop_reason: 0x40,
+        physical_card: [0; 8],
+    };
+    pile.send(Message::TransactionRecord(again));
+    let ev = pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await;
+    assert!(
+        matches!(&ev, Some(Event::RecordAcked { serial, invalid: false }) if serial.as_str() == session),
+        "{ev:?}"
+    );
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    assert_eq!(bill, first, "the first bill stands");
+    assert_eq!(server.metric("chargeplane_duplicate_records_total").await, 1.0);
+}
