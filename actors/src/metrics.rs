@@ -35,6 +35,7 @@ pub struct Metrics {
     pub station_measured: GaugeVec,
     pub station_headroom: GaugeVec,
     pub station_refusals: IntCounterVec,
+    pub station_queued: IntGaugeVec,
     pub power_commands: IntCounter,
     pub maintenance: IntCounterVec,
     store_queue: IntGauge,
@@ -198,6 +199,18 @@ impl Metrics {
                 "Maintenance commands by kind and outcome (sent, acknowledged, refused, timed_out).",
                 &["kind", "outcome"],
             ),
+            station_queued: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "chargeplane_station_queued_charges",
+                        "Charges waiting for room under the limit.",
+                    ),
+                    &["station"],
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
             power_commands: counter(
                 &r,
                 "chargeplane_power_limit_commands_total",

@@ -351,24 +351,31 @@ impl Handler<Commands> for Pile {
 
 /// Start a charge on a port (from the API).
 #[derive(Message)]
-#[rtype(result = "Result<SessionId, port::StartError>")]
+#[rtype(result = "Result<port::Started, port::StartError>")]
 pub struct StartCharge {
     pub port: PortNo,
+    /// Wait for room under the station's limit instead of being refused.
+    pub queue: bool,
     pub balance: Decimal,
     pub plan: Option<PricePlan>,
     pub prepaid: Option<Decimal>,
 }
 
 impl Handler<StartCharge> for Pile {
-    type Result = ResponseFuture<Result<SessionId, port::StartError>>;
+    type Result = ResponseFuture<Result<port::Started, port::StartError>>;
 
     fn handle(&mut self, msg: StartCharge, _: &mut Context<Self>) -> Self::Result {
         let port = self.port(msg.port).cloned();
         Box::pin(async move {
             let port = port.ok_or(port::StartError::NoSuchPort)?;
-            port.send(port::Start { balance: msg.balance, plan: msg.plan, prepaid: msg.prepaid })
-                .await
-                .map_err(|_| port::StartError::Unavailable)?
+            port.send(port::Start {
+                queue: msg.queue,
+                balance: msg.balance,
+                plan: msg.plan,
+                prepaid: msg.prepaid,
+            })
+            .await
+            .map_err(|_| port::StartError::Unavailable)?
         })
     }
 }

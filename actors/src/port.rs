@@ -17,7 +17,7 @@ use crate::adapter::{self, PileEvent, PortReport, Reading};
 use crate::alarms::{self, Active};
 use crate::pile::Pile;
 use crate::session::{self, Session};
-use crate::station::{self, StationCtx};
+use crate::station::{self, Admission, StationCtx};
 use crate::Platform;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +36,14 @@ pub enum StartError {
     Storage(String),
     #[error("the port is unavailable")]
     Unavailable,
+}
+
+/// What became of a start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    Session(SessionId),
+    /// Waiting for room under the station's limit, at this position.
+    Queued(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +76,8 @@ pub struct Port {
     current: Option<Current>,
     /// A start is waiting for the station's admission.
     admitting: bool,
+    /// A start queued for room under the station's limit.
+    queued: Option<Start>,
     alarms: Active,
 }
 
@@ -91,6 +101,7 @@ impl Port {
             reading: None,
             current: None,
             admitting: false,
+            queued: None,
             alarms: Active::default(),
         }
     }
@@ -260,8 +271,10 @@ impl Handler<FromPile> for Port {
 
 /// Start a charge here.
 #[derive(Message)]
-#[rtype(result = "Result<SessionId, StartError>")]
+#[rtype(result = "Result<Started, StartError>")]
 pub struct Start {
+    /// Wait for room under the station's limit instead of being refused.
+    pub queue: bool,
     pub balance: Decimal,
     /// The plan the driver chose; without one, the station's tariff.
     pub plan: Option<PricePlan>,
@@ -270,12 +283,12 @@ pub struct Start {
 }
 
 impl Handler<Start> for Port {
-    type Result = ResponseActFuture<Self, Result<SessionId, StartError>>;
+    type Result = ResponseActFuture<Self, Result<Started, StartError>>;
 
-    fn handle(&mut self, msg: Start, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Start, ctx: &mut Context<Self>) -> Self::Result {
         let refused = match (&self.current, self.status) {
             (Some(c), _) => Some(StartError::Busy(Some(c.id.clone()))),
-            _ if self.admitting => Some(StartError::Busy(None)),
+            _ if self.admitting || self.queued.is_some() => Some(StartError::Busy(None)),
             (None, PortStatus::Offline) => Some(StartError::Offline),
             (None, PortStatus::Fault) => Some(StartError::Faulted),
             // Charging by itself: a card or an offline start at the pile.
@@ -286,18 +299,38 @@ impl Handler<Start> for Port {
             return Box::pin(fut::ready(Err(e)));
         }
         // The station must fit the charge's minimum under its limit first.
+        let queue = msg.queue.then(|| ctx.address().recipient());
         let admit = self.station_addr().map(|station| {
             let key = (self.pile_id.clone(), self.no);
-            station.send(station::Admit { key, pile: self.pile.clone(), protocol: self.protocol })
+            station.send(station::Admit { key, pile: self.pile.clone(), protocol: self.protocol, queue })
         });
         self.admitting = true;
         let admitted = async move {
             match admit {
-                Some(asked) => asked.await.unwrap_or(Ok(())),
-                None => Ok(()),
+                Some(asked) => asked.await.unwrap_or(Ok(Admission::Now)),
+                None => Ok(Admission::Now),
             }
         };
-        Box::pin(admitted.into_actor(self).then(move |admitted, port, ctx| port.begin(admitted, msg, ctx)))
+        Box::pin(admitted.into_actor(self).then(move |admitted, port, ctx| port.admitted(admitted, msg, ctx)))
+    }
+}
+
+/// The station has room for the charge queued here: start it.
+impl Handler<station::Admitted> for Port {
+    type Result = ();
+
+    fn handle(&mut self, _: station::Admitted, ctx: &mut Context<Self>) {
+        let Some(start) = self.queued.take() else { return };
+        if matches!(self.status, PortStatus::Offline | PortStatus::Fault | PortStatus::Charging) {
+            tracing::info!(pile = %self.pile_id, port = %self.no, "queued charge dropped: the port can no longer start it");
+            return self.report_power(None);
+        }
+        let begun = self.begin(start, ctx).map(|res, port, _| {
+            if let Err(e) = res {
+                tracing::warn!(pile = %port.pile_id, port = %port.no, error = %e, "queued charge failed to start");
+            }
+        });
+        ctx.spawn(begun);
     }
 }
 
@@ -320,17 +353,30 @@ impl Port {
         }
     }
 
+    /// Starts, queues or refuses a charge by the station's answer.
+    fn admitted(
+        &mut self,
+        admitted: Result<Admission, String>,
+        msg: Start,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<Started, StartError>> {
+        self.admitting = false;
+        match admitted {
+            Err(reason) => Box::pin(fut::ready(Err(StartError::CapacityShort(reason)))),
+            Ok(Admission::Queued(position)) => {
+                self.queued = Some(msg);
+                Box::pin(fut::ready(Ok(Started::Queued(position))))
+            }
+            Ok(Admission::Now) => Box::pin(self.begin(msg, ctx).map(|res, _, _| res.map(Started::Session))),
+        }
+    }
+
     /// Creates the admitted charge's session and sends the start command.
     fn begin(
         &mut self,
-        admitted: Result<(), String>,
         msg: Start,
         ctx: &mut Context<Self>,
     ) -> ResponseActFuture<Self, Result<SessionId, StartError>> {
-        self.admitting = false;
-        if let Err(reason) = admitted {
-            return Box::pin(fut::ready(Err(StartError::CapacityShort(reason))));
-        }
         let now = self.platform.now();
         let local = now.with_timezone(&self.station.offset).naive_local();
         let id = adapter::session_id(self.protocol, &self.pile_id, self.no, local);

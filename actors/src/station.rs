@@ -10,7 +10,7 @@
 //! a charge starts or stops, when the limit or the other load changes, and
 //! periodically.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -64,6 +64,8 @@ pub struct Station {
     charging: HashMap<PortKey, Live>,
     seq: u64,
     last: Option<Allocation>,
+    /// Charges waiting for room, first come first served.
+    waiting: VecDeque<Waiting>,
     over_since: Option<Instant>,
     alarms: Active,
 }
@@ -79,6 +81,7 @@ impl Station {
             charging: HashMap::new(),
             seq: 0,
             last: None,
+            waiting: VecDeque::new(),
             over_since: None,
             alarms: Active::default(),
         }
@@ -244,6 +247,7 @@ impl Actor for Station {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(self.platform.config.power_interval, |st, ctx| {
             st.reallocate();
+            st.admit_waiting();
             st.verify(ctx);
         });
     }
@@ -269,40 +273,52 @@ impl Handler<SpawnPile> for Station {
     }
 }
 
-/// May a charge start on this port? Refused when its minimum share does not
-/// fit under the limit; admitted ports are counted as charging at once so
-/// two starts cannot both squeeze into the same headroom.
+/// May a charge start on this port? Only if its minimum share fits under
+/// the limit. If not, it is refused, or queued when the port asks to wait
+/// (`queue`): queued charges are admitted first come first served as room
+/// frees up, and their port is told. Admitted ports count as charging at
+/// once, so two starts cannot squeeze into the same headroom.
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<Admission, String>")]
 pub struct Admit {
     pub key: PortKey,
     pub pile: Addr<Pile>,
     pub protocol: Protocol,
+    pub queue: Option<Recipient<Admitted>>,
 }
 
-impl Handler<Admit> for Station {
-    type Result = Result<(), String>;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Now,
+    /// Waiting at this position (1 is next).
+    Queued(usize),
+}
 
-    fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Result<(), String> {
-        let Some(power) = self.power.clone() else { return Ok(()) };
-        if self.charging.contains_key(&msg.key) {
-            return Ok(());
-        }
+/// A queued charge now fits: its port may start it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Admitted;
+
+struct Waiting {
+    key: PortKey,
+    pile: Addr<Pile>,
+    protocol: Protocol,
+    port: Recipient<Admitted>,
+}
+
+impl Station {
+    /// Whether a new charge's minimum fits beside the charging ports.
+    fn fits(&mut self, power: &PowerConfig, key: &PortKey, protocol: Protocol) -> bool {
+        let mut demands = self.demands(power);
+        demands.push(Self::demand(power, key.clone(), protocol, self.seq + 1, Decimal::ZERO));
+        !allocate(&self.input(power, &demands)).queued.contains(key)
+    }
+
+    fn admit(&mut self, key: PortKey, pile: Addr<Pile>, protocol: Protocol) {
         self.seq += 1;
-        let mut demands = self.demands(&power);
-        demands.push(Self::demand(&power, msg.key.clone(), msg.protocol, self.seq, Decimal::ZERO));
-        let input = self.input(&power, &demands);
-        let limit = input.limit_w;
-        if allocate(&input).queued.contains(&msg.key) {
-            self.platform.metrics.station_refusals.with_label_values(&[&self.label()]).inc();
-            return Err(format!(
-                "station {} cannot fit another charge under its {limit} W limit",
-                self.ctx.record.id
-            ));
-        }
         let live = Live {
-            pile: msg.pile,
-            protocol: msg.protocol,
+            pile,
+            protocol,
             session: None,
             measured_w: Decimal::ZERO,
             since: self.seq,
@@ -310,9 +326,50 @@ impl Handler<Admit> for Station {
             confirmed: false,
             over_since: None,
         };
-        self.charging.insert(msg.key, live);
+        self.charging.insert(key, live);
         self.reallocate();
-        Ok(())
+    }
+
+    /// Admits queued charges, in order, while the next one fits.
+    fn admit_waiting(&mut self) {
+        let Some(power) = self.power.clone() else { return };
+        while let Some(next) = self.waiting.front() {
+            let (key, protocol) = (next.key.clone(), next.protocol);
+            if !self.fits(&power, &key, protocol) {
+                break;
+            }
+            let w = self.waiting.pop_front().expect("front exists");
+            w.port.do_send(Admitted);
+            self.admit(w.key, w.pile, w.protocol);
+        }
+        let queued = self.waiting.len() as i64;
+        self.platform.metrics.station_queued.with_label_values(&[&self.label()]).set(queued);
+    }
+}
+
+impl Handler<Admit> for Station {
+    type Result = Result<Admission, String>;
+
+    fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Result<Admission, String> {
+        let Some(power) = self.power.clone() else { return Ok(Admission::Now) };
+        if self.charging.contains_key(&msg.key) {
+            return Ok(Admission::Now);
+        }
+        // Nobody overtakes the queue.
+        if self.waiting.is_empty() && self.fits(&power, &msg.key, msg.protocol) {
+            self.admit(msg.key, msg.pile, msg.protocol);
+            return Ok(Admission::Now);
+        }
+        if let Some(port) = msg.queue {
+            self.waiting.retain(|w| w.key != msg.key);
+            self.waiting.push_back(Waiting { key: msg.key, pile: msg.pile, protocol: msg.protocol, port });
+            let queued = self.waiting.len();
+            self.platform.metrics.station_queued.with_label_values(&[&self.label()]).set(queued as i64);
+            return Ok(Admission::Queued(queued));
+        }
+        self.platform.metrics.station_refusals.with_label_values(&[&self.label()]).inc();
+        let limit = self.limit_w(&power);
+        Err(format!("station {} cannot fit another charge under its {limit} W limit", self.ctx.record.id))
     }
 }
 
@@ -338,6 +395,7 @@ impl Handler<PortPower> for Station {
         if !msg.charging {
             if self.charging.remove(&msg.key).is_some() {
                 self.reallocate();
+                self.admit_waiting();
             }
             return;
         }
@@ -385,6 +443,7 @@ impl Handler<SetPower> for Station {
             live.sent_w = None;
         }
         self.reallocate();
+        self.admit_waiting();
     }
 }
 
@@ -399,6 +458,7 @@ impl Handler<OtherLoad> for Station {
     fn handle(&mut self, OtherLoad(w): OtherLoad, _: &mut Context<Self>) {
         self.other_load_w = w.max(Decimal::ZERO);
         self.reallocate();
+        self.admit_waiting();
     }
 }
 
@@ -414,6 +474,8 @@ pub struct PowerView {
     pub measured_w: Decimal,
     pub headroom_w: Decimal,
     pub ports: Vec<PortPowerView>,
+    /// Charges waiting for room, next first.
+    pub queued: Vec<PortKey>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -460,6 +522,7 @@ impl Handler<GetPower> for Station {
             measured_w: self.measured_w() + self.other_load_w,
             headroom_w: last.map_or(Decimal::ZERO, |a| a.headroom_w),
             ports,
+            queued: self.waiting.iter().map(|w| w.key.clone()).collect(),
         })
     }
 }

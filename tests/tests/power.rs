@@ -1,7 +1,7 @@
 //! A station kept under its transformer's limit, end to end: simulated piles
 //! that obey their power limits converge under it; a start whose minimum
-//! does not fit is refused and fits again once another charge stops; a pile
-//! that ignores its limit raises alarms.
+//! does not fit is refused, or queued and started when another charge
+//! stops; a pile that ignores its limit raises alarms.
 
 mod common;
 
@@ -70,9 +70,16 @@ async fn charges_converge_under_the_limit_and_a_start_that_does_not_fit_is_refus
         assert_eq!(s, 202, "port {port}: {v}");
         sessions.push(v["session_id"].as_str().unwrap().to_owned());
     }
-    // A ninth minimum (9 × 120 W) does not fit under 1000 W.
+    // A ninth minimum (9 × 120 W) does not fit under 1000 W: refused, or
+    // queued when the driver is willing to wait.
     let (s, refused) = server.post(&format!("/api/v1/piles/{id}/ports/9/start"), json!({})).await;
     assert_eq!((s, refused["error"].as_str()), (409, Some("station_capacity_short")), "{refused}");
+    let (s, queued) = server.post(&format!("/api/v1/piles/{id}/ports/9/start"), json!({"queue": true})).await;
+    assert_eq!(
+        (s, queued["state"].as_str(), queued["position"].as_u64()),
+        (202, Some("queued"), Some(1)),
+        "{queued}"
+    );
 
     // The piles obey their limits: the measured total settles under 1000 W.
     let since = Instant::now();
@@ -97,14 +104,21 @@ async fn charges_converge_under_the_limit_and_a_start_that_does_not_fit_is_refus
         1.0
     );
 
-    // One charge ends: the ninth now fits.
+    let (_, view) = server.get(&format!("/api/v1/stations/{station}/power")).await;
+    assert_eq!(view["queued"], json!([[id, 9]]), "{view}");
+    assert_eq!(
+        server.metric(&format!("chargeplane_station_queued_charges{{station=\"{station}\"}}")).await,
+        1.0
+    );
+
+    // One charge ends: the queued one starts by itself.
     let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/stop"), json!({})).await;
-    assert_eq!(s, 202, "{v}");
-    server.until(&format!("/api/v1/sessions/{}", sessions[0]), |v| v["state"] == "finished").await;
-    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/9/start"), json!({})).await;
     assert_eq!(s, 202, "{v}");
     let ev = pile.wait_for(|e| matches!(e, EbikeEvent::Started { port: 9, .. }), WAIT).await;
     assert!(matches!(ev, Some(EbikeEvent::Started { accepted: true, .. })), "{ev:?}");
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][8]["session_id"].is_string()).await;
+    let (_, view) = server.get(&format!("/api/v1/stations/{station}/power")).await;
+    assert_eq!(view["queued"], json!([]), "{view}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actors::adapter::Maintenance;
 use actors::maintenance::CommandRecord;
 use actors::pile::{self, MaintainError, PileView};
-use actors::port::{PortView, StartError, StopError};
+use actors::port::{PortView, StartError, Started, StopError};
 use engine::domain::{PileId, PortNo, PortStatus, Protocol};
 use engine::pricing::{PricePlan, Pricing};
 use engine::store::PileRecord;
@@ -138,6 +138,9 @@ pub struct StartBody {
     pub prepaid: Option<Decimal>,
     /// Or hours bought up front at the plan's (cheapest) hourly price.
     pub prepaid_hours: Option<Decimal>,
+    /// If the station has no room now, wait for it instead of a 409.
+    #[serde(default)]
+    pub queue: bool,
 }
 
 /// The plan and prepaid amount of a start request.
@@ -216,10 +219,10 @@ async fn start_charge(state: &State, id: String, port: u8, body: &[u8]) -> ApiRe
     }
     let pile = live_pile(state, &id, port).await?;
     let started = pile
-        .send(pile::StartCharge { port: PortNo(port), balance, plan, prepaid })
+        .send(pile::StartCharge { port: PortNo(port), queue: body.queue, balance, plan, prepaid })
         .await
         .map_err(|_| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))?;
-    let session = started.map_err(|e| match e {
+    let started = started.map_err(|e| match e {
         StartError::NoSuchPort => ApiError::not_found("unknown_port", e.to_string()),
         StartError::Offline | StartError::Unavailable => ApiError::conflict("pile_offline", e.to_string()),
         StartError::Busy(_) => ApiError::conflict("port_busy", e.to_string()),
@@ -227,7 +230,14 @@ async fn start_charge(state: &State, id: String, port: u8, body: &[u8]) -> ApiRe
         StartError::CapacityShort(_) => ApiError::conflict("station_capacity_short", e.to_string()),
         StartError::Storage(m) => ApiError::unavailable(m),
     })?;
-    Ok((StatusCode::ACCEPTED, json!({ "session_id": session, "state": "starting" })))
+    Ok((
+        StatusCode::ACCEPTED,
+        match started {
+            Started::Session(session) => json!({ "session_id": session, "state": "starting" }),
+            // Starts by itself when the station has room; the port shows its session then.
+            Started::Queued(position) => json!({ "state": "queued", "position": position }),
+        },
+    ))
 }
 
 async fn stop(
