@@ -85,6 +85,8 @@ pub struct EbikeLimits {
     pub max_duration_s: u32,
     /// A port drawing more than this is overloaded (a heater, a power strip), W.
     pub overload_w: rust_decimal::Decimal,
+    /// A pile drawing more than this in all is overloaded, W.
+    pub pile_overload_w: rust_decimal::Decimal,
     /// A battery is full when the power stays under this...
     pub full_power_w: rust_decimal::Decimal,
     /// ...for this long, seconds.
@@ -96,6 +98,7 @@ impl Default for EbikeLimits {
         EbikeLimits {
             max_duration_s: 36_000,
             overload_w: rust_decimal::Decimal::from(600),
+            pile_overload_w: rust_decimal::Decimal::from(6000),
             full_power_w: rust_decimal::Decimal::from(20),
             full_hold_s: 180,
         }

@@ -8,11 +8,15 @@ use std::sync::OnceLock;
 
 use engine::domain::Protocol;
 
-use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 pub struct Metrics {
     pub registry: Registry,
     pub piles_connected: IntGaugeVec,
+    pub ports: IntGaugeVec,
+    pub start_latency: Histogram,
     pub logins: IntCounterVec,
     frames_in: IntCounterVec,
     frames_out: IntCounterVec,
@@ -90,8 +94,22 @@ impl Metrics {
             IntGauge::new("chargeplane_sessions_open", "Charging sessions not yet billed or failed.")
                 .expect("valid metric");
         r.register(Box::new(sessions_open.clone())).expect("unique metric");
+        let ports = IntGaugeVec::new(Opts::new("chargeplane_ports", "Port actors by state."), &["state"])
+            .expect("valid metric");
+        r.register(Box::new(ports.clone())).expect("unique metric");
+        let start_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "chargeplane_start_command_seconds",
+                "From sending a start command to the pile's answer.",
+            )
+            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 90.0]),
+        )
+        .expect("valid metric");
+        r.register(Box::new(start_latency.clone())).expect("unique metric");
         Metrics {
             piles_connected,
+            ports,
+            start_latency,
             logins: counter_vec(
                 &r,
                 "chargeplane_logins_total",

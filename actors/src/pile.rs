@@ -16,7 +16,7 @@ use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::adapter::{self, LoginInfo, Maintenance, PileCommand, PileEvent};
+use crate::adapter::{self, LoginInfo, Maintenance, PileCommand, PileEvent, Protections};
 use crate::alarms::{self, Active};
 use crate::maintenance::{CommandLog, CommandRecord, Outcome, Which};
 use crate::port::{self, Port, PortView};
@@ -156,6 +156,16 @@ impl Handler<Attach> for Pile {
             tracing::info!(pile = %self.id, "pile logged in on a new connection; closing the old one");
             old.link.do_send(ToLink::Close("replaced"));
         }
+        // Queued behind the login reply: the link answers the login first.
+        let cfg = &self.platform.config;
+        msg.link.do_send(ToLink::Command(PileCommand::Protections(Protections {
+            max_duration_s: cfg.ebike.max_duration_s,
+            port_overload_w: cfg.ebike.overload_w,
+            pile_overload_w: cfg.ebike.pile_overload_w,
+            over_voltage_v: cfg.alarms.supply_max_v,
+            under_voltage_v: cfg.alarms.supply_min_v,
+            full_power_w: cfg.ebike.full_power_w,
+        })));
         self.link = Some(Attached { id: msg.link_id, link: msg.link });
         self.firmware = Some(msg.info.firmware);
         self.set_online(true);

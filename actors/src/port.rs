@@ -139,6 +139,16 @@ impl Port {
         alarms::apply(self, ctx, &platform, changes, |port| &mut port.alarms);
     }
 
+    /// Moves the port to `status`, keeping the ports-by-state gauge true.
+    fn set_status(&mut self, status: PortStatus) {
+        if status != self.status {
+            let ports = &self.platform.metrics.ports;
+            ports.with_label_values(&[self.status.as_str()]).dec();
+            ports.with_label_values(&[status.as_str()]).inc();
+            self.status = status;
+        }
+    }
+
     /// What a charge started now is priced under.
     fn terms(&self, plan: Option<PricePlan>, prepaid: Option<Decimal>) -> Terms {
         let st = &self.station;
@@ -172,6 +182,14 @@ impl Port {
 
 impl Actor for Port {
     type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        self.platform.metrics.ports.with_label_values(&[self.status.as_str()]).inc();
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.platform.metrics.ports.with_label_values(&[self.status.as_str()]).dec();
+    }
 }
 
 /// The pile's link came up or went down.
@@ -183,12 +201,13 @@ impl Handler<Online> for Port {
     type Result = ();
 
     fn handle(&mut self, Online(online): Online, _: &mut Context<Self>) {
-        self.status = match (online, self.status) {
+        let status = match (online, self.status) {
             (false, _) => PortStatus::Offline,
             // The pile reports the real state right after login.
             (true, PortStatus::Offline) => PortStatus::Idle,
             (true, s) => s,
         };
+        self.set_status(status);
         if let Some(c) = &self.current {
             c.actor.do_send(session::Link(online));
         }
@@ -226,7 +245,7 @@ impl Handler<FromPile> for Port {
         match event {
             PileEvent::Port(report) => {
                 self.check(&report, ctx);
-                self.status = report.status;
+                self.set_status(report.status);
                 let session = match &report.session {
                     Some(id) => self.session(id),
                     // Reports that name no charge belong to the one running.

@@ -42,11 +42,13 @@ pub struct Session {
     buffer: Vec<MeterSample>,
     /// Closes the charge if the pile does not come back.
     orphan: Option<SpawnHandle>,
+    /// When the start command went out, until the pile answers.
+    start_sent: Option<std::time::Instant>,
 }
 
 impl Session {
     pub fn new(ctx: Ctx, rec: SessionRecord) -> Self {
-        Session { ctx, rec, buffer: Vec::new(), orphan: None }
+        Session { ctx, rec, buffer: Vec::new(), orphan: None, start_sent: None }
     }
 
     fn platform(&self) -> &Platform {
@@ -228,7 +230,10 @@ impl Handler<Begin> for Session {
         };
         Box::pin(begin.into_actor(self).map(|res, s, ctx| {
             match &res {
-                Ok(()) => s.platform().metrics.sessions_started.inc(),
+                Ok(()) => {
+                    s.start_sent = Some(std::time::Instant::now());
+                    s.platform().metrics.sessions_started.inc();
+                }
                 // Nothing was stored: nothing to fail.
                 Err(port::StartError::Storage(_)) => s.end(ctx, "failed"),
                 Err(_) => s.fail(ctx, StopReason { code: 0, text: "the pile is offline".into() }),
@@ -249,6 +254,9 @@ impl Handler<StartResult> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: StartResult, ctx: &mut Context<Self>) {
+        if let Some(sent) = self.start_sent.take() {
+            self.platform().metrics.start_latency.observe(sent.elapsed().as_secs_f64());
+        }
         if !msg.accepted {
             let reason = msg.reason.unwrap_or(StopReason { code: 0, text: "refused by the pile".into() });
             return self.fail(ctx, reason);

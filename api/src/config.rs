@@ -40,6 +40,7 @@ pub struct ServeConfig {
     /// E-bike protections sent with every start.
     pub ebike_max_duration_s: u32,
     pub ebike_overload_w: u32,
+    pub ebike_pile_overload_w: u32,
     pub ebike_full_power_w: u32,
     pub ebike_full_hold_s: u8,
     /// How often a station re-shares its power even if nothing changed.
@@ -88,6 +89,7 @@ impl Default for ServeConfig {
             orphan_timeout_ms: a.orphan_timeout.as_millis() as u64,
             ebike_max_duration_s: a.ebike.max_duration_s,
             ebike_overload_w: a.ebike.overload_w.try_into().unwrap_or(600),
+            ebike_pile_overload_w: a.ebike.pile_overload_w.try_into().unwrap_or(6000),
             ebike_full_power_w: a.ebike.full_power_w.try_into().unwrap_or(20),
             ebike_full_hold_s: a.ebike.full_hold_s,
             power_interval_ms: a.power_interval.as_millis() as u64,
@@ -126,6 +128,7 @@ impl ServeConfig {
             ebike: actors::config::EbikeLimits {
                 max_duration_s: self.ebike_max_duration_s,
                 overload_w: self.ebike_overload_w.into(),
+                pile_overload_w: self.ebike_pile_overload_w.into(),
                 full_power_w: self.ebike_full_power_w.into(),
                 full_hold_s: self.ebike_full_hold_s,
             },

@@ -119,7 +119,14 @@ async fn three_ports_on_three_plans_are_each_billed_to_the_cent() {
     let (station, time, energy, tiers) = setup(&server).await;
     let phys = 0x05A1_B2C3;
     register(&server, phys, station).await;
-    let pile = connect(&server, config(phys)).await;
+    let mut pile = connect(&server, config(phys)).await;
+    // At registration the pile is told what to stop a charge for on its own.
+    let ev = pile.wait_for(|e| matches!(e, Event::LimitsSet(_)), WAIT).await;
+    let Some(Event::LimitsSet(limits)) = ev else { panic!("no device limits: {ev:?}") };
+    assert_eq!(
+        (limits.port_overload, limits.unit_overload, limits.max_charge_s),
+        (dec!(600), dec!(6000), 36_000)
+    );
 
     // Port 1: bought 4 hours on the time plan; the battery is full after
     // 3000 s, detected 180 s later.

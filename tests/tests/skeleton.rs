@@ -89,6 +89,10 @@ async fn a_charge_across_two_tariff_periods_is_billed_to_the_cent() {
     let ev = pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await;
     assert!(matches!(ev, Some(Event::StartRequested { gun: 1, accepted: true, .. })), "{ev:?}");
     server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+    // Operators see the port charging and how long the start took.
+    assert_eq!(server.metric("chargeplane_ports{state=\"charging\"}").await, 1.0);
+    assert_eq!(server.metric("chargeplane_ports{state=\"idle\"}").await, 1.0);
+    assert_eq!(server.metric("chargeplane_start_command_seconds_count").await, 1.0);
 
     // Peak: 5.1234 kWh in two readings.
     pile.set_energy(1, dec!(2.5));

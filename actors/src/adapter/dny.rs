@@ -333,6 +333,17 @@ impl Dny {
             }
             PileCommand::Maintain(Maintenance::Reboot { .. }) => (Down::Reboot(dny::Reboot), self.next_msg()),
             PileCommand::Maintain(_) => return None,
+            PileCommand::Protections(p) => {
+                let limits = dny::Limits {
+                    max_charge_s: p.max_duration_s.min(36_000) as u16,
+                    port_overload: p.port_overload_w,
+                    unit_overload: p.pile_overload_w.round(),
+                    over_voltage: p.over_voltage_v,
+                    under_voltage: p.under_voltage_v,
+                    full_power: p.full_power_w,
+                };
+                (Down::Limits(limits), self.next_msg())
+            }
             // E-bike piles keep no tariff of their own; power limits go above.
             PileCommand::TariffCheckReply { .. }
             | PileCommand::Tariff { .. }

@@ -167,6 +167,8 @@ pub enum PileCommand {
         rated_w: Decimal,
     },
     Maintain(Maintenance),
+    /// What the pile itself must stop a charge for, sent when it logs in.
+    Protections(Protections),
     /// Change a running charge's time limit (seconds from its start).
     Adjust {
         port: PortNo,
@@ -189,6 +191,18 @@ pub enum PileCommand {
         tou: TouPrices,
         reply: ReplyTo,
     },
+}
+
+/// Limits a pile enforces on its own, whatever the platform says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Protections {
+    pub max_duration_s: u32,
+    pub port_overload_w: Decimal,
+    /// The whole pile (a power strip feeding several bikes trips this).
+    pub pile_overload_w: Decimal,
+    pub over_voltage_v: Decimal,
+    pub under_voltage_v: Decimal,
+    pub full_power_w: Decimal,
 }
 
 /// Remote maintenance an operator can ask of a pile.

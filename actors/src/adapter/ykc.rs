@@ -292,8 +292,9 @@ impl Ykc {
                 };
                 (Message::RemoteStart(m), self.next_seq())
             }
-            // YKC piles take no time limits; their balance bounds the charge.
-            PileCommand::Adjust { .. } => return None,
+            // YKC piles take no time limits or protections: their balance
+            // bounds the charge and their own firmware protects it.
+            PileCommand::Adjust { .. } | PileCommand::Protections(_) => return None,
             PileCommand::Maintain(m) => (self.maintenance(pile, m)?, self.next_seq()),
             // YKC limits a whole pile: its charging guns' grants as a share
             // of what they could deliver.
