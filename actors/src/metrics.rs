@@ -31,6 +31,7 @@ pub struct Metrics {
     pub samples: IntCounter,
     pub duplicate_records: IntCounter,
     pub bill_mismatches: IntCounter,
+    pub tariff_pushes: IntCounterVec,
     pub commands_undeliverable: IntCounter,
     pub alarms: IntCounterVec,
     pub alarm_notifications_failed: IntCounter,
@@ -163,6 +164,12 @@ impl Metrics {
                 &r,
                 "chargeplane_duplicate_records_total",
                 "Final records received again for an already billed session.",
+            ),
+            tariff_pushes: counter_vec(
+                &r,
+                "chargeplane_tariff_pushes_total",
+                "Tariffs pushed to piles after a change, by outcome (sent, acknowledged, refused).",
+                &["outcome"],
             ),
             bill_mismatches: counter(
                 &r,

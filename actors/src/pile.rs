@@ -49,6 +49,10 @@ pub struct Pile {
     /// Pile-wide conditions raised as alarms (offline, supply voltage).
     alarms: Active,
     commands: CommandLog,
+    /// Ports with a charge running.
+    busy: std::collections::HashSet<PortNo>,
+    /// The station's tariff changed while charges ran: push it once idle.
+    tariff_pending: bool,
     offline_timer: Option<SpawnHandle>,
 }
 
@@ -67,6 +71,8 @@ impl Pile {
             firmware: None,
             alarms: Active::default(),
             commands: CommandLog::default(),
+            busy: Default::default(),
+            tariff_pending: false,
             offline_timer: None,
         }
     }
@@ -98,6 +104,22 @@ impl Pile {
             let platform = pile.platform.clone();
             alarms::apply(pile, ctx, &platform, changes, |pile| &mut pile.alarms);
         }));
+    }
+
+    /// Pushes a changed tariff to the pile, but never under a running
+    /// charge: a pile reprices what it shows mid-charge otherwise.
+    fn push_tariff_if_idle(&mut self) {
+        if !self.tariff_pending || !self.busy.is_empty() {
+            return;
+        }
+        let Some(link) = &self.link else { return };
+        let cmd = PileCommand::PushTariff {
+            model: tariff_model(&self.station),
+            tou: self.station.tariff.tou.clone(),
+        };
+        link.link.do_send(ToLink::Command(cmd));
+        self.tariff_pending = false;
+        self.platform.metrics.tariff_pushes.with_label_values(&["sent"]).inc();
     }
 
     fn set_online(&self, online: bool) {
@@ -169,6 +191,7 @@ impl Handler<Attach> for Pile {
         self.link = Some(Attached { id: msg.link_id, link: msg.link });
         self.firmware = Some(msg.info.firmware);
         self.set_online(true);
+        self.push_tariff_if_idle();
         MessageResult(self.station.offset)
     }
 }
@@ -186,6 +209,42 @@ impl Handler<Disconnect> for Pile {
             a.link.do_send(ToLink::Close(reason));
             self.set_online(false);
         }
+    }
+}
+
+/// A charge started (true) or ended (false) on a port.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Busy(pub PortNo, pub bool);
+
+impl Handler<Busy> for Pile {
+    type Result = ();
+
+    fn handle(&mut self, Busy(port, busy): Busy, _: &mut Context<Self>) {
+        if busy {
+            self.busy.insert(port);
+        } else {
+            self.busy.remove(&port);
+            self.push_tariff_if_idle();
+        }
+    }
+}
+
+/// The station moved to another tariff.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NewStation(pub Arc<StationCtx>);
+
+impl Handler<NewStation> for Pile {
+    type Result = ();
+
+    fn handle(&mut self, NewStation(ctx): NewStation, _: &mut Context<Self>) {
+        for port in &self.ports {
+            port.do_send(port::NewStation(ctx.clone()));
+        }
+        self.station = ctx;
+        self.tariff_pending = true;
+        self.push_tariff_if_idle();
     }
 }
 
@@ -241,6 +300,10 @@ impl Handler<Event> for Pile {
                 let alarm = NewAlarm { port, ..self.alarm(alarms::kind(kind), severity, message) };
                 let p = self.platform.clone();
                 actix_rt::spawn(async move { alarms::raise(&p, alarm).await });
+            }
+            (_, PileEvent::TariffPushed { ok }) => {
+                let outcome = if ok { "acknowledged" } else { "refused" };
+                self.platform.metrics.tariff_pushes.with_label_values(&[outcome]).inc();
             }
             (_, PileEvent::MaintenanceResult { kind, ok, detail }) => {
                 let outcome = if ok { Outcome::Acknowledged } else { Outcome::Refused };

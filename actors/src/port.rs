@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::adapter::{self, PileEvent, PortReport, Reading};
 use crate::alarms::{self, Active};
-use crate::pile::Pile;
+use crate::pile::{self, Pile};
 use crate::session::{self, Session};
 use crate::station::{self, Admission, StationCtx};
 use crate::Platform;
@@ -192,6 +192,20 @@ impl Actor for Port {
     }
 }
 
+/// The station moved to another tariff: charges started from now on are
+/// priced by it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NewStation(pub Arc<StationCtx>);
+
+impl Handler<NewStation> for Port {
+    type Result = ();
+
+    fn handle(&mut self, NewStation(ctx): NewStation, _: &mut Context<Self>) {
+        self.station = ctx;
+    }
+}
+
 /// The pile's link came up or went down.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -230,6 +244,7 @@ impl Handler<Resume> for Port {
         let actor = Session::new(self.session_ctx(ctx.address()), record).start();
         actor.do_send(session::Link(self.status != PortStatus::Offline));
         self.current = Some(Current { id, actor });
+        self.occupied();
     }
 }
 
@@ -358,6 +373,11 @@ impl Port {
         self.platform.registry.stations.get(&self.station.record.id).map(|s| s.clone())
     }
 
+    /// Tells the pile whether a charge runs here.
+    fn occupied(&self) {
+        self.pile.do_send(pile::Busy(self.no, self.current.is_some()));
+    }
+
     /// Tells the station whether this port holds a share of its power.
     fn report_power(&self, power_w: Option<Decimal>) {
         if let Some(station) = self.station_addr() {
@@ -404,6 +424,7 @@ impl Port {
             SessionRecord::new(id.clone(), self.pile_id.clone(), self.no, self.station.record.id, terms, now);
         let session = Session::new(self.session_ctx(ctx.address()), record).start();
         self.current = Some(Current { id: id.clone(), actor: session.clone() });
+        self.occupied();
         self.report_power(None);
         Box::pin(
             async move { session.send(session::Begin { balance: msg.balance }).await }.into_actor(self).map(
@@ -411,6 +432,7 @@ impl Port {
                     let res = res.unwrap_or(Err(StartError::Unavailable));
                     if res.is_err() && port.current.as_ref().is_some_and(|c| c.id == id) {
                         port.current = None;
+                        port.occupied();
                         port.report_power(None);
                     }
                     res.map(|()| id)
@@ -449,6 +471,7 @@ impl Handler<Ended> for Port {
     fn handle(&mut self, Ended(id): Ended, _: &mut Context<Self>) {
         if self.current.as_ref().is_some_and(|c| c.id == id) {
             self.current = None;
+            self.occupied();
             self.report_power(None);
         }
     }

@@ -429,6 +429,24 @@ impl Handler<PortPower> for Station {
     }
 }
 
+/// The station moved to another tariff: new charges are priced by it and
+/// its piles are sent it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetTariff(pub StationRecord, pub Tariff);
+
+impl Handler<SetTariff> for Station {
+    type Result = ();
+
+    fn handle(&mut self, SetTariff(record, tariff): SetTariff, _: &mut Context<Self>) {
+        let ctx = Arc::new(StationCtx { record, tariff, offset: self.ctx.offset });
+        for pile in self.piles.values() {
+            pile.do_send(pile::NewStation(ctx.clone()));
+        }
+        self.ctx = ctx;
+    }
+}
+
 /// Set or remove the station's power management.
 #[derive(Message)]
 #[rtype(result = "()")]

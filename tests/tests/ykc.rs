@@ -127,3 +127,66 @@ async fn a_transaction_record_received_again_is_acknowledged_and_not_billed_twic
     assert_eq!(bill, first, "the first bill stands");
     assert_eq!(server.metric("chargeplane_duplicate_records_total").await, 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_tariff_is_pushed_to_idle_piles_at_once_and_to_busy_ones_when_they_finish() {
+    let server = Server::start();
+    let (idle_id, busy_id) = ("60000000000004", "60000000000005");
+    let station = server.station_with_pile(idle_id, 1).await;
+    server.register(busy_id, station, 1).await;
+    let mut idle = login(&server, idle_id).await;
+    let mut busy = login(&server, busy_id).await;
+
+    // A charge runs on one pile while the tariff changes (1.50 → 3.00 a kWh).
+    let (s, v) = server.post(&format!("/api/v1/piles/{busy_id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    busy.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await.unwrap();
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+    let (s, tariff) = server
+        .post(
+            "/api/v1/tariffs",
+            json!({"name": "dearer", "prices": {"flat": {"energy": "2", "service": "1"}},
+                   "periods": [{"from": "00:00", "to": "24:00", "period": "flat"}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{tariff}");
+    let res = server
+        .http
+        .put(format!("{}/api/v1/stations/{station}/tariff", server.base))
+        .json(&json!({"tariff_id": tariff["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // The idle pile gets the new model at once; the busy one does not yet.
+    let ev = idle.wait_for(|e| matches!(e, Event::BillingModel(_)), WAIT).await;
+    let Some(Event::BillingModel(model)) = ev else { panic!("idle pile got no model: {ev:?}") };
+    assert_eq!(model.to_tou().price(Period::Flat).energy, dec!(2));
+    assert!(busy
+        .wait_for(|e| matches!(e, Event::BillingModel(_)), Duration::from_millis(300))
+        .await
+        .is_none());
+
+    // The running charge ends at the price it started under; then the pile
+    // gets the new model.
+    busy.set_energy(1, dec!(10));
+    busy.send_realtime(1);
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["kwh"].as_str() == Some("10.0000")).await;
+    let (s, _) = server.post(&format!("/api/v1/piles/{busy_id}/ports/1/stop"), json!({})).await;
+    assert_eq!(s, 202);
+    let ev = busy.wait_for(|e| matches!(e, Event::BillingModel(_)), WAIT).await;
+    assert!(
+        matches!(ev, Some(Event::BillingModel(ref m)) if m.to_tou().price(Period::Flat).energy == dec!(2)),
+        "{ev:?}"
+    );
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "finished").await;
+    let (_, old) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    assert_eq!(dec(&old["total"]), dec!(15.00), "started under the old tariff: {old}");
+    assert_eq!(server.metric("chargeplane_tariff_pushes_total{outcome=\"sent\"}").await, 2.0);
+
+    // The next charge is priced by the new tariff.
+    let (_, new) = charge(&server, &mut busy, busy_id).await;
+    assert_eq!(dec(&new["total"]), dec!(30.00), "{new}");
+}

@@ -347,6 +347,7 @@ impl Dny {
             // E-bike piles keep no tariff of their own; power limits go above.
             PileCommand::TariffCheckReply { .. }
             | PileCommand::Tariff { .. }
+            | PileCommand::PushTariff { .. }
             | PileCommand::PowerLimit { .. } => return None,
         };
         self.frame(down, msg)

@@ -112,6 +112,10 @@ pub enum PileEvent {
     Supply {
         voltage: Decimal,
     },
+    /// The pile took (or refused) a pushed tariff.
+    TariffPushed {
+        ok: bool,
+    },
     /// The pile's answer to a maintenance command.
     MaintenanceResult {
         kind: &'static str,
@@ -167,6 +171,11 @@ pub enum PileCommand {
         rated_w: Decimal,
     },
     Maintain(Maintenance),
+    /// The station's tariff changed: here is the new one.
+    PushTariff {
+        model: u16,
+        tou: TouPrices,
+    },
     /// What the pile itself must stop a charge for, sent when it logs in.
     Protections(Protections),
     /// Change a running charge's time limit (seconds from its start).

@@ -68,6 +68,7 @@ impl Ykc {
                 done("firmware", m.is_ok(), ykc::FirmwareUpgradeResult::status_text(m.status).into())
             }
             Message::QrPrefixResult(m) => done("qr_prefix", m.ok, String::new()),
+            Message::BillingModelPushResult(m) => PileEvent::TariffPushed { ok: m.ok },
             Message::TransactionRecord(m) => PileEvent::Record(
                 FinalRecord {
                     port: PortNo(m.gun),
@@ -314,6 +315,9 @@ impl Ykc {
             PileCommand::TariffCheckReply { model, current, reply } => {
                 let m = ykc::BillingModelCheckReply { pile, model, differs: !current };
                 (Message::BillingModelCheckReply(m), reply.0 as u16)
+            }
+            PileCommand::PushTariff { model, tou } => {
+                (Message::BillingModelPush(ykc::BillingModel::from_tou(pile, model, &tou)), self.next_seq())
             }
             PileCommand::Tariff { model, tou, reply } => {
                 (Message::BillingModel(ykc::BillingModel::from_tou(pile, model, &tou)), reply.0 as u16)

@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stations", web::post().to(create))
         .route("/stations/{id}", web::get().to(get))
+        .route("/stations/{id}/tariff", web::put().to(set_tariff))
         .route("/stations/{id}/power", web::put().to(set_power))
         .route("/stations/{id}/power", web::delete().to(unset_power))
         .route("/stations/{id}/power", web::get().to(power))
@@ -146,4 +147,30 @@ async fn other_load(state: State, id: web::Path<i64>, body: web::Json<Load>) -> 
     watts("watts", body.watts)?;
     live(&state, *id).await?.do_send(station::OtherLoad(body.watts));
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "station_id": *id, "other_load_w": body.watts })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TariffBody {
+    pub tariff_id: i64,
+}
+
+/// Move the station to another tariff: charges started from now on are
+/// priced by it, and its YKC piles are sent it (at once if idle, else when
+/// their charges end). Running charges keep the tariff they started under.
+async fn set_tariff(
+    state: State,
+    id: web::Path<i64>,
+    body: web::Json<TariffBody>,
+) -> ApiResult<HttpResponse> {
+    let tariff = state.store.tariff(body.tariff_id).await?;
+    let tariff =
+        tariff.ok_or_else(|| ApiError::invalid("tariff_id", format!("no tariff {}", body.tariff_id)))?;
+    let station = state.store.set_station_tariff(*id, tariff.id).await?;
+    let station =
+        station.ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;
+    if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
+        actor.do_send(station::SetTariff(station.clone(), tariff));
+    }
+    Ok(HttpResponse::Ok().json(station))
 }

@@ -98,6 +98,9 @@ pub trait Store: Send + Sync + 'static {
     /// Fails with `NotFound` if the station's tariff does not exist.
     async fn create_station(&self, station: &NewStation) -> Result<Station>;
     async fn station(&self, id: StationId) -> Result<Option<Station>>;
+    /// Moves a station to another tariff: `None` if the station does not
+    /// exist, `NotFound` if the tariff does not.
+    async fn set_station_tariff(&self, id: StationId, tariff: TariffId) -> Result<Option<Station>>;
     /// Sets (or with `None` removes) a station's power management; `None`
     /// if the station does not exist.
     async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>>;

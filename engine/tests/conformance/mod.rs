@@ -551,4 +551,12 @@ async fn station_power_round_trips(db: &Db) {
     let unset = db.set_station_power(site.station.id, None).await.unwrap().unwrap();
     assert_eq!(unset.power, None);
     assert_eq!(db.set_station_power(MISSING, None).await.unwrap(), None);
+
+    let other = db.create_tariff(&unique("tariff"), &TouPrices::flat(dec!(2), dec!(1))).await.unwrap();
+    let moved = db.set_station_tariff(site.station.id, other.id).await.unwrap().unwrap();
+    assert_eq!(moved.tariff_id, other.id);
+    assert_eq!(db.station(site.station.id).await.unwrap().unwrap().tariff_id, other.id);
+    let err = db.set_station_tariff(site.station.id, MISSING).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(db.set_station_tariff(MISSING, other.id).await.unwrap(), None);
 }

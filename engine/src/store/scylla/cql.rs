@@ -298,6 +298,7 @@ pub(super) struct Statements {
     pub station_get: PreparedStatement,
     pub station_exists: PreparedStatement,
     pub station_power: PreparedStatement,
+    pub station_tariff: PreparedStatement,
 
     pub pile_claim: PreparedStatement,
     pub pile_list_insert: PreparedStatement,
@@ -480,6 +481,7 @@ impl Statements {
             station_get: p.read(Money, &format!("SELECT {STATION_COLUMNS} FROM stations WHERE id = ?")).await?,
             station_exists: p.read(Money, "SELECT id FROM stations WHERE id = ?").await?,
             station_power: p.prepare(Money, true, "UPDATE stations SET power = ? WHERE id = ?").await?,
+            station_tariff: p.prepare(Money, true, "UPDATE stations SET tariff_id = ? WHERE id = ?").await?,
 
             pile_claim: p
                 .prepare(

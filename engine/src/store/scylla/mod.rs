@@ -293,6 +293,11 @@ impl Store for ScyllaStore {
         self.db.station(id).await
     }
 
+    async fn set_station_tariff(&self, id: StationId, tariff: TariffId) -> Result<Option<Station>> {
+        let db = &self.db;
+        db.cql.count(db.set_station_tariff(id, tariff).await)
+    }
+
     async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>> {
         let db = &self.db;
         db.cql.count(db.set_station_power(id, power).await)

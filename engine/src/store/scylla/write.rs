@@ -15,7 +15,7 @@ use super::codec::{self, bill_values, day_bucket, dec, micros, pile_bucket, sess
 use super::{Db, Seq};
 use crate::alarm::{Alarm, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
-use crate::domain::StationId;
+use crate::domain::{StationId, TariffId};
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoredResponse};
@@ -129,6 +129,21 @@ impl Db {
     }
 
     /// A plain overwrite of the one column: the last operator to set it wins.
+    pub(super) async fn set_station_tariff(
+        &self,
+        id: StationId,
+        tariff: TariffId,
+    ) -> Result<Option<Station>> {
+        if !self.exists_id("reading a station", &self.st.station_exists, id).await? {
+            return Ok(None);
+        }
+        if !self.exists_id("reading a tariff", &self.st.tariff_exists, tariff).await? {
+            return Err(StoreError::NotFound(format!("tariff {tariff}")));
+        }
+        self.cql.write("moving a station to a tariff", &self.st.station_tariff, (tariff, id)).await?;
+        self.station(id).await
+    }
+
     pub(super) async fn set_station_power(
         &self,
         id: StationId,

@@ -206,6 +206,10 @@ impl Store for SqliteStore {
         self.readers.read(move |c| read::open_sessions(c, &pile)).await
     }
 
+    async fn set_station_tariff(&self, id: StationId, tariff: TariffId) -> Result<Option<Station>> {
+        self.writer.submit(|reply| Write::SetStationTariff { id, tariff, reply }).await
+    }
+
     async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>> {
         let power = power.cloned();
         self.writer.submit(|reply| Write::SetStationPower { id, power, reply }).await

@@ -10,7 +10,7 @@ use rusqlite::{ffi, params, Connection, ToSql};
 use super::codec::{bind_session, micros, to_json, SESSION_COLUMNS};
 use crate::alarm::{Alarm, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
-use crate::domain::StationId;
+use crate::domain::{StationId, TariffId};
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoredResponse};
@@ -313,5 +313,15 @@ pub(super) fn set_station_power(
 ) -> Result<Option<Station>> {
     let json = power.map(to_json).transpose()?;
     c.prepare_cached("UPDATE stations SET power = ?2 WHERE id = ?1")?.execute(params![id, json])?;
+    Ok(super::read::station(c, id)?)
+}
+
+pub(super) fn set_station_tariff(c: &Connection, id: StationId, tariff: TariffId) -> Result<Option<Station>> {
+    c.prepare_cached("UPDATE stations SET tariff_id = ?2 WHERE id = ?1")?
+        .execute(params![id, tariff])
+        .map_err(|e| match broke(&e) {
+            Some(Broke::Parent) => StoreError::NotFound(format!("tariff {tariff}")),
+            _ => e.into(),
+        })?;
     Ok(super::read::station(c, id)?)
 }

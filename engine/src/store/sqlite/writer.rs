@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use super::write;
 use crate::alarm::{Alarm, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
-use crate::domain::StationId;
+use crate::domain::{StationId, TariffId};
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoreStats, StoredResponse};
@@ -70,6 +70,11 @@ pub(super) enum Write {
         alarm: NewAlarm,
         reply: Reply<Alarm>,
     },
+    SetStationTariff {
+        id: StationId,
+        tariff: TariffId,
+        reply: Reply<Option<Station>>,
+    },
     SetStationPower {
         id: StationId,
         power: Option<PowerConfig>,
@@ -100,6 +105,9 @@ impl Write {
         match self {
             Write::CreateTariff { name, tou, at, reply } => {
                 answer(reply, batch.run(|c| write::create_tariff(c, name, tou, at)))
+            }
+            Write::SetStationTariff { id, tariff, reply } => {
+                answer(reply, batch.run(|c| write::set_station_tariff(c, id, tariff)))
             }
             Write::SetStationPower { id, power, reply } => {
                 answer(reply, batch.run(|c| write::set_station_power(c, id, power.as_ref())))
