@@ -8,6 +8,9 @@ use engine::domain::{Protocol, StationId};
 
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// How many logins are authorized at once; more wait their turn, so a
+    /// reconnect storm of every pile is absorbed, not dropped.
+    pub concurrent_logins: usize,
     /// A YKC link that sends nothing for this long is dead (three missed
     /// 10 s heartbeats).
     pub heartbeat_timeout: Duration,
@@ -59,6 +62,7 @@ impl Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            concurrent_logins: 256,
             heartbeat_timeout: Duration::from_secs(30),
             dny_heartbeat_timeout: Duration::from_secs(9 * 60),
             login_timeout: Duration::from_secs(30),

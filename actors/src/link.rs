@@ -127,6 +127,11 @@ impl<A: Adapter> Link<A> {
         let link_id = self.id;
         let pile_id = info.pile.clone();
         let fut = async move {
+            // A reconnect storm waits its turn here rather than being dropped.
+            platform.metrics.logins_waiting.inc();
+            let permit = platform.logins.acquire().await;
+            platform.metrics.logins_waiting.dec();
+            let _permit = permit.map_err(|_| "error")?;
             let record = authorize::<A>(&platform, &info).await?;
             let addr = registry::pile(&platform, record).await.map_err(|e| {
                 tracing::error!(pile = %info.pile, error = %e, "could not start the pile's actor");

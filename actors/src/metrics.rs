@@ -18,6 +18,7 @@ pub struct Metrics {
     pub ports: IntGaugeVec,
     pub start_latency: Histogram,
     pub logins: IntCounterVec,
+    pub logins_waiting: IntGauge,
     frames_in: IntCounterVec,
     frames_out: IntCounterVec,
     /// One cache per protocol, indexed by `Protocol as usize`.
@@ -107,7 +108,12 @@ impl Metrics {
         )
         .expect("valid metric");
         r.register(Box::new(start_latency.clone())).expect("unique metric");
+        let logins_waiting =
+            IntGauge::new("chargeplane_logins_waiting", "Pile logins waiting their turn to be authorized.")
+                .expect("valid metric");
+        r.register(Box::new(logins_waiting.clone())).expect("unique metric");
         Metrics {
+            logins_waiting,
             piles_connected,
             ports,
             start_latency,

@@ -15,11 +15,15 @@ pub struct Platform {
     pub metrics: Metrics,
     pub registry: Registry,
     pub notifier: Notifier,
+    /// Logins being authorized at once (each reads the store and may start
+    /// actors); the rest wait in line.
+    pub logins: tokio::sync::Semaphore,
 }
 
 impl Platform {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
         Arc::new(Platform {
+            logins: tokio::sync::Semaphore::new(config.concurrent_logins.max(1)),
             notifier: Notifier::new(config.alarms.webhook.clone()),
             config,
             store,

@@ -25,6 +25,8 @@ pub struct ServeConfig {
     pub http_workers: usize,
     /// Register unknown piles into this station at login instead of refusing them.
     pub auto_register_station: Option<StationId>,
+    /// Logins authorized at once; a reconnect storm waits its turn.
+    pub concurrent_logins: usize,
     pub heartbeat_timeout_ms: u64,
     pub dny_heartbeat_timeout_ms: u64,
     pub login_timeout_ms: u64,
@@ -78,6 +80,7 @@ impl Default for ServeConfig {
             http_listen: "0.0.0.0:8080".parse().expect("address"),
             http_workers: 0,
             auto_register_station: None,
+            concurrent_logins: a.concurrent_logins,
             heartbeat_timeout_ms: a.heartbeat_timeout.as_millis() as u64,
             dny_heartbeat_timeout_ms: a.dny_heartbeat_timeout.as_millis() as u64,
             login_timeout_ms: a.login_timeout.as_millis() as u64,
@@ -116,6 +119,7 @@ impl ServeConfig {
     pub fn actors(&self) -> actors::Config {
         let ms = Duration::from_millis;
         actors::Config {
+            concurrent_logins: self.concurrent_logins,
             heartbeat_timeout: ms(self.heartbeat_timeout_ms),
             dny_heartbeat_timeout: ms(self.dny_heartbeat_timeout_ms),
             login_timeout: ms(self.login_timeout_ms),

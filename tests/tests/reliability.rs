@@ -131,3 +131,36 @@ async fn a_login_on_a_new_socket_replaces_the_old_one_within_a_second() {
     let (_, view) = server.get(&format!("/api/v1/piles/{id}")).await;
     assert_eq!(view["online"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_storm_is_queued_not_dropped_and_keeps_open_charges() {
+    // Two logins authorized at a time; forty piles arrive at once, twice.
+    let server = Server::start_with(|c| c.concurrent_logins = 2);
+    let ids: Vec<String> = (0..40).map(|i| format!("{}", 21_000_000_000_000u64 + i)).collect();
+    let station = server.station_with_pile(&ids[0], 2).await;
+    for id in &ids[1..] {
+        server.register(id, station, 2).await;
+    }
+    let storm = || {
+        futures::future::join_all(ids.iter().map(|id| async {
+            let mut pile = SimPile::connect(server.pile_addr, cfg(id)).await.unwrap();
+            let ev = pile.wait_for(|e| matches!(e, Event::LoginAccepted | Event::LoginRefused), WAIT).await;
+            (pile, ev)
+        }))
+    };
+    let first = storm().await;
+    assert!(first.iter().all(|(_, ev)| matches!(ev, Some(Event::LoginAccepted))), "a login was lost");
+    let (s, started) = server.post(&format!("/api/v1/piles/{}/ports/1/start", ids[0]), json!({})).await;
+    assert_eq!(s, 202, "{started}");
+    let session = started["session_id"].as_str().unwrap().to_owned();
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+
+    // Every link drops at once (a network outage) and every pile comes back.
+    drop(first);
+    let second = storm().await;
+    assert!(second.iter().all(|(_, ev)| matches!(ev, Some(Event::LoginAccepted))), "a login was lost");
+    assert_eq!(server.metric("chargeplane_logins_total{protocol=\"ykc\",result=\"accepted\"}").await, 80.0);
+    let (_, open) = server.get(&format!("/api/v1/sessions/{session}")).await;
+    assert_eq!(open["state"], "charging", "{open}");
+    server.until(&format!("/api/v1/piles/{}", ids[39]), |v| v["online"] == true).await;
+}
