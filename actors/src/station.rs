@@ -111,7 +111,8 @@ impl Station {
         // Room to grow above what it draws now; all it can take until measured.
         let requested_w =
             (measured > Decimal::ZERO).then(|| measured * Decimal::new(12, 1) + Decimal::from(50));
-        Demand { key, min_w, max_w, requested_w, priority: 0, since }
+        let priority = u8::from(power.priority_ports.contains(&key));
+        Demand { key, min_w, max_w, requested_w, priority, since }
     }
 
     /// The allocator's input: the limit in force now, the margin and the other load.

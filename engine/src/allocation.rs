@@ -67,6 +67,9 @@ pub struct PowerConfig {
     pub ebike_port_min_w: Decimal,
     /// The most an e-bike port may draw, W.
     pub ebike_port_max_w: Decimal,
+    /// Ports served before all others (a fleet's bays, an ambulance bay).
+    #[serde(default)]
+    pub priority_ports: Vec<PortKey>,
 }
 
 /// A station's transformer: its rated capacity and the margin kept free.

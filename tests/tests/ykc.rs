@@ -190,3 +190,31 @@ async fn a_changed_tariff_is_pushed_to_idle_piles_at_once_and_to_busy_ones_when_
     let (_, new) = charge(&server, &mut busy, busy_id).await;
     assert_eq!(dec(&new["total"]), dec!(30.00), "{new}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_start_is_answered_at_once_with_the_protocols_reason() {
+    let server = Server::start();
+    let id = "60000000000006";
+    server.station_with_pile(id, 1).await;
+    let mut pile = login(&server, id).await;
+    let swipe = |mode| {
+        Message::CardStart(ykc::CardStart {
+            pile: PileId(id.into()),
+            gun: 1,
+            mode,
+            password_required: false,
+            card: [0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1],
+            password_md5: [0; 16],
+            vin: "LSVAU2180N2183294".into(),
+        })
+    };
+    for (mode, reason) in [
+        (ykc::CardStart::MODE_CARD, ykc::CardStartVerdict::NO_ACCOUNT),
+        (ykc::CardStart::MODE_VIN, ykc::CardStartVerdict::VIN_UNKNOWN),
+    ] {
+        pile.send(swipe(mode));
+        let ev = pile.wait_for(|e| matches!(e, Event::Frame(Message::CardStartVerdict(_))), WAIT).await;
+        let Some(Event::Frame(Message::CardStartVerdict(v))) = ev else { panic!("no verdict: {ev:?}") };
+        assert_eq!((v.ok, v.reason, v.gun), (false, reason, 1));
+    }
+}

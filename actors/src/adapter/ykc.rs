@@ -69,6 +69,28 @@ impl Ykc {
             }
             Message::QrPrefixResult(m) => done("qr_prefix", m.ok, String::new()),
             Message::BillingModelPushResult(m) => PileEvent::TariffPushed { ok: m.ok },
+            // No card accounts yet: every card and VIN is refused at once with
+            // the protocol's reason, so the pile tells the driver instead of
+            // waiting.
+            Message::CardStart(m) => {
+                let (reason, text) = if m.mode == ykc::CardStart::MODE_VIN {
+                    (ykc::CardStartVerdict::VIN_UNKNOWN, "VIN unknown")
+                } else {
+                    (ykc::CardStartVerdict::NO_ACCOUNT, "no account")
+                };
+                let verdict = ykc::CardStartVerdict {
+                    serial: SessionId("0".repeat(32)),
+                    pile: m.pile,
+                    gun: m.gun,
+                    logical_card: [0; 8],
+                    balance: Decimal::ZERO,
+                    ok: false,
+                    reason,
+                };
+                out.replies.extend(Message::CardStartVerdict(verdict).encode(frame.seq).ok());
+                tracing::info!(pile = ?self.pile, gun = m.gun, text, "card start refused");
+                return Inbound::Unhandled;
+            }
             Message::TransactionRecord(m) => PileEvent::Record(
                 FinalRecord {
                     port: PortNo(m.gun),

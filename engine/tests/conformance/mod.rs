@@ -544,6 +544,7 @@ async fn station_power_round_trips(db: &Db) {
         ykc_gun_rated_w: dec!(60000),
         ebike_port_min_w: dec!(100),
         ebike_port_max_w: dec!(600),
+        priority_ports: vec![(PileId::from("p-1"), PortNo(2))],
     };
     let set = db.set_station_power(site.station.id, Some(&power)).await.unwrap().unwrap();
     assert_eq!(set.power.as_ref(), Some(&power));
