@@ -262,6 +262,12 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
             match (event, &self.state) {
                 (PileEvent::Login(info, reply), State::Connected) => self.login(info, reply, ctx),
                 (PileEvent::Login(..), _) => tracing::debug!(who = %self.who(), "repeated login ignored"),
+                // Its pile actor died: drop the link, so the pile logs in
+                // again and its station restarts the actor.
+                (_, State::Attached { addr, .. }) if !addr.connected() => {
+                    self.close(ctx, "pile_actor_restarting");
+                    break;
+                }
                 (event, State::Attached { addr, .. }) => addr.do_send(pile::Event(event)),
                 _ => before_login = true,
             }

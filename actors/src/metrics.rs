@@ -33,6 +33,7 @@ pub struct Metrics {
     pub duplicate_records: IntCounter,
     pub bill_mismatches: IntCounter,
     pub tariff_pushes: IntCounterVec,
+    pub restarts: IntCounterVec,
     pub commands_undeliverable: IntCounter,
     pub alarms: IntCounterVec,
     pub alarm_notifications_failed: IntCounter,
@@ -170,6 +171,12 @@ impl Metrics {
                 &r,
                 "chargeplane_duplicate_records_total",
                 "Final records received again for an already billed session.",
+            ),
+            restarts: counter_vec(
+                &r,
+                "chargeplane_actor_restarts_total",
+                "Actors restarted after they died, by kind (pile, port).",
+                &["kind"],
             ),
             tariff_pushes: counter_vec(
                 &r,

@@ -77,8 +77,46 @@ impl Pile {
         }
     }
 
-    fn port(&self, no: PortNo) -> Option<&Addr<Port>> {
-        (no.0 as usize).checked_sub(1).and_then(|i| self.ports.get(i))
+    fn spawn_port(&self, no: PortNo, ctx: &mut Context<Self>) -> Addr<Port> {
+        let (platform, station) = (self.platform.clone(), self.station.clone());
+        Port::new(platform, ctx.address(), self.id.clone(), self.protocol, no, station).start()
+    }
+
+    /// Hands the pile's open sessions (or one port's) back to their ports,
+    /// from storage: after a restart of the platform or of a port actor.
+    fn resume_open(&mut self, ctx: &mut Context<Self>, only: Option<PortNo>) {
+        let (store, id) = (self.platform.store.clone(), self.id.clone());
+        let open = async move { store.open_sessions(&id).await };
+        ctx.spawn(open.into_actor(self).map(move |open, pile, _| match open {
+            Ok(open) => {
+                for rec in open.into_iter().filter(|r| only.is_none_or(|p| r.port == p)) {
+                    match pile.ports.get((rec.port.0 as usize).wrapping_sub(1)) {
+                        Some(port) => port.do_send(port::Resume(rec)),
+                        None => {
+                            tracing::warn!(session = %rec.id, "open session on a port the pile no longer has")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::error!(pile = %pile.id, error = %e, "could not load the pile's open sessions"),
+        }));
+    }
+
+    /// The port's actor, restarted if it died (a panic ends only that actor):
+    /// its state comes back from storage and the pile's next frames.
+    fn port(&mut self, no: PortNo, ctx: &mut Context<Self>) -> Option<Addr<Port>> {
+        let i = (no.0 as usize).checked_sub(1)?;
+        let port = self.ports.get(i)?;
+        if port.connected() {
+            return Some(port.clone());
+        }
+        tracing::warn!(pile = %self.id, port = %no, "port actor died; restarting it");
+        self.platform.metrics.restarts.with_label_values(&["port"]).inc();
+        let fresh = self.spawn_port(no, ctx);
+        fresh.do_send(port::Online(self.link.is_some()));
+        self.ports[i] = fresh.clone();
+        self.resume_open(ctx, Some(no));
+        Some(fresh)
     }
 
     fn alarm(&self, kind: String, severity: Severity, message: String) -> NewAlarm {
@@ -133,20 +171,9 @@ impl Actor for Pile {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let me = ctx.address();
-        self.ports = (1..=self.port_count)
-            .map(|n| {
-                Port::new(
-                    self.platform.clone(),
-                    me.clone(),
-                    self.id.clone(),
-                    self.protocol,
-                    PortNo(n),
-                    self.station.clone(),
-                )
-                .start()
-            })
-            .collect();
+        self.ports = (1..=self.port_count).map(|n| self.spawn_port(PortNo(n), ctx)).collect();
+        // Charges that were open when the platform last stopped carry on.
+        self.resume_open(ctx, None);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -248,6 +275,22 @@ impl Handler<NewStation> for Pile {
     }
 }
 
+/// Fault injection for tests: panics inside the actor, as a bug would.
+#[doc(hidden)]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CrashPort(pub PortNo);
+
+impl Handler<CrashPort> for Pile {
+    type Result = ();
+
+    fn handle(&mut self, CrashPort(no): CrashPort, ctx: &mut Context<Self>) {
+        if let Some(port) = self.port(no, ctx) {
+            port.do_send(port::Crash);
+        }
+    }
+}
+
 /// A link's connection ended.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -327,7 +370,7 @@ impl Handler<Event> for Pile {
                 let platform = self.platform.clone();
                 alarms::apply(self, ctx, &platform, changes, |pile| &mut pile.alarms);
             }
-            (Some(no), event) => match self.port(no) {
+            (Some(no), event) => match self.port(no, ctx) {
                 Some(port) => port.do_send(port::FromPile(event)),
                 None => {
                     tracing::warn!(pile = %self.id, port = %no, "event for a port the pile does not have")
@@ -437,8 +480,8 @@ pub struct StartCharge {
 impl Handler<StartCharge> for Pile {
     type Result = ResponseFuture<Result<port::Started, port::StartError>>;
 
-    fn handle(&mut self, msg: StartCharge, _: &mut Context<Self>) -> Self::Result {
-        let port = self.port(msg.port).cloned();
+    fn handle(&mut self, msg: StartCharge, ctx: &mut Context<Self>) -> Self::Result {
+        let port = self.port(msg.port, ctx);
         Box::pin(async move {
             let port = port.ok_or(port::StartError::NoSuchPort)?;
             port.send(port::Start {
@@ -463,8 +506,8 @@ pub struct StopCharge {
 impl Handler<StopCharge> for Pile {
     type Result = ResponseFuture<Result<SessionId, port::StopError>>;
 
-    fn handle(&mut self, msg: StopCharge, _: &mut Context<Self>) -> Self::Result {
-        let port = self.port(msg.port).cloned();
+    fn handle(&mut self, msg: StopCharge, ctx: &mut Context<Self>) -> Self::Result {
+        let port = self.port(msg.port, ctx);
         Box::pin(async move {
             let port = port.ok_or(port::StopError::NoSuchPort)?;
             port.send(port::Stop).await.map_err(|_| port::StopError::Unavailable)?

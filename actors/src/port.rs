@@ -206,6 +206,20 @@ impl Handler<NewStation> for Port {
     }
 }
 
+/// Fault injection for tests: panics inside the actor, as a bug would.
+#[doc(hidden)]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+impl Handler<Crash> for Port {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
+        panic!("injected fault in port {} of pile {}", self.no, self.pile_id);
+    }
+}
+
 /// The pile's link came up or went down.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -263,8 +263,13 @@ impl Handler<SpawnPile> for Station {
     type Result = Addr<Pile>;
 
     fn handle(&mut self, SpawnPile(record): SpawnPile, _: &mut Context<Self>) -> Addr<Pile> {
-        if let Some(addr) = self.piles.get(&record.id).filter(|a| a.connected()) {
-            return addr.clone();
+        match self.piles.get(&record.id) {
+            Some(addr) if addr.connected() => return addr.clone(),
+            Some(_) => {
+                tracing::warn!(pile = %record.id, "pile actor died; restarting it");
+                self.platform.metrics.restarts.with_label_values(&["pile"]).inc();
+            }
+            None => {}
         }
         let id = record.id.clone();
         let addr = Pile::new(self.platform.clone(), record, self.ctx.clone()).start();

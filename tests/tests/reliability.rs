@@ -164,3 +164,53 @@ async fn a_login_storm_is_queued_not_dropped_and_keeps_open_charges() {
     assert_eq!(open["state"], "charging", "{open}");
     server.until(&format!("/api/v1/piles/{}", ids[39]), |v| v["online"] == true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_actor_that_panics_is_restarted_and_its_charge_carries_on() {
+    let server = Server::start();
+    let (a, b) = ("20000000000010", "20000000000011");
+    let station = server.station_with_pile(a, 1).await;
+    server.register(b, station, 1).await;
+    let mut pile_a = login(&server, cfg(a)).await;
+    let mut pile_b = login(&server, cfg(b)).await;
+    let mut sessions = Vec::new();
+    for (id, pile) in [(a, &mut pile_a), (b, &mut pile_b)] {
+        let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+        assert_eq!(s, 202, "{v}");
+        pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await.unwrap();
+        let session = v["session_id"].as_str().unwrap().to_owned();
+        server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+        sessions.push(session);
+    }
+
+    // A bug panics inside port 1 of pile A.
+    let platform = &server.bg.as_ref().unwrap().platform;
+    let actor = platform.registry.pile(&PileId(a.into())).unwrap();
+    actor.send(actors::pile::CrashPort(engine::domain::PortNo(1))).await.unwrap();
+
+    // The pile's next frames restart the port, which takes its charge back.
+    pile_a.set_energy(1, rust_decimal_macros::dec!(3));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        pile_a.send_realtime(1);
+        let (_, s) = server.get(&format!("/api/v1/sessions/{}", sessions[0])).await;
+        if s["kwh"].as_str() == Some("3.0000") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the charge did not carry on: {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.metric("chargeplane_actor_restarts_total{kind=\"port\"}").await, 1.0);
+
+    // The other pile never noticed.
+    pile_b.set_energy(1, rust_decimal_macros::dec!(2));
+    pile_b.send_realtime(1);
+    server.until(&format!("/api/v1/sessions/{}", sessions[1]), |v| v["kwh"] == "2.0000").await;
+
+    // And the restarted port still stops and bills its charge.
+    let (s, v) = server.post(&format!("/api/v1/piles/{a}/ports/1/stop"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    pile_a.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.unwrap();
+    let done = server.until(&format!("/api/v1/sessions/{}", sessions[0]), |v| v["state"] == "finished").await;
+    assert_eq!(done["bill"]["total"], "4.50", "3 kWh at 1.50: {done}");
+}
