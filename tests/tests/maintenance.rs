@@ -36,6 +36,11 @@ async fn maintenance_commands_end_acknowledged_refused_or_timed_out() {
     let done = outcome(&server, id, sync["id"].as_i64().unwrap(), "acknowledged").await;
     assert!(done["finished_at"].is_string() && done["detail"].as_str().unwrap().contains("clock"), "{done}");
 
+    // Live data now: the pile answers 0x12 with a real-time frame.
+    let (s, refresh) = post(json!({"kind": "refresh", "port": 2})).await;
+    assert_eq!(s, 202, "{refresh}");
+    outcome(&server, id, refresh["id"].as_i64().unwrap(), "acknowledged").await;
+
     // A firmware upgrade the pile cannot download: refused, with its reason.
     let (s, fw) = post(
         json!({"kind": "firmware", "url": "ftp://ops:secret@10.0.0.5:2121/fw/v2.bin", "when_idle": true}),
@@ -78,7 +83,7 @@ async fn maintenance_commands_end_acknowledged_refused_or_timed_out() {
     let (_, all) = server.get(&format!("/api/v1/piles/{id}/commands")).await;
     let outcomes: Vec<&str> =
         all.as_array().unwrap().iter().map(|c| c["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes, vec!["timed_out", "refused", "acknowledged"], "newest first");
+    assert_eq!(outcomes, vec!["timed_out", "refused", "acknowledged", "acknowledged"], "newest first");
 
     // An offline pile takes no commands.
     pile.close();

@@ -239,6 +239,10 @@ pub enum Maintenance {
         prefix: String,
         per_gun: bool,
     },
+    /// Report a port's live data now.
+    Refresh {
+        port: u8,
+    },
 }
 
 impl Maintenance {
@@ -249,6 +253,7 @@ impl Maintenance {
             Maintenance::Reboot { .. } => "reboot",
             Maintenance::Firmware { .. } => "firmware",
             Maintenance::QrPrefix { .. } => "qr_prefix",
+            Maintenance::Refresh { .. } => "refresh",
         }
     }
 }

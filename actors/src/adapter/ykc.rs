@@ -24,6 +24,8 @@ pub struct Ykc {
     seq: u16,
     offset: FixedOffset,
     clock: engine::clock::Clock,
+    /// The gun a real-time data request is waiting on.
+    refreshing: Option<u8>,
 }
 
 impl Ykc {
@@ -53,7 +55,13 @@ impl Ykc {
             }
             Message::BillingModelCheck(m) => PileEvent::TariffCheck { model: m.model, reply },
             Message::BillingModelRequest(_) => PileEvent::TariffRequest(reply),
-            Message::RealTime(m) => PileEvent::Port(report(&m)),
+            Message::RealTime(m) => {
+                // The answer to a refresh the platform asked for.
+                if self.refreshing.take_if(|gun| *gun == m.gun).is_some() {
+                    out.events.push(done("refresh", true, String::new()));
+                }
+                PileEvent::Port(report(&m))
+            }
             Message::RemoteStartResult(m) => PileEvent::StartResult {
                 port: PortNo(m.gun),
                 session: m.serial,
@@ -223,7 +231,13 @@ impl Adapter for Ykc {
     const PROTOCOL: Protocol = Protocol::Ykc;
 
     fn new(clock: engine::clock::Clock) -> Self {
-        Ykc { clock, pile: None, seq: 0, offset: FixedOffset::east_opt(0).expect("zero offset") }
+        Ykc {
+            clock,
+            refreshing: None,
+            pile: None,
+            seq: 0,
+            offset: FixedOffset::east_opt(0).expect("zero offset"),
+        }
     }
 
     fn codec() -> FrameCodec {
@@ -289,6 +303,9 @@ impl Ykc {
                     timeout_minutes: 30,
                 })
             }
+            Maintenance::Refresh { port } => {
+                Message::RealTimeRequest(ykc::RealTimeRequest { pile, gun: port })
+            }
             Maintenance::QrPrefix { prefix, per_gun } => {
                 let format = if per_gun { ykc::QrPrefix::PILE_AND_GUN } else { ykc::QrPrefix::PILE };
                 Message::QrPrefix(ykc::QrPrefix { pile, format, prefix })
@@ -318,7 +335,12 @@ impl Ykc {
             // YKC piles take no time limits or protections: their balance
             // bounds the charge and their own firmware protects it.
             PileCommand::Adjust { .. } | PileCommand::Protections(_) => return None,
-            PileCommand::Maintain(m) => (self.maintenance(pile, m)?, self.next_seq()),
+            PileCommand::Maintain(m) => {
+                if let Maintenance::Refresh { port } = m {
+                    self.refreshing = Some(port);
+                }
+                (self.maintenance(pile, m)?, self.next_seq())
+            }
             // YKC limits a whole pile: its charging guns' grants as a share
             // of what they could deliver.
             PileCommand::PowerLimit { limits, rated_w } => {
