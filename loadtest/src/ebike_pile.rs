@@ -1,4 +1,5 @@
-//! A simulated DNY e-bike pile on a real TCP connection, in simulated time.
+//! A simulated DNY e-bike pile on a real TCP connection (or any byte
+//! stream, see `EbikePile::connect_with`), in simulated time.
 //!
 //! `EbikePile::connect` opens the link (ICCID, then register) and spawns a
 //! task that plays a multi-port pile: it heartbeats, starts and stops ports
@@ -28,11 +29,12 @@ use engine::domain::PileId;
 use futures::{SinkExt, StreamExt};
 use rust_decimal::{Decimal, RoundingStrategy};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 use tokio_util::codec::Framed;
+
+use crate::{BoxIo, Dialer};
 
 /// Unread events kept per pile. A load test never reads them, so the rest
 /// are dropped rather than growing without bound.
@@ -226,6 +228,12 @@ impl EbikePile {
     /// Connects and sends the ICCID and the register; does not wait for the
     /// reply. Every port starts unplugged with the default profile.
     pub async fn connect(addr: SocketAddr, cfg: EbikeConfig) -> io::Result<EbikePile> {
+        Self::connect_with(Dialer::tcp(addr), cfg).await
+    }
+
+    /// Like `connect`, over connections `dialer` opens (a new one after each
+    /// power cut or reboot).
+    pub async fn connect_with(dialer: Dialer, cfg: EbikeConfig) -> io::Result<EbikePile> {
         // A heartbeat carries a byte per port in at most 242 bytes of data.
         if !(1..=237).contains(&cfg.ports) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a pile has 1 to 237 ports"));
@@ -238,7 +246,7 @@ impl EbikePile {
         let mut pile = Pile {
             ports: (0..cfg.ports).map(|_| Port::default()).collect(),
             cfg,
-            addr,
+            dialer,
             conn: None,
             events: event_tx,
             powered: true,
@@ -432,12 +440,12 @@ struct Pending {
     next: Option<u64>,
 }
 
-type Conn = Framed<TcpStream, StreamCodec>;
+type Conn = Framed<BoxIo, StreamCodec>;
 
 /// The pile's side, owned by its task.
 struct Pile {
     cfg: EbikeConfig,
-    addr: SocketAddr,
+    dialer: Dialer,
     conn: Option<Conn>,
     events: mpsc::Sender<Event>,
     /// Off after a power cut: no connection, clock frozen.
@@ -503,8 +511,7 @@ impl Pile {
 
     /// Opens a connection: ICCID, then register.
     async fn open(&mut self) -> io::Result<()> {
-        let stream = TcpStream::connect(self.addr).await?;
-        stream.set_nodelay(true)?;
+        let stream = self.dialer.dial().await?;
         let mut conn = Framed::new(stream, StreamCodec::new());
         conn.send(Unit::Iccid(self.cfg.iccid.clone())).await?;
         let register = Register {
@@ -1027,9 +1034,12 @@ async fn next_unit(conn: &mut Option<Conn>) -> Option<Result<Result<Unit, FrameF
 mod tests {
     use engine::dny::{Adjust, Time};
     use rust_decimal_macros::dec;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
+
+    /// The platform's side of a test connection.
+    type Conn = Framed<TcpStream, StreamCodec>;
 
     const WAIT: Duration = Duration::from_secs(5);
     const PHYS: u32 = 0x05A1_B2C3;

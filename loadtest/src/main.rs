@@ -3,6 +3,15 @@
 //! while charging; with `--charge-rate` the tool also starts and stops
 //! charges over the HTTP API, like drivers would. Progress is printed every
 //! few seconds and a summary at the end.
+//!
+//! With `--scenario` it measures one of the scale targets (see
+//! BENCHMARKS.md): `idle-fleet`, `charging-day`, `reconnect-storm` or
+//! `start-latency`, with YKC or e-bike (`--protocol dny`) piles, against a
+//! remote server or (`--in-process`) a server it boots itself, its piles
+//! connected over in-memory streams.
+
+mod fleet;
+mod scenarios;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -18,7 +27,7 @@ use serde_json::json;
 
 #[derive(Parser, Clone)]
 #[command(about = "Simulated YKC piles over real TCP against a chargeplane server")]
-struct Args {
+pub struct Args {
     /// The server's pile listener.
     #[arg(long, default_value = "127.0.0.1:8767")]
     piles_addr: SocketAddr,
@@ -52,9 +61,11 @@ struct Args {
     /// How long each charge runs before it is stopped over HTTP, seconds.
     #[arg(long, default_value_t = 30.0)]
     charge_secs: f64,
-    /// How long to run, seconds.
+    /// How long to run, seconds (charging-day: how long charges are started).
     #[arg(long, default_value_t = 60.0)]
     duration: f64,
+    #[command(flatten)]
+    scenario: scenarios::ScenarioArgs,
 }
 
 #[derive(Default)]
@@ -177,9 +188,12 @@ fn report(c: &Counts, elapsed: Duration) {
     );
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "multi_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Arc::new(Args::parse());
+    if let Some(scenario) = args.scenario.scenario {
+        return scenarios::run(scenario, &args).await;
+    }
     let http = reqwest::Client::new();
     if args.register {
         if let Err(e) = register(&args, &http).await {

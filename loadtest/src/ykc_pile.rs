@@ -1,4 +1,5 @@
-//! A simulated YKC pile on a real TCP connection.
+//! A simulated YKC pile on a real TCP connection (or any byte stream, see
+//! `SimPile::connect_with`).
 //!
 //! `SimPile::connect` logs in and spawns a task that plays the pile: it
 //! heartbeats, accepts remote starts on plugged idle guns, reports real-time
@@ -22,11 +23,12 @@ use engine::ykc::{
 use futures::{SinkExt, StreamExt};
 use rust_decimal::{Decimal, RoundingStrategy};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::codec::Framed;
+
+use crate::{BoxIo, Dialer};
 
 /// Unread events kept per pile. A load test never reads them, so the rest
 /// are dropped rather than growing without bound.
@@ -120,11 +122,15 @@ pub struct SimPile {
 impl SimPile {
     /// Connects and sends the login; does not wait for the reply.
     pub async fn connect(addr: SocketAddr, cfg: PileConfig) -> io::Result<SimPile> {
+        Self::connect_with(&Dialer::tcp(addr), cfg).await
+    }
+
+    /// Like `connect`, over a connection `dialer` opens.
+    pub async fn connect_with(dialer: &Dialer, cfg: PileConfig) -> io::Result<SimPile> {
         if !(1..=99).contains(&cfg.guns) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "a pile has 1 to 99 guns"));
         }
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+        let stream = dialer.dial().await?;
         let mut framed = Framed::new(stream, FrameCodec);
         let login = Login {
             pile: cfg.id.clone(),
@@ -282,7 +288,7 @@ struct PendingRecord {
 /// The pile's side of the connection, owned by its task.
 struct Pile {
     cfg: PileConfig,
-    framed: Framed<TcpStream, FrameCodec>,
+    framed: Framed<BoxIo, FrameCodec>,
     events: mpsc::Sender<Event>,
     seq: u16,
     logged_in: bool,
@@ -702,7 +708,7 @@ mod tests {
     use engine::tariff::TouPrices;
     use engine::ykc::{kind, LoginReply, RealTimeRequest, RecordAck};
     use rust_decimal_macros::dec;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
 

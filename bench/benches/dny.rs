@@ -1,0 +1,59 @@
+//! DNY (e-bike) frame path: cutting a charging report out of a byte stream
+//! and decoding its body, and the reverse, as a pile link does for every
+//! frame.
+
+use bytes::BytesMut;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use engine::dny::{ChargingReport, StreamCodec, Unit, Up};
+use rust_decimal_macros::dec;
+use tokio_util::codec::{Decoder, Encoder};
+
+const PHYS: u32 = 0x05A1_B2C3;
+
+fn report() -> Up {
+    Up::ChargingReport(ChargingReport {
+        port: 3,
+        status: 1,
+        elapsed: 3600,
+        energy: dec!(0.18),
+        avg_power: dec!(180.5),
+        max_power: dec!(182.1),
+        min_power: dec!(179.0),
+        voltage: dec!(220.0),
+        current: dec!(0.82),
+        port_temp: 30,
+        order: "2611250830000042".into(),
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let up = report();
+    let mut wire = BytesMut::new();
+    StreamCodec::new().encode(up.encode(PHYS, 7).unwrap(), &mut wire).unwrap();
+    let wire = wire.freeze();
+
+    let mut g = c.benchmark_group("dny_charging_report");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("decode", |b| {
+        let mut codec = StreamCodec::new();
+        b.iter(|| {
+            let mut buf = BytesMut::from(&wire[..]);
+            let Unit::Frame(frame) = codec.decode(&mut buf).unwrap().unwrap().unwrap() else {
+                panic!("not a frame")
+            };
+            Up::decode(&frame).unwrap()
+        })
+    });
+    g.bench_function("encode", |b| {
+        let mut codec = StreamCodec::new();
+        let mut buf = BytesMut::with_capacity(128);
+        b.iter(|| {
+            buf.clear();
+            codec.encode(up.encode(PHYS, 7).unwrap(), &mut buf).unwrap();
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
