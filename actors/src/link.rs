@@ -34,6 +34,9 @@ enum State {
     Closing,
 }
 
+/// Bytes a link's read buffer starts with; it grows if a burst needs more.
+const READ_BUFFER: usize = 512;
+
 /// How long a closing link waits for its last frames to flush.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -60,7 +63,9 @@ impl<A: Adapter> Link<A> {
         W: AsyncWrite + Unpin + 'static,
     {
         Link::create(move |ctx| {
-            ctx.add_stream(FramedRead::new(read, A::codec()));
+            // Frames are at most a few hundred bytes: a small read buffer
+            // keeps an idle link's memory low (8 KiB is the default).
+            ctx.add_stream(FramedRead::with_capacity(read, A::codec(), READ_BUFFER));
             let now = Instant::now();
             Link {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
