@@ -21,7 +21,7 @@ pub async fn serve(listener: TcpListener, platform: Arc<Platform>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
+                tune(&stream);
                 let (read, write) = stream.into_split();
                 actix_rt::spawn(connect(platform.clone(), read, write, peer.to_string()));
             }
@@ -32,6 +32,18 @@ pub async fn serve(listener: TcpListener, platform: Arc<Platform>) {
         }
     }
 }
+
+/// Replies go out at once (piles wait on them), and a link the mobile
+/// network dropped without a FIN is also noticed by the kernel, not only by
+/// the heartbeat window.
+fn tune(stream: &tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let keepalive =
+        socket2::TcpKeepalive::new().with_time(KEEPALIVE_IDLE).with_interval(Duration::from_secs(10));
+    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
+}
+
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 
 /// Which protocol a connection speaks, from its first byte.
 pub fn sniff(first: u8) -> Option<Protocol> {
@@ -71,5 +83,33 @@ where
         Protocol::Dny => {
             Link::<Dny>::start(platform, read, write, peer);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_bytes_name_the_protocol() {
+        assert_eq!(sniff(0x68), Some(Protocol::Ykc));
+        for b in [b'D', b'l', b'8', b'F'] {
+            assert_eq!(sniff(b), Some(Protocol::Dny), "{}", b as char);
+        }
+        assert_eq!(sniff(b'G'), None);
+        assert_eq!(sniff(0x00), None);
+    }
+
+    #[tokio::test]
+    async fn accepted_sockets_get_nodelay_and_keepalive() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        tune(&stream);
+        let sock = socket2::SockRef::from(&stream);
+        assert!(stream.nodelay().unwrap());
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
     }
 }
