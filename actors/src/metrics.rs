@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use engine::domain::Protocol;
 
 use prometheus::{
-    GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Counter, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 pub struct Metrics {
@@ -46,9 +47,10 @@ pub struct Metrics {
     pub power_commands: IntCounter,
     pub maintenance: IntCounterVec,
     store_queue: IntGauge,
-    store_batches: IntGauge,
-    store_writes: IntGauge,
-    store_errors: IntGauge,
+    store_batches: IntCounter,
+    store_writes: IntCounter,
+    store_errors: IntCounter,
+    store_busy: Counter,
 }
 
 /// Counters for each frame type of one protocol, resolved once.
@@ -259,27 +261,38 @@ impl Metrics {
                 "chargeplane_store_queue_depth",
                 "Writes queued for the store and not yet committed.",
             ),
-            store_batches: gauge(
+            store_batches: counter(
                 &r,
-                "chargeplane_store_batches",
-                "Transactions the store's writer has committed since start.",
+                "chargeplane_store_batches_total",
+                "Transactions (SQLite) or requests (ScyllaDB) the store has committed.",
             ),
-            store_writes: gauge(
-                &r,
-                "chargeplane_store_writes",
-                "Writes the store has committed since start.",
-            ),
-            store_errors: gauge(&r, "chargeplane_store_write_errors", "Writes the store failed since start."),
+            store_writes: counter(&r, "chargeplane_store_writes_total", "Writes the store has committed."),
+            store_errors: counter(&r, "chargeplane_store_write_errors_total", "Writes the store failed."),
+            store_busy: {
+                let c = Counter::new(
+                    "chargeplane_store_batch_seconds_total",
+                    "Time spent committing; divided by the batch rate, the commit latency.",
+                )
+                .expect("valid metric");
+                r.register(Box::new(c.clone())).expect("unique metric");
+                c
+            },
             registry: r,
         }
     }
 
-    /// Copies the store's own counters into the exposition, at scrape time.
+    /// Brings the store's own counts into the exposition at scrape time:
+    /// counters advance by what the store counted since the last scrape.
     pub fn observe_store(&self, s: engine::store::StoreStats) {
         self.store_queue.set(s.queued as i64);
-        self.store_batches.set(s.batches as i64);
-        self.store_writes.set(s.writes as i64);
-        self.store_errors.set(s.errors as i64);
+        let catch_up = |c: &IntCounter, total: u64| c.inc_by(total.saturating_sub(c.get()));
+        catch_up(&self.store_batches, s.batches);
+        catch_up(&self.store_writes, s.writes);
+        catch_up(&self.store_errors, s.errors);
+        let busy = s.busy_micros as f64 / 1e6;
+        if busy > self.store_busy.get() {
+            self.store_busy.inc_by(busy - self.store_busy.get());
+        }
     }
 
     fn count_frame(vec: &IntCounterVec, cache: &FrameCache, protocol: Protocol, kind: u8) {

@@ -168,6 +168,11 @@ async fn a_charge_across_two_tariff_periods_is_billed_to_the_cent() {
         }
     }
 
+    // The store's work is visible: writes committed and the time it took.
+    assert!(server.metric("chargeplane_store_writes_total").await >= 5.0);
+    assert!(server.metric("chargeplane_store_batches_total").await >= 1.0);
+    assert!(server.metric("chargeplane_store_batch_seconds_total").await > 0.0);
+
     // The pile's resends after the ack are not billed again.
     assert_eq!(server.metric("chargeplane_sessions_finished_total{result=\"billed\"}").await, 1.0);
     pile.close();

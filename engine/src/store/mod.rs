@@ -83,6 +83,8 @@ pub struct StoreStats {
     pub writes: u64,
     /// Writes that failed since start.
     pub errors: u64,
+    /// Time spent committing writes since start, microseconds.
+    pub busy_micros: u64,
 }
 
 #[async_trait]

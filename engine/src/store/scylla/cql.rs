@@ -112,6 +112,7 @@ impl WriteClock {
 struct Counters {
     in_flight: AtomicU64,
     batches: AtomicU64,
+    busy_micros: AtomicU64,
     writes: AtomicU64,
     errors: AtomicU64,
 }
@@ -174,9 +175,16 @@ impl Cql {
         stmt: &PreparedStatement,
         values: impl SerializeRow,
     ) -> Result<()> {
+        let started = std::time::Instant::now();
         self.exec(what, stmt, values).await?;
-        self.counters.batches.fetch_add(1, Relaxed);
+        self.wrote(started);
         Ok(())
+    }
+
+    /// Counts a committed write and the time it took.
+    fn wrote(&self, started: std::time::Instant) {
+        self.counters.batches.fetch_add(1, Relaxed);
+        self.counters.busy_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
     }
 
     pub(super) async fn batch(
@@ -186,8 +194,9 @@ impl Cql {
         values: impl BatchValues,
     ) -> Result<()> {
         let _slot = self.slot().await?;
+        let started = std::time::Instant::now();
         self.session.batch(batch, values).await.map_err(cql_err(what))?;
-        self.counters.batches.fetch_add(1, Relaxed);
+        self.wrote(started);
         Ok(())
     }
 
@@ -198,9 +207,10 @@ impl Cql {
         stmt: &PreparedStatement,
         values: impl SerializeRow,
     ) -> Result<Lwt> {
+        let started = std::time::Instant::now();
         let lwt = Lwt::parse(self.exec(what, stmt, values).await?)?;
         if lwt.applied {
-            self.counters.batches.fetch_add(1, Relaxed);
+            self.wrote(started);
         }
         Ok(lwt)
     }
@@ -262,6 +272,7 @@ impl Cql {
         StoreStats {
             queued: c.in_flight.load(Relaxed),
             batches: c.batches.load(Relaxed),
+            busy_micros: c.busy_micros.load(Relaxed),
             writes: c.writes.load(Relaxed),
             errors: c.errors.load(Relaxed),
         }

@@ -222,6 +222,7 @@ struct Counters {
     batches: AtomicU64,
     writes: AtomicU64,
     errors: AtomicU64,
+    busy_micros: AtomicU64,
 }
 
 /// The handle the store keeps: the queue's sending end and the thread.
@@ -263,6 +264,7 @@ impl Writer {
             batches: c.batches.load(Relaxed),
             writes: c.writes.load(Relaxed),
             errors: c.errors.load(Relaxed),
+            busy_micros: c.busy_micros.load(Relaxed),
         }
     }
 }
@@ -304,11 +306,13 @@ fn gather(rx: &Receiver<Write>, writes: &mut Vec<Write>, batching: Batching) {
 }
 
 fn commit(conn: &Connection, writes: impl Iterator<Item = Write>, counters: &Counters) {
+    let started = Instant::now();
     // A failed BEGIN fails every write of the batch the same way.
     let failed = conn.execute_batch("BEGIN IMMEDIATE").err().map(StoreError::from);
     let mut batch = Batch { conn, failed };
     let answers: Vec<Answer> = writes.map(|w| w.apply(&mut batch)).collect();
     let committed = batch.finish();
+    counters.busy_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
     match &committed {
         Ok(()) => {
             counters.batches.fetch_add(1, Relaxed);
