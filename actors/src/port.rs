@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use engine::alarm::{NewAlarm, Severity};
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
-use engine::pricing::{PricePlan, Pricing, Terms};
+use engine::pricing::PricePlan;
 use engine::session::SessionRecord;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -149,23 +149,6 @@ impl Port {
         }
     }
 
-    /// What a charge started now is priced under.
-    fn terms(&self, plan: Option<PricePlan>, prepaid: Option<Decimal>) -> Terms {
-        let st = &self.station;
-        let (pricing, plan_id) = match plan {
-            Some(plan) => (plan.pricing, Some(plan.id)),
-            None => (Pricing::TimeOfUse { tariff_id: st.tariff.id, tou: st.tariff.tou.clone() }, None),
-        };
-        Terms {
-            pricing,
-            plan_id,
-            prepaid,
-            service_fee: st.record.service_fee,
-            minimum: st.record.minimum_charge,
-            utc_offset_minutes: st.record.utc_offset_minutes,
-        }
-    }
-
     fn session(&self, id: &SessionId) -> Option<&Addr<Session>> {
         self.current.as_ref().filter(|c| &c.id == id).map(|c| &c.actor)
     }
@@ -174,6 +157,7 @@ impl Port {
         session::Ctx {
             platform: self.platform.clone(),
             pile: self.pile.clone(),
+            pile_id: self.pile_id.clone(),
             port: me.recipient(),
             station: self.station.clone(),
         }
@@ -433,7 +417,7 @@ impl Port {
         let now = self.platform.now();
         let local = now.with_timezone(&self.station.offset).naive_local();
         let id = adapter::session_id(self.protocol, &self.pile_id, self.no, local);
-        let terms = self.terms(msg.plan, msg.prepaid);
+        let terms = self.station.terms(msg.plan, msg.prepaid);
         let record =
             SessionRecord::new(id.clone(), self.pile_id.clone(), self.no, self.station.record.id, terms, now);
         let session = Session::new(self.session_ctx(ctx.address()), record).start();

@@ -31,6 +31,7 @@ use crate::Platform;
 pub struct Ctx {
     pub platform: Arc<Platform>,
     pub pile: Addr<Pile>,
+    pub pile_id: engine::domain::PileId,
     /// The port to tell when the charge ends.
     pub port: Recipient<port::Ended>,
     pub station: Arc<StationCtx>,
@@ -414,6 +415,7 @@ impl Handler<Link> for Session {
                 amount: None,
                 reason: StopReason { code: 0, text: "the pile did not come back".into() },
                 fault: None,
+                started_offline: None,
             };
             s.settle(ctx, metered, None);
         }));
@@ -478,11 +480,44 @@ pub async fn settle_elsewhere(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
                 PileCommand::AckRecord { port: record.port, session: record.session, accepted: true, reply };
             ctx.pile.do_send(pile::Send(ack));
         }
+        // A charge the pile started by itself (an offline card): its record
+        // is all there is, so it becomes a session and is billed from it.
+        None if record.started_offline.is_some() => bill_offline(ctx, record, reply).await,
         None => {
             tracing::warn!(session = %record.session, "final record of a charge this platform never started");
             let ack =
                 PileCommand::AckRecord { port: record.port, session: record.session, accepted: false, reply };
             ctx.pile.do_send(pile::Send(ack));
+        }
+    }
+}
+
+/// Creates the session of an offline charge from its record, at the
+/// station's terms in force now, and bills it like any other: the energy is
+/// spread evenly from its start to its end over the tariff's periods.
+async fn bill_offline(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
+    let p = ctx.platform.clone();
+    let started = record.started_offline.unwrap_or(record.ended_at);
+    let station = ctx.station.clone();
+    let mut rec = SessionRecord::new(
+        record.session.clone(),
+        ctx.pile_id.clone(),
+        record.port,
+        station.record.id,
+        station.terms(None, None),
+        started,
+    );
+    let _ = rec.start_result(true, started, None);
+    match p.store.insert_session(&rec).await {
+        // Stored, or a repeat of this record stored it a moment ago: either
+        // way the session actor bills it once.
+        Ok(()) | Err(engine::store::StoreError::Conflict(_)) => {
+            tracing::info!(session = %rec.id, "billing a charge started offline at the pile");
+            let session = Session::new(ctx, rec).start();
+            session.do_send(Record(record, reply));
+        }
+        Err(e) => {
+            tracing::error!(session = %rec.id, error = %e, "could not record an offline charge; the pile will resend")
         }
     }
 }

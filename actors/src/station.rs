@@ -19,6 +19,7 @@ use chrono::{FixedOffset, Timelike};
 use engine::alarm::{NewAlarm, Severity};
 use engine::allocation::{allocate, Allocation, Demand, Input, PortKey, PowerConfig};
 use engine::domain::{PileId, PortNo, Protocol, SessionId};
+use engine::pricing::{PricePlan, Pricing, Terms};
 use engine::store::{PileRecord, Station as StationRecord};
 use engine::tariff::Tariff;
 use rust_decimal::Decimal;
@@ -52,6 +53,25 @@ struct Live {
     confirmed: bool,
     /// Since when it has drawn more than its grant.
     over_since: Option<Instant>,
+}
+
+impl StationCtx {
+    /// What a charge started now is priced under: a chosen plan, or the
+    /// station's tariff; with the station's fees.
+    pub fn terms(&self, plan: Option<PricePlan>, prepaid: Option<Decimal>) -> Terms {
+        let (pricing, plan_id) = match plan {
+            Some(plan) => (plan.pricing, Some(plan.id)),
+            None => (Pricing::TimeOfUse { tariff_id: self.tariff.id, tou: self.tariff.tou.clone() }, None),
+        };
+        Terms {
+            pricing,
+            plan_id,
+            prepaid,
+            service_fee: self.record.service_fee,
+            minimum: self.record.minimum_charge,
+            utc_offset_minutes: self.record.utc_offset_minutes,
+        }
+    }
 }
 
 pub struct Station {

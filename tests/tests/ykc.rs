@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use chrono::Timelike;
 use common::Server;
 use engine::domain::{PileId, SessionId};
 use engine::tariff::Period;
@@ -217,4 +218,50 @@ async fn a_card_start_is_answered_at_once_with_the_protocols_reason() {
         let Some(Event::Frame(Message::CardStartVerdict(v))) = ev else { panic!("no verdict: {ev:?}") };
         assert_eq!((v.ok, v.reason, v.gun), (false, reason, 1));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_started_offline_by_card_is_billed_from_its_record_once() {
+    let server = Server::start();
+    let id = "60000000000007";
+    server.station_with_pile(id, 1).await;
+    let mut pile = login(&server, id).await;
+
+    // An offline card charged 12 kWh an hour ago while the pile could not
+    // reach the platform; the record is all the platform ever sees of it.
+    let local = (chrono::Utc::now() + chrono::Duration::hours(8)).naive_utc();
+    let (start, end) = (local - chrono::Duration::hours(2), local - chrono::Duration::hours(1));
+    let serial = format!("{id}01{}0001", start.format("%y%m%d%H%M%S"));
+    let usage = || ykc::PeriodUsage { price: dec!(0), kwh: dec!(0), loss_kwh: dec!(0), amount: dec!(0) };
+    let record = ykc::TransactionRecord {
+        serial: SessionId(serial.clone()),
+        pile: PileId(id.into()),
+        gun: 1,
+        start: start.with_nanosecond(0).unwrap(),
+        end: end.with_nanosecond(0).unwrap(),
+        periods: [usage(), usage(), usage(), usage()],
+        meter_start: dec!(100),
+        meter_end: dec!(112),
+        kwh: dec!(12),
+        loss_kwh: dec!(12),
+        amount: dec!(18),
+        vin: String::new(),
+        origin: ykc::TransactionRecord::ORIGIN_OFFLINE_CARD,
+        trade_time: end.with_nanosecond(0).unwrap(),
+        stop_reason: 0x45,
+        physical_card: [0x12, 0x34, 0, 0, 0, 0, 0, 9],
+    };
+    for _ in 0..2 {
+        pile.send(Message::TransactionRecord(record.clone()));
+        let ev = pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await;
+        assert!(matches!(&ev, Some(Event::RecordAcked { invalid: false, .. })), "{ev:?}");
+    }
+    let done = server.until(&format!("/api/v1/sessions/{serial}"), |v| v["state"] == "finished").await;
+    assert_eq!(done["stop_reason"]["code"], 0x45, "{done}");
+    // 12 kWh × (1.00 + 0.50) = 18.00, matching what the pile computed.
+    let bill = &done["bill"];
+    assert_eq!((dec(&bill["kwh"]), dec(&bill["total"])), (dec!(12), dec!(18.00)), "{bill}");
+    assert_eq!(bill["reconciliation"]["flagged"], false);
+    assert_eq!(server.metric("chargeplane_sessions_finished_total{result=\"billed\"}").await, 1.0);
+    assert_eq!(server.metric("chargeplane_duplicate_records_total").await, 1.0);
 }

@@ -130,6 +130,7 @@ impl Dny {
                         text: dny::stop_reason_text(m.stop_reason).into(),
                     },
                     fault: abnormal_stop(m.stop_reason),
+                    started_offline: None,
                 },
                 reply,
             ),

@@ -76,6 +76,9 @@ pub struct FinalRecord {
     pub reason: StopReason,
     /// Set when the charge ended on a fault (overload, over-temperature...).
     pub fault: Option<Severity>,
+    /// The pile started this charge by itself (an offline card), at this
+    /// time: the platform has no session for it until this record.
+    pub started_offline: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -112,6 +112,8 @@ impl Ykc {
                         text: ykc::stop_reason_text(m.stop_reason).into(),
                     },
                     fault: abnormal_stop(m.stop_reason),
+                    started_offline: (m.origin == ykc::TransactionRecord::ORIGIN_OFFLINE_CARD)
+                        .then(|| self.local_to_utc(m.start)),
                 },
                 reply,
             ),
