@@ -319,19 +319,13 @@ impl Handler<Event> for Pile {
     type Result = ();
 
     fn handle(&mut self, Event(event): Event, ctx: &mut Context<Self>) {
-        let port_no = match &event {
-            PileEvent::Port(r) => Some(r.port),
-            PileEvent::StartResult { port, .. } | PileEvent::StopResult { port, .. } => Some(*port),
-            PileEvent::Record(r, _) => Some(r.port),
-            _ => None,
-        };
-        match (port_no, event) {
-            (_, PileEvent::TariffCheck { model, reply }) => {
+        match event {
+            PileEvent::TariffCheck { model, reply } => {
                 let current = model == tariff_model(&self.station);
                 let cmd = PileCommand::TariffCheckReply { model, current, reply };
                 ctx.notify(Send(cmd));
             }
-            (_, PileEvent::TariffRequest(reply)) => {
+            PileEvent::TariffRequest(reply) => {
                 let cmd = PileCommand::Tariff {
                     model: tariff_model(&self.station),
                     tou: self.station.tariff.tou.clone(),
@@ -339,23 +333,23 @@ impl Handler<Event> for Pile {
                 };
                 ctx.notify(Send(cmd));
             }
-            (_, PileEvent::Alarm { port, kind, severity, message }) => {
+            PileEvent::Alarm { port, kind, severity, message } => {
                 let alarm = NewAlarm { port, ..self.alarm(alarms::kind(kind), severity, message) };
                 let p = self.platform.clone();
                 actix_rt::spawn(async move { alarms::raise(&p, alarm).await });
             }
-            (_, PileEvent::TariffPushed { ok }) => {
+            PileEvent::TariffPushed { ok } => {
                 let outcome = if ok { "acknowledged" } else { "refused" };
                 self.platform.metrics.tariff_pushes.with_label_values(&[outcome]).inc();
             }
-            (_, PileEvent::MaintenanceResult { kind, ok, detail }) => {
+            PileEvent::MaintenanceResult { kind, ok, detail } => {
                 let outcome = if ok { Outcome::Acknowledged } else { Outcome::Refused };
                 let now = self.platform.now();
                 if self.commands.finish(Which::Kind(kind), outcome, Some(detail), now).is_some() {
                     self.platform.metrics.maintenance.with_label_values(&[kind, outcome.as_str()]).inc();
                 }
             }
-            (_, PileEvent::Supply { voltage }) => {
+            PileEvent::Supply { voltage } => {
                 let cfg = &self.platform.config.alarms;
                 let found = if voltage > cfg.supply_max_v {
                     let msg = format!("supply at {voltage} V, above {} V", cfg.supply_max_v);
@@ -370,13 +364,16 @@ impl Handler<Event> for Pile {
                 let platform = self.platform.clone();
                 alarms::apply(self, ctx, &platform, changes, |pile| &mut pile.alarms);
             }
-            (Some(no), event) => match self.port(no, ctx) {
-                Some(port) => port.do_send(port::FromPile(event)),
-                None => {
-                    tracing::warn!(pile = %self.id, port = %no, "event for a port the pile does not have")
+            // Everything else is about one port (a login never reaches here).
+            event => {
+                let Some(no) = event.port() else { return };
+                match self.port(no, ctx) {
+                    Some(port) => port.do_send(port::FromPile(event)),
+                    None => {
+                        tracing::warn!(pile = %self.id, port = %no, "event for a port the pile does not have")
+                    }
                 }
-            },
-            (None, _) => {}
+            }
         }
     }
 }

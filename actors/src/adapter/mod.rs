@@ -127,6 +127,18 @@ pub enum PileEvent {
     },
 }
 
+impl PileEvent {
+    /// The port an event is about, if it is about one port.
+    pub fn port(&self) -> Option<PortNo> {
+        match self {
+            PileEvent::Port(r) => Some(r.port),
+            PileEvent::StartResult { port, .. } | PileEvent::StopResult { port, .. } => Some(*port),
+            PileEvent::Record(r, _) => Some(r.port),
+            _ => None,
+        }
+    }
+}
+
 /// How a charge is to run, for piles that enforce it themselves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Order {
