@@ -2,7 +2,7 @@
 //! in its readings, becomes a stored alarm within a second, is counted, can
 //! be acknowledged, and clears when the condition ends.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

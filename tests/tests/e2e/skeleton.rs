@@ -2,7 +2,7 @@
 //! logs in, charges across two tariff periods, and is billed to the cent;
 //! bad frames and bad requests fail cleanly and lose nothing.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! does not fit is refused, or queued and started when another charge
 //! stops; a pile that ignores its limit raises alarms.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

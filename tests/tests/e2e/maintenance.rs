@@ -1,7 +1,7 @@
 //! Remote maintenance over HTTP: every command ends acknowledged, refused or
 //! timed out, and that is visible over HTTP and in metrics.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 //! Needs the `prometheus` and `promtool` binaries (Debian: `apt-get install
 //! prometheus`; CI installs it). Without them those tests print why and pass.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};

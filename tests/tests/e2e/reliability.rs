@@ -2,7 +2,7 @@
 //! that fall silent, and piles that log in again on a new connection while
 //! the old one is still open.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

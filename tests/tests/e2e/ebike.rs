@@ -7,7 +7,7 @@
 //! the pile's own charging timer, so every expected figure is exact however
 //! the test is scheduled.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

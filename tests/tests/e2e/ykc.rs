@@ -2,7 +2,7 @@
 //! for, the pile's own total reconciled against the platform's bill, and a
 //! transaction record that arrives twice billed once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,15 @@
+//! The end-to-end suite: real sockets, real frames, a real database file and,
+//! where a crash is the point, the real server process. One test binary, not
+//! one per file, so CI links the whole workspace once instead of ten times.
+
+mod common;
+
+mod alarms;
+mod ebike;
+mod maintenance;
+mod power;
+mod prometheus;
+mod recovery;
+mod reliability;
+mod skeleton;
+mod ykc;
