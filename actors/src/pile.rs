@@ -11,7 +11,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use engine::alarm::{NewAlarm, Severity};
 use engine::domain::{PileId, PortNo, Protocol, SessionId, StationId};
-use engine::pricing::PricePlan;
+
 use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -20,7 +20,7 @@ use crate::adapter::{self, LoginInfo, Maintenance, PileCommand, PileEvent, Prote
 use crate::alarms::{self, Active};
 use crate::maintenance::{CommandLog, CommandRecord, Outcome, Which};
 use crate::port::{self, Port, PortView};
-use crate::station::StationCtx;
+use crate::station::{Purchase, StationCtx};
 use crate::Platform;
 
 /// What a pile actor tells its link.
@@ -470,8 +470,7 @@ pub struct StartCharge {
     /// Wait for room under the station's limit instead of being refused.
     pub queue: bool,
     pub balance: Decimal,
-    pub plan: Option<PricePlan>,
-    pub prepaid: Option<Decimal>,
+    pub purchase: Purchase,
 }
 
 impl Handler<StartCharge> for Pile {
@@ -481,14 +480,9 @@ impl Handler<StartCharge> for Pile {
         let port = self.port(msg.port, ctx);
         Box::pin(async move {
             let port = port.ok_or(port::StartError::NoSuchPort)?;
-            port.send(port::Start {
-                queue: msg.queue,
-                balance: msg.balance,
-                plan: msg.plan,
-                prepaid: msg.prepaid,
-            })
-            .await
-            .map_err(|_| port::StartError::Unavailable)?
+            port.send(port::Start { queue: msg.queue, balance: msg.balance, purchase: msg.purchase })
+                .await
+                .map_err(|_| port::StartError::Unavailable)?
         })
     }
 }

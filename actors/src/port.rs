@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use engine::alarm::{NewAlarm, Severity};
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
-use engine::pricing::PricePlan;
+
 use engine::session::SessionRecord;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -17,7 +17,7 @@ use crate::adapter::{self, PileEvent, PortReport, Reading};
 use crate::alarms::{self, Active};
 use crate::pile::{self, Pile};
 use crate::session::{self, Session};
-use crate::station::{self, Admission, StationCtx};
+use crate::station::{self, Admission, Purchase, StationCtx};
 use crate::Platform;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +34,9 @@ pub enum StartError {
     CapacityShort(String),
     #[error("could not record the charge: {0}")]
     Storage(String),
+    /// The wallet could not cover the hold.
+    #[error("{0}")]
+    Refused(String),
     #[error("the port is unavailable")]
     Unavailable,
 }
@@ -308,10 +311,7 @@ pub struct Start {
     /// Wait for room under the station's limit instead of being refused.
     pub queue: bool,
     pub balance: Decimal,
-    /// The plan the driver chose; without one, the station's tariff.
-    pub plan: Option<PricePlan>,
-    /// Paid up front, yuan.
-    pub prepaid: Option<Decimal>,
+    pub purchase: Purchase,
 }
 
 impl Handler<Start> for Port {
@@ -417,7 +417,7 @@ impl Port {
         let now = self.platform.now();
         let local = now.with_timezone(&self.station.offset).naive_local();
         let id = adapter::session_id(self.protocol, &self.pile_id, self.no, local);
-        let terms = self.station.terms(msg.plan, msg.prepaid);
+        let terms = self.station.terms(msg.purchase);
         let record =
             SessionRecord::new(id.clone(), self.pile_id.clone(), self.no, self.station.record.id, terms, now);
         let session = Session::new(self.session_ctx(ctx.address()), record).start();

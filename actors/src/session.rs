@@ -223,7 +223,10 @@ impl Handler<Begin> for Session {
             order: self.order(msg.balance),
         };
         let begin = async move {
-            store.insert_session(&rec).await.map_err(|e| port::StartError::Storage(e.to_string()))?;
+            store.insert_session(&rec).await.map_err(|e| match e {
+                engine::store::StoreError::Refused(why) => port::StartError::Refused(why),
+                e => port::StartError::Storage(e.to_string()),
+            })?;
             match pile.send(pile::Send(cmd)).await {
                 Ok(Ok(())) => Ok(()),
                 _ => Err(port::StartError::Offline),
@@ -236,7 +239,7 @@ impl Handler<Begin> for Session {
                     s.platform().metrics.sessions_started.inc();
                 }
                 // Nothing was stored: nothing to fail.
-                Err(port::StartError::Storage(_)) => s.end(ctx, "failed"),
+                Err(port::StartError::Storage(_) | port::StartError::Refused(_)) => s.end(ctx, "failed"),
                 Err(_) => s.fail(ctx, StopReason { code: 0, text: "the pile is offline".into() }),
             }
             res
@@ -504,7 +507,7 @@ async fn bill_offline(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
         ctx.pile_id.clone(),
         record.port,
         station.record.id,
-        station.terms(None, None),
+        station.terms(Default::default()),
         started,
     );
     let _ = rec.start_result(true, started, None);

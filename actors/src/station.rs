@@ -19,7 +19,8 @@ use chrono::{FixedOffset, Timelike};
 use engine::alarm::{NewAlarm, Severity};
 use engine::allocation::{allocate, Allocation, Demand, Input, PortKey, PowerConfig};
 use engine::domain::{PileId, PortNo, Protocol, SessionId};
-use engine::pricing::{PricePlan, Pricing, Terms};
+use engine::ledger::Payer;
+use engine::pricing::{Discount, PricePlan, Pricing, Terms};
 use engine::store::{PileRecord, Station as StationRecord};
 use engine::tariff::Tariff;
 use rust_decimal::Decimal;
@@ -58,20 +59,36 @@ struct Live {
 impl StationCtx {
     /// What a charge started now is priced under: a chosen plan, or the
     /// station's tariff; with the station's fees.
-    pub fn terms(&self, plan: Option<PricePlan>, prepaid: Option<Decimal>) -> Terms {
-        let (pricing, plan_id) = match plan {
+    pub fn terms(&self, purchase: Purchase) -> Terms {
+        let (pricing, plan_id) = match purchase.plan {
             Some(plan) => (plan.pricing, Some(plan.id)),
             None => (Pricing::TimeOfUse { tariff_id: self.tariff.id, tou: self.tariff.tou.clone() }, None),
         };
         Terms {
             pricing,
             plan_id,
-            prepaid,
+            prepaid: purchase.prepaid,
             service_fee: self.record.service_fee,
             minimum: self.record.minimum_charge,
             utc_offset_minutes: self.record.utc_offset_minutes,
+            discount: purchase.discount,
+            payer: purchase.payer,
+            merchant_id: self.record.merchant_id,
         }
     }
+}
+
+/// What a driver buys with a charge, as the API resolved it; the station
+/// adds its own fees and tariff to make the session's terms.
+#[derive(Clone, Debug, Default)]
+pub struct Purchase {
+    /// The plan the driver chose; without one, the station's tariff.
+    pub plan: Option<PricePlan>,
+    /// Paid up front, yuan: the charge stops when it is spent.
+    pub prepaid: Option<Decimal>,
+    /// The wallet paying, and what was held from it.
+    pub payer: Option<Payer>,
+    pub discount: Option<Discount>,
 }
 
 pub struct Station {

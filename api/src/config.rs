@@ -59,6 +59,18 @@ pub struct ServeConfig {
     pub alarm_supply_max_v: u32,
     /// Alarms are also POSTed as JSON to this URL.
     pub alarm_webhook: Option<String>,
+    /// Signs and checks payment notifications (HMAC-SHA256). Unset: a
+    /// random secret per start, enough for the sandbox provider only.
+    pub payment_secret: Option<String>,
+    /// Driver notifications (login codes) are POSTed as JSON to this URL;
+    /// unset, they are logged.
+    pub notify_webhook: Option<String>,
+    /// Held from the wallet at start when the driver prepays nothing, yuan.
+    pub default_hold: rust_decimal::Decimal,
+    pub login_code_ttl_ms: u64,
+    pub token_ttl_ms: u64,
+    /// Merchants' settlement days are local days at this offset.
+    pub settlement_utc_offset_minutes: i32,
     /// Extra time the store's writer waits to gather a batch (0: group commit only).
     pub store_batch_window_ms: u64,
     /// fsync every commit (true) or leave it to the OS (false: a power cut may
@@ -102,6 +114,12 @@ impl Default for ServeConfig {
             alarm_supply_min_v: a.alarms.supply_min_v.try_into().unwrap_or(187),
             alarm_supply_max_v: a.alarms.supply_max_v.try_into().unwrap_or(253),
             alarm_webhook: None,
+            payment_secret: None,
+            notify_webhook: None,
+            default_hold: rust_decimal::Decimal::from(30),
+            login_code_ttl_ms: 5 * 60 * 1000,
+            token_ttl_ms: 30 * 24 * 3600 * 1000,
+            settlement_utc_offset_minutes: 480,
             store_batch_window_ms: 0,
             store_fsync: true,
             clock_start: None,
@@ -150,6 +168,25 @@ impl ServeConfig {
                 Some(start) => Clock::simulated(start, self.clock_rate),
                 None => Clock::System,
             },
+        }
+    }
+
+    pub fn money(&self) -> crate::money::MoneyConfig {
+        let secret = match &self.payment_secret {
+            Some(s) => s.clone().into_bytes(),
+            None => {
+                let mut b = [0u8; 32];
+                getrandom::fill(&mut b).expect("the OS random source");
+                b.to_vec()
+            }
+        };
+        crate::money::MoneyConfig {
+            secret,
+            notify_webhook: self.notify_webhook.clone(),
+            default_hold: self.default_hold,
+            code_ttl: std::time::Duration::from_millis(self.login_code_ttl_ms),
+            token_ttl: std::time::Duration::from_millis(self.token_ttl_ms),
+            settlement_utc_offset_minutes: self.settlement_utc_offset_minutes,
         }
     }
 

@@ -69,6 +69,7 @@ impl From<StoreError> for ApiError {
                 ApiError::unavailable("storage is failing; try again")
             }
             StoreError::Closed => ApiError::unavailable("storage is shut down"),
+            StoreError::Refused(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_balance", m),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod http_metrics;
 pub mod idempotency;
+pub mod money;
 pub mod routes;
 pub mod server;
 

@@ -71,11 +71,12 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let http_metrics = web::Data::new(HttpMetrics::register(&platform.metrics.registry));
     let p = platform.clone();
     let in_flight = web::Data::new(crate::idempotency::InFlight::default());
+    let money = web::Data::new(crate::money::Money::new(cfg.money(), &platform.metrics.registry));
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(http_metrics.clone())
             .wrap(from_fn(http_metrics::observe))
-            .configure(routes::configure(p.clone(), in_flight.clone()))
+            .configure(routes::configure(p.clone(), in_flight.clone(), money.clone()))
     })
     .disable_signals();
     if cfg.http_workers > 0 {

@@ -42,6 +42,7 @@ async fn link(dir: &std::path::Path) -> (Arc<Platform>, Conn, PileId) {
             utc_offset_minutes: 480,
             service_fee: Decimal::ZERO,
             minimum_charge: Decimal::ZERO,
+            merchant_id: None,
         })
         .await
         .unwrap();

@@ -45,6 +45,7 @@ async fn seeded(store: &SqliteStore) -> Vec<SessionId> {
             utc_offset_minutes: 480,
             service_fee: Decimal::ZERO,
             minimum_charge: Decimal::ZERO,
+            merchant_id: None,
         })
         .await
         .unwrap();
@@ -66,6 +67,9 @@ async fn seeded(store: &SqliteStore) -> Vec<SessionId> {
         service_fee: Decimal::ZERO,
         minimum: Decimal::ZERO,
         utc_offset_minutes: 480,
+        discount: None,
+        payer: None,
+        merchant_id: None,
     };
     let mut ids = Vec::new();
     for n in 0..SESSIONS {

@@ -17,6 +17,9 @@ fn terms(pricing: Pricing) -> Terms {
         service_fee: dec!(0.1),
         minimum: dec!(0.5),
         utc_offset_minutes: 480,
+        discount: None,
+        payer: None,
+        merchant_id: None,
     }
 }
 

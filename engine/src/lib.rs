@@ -4,13 +4,17 @@
 //! tariffs and money, the charging-session state machine, and the storage
 //! trait with its backends. Pure and fast, so it is unit-tested on its own.
 
+pub mod accounts;
 pub mod alarm;
 pub mod allocation;
 pub mod clock;
 pub mod dny;
 pub mod domain;
+pub mod ledger;
+pub mod payment;
 pub mod pricing;
 pub mod session;
+pub mod settlement;
 pub mod store;
 pub mod tariff;
 pub mod ykc;

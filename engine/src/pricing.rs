@@ -13,6 +13,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{SessionId, TariffId};
+use crate::ledger::{MerchantId, Payer};
 use crate::tariff::{Period, PeriodEnergy, TouPrices};
 
 pub type PlanId = i64;
@@ -131,6 +132,24 @@ pub struct Terms {
     pub minimum: Decimal,
     /// The station's local time, for time-of-use periods.
     pub utc_offset_minutes: i32,
+    /// Off the list price for the driver's class, if any applies.
+    #[serde(default)]
+    pub discount: Option<Discount>,
+    /// The wallet that pays, if the charge is paid from one.
+    #[serde(default)]
+    pub payer: Option<Payer>,
+    /// Whose station it is, for settlement; `None`: the operator's own.
+    #[serde(default)]
+    pub merchant_id: Option<MerchantId>,
+}
+
+/// What a driver's class takes off the list price of a charge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discount {
+    /// The rule that granted it, for the bill.
+    pub rule_id: i64,
+    /// Percent off, 0 to 100 (100: free).
+    pub percent: Decimal,
 }
 
 impl Terms {
@@ -261,6 +280,14 @@ impl Terms {
         if delivered && listed < self.minimum {
             lines.push(BillLine::Minimum { amount: self.minimum - listed });
         }
+        let list_total = round(sum(&lines), 2);
+        let discount = match &self.discount {
+            Some(d) if !list_total.is_zero() => round(list_total * d.percent / Decimal::ONE_HUNDRED, 2),
+            _ => Decimal::ZERO,
+        };
+        if let Some(d) = self.discount.as_ref().filter(|_| !discount.is_zero()) {
+            lines.push(BillLine::Discount { rule_id: d.rule_id, percent: d.percent, amount: -discount });
+        }
         if let Some(prepaid) = self.prepaid {
             let over = sum(&lines) - prepaid;
             if over > Decimal::ZERO {
@@ -288,6 +315,8 @@ impl Terms {
             energy_amount,
             service_amount,
             lines,
+            list_total,
+            discount,
             total,
             prepaid: self.prepaid,
             refund: self.prepaid.map(|p| (p - total).max(Decimal::ZERO)).unwrap_or_default(),
@@ -430,6 +459,12 @@ pub enum BillLine {
     Minimum {
         amount: Decimal,
     },
+    /// Negative: the driver's class discount.
+    Discount {
+        rule_id: i64,
+        percent: Decimal,
+        amount: Decimal,
+    },
     /// Negative: what is above the prepaid amount is not charged.
     PrepaidCap {
         amount: Decimal,
@@ -445,6 +480,7 @@ impl BillLine {
             | BillLine::Tier { amount, .. }
             | BillLine::ServiceFee { amount }
             | BillLine::Minimum { amount }
+            | BillLine::Discount { amount, .. }
             | BillLine::PrepaidCap { amount } => *amount,
         }
     }
@@ -463,6 +499,12 @@ pub struct Bill {
     pub energy_amount: Decimal,
     /// Time-of-use service charges and the station's service fee.
     pub service_amount: Decimal,
+    /// What it costs at list price, yuan, before any discount or cap.
+    #[serde(default)]
+    pub list_total: Decimal,
+    /// Taken off the list price for the driver's class, yuan.
+    #[serde(default)]
+    pub discount: Decimal,
     /// What the driver pays, yuan, rounded half-up to the cent.
     pub total: Decimal,
     pub prepaid: Option<Decimal>,
@@ -505,6 +547,9 @@ mod tests {
             service_fee: Decimal::ZERO,
             minimum: Decimal::ZERO,
             utc_offset_minutes: 480,
+            discount: None,
+            payer: None,
+            merchant_id: None,
         }
     }
 

@@ -236,6 +236,9 @@ mod tests {
             service_fee: Decimal::ZERO,
             minimum: Decimal::ZERO,
             utc_offset_minutes: 0,
+            discount: None,
+            payer: None,
+            merchant_id: None,
         }
     }
 

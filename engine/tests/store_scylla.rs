@@ -76,6 +76,7 @@ async fn site(store: &ScyllaStore, pile: &str, created: DateTime<Utc>) -> Sessio
             utc_offset_minutes: 480,
             service_fee: dec!(0),
             minimum_charge: dec!(0),
+            merchant_id: None,
         })
         .await
         .unwrap();
@@ -94,6 +95,9 @@ async fn site(store: &ScyllaStore, pile: &str, created: DateTime<Utc>) -> Sessio
         service_fee: station.service_fee,
         minimum: station.minimum_charge,
         utc_offset_minutes: station.utc_offset_minutes,
+        discount: None,
+        payer: None,
+        merchant_id: None,
     };
     SessionRecord::new(
         SessionId(format!("{pile}-s", pile = pile.id)),

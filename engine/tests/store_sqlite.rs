@@ -44,6 +44,7 @@ async fn site(store: &SqliteStore, pile: &str) -> SessionRecord {
             utc_offset_minutes: 480,
             service_fee: rust_decimal::Decimal::ZERO,
             minimum_charge: rust_decimal::Decimal::ZERO,
+            merchant_id: None,
         })
         .await
         .unwrap();
@@ -62,6 +63,9 @@ async fn site(store: &SqliteStore, pile: &str) -> SessionRecord {
         service_fee: station.service_fee,
         minimum: station.minimum_charge,
         utc_offset_minutes: station.utc_offset_minutes,
+        discount: None,
+        payer: None,
+        merchant_id: None,
     };
     SessionRecord::new(SessionId("s-1".into()), pile.id, PortNo(1), station.id, terms, t(1))
 }

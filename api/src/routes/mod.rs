@@ -10,7 +10,10 @@ use actors::Platform;
 use crate::error::ApiError;
 
 pub mod alarms;
+pub mod drivers;
+pub mod merchants;
 pub mod ops;
+pub mod payments;
 pub mod piles;
 pub mod plans;
 pub mod sessions;
@@ -32,10 +35,12 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
 pub fn configure(
     platform: Arc<Platform>,
     in_flight: web::Data<crate::idempotency::InFlight>,
+    money: crate::money::MoneyData,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(platform))
             .app_data(in_flight)
+            .app_data(money)
             .app_data(
                 web::JsonConfig::default().limit(64 * 1024).error_handler(|err, _| {
                     ApiError::bad_request(format!("malformed JSON body: {err}")).into()
@@ -53,7 +58,10 @@ pub fn configure(
                     .configure(plans::routes)
                     .configure(stations::routes)
                     .configure(piles::routes)
-                    .configure(sessions::routes),
+                    .configure(sessions::routes)
+                    .configure(drivers::routes)
+                    .configure(merchants::routes)
+                    .configure(payments::routes),
             );
     }
 }

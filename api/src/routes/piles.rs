@@ -7,6 +7,7 @@ use actors::adapter::Maintenance;
 use actors::maintenance::CommandRecord;
 use actors::pile::{self, MaintainError, PileView};
 use actors::port::{PortView, StartError, Started, StopError};
+use actors::station::Purchase;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol};
 use engine::pricing::{PricePlan, Pricing};
 use engine::store::PileRecord;
@@ -144,7 +145,10 @@ pub struct StartBody {
 }
 
 /// The plan and prepaid amount of a start request.
-async fn pricing(state: &State, body: &StartBody) -> ApiResult<(Option<PricePlan>, Option<Decimal>)> {
+pub(super) async fn pricing(
+    state: &State,
+    body: &StartBody,
+) -> ApiResult<(Option<PricePlan>, Option<Decimal>)> {
     let plan = match body.plan_id {
         Some(id) => Some(
             state
@@ -185,7 +189,7 @@ async fn pricing(state: &State, body: &StartBody) -> ApiResult<(Option<PricePlan
     Ok((plan, prepaid))
 }
 
-async fn live_pile(state: &State, id: &str, port: u8) -> ApiResult<actix::Addr<pile::Pile>> {
+pub(super) async fn live_pile(state: &State, id: &str, port: u8) -> ApiResult<actix::Addr<pile::Pile>> {
     let record = record(state, id).await?;
     if port == 0 || port > record.ports {
         return Err(ApiError::not_found(
@@ -218,26 +222,34 @@ async fn start_charge(state: &State, id: String, port: u8, body: &[u8]) -> ApiRe
         return Err(ApiError::invalid("balance", "balance cannot be negative"));
     }
     let pile = live_pile(state, &id, port).await?;
+    let purchase = Purchase { plan, prepaid, ..Default::default() };
     let started = pile
-        .send(pile::StartCharge { port: PortNo(port), queue: body.queue, balance, plan, prepaid })
+        .send(pile::StartCharge { port: PortNo(port), queue: body.queue, balance, purchase })
         .await
-        .map_err(|_| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))?;
-    let started = started.map_err(|e| match e {
+        .map_err(|_| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))?
+        .map_err(start_error)?;
+    Ok((StatusCode::ACCEPTED, started_json(started, None)))
+}
+
+pub(super) fn start_error(e: StartError) -> ApiError {
+    match e {
         StartError::NoSuchPort => ApiError::not_found("unknown_port", e.to_string()),
         StartError::Offline | StartError::Unavailable => ApiError::conflict("pile_offline", e.to_string()),
         StartError::Busy(_) => ApiError::conflict("port_busy", e.to_string()),
         StartError::Faulted => ApiError::conflict("port_faulted", e.to_string()),
         StartError::CapacityShort(_) => ApiError::conflict("station_capacity_short", e.to_string()),
+        StartError::Refused(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_balance", m),
         StartError::Storage(m) => ApiError::unavailable(m),
-    })?;
-    Ok((
-        StatusCode::ACCEPTED,
-        match started {
-            Started::Session(session) => json!({ "session_id": session, "state": "starting" }),
-            // Starts by itself when the station has room; the port shows its session then.
-            Started::Queued(position) => json!({ "state": "queued", "position": position }),
-        },
-    ))
+    }
+}
+
+/// The answer to a start; `held`: what a wallet charge set aside.
+pub(super) fn started_json(started: Started, held: Option<Decimal>) -> Value {
+    match started {
+        Started::Session(session) => json!({ "session_id": session, "state": "starting", "held": held }),
+        // Starts by itself when the station has room; the port shows its session then.
+        Started::Queued(position) => json!({ "state": "queued", "position": position, "held": held }),
+    }
 }
 
 async fn stop(

@@ -35,6 +35,8 @@ pub struct Body {
     /// The least a charge costs, yuan.
     #[serde(default)]
     pub minimum_charge: Decimal,
+    /// The site owner its charges are settled to; none: the operator's own.
+    pub merchant_id: Option<i64>,
 }
 
 async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> {
@@ -49,6 +51,11 @@ async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     if state.store.tariff(body.tariff_id).await?.is_none() {
         return Err(ApiError::invalid("tariff_id", format!("no tariff {}", body.tariff_id)));
     }
+    if let Some(m) = body.merchant_id {
+        if state.store.merchant(m).await?.is_none() {
+            return Err(ApiError::invalid("merchant_id", format!("no merchant {m}")));
+        }
+    }
     for (field, v) in [("service_fee", body.service_fee), ("minimum_charge", body.minimum_charge)] {
         if v.is_sign_negative() && !v.is_zero() || v.normalize().scale() > 2 {
             return Err(ApiError::invalid(field, "an amount in yuan, not negative, to the fen"));
@@ -60,6 +67,7 @@ async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> 
         utc_offset_minutes: offset,
         service_fee: body.service_fee,
         minimum_charge: body.minimum_charge,
+        merchant_id: body.merchant_id,
     };
     let created = state.store.create_station(&station).await?;
     Ok(HttpResponse::Created().json(created))

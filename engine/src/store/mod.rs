@@ -6,14 +6,17 @@
 //! one batching writer and answer each write when its batch is committed.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::{Card, Driver, Merchant, NewRule, Order, Rule, Status, Token};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
 use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
+use crate::ledger::{Account, DriverId, Entry, LedgerError, MerchantId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
+use crate::settlement::Statement;
 use crate::tariff::{Tariff, TouPrices};
 use rust_decimal::Decimal;
 
@@ -33,6 +36,15 @@ pub enum StoreError {
     Backend(String),
     #[error("storage is shut down")]
     Closed,
+    /// A ledger rule refused an entry (a wallet short of a hold).
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+impl From<LedgerError> for StoreError {
+    fn from(e: LedgerError) -> Self {
+        StoreError::Refused(e.to_string())
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -48,6 +60,9 @@ pub struct Station {
     pub service_fee: Decimal,
     /// The least such a charge costs, yuan.
     pub minimum_charge: Decimal,
+    /// The site owner its charges earn for; `None`: the operator's own.
+    #[serde(default)]
+    pub merchant_id: Option<MerchantId>,
     /// How the station's power is managed; `None`: not managed.
     pub power: Option<PowerConfig>,
     pub created_at: DateTime<Utc>,
@@ -60,6 +75,8 @@ pub struct NewStation {
     pub utc_offset_minutes: i32,
     pub service_fee: Decimal,
     pub minimum_charge: Decimal,
+    #[serde(default)]
+    pub merchant_id: Option<MerchantId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,16 +131,21 @@ pub trait Store: Send + Sync + 'static {
     async fn piles(&self) -> Result<Vec<PileRecord>>;
 
     /// Durable when it returns. Fails with `Conflict` if the id is taken.
+    /// A session paid from a wallet (`terms.payer`) places its hold in the
+    /// same transaction, or fails with `Refused` if the wallet is short.
     async fn insert_session(&self, session: &SessionRecord) -> Result<()>;
     /// Replaces the stored record of an open session; durable when it returns.
     /// Fails with `NotFound` for an unknown session, `Conflict` if the stored
     /// session is already finished (a finished session never changes).
+    /// A wallet-paid session stored as failed gives its hold back in the
+    /// same transaction.
     async fn update_session(&self, session: &SessionRecord) -> Result<()>;
     /// Appends readings; committed in order with every other write.
     async fn append_samples(&self, samples: Vec<MeterSample>) -> Result<()>;
     /// Stores the finished record and its bill in one transaction. Returns
     /// false, changing nothing, if the session was already billed: a repeated
-    /// final record from a pile is billed once.
+    /// final record from a pile is billed once. A session paid from a wallet
+    /// has its bill captured from the hold in the same transaction.
     async fn finish_session(&self, session: &SessionRecord, bill: &Bill) -> Result<bool>;
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
     /// A session's readings, oldest first.
@@ -147,7 +169,71 @@ pub trait Store: Send + Sync + 'static {
     /// (changing nothing) if the key was taken.
     async fn remember_response(&self, key: &str, response: &StoredResponse) -> Result<bool>;
 
+    async fn create_merchant(&self, name: &str, commission_percent: Decimal) -> Result<Merchant>;
+    async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>>;
+
+    /// Fails with `Conflict` if the phone number is registered.
+    async fn create_driver(
+        &self,
+        phone: &str,
+        password_hash: Option<&str>,
+        class: Option<&str>,
+    ) -> Result<Driver>;
+    async fn driver(&self, id: DriverId) -> Result<Option<Driver>>;
+    async fn driver_by_phone(&self, phone: &str) -> Result<Option<Driver>>;
+    /// Stores a driver's password, class, status and last activity;
+    /// `NotFound` for an unknown driver.
+    async fn update_driver(&self, driver: &Driver) -> Result<()>;
+
+    /// Fails with `Conflict` if the number is taken, `NotFound` if the driver is.
+    async fn create_card(&self, card: &Card) -> Result<()>;
+    async fn card(&self, number: &str) -> Result<Option<Card>>;
+    /// A driver's cards, by number.
+    async fn cards(&self, driver: DriverId) -> Result<Vec<Card>>;
+    async fn set_card_status(&self, number: &str, status: Status) -> Result<Option<Card>>;
+
+    async fn create_rule(&self, rule: &NewRule) -> Result<Rule>;
+    /// Every price rule, by id; an operator has tens, not millions.
+    async fn rules(&self) -> Result<Vec<Rule>>;
+
+    /// Fails with `Conflict` if the id is taken.
+    async fn create_order(&self, order: &Order) -> Result<()>;
+    async fn order(&self, id: &str) -> Result<Option<Order>>;
+    /// Marks a pending order paid and credits its driver's wallet in one
+    /// transaction. `Ok(false)`, changing nothing, if it was paid already:
+    /// a replayed notification credits once. `NotFound` for an unknown order.
+    async fn pay_order(&self, id: &str, provider_txn: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Orders paid in `[from, until)`, oldest first, for reconciliation.
+    async fn paid_orders(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Order>>;
+
+    /// Books an entry once: `Ok(false)`, changing nothing, if its key was
+    /// booked already; `Refused` if a balance would break the ledger's rule.
+    async fn post_entry(&self, entry: &Entry) -> Result<bool>;
+    async fn balance(&self, account: &Account) -> Result<Decimal>;
+    /// Entries as the filter says, oldest first.
+    async fn entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>>;
+
+    /// Stores a merchant's statement and books its settlement entry in one
+    /// transaction. `Ok(false)`, changing nothing, if the merchant's day was
+    /// issued already: an issued statement never changes.
+    async fn issue_statement(&self, statement: &Statement) -> Result<bool>;
+    async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>>;
+
+    /// Keeps a login token under the hash of its secret.
+    async fn create_token(&self, hash: &str, token: &Token) -> Result<()>;
+    async fn token(&self, hash: &str) -> Result<Option<Token>>;
+
     fn stats(&self) -> StoreStats;
+}
+
+/// Which entries to list; every field narrows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryFilter {
+    /// Entries with a line on this account.
+    pub account: Option<Account>,
+    pub reference: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// An API response kept under its request's idempotency key, so a retried

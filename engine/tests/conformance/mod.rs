@@ -19,6 +19,8 @@ use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices};
 use engine::Decimal;
 use rust_decimal_macros::dec;
 
+mod money;
+
 type Db = Arc<dyn Store>;
 
 /// An id no backend hands out: ids count up from 1.
@@ -42,6 +44,7 @@ pub async fn run(store: Arc<dyn Store>) {
     station_power_round_trips(&store).await;
     alarms_are_raised_listed_acknowledged_and_cleared(&store).await;
     concurrent_writes_all_land(&store).await;
+    money::run(&store).await;
 }
 
 fn unique(kind: &str) -> String {
@@ -89,6 +92,7 @@ async fn site(db: &Db) -> Site {
             utc_offset_minutes: 480,
             service_fee: dec!(0.10),
             minimum_charge: dec!(0.50),
+            merchant_id: None,
         })
         .await
         .unwrap();
@@ -117,6 +121,9 @@ fn terms(site: &Site) -> Terms {
         service_fee: site.station.service_fee,
         minimum: site.station.minimum_charge,
         utc_offset_minutes: site.station.utc_offset_minutes,
+        discount: None,
+        payer: None,
+        merchant_id: None,
     }
 }
 
@@ -167,6 +174,7 @@ async fn station_needs_an_existing_tariff(db: &Db) {
         utc_offset_minutes: 480,
         service_fee: Decimal::ZERO,
         minimum_charge: Decimal::ZERO,
+        merchant_id: None,
     };
     let err = db.create_station(&orphan).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
@@ -178,6 +186,7 @@ async fn station_needs_an_existing_tariff(db: &Db) {
         utc_offset_minutes: -330,
         service_fee: dec!(0.250),
         minimum_charge: dec!(1),
+        merchant_id: None,
     };
     let station = db.create_station(&new).await.unwrap();
     assert_eq!((&station.name, station.tariff_id, station.utc_offset_minutes), (&new.name, tariff.id, -330));

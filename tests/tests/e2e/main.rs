@@ -7,6 +7,7 @@ mod common;
 mod alarms;
 mod ebike;
 mod maintenance;
+mod money;
 mod power;
 mod prometheus;
 mod recovery;

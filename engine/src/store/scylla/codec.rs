@@ -21,6 +21,7 @@ use crate::session::{SessionRecord, SessionState, StopReason};
 use crate::store::{Result, StoreError};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
 /// How many partitions the `piles` listing is spread over. Part of the
 /// schema: changing it needs a migration that rewrites the listing.
@@ -87,6 +88,22 @@ pub(super) fn unsigned(column: &str, v: i64) -> Result<u32> {
 pub(super) fn day_bucket(us: i64) -> i32 {
     // Days since 1970 fit an i32 for every timestamp chrono can hold.
     us.div_euclid(MICROS_PER_DAY) as i32
+}
+
+/// The UTC hour a posting started in: the partition of `ledger_pending`.
+pub(super) fn hour_bucket(us: i64) -> i32 {
+    // Hours since 1970 fit an i32 until the year 246,000.
+    us.div_euclid(MICROS_PER_HOUR).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// An enum stored under its serde (snake_case) name, as in SQLite.
+pub(super) fn snake<T: Serialize>(value: &T) -> Result<String> {
+    Ok(to_json(value)?.trim_matches('"').to_owned())
+}
+
+pub(super) fn from_snake<T: DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| bad(column, format!("unknown value {text:?}: {e}")))
 }
 
 /// The partition of the `piles` listing a pile id lives in: FNV-1a, fixed
@@ -206,7 +223,7 @@ pub(super) fn session(row: SessionRow) -> Result<SessionRecord> {
 
 /// Bill columns in the order of `BillRow`, after `session_id`.
 pub(super) const BILL_COLUMNS: &str = "tariff_id, plan_id, lines, kwh, seconds, energy_amount, \
-     service_amount, total, prepaid, refund, reconciliation";
+     service_amount, total, prepaid, refund, reconciliation, list_total, discount";
 
 pub(super) type BillRow = (
     Option<i64>,    // tariff_id
@@ -220,6 +237,8 @@ pub(super) type BillRow = (
     Option<String>, // prepaid
     String,         // refund
     Option<String>, // reconciliation
+    Option<String>, // list_total (null before schema version 2)
+    Option<String>, // discount (null before schema version 2)
 );
 
 /// What claiming a bill binds: `session_id`, `BILL_COLUMNS`, `created_at`
@@ -237,6 +256,8 @@ pub(super) type BillValues = (
     Option<String>,
     String,
     Option<String>, // reconciliation
+    Option<String>, // list_total
+    Option<String>, // discount
     i64,            // created_at
     String,         // final_session
 );
@@ -256,14 +277,30 @@ pub(super) fn bill_values(b: &Bill, session: &SessionRecord, at: DateTime<Utc>) 
         b.prepaid.map(dec),
         dec(b.refund),
         b.reconciliation.as_ref().map(to_json).transpose()?,
+        Some(dec(b.list_total)),
+        Some(dec(b.discount)),
         micros(at),
         to_json(session)?,
     ))
 }
 
 pub(super) fn bill(session_id: &SessionId, row: BillRow) -> Result<Bill> {
-    let (tariff_id, plan_id, lines, kwh, seconds, energy, service, total, prepaid, refund, reconciliation) =
-        row;
+    let (
+        tariff_id,
+        plan_id,
+        lines,
+        kwh,
+        seconds,
+        energy,
+        service,
+        total,
+        prepaid,
+        refund,
+        reconciliation,
+        list_total,
+        discount,
+    ) = row;
+    let total = decimal("total", &total)?;
     Ok(Bill {
         session_id: session_id.clone(),
         tariff_id,
@@ -273,7 +310,10 @@ pub(super) fn bill(session_id: &SessionId, row: BillRow) -> Result<Bill> {
         seconds: unsigned("seconds", seconds)?,
         energy_amount: decimal("energy_amount", &energy)?,
         service_amount: decimal("service_amount", &service)?,
-        total: decimal("total", &total)?,
+        // Bills from before discounts: the total was the list price.
+        list_total: opt_decimal("list_total", list_total.as_deref())?.unwrap_or(total),
+        discount: opt_decimal("discount", discount.as_deref())?.unwrap_or_default(),
+        total,
         prepaid: opt_decimal("prepaid", prepaid.as_deref())?,
         refund: decimal("refund", &refund)?,
         reconciliation: reconciliation.as_deref().map(|r| json("reconciliation", r)).transpose()?,
@@ -377,6 +417,9 @@ mod tests {
             service_fee: dec!(0.10),
             minimum: dec!(0.50),
             utc_offset_minutes: 480,
+            discount: None,
+            payer: None,
+            merchant_id: None,
         };
         let mut s = SessionRecord::new(
             SessionId("s-1".into()),
@@ -438,19 +481,65 @@ mod tests {
             seconds: 900,
             energy_amount: dec!(0),
             service_amount: dec!(0.10),
+            list_total: dec!(1.20),
+            discount: dec!(0),
             total: dec!(1.20),
             prepaid: Some(dec!(3.00)),
             refund: dec!(1.80),
             reconciliation: Some(crate::pricing::Reconciliation::of(dec!(1.20), dec!(1.1), dec!(0.05))),
         };
         let s = record();
-        let (id, tariff, plan, lines, kwh, secs, energy, service, total, prepaid, refund, rec, at, fin) =
-            bill_values(&b, &s, t(5)).unwrap();
+        let (
+            id,
+            tariff,
+            plan,
+            lines,
+            kwh,
+            secs,
+            energy,
+            service,
+            total,
+            prepaid,
+            refund,
+            rec,
+            list,
+            off,
+            at,
+            fin,
+        ) = bill_values(&b, &s, t(5)).unwrap();
         assert_eq!((id.as_str(), at), ("s-1", micros(t(5))));
         assert_eq!(json::<SessionRecord>("final_session", &fin).unwrap(), s);
-        let row = (tariff, plan, lines, kwh, secs, energy, service, total, prepaid, refund, rec);
-        let back = bill(&b.session_id, row).unwrap();
+        let row = (tariff, plan, lines, kwh, secs, energy, service, total, prepaid, refund, rec, list, off);
+        let back = bill(&b.session_id, row.clone()).unwrap();
         assert_eq!(back, b);
         assert_eq!((back.kwh.to_string(), back.total.to_string()), ("0.0700".into(), "1.20".into()));
+
+        let discounted = Bill { list_total: dec!(1.50), discount: dec!(0.30), ..b.clone() };
+        let (.., list, off, _, _) = bill_values(&discounted, &s, t(5)).unwrap();
+        assert_eq!((list.as_deref(), off.as_deref()), (Some("1.50"), Some("0.30")));
+        let row = (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, list, off);
+        assert_eq!(bill(&b.session_id, row.clone()).unwrap(), discounted);
+
+        // A bill stored before schema version 2 has neither column.
+        let old = (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, None, None);
+        let back = bill(&b.session_id, old).unwrap();
+        assert_eq!((back.list_total, back.discount), (dec!(1.20), dec!(0)));
+    }
+
+    #[test]
+    fn enums_and_hours_are_stored_as_sqlite_names_them() {
+        use crate::accounts::{CardKind, OrderStatus, Status};
+        use crate::ledger::EntryKind;
+        assert_eq!(snake(&OrderStatus::Pending).unwrap(), "pending");
+        assert_eq!(snake(&CardKind::Physical).unwrap(), "physical");
+        assert_eq!(snake(&EntryKind::TopUp).unwrap(), EntryKind::TopUp.as_str());
+        assert_eq!(from_snake::<OrderStatus>("status", "paid").unwrap(), OrderStatus::Paid);
+        assert_eq!(from_snake::<Status>("status", "frozen").unwrap(), Status::Frozen);
+        let err = from_snake::<OrderStatus>("status", "lost").unwrap_err();
+        assert!(matches!(&err, StoreError::Backend(m) if m.contains("status")), "{err:?}");
+        let midnight = t(0).timestamp_micros();
+        assert_eq!(hour_bucket(midnight) + 1, hour_bucket(midnight + MICROS_PER_HOUR));
+        assert_eq!(hour_bucket(midnight), hour_bucket(midnight + MICROS_PER_HOUR - 1));
+        assert_eq!(hour_bucket(-1), -1);
     }
 }

@@ -215,6 +215,26 @@ impl Cql {
         Ok(lwt)
     }
 
+    /// A conditional batch: statements on one partition applied by one
+    /// round of Paxos, all or none.
+    pub(super) async fn lwt_batch(
+        &self,
+        what: &'static str,
+        batch: &Batch,
+        values: impl BatchValues,
+    ) -> Result<Lwt> {
+        let started = std::time::Instant::now();
+        let result = {
+            let _slot = self.slot().await?;
+            self.session.batch(batch, values).await.map_err(cql_err(what))?
+        };
+        let lwt = Lwt::parse(result)?;
+        if lwt.applied {
+            self.wrote(started);
+        }
+        Ok(lwt)
+    }
+
     /// Every row a query returns, a page at a time.
     pub(super) async fn rows<R, V>(
         &self,
@@ -349,13 +369,104 @@ pub(super) struct Statements {
 
     pub idem_claim: PreparedStatement,
     pub idem_get: PreparedStatement,
+
+    pub money: MoneyStatements,
 }
+
+/// The statements of `money`: merchants, drivers, cards, rules, orders,
+/// the ledger, statements and tokens.
+pub(super) struct MoneyStatements {
+    pub merchant_insert: PreparedStatement,
+    pub merchant_get: PreparedStatement,
+    pub merchant_exists: PreparedStatement,
+
+    pub driver_insert: PreparedStatement,
+    pub driver_delete: PreparedStatement,
+    pub driver_get: PreparedStatement,
+    pub driver_exists: PreparedStatement,
+    pub driver_update: PreparedStatement,
+    pub phone_claim: PreparedStatement,
+    pub phone_get: PreparedStatement,
+
+    pub card_claim: PreparedStatement,
+    pub card_get: PreparedStatement,
+    pub cards_get: PreparedStatement,
+    pub card_status: PreparedStatement,
+    pub card_list_insert: PreparedStatement,
+    pub cards_of_driver: PreparedStatement,
+
+    pub rule_insert: PreparedStatement,
+    pub rules_list: PreparedStatement,
+
+    pub order_claim: PreparedStatement,
+    pub order_get: PreparedStatement,
+    pub order_get_serial: PreparedStatement,
+    pub orders_get: PreparedStatement,
+    pub order_pay: PreparedStatement,
+    pub txn_claim: PreparedStatement,
+    pub paid_insert: PreparedStatement,
+    pub paid_in_day: PreparedStatement,
+
+    pub day_insert: PreparedStatement,
+    pub days_between: PreparedStatement,
+
+    pub entry_claim: PreparedStatement,
+    pub entry_get_serial: PreparedStatement,
+    pub entry_take_over: PreparedStatement,
+    pub entry_applied: PreparedStatement,
+    pub entry_withdraw: PreparedStatement,
+    pub pending_insert: PreparedStatement,
+    pub pending_delete: PreparedStatement,
+    pub pending_in_hour: PreparedStatement,
+    pub balance_get: PreparedStatement,
+    pub balance_get_serial: PreparedStatement,
+    pub applied_get_serial: PreparedStatement,
+    /// An account's first change: its balance row `IF NOT EXISTS`, and the
+    /// entry's row.
+    pub balance_open: Batch,
+    /// A change: the balance and version `IF version = ?`, and the entry's row.
+    pub balance_post: Batch,
+    /// An undone change: the balance and version `IF version = ?`, and the
+    /// removal of the entry's row.
+    pub balance_unpost: Batch,
+    pub by_account_insert: PreparedStatement,
+    pub by_account_in_day: PreparedStatement,
+    pub by_reference_insert: PreparedStatement,
+    pub by_reference: PreparedStatement,
+    pub by_day_insert: PreparedStatement,
+    pub by_day: PreparedStatement,
+
+    pub statement_claim: PreparedStatement,
+    pub statement_get: PreparedStatement,
+    pub statement_withdraw: PreparedStatement,
+
+    pub token_claim: PreparedStatement,
+    pub token_get: PreparedStatement,
+}
+
+pub(super) const DRIVER_COLUMNS: &str = "id, phone, password_hash, class, status, created_at, last_active_at";
+
+pub(super) const CARD_COLUMNS: &str = "number, driver_id, kind, status, created_at";
+
+pub(super) const ORDER_COLUMNS: &str =
+    "id, driver_id, amount, provider, status, provider_txn, created_at, paid_at";
+
+/// The `entry_key` of an account's balance row in `account_balances`; no
+/// entry may have it as its key.
+pub(super) const BALANCE_ROW: &str = "=balance";
+
+/// How long the row saying an entry was applied to an account lives. It is
+/// only read while the entry may be resumed (`money::RESUME_WITHIN`).
+pub(super) const APPLIED_ROW_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
+
+/// What every ledger listing returns, in `money::ListingRow` order.
+pub(super) const LISTING_COLUMNS: &str = "posted, key, kind, at, reference, lines";
 
 pub(super) const ALARM_COLUMNS: &str =
     "id, station_id, pile_id, port, kind, severity, message, raised_at, acknowledged_at, cleared_at";
 
 const STATION_COLUMNS: &str =
-    "id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power";
+    "id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power, merchant_id";
 
 pub(super) const PILE_COLUMNS: &str = "id, station_id, protocol, ports, created_at";
 
@@ -383,6 +494,19 @@ impl Preparer<'_> {
         }
         stmt.set_is_idempotent(idempotent && !matches!(class, Class::Lwt));
         Ok(stmt)
+    }
+
+    /// A conditional batch of statements on one partition: one Paxos round,
+    /// never retried by the driver.
+    fn conditional(&self, statements: Vec<PreparedStatement>) -> Batch {
+        let mut batch = Batch::new(BatchType::Logged);
+        for s in statements {
+            batch.append_statement(s);
+        }
+        batch.set_consistency(self.config.money_consistency);
+        batch.set_serial_consistency(Some(self.config.serial_consistency));
+        batch.set_is_idempotent(false);
+        batch
     }
 
     /// A read: always idempotent.
@@ -486,7 +610,7 @@ impl Statements {
                 .prepare(
                     Money,
                     true,
-                    &format!("INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                    &format!("INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 )
                 .await?,
             station_get: p.read(Money, &format!("SELECT {STATION_COLUMNS} FROM stations WHERE id = ?")).await?,
@@ -543,7 +667,7 @@ impl Statements {
                     false,
                     &format!(
                         "INSERT INTO bills (session_id, {BILL_COLUMNS}, created_at, final_session) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
                     ),
                 )
                 .await?,
@@ -590,6 +714,248 @@ impl Statements {
                 )
                 .await?,
             idem_get: p.read(Money, "SELECT fingerprint, status, body, created_at FROM idempotency WHERE key = ?").await?,
+
+            money: MoneyStatements::prepare(&p).await?,
+        })
+    }
+}
+
+impl MoneyStatements {
+    async fn prepare(p: &Preparer<'_>) -> Result<MoneyStatements> {
+        use Class::{Lwt, Money, SerialRead};
+        // The balance row of an account is changed only by these batches.
+        let balance_first = p
+            .prepare(
+                Lwt,
+                false,
+                &format!(
+                    "INSERT INTO account_balances (account, entry_key, balance, version) \
+                     VALUES (?, '{BALANCE_ROW}', ?, 1) IF NOT EXISTS"
+                ),
+            )
+            .await?;
+        let balance_set = p
+            .prepare(
+                Lwt,
+                false,
+                &format!(
+                    "UPDATE account_balances SET balance = ?, version = ? \
+                     WHERE account = ? AND entry_key = '{BALANCE_ROW}' IF version = ?"
+                ),
+            )
+            .await?;
+        let applied_insert = p
+            .prepare(
+                Lwt,
+                false,
+                &format!(
+                    "INSERT INTO account_balances (account, entry_key) VALUES (?, ?) USING TTL {}",
+                    APPLIED_ROW_TTL.as_secs()
+                ),
+            )
+            .await?;
+        let applied_delete =
+            p.prepare(Lwt, false, "DELETE FROM account_balances WHERE account = ? AND entry_key = ?").await?;
+        let balance_get = format!(
+            "SELECT balance, version FROM account_balances WHERE account = ? AND entry_key = '{BALANCE_ROW}'"
+        );
+        Ok(MoneyStatements {
+            merchant_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    "INSERT INTO merchants (id, name, commission_percent, created_at) VALUES (?, ?, ?, ?)",
+                )
+                .await?,
+            merchant_get: p
+                .read(Money, "SELECT id, name, commission_percent, created_at FROM merchants WHERE id = ?")
+                .await?,
+            merchant_exists: p.read(Money, "SELECT id FROM merchants WHERE id = ?").await?,
+
+            driver_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    &format!("INSERT INTO drivers ({DRIVER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                )
+                .await?,
+            driver_delete: p.prepare(Money, true, "DELETE FROM drivers WHERE id = ?").await?,
+            driver_get: p.read(Money, &format!("SELECT {DRIVER_COLUMNS} FROM drivers WHERE id = ?")).await?,
+            driver_exists: p.read(Money, "SELECT id FROM drivers WHERE id = ?").await?,
+            driver_update: p
+                .prepare(
+                    Money,
+                    true,
+                    "UPDATE drivers SET password_hash = ?, class = ?, status = ?, last_active_at = ? WHERE id = ?",
+                )
+                .await?,
+            phone_claim: p
+                .prepare(Lwt, false, "INSERT INTO drivers_by_phone (phone, driver_id) VALUES (?, ?) IF NOT EXISTS")
+                .await?,
+            phone_get: p.read(Money, "SELECT driver_id FROM drivers_by_phone WHERE phone = ?").await?,
+
+            card_claim: p
+                .prepare(
+                    Lwt,
+                    false,
+                    &format!("INSERT INTO cards ({CARD_COLUMNS}) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS"),
+                )
+                .await?,
+            card_get: p.read(Money, &format!("SELECT {CARD_COLUMNS} FROM cards WHERE number = ?")).await?,
+            cards_get: p.read(Money, &format!("SELECT {CARD_COLUMNS} FROM cards WHERE number IN ?")).await?,
+            card_status: p.prepare(Lwt, false, "UPDATE cards SET status = ? WHERE number = ? IF EXISTS").await?,
+            card_list_insert: p
+                .prepare(Money, true, "INSERT INTO cards_by_driver (driver_id, number) VALUES (?, ?)")
+                .await?,
+            cards_of_driver: p.read(Money, "SELECT number FROM cards_by_driver WHERE driver_id = ?").await?,
+
+            rule_insert: p
+                .prepare(Money, true, "INSERT INTO rules (bucket, id, rule, created_at) VALUES (0, ?, ?, ?)")
+                .await?,
+            rules_list: p.read(Money, "SELECT id, rule FROM rules WHERE bucket = 0").await?,
+
+            order_claim: p
+                .prepare(
+                    Lwt,
+                    false,
+                    &format!("INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"),
+                )
+                .await?,
+            order_get: p.read(Money, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?")).await?,
+            order_get_serial: p
+                .read(SerialRead, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?"))
+                .await?,
+            orders_get: p.read(Money, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id IN ?")).await?,
+            order_pay: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "UPDATE orders SET status = 'paid', provider_txn = ?, paid_at = ? WHERE id = ? \
+                     IF status = 'pending'",
+                )
+                .await?,
+            txn_claim: p
+                .prepare(Lwt, false, "INSERT INTO orders_by_txn (provider_txn, order_id) VALUES (?, ?) IF NOT EXISTS")
+                .await?,
+            paid_insert: p
+                .prepare(Money, true, "INSERT INTO paid_orders_by_day (day, paid_at, order_id) VALUES (?, ?, ?)")
+                .await?,
+            paid_in_day: p
+                .read(
+                    Money,
+                    "SELECT order_id FROM paid_orders_by_day WHERE day = ? AND paid_at >= ? AND paid_at < ?",
+                )
+                .await?,
+
+            day_insert: p.prepare(Money, true, "INSERT INTO active_days (series, day) VALUES (?, ?)").await?,
+            days_between: p
+                .read(Money, "SELECT day FROM active_days WHERE series = ? AND day >= ? AND day <= ?")
+                .await?,
+
+            entry_claim: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "INSERT INTO ledger_entries (key, kind, at, reference, lines, posted, lease, state) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending') IF NOT EXISTS",
+                )
+                .await?,
+            entry_get_serial: p
+                .read(
+                    SerialRead,
+                    "SELECT kind, at, reference, lines, posted, lease, state FROM ledger_entries WHERE key = ?",
+                )
+                .await?,
+            entry_take_over: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "UPDATE ledger_entries SET lease = ? WHERE key = ? IF state = 'pending' AND lease = ?",
+                )
+                .await?,
+            entry_applied: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "UPDATE ledger_entries SET state = 'applied' WHERE key = ? IF state = 'pending'",
+                )
+                .await?,
+            entry_withdraw: p
+                .prepare(Lwt, false, "DELETE FROM ledger_entries WHERE key = ? IF state = 'pending'")
+                .await?,
+            pending_insert: p
+                .prepare(Money, true, "INSERT INTO ledger_pending (hour, key, posted) VALUES (?, ?, ?)")
+                .await?,
+            pending_delete: p.prepare(Money, true, "DELETE FROM ledger_pending WHERE hour = ? AND key = ?").await?,
+            pending_in_hour: p.read(Money, "SELECT key, posted FROM ledger_pending WHERE hour = ?").await?,
+            balance_get: p.read(Money, &balance_get).await?,
+            balance_get_serial: p.read(SerialRead, &balance_get).await?,
+            applied_get_serial: p
+                .read(
+                    SerialRead,
+                    "SELECT entry_key FROM account_balances WHERE account = ? AND entry_key = ?",
+                )
+                .await?,
+            balance_open: p.conditional(vec![balance_first, applied_insert.clone()]),
+            balance_post: p.conditional(vec![balance_set.clone(), applied_insert]),
+            balance_unpost: p.conditional(vec![balance_set, applied_delete]),
+            by_account_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    "INSERT INTO ledger_by_account (account, day, posted, key, kind, at, reference, lines) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .await?,
+            by_account_in_day: p
+                .read(
+                    Money,
+                    &format!("SELECT {LISTING_COLUMNS} FROM ledger_by_account WHERE account = ? AND day = ?"),
+                )
+                .await?,
+            by_reference_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    "INSERT INTO ledger_by_reference (reference, posted, key, kind, at, lines) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .await?,
+            by_reference: p
+                .read(Money, &format!("SELECT {LISTING_COLUMNS} FROM ledger_by_reference WHERE reference = ?"))
+                .await?,
+            by_day_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    "INSERT INTO ledger_by_day (day, posted, key, kind, at, reference, lines) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .await?,
+            by_day: p.read(Money, &format!("SELECT {LISTING_COLUMNS} FROM ledger_by_day WHERE day = ?")).await?,
+
+            statement_claim: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "INSERT INTO statements (merchant_id, day, statement) VALUES (?, ?, ?) IF NOT EXISTS",
+                )
+                .await?,
+            statement_get: p
+                .read(Money, "SELECT statement FROM statements WHERE merchant_id = ? AND day = ?")
+                .await?,
+            statement_withdraw: p
+                .prepare(Lwt, false, "DELETE FROM statements WHERE merchant_id = ? AND day = ? IF EXISTS")
+                .await?,
+
+            token_claim: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "INSERT INTO tokens (hash, token, expires_at) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ?",
+                )
+                .await?,
+            token_get: p.read(Money, "SELECT token FROM tokens WHERE hash = ?").await?,
         })
     }
 }

@@ -17,7 +17,17 @@
 //! Lightweight transactions (Paxos) are used only where two writers may
 //! race for one thing and exactly one must win: handing out an id, claiming
 //! a pile id, billing a session, acknowledging or clearing an alarm, keeping
-//! an idempotency key's first response, and claiming a schema migration.
+//! an idempotency key's first response, claiming a schema migration, and
+//! in money (`money`): claiming a phone number, a card, an order, a provider
+//! transaction, a statement or a token, paying an order, booking a ledger
+//! key, and changing an account's balance.
+//!
+//! CQL has no transaction across partitions, so what the trait promises as
+//! one transaction (a session and its hold, a bill and its capture, a paid
+//! order and its top-up, a statement and its settlement) is a sequence of
+//! idempotent steps here, ordered so that a repeat of the call, or the
+//! ledger's sweep, finishes what a crash interrupted (see `money` and
+//! docs/scylla.md).
 //!
 //! Requests are routed by the driver's default load-balancing policy, which
 //! is token-aware (each prepared statement goes to a replica of its
@@ -26,23 +36,32 @@
 
 mod codec;
 mod cql;
+mod money;
 mod read;
 mod schema;
 mod write;
 
 use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use scylla::client::session_builder::SessionBuilder;
 pub use scylla::statement::{Consistency, SerialConsistency};
+use tokio::task::JoinHandle;
 
-use super::{NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse};
+use super::{
+    EntryFilter, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse,
+};
+use crate::accounts::{Card, Driver, Merchant, NewRule, Order, Rule, Status, Token};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
 use crate::domain::{PileId, SessionId, StationId, TariffId};
+use crate::ledger::{Account, DriverId, Entry, MerchantId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
+use crate::settlement::Statement;
 use crate::tariff::{Tariff, TouPrices};
 use cql::{Cql, Statements};
 
@@ -179,7 +198,13 @@ pub(super) enum Seq {
     Plans,
     Stations,
     Alarms,
+    Merchants,
+    Drivers,
+    Rules,
 }
+
+/// How many `Seq`s there are.
+const SEQUENCES: usize = 7;
 
 impl Seq {
     fn name(self) -> &'static str {
@@ -188,6 +213,9 @@ impl Seq {
             Seq::Plans => "plans",
             Seq::Stations => "stations",
             Seq::Alarms => "alarms",
+            Seq::Merchants => "merchants",
+            Seq::Drivers => "drivers",
+            Seq::Rules => "rules",
         }
     }
 }
@@ -198,11 +226,16 @@ pub(super) struct Db {
     st: Statements,
     /// The last `next_id` seen of each sequence (0: not yet), so claiming an
     /// id usually takes one round of Paxos instead of two.
-    id_hints: [AtomicI64; 4],
+    id_hints: [AtomicI64; SEQUENCES],
+    /// The `active_days` rows this node has written today, so a busy
+    /// series is not rewritten on every entry.
+    day_marks: Mutex<money::DayMarks>,
 }
 
 pub struct ScyllaStore {
-    db: Db,
+    db: Arc<Db>,
+    /// Finishes ledger postings a crashed writer left half-done.
+    sweeper: JoinHandle<()>,
 }
 
 impl ScyllaStore {
@@ -237,16 +270,25 @@ impl ScyllaStore {
             .await
             .map_err(|e| StoreError::Backend(format!("using keyspace {}: {e}", config.keyspace)))?;
         let node = format!("{}/{}", hostname(), std::process::id());
-        schema::migrate(&session, &node).await?;
+        schema::migrate(&session, &config.keyspace, &node).await?;
         let st = Statements::prepare(&session, &config).await?;
         let cql = Cql::new(session, config.max_in_flight);
-        Ok(ScyllaStore { db: Db { cql, st, id_hints: Default::default() } })
+        let db = Arc::new(Db { cql, st, id_hints: Default::default(), day_marks: Default::default() });
+        let sweeper = money::spawn_sweeper(&db);
+        Ok(ScyllaStore { db, sweeper })
     }
 
     /// Refuses new requests; those in flight finish. Dropping the store
     /// closes its connections.
     pub fn close(&self) {
+        self.sweeper.abort();
         self.db.cql.close();
+    }
+}
+
+impl Drop for ScyllaStore {
+    fn drop(&mut self) {
+        self.sweeper.abort();
     }
 }
 
@@ -384,6 +426,114 @@ impl Store for ScyllaStore {
     async fn remember_response(&self, key: &str, response: &StoredResponse) -> Result<bool> {
         let db = &self.db;
         db.cql.count(db.remember_response(key, response).await)
+    }
+
+    async fn create_merchant(&self, name: &str, commission_percent: Decimal) -> Result<Merchant> {
+        let db = &self.db;
+        db.cql.count(db.create_merchant(name, commission_percent, now()).await)
+    }
+
+    async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {
+        self.db.merchant(id).await
+    }
+
+    async fn create_driver(
+        &self,
+        phone: &str,
+        password_hash: Option<&str>,
+        class: Option<&str>,
+    ) -> Result<Driver> {
+        let db = &self.db;
+        db.cql.count(db.create_driver(phone, password_hash, class, now()).await)
+    }
+
+    async fn driver(&self, id: DriverId) -> Result<Option<Driver>> {
+        self.db.driver(id).await
+    }
+
+    async fn driver_by_phone(&self, phone: &str) -> Result<Option<Driver>> {
+        self.db.driver_by_phone(phone).await
+    }
+
+    async fn update_driver(&self, driver: &Driver) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.update_driver(driver).await)
+    }
+
+    async fn create_card(&self, card: &Card) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.create_card(card).await)
+    }
+
+    async fn card(&self, number: &str) -> Result<Option<Card>> {
+        self.db.card(number).await
+    }
+
+    async fn cards(&self, driver: DriverId) -> Result<Vec<Card>> {
+        self.db.cards(driver).await
+    }
+
+    async fn set_card_status(&self, number: &str, status: Status) -> Result<Option<Card>> {
+        let db = &self.db;
+        db.cql.count(db.set_card_status(number, status).await)
+    }
+
+    async fn create_rule(&self, rule: &NewRule) -> Result<Rule> {
+        let db = &self.db;
+        db.cql.count(db.create_rule(rule, now()).await)
+    }
+
+    async fn rules(&self) -> Result<Vec<Rule>> {
+        self.db.rules().await
+    }
+
+    async fn create_order(&self, order: &Order) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.create_order(order).await)
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>> {
+        self.db.order(id).await
+    }
+
+    async fn pay_order(&self, id: &str, provider_txn: &str, at: DateTime<Utc>) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.pay_order(id, provider_txn, at).await)
+    }
+
+    async fn paid_orders(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Order>> {
+        self.db.paid_orders(from, until).await
+    }
+
+    async fn post_entry(&self, entry: &Entry) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.post(entry).await)
+    }
+
+    async fn balance(&self, account: &Account) -> Result<Decimal> {
+        self.db.balance(account).await
+    }
+
+    async fn entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>> {
+        self.db.entries(filter).await
+    }
+
+    async fn issue_statement(&self, statement: &Statement) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.issue_statement(statement).await)
+    }
+
+    async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>> {
+        self.db.statement(merchant, day).await
+    }
+
+    async fn create_token(&self, hash: &str, token: &Token) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.create_token(hash, token, now()).await)
+    }
+
+    async fn token(&self, hash: &str) -> Result<Option<Token>> {
+        self.db.token(hash).await
     }
 
     fn stats(&self) -> StoreStats {

@@ -81,9 +81,9 @@ impl Db {
     }
 
     pub(super) async fn station(&self, id: StationId) -> Result<Option<Station>> {
-        type Row = (i64, String, i64, i32, String, String, i64, Option<String>);
+        type Row = (i64, String, i64, i32, String, String, i64, Option<String>, Option<i64>);
         let row = self.cql.row::<Row, _>("reading a station", &self.st.station_get, (id,)).await?;
-        row.map(|(id, name, tariff_id, utc_offset_minutes, fee, minimum, created_at, power)| {
+        row.map(|(id, name, tariff_id, utc_offset_minutes, fee, minimum, created_at, power, merchant_id)| {
             Ok(Station {
                 id,
                 name,
@@ -93,6 +93,7 @@ impl Db {
                 minimum_charge: decimal("minimum_charge", &minimum)?,
                 created_at: time("created_at", created_at)?,
                 power: power.map(|p| json("power", &p)).transpose()?,
+                merchant_id,
             })
         })
         .transpose()

@@ -16,9 +16,11 @@
 //! lightweight transaction (`INSERT ... IF NOT EXISTS`), so when several
 //! nodes start together exactly one runs each step while the others wait for
 //! it to be marked done. Changing the schema later is appending a step,
-//! never editing one that has shipped. Every statement is also written to be
-//! harmless if run twice (`IF NOT EXISTS`), since a claim whose node died
-//! expires and the step is run again by the next node.
+//! never editing one that has shipped. Every statement is also harmless if
+//! run twice, since a claim whose node died expires and the step is run
+//! again by the next node: tables are created `IF NOT EXISTS`, and an
+//! `ALTER TABLE t ADD c type` (CQL has no `IF NOT EXISTS` for columns) is
+//! skipped when `system_schema.columns` already has the column.
 
 use std::time::{Duration, Instant};
 
@@ -192,8 +194,210 @@ const V1: &[&str] = &[
     ) WITH default_time_to_live = 604800",
 ];
 
+const V2: &[&str] = &[
+    // Money (ledger.rs, accounts.rs, settlement.rs). An `ALTER TABLE ... ADD`
+    // cannot say IF NOT EXISTS in CQL, so `migrate` skips one whose column
+    // the keyspace already has (a step re-run after its node died).
+    //
+    // The merchant a station's charges earn for; null: the operator's own.
+    "ALTER TABLE stations ADD merchant_id bigint",
+    // Null on bills stored before discounts: the total was the list price.
+    "ALTER TABLE bills ADD list_total text",
+    "ALTER TABLE bills ADD discount text",
+    // Merchants, drivers and rules take ids from id_sequences.
+    "CREATE TABLE IF NOT EXISTS merchants (
+        id                 bigint PRIMARY KEY,
+        name               text,
+        commission_percent text,
+        created_at         bigint
+    )",
+    // A driver by id. The row is written before its phone is claimed, so a
+    // claimed phone always leads to a row; a row whose claim was lost is
+    // deleted (or, if its node died, left unreachable).
+    "CREATE TABLE IF NOT EXISTS drivers (
+        id             bigint PRIMARY KEY,
+        phone          text,
+        password_hash  text,
+        class          text,
+        status         text,
+        created_at     bigint,
+        last_active_at bigint
+    )",
+    // The uniqueness of phone numbers: claimed with INSERT ... IF NOT EXISTS.
+    "CREATE TABLE IF NOT EXISTS drivers_by_phone (
+        phone     text PRIMARY KEY,
+        driver_id bigint
+    )",
+    // A card by number, claimed with INSERT ... IF NOT EXISTS; its status is
+    // changed by compare-and-set only (UPDATE ... IF EXISTS), so every write
+    // of the row is a Paxos write.
+    "CREATE TABLE IF NOT EXISTS cards (
+        number     text PRIMARY KEY,
+        driver_id  bigint,
+        kind       text,
+        status     text,
+        created_at bigint
+    )",
+    // A driver's card numbers, written before the card is claimed: a number
+    // whose card row belongs to another driver (or to none) is skipped.
+    "CREATE TABLE IF NOT EXISTS cards_by_driver (
+        driver_id bigint,
+        number    text,
+        PRIMARY KEY ((driver_id), number)
+    ) WITH CLUSTERING ORDER BY (number ASC)",
+    // Every price rule (an operator has tens) in one partition (bucket = 0).
+    // rule: JSON NewRule.
+    "CREATE TABLE IF NOT EXISTS rules (
+        bucket     int,
+        id         bigint,
+        rule       text,
+        created_at bigint,
+        PRIMARY KEY ((bucket), id)
+    ) WITH CLUSTERING ORDER BY (id ASC)",
+    // Top-up orders, claimed with IF NOT EXISTS; paid by compare-and-set
+    // (UPDATE ... IF status = 'pending'), so a replayed notification pays once.
+    "CREATE TABLE IF NOT EXISTS orders (
+        id           text PRIMARY KEY,
+        driver_id    bigint,
+        amount       text,
+        provider     text,
+        status       text,
+        provider_txn text,
+        created_at   bigint,
+        paid_at      bigint
+    )",
+    // A provider's transaction pays one order: claimed with IF NOT EXISTS.
+    "CREATE TABLE IF NOT EXISTS orders_by_txn (
+        provider_txn text PRIMARY KEY,
+        order_id     text
+    )",
+    // Paid orders by the UTC day of paid_at (day = micros / 86400e6), for
+    // paid_orders(from, until). Written before the order is marked paid, so
+    // it may list an order another notification paid at another time: the
+    // order row decides.
+    "CREATE TABLE IF NOT EXISTS paid_orders_by_day (
+        day      int,
+        paid_at  bigint,
+        order_id text,
+        PRIMARY KEY ((day), paid_at, order_id)
+    ) WITH CLUSTERING ORDER BY (paid_at ASC, order_id ASC)",
+    // The UTC days that have rows in a day-partitioned listing, per series:
+    // 'ledger' (ledger_by_day), 'paid_orders' (paid_orders_by_day) and
+    // 'account:<account>' (ledger_by_account). A listing over a time range
+    // reads only the days that exist, never one query per calendar day.
+    "CREATE TABLE IF NOT EXISTS active_days (
+        series text,
+        day    int,
+        PRIMARY KEY ((series), day)
+    ) WITH CLUSTERING ORDER BY (day ASC)",
+    // The ledger. An entry's key is claimed with INSERT ... IF NOT EXISTS
+    // (state 'pending'), its lines are applied to account_balances, it is
+    // listed, and only then marked 'applied' (UPDATE ... IF state =
+    // 'pending'). lines: JSON [Line]. posted: the poster's write clock, which
+    // orders listings. lease: when the writer now completing it took it (the
+    // poster, or a writer that recovered it after a crash, by compare-and-set).
+    "CREATE TABLE IF NOT EXISTS ledger_entries (
+        key       text PRIMARY KEY,
+        kind      text,
+        at        bigint,
+        reference text,
+        lines     text,
+        posted    bigint,
+        lease     bigint,
+        state     text
+    )",
+    // Entries being posted, by the hour they were posted in (hour = micros /
+    // 3600e6): written before the key is claimed and deleted once it is
+    // applied or withdrawn, so a sweep finds what a crashed writer left
+    // half-posted. Rows expire after 8 days; a tombstone resurrected after
+    // the short gc_grace only makes the sweep look at an applied entry again.
+    "CREATE TABLE IF NOT EXISTS ledger_pending (
+        hour   int,
+        key    text,
+        posted bigint,
+        PRIMARY KEY ((hour), key)
+    ) WITH default_time_to_live = 691200 AND gc_grace_seconds = 3600",
+    // Each account in one partition: its balance row (entry_key = '=balance':
+    // the balance, exact decimal text in the account's own sense, and a
+    // version counting its changes), and one row per entry applied to it.
+    // An entry is applied to an account by one single-partition conditional
+    // batch: UPDATE the balance row IF version = the one read, and INSERT the
+    // entry's row. The entry's row existing is what says it was applied to
+    // the account, so a resumed posting never applies it twice. The version
+    // (not the balance) is compared, so a balance that came back to the same
+    // value is not taken for an unchanged one. Entry rows are only needed
+    // while their entry may be resumed, so they expire after 90 days
+    // (USING TTL), which bounds the partition of a busy account.
+    "CREATE TABLE IF NOT EXISTS account_balances (
+        account   text,
+        entry_key text,
+        balance   text,
+        version   bigint,
+        PRIMARY KEY ((account), entry_key)
+    )",
+    // Listings of applied entries, whole (entries never change), clustered
+    // by (posted, key): an account's per UTC day of `at`, a reference's (an
+    // order, a session, a statement: a few entries each), and every entry
+    // per UTC day of `at`.
+    "CREATE TABLE IF NOT EXISTS ledger_by_account (
+        account   text,
+        day       int,
+        posted    bigint,
+        key       text,
+        kind      text,
+        at        bigint,
+        reference text,
+        lines     text,
+        PRIMARY KEY ((account, day), posted, key)
+    ) WITH CLUSTERING ORDER BY (posted ASC, key ASC)",
+    "CREATE TABLE IF NOT EXISTS ledger_by_reference (
+        reference text,
+        posted    bigint,
+        key       text,
+        kind      text,
+        at        bigint,
+        lines     text,
+        PRIMARY KEY ((reference), posted, key)
+    ) WITH CLUSTERING ORDER BY (posted ASC, key ASC)",
+    "CREATE TABLE IF NOT EXISTS ledger_by_day (
+        day       int,
+        posted    bigint,
+        key       text,
+        kind      text,
+        at        bigint,
+        reference text,
+        lines     text,
+        PRIMARY KEY ((day), posted, key)
+    ) WITH CLUSTERING ORDER BY (posted ASC, key ASC)",
+    // A merchant's statement of a local day (YYYY-MM-DD), claimed with
+    // INSERT ... IF NOT EXISTS: an issued statement never changes.
+    // statement: JSON Statement.
+    "CREATE TABLE IF NOT EXISTS statements (
+        merchant_id bigint,
+        day         text,
+        statement   text,
+        PRIMARY KEY ((merchant_id), day)
+    )",
+    // Login tokens by the hash of their secret, claimed with IF NOT EXISTS.
+    // token: JSON Token. Each row lives 30 days past its expiry (USING TTL).
+    "CREATE TABLE IF NOT EXISTS tokens (
+        hash       text PRIMARY KEY,
+        token      text,
+        expires_at bigint
+    )",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2];
+
+/// The table and column an `ALTER TABLE t ADD c type` statement adds.
+fn added_column(stmt: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = stmt.split_whitespace().collect();
+    match words[..] {
+        ["ALTER", "TABLE", table, "ADD", column, _type] => Some((table, column)),
+        _ => None,
+    }
+}
 
 const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    int PRIMARY KEY,
@@ -244,7 +448,7 @@ enum Step {
 
 /// Brings the keyspace (already in use by `session`) to the latest version.
 /// Refuses a keyspace migrated by a newer build.
-pub(super) async fn migrate(session: &Session, node: &str) -> Result<()> {
+pub(super) async fn migrate(session: &Session, keyspace: &str, node: &str) -> Result<()> {
     session.query_unpaged(MIGRATIONS_TABLE, ()).await.map_err(cql_err("creating schema_migrations"))?;
     let latest = MIGRATIONS.len() as i32;
 
@@ -282,6 +486,13 @@ pub(super) async fn migrate(session: &Session, node: &str) -> Result<()> {
         .map_err(cql_err("preparing the migration mark"))?;
     done.set_consistency(Consistency::Quorum);
     done.set_is_idempotent(true);
+    let column = session
+        .prepare(
+            "SELECT column_name FROM system_schema.columns \
+             WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
+        )
+        .await
+        .map_err(cql_err("preparing the schema read"))?;
 
     for (i, step) in MIGRATIONS.iter().enumerate() {
         let version = i as i32 + 1;
@@ -313,6 +524,16 @@ pub(super) async fn migrate(session: &Session, node: &str) -> Result<()> {
                     }
                     tracing::info!(version, "applying ScyllaDB schema migration");
                     for stmt in step.iter() {
+                        if let Some((table, name)) = added_column(stmt) {
+                            let found = session
+                                .execute_unpaged(&column, (keyspace, table, name))
+                                .await
+                                .map_err(cql_err("reading the schema"))?;
+                            let found = found.into_rows_result().map_err(cql_err("reading the schema"))?;
+                            if found.rows_num() > 0 {
+                                continue; // added by an earlier run of this step
+                            }
+                        }
                         session
                             .query_unpaged(statement(stmt, Consistency::Quorum), ())
                             .await
@@ -349,10 +570,26 @@ mod tests {
         for step in MIGRATIONS {
             for stmt in step.iter() {
                 let upper = stmt.to_uppercase();
-                assert!(upper.trim_start().starts_with("CREATE TABLE IF NOT EXISTS"), "{stmt}");
+                assert!(
+                    upper.trim_start().starts_with("CREATE TABLE IF NOT EXISTS")
+                        || added_column(stmt).is_some(),
+                    "harmless to run twice: {stmt}"
+                );
                 assert!(!upper.contains("ALLOW FILTERING") && !upper.contains("INDEX"), "{stmt}");
                 assert!(!stmt.contains(';'), "one statement each: {stmt}");
             }
+        }
+    }
+
+    #[test]
+    fn added_columns_are_recognised_so_a_rerun_skips_them() {
+        assert_eq!(added_column("ALTER TABLE bills ADD discount text"), Some(("bills", "discount")));
+        assert_eq!(added_column("ALTER TABLE bills DROP discount"), None);
+        assert_eq!(added_column("CREATE TABLE IF NOT EXISTS x (a int PRIMARY KEY)"), None);
+        let alters = MIGRATIONS.iter().flat_map(|s| s.iter()).filter(|s| s.starts_with("ALTER"));
+        for stmt in alters {
+            let (table, column) = added_column(stmt).unwrap_or_else(|| panic!("unrecognised: {stmt}"));
+            assert_eq!((table, column), (table.to_lowercase().as_str(), column.to_lowercase().as_str()));
         }
     }
 }

@@ -16,6 +16,7 @@ use super::{Db, Seq};
 use crate::alarm::{Alarm, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
 use crate::domain::{StationId, TariffId};
+use crate::ledger::Entry;
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoredResponse};
@@ -67,11 +68,21 @@ impl Db {
         )))
     }
 
-    async fn exists_id(&self, what: &'static str, stmt: &PreparedStatement, id: i64) -> Result<bool> {
+    pub(super) async fn exists_id(
+        &self,
+        what: &'static str,
+        stmt: &PreparedStatement,
+        id: i64,
+    ) -> Result<bool> {
         Ok(self.cql.row::<(i64,), _>(what, stmt, (id,)).await?.is_some())
     }
 
-    async fn exists_text(&self, what: &'static str, stmt: &PreparedStatement, id: &str) -> Result<bool> {
+    pub(super) async fn exists_text(
+        &self,
+        what: &'static str,
+        stmt: &PreparedStatement,
+        id: &str,
+    ) -> Result<bool> {
         Ok(self.cql.row::<(String,), _>(what, stmt, (id,)).await?.is_some())
     }
 
@@ -101,8 +112,19 @@ impl Db {
     }
 
     pub(super) async fn create_station(&self, s: &NewStation, at: DateTime<Utc>) -> Result<Station> {
-        if !self.exists_id("reading a tariff", &self.st.tariff_exists, s.tariff_id).await? {
+        let merchant = async {
+            match s.merchant_id {
+                Some(id) => self.exists_id("reading a merchant", &self.st.money.merchant_exists, id).await,
+                None => Ok(true),
+            }
+        };
+        let (tariff, merchant) =
+            tokio::join!(self.exists_id("reading a tariff", &self.st.tariff_exists, s.tariff_id), merchant);
+        if !tariff? {
             return Err(StoreError::NotFound(format!("tariff {}", s.tariff_id)));
+        }
+        if !merchant? {
+            return Err(StoreError::NotFound(format!("merchant {}", s.merchant_id.unwrap_or_default())));
         }
         let id = self.next_id(Seq::Stations).await?;
         let values = (
@@ -114,6 +136,7 @@ impl Db {
             dec(s.minimum_charge),
             micros(at),
             None::<String>,
+            s.merchant_id,
         );
         self.cql.write("inserting a station", &self.st.station_insert, values).await?;
         Ok(Station {
@@ -123,6 +146,7 @@ impl Db {
             utc_offset_minutes: s.utc_offset_minutes,
             service_fee: s.service_fee,
             minimum_charge: s.minimum_charge,
+            merchant_id: s.merchant_id,
             power: None,
             created_at: at,
         })
@@ -245,6 +269,13 @@ impl Db {
     /// lightweight transaction here would force every later write of the row
     /// to be one too: plain writes and Paxos writes on the same cells are
     /// ordered by two different clocks.)
+    ///
+    /// A session paid from a wallet has its hold booked first, and is
+    /// written only once the hold is: a wallet that is short refuses the
+    /// hold, and the session is never written. If the writer dies between
+    /// the two, the hold stays booked for a session that does not exist;
+    /// inserting the same record again writes the session (the hold's key
+    /// is booked already, so it is not held twice).
     pub(super) async fn insert_session(&self, s: &SessionRecord, ts: i64) -> Result<()> {
         let (existing, missing) = tokio::join!(self.stored_state(s), self.missing_parent(s));
         if existing?.is_some() {
@@ -252,6 +283,9 @@ impl Db {
         }
         if let Some(missing) = missing? {
             return Err(StoreError::NotFound(missing));
+        }
+        if let Some(payer) = s.terms.payer.as_ref().filter(|p| !p.held.is_zero()) {
+            self.post(&Entry::hold(&s.id, payer.driver, payer.held, s.created_at)).await?;
         }
         self.write_session(s, ts).await
     }
@@ -263,6 +297,10 @@ impl Db {
     /// the one actor that drives it, and `ts` (taken when the update was
     /// asked for) keeps an update that loses a race with the finish older
     /// than the finished record.
+    ///
+    /// A wallet-paid session stored as failed then gives its hold back
+    /// (the hold's reversal, whose key books it once). If the writer dies
+    /// between the two, storing the failed record again books it.
     pub(super) async fn update_session(&self, s: &SessionRecord, ts: i64) -> Result<()> {
         let billed =
             self.cql.row::<(String,), _>("reading a bill", &self.st.bill_exists_serial, (s.id.as_str(),));
@@ -273,15 +311,23 @@ impl Db {
         if billed?.is_some() || state == SessionState::Finished.as_str() {
             return Err(StoreError::Conflict(format!("session {} is finished", s.id)));
         }
-        self.write_session(s, ts).await
+        self.write_session(s, ts).await?;
+        let failed = s.state == SessionState::Failed;
+        if let Some(payer) = s.terms.payer.as_ref().filter(|p| failed && !p.held.is_zero()) {
+            let hold = Entry::hold(&s.id, payer.driver, payer.held, s.created_at);
+            self.post(&hold.reversal(s.ended_at.unwrap_or(s.created_at))).await?;
+        }
+        Ok(())
     }
 
     /// Claims the bill (`INSERT INTO bills ... IF NOT EXISTS`): exactly one
     /// final record of a session is billed, however often the pile repeats
     /// it and whichever node it reaches. Then the session row is rewritten
-    /// as finished. If a node died between the two, the next repeat of the
-    /// final record finds the bill taken and finishes the row from the
-    /// record stored with the bill.
+    /// as finished, and a session paid from a wallet has its bill captured
+    /// (`Entry::capture`, whose key books it once). If a node died between
+    /// these steps, the next repeat of the final record finds the bill taken
+    /// and finishes the row, and books the capture, from the record and bill
+    /// stored with the bill, not from the repeat.
     pub(super) async fn finish_session(
         &self,
         s: &SessionRecord,
@@ -303,22 +349,35 @@ impl Db {
         let lwt = self.cql.lwt("claiming a bill", &self.st.bill_claim, bill_values(bill, s, at)?).await?;
         if lwt.applied {
             self.write_session(s, ts).await?;
+            if let Some(payer) = &s.terms.payer {
+                let entry = Entry::capture(payer, s.terms.merchant_id, bill, s.ended_at.unwrap_or(at));
+                self.post(&entry).await?;
+            }
             return Ok(true);
         }
+        let stored = match lwt.text("final_session") {
+            Some(text) => text.to_owned(),
+            None => {
+                let read = self.cql.row::<(String,), _>(
+                    "reading a bill",
+                    &self.st.bill_final_session,
+                    (s.id.as_str(),),
+                );
+                read.await?.map(|r| r.0).unwrap_or_default()
+            }
+        };
+        let first: SessionRecord = codec::json("final_session", &stored)?;
         if state != SessionState::Finished.as_str() {
-            let stored = match lwt.text("final_session") {
-                Some(text) => text.to_owned(),
-                None => {
-                    let read = self.cql.row::<(String,), _>(
-                        "reading a bill",
-                        &self.st.bill_final_session,
-                        (s.id.as_str(),),
-                    );
-                    read.await?.map(|r| r.0).unwrap_or_default()
-                }
-            };
-            let first: SessionRecord = codec::json("final_session", &stored)?;
             self.write_session(&first, ts).await?;
+        }
+        if let Some(payer) = &first.terms.payer {
+            // Booked once by its key: this only books a capture a crash left out.
+            let Some(first_bill) = self.bill(&s.id).await? else {
+                return Err(StoreError::Backend(format!("the bill of session {} went missing", s.id)));
+            };
+            let entry =
+                Entry::capture(payer, first.terms.merchant_id, &first_bill, first.ended_at.unwrap_or(at));
+            self.post(&entry).await?;
         }
         Ok(false)
     }

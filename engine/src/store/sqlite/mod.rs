@@ -12,6 +12,7 @@
 //! and `read` the SQL of each operation.
 
 mod codec;
+mod money;
 mod read;
 mod schema;
 mod write;
@@ -22,18 +23,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse};
+use super::{
+    EntryFilter, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse,
+};
+use crate::accounts::{Card, Driver, Merchant, NewRule, Order, Rule, Status, Token};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
 use crate::domain::{PileId, SessionId, StationId, TariffId};
+use crate::ledger::{Account, DriverId, Entry, MerchantId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
+use crate::settlement::Statement;
 use crate::tariff::{Tariff, TouPrices};
 use read::Readers;
-use writer::{Batching, Write, Writer};
+use rust_decimal::Decimal;
+use writer::{Batching, Writer};
 
 /// How long a connection waits for a lock held by another process (a backup,
 /// an operator's sqlite3 shell) before giving up.
@@ -125,12 +132,12 @@ fn now() -> DateTime<Utc> {
 impl Store for SqliteStore {
     async fn create_tariff(&self, name: &str, tou: &TouPrices) -> Result<Tariff> {
         let (name, tou, at) = (name.to_owned(), tou.clone(), now());
-        self.writer.submit(|reply| Write::CreateTariff { name, tou, at, reply }).await
+        self.writer.submit(move |c| write::create_tariff(c, name, tou, at)).await
     }
 
     async fn create_plan(&self, name: &str, pricing: &Pricing) -> Result<PricePlan> {
         let (name, pricing, at) = (name.to_owned(), pricing.clone(), now());
-        self.writer.submit(|reply| Write::CreatePlan { name, pricing, at, reply }).await
+        self.writer.submit(move |c| write::create_plan(c, name, pricing, at)).await
     }
 
     async fn plan(&self, id: PlanId) -> Result<Option<PricePlan>> {
@@ -143,7 +150,7 @@ impl Store for SqliteStore {
 
     async fn create_station(&self, station: &NewStation) -> Result<Station> {
         let (station, at) = (station.clone(), now());
-        self.writer.submit(|reply| Write::CreateStation { station, at, reply }).await
+        self.writer.submit(move |c| write::create_station(c, station, at)).await
     }
 
     async fn station(&self, id: StationId) -> Result<Option<Station>> {
@@ -152,7 +159,7 @@ impl Store for SqliteStore {
 
     async fn create_pile(&self, pile: &PileRecord) -> Result<()> {
         let pile = pile.clone();
-        self.writer.submit(|reply| Write::CreatePile { pile, reply }).await
+        self.writer.submit(move |c| write::create_pile(c, &pile)).await
     }
 
     async fn pile(&self, id: &PileId) -> Result<Option<PileRecord>> {
@@ -166,24 +173,24 @@ impl Store for SqliteStore {
 
     async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
         let session = session.clone();
-        self.writer.submit(|reply| Write::InsertSession { session, reply }).await
+        self.writer.submit(move |c| write::insert_session(c, &session)).await
     }
 
     async fn update_session(&self, session: &SessionRecord) -> Result<()> {
         let session = session.clone();
-        self.writer.submit(|reply| Write::UpdateSession { session, reply }).await
+        self.writer.submit(move |c| write::update_session(c, &session)).await
     }
 
     async fn append_samples(&self, samples: Vec<MeterSample>) -> Result<()> {
         if samples.is_empty() {
             return Ok(());
         }
-        self.writer.submit(|reply| Write::AppendSamples { samples, reply }).await
+        self.writer.submit(move |c| write::append_samples(c, &samples)).await
     }
 
     async fn finish_session(&self, session: &SessionRecord, bill: &Bill) -> Result<bool> {
-        let (session, bill, at) = (Box::new(session.clone()), Box::new(bill.clone()), now());
-        self.writer.submit(|reply| Write::FinishSession { session, bill, at, reply }).await
+        let (session, bill, at) = (session.clone(), bill.clone(), now());
+        self.writer.submit(move |c| write::finish_session(c, &session, &bill, at)).await
     }
 
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
@@ -207,17 +214,17 @@ impl Store for SqliteStore {
     }
 
     async fn set_station_tariff(&self, id: StationId, tariff: TariffId) -> Result<Option<Station>> {
-        self.writer.submit(|reply| Write::SetStationTariff { id, tariff, reply }).await
+        self.writer.submit(move |c| write::set_station_tariff(c, id, tariff)).await
     }
 
     async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>> {
         let power = power.cloned();
-        self.writer.submit(|reply| Write::SetStationPower { id, power, reply }).await
+        self.writer.submit(move |c| write::set_station_power(c, id, power.as_ref())).await
     }
 
     async fn raise_alarm(&self, alarm: &NewAlarm) -> Result<Alarm> {
         let alarm = alarm.clone();
-        self.writer.submit(|reply| Write::RaiseAlarm { alarm, reply }).await
+        self.writer.submit(move |c| write::raise_alarm(c, &alarm)).await
     }
 
     async fn alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
@@ -227,12 +234,12 @@ impl Store for SqliteStore {
 
     async fn acknowledge_alarm(&self, id: AlarmId, at: DateTime<Utc>) -> Result<Option<Alarm>> {
         let mark = write::AlarmMark::Acknowledged;
-        self.writer.submit(|reply| Write::MarkAlarm { id, mark, at, reply }).await
+        self.writer.submit(move |c| write::mark_alarm(c, id, mark, at)).await
     }
 
     async fn clear_alarm(&self, id: AlarmId, at: DateTime<Utc>) -> Result<Option<Alarm>> {
         let mark = write::AlarmMark::Cleared;
-        self.writer.submit(|reply| Write::MarkAlarm { id, mark, at, reply }).await
+        self.writer.submit(move |c| write::mark_alarm(c, id, mark, at)).await
     }
 
     async fn idempotent_response(&self, key: &str) -> Result<Option<StoredResponse>> {
@@ -242,7 +249,117 @@ impl Store for SqliteStore {
 
     async fn remember_response(&self, key: &str, response: &StoredResponse) -> Result<bool> {
         let (key, response) = (key.to_owned(), response.clone());
-        self.writer.submit(|reply| Write::RememberResponse { key, response, reply }).await
+        self.writer.submit(move |c| write::remember_response(c, &key, &response)).await
+    }
+
+    async fn create_merchant(&self, name: &str, commission_percent: Decimal) -> Result<Merchant> {
+        let (name, at) = (name.to_owned(), now());
+        self.writer.submit(move |c| money::create_merchant(c, name, commission_percent, at)).await
+    }
+
+    async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {
+        self.readers.read(move |c| money::merchant(c, id)).await
+    }
+
+    async fn create_driver(&self, phone: &str, hash: Option<&str>, class: Option<&str>) -> Result<Driver> {
+        let (phone, hash, class, at) =
+            (phone.to_owned(), hash.map(str::to_owned), class.map(str::to_owned), now());
+        self.writer.submit(move |c| money::create_driver(c, phone, hash, class, at)).await
+    }
+
+    async fn driver(&self, id: DriverId) -> Result<Option<Driver>> {
+        self.readers.read(move |c| money::driver(c, id)).await
+    }
+
+    async fn driver_by_phone(&self, phone: &str) -> Result<Option<Driver>> {
+        let phone = phone.to_owned();
+        self.readers.read(move |c| money::driver_by_phone(c, &phone)).await
+    }
+
+    async fn update_driver(&self, driver: &Driver) -> Result<()> {
+        let driver = driver.clone();
+        self.writer.submit(move |c| money::update_driver(c, &driver)).await
+    }
+
+    async fn create_card(&self, card: &Card) -> Result<()> {
+        let card = card.clone();
+        self.writer.submit(move |c| money::create_card(c, &card)).await
+    }
+
+    async fn card(&self, number: &str) -> Result<Option<Card>> {
+        let number = number.to_owned();
+        self.readers.read(move |c| money::card(c, &number)).await
+    }
+
+    async fn cards(&self, driver: DriverId) -> Result<Vec<Card>> {
+        self.readers.read(move |c| money::cards(c, driver)).await
+    }
+
+    async fn set_card_status(&self, number: &str, status: Status) -> Result<Option<Card>> {
+        let number = number.to_owned();
+        self.writer.submit(move |c| money::set_card_status(c, &number, status)).await
+    }
+
+    async fn create_rule(&self, rule: &NewRule) -> Result<Rule> {
+        let (rule, at) = (rule.clone(), now());
+        self.writer.submit(move |c| money::create_rule(c, rule, at)).await
+    }
+
+    async fn rules(&self) -> Result<Vec<Rule>> {
+        self.readers.read(money::rules).await
+    }
+
+    async fn create_order(&self, order: &Order) -> Result<()> {
+        let order = order.clone();
+        self.writer.submit(move |c| money::create_order(c, &order)).await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>> {
+        let id = id.to_owned();
+        self.readers.read(move |c| money::order(c, &id)).await
+    }
+
+    async fn pay_order(&self, id: &str, provider_txn: &str, at: DateTime<Utc>) -> Result<bool> {
+        let (id, txn) = (id.to_owned(), provider_txn.to_owned());
+        self.writer.submit(move |c| money::pay_order(c, &id, &txn, at)).await
+    }
+
+    async fn paid_orders(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Order>> {
+        self.readers.read(move |c| money::paid_orders(c, from, until)).await
+    }
+
+    async fn post_entry(&self, entry: &Entry) -> Result<bool> {
+        let entry = entry.clone();
+        self.writer.submit(move |c| money::post(c, &entry)).await
+    }
+
+    async fn balance(&self, account: &Account) -> Result<Decimal> {
+        let account = account.clone();
+        self.readers.read(move |c| money::balance(c, &account)).await
+    }
+
+    async fn entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>> {
+        let filter = filter.clone();
+        self.readers.read(move |c| money::entries(c, &filter)).await
+    }
+
+    async fn issue_statement(&self, statement: &Statement) -> Result<bool> {
+        let statement = statement.clone();
+        self.writer.submit(move |c| money::issue_statement(c, &statement)).await
+    }
+
+    async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>> {
+        self.readers.read(move |c| money::statement(c, merchant, day)).await
+    }
+
+    async fn create_token(&self, hash: &str, token: &Token) -> Result<()> {
+        let (hash, token) = (hash.to_owned(), token.clone());
+        self.writer.submit(move |c| money::create_token(c, &hash, &token)).await
+    }
+
+    async fn token(&self, hash: &str) -> Result<Option<Token>> {
+        let hash = hash.to_owned();
+        self.readers.read(move |c| money::token(c, &hash)).await
     }
 
     fn stats(&self) -> StoreStats {

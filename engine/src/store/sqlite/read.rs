@@ -74,7 +74,8 @@ pub(super) fn tariff(c: &Connection, id: TariffId) -> rusqlite::Result<Option<Ta
 
 pub(super) fn station(c: &Connection, id: StationId) -> rusqlite::Result<Option<Station>> {
     c.prepare_cached(
-        "SELECT id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power
+        "SELECT id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power,
+                merchant_id
          FROM stations WHERE id = ?1",
     )?
     .query_row([id], |r| {
@@ -90,6 +91,7 @@ pub(super) fn station(c: &Connection, id: StationId) -> rusqlite::Result<Option<
                 rusqlite::types::ValueRef::Null => None,
                 _ => Some(json(r, 7)?),
             },
+            merchant_id: r.get(8)?,
         })
     })
     .optional()
@@ -164,10 +166,11 @@ pub(super) fn samples(c: &Connection, id: &SessionId) -> rusqlite::Result<Vec<Me
 pub(super) fn bill(c: &Connection, id: &SessionId) -> rusqlite::Result<Option<Bill>> {
     c.prepare_cached(
         "SELECT tariff_id, plan_id, lines, kwh, seconds, energy_amount, service_amount, total, prepaid, refund,
-                reconciliation
+                reconciliation, list_total, discount
          FROM bills WHERE session_id = ?1",
     )?
     .query_row([id.as_str()], |r| {
+        let total = decimal(r, 7)?;
         Ok(Bill {
             session_id: id.clone(),
             tariff_id: r.get(0)?,
@@ -177,7 +180,10 @@ pub(super) fn bill(c: &Connection, id: &SessionId) -> rusqlite::Result<Option<Bi
             seconds: r.get(4)?,
             energy_amount: decimal(r, 5)?,
             service_amount: decimal(r, 6)?,
-            total: decimal(r, 7)?,
+            // Bills from before discounts: the total was the list price.
+            list_total: super::codec::opt_decimal(r, 11)?.unwrap_or(total),
+            discount: super::codec::opt_decimal(r, 12)?.unwrap_or_default(),
+            total,
             prepaid: super::codec::opt_decimal(r, 8)?,
             refund: decimal(r, 9)?,
             reconciliation: match r.get_ref(10)? {

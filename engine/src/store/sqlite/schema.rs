@@ -164,9 +164,97 @@ const V5: &str = "
 ALTER TABLE bills ADD COLUMN reconciliation TEXT; -- Reconciliation, NULL when the pile reported no amount
 ";
 
+const V6: &str = "
+-- Money: see ledger.rs and accounts.rs.
+CREATE TABLE merchants (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    name               TEXT    NOT NULL,
+    commission_percent TEXT    NOT NULL,
+    created_at         INTEGER NOT NULL
+) STRICT;
+ALTER TABLE stations ADD COLUMN merchant_id INTEGER REFERENCES merchants (id);
+-- NULL on bills stored before discounts existed: list price was the total.
+ALTER TABLE bills ADD COLUMN list_total TEXT;
+ALTER TABLE bills ADD COLUMN discount TEXT;
+
+CREATE TABLE drivers (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    phone          TEXT    NOT NULL UNIQUE,
+    password_hash  TEXT,
+    class          TEXT,
+    status         TEXT    NOT NULL,
+    created_at     INTEGER NOT NULL,
+    last_active_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE cards (
+    number     TEXT    PRIMARY KEY,
+    driver_id  INTEGER NOT NULL REFERENCES drivers (id),
+    kind       TEXT    NOT NULL,
+    status     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX cards_driver ON cards (driver_id);
+
+CREATE TABLE rules (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule       TEXT    NOT NULL, -- NewRule
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE orders (
+    id           TEXT    PRIMARY KEY,
+    driver_id    INTEGER NOT NULL REFERENCES drivers (id),
+    amount       TEXT    NOT NULL,
+    provider     TEXT    NOT NULL,
+    status       TEXT    NOT NULL,
+    provider_txn TEXT    UNIQUE,
+    created_at   INTEGER NOT NULL,
+    paid_at      INTEGER
+) STRICT;
+CREATE INDEX orders_paid ON orders (paid_at) WHERE paid_at IS NOT NULL;
+
+-- The ledger. Entries are only ever inserted; seq orders them. Each line is
+-- also a row of entry_lines, so an account's entries are one range scan.
+-- balances holds each account's balance as of the last entry, written in
+-- the same transaction as the entry.
+CREATE TABLE entries (
+    seq       INTEGER PRIMARY KEY,
+    key       TEXT    NOT NULL UNIQUE,
+    kind      TEXT    NOT NULL,
+    at        INTEGER NOT NULL,
+    reference TEXT    NOT NULL,
+    lines     TEXT    NOT NULL -- [Line]
+) STRICT;
+CREATE INDEX entries_reference ON entries (reference);
+CREATE INDEX entries_at ON entries (at);
+CREATE TABLE entry_lines (
+    account TEXT    NOT NULL,
+    seq     INTEGER NOT NULL REFERENCES entries (seq),
+    PRIMARY KEY (account, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE balances (
+    account TEXT PRIMARY KEY,
+    balance TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE statements (
+    merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+    day         TEXT    NOT NULL, -- YYYY-MM-DD
+    statement   TEXT    NOT NULL, -- Statement
+    PRIMARY KEY (merchant_id, day)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE tokens (
+    hash       TEXT    PRIMARY KEY,
+    token      TEXT    NOT NULL, -- Token
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

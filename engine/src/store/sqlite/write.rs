@@ -11,6 +11,7 @@ use super::codec::{bind_session, micros, to_json, SESSION_COLUMNS};
 use crate::alarm::{Alarm, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
 use crate::domain::{StationId, TariffId};
+use crate::ledger::Entry;
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
 use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoredResponse};
@@ -55,8 +56,9 @@ pub(super) fn create_tariff(
 
 pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<Utc>) -> Result<Station> {
     c.prepare_cached(
-        "INSERT INTO stations (name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO stations (name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at,
+                               merchant_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         station.name,
@@ -64,10 +66,11 @@ pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<U
         station.utc_offset_minutes,
         station.service_fee.to_string(),
         station.minimum_charge.to_string(),
-        micros(at)
+        micros(at),
+        station.merchant_id,
     ])
     .map_err(|e| match broke(&e) {
-        Some(Broke::Parent) => StoreError::NotFound(format!("tariff {}", station.tariff_id)),
+        Some(Broke::Parent) => StoreError::NotFound(format!("tariff {} or merchant", station.tariff_id)),
         _ => e.into(),
     })?;
     Ok(Station {
@@ -77,6 +80,7 @@ pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<U
         utc_offset_minutes: station.utc_offset_minutes,
         service_fee: station.service_fee,
         minimum_charge: station.minimum_charge,
+        merchant_id: station.merchant_id,
         power: None,
         created_at: at,
     })
@@ -132,14 +136,17 @@ pub(super) fn insert_session(c: &Connection, s: &SessionRecord) -> Result<()> {
         "INSERT INTO sessions ({SESSION_COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
     );
-    match bind_session(&mut c.prepare_cached(&sql)?, s) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(match broke(&e) {
+    if let Err(e) = bind_session(&mut c.prepare_cached(&sql)?, s) {
+        return Err(match broke(&e) {
             Some(Broke::Key) => StoreError::Conflict(format!("session {}", s.id)),
             Some(Broke::Parent) => missing_parent(c, s)?,
             None => e.into(),
-        }),
+        });
     }
+    if let Some(payer) = s.terms.payer.as_ref().filter(|p| !p.held.is_zero()) {
+        super::money::post(c, &Entry::hold(&s.id, payer.driver, payer.held, s.created_at))?;
+    }
+    Ok(())
 }
 
 /// Rewrites every column of a session; ?1..?14 as in `SESSION_COLUMNS`.
@@ -163,12 +170,23 @@ pub(super) fn update_session(c: &Connection, s: &SessionRecord) -> Result<()> {
         }
     };
     if updated == 1 {
-        Ok(())
+        release_failed(c, s)
     } else if exists(c, "SELECT 1 FROM sessions WHERE id = ?1", s.id.as_str())? {
         Err(StoreError::Conflict(format!("session {} is finished", s.id)))
     } else {
         Err(StoreError::NotFound(format!("session {}", s.id)))
     }
+}
+
+/// A charge that never started gives its hold back.
+fn release_failed(c: &Connection, s: &SessionRecord) -> Result<()> {
+    if let Some(payer) =
+        s.terms.payer.as_ref().filter(|p| s.state == SessionState::Failed && !p.held.is_zero())
+    {
+        let hold = Entry::hold(&s.id, payer.driver, payer.held, s.created_at);
+        super::money::post(c, &hold.reversal(s.ended_at.unwrap_or(s.created_at)))?;
+    }
+    Ok(())
 }
 
 pub(super) fn append_samples(c: &Connection, samples: &[MeterSample]) -> Result<()> {
@@ -228,8 +246,8 @@ pub(super) fn finish_session(
     }
     c.prepare_cached(
         "INSERT INTO bills (session_id, tariff_id, plan_id, kwh, seconds, energy_amount, service_amount,
-                            total, prepaid, refund, lines, created_at, reconciliation)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                            total, prepaid, refund, lines, created_at, reconciliation, list_total, discount)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         s.id.as_str(),
@@ -245,11 +263,17 @@ pub(super) fn finish_session(
         to_json(&bill.lines)?,
         micros(at),
         bill.reconciliation.as_ref().map(to_json).transpose()?,
+        bill.list_total.to_string(),
+        bill.discount.to_string(),
     ])
     .map_err(|e| match broke(&e) {
         Some(Broke::Parent) => StoreError::NotFound("the bill's tariff or plan".to_owned()),
         _ => e.into(),
     })?;
+    if let Some(payer) = &s.terms.payer {
+        let entry = Entry::capture(payer, s.terms.merchant_id, bill, s.ended_at.unwrap_or(at));
+        super::money::post(c, &entry)?;
+    }
     Ok(true)
 }
 

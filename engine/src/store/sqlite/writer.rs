@@ -14,144 +14,26 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::write;
-use crate::alarm::{Alarm, AlarmId, NewAlarm};
-use crate::allocation::PowerConfig;
-use crate::domain::{StationId, TariffId};
-use crate::pricing::{Bill, PricePlan, Pricing};
-use crate::session::{MeterSample, SessionRecord};
-use crate::store::{NewStation, PileRecord, Result, Station, StoreError, StoreStats, StoredResponse};
-use crate::tariff::{Tariff, TouPrices};
+use crate::store::{Result, StoreError, StoreStats};
 
-pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
-
-/// One write, as queued for the writer, with where to send its result.
-/// Timestamps the store assigns are taken when the caller asks, not when the
-/// batch runs.
-pub(super) enum Write {
-    CreateTariff {
-        name: String,
-        tou: TouPrices,
-        at: DateTime<Utc>,
-        reply: Reply<Tariff>,
-    },
-    CreatePlan {
-        name: String,
-        pricing: Pricing,
-        at: DateTime<Utc>,
-        reply: Reply<PricePlan>,
-    },
-    CreateStation {
-        station: NewStation,
-        at: DateTime<Utc>,
-        reply: Reply<Station>,
-    },
-    CreatePile {
-        pile: PileRecord,
-        reply: Reply<()>,
-    },
-    InsertSession {
-        session: SessionRecord,
-        reply: Reply<()>,
-    },
-    UpdateSession {
-        session: SessionRecord,
-        reply: Reply<()>,
-    },
-    AppendSamples {
-        samples: Vec<MeterSample>,
-        reply: Reply<()>,
-    },
-    RaiseAlarm {
-        alarm: NewAlarm,
-        reply: Reply<Alarm>,
-    },
-    SetStationTariff {
-        id: StationId,
-        tariff: TariffId,
-        reply: Reply<Option<Station>>,
-    },
-    SetStationPower {
-        id: StationId,
-        power: Option<PowerConfig>,
-        reply: Reply<Option<Station>>,
-    },
-    MarkAlarm {
-        id: AlarmId,
-        mark: write::AlarmMark,
-        at: DateTime<Utc>,
-        reply: Reply<Option<Alarm>>,
-    },
-    RememberResponse {
-        key: String,
-        response: StoredResponse,
-        reply: Reply<bool>,
-    },
-    /// Boxed: a finished record and its bill dwarf every other write.
-    FinishSession {
-        session: Box<SessionRecord>,
-        bill: Box<Bill>,
-        at: DateTime<Utc>,
-        reply: Reply<bool>,
-    },
-}
-
-impl Write {
-    fn apply(self, batch: &mut Batch) -> Answer {
-        match self {
-            Write::CreateTariff { name, tou, at, reply } => {
-                answer(reply, batch.run(|c| write::create_tariff(c, name, tou, at)))
-            }
-            Write::SetStationTariff { id, tariff, reply } => {
-                answer(reply, batch.run(|c| write::set_station_tariff(c, id, tariff)))
-            }
-            Write::SetStationPower { id, power, reply } => {
-                answer(reply, batch.run(|c| write::set_station_power(c, id, power.as_ref())))
-            }
-            Write::RaiseAlarm { alarm, reply } => answer(reply, batch.run(|c| write::raise_alarm(c, &alarm))),
-            Write::MarkAlarm { id, mark, at, reply } => {
-                answer(reply, batch.run(|c| write::mark_alarm(c, id, mark, at)))
-            }
-            Write::RememberResponse { key, response, reply } => {
-                answer(reply, batch.run(|c| write::remember_response(c, &key, &response)))
-            }
-            Write::CreatePlan { name, pricing, at, reply } => {
-                answer(reply, batch.run(|c| write::create_plan(c, name, pricing, at)))
-            }
-            Write::CreateStation { station, at, reply } => {
-                answer(reply, batch.run(|c| write::create_station(c, station, at)))
-            }
-            Write::CreatePile { pile, reply } => answer(reply, batch.run(|c| write::create_pile(c, &pile))),
-            Write::InsertSession { session, reply } => {
-                answer(reply, batch.run(|c| write::insert_session(c, &session)))
-            }
-            Write::UpdateSession { session, reply } => {
-                answer(reply, batch.run(|c| write::update_session(c, &session)))
-            }
-            Write::AppendSamples { samples, reply } => {
-                answer(reply, batch.run(|c| write::append_samples(c, &samples)))
-            }
-            Write::FinishSession { session, bill, at, reply } => {
-                answer(reply, batch.run(|c| write::finish_session(c, &session, &bill, at)))
-            }
-        }
-    }
-}
+/// One write, as queued for the writer: runs its SQL in the batch and
+/// holds its result until the batch commits. Timestamps the store assigns are
+/// taken when the caller asks, not when the batch runs.
+pub(super) type Write = Box<dyn FnOnce(&mut Batch) -> Answer + Send>;
 
 /// Sends a write's result, or the batch's error if the commit failed.
 type Deliver = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
 /// A write's result, held until its batch commits or fails.
-struct Answer {
+pub(super) struct Answer {
     ok: bool,
     send: Deliver,
 }
 
-fn answer<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Answer {
+fn answer<T: Send + 'static>(reply: oneshot::Sender<Result<T>>, result: Result<T>) -> Answer {
     Answer {
         ok: result.is_ok(),
         send: Box::new(move |failed| {
@@ -166,7 +48,7 @@ fn answer<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Answer {
 }
 
 /// One transaction in progress.
-struct Batch<'c> {
+pub(super) struct Batch<'c> {
     conn: &'c Connection,
     /// Set once the transaction cannot commit: SQLite rolled it back itself
     /// (disk full, I/O error) or a savepoint could not be closed.
@@ -244,11 +126,16 @@ impl Writer {
         Ok(Writer { queue: Some(queue), thread: Some(thread), counters })
     }
 
-    /// Queues a write and waits for its commit.
-    pub(super) async fn submit<T>(&self, write: impl FnOnce(Reply<T>) -> Write) -> Result<T> {
+    /// Queues a write and waits for its commit. `op` runs on the writer
+    /// thread, in its own savepoint of the batch's transaction.
+    pub(super) async fn submit<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (reply, result) = oneshot::channel();
+        let write: Write = Box::new(move |batch| answer(reply, batch.run(op)));
         self.counters.queued.fetch_add(1, Relaxed);
-        let sent = self.queue.as_ref().is_some_and(|q| q.send(write(reply)).is_ok());
+        let sent = self.queue.as_ref().is_some_and(|q| q.send(write).is_ok());
         if !sent {
             self.counters.queued.fetch_sub(1, Relaxed);
             return Err(StoreError::Closed);
@@ -310,7 +197,7 @@ fn commit(conn: &Connection, writes: impl Iterator<Item = Write>, counters: &Cou
     // A failed BEGIN fails every write of the batch the same way.
     let failed = conn.execute_batch("BEGIN IMMEDIATE").err().map(StoreError::from);
     let mut batch = Batch { conn, failed };
-    let answers: Vec<Answer> = writes.map(|w| w.apply(&mut batch)).collect();
+    let answers: Vec<Answer> = writes.map(|w| w(&mut batch)).collect();
     let committed = batch.finish();
     counters.busy_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
     match &committed {

@@ -1,0 +1,180 @@
+//! What the money routes share: the payment secret and sandbox provider,
+//! drivers' one-time login codes, bearer tokens, and their metrics.
+//!
+//! Tokens are opaque random strings kept in the store by their SHA-256, not
+//! signed JWTs: a frozen driver's tokens stop working at once without a
+//! revocation list, there is no signing key to rotate, and the one store
+//! lookup per request is a primary-key read.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpRequest};
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use engine::accounts::{Driver, Principal, Status, Token};
+use engine::payment::Sandbox;
+use engine::Decimal;
+use prometheus::{IntCounterVec, Opts, Registry};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+use crate::routes::State;
+
+pub struct MoneyConfig {
+    /// Signs payment notifications (HMAC-SHA256).
+    pub secret: Vec<u8>,
+    /// Driver notifications (login codes) are POSTed here as JSON.
+    pub notify_webhook: Option<String>,
+    /// Held at start when the driver prepays nothing, yuan.
+    pub default_hold: Decimal,
+    pub code_ttl: Duration,
+    pub token_ttl: Duration,
+    /// Settlement days are local days at this offset.
+    pub settlement_utc_offset_minutes: i32,
+}
+
+pub struct Money {
+    pub config: MoneyConfig,
+    pub sandbox: Sandbox,
+    /// Login codes by phone: the code, when it expires, and tries left.
+    codes: DashMap<String, (String, Instant, u8)>,
+    http: reqwest::Client,
+    pub notifications: IntCounterVec,
+    pub codes_sent: IntCounterVec,
+}
+
+pub type MoneyData = web::Data<Money>;
+
+/// Wrong guesses a code survives.
+const CODE_TRIES: u8 = 5;
+
+impl Money {
+    pub fn new(config: MoneyConfig, registry: &Registry) -> Self {
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "chargeplane_payment_notifications_total",
+                "Payment notifications received, by result (credited, replay, bad_signature, ...)",
+            ),
+            &["result"],
+        )
+        .expect("metric");
+        let codes_sent = IntCounterVec::new(
+            Opts::new("chargeplane_login_codes_total", "Login codes sent to drivers, by delivery result"),
+            &["result"],
+        )
+        .expect("metric");
+        // Registered once per server; a second registration is a bug in the boot.
+        let _ = registry.register(Box::new(notifications.clone()));
+        let _ = registry.register(Box::new(codes_sent.clone()));
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        Money {
+            sandbox: Sandbox::new(config.secret.clone()),
+            config,
+            codes: DashMap::new(),
+            http,
+            notifications,
+            codes_sent,
+        }
+    }
+
+    /// Makes a six-digit code for a phone and sends it through the
+    /// notification webhook (or the log, where none is configured).
+    pub async fn send_code(&self, phone: &str) {
+        let code = format!("{:06}", u32::from_le_bytes(random::<4>()) % 1_000_000);
+        self.codes
+            .insert(phone.to_owned(), (code.clone(), Instant::now() + self.config.code_ttl, CODE_TRIES));
+        let Some(url) = &self.config.notify_webhook else {
+            tracing::info!(phone, code, "login code (no notify_webhook configured)");
+            return self.codes_sent.with_label_values(&["logged"]).inc();
+        };
+        let body = serde_json::json!({ "kind": "login_code", "phone": phone, "code": code });
+        let result = match self.http.post(url).json(&body).send().await.and_then(|r| r.error_for_status()) {
+            Ok(_) => "sent",
+            Err(e) => {
+                tracing::error!(phone, error = %e, "login code webhook failed");
+                "failed"
+            }
+        };
+        self.codes_sent.with_label_values(&[result]).inc();
+    }
+
+    /// True once per code sent: a used, expired or too often guessed code
+    /// is gone.
+    pub fn take_code(&self, phone: &str, code: &str) -> bool {
+        let Some(mut entry) = self.codes.get_mut(phone) else { return false };
+        let (expected, expires, tries) = entry.value_mut();
+        if Instant::now() > *expires || *tries == 0 {
+            drop(entry);
+            self.codes.remove(phone);
+            return false;
+        }
+        if expected.as_str() != code {
+            *tries -= 1;
+            return false;
+        }
+        drop(entry);
+        self.codes.remove(phone);
+        true
+    }
+
+    /// A new bearer token for a principal.
+    pub async fn issue(&self, state: &State, principal: Principal) -> ApiResult<String> {
+        let secret = hex::encode(random::<32>());
+        let expires_at = state.now() + chrono::Duration::from_std(self.config.token_ttl).unwrap_or_default();
+        state.store.create_token(&digest(&secret), &Token { principal, expires_at }).await?;
+        Ok(secret)
+    }
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).expect("the OS random source");
+    b
+}
+
+fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> ApiResult<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(&random::<16>()).map_err(|e| ApiError::unavailable(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::unavailable(e.to_string()))
+}
+
+pub fn password_matches(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(actix_web::http::StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// The active driver a request's bearer token speaks for.
+pub async fn driver(state: &State, req: &HttpRequest) -> ApiResult<Driver> {
+    let header = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok());
+    let secret = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
+    let token = state.store.token(&digest(secret.trim())).await?;
+    let now: DateTime<Utc> = state.now();
+    let Some(Token { principal: Principal::Driver { driver_id }, expires_at }) = token else {
+        return Err(unauthorized("unknown token"));
+    };
+    if expires_at <= now {
+        return Err(unauthorized("the token has expired; log in again"));
+    }
+    let driver = state.store.driver(driver_id).await?.ok_or_else(|| unauthorized("unknown driver"))?;
+    match driver.status {
+        Status::Active => Ok(driver),
+        Status::Frozen => {
+            Err(ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "frozen", "the account is frozen"))
+        }
+        Status::Cancelled => Err(unauthorized("the account is cancelled")),
+    }
+}

@@ -1,0 +1,231 @@
+//! The drivers' side of money: register and log in with a one-time code
+//! (or a password), see the wallet, top it up, charge from it, and take
+//! unspent money back.
+//!
+//! A charge from the wallet holds its prepaid amount (or the configured
+//! estimate) before the pile hears of it; the store captures the bill from
+//! the hold and releases the rest in the same write as the bill.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use engine::accounts::{self, Order, OrderStatus, Principal, Status};
+use engine::domain::PortNo;
+use engine::ledger::{Account, Entry, Payer};
+use engine::store::EntryFilter;
+use engine::Decimal;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::piles::{live_pile, pricing, start_error, StartBody};
+use super::State;
+use crate::error::{ApiError, ApiResult};
+use crate::money::{self, MoneyData};
+use actors::{pile, station::Purchase};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/drivers/codes", web::post().to(send_code))
+        .route("/drivers", web::post().to(register))
+        .route("/drivers/login", web::post().to(login))
+        .route("/me", web::get().to(me))
+        .route("/me/wallet", web::get().to(wallet))
+        .route("/me/orders", web::post().to(top_up))
+        .route("/me/charges", web::post().to(charge))
+        .route("/me/refunds", web::post().to(refund));
+}
+
+fn phone(p: &str) -> ApiResult<&str> {
+    let p = p.trim();
+    let digits = p.strip_prefix('+').unwrap_or(p);
+    if !(6..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid("phone", "a phone number: 6 to 15 digits, optionally after +"));
+    }
+    Ok(p)
+}
+
+/// Yuan to the fen, above zero.
+pub fn amount(field: &'static str, v: Decimal) -> ApiResult<Decimal> {
+    if v <= Decimal::ZERO || v.normalize().scale() > 2 || v > Decimal::from(100_000) {
+        return Err(ApiError::invalid(field, "an amount in yuan above 0 and at most 100000, to the fen"));
+    }
+    Ok(v)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    phone: String,
+}
+
+async fn send_code(money: MoneyData, body: web::Json<CodeBody>) -> ApiResult<HttpResponse> {
+    money.send_code(phone(&body.phone)?).await;
+    Ok(HttpResponse::Accepted().json(json!({ "sent": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    phone: String,
+    code: String,
+    password: Option<String>,
+}
+
+async fn register(state: State, money: MoneyData, body: web::Json<RegisterBody>) -> ApiResult<HttpResponse> {
+    let phone = phone(&body.phone)?;
+    if let Some(p) = &body.password {
+        if p.chars().count() < 8 {
+            return Err(ApiError::invalid("password", "at least 8 characters"));
+        }
+    }
+    if state.store.driver_by_phone(phone).await?.is_some() {
+        return Err(ApiError::conflict("registered", format!("{phone} is registered; log in")));
+    }
+    if !money.take_code(phone, body.code.trim()) {
+        return Err(ApiError::invalid("code", "wrong or expired code"));
+    }
+    let hash = body.password.as_deref().map(money::hash_password).transpose()?;
+    let driver = state.store.create_driver(phone, hash.as_deref(), None).await?;
+    let token = money.issue(&state, Principal::Driver { driver_id: driver.id }).await?;
+    Ok(HttpResponse::Created().json(json!({ "driver": driver, "token": token })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    phone: String,
+    code: Option<String>,
+    password: Option<String>,
+}
+
+async fn login(state: State, money: MoneyData, body: web::Json<LoginBody>) -> ApiResult<HttpResponse> {
+    let phone = phone(&body.phone)?;
+    let refused = || {
+        ApiError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "wrong phone, code or password",
+        )
+    };
+    let mut driver = state.store.driver_by_phone(phone).await?.ok_or_else(refused)?;
+    let ok = match (&body.code, &body.password) {
+        (Some(code), None) => money.take_code(phone, code.trim()),
+        (None, Some(p)) => driver.password_hash.as_deref().is_some_and(|h| money::password_matches(p, h)),
+        _ => return Err(ApiError::invalid("code", "give a code or a password")),
+    };
+    if !ok || driver.status == Status::Cancelled {
+        return Err(refused());
+    }
+    driver.last_active_at = state.now();
+    state.store.update_driver(&driver).await?;
+    let token = money.issue(&state, Principal::Driver { driver_id: driver.id }).await?;
+    Ok(HttpResponse::Ok().json(json!({ "driver": driver, "token": token })))
+}
+
+async fn me(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let driver = money::driver(&state, &req).await?;
+    let cards = state.store.cards(driver.id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "driver": driver, "cards": cards })))
+}
+
+async fn wallet(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let driver = money::driver(&state, &req).await?;
+    let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
+    let held = state.store.balance(&Account::Held(driver.id)).await?;
+    let filter = EntryFilter { account: Some(Account::Wallet(driver.id)), ..Default::default() };
+    let entries = state.store.entries(&filter).await?;
+    Ok(HttpResponse::Ok().json(json!({ "balance": balance, "held": held, "entries": entries })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopUpBody {
+    amount: Decimal,
+}
+
+/// Creates a top-up order; the wallet is credited when the provider's
+/// signed notification confirms it (`/payments/{provider}/notify`).
+async fn top_up(state: State, req: HttpRequest, body: web::Json<TopUpBody>) -> ApiResult<HttpResponse> {
+    let driver = money::driver(&state, &req).await?;
+    let order = Order {
+        id: format!("top-{}", hex::encode(uuid_bytes())),
+        driver_id: driver.id,
+        amount: amount("amount", body.amount)?,
+        provider: "sandbox".into(),
+        status: OrderStatus::Pending,
+        provider_txn: None,
+        created_at: state.now(),
+        paid_at: None,
+    };
+    state.store.create_order(&order).await?;
+    let pay = format!("/api/v1/payments/sandbox/orders/{}/pay", order.id);
+    Ok(HttpResponse::Created().json(json!({ "order": order, "pay_url": pay })))
+}
+
+fn uuid_bytes() -> [u8; 12] {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).expect("the OS random source");
+    b
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChargeBody {
+    pile_id: String,
+    port: u8,
+    plan_id: Option<i64>,
+    prepaid: Option<Decimal>,
+    prepaid_hours: Option<Decimal>,
+    #[serde(default)]
+    queue: bool,
+}
+
+/// Starts a charge paid from the driver's wallet, at the driver's class
+/// price where a rule gives one.
+async fn charge(
+    state: State,
+    money: MoneyData,
+    req: HttpRequest,
+    body: web::Json<ChargeBody>,
+) -> ApiResult<HttpResponse> {
+    let driver = money::driver(&state, &req).await?;
+    let ChargeBody { pile_id, port, plan_id, prepaid, prepaid_hours, queue } = body.into_inner();
+    let start = StartBody { balance: None, plan_id, prepaid, prepaid_hours, queue };
+    let (plan, prepaid) = pricing(&state, &start).await?;
+    let pile_addr = live_pile(&state, &pile_id, port).await?;
+    let record = state.store.pile(&engine::domain::PileId::from(pile_id.as_str())).await?;
+    let station = record.map(|p| p.station_id).unwrap_or_default();
+    let rules = state.store.rules().await?;
+    let discount = accounts::resolve(&rules, driver.class.as_deref(), station, state.now())
+        .map_err(|e| ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "not_allowed", e.to_string()))?;
+    let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
+    let held = prepaid.unwrap_or(money.config.default_hold.min(balance));
+    if held <= Decimal::ZERO || held > balance {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::PAYMENT_REQUIRED,
+            "insufficient_balance",
+            format!("the wallet holds {balance}; top up to charge"),
+        ));
+    }
+    let purchase = Purchase { plan, prepaid, payer: Some(Payer { driver: driver.id, held }), discount };
+    let started = pile_addr
+        .send(pile::StartCharge { port: PortNo(port), queue: start.queue, balance: held, purchase })
+        .await
+        .map_err(|_| ApiError::conflict("pile_offline", format!("pile {pile_id} is not connected")))?
+        .map_err(start_error)?;
+    Ok(HttpResponse::Accepted().json(super::piles::started_json(started, Some(held))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    amount: Decimal,
+}
+
+/// Pays unspent wallet money back through the provider it came in by.
+async fn refund(state: State, req: HttpRequest, body: web::Json<RefundBody>) -> ApiResult<HttpResponse> {
+    let driver = money::driver(&state, &req).await?;
+    let amount = amount("amount", body.amount)?;
+    let key = format!("{}-{}", driver.id, hex::encode(uuid_bytes()));
+    let entry = Entry::refund(&key, driver.id, "sandbox", amount, state.now());
+    state.store.post_entry(&entry).await?;
+    let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
+    Ok(HttpResponse::Created().json(json!({ "refund": entry, "balance": balance })))
+}

@@ -1,0 +1,155 @@
+//! The operator's side of money: merchants (site owners) and their
+//! commission, price rules for driver classes, drivers' classes and
+//! freezing, and the daily settlement statements.
+
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use engine::accounts::{NewRule, Status};
+use engine::ledger::Account;
+use engine::settlement;
+use engine::store::EntryFilter;
+use engine::Decimal;
+use serde::Deserialize;
+
+use super::State;
+use crate::error::{ApiError, ApiResult};
+use crate::money::MoneyData;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/merchants", web::post().to(create))
+        .route("/merchants/{id}", web::get().to(get))
+        .route("/merchants/{id}/statements/{day}", web::get().to(statement))
+        .route("/merchants/{id}/statements/{day}", web::post().to(settle))
+        .route("/rules", web::post().to(create_rule))
+        .route("/rules", web::get().to(rules))
+        .route("/drivers/{id}", web::patch().to(update_driver));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    name: String,
+    commission_percent: Decimal,
+}
+
+async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+    if body.name.trim().is_empty() {
+        return Err(ApiError::invalid("name", "a merchant needs a name"));
+    }
+    let pct = body.commission_percent;
+    if pct.is_sign_negative() || pct > Decimal::ONE_HUNDRED || pct.normalize().scale() > 2 {
+        return Err(ApiError::invalid("commission_percent", "0 to 100, to 0.01"));
+    }
+    Ok(HttpResponse::Created().json(state.store.create_merchant(body.name.trim(), pct).await?))
+}
+
+async fn merchant(state: &State, id: i64) -> ApiResult<engine::accounts::Merchant> {
+    state
+        .store
+        .merchant(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_merchant", format!("no merchant {id}")))
+}
+
+async fn get(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(merchant(&state, *id).await?))
+}
+
+async fn statement(state: State, path: web::Path<(i64, NaiveDate)>) -> ApiResult<HttpResponse> {
+    let (id, day) = path.into_inner();
+    merchant(&state, id).await?;
+    let s = state.store.statement(id, day).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_statement", format!("merchant {id} has no statement for {day}"))
+    })?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// Issues a merchant's statement for a day that is over (T+1), or returns
+/// the one issued before: an issued statement never changes.
+async fn settle(
+    state: State,
+    money: MoneyData,
+    path: web::Path<(i64, NaiveDate)>,
+) -> ApiResult<HttpResponse> {
+    let (id, day) = path.into_inner();
+    let m = merchant(&state, id).await?;
+    let (from, until) = settlement::day_bounds(day, money.config.settlement_utc_offset_minutes);
+    if state.now() < until {
+        return Err(ApiError::conflict(
+            "day_not_over",
+            format!("{day} is not over yet; settle it from the next day"),
+        ));
+    }
+    if let Some(issued) = state.store.statement(id, day).await? {
+        return Ok(HttpResponse::Ok().json(issued));
+    }
+    let filter = EntryFilter {
+        account: Some(Account::Revenue(Some(id))),
+        from: Some(from),
+        until: Some(until),
+        ..Default::default()
+    };
+    let entries = state.store.entries(&filter).await?;
+    let mut bills = Vec::new();
+    for e in &entries {
+        if let Some(b) = state.store.bill(&engine::domain::SessionId(e.reference.clone())).await? {
+            bills.push(b);
+        }
+    }
+    let s = settlement::compute(&m, day, &entries, &bills, state.now());
+    if !state.store.issue_statement(&s).await? {
+        // Issued by a concurrent request a moment ago: that one stands.
+        let issued = state.store.statement(id, day).await?.unwrap_or(s);
+        return Ok(HttpResponse::Ok().json(issued));
+    }
+    Ok(HttpResponse::Created().json(s))
+}
+
+async fn create_rule(state: State, body: web::Json<NewRule>) -> ApiResult<HttpResponse> {
+    body.validate().map_err(|m| ApiError::invalid("rule", m))?;
+    if let Some(s) = body.station_id {
+        if state.store.station(s).await?.is_none() {
+            return Err(ApiError::invalid("station_id", format!("no station {s}")));
+        }
+    }
+    Ok(HttpResponse::Created().json(state.store.create_rule(&body).await?))
+}
+
+async fn rules(state: State) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.store.rules().await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DriverPatch {
+    /// The class price rules match; "" clears it.
+    class: Option<String>,
+    status: Option<Status>,
+}
+
+/// Sets a driver's class, or freezes and unfreezes the account.
+async fn update_driver(
+    state: State,
+    id: web::Path<i64>,
+    body: web::Json<DriverPatch>,
+) -> ApiResult<HttpResponse> {
+    let mut d = state
+        .store
+        .driver(*id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_driver", format!("no driver {id}")))?;
+    if d.status == Status::Cancelled {
+        return Err(ApiError::conflict("cancelled", "a cancelled account does not change"));
+    }
+    if let Some(class) = &body.class {
+        d.class = Some(class.trim().to_owned()).filter(|c| !c.is_empty());
+    }
+    if let Some(s) = body.status {
+        if s == Status::Cancelled {
+            return Err(ApiError::invalid("status", "active or frozen"));
+        }
+        d.status = s;
+    }
+    state.store.update_driver(&d).await?;
+    Ok(HttpResponse::Ok().json(d))
+}

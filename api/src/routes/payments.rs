@@ -1,0 +1,117 @@
+//! Payment providers talk to the platform here: the signed asynchronous
+//! notification that credits a top-up, the local sandbox provider that pays
+//! an order and notifies like a real one, and the reconciliation of a
+//! provider's statement against the ledger.
+//!
+//! Nothing unsigned is trusted: a notification is checked for its HMAC,
+//! its order and its amount before anything is credited, and crediting is
+//! once per order however often the provider repeats itself. Every outcome
+//! is counted in `chargeplane_payment_notifications_total{result}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use engine::accounts::OrderStatus;
+use engine::payment::{self, Booked, NotifyError, SIGNATURE_HEADER};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::State;
+use crate::error::{ApiError, ApiResult};
+use crate::money::MoneyData;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/payments/{provider}/notify", web::post().to(notify))
+        .route("/payments/sandbox/orders/{id}/pay", web::post().to(sandbox_pay))
+        .route("/reconciliations", web::post().to(reconcile));
+}
+
+/// Checks and books one notification; the outcome is counted either way.
+async fn confirm(state: &State, money: &MoneyData, body: &[u8], signature: &str) -> ApiResult<bool> {
+    let result = async {
+        // The order's amount, looked up only once the signature holds.
+        let order = match serde_json::from_slice::<payment::Notification>(body) {
+            Ok(n) => state.store.order(&n.order_id).await?,
+            Err(_) => None,
+        };
+        let n = payment::check(&money.config.secret, body, signature, |id| {
+            order.as_ref().filter(|o| o.id == id).map(|o| o.amount)
+        })
+        .map_err(notify_error)?;
+        Ok::<_, ApiError>(state.store.pay_order(&n.order_id, &n.provider_txn, n.paid_at).await?)
+    }
+    .await;
+    let label = match &result {
+        Ok(true) => "credited",
+        Ok(false) => "replay",
+        Err(e) => e.error,
+    };
+    money.notifications.with_label_values(&[label]).inc();
+    if !matches!(result, Ok(true)) {
+        tracing::warn!(result = label, "payment notification not credited");
+    }
+    result
+}
+
+fn notify_error(e: NotifyError) -> ApiError {
+    let status = match e {
+        NotifyError::BadSignature => StatusCode::UNAUTHORIZED,
+        NotifyError::UnknownOrder => StatusCode::NOT_FOUND,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::new(status, e.code(), e.to_string())
+}
+
+async fn notify(
+    state: State,
+    money: MoneyData,
+    req: HttpRequest,
+    provider: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    if provider.as_str() != "sandbox" {
+        return Err(ApiError::not_found("unknown_provider", format!("no payment provider {provider}")));
+    }
+    let signature = req.headers().get(SIGNATURE_HEADER).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let credited = confirm(&state, &money, &body, signature).await?;
+    Ok(HttpResponse::Ok().json(json!({ "credited": credited })))
+}
+
+/// The sandbox provider pays an order: it signs a notification as a real
+/// provider would and delivers it to the notification endpoint's logic.
+async fn sandbox_pay(state: State, money: MoneyData, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let order = state
+        .store
+        .order(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_order", format!("no order {id}")))?;
+    let (body, signature) = money.sandbox.pay(&order.id, order.amount, state.now());
+    let credited = confirm(&state, &money, &body, &signature).await?;
+    let order = state.store.order(&id).await?.filter(|o| o.status == OrderStatus::Paid);
+    Ok(HttpResponse::Ok().json(json!({ "credited": credited, "order": order })))
+}
+
+#[derive(Deserialize)]
+struct Window {
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+}
+
+/// A provider's statement (CSV body) against the payments the ledger
+/// booked in `[from, until)`.
+async fn reconcile(state: State, window: web::Query<Window>, body: String) -> ApiResult<HttpResponse> {
+    if window.until <= window.from {
+        return Err(ApiError::invalid("until", "until is after from"));
+    }
+    let lines = payment::parse_statement(&body)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_statement", e.to_string()))?;
+    let booked: Vec<Booked> = state
+        .store
+        .paid_orders(window.from, window.until)
+        .await?
+        .into_iter()
+        .filter_map(|o| Some(Booked { provider_txn: o.provider_txn?, order_id: o.id, amount: o.amount }))
+        .collect();
+    let result = payment::reconcile(&lines, &booked);
+    Ok(HttpResponse::Ok().json(json!({ "clean": result.is_clean(), "result": result })))
+}

@@ -1,0 +1,255 @@
+//! Money end to end: a driver registers with a code from the notification
+//! webhook, tops up through the sandbox provider, charges a car pile and
+//! (at a class discount) an e-bike port from the wallet, gets unused
+//! prepaid time back, and the merchant's statement for the day matches
+//! figures computed by hand. Forged and replayed payment notifications are
+//! refused and counted.
+
+use crate::common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::Server;
+use engine::domain::PileId;
+use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
+use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
+}
+
+/// A webhook receiver: answers 200 to every POST and hands over its body.
+fn webhook() -> (String, mpsc::Receiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Ok(v) = serde_json::from_slice(&body) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent() {
+    // 23:20 on 1 March, local (+08:00), two simulated minutes a second: the
+    // charges end well before midnight, and the day is over 20 s in.
+    let clock_start: DateTime<Utc> = "2026-03-01T15:20:00Z".parse().unwrap();
+    let (hook, codes) = webhook();
+    let server = Server::start_with(|c| {
+        c.clock_start = Some(clock_start);
+        c.clock_rate = 120.0;
+        c.notify_webhook = Some(hook);
+        c.payment_secret = Some("test-secret".into());
+    });
+
+    // The operator: a merchant taking 6% commission owns a car station and an e-bike station.
+    let (s, merchant) =
+        server.post("/api/v1/merchants", json!({"name": "Mall", "commission_percent": "6"})).await;
+    assert_eq!(s, 201, "{merchant}");
+    let (_, tariff) = server
+        .post(
+            "/api/v1/tariffs",
+            json!({"name": "flat", "prices": {"flat": {"energy": "1", "service": "0.5"}},
+                   "periods": [{"from": "00:00", "to": "24:00", "period": "flat"}]}),
+        )
+        .await;
+    let station = |name: &str, fee: &str| json!({"name": name, "tariff_id": tariff["id"], "service_fee": fee, "merchant_id": merchant["id"]});
+    let (s, cars) = server.post("/api/v1/stations", station("Mall P1", "0")).await;
+    assert_eq!(s, 201, "{cars}");
+    let (_, bikes) = server.post("/api/v1/stations", station("Mall bikes", "0.10")).await;
+    let (_, plan) = server
+        .post(
+            "/api/v1/plans",
+            json!({"name": "time", "pricing": {"kind": "time", "per_hour": "1.00", "unit_minutes": 15}}),
+        )
+        .await;
+    let (s, rule) = server
+        .post(
+            "/api/v1/rules",
+            json!({"name": "staff 20%", "class": "staff", "station_id": bikes["id"], "kind": "discount", "percent": "20"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{rule}");
+    let car_pile = "32010600000077";
+    server.register(car_pile, cars["id"].as_i64().unwrap(), 1).await;
+    let phys = 0x05C0_FFEE_u32;
+    let bike_pile = format!("{phys:08X}");
+    let (s, p) = server
+        .post(
+            "/api/v1/piles",
+            json!({"id": bike_pile, "station_id": bikes["id"], "protocol": "dny", "ports": 10}),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+
+    // The driver registers with the code the webhook delivered.
+    let (s, _) = server.post("/api/v1/drivers/codes", json!({"phone": "13800138000"})).await;
+    assert_eq!(s, 202);
+    let sms = codes.recv_timeout(WAIT).expect("a login code on the webhook");
+    assert_eq!(sms["phone"], "13800138000");
+    let (s, wrong) = server
+        .post(
+            "/api/v1/drivers",
+            json!({"phone": "13800138000", "code": "not-it", "password": "hunter2hunter2"}),
+        )
+        .await;
+    assert_eq!((s, wrong["field"].as_str()), (422, Some("code")), "{wrong}");
+    let (s, reg) = server
+        .post(
+            "/api/v1/drivers",
+            json!({"phone": "13800138000", "code": sms["code"], "password": "hunter2hunter2"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{reg}");
+    let token = reg["token"].as_str().unwrap().to_owned();
+    let (s, _) = server.get("/api/v1/me").await;
+    assert_eq!(s, 401, "no token, no account");
+    let (s, login) = server
+        .post("/api/v1/drivers/login", json!({"phone": "13800138000", "password": "hunter2hunter2"}))
+        .await;
+    assert_eq!(s, 200, "{login}");
+    let driver_id = reg["driver"]["id"].as_i64().unwrap();
+    let (s, d) = server.post_patch(&format!("/api/v1/drivers/{driver_id}"), json!({"class": "staff"})).await;
+    assert_eq!((s, d["class"].as_str()), (200, Some("staff")), "{d}");
+
+    // Top-up: an order, paid at the sandbox, credited once.
+    let (s, order) = server.post_as(&token, "/api/v1/me/orders", json!({"amount": "50.00"})).await;
+    assert_eq!(s, 201, "{order}");
+    let pay = order["pay_url"].as_str().unwrap().to_owned();
+    let (s, paid) = server.post(&pay, json!({})).await;
+    assert_eq!((s, &paid["credited"]), (200, &json!(true)), "{paid}");
+    let (_, again) = server.post(&pay, json!({})).await;
+    assert_eq!(again["credited"], false, "a replayed notification credits nothing");
+    // A notification signed with another secret is refused.
+    let forged = json!({"order_id": order["order"]["id"], "provider_txn": "x-1", "amount": "50.00",
+                        "status": "paid", "paid_at": "2026-03-01T15:21:00Z"});
+    let res = server
+        .http
+        .post(format!("{}/api/v1/payments/sandbox/notify", server.base))
+        .header("X-Chargeplane-Signature", engine::payment::sign(b"guess", forged.to_string().as_bytes()))
+        .body(forged.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!(dec(&wallet["balance"]), dec!(50.00), "{wallet}");
+    assert_eq!(server.metric("chargeplane_payment_notifications_total{result=\"credited\"}").await, 1.0);
+    assert_eq!(server.metric("chargeplane_payment_notifications_total{result=\"replay\"}").await, 1.0);
+    assert_eq!(server.metric("chargeplane_payment_notifications_total{result=\"bad_signature\"}").await, 1.0);
+
+    // A car charge: 30 yuan held, 10 kWh at 1.50 = 15.00 captured, 15 released.
+    let mut cfg = PileConfig::new(PileId(car_pile.into()), 1);
+    cfg.heartbeat = Duration::from_millis(200);
+    let mut car = SimPile::connect(server.pile_addr, cfg).await.unwrap();
+    assert!(matches!(
+        car.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await,
+        Some(Event::LoginAccepted)
+    ));
+    server.until(&format!("/api/v1/piles/{car_pile}"), |v| v["online"] == true).await;
+    car.plug(1, true);
+    let (s, started) =
+        server.post_as(&token, "/api/v1/me/charges", json!({"pile_id": car_pile, "port": 1})).await;
+    assert_eq!((s, dec(&started["held"])), (202, dec!(30)), "{started}");
+    car.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT).await.unwrap();
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(20), dec!(30)), "{wallet}");
+    car.set_energy(1, dec!(10));
+    car.send_realtime(1);
+    let (s, v) = server.post(&format!("/api/v1/piles/{car_pile}/ports/1/stop"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    car.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.unwrap();
+    let car_session = started["session_id"].as_str().unwrap();
+    let (_, car_bill) = server.get(&format!("/api/v1/sessions/{car_session}/bill")).await;
+    assert_eq!((dec(&car_bill["total"]), dec(&car_bill["discount"])), (dec!(15.00), dec!(0)), "{car_bill}");
+
+    // An e-bike charge at the staff discount: 4 hours prepaid (4.00), full
+    // after 3000 s: 4 quarter hours 1.00 + 0.10 fee = 1.10, less 20% = 0.88;
+    // the 3.12 of prepaid time not used goes back to the wallet.
+    let mut bcfg = EbikeConfig::new(phys);
+    bcfg.time_scale = 3600.0;
+    bcfg.tick = 30;
+    bcfg.report_every = 300;
+    bcfg.heartbeat = 180;
+    let mut bike = EbikePile::connect(server.pile_addr, bcfg).await.unwrap();
+    let ev = bike.wait_for(|e| matches!(e, EbikeEvent::Registered { .. }), WAIT).await;
+    assert!(matches!(ev, Some(EbikeEvent::Registered { accepted: true })), "{ev:?}");
+    server.until(&format!("/api/v1/piles/{bike_pile}"), |v| v["online"] == true).await;
+    bike.set_profile(1, Profile::Steps(vec![(0, dec!(150)), (3000, dec!(10))]));
+    bike.plug(1, true);
+    server.until(&format!("/api/v1/piles/{bike_pile}"), |v| v["ports"][0]["status"] == "plugged").await;
+    let body = json!({"pile_id": bike_pile, "port": 1, "plan_id": plan["id"], "prepaid_hours": "4"});
+    let (s, started) = server.post_as(&token, "/api/v1/me/charges", body).await;
+    assert_eq!((s, dec(&started["held"])), (202, dec!(4.00)), "{started}");
+    let bike_session = started["session_id"].as_str().unwrap();
+    server.until(&format!("/api/v1/sessions/{bike_session}"), |v| v["state"] == "finished").await;
+    let (_, bike_bill) = server.get(&format!("/api/v1/sessions/{bike_session}/bill")).await;
+    assert_eq!(
+        (dec(&bike_bill["list_total"]), dec(&bike_bill["discount"]), dec(&bike_bill["total"])),
+        (dec!(1.10), dec!(0.22), dec!(0.88)),
+        "{bike_bill}"
+    );
+    assert_eq!(dec(&bike_bill["refund"]), dec!(3.12));
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(34.12), dec!(0)), "{wallet}");
+
+    // Unspent money goes back through the provider; more than is left is refused.
+    let (s, r) = server.post_as(&token, "/api/v1/me/refunds", json!({"amount": "34.13"})).await;
+    assert_eq!((s, r["error"].as_str()), (402, Some("insufficient_balance")), "{r}");
+    let (s, r) = server.post_as(&token, "/api/v1/me/refunds", json!({"amount": "4.12"})).await;
+    assert_eq!((s, dec(&r["balance"])), (201, dec!(30.00)), "{r}");
+
+    // T+1: the day's statement, by hand: revenue 15.00 + 1.10 = 16.10,
+    // discounts 0.22, paid 15.88, commission 6% = 0.9528 → 0.95, payout 14.93.
+    let path = format!("/api/v1/merchants/{}/statements/2026-03-01", merchant["id"]);
+    let (s, early) = server.post(&path, json!({})).await;
+    assert_eq!((s, early["error"].as_str()), (409, Some("day_not_over")), "{early}");
+    let mut statement = Value::Null;
+    for _ in 0..300 {
+        let (s, v) = server.post(&path, json!({})).await;
+        if s == 201 {
+            statement = v;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(statement["charges"], 2, "{statement}");
+    let figures =
+        ["revenue", "discounts", "paid", "commission", "payout", "refunds"].map(|k| dec(&statement[k]));
+    assert_eq!(
+        figures,
+        [dec!(16.10), dec!(0.22), dec!(15.88), dec!(0.95), dec!(14.93), dec!(3.12)],
+        "{statement}"
+    );
+    let (s, same) = server.post(&path, json!({})).await;
+    assert_eq!((s, &same), (200, &statement), "issued once, never changed");
+}
