@@ -47,6 +47,9 @@ pub struct Config {
     /// Piles not registered by an operator are refused at login unless this
     /// names the station they are registered into.
     pub auto_register: Option<StationId>,
+    /// Held from a wallet when a charge paid from it names no prepaid
+    /// amount (a card swipe, an app start without one), yuan.
+    pub wallet_hold: rust_decimal::Decimal,
     pub clock: Clock,
 }
 
@@ -77,6 +80,7 @@ impl Default for Config {
             power_verify_after: Duration::from_secs(5),
             alarms: AlarmConfig::default(),
             auto_register: None,
+            wallet_hold: rust_decimal::Decimal::from(30),
             clock: Clock::System,
         }
     }

@@ -10,6 +10,7 @@
 
 pub mod adapter;
 pub mod alarms;
+pub mod card;
 pub mod config;
 pub mod gateway;
 pub mod link;

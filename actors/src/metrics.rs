@@ -46,6 +46,7 @@ pub struct Metrics {
     pub station_queued: IntGaugeVec,
     pub power_commands: IntCounter,
     pub maintenance: IntCounterVec,
+    pub card_starts: IntCounterVec,
     store_queue: IntGauge,
     store_batches: IntCounter,
     store_writes: IntCounter,
@@ -238,6 +239,12 @@ impl Metrics {
                 "chargeplane_maintenance_commands_total",
                 "Maintenance commands by kind and outcome (sent, acknowledged, refused, timed_out).",
                 &["kind", "outcome"],
+            ),
+            card_starts: counter_vec(
+                &r,
+                "chargeplane_card_starts_total",
+                "Card swipes at piles, by result (started, unknown_card, frozen, balance_too_low, ...).",
+                &["result"],
             ),
             station_queued: {
                 let g = IntGaugeVec::new(

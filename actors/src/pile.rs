@@ -480,9 +480,14 @@ impl Handler<StartCharge> for Pile {
         let port = self.port(msg.port, ctx);
         Box::pin(async move {
             let port = port.ok_or(port::StartError::NoSuchPort)?;
-            port.send(port::Start { queue: msg.queue, balance: msg.balance, purchase: msg.purchase })
-                .await
-                .map_err(|_| port::StartError::Unavailable)?
+            port.send(port::Start {
+                queue: msg.queue,
+                balance: msg.balance,
+                purchase: msg.purchase,
+                card: None,
+            })
+            .await
+            .map_err(|_| port::StartError::Unavailable)?
         })
     }
 }

@@ -13,7 +13,7 @@ use engine::session::SessionRecord;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::adapter::{self, PileEvent, PortReport, Reading};
+use crate::adapter::{self, CardRefusal, PileCommand, PileEvent, PortReport, Reading, ReplyTo};
 use crate::alarms::{self, Active};
 use crate::pile::{self, Pile};
 use crate::session::{self, Session};
@@ -299,8 +299,34 @@ impl Handler<FromPile> for Port {
                     );
                 }
             },
+            PileEvent::CardStart { card, reply, .. } => self.card_start(card, reply, ctx),
             _ => {}
         }
+    }
+}
+
+impl Port {
+    /// Checks the card's account, then starts like any other charge, paid
+    /// from its wallet; the pile hears the verdict either way.
+    fn card_start(&mut self, card: String, reply: ReplyTo, ctx: &mut Context<Self>) {
+        let (platform, pile, me, port, station) =
+            (self.platform.clone(), self.pile.clone(), ctx.address(), self.no, self.station.record.id);
+        actix_rt::spawn(async move {
+            let verdict = match crate::card::authorize(&platform, station, &card).await {
+                Ok((purchase, balance)) => {
+                    let start = Start { queue: false, balance, purchase, card: Some((card.clone(), reply)) };
+                    match me.send(start).await {
+                        Ok(Ok(_)) => Ok(balance),
+                        Ok(Err(e)) => Err(CardRefusal::from(&e)),
+                        Err(_) => Err(CardRefusal::Unavailable),
+                    }
+                }
+                Err(why) => Err(why),
+            };
+            let result = verdict.map_or_else(CardRefusal::as_str, |_| "started");
+            platform.metrics.card_starts.with_label_values(&[result]).inc();
+            pile.do_send(pile::Send(PileCommand::CardVerdict { port, card, verdict, reply }));
+        });
     }
 }
 
@@ -312,6 +338,8 @@ pub struct Start {
     pub queue: bool,
     pub balance: Decimal,
     pub purchase: Purchase,
+    /// The card swipe this start answers.
+    pub card: Option<(String, ReplyTo)>,
 }
 
 impl Handler<Start> for Port {
@@ -425,8 +453,9 @@ impl Port {
         self.occupied();
         self.report_power(None);
         Box::pin(
-            async move { session.send(session::Begin { balance: msg.balance }).await }.into_actor(self).map(
-                move |res, port, _| {
+            async move { session.send(session::Begin { balance: msg.balance, card: msg.card }).await }
+                .into_actor(self)
+                .map(move |res, port, _| {
                     let res = res.unwrap_or(Err(StartError::Unavailable));
                     if res.is_err() && port.current.as_ref().is_some_and(|c| c.id == id) {
                         port.current = None;
@@ -434,8 +463,7 @@ impl Port {
                         port.report_power(None);
                     }
                     res.map(|()| id)
-                },
-            ),
+                }),
         )
     }
 }

@@ -107,7 +107,7 @@ impl Session {
     }
 
     /// What the pile is told to enforce for this charge.
-    fn order(&self, balance: Decimal) -> Order {
+    fn order(&self, balance: Decimal, card: Option<(String, ReplyTo)>) -> Order {
         let limits = &self.platform().config.ebike;
         let terms = &self.rec.terms;
         let (pricing, overload_w) = match &terms.pricing {
@@ -127,6 +127,7 @@ impl Session {
             overload_w,
             full_power_w: limits.full_power_w,
             full_hold_s: limits.full_hold_s,
+            card,
         }
     }
 
@@ -208,6 +209,8 @@ impl Actor for Session {
 #[rtype(result = "Result<(), port::StartError>")]
 pub struct Begin {
     pub balance: Decimal,
+    /// The card swipe this charge answers, if it was started by card.
+    pub card: Option<(String, ReplyTo)>,
 }
 
 impl Handler<Begin> for Session {
@@ -220,7 +223,7 @@ impl Handler<Begin> for Session {
         let cmd = PileCommand::StartCharge {
             port: rec.port,
             session: rec.id.clone(),
-            order: self.order(msg.balance),
+            order: self.order(msg.balance, msg.card),
         };
         let begin = async move {
             store.insert_session(&rec).await.map_err(|e| match e {

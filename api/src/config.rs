@@ -164,6 +164,7 @@ impl ServeConfig {
                 webhook: self.alarm_webhook.clone(),
             },
             auto_register: self.auto_register_station,
+            wallet_hold: self.default_hold,
             clock: match self.clock_start {
                 Some(start) => Clock::simulated(start, self.clock_rate),
                 None => Clock::System,
@@ -183,7 +184,6 @@ impl ServeConfig {
         crate::money::MoneyConfig {
             secret,
             notify_webhook: self.notify_webhook.clone(),
-            default_hold: self.default_hold,
             code_ttl: std::time::Duration::from_millis(self.login_code_ttl_ms),
             token_ttl: std::time::Duration::from_millis(self.token_ttl_ms),
             settlement_utc_offset_minutes: self.settlement_utc_offset_minutes,

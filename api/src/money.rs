@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use engine::accounts::{Driver, Principal, Status, Token};
 use engine::payment::Sandbox;
-use engine::Decimal;
 use prometheus::{IntCounterVec, Opts, Registry};
 use sha2::{Digest, Sha256};
 
@@ -25,8 +24,6 @@ pub struct MoneyConfig {
     pub secret: Vec<u8>,
     /// Driver notifications (login codes) are POSTed here as JSON.
     pub notify_webhook: Option<String>,
-    /// Held at start when the driver prepays nothing, yuan.
-    pub default_hold: Decimal,
     pub code_ttl: Duration,
     pub token_ttl: Duration,
     /// Settlement days are local days at this offset.

@@ -20,8 +20,8 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::{
-    Adapter, FinalRecord, Inbound, LoginInfo, Maintenance, Out, PileCommand, PileEvent, PortReport,
-    PricingKind, Reading, ReplyTo,
+    Adapter, CardRefusal, FinalRecord, Inbound, LoginInfo, Maintenance, Out, PileCommand, PileEvent,
+    PortReport, PricingKind, Reading, ReplyTo,
 };
 
 pub struct Dny {
@@ -83,10 +83,7 @@ impl Dny {
                 return Inbound::Ok;
             }
             Up::CardSwipe(m) => {
-                // No card accounts yet: every card is unknown to the platform.
-                let refuse = dny::CardReply { card: m.card, result: 1, balance: Decimal::ZERO };
-                out.replies.extend(ack(Down::CardReply(refuse)));
-                return Inbound::Unhandled;
+                PileEvent::CardStart { port: PortNo(m.port), card: format!("{:08X}", m.card), reply }
             }
             Up::StartStopReply(m) => {
                 let port = PortNo(m.port);
@@ -303,6 +300,17 @@ impl Dny {
                     full_hold: order.full_hold_s,
                 };
                 (Down::StartStop(m), self.next_msg())
+            }
+            // Go (the start command itself follows or went ahead) or no-go.
+            PileCommand::CardVerdict { card, verdict, reply, .. } => {
+                let (result, balance) = match verdict {
+                    Ok(balance) => (dny::CardReply::GO, balance.round_dp(2)),
+                    Err(CardRefusal::BalanceTooLow) => (dny::CardReply::BALANCE_TOO_LOW, Decimal::ZERO),
+                    Err(CardRefusal::Frozen) => (dny::CardReply::FROZEN, Decimal::ZERO),
+                    Err(_) => (dny::CardReply::UNKNOWN_CARD, Decimal::ZERO),
+                };
+                let card = u32::from_str_radix(&card, 16).unwrap_or(0);
+                (Down::CardReply(dny::CardReply { card, result, balance }), reply.0 as u16)
             }
             PileCommand::StopCharge { port, session } => {
                 let m = dny::StartStop {

@@ -119,6 +119,13 @@ pub enum PileEvent {
     TariffPushed {
         ok: bool,
     },
+    /// A driver swiped a card at a port to start a charge.
+    CardStart {
+        port: PortNo,
+        /// The card number in hex, as the pile read it.
+        card: String,
+        reply: ReplyTo,
+    },
     /// The pile's answer to a maintenance command.
     MaintenanceResult {
         kind: &'static str,
@@ -134,6 +141,7 @@ impl PileEvent {
             PileEvent::Port(r) => Some(r.port),
             PileEvent::StartResult { port, .. } | PileEvent::StopResult { port, .. } => Some(*port),
             PileEvent::Record(r, _) => Some(r.port),
+            PileEvent::CardStart { port, .. } => Some(*port),
             _ => None,
         }
     }
@@ -154,6 +162,34 @@ pub struct Order {
     /// Full when the power stays under `full_power_w` for `full_hold_s`.
     pub full_power_w: Decimal,
     pub full_hold_s: u8,
+    /// The charge answers a card swipe (its number and the swipe's frame).
+    pub card: Option<(String, ReplyTo)>,
+}
+
+/// Why a card may not start a charge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardRefusal {
+    Unknown,
+    Frozen,
+    BalanceTooLow,
+    NotAllowedHere,
+    Busy,
+    CapacityShort,
+    Unavailable,
+}
+
+impl CardRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardRefusal::Unknown => "unknown_card",
+            CardRefusal::Frozen => "frozen",
+            CardRefusal::BalanceTooLow => "balance_too_low",
+            CardRefusal::NotAllowedHere => "not_allowed_here",
+            CardRefusal::Busy => "busy",
+            CardRefusal::CapacityShort => "capacity_short",
+            CardRefusal::Unavailable => "unavailable",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +214,14 @@ pub enum PileCommand {
     StopCharge {
         port: PortNo,
         session: SessionId,
+    },
+    /// The answer to a card swipe: `Ok` with what the charge may spend
+    /// (its start follows as `StartCharge` with `Order::card`), or why not.
+    CardVerdict {
+        port: PortNo,
+        card: String,
+        verdict: Result<Decimal, CardRefusal>,
+        reply: ReplyTo,
     },
     /// Hold charging ports to at most these powers (W); the station shares
     /// its transformer this way. `rated_w` is what one port can deliver.

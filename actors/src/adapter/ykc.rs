@@ -15,8 +15,8 @@ use engine::ykc::{self, CodecError, Frame, FrameCodec, FrameFault, GunStatus, Me
 use rust_decimal::Decimal;
 
 use super::{
-    Adapter, FinalRecord, Inbound, LoginInfo, Maintenance, Out, PileCommand, PileEvent, PortReport, Reading,
-    ReplyTo,
+    Adapter, CardRefusal, FinalRecord, Inbound, LoginInfo, Maintenance, Order, Out, PileCommand, PileEvent,
+    PortReport, Reading, ReplyTo,
 };
 
 pub struct Ykc {
@@ -77,28 +77,19 @@ impl Ykc {
             }
             Message::QrPrefixResult(m) => done("qr_prefix", m.ok, String::new()),
             Message::BillingModelPushResult(m) => PileEvent::TariffPushed { ok: m.ok },
-            // No card accounts yet: every card and VIN is refused at once with
-            // the protocol's reason, so the pile tells the driver instead of
-            // waiting.
-            Message::CardStart(m) => {
-                let (reason, text) = if m.mode == ykc::CardStart::MODE_VIN {
-                    (ykc::CardStartVerdict::VIN_UNKNOWN, "VIN unknown")
-                } else {
-                    (ykc::CardStartVerdict::NO_ACCOUNT, "no account")
-                };
-                let verdict = ykc::CardStartVerdict {
-                    serial: SessionId("0".repeat(32)),
-                    pile: m.pile,
-                    gun: m.gun,
-                    logical_card: [0; 8],
-                    balance: Decimal::ZERO,
-                    ok: false,
-                    reason,
-                };
+            // VINs are not linked to accounts: refused at once with the
+            // protocol's reason, so the pile tells the driver.
+            Message::CardStart(m) if m.mode == ykc::CardStart::MODE_VIN => {
+                let verdict = refusal_verdict(m.pile, m.gun, m.card, ykc::CardStartVerdict::VIN_UNKNOWN);
                 out.replies.extend(Message::CardStartVerdict(verdict).encode(frame.seq).ok());
-                tracing::info!(pile = ?self.pile, gun = m.gun, text, "card start refused");
+                tracing::info!(pile = ?self.pile, gun = m.gun, "VIN start refused");
                 return Inbound::Unhandled;
             }
+            Message::CardStart(m) => PileEvent::CardStart {
+                port: PortNo(m.gun),
+                card: m.card.iter().map(|b| format!("{b:02X}")).collect(),
+                reply: ReplyTo(frame.seq.into()),
+            },
             Message::TransactionRecord(m) => PileEvent::Record(
                 FinalRecord {
                     port: PortNo(m.gun),
@@ -321,6 +312,38 @@ impl Ykc {
             PileCommand::LoginReply { accepted, reply } => {
                 (Message::LoginReply(ykc::LoginReply { pile, accepted }), reply.0 as u16)
             }
+            // A card start is answered with the verdict that carries the
+            // charge's serial: the pile then starts by itself.
+            PileCommand::StartCharge {
+                port,
+                session,
+                order: Order { card: Some((card, reply)), balance, .. },
+            } => {
+                let m = ykc::CardStartVerdict {
+                    serial: session,
+                    pile,
+                    gun: port.0,
+                    logical_card: card_bytes(&card),
+                    balance,
+                    ok: true,
+                    reason: ykc::CardStartVerdict::NONE,
+                };
+                (Message::CardStartVerdict(m), reply.0 as u16)
+            }
+            PileCommand::CardVerdict { verdict: Ok(_), .. } => return None,
+            PileCommand::CardVerdict { port, card, verdict: Err(why), reply } => {
+                let reason = match why {
+                    CardRefusal::Unknown => ykc::CardStartVerdict::NO_ACCOUNT,
+                    CardRefusal::Frozen => ykc::CardStartVerdict::FROZEN,
+                    CardRefusal::BalanceTooLow => ykc::CardStartVerdict::BALANCE_TOO_LOW,
+                    CardRefusal::NotAllowedHere => ykc::CardStartVerdict::NOT_ALLOWED_HERE,
+                    CardRefusal::Busy => ykc::CardStartVerdict::PILE_UNSETTLED,
+                    CardRefusal::CapacityShort => ykc::CardStartVerdict::CAPACITY_SHORT,
+                    CardRefusal::Unavailable => ykc::CardStartVerdict::PILE_DISABLED,
+                };
+                let m = refusal_verdict(pile, port.0, card_bytes(&card), reason);
+                (Message::CardStartVerdict(m), reply.0 as u16)
+            }
             PileCommand::StartCharge { port, session, order } => {
                 // The pile stops by itself when the balance is spent.
                 let balance = order.balance;
@@ -386,4 +409,25 @@ static COUNTER: AtomicU16 = AtomicU16::new(0);
 pub fn session_id(pile: &PileId, port: PortNo, local: NaiveDateTime) -> SessionId {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed) % 10_000;
     SessionId(format!("{}{:02}{}{:04}", pile, port.0 % 100, local.format("%y%m%d%H%M%S"), n))
+}
+
+/// A card number's eight bytes from its hex text (zeros where it is not hex).
+fn card_bytes(card: &str) -> [u8; 8] {
+    let mut bytes = [0u8; 8];
+    for (b, pair) in bytes.iter_mut().zip(card.as_bytes().chunks(2)) {
+        *b = std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()).unwrap_or(0);
+    }
+    bytes
+}
+
+fn refusal_verdict(pile: PileId, gun: u8, card: [u8; 8], reason: u8) -> ykc::CardStartVerdict {
+    ykc::CardStartVerdict {
+        serial: SessionId("0".repeat(32)),
+        pile,
+        gun,
+        logical_card: card,
+        balance: Decimal::ZERO,
+        ok: false,
+        reason,
+    }
 }

@@ -29,7 +29,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/me/wallet", web::get().to(wallet))
         .route("/me/orders", web::post().to(top_up))
         .route("/me/charges", web::post().to(charge))
-        .route("/me/refunds", web::post().to(refund));
+        .route("/me/refunds", web::post().to(refund))
+        .route("/me/cards", web::post().to(add_card))
+        .route("/me/cancel", web::post().to(cancel));
 }
 
 fn phone(p: &str) -> ApiResult<&str> {
@@ -179,13 +181,8 @@ struct ChargeBody {
 
 /// Starts a charge paid from the driver's wallet, at the driver's class
 /// price where a rule gives one.
-async fn charge(
-    state: State,
-    money: MoneyData,
-    req: HttpRequest,
-    body: web::Json<ChargeBody>,
-) -> ApiResult<HttpResponse> {
-    let driver = money::driver(&state, &req).await?;
+async fn charge(state: State, req: HttpRequest, body: web::Json<ChargeBody>) -> ApiResult<HttpResponse> {
+    let mut driver = money::driver(&state, &req).await?;
     let ChargeBody { pile_id, port, plan_id, prepaid, prepaid_hours, queue } = body.into_inner();
     let start = StartBody { balance: None, plan_id, prepaid, prepaid_hours, queue };
     let (plan, prepaid) = pricing(&state, &start).await?;
@@ -196,7 +193,7 @@ async fn charge(
     let discount = accounts::resolve(&rules, driver.class.as_deref(), station, state.now())
         .map_err(|e| ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "not_allowed", e.to_string()))?;
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
-    let held = prepaid.unwrap_or(money.config.default_hold.min(balance));
+    let held = prepaid.unwrap_or(state.config.wallet_hold.min(balance));
     if held <= Decimal::ZERO || held > balance {
         return Err(ApiError::new(
             actix_web::http::StatusCode::PAYMENT_REQUIRED,
@@ -210,6 +207,8 @@ async fn charge(
         .await
         .map_err(|_| ApiError::conflict("pile_offline", format!("pile {pile_id} is not connected")))?
         .map_err(start_error)?;
+    driver.last_active_at = state.now();
+    state.store.update_driver(&driver).await?;
     Ok(HttpResponse::Accepted().json(super::piles::started_json(started, Some(held))))
 }
 
@@ -228,4 +227,64 @@ async fn refund(state: State, req: HttpRequest, body: web::Json<RefundBody>) -> 
     state.store.post_entry(&entry).await?;
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
     Ok(HttpResponse::Created().json(json!({ "refund": entry, "balance": balance })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CardBody {
+    pub number: String,
+    pub kind: accounts::CardKind,
+}
+
+/// A card number as piles read it: 8 (e-bike) or 16 (YKC) hex digits.
+pub(super) fn card_number(n: &str) -> ApiResult<String> {
+    let n = n.trim().to_ascii_uppercase();
+    if !matches!(n.len(), 8 | 16) || !n.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid("number", "a card number is 8 or 16 hex digits"));
+    }
+    Ok(n)
+}
+
+pub(super) async fn link_card(state: &State, driver: i64, body: CardBody) -> ApiResult<HttpResponse> {
+    let card = accounts::Card {
+        number: card_number(&body.number)?,
+        driver_id: driver,
+        kind: body.kind,
+        status: Status::Active,
+        created_at: state.now(),
+    };
+    state.store.create_card(&card).await.map_err(|e| match e {
+        engine::store::StoreError::Conflict(_) => {
+            ApiError::conflict("card_taken", "the card belongs to an account")
+        }
+        e => e.into(),
+    })?;
+    Ok(HttpResponse::Created().json(card))
+}
+
+async fn add_card(state: State, req: HttpRequest, body: web::Json<CardBody>) -> ApiResult<HttpResponse> {
+    let driver = money::driver(&state, &req).await?;
+    link_card(&state, driver.id, body.into_inner()).await
+}
+
+/// Closes the account: what is left in the wallet goes back through the
+/// provider, and the account and its cards stop working. Refused while a
+/// charge holds money.
+async fn cancel(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let mut driver = money::driver(&state, &req).await?;
+    if !state.store.balance(&Account::Held(driver.id)).await?.is_zero() {
+        return Err(ApiError::conflict("charging", "a charge is in progress; cancel once it has ended"));
+    }
+    let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
+    if balance > Decimal::ZERO {
+        let entry =
+            Entry::refund(&format!("cancel-{}", driver.id), driver.id, "sandbox", balance, state.now());
+        state.store.post_entry(&entry).await?;
+    }
+    for card in state.store.cards(driver.id).await? {
+        state.store.set_card_status(&card.number, Status::Cancelled).await?;
+    }
+    driver.status = Status::Cancelled;
+    state.store.update_driver(&driver).await?;
+    Ok(HttpResponse::Ok().json(json!({ "driver": driver, "refunded": balance.max(Decimal::ZERO) })))
 }

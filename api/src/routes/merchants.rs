@@ -22,7 +22,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/merchants/{id}/statements/{day}", web::post().to(settle))
         .route("/rules", web::post().to(create_rule))
         .route("/rules", web::get().to(rules))
-        .route("/drivers/{id}", web::patch().to(update_driver));
+        .route("/drivers/inactive", web::get().to(inactive))
+        .route("/drivers/{id}", web::patch().to(update_driver))
+        .route("/drivers/{id}/cards", web::post().to(add_card))
+        .route("/cards/{number}", web::patch().to(update_card));
 }
 
 #[derive(Deserialize)]
@@ -152,4 +155,55 @@ async fn update_driver(
     }
     state.store.update_driver(&d).await?;
     Ok(HttpResponse::Ok().json(d))
+}
+
+/// Issues a card (a plastic one handed over at the counter) to a driver.
+async fn add_card(
+    state: State,
+    id: web::Path<i64>,
+    body: web::Json<super::drivers::CardBody>,
+) -> ApiResult<HttpResponse> {
+    if state.store.driver(*id).await?.is_none() {
+        return Err(ApiError::not_found("unknown_driver", format!("no driver {id}")));
+    }
+    super::drivers::link_card(&state, *id, body.into_inner()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardPatch {
+    status: Status,
+}
+
+/// Freezes (a lost card), unfreezes or cancels a card.
+async fn update_card(
+    state: State,
+    number: web::Path<String>,
+    body: web::Json<CardPatch>,
+) -> ApiResult<HttpResponse> {
+    let number = super::drivers::card_number(&number)?;
+    let card = state
+        .store
+        .set_card_status(&number, body.status)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_card", format!("no card {number}")))?;
+    Ok(HttpResponse::Ok().json(card))
+}
+
+#[derive(Deserialize)]
+struct Idle {
+    /// Not active for this many days (default 90).
+    days: Option<u32>,
+    limit: Option<usize>,
+}
+
+/// Drivers who have not logged in or charged for a while, longest idle first.
+async fn inactive(state: State, q: web::Query<Idle>) -> ApiResult<HttpResponse> {
+    let days = q.days.unwrap_or(90);
+    if !(1..=3650).contains(&days) {
+        return Err(ApiError::invalid("days", "1 to 3650"));
+    }
+    let before = state.now() - chrono::Duration::days(days.into());
+    let drivers = state.store.inactive_drivers(before, q.limit.unwrap_or(1000).min(10_000)).await?;
+    Ok(HttpResponse::Ok().json(drivers))
 }

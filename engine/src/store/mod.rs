@@ -181,6 +181,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Driver>;
     async fn driver(&self, id: DriverId) -> Result<Option<Driver>>;
     async fn driver_by_phone(&self, phone: &str) -> Result<Option<Driver>>;
+    /// Drivers not active since `before`, longest idle first, at most `limit`.
+    async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>>;
     /// Stores a driver's password, class, status and last activity;
     /// `NotFound` for an unknown driver.
     async fn update_driver(&self, driver: &Driver) -> Result<()>;

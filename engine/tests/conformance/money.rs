@@ -60,6 +60,11 @@ async fn drivers_are_unique_by_phone_and_round_trip(db: &Db) {
     d.last_active_at = t(77);
     db.update_driver(&d).await.unwrap();
     assert_eq!(db.driver(d.id).await.unwrap(), Some(d.clone()));
+    let idle = db.inactive_drivers(t(78), 1_000_000).await.unwrap();
+    assert!(idle.iter().any(|i| i.id == d.id), "idle since t(77)");
+    assert!(idle.windows(2).all(|w| w[0].last_active_at <= w[1].last_active_at), "longest idle first");
+    assert!(!db.inactive_drivers(t(77), 1_000_000).await.unwrap().iter().any(|i| i.id == d.id));
+    assert!(db.inactive_drivers(t(78), 1).await.unwrap().len() <= 1);
     d.id = MISSING;
     assert!(matches!(db.update_driver(&d).await, Err(StoreError::NotFound(_))));
     assert_eq!(db.driver(MISSING).await.unwrap(), None);

@@ -167,6 +167,28 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
     assert_eq!(server.metric("chargeplane_payment_notifications_total{result=\"replay\"}").await, 1.0);
     assert_eq!(server.metric("chargeplane_payment_notifications_total{result=\"bad_signature\"}").await, 1.0);
 
+    // The provider's statement against the ledger: our payment matches,
+    // a payment we never booked is listed as extra.
+    let csv = format!(
+        "provider_txn,order_id,amount,paid_at\nsbx-{order_id},{order_id},50.00,2026-03-01T15:21:00Z\nx-9,top-x,9.99,2026-03-01T15:22:00Z\n",
+        order_id = order["order"]["id"].as_str().unwrap()
+    );
+    let res = server
+        .http
+        .post(format!(
+            "{}/api/v1/reconciliations?from=2026-03-01T00:00:00Z&until=2026-03-02T00:00:00Z",
+            server.base
+        ))
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let rec: Value = res.json().await.unwrap();
+    assert_eq!((&rec["clean"], &rec["result"]["matched"]), (&json!(false), &json!(1)), "{rec}");
+    assert_eq!(rec["result"]["extra"][0]["provider_txn"], "x-9", "{rec}");
+    assert_eq!(rec["result"]["missing"], json!([]), "{rec}");
+
     // A car charge: 30 yuan held, 10 kWh at 1.50 = 15.00 captured, 15 released.
     let mut cfg = PileConfig::new(PileId(car_pile.into()), 1);
     cfg.heartbeat = Duration::from_millis(200);

@@ -383,6 +383,8 @@ pub(super) struct MoneyStatements {
     pub driver_insert: PreparedStatement,
     pub driver_delete: PreparedStatement,
     pub driver_get: PreparedStatement,
+    /// Every driver: the inactive-drivers report is a scan, run rarely.
+    pub driver_scan: PreparedStatement,
     pub driver_exists: PreparedStatement,
     pub driver_update: PreparedStatement,
     pub phone_claim: PreparedStatement,
@@ -781,6 +783,7 @@ impl MoneyStatements {
                 .await?,
             driver_delete: p.prepare(Money, true, "DELETE FROM drivers WHERE id = ?").await?,
             driver_get: p.read(Money, &format!("SELECT {DRIVER_COLUMNS} FROM drivers WHERE id = ?")).await?,
+            driver_scan: p.read(Money, &format!("SELECT {DRIVER_COLUMNS} FROM drivers")).await?,
             driver_exists: p.read(Money, "SELECT id FROM drivers WHERE id = ?").await?,
             driver_update: p
                 .prepare(
@@ -952,10 +955,10 @@ impl MoneyStatements {
                 .prepare(
                     Lwt,
                     false,
-                    "INSERT INTO tokens (hash, token, expires_at) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ?",
+                    "INSERT INTO tokens (hash, record, expires_at) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ?",
                 )
                 .await?,
-            token_get: p.read(Money, "SELECT token FROM tokens WHERE hash = ?").await?,
+            token_get: p.read(Money, "SELECT record FROM tokens WHERE hash = ?").await?,
         })
     }
 }

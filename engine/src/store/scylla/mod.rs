@@ -455,6 +455,10 @@ impl Store for ScyllaStore {
         self.db.driver_by_phone(phone).await
     }
 
+    async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>> {
+        self.db.inactive_drivers(before, limit).await
+    }
+
     async fn update_driver(&self, driver: &Driver) -> Result<()> {
         let db = &self.db;
         db.cql.count(db.update_driver(driver).await)

@@ -13,10 +13,10 @@
 //!    `pending`. A key is claimed once; a lost claim means the key is booked
 //!    or being booked, and the post returns false once it is booked;
 //! 3. apply each account's lines to `account_balances`, one conditional
-//!    batch on the account's partition: the new balance and version
-//!    `IF version = ?` (the version read), and a row naming the entry. That
-//!    row is the proof the lines were applied, so resuming a posting never
-//!    applies them twice. Each account is checked by `Entry::apply` against
+//!    batch on the account's partition: its balance row's new balance and
+//!    version `IF version = ?` (the version read), and a row naming the
+//!    entry. That row is the proof the lines were applied, so resuming a
+//!    posting never applies them twice. Each account is checked by `Entry::apply` against
 //!    its balance at that moment. Accounts the entry lowers (the only ones
 //!    the rule can refuse) go first; if one is refused, what was applied is
 //!    undone, the claim withdrawn, and the post fails with `Refused`. Money
@@ -32,7 +32,8 @@
 //! so one writer at a time) and resumes it from step 3. A writer issues no
 //! write for an entry later than `DEADLINE` after it began, far less than
 //! `TAKE_OVER_AFTER`, so the writer that stopped and the one resuming never
-//! write at once.
+//! write at once. (The deadline is checked just before each write is sent;
+//! a write sent in time may still take the driver's 30 s timeout to fail.)
 //!
 //! Between steps 3 and 5 the accounts of one entry are not all changed at
 //! the same instant: each balance is exact and serialized on its own, but a
@@ -291,6 +292,20 @@ impl Db {
     pub(super) async fn driver(&self, id: DriverId) -> Result<Option<Driver>> {
         let row = self.cql.row::<DriverRow, _>("reading a driver", &self.st.money.driver_get, (id,));
         row.await?.map(driver_row).transpose()
+    }
+
+    pub(super) async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>> {
+        let rows = self.cql.rows::<DriverRow, _>("listing drivers", &self.st.money.driver_scan, &()).await?;
+        let mut idle: Vec<Driver> = rows
+            .into_iter()
+            .map(driver_row)
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|d| d.last_active_at < before)
+            .collect();
+        idle.sort_by_key(|d| (d.last_active_at, d.id));
+        idle.truncate(limit);
+        Ok(idle)
     }
 
     pub(super) async fn driver_by_phone(&self, phone: &str) -> Result<Option<Driver>> {
@@ -636,6 +651,9 @@ impl Db {
             let posted = self.cql.clock.next();
             let note = (hour_bucket(posted), e.key.as_str(), posted);
             self.cql.write("noting a posting", &m.pending_insert, note).await?;
+            if started.elapsed() > DEADLINE {
+                return Err(too_long(&e.key));
+            }
             let claim = (
                 e.key.as_str(),
                 e.kind.as_str(),
@@ -801,7 +819,6 @@ impl Db {
         let m = &self.st.money;
         let (name, key) = (account.to_string(), e.key.as_str());
         for attempt in 0..CAS_ATTEMPTS {
-            in_time()?;
             if attempt > 2 {
                 tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
             }
@@ -810,6 +827,7 @@ impl Db {
                 return Ok(());
             }
             let after = dec(balance_after(e, moves, account, side.balance)?);
+            in_time()?;
             let lwt = match side.version {
                 None => {
                     let values = ((name.as_str(), after), (name.as_str(), key));
@@ -842,9 +860,9 @@ impl Db {
             let name = account.to_string();
             let mut attempt = 0;
             loop {
-                in_time()?;
                 let side = self.side(&name, key, true, true).await?;
                 let (true, Some(v)) = (side.applied, side.version) else { break };
+                in_time()?;
                 let values = ((dec(side.balance - moved), v + 1, name.as_str(), v), (name.as_str(), key));
                 if self.cql.lwt_batch("undoing a posting", &m.balance_unpost, values).await?.applied {
                     break;

@@ -276,6 +276,10 @@ impl Store for SqliteStore {
         self.readers.read(move |c| money::driver_by_phone(c, &phone)).await
     }
 
+    async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>> {
+        self.readers.read(move |c| money::inactive_drivers(c, before, limit)).await
+    }
+
     async fn update_driver(&self, driver: &Driver) -> Result<()> {
         let driver = driver.clone();
         self.writer.submit(move |c| money::update_driver(c, &driver)).await

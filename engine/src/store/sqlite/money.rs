@@ -127,6 +127,16 @@ pub(super) fn driver_by_phone(c: &Connection, phone: &str) -> rusqlite::Result<O
     c.prepare_cached(&format!("{DRIVER} WHERE phone = ?1"))?.query_row([phone], driver_row).optional()
 }
 
+pub(super) fn inactive_drivers(
+    c: &Connection,
+    before: DateTime<Utc>,
+    limit: usize,
+) -> rusqlite::Result<Vec<Driver>> {
+    c.prepare_cached(&format!("{DRIVER} WHERE last_active_at < ?1 ORDER BY last_active_at, id LIMIT ?2"))?
+        .query_map(params![micros(before), limit as i64], driver_row)?
+        .collect()
+}
+
 pub(super) fn update_driver(c: &Connection, d: &Driver) -> Result<()> {
     let n = c
         .prepare_cached(

@@ -252,9 +252,14 @@ CREATE TABLE tokens (
 ) STRICT, WITHOUT ROWID;
 ";
 
+const V7: &str = "
+-- The inactive-drivers report reads drivers by last activity.
+CREATE INDEX drivers_last_active ON drivers (last_active_at);
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.
