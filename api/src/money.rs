@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use engine::accounts::{Driver, Principal, Status, Token};
 use engine::payment::Sandbox;
+use engine::Decimal;
 use prometheus::{IntCounterVec, Opts, Registry};
 use sha2::{Digest, Sha256};
 
@@ -28,6 +29,26 @@ pub struct MoneyConfig {
     pub token_ttl: Duration,
     /// Settlement days are local days at this offset.
     pub settlement_utc_offset_minutes: i32,
+}
+
+/// A payment provider, as far as the platform calls it: paying money back.
+/// (Payments come in through its signed notifications.)
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Pays `amount` back to the driver; the provider's reference for it.
+    async fn refund(&self, key: &str, amount: Decimal) -> Result<String, String>;
+}
+
+#[async_trait::async_trait]
+impl Provider for Sandbox {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    async fn refund(&self, key: &str, _amount: Decimal) -> Result<String, String> {
+        Ok(format!("sbx-refund-{key}"))
+    }
 }
 
 pub struct Money {
@@ -112,6 +133,22 @@ impl Money {
         drop(entry);
         self.codes.remove(phone);
         true
+    }
+
+    /// Books a refund of wallet money, then has the provider pay it; if the
+    /// provider fails, the booking is reversed and nothing is lost.
+    pub async fn refund(&self, state: &State, driver: i64, key: &str, amount: Decimal) -> ApiResult<String> {
+        let provider: &dyn Provider = &self.sandbox;
+        let entry = engine::ledger::Entry::refund(key, driver, provider.name(), amount, state.now());
+        state.store.post_entry(&entry).await?;
+        match provider.refund(key, amount).await {
+            Ok(reference) => Ok(reference),
+            Err(why) => {
+                state.store.post_entry(&entry.reversal(state.now())).await?;
+                tracing::error!(driver, key, error = %why, "provider refused a refund; booking reversed");
+                Err(ApiError::new(actix_web::http::StatusCode::BAD_GATEWAY, "provider_failed", why))
+            }
+        }
     }
 
     /// A new bearer token for a principal.

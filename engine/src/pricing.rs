@@ -469,6 +469,12 @@ pub enum BillLine {
     PrepaidCap {
         amount: Decimal,
     },
+    /// An operator's correction of a billed charge: the difference to the
+    /// corrected total, and why.
+    Correction {
+        amount: Decimal,
+        reason: String,
+    },
 }
 
 impl BillLine {
@@ -481,7 +487,8 @@ impl BillLine {
             | BillLine::ServiceFee { amount }
             | BillLine::Minimum { amount }
             | BillLine::Discount { amount, .. }
-            | BillLine::PrepaidCap { amount } => *amount,
+            | BillLine::PrepaidCap { amount }
+            | BillLine::Correction { amount, .. } => *amount,
         }
     }
 }
@@ -513,6 +520,18 @@ pub struct Bill {
     /// The pile's own total beside the platform's, where the pile reports one.
     #[serde(default)]
     pub reconciliation: Option<Reconciliation>,
+}
+
+impl Bill {
+    /// The bill with its total set to `total` by a correction line; what
+    /// comes back of a prepaid amount follows.
+    pub fn corrected(&self, total: Decimal, reason: &str) -> Bill {
+        let mut bill = self.clone();
+        bill.lines.push(BillLine::Correction { amount: total - self.total, reason: reason.to_owned() });
+        bill.total = total;
+        bill.refund = self.prepaid.map(|p| (p - total).max(Decimal::ZERO)).unwrap_or_default();
+        bill
+    }
 }
 
 /// The platform bills from its own tariff and metering; a pile that prices

@@ -9,7 +9,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use engine::accounts::{self, Order, OrderStatus, Principal, Status};
 use engine::domain::PortNo;
-use engine::ledger::{Account, Entry, Payer};
+use engine::ledger::{Account, Payer};
 use engine::store::EntryFilter;
 use engine::Decimal;
 use serde::Deserialize;
@@ -219,14 +219,19 @@ struct RefundBody {
 }
 
 /// Pays unspent wallet money back through the provider it came in by.
-async fn refund(state: State, req: HttpRequest, body: web::Json<RefundBody>) -> ApiResult<HttpResponse> {
+async fn refund(
+    state: State,
+    money: MoneyData,
+    req: HttpRequest,
+    body: web::Json<RefundBody>,
+) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let amount = amount("amount", body.amount)?;
     let key = format!("{}-{}", driver.id, hex::encode(uuid_bytes()));
-    let entry = Entry::refund(&key, driver.id, "sandbox", amount, state.now());
-    state.store.post_entry(&entry).await?;
+    let reference = money.refund(&state, driver.id, &key, amount).await?;
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
-    Ok(HttpResponse::Created().json(json!({ "refund": entry, "balance": balance })))
+    Ok(HttpResponse::Created()
+        .json(json!({ "amount": amount, "provider_ref": reference, "balance": balance })))
 }
 
 #[derive(Deserialize)]
@@ -270,16 +275,14 @@ async fn add_card(state: State, req: HttpRequest, body: web::Json<CardBody>) -> 
 /// Closes the account: what is left in the wallet goes back through the
 /// provider, and the account and its cards stop working. Refused while a
 /// charge holds money.
-async fn cancel(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+async fn cancel(state: State, money: MoneyData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let mut driver = money::driver(&state, &req).await?;
     if !state.store.balance(&Account::Held(driver.id)).await?.is_zero() {
         return Err(ApiError::conflict("charging", "a charge is in progress; cancel once it has ended"));
     }
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
     if balance > Decimal::ZERO {
-        let entry =
-            Entry::refund(&format!("cancel-{}", driver.id), driver.id, "sandbox", balance, state.now());
-        state.store.post_entry(&entry).await?;
+        money.refund(&state, driver.id, &format!("cancel-{}", driver.id), balance).await?;
     }
     for card in state.store.cards(driver.id).await? {
         state.store.set_card_status(&card.number, Status::Cancelled).await?;

@@ -5,7 +5,8 @@ use engine::domain::SessionId;
 use engine::pricing::Bill;
 use engine::session::SessionRecord;
 use engine::tariff::Period;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
@@ -13,7 +14,9 @@ use crate::error::{ApiError, ApiResult};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/sessions/{id}", web::get().to(get))
         .route("/sessions/{id}/samples", web::get().to(samples))
-        .route("/sessions/{id}/bill", web::get().to(bill));
+        .route("/sessions/{id}/bill", web::get().to(bill))
+        .route("/sessions/{id}/bill/corrections", web::get().to(corrections))
+        .route("/sessions/{id}/bill/corrections", web::post().to(correct));
 }
 
 #[derive(Serialize)]
@@ -51,4 +54,44 @@ async fn bill(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
         ApiError::not_found("not_billed", format!("session {id} is {}", record.state.as_str()))
     })?;
     Ok(HttpResponse::Ok().json(bill))
+}
+
+async fn corrections(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let record = session(&state, &id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "replaced": state.store.bill_history(&record.id).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Correction {
+    /// What the charge should have cost, yuan.
+    total: rust_decimal::Decimal,
+    reason: String,
+}
+
+/// Sets a billed charge's total (a faulty meter, a goodwill refund): the
+/// bill gains a correction line, and a wallet-paid charge's capture is
+/// reversed and captured again at the new total.
+async fn correct(
+    state: State,
+    id: web::Path<String>,
+    body: web::Json<Correction>,
+) -> ApiResult<HttpResponse> {
+    let record = session(&state, &id).await?;
+    let bill = state.store.bill(&record.id).await?.ok_or_else(|| {
+        ApiError::conflict("not_billed", format!("session {id} is {}", record.state.as_str()))
+    })?;
+    let total = body.total;
+    if total.is_sign_negative() || total.normalize().scale() > 2 {
+        return Err(ApiError::invalid("total", "yuan, not negative, to the fen"));
+    }
+    if total == bill.total {
+        return Err(ApiError::invalid("total", "the bill already says that"));
+    }
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::invalid("reason", "say why the bill is corrected"));
+    }
+    let corrected = bill.corrected(total, body.reason.trim());
+    let revision = state.store.correct_bill(&corrected, state.now()).await?;
+    Ok(HttpResponse::Created().json(json!({ "revision": revision, "bill": corrected })))
 }

@@ -147,6 +147,13 @@ pub trait Store: Send + Sync + 'static {
     /// final record from a pile is billed once. A session paid from a wallet
     /// has its bill captured from the hold in the same transaction.
     async fn finish_session(&self, session: &SessionRecord, bill: &Bill) -> Result<bool>;
+    /// Replaces a billed session's bill with a corrected one, keeping the
+    /// one it replaces, and for a wallet-paid charge reverses the last
+    /// capture and captures the new total, all in one transaction. Returns
+    /// the correction's number (from 1); `NotFound` if the session has no bill.
+    async fn correct_bill(&self, bill: &Bill, at: DateTime<Utc>) -> Result<u32>;
+    /// The bills a session had before its corrections, oldest first.
+    async fn bill_history(&self, id: &SessionId) -> Result<Vec<Bill>>;
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
     /// A session's readings, oldest first.
     async fn samples(&self, id: &SessionId) -> Result<Vec<MeterSample>>;

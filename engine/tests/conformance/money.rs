@@ -176,6 +176,26 @@ async fn a_wallet_charge_holds_at_start_and_captures_with_its_bill(db: &Db) {
         db.entries(&EntryFilter { reference: Some(s.id.to_string()), ..Default::default() }).await.unwrap();
     assert_eq!(booked.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![EntryKind::Hold, EntryKind::Capture]);
     assert_eq!(booked[1].at, done.ended_at.unwrap(), "booked when the charge ended");
+
+    // A correction reverses the capture and captures the new total; the
+    // replaced bill is kept.
+    let fixed = bill.corrected(bill.total - dec!(5), "meter fault");
+    assert_eq!(db.correct_bill(&fixed, t(20_000_000_000)).await.unwrap(), 1);
+    assert_eq!(db.bill(&s.id).await.unwrap(), Some(fixed.clone()));
+    assert_eq!(db.bill_history(&s.id).await.unwrap(), vec![bill.clone()]);
+    assert_eq!(db.balance(&wallet).await.unwrap(), dec!(100) - fixed.total);
+    let again = fixed.corrected(fixed.total + dec!(1), "second look");
+    assert_eq!(db.correct_bill(&again, t(20_000_000_001)).await.unwrap(), 2);
+    assert_eq!(db.balance(&wallet).await.unwrap(), dec!(100) - again.total);
+    assert_eq!(db.bill_history(&s.id).await.unwrap(), vec![bill.clone(), fixed]);
+    let kinds =
+        db.entries(&EntryFilter { reference: Some(s.id.to_string()), ..Default::default() }).await.unwrap();
+    let kinds: Vec<_> = kinds.iter().map(|e| e.kind).collect();
+    use EntryKind::*;
+    assert_eq!(kinds, vec![Hold, Capture, Reversal, Capture, Reversal, Capture]);
+    let mut stray = again.clone();
+    stray.session_id = engine::domain::SessionId(unique("session"));
+    assert!(matches!(db.correct_bill(&stray, t(1)).await, Err(StoreError::NotFound(_))));
 }
 
 async fn a_statement_is_issued_once_with_its_settlement(db: &Db) {

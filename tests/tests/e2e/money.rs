@@ -214,6 +214,16 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
     let (_, car_bill) = server.get(&format!("/api/v1/sessions/{car_session}/bill")).await;
     assert_eq!((dec(&car_bill["total"]), dec(&car_bill["discount"])), (dec!(15.00), dec!(0)), "{car_bill}");
 
+    // The operator corrects the car's bill to 12.00: the capture is
+    // reversed and taken again, and the driver has 3.00 back.
+    let fix = format!("/api/v1/sessions/{car_session}/bill/corrections");
+    let (s, fixed) = server.post(&fix, json!({"total": "12.00", "reason": "meter drift"})).await;
+    assert_eq!((s, &fixed["revision"]), (201, &json!(1)), "{fixed}");
+    let (_, history) = server.get(&fix).await;
+    assert_eq!(dec(&history["replaced"][0]["total"]), dec!(15.00), "{history}");
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!(dec(&wallet["balance"]), dec!(38.00), "{wallet}");
+
     // An e-bike charge at the staff discount: 4 hours prepaid (4.00), full
     // after 3000 s: 4 quarter hours 1.00 + 0.10 fee = 1.10, less 20% = 0.88;
     // the 3.12 of prepaid time not used goes back to the wallet.
@@ -242,16 +252,17 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
     );
     assert_eq!(dec(&bike_bill["refund"]), dec!(3.12));
     let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
-    assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(34.12), dec!(0)), "{wallet}");
+    assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(37.12), dec!(0)), "{wallet}");
 
     // Unspent money goes back through the provider; more than is left is refused.
-    let (s, r) = server.post_as(&token, "/api/v1/me/refunds", json!({"amount": "34.13"})).await;
+    let (s, r) = server.post_as(&token, "/api/v1/me/refunds", json!({"amount": "37.13"})).await;
     assert_eq!((s, r["error"].as_str()), (402, Some("insufficient_balance")), "{r}");
-    let (s, r) = server.post_as(&token, "/api/v1/me/refunds", json!({"amount": "4.12"})).await;
+    let (s, r) = server.post_as(&token, "/api/v1/me/refunds", json!({"amount": "7.12"})).await;
     assert_eq!((s, dec(&r["balance"])), (201, dec!(30.00)), "{r}");
 
-    // T+1: the day's statement, by hand: revenue 15.00 + 1.10 = 16.10,
-    // discounts 0.22, paid 15.88, commission 6% = 0.9528 → 0.95, payout 14.93.
+    // T+1: the day's statement, by hand: revenue 15.00 − 15.00 + 12.00
+    // (the correction) + 1.10 = 13.10, discounts 0.22, paid 12.88,
+    // commission 6% = 0.7728 → 0.77, payout 12.11.
     let path = format!("/api/v1/merchants/{}/statements/2026-03-01", merchant["id"]);
     let (s, early) = server.post(&path, json!({})).await;
     assert_eq!((s, early["error"].as_str()), (409, Some("day_not_over")), "{early}");
@@ -269,7 +280,7 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
         ["revenue", "discounts", "paid", "commission", "payout", "refunds"].map(|k| dec(&statement[k]));
     assert_eq!(
         figures,
-        [dec!(16.10), dec!(0.22), dec!(15.88), dec!(0.95), dec!(14.93), dec!(3.12)],
+        [dec!(13.10), dec!(0.22), dec!(12.88), dec!(0.77), dec!(12.11), dec!(3.12)],
         "{statement}"
     );
     let (s, same) = server.post(&path, json!({})).await;

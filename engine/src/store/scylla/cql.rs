@@ -353,6 +353,9 @@ pub(super) struct Statements {
     pub bill_get: PreparedStatement,
     pub bill_exists_serial: PreparedStatement,
     pub bill_final_session: PreparedStatement,
+    pub bill_correct: PreparedStatement,
+    pub revision_claim: PreparedStatement,
+    pub revisions_get: PreparedStatement,
 
     /// The alarm row and its three listings.
     pub alarm_raise: Batch,
@@ -676,6 +679,25 @@ impl Statements {
             bill_get: p.read(Money, &format!("SELECT {BILL_COLUMNS} FROM bills WHERE session_id = ?")).await?,
             bill_exists_serial: p.read(SerialRead, "SELECT session_id FROM bills WHERE session_id = ?").await?,
             bill_final_session: p.read(Money, "SELECT final_session FROM bills WHERE session_id = ?").await?,
+            bill_correct: p
+                .prepare(
+                    Money,
+                    true,
+                    "UPDATE bills SET lines = ?, total = ?, refund = ?, list_total = ?, discount = ? \
+                     WHERE session_id = ?",
+                )
+                .await?,
+            revision_claim: p
+                .prepare(
+                    Lwt,
+                    false,
+                    "INSERT INTO bill_revisions (session_id, revision, bill, replaced_at) VALUES (?, ?, ?, ?) \
+                     IF NOT EXISTS",
+                )
+                .await?,
+            revisions_get: p
+                .read(Money, "SELECT revision, bill FROM bill_revisions WHERE session_id = ?")
+                .await?,
 
             alarm_raise: p.logged(vec![alarm_insert.clone(), alarm_station.clone(), alarm_pile, alarm_open.clone()]),
             alarm_raise_station: p.logged(vec![alarm_insert, alarm_station, alarm_open]),

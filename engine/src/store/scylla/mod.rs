@@ -455,6 +455,14 @@ impl Store for ScyllaStore {
         self.db.driver_by_phone(phone).await
     }
 
+    async fn correct_bill(&self, bill: &Bill, at: DateTime<Utc>) -> Result<u32> {
+        self.db.correct_bill(bill, at).await
+    }
+
+    async fn bill_history(&self, id: &SessionId) -> Result<Vec<Bill>> {
+        self.db.bill_history(id).await
+    }
+
     async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>> {
         self.db.inactive_drivers(before, limit).await
     }

@@ -1020,6 +1020,60 @@ pub(super) fn spawn_sweeper(db: &Arc<Db>) -> JoinHandle<()> {
     })
 }
 
+impl Db {
+    /// Not one transaction as in SQLite: the revision is claimed first
+    /// (so concurrent corrections cannot both win), then the bill row is
+    /// replaced, then the ledger entries posted, each idempotent. A crash
+    /// between steps leaves the revision recorded and the rest undone; the
+    /// operator sees the bill unchanged and corrects it again.
+    pub(super) async fn correct_bill(&self, bill: &crate::pricing::Bill, at: DateTime<Utc>) -> Result<u32> {
+        let id = &bill.session_id;
+        let (old, session) = tokio::try_join!(self.bill(id), self.session(id))?;
+        let (Some(old), Some(session)) = (old, session) else {
+            return Err(StoreError::NotFound(format!("bill of session {id}")));
+        };
+        let replaced = self.bill_history(id).await?.len() as i32;
+        let claim = (id.as_str(), replaced, to_json(&old)?, micros(at));
+        if !self.cql.lwt("claiming a bill revision", &self.st.revision_claim, claim).await?.applied {
+            return Err(StoreError::Conflict(format!("bill of session {id} is being corrected")));
+        }
+        let values = (
+            to_json(&bill.lines)?,
+            bill.total.to_string(),
+            bill.refund.to_string(),
+            bill.list_total.to_string(),
+            bill.discount.to_string(),
+            id.as_str(),
+        );
+        self.cql.write("correcting a bill", &self.st.bill_correct, values).await?;
+        let revision = replaced as u32 + 1;
+        if let Some(payer) = &session.terms.payer {
+            let filter = EntryFilter { reference: Some(id.to_string()), ..Default::default() };
+            let captures = self
+                .entries(&filter)
+                .await?
+                .into_iter()
+                .rfind(|e| e.kind == crate::ledger::EntryKind::Capture);
+            if let Some(last) = captures {
+                self.post(&last.reversal(at)).await?;
+            }
+            self.post(&Entry::recapture(payer, session.terms.merchant_id, bill, revision, at)).await?;
+        }
+        Ok(revision)
+    }
+
+    pub(super) async fn bill_history(
+        &self,
+        id: &crate::domain::SessionId,
+    ) -> Result<Vec<crate::pricing::Bill>> {
+        let key = (id.as_str(),);
+        let mut rows =
+            self.cql.rows::<(i32, String), _>("reading bill revisions", &self.st.revisions_get, &key).await?;
+        rows.sort_by_key(|(revision, _)| *revision);
+        rows.into_iter().map(|(_, bill)| json("bill", &bill)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -388,8 +388,21 @@ const V2: &[&str] = &[
     )",
 ];
 
+const V3: &[&str] = &[
+    // Each bill a correction replaced, by session; revision 0 is the
+    // original. A revision is claimed with IF NOT EXISTS, so two operators
+    // correcting one bill at once cannot both win.
+    "CREATE TABLE IF NOT EXISTS bill_revisions (
+        session_id  text,
+        revision    int,
+        bill        text,
+        replaced_at bigint,
+        PRIMARY KEY (session_id, revision)
+    )",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

@@ -193,6 +193,16 @@ impl Store for SqliteStore {
         self.writer.submit(move |c| write::finish_session(c, &session, &bill, at)).await
     }
 
+    async fn correct_bill(&self, bill: &Bill, at: DateTime<Utc>) -> Result<u32> {
+        let bill = bill.clone();
+        self.writer.submit(move |c| money::correct_bill(c, &bill, at)).await
+    }
+
+    async fn bill_history(&self, id: &SessionId) -> Result<Vec<Bill>> {
+        let id = id.clone();
+        self.readers.read(move |c| money::bill_history(c, &id)).await
+    }
+
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         let id = id.clone();
         self.readers.read(move |c| read::session(c, &id)).await

@@ -396,3 +396,47 @@ pub(super) fn create_token(c: &Connection, hash: &str, t: &Token) -> Result<()> 
 pub(super) fn token(c: &Connection, hash: &str) -> rusqlite::Result<Option<Token>> {
     c.prepare_cached("SELECT token FROM tokens WHERE hash = ?1")?.query_row([hash], |r| json(r, 0)).optional()
 }
+
+pub(super) fn correct_bill(c: &Connection, bill: &crate::pricing::Bill, at: DateTime<Utc>) -> Result<u32> {
+    let id = &bill.session_id;
+    let (Some(old), Some(session)) = (super::read::bill(c, id)?, super::read::session(c, id)?) else {
+        return Err(StoreError::NotFound(format!("bill of session {id}")));
+    };
+    let replaced: i64 = c
+        .prepare_cached("SELECT count(*) FROM bill_revisions WHERE session_id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))?;
+    c.prepare_cached(
+        "INSERT INTO bill_revisions (session_id, revision, bill, replaced_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id.as_str(), replaced, to_json(&old)?, micros(at)])?;
+    c.prepare_cached(
+        "UPDATE bills SET lines = ?2, total = ?3, refund = ?4, list_total = ?5, discount = ?6 WHERE session_id = ?1",
+    )?
+    .execute(params![
+        id.as_str(),
+        to_json(&bill.lines)?,
+        bill.total.to_string(),
+        bill.refund.to_string(),
+        bill.list_total.to_string(),
+        bill.discount.to_string()
+    ])?;
+    let revision = replaced as u32 + 1;
+    if let Some(payer) = &session.terms.payer {
+        let filter = EntryFilter { reference: Some(id.to_string()), ..Default::default() };
+        let last = entries(c, &filter)?.into_iter().rfind(|e| e.kind == crate::ledger::EntryKind::Capture);
+        if let Some(last) = last {
+            post(c, &last.reversal(at))?;
+        }
+        post(c, &Entry::recapture(payer, session.terms.merchant_id, bill, revision, at))?;
+    }
+    Ok(revision)
+}
+
+pub(super) fn bill_history(
+    c: &Connection,
+    id: &crate::domain::SessionId,
+) -> rusqlite::Result<Vec<crate::pricing::Bill>> {
+    c.prepare_cached("SELECT bill FROM bill_revisions WHERE session_id = ?1 ORDER BY revision")?
+        .query_map([id.as_str()], |r| json(r, 0))?
+        .collect()
+}

@@ -255,6 +255,15 @@ CREATE TABLE tokens (
 const V7: &str = "
 -- The inactive-drivers report reads drivers by last activity.
 CREATE INDEX drivers_last_active ON drivers (last_active_at);
+
+-- Each bill a correction replaced; bills holds the one in force.
+CREATE TABLE bill_revisions (
+    session_id TEXT    NOT NULL REFERENCES sessions (id),
+    revision   INTEGER NOT NULL, -- 0: the original bill
+    bill       TEXT    NOT NULL, -- Bill
+    replaced_at INTEGER NOT NULL,
+    PRIMARY KEY (session_id, revision)
+) STRICT, WITHOUT ROWID;
 ";
 
 /// Every schema step, oldest first; a database at `user_version = n` has had
