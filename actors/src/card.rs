@@ -34,6 +34,10 @@ pub async fn authorize(
     let rules = p.store.rules().await.map_err(unavailable)?;
     let discount = accounts::resolve(&rules, driver.class.as_deref(), station, p.now())
         .map_err(|_| CardRefusal::NotAllowedHere)?;
+    // One charge at a time per account: a card lent out cannot run two.
+    if !p.store.balance(&Account::Held(driver.id)).await.map_err(unavailable)?.is_zero() {
+        return Err(CardRefusal::Unsettled);
+    }
     let balance = p.store.balance(&Account::Wallet(driver.id)).await.map_err(unavailable)?;
     let held = p.config.wallet_hold.min(balance);
     if held <= Decimal::ZERO {
@@ -54,4 +58,26 @@ impl From<&crate::port::StartError> for CardRefusal {
             NoSuchPort | Offline | Unavailable | Storage(_) => CardRefusal::Unavailable,
         }
     }
+}
+
+/// Who pays for a charge a card made while the pile was offline: its
+/// account's wallet, with nothing held, at the class's discount. A card
+/// unknown here is billed to no one (the operator sees it unpaid).
+pub async fn offline_payer(
+    p: &Platform,
+    station: StationId,
+    card: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Purchase {
+    let owner = match p.store.card(card).await {
+        Ok(Some(card)) => p.store.driver(card.driver_id).await.ok().flatten(),
+        _ => None,
+    };
+    let Some(driver) = owner else {
+        tracing::warn!(card, "offline charge by a card with no account");
+        return Purchase::default();
+    };
+    let rules = p.store.rules().await.unwrap_or_default();
+    let discount = accounts::resolve(&rules, driver.class.as_deref(), station, at).ok().flatten();
+    Purchase { payer: Some(Payer { driver: driver.id, held: Decimal::ZERO }), discount, ..Default::default() }
 }

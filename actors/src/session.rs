@@ -421,6 +421,7 @@ impl Handler<Link> for Session {
                 amount: None,
                 reason: StopReason { code: 0, text: "the pile did not come back".into() },
                 fault: None,
+                card: None,
                 started_offline: None,
             };
             s.settle(ctx, metered, None);
@@ -500,17 +501,23 @@ pub async fn settle_elsewhere(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
 
 /// Creates the session of an offline charge from its record, at the
 /// station's terms in force now, and bills it like any other: the energy is
-/// spread evenly from its start to its end over the tariff's periods.
+/// spread evenly from its start to its end over the tariff's periods. A card
+/// with an account pays from its wallet (nothing was held: the charge has
+/// happened, so the wallet may go below zero).
 async fn bill_offline(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
     let p = ctx.platform.clone();
     let started = record.started_offline.unwrap_or(record.ended_at);
     let station = ctx.station.clone();
+    let purchase = match &record.card {
+        Some(card) => crate::card::offline_payer(&p, station.record.id, card, started).await,
+        None => Default::default(),
+    };
     let mut rec = SessionRecord::new(
         record.session.clone(),
         ctx.pile_id.clone(),
         record.port,
         station.record.id,
-        station.terms(Default::default()),
+        station.terms(purchase),
         started,
     );
     let _ = rec.start_result(true, started, None);

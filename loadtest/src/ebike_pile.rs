@@ -6,8 +6,8 @@
 //! on the platform's orders, meters each charge against a power profile,
 //! stops by itself (full, preset time or energy, overload, max time, unplug)
 //! and repeats the settlement until the platform acks it. The handle steers
-//! it (plug, profile, scripted events, power cut) and reports what happened
-//! as `Event`s. Behaviour follows PROTOCOLS.md §2.
+//! it (plug, profile, scripted events, card swipe, power cut) and reports
+//! what happened as `Event`s. Behaviour follows PROTOCOLS.md §2.
 //!
 //! Time is simulated so tests can assert bills to the cent. The pile's clock
 //! advances by exactly `tick` simulated seconds per step, and steps run every
@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use engine::dny::{
-    pile_id, Ack, ChargingReport, CodecError, Down, Frame, FrameFault, Heartbeat, Limits, PortState,
-    Register, Settlement, SettlementAck, StartStop, StartStopReply, StreamCodec, TimeRequest, Unit, Up,
+    pile_id, Ack, CardSwipe, ChargingReport, CodecError, Down, Frame, FrameFault, Heartbeat, Limits,
+    PortState, Register, Settlement, SettlementAck, StartStop, StartStopReply, StreamCodec, TimeRequest,
+    Unit, Up,
 };
 use engine::domain::PileId;
 use futures::{SinkExt, StreamExt};
@@ -196,6 +197,13 @@ pub enum Event {
         duration: u16,
     },
     LimitsSet(Limits),
+    /// The platform's go/no-go on a swiped card. A go starts nothing: the
+    /// platform still sends a start command.
+    CardReply {
+        card: u32,
+        result: u8,
+        balance: Decimal,
+    },
     /// Any other inbound message, including everything before registration.
     Frame(Down),
     /// The connection ended (power cut, reboot, closed by the platform,
@@ -207,6 +215,7 @@ enum Command {
     Plug(u8, bool),
     SetProfile(u8, Profile),
     Script(u8, Script),
+    SwipeCard(u8, u32),
     PowerCut,
     Restore,
     Send(Box<Up>),
@@ -310,6 +319,11 @@ impl EbikePile {
     /// Adds a scripted event to `port`; it fires once, during a charge.
     pub fn script(&self, port: u8, script: Script) {
         self.command(Command::Script(port, script));
+    }
+
+    /// A card is swiped at `port` (0x02).
+    pub fn swipe_card(&self, port: u8, card: u32) {
+        self.command(Command::SwipeCard(port, card));
     }
 
     /// Drops the connection at once and freezes the pile's clock. Ports
@@ -675,6 +689,10 @@ impl Pile {
                 self.emit(Event::LimitsSet(limits));
                 Ok(())
             }
+            Down::CardReply(r) => {
+                self.emit(Event::CardReply { card: r.card, result: r.result, balance: r.balance });
+                Ok(())
+            }
             Down::Reboot(_) => {
                 self.reply(Up::RebootReply(Ack::OK), frame.msg).await?;
                 self.drop_link();
@@ -792,6 +810,7 @@ impl Pile {
                 }
                 Ok(())
             }
+            Command::SwipeCard(port, card) => self.send(CardSwipe { card, card_type: 1, port }.into()).await,
             Command::PowerCut => {
                 self.powered = false;
                 self.drop_link();
@@ -1032,7 +1051,7 @@ async fn next_unit(conn: &mut Option<Conn>) -> Option<Result<Result<Unit, FrameF
 
 #[cfg(test)]
 mod tests {
-    use engine::dny::{Adjust, Time};
+    use engine::dny::{Adjust, CardReply, Time};
     use rust_decimal_macros::dec;
     use tokio::net::{TcpListener, TcpStream};
 
@@ -1445,6 +1464,24 @@ mod tests {
         assert_eq!((e.stop_reason, e.elapsed, e.energy), (Settlement::PRESET_ENERGY, 100, dec!(0.01)));
         // The step from 50 s draws 700 W: over the limit once it ends at 51 s.
         assert_eq!((o.stop_reason, o.elapsed, o.max_power), (Settlement::OVERLOAD, 51, dec!(700)));
+    }
+
+    /// A go only answers the swipe: the charge waits for the start command.
+    #[tokio::test]
+    async fn card_swipe_is_answered_and_starts_nothing_by_itself() {
+        let (mut platform, mut pile) = Platform::start(config(600.0)).await;
+        platform.plug(&pile, 4).await;
+        pile.swipe_card(4, 0x1234_5678);
+        let (msg, up) = platform.recv().await;
+        assert_eq!(up, Up::CardSwipe(CardSwipe { card: 0x1234_5678, card_type: 1, port: 4 }));
+        let reply = CardReply { card: 0x1234_5678, result: CardReply::GO, balance: dec!(25.5) };
+        platform.reply(reply.into(), msg).await;
+        assert_eq!(
+            pile.wait_for(|e| matches!(e, Event::CardReply { .. }), WAIT).await,
+            Some(Event::CardReply { card: 0x1234_5678, result: CardReply::GO, balance: dec!(25.5) })
+        );
+        assert_eq!(pile.elapsed(4).await, None);
+        platform.start_charge(&mut pile, start(4, "CARD1", StartStop::FEE_TIME, 600)).await;
     }
 
     #[tokio::test]

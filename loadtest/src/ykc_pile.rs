@@ -5,8 +5,9 @@
 //! heartbeats, accepts remote starts on plugged idle guns, reports real-time
 //! data while charging, answers remote stops and repeats its transaction
 //! record until the platform acknowledges it. The handle steers it (plug a
-//! car, set the meter, stop at the pile) and reports what the platform did
-//! as `Event`s. Behaviour follows PROTOCOLS.md §1 "Rules piles expect".
+//! car, swipe a card, set the meter, stop at the pile) and reports what the
+//! platform did as `Event`s. Behaviour follows PROTOCOLS.md §1 "Rules piles
+//! expect".
 
 use std::collections::HashMap;
 use std::io;
@@ -17,8 +18,8 @@ use chrono::{Local, NaiveDateTime};
 use engine::domain::{PileId, SessionId};
 use engine::tariff::Period;
 use engine::ykc::{
-    BillingModel, Frame, FrameCodec, Heartbeat, Login, Message, PeriodUsage, RealTime, RemoteStart,
-    RemoteStartResult, RemoteStop, RemoteStopResult, TransactionRecord,
+    BillingModel, CardStart, CardStartVerdict, Frame, FrameCodec, Heartbeat, Login, Message, PeriodUsage,
+    RealTime, RemoteStart, RemoteStartResult, RemoteStop, RemoteStopResult, TransactionRecord,
 };
 use futures::{SinkExt, StreamExt};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -90,6 +91,14 @@ pub enum Event {
     StopRequested {
         gun: u8,
     },
+    /// The verdict on a `SimPile::swipe_card`; if `ok`, the gun started.
+    CardVerdict {
+        gun: u8,
+        serial: SessionId,
+        ok: bool,
+        reason: u8,
+        balance: Decimal,
+    },
     RecordAcked {
         serial: SessionId,
         invalid: bool,
@@ -106,6 +115,7 @@ enum Command {
     SetEnergy(u8, Decimal),
     SendRealtime(u8),
     StopAtPile(u8, u8),
+    SwipeCard(u8, [u8; 8]),
     Send(Box<Message>),
     Raw(Vec<u8>),
     Silent,
@@ -154,6 +164,7 @@ impl SimPile {
                     // Distinct, non-zero registers keep meter and charge
                     // energy from being confused.
                     meter: Decimal::from(1000 * (u32::from(i) + 1)),
+                    swiped: None,
                     charge: None,
                 })
                 .collect(),
@@ -218,6 +229,12 @@ impl SimPile {
         self.command(Command::StopAtPile(gun, reason));
     }
 
+    /// A card is swiped at `gun`: the pile asks to start (0x31) and starts
+    /// if the verdict (0x32) says so.
+    pub fn swipe_card(&self, gun: u8, card: [u8; 8]) {
+        self.command(Command::SwipeCard(gun, card));
+    }
+
     /// Originates any message with the pile's own sequence counter.
     pub fn send(&self, msg: Message) {
         self.command(Command::Send(Box::new(msg)));
@@ -257,6 +274,8 @@ struct Gun {
     plugged: bool,
     /// The energy register at the end of the last charge, kWh.
     meter: Decimal,
+    /// The card swiped and awaiting its verdict, which does not name it.
+    swiped: Option<[u8; 8]>,
     charge: Option<Charge>,
 }
 
@@ -266,6 +285,8 @@ struct Charge {
     energy: Decimal,
     meter_start: Decimal,
     physical_card: [u8; 8],
+    /// `TransactionRecord::origin`.
+    origin: u8,
     started: NaiveDateTime,
     started_at: Instant,
     metered_at: Instant,
@@ -405,6 +426,11 @@ impl Pile {
         match msg {
             Message::RemoteStart(start) => self.on_remote_start(frame.seq, start).await,
             Message::RemoteStop(stop) => self.on_remote_stop(frame.seq, stop).await,
+            // A verdict on a start sent by hand stays a `Frame`: without a
+            // swiped card there is nothing to start with.
+            Message::CardStartVerdict(v) if self.gun(v.gun).is_some_and(|g| g.swiped.is_some()) => {
+                self.on_card_verdict(v).await
+            }
             Message::RealTimeRequest(req) if req.pile == self.cfg.id && self.gun(req.gun).is_some() => {
                 let rt = self.realtime(req.gun, None);
                 self.reply(rt.into(), frame.seq).await
@@ -427,13 +453,7 @@ impl Pile {
     }
 
     async fn on_remote_start(&mut self, seq: u16, start: RemoteStart) -> io::Result<()> {
-        let refusal = match self.gun(start.gun) {
-            _ if start.pile != self.cfg.id => Some(RemoteStartResult::ID_MISMATCH),
-            None => Some(RemoteStartResult::ID_MISMATCH),
-            Some(g) if g.charge.is_some() => Some(RemoteStartResult::ALREADY_CHARGING),
-            Some(g) if !g.plugged => Some(RemoteStartResult::NOT_PLUGGED),
-            Some(_) => None,
-        };
+        let refusal = self.start_refusal(&start.pile, start.gun);
         let result = RemoteStartResult {
             serial: start.serial.clone(),
             pile: self.cfg.id.clone(),
@@ -444,25 +464,60 @@ impl Pile {
         self.reply(result.into(), seq).await?;
         let accepted = refusal.is_none();
         if accepted {
-            let now = Instant::now();
-            let realtime = self.cfg.realtime;
-            if let Some(g) = self.gun_mut(start.gun) {
-                g.charge = Some(Charge {
-                    serial: start.serial.clone(),
-                    energy: Decimal::ZERO,
-                    meter_start: g.meter,
-                    physical_card: start.physical_card,
-                    started: Local::now().naive_local(),
-                    started_at: now,
-                    metered_at: now,
-                    next_realtime: now + realtime,
-                });
-            }
-            let rt = self.realtime(start.gun, None);
-            self.send(rt.into()).await?;
+            let origin = TransactionRecord::ORIGIN_APP;
+            self.begin_charge(start.gun, start.serial.clone(), start.physical_card, origin).await?;
         }
         self.emit(Event::StartRequested { gun: start.gun, serial: start.serial, accepted });
         Ok(())
+    }
+
+    async fn on_card_verdict(&mut self, v: CardStartVerdict) -> io::Result<()> {
+        let card = self.gun_mut(v.gun).and_then(|g| g.swiped.take());
+        if let Some(card) = card.filter(|_| v.ok && self.start_refusal(&v.pile, v.gun).is_none()) {
+            self.begin_charge(v.gun, v.serial.clone(), card, TransactionRecord::ORIGIN_CARD).await?;
+        }
+        let CardStartVerdict { gun, serial, ok, reason, balance, .. } = v;
+        self.emit(Event::CardVerdict { gun, serial, ok, reason, balance });
+        Ok(())
+    }
+
+    /// Why `gun` cannot start a charge, as a 0x33 reason.
+    fn start_refusal(&self, pile: &PileId, gun: u8) -> Option<u8> {
+        match self.gun(gun) {
+            _ if *pile != self.cfg.id => Some(RemoteStartResult::ID_MISMATCH),
+            None => Some(RemoteStartResult::ID_MISMATCH),
+            Some(g) if g.charge.is_some() => Some(RemoteStartResult::ALREADY_CHARGING),
+            Some(g) if !g.plugged => Some(RemoteStartResult::NOT_PLUGGED),
+            Some(_) => None,
+        }
+    }
+
+    /// Starts charging on `gun` and reports it at once, as piles must within
+    /// 90 s.
+    async fn begin_charge(
+        &mut self,
+        gun: u8,
+        serial: SessionId,
+        physical_card: [u8; 8],
+        origin: u8,
+    ) -> io::Result<()> {
+        let now = Instant::now();
+        let realtime = self.cfg.realtime;
+        if let Some(g) = self.gun_mut(gun) {
+            g.charge = Some(Charge {
+                serial,
+                energy: Decimal::ZERO,
+                meter_start: g.meter,
+                physical_card,
+                origin,
+                started: Local::now().naive_local(),
+                started_at: now,
+                metered_at: now,
+                next_realtime: now + realtime,
+            });
+        }
+        let rt = self.realtime(gun, None);
+        self.send(rt.into()).await
     }
 
     async fn on_remote_stop(&mut self, seq: u16, stop: RemoteStop) -> io::Result<()> {
@@ -515,6 +570,21 @@ impl Pile {
                 self.send(rt.into()).await
             }
             Command::StopAtPile(gun, reason) => self.finish_charge(gun, reason).await,
+            Command::SwipeCard(gun, card) => {
+                if let Some(g) = self.gun_mut(gun) {
+                    g.swiped = Some(card);
+                }
+                let start = CardStart {
+                    pile: self.cfg.id.clone(),
+                    gun,
+                    mode: CardStart::MODE_CARD,
+                    password_required: false,
+                    card,
+                    password_md5: [0; 16],
+                    vin: String::new(),
+                };
+                self.send(start.into()).await
+            }
             Command::Send(msg) => self.send(*msg).await,
             Command::Silent => {
                 self.silent = true;
@@ -672,7 +742,7 @@ impl Pile {
             loss_kwh: kwh,
             amount,
             vin: String::new(),
-            origin: TransactionRecord::ORIGIN_APP,
+            origin: charge.origin,
             trade_time: end,
             stop_reason,
             physical_card: charge.physical_card,
@@ -971,6 +1041,65 @@ mod tests {
         assert_eq!(
             pile.wait_for(|e| matches!(e, Event::StopRequested { .. }), WAIT).await,
             Some(Event::StopRequested { gun: 2 })
+        );
+    }
+
+    #[tokio::test]
+    async fn swiped_card_starts_only_on_an_ok_verdict_and_bills_as_a_card() {
+        let (mut platform, mut pile) = Platform::start(config(2)).await;
+        platform.accept_login(&mut pile).await;
+        let id = pile.id().clone();
+        let card = [0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1];
+        let verdict = |gun, serial, ok, reason| CardStartVerdict {
+            serial,
+            pile: id.clone(),
+            gun,
+            logical_card: [0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78],
+            balance: dec!(88.5),
+            ok,
+            reason,
+        };
+
+        pile.swipe_card(2, card);
+        let swipe = CardStart {
+            pile: id.clone(),
+            gun: 2,
+            mode: CardStart::MODE_CARD,
+            password_required: false,
+            card,
+            password_md5: [0; 16],
+            vin: String::new(),
+        };
+        assert_eq!(platform.recv().await.1, Message::CardStart(swipe.clone()));
+        platform.send(verdict(2, serial(10), false, CardStartVerdict::BALANCE_TOO_LOW).into()).await;
+        assert_eq!(
+            pile.wait_for(|e| matches!(e, Event::CardVerdict { .. }), WAIT).await,
+            Some(Event::CardVerdict {
+                gun: 2,
+                serial: serial(10),
+                ok: false,
+                reason: 3,
+                balance: dec!(88.5)
+            })
+        );
+        pile.send_realtime(2);
+        assert_eq!(platform.recv_realtime().await.gun_status(), engine::ykc::GunStatus::Idle);
+
+        pile.swipe_card(1, card);
+        assert_eq!(platform.recv().await.1, Message::CardStart(CardStart { gun: 1, ..swipe }));
+        platform.send(verdict(1, serial(11), true, CardStartVerdict::NONE).into()).await;
+        let rt = platform.recv_realtime().await;
+        assert_eq!((rt.gun_status(), rt.serial), (engine::ykc::GunStatus::Charging, serial(11)));
+        assert_eq!(
+            pile.wait_for(|e| matches!(e, Event::CardVerdict { .. }), WAIT).await,
+            Some(Event::CardVerdict { gun: 1, serial: serial(11), ok: true, reason: 0, balance: dec!(88.5) })
+        );
+        pile.stop_at_pile(1, 0x45);
+        platform.recv_realtime().await;
+        let record = platform.recv_record().await;
+        assert_eq!(
+            (record.serial, record.origin, record.physical_card),
+            (serial(11), TransactionRecord::ORIGIN_CARD, card)
         );
     }
 

@@ -127,6 +127,7 @@ impl Dny {
                         text: dny::stop_reason_text(m.stop_reason).into(),
                     },
                     fault: abnormal_stop(m.stop_reason),
+                    card: None,
                     started_offline: None,
                 },
                 reply,

@@ -76,6 +76,9 @@ pub struct FinalRecord {
     pub reason: StopReason,
     /// Set when the charge ended on a fault (overload, over-temperature...).
     pub fault: Option<Severity>,
+    /// The card that started it, in hex, where the pile says (a card or an
+    /// offline-card charge).
+    pub card: Option<String>,
     /// The pile started this charge by itself (an offline card), at this
     /// time: the platform has no session for it until this record.
     pub started_offline: Option<DateTime<Utc>>,
@@ -172,6 +175,8 @@ pub enum CardRefusal {
     Unknown,
     Frozen,
     BalanceTooLow,
+    /// The account has a charge still running or unbilled.
+    Unsettled,
     NotAllowedHere,
     Busy,
     CapacityShort,
@@ -184,6 +189,7 @@ impl CardRefusal {
             CardRefusal::Unknown => "unknown_card",
             CardRefusal::Frozen => "frozen",
             CardRefusal::BalanceTooLow => "balance_too_low",
+            CardRefusal::Unsettled => "unsettled",
             CardRefusal::NotAllowedHere => "not_allowed_here",
             CardRefusal::Busy => "busy",
             CardRefusal::CapacityShort => "capacity_short",
@@ -302,6 +308,15 @@ pub enum Maintenance {
     Refresh {
         port: u8,
     },
+    /// Put cards (16 hex digits each) on the pile's offline list: it may
+    /// start them while its link is down and report the charge later.
+    OfflineCardsSync {
+        cards: Vec<String>,
+    },
+    /// Take cards off the pile's offline list (a lost or cancelled card).
+    OfflineCardsClear {
+        cards: Vec<String>,
+    },
 }
 
 impl Maintenance {
@@ -313,6 +328,8 @@ impl Maintenance {
             Maintenance::Firmware { .. } => "firmware",
             Maintenance::QrPrefix { .. } => "qr_prefix",
             Maintenance::Refresh { .. } => "refresh",
+            Maintenance::OfflineCardsSync { .. } => "offline_cards_sync",
+            Maintenance::OfflineCardsClear { .. } => "offline_cards_clear",
         }
     }
 }

@@ -70,6 +70,14 @@ impl Ykc {
             },
             Message::RemoteStopResult(m) => PileEvent::StopResult { port: PortNo(m.gun), accepted: m.ok },
             Message::WorkParamsResult(m) => done("work_params", m.ok, String::new()),
+            Message::OfflineCardSyncResult(m) => {
+                let why = if m.ok { String::new() } else { format!("reason {:#04x}", m.reason) };
+                done("offline_cards_sync", m.ok, why)
+            }
+            Message::OfflineCardClearResult(m) => {
+                let failed = m.cards.iter().filter(|c| !c.ok).count();
+                done("offline_cards_clear", failed == 0, format!("{failed} of {} not removed", m.cards.len()))
+            }
             Message::TimeSyncResult(m) => done("time_sync", true, format!("pile clock set to {}", m.time)),
             Message::RebootResult(m) => done("reboot", m.ok, String::new()),
             Message::FirmwareUpgradeResult(m) => {
@@ -103,6 +111,11 @@ impl Ykc {
                         text: ykc::stop_reason_text(m.stop_reason).into(),
                     },
                     fault: abnormal_stop(m.stop_reason),
+                    card: matches!(
+                        m.origin,
+                        ykc::TransactionRecord::ORIGIN_CARD | ykc::TransactionRecord::ORIGIN_OFFLINE_CARD
+                    )
+                    .then(|| m.physical_card.iter().map(|b| format!("{b:02X}")).collect()),
                     started_offline: (m.origin == ykc::TransactionRecord::ORIGIN_OFFLINE_CARD)
                         .then(|| self.local_to_utc(m.start)),
                 },
@@ -148,6 +161,19 @@ pub fn check_maintenance(m: &Maintenance) -> Result<(), String> {
             if prefix.len() > 150 || !prefix.bytes().all(|b| b.is_ascii_graphic()) =>
         {
             Err("a QR prefix is at most 150 printable ASCII characters".into())
+        }
+        Maintenance::OfflineCardsSync { cards } | Maintenance::OfflineCardsClear { cards } => {
+            let max = match m {
+                Maintenance::OfflineCardsSync { .. } => ykc::OfflineCardSync::MAX_CARDS,
+                _ => ykc::OfflineCardClear::MAX_CARDS,
+            };
+            if cards.is_empty() || cards.len() > max {
+                return Err(format!("1 to {max} cards per command"));
+            }
+            match cards.iter().find(|c| c.len() != 16 || !c.bytes().all(|b| b.is_ascii_hexdigit())) {
+                Some(bad) => Err(format!("card {bad:?} is not 16 hex digits")),
+                None => Ok(()),
+            }
         }
         _ => Ok(()),
     }
@@ -303,6 +329,19 @@ impl Ykc {
                 let format = if per_gun { ykc::QrPrefix::PILE_AND_GUN } else { ykc::QrPrefix::PILE };
                 Message::QrPrefix(ykc::QrPrefix { pile, format, prefix })
             }
+            // The platform's card numbers are the cards' own; the logical
+            // number the pile shows is the same.
+            Maintenance::OfflineCardsSync { cards } => {
+                let cards = cards
+                    .iter()
+                    .map(|c| ykc::OfflineCard { logical_card: card_bytes(c), physical_card: card_bytes(c) })
+                    .collect();
+                Message::OfflineCardSync(ykc::OfflineCardSync { pile, cards })
+            }
+            Maintenance::OfflineCardsClear { cards } => {
+                let cards = cards.iter().map(|c| card_bytes(c)).collect();
+                Message::OfflineCardClear(ykc::OfflineCardClear { pile, cards })
+            }
         })
     }
 
@@ -336,6 +375,7 @@ impl Ykc {
                     CardRefusal::Unknown => ykc::CardStartVerdict::NO_ACCOUNT,
                     CardRefusal::Frozen => ykc::CardStartVerdict::FROZEN,
                     CardRefusal::BalanceTooLow => ykc::CardStartVerdict::BALANCE_TOO_LOW,
+                    CardRefusal::Unsettled => ykc::CardStartVerdict::CARD_UNSETTLED,
                     CardRefusal::NotAllowedHere => ykc::CardStartVerdict::NOT_ALLOWED_HERE,
                     CardRefusal::Busy => ykc::CardStartVerdict::PILE_UNSETTLED,
                     CardRefusal::CapacityShort => ykc::CardStartVerdict::CAPACITY_SHORT,

@@ -8,6 +8,7 @@ use actors::maintenance::CommandRecord;
 use actors::pile::{self, MaintainError, PileView};
 use actors::port::{PortView, StartError, Started, StopError};
 use actors::station::Purchase;
+use engine::accounts::Status;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol};
 use engine::pricing::{PricePlan, Pricing};
 use engine::store::PileRecord;
@@ -284,9 +285,22 @@ async fn command(
     body: web::Json<Maintenance>,
 ) -> ApiResult<HttpResponse> {
     let record = record(&state, &id).await?;
+    let mut command = body.into_inner();
+    // Only cards of live accounts go on a pile's offline list.
+    if let Maintenance::OfflineCardsSync { cards } | Maintenance::OfflineCardsClear { cards } = &mut command {
+        cards.iter_mut().for_each(|c| c.make_ascii_uppercase());
+    }
+    if let Maintenance::OfflineCardsSync { cards } = &command {
+        for card in cards {
+            let live = state.store.card(card).await?.is_some_and(|c| c.status == Status::Active);
+            if !live {
+                return Err(ApiError::invalid("cards", format!("card {card} is not an active card")));
+            }
+        }
+    }
     let offline = || ApiError::conflict("pile_offline", format!("pile {id} is not connected"));
     let pile = state.registry.pile(&record.id).ok_or_else(offline)?;
-    let sent = pile.send(pile::Maintain(body.into_inner())).await.map_err(|_| offline())?;
+    let sent = pile.send(pile::Maintain(command)).await.map_err(|_| offline())?;
     let command = sent.map_err(|e| match e {
         MaintainError::Offline => offline(),
         MaintainError::Unsupported(m) => ApiError::invalid("kind", m),

@@ -5,6 +5,8 @@ use crate::common;
 
 use std::time::Duration;
 
+use chrono::Timelike;
+
 use common::Server;
 use engine::domain::PileId;
 use engine::ykc::{self, Message};
@@ -90,4 +92,106 @@ async fn maintenance_commands_end_acknowledged_refused_or_timed_out() {
     server.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == false).await;
     let (s, e) = post(json!({"kind": "time_sync"})).await;
     assert_eq!((s, e["error"].as_str()), (409, Some("pile_offline")), "{e}");
+}
+
+/// Which frame a command arrives as, and the pile's answer to it.
+type Asked = fn(&Message) -> bool;
+type Answer = Box<dyn Fn() -> Message>;
+
+/// Every kind of command, answered by the pile: acknowledged; and sent
+/// again and left unanswered: timed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_kind_is_acknowledged_when_answered_and_times_out_when_not() {
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| {
+        c.command_timeout_ms = 300;
+        c.notify_webhook = Some(hook);
+    });
+    let id = "50000000000002";
+    server.station_with_pile(id, 1).await;
+    let mut pile = SimPile::connect(server.pile_addr, PileConfig::new(PileId(id.into()), 1)).await.unwrap();
+    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+    let (driver, _) = server.driver(&codes, "13900000044", "10.00").await;
+    let card = json!({"number": "00000000000000c1", "kind": "physical"});
+    assert_eq!(server.post(&format!("/api/v1/drivers/{driver}/cards"), card).await.0, 201);
+    let url = format!("/api/v1/piles/{id}/commands");
+    let p = || PileId(id.into());
+
+    // A card with no account is not put on a pile's offline list.
+    let (s, bad) =
+        server.post(&url, json!({"kind": "offline_cards_sync", "cards": ["00000000000000C2"]})).await;
+    assert_eq!((s, bad["field"].as_str()), (422, Some("cards")), "{bad}");
+
+    let kinds: Vec<(Value, Asked, Answer)> = vec![
+        (
+            json!({"kind": "time_sync"}),
+            |m| matches!(m, Message::TimeSync(_)),
+            Box::new(move || {
+                Message::TimeSyncResult(ykc::TimeSyncResult {
+                    pile: p(),
+                    time: chrono::Utc::now().naive_utc().with_nanosecond(0).unwrap(),
+                })
+            }),
+        ),
+        (
+            json!({"kind": "work_params", "enabled": true, "max_power_percent": 60}),
+            |m| matches!(m, Message::WorkParams(_)),
+            Box::new(move || Message::WorkParamsResult(ykc::WorkParamsResult { pile: p(), ok: true })),
+        ),
+        (
+            json!({"kind": "reboot", "when_idle": true}),
+            |m| matches!(m, Message::Reboot(_)),
+            Box::new(move || Message::RebootResult(ykc::RebootResult { pile: p(), ok: true })),
+        ),
+        (
+            json!({"kind": "firmware", "url": "ftp://ops:pw@10.0.0.5:21/fw.bin", "when_idle": true}),
+            |m| matches!(m, Message::FirmwareUpgrade(_)),
+            Box::new(move || {
+                let status = ykc::FirmwareUpgradeResult::SUCCESS;
+                Message::FirmwareUpgradeResult(ykc::FirmwareUpgradeResult { pile: p(), status })
+            }),
+        ),
+        (
+            json!({"kind": "qr_prefix", "prefix": "https://cp.example/q/", "per_gun": true}),
+            |m| matches!(m, Message::QrPrefix(_)),
+            Box::new(move || Message::QrPrefixResult(ykc::QrPrefixResult { pile: p(), ok: true })),
+        ),
+        (
+            json!({"kind": "offline_cards_sync", "cards": ["00000000000000c1"]}),
+            |m| matches!(m, Message::OfflineCardSync(s) if s.cards[0].physical_card == [0, 0, 0, 0, 0, 0, 0, 0xC1]),
+            Box::new(move || {
+                let ok = ykc::OfflineCardSyncResult { pile: p(), ok: true, reason: 0 };
+                Message::OfflineCardSyncResult(ok)
+            }),
+        ),
+        (
+            json!({"kind": "offline_cards_clear", "cards": ["00000000000000C1"]}),
+            |m| matches!(m, Message::OfflineCardClear(c) if c.cards == vec![[0, 0, 0, 0, 0, 0, 0, 0xC1]]),
+            Box::new(move || {
+                let removed =
+                    ykc::CardRemoval { physical_card: [0, 0, 0, 0, 0, 0, 0, 0xC1], ok: true, reason: 0 };
+                Message::OfflineCardClearResult(ykc::OfflineCardClearResult {
+                    pile: p(),
+                    cards: vec![removed],
+                })
+            }),
+        ),
+    ];
+    for (body, asked, answer) in kinds {
+        let kind = body["kind"].as_str().unwrap().to_owned();
+        let (s, cmd) = server.post(&url, body.clone()).await;
+        assert_eq!(s, 202, "{kind}: {cmd}");
+        let ev = pile.wait_for(|e| matches!(e, Event::Frame(m) if asked(m)), WAIT).await;
+        assert!(ev.is_some(), "{kind} never reached the pile");
+        pile.send(answer());
+        outcome(&server, id, cmd["id"].as_i64().unwrap(), "acknowledged").await;
+
+        let (s, again) = server.post(&url, body).await;
+        assert_eq!(s, 202, "{kind}: {again}");
+        pile.wait_for(|e| matches!(e, Event::Frame(m) if asked(m)), WAIT).await.unwrap();
+        outcome(&server, id, again["id"].as_i64().unwrap(), "timed_out").await;
+        let acked =
+            format!("chargeplane_maintenance_commands_total{{kind=\"{kind}\",outcome=\"acknowledged\"}}");
+        assert_eq!(server.metric(&acked).await, 1.0, "{kind}");
+    }
 }

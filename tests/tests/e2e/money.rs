@@ -7,9 +7,6 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,43 +24,12 @@ fn dec(v: &Value) -> Decimal {
     v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
 }
 
-/// A webhook receiver: answers 200 to every POST and hands over its body.
-fn webhook() -> (String, mpsc::Receiver<Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let _ = reader
-                .get_mut()
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            if let Ok(v) = serde_json::from_slice(&body) {
-                let _ = tx.send(v);
-            }
-        }
-    });
-    (url, rx)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent() {
     // 23:20 on 1 March, local (+08:00), two simulated minutes a second: the
     // charges end well before midnight, and the day is over 20 s in.
     let clock_start: DateTime<Utc> = "2026-03-01T15:20:00Z".parse().unwrap();
-    let (hook, codes) = webhook();
+    let (hook, codes) = common::webhook();
     let server = Server::start_with(|c| {
         c.clock_start = Some(clock_start);
         c.clock_rate = 120.0;

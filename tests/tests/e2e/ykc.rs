@@ -222,10 +222,16 @@ async fn a_card_start_is_answered_at_once_with_the_protocols_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_charge_started_offline_by_card_is_billed_from_its_record_once() {
-    let server = Server::start();
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| c.notify_webhook = Some(hook));
     let id = "60000000000007";
     server.station_with_pile(id, 1).await;
     let mut pile = login(&server, id).await;
+    // The card belongs to a driver with 20 yuan in the wallet.
+    let (driver, token) = server.driver(&codes, "13900000007", "20.00").await;
+    let card = json!({"number": "1234000000000009", "kind": "physical"});
+    let (s, c) = server.post(&format!("/api/v1/drivers/{driver}/cards"), card).await;
+    assert_eq!(s, 201, "{c}");
 
     // An offline card charged 12 kWh an hour ago while the pile could not
     // reach the platform; the record is all the platform ever sees of it.
@@ -264,4 +270,8 @@ async fn a_charge_started_offline_by_card_is_billed_from_its_record_once() {
     assert_eq!(bill["reconciliation"]["flagged"], false);
     assert_eq!(server.metric("chargeplane_sessions_finished_total{result=\"billed\"}").await, 1.0);
     assert_eq!(server.metric("chargeplane_duplicate_records_total").await, 1.0);
+    // Paid from the card's wallet once, though nothing was held: 2.00 is
+    // left (a charge beyond the balance would leave the driver owing).
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(2.00), dec!(0)), "{wallet}");
 }

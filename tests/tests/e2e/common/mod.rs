@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use api::server::Background;
@@ -152,5 +155,54 @@ impl Drop for Server {
         if let Some(bg) = self.bg.take() {
             bg.stop();
         }
+    }
+}
+
+/// A webhook receiver: answers 200 to every POST and hands over its body.
+pub fn webhook() -> (String, mpsc::Receiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Ok(v) = serde_json::from_slice(&body) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    (url, rx)
+}
+
+impl Server {
+    /// Registers a driver with the code the webhook delivers, tops up
+    /// `amount` through the sandbox, and returns (driver id, token).
+    pub async fn driver(&self, codes: &mpsc::Receiver<Value>, phone: &str, amount: &str) -> (i64, String) {
+        let (s, _) = self.post("/api/v1/drivers/codes", json!({ "phone": phone })).await;
+        assert_eq!(s, 202);
+        let sms = codes.recv_timeout(Duration::from_secs(10)).expect("a login code on the webhook");
+        let (s, reg) = self.post("/api/v1/drivers", json!({ "phone": phone, "code": sms["code"] })).await;
+        assert_eq!(s, 201, "{reg}");
+        let token = reg["token"].as_str().unwrap().to_owned();
+        let (s, order) = self.post_as(&token, "/api/v1/me/orders", json!({ "amount": amount })).await;
+        assert_eq!(s, 201, "{order}");
+        let (s, paid) = self.post(order["pay_url"].as_str().unwrap(), json!({})).await;
+        assert_eq!((s, &paid["credited"]), (200, &json!(true)), "{paid}");
+        (reg["driver"]["id"].as_i64().unwrap(), token)
     }
 }
