@@ -11,6 +11,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use engine::alarm::{NewAlarm, Severity};
 use engine::domain::{PileId, PortNo, Protocol, SessionId, StationId};
+use engine::store::Diagnostic;
 
 use futures::future::join_all;
 use rust_decimal::Decimal;
@@ -363,6 +364,22 @@ impl Handler<Event> for Pile {
                 let changes = self.alarms.update(|k| k.ends_with("_voltage"), found);
                 let platform = self.platform.clone();
                 alarms::apply(self, ctx, &platform, changes, |pile| &mut pile.alarms);
+            }
+            PileEvent::Diagnostic { port, session, kind, data } => {
+                let d = Diagnostic {
+                    pile_id: self.id.clone(),
+                    port: port.0,
+                    session_id: session,
+                    at: self.platform.now(),
+                    kind: kind.to_owned(),
+                    data,
+                };
+                let store = self.platform.store.clone();
+                actix_rt::spawn(async move {
+                    if let Err(e) = store.append_diagnostics(vec![d]).await {
+                        tracing::warn!(error = %e, "could not keep a diagnostic frame");
+                    }
+                });
             }
             // Everything else is about one port (a login never reaches here).
             event => {

@@ -122,6 +122,14 @@ pub enum PileEvent {
     TariffPushed {
         ok: bool,
     },
+    /// A frame kept for diagnosis (a car's BMS talking to the pile).
+    Diagnostic {
+        port: PortNo,
+        session: Option<SessionId>,
+        kind: &'static str,
+        /// The payload, hex.
+        data: String,
+    },
     /// A driver swiped a card at a port to start a charge.
     CardStart {
         port: PortNo,

@@ -121,6 +121,12 @@ impl Ykc {
                 },
                 reply,
             ),
+            Message::Bms(m) => PileEvent::Diagnostic {
+                port: PortNo(m.gun),
+                session: m.serial.0.bytes().any(|b| b != b'0').then_some(m.serial),
+                kind: ykc::BmsFrame::kind_name(m.kind).unwrap_or("BMS"),
+                data: m.data.iter().map(|b| format!("{b:02X}")).collect(),
+            },
             _ => return Inbound::Unhandled,
         };
         out.events.push(event);

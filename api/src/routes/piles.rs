@@ -29,6 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/piles/{id}/ports/{port}/stop", web::post().to(stop))
         .route("/piles/{id}/commands", web::post().to(command))
         .route("/piles/{id}/commands", web::get().to(commands))
+        .route("/piles/{id}/diagnostics", web::get().to(diagnostics))
         .route("/piles/{id}/commands/{command}", web::get().to(one_command));
 }
 
@@ -315,6 +316,18 @@ async fn pile_commands(state: &State, id: &str) -> ApiResult<Vec<CommandRecord>>
         Some(pile) => pile.send(pile::Commands).await.map_err(|e| ApiError::unavailable(e.to_string())),
         None => Ok(Vec::new()),
     }
+}
+
+#[derive(Deserialize)]
+struct Limit {
+    limit: Option<usize>,
+}
+
+/// The pile's latest diagnostic frames (BMS), newest first.
+async fn diagnostics(state: State, id: web::Path<String>, q: web::Query<Limit>) -> ApiResult<HttpResponse> {
+    let record = record(&state, &id).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(HttpResponse::Ok().json(state.store.diagnostics(&record.id, limit).await?))
 }
 
 async fn commands(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {

@@ -89,6 +89,21 @@ pub struct PileRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A frame kept for diagnosis, not acted on: what a car's battery
+/// management system and the pile told each other during a charge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub pile_id: PileId,
+    pub port: u8,
+    /// The charge it belongs to, if any.
+    pub session_id: Option<SessionId>,
+    pub at: DateTime<Utc>,
+    /// What it is ("BMS handshake", "battery status").
+    pub kind: String,
+    /// The frame's payload, hex.
+    pub data: String,
+}
+
 /// What an operator watches of a store: how far behind its writer is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -160,6 +175,11 @@ pub trait Store: Send + Sync + 'static {
     async fn bill(&self, id: &SessionId) -> Result<Option<Bill>>;
     /// Sessions of a pile that are not finished or failed, oldest first.
     async fn open_sessions(&self, pile: &PileId) -> Result<Vec<SessionRecord>>;
+
+    /// Keeps diagnostic frames; committed in order with every other write.
+    async fn append_diagnostics(&self, diagnostics: Vec<Diagnostic>) -> Result<()>;
+    /// A pile's latest diagnostics, newest first, at most `limit`.
+    async fn diagnostics(&self, pile: &PileId, limit: usize) -> Result<Vec<Diagnostic>>;
 
     async fn raise_alarm(&self, alarm: &NewAlarm) -> Result<Alarm>;
     /// Newest first, as the filter says.

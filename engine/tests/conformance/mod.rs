@@ -44,7 +44,28 @@ pub async fn run(store: Arc<dyn Store>) {
     station_power_round_trips(&store).await;
     alarms_are_raised_listed_acknowledged_and_cleared(&store).await;
     concurrent_writes_all_land(&store).await;
+    diagnostics_come_back_newest_first(&store).await;
     money::run(&store).await;
+}
+
+async fn diagnostics_come_back_newest_first(db: &Db) {
+    let site = site(db).await;
+    let d = |us: i64, kind: &str| engine::store::Diagnostic {
+        pile_id: site.pile.clone(),
+        port: 1,
+        session_id: (us > 1).then(|| SessionId("s-1".into())),
+        at: t(us),
+        kind: kind.into(),
+        data: format!("0A{us:02X}"),
+    };
+    db.append_diagnostics(vec![d(1, "BMS handshake"), d(2, "battery status")]).await.unwrap();
+    db.append_diagnostics(vec![d(3, "charger stop")]).await.unwrap();
+    assert_eq!(
+        db.diagnostics(&site.pile, 10).await.unwrap(),
+        vec![d(3, "charger stop"), d(2, "battery status"), d(1, "BMS handshake")]
+    );
+    assert_eq!(db.diagnostics(&site.pile, 1).await.unwrap(), vec![d(3, "charger stop")]);
+    assert_eq!(db.diagnostics(&PileId::from("no-such-pile"), 10).await.unwrap(), vec![]);
 }
 
 fn unique(kind: &str) -> String {

@@ -275,3 +275,28 @@ async fn a_charge_started_offline_by_card_is_billed_from_its_record_once() {
     let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
     assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(2.00), dec!(0)), "{wallet}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bms_frames_are_kept_as_diagnostics() {
+    let server = Server::start();
+    let id = "60000000000015";
+    server.station_with_pile(id, 1).await;
+    let pile = login(&server, id).await;
+    let serial = SessionId(format!("{id}01{}", "2603011200000001"));
+    for (kind, data) in [(0x15u8, &[0x01u8, 0x02][..]), (0x23, &[0x55, 0x03, 0x14])] {
+        let frame = ykc::BmsFrame {
+            kind,
+            serial: serial.clone(),
+            pile: PileId(id.into()),
+            gun: 1,
+            data: bytes::Bytes::copy_from_slice(data),
+        };
+        pile.send(Message::Bms(frame));
+    }
+    let path = format!("/api/v1/piles/{id}/diagnostics");
+    let kept = server.until(&path, |v| v.as_array().is_some_and(|a| a.len() == 2)).await;
+    assert_eq!(kept[0]["kind"], "battery status", "{kept}");
+    assert_eq!(kept[0]["data"], "550314", "{kept}");
+    assert_eq!(kept[0]["session_id"], serial.as_str(), "{kept}");
+    assert_eq!(kept[1]["kind"], "BMS handshake", "{kept}");
+}

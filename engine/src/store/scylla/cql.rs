@@ -347,6 +347,8 @@ pub(super) struct Statements {
     pub session_closed: Batch,
 
     pub sample_insert: PreparedStatement,
+    pub diagnostic_insert: PreparedStatement,
+    pub diagnostics_get: PreparedStatement,
     pub samples_in_day: PreparedStatement,
 
     pub bill_claim: PreparedStatement,
@@ -650,6 +652,20 @@ impl Statements {
             session_open: p.logged(vec![session_upsert.clone(), open_insert]),
             session_closed: p.logged(vec![session_upsert, open_delete]),
 
+            diagnostic_insert: p
+                .prepare(
+                    Samples,
+                    true,
+                    "INSERT INTO diagnostics (pile_id, at, seq, port, session_id, kind, data) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .await?,
+            diagnostics_get: p
+                .read(
+                    Money,
+                    "SELECT port, session_id, at, kind, data FROM diagnostics WHERE pile_id = ? LIMIT ?",
+                )
+                .await?,
             sample_insert: p
                 .prepare(
                     Samples,

@@ -463,6 +463,15 @@ impl Store for ScyllaStore {
         self.db.bill_history(id).await
     }
 
+    async fn append_diagnostics(&self, diagnostics: Vec<crate::store::Diagnostic>) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.append_diagnostics(&diagnostics).await)
+    }
+
+    async fn diagnostics(&self, pile: &PileId, limit: usize) -> Result<Vec<crate::store::Diagnostic>> {
+        self.db.diagnostics(pile, limit).await
+    }
+
     async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>> {
         self.db.inactive_drivers(before, limit).await
     }

@@ -187,6 +187,30 @@ impl Db {
             .collect()
     }
 
+    pub(super) async fn diagnostics(
+        &self,
+        pile: &PileId,
+        limit: usize,
+    ) -> Result<Vec<crate::store::Diagnostic>> {
+        type Row = (i32, Option<String>, i64, String, String);
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let key = (pile.as_str(), limit);
+        let rows = self.cql.rows::<Row, _>("reading diagnostics", &self.st.diagnostics_get, &key).await?;
+        rows.into_iter()
+            .map(|(port, session, at, kind, data)| {
+                Ok(crate::store::Diagnostic {
+                    pile_id: pile.clone(),
+                    port: u8::try_from(port)
+                        .map_err(|_| StoreError::Backend(format!("column port: {port} is not a port")))?,
+                    session_id: session.map(SessionId),
+                    at: time("at", at)?,
+                    kind,
+                    data,
+                })
+            })
+            .collect()
+    }
+
     pub(super) async fn bill(&self, id: &SessionId) -> Result<Option<Bill>> {
         let row =
             self.cql.row::<codec::BillRow, _>("reading a bill", &self.st.bill_get, (id.as_str(),)).await?;

@@ -401,8 +401,23 @@ const V3: &[&str] = &[
     )",
 ];
 
+const V4: &[&str] = &[
+    // Diagnostic frames by pile, newest first, kept 30 days so a busy
+    // pile's partition stays bounded. seq orders frames of one instant.
+    "CREATE TABLE IF NOT EXISTS diagnostics (
+        pile_id    text,
+        at         bigint,
+        seq        bigint,
+        port       int,
+        session_id text,
+        kind       text,
+        data       text,
+        PRIMARY KEY ((pile_id), at, seq)
+    ) WITH CLUSTERING ORDER BY (at DESC, seq DESC) AND default_time_to_live = 2592000",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

@@ -388,6 +388,23 @@ impl Db {
     /// clock, so readings that share a timestamp keep their arrival order.
     /// There is no foreign key to check: readings of an unknown session are
     /// stored and never read (`samples` starts from the session row).
+    /// One write per frame: diagnostics are few beside meter samples.
+    pub(super) async fn append_diagnostics(&self, ds: &[crate::store::Diagnostic]) -> Result<()> {
+        let writes = ds.iter().map(|d| {
+            let values = (
+                d.pile_id.as_str(),
+                micros(d.at),
+                self.cql.clock.next(),
+                i32::from(d.port),
+                d.session_id.as_ref().map(|s| s.as_str()),
+                d.kind.as_str(),
+                d.data.as_str(),
+            );
+            self.cql.write("inserting a diagnostic", &self.st.diagnostic_insert, values)
+        });
+        futures::future::try_join_all(writes).await.map(drop)
+    }
+
     pub(super) async fn append_samples(&self, samples: &[MeterSample]) -> Result<()> {
         type Values = (String, i32, i64, i64, String, String, String, String, Option<i32>);
         let mut partitions: BTreeMap<(&str, i32), Vec<Values>> = BTreeMap::new();

@@ -27,7 +27,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    EntryFilter, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse,
+    Diagnostic, EntryFilter, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats,
+    StoredResponse,
 };
 use crate::accounts::{Card, Driver, Merchant, NewRule, Order, Rule, Status, Token};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
@@ -230,6 +231,18 @@ impl Store for SqliteStore {
     async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>> {
         let power = power.cloned();
         self.writer.submit(move |c| write::set_station_power(c, id, power.as_ref())).await
+    }
+
+    async fn append_diagnostics(&self, diagnostics: Vec<Diagnostic>) -> Result<()> {
+        if diagnostics.is_empty() {
+            return Ok(());
+        }
+        self.writer.submit(move |c| write::append_diagnostics(c, &diagnostics)).await
+    }
+
+    async fn diagnostics(&self, pile: &PileId, limit: usize) -> Result<Vec<Diagnostic>> {
+        let pile = pile.clone();
+        self.readers.read(move |c| read::diagnostics(c, &pile, limit)).await
     }
 
     async fn raise_alarm(&self, alarm: &NewAlarm) -> Result<Alarm> {

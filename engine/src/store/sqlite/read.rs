@@ -256,3 +256,25 @@ pub(super) fn alarms(c: &Connection, f: &AlarmFilter) -> rusqlite::Result<Vec<Al
         )?
         .collect()
 }
+
+pub(super) fn diagnostics(
+    c: &Connection,
+    pile: &PileId,
+    limit: usize,
+) -> rusqlite::Result<Vec<crate::store::Diagnostic>> {
+    c.prepare_cached(
+        "SELECT pile_id, port, session_id, at, kind, data FROM diagnostics WHERE pile_id = ?1
+         ORDER BY id DESC LIMIT ?2",
+    )?
+    .query_map(rusqlite::params![pile.as_str(), limit as i64], |r| {
+        Ok(crate::store::Diagnostic {
+            pile_id: PileId(r.get(0)?),
+            port: r.get(1)?,
+            session_id: r.get::<_, Option<String>>(2)?.map(SessionId),
+            at: time(r, 3)?,
+            kind: r.get(4)?,
+            data: r.get(5)?,
+        })
+    })?
+    .collect()
+}

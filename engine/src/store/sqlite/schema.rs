@@ -266,9 +266,23 @@ CREATE TABLE bill_revisions (
 ) STRICT, WITHOUT ROWID;
 ";
 
+const V8: &str = "
+-- BMS and other diagnostic frames, by pile, newest read first.
+CREATE TABLE diagnostics (
+    id         INTEGER PRIMARY KEY,
+    pile_id    TEXT    NOT NULL REFERENCES piles (id),
+    port       INTEGER NOT NULL,
+    session_id TEXT,
+    at         INTEGER NOT NULL,
+    kind       TEXT    NOT NULL,
+    data       TEXT    NOT NULL
+) STRICT;
+CREATE INDEX diagnostics_pile ON diagnostics (pile_id, id);
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

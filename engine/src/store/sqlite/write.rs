@@ -349,3 +349,25 @@ pub(super) fn set_station_tariff(c: &Connection, id: StationId, tariff: TariffId
         })?;
     Ok(super::read::station(c, id)?)
 }
+
+pub(super) fn append_diagnostics(c: &Connection, ds: &[crate::store::Diagnostic]) -> Result<()> {
+    let mut insert = c.prepare_cached(
+        "INSERT INTO diagnostics (pile_id, port, session_id, at, kind, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for d in ds {
+        insert
+            .execute(params![
+                d.pile_id.as_str(),
+                d.port,
+                d.session_id.as_ref().map(|s| s.as_str()),
+                micros(d.at),
+                d.kind,
+                d.data
+            ])
+            .map_err(|e| match broke(&e) {
+                Some(Broke::Parent) => StoreError::NotFound(format!("pile {}", d.pile_id)),
+                _ => e.into(),
+            })?;
+    }
+    Ok(())
+}
