@@ -22,6 +22,8 @@ pub struct Registry {
     pub piles: DashMap<PileId, Addr<Pile>>,
     pub stations: DashMap<StationId, Addr<Station>>,
     pub sessions: DashMap<SessionId, Addr<Session>>,
+    /// Live charges paid from each wallet, for top-ups that raise their holds.
+    pub wallets: DashMap<engine::ledger::DriverId, Vec<Addr<Session>>>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use engine::alarm::NewAlarm;
 use engine::domain::PortStatus;
+use engine::ledger::EntryKind;
 use engine::pricing::{Pricing, Reconciliation};
 use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
 use rust_decimal::Decimal;
@@ -45,11 +46,13 @@ pub struct Session {
     orphan: Option<SpawnHandle>,
     /// When the start command went out, until the pile answers.
     start_sent: Option<std::time::Instant>,
+    /// The card that started it, if one did.
+    card: Option<String>,
 }
 
 impl Session {
     pub fn new(ctx: Ctx, rec: SessionRecord) -> Self {
-        Session { ctx, rec, buffer: Vec::new(), orphan: None, start_sent: None }
+        Session { ctx, rec, buffer: Vec::new(), orphan: None, start_sent: None, card: None }
     }
 
     fn platform(&self) -> &Platform {
@@ -187,6 +190,9 @@ impl Actor for Session {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let p = self.platform();
         p.registry.sessions.insert(self.rec.id.clone(), ctx.address());
+        if let Some(payer) = &self.rec.terms.payer {
+            p.registry.wallets.entry(payer.driver).or_default().push(ctx.address());
+        }
         p.metrics.sessions_open.inc();
         let (flush, start_timeout) = (p.config.sample_flush, p.config.start_timeout);
         ctx.run_interval(flush, |s, ctx| s.flush(ctx));
@@ -201,6 +207,12 @@ impl Actor for Session {
         let p = &self.ctx.platform;
         p.metrics.sessions_open.dec();
         p.registry.sessions.remove_if(&self.rec.id, |_, a| !a.connected());
+        if let Some(payer) = &self.rec.terms.payer {
+            p.registry.wallets.remove_if_mut(&payer.driver, |_, live| {
+                live.retain(|a| a.connected());
+                live.is_empty()
+            });
+        }
     }
 }
 
@@ -220,6 +232,7 @@ impl Handler<Begin> for Session {
         let store = self.platform().store.clone();
         let rec = self.rec.clone();
         let pile = self.ctx.pile.clone();
+        self.card = msg.card.as_ref().map(|(card, _)| card.clone());
         let cmd = PileCommand::StartCharge {
             port: rec.port,
             session: rec.id.clone(),
@@ -272,6 +285,58 @@ impl Handler<StartResult> for Session {
             Ok(()) => self.persist(ctx),
             Err(e) => tracing::debug!(error = %e, "start result ignored"),
         }
+    }
+}
+
+/// The wallet paying for this charge was topped up: hold more of it, up to
+/// the configured hold, and tell the pile it may spend that much.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TopUp;
+
+impl Handler<TopUp> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: TopUp, ctx: &mut Context<Self>) {
+        let Some(payer) = self.rec.terms.payer.clone() else { return };
+        if !self.rec.state.is_open() {
+            return;
+        }
+        let (store, hold, now) =
+            (self.platform().store.clone(), self.platform().config.wallet_hold, self.platform().now());
+        let id = self.rec.id.clone();
+        let raise = async move {
+            let balance = store.balance(&engine::ledger::Account::Wallet(payer.driver)).await?;
+            let more = hold.min(balance);
+            if more <= Decimal::ZERO {
+                return Ok(None);
+            }
+            // Numbered by the holds already booked, so a restarted actor
+            // never books one twice.
+            let filter = engine::store::EntryFilter { reference: Some(id.to_string()), ..Default::default() };
+            let holds = store.entries(&filter).await?.iter().filter(|e| e.kind == EntryKind::Hold).count();
+            let entry = engine::ledger::Entry::hold_more(&id, payer.driver, more, holds as u32 + 1, now);
+            Ok::<_, engine::store::StoreError>(store.post_entry(&entry).await?.then_some(more))
+        };
+        ctx.wait(raise.into_actor(self).map(|res, s, ctx| match res {
+            Ok(Some(more)) => {
+                let Some(payer) = s.rec.terms.payer.as_mut() else { return };
+                payer.held += more;
+                let balance = payer.held;
+                s.persist(ctx);
+                let cmd = PileCommand::BalanceUpdate { port: s.rec.port, card: s.card.clone(), balance };
+                s.ctx.pile.do_send(pile::Send(cmd));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(session = %s.rec.id, error = %e, "could not raise a charge's hold"),
+        }));
+    }
+}
+
+/// Tells every live charge paid from a driver's wallet that it was topped up.
+pub fn topped_up(platform: &Platform, driver: engine::ledger::DriverId) {
+    if let Some(live) = platform.registry.wallets.get(&driver) {
+        live.iter().for_each(|s| s.do_send(TopUp));
     }
 }
 

@@ -205,6 +205,20 @@ impl Entry {
         )
     }
 
+    /// Sets more aside for a charge under way (the driver topped up);
+    /// `n` counts the charge's holds from 2.
+    pub fn hold_more(
+        session: &SessionId,
+        driver: DriverId,
+        amount: Decimal,
+        n: u32,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let mut entry = Entry::hold(session, driver, amount, at);
+        entry.key = format!("{}:{n}", entry.key);
+        entry
+    }
+
     /// Books a bill: what was held is taken, the bill's total goes to the
     /// merchant at list price less its discount, and the rest of the hold
     /// goes back to the wallet (or, if the bill exceeds it, the difference

@@ -355,7 +355,10 @@ impl Dny {
                 (Down::Limits(limits), self.next_msg())
             }
             // E-bike piles keep no tariff of their own; power limits go above.
+            // E-bike charges run to their prepaid limit; a top-up does not
+            // move it.
             PileCommand::TariffCheckReply { .. }
+            | PileCommand::BalanceUpdate { .. }
             | PileCommand::Tariff { .. }
             | PileCommand::PushTariff { .. }
             | PileCommand::PowerLimit { .. } => return None,

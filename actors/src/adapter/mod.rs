@@ -229,6 +229,12 @@ pub enum PileCommand {
         port: PortNo,
         session: SessionId,
     },
+    /// What a running charge may now spend, yuan (its wallet was topped up).
+    BalanceUpdate {
+        port: PortNo,
+        card: Option<String>,
+        balance: Decimal,
+    },
     /// The answer to a card swipe: `Ok` with what the charge may spend
     /// (its start follows as `StartCharge` with `Order::card`), or why not.
     CardVerdict {

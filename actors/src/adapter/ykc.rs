@@ -70,6 +70,12 @@ impl Ykc {
             },
             Message::RemoteStopResult(m) => PileEvent::StopResult { port: PortNo(m.gun), accepted: m.ok },
             Message::WorkParamsResult(m) => done("work_params", m.ok, String::new()),
+            Message::BalanceUpdateResult(m) => {
+                if m.result != ykc::BalanceUpdateResult::OK {
+                    tracing::warn!(pile = ?self.pile, result = m.result, "pile refused a balance update");
+                }
+                return Inbound::Ok;
+            }
             Message::OfflineCardSyncResult(m) => {
                 let why = if m.ok { String::new() } else { format!("reason {:#04x}", m.reason) };
                 done("offline_cards_sync", m.ok, why)
@@ -376,6 +382,11 @@ impl Ykc {
                 (Message::CardStartVerdict(m), reply.0 as u16)
             }
             PileCommand::CardVerdict { verdict: Ok(_), .. } => return None,
+            PileCommand::BalanceUpdate { port, card, balance } => {
+                let physical_card = card.as_deref().map(card_bytes).unwrap_or([0; 8]);
+                let m = ykc::BalanceUpdate { pile, gun: port.0, physical_card, balance };
+                (Message::BalanceUpdate(m), self.next_seq())
+            }
             PileCommand::CardVerdict { port, card, verdict: Err(why), reply } => {
                 let reason = match why {
                     CardRefusal::Unknown => ykc::CardStartVerdict::NO_ACCOUNT,

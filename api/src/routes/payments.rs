@@ -38,7 +38,12 @@ async fn confirm(state: &State, money: &MoneyData, body: &[u8], signature: &str)
             order.as_ref().filter(|o| o.id == id).map(|o| o.amount)
         })
         .map_err(notify_error)?;
-        Ok::<_, ApiError>(state.store.pay_order(&n.order_id, &n.provider_txn, n.paid_at).await?)
+        let credited = state.store.pay_order(&n.order_id, &n.provider_txn, n.paid_at).await?;
+        if let Some(o) = order.as_ref().filter(|_| credited) {
+            // A charge running on this wallet may now spend more.
+            actors::session::topped_up(state, o.driver_id);
+        }
+        Ok::<_, ApiError>(credited)
     }
     .await;
     let label = match &result {

@@ -1,8 +1,9 @@
 //! Cards swiped at piles over real sockets: a YKC card start authorised
 //! against its account, refused with each of the protocol's reasons that
 //! apply (no account, frozen, balance too low, an unsettled charge, not
-//! allowed at this station), and an e-bike card swipe answered go and
-//! started, both paid from the card's wallet.
+//! allowed at this station), a top-up mid-charge raising what the pile may
+//! spend (0x42), and an e-bike card swipe answered go and started, both
+//! paid from the card's wallet.
 
 use crate::common;
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use common::Server;
 use engine::domain::PileId;
-use engine::ykc::CardStartVerdict as V;
+use engine::ykc::{CardStartVerdict as V, Message};
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use rust_decimal::Decimal;
@@ -69,6 +70,17 @@ async fn a_ykc_card_start_is_authorised_against_its_account() {
     // The same account cannot start a second charge while this one runs.
     assert_eq!(swipe(&mut pile, 2, card).await.1, V::CARD_UNSETTLED);
 
+    // A top-up mid-charge raises the hold, and the pile hears (0x42) that
+    // the charge may now spend 60.
+    let (s, order) = server.post_as(&token, "/api/v1/me/orders", json!({"amount": "20.00"})).await;
+    assert_eq!(s, 201, "{order}");
+    server.post(order["pay_url"].as_str().unwrap(), json!({})).await;
+    let ev = pile.wait_for(|e| matches!(e, Event::Frame(Message::BalanceUpdate(_))), WAIT).await;
+    let Some(Event::Frame(Message::BalanceUpdate(update))) = ev else { panic!("no balance update: {ev:?}") };
+    assert_eq!((update.gun, update.physical_card, update.balance), (1, card, dec!(60)));
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(0), dec!(60)), "{wallet}");
+
     // 2 kWh at 1.50 is taken from the hold; the rest comes back.
     pile.set_energy(1, dec!(2));
     pile.send_realtime(1);
@@ -76,14 +88,14 @@ async fn a_ykc_card_start_is_authorised_against_its_account() {
     assert_eq!(s, 202, "{v}");
     pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.unwrap();
     let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
-    assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(37.00), dec!(0)), "{wallet}");
+    assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(57.00), dec!(0)), "{wallet}");
 
     // A frozen card, an emptied wallet, and a station private to a fleet.
     let (s, _) = server.post_patch("/api/v1/cards/1111111111111111", json!({"status": "frozen"})).await;
     assert_eq!(s, 200);
     assert_eq!(swipe(&mut pile, 2, card).await.1, V::FROZEN);
     server.post_patch("/api/v1/cards/1111111111111111", json!({"status": "active"})).await;
-    let (s, r) = server.post_as(&token, "/api/v1/me/refunds", json!({"amount": "37.00"})).await;
+    let (s, r) = server.post_as(&token, "/api/v1/me/refunds", json!({"amount": "57.00"})).await;
     assert_eq!(s, 201, "{r}");
     assert_eq!(swipe(&mut pile, 2, card).await.1, V::BALANCE_TOO_LOW);
     let private = json!({"name": "fleet only", "class": "fleet", "station_id": station, "kind": "allow"});
