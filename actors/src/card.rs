@@ -4,9 +4,10 @@
 //! The same checks as an app start, answered in the pile's own terms
 //! (`CardRefusal`, which each adapter turns into its protocol's code).
 
-use engine::accounts::{self, Status};
+use engine::accounts::{self, Grant, Status};
 use engine::domain::StationId;
 use engine::ledger::{Account, Payer};
+use engine::pricing::Discount;
 use rust_decimal::Decimal;
 
 use crate::adapter::CardRefusal;
@@ -31,9 +32,11 @@ pub async fn authorize(
         (Status::Cancelled, _) | (_, Status::Cancelled) => return Err(CardRefusal::Unknown),
         _ => return Err(CardRefusal::Frozen),
     }
-    let rules = p.store.rules().await.map_err(unavailable)?;
-    let discount = accounts::resolve(&rules, driver.class.as_deref(), station, p.now())
-        .map_err(|_| CardRefusal::NotAllowedHere)?;
+    let discount = match class_discount(p, driver.class.as_deref(), station, p.now()).await {
+        Ok(d) => d,
+        Err(Refusal::NotAllowed(_)) => return Err(CardRefusal::NotAllowedHere),
+        Err(Refusal::Store(e)) => return Err(unavailable(e)),
+    };
     // One charge at a time per account: a card lent out cannot run two.
     if !p.store.balance(&Account::Held(driver.id)).await.map_err(unavailable)?.is_zero() {
         return Err(CardRefusal::Unsettled);
@@ -46,6 +49,42 @@ pub async fn authorize(
     let purchase =
         Purchase { plan: None, prepaid: None, payer: Some(Payer { driver: driver.id, held }), discount };
     Ok((purchase, held))
+}
+
+/// Why a class gets no price at a station.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    NotAllowed(#[from] accounts::NotAllowed),
+    #[error(transparent)]
+    Store(#[from] engine::store::StoreError),
+}
+
+/// What a driver's class pays at a station, as the rules in force say, with
+/// a class tariff's prices read from the store. App and card starts both
+/// come here.
+pub async fn class_discount(
+    p: &Platform,
+    class: Option<&str>,
+    station: StationId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Discount>, Refusal> {
+    let rules = p.store.rules().await?;
+    Ok(match accounts::resolve(&rules, class, station, at)? {
+        None => None,
+        Some(Grant::Percent(d)) => Some(d),
+        Some(Grant::Tariff { rule_id, tariff_id }) => match p.store.tariff(tariff_id).await? {
+            Some(t) => Some(Discount { rule_id, percent: Decimal::ZERO, tariff: Some((t.id, t.tou)) }),
+            None => {
+                tracing::warn!(
+                    rule_id,
+                    tariff_id,
+                    "a class rule names a tariff that is gone; list price applies"
+                );
+                None
+            }
+        },
+    })
 }
 
 impl From<&crate::port::StartError> for CardRefusal {
@@ -77,7 +116,6 @@ pub async fn offline_payer(
         tracing::warn!(card, "offline charge by a card with no account");
         return Purchase::default();
     };
-    let rules = p.store.rules().await.unwrap_or_default();
-    let discount = accounts::resolve(&rules, driver.class.as_deref(), station, at).ok().flatten();
+    let discount = class_discount(p, driver.class.as_deref(), station, at).await.ok().flatten();
     Purchase { payer: Some(Payer { driver: driver.id, held: Decimal::ZERO }), discount, ..Default::default() }
 }

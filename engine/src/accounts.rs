@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::StationId;
+use crate::domain::{StationId, TariffId};
 use crate::ledger::{DriverId, MerchantId};
 use crate::pricing::Discount;
 
@@ -128,6 +128,9 @@ pub struct Token {
 pub enum RuleKind {
     /// Percent off the list price; 100 is free.
     Discount { percent: Decimal },
+    /// Time-of-use charges priced at this tariff instead of the station's
+    /// (a fixed contract price); the bill shows the difference as discount.
+    Tariff { tariff_id: TariffId },
     /// The class may charge at the station; a station with any such rule
     /// refuses every other driver.
     Allow,
@@ -183,28 +186,53 @@ impl NewRule {
 #[error("station {0} is private to other driver classes")]
 pub struct NotAllowed(pub StationId);
 
-/// What the rules in force give a driver of `class` at a station: the
-/// largest discount, or a refusal if the station is private to others.
+/// What a class's rules grant at a station.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    Percent(Discount),
+    /// The class's own tariff, whose prices the caller reads from the store.
+    Tariff {
+        rule_id: i64,
+        tariff_id: TariffId,
+    },
+}
+
+/// What the rules in force give a driver of `class` at a station: its own
+/// tariff if a rule gives one (a station's rule before an operator-wide one),
+/// else the largest percentage; or a refusal if the station is private to
+/// others.
 pub fn resolve(
     rules: &[Rule],
     class: Option<&str>,
     station: StationId,
     at: DateTime<Utc>,
-) -> Result<Option<Discount>, NotAllowed> {
+) -> Result<Option<Grant>, NotAllowed> {
     let live: Vec<&Rule> = rules.iter().filter(|r| r.rule.applies(station, at)).collect();
     let mine = |r: &&&Rule| class == Some(r.rule.class.as_str());
     let private = live.iter().any(|r| r.rule.kind == RuleKind::Allow && r.rule.station_id.is_some());
     if private && !live.iter().filter(mine).any(|r| r.rule.kind == RuleKind::Allow) {
         return Err(NotAllowed(station));
     }
+    let tariff = live
+        .iter()
+        .filter(mine)
+        .filter_map(|r| match r.rule.kind {
+            RuleKind::Tariff { tariff_id } => Some((r.rule.station_id.is_some(), r.id, tariff_id)),
+            _ => None,
+        })
+        .max();
+    if let Some((_, rule_id, tariff_id)) = tariff {
+        return Ok(Some(Grant::Tariff { rule_id, tariff_id }));
+    }
     Ok(live
         .iter()
         .filter(mine)
         .filter_map(|r| match r.rule.kind {
-            RuleKind::Discount { percent } => Some(Discount { rule_id: r.id, percent }),
-            RuleKind::Allow => None,
+            RuleKind::Discount { percent } => Some(Discount { rule_id: r.id, percent, tariff: None }),
+            _ => None,
         })
-        .max_by_key(|d| d.percent))
+        .max_by_key(|d| d.percent)
+        .map(Grant::Percent))
 }
 
 #[cfg(test)]
@@ -239,13 +267,27 @@ mod tests {
             campaign,
             rule(4, "fleet", None, RuleKind::Discount { percent: dec!(90) }),
         ];
-        let pct = |class, station, t| resolve(&rules, class, station, at(t)).unwrap().map(|d| d.percent);
+        let pct = |class, station, t| match resolve(&rules, class, station, at(t)).unwrap() {
+            Some(Grant::Percent(d)) => Some(d.percent),
+            other => other.map(|_| panic!("not a percentage")),
+        };
         assert_eq!(pct(Some("staff"), 9, 0), Some(dec!(20)));
         assert_eq!(pct(Some("staff"), 8, 0), Some(dec!(10)));
         assert_eq!(pct(Some("staff"), 8, 150), Some(dec!(50)));
         assert_eq!(pct(Some("staff"), 8, 200), Some(dec!(10)), "a campaign ends at valid_until");
         assert_eq!(pct(None, 9, 0), None);
-        assert_eq!(resolve(&rules, Some("staff"), 9, at(150)).unwrap().unwrap().rule_id, 3);
+        let Some(Grant::Percent(d)) = resolve(&rules, Some("staff"), 9, at(150)).unwrap() else { panic!() };
+        assert_eq!(d.rule_id, 3);
+        let mut with_tariff = rules.clone();
+        with_tariff.push(rule(5, "staff", None, RuleKind::Tariff { tariff_id: 70 }));
+        with_tariff.push(rule(6, "staff", Some(9), RuleKind::Tariff { tariff_id: 71 }));
+        let tariff = |station| resolve(&with_tariff, Some("staff"), station, at(0)).unwrap();
+        assert_eq!(tariff(9), Some(Grant::Tariff { rule_id: 6, tariff_id: 71 }), "the station's own first");
+        assert_eq!(
+            tariff(8),
+            Some(Grant::Tariff { rule_id: 5, tariff_id: 70 }),
+            "a tariff before a percentage"
+        );
     }
 
     #[test]

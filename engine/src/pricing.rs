@@ -143,13 +143,40 @@ pub struct Terms {
     pub merchant_id: Option<MerchantId>,
 }
 
-/// What a driver's class takes off the list price of a charge.
+/// What a driver's class takes off the list price of a charge: a percentage,
+/// or its own time-of-use prices (a fleet's contract tariff) in place of the
+/// station's. The bill shows the list price and the difference either way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discount {
     /// The rule that granted it, for the bill.
     pub rule_id: i64,
     /// Percent off, 0 to 100 (100: free).
+    #[serde(default)]
     pub percent: Decimal,
+    /// The class's own prices for time-of-use charges.
+    #[serde(default)]
+    pub tariff: Option<(TariffId, TouPrices)>,
+}
+
+impl Discount {
+    /// Off a charge whose list price is `list` and whose time-of-use lines
+    /// are `lines`, to the cent.
+    fn amount(&self, list: Decimal, lines: &[BillLine]) -> Decimal {
+        let off = match &self.tariff {
+            Some((_, tou)) => lines
+                .iter()
+                .map(|l| match l {
+                    BillLine::Period { period, kwh, amount, .. } => {
+                        let class = tou.price(*period);
+                        *amount - round(*kwh * class.energy, 4) - round(*kwh * class.service, 4)
+                    }
+                    _ => Decimal::ZERO,
+                })
+                .sum(),
+            None => list * self.percent / Decimal::ONE_HUNDRED,
+        };
+        round(off.max(Decimal::ZERO).min(list), 2)
+    }
 }
 
 impl Terms {
@@ -281,12 +308,11 @@ impl Terms {
             lines.push(BillLine::Minimum { amount: self.minimum - listed });
         }
         let list_total = round(sum(&lines), 2);
-        let discount = match &self.discount {
-            Some(d) if !list_total.is_zero() => round(list_total * d.percent / Decimal::ONE_HUNDRED, 2),
-            _ => Decimal::ZERO,
-        };
+        let discount = self.discount.as_ref().map_or(Decimal::ZERO, |d| d.amount(list_total, &lines));
         if let Some(d) = self.discount.as_ref().filter(|_| !discount.is_zero()) {
-            lines.push(BillLine::Discount { rule_id: d.rule_id, percent: d.percent, amount: -discount });
+            let tariff_id = d.tariff.as_ref().map(|(id, _)| *id);
+            let percent = d.tariff.is_none().then_some(d.percent);
+            lines.push(BillLine::Discount { rule_id: d.rule_id, percent, tariff_id, amount: -discount });
         }
         if let Some(prepaid) = self.prepaid {
             let over = sum(&lines) - prepaid;
@@ -459,10 +485,14 @@ pub enum BillLine {
     Minimum {
         amount: Decimal,
     },
-    /// Negative: the driver's class discount.
+    /// Negative: the driver's class discount, a percentage or the class's
+    /// own tariff.
     Discount {
         rule_id: i64,
-        percent: Decimal,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        percent: Option<Decimal>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tariff_id: Option<TariffId>,
         amount: Decimal,
     },
     /// Negative: what is above the prepaid amount is not charged.
@@ -689,6 +719,38 @@ mod tests {
         let t = terms(tiers());
         let m = meter(&t, &[(60, dec!(900), dec!(0))]);
         assert_eq!(m.tier, Some(2));
+    }
+
+    #[test]
+    fn a_class_tariff_bills_the_difference_as_discount_and_a_percentage_its_share() {
+        let list = TouPrices::flat(dec!(1.0), dec!(0.5));
+        let mut t = terms(Pricing::TimeOfUse { tariff_id: 1, tou: list });
+        t.service_fee = dec!(0.20);
+        let m = meter(&t, &[(0, dec!(0), dec!(0)), (3600, dec!(7000), dec!(10))]);
+        t.discount = Some(Discount {
+            rule_id: 4,
+            percent: dec!(0),
+            tariff: Some((2, TouPrices::flat(dec!(0.9), dec!(0.3)))),
+        });
+        let bill = t.bill(&SessionId("s".into()), &m);
+        // 10 kWh: 15.00 at list, 12.00 at the class's tariff; the fee is the same.
+        assert_eq!((bill.list_total, bill.discount, bill.total), (dec!(15.20), dec!(3.00), dec!(12.20)));
+        assert!(bill.lines.contains(&BillLine::Discount {
+            rule_id: 4,
+            percent: None,
+            tariff_id: Some(2),
+            amount: dec!(-3.00)
+        }));
+        t.discount = Some(Discount { rule_id: 5, percent: dec!(25), tariff: None });
+        let bill = t.bill(&SessionId("s".into()), &m);
+        assert_eq!((bill.list_total, bill.discount, bill.total), (dec!(15.20), dec!(3.80), dec!(11.40)));
+        // A class tariff dearer than the list price is no discount, and no surcharge.
+        t.discount = Some(Discount {
+            rule_id: 6,
+            percent: dec!(0),
+            tariff: Some((3, TouPrices::flat(dec!(2), dec!(1)))),
+        });
+        assert_eq!(t.bill(&SessionId("s".into()), &m).total, dec!(15.20));
     }
 
     #[test]

@@ -189,9 +189,15 @@ async fn charge(state: State, req: HttpRequest, body: web::Json<ChargeBody>) -> 
     let pile_addr = live_pile(&state, &pile_id, port).await?;
     let record = state.store.pile(&engine::domain::PileId::from(pile_id.as_str())).await?;
     let station = record.map(|p| p.station_id).unwrap_or_default();
-    let rules = state.store.rules().await?;
-    let discount = accounts::resolve(&rules, driver.class.as_deref(), station, state.now())
-        .map_err(|e| ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "not_allowed", e.to_string()))?;
+    let discount = match actors::card::class_discount(&state, driver.class.as_deref(), station, state.now())
+        .await
+    {
+        Ok(d) => d,
+        Err(actors::card::Refusal::NotAllowed(e)) => {
+            return Err(ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "not_allowed", e.to_string()))
+        }
+        Err(actors::card::Refusal::Store(e)) => return Err(e.into()),
+    };
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
     let held = prepaid.unwrap_or(state.config.wallet_hold.min(balance));
     if held <= Decimal::ZERO || held > balance {

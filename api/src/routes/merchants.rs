@@ -115,6 +115,11 @@ async fn create_rule(state: State, body: web::Json<NewRule>) -> ApiResult<HttpRe
             return Err(ApiError::invalid("station_id", format!("no station {s}")));
         }
     }
+    if let engine::accounts::RuleKind::Tariff { tariff_id } = body.kind {
+        if state.store.tariff(tariff_id).await?.is_none() {
+            return Err(ApiError::invalid("tariff_id", format!("no tariff {tariff_id}")));
+        }
+    }
     Ok(HttpResponse::Created().json(state.store.create_rule(&body).await?))
 }
 

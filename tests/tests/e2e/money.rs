@@ -252,3 +252,51 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
     let (s, same) = server.post(&path, json!({})).await;
     assert_eq!((s, &same), (200, &statement), "issued once, never changed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_on_its_contract_tariff_pays_that_price_and_sees_the_list_price() {
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| c.notify_webhook = Some(hook));
+    let pile = "32010600000088";
+    let station = server.station_with_pile(pile, 1).await; // 1.00 + 0.50 a kWh
+    let contract = json!({"name": "fleet contract", "prices": {"flat": {"energy": "0.8", "service": "0.2"}},
+                          "periods": [{"from": "00:00", "to": "24:00", "period": "flat"}]});
+    let (_, contract) = server.post("/api/v1/tariffs", contract).await;
+    let rule = json!({"name": "fleet price", "class": "fleet", "station_id": station, "kind": "tariff",
+                      "tariff_id": contract["id"]});
+    let (s, r) = server.post("/api/v1/rules", rule).await;
+    assert_eq!(s, 201, "{r}");
+    let (s, bad) = server
+        .post("/api/v1/rules", json!({"name": "x", "class": "fleet", "kind": "tariff", "tariff_id": 999}))
+        .await;
+    assert_eq!((s, bad["field"].as_str()), (422, Some("tariff_id")), "{bad}");
+    let (driver, token) = server.driver(&codes, "13900000088", "50.00").await;
+    server.post_patch(&format!("/api/v1/drivers/{driver}"), json!({"class": "fleet"})).await;
+
+    let mut cfg = PileConfig::new(PileId(pile.into()), 1);
+    cfg.realtime = Duration::from_secs(3600);
+    let mut car = SimPile::connect(server.pile_addr, cfg).await.unwrap();
+    car.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+    server.until(&format!("/api/v1/piles/{pile}"), |v| v["online"] == true).await;
+    car.plug(1, true);
+    let (s, started) =
+        server.post_as(&token, "/api/v1/me/charges", json!({"pile_id": pile, "port": 1})).await;
+    assert_eq!(s, 202, "{started}");
+    car.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT).await.unwrap();
+    car.set_energy(1, dec!(10));
+    car.send_realtime(1);
+    server.post(&format!("/api/v1/piles/{pile}/ports/1/stop"), json!({})).await;
+    car.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.unwrap();
+    let (_, bill) =
+        server.get(&format!("/api/v1/sessions/{}/bill", started["session_id"].as_str().unwrap())).await;
+    // 10 kWh: 15.00 at the station's price, 10.00 at the fleet's.
+    assert_eq!(
+        (dec(&bill["list_total"]), dec(&bill["discount"]), dec(&bill["total"])),
+        (dec!(15.00), dec!(5.00), dec!(10.00)),
+        "{bill}"
+    );
+    let line = bill["lines"].as_array().unwrap().iter().find(|l| l["kind"] == "discount").cloned();
+    assert_eq!(line.map(|l| l["tariff_id"].clone()), Some(contract["id"].clone()), "{bill}");
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!(dec(&wallet["balance"]), dec!(40.00), "{wallet}");
+}
