@@ -22,10 +22,14 @@ struct Cli {
 enum Command {
     /// Run the pile gateway and the HTTP API.
     Serve(ServeArgs),
+    /// Create a platform admin: the first user, who logs in at
+    /// POST /api/v1/auth/login and creates the others.
+    CreateAdmin(CreateAdminArgs),
 }
 
+/// Where the settings and the store are.
 #[derive(clap::Args)]
-struct ServeArgs {
+struct StoreArgs {
     /// A TOML file of settings (keys as in ServeConfig); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -35,6 +39,39 @@ struct ServeArgs {
     /// `sqlite` (embedded, the default) or scylla://host1:9042,host2/keyspace.
     #[arg(long)]
     store: Option<String>,
+}
+
+impl StoreArgs {
+    fn config(self) -> Result<ServeConfig, String> {
+        let mut cfg = match &self.config {
+            Some(path) => ServeConfig::from_file(path).map_err(|e| format!("bad config: {e}"))?,
+            None => ServeConfig::default(),
+        };
+        if let Some(v) = self.data_dir {
+            cfg.data_dir = v;
+        }
+        if let Some(v) = self.store {
+            cfg.store = v;
+        }
+        Ok(cfg)
+    }
+}
+
+#[derive(clap::Args)]
+struct CreateAdminArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[arg(long)]
+    username: String,
+    /// At least 10 characters; read from CHARGEPLANE_ADMIN_PASSWORD if not given.
+    #[arg(long, env = "CHARGEPLANE_ADMIN_PASSWORD", hide_env_values = true)]
+    password: String,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
     /// Address piles connect to [default: 0.0.0.0:8767].
     #[arg(long)]
     pile_listen: Option<SocketAddr>,
@@ -59,23 +96,17 @@ pub fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let Command::Serve(args) = Cli::parse().command;
-    let mut cfg = match &args.config {
-        Some(path) => match ServeConfig::from_file(path) {
-            Ok(cfg) => cfg,
-            Err(e) => {
-                eprintln!("chargeplane: bad config: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => ServeConfig::default(),
+    let args = match Cli::parse().command {
+        Command::Serve(args) => args,
+        Command::CreateAdmin(args) => return create_admin(args),
     };
-    if let Some(v) = args.data_dir {
-        cfg.data_dir = v;
-    }
-    if let Some(v) = args.store {
-        cfg.store = v;
-    }
+    let mut cfg = match args.store.config() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("chargeplane: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if let Some(v) = args.pile_listen {
         cfg.pile_listen = v;
     }
@@ -100,6 +131,33 @@ pub fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chargeplane: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create_admin(args: CreateAdminArgs) -> ExitCode {
+    let cfg = match args.store.config() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("chargeplane: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let created = actix_rt::System::new().block_on(async move {
+        let store = crate::server::open_store(&cfg).await.map_err(|e| e.to_string())?;
+        let role = engine::accounts::Role::Admin;
+        crate::auth::new_user(store.as_ref(), &args.username, &args.password, role, None)
+            .await
+            .map_err(|e| e.message)
+    });
+    match created {
+        Ok(user) => {
+            println!("admin {} created (user {})", user.user.username, user.id);
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("chargeplane: {e}");
             ExitCode::FAILURE

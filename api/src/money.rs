@@ -185,24 +185,30 @@ pub fn password_matches(password: &str, hash: &str) -> bool {
         .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-fn unauthorized(message: &str) -> ApiError {
+pub fn unauthorized(message: &str) -> ApiError {
     ApiError::new(actix_web::http::StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
 
-/// The active driver a request's bearer token speaks for.
-pub async fn driver(state: &State, req: &HttpRequest) -> ApiResult<Driver> {
+/// Who a request's bearer token speaks for, if it is live.
+pub async fn principal(state: &State, req: &HttpRequest) -> ApiResult<Principal> {
     let header = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok());
     let secret = header
         .and_then(|h| h.strip_prefix("Bearer "))
         .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
-    let token = state.store.token(&digest(secret.trim())).await?;
+    let token =
+        state.store.token(&digest(secret.trim())).await?.ok_or_else(|| unauthorized("unknown token"))?;
     let now: DateTime<Utc> = state.now();
-    let Some(Token { principal: Principal::Driver { driver_id }, expires_at }) = token else {
-        return Err(unauthorized("unknown token"));
-    };
-    if expires_at <= now {
+    if token.expires_at <= now {
         return Err(unauthorized("the token has expired; log in again"));
     }
+    Ok(token.principal)
+}
+
+/// The active driver a request's bearer token speaks for.
+pub async fn driver(state: &State, req: &HttpRequest) -> ApiResult<Driver> {
+    let Principal::Driver { driver_id } = principal(state, req).await? else {
+        return Err(unauthorized("a driver's token is needed"));
+    };
     let driver = state.store.driver(driver_id).await?.ok_or_else(|| unauthorized("unknown driver"))?;
     match driver.status {
         Status::Active => Ok(driver),

@@ -43,7 +43,7 @@ impl Running {
 }
 
 /// The configured store: the embedded SQLite file, or a ScyllaDB cluster.
-async fn open_store(cfg: &ServeConfig) -> std::io::Result<Arc<dyn Store>> {
+pub async fn open_store(cfg: &ServeConfig) -> std::io::Result<Arc<dyn Store>> {
     if cfg.store.starts_with("scylla://") {
         let scylla = ScyllaConfig::from_uri(&cfg.store).map_err(std::io::Error::other)?;
         let store = ScyllaStore::connect(scylla).await.map_err(std::io::Error::other)?;

@@ -112,7 +112,61 @@ pub struct Order {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
-    Driver { driver_id: DriverId },
+    Driver {
+        driver_id: DriverId,
+    },
+    /// Someone who runs the platform: see `User`.
+    Staff {
+        user_id: i64,
+    },
+}
+
+/// What a platform user may do, from most to least.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads its own merchant and statements only.
+    Merchant,
+    /// Reads everything of the operator, changes nothing.
+    Staff,
+    /// Runs the operator: stations, piles, prices, charges, drivers.
+    Manager,
+    /// Runs the platform, and creates users.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Merchant => "merchant",
+            Role::Staff => "staff",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Merchant, Role::Staff, Role::Manager, Role::Admin].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub username: String,
+    /// Argon2 PHC string.
+    #[serde(skip_serializing)]
+    pub password_hash: String,
+    pub role: Role,
+    /// The merchant a merchant user speaks for.
+    pub merchant_id: Option<MerchantId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    #[serde(flatten)]
+    pub user: NewUser,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A bearer token as stored: opaque to clients, kept by the hash of its

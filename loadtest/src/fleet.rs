@@ -294,7 +294,40 @@ pub struct InProcess {
     pub data_dir: PathBuf,
 }
 
+/// An HTTP client that sends a platform user's bearer token with every
+/// request, as the operators' API requires.
+pub fn client(token: Option<&str>) -> Result<reqwest::Client, String> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = token {
+        let value = format!("Bearer {t}").parse().map_err(|e| format!("token: {e}"))?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .default_headers(headers)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 impl InProcess {
+    /// Creates an admin on the in-process server and logs in as it.
+    pub async fn admin_token(&self) -> Result<String, String> {
+        let password = "loadtest-admin-password";
+        let admin = engine::accounts::Role::Admin;
+        api::auth::new_user(self.platform.store.as_ref(), "loadtest", password, admin, None)
+            .await
+            .map_err(|e| e.message)?;
+        let body = serde_json::json!({ "username": "loadtest", "password": password });
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", self.http))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let v: serde_json::Value = res.json().await.map_err(|e| e.to_string())?;
+        v["token"].as_str().map(str::to_owned).ok_or_else(|| format!("login failed: {v}"))
+    }
+
     pub fn boot(mut cfg: api::ServeConfig) -> io::Result<InProcess> {
         let data_dir = std::env::temp_dir().join(format!("chargeplane-loadtest-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);

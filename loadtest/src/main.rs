@@ -34,6 +34,10 @@ pub struct Args {
     /// The server's HTTP API, to register piles and drive charges.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     http: String,
+    /// A platform user's bearer token for the HTTP API (a manager's, to
+    /// register piles and start charges).
+    #[arg(long, env = "CHARGEPLANE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// How many piles to run.
     #[arg(long, default_value_t = 10)]
     piles: u32,
@@ -194,7 +198,13 @@ async fn main() -> std::process::ExitCode {
     if let Some(scenario) = args.scenario.scenario {
         return scenarios::run(scenario, &args).await;
     }
-    let http = reqwest::Client::new();
+    let http = match fleet::client(args.token.as_deref()) {
+        Ok(http) => http,
+        Err(e) => {
+            eprintln!("loadtest: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     if args.register {
         if let Err(e) = register(&args, &http).await {
             eprintln!("loadtest: {e}");

@@ -140,8 +140,6 @@ async fn run_inner(scenario: Scenario, args: &Arc<Args>) -> Result<bool, String>
     if scenario != Scenario::StartLatency && scenario != Scenario::IdleFleet && sa.protocol != Protocol::Dny {
         return Err(format!("{scenario:?} runs e-bike piles: add --protocol dny"));
     }
-    let http =
-        reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| e.to_string())?;
     let day = scenario == Scenario::ChargingDay;
     let mut ebike = EbikeConfig::new(0);
     ebike.time_scale = sa.time_scale.unwrap_or(if day { 60.0 } else { 1.0 });
@@ -161,6 +159,11 @@ async fn run_inner(scenario: Scenario, args: &Arc<Args>) -> Result<bool, String>
     } else {
         (args.http.clone(), fleet::tcp_dialer(args.piles_addr), sa.server_pid, None)
     };
+    let token = match &server {
+        Some(server) => Some(server.admin_token().await?),
+        None => args.token.clone(),
+    };
+    let http = fleet::client(token.as_deref())?;
     let (station, plan) = setup(&http, &base).await?;
     let fleet = Fleet {
         protocol: sa.protocol,

@@ -53,15 +53,25 @@ pub fn configure(
             .configure(ops::routes)
             .service(
                 web::scope("/api/v1")
-                    .configure(tariffs::routes)
-                    .configure(alarms::routes)
-                    .configure(plans::routes)
-                    .configure(stations::routes)
-                    .configure(piles::routes)
-                    .configure(sessions::routes)
+                    // Drivers, payment providers and logins: each checks
+                    // its own credentials.
+                    .configure(crate::auth::routes)
                     .configure(drivers::routes)
-                    .configure(merchants::routes)
-                    .configure(payments::routes),
+                    .configure(payments::routes)
+                    // Everything else is the operators' and behind `staff`.
+                    .service(
+                        web::scope("")
+                            .wrap(actix_web::middleware::from_fn(crate::auth::staff))
+                            .configure(crate::auth::staff_routes)
+                            .configure(payments::staff_routes)
+                            .configure(tariffs::routes)
+                            .configure(alarms::routes)
+                            .configure(plans::routes)
+                            .configure(stations::routes)
+                            .configure(piles::routes)
+                            .configure(sessions::routes)
+                            .configure(merchants::routes),
+                    ),
             );
     }
 }

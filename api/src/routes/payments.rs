@@ -20,10 +20,15 @@ use super::State;
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
 
+/// Providers' routes: checked by signature, not by login.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payments/{provider}/notify", web::post().to(notify))
-        .route("/payments/sandbox/orders/{id}/pay", web::post().to(sandbox_pay))
-        .route("/reconciliations", web::post().to(reconcile));
+        .route("/payments/sandbox/orders/{id}/pay", web::post().to(sandbox_pay));
+}
+
+/// The operators' side.
+pub fn staff_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/reconciliations", web::post().to(reconcile));
 }
 
 /// Checks and books one notification; the outcome is counted either way.

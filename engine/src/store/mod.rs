@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Card, Driver, Merchant, NewRule, Order, Rule, Status, Token};
+use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Order, Rule, Status, Token, User};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
 use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
@@ -247,6 +247,11 @@ pub trait Store: Send + Sync + 'static {
     /// issued already: an issued statement never changes.
     async fn issue_statement(&self, statement: &Statement) -> Result<bool>;
     async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>>;
+
+    /// Fails with `Conflict` if the username is taken.
+    async fn create_user(&self, user: &NewUser) -> Result<User>;
+    async fn user(&self, id: i64) -> Result<Option<User>>;
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
 
     /// Keeps a login token under the hash of its secret.
     async fn create_token(&self, hash: &str, token: &Token) -> Result<()>;

@@ -3,7 +3,9 @@
 //! the same write as the session and its bill, and issued statements.
 
 use engine::accounts::Order;
-use engine::accounts::{Card, CardKind, NewRule, OrderStatus, Principal, RuleKind, Status, Token};
+use engine::accounts::{
+    Card, CardKind, NewRule, NewUser, OrderStatus, Principal, Role, RuleKind, Status, Token,
+};
 use engine::ledger::{balance_of, Account, Entry, EntryKind, Payer};
 use engine::settlement::{self, Statement};
 use engine::store::{EntryFilter, StoreError};
@@ -252,4 +254,19 @@ async fn rules_merchants_and_tokens_round_trip(db: &Db) {
     assert_eq!(db.token(&hash).await.unwrap(), Some(token));
     assert_eq!(db.token(&unique("hash")).await.unwrap(), None);
     assert_eq!(db.merchant(MISSING).await.unwrap(), None);
+
+    let name = unique("user");
+    let new = NewUser {
+        username: name.clone(),
+        password_hash: "$argon2id$u".into(),
+        role: Role::Manager,
+        merchant_id: None,
+    };
+    let user = db.create_user(&new).await.unwrap();
+    assert_eq!(user.user, new);
+    assert!(matches!(db.create_user(&new).await, Err(StoreError::Conflict(_))));
+    assert_eq!(db.user(user.id).await.unwrap(), Some(user.clone()));
+    assert_eq!(db.user_by_name(&name).await.unwrap(), Some(user));
+    assert_eq!(db.user_by_name(&unique("user")).await.unwrap(), None);
+    assert_eq!(db.user(MISSING).await.unwrap(), None);
 }

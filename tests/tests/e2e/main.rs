@@ -5,6 +5,7 @@
 mod common;
 
 mod alarms;
+mod auth;
 mod cards;
 mod ebike;
 mod maintenance;

@@ -145,6 +145,7 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
             "{}/api/v1/reconciliations?from=2026-03-01T00:00:00Z&until=2026-03-02T00:00:00Z",
             server.base
         ))
+        .bearer_auth(&server.admin)
         .body(csv)
         .send()
         .await

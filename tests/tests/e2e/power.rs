@@ -31,6 +31,7 @@ async fn manage(server: &Server, station: i64, capacity_w: &str) {
     let (s, v) = server
         .http
         .put(format!("{}/api/v1/stations/{station}/power", server.base))
+        .bearer_auth(&server.admin)
         .json(&json!({
             "transformer": {"capacity_w": capacity_w, "margin_w": "0"},
             "ykc_gun_rated_w": "7000", "ebike_port_min_w": "120", "ebike_port_max_w": "600"

@@ -2,6 +2,8 @@
 //! directory: SIGKILL in the middle of several charges loses no finished
 //! charge and bills nothing twice; SIGTERM flushes what it holds.
 
+use crate::common;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +22,8 @@ struct Server {
     child: Child,
     dir: PathBuf,
     http: reqwest::Client,
+    /// The admin's bearer token.
+    token: String,
     base: String,
     piles: SocketAddr,
 }
@@ -37,6 +41,14 @@ impl Server {
              http_workers = 1\nsample_flush_ms = {sample_flush_ms}\n"
         );
         std::fs::write(&path, toml).unwrap();
+        // The first admin, as an operator would create it before serving.
+        let created = Command::new(env!("CARGO_BIN_EXE_chargeplane-e2e"))
+            .args(["create-admin", "--username", "admin", "--config"])
+            .arg(&path)
+            .env("CHARGEPLANE_ADMIN_PASSWORD", common::ADMIN_PASSWORD)
+            .output()
+            .unwrap();
+        assert!(created.status.success(), "create-admin: {}", String::from_utf8_lossy(&created.stderr));
         path
     }
 
@@ -56,10 +68,11 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
-        let server = Server {
+        let mut server = Server {
             child,
             dir: dir.to_owned(),
             http: reqwest::Client::new(),
+            token: String::new(),
             base: format!("http://{}", addr("http_listen")),
             piles: addr("pile_listen"),
         };
@@ -68,6 +81,7 @@ impl Server {
             assert!(Instant::now() < deadline, "server did not come up: {}", server.log());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        server.token = common::login(&server.base, "admin", common::ADMIN_PASSWORD).await;
         server
     }
 
@@ -76,13 +90,15 @@ impl Server {
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
-        let res = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        let req = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let res = req.json(&body).send().await.unwrap();
         assert!(res.status().is_success(), "{path}: {}", res.status());
         res.json().await.unwrap()
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        let res = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let res =
+            self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
         (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
     }
 

@@ -46,7 +46,7 @@ async fn a_retried_start_with_an_idempotency_key_returns_the_first_result() {
     let mut pile = login(&server, cfg(id)).await;
     let url = format!("{}/api/v1/piles/{id}/ports/1/start", server.base);
     let send = |key: &'static str, body: serde_json::Value| {
-        server.http.post(&url).header("Idempotency-Key", key).json(&body).send()
+        server.http.post(&url).bearer_auth(&server.admin).header("Idempotency-Key", key).json(&body).send()
     };
 
     let first = send("order-7781", json!({"balance": "50"})).await.unwrap();
@@ -66,8 +66,15 @@ async fn a_retried_start_with_an_idempotency_key_returns_the_first_result() {
 
     // Five retries racing each other on port 2: exactly one acts.
     let url2 = format!("{}/api/v1/piles/{id}/ports/2/start", server.base);
-    let race = (0..5)
-        .map(|_| server.http.post(&url2).header("Idempotency-Key", "order-7782").json(&json!({})).send());
+    let race = (0..5).map(|_| {
+        server
+            .http
+            .post(&url2)
+            .bearer_auth(&server.admin)
+            .header("Idempotency-Key", "order-7782")
+            .json(&json!({}))
+            .send()
+    });
     let answers = futures::future::join_all(race).await;
     let mut bodies = Vec::new();
     for a in answers {

@@ -155,6 +155,7 @@ async fn a_changed_tariff_is_pushed_to_idle_piles_at_once_and_to_busy_ones_when_
     let res = server
         .http
         .put(format!("{}/api/v1/stations/{station}/tariff", server.base))
+        .bearer_auth(&server.admin)
         .json(&json!({"tariff_id": tariff["id"]}))
         .send()
         .await

@@ -395,6 +395,12 @@ pub(super) struct MoneyStatements {
     pub phone_claim: PreparedStatement,
     pub phone_get: PreparedStatement,
 
+    pub user_insert: PreparedStatement,
+    pub user_delete: PreparedStatement,
+    pub user_get: PreparedStatement,
+    pub username_claim: PreparedStatement,
+    pub username_get: PreparedStatement,
+
     pub card_claim: PreparedStatement,
     pub card_get: PreparedStatement,
     pub cards_get: PreparedStatement,
@@ -812,6 +818,22 @@ impl MoneyStatements {
                 .await?,
             merchant_exists: p.read(Money, "SELECT id FROM merchants WHERE id = ?").await?,
 
+            user_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    "INSERT INTO users (id, username, password_hash, role, merchant_id, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .await?,
+            user_delete: p.prepare(Money, true, "DELETE FROM users WHERE id = ?").await?,
+            user_get: p
+                .read(Money, "SELECT id, username, password_hash, role, merchant_id, created_at FROM users WHERE id = ?")
+                .await?,
+            username_claim: p
+                .prepare(Lwt, false, "INSERT INTO users_by_name (username, user_id) VALUES (?, ?) IF NOT EXISTS")
+                .await?,
+            username_get: p.read(SerialRead, "SELECT user_id FROM users_by_name WHERE username = ?").await?,
             driver_insert: p
                 .prepare(
                     Money,

@@ -201,10 +201,11 @@ pub(super) enum Seq {
     Merchants,
     Drivers,
     Rules,
+    Users,
 }
 
 /// How many `Seq`s there are.
-const SEQUENCES: usize = 7;
+const SEQUENCES: usize = 8;
 
 impl Seq {
     fn name(self) -> &'static str {
@@ -216,6 +217,7 @@ impl Seq {
             Seq::Merchants => "merchants",
             Seq::Drivers => "drivers",
             Seq::Rules => "rules",
+            Seq::Users => "users",
         }
     }
 }
@@ -546,6 +548,19 @@ impl Store for ScyllaStore {
 
     async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>> {
         self.db.statement(merchant, day).await
+    }
+
+    async fn create_user(&self, user: &crate::accounts::NewUser) -> Result<crate::accounts::User> {
+        let db = &self.db;
+        db.cql.count(db.create_user(user, now()).await)
+    }
+
+    async fn user(&self, id: i64) -> Result<Option<crate::accounts::User>> {
+        self.db.user(id).await
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<crate::accounts::User>> {
+        self.db.user_by_name(username).await
     }
 
     async fn create_token(&self, hash: &str, token: &Token) -> Result<()> {

@@ -1074,6 +1074,46 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The row first, then the username claim, as for drivers' phones: a
+    /// lost claim deletes the row, so a taken name never leaves a user.
+    pub(super) async fn create_user(
+        &self,
+        u: &crate::accounts::NewUser,
+        at: DateTime<Utc>,
+    ) -> Result<crate::accounts::User> {
+        let m = &self.st.money;
+        let id = self.next_id(Seq::Users).await?;
+        let row = (id, &u.username, &u.password_hash, u.role.as_str(), u.merchant_id, micros(at));
+        self.cql.write("inserting a user", &m.user_insert, row).await?;
+        if !self.cql.lwt("claiming a username", &m.username_claim, (&u.username, id)).await?.applied {
+            self.cql.write("deleting an unregistered user", &m.user_delete, (id,)).await?;
+            return Err(StoreError::Conflict(format!("username {}", u.username)));
+        }
+        Ok(crate::accounts::User { id, user: u.clone(), created_at: at })
+    }
+
+    pub(super) async fn user(&self, id: i64) -> Result<Option<crate::accounts::User>> {
+        type Row = (i64, String, String, String, Option<i64>, i64);
+        let row = self.cql.row::<Row, _>("reading a user", &self.st.money.user_get, (id,)).await?;
+        row.map(|(id, username, password_hash, role, merchant_id, created_at)| {
+            let role = crate::accounts::Role::parse(&role)
+                .ok_or_else(|| StoreError::Backend(format!("column role: {role:?} is not a role")))?;
+            let user = crate::accounts::NewUser { username, password_hash, role, merchant_id };
+            Ok(crate::accounts::User { id, user, created_at: time("created_at", created_at)? })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn user_by_name(&self, username: &str) -> Result<Option<crate::accounts::User>> {
+        let claim = self.cql.row::<(i64,), _>("reading a username", &self.st.money.username_get, (username,));
+        match claim.await? {
+            Some((id,)) => self.user(id).await,
+            None => Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -414,6 +414,19 @@ const V4: &[&str] = &[
         data       text,
         PRIMARY KEY ((pile_id), at, seq)
     ) WITH CLUSTERING ORDER BY (at DESC, seq DESC) AND default_time_to_live = 2592000",
+    // People who run the platform; usernames are claimed with IF NOT EXISTS.
+    "CREATE TABLE IF NOT EXISTS users (
+        id            bigint PRIMARY KEY,
+        username      text,
+        password_hash text,
+        role          text,
+        merchant_id   bigint,
+        created_at    bigint
+    )",
+    "CREATE TABLE IF NOT EXISTS users_by_name (
+        username text PRIMARY KEY,
+        user_id  bigint
+    )",
 ];
 
 /// Every schema step, oldest first; step `n` is version `n`.

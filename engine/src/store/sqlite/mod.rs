@@ -30,7 +30,7 @@ use super::{
     Diagnostic, EntryFilter, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats,
     StoredResponse,
 };
-use crate::accounts::{Card, Driver, Merchant, NewRule, Order, Rule, Status, Token};
+use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Order, Rule, Status, Token, User};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
 use crate::domain::{PileId, SessionId, StationId, TariffId};
@@ -377,6 +377,20 @@ impl Store for SqliteStore {
 
     async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>> {
         self.readers.read(move |c| money::statement(c, merchant, day)).await
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<User> {
+        let (user, at) = (user.clone(), now());
+        self.writer.submit(move |c| money::create_user(c, user, at)).await
+    }
+
+    async fn user(&self, id: i64) -> Result<Option<User>> {
+        self.readers.read(move |c| money::user(c, id)).await
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+        let name = username.to_owned();
+        self.readers.read(move |c| money::user_by_name(c, &name)).await
     }
 
     async fn create_token(&self, hash: &str, token: &Token) -> Result<()> {

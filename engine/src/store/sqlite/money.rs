@@ -12,7 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use rust_decimal::Decimal;
 
 use super::codec::{decimal, json, micros, opt_time, time, to_json};
-use crate::accounts::{Card, Driver, Merchant, NewRule, Order, OrderStatus, Rule, Status, Token};
+use crate::accounts::{
+    Card, Driver, Merchant, NewRule, NewUser, Order, OrderStatus, Role, Rule, Status, Token, User,
+};
 use crate::ledger::{Account, DriverId, Entry, MerchantId};
 use crate::settlement::Statement;
 use crate::store::{EntryFilter, Result, StoreError};
@@ -384,6 +386,42 @@ pub(super) fn statement(
     c.prepare_cached("SELECT statement FROM statements WHERE merchant_id = ?1 AND day = ?2")?
         .query_row(params![merchant, day.to_string()], |r| json(r, 0))
         .optional()
+}
+
+const USER: &str = "SELECT id, username, password_hash, role, merchant_id, created_at FROM users";
+
+fn user_row(r: &Row) -> rusqlite::Result<User> {
+    let role: String = r.get(3)?;
+    let role = Role::parse(&role).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Text,
+            format!("role {role:?}").into(),
+        )
+    })?;
+    let user = NewUser { username: r.get(1)?, password_hash: r.get(2)?, role, merchant_id: r.get(4)? };
+    Ok(User { id: r.get(0)?, user, created_at: time(r, 5)? })
+}
+
+pub(super) fn create_user(c: &Connection, u: NewUser, at: DateTime<Utc>) -> Result<User> {
+    c.prepare_cached(
+        "INSERT INTO users (username, password_hash, role, merchant_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![u.username, u.password_hash, u.role.as_str(), u.merchant_id, micros(at)])
+    .map_err(|e| match taken(e, String::new) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("username {}", u.username)),
+        StoreError::NotFound(_) => StoreError::NotFound(format!("merchant {:?}", u.merchant_id)),
+        e => e,
+    })?;
+    Ok(User { id: c.last_insert_rowid(), user: u, created_at: at })
+}
+
+pub(super) fn user(c: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
+    c.prepare_cached(&format!("{USER} WHERE id = ?1"))?.query_row([id], user_row).optional()
+}
+
+pub(super) fn user_by_name(c: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
+    c.prepare_cached(&format!("{USER} WHERE username = ?1"))?.query_row([name], user_row).optional()
 }
 
 pub(super) fn create_token(c: &Connection, hash: &str, t: &Token) -> Result<()> {

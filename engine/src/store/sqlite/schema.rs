@@ -280,9 +280,21 @@ CREATE TABLE diagnostics (
 CREATE INDEX diagnostics_pile ON diagnostics (pile_id, id);
 ";
 
+const V9: &str = "
+-- People who run the platform (drivers are in drivers).
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    username      TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL,
+    role          TEXT    NOT NULL,
+    merchant_id   INTEGER REFERENCES merchants (id),
+    created_at    INTEGER NOT NULL
+) STRICT;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 pub struct Server {
     pub bg: Option<Background>,
     pub http: reqwest::Client,
+    /// An admin's bearer token, sent with `post`, `get` and the like.
+    pub admin: String,
     pub base: String,
     pub pile_addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
@@ -45,7 +47,9 @@ impl Server {
         let mut cfg = test_config(dir.path());
         tweak(&mut cfg);
         let bg = Background::spawn(cfg).expect("server starts");
+        let admin = admin_token(&bg);
         Server {
+            admin,
             base: format!("http://{}", bg.http_addr),
             pile_addr: bg.pile_addr,
             bg: Some(bg),
@@ -55,7 +59,8 @@ impl Server {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        let req = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.admin);
+        let res = req.json(&body).send().await.unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
@@ -64,6 +69,7 @@ impl Server {
         let res = self
             .http
             .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin)
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -82,7 +88,8 @@ impl Server {
     }
 
     pub async fn post_patch(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self.http.patch(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        let req = self.http.patch(format!("{}{path}", self.base)).bearer_auth(&self.admin);
+        let res = req.json(&body).send().await.unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
@@ -94,7 +101,8 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let res = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let res =
+            self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.admin).send().await.unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
@@ -148,6 +156,34 @@ impl Server {
         }
         panic!("{path} never reached the expected state; last: {}", self.get(path).await.1);
     }
+}
+
+/// Creates the admin `chargeplane create-admin` would and logs in as it, on
+/// a thread of its own (the caller may be inside a runtime).
+fn admin_token(bg: &Background) -> String {
+    let (store, base) = (bg.platform.store.clone(), format!("http://{}", bg.http_addr));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let admin = engine::accounts::Role::Admin;
+            api::auth::new_user(store.as_ref(), "admin", ADMIN_PASSWORD, admin, None).await.unwrap();
+            login(&base, "admin", ADMIN_PASSWORD).await
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+/// A platform user's bearer token.
+pub async fn login(base: &str, username: &str, password: &str) -> String {
+    let body = json!({ "username": username, "password": password });
+    let res =
+        reqwest::Client::new().post(format!("{base}/api/v1/auth/login")).json(&body).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200, "login as {username}");
+    let v: Value = res.json().await.unwrap();
+    v["token"].as_str().unwrap().to_owned()
 }
 
 impl Drop for Server {
