@@ -50,6 +50,9 @@ pub struct Config {
     /// Held from a wallet when a charge paid from it names no prepaid
     /// amount (a card swipe, an app start without one), yuan.
     pub wallet_hold: rust_decimal::Decimal,
+    /// How often a quiet live-update stream sends a keep-alive comment, so
+    /// proxies do not close it.
+    pub live_keepalive: Duration,
     pub clock: Clock,
 }
 
@@ -81,6 +84,7 @@ impl Default for Config {
             alarms: AlarmConfig::default(),
             auto_register: None,
             wallet_hold: rust_decimal::Decimal::from(30),
+            live_keepalive: Duration::from_secs(15),
             clock: Clock::System,
         }
     }

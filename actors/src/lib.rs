@@ -14,6 +14,7 @@ pub mod card;
 pub mod config;
 pub mod gateway;
 pub mod link;
+pub mod live;
 pub mod maintenance;
 pub mod metrics;
 pub mod pile;

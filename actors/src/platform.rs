@@ -15,6 +15,8 @@ pub struct Platform {
     pub metrics: Metrics,
     pub registry: Registry,
     pub notifier: Notifier,
+    /// Port and charge updates for live pages.
+    pub live: crate::live::Feed,
     /// Logins being authorized at once (each reads the store and may start
     /// actors); the rest wait in line.
     pub logins: tokio::sync::Semaphore,
@@ -25,6 +27,7 @@ impl Platform {
         Arc::new(Platform {
             logins: tokio::sync::Semaphore::new(config.concurrent_logins.max(1)),
             notifier: Notifier::new(config.alarms.webhook.clone()),
+            live: Default::default(),
             config,
             store,
             metrics: Metrics::new(),

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::adapter::{self, CardRefusal, PileCommand, PileEvent, PortReport, Reading, ReplyTo};
 use crate::alarms::{self, Active};
+use crate::live::Live;
 use crate::pile::{self, Pile};
 use crate::session::{self, Session};
 use crate::station::{self, Admission, Purchase, StationCtx};
@@ -149,6 +150,13 @@ impl Port {
             ports.with_label_values(&[self.status.as_str()]).dec();
             ports.with_label_values(&[status.as_str()]).inc();
             self.status = status;
+            self.platform.live.publish(|| Live::Port {
+                station_id: self.station.record.id,
+                pile_id: self.pile_id.clone(),
+                port: self.no.0,
+                status,
+                session_id: self.current.as_ref().map(|c| c.id.clone()),
+            });
         }
     }
 

@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 
 use crate::adapter::{FinalRecord, Order, PileCommand, PricingKind, Reading, ReplyTo};
 use crate::alarms;
+use crate::live::Live;
 use crate::pile::{self, Pile};
 use crate::port;
 use crate::station::StationCtx;
@@ -82,7 +83,21 @@ impl Session {
     }
 
     /// Persists the record as it is now (a state transition).
+    /// Tells live pages where the charge stands.
+    fn publish(&self, amount: Option<Decimal>) {
+        let rec = &self.rec;
+        self.platform().live.publish(|| Live::Charge {
+            session_id: rec.id.clone(),
+            state: rec.state,
+            kwh: rec.meter.kwh,
+            elapsed_s: rec.meter.elapsed_s,
+            power_w: rec.meter.last_power,
+            amount: amount.unwrap_or_else(|| rec.terms.bill(&rec.id, &rec.meter).total),
+        });
+    }
+
     fn persist(&mut self, ctx: &mut Context<Self>) {
+        self.publish(None);
         let store = self.platform().store.clone();
         let rec = self.rec.clone();
         ctx.spawn(
@@ -159,6 +174,7 @@ impl Session {
         let store = self.platform().store.clone();
         let rec = self.rec.clone();
         let pile = self.ctx.pile.clone();
+        let bill_total = bill.total;
         ctx.wait(
             async move {
                 store.append_samples(samples).await?;
@@ -170,6 +186,7 @@ impl Session {
                     if !first {
                         s.platform().metrics.duplicate_records.inc();
                     }
+                    s.publish(Some(bill_total));
                     if let Some(reply) = ack {
                         let (port, session) = (s.rec.port, s.rec.id.clone());
                         let ack = PileCommand::AckRecord { port, session, accepted: true, reply };
@@ -364,6 +381,7 @@ impl Handler<Report> for Session {
                 return;
             }
             self.platform().metrics.samples.inc();
+            self.publish(None);
             self.buffer.push(MeterSample {
                 session_id: self.rec.id.clone(),
                 at: now,

@@ -68,6 +68,8 @@ pub struct ServeConfig {
     /// Held from the wallet at start when the driver prepays nothing, yuan.
     pub default_hold: rust_decimal::Decimal,
     pub login_code_ttl_ms: u64,
+    /// Keep-alive comments on quiet server-sent event streams.
+    pub live_keepalive_ms: u64,
     pub token_ttl_ms: u64,
     /// Merchants' settlement days are local days at this offset.
     pub settlement_utc_offset_minutes: i32,
@@ -118,6 +120,7 @@ impl Default for ServeConfig {
             notify_webhook: None,
             default_hold: rust_decimal::Decimal::from(30),
             login_code_ttl_ms: 5 * 60 * 1000,
+            live_keepalive_ms: 15_000,
             token_ttl_ms: 30 * 24 * 3600 * 1000,
             settlement_utc_offset_minutes: 480,
             store_batch_window_ms: 0,
@@ -165,6 +168,7 @@ impl ServeConfig {
             },
             auto_register: self.auto_register_station,
             wallet_hold: self.default_hold,
+            live_keepalive: ms(self.live_keepalive_ms.max(1)),
             clock: match self.clock_start {
                 Some(start) => Clock::simulated(start, self.clock_rate),
                 None => Clock::System,

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 
 pub mod alarms;
 pub mod drivers;
+pub mod live;
 pub mod merchants;
 pub mod ops;
 pub mod payments;
@@ -57,6 +58,7 @@ pub fn configure(
                     // its own credentials.
                     .configure(crate::auth::routes)
                     .configure(drivers::routes)
+                    .configure(live::driver_routes)
                     .configure(payments::routes)
                     // Everything else is the operators' and behind `staff`.
                     .service(
@@ -64,6 +66,7 @@ pub fn configure(
                             .wrap(actix_web::middleware::from_fn(crate::auth::staff))
                             .configure(crate::auth::staff_routes)
                             .configure(payments::staff_routes)
+                            .configure(live::staff_routes)
                             .configure(tariffs::routes)
                             .configure(alarms::routes)
                             .configure(plans::routes)

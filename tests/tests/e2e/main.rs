@@ -8,6 +8,7 @@ mod alarms;
 mod auth;
 mod cards;
 mod ebike;
+mod live;
 mod maintenance;
 mod money;
 mod power;

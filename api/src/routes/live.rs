@@ -1,0 +1,96 @@
+//! Server-sent event streams, so pages need not poll: an operator's view of
+//! port states (optionally one station's) and a driver's view of one of
+//! their own charges, which ends when the charge does.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use actors::live::Live;
+use bytes::Bytes;
+use engine::domain::{SessionId, StationId};
+use engine::session::SessionState;
+use futures::stream::{self, Stream};
+use serde::Deserialize;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::State;
+use crate::error::{ApiError, ApiResult};
+use crate::money;
+
+pub fn staff_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/events", web::get().to(ports));
+}
+
+pub fn driver_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/me/charges/{id}/events", web::get().to(charge));
+}
+
+/// Events the filter keeps, as `data:` lines, with a keep-alive comment when
+/// nothing has been sent for a while; the stream ends after an event `last`
+/// says is the last.
+fn sse(
+    rx: broadcast::Receiver<Arc<Live>>,
+    keepalive: std::time::Duration,
+    keep: impl Fn(&Live) -> bool + 'static,
+    last: impl Fn(&Live) -> bool + 'static,
+) -> HttpResponse {
+    let events = stream::unfold(Some((rx, keep, last)), move |open| async move {
+        let (mut rx, keep, last) = open?;
+        loop {
+            match tokio::time::timeout(keepalive, rx.recv()).await {
+                Err(_) => {
+                    let ping = Bytes::from_static(b": keep-alive\n\n");
+                    return Some((Ok(ping), Some((rx, keep, last))));
+                }
+                Ok(Ok(e)) if keep(&e) => {
+                    let line = format!("data: {}\n\n", serde_json::to_string(&*e).unwrap_or_default());
+                    let next = (!last(&e)).then_some((rx, keep, last));
+                    return Some((Ok::<_, actix_web::Error>(Bytes::from(line)), next));
+                }
+                Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => continue,
+                Ok(Err(RecvError::Closed)) => return None,
+            }
+        }
+    });
+    stream_response(events)
+}
+
+fn stream_response(events: impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(events)
+}
+
+#[derive(Deserialize)]
+struct Filter {
+    station_id: Option<StationId>,
+}
+
+/// Port states as they change, everywhere or at one station.
+async fn ports(state: State, q: web::Query<Filter>) -> ApiResult<HttpResponse> {
+    let station = q.station_id;
+    let keep = move |e: &Live| matches!(e, Live::Port { station_id, .. } if station.is_none_or(|s| s == *station_id));
+    Ok(sse(state.live.subscribe(), state.config.live_keepalive, keep, |_| false))
+}
+
+/// The progress of one of the driver's own charges, until it is billed.
+async fn charge(state: State, req: HttpRequest, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let driver = money::driver(&state, &req).await?;
+    let id = SessionId(id.into_inner());
+    let mine = state
+        .store
+        .session(&id)
+        .await?
+        .filter(|s| s.terms.payer.as_ref().is_some_and(|p| p.driver == driver.id));
+    let Some(session) = mine else {
+        return Err(ApiError::not_found("unknown_session", format!("you have no charge {id}")));
+    };
+    if !session.state.is_open() {
+        return Err(ApiError::conflict("charge_over", format!("charge {id} is {}", session.state.as_str())));
+    }
+    let keep = move |e: &Live| matches!(e, Live::Charge { session_id, .. } if *session_id == id);
+    let last =
+        |e: &Live| matches!(e, Live::Charge { state: SessionState::Finished | SessionState::Failed, .. });
+    Ok(sse(state.live.subscribe(), state.config.live_keepalive, keep, last))
+}
