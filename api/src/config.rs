@@ -68,6 +68,8 @@ pub struct ServeConfig {
     /// Held from the wallet at start when the driver prepays nothing, yuan.
     pub default_hold: rust_decimal::Decimal,
     pub login_code_ttl_ms: u64,
+    /// The drivers' app's base URL: ports' QR codes encode `{public_url}/q/{code}`.
+    pub public_url: String,
     /// Keep-alive comments on quiet server-sent event streams.
     pub live_keepalive_ms: u64,
     pub token_ttl_ms: u64,
@@ -121,6 +123,7 @@ impl Default for ServeConfig {
             default_hold: rust_decimal::Decimal::from(30),
             login_code_ttl_ms: 5 * 60 * 1000,
             live_keepalive_ms: 15_000,
+            public_url: "http://localhost:8080/api/v1".into(),
             token_ttl_ms: 30 * 24 * 3600 * 1000,
             settlement_utc_offset_minutes: 480,
             store_batch_window_ms: 0,
@@ -191,6 +194,7 @@ impl ServeConfig {
             code_ttl: std::time::Duration::from_millis(self.login_code_ttl_ms),
             token_ttl: std::time::Duration::from_millis(self.token_ttl_ms),
             settlement_utc_offset_minutes: self.settlement_utc_offset_minutes,
+            public_url: self.public_url.clone(),
         }
     }
 

@@ -29,6 +29,8 @@ pub struct MoneyConfig {
     pub token_ttl: Duration,
     /// Settlement days are local days at this offset.
     pub settlement_utc_offset_minutes: i32,
+    /// Where the drivers' app lives; ports' QR codes point under it.
+    pub public_url: String,
 }
 
 /// A payment provider, as far as the platform calls it: paying money back.

@@ -29,6 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/me/wallet", web::get().to(wallet))
         .route("/me/orders", web::post().to(top_up))
         .route("/me/charges", web::post().to(charge))
+        .route("/me/charges", web::get().to(history))
         .route("/me/refunds", web::post().to(refund))
         .route("/me/cards", web::post().to(add_card))
         .route("/me/cancel", web::post().to(cancel));
@@ -296,4 +297,21 @@ async fn cancel(state: State, money: MoneyData, req: HttpRequest) -> ApiResult<H
     driver.status = Status::Cancelled;
     state.store.update_driver(&driver).await?;
     Ok(HttpResponse::Ok().json(json!({ "driver": driver, "refunded": balance.max(Decimal::ZERO) })))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<usize>,
+}
+
+/// My charges, newest first, each with its bill once billed.
+async fn history(state: State, req: HttpRequest, q: web::Query<Page>) -> ApiResult<HttpResponse> {
+    let driver = money::driver(&state, &req).await?;
+    let sessions = state.store.driver_sessions(driver.id, q.limit.unwrap_or(50).clamp(1, 500)).await?;
+    let mut charges = Vec::with_capacity(sessions.len());
+    for s in sessions {
+        let bill = state.store.bill(&s.id).await?;
+        charges.push(json!({ "session": s, "bill": bill }));
+    }
+    Ok(HttpResponse::Ok().json(charges))
 }

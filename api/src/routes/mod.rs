@@ -17,6 +17,7 @@ pub mod ops;
 pub mod payments;
 pub mod piles;
 pub mod plans;
+pub mod qr;
 pub mod sessions;
 pub mod stations;
 pub mod tariffs;
@@ -59,6 +60,7 @@ pub fn configure(
                     .configure(crate::auth::routes)
                     .configure(drivers::routes)
                     .configure(live::driver_routes)
+                    .configure(qr::public_routes)
                     .configure(payments::routes)
                     // Everything else is the operators' and behind `staff`.
                     .service(
@@ -67,6 +69,7 @@ pub fn configure(
                             .configure(crate::auth::staff_routes)
                             .configure(payments::staff_routes)
                             .configure(live::staff_routes)
+                            .configure(qr::staff_routes)
                             .configure(tariffs::routes)
                             .configure(alarms::routes)
                             .configure(plans::routes)

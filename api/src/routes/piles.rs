@@ -101,7 +101,7 @@ fn offline_view(record: &PileRecord) -> PileView {
     }
 }
 
-async fn view(state: &State, record: &PileRecord) -> PileView {
+pub(super) async fn view(state: &State, record: &PileRecord) -> PileView {
     match state.registry.pile(&record.id) {
         Some(addr) => addr.send(pile::View).await.unwrap_or_else(|_| offline_view(record)),
         None => offline_view(record),
@@ -114,7 +114,7 @@ async fn list(state: State) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(views))
 }
 
-async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
+pub(super) async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
     state
         .store
         .pile(&PileId(id.to_owned()))

@@ -173,6 +173,8 @@ pub trait Store: Send + Sync + 'static {
     /// A session's readings, oldest first.
     async fn samples(&self, id: &SessionId) -> Result<Vec<MeterSample>>;
     async fn bill(&self, id: &SessionId) -> Result<Option<Bill>>;
+    /// The charges a driver paid for from their wallet, newest first.
+    async fn driver_sessions(&self, driver: DriverId, limit: usize) -> Result<Vec<SessionRecord>>;
     /// Sessions of a pile that are not finished or failed, oldest first.
     async fn open_sessions(&self, pile: &PileId) -> Result<Vec<SessionRecord>>;
 

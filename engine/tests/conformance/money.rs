@@ -179,6 +179,17 @@ async fn a_wallet_charge_holds_at_start_and_captures_with_its_bill(db: &Db) {
     assert_eq!(booked.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![EntryKind::Hold, EntryKind::Capture]);
     assert_eq!(booked[1].at, done.ended_at.unwrap(), "booked when the charge ended");
 
+    // The driver's history: both charges (the refused one too), not the
+    // one whose hold was refused.
+    let mine = db.driver_sessions(d, 10).await.unwrap();
+    let mut ids: Vec<_> = mine.iter().map(|s| s.id.clone()).collect();
+    ids.sort();
+    let mut want = vec![s.id.clone(), refused.id.clone()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(db.driver_sessions(d, 1).await.unwrap().len(), 1);
+    assert_eq!(db.driver_sessions(MISSING, 10).await.unwrap(), vec![]);
+
     // A correction reverses the capture and captures the new total; the
     // replaced bill is kept.
     let fixed = bill.corrected(bill.total - dec!(5), "meter fault");

@@ -13,6 +13,7 @@ mod maintenance;
 mod money;
 mod power;
 mod prometheus;
+mod qr;
 mod recovery;
 mod reliability;
 mod skeleton;

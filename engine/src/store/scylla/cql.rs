@@ -348,6 +348,8 @@ pub(super) struct Statements {
 
     pub sample_insert: PreparedStatement,
     pub diagnostic_insert: PreparedStatement,
+    pub driver_session_insert: PreparedStatement,
+    pub driver_sessions_get: PreparedStatement,
     pub diagnostics_get: PreparedStatement,
     pub samples_in_day: PreparedStatement,
 
@@ -658,6 +660,16 @@ impl Statements {
             session_open: p.logged(vec![session_upsert.clone(), open_insert]),
             session_closed: p.logged(vec![session_upsert, open_delete]),
 
+            driver_session_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    "INSERT INTO sessions_by_driver (driver_id, created_at, session_id) VALUES (?, ?, ?)",
+                )
+                .await?,
+            driver_sessions_get: p
+                .read(Money, "SELECT session_id FROM sessions_by_driver WHERE driver_id = ? LIMIT ?")
+                .await?,
             diagnostic_insert: p
                 .prepare(
                     Samples,

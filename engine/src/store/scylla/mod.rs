@@ -474,6 +474,10 @@ impl Store for ScyllaStore {
         self.db.diagnostics(pile, limit).await
     }
 
+    async fn driver_sessions(&self, driver: DriverId, limit: usize) -> Result<Vec<SessionRecord>> {
+        self.db.driver_sessions(driver, limit).await
+    }
+
     async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>> {
         self.db.inactive_drivers(before, limit).await
     }

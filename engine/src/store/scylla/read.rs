@@ -211,6 +211,20 @@ impl Db {
             .collect()
     }
 
+    pub(super) async fn driver_sessions(
+        &self,
+        driver: crate::ledger::DriverId,
+        limit: usize,
+    ) -> Result<Vec<SessionRecord>> {
+        let key = (driver, i32::try_from(limit).unwrap_or(i32::MAX));
+        let ids =
+            self.cql.rows::<(String,), _>("listing a driver's charges", &self.st.driver_sessions_get, &key);
+        let ids = ids.await?;
+        let sessions =
+            try_join_all(ids.into_iter().map(|(id,)| async move { self.session(&SessionId(id)).await }));
+        Ok(sessions.await?.into_iter().flatten().collect())
+    }
+
     pub(super) async fn bill(&self, id: &SessionId) -> Result<Option<Bill>> {
         let row =
             self.cql.row::<codec::BillRow, _>("reading a bill", &self.st.bill_get, (id.as_str(),)).await?;

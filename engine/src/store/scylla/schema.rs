@@ -427,6 +427,13 @@ const V4: &[&str] = &[
         username text PRIMARY KEY,
         user_id  bigint
     )",
+    // Each wallet-paid charge under its driver, newest first.
+    "CREATE TABLE IF NOT EXISTS sessions_by_driver (
+        driver_id  bigint,
+        created_at bigint,
+        session_id text,
+        PRIMARY KEY ((driver_id), created_at, session_id)
+    ) WITH CLUSTERING ORDER BY (created_at DESC, session_id DESC)",
 ];
 
 /// Every schema step, oldest first; step `n` is version `n`.

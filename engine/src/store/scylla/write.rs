@@ -284,8 +284,12 @@ impl Db {
         if let Some(missing) = missing? {
             return Err(StoreError::NotFound(missing));
         }
-        if let Some(payer) = s.terms.payer.as_ref().filter(|p| !p.held.is_zero()) {
-            self.post(&Entry::hold(&s.id, payer.driver, payer.held, s.created_at)).await?;
+        if let Some(payer) = &s.terms.payer {
+            if !payer.held.is_zero() {
+                self.post(&Entry::hold(&s.id, payer.driver, payer.held, s.created_at)).await?;
+            }
+            let row = (payer.driver, micros(s.created_at), s.id.as_str());
+            self.cql.write("listing a driver's charge", &self.st.driver_session_insert, row).await?;
         }
         self.write_session(s, ts).await
     }

@@ -219,6 +219,10 @@ impl Store for SqliteStore {
         self.readers.read(move |c| read::bill(c, &id)).await
     }
 
+    async fn driver_sessions(&self, driver: DriverId, limit: usize) -> Result<Vec<SessionRecord>> {
+        self.readers.read(move |c| read::driver_sessions(c, driver, limit)).await
+    }
+
     async fn open_sessions(&self, pile: &PileId) -> Result<Vec<SessionRecord>> {
         let pile = pile.clone();
         self.readers.read(move |c| read::open_sessions(c, &pile)).await

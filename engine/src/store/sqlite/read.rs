@@ -278,3 +278,18 @@ pub(super) fn diagnostics(
     })?
     .collect()
 }
+
+pub(super) fn driver_sessions(
+    c: &Connection,
+    driver: crate::ledger::DriverId,
+    limit: usize,
+) -> rusqlite::Result<Vec<SessionRecord>> {
+    let ids: Vec<String> = c
+        .prepare_cached(
+            "SELECT session_id FROM driver_sessions WHERE driver_id = ?1 ORDER BY created_at DESC, session_id DESC
+             LIMIT ?2",
+        )?
+        .query_map(rusqlite::params![driver, limit as i64], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    ids.into_iter().filter_map(|id| session(c, &SessionId(id)).transpose()).collect()
+}

@@ -292,9 +292,19 @@ CREATE TABLE users (
 ) STRICT;
 ";
 
+const V10: &str = "
+-- Each wallet-paid charge under its driver, for the driver's history.
+CREATE TABLE driver_sessions (
+    driver_id  INTEGER NOT NULL REFERENCES drivers (id),
+    created_at INTEGER NOT NULL,
+    session_id TEXT    NOT NULL REFERENCES sessions (id),
+    PRIMARY KEY (driver_id, created_at, session_id)
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

@@ -143,8 +143,18 @@ pub(super) fn insert_session(c: &Connection, s: &SessionRecord) -> Result<()> {
             None => e.into(),
         });
     }
-    if let Some(payer) = s.terms.payer.as_ref().filter(|p| !p.held.is_zero()) {
-        super::money::post(c, &Entry::hold(&s.id, payer.driver, payer.held, s.created_at))?;
+    if let Some(payer) = &s.terms.payer {
+        c.prepare_cached(
+            "INSERT INTO driver_sessions (driver_id, created_at, session_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![payer.driver, micros(s.created_at), s.id.as_str()])
+        .map_err(|e| match broke(&e) {
+            Some(Broke::Parent) => StoreError::NotFound(format!("driver {}", payer.driver)),
+            _ => e.into(),
+        })?;
+        if !payer.held.is_zero() {
+            super::money::post(c, &Entry::hold(&s.id, payer.driver, payer.held, s.created_at))?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,81 @@
+//! Scan to charge: every port has a public code, printed on the pile as a
+//! QR code of a URL in the drivers' app. The app resolves the code to the
+//! port's live state and where to start a charge; operators download each
+//! port's code as SVG to print.
+
+use actix_web::{web, HttpResponse};
+use qrcode::render::svg;
+use qrcode::QrCode;
+use serde_json::json;
+
+use super::piles::{record, view};
+use super::State;
+use crate::error::{ApiError, ApiResult};
+use crate::money::MoneyData;
+
+pub fn public_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/q/{code}", web::get().to(resolve));
+}
+
+pub fn staff_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/piles/{id}/ports/{port}/qr.svg", web::get().to(svg_code));
+}
+
+/// A port's public code: the pile's id and the port, `32010600000001-01`.
+fn code(pile: &str, port: u8) -> String {
+    format!("{pile}-{port:02}")
+}
+
+fn parse(code: &str) -> Option<(&str, u8)> {
+    let (pile, port) = code.rsplit_once('-')?;
+    Some((pile, port.parse().ok().filter(|p| *p > 0)?))
+}
+
+async fn resolve(state: State, code: web::Path<String>) -> ApiResult<HttpResponse> {
+    let unknown = || ApiError::not_found("unknown_code", format!("no port has code {code}"));
+    let (pile_id, port) = parse(&code).ok_or_else(unknown)?;
+    let pile = record(&state, pile_id).await.map_err(|_| unknown())?;
+    if port > pile.ports {
+        return Err(unknown());
+    }
+    let station = state.store.station(pile.station_id).await?.ok_or_else(unknown)?;
+    let live = view(&state, &pile).await;
+    let port_view = live.ports.get(usize::from(port) - 1);
+    Ok(HttpResponse::Ok().json(json!({
+        "code": code.as_str(),
+        "pile_id": pile.id,
+        "port": port,
+        "online": live.online,
+        "status": port_view.map(|p| p.status),
+        "station": { "id": station.id, "name": station.name, "service_fee": station.service_fee },
+        "start": { "method": "POST", "path": "/api/v1/me/charges", "body": { "pile_id": pile.id, "port": port } },
+    })))
+}
+
+/// The port's QR code, as SVG, encoding `{public_url}/q/{code}`.
+async fn svg_code(state: State, money: MoneyData, path: web::Path<(String, u8)>) -> ApiResult<HttpResponse> {
+    let (id, port) = path.into_inner();
+    let pile = record(&state, &id).await?;
+    if port == 0 || port > pile.ports {
+        return Err(ApiError::not_found("unknown_port", format!("pile {id} has ports 1 to {}", pile.ports)));
+    }
+    let url = format!("{}/q/{}", money.config.public_url.trim_end_matches('/'), code(&id, port));
+    let qr = QrCode::new(url.as_bytes()).map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let image = qr.render::<svg::Color>().min_dimensions(256, 256).build();
+    Ok(HttpResponse::Ok().content_type("image/svg+xml").insert_header(("x-qr-url", url)).body(image))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_name_a_pile_and_port_and_bad_ones_do_not_parse() {
+        assert_eq!(code("32010600000001", 1), "32010600000001-01");
+        assert_eq!(parse("32010600000001-01"), Some(("32010600000001", 1)));
+        assert_eq!(parse("05C0FFEE-10"), Some(("05C0FFEE", 10)));
+        for bad in ["32010600000001", "x-00", "x-", "x-256", "-"] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+}
