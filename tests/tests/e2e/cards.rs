@@ -10,10 +10,9 @@ use crate::common;
 use std::time::Duration;
 
 use common::Server;
-use engine::domain::PileId;
 use engine::ykc::{CardStartVerdict as V, Message};
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
-use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use loadtest::ykc_pile::{Event, SimPile};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
@@ -39,11 +38,7 @@ async fn a_ykc_card_start_is_authorised_against_its_account() {
     let server = Server::start_with(|c| c.notify_webhook = Some(hook));
     let id = "60000000000031";
     let station = server.station_with_pile(id, 2).await;
-    let mut cfg = PileConfig::new(PileId(id.into()), 2);
-    cfg.realtime = Duration::from_secs(3600);
-    let mut pile = SimPile::connect(server.pile_addr, cfg).await.unwrap();
-    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
-    server.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+    let mut pile = server.ykc_pile(id, 2).await;
     pile.plug(1, true);
     pile.plug(2, true);
 

@@ -7,8 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::Server;
-use engine::domain::PileId;
-use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use loadtest::ykc_pile::Event;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
@@ -78,11 +77,7 @@ async fn operators_and_drivers_follow_ports_and_charges_live() {
     let mut ports =
         Events::open(&server, &server.admin, &format!("/api/v1/events?station_id={station}")).await;
 
-    let mut cfg = PileConfig::new(PileId(id.into()), 1);
-    cfg.realtime = Duration::from_secs(3600);
-    cfg.heartbeat = Duration::from_millis(500);
-    let mut pile = SimPile::connect(server.pile_addr, cfg).await.unwrap();
-    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+    let mut pile = server.ykc_pile(id, 1).await;
     pile.plug(1, true);
     pile.send_realtime(1);
     let plugged = ports.until(|e| e["status"] == "plugged").await;

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::Server;
-use engine::domain::PileId;
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
-use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use loadtest::ykc_pile::Event;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
@@ -157,14 +156,7 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
     assert_eq!(rec["result"]["missing"], json!([]), "{rec}");
 
     // A car charge: 30 yuan held, 10 kWh at 1.50 = 15.00 captured, 15 released.
-    let mut cfg = PileConfig::new(PileId(car_pile.into()), 1);
-    cfg.heartbeat = Duration::from_millis(200);
-    let mut car = SimPile::connect(server.pile_addr, cfg).await.unwrap();
-    assert!(matches!(
-        car.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await,
-        Some(Event::LoginAccepted)
-    ));
-    server.until(&format!("/api/v1/piles/{car_pile}"), |v| v["online"] == true).await;
+    let mut car = server.ykc_pile(car_pile, 1).await;
     car.plug(1, true);
     let (s, started) =
         server.post_as(&token, "/api/v1/me/charges", json!({"pile_id": car_pile, "port": 1})).await;
@@ -274,11 +266,7 @@ async fn a_fleet_on_its_contract_tariff_pays_that_price_and_sees_the_list_price(
     let (driver, token) = server.driver(&codes, "13900000088", "50.00").await;
     server.post_patch(&format!("/api/v1/drivers/{driver}"), json!({"class": "fleet"})).await;
 
-    let mut cfg = PileConfig::new(PileId(pile.into()), 1);
-    cfg.realtime = Duration::from_secs(3600);
-    let mut car = SimPile::connect(server.pile_addr, cfg).await.unwrap();
-    car.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
-    server.until(&format!("/api/v1/piles/{pile}"), |v| v["online"] == true).await;
+    let mut car = server.ykc_pile(pile, 1).await;
     car.plug(1, true);
     let (s, started) =
         server.post_as(&token, "/api/v1/me/charges", json!({"pile_id": pile, "port": 1})).await;

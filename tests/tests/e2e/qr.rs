@@ -7,8 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::Server;
-use engine::domain::PileId;
-use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use loadtest::ykc_pile::Event;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -19,12 +18,7 @@ async fn a_scanned_code_resolves_starts_and_lands_in_history() {
     let server = Server::start_with(|c| c.notify_webhook = Some(hook));
     let id = "70000000000002";
     server.station_with_pile(id, 2).await;
-    let mut cfg = PileConfig::new(PileId(id.into()), 2);
-    cfg.realtime = Duration::from_secs(3600);
-    cfg.heartbeat = Duration::from_millis(500);
-    let mut pile = SimPile::connect(server.pile_addr, cfg).await.unwrap();
-    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
-    server.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+    let mut pile = server.ykc_pile(id, 2).await;
 
     // The operator prints port 2's code.
     let res = server

@@ -242,3 +242,22 @@ impl Server {
         (reg["driver"]["id"].as_i64().unwrap(), token)
     }
 }
+
+impl Server {
+    /// A simulated YKC pile with `guns` guns, logged in and shown online. It
+    /// heartbeats often (tests shorten the server's window) and reports
+    /// live data only when told to (`send_realtime`).
+    pub async fn ykc_pile(&self, id: &str, guns: u8) -> loadtest::ykc_pile::SimPile {
+        use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+        let mut cfg = PileConfig::new(engine::domain::PileId(id.into()), guns);
+        cfg.realtime = Duration::from_secs(3600);
+        cfg.heartbeat = Duration::from_millis(500);
+        let mut pile = SimPile::connect(self.pile_addr, cfg).await.unwrap();
+        let ev = pile.wait_for(|e| matches!(e, Event::LoginAccepted | Event::LoginRefused), WAIT).await;
+        assert!(matches!(ev, Some(Event::LoginAccepted)), "{id} logs in: {ev:?}");
+        self.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+        pile
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(10);
