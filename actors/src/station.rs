@@ -551,6 +551,19 @@ pub struct PortPowerView {
 #[rtype(result = "PowerView")]
 pub struct GetPower;
 
+/// The station's connected piles.
+#[derive(Message)]
+#[rtype(result = "Vec<Addr<Pile>>")]
+pub struct Piles;
+
+impl Handler<Piles> for Station {
+    type Result = MessageResult<Piles>;
+
+    fn handle(&mut self, _: Piles, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.piles.values().cloned().collect())
+    }
+}
+
 impl Handler<GetPower> for Station {
     type Result = MessageResult<GetPower>;
 

@@ -72,11 +72,13 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let p = platform.clone();
     let in_flight = web::Data::new(crate::idempotency::InFlight::default());
     let money = web::Data::new(crate::money::Money::new(cfg.money(), &platform.metrics.registry));
+    let stations = platform.store.stations().await.map_err(std::io::Error::other)?;
+    let geo = web::Data::new(std::sync::RwLock::new(routes::stations::geo_index(&stations)));
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(http_metrics.clone())
             .wrap(from_fn(http_metrics::observe))
-            .configure(routes::configure(p.clone(), in_flight.clone(), money.clone()))
+            .configure(routes::configure(p.clone(), in_flight.clone(), money.clone(), geo.clone()))
     })
     .disable_signals();
     if cfg.http_workers > 0 {

@@ -43,6 +43,7 @@ async fn link(dir: &std::path::Path) -> (Arc<Platform>, Conn, PileId) {
             service_fee: Decimal::ZERO,
             minimum_charge: Decimal::ZERO,
             merchant_id: None,
+            details: None,
         })
         .await
         .unwrap();

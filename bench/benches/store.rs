@@ -46,6 +46,7 @@ async fn seeded(store: &SqliteStore) -> Vec<SessionId> {
             service_fee: Decimal::ZERO,
             minimum_charge: Decimal::ZERO,
             merchant_id: None,
+            details: None,
         })
         .await
         .unwrap();

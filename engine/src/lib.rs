@@ -10,6 +10,7 @@ pub mod allocation;
 pub mod clock;
 pub mod dny;
 pub mod domain;
+pub mod geo;
 pub mod ledger;
 pub mod payment;
 pub mod pricing;

@@ -77,6 +77,7 @@ async fn site(store: &ScyllaStore, pile: &str, created: DateTime<Utc>) -> Sessio
             service_fee: dec!(0),
             minimum_charge: dec!(0),
             merchant_id: None,
+            details: None,
         })
         .await
         .unwrap();

@@ -45,6 +45,7 @@ async fn site(store: &SqliteStore, pile: &str) -> SessionRecord {
             service_fee: rust_decimal::Decimal::ZERO,
             minimum_charge: rust_decimal::Decimal::ZERO,
             merchant_id: None,
+            details: None,
         })
         .await
         .unwrap();

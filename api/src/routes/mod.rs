@@ -38,11 +38,13 @@ pub fn configure(
     platform: Arc<Platform>,
     in_flight: web::Data<crate::idempotency::InFlight>,
     money: crate::money::MoneyData,
+    geo: stations::Geo,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(platform))
             .app_data(in_flight)
             .app_data(money)
+            .app_data(geo)
             .app_data(
                 web::JsonConfig::default().limit(64 * 1024).error_handler(|err, _| {
                     ApiError::bad_request(format!("malformed JSON body: {err}")).into()
@@ -61,6 +63,7 @@ pub fn configure(
                     .configure(drivers::routes)
                     .configure(live::driver_routes)
                     .configure(qr::public_routes)
+                    .configure(stations::public_routes)
                     .configure(payments::routes)
                     // Everything else is the operators' and behind `staff`.
                     .service(

@@ -3,7 +3,10 @@
 use actix_web::{web, HttpResponse};
 use actors::{registry, station};
 use engine::allocation::PowerConfig;
-use engine::store::NewStation;
+use engine::domain::PortStatus;
+use engine::geo::GeoIndex;
+use engine::store::{NewStation, StationDetails};
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -13,11 +16,124 @@ use crate::error::{ApiError, ApiResult};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stations", web::post().to(create))
         .route("/stations/{id}", web::get().to(get))
+        .route("/stations/{id}/details", web::put().to(set_details))
         .route("/stations/{id}/tariff", web::put().to(set_tariff))
         .route("/stations/{id}/power", web::put().to(set_power))
         .route("/stations/{id}/power", web::delete().to(unset_power))
         .route("/stations/{id}/power", web::get().to(power))
         .route("/stations/{id}/load", web::post().to(other_load));
+}
+
+/// What drivers' apps may ask without logging in.
+pub fn public_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/stations/near", web::get().to(near));
+}
+
+/// Where stations are, for `near`: built from the store at start, kept up
+/// to date as stations get details.
+pub type Geo = web::Data<std::sync::RwLock<GeoIndex>>;
+
+pub fn geo_index(stations: &[engine::store::Station]) -> GeoIndex {
+    let mut g = GeoIndex::default();
+    for s in stations {
+        locate(&mut g, s.id, s.details.as_ref());
+    }
+    g
+}
+
+fn locate(g: &mut GeoIndex, id: i64, details: Option<&StationDetails>) {
+    match details.and_then(|d| Some((d.lat.to_f64()?, d.lon.to_f64()?))) {
+        Some((lat, lon)) => g.insert(id, lat, lon),
+        None => g.remove(id),
+    }
+}
+
+fn check_details(d: &StationDetails) -> ApiResult<()> {
+    let degrees = |field, v: Decimal, max: i64| {
+        if v.abs() > Decimal::from(max) || v.normalize().scale() > 6 {
+            return Err(ApiError::invalid(field, format!("degrees within ±{max}, to 0.000001")));
+        }
+        Ok(())
+    };
+    degrees("lat", d.lat, 90)?;
+    degrees("lon", d.lon, 180)?;
+    if d.address.trim().is_empty() {
+        return Err(ApiError::invalid("address", "a station needs an address"));
+    }
+    if d.photos.len() > 20
+        || d.photos.iter().any(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+    {
+        return Err(ApiError::invalid("photos", "at most 20 http(s) URLs"));
+    }
+    Ok(())
+}
+
+async fn set_details(
+    state: State,
+    geo: Geo,
+    id: web::Path<i64>,
+    body: web::Json<StationDetails>,
+) -> ApiResult<HttpResponse> {
+    check_details(&body)?;
+    let station = state
+        .store
+        .set_station_details(*id, Some(&body))
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;
+    locate(&mut geo.write().unwrap_or_else(|e| e.into_inner()), station.id, station.details.as_ref());
+    Ok(HttpResponse::Ok().json(station))
+}
+
+#[derive(Deserialize)]
+struct Near {
+    lat: f64,
+    lon: f64,
+    /// Default 5 km, at most 50.
+    radius_km: Option<f64>,
+    /// Default 20, at most 100.
+    limit: Option<usize>,
+}
+
+/// Stations around a point, nearest first, with how many of their ports are
+/// free right now (online and idle or plugged).
+async fn near(state: State, geo: Geo, q: web::Query<Near>) -> ApiResult<HttpResponse> {
+    if !(-90.0..=90.0).contains(&q.lat) {
+        return Err(ApiError::invalid("lat", "degrees within ±90"));
+    }
+    if !(-180.0..=180.0).contains(&q.lon) {
+        return Err(ApiError::invalid("lon", "degrees within ±180"));
+    }
+    let radius_km = q.radius_km.unwrap_or(5.0);
+    if !(radius_km > 0.0 && radius_km <= 50.0) {
+        return Err(ApiError::invalid("radius_km", "above 0 and at most 50"));
+    }
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let found = geo.read().unwrap_or_else(|e| e.into_inner()).near(q.lat, q.lon, radius_km * 1000.0, limit);
+    let mut out = Vec::with_capacity(found.len());
+    for (id, distance_m) in found {
+        let Some(station) = state.store.station(id).await? else { continue };
+        let (free, total) = free_ports(&state, id).await;
+        out.push(serde_json::json!({
+            "id": station.id,
+            "name": station.name,
+            "details": station.details,
+            "distance_m": distance_m.round() as u64,
+            "ports_free": free,
+            "ports_online": total,
+        }));
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// (free, online) ports of a station's connected piles.
+async fn free_ports(state: &State, id: i64) -> (usize, usize) {
+    let Some(addr) = state.registry.stations.get(&id).map(|a| a.clone()) else { return (0, 0) };
+    let piles = addr.send(station::Piles).await.unwrap_or_default();
+    let views = futures::future::join_all(piles.iter().map(|p| p.send(actors::pile::View))).await;
+    views.into_iter().flatten().filter(|v| v.online).flat_map(|v| v.ports).fold((0, 0), |(free, all), p| {
+        let open = matches!(p.status, PortStatus::Idle | PortStatus::Plugged);
+        (free + usize::from(open), all + 1)
+    })
 }
 
 /// China Standard Time, where most piles of these protocols run.
@@ -37,9 +153,14 @@ pub struct Body {
     pub minimum_charge: Decimal,
     /// The site owner its charges are settled to; none: the operator's own.
     pub merchant_id: Option<i64>,
+    /// Address, coordinates, opening hours and photos, for drivers.
+    pub details: Option<StationDetails>,
 }
 
-async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+async fn create(state: State, geo: Geo, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+    if let Some(d) = &body.details {
+        check_details(d)?;
+    }
     let name = body.name.trim();
     if name.is_empty() {
         return Err(ApiError::invalid("name", "a station needs a name"));
@@ -68,8 +189,10 @@ async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> 
         service_fee: body.service_fee,
         minimum_charge: body.minimum_charge,
         merchant_id: body.merchant_id,
+        details: body.details.clone(),
     };
     let created = state.store.create_station(&station).await?;
+    locate(&mut geo.write().unwrap_or_else(|e| e.into_inner()), created.id, created.details.as_ref());
     Ok(HttpResponse::Created().json(created))
 }
 

@@ -63,6 +63,9 @@ pub struct Station {
     /// The site owner its charges earn for; `None`: the operator's own.
     #[serde(default)]
     pub merchant_id: Option<MerchantId>,
+    /// Where it is and when it is open, for drivers.
+    #[serde(default)]
+    pub details: Option<StationDetails>,
     /// How the station's power is managed; `None`: not managed.
     pub power: Option<PowerConfig>,
     pub created_at: DateTime<Utc>,
@@ -77,6 +80,23 @@ pub struct NewStation {
     pub minimum_charge: Decimal,
     #[serde(default)]
     pub merchant_id: Option<MerchantId>,
+    #[serde(default)]
+    pub details: Option<StationDetails>,
+}
+
+/// What drivers see of a station besides its prices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationDetails {
+    pub address: String,
+    /// WGS-84 degrees, to 0.000001 (about 10 cm).
+    pub lat: Decimal,
+    pub lon: Decimal,
+    /// As the operator writes them ("24h", "07:00-23:00").
+    #[serde(default)]
+    pub opening_hours: String,
+    /// Photo URLs.
+    #[serde(default)]
+    pub photos: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +155,15 @@ pub trait Store: Send + Sync + 'static {
     /// Moves a station to another tariff: `None` if the station does not
     /// exist, `NotFound` if the tariff does not.
     async fn set_station_tariff(&self, id: StationId, tariff: TariffId) -> Result<Option<Station>>;
+    /// Every station, by id (an operator has thousands, not millions).
+    async fn stations(&self) -> Result<Vec<Station>>;
+    /// Sets (or with `None` removes) a station's details; `None` if the
+    /// station does not exist.
+    async fn set_station_details(
+        &self,
+        id: StationId,
+        details: Option<&StationDetails>,
+    ) -> Result<Option<Station>>;
     /// Sets (or with `None` removes) a station's power management; `None`
     /// if the station does not exist.
     async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>>;

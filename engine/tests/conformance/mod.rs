@@ -45,6 +45,7 @@ pub async fn run(store: Arc<dyn Store>) {
     alarms_are_raised_listed_acknowledged_and_cleared(&store).await;
     concurrent_writes_all_land(&store).await;
     diagnostics_come_back_newest_first(&store).await;
+    station_details_round_trip_and_stations_are_listed(&store).await;
     money::run(&store).await;
 }
 
@@ -114,6 +115,7 @@ async fn site(db: &Db) -> Site {
             service_fee: dec!(0.10),
             minimum_charge: dec!(0.50),
             merchant_id: None,
+            details: None,
         })
         .await
         .unwrap();
@@ -196,6 +198,7 @@ async fn station_needs_an_existing_tariff(db: &Db) {
         service_fee: Decimal::ZERO,
         minimum_charge: Decimal::ZERO,
         merchant_id: None,
+        details: None,
     };
     let err = db.create_station(&orphan).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
@@ -208,6 +211,7 @@ async fn station_needs_an_existing_tariff(db: &Db) {
         service_fee: dec!(0.250),
         minimum_charge: dec!(1),
         merchant_id: None,
+        details: None,
     };
     let station = db.create_station(&new).await.unwrap();
     assert_eq!((&station.name, station.tariff_id, station.utc_offset_minutes), (&new.name, tariff.id, -330));
@@ -590,4 +594,23 @@ async fn station_power_round_trips(db: &Db) {
     let err = db.set_station_tariff(site.station.id, MISSING).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
     assert_eq!(db.set_station_tariff(MISSING, other.id).await.unwrap(), None);
+}
+
+async fn station_details_round_trip_and_stations_are_listed(db: &Db) {
+    let site = site(db).await;
+    let details = engine::store::StationDetails {
+        address: "1 Xinjiekou, Nanjing".into(),
+        lat: dec!(32.041544),
+        lon: dec!(118.784810),
+        opening_hours: "07:00-23:00".into(),
+        photos: vec!["https://img.example/1.jpg".into()],
+    };
+    let set = db.set_station_details(site.station.id, Some(&details)).await.unwrap().unwrap();
+    assert_eq!(set.details.as_ref(), Some(&details));
+    assert_eq!(db.station(site.station.id).await.unwrap().unwrap().details, Some(details.clone()));
+    let listed = db.stations().await.unwrap();
+    assert!(listed.windows(2).all(|w| w[0].id < w[1].id), "by id");
+    assert_eq!(listed.iter().find(|s| s.id == site.station.id).map(|s| &s.details), Some(&Some(details)));
+    assert!(db.set_station_details(site.station.id, None).await.unwrap().unwrap().details.is_none());
+    assert_eq!(db.set_station_details(MISSING, None).await.unwrap(), None);
 }

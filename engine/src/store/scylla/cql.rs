@@ -329,6 +329,9 @@ pub(super) struct Statements {
     pub station_get: PreparedStatement,
     pub station_exists: PreparedStatement,
     pub station_power: PreparedStatement,
+    pub station_details: PreparedStatement,
+    /// Every station: a scan, for `stations()` (thousands of rows).
+    pub station_scan: PreparedStatement,
     pub station_tariff: PreparedStatement,
 
     pub pile_claim: PreparedStatement,
@@ -481,7 +484,7 @@ pub(super) const ALARM_COLUMNS: &str =
     "id, station_id, pile_id, port, kind, severity, message, raised_at, acknowledged_at, cleared_at";
 
 const STATION_COLUMNS: &str =
-    "id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power, merchant_id";
+    "id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power, merchant_id, details";
 
 pub(super) const PILE_COLUMNS: &str = "id, station_id, protocol, ports, created_at";
 
@@ -625,10 +628,12 @@ impl Statements {
                 .prepare(
                     Money,
                     true,
-                    &format!("INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    &format!("INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 )
                 .await?,
             station_get: p.read(Money, &format!("SELECT {STATION_COLUMNS} FROM stations WHERE id = ?")).await?,
+            station_scan: p.read(Money, &format!("SELECT {STATION_COLUMNS} FROM stations")).await?,
+            station_details: p.prepare(Money, true, "UPDATE stations SET details = ? WHERE id = ?").await?,
             station_exists: p.read(Money, "SELECT id FROM stations WHERE id = ?").await?,
             station_power: p.prepare(Money, true, "UPDATE stations SET power = ? WHERE id = ?").await?,
             station_tariff: p.prepare(Money, true, "UPDATE stations SET tariff_id = ? WHERE id = ?").await?,

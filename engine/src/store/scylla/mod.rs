@@ -474,6 +474,19 @@ impl Store for ScyllaStore {
         self.db.diagnostics(pile, limit).await
     }
 
+    async fn stations(&self) -> Result<Vec<Station>> {
+        self.db.stations().await
+    }
+
+    async fn set_station_details(
+        &self,
+        id: StationId,
+        details: Option<&crate::store::StationDetails>,
+    ) -> Result<Option<Station>> {
+        let db = &self.db;
+        db.cql.count(db.set_station_details(id, details).await)
+    }
+
     async fn driver_sessions(&self, driver: DriverId, limit: usize) -> Result<Vec<SessionRecord>> {
         self.db.driver_sessions(driver, limit).await
     }

@@ -81,22 +81,15 @@ impl Db {
     }
 
     pub(super) async fn station(&self, id: StationId) -> Result<Option<Station>> {
-        type Row = (i64, String, i64, i32, String, String, i64, Option<String>, Option<i64>);
-        let row = self.cql.row::<Row, _>("reading a station", &self.st.station_get, (id,)).await?;
-        row.map(|(id, name, tariff_id, utc_offset_minutes, fee, minimum, created_at, power, merchant_id)| {
-            Ok(Station {
-                id,
-                name,
-                tariff_id,
-                utc_offset_minutes,
-                service_fee: decimal("service_fee", &fee)?,
-                minimum_charge: decimal("minimum_charge", &minimum)?,
-                created_at: time("created_at", created_at)?,
-                power: power.map(|p| json("power", &p)).transpose()?,
-                merchant_id,
-            })
-        })
-        .transpose()
+        let row = self.cql.row::<StationRow, _>("reading a station", &self.st.station_get, (id,)).await?;
+        row.map(station_row).transpose()
+    }
+
+    pub(super) async fn stations(&self) -> Result<Vec<Station>> {
+        let rows = self.cql.rows::<StationRow, _>("listing stations", &self.st.station_scan, &()).await?;
+        let mut stations = rows.into_iter().map(station_row).collect::<Result<Vec<_>>>()?;
+        stations.sort_by_key(|s| s.id);
+        Ok(stations)
     }
 
     pub(super) async fn pile(&self, id: &PileId) -> Result<Option<PileRecord>> {
@@ -330,4 +323,23 @@ impl Db {
             before = last;
         }
     }
+}
+
+type StationRow = (i64, String, i64, i32, String, String, i64, Option<String>, Option<i64>, Option<String>);
+
+fn station_row(row: StationRow) -> Result<Station> {
+    let (id, name, tariff_id, utc_offset_minutes, fee, minimum, created_at, power, merchant_id, details) =
+        row;
+    Ok(Station {
+        id,
+        name,
+        tariff_id,
+        utc_offset_minutes,
+        service_fee: decimal("service_fee", &fee)?,
+        minimum_charge: decimal("minimum_charge", &minimum)?,
+        created_at: time("created_at", created_at)?,
+        power: power.map(|p| json("power", &p)).transpose()?,
+        merchant_id,
+        details: details.map(|d| json("details", &d)).transpose()?,
+    })
 }

@@ -436,8 +436,13 @@ const V4: &[&str] = &[
     ) WITH CLUSTERING ORDER BY (created_at DESC, session_id DESC)",
 ];
 
+const V5: &[&str] = &[
+    // StationDetails as JSON: address, coordinates, opening hours, photos.
+    "ALTER TABLE stations ADD details text",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

@@ -137,6 +137,7 @@ impl Db {
             micros(at),
             None::<String>,
             s.merchant_id,
+            s.details.as_ref().map(to_json).transpose()?,
         );
         self.cql.write("inserting a station", &self.st.station_insert, values).await?;
         Ok(Station {
@@ -147,6 +148,7 @@ impl Db {
             service_fee: s.service_fee,
             minimum_charge: s.minimum_charge,
             merchant_id: s.merchant_id,
+            details: s.details.clone(),
             power: None,
             created_at: at,
         })
@@ -180,6 +182,19 @@ impl Db {
         }
         let json = power.map(to_json).transpose()?;
         self.cql.write("setting a station's power", &self.st.station_power, (json, id)).await?;
+        self.station(id).await
+    }
+
+    pub(super) async fn set_station_details(
+        &self,
+        id: StationId,
+        details: Option<&crate::store::StationDetails>,
+    ) -> Result<Option<Station>> {
+        if !self.exists_id("reading a station", &self.st.station_exists, id).await? {
+            return Ok(None);
+        }
+        let json = details.map(to_json).transpose()?;
+        self.cql.write("setting a station's details", &self.st.station_details, (json, id)).await?;
         self.station(id).await
     }
 

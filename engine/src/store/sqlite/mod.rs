@@ -27,8 +27,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    Diagnostic, EntryFilter, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats,
-    StoredResponse,
+    Diagnostic, EntryFilter, NewStation, PileRecord, Result, Station, StationDetails, Store, StoreError,
+    StoreStats, StoredResponse,
 };
 use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Order, Rule, Status, Token, User};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
@@ -230,6 +230,19 @@ impl Store for SqliteStore {
 
     async fn set_station_tariff(&self, id: StationId, tariff: TariffId) -> Result<Option<Station>> {
         self.writer.submit(move |c| write::set_station_tariff(c, id, tariff)).await
+    }
+
+    async fn stations(&self) -> Result<Vec<Station>> {
+        self.readers.read(read::stations).await
+    }
+
+    async fn set_station_details(
+        &self,
+        id: StationId,
+        details: Option<&StationDetails>,
+    ) -> Result<Option<Station>> {
+        let details = details.cloned();
+        self.writer.submit(move |c| write::set_station_details(c, id, details.as_ref())).await
     }
 
     async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>> {

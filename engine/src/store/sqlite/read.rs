@@ -72,13 +72,21 @@ pub(super) fn tariff(c: &Connection, id: TariffId) -> rusqlite::Result<Option<Ta
         .optional()
 }
 
+const STATION: &str =
+    "SELECT id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power,
+                merchant_id, details
+         FROM stations";
+
+pub(super) fn stations(c: &Connection) -> rusqlite::Result<Vec<Station>> {
+    c.prepare_cached(&format!("{STATION} ORDER BY id"))?.query_map([], station_row)?.collect()
+}
+
 pub(super) fn station(c: &Connection, id: StationId) -> rusqlite::Result<Option<Station>> {
-    c.prepare_cached(
-        "SELECT id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power,
-                merchant_id
-         FROM stations WHERE id = ?1",
-    )?
-    .query_row([id], |r| {
+    c.prepare_cached(&format!("{STATION} WHERE id = ?1"))?.query_row([id], station_row).optional()
+}
+
+fn station_row(r: &Row) -> rusqlite::Result<Station> {
+    {
         Ok(Station {
             id: r.get(0)?,
             name: r.get(1)?,
@@ -92,9 +100,12 @@ pub(super) fn station(c: &Connection, id: StationId) -> rusqlite::Result<Option<
                 _ => Some(json(r, 7)?),
             },
             merchant_id: r.get(8)?,
+            details: match r.get_ref(9)? {
+                rusqlite::types::ValueRef::Null => None,
+                _ => Some(json(r, 9)?),
+            },
         })
-    })
-    .optional()
+    }
 }
 
 pub(super) fn plan(c: &Connection, id: PlanId) -> rusqlite::Result<Option<PricePlan>> {

@@ -302,9 +302,13 @@ CREATE TABLE driver_sessions (
 ) STRICT, WITHOUT ROWID;
 ";
 
+const V11: &str = "
+ALTER TABLE stations ADD COLUMN details TEXT; -- StationDetails, NULL when not given
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

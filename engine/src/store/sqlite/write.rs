@@ -57,8 +57,8 @@ pub(super) fn create_tariff(
 pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<Utc>) -> Result<Station> {
     c.prepare_cached(
         "INSERT INTO stations (name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at,
-                               merchant_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                               merchant_id, details)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         station.name,
@@ -68,6 +68,7 @@ pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<U
         station.minimum_charge.to_string(),
         micros(at),
         station.merchant_id,
+        station.details.as_ref().map(to_json).transpose()?,
     ])
     .map_err(|e| match broke(&e) {
         Some(Broke::Parent) => StoreError::NotFound(format!("tariff {} or merchant", station.tariff_id)),
@@ -81,6 +82,7 @@ pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<U
         service_fee: station.service_fee,
         minimum_charge: station.minimum_charge,
         merchant_id: station.merchant_id,
+        details: station.details,
         power: None,
         created_at: at,
     })
@@ -347,6 +349,16 @@ pub(super) fn set_station_power(
 ) -> Result<Option<Station>> {
     let json = power.map(to_json).transpose()?;
     c.prepare_cached("UPDATE stations SET power = ?2 WHERE id = ?1")?.execute(params![id, json])?;
+    Ok(super::read::station(c, id)?)
+}
+
+pub(super) fn set_station_details(
+    c: &Connection,
+    id: StationId,
+    details: Option<&crate::store::StationDetails>,
+) -> Result<Option<Station>> {
+    let json = details.map(to_json).transpose()?;
+    c.prepare_cached("UPDATE stations SET details = ?2 WHERE id = ?1")?.execute(params![id, json])?;
     Ok(super::read::station(c, id)?)
 }
 
