@@ -75,6 +75,10 @@ pub struct ServeConfig {
     pub token_ttl_ms: u64,
     /// Merchants' settlement days are local days at this offset.
     pub settlement_utc_offset_minutes: i32,
+    /// How often the daily settlement checks for a day to settle.
+    pub settlement_check_ms: u64,
+    /// How long after a day ends it is settled (late records land first).
+    pub settlement_delay_ms: u64,
     /// Extra time the store's writer waits to gather a batch (0: group commit only).
     pub store_batch_window_ms: u64,
     /// fsync every commit (true) or leave it to the OS (false: a power cut may
@@ -126,6 +130,8 @@ impl Default for ServeConfig {
             public_url: "http://localhost:8080/api/v1".into(),
             token_ttl_ms: 30 * 24 * 3600 * 1000,
             settlement_utc_offset_minutes: 480,
+            settlement_check_ms: 60_000,
+            settlement_delay_ms: 3_600_000,
             store_batch_window_ms: 0,
             store_fsync: true,
             clock_start: None,

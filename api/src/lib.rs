@@ -13,5 +13,6 @@ pub mod idempotency;
 pub mod money;
 pub mod routes;
 pub mod server;
+pub mod settle;
 
 pub use config::ServeConfig;

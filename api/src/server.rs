@@ -20,6 +20,7 @@ pub struct Running {
     pub platform: Arc<Platform>,
     http: actix_web::dev::ServerHandle,
     gateway: tokio::task::JoinHandle<()>,
+    settlement: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -28,6 +29,7 @@ impl Running {
     /// connections closed so piles reconnect (to another node, if any).
     pub async fn stop(self) {
         self.gateway.abort();
+        self.settlement.abort();
         self.http.stop(true).await;
         let registry = &self.platform.registry;
         let sessions: Vec<_> = registry.sessions.iter().map(|e| e.value().clone()).collect();
@@ -67,6 +69,12 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let piles = tokio::net::TcpListener::bind(cfg.pile_listen).await?;
     let pile_addr = piles.local_addr()?;
     let gateway = actix_rt::spawn(gateway::serve(piles, platform.clone()));
+    let settlement = actix_rt::spawn(crate::settle::daily(
+        platform.clone(),
+        cfg.settlement_utc_offset_minutes,
+        std::time::Duration::from_millis(cfg.settlement_check_ms.max(1)),
+        std::time::Duration::from_millis(cfg.settlement_delay_ms),
+    ));
 
     let http_metrics = web::Data::new(HttpMetrics::register(&platform.metrics.registry));
     let p = platform.clone();
@@ -90,7 +98,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let handle = server.handle();
     actix_rt::spawn(server);
     tracing::info!(%pile_addr, %http_addr, data = %cfg.data_dir.display(), "chargeplane is up");
-    Ok(Running { pile_addr, http_addr, platform, http: handle, gateway })
+    Ok(Running { pile_addr, http_addr, platform, http: handle, gateway, settlement })
 }
 
 /// A server on its own thread and actix system, for tests and in-process

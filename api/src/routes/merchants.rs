@@ -5,9 +5,7 @@
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use engine::accounts::{NewRule, Status};
-use engine::ledger::Account;
 use engine::settlement;
-use engine::store::EntryFilter;
 use engine::Decimal;
 use serde::Deserialize;
 
@@ -76,36 +74,15 @@ async fn settle(
 ) -> ApiResult<HttpResponse> {
     let (id, day) = path.into_inner();
     let m = merchant(&state, id).await?;
-    let (from, until) = settlement::day_bounds(day, money.config.settlement_utc_offset_minutes);
-    if state.now() < until {
+    let offset = money.config.settlement_utc_offset_minutes;
+    if state.now() < settlement::day_bounds(day, offset).1 {
         return Err(ApiError::conflict(
             "day_not_over",
             format!("{day} is not over yet; settle it from the next day"),
         ));
     }
-    if let Some(issued) = state.store.statement(id, day).await? {
-        return Ok(HttpResponse::Ok().json(issued));
-    }
-    let filter = EntryFilter {
-        account: Some(Account::Revenue(Some(id))),
-        from: Some(from),
-        until: Some(until),
-        ..Default::default()
-    };
-    let entries = state.store.entries(&filter).await?;
-    let mut bills = Vec::new();
-    for e in &entries {
-        if let Some(b) = state.store.bill(&engine::domain::SessionId(e.reference.clone())).await? {
-            bills.push(b);
-        }
-    }
-    let s = settlement::compute(&m, day, &entries, &bills, state.now());
-    if !state.store.issue_statement(&s).await? {
-        // Issued by a concurrent request a moment ago: that one stands.
-        let issued = state.store.statement(id, day).await?.unwrap_or(s);
-        return Ok(HttpResponse::Ok().json(issued));
-    }
-    Ok(HttpResponse::Created().json(s))
+    let (s, created) = crate::settle::issue(&state, &m, day, offset).await?;
+    Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(s))
 }
 
 async fn create_rule(state: State, body: web::Json<NewRule>) -> ApiResult<HttpResponse> {

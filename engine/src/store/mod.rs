@@ -229,6 +229,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_merchant(&self, name: &str, commission_percent: Decimal) -> Result<Merchant>;
     async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>>;
+    /// Every merchant, by id (the daily settlement runs through them).
+    async fn merchants(&self) -> Result<Vec<Merchant>>;
 
     /// Fails with `Conflict` if the phone number is registered.
     async fn create_driver(

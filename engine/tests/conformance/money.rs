@@ -214,6 +214,8 @@ async fn a_wallet_charge_holds_at_start_and_captures_with_its_bill(db: &Db) {
 async fn a_statement_is_issued_once_with_its_settlement(db: &Db) {
     let merchant = db.create_merchant(&unique("merchant"), dec!(6)).await.unwrap();
     assert_eq!(db.merchant(merchant.id).await.unwrap(), Some(merchant.clone()));
+    let all = db.merchants().await.unwrap();
+    assert!(all.contains(&merchant) && all.windows(2).all(|w| w[0].id < w[1].id), "listed by id");
     let site = site(db).await;
     let d = funded(db, dec!(100)).await;
     let mut s = charging(&site);

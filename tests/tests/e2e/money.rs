@@ -34,6 +34,8 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
         c.clock_rate = 120.0;
         c.notify_webhook = Some(hook);
         c.payment_secret = Some("test-secret".into());
+        c.settlement_check_ms = 100;
+        c.settlement_delay_ms = 0;
     });
 
     // The operator: a merchant taking 6% commission owns a car station and an e-bike station.
@@ -225,10 +227,11 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
     let path = format!("/api/v1/merchants/{}/statements/2026-03-01", merchant["id"]);
     let (s, early) = server.post(&path, json!({})).await;
     assert_eq!((s, early["error"].as_str()), (409, Some("day_not_over")), "{early}");
+    // Nobody asks: the daily settlement issues it once the day is over.
     let mut statement = Value::Null;
     for _ in 0..300 {
-        let (s, v) = server.post(&path, json!({})).await;
-        if s == 201 {
+        let (s, v) = server.get(&path).await;
+        if s == 200 {
             statement = v;
             break;
         }
@@ -244,6 +247,7 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
     );
     let (s, same) = server.post(&path, json!({})).await;
     assert_eq!((s, &same), (200, &statement), "issued once, never changed");
+    assert_eq!(server.get(&path).await.1, statement);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

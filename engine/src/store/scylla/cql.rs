@@ -388,6 +388,8 @@ pub(super) struct Statements {
 pub(super) struct MoneyStatements {
     pub merchant_insert: PreparedStatement,
     pub merchant_get: PreparedStatement,
+    /// Every merchant: a scan, for the daily settlement (hundreds of rows).
+    pub merchant_scan: PreparedStatement,
     pub merchant_exists: PreparedStatement,
 
     pub driver_insert: PreparedStatement,
@@ -834,6 +836,7 @@ impl MoneyStatements {
                 .read(Money, "SELECT id, name, commission_percent, created_at FROM merchants WHERE id = ?")
                 .await?,
             merchant_exists: p.read(Money, "SELECT id FROM merchants WHERE id = ?").await?,
+            merchant_scan: p.read(Money, "SELECT id, name, commission_percent, created_at FROM merchants").await?,
 
             user_insert: p
                 .prepare(

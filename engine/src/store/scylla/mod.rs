@@ -487,6 +487,10 @@ impl Store for ScyllaStore {
         db.cql.count(db.set_station_details(id, details).await)
     }
 
+    async fn merchants(&self) -> Result<Vec<crate::accounts::Merchant>> {
+        self.db.merchants().await
+    }
+
     async fn driver_sessions(&self, driver: DriverId, limit: usize) -> Result<Vec<SessionRecord>> {
         self.db.driver_sessions(driver, limit).await
     }

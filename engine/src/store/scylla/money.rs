@@ -257,6 +257,13 @@ impl Db {
         row.await?.map(merchant_row).transpose()
     }
 
+    pub(super) async fn merchants(&self) -> Result<Vec<Merchant>> {
+        let rows = self.cql.rows::<MerchantRow, _>("listing merchants", &self.st.money.merchant_scan, &());
+        let mut all = rows.await?.into_iter().map(merchant_row).collect::<Result<Vec<_>>>()?;
+        all.sort_by_key(|m| m.id);
+        Ok(all)
+    }
+
     // Drivers.
 
     /// The driver's row is written first, then its phone number claimed

@@ -301,6 +301,10 @@ impl Store for SqliteStore {
         self.readers.read(move |c| money::merchant(c, id)).await
     }
 
+    async fn merchants(&self) -> Result<Vec<Merchant>> {
+        self.readers.read(money::merchants).await
+    }
+
     async fn create_driver(&self, phone: &str, hash: Option<&str>, class: Option<&str>) -> Result<Driver> {
         let (phone, hash, class, at) =
             (phone.to_owned(), hash.map(str::to_owned), class.map(str::to_owned), now());

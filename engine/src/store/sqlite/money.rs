@@ -76,6 +76,19 @@ pub(super) fn create_merchant(
     Ok(Merchant { id: c.last_insert_rowid(), name, commission_percent: pct, created_at: at })
 }
 
+pub(super) fn merchants(c: &Connection) -> rusqlite::Result<Vec<Merchant>> {
+    c.prepare_cached("SELECT id, name, commission_percent, created_at FROM merchants ORDER BY id")?
+        .query_map([], |r| {
+            Ok(Merchant {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                commission_percent: decimal(r, 2)?,
+                created_at: time(r, 3)?,
+            })
+        })?
+        .collect()
+}
+
 pub(super) fn merchant(c: &Connection, id: MerchantId) -> rusqlite::Result<Option<Merchant>> {
     c.prepare_cached("SELECT id, name, commission_percent, created_at FROM merchants WHERE id = ?1")?
         .query_row([id], |r| {
