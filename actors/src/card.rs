@@ -101,21 +101,32 @@ impl From<&crate::port::StartError> for CardRefusal {
 
 /// Who pays for a charge a card made while the pile was offline: its
 /// account's wallet, with nothing held, at the class's discount. A card
-/// unknown here is billed to no one (the operator sees it unpaid).
+/// unknown here is billed to no one (the operator sees it unpaid); a store
+/// that cannot answer is an error, so the record is billed when the pile
+/// sends it again rather than to no one.
 pub async fn offline_payer(
     p: &Platform,
     station: StationId,
     card: &str,
     at: chrono::DateTime<chrono::Utc>,
-) -> Purchase {
-    let owner = match p.store.card(card).await {
-        Ok(Some(card)) => p.store.driver(card.driver_id).await.ok().flatten(),
-        _ => None,
+) -> Result<Purchase, Refusal> {
+    let owner = match p.store.card(card).await? {
+        Some(card) => p.store.driver(card.driver_id).await?,
+        None => None,
     };
     let Some(driver) = owner else {
         tracing::warn!(card, "offline charge by a card with no account");
-        return Purchase::default();
+        return Ok(Purchase::default());
     };
-    let discount = class_discount(p, driver.class.as_deref(), station, at).await.ok().flatten();
-    Purchase { payer: Some(Payer { driver: driver.id, held: Decimal::ZERO }), discount, ..Default::default() }
+    let discount = match class_discount(p, driver.class.as_deref(), station, at).await {
+        Ok(d) => d,
+        // The charge happened: a class since refused here still pays list price.
+        Err(Refusal::NotAllowed(_)) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Purchase {
+        payer: Some(Payer { driver: driver.id, held: Decimal::ZERO }),
+        discount,
+        ..Default::default()
+    })
 }

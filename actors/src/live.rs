@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use dashmap::DashMap;
 use engine::domain::{PileId, PortStatus, SessionId, StationId};
 use engine::session::SessionState;
 use rust_decimal::Decimal;
@@ -35,22 +36,46 @@ pub enum Live {
     },
 }
 
-pub struct Feed(broadcast::Sender<Arc<Live>>);
+/// Port updates go to every listener; a charge's progress only to those
+/// following that charge, so a meter reading costs a bill computation only
+/// when someone watches it.
+pub struct Feed {
+    ports: broadcast::Sender<Arc<Live>>,
+    charges: DashMap<SessionId, broadcast::Sender<Arc<Live>>>,
+}
 
 impl Default for Feed {
     fn default() -> Self {
-        Feed(broadcast::channel(1024).0)
+        Feed { ports: broadcast::channel(1024).0, charges: DashMap::new() }
     }
 }
 
 impl Feed {
-    pub fn publish(&self, event: impl FnOnce() -> Live) {
-        if self.0.receiver_count() > 0 {
-            let _ = self.0.send(Arc::new(event()));
+    pub fn publish_port(&self, event: impl FnOnce() -> Live) {
+        if self.ports.receiver_count() > 0 {
+            let _ = self.ports.send(Arc::new(event()));
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Live>> {
-        self.0.subscribe()
+    pub fn subscribe_ports(&self) -> broadcast::Receiver<Arc<Live>> {
+        self.ports.subscribe()
+    }
+
+    /// Sends a charge's progress to its followers; forgets a charge nobody
+    /// follows any more.
+    pub fn publish_charge(&self, id: &SessionId, event: impl FnOnce() -> Live) {
+        let Some(tx) = self.charges.get(id).map(|tx| tx.clone()) else { return };
+        if tx.receiver_count() == 0 || tx.send(Arc::new(event())).is_err() {
+            self.charges.remove_if(id, |_, tx| tx.receiver_count() == 0);
+        }
+    }
+
+    pub fn subscribe_charge(&self, id: &SessionId) -> broadcast::Receiver<Arc<Live>> {
+        self.charges.entry(id.clone()).or_insert_with(|| broadcast::channel(64).0).subscribe()
+    }
+
+    /// The charge is over: its followers have had their last update.
+    pub fn end_charge(&self, id: &SessionId) {
+        self.charges.remove(id);
     }
 }

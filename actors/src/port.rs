@@ -150,7 +150,7 @@ impl Port {
             ports.with_label_values(&[self.status.as_str()]).dec();
             ports.with_label_values(&[status.as_str()]).inc();
             self.status = status;
-            self.platform.live.publish(|| Live::Port {
+            self.platform.live.publish_port(|| Live::Port {
                 station_id: self.station.record.id,
                 pile_id: self.pile_id.clone(),
                 port: self.no.0,

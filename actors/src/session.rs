@@ -86,7 +86,7 @@ impl Session {
     /// Tells live pages where the charge stands.
     fn publish(&self, amount: Option<Decimal>) {
         let rec = &self.rec;
-        self.platform().live.publish(|| Live::Charge {
+        self.platform().live.publish_charge(&rec.id, || Live::Charge {
             session_id: rec.id.clone(),
             state: rec.state,
             kwh: rec.meter.kwh,
@@ -224,6 +224,9 @@ impl Actor for Session {
         let p = &self.ctx.platform;
         p.metrics.sessions_open.dec();
         p.registry.sessions.remove_if(&self.rec.id, |_, a| !a.connected());
+        if !self.rec.state.is_open() {
+            p.live.end_charge(&self.rec.id);
+        }
         if let Some(payer) = &self.rec.terms.payer {
             p.registry.wallets.remove_if_mut(&payer.driver, |_, live| {
                 live.retain(|a| a.connected());
@@ -592,7 +595,12 @@ async fn bill_offline(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
     let started = record.started_offline.unwrap_or(record.ended_at);
     let station = ctx.station.clone();
     let purchase = match &record.card {
-        Some(card) => crate::card::offline_payer(&p, station.record.id, card, started).await,
+        Some(card) => match crate::card::offline_payer(&p, station.record.id, card, started).await {
+            Ok(purchase) => purchase,
+            Err(e) => {
+                return tracing::error!(session = %record.session, error = %e, "could not find who pays an offline charge; the pile will resend")
+            }
+        },
         None => Default::default(),
     };
     let mut rec = SessionRecord::new(

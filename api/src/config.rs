@@ -188,11 +188,7 @@ impl ServeConfig {
     pub fn money(&self) -> crate::money::MoneyConfig {
         let secret = match &self.payment_secret {
             Some(s) => s.clone().into_bytes(),
-            None => {
-                let mut b = [0u8; 32];
-                getrandom::fill(&mut b).expect("the OS random source");
-                b.to_vec()
-            }
+            None => crate::money::random::<32>().to_vec(),
         };
         crate::money::MoneyConfig {
             secret,

@@ -162,7 +162,8 @@ impl Money {
     }
 }
 
-fn random<const N: usize>() -> [u8; N] {
+/// Bytes from the OS's random source.
+pub fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).expect("the OS random source");
     b

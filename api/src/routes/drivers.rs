@@ -148,7 +148,7 @@ struct TopUpBody {
 async fn top_up(state: State, req: HttpRequest, body: web::Json<TopUpBody>) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let order = Order {
-        id: format!("top-{}", hex::encode(uuid_bytes())),
+        id: format!("top-{}", hex::encode(money::random::<12>())),
         driver_id: driver.id,
         amount: amount("amount", body.amount)?,
         provider: "sandbox".into(),
@@ -160,12 +160,6 @@ async fn top_up(state: State, req: HttpRequest, body: web::Json<TopUpBody>) -> A
     state.store.create_order(&order).await?;
     let pay = format!("/api/v1/payments/sandbox/orders/{}/pay", order.id);
     Ok(HttpResponse::Created().json(json!({ "order": order, "pay_url": pay })))
-}
-
-fn uuid_bytes() -> [u8; 12] {
-    let mut b = [0u8; 12];
-    getrandom::fill(&mut b).expect("the OS random source");
-    b
 }
 
 #[derive(Deserialize)]
@@ -234,7 +228,7 @@ async fn refund(
 ) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let amount = amount("amount", body.amount)?;
-    let key = format!("{}-{}", driver.id, hex::encode(uuid_bytes()));
+    let key = format!("{}-{}", driver.id, hex::encode(money::random::<12>()));
     let reference = money.refund(&state, driver.id, &key, amount).await?;
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
     Ok(HttpResponse::Created()

@@ -71,7 +71,7 @@ struct Filter {
 async fn ports(state: State, q: web::Query<Filter>) -> ApiResult<HttpResponse> {
     let station = q.station_id;
     let keep = move |e: &Live| matches!(e, Live::Port { station_id, .. } if station.is_none_or(|s| s == *station_id));
-    Ok(sse(state.live.subscribe(), state.config.live_keepalive, keep, |_| false))
+    Ok(sse(state.live.subscribe_ports(), state.config.live_keepalive, keep, |_| false))
 }
 
 /// The progress of one of the driver's own charges, until it is billed.
@@ -86,11 +86,15 @@ async fn charge(state: State, req: HttpRequest, id: web::Path<String>) -> ApiRes
     let Some(session) = mine else {
         return Err(ApiError::not_found("unknown_session", format!("you have no charge {id}")));
     };
-    if !session.state.is_open() {
-        return Err(ApiError::conflict("charge_over", format!("charge {id} is {}", session.state.as_str())));
+    // Following first, then looking again: a charge that ends in between is
+    // seen either way.
+    let rx = state.live.subscribe_charge(&id);
+    let now = state.store.session(&id).await?.map_or(session.state, |s| s.state);
+    if !now.is_open() {
+        state.live.end_charge(&id);
+        return Err(ApiError::conflict("charge_over", format!("charge {id} is {}", now.as_str())));
     }
-    let keep = move |e: &Live| matches!(e, Live::Charge { session_id, .. } if *session_id == id);
     let last =
         |e: &Live| matches!(e, Live::Charge { state: SessionState::Finished | SessionState::Failed, .. });
-    Ok(sse(state.live.subscribe(), state.config.live_keepalive, keep, last))
+    Ok(sse(rx, state.config.live_keepalive, |_| true, last))
 }

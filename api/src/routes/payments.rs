@@ -34,7 +34,10 @@ pub fn staff_routes(cfg: &mut web::ServiceConfig) {
 /// Checks and books one notification; the outcome is counted either way.
 async fn confirm(state: &State, money: &MoneyData, body: &[u8], signature: &str) -> ApiResult<bool> {
     let result = async {
-        // The order's amount, looked up only once the signature holds.
+        // Nothing unsigned reaches the store.
+        if !payment::verify(&money.config.secret, body, signature) {
+            return Err(notify_error(NotifyError::BadSignature));
+        }
         let order = match serde_json::from_slice::<payment::Notification>(body) {
             Ok(n) => state.store.order(&n.order_id).await?,
             Err(_) => None,

@@ -9,19 +9,15 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::Server;
+use common::{dec, Server};
 use engine::ykc::{CardStartVerdict as V, Message};
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
 use loadtest::ykc_pile::{Event, SimPile};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
-}
 
 /// Swipes a card and returns the pile's verdict: (ok, reason, balance).
 async fn swipe(pile: &mut SimPile, gun: u8, card: [u8; 8]) -> (bool, u8, Decimal) {

@@ -11,17 +11,12 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::Server;
+use common::{dec, Server};
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event, Profile, Script};
-use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
-}
 
 /// One simulated hour per real second, in 30 s steps.
 fn config(phys: u32) -> EbikeConfig {

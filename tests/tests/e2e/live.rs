@@ -6,9 +6,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::Server;
+use common::{dec, Server};
 use loadtest::ykc_pile::Event;
-use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
@@ -59,10 +58,6 @@ impl Events {
         .await;
         found.unwrap_or_else(|_| panic!("no such event; saw {seen:?}"))
     }
-}
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

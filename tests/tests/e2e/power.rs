@@ -7,20 +7,16 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{dec, Server};
 use engine::domain::PileId;
 use engine::ykc;
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
-}
 
 fn fast(c: &mut api::ServeConfig) {
     c.power_interval_ms = 200;

@@ -3,6 +3,7 @@
 //! charge and bills nothing twice; SIGTERM flushes what it holds.
 
 use crate::common;
+use common::dec;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -131,10 +132,6 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-}
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
 }
 
 /// A station (0.10 yuan service fee), three plans and a 10-port pile;

@@ -7,20 +7,15 @@ use crate::common;
 use std::time::Duration;
 
 use chrono::Timelike;
-use common::Server;
+use common::{dec, Server};
 use engine::domain::{PileId, SessionId};
 use engine::tariff::Period;
 use engine::ykc::{self, Message};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
-use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn dec(v: &Value) -> Decimal {
-    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
-}
 
 async fn login(server: &Server, id: &str) -> SimPile {
     let mut cfg = PileConfig::new(PileId(id.into()), 1);

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use api::server::Background;
 use api::ServeConfig;
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 pub struct Server {
@@ -261,3 +262,8 @@ impl Server {
 }
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// A money or energy amount from JSON, where it is always a string.
+pub fn dec(v: &Value) -> Decimal {
+    v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
+}
