@@ -69,8 +69,9 @@ pub async fn class_discount(
     station: StationId,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Discount>, Refusal> {
-    let rules = p.store.rules().await?;
-    Ok(match accounts::resolve(&rules, class, station, at)? {
+    let (rules, operator) = tokio::try_join!(p.store.rules(), p.store.station(station))?;
+    let operator = operator.map_or(engine::domain::DEFAULT_OPERATOR, |s| s.operator_id);
+    Ok(match accounts::resolve(&rules, class, (operator, station), at)? {
         None => None,
         Some(Grant::Percent(d)) => Some(d),
         Some(Grant::Tariff { rule_id, tariff_id }) => match p.store.tariff(tariff_id).await? {

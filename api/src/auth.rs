@@ -1,25 +1,31 @@
 //! Who may call the operators' API, decided in one place.
 //!
 //! Every operator route sits behind `staff`: the bearer token must belong to
-//! a platform user, and the user's role must allow the request. Reading is
-//! for staff and up; changing anything for managers and up; creating users
-//! for admins. A merchant user reads only its own merchant and statements,
-//! and anything else answers 404, as if it did not exist. Drivers' routes
-//! check their own tokens (`money::driver`); payment notifications are
-//! checked by signature instead.
+//! a platform user of an operator that is not frozen, and the user's role
+//! must allow the request. Reading is for staff and up; changing anything
+//! for managers and up. Drivers, their cards and money, and operators
+//! themselves are the platform's, so only the platform admin changes them.
+//! A merchant user reads only its own merchant, statements and stations,
+//! and anything else answers 404, as if it did not exist. Which records a
+//! user sees within what the role allows is `tenancy::Scope`'s business.
+//! Drivers' routes check their own tokens (`money::driver`); payment
+//! notifications are checked by signature instead.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
+use actix_web::web::Query;
 use actix_web::{web, HttpMessage, HttpResponse};
-use engine::accounts::{NewUser, Principal, Role, User};
+use engine::accounts::{NewUser, Principal, Role, Status, User};
+use engine::domain::OperatorId;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::money::{self, MoneyData};
-use crate::routes::State;
+use crate::routes::{Page, PageQuery, State};
+use crate::tenancy::Scope;
 
 /// The public routes of authentication.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,24 +34,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Routes only staff reach (behind `staff`).
 pub fn staff_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/users", web::post().to(create_user));
+    cfg.route("/users", web::post().to(create_user)).route("/users", web::get().to(users));
 }
 
-/// The least role a request needs, or `None` if a merchant may make it.
-fn needs(method: &Method, path: &str, user: &User) -> Result<(), ApiError> {
-    let role = user.user.role;
+/// Whether the user's role allows the request at all.
+fn needs(method: &Method, path: &str, scope: &Scope) -> Result<(), ApiError> {
+    let role = scope.role;
+    let under = |prefix: &str| {
+        let full = format!("/api/v1{prefix}");
+        path == full || path.starts_with(&format!("{full}/"))
+    };
+    let read = method == Method::GET || method == Method::HEAD;
     if role == Role::Merchant {
-        let own = user.user.merchant_id.map(|m| format!("/api/v1/merchants/{m}"));
-        let mine = own.is_some_and(|own| path == own || path.starts_with(&format!("{own}/")));
-        return if method == Method::GET && mine {
-            Ok(())
-        } else {
-            Err(ApiError::not_found("not_found", "no such resource"))
-        };
+        let own = scope.merchant.map(|m| format!("/merchants/{m}"));
+        let mine = own.is_some_and(|own| under(&own)) || under("/stations") || under("/reports");
+        return if read && mine { Ok(()) } else { Err(ApiError::not_found("not_found", "no such resource")) };
     }
-    let least = if path == "/api/v1/users" {
+    let platform = under("/drivers") || under("/cards") || under("/reconciliations") || under("/operators");
+    let least = if platform && !(read && under("/operators")) {
         Role::Admin
-    } else if method == Method::GET || method == Method::HEAD {
+    } else if read {
         Role::Staff
     } else {
         Role::Manager
@@ -73,12 +81,14 @@ pub async fn staff(
             return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "drivers use /api/v1/me"));
         };
         let user = state.store.user(user_id).await?.ok_or_else(|| money::unauthorized("unknown user"))?;
-        needs(req.method(), req.path(), &user)?;
-        Ok(user)
+        let scope = Scope::of(&user);
+        active(&state, &scope).await?;
+        needs(req.method(), req.path(), &scope)?;
+        Ok(scope)
     };
     match checked.await {
-        Ok(user) => {
-            req.extensions_mut().insert(user);
+        Ok(scope) => {
+            req.extensions_mut().insert(scope);
             Ok(next.call(req).await?.map_into_left_body())
         }
         Err(e) => {
@@ -95,12 +105,22 @@ struct Login {
     password: String,
 }
 
+/// A frozen operator's users are locked out until it is active again.
+async fn active(state: &State, scope: &Scope) -> ApiResult<()> {
+    let Some(id) = scope.operator else { return Ok(()) };
+    match state.store.operator(id).await? {
+        Some(o) if o.status == Status::Active => Ok(()),
+        _ => Err(money::unauthorized("this user's operator is not active")),
+    }
+}
+
 async fn login(state: State, money: MoneyData, body: web::Json<Login>) -> ApiResult<HttpResponse> {
     let refused = || money::unauthorized("wrong username or password");
     let user = state.store.user_by_name(body.username.trim()).await?.ok_or_else(refused)?;
     if !money::password_matches(&body.password, &user.user.password_hash) {
         return Err(refused());
     }
+    active(&state, &Scope::of(&user)).await?;
     let token = money.issue(&state, Principal::Staff { user_id: user.id }).await?;
     Ok(HttpResponse::Ok().json(json!({ "user": user, "token": token })))
 }
@@ -111,15 +131,20 @@ struct NewUserBody {
     username: String,
     password: String,
     role: Role,
+    /// The admin names the operator; others create users of their own.
+    operator_id: Option<i64>,
     merchant_id: Option<i64>,
 }
 
 /// A user with a hashed password, checked as every way of creating one must.
+/// `operator` is `None` for an admin; a merchant user's merchant must be the
+/// operator's.
 pub async fn new_user(
     store: &dyn engine::store::Store,
     username: &str,
     password: &str,
     role: Role,
+    operator: Option<OperatorId>,
     merchant_id: Option<i64>,
 ) -> ApiResult<User> {
     let username = username.trim();
@@ -133,7 +158,9 @@ pub async fn new_user(
         (Role::Merchant, None) => {
             return Err(ApiError::invalid("merchant_id", "a merchant user names its merchant"))
         }
-        (Role::Merchant, Some(m)) if store.merchant(m).await?.is_none() => {
+        (Role::Merchant, Some(m))
+            if store.merchant(m).await?.is_none_or(|m| Some(m.operator_id) != operator) =>
+        {
             return Err(ApiError::invalid("merchant_id", format!("no merchant {m}")))
         }
         (Role::Merchant, _) => {}
@@ -144,6 +171,7 @@ pub async fn new_user(
         username: username.to_owned(),
         password_hash: money::hash_password(password)?,
         role,
+        operator_id: operator,
         merchant_id,
     };
     store.create_user(&new).await.map_err(|e| match e {
@@ -154,8 +182,31 @@ pub async fn new_user(
     })
 }
 
-async fn create_user(state: State, body: web::Json<NewUserBody>) -> ApiResult<HttpResponse> {
+/// The admin creates anyone; a manager creates staff, managers and merchant
+/// users of its own operator.
+async fn create_user(state: State, scope: Scope, body: web::Json<NewUserBody>) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let user = new_user(state.store.as_ref(), &b.username, &b.password, b.role, b.merchant_id).await?;
+    if b.role > scope.role {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("a {} may not create a {}", scope.role.as_str(), b.role.as_str()),
+        ));
+    }
+    let operator = match b.role {
+        Role::Admin if b.operator_id.is_some() => {
+            return Err(ApiError::invalid("operator_id", "admins belong to no operator"))
+        }
+        Role::Admin => None,
+        _ => Some(scope.owner(&state, b.operator_id).await?),
+    };
+    let store = state.store.as_ref();
+    let user = new_user(store, &b.username, &b.password, b.role, operator, b.merchant_id).await?;
     Ok(HttpResponse::Created().json(user))
+}
+
+async fn users(state: State, scope: Scope, page: Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let all = state.store.users().await?;
+    let seen = all.into_iter().filter(|u| scope.is_admin() || u.user.operator_id == scope.operator);
+    Ok(HttpResponse::Ok().json(Page::of(seen, |u| u.id, &page)?))
 }

@@ -2,6 +2,8 @@
 //! `{"error": code, "message": text, "field": name?}` with a stable code
 //! that clients can switch on.
 
+use std::borrow::Cow;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use engine::store::StoreError;
@@ -14,7 +16,7 @@ pub struct ApiError {
     pub error: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
+    pub field: Option<Cow<'static, str>>,
 }
 
 impl ApiError {
@@ -30,8 +32,32 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, error, message)
     }
 
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        ApiError { field: Some(field), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message) }
+    pub fn invalid(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        ApiError {
+            field: Some(field.into()),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+        }
+    }
+
+    /// A body that is not JSON is a 400; JSON of the wrong shape (a field
+    /// missing, unknown, of the wrong type or out of range) is a 422, naming
+    /// the field where serde does.
+    pub fn json(e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        if !matches!(e.classify(), Category::Data) {
+            return Self::bad_request(format!("malformed JSON body: {e}"));
+        }
+        let text = e.to_string();
+        let named = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|p| text.split_once(p))
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(field, _)| field.to_owned());
+        let message = format!("invalid JSON body: {text}");
+        match named {
+            Some(field) => Self::invalid(field, message),
+            None => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

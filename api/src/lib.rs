@@ -14,5 +14,6 @@ pub mod money;
 pub mod routes;
 pub mod server;
 pub mod settle;
+pub mod tenancy;
 
 pub use config::ServeConfig;

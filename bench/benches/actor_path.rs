@@ -34,9 +34,10 @@ async fn link(dir: &std::path::Path) -> (Arc<Platform>, Conn, PileId) {
     let mut cfg = SqliteConfig::new(dir.join("bench.db"));
     cfg.synchronous_full = false;
     let store = SqliteStore::open(cfg).unwrap();
-    let tariff = store.create_tariff("flat", &TouPrices::flat(dec!(0.8), dec!(0.4))).await.unwrap();
+    let tariff = store.create_tariff(1, "flat", &TouPrices::flat(dec!(0.8), dec!(0.4))).await.unwrap();
     let station = store
         .create_station(&NewStation {
+            operator_id: 1,
             name: "bench".into(),
             tariff_id: tariff.id,
             utc_offset_minutes: 480,

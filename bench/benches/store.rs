@@ -37,9 +37,10 @@ fn sample(session: &SessionId, at: DateTime<Utc>) -> MeterSample {
 }
 
 async fn seeded(store: &SqliteStore) -> Vec<SessionId> {
-    let tariff = store.create_tariff("flat", &TouPrices::flat(dec!(0.8), dec!(0.4))).await.unwrap();
+    let tariff = store.create_tariff(1, "flat", &TouPrices::flat(dec!(0.8), dec!(0.4))).await.unwrap();
     let station = store
         .create_station(&NewStation {
+            operator_id: 1,
             name: "bench".into(),
             tariff_id: tariff.id,
             utc_offset_minutes: 480,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{StationId, TariffId};
+use crate::domain::{default_operator, OperatorId, StationId, TariffId};
 use crate::ledger::{DriverId, MerchantId};
 use crate::pricing::Discount;
 
@@ -80,9 +80,21 @@ pub struct Card {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Merchant {
     pub id: MerchantId,
+    #[serde(default = "default_operator")]
+    pub operator_id: OperatorId,
     pub name: String,
     /// The platform's share of what the merchant's charges take, percent.
     pub commission_percent: Decimal,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A tenant of the platform. Its users see only its stations, prices and
+/// merchants; a frozen operator's users cannot log in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    pub id: OperatorId,
+    pub name: String,
+    pub status: Status,
     pub created_at: DateTime<Utc>,
 }
 
@@ -157,6 +169,9 @@ pub struct NewUser {
     #[serde(skip_serializing)]
     pub password_hash: String,
     pub role: Role,
+    /// The operator the user works for; `None` only for platform admins.
+    #[serde(default)]
+    pub operator_id: Option<OperatorId>,
     /// The merchant a merchant user speaks for.
     pub merchant_id: Option<MerchantId>,
 }
@@ -192,6 +207,8 @@ pub enum RuleKind {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewRule {
+    #[serde(default = "default_operator")]
+    pub operator_id: OperatorId,
     pub name: String,
     /// The driver class it applies to.
     pub class: String,
@@ -228,8 +245,9 @@ impl NewRule {
         Ok(())
     }
 
-    fn applies(&self, station: StationId, at: DateTime<Utc>) -> bool {
-        self.station_id.is_none_or(|s| s == station)
+    fn applies(&self, operator: OperatorId, station: StationId, at: DateTime<Utc>) -> bool {
+        self.operator_id == operator
+            && self.station_id.is_none_or(|s| s == station)
             && self.valid_from.is_none_or(|f| f <= at)
             && self.valid_until.is_none_or(|u| at < u)
     }
@@ -251,17 +269,17 @@ pub enum Grant {
     },
 }
 
-/// What the rules in force give a driver of `class` at a station: its own
-/// tariff if a rule gives one (a station's rule before an operator-wide one),
-/// else the largest percentage; or a refusal if the station is private to
-/// others.
+/// What the rules in force give a driver of `class` at a station of
+/// `operator`: its own tariff if a rule gives one (a station's rule before an
+/// operator-wide one), else the largest percentage; or a refusal if the
+/// station is private to others. Other operators' rules never apply.
 pub fn resolve(
     rules: &[Rule],
     class: Option<&str>,
-    station: StationId,
+    (operator, station): (OperatorId, StationId),
     at: DateTime<Utc>,
 ) -> Result<Option<Grant>, NotAllowed> {
-    let live: Vec<&Rule> = rules.iter().filter(|r| r.rule.applies(station, at)).collect();
+    let live: Vec<&Rule> = rules.iter().filter(|r| r.rule.applies(operator, station, at)).collect();
     let mine = |r: &&&Rule| class == Some(r.rule.class.as_str());
     let private = live.iter().any(|r| r.rule.kind == RuleKind::Allow && r.rule.station_id.is_some());
     if private && !live.iter().filter(mine).any(|r| r.rule.kind == RuleKind::Allow) {
@@ -300,6 +318,7 @@ mod tests {
 
     fn rule(id: i64, class: &str, station: Option<StationId>, kind: RuleKind) -> Rule {
         let rule = NewRule {
+            operator_id: 1,
             name: format!("r{id}"),
             class: class.into(),
             station_id: station,
@@ -308,6 +327,14 @@ mod tests {
             valid_until: None,
         };
         Rule { id, rule }
+    }
+
+    #[test]
+    fn other_operators_rules_never_apply() {
+        let mut r = rule(1, "staff", None, RuleKind::Discount { percent: dec!(50) });
+        r.rule.operator_id = 2;
+        assert_eq!(resolve(&[r.clone()], Some("staff"), (1, 5), at(0)), Ok(None));
+        assert!(matches!(resolve(&[r], Some("staff"), (2, 5), at(0)), Ok(Some(Grant::Percent(_)))));
     }
 
     #[test]
@@ -321,7 +348,7 @@ mod tests {
             campaign,
             rule(4, "fleet", None, RuleKind::Discount { percent: dec!(90) }),
         ];
-        let pct = |class, station, t| match resolve(&rules, class, station, at(t)).unwrap() {
+        let pct = |class, station, t| match resolve(&rules, class, (1, station), at(t)).unwrap() {
             Some(Grant::Percent(d)) => Some(d.percent),
             other => other.map(|_| panic!("not a percentage")),
         };
@@ -330,12 +357,14 @@ mod tests {
         assert_eq!(pct(Some("staff"), 8, 150), Some(dec!(50)));
         assert_eq!(pct(Some("staff"), 8, 200), Some(dec!(10)), "a campaign ends at valid_until");
         assert_eq!(pct(None, 9, 0), None);
-        let Some(Grant::Percent(d)) = resolve(&rules, Some("staff"), 9, at(150)).unwrap() else { panic!() };
+        let Some(Grant::Percent(d)) = resolve(&rules, Some("staff"), (1, 9), at(150)).unwrap() else {
+            panic!()
+        };
         assert_eq!(d.rule_id, 3);
         let mut with_tariff = rules.clone();
         with_tariff.push(rule(5, "staff", None, RuleKind::Tariff { tariff_id: 70 }));
         with_tariff.push(rule(6, "staff", Some(9), RuleKind::Tariff { tariff_id: 71 }));
-        let tariff = |station| resolve(&with_tariff, Some("staff"), station, at(0)).unwrap();
+        let tariff = |station| resolve(&with_tariff, Some("staff"), (1, station), at(0)).unwrap();
         assert_eq!(tariff(9), Some(Grant::Tariff { rule_id: 6, tariff_id: 71 }), "the station's own first");
         assert_eq!(
             tariff(8),
@@ -347,10 +376,10 @@ mod tests {
     #[test]
     fn a_private_station_admits_only_its_allowed_classes() {
         let rules = vec![rule(1, "fleet", Some(5), RuleKind::Allow)];
-        assert_eq!(resolve(&rules, Some("fleet"), 5, at(0)), Ok(None));
-        assert_eq!(resolve(&rules, Some("staff"), 5, at(0)), Err(NotAllowed(5)));
-        assert_eq!(resolve(&rules, None, 5, at(0)), Err(NotAllowed(5)));
-        assert_eq!(resolve(&rules, None, 6, at(0)), Ok(None), "other stations stay public");
+        assert_eq!(resolve(&rules, Some("fleet"), (1, 5), at(0)), Ok(None));
+        assert_eq!(resolve(&rules, Some("staff"), (1, 5), at(0)), Err(NotAllowed(5)));
+        assert_eq!(resolve(&rules, None, (1, 5), at(0)), Err(NotAllowed(5)));
+        assert_eq!(resolve(&rules, None, (1, 6), at(0)), Ok(None), "other stations stay public");
     }
 
     #[test]

@@ -42,6 +42,18 @@ impl fmt::Display for PortNo {
 
 pub type StationId = i64;
 pub type TariffId = i64;
+/// A tenant: a company running its own stations, prices and merchants on
+/// the platform.
+pub type OperatorId = i64;
+
+/// The operator every platform starts with; it owns whatever was created
+/// before there were others, so a single-operator deployment never names one.
+pub const DEFAULT_OPERATOR: OperatorId = 1;
+
+/// For serde: records stored before tenants existed are the default operator's.
+pub fn default_operator() -> OperatorId {
+    DEFAULT_OPERATOR
+}
 
 /// A charging session's id: the transaction serial the platform mints when it
 /// starts a charge (YKC: 32 digits). Every later frame of the charge carries

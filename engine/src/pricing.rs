@@ -46,6 +46,8 @@ pub enum Pricing {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricePlan {
     pub id: PlanId,
+    #[serde(default = "crate::domain::default_operator")]
+    pub operator_id: crate::domain::OperatorId,
     pub name: String,
     pub pricing: Pricing,
 }

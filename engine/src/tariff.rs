@@ -81,6 +81,8 @@ mod slots_serde {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tariff {
     pub id: TariffId,
+    #[serde(default = "crate::domain::default_operator")]
+    pub operator_id: crate::domain::OperatorId,
     pub name: String,
     pub tou: TouPrices,
 }

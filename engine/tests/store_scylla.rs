@@ -68,9 +68,10 @@ fn t(us: i64) -> DateTime<Utc> {
 
 /// A tariff, station and pile, and a session on them created at `created`.
 async fn site(store: &ScyllaStore, pile: &str, created: DateTime<Utc>) -> SessionRecord {
-    let tariff = store.create_tariff("flat", &TouPrices::flat(dec!(1.2), dec!(0.8))).await.unwrap();
+    let tariff = store.create_tariff(1, "flat", &TouPrices::flat(dec!(1.2), dec!(0.8))).await.unwrap();
     let station = store
         .create_station(&NewStation {
+            operator_id: 1,
             name: "depot".into(),
             tariff_id: tariff.id,
             utc_offset_minutes: 480,
@@ -132,14 +133,14 @@ async fn nodes_starting_together_share_one_schema_and_one_id_sequence() {
     let (a, b) = tokio::join!(ScyllaStore::connect(config.clone()), ScyllaStore::connect(config.clone()));
     let (a, b) = (a.unwrap(), b.unwrap());
     let tou = TouPrices::flat(dec!(1), dec!(1));
-    let first = a.create_tariff("a", &tou).await.unwrap();
+    let first = a.create_tariff(1, "a", &tou).await.unwrap();
     assert_eq!(b.tariff(first.id).await.unwrap(), Some(first.clone()));
     let ids: Vec<i64> = {
         let (a, b) = (Arc::new(a), Arc::new(b));
         let tasks: Vec<_> = (0..20)
             .map(|i| {
                 let (store, tou) = (if i % 2 == 0 { a.clone() } else { b.clone() }, tou.clone());
-                tokio::spawn(async move { store.create_tariff("racing", &tou).await.unwrap().id })
+                tokio::spawn(async move { store.create_tariff(1, "racing", &tou).await.unwrap().id })
             })
             .collect();
         let mut ids = Vec::new();

@@ -36,9 +36,10 @@ fn t(us: i64) -> DateTime<Utc> {
 
 /// A tariff, station and pile to hang sessions on.
 async fn site(store: &SqliteStore, pile: &str) -> SessionRecord {
-    let tariff = store.create_tariff("flat", &TouPrices::flat(dec!(1.2), dec!(0.8))).await.unwrap();
+    let tariff = store.create_tariff(1, "flat", &TouPrices::flat(dec!(1.2), dec!(0.8))).await.unwrap();
     let station = store
         .create_station(&NewStation {
+            operator_id: 1,
             name: "depot".into(),
             tariff_id: tariff.id,
             utc_offset_minutes: 480,
@@ -125,7 +126,7 @@ async fn data_survives_drop_and_reopen() {
     assert_eq!(store.samples(&session.id).await.unwrap(), vec![sample(&session, 10), sample(&session, 20)]);
     assert!(store.station(session.station_id).await.unwrap().is_some());
     // Ids keep counting after a restart.
-    let tariff = store.create_tariff("next", &tou).await.unwrap();
+    let tariff = store.create_tariff(1, "next", &tou).await.unwrap();
     let Pricing::TimeOfUse { tariff_id, .. } = session.terms.pricing else { unreachable!() };
     assert!(tariff.id > tariff_id);
 }
@@ -143,7 +144,7 @@ async fn reopening_applies_no_migration_twice() {
     let objects = tables(&path);
 
     let store = open(&path);
-    store.create_tariff("still writable", &TouPrices::flat(dec!(1), dec!(1))).await.unwrap();
+    store.create_tariff(1, "still writable", &TouPrices::flat(dec!(1), dec!(1))).await.unwrap();
     drop(store);
     assert_eq!(user_version(&path), version);
     assert_eq!(tables(&path), objects);
@@ -257,11 +258,11 @@ async fn a_batch_that_cannot_commit_fails_its_writes_and_the_store_recovers() {
     // store's busy timeout.
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let err = store.create_tariff("blocked", &TouPrices::flat(dec!(1), dec!(1))).await.unwrap_err();
+    let err = store.create_tariff(1, "blocked", &TouPrices::flat(dec!(1), dec!(1))).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
     assert_eq!((store.stats().errors, store.stats().queued), (1, 0));
 
     other.execute_batch("ROLLBACK").unwrap();
-    let tariff = store.create_tariff("after", &TouPrices::flat(dec!(1), dec!(1))).await.unwrap();
+    let tariff = store.create_tariff(1, "after", &TouPrices::flat(dec!(1), dec!(1))).await.unwrap();
     assert_eq!(store.tariff(tariff.id).await.unwrap().unwrap().name, "after");
 }

@@ -314,7 +314,7 @@ impl InProcess {
     pub async fn admin_token(&self) -> Result<String, String> {
         let password = "loadtest-admin-password";
         let admin = engine::accounts::Role::Admin;
-        api::auth::new_user(self.platform.store.as_ref(), "loadtest", password, admin, None)
+        api::auth::new_user(self.platform.store.as_ref(), "loadtest", password, admin, None, None)
             .await
             .map_err(|e| e.message)?;
         let body = serde_json::json!({ "username": "loadtest", "password": password });

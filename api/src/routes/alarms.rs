@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/alarms", web::get().to(list))
@@ -30,11 +31,24 @@ pub struct Query {
 
 const MAX_PAGE: usize = 500;
 
-async fn list(state: State, q: web::Query<Query>) -> ApiResult<HttpResponse> {
+/// Alarms of the stations the user sees. A page may come back short for an
+/// operator's user (others' alarms are skipped); `before` the last id still
+/// pages on.
+async fn list(state: State, scope: Scope, q: web::Query<Query>) -> ApiResult<HttpResponse> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::invalid("limit", format!("a page is 1 to {MAX_PAGE} alarms")));
     }
+    if let Some(s) = q.station_id {
+        scope.station(&state, s).await?;
+    }
+    if let Some(p) = &q.pile_id {
+        scope.pile(&state, p).await?;
+    }
+    let seen = match (q.station_id, &q.pile_id) {
+        (None, None) => scope.stations(&state).await?,
+        _ => None,
+    };
     let filter = AlarmFilter {
         station_id: q.station_id,
         pile_id: q.pile_id.clone().map(PileId),
@@ -42,16 +56,20 @@ async fn list(state: State, q: web::Query<Query>) -> ApiResult<HttpResponse> {
         before: q.before,
         limit,
     };
-    Ok(HttpResponse::Ok().json(state.store.alarms(&filter).await?))
+    let mut alarms = state.store.alarms(&filter).await?;
+    alarms.retain(|a| seen.as_ref().is_none_or(|s| s.contains(&a.alarm.station_id)));
+    Ok(HttpResponse::Ok().json(alarms))
 }
 
-async fn ack(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+async fn ack(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    scope.alarm(&state, *id).await?;
     let alarm = state.store.acknowledge_alarm(*id, state.now()).await?;
     let alarm = alarm.ok_or_else(|| ApiError::not_found("unknown_alarm", format!("no alarm {id}")))?;
     Ok(HttpResponse::Ok().json(alarm))
 }
 
-async fn clear(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+async fn clear(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    scope.alarm(&state, *id).await?;
     let alarm = state.store.clear_alarm(*id, state.now()).await?;
     let alarm = alarm.ok_or_else(|| ApiError::not_found("unknown_alarm", format!("no alarm {id}")))?;
     Ok(HttpResponse::Ok().json(alarm))

@@ -15,7 +15,7 @@ use engine::Decimal;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::piles::{live_pile, pricing, start_error, StartBody};
+use super::piles::{live_pile, pricing, record, start_error, StartBody};
 use super::State;
 use crate::error::{ApiError, ApiResult};
 use crate::money::{self, MoneyData};
@@ -180,10 +180,10 @@ async fn charge(state: State, req: HttpRequest, body: web::Json<ChargeBody>) -> 
     let mut driver = money::driver(&state, &req).await?;
     let ChargeBody { pile_id, port, plan_id, prepaid, prepaid_hours, queue } = body.into_inner();
     let start = StartBody { balance: None, plan_id, prepaid, prepaid_hours, queue };
-    let (plan, prepaid) = pricing(&state, &start).await?;
-    let pile_addr = live_pile(&state, &pile_id, port).await?;
-    let record = state.store.pile(&engine::domain::PileId::from(pile_id.as_str())).await?;
-    let station = record.map(|p| p.station_id).unwrap_or_default();
+    let record = record(&state, &pile_id).await?;
+    let (plan, prepaid) = pricing(&state, &start, &record).await?;
+    let pile_addr = live_pile(&state, &record, port)?;
+    let station = record.station_id;
     let discount = match actors::card::class_discount(&state, driver.class.as_deref(), station, state.now())
         .await
     {

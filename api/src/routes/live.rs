@@ -16,6 +16,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use super::State;
 use crate::error::{ApiError, ApiResult};
 use crate::money;
+use crate::tenancy::Scope;
 
 pub fn staff_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/events", web::get().to(ports));
@@ -67,10 +68,17 @@ struct Filter {
     station_id: Option<StationId>,
 }
 
-/// Port states as they change, everywhere or at one station.
-async fn ports(state: State, q: web::Query<Filter>) -> ApiResult<HttpResponse> {
-    let station = q.station_id;
-    let keep = move |e: &Live| matches!(e, Live::Port { station_id, .. } if station.is_none_or(|s| s == *station_id));
+/// Port states as they change, at every station the user sees (as of
+/// subscribing) or at one.
+async fn ports(state: State, scope: Scope, q: web::Query<Filter>) -> ApiResult<HttpResponse> {
+    if let Some(s) = q.station_id {
+        scope.station(&state, s).await?;
+    }
+    let (station, seen) = (q.station_id, scope.stations(&state).await?);
+    let keep = move |e: &Live| {
+        matches!(e, Live::Port { station_id, .. }
+            if station.is_none_or(|s| s == *station_id) && seen.as_ref().is_none_or(|s| s.contains(station_id)))
+    };
     Ok(sse(state.live.subscribe_ports(), state.config.live_keepalive, keep, |_| false))
 }
 

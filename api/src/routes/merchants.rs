@@ -9,12 +9,14 @@ use engine::settlement;
 use engine::Decimal;
 use serde::Deserialize;
 
-use super::State;
+use super::{Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
+use crate::tenancy::{as_field, Scope};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/merchants", web::post().to(create))
+        .route("/merchants", web::get().to(list))
         .route("/merchants/{id}", web::get().to(get))
         .route("/merchants/{id}/statements/{day}", web::get().to(statement))
         .route("/merchants/{id}/statements/{day}", web::post().to(settle))
@@ -29,11 +31,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body {
+    /// The admin names the operator; others create their own operator's.
+    operator_id: Option<i64>,
     name: String,
     commission_percent: Decimal,
 }
 
-async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+async fn create(state: State, scope: Scope, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "a merchant needs a name"));
     }
@@ -41,24 +45,22 @@ async fn create(state: State, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     if pct.is_sign_negative() || pct > Decimal::ONE_HUNDRED || pct.normalize().scale() > 2 {
         return Err(ApiError::invalid("commission_percent", "0 to 100, to 0.01"));
     }
-    Ok(HttpResponse::Created().json(state.store.create_merchant(body.name.trim(), pct).await?))
+    let operator = scope.owner(&state, body.operator_id).await?;
+    Ok(HttpResponse::Created().json(state.store.create_merchant(operator, body.name.trim(), pct).await?))
 }
 
-async fn merchant(state: &State, id: i64) -> ApiResult<engine::accounts::Merchant> {
-    state
-        .store
-        .merchant(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_merchant", format!("no merchant {id}")))
+async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(scope.merchant(&state, *id).await?))
 }
 
-async fn get(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(merchant(&state, *id).await?))
+async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let all = state.store.merchants().await?.into_iter().filter(|m| scope.sees(m.operator_id));
+    Ok(HttpResponse::Ok().json(Page::of(all, |m| m.id, &page)?))
 }
 
-async fn statement(state: State, path: web::Path<(i64, NaiveDate)>) -> ApiResult<HttpResponse> {
+async fn statement(state: State, scope: Scope, path: web::Path<(i64, NaiveDate)>) -> ApiResult<HttpResponse> {
     let (id, day) = path.into_inner();
-    merchant(&state, id).await?;
+    scope.merchant(&state, id).await?;
     let s = state.store.statement(id, day).await?.ok_or_else(|| {
         ApiError::not_found("unknown_statement", format!("merchant {id} has no statement for {day}"))
     })?;
@@ -69,11 +71,12 @@ async fn statement(state: State, path: web::Path<(i64, NaiveDate)>) -> ApiResult
 /// the one issued before: an issued statement never changes.
 async fn settle(
     state: State,
+    scope: Scope,
     money: MoneyData,
     path: web::Path<(i64, NaiveDate)>,
 ) -> ApiResult<HttpResponse> {
     let (id, day) = path.into_inner();
-    let m = merchant(&state, id).await?;
+    let m = scope.merchant(&state, id).await?;
     let offset = money.config.settlement_utc_offset_minutes;
     if state.now() < settlement::day_bounds(day, offset).1 {
         return Err(ApiError::conflict(
@@ -85,23 +88,40 @@ async fn settle(
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(s))
 }
 
-async fn create_rule(state: State, body: web::Json<NewRule>) -> ApiResult<HttpResponse> {
-    body.validate().map_err(|m| ApiError::invalid("rule", m))?;
-    if let Some(s) = body.station_id {
-        if state.store.station(s).await?.is_none() {
-            return Err(ApiError::invalid("station_id", format!("no station {s}")));
-        }
-    }
-    if let engine::accounts::RuleKind::Tariff { tariff_id } = body.kind {
-        if state.store.tariff(tariff_id).await?.is_none() {
-            return Err(ApiError::invalid("tariff_id", format!("no tariff {tariff_id}")));
-        }
-    }
-    Ok(HttpResponse::Created().json(state.store.create_rule(&body).await?))
+#[derive(Deserialize)]
+struct RuleBody {
+    /// The admin names the operator; others create their own operator's.
+    operator_id: Option<i64>,
+    #[serde(flatten)]
+    rule: NewRule,
 }
 
-async fn rules(state: State) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(state.store.rules().await?))
+/// A rule for a class of drivers at the operator's stations (or one of them).
+async fn create_rule(state: State, scope: Scope, body: web::Json<RuleBody>) -> ApiResult<HttpResponse> {
+    let RuleBody { operator_id, mut rule } = body.into_inner();
+    rule.validate().map_err(|m| ApiError::invalid("rule", m))?;
+    rule.operator_id = scope.owner(&state, operator_id).await?;
+    let not_theirs = |field, what, id| {
+        ApiError::invalid(field, format!("no {what} {id} of operator {}", rule.operator_id))
+    };
+    if let Some(s) = rule.station_id {
+        let station = scope.station(&state, s).await.map_err(as_field("station_id"))?;
+        if station.operator_id != rule.operator_id {
+            return Err(not_theirs("station_id", "station", s));
+        }
+    }
+    if let engine::accounts::RuleKind::Tariff { tariff_id } = rule.kind {
+        let tariff = scope.tariff(&state, tariff_id).await.map_err(as_field("tariff_id"))?;
+        if tariff.operator_id != rule.operator_id {
+            return Err(not_theirs("tariff_id", "tariff", tariff_id));
+        }
+    }
+    Ok(HttpResponse::Created().json(state.store.create_rule(&rule).await?))
+}
+
+async fn rules(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let all = state.store.rules().await?.into_iter().filter(|r| scope.sees(r.rule.operator_id));
+    Ok(HttpResponse::Ok().json(Page::of(all, |r| r.id, &page)?))
 }
 
 #[derive(Deserialize)]

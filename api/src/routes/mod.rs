@@ -4,8 +4,11 @@
 
 use std::sync::Arc;
 
+use std::str::FromStr;
+
 use actix_web::web;
 use actors::Platform;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
@@ -13,6 +16,7 @@ pub mod alarms;
 pub mod drivers;
 pub mod live;
 pub mod merchants;
+pub mod operators;
 pub mod ops;
 pub mod payments;
 pub mod piles;
@@ -30,7 +34,53 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::json(&e))
+}
+
+/// `?after=CURSOR&limit=N` of a list: the items after the cursor, in the
+/// list's order (by id).
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    pub after: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// One page of a list. `next` is the cursor of the following page, absent
+/// on the last one.
+#[derive(Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// The most items a page holds.
+pub const MAX_PAGE: usize = 500;
+
+impl<T> Page<T> {
+    /// A page of `all`, which is sorted by `key`.
+    pub fn of<K: Ord + FromStr + ToString>(
+        all: impl IntoIterator<Item = T>,
+        key: impl Fn(&T) -> K,
+        q: &PageQuery,
+    ) -> Result<Page<T>, ApiError> {
+        let limit = q.limit.unwrap_or(100);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::invalid("limit", format!("a page holds 1 to {MAX_PAGE} items")));
+        }
+        let after = match &q.after {
+            Some(a) => {
+                Some(a.parse::<K>().map_err(|_| ApiError::invalid("after", "not a cursor of this list"))?)
+            }
+            None => None,
+        };
+        let mut items: Vec<T> =
+            all.into_iter().filter(|t| after.as_ref().is_none_or(|a| key(t) > *a)).take(limit + 1).collect();
+        let next = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map(|t| key(t).to_string())
+        });
+        Ok(Page { items, next: next.flatten() })
+    }
 }
 
 /// The routes, for one HTTP worker; `in_flight` is shared by all workers.
@@ -45,11 +95,10 @@ pub fn configure(
             .app_data(in_flight)
             .app_data(money)
             .app_data(geo)
-            .app_data(
-                web::JsonConfig::default().limit(64 * 1024).error_handler(|err, _| {
-                    ApiError::bad_request(format!("malformed JSON body: {err}")).into()
-                }),
-            )
+            .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|err, _| match &err {
+                actix_web::error::JsonPayloadError::Deserialize(e) => ApiError::json(e).into(),
+                _ => ApiError::bad_request(format!("malformed JSON body: {err}")).into(),
+            }))
             .app_data(
                 web::PathConfig::default()
                     .error_handler(|err, _| ApiError::bad_request(format!("malformed path: {err}")).into()),
@@ -70,6 +119,7 @@ pub fn configure(
                         web::scope("")
                             .wrap(actix_web::middleware::from_fn(crate::auth::staff))
                             .configure(crate::auth::staff_routes)
+                            .configure(operators::routes)
                             .configure(payments::staff_routes)
                             .configure(live::staff_routes)
                             .configure(qr::staff_routes)

@@ -17,9 +17,10 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{optional_json, State};
+use super::{optional_json, Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::idempotency::{self, InFlight};
+use crate::tenancy::{as_field, Scope};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/piles", web::post().to(create))
@@ -54,16 +55,14 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
     }
 }
 
-async fn create(state: State, body: web::Json<NewPile>) -> ApiResult<HttpResponse> {
+async fn create(state: State, scope: Scope, body: web::Json<NewPile>) -> ApiResult<HttpResponse> {
     let protocol = Protocol::parse(&body.protocol)
         .ok_or_else(|| ApiError::invalid("protocol", "protocol must be \"ykc\" or \"dny\""))?;
     check_id(protocol, &body.id)?;
     if !(1..=99).contains(&body.ports) {
         return Err(ApiError::invalid("ports", "a pile has 1 to 99 ports"));
     }
-    if state.store.station(body.station_id).await?.is_none() {
-        return Err(ApiError::invalid("station_id", format!("no station {}", body.station_id)));
-    }
+    scope.station(&state, body.station_id).await.map_err(as_field("station_id"))?;
     let record = PileRecord {
         id: PileId(body.id.clone()),
         station_id: body.station_id,
@@ -108,10 +107,26 @@ pub(super) async fn view(state: &State, record: &PileRecord) -> PileView {
     }
 }
 
-async fn list(state: State) -> ApiResult<HttpResponse> {
-    let records = state.store.piles().await?;
-    let views = join_all(records.iter().map(|r| view(&state, r))).await;
-    Ok(HttpResponse::Ok().json(views))
+#[derive(Deserialize)]
+struct Filter {
+    station_id: Option<i64>,
+}
+
+/// The piles the user sees, a page at a time, with their live state.
+async fn list(
+    state: State,
+    scope: Scope,
+    filter: web::Query<Filter>,
+    page: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let (records, seen) = (state.store.piles().await?, scope.stations(&state).await?);
+    let records = records.into_iter().filter(|r| {
+        filter.station_id.is_none_or(|s| r.station_id == s)
+            && seen.as_ref().is_none_or(|s| s.contains(&r.station_id))
+    });
+    let page = Page::of(records, |r| r.id.as_str().to_owned(), &page)?;
+    let items = join_all(page.items.iter().map(|r| view(&state, r))).await;
+    Ok(HttpResponse::Ok().json(Page { items, next: page.next }))
 }
 
 pub(super) async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
@@ -122,8 +137,8 @@ pub(super) async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
         .ok_or_else(|| ApiError::not_found("unknown_pile", format!("no pile {id}")))
 }
 
-async fn get(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let record = record(&state, &id).await?;
+async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let record = scope.pile(&state, &id).await?;
     Ok(HttpResponse::Ok().json(view(&state, &record).await))
 }
 
@@ -146,19 +161,23 @@ pub struct StartBody {
     pub queue: bool,
 }
 
-/// The plan and prepaid amount of a start request.
+/// The plan and prepaid amount of a start request at a pile; the plan must
+/// be one of the pile's operator's.
 pub(super) async fn pricing(
     state: &State,
     body: &StartBody,
+    pile: &PileRecord,
 ) -> ApiResult<(Option<PricePlan>, Option<Decimal>)> {
     let plan = match body.plan_id {
-        Some(id) => Some(
-            state
-                .store
-                .plan(id)
-                .await?
-                .ok_or_else(|| ApiError::invalid("plan_id", format!("no plan {id}")))?,
-        ),
+        Some(id) => {
+            let (plan, station) =
+                futures::try_join!(state.store.plan(id), state.store.station(pile.station_id))?;
+            let operator = station.map(|s| s.operator_id);
+            Some(
+                plan.filter(|p| Some(p.operator_id) == operator)
+                    .ok_or_else(|| ApiError::invalid("plan_id", format!("no plan {id} at this pile")))?,
+            )
+        }
         None => None,
     };
     let prepaid = match (body.prepaid, body.prepaid_hours) {
@@ -191,8 +210,8 @@ pub(super) async fn pricing(
     Ok((plan, prepaid))
 }
 
-pub(super) async fn live_pile(state: &State, id: &str, port: u8) -> ApiResult<actix::Addr<pile::Pile>> {
-    let record = record(state, id).await?;
+pub(super) fn live_pile(state: &State, record: &PileRecord, port: u8) -> ApiResult<actix::Addr<pile::Pile>> {
+    let id = &record.id;
     if port == 0 || port > record.ports {
         return Err(ApiError::not_found(
             "unknown_port",
@@ -207,23 +226,31 @@ pub(super) async fn live_pile(state: &State, id: &str, port: u8) -> ApiResult<ac
 
 async fn start(
     state: State,
+    scope: Scope,
     in_flight: web::Data<InFlight>,
     req: HttpRequest,
     path: web::Path<(String, u8)>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let (id, port) = path.into_inner();
-    idempotency::once(&state, &in_flight, &req, &body, || start_charge(&state, id, port, &body)).await
+    let record = scope.pile(&state, &id).await?;
+    idempotency::once(&state, &in_flight, &req, &body, || start_charge(&state, record, port, &body)).await
 }
 
-async fn start_charge(state: &State, id: String, port: u8, body: &[u8]) -> ApiResult<(StatusCode, Value)> {
+async fn start_charge(
+    state: &State,
+    record: PileRecord,
+    port: u8,
+    body: &[u8],
+) -> ApiResult<(StatusCode, Value)> {
+    let id = &record.id;
     let body: StartBody = optional_json(body)?;
-    let (plan, prepaid) = pricing(state, &body).await?;
+    let (plan, prepaid) = pricing(state, &body, &record).await?;
     let balance = body.balance.or(prepaid).unwrap_or(Decimal::from(DEFAULT_START_BALANCE));
     if balance.is_sign_negative() {
         return Err(ApiError::invalid("balance", "balance cannot be negative"));
     }
-    let pile = live_pile(state, &id, port).await?;
+    let pile = live_pile(state, &record, port)?;
     let purchase = Purchase { plan, prepaid, ..Default::default() };
     let started = pile
         .send(pile::StartCharge { port: PortNo(port), queue: body.queue, balance, purchase })
@@ -256,16 +283,19 @@ pub(super) fn started_json(started: Started, held: Option<Decimal>) -> Value {
 
 async fn stop(
     state: State,
+    scope: Scope,
     in_flight: web::Data<InFlight>,
     req: HttpRequest,
     path: web::Path<(String, u8)>,
 ) -> ApiResult<HttpResponse> {
     let (id, port) = path.into_inner();
-    idempotency::once(&state, &in_flight, &req, &[], || stop_charge(&state, id, port)).await
+    let record = scope.pile(&state, &id).await?;
+    idempotency::once(&state, &in_flight, &req, &[], || stop_charge(&state, record, port)).await
 }
 
-async fn stop_charge(state: &State, id: String, port: u8) -> ApiResult<(StatusCode, Value)> {
-    let pile = live_pile(state, &id, port).await?;
+async fn stop_charge(state: &State, record: PileRecord, port: u8) -> ApiResult<(StatusCode, Value)> {
+    let id = &record.id;
+    let pile = live_pile(state, &record, port)?;
     let stopped = pile
         .send(pile::StopCharge { port: PortNo(port) })
         .await
@@ -282,10 +312,11 @@ async fn stop_charge(state: &State, id: String, port: u8) -> ApiResult<(StatusCo
 /// out) shows in the pile's command list.
 async fn command(
     state: State,
+    scope: Scope,
     id: web::Path<String>,
     body: web::Json<Maintenance>,
 ) -> ApiResult<HttpResponse> {
-    let record = record(&state, &id).await?;
+    let record = scope.pile(&state, &id).await?;
     let mut command = body.into_inner();
     // Only cards of live accounts go on a pile's offline list.
     if let Maintenance::OfflineCardsSync { cards } | Maintenance::OfflineCardsClear { cards } = &mut command {
@@ -310,8 +341,8 @@ async fn command(
     Ok(HttpResponse::Accepted().json(command))
 }
 
-async fn pile_commands(state: &State, id: &str) -> ApiResult<Vec<CommandRecord>> {
-    let record = record(state, id).await?;
+async fn pile_commands(state: &State, scope: Scope, id: &str) -> ApiResult<Vec<CommandRecord>> {
+    let record = scope.pile(state, id).await?;
     match state.registry.pile(&record.id) {
         Some(pile) => pile.send(pile::Commands).await.map_err(|e| ApiError::unavailable(e.to_string())),
         None => Ok(Vec::new()),
@@ -324,19 +355,24 @@ struct Limit {
 }
 
 /// The pile's latest diagnostic frames (BMS), newest first.
-async fn diagnostics(state: State, id: web::Path<String>, q: web::Query<Limit>) -> ApiResult<HttpResponse> {
-    let record = record(&state, &id).await?;
+async fn diagnostics(
+    state: State,
+    scope: Scope,
+    id: web::Path<String>,
+    q: web::Query<Limit>,
+) -> ApiResult<HttpResponse> {
+    let record = scope.pile(&state, &id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     Ok(HttpResponse::Ok().json(state.store.diagnostics(&record.id, limit).await?))
 }
 
-async fn commands(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(pile_commands(&state, &id).await?))
+async fn commands(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(pile_commands(&state, scope, &id).await?))
 }
 
-async fn one_command(state: State, path: web::Path<(String, u64)>) -> ApiResult<HttpResponse> {
+async fn one_command(state: State, scope: Scope, path: web::Path<(String, u64)>) -> ApiResult<HttpResponse> {
     let (id, command) = path.into_inner();
-    let found = pile_commands(&state, &id).await?.into_iter().find(|c| c.id == command);
+    let found = pile_commands(&state, scope, &id).await?.into_iter().find(|c| c.id == command);
     let found = found.ok_or_else(|| {
         ApiError::not_found("unknown_command", format!("pile {id} has no command {command}"))
     })?;

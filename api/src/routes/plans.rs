@@ -6,21 +6,26 @@ use actix_web::{web, HttpResponse};
 use engine::pricing::Pricing;
 use serde::Deserialize;
 
-use super::State;
+use super::{Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/plans", web::post().to(create)).route("/plans/{id}", web::get().to(get));
+    cfg.route("/plans", web::post().to(create))
+        .route("/plans", web::get().to(list))
+        .route("/plans/{id}", web::get().to(get));
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewPlan {
+    /// The admin names the operator; others create their own operator's.
+    pub operator_id: Option<i64>,
     pub name: String,
     pub pricing: Pricing,
 }
 
-async fn create(state: State, body: web::Json<NewPlan>) -> ApiResult<HttpResponse> {
+async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResult<HttpResponse> {
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "a plan needs a name"));
     }
@@ -28,15 +33,16 @@ async fn create(state: State, body: web::Json<NewPlan>) -> ApiResult<HttpRespons
         return Err(ApiError::invalid("pricing", "time-of-use prices are a station's tariff, not a plan"));
     }
     body.pricing.validate().map_err(|e| ApiError::invalid("pricing", e.to_string()))?;
-    let plan = state.store.create_plan(body.name.trim(), &body.pricing).await?;
+    let operator = scope.owner(&state, body.operator_id).await?;
+    let plan = state.store.create_plan(operator, body.name.trim(), &body.pricing).await?;
     Ok(HttpResponse::Created().json(plan))
 }
 
-async fn get(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let plan = state
-        .store
-        .plan(*id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_plan", format!("no plan {id}")))?;
-    Ok(HttpResponse::Ok().json(plan))
+async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(scope.plan(&state, *id).await?))
+}
+
+async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let all = state.store.plans().await?.into_iter().filter(|p| scope.sees(p.operator_id));
+    Ok(HttpResponse::Ok().json(Page::of(all, |p| p.id, &page)?))
 }

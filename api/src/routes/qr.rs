@@ -53,9 +53,14 @@ async fn resolve(state: State, code: web::Path<String>) -> ApiResult<HttpRespons
 }
 
 /// The port's QR code, as SVG, encoding `{public_url}/q/{code}`.
-async fn svg_code(state: State, money: MoneyData, path: web::Path<(String, u8)>) -> ApiResult<HttpResponse> {
+async fn svg_code(
+    state: State,
+    scope: crate::tenancy::Scope,
+    money: MoneyData,
+    path: web::Path<(String, u8)>,
+) -> ApiResult<HttpResponse> {
     let (id, port) = path.into_inner();
-    let pile = record(&state, &id).await?;
+    let pile = scope.pile(&state, &id).await?;
     if port == 0 || port > pile.ports {
         return Err(ApiError::not_found("unknown_port", format!("pile {id} has ports 1 to {}", pile.ports)));
     }

@@ -1,7 +1,6 @@
 //! Charging sessions: their state, meter samples and bill.
 
 use actix_web::{web, HttpResponse};
-use engine::domain::SessionId;
 use engine::pricing::Bill;
 use engine::session::SessionRecord;
 use engine::tariff::Period;
@@ -10,6 +9,7 @@ use serde_json::json;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/sessions/{id}", web::get().to(get))
@@ -28,36 +28,28 @@ struct SessionBody {
     bill: Option<Bill>,
 }
 
-async fn session(state: &State, id: &str) -> ApiResult<SessionRecord> {
-    state
-        .store
-        .session(&SessionId(id.to_owned()))
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_session", format!("no session {id}")))
-}
-
-async fn get(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let record = session(&state, &id).await?;
+async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let record = scope.session(&state, &id).await?;
     let bill = state.store.bill(&record.id).await?;
     let kwh_by_period = Period::ALL.iter().map(|p| (p.as_str(), record.meter.energy.kwh(*p))).collect();
     Ok(HttpResponse::Ok().json(SessionBody { kwh: record.kwh(), kwh_by_period, record, bill }))
 }
 
-async fn samples(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let record = session(&state, &id).await?;
+async fn samples(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let record = scope.session(&state, &id).await?;
     Ok(HttpResponse::Ok().json(state.store.samples(&record.id).await?))
 }
 
-async fn bill(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let record = session(&state, &id).await?;
+async fn bill(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let record = scope.session(&state, &id).await?;
     let bill = state.store.bill(&record.id).await?.ok_or_else(|| {
         ApiError::not_found("not_billed", format!("session {id} is {}", record.state.as_str()))
     })?;
     Ok(HttpResponse::Ok().json(bill))
 }
 
-async fn corrections(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let record = session(&state, &id).await?;
+async fn corrections(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let record = scope.session(&state, &id).await?;
     Ok(HttpResponse::Ok().json(json!({ "replaced": state.store.bill_history(&record.id).await? })))
 }
 
@@ -74,10 +66,11 @@ struct Correction {
 /// reversed and captured again at the new total.
 async fn correct(
     state: State,
+    scope: Scope,
     id: web::Path<String>,
     body: web::Json<Correction>,
 ) -> ApiResult<HttpResponse> {
-    let record = session(&state, &id).await?;
+    let record = scope.session(&state, &id).await?;
     let bill = state.store.bill(&record.id).await?.ok_or_else(|| {
         ApiError::conflict("not_billed", format!("session {id} is {}", record.state.as_str()))
     })?;

@@ -10,11 +10,13 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::State;
+use super::{Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
+use crate::tenancy::{as_field, Scope};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stations", web::post().to(create))
+        .route("/stations", web::get().to(list))
         .route("/stations/{id}", web::get().to(get))
         .route("/stations/{id}/details", web::put().to(set_details))
         .route("/stations/{id}/tariff", web::put().to(set_tariff))
@@ -70,11 +72,13 @@ fn check_details(d: &StationDetails) -> ApiResult<()> {
 
 async fn set_details(
     state: State,
+    scope: Scope,
     geo: Geo,
     id: web::Path<i64>,
     body: web::Json<StationDetails>,
 ) -> ApiResult<HttpResponse> {
     check_details(&body)?;
+    scope.station(&state, *id).await?;
     let station = state
         .store
         .set_station_details(*id, Some(&body))
@@ -142,6 +146,8 @@ const DEFAULT_UTC_OFFSET_MINUTES: i32 = 8 * 60;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
+    /// The admin names the operator; others create their own operator's.
+    pub operator_id: Option<i64>,
     pub name: String,
     pub tariff_id: i64,
     pub utc_offset_minutes: Option<i32>,
@@ -157,7 +163,7 @@ pub struct Body {
     pub details: Option<StationDetails>,
 }
 
-async fn create(state: State, geo: Geo, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     if let Some(d) = &body.details {
         check_details(d)?;
     }
@@ -169,12 +175,19 @@ async fn create(state: State, geo: Geo, body: web::Json<Body>) -> ApiResult<Http
     if !(-14 * 60..=14 * 60).contains(&offset) {
         return Err(ApiError::invalid("utc_offset_minutes", "must be within ±14 hours"));
     }
-    if state.store.tariff(body.tariff_id).await?.is_none() {
-        return Err(ApiError::invalid("tariff_id", format!("no tariff {}", body.tariff_id)));
+    let operator = scope.owner(&state, body.operator_id).await?;
+    // What a station refers to is its own operator's, even for the admin.
+    let tariff = scope.tariff(&state, body.tariff_id).await.map_err(as_field("tariff_id"))?;
+    if tariff.operator_id != operator {
+        return Err(ApiError::invalid(
+            "tariff_id",
+            format!("no tariff {} of operator {operator}", tariff.id),
+        ));
     }
     if let Some(m) = body.merchant_id {
-        if state.store.merchant(m).await?.is_none() {
-            return Err(ApiError::invalid("merchant_id", format!("no merchant {m}")));
+        let merchant = scope.merchant(&state, m).await.map_err(as_field("merchant_id"))?;
+        if merchant.operator_id != operator {
+            return Err(ApiError::invalid("merchant_id", format!("no merchant {m} of operator {operator}")));
         }
     }
     for (field, v) in [("service_fee", body.service_fee), ("minimum_charge", body.minimum_charge)] {
@@ -183,6 +196,7 @@ async fn create(state: State, geo: Geo, body: web::Json<Body>) -> ApiResult<Http
         }
     }
     let station = NewStation {
+        operator_id: operator,
         name: name.to_owned(),
         tariff_id: body.tariff_id,
         utc_offset_minutes: offset,
@@ -196,13 +210,27 @@ async fn create(state: State, geo: Geo, body: web::Json<Body>) -> ApiResult<Http
     Ok(HttpResponse::Created().json(created))
 }
 
-async fn get(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let station = state
-        .store
-        .station(*id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;
-    Ok(HttpResponse::Ok().json(station))
+async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(scope.station(&state, *id).await?))
+}
+
+#[derive(Deserialize)]
+struct Filter {
+    merchant_id: Option<i64>,
+}
+
+/// The stations the user sees, a page at a time, optionally one merchant's.
+async fn list(
+    state: State,
+    scope: Scope,
+    filter: web::Query<Filter>,
+    page: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let all = state.store.stations().await?;
+    let seen = all
+        .into_iter()
+        .filter(|s| scope.sees_station(s) && filter.merchant_id.is_none_or(|m| s.merchant_id == Some(m)));
+    Ok(HttpResponse::Ok().json(Page::of(seen, |s| s.id, &page)?))
 }
 
 fn watts(field: &'static str, v: Decimal) -> ApiResult<()> {
@@ -216,9 +244,11 @@ fn watts(field: &'static str, v: Decimal) -> ApiResult<()> {
 /// each kind of port needs at least and may draw at most.
 async fn set_power(
     state: State,
+    scope: Scope,
     id: web::Path<i64>,
     body: web::Json<PowerConfig>,
 ) -> ApiResult<HttpResponse> {
+    scope.station(&state, *id).await?;
     let p = body.into_inner();
     watts("transformer.capacity_w", p.transformer.capacity_w)?;
     watts("transformer.margin_w", p.transformer.margin_w)?;
@@ -237,7 +267,8 @@ async fn set_power(
     Ok(HttpResponse::Ok().json(station))
 }
 
-async fn unset_power(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+async fn unset_power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    scope.station(&state, *id).await?;
     let station = state.store.set_station_power(*id, None).await?;
     let station =
         station.ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;
@@ -247,8 +278,9 @@ async fn unset_power(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse
     Ok(HttpResponse::Ok().json(station))
 }
 
-/// The live station actor, started if the station exists.
-async fn live(state: &State, id: i64) -> ApiResult<actix::Addr<station::Station>> {
+/// The live station actor, started if the station exists and the user sees it.
+async fn live(state: &State, scope: Scope, id: i64) -> ApiResult<actix::Addr<station::Station>> {
+    scope.station(state, id).await?;
     registry::station(state, id).await.map_err(|e| match e {
         registry::StartError::NoStation(_) => {
             ApiError::not_found("unknown_station", format!("no station {id}"))
@@ -257,8 +289,8 @@ async fn live(state: &State, id: i64) -> ApiResult<actix::Addr<station::Station>
     })
 }
 
-async fn power(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let view = live(&state, *id)
+async fn power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let view = live(&state, scope, *id)
         .await?
         .send(station::GetPower)
         .await
@@ -274,9 +306,14 @@ pub struct Load {
 }
 
 /// A meter gateway pushes the transformer's non-charging load.
-async fn other_load(state: State, id: web::Path<i64>, body: web::Json<Load>) -> ApiResult<HttpResponse> {
+async fn other_load(
+    state: State,
+    scope: Scope,
+    id: web::Path<i64>,
+    body: web::Json<Load>,
+) -> ApiResult<HttpResponse> {
     watts("watts", body.watts)?;
-    live(&state, *id).await?.do_send(station::OtherLoad(body.watts));
+    live(&state, scope, *id).await?.do_send(station::OtherLoad(body.watts));
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "station_id": *id, "other_load_w": body.watts })))
 }
 
@@ -291,12 +328,18 @@ pub struct TariffBody {
 /// their charges end). Running charges keep the tariff they started under.
 async fn set_tariff(
     state: State,
+    scope: Scope,
     id: web::Path<i64>,
     body: web::Json<TariffBody>,
 ) -> ApiResult<HttpResponse> {
-    let tariff = state.store.tariff(body.tariff_id).await?;
-    let tariff =
-        tariff.ok_or_else(|| ApiError::invalid("tariff_id", format!("no tariff {}", body.tariff_id)))?;
+    let station = scope.station(&state, *id).await?;
+    let tariff = scope.tariff(&state, body.tariff_id).await.map_err(as_field("tariff_id"))?;
+    if tariff.operator_id != station.operator_id {
+        return Err(ApiError::invalid(
+            "tariff_id",
+            format!("no tariff {} of the station's operator", tariff.id),
+        ));
+    }
     let station = state.store.set_station_tariff(*id, tariff.id).await?;
     let station =
         station.ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;

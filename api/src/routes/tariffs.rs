@@ -6,11 +6,14 @@ use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices, SLOTS};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::State;
+use super::{Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tariffs", web::post().to(create)).route("/tariffs/{id}", web::get().to(get));
+    cfg.route("/tariffs", web::post().to(create))
+        .route("/tariffs", web::get().to(list))
+        .route("/tariffs/{id}", web::get().to(get));
 }
 
 #[derive(Deserialize, Serialize, Default, Clone)]
@@ -34,6 +37,8 @@ pub struct Range {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewTariff {
+    /// The admin names the operator; others create their own operator's.
+    pub operator_id: Option<i64>,
     pub name: String,
     pub prices: Prices,
     pub periods: Vec<Range>,
@@ -42,6 +47,7 @@ pub struct NewTariff {
 #[derive(Serialize)]
 pub struct TariffBody {
     pub id: i64,
+    pub operator_id: i64,
     pub name: String,
     pub prices: Prices,
     pub periods: Vec<Range>,
@@ -52,6 +58,7 @@ impl From<Tariff> for TariffBody {
         let p = |period| Some(t.tou.price(period));
         TariffBody {
             id: t.id,
+            operator_id: t.operator_id,
             name: t.name,
             prices: Prices {
                 sharp: p(Period::Sharp),
@@ -142,22 +149,23 @@ fn tou(body: &NewTariff) -> ApiResult<TouPrices> {
     Ok(tou)
 }
 
-async fn create(state: State, body: web::Json<NewTariff>) -> ApiResult<HttpResponse> {
+async fn create(state: State, scope: Scope, body: web::Json<NewTariff>) -> ApiResult<HttpResponse> {
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "a tariff needs a name"));
     }
     let tou = tou(&body)?;
-    let tariff = state.store.create_tariff(body.name.trim(), &tou).await?;
+    let operator = scope.owner(&state, body.operator_id).await?;
+    let tariff = state.store.create_tariff(operator, body.name.trim(), &tou).await?;
     Ok(HttpResponse::Created().json(TariffBody::from(tariff)))
 }
 
-async fn get(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let tariff = state
-        .store
-        .tariff(*id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_tariff", format!("no tariff {id}")))?;
-    Ok(HttpResponse::Ok().json(TariffBody::from(tariff)))
+async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(TariffBody::from(scope.tariff(&state, *id).await?)))
+}
+
+async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let all = state.store.tariffs().await?.into_iter().filter(|t| scope.sees(t.operator_id));
+    Ok(HttpResponse::Ok().json(Page::of(all.map(TariffBody::from), |t| t.id, &page)?))
 }
 
 #[cfg(test)]

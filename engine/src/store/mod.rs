@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Order, Rule, Status, Token, User};
+use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Operator, Order, Rule, Status, Token, User};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
-use crate::domain::{PileId, Protocol, SessionId, StationId, TariffId};
+use crate::domain::{default_operator, OperatorId, PileId, Protocol, SessionId, StationId, TariffId};
 use crate::ledger::{Account, DriverId, Entry, LedgerError, MerchantId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
@@ -52,6 +52,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Station {
     pub id: StationId,
+    #[serde(default = "default_operator")]
+    pub operator_id: OperatorId,
     pub name: String,
     pub tariff_id: TariffId,
     /// Local time of the station relative to UTC, minutes (China: 480).
@@ -73,6 +75,8 @@ pub struct Station {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewStation {
+    #[serde(default = "default_operator")]
+    pub operator_id: OperatorId,
     pub name: String,
     pub tariff_id: TariffId,
     pub utc_offset_minutes: i32,
@@ -141,13 +145,26 @@ pub struct StoreStats {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// An operator gets the next id; the first is `DEFAULT_OPERATOR`, which
+    /// every store has from the start.
+    async fn create_operator(&self, name: &str) -> Result<Operator>;
+    async fn operator(&self, id: OperatorId) -> Result<Option<Operator>>;
+    /// Every operator, by id.
+    async fn operators(&self) -> Result<Vec<Operator>>;
+    /// Renames or freezes an operator; `None` if it does not exist.
+    async fn update_operator(&self, id: OperatorId, name: &str, status: Status) -> Result<Option<Operator>>;
+
     /// A tariff gets the next id.
-    async fn create_tariff(&self, name: &str, tou: &TouPrices) -> Result<Tariff>;
+    async fn create_tariff(&self, operator: OperatorId, name: &str, tou: &TouPrices) -> Result<Tariff>;
     async fn tariff(&self, id: TariffId) -> Result<Option<Tariff>>;
+    /// Every tariff, by id.
+    async fn tariffs(&self) -> Result<Vec<Tariff>>;
 
     /// A plan gets the next id.
-    async fn create_plan(&self, name: &str, pricing: &Pricing) -> Result<PricePlan>;
+    async fn create_plan(&self, operator: OperatorId, name: &str, pricing: &Pricing) -> Result<PricePlan>;
     async fn plan(&self, id: PlanId) -> Result<Option<PricePlan>>;
+    /// Every plan, by id.
+    async fn plans(&self) -> Result<Vec<PricePlan>>;
 
     /// Fails with `NotFound` if the station's tariff does not exist.
     async fn create_station(&self, station: &NewStation) -> Result<Station>;
@@ -213,6 +230,7 @@ pub trait Store: Send + Sync + 'static {
     async fn diagnostics(&self, pile: &PileId, limit: usize) -> Result<Vec<Diagnostic>>;
 
     async fn raise_alarm(&self, alarm: &NewAlarm) -> Result<Alarm>;
+    async fn alarm(&self, id: AlarmId) -> Result<Option<Alarm>>;
     /// Newest first, as the filter says.
     async fn alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
     /// Marks an alarm seen; the first acknowledgement's time is kept.
@@ -227,7 +245,12 @@ pub trait Store: Send + Sync + 'static {
     /// (changing nothing) if the key was taken.
     async fn remember_response(&self, key: &str, response: &StoredResponse) -> Result<bool>;
 
-    async fn create_merchant(&self, name: &str, commission_percent: Decimal) -> Result<Merchant>;
+    async fn create_merchant(
+        &self,
+        operator: OperatorId,
+        name: &str,
+        commission_percent: Decimal,
+    ) -> Result<Merchant>;
     async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>>;
     /// Every merchant, by id (the daily settlement runs through them).
     async fn merchants(&self) -> Result<Vec<Merchant>>;
@@ -285,6 +308,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, user: &NewUser) -> Result<User>;
     async fn user(&self, id: i64) -> Result<Option<User>>;
     async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
+    /// Every user, by id.
+    async fn users(&self) -> Result<Vec<User>>;
 
     /// Keeps a login token under the hash of its secret.
     async fn create_token(&self, hash: &str, token: &Token) -> Result<()>;

@@ -46,7 +46,50 @@ pub async fn run(store: Arc<dyn Store>) {
     concurrent_writes_all_land(&store).await;
     diagnostics_come_back_newest_first(&store).await;
     station_details_round_trip_and_stations_are_listed(&store).await;
+    operators_own_what_is_created_for_them(&store).await;
     money::run(&store).await;
+}
+
+async fn operators_own_what_is_created_for_them(db: &Db) {
+    let default = db.operator(engine::domain::DEFAULT_OPERATOR).await.unwrap().expect("every store has it");
+    assert_eq!(default.status, engine::accounts::Status::Active);
+    let name = unique("operator");
+    let op = db.create_operator(&name).await.unwrap();
+    assert!(op.id > default.id);
+    assert_eq!(db.operator(op.id).await.unwrap(), Some(op.clone()));
+    assert_eq!(db.operator(MISSING).await.unwrap(), None);
+    let frozen = engine::accounts::Status::Frozen;
+    let frozen = db.update_operator(op.id, "renamed", frozen).await.unwrap().unwrap();
+    assert_eq!((frozen.name.as_str(), frozen.status), ("renamed", engine::accounts::Status::Frozen));
+    assert_eq!(db.operator(op.id).await.unwrap(), Some(frozen.clone()));
+    assert_eq!(db.update_operator(MISSING, "x", engine::accounts::Status::Active).await.unwrap(), None);
+    let all = db.operators().await.unwrap();
+    assert!(all.contains(&frozen) && all.windows(2).all(|w| w[0].id < w[1].id));
+
+    let tariff = db.create_tariff(op.id, &unique("tariff"), &tou()).await.unwrap();
+    let hourly = Pricing::Time { per_hour: dec!(1), unit_minutes: 1 };
+    let plan = db.create_plan(op.id, &unique("plan"), &hourly).await.unwrap();
+    let merchant = db.create_merchant(op.id, &unique("merchant"), dec!(5)).await.unwrap();
+    let station = NewStation {
+        operator_id: op.id,
+        name: unique("station"),
+        tariff_id: tariff.id,
+        utc_offset_minutes: 480,
+        service_fee: dec!(0),
+        minimum_charge: dec!(0),
+        merchant_id: Some(merchant.id),
+        details: None,
+    };
+    let station = db.create_station(&station).await.unwrap();
+    assert_eq!(db.tariff(tariff.id).await.unwrap().unwrap().operator_id, op.id);
+    assert_eq!(db.plan(plan.id).await.unwrap().unwrap().operator_id, op.id);
+    assert_eq!(db.merchant(merchant.id).await.unwrap().unwrap().operator_id, op.id);
+    assert_eq!(db.station(station.id).await.unwrap().unwrap().operator_id, op.id);
+    let tariffs = db.tariffs().await.unwrap();
+    assert!(tariffs.contains(&tariff) && tariffs.windows(2).all(|w| w[0].id < w[1].id));
+    let plans = db.plans().await.unwrap();
+    assert!(plans.contains(&plan) && plans.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(db.merchants().await.unwrap().contains(&merchant));
 }
 
 async fn diagnostics_come_back_newest_first(db: &Db) {
@@ -106,9 +149,10 @@ struct Site {
 }
 
 async fn site(db: &Db) -> Site {
-    let tariff = db.create_tariff(&unique("tariff"), &tou()).await.unwrap();
+    let tariff = db.create_tariff(1, &unique("tariff"), &tou()).await.unwrap();
     let station = db
         .create_station(&NewStation {
+            operator_id: 1,
             name: unique("station"),
             tariff_id: tariff.id,
             utc_offset_minutes: 480,
@@ -177,7 +221,7 @@ fn finished(mut s: SessionRecord, kwh: Decimal) -> (SessionRecord, Bill) {
 
 async fn tariff_round_trips(db: &Db) {
     let name = unique("tariff");
-    let created = db.create_tariff(&name, &tou()).await.unwrap();
+    let created = db.create_tariff(1, &name, &tou()).await.unwrap();
     assert_eq!(created.name, name);
     assert_eq!(created.tou, tou());
     let read = db.tariff(created.id).await.unwrap().unwrap();
@@ -185,13 +229,14 @@ async fn tariff_round_trips(db: &Db) {
     assert_eq!(read.tou.prices[0].energy.to_string(), "1.23450", "decimals keep their scale");
 
     let flat = TouPrices::flat(dec!(0.5), dec!(0.25));
-    let other = db.create_tariff("flat", &flat).await.unwrap();
+    let other = db.create_tariff(1, "flat", &flat).await.unwrap();
     assert_ne!(other.id, created.id);
     assert_eq!(db.tariff(other.id).await.unwrap().unwrap().tou, flat);
 }
 
 async fn station_needs_an_existing_tariff(db: &Db) {
     let orphan = NewStation {
+        operator_id: 1,
         name: unique("station"),
         tariff_id: MISSING,
         utc_offset_minutes: 480,
@@ -203,8 +248,9 @@ async fn station_needs_an_existing_tariff(db: &Db) {
     let err = db.create_station(&orphan).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 
-    let tariff = db.create_tariff("t", &tou()).await.unwrap();
+    let tariff = db.create_tariff(1, "t", &tou()).await.unwrap();
     let new = NewStation {
+        operator_id: 1,
         name: unique("station"),
         tariff_id: tariff.id,
         utc_offset_minutes: -330,
@@ -465,13 +511,14 @@ async fn plan_round_trips(db: &Db) {
         switch_after_s: 120,
     };
     let name = unique("plan");
-    let plan = db.create_plan(&name, &pricing).await.unwrap();
+    let plan = db.create_plan(1, &name, &pricing).await.unwrap();
     assert_eq!((plan.name.as_str(), &plan.pricing), (name.as_str(), &pricing));
     let read = db.plan(plan.id).await.unwrap().unwrap();
     assert_eq!(read, plan);
     let Pricing::PowerTiers { tiers, .. } = read.pricing else { panic!("kind changed") };
     assert_eq!(tiers[1].per_hour.to_string(), "0.8000", "decimals keep their scale");
-    let other = db.create_plan("time", &Pricing::Time { per_hour: dec!(1), unit_minutes: 1 }).await.unwrap();
+    let other =
+        db.create_plan(1, "time", &Pricing::Time { per_hour: dec!(1), unit_minutes: 1 }).await.unwrap();
     assert_ne!(other.id, plan.id);
     assert_eq!(db.plan(MISSING).await.unwrap(), None);
 }
@@ -488,7 +535,7 @@ async fn tier_priced_session_round_trips(db: &Db) {
         unit_minutes: 1,
         switch_after_s: 60,
     };
-    let plan = db.create_plan(&unique("plan"), &pricing).await.unwrap();
+    let plan = db.create_plan(1, &unique("plan"), &pricing).await.unwrap();
     let mut s = session_at(&site, &site.pile, t(1));
     s.terms = Terms { pricing, plan_id: Some(plan.id), prepaid: Some(dec!(3.00)), ..terms(&site) };
     db.insert_session(&s).await.unwrap();
@@ -553,6 +600,8 @@ async fn alarms_are_raised_listed_acknowledged_and_cleared(db: &Db) {
     assert_eq!(db.alarms(&page).await.unwrap(), vec![smoke.clone()]);
     assert_eq!(db.alarms(&AlarmFilter { limit: 1, ..station(false) }).await.unwrap().len(), 1);
 
+    assert_eq!(db.alarm(smoke.id).await.unwrap(), Some(smoke.clone()));
+    assert_eq!(db.alarm(MISSING).await.unwrap(), None);
     let acked = db.acknowledge_alarm(smoke.id, t(20)).await.unwrap().unwrap();
     assert_eq!(acked.acknowledged_at, Some(t(20)));
     let again = db.acknowledge_alarm(smoke.id, t(30)).await.unwrap().unwrap();
@@ -587,7 +636,7 @@ async fn station_power_round_trips(db: &Db) {
     assert_eq!(unset.power, None);
     assert_eq!(db.set_station_power(MISSING, None).await.unwrap(), None);
 
-    let other = db.create_tariff(&unique("tariff"), &TouPrices::flat(dec!(2), dec!(1))).await.unwrap();
+    let other = db.create_tariff(1, &unique("tariff"), &TouPrices::flat(dec!(2), dec!(1))).await.unwrap();
     let moved = db.set_station_tariff(site.station.id, other.id).await.unwrap().unwrap();
     assert_eq!(moved.tariff_id, other.id);
     assert_eq!(db.station(site.station.id).await.unwrap().unwrap().tariff_id, other.id);

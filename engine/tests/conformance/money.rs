@@ -212,7 +212,7 @@ async fn a_wallet_charge_holds_at_start_and_captures_with_its_bill(db: &Db) {
 }
 
 async fn a_statement_is_issued_once_with_its_settlement(db: &Db) {
-    let merchant = db.create_merchant(&unique("merchant"), dec!(6)).await.unwrap();
+    let merchant = db.create_merchant(1, &unique("merchant"), dec!(6)).await.unwrap();
     assert_eq!(db.merchant(merchant.id).await.unwrap(), Some(merchant.clone()));
     let all = db.merchants().await.unwrap();
     assert!(all.contains(&merchant) && all.windows(2).all(|w| w[0].id < w[1].id), "listed by id");
@@ -250,6 +250,7 @@ async fn a_statement_is_issued_once_with_its_settlement(db: &Db) {
 
 async fn rules_merchants_and_tokens_round_trip(db: &Db) {
     let rule = NewRule {
+        operator_id: 1,
         name: "fleet".into(),
         class: unique("class"),
         station_id: None,
@@ -273,13 +274,20 @@ async fn rules_merchants_and_tokens_round_trip(db: &Db) {
         username: name.clone(),
         password_hash: "$argon2id$u".into(),
         role: Role::Manager,
+        operator_id: Some(1),
         merchant_id: None,
     };
     let user = db.create_user(&new).await.unwrap();
     assert_eq!(user.user, new);
     assert!(matches!(db.create_user(&new).await, Err(StoreError::Conflict(_))));
     assert_eq!(db.user(user.id).await.unwrap(), Some(user.clone()));
-    assert_eq!(db.user_by_name(&name).await.unwrap(), Some(user));
+    assert_eq!(db.user_by_name(&name).await.unwrap(), Some(user.clone()));
     assert_eq!(db.user_by_name(&unique("user")).await.unwrap(), None);
     assert_eq!(db.user(MISSING).await.unwrap(), None);
+    let admin = NewUser { username: unique("admin"), role: Role::Admin, operator_id: None, ..new };
+    let admin = db.create_user(&admin).await.unwrap();
+    let users = db.users().await.unwrap();
+    assert!(users.windows(2).all(|w| w[0].id < w[1].id), "by id");
+    assert!(users.contains(&user) && users.contains(&admin));
+    assert_eq!(db.user(admin.id).await.unwrap().unwrap().user.operator_id, None);
 }

@@ -1,24 +1,12 @@
 //! Who may call what: every operator route wants a platform user's token,
-//! and the user's role decides: staff read, managers change, admins create
-//! users, a merchant user sees only its own merchant (anything else is 404).
+//! and the user's role decides: staff read, managers change (and create
+//! users up to manager), the admin runs operators and drivers, a merchant
+//! user sees only its own merchant (anything else is 404).
 
 use crate::common;
 
 use common::{login, Server};
 use serde_json::{json, Value};
-
-async fn call(server: &Server, token: Option<&str>, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let url = format!("{}{path}", server.base);
-    let mut req = match method {
-        "GET" => server.http.get(url),
-        _ => server.http.post(url).json(&body),
-    };
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_is_allowed_and_refused_as_it_should_be() {
@@ -46,8 +34,7 @@ async fn each_role_is_allowed_and_refused_as_it_should_be() {
         server.post("/api/v1/users", json!({"username": "x", "password": "short", "role": "staff"})).await;
     assert_eq!((s, short["field"].as_str()), (422, Some("password")));
     let (s, _) =
-        call(&server, None, "POST", "/api/v1/auth/login", json!({"username": "mgr", "password": "nope"}))
-            .await;
+        server.call(None, "POST", "/api/v1/auth/login", json!({"username": "mgr", "password": "nope"})).await;
     assert_eq!(s, 401);
 
     let mgr = login(&server.base, "mgr", "long enough pw").await;
@@ -66,7 +53,11 @@ async fn each_role_is_allowed_and_refused_as_it_should_be() {
         (Some(&ops), "GET", "/api/v1/piles", json!(null), 200),
         (Some(&ops), "POST", "/api/v1/tariffs", tariff.clone(), 403),
         (Some(&mgr), "POST", "/api/v1/tariffs", tariff.clone(), 201),
-        (Some(&mgr), "POST", "/api/v1/users", user("new", "staff"), 403),
+        (Some(&mgr), "POST", "/api/v1/users", user("new", "staff"), 201),
+        (Some(&mgr), "POST", "/api/v1/users", user("boss", "admin"), 403),
+        (Some(&ops), "POST", "/api/v1/users", user("other", "staff"), 403),
+        (Some(&mgr), "POST", "/api/v1/operators", json!({"name": "mine"}), 403),
+        (Some(&mgr), "GET", "/api/v1/drivers/inactive", json!(null), 403),
         (Some(&merchant), "GET", &mall_path, json!(null), 200),
         (Some(&merchant), "GET", &other_path, json!(null), 404),
         (Some(&merchant), "GET", "/api/v1/piles", json!(null), 404),
@@ -75,7 +66,7 @@ async fn each_role_is_allowed_and_refused_as_it_should_be() {
         (Some(&ops), "GET", "/api/v1/me", json!(null), 401),
     ];
     for (token, method, path, body, want) in cases {
-        let (s, v) = call(&server, token, method, path, body).await;
+        let (s, v) = server.call(token, method, path, body).await;
         assert_eq!(s, want, "{method} {path} as {token:?}: {v}");
         if s >= 400 {
             assert!(v["error"].is_string() && v["message"].is_string(), "a JSON reason: {v}");

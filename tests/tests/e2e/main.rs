@@ -17,4 +17,5 @@ mod qr;
 mod recovery;
 mod reliability;
 mod skeleton;
+mod tenants;
 mod ykc;

@@ -80,7 +80,7 @@ async fn maintenance_commands_end_acknowledged_refused_or_timed_out() {
         post(json!({"kind": "firmware", "url": "https://example.com/fw.bin", "when_idle": true})).await;
     assert_eq!(s, 422, "{e}");
     let (s, e) = post(json!({"kind": "launch"})).await;
-    assert_eq!(s, 400, "{e}");
+    assert_eq!((s, e["error"].as_str()), (422, Some("invalid")), "{e}");
 
     let (_, all) = server.get(&format!("/api/v1/piles/{id}/commands")).await;
     let outcomes: Vec<&str> =

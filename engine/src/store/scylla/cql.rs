@@ -319,11 +319,18 @@ pub(super) struct Statements {
     pub seq_bump: PreparedStatement,
     pub seq_get: PreparedStatement,
 
+    pub operator_insert: PreparedStatement,
+    pub operator_get: PreparedStatement,
+    pub operator_scan: PreparedStatement,
+    pub operator_update: PreparedStatement,
     pub tariff_insert: PreparedStatement,
     pub tariff_get: PreparedStatement,
+    /// Every tariff and plan: scans of tables with hundreds of rows.
+    pub tariff_scan: PreparedStatement,
     pub tariff_exists: PreparedStatement,
     pub plan_insert: PreparedStatement,
     pub plan_get: PreparedStatement,
+    pub plan_scan: PreparedStatement,
     pub plan_exists: PreparedStatement,
     pub station_insert: PreparedStatement,
     pub station_get: PreparedStatement,
@@ -405,6 +412,8 @@ pub(super) struct MoneyStatements {
     pub user_insert: PreparedStatement,
     pub user_delete: PreparedStatement,
     pub user_get: PreparedStatement,
+    /// Every user: a scan of a table with hundreds of rows.
+    pub user_scan: PreparedStatement,
     pub username_claim: PreparedStatement,
     pub username_get: PreparedStatement,
 
@@ -486,8 +495,12 @@ pub(super) const ALARM_COLUMNS: &str =
     "id, station_id, pile_id, port, kind, severity, message, raised_at, acknowledged_at, cleared_at";
 
 const STATION_COLUMNS: &str =
-    "id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power, merchant_id, details";
+    "id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, \
+                               power, merchant_id, details, operator_id";
 
+pub(super) const MERCHANT_COLUMNS: &str = "id, name, commission_percent, created_at, operator_id";
+pub(super) const USER_COLUMNS: &str =
+    "id, username, password_hash, role, merchant_id, created_at, operator_id";
 pub(super) const PILE_COLUMNS: &str = "id, station_id, protocol, ports, created_at";
 
 struct Preparer<'a> {
@@ -616,21 +629,40 @@ impl Statements {
                 .await?,
             seq_get: p.read(Money, "SELECT next_id FROM id_sequences WHERE name = ?").await?,
 
-            tariff_insert: p
-                .prepare(Money, true, "INSERT INTO tariffs (id, name, tou, created_at) VALUES (?, ?, ?, ?)")
+            operator_insert: p
+                .prepare(Money, true, "INSERT INTO operators (id, name, status, created_at) VALUES (?, ?, ?, ?)")
                 .await?,
-            tariff_get: p.read(Money, "SELECT id, name, tou FROM tariffs WHERE id = ?").await?,
+            operator_get: p.read(Money, "SELECT id, name, status, created_at FROM operators WHERE id = ?").await?,
+            operator_scan: p.read(Money, "SELECT id, name, status, created_at FROM operators").await?,
+            // IF EXISTS: renaming an unknown operator must not create it.
+            operator_update: p
+                .prepare(Lwt, false, "UPDATE operators SET name = ?, status = ? WHERE id = ? IF EXISTS")
+                .await?,
+            tariff_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    "INSERT INTO tariffs (id, name, tou, created_at, operator_id) VALUES (?, ?, ?, ?, ?)",
+                )
+                .await?,
+            tariff_get: p.read(Money, "SELECT id, name, tou, operator_id FROM tariffs WHERE id = ?").await?,
+            tariff_scan: p.read(Money, "SELECT id, name, tou, operator_id FROM tariffs").await?,
             tariff_exists: p.read(Money, "SELECT id FROM tariffs WHERE id = ?").await?,
             plan_insert: p
-                .prepare(Money, true, "INSERT INTO plans (id, name, pricing, created_at) VALUES (?, ?, ?, ?)")
+                .prepare(
+                    Money,
+                    true,
+                    "INSERT INTO plans (id, name, pricing, created_at, operator_id) VALUES (?, ?, ?, ?, ?)",
+                )
                 .await?,
-            plan_get: p.read(Money, "SELECT id, name, pricing FROM plans WHERE id = ?").await?,
+            plan_get: p.read(Money, "SELECT id, name, pricing, operator_id FROM plans WHERE id = ?").await?,
+            plan_scan: p.read(Money, "SELECT id, name, pricing, operator_id FROM plans").await?,
             plan_exists: p.read(Money, "SELECT id FROM plans WHERE id = ?").await?,
             station_insert: p
                 .prepare(
                     Money,
                     true,
-                    &format!("INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    &format!("INSERT INTO stations ({STATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 )
                 .await?,
             station_get: p.read(Money, &format!("SELECT {STATION_COLUMNS} FROM stations WHERE id = ?")).await?,
@@ -829,27 +861,25 @@ impl MoneyStatements {
                 .prepare(
                     Money,
                     true,
-                    "INSERT INTO merchants (id, name, commission_percent, created_at) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO merchants (id, name, commission_percent, created_at, operator_id) \
+                     VALUES (?, ?, ?, ?, ?)",
                 )
                 .await?,
-            merchant_get: p
-                .read(Money, "SELECT id, name, commission_percent, created_at FROM merchants WHERE id = ?")
-                .await?,
+            merchant_get: p.read(Money, &format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE id = ?")).await?,
             merchant_exists: p.read(Money, "SELECT id FROM merchants WHERE id = ?").await?,
-            merchant_scan: p.read(Money, "SELECT id, name, commission_percent, created_at FROM merchants").await?,
+            merchant_scan: p.read(Money, &format!("SELECT {MERCHANT_COLUMNS} FROM merchants")).await?,
 
             user_insert: p
                 .prepare(
                     Money,
                     true,
-                    "INSERT INTO users (id, username, password_hash, role, merchant_id, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO users (id, username, password_hash, role, merchant_id, created_at, operator_id) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
                 )
                 .await?,
             user_delete: p.prepare(Money, true, "DELETE FROM users WHERE id = ?").await?,
-            user_get: p
-                .read(Money, "SELECT id, username, password_hash, role, merchant_id, created_at FROM users WHERE id = ?")
-                .await?,
+            user_get: p.read(Money, &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")).await?,
+            user_scan: p.read(Money, &format!("SELECT {USER_COLUMNS} FROM users")).await?,
             username_claim: p
                 .prepare(Lwt, false, "INSERT INTO users_by_name (username, user_id) VALUES (?, ?) IF NOT EXISTS")
                 .await?,

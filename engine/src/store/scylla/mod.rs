@@ -39,6 +39,7 @@ mod cql;
 mod money;
 mod read;
 mod schema;
+mod tenants;
 mod write;
 
 use std::sync::atomic::AtomicI64;
@@ -54,10 +55,10 @@ use tokio::task::JoinHandle;
 use super::{
     EntryFilter, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse,
 };
-use crate::accounts::{Card, Driver, Merchant, NewRule, Order, Rule, Status, Token};
+use crate::accounts::{Card, Driver, Merchant, NewRule, Operator, Order, Rule, Status, Token};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
-use crate::domain::{PileId, SessionId, StationId, TariffId};
+use crate::domain::{OperatorId, PileId, SessionId, StationId, TariffId};
 use crate::ledger::{Account, DriverId, Entry, MerchantId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
@@ -202,10 +203,11 @@ pub(super) enum Seq {
     Drivers,
     Rules,
     Users,
+    Operators,
 }
 
 /// How many `Seq`s there are.
-const SEQUENCES: usize = 8;
+const SEQUENCES: usize = 9;
 
 impl Seq {
     fn name(self) -> &'static str {
@@ -218,6 +220,7 @@ impl Seq {
             Seq::Drivers => "drivers",
             Seq::Rules => "rules",
             Seq::Users => "users",
+            Seq::Operators => "operators",
         }
     }
 }
@@ -310,18 +313,48 @@ fn now() -> DateTime<Utc> {
 
 #[async_trait]
 impl Store for ScyllaStore {
-    async fn create_tariff(&self, name: &str, tou: &TouPrices) -> Result<Tariff> {
+    async fn create_operator(&self, name: &str) -> Result<Operator> {
         let db = &self.db;
-        db.cql.count(db.create_tariff(name, tou, now()).await)
+        db.cql.count(db.create_operator(name, now()).await)
+    }
+
+    async fn operator(&self, id: OperatorId) -> Result<Option<Operator>> {
+        self.db.operator(id).await
+    }
+
+    async fn operators(&self) -> Result<Vec<Operator>> {
+        self.db.operators().await
+    }
+
+    async fn update_operator(&self, id: OperatorId, name: &str, status: Status) -> Result<Option<Operator>> {
+        let db = &self.db;
+        db.cql.count(db.update_operator(id, name, status).await)
+    }
+
+    async fn create_tariff(&self, operator: OperatorId, name: &str, tou: &TouPrices) -> Result<Tariff> {
+        let db = &self.db;
+        db.cql.count(db.create_tariff(operator, name, tou, now()).await)
+    }
+
+    async fn tariffs(&self) -> Result<Vec<Tariff>> {
+        self.db.tariffs().await
+    }
+
+    async fn plans(&self) -> Result<Vec<PricePlan>> {
+        self.db.plans().await
+    }
+
+    async fn users(&self) -> Result<Vec<crate::accounts::User>> {
+        self.db.users().await
     }
 
     async fn tariff(&self, id: TariffId) -> Result<Option<Tariff>> {
         self.db.tariff(id).await
     }
 
-    async fn create_plan(&self, name: &str, pricing: &Pricing) -> Result<PricePlan> {
+    async fn create_plan(&self, operator: OperatorId, name: &str, pricing: &Pricing) -> Result<PricePlan> {
         let db = &self.db;
-        db.cql.count(db.create_plan(name, pricing, now()).await)
+        db.cql.count(db.create_plan(operator, name, pricing, now()).await)
     }
 
     async fn plan(&self, id: PlanId) -> Result<Option<PricePlan>> {
@@ -407,6 +440,10 @@ impl Store for ScyllaStore {
         db.cql.count(db.raise_alarm(alarm).await)
     }
 
+    async fn alarm(&self, id: AlarmId) -> Result<Option<Alarm>> {
+        self.db.alarm(id).await
+    }
+
     async fn alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
         self.db.alarms(filter).await
     }
@@ -430,9 +467,14 @@ impl Store for ScyllaStore {
         db.cql.count(db.remember_response(key, response).await)
     }
 
-    async fn create_merchant(&self, name: &str, commission_percent: Decimal) -> Result<Merchant> {
+    async fn create_merchant(
+        &self,
+        operator: OperatorId,
+        name: &str,
+        commission_percent: Decimal,
+    ) -> Result<Merchant> {
         let db = &self.db;
-        db.cql.count(db.create_merchant(name, commission_percent, now()).await)
+        db.cql.count(db.create_merchant(operator, name, commission_percent, now()).await)
     }
 
     async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {

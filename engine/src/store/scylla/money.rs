@@ -101,7 +101,8 @@ fn account_series(account: &str) -> String {
 #[derive(Default)]
 pub(super) struct DayMarks(HashSet<(String, i32)>);
 
-type MerchantRow = (i64, String, String, i64);
+/// In `cql::MERCHANT_COLUMNS` order.
+type MerchantRow = (i64, String, String, i64, Option<i64>);
 /// In `cql::DRIVER_COLUMNS` order.
 type DriverRow = (i64, String, Option<String>, Option<String>, String, i64, i64);
 /// In `cql::CARD_COLUMNS` order.
@@ -113,9 +114,10 @@ type ListingRow = (i64, String, String, i64, String, String);
 /// kind, at, reference, lines, posted, lease, state.
 type EntryRow = (String, i64, String, String, i64, Option<i64>, String);
 
-fn merchant_row((id, name, pct, created_at): MerchantRow) -> Result<Merchant> {
+fn merchant_row((id, name, pct, created_at, operator_id): MerchantRow) -> Result<Merchant> {
     Ok(Merchant {
         id,
+        operator_id: operator_id.unwrap_or(crate::domain::DEFAULT_OPERATOR),
         name,
         commission_percent: decimal("commission_percent", &pct)?,
         created_at: time("created_at", created_at)?,
@@ -242,14 +244,15 @@ impl Db {
 
     pub(super) async fn create_merchant(
         &self,
+        operator_id: crate::domain::OperatorId,
         name: &str,
         pct: Decimal,
         at: DateTime<Utc>,
     ) -> Result<Merchant> {
         let id = self.next_id(Seq::Merchants).await?;
-        let values = (id, name, dec(pct), micros(at));
+        let values = (id, name, dec(pct), micros(at), operator_id);
         self.cql.write("inserting a merchant", &self.st.money.merchant_insert, values).await?;
-        Ok(Merchant { id, name: name.to_owned(), commission_percent: pct, created_at: at })
+        Ok(Merchant { id, operator_id, name: name.to_owned(), commission_percent: pct, created_at: at })
     }
 
     pub(super) async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {
@@ -1091,7 +1094,8 @@ impl Db {
     ) -> Result<crate::accounts::User> {
         let m = &self.st.money;
         let id = self.next_id(Seq::Users).await?;
-        let row = (id, &u.username, &u.password_hash, u.role.as_str(), u.merchant_id, micros(at));
+        let row =
+            (id, &u.username, &u.password_hash, u.role.as_str(), u.merchant_id, micros(at), u.operator_id);
         self.cql.write("inserting a user", &m.user_insert, row).await?;
         if !self.cql.lwt("claiming a username", &m.username_claim, (&u.username, id)).await?.applied {
             self.cql.write("deleting an unregistered user", &m.user_delete, (id,)).await?;
@@ -1101,15 +1105,9 @@ impl Db {
     }
 
     pub(super) async fn user(&self, id: i64) -> Result<Option<crate::accounts::User>> {
-        type Row = (i64, String, String, String, Option<i64>, i64);
-        let row = self.cql.row::<Row, _>("reading a user", &self.st.money.user_get, (id,)).await?;
-        row.map(|(id, username, password_hash, role, merchant_id, created_at)| {
-            let role = crate::accounts::Role::parse(&role)
-                .ok_or_else(|| StoreError::Backend(format!("column role: {role:?} is not a role")))?;
-            let user = crate::accounts::NewUser { username, password_hash, role, merchant_id };
-            Ok(crate::accounts::User { id, user, created_at: time("created_at", created_at)? })
-        })
-        .transpose()
+        let row =
+            self.cql.row::<super::tenants::UserRow, _>("reading a user", &self.st.money.user_get, (id,));
+        row.await?.map(super::tenants::user_row).transpose()
     }
 
     pub(super) async fn user_by_name(&self, username: &str) -> Result<Option<crate::accounts::User>> {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use futures::future::try_join_all;
 
 use super::codec::{self, day_bucket, decimal, json, micros, name, opt_small, opt_time, small, time};
+use super::tenants::{self, PriceRow};
 use super::{now, Db};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm, Severity};
 use crate::domain::{PileId, PortNo, Protocol, SessionId, StationId, TariffId};
@@ -68,16 +69,13 @@ enum Source<'a> {
 
 impl Db {
     pub(super) async fn tariff(&self, id: TariffId) -> Result<Option<Tariff>> {
-        let row =
-            self.cql.row::<(i64, String, String), _>("reading a tariff", &self.st.tariff_get, (id,)).await?;
-        row.map(|(id, name, tou)| Ok(Tariff { id, name, tou: json("tou", &tou)? })).transpose()
+        let row = self.cql.row::<PriceRow, _>("reading a tariff", &self.st.tariff_get, (id,)).await?;
+        row.map(tenants::tariff_row).transpose()
     }
 
     pub(super) async fn plan(&self, id: PlanId) -> Result<Option<PricePlan>> {
-        let row =
-            self.cql.row::<(i64, String, String), _>("reading a plan", &self.st.plan_get, (id,)).await?;
-        row.map(|(id, name, pricing)| Ok(PricePlan { id, name, pricing: json("pricing", &pricing)? }))
-            .transpose()
+        let row = self.cql.row::<PriceRow, _>("reading a plan", &self.st.plan_get, (id,)).await?;
+        row.map(tenants::plan_row).transpose()
     }
 
     pub(super) async fn station(&self, id: StationId) -> Result<Option<Station>> {
@@ -325,13 +323,15 @@ impl Db {
     }
 }
 
-type StationRow = (i64, String, i64, i32, String, String, i64, Option<String>, Option<i64>, Option<String>);
+type StationRow =
+    (i64, String, i64, i32, String, String, i64, Option<String>, Option<i64>, Option<String>, Option<i64>);
 
 fn station_row(row: StationRow) -> Result<Station> {
-    let (id, name, tariff_id, utc_offset_minutes, fee, minimum, created_at, power, merchant_id, details) =
+    let (id, name, tariff_id, utc_offset_minutes, fee, minimum, created_at, power, merchant_id, details, op) =
         row;
     Ok(Station {
         id,
+        operator_id: op.unwrap_or(crate::domain::DEFAULT_OPERATOR),
         name,
         tariff_id,
         utc_offset_minutes,

@@ -441,8 +441,27 @@ const V5: &[&str] = &[
     "ALTER TABLE stations ADD details text",
 ];
 
+const V6: &[&str] = &[
+    // Tenants. Operator 1 owns whatever was created before there were
+    // others (a null operator_id reads as 1); the next operator gets id 2.
+    "CREATE TABLE IF NOT EXISTS operators (
+        id         bigint PRIMARY KEY,
+        name       text,
+        status     text,
+        created_at bigint
+    )",
+    "INSERT INTO operators (id, name, status, created_at) VALUES (1, 'default', 'active', 0) IF NOT EXISTS",
+    "INSERT INTO id_sequences (name, next_id) VALUES ('operators', 2) IF NOT EXISTS",
+    "ALTER TABLE tariffs ADD operator_id bigint",
+    "ALTER TABLE plans ADD operator_id bigint",
+    "ALTER TABLE stations ADD operator_id bigint",
+    "ALTER TABLE merchants ADD operator_id bigint",
+    // Null for platform admins.
+    "ALTER TABLE users ADD operator_id bigint",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {
@@ -626,7 +645,8 @@ mod tests {
                 let upper = stmt.to_uppercase();
                 assert!(
                     upper.trim_start().starts_with("CREATE TABLE IF NOT EXISTS")
-                        || added_column(stmt).is_some(),
+                        || added_column(stmt).is_some()
+                        || (upper.trim_start().starts_with("INSERT") && upper.ends_with("IF NOT EXISTS")),
                     "harmless to run twice: {stmt}"
                 );
                 assert!(!upper.contains("ALLOW FILTERING") && !upper.contains("INDEX"), "{stmt}");

@@ -15,7 +15,7 @@ use super::codec::{self, bill_values, day_bucket, dec, micros, pile_bucket, sess
 use super::{Db, Seq};
 use crate::alarm::{Alarm, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
-use crate::domain::{StationId, TariffId};
+use crate::domain::{OperatorId, StationId, TariffId};
 use crate::ledger::Entry;
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
@@ -88,27 +88,28 @@ impl Db {
 
     pub(super) async fn create_tariff(
         &self,
+        operator_id: OperatorId,
         name: &str,
         tou: &TouPrices,
         at: DateTime<Utc>,
     ) -> Result<Tariff> {
         let id = self.next_id(Seq::Tariffs).await?;
-        self.cql
-            .write("inserting a tariff", &self.st.tariff_insert, (id, name, to_json(tou)?, micros(at)))
-            .await?;
-        Ok(Tariff { id, name: name.to_owned(), tou: tou.clone() })
+        let values = (id, name, to_json(tou)?, micros(at), operator_id);
+        self.cql.write("inserting a tariff", &self.st.tariff_insert, values).await?;
+        Ok(Tariff { id, operator_id, name: name.to_owned(), tou: tou.clone() })
     }
 
     pub(super) async fn create_plan(
         &self,
+        operator_id: OperatorId,
         name: &str,
         pricing: &Pricing,
         at: DateTime<Utc>,
     ) -> Result<PricePlan> {
         let id = self.next_id(Seq::Plans).await?;
-        let values = (id, name, to_json(pricing)?, micros(at));
+        let values = (id, name, to_json(pricing)?, micros(at), operator_id);
         self.cql.write("inserting a plan", &self.st.plan_insert, values).await?;
-        Ok(PricePlan { id, name: name.to_owned(), pricing: pricing.clone() })
+        Ok(PricePlan { id, operator_id, name: name.to_owned(), pricing: pricing.clone() })
     }
 
     pub(super) async fn create_station(&self, s: &NewStation, at: DateTime<Utc>) -> Result<Station> {
@@ -138,10 +139,12 @@ impl Db {
             None::<String>,
             s.merchant_id,
             s.details.as_ref().map(to_json).transpose()?,
+            s.operator_id,
         );
         self.cql.write("inserting a station", &self.st.station_insert, values).await?;
         Ok(Station {
             id,
+            operator_id: s.operator_id,
             name: s.name.clone(),
             tariff_id: s.tariff_id,
             utc_offset_minutes: s.utc_offset_minutes,

@@ -30,10 +30,10 @@ use super::{
     Diagnostic, EntryFilter, NewStation, PileRecord, Result, Station, StationDetails, Store, StoreError,
     StoreStats, StoredResponse,
 };
-use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Order, Rule, Status, Token, User};
+use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Operator, Order, Rule, Status, Token, User};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
-use crate::domain::{PileId, SessionId, StationId, TariffId};
+use crate::domain::{OperatorId, PileId, SessionId, StationId, TariffId};
 use crate::ledger::{Account, DriverId, Entry, MerchantId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord};
@@ -131,14 +131,40 @@ fn now() -> DateTime<Utc> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_tariff(&self, name: &str, tou: &TouPrices) -> Result<Tariff> {
-        let (name, tou, at) = (name.to_owned(), tou.clone(), now());
-        self.writer.submit(move |c| write::create_tariff(c, name, tou, at)).await
+    async fn create_operator(&self, name: &str) -> Result<Operator> {
+        let (name, at) = (name.to_owned(), now());
+        self.writer.submit(move |c| money::create_operator(c, name, at)).await
     }
 
-    async fn create_plan(&self, name: &str, pricing: &Pricing) -> Result<PricePlan> {
+    async fn operator(&self, id: OperatorId) -> Result<Option<Operator>> {
+        self.readers.read(move |c| money::operator(c, id)).await
+    }
+
+    async fn operators(&self) -> Result<Vec<Operator>> {
+        self.readers.read(money::operators).await
+    }
+
+    async fn update_operator(&self, id: OperatorId, name: &str, status: Status) -> Result<Option<Operator>> {
+        let name = name.to_owned();
+        self.writer.submit(move |c| money::update_operator(c, id, name, status)).await
+    }
+
+    async fn create_tariff(&self, operator: OperatorId, name: &str, tou: &TouPrices) -> Result<Tariff> {
+        let (name, tou, at) = (name.to_owned(), tou.clone(), now());
+        self.writer.submit(move |c| write::create_tariff(c, operator, name, tou, at)).await
+    }
+
+    async fn tariffs(&self) -> Result<Vec<Tariff>> {
+        self.readers.read(read::tariffs).await
+    }
+
+    async fn create_plan(&self, operator: OperatorId, name: &str, pricing: &Pricing) -> Result<PricePlan> {
         let (name, pricing, at) = (name.to_owned(), pricing.clone(), now());
-        self.writer.submit(move |c| write::create_plan(c, name, pricing, at)).await
+        self.writer.submit(move |c| write::create_plan(c, operator, name, pricing, at)).await
+    }
+
+    async fn plans(&self) -> Result<Vec<PricePlan>> {
+        self.readers.read(read::plans).await
     }
 
     async fn plan(&self, id: PlanId) -> Result<Option<PricePlan>> {
@@ -267,6 +293,10 @@ impl Store for SqliteStore {
         self.writer.submit(move |c| write::raise_alarm(c, &alarm)).await
     }
 
+    async fn alarm(&self, id: AlarmId) -> Result<Option<Alarm>> {
+        self.readers.read(move |c| read::alarm(c, id)).await
+    }
+
     async fn alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
         let filter = filter.clone();
         self.readers.read(move |c| read::alarms(c, &filter)).await
@@ -292,9 +322,14 @@ impl Store for SqliteStore {
         self.writer.submit(move |c| write::remember_response(c, &key, &response)).await
     }
 
-    async fn create_merchant(&self, name: &str, commission_percent: Decimal) -> Result<Merchant> {
+    async fn create_merchant(
+        &self,
+        operator: OperatorId,
+        name: &str,
+        commission_percent: Decimal,
+    ) -> Result<Merchant> {
         let (name, at) = (name.to_owned(), now());
-        self.writer.submit(move |c| money::create_merchant(c, name, commission_percent, at)).await
+        self.writer.submit(move |c| money::create_merchant(c, operator, name, commission_percent, at)).await
     }
 
     async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {
@@ -412,6 +447,10 @@ impl Store for SqliteStore {
     async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
         let name = username.to_owned();
         self.readers.read(move |c| money::user_by_name(c, &name)).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        self.readers.read(money::users).await
     }
 
     async fn create_token(&self, hash: &str, token: &Token) -> Result<()> {

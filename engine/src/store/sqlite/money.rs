@@ -11,10 +11,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use rust_decimal::Decimal;
 
-use super::codec::{decimal, json, micros, opt_time, time, to_json};
+use super::codec::{decimal, json, micros, name, opt_time, time, to_json};
 use crate::accounts::{
-    Card, Driver, Merchant, NewRule, NewUser, Order, OrderStatus, Role, Rule, Status, Token, User,
+    Card, Driver, Merchant, NewRule, NewUser, Operator, Order, OrderStatus, Role, Rule, Status, Token, User,
 };
+use crate::domain::OperatorId;
 use crate::ledger::{Account, DriverId, Entry, MerchantId};
 use crate::settlement::Statement;
 use crate::store::{EntryFilter, Result, StoreError};
@@ -67,39 +68,36 @@ fn parsed<T: serde::de::DeserializeOwned>(r: &Row, idx: usize) -> rusqlite::Resu
 
 pub(super) fn create_merchant(
     c: &Connection,
+    operator_id: OperatorId,
     name: String,
     pct: Decimal,
     at: DateTime<Utc>,
 ) -> Result<Merchant> {
-    c.prepare_cached("INSERT INTO merchants (name, commission_percent, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![name, pct.to_string(), micros(at)])?;
-    Ok(Merchant { id: c.last_insert_rowid(), name, commission_percent: pct, created_at: at })
+    c.prepare_cached(
+        "INSERT INTO merchants (operator_id, name, commission_percent, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![operator_id, name, pct.to_string(), micros(at)])?;
+    Ok(Merchant { id: c.last_insert_rowid(), operator_id, name, commission_percent: pct, created_at: at })
+}
+
+const MERCHANT: &str = "SELECT id, operator_id, name, commission_percent, created_at FROM merchants";
+
+fn merchant_row(r: &Row) -> rusqlite::Result<Merchant> {
+    Ok(Merchant {
+        id: r.get(0)?,
+        operator_id: r.get(1)?,
+        name: r.get(2)?,
+        commission_percent: decimal(r, 3)?,
+        created_at: time(r, 4)?,
+    })
 }
 
 pub(super) fn merchants(c: &Connection) -> rusqlite::Result<Vec<Merchant>> {
-    c.prepare_cached("SELECT id, name, commission_percent, created_at FROM merchants ORDER BY id")?
-        .query_map([], |r| {
-            Ok(Merchant {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                commission_percent: decimal(r, 2)?,
-                created_at: time(r, 3)?,
-            })
-        })?
-        .collect()
+    c.prepare_cached(&format!("{MERCHANT} ORDER BY id"))?.query_map([], merchant_row)?.collect()
 }
 
 pub(super) fn merchant(c: &Connection, id: MerchantId) -> rusqlite::Result<Option<Merchant>> {
-    c.prepare_cached("SELECT id, name, commission_percent, created_at FROM merchants WHERE id = ?1")?
-        .query_row([id], |r| {
-            Ok(Merchant {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                commission_percent: decimal(r, 2)?,
-                created_at: time(r, 3)?,
-            })
-        })
-        .optional()
+    c.prepare_cached(&format!("{MERCHANT} WHERE id = ?1"))?.query_row([id], merchant_row).optional()
 }
 
 const DRIVER: &str =
@@ -401,7 +399,8 @@ pub(super) fn statement(
         .optional()
 }
 
-const USER: &str = "SELECT id, username, password_hash, role, merchant_id, created_at FROM users";
+const USER: &str =
+    "SELECT id, username, password_hash, role, merchant_id, created_at, operator_id FROM users";
 
 fn user_row(r: &Row) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
@@ -412,15 +411,22 @@ fn user_row(r: &Row) -> rusqlite::Result<User> {
             format!("role {role:?}").into(),
         )
     })?;
-    let user = NewUser { username: r.get(1)?, password_hash: r.get(2)?, role, merchant_id: r.get(4)? };
+    let user = NewUser {
+        username: r.get(1)?,
+        password_hash: r.get(2)?,
+        role,
+        operator_id: r.get(6)?,
+        merchant_id: r.get(4)?,
+    };
     Ok(User { id: r.get(0)?, user, created_at: time(r, 5)? })
 }
 
 pub(super) fn create_user(c: &Connection, u: NewUser, at: DateTime<Utc>) -> Result<User> {
     c.prepare_cached(
-        "INSERT INTO users (username, password_hash, role, merchant_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO users (username, password_hash, role, merchant_id, created_at, operator_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![u.username, u.password_hash, u.role.as_str(), u.merchant_id, micros(at)])
+    .execute(params![u.username, u.password_hash, u.role.as_str(), u.merchant_id, micros(at), u.operator_id])
     .map_err(|e| match taken(e, String::new) {
         StoreError::Conflict(_) => StoreError::Conflict(format!("username {}", u.username)),
         StoreError::NotFound(_) => StoreError::NotFound(format!("merchant {:?}", u.merchant_id)),
@@ -431,6 +437,50 @@ pub(super) fn create_user(c: &Connection, u: NewUser, at: DateTime<Utc>) -> Resu
 
 pub(super) fn user(c: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
     c.prepare_cached(&format!("{USER} WHERE id = ?1"))?.query_row([id], user_row).optional()
+}
+
+pub(super) fn users(c: &Connection) -> rusqlite::Result<Vec<User>> {
+    c.prepare_cached(&format!("{USER} ORDER BY id"))?.query_map([], user_row)?.collect()
+}
+
+/// Operator 1 comes with the schema; see V12.
+pub(super) fn create_operator(c: &Connection, name: String, at: DateTime<Utc>) -> Result<Operator> {
+    c.prepare_cached("INSERT INTO operators (name, status, created_at) VALUES (?1, 'active', ?2)")?
+        .execute(params![name, micros(at)])?;
+    Ok(Operator { id: c.last_insert_rowid(), name, status: Status::Active, created_at: at })
+}
+
+const OPERATOR: &str = "SELECT id, name, status, created_at FROM operators";
+
+fn operator_row(r: &Row) -> rusqlite::Result<Operator> {
+    Ok(Operator {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        status: name(r, 2, Status::parse)?,
+        created_at: time(r, 3)?,
+    })
+}
+
+pub(super) fn operator(c: &Connection, id: OperatorId) -> rusqlite::Result<Option<Operator>> {
+    c.prepare_cached(&format!("{OPERATOR} WHERE id = ?1"))?.query_row([id], operator_row).optional()
+}
+
+pub(super) fn operators(c: &Connection) -> rusqlite::Result<Vec<Operator>> {
+    c.prepare_cached(&format!("{OPERATOR} ORDER BY id"))?.query_map([], operator_row)?.collect()
+}
+
+pub(super) fn update_operator(
+    c: &Connection,
+    id: OperatorId,
+    name: String,
+    status: Status,
+) -> Result<Option<Operator>> {
+    c.prepare_cached("UPDATE operators SET name = ?2, status = ?3 WHERE id = ?1")?.execute(params![
+        id,
+        name,
+        status.as_str()
+    ])?;
+    Ok(operator(c, id)?)
 }
 
 pub(super) fn user_by_name(c: &Connection, name: &str) -> rusqlite::Result<Option<User>> {

@@ -66,15 +66,23 @@ impl Readers {
     }
 }
 
+const TARIFF: &str = "SELECT id, operator_id, name, tou FROM tariffs";
+
+fn tariff_row(r: &Row) -> rusqlite::Result<Tariff> {
+    Ok(Tariff { id: r.get(0)?, operator_id: r.get(1)?, name: r.get(2)?, tou: json(r, 3)? })
+}
+
 pub(super) fn tariff(c: &Connection, id: TariffId) -> rusqlite::Result<Option<Tariff>> {
-    c.prepare_cached("SELECT id, name, tou FROM tariffs WHERE id = ?1")?
-        .query_row([id], |r| Ok(Tariff { id: r.get(0)?, name: r.get(1)?, tou: json(r, 2)? }))
-        .optional()
+    c.prepare_cached(&format!("{TARIFF} WHERE id = ?1"))?.query_row([id], tariff_row).optional()
+}
+
+pub(super) fn tariffs(c: &Connection) -> rusqlite::Result<Vec<Tariff>> {
+    c.prepare_cached(&format!("{TARIFF} ORDER BY id"))?.query_map([], tariff_row)?.collect()
 }
 
 const STATION: &str =
     "SELECT id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, power,
-                merchant_id, details
+                merchant_id, details, operator_id
          FROM stations";
 
 pub(super) fn stations(c: &Connection) -> rusqlite::Result<Vec<Station>> {
@@ -89,6 +97,7 @@ fn station_row(r: &Row) -> rusqlite::Result<Station> {
     {
         Ok(Station {
             id: r.get(0)?,
+            operator_id: r.get(10)?,
             name: r.get(1)?,
             tariff_id: r.get(2)?,
             utc_offset_minutes: r.get(3)?,
@@ -108,10 +117,18 @@ fn station_row(r: &Row) -> rusqlite::Result<Station> {
     }
 }
 
+const PLAN: &str = "SELECT id, operator_id, name, pricing FROM plans";
+
+fn plan_row(r: &Row) -> rusqlite::Result<PricePlan> {
+    Ok(PricePlan { id: r.get(0)?, operator_id: r.get(1)?, name: r.get(2)?, pricing: json(r, 3)? })
+}
+
 pub(super) fn plan(c: &Connection, id: PlanId) -> rusqlite::Result<Option<PricePlan>> {
-    c.prepare_cached("SELECT id, name, pricing FROM plans WHERE id = ?1")?
-        .query_row([id], |r| Ok(PricePlan { id: r.get(0)?, name: r.get(1)?, pricing: json(r, 2)? }))
-        .optional()
+    c.prepare_cached(&format!("{PLAN} WHERE id = ?1"))?.query_row([id], plan_row).optional()
+}
+
+pub(super) fn plans(c: &Connection) -> rusqlite::Result<Vec<PricePlan>> {
+    c.prepare_cached(&format!("{PLAN} ORDER BY id"))?.query_map([], plan_row)?.collect()
 }
 
 const PILE_COLUMNS: &str = "id, station_id, protocol, ports, created_at";

@@ -306,9 +306,29 @@ const V11: &str = "
 ALTER TABLE stations ADD COLUMN details TEXT; -- StationDetails, NULL when not given
 ";
 
+const V12: &str = "
+-- Tenants. Operator 1 owns whatever was created before there were others.
+CREATE TABLE operators (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT    NOT NULL,
+    status     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+INSERT INTO operators (id, name, status, created_at)
+    VALUES (1, 'default', 'active', CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
+-- No REFERENCES: SQLite adds a referencing column only with a NULL default.
+ALTER TABLE tariffs ADD COLUMN operator_id INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE plans ADD COLUMN operator_id INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE stations ADD COLUMN operator_id INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE merchants ADD COLUMN operator_id INTEGER NOT NULL DEFAULT 1;
+-- NULL: a platform admin. Users created before tenants worked for operator 1.
+ALTER TABLE users ADD COLUMN operator_id INTEGER;
+UPDATE users SET operator_id = 1 WHERE role != 'admin';
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

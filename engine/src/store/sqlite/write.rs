@@ -10,7 +10,7 @@ use rusqlite::{ffi, params, Connection, ToSql};
 use super::codec::{bind_session, micros, to_json, SESSION_COLUMNS};
 use crate::alarm::{Alarm, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
-use crate::domain::{StationId, TariffId};
+use crate::domain::{OperatorId, StationId, TariffId};
 use crate::ledger::Entry;
 use crate::pricing::{Bill, PricePlan, Pricing};
 use crate::session::{MeterSample, SessionRecord, SessionState};
@@ -42,23 +42,21 @@ fn exists(c: &Connection, sql: &str, key: impl ToSql) -> rusqlite::Result<bool> 
 
 pub(super) fn create_tariff(
     c: &Connection,
+    operator_id: OperatorId,
     name: String,
     tou: TouPrices,
     at: DateTime<Utc>,
 ) -> Result<Tariff> {
-    c.prepare_cached("INSERT INTO tariffs (name, tou, created_at) VALUES (?1, ?2, ?3)")?.execute(params![
-        name,
-        to_json(&tou)?,
-        micros(at)
-    ])?;
-    Ok(Tariff { id: c.last_insert_rowid(), name, tou })
+    c.prepare_cached("INSERT INTO tariffs (operator_id, name, tou, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![operator_id, name, to_json(&tou)?, micros(at)])?;
+    Ok(Tariff { id: c.last_insert_rowid(), operator_id, name, tou })
 }
 
 pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<Utc>) -> Result<Station> {
     c.prepare_cached(
         "INSERT INTO stations (name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at,
-                               merchant_id, details)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                               merchant_id, details, operator_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         station.name,
@@ -69,6 +67,7 @@ pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<U
         micros(at),
         station.merchant_id,
         station.details.as_ref().map(to_json).transpose()?,
+        station.operator_id,
     ])
     .map_err(|e| match broke(&e) {
         Some(Broke::Parent) => StoreError::NotFound(format!("tariff {} or merchant", station.tariff_id)),
@@ -76,6 +75,7 @@ pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<U
     })?;
     Ok(Station {
         id: c.last_insert_rowid(),
+        operator_id: station.operator_id,
         name: station.name,
         tariff_id: station.tariff_id,
         utc_offset_minutes: station.utc_offset_minutes,
@@ -90,13 +90,14 @@ pub(super) fn create_station(c: &Connection, station: NewStation, at: DateTime<U
 
 pub(super) fn create_plan(
     c: &Connection,
+    operator_id: OperatorId,
     name: String,
     pricing: Pricing,
     at: DateTime<Utc>,
 ) -> Result<PricePlan> {
-    c.prepare_cached("INSERT INTO plans (name, pricing, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![name, to_json(&pricing)?, micros(at)])?;
-    Ok(PricePlan { id: c.last_insert_rowid(), name, pricing })
+    c.prepare_cached("INSERT INTO plans (operator_id, name, pricing, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![operator_id, name, to_json(&pricing)?, micros(at)])?;
+    Ok(PricePlan { id: c.last_insert_rowid(), operator_id, name, pricing })
 }
 
 pub(super) fn create_pile(c: &Connection, pile: &PileRecord) -> Result<()> {

@@ -95,6 +95,20 @@ impl Server {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any request, as `token`'s user or anonymous; its status and JSON body.
+    pub async fn call(&self, token: Option<&str>, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        if method != reqwest::Method::GET {
+            req = req.json(&body);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
         let res = self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap();
         let status = res.status().as_u16();
@@ -167,7 +181,7 @@ fn admin_token(bg: &Background) -> String {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
             let admin = engine::accounts::Role::Admin;
-            api::auth::new_user(store.as_ref(), "admin", ADMIN_PASSWORD, admin, None).await.unwrap();
+            api::auth::new_user(store.as_ref(), "admin", ADMIN_PASSWORD, admin, None, None).await.unwrap();
             login(&base, "admin", ADMIN_PASSWORD).await
         })
     })

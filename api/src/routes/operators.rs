@@ -1,0 +1,72 @@
+//! Operators: the tenants of the platform. The platform admin creates,
+//! renames and freezes them; an operator's own users read only their own.
+//! Freezing an operator locks its users out; its piles keep charging.
+
+use actix_web::{web, HttpResponse};
+use engine::accounts::Status;
+use serde::Deserialize;
+
+use super::{Page, PageQuery, State};
+use crate::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/operators", web::post().to(create))
+        .route("/operators", web::get().to(list))
+        .route("/operators/{id}", web::get().to(get))
+        .route("/operators/{id}", web::patch().to(update));
+}
+
+fn name(name: &str) -> ApiResult<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name", "1 to 100 characters"));
+    }
+    Ok(name)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOperator {
+    name: String,
+}
+
+async fn create(state: State, body: web::Json<NewOperator>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Created().json(state.store.create_operator(name(&body.name)?).await?))
+}
+
+async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let all = state.store.operators().await?.into_iter().filter(|o| scope.sees(o.id));
+    Ok(HttpResponse::Ok().json(Page::of(all, |o| o.id, &page)?))
+}
+
+async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(scope.operator(&state, *id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Update {
+    name: Option<String>,
+    /// `active` or `frozen`.
+    status: Option<Status>,
+}
+
+async fn update(
+    state: State,
+    scope: Scope,
+    id: web::Path<i64>,
+    body: web::Json<Update>,
+) -> ApiResult<HttpResponse> {
+    let current = scope.operator(&state, *id).await?;
+    let name = match &body.name {
+        Some(n) => name(n)?,
+        None => &current.name,
+    };
+    let status = body.status.unwrap_or(current.status);
+    if status == Status::Cancelled {
+        return Err(ApiError::invalid("status", "an operator is active or frozen"));
+    }
+    let updated = state.store.update_operator(current.id, name, status).await?;
+    Ok(HttpResponse::Ok().json(updated.ok_or_else(|| ApiError::not_found("unknown_operator", "gone"))?))
+}
