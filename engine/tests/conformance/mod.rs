@@ -20,6 +20,7 @@ use engine::Decimal;
 use rust_decimal_macros::dec;
 
 mod money;
+mod reports;
 
 type Db = Arc<dyn Store>;
 
@@ -47,6 +48,7 @@ pub async fn run(store: Arc<dyn Store>) {
     diagnostics_come_back_newest_first(&store).await;
     station_details_round_trip_and_stations_are_listed(&store).await;
     money::run(&store).await;
+    reports::run(&store).await;
 }
 
 async fn diagnostics_come_back_newest_first(db: &Db) {
