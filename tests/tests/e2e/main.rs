@@ -16,5 +16,6 @@ mod prometheus;
 mod qr;
 mod recovery;
 mod reliability;
+mod reports;
 mod skeleton;
 mod ykc;
