@@ -341,12 +341,13 @@ impl Db {
 
     /// Claims the bill (`INSERT INTO bills ... IF NOT EXISTS`): exactly one
     /// final record of a session is billed, however often the pile repeats
-    /// it and whichever node it reaches. Then the session row is rewritten
-    /// as finished, and a session paid from a wallet has its bill captured
-    /// (`Entry::capture`, whose key books it once). If a node died between
-    /// these steps, the next repeat of the final record finds the bill taken
-    /// and finishes the row, and books the capture, from the record and bill
-    /// stored with the bill, not from the repeat.
+    /// it and whichever node it reaches. Then the charge is listed for
+    /// reports, the session row is rewritten as finished, and a session paid
+    /// from a wallet has its bill captured (`Entry::capture`, whose key books
+    /// it once). If a node died between these steps, the next repeat of the
+    /// final record finds the bill taken and lists the charge, finishes the
+    /// row, and books the capture, from the record and bill stored with the
+    /// bill, not from the repeat.
     pub(super) async fn finish_session(
         &self,
         s: &SessionRecord,
