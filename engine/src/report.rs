@@ -324,7 +324,7 @@ mod tests {
     }
 
     /// A charge priced by a tariff with a peak 08:00-12:00 and a valley
-    /// 00:00-08:00 local (+08:00), metered `kwh` kWh an hour from `start`.
+    /// 00:00-08:00 local (+08:00), metering `kwh_per_hour` each hour from `start`.
     fn charge(station: StationId, start: &str, hours: i64, kwh_per_hour: Decimal) -> (SessionRecord, Bill) {
         let mut tou = TouPrices::flat(dec!(1), dec!(0.5));
         tou.slots[..16].fill(Period::Valley);
