@@ -45,12 +45,21 @@ fn needs(method: &Method, path: &str, scope: &Scope) -> Result<(), ApiError> {
         path == full || path.starts_with(&format!("{full}/"))
     };
     let read = method == Method::GET || method == Method::HEAD;
+    // Drivers are the platform's, not an operator's.
+    let platform = under("/drivers")
+        || under("/cards")
+        || under("/reconciliations")
+        || under("/operators")
+        || under("/reports/inactive-drivers");
     if role == Role::Merchant {
         let own = scope.merchant.map(|m| format!("/merchants/{m}"));
         let mine = own.is_some_and(|own| under(&own)) || under("/stations") || under("/reports");
-        return if read && mine { Ok(()) } else { Err(ApiError::not_found("not_found", "no such resource")) };
+        return if read && mine && !platform {
+            Ok(())
+        } else {
+            Err(ApiError::not_found("not_found", "no such resource"))
+        };
     }
-    let platform = under("/drivers") || under("/cards") || under("/reconciliations") || under("/operators");
     let least = if platform && !(read && under("/operators")) {
         Role::Admin
     } else if read {

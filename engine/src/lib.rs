@@ -14,6 +14,7 @@ pub mod geo;
 pub mod ledger;
 pub mod payment;
 pub mod pricing;
+pub mod report;
 pub mod session;
 pub mod settlement;
 pub mod store;

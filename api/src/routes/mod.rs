@@ -22,6 +22,7 @@ pub mod payments;
 pub mod piles;
 pub mod plans;
 pub mod qr;
+pub mod reports;
 pub mod sessions;
 pub mod stations;
 pub mod tariffs;
@@ -129,7 +130,8 @@ pub fn configure(
                             .configure(stations::routes)
                             .configure(piles::routes)
                             .configure(sessions::routes)
-                            .configure(merchants::routes),
+                            .configure(merchants::routes)
+                            .configure(reports::routes),
                     ),
             );
     }

@@ -15,6 +15,7 @@ use crate::allocation::PowerConfig;
 use crate::domain::{default_operator, OperatorId, PileId, Protocol, SessionId, StationId, TariffId};
 use crate::ledger::{Account, DriverId, Entry, LedgerError, MerchantId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
+use crate::report::{FaultCount, StationDay};
 use crate::session::{MeterSample, SessionRecord};
 use crate::settlement::Statement;
 use crate::tariff::{Tariff, TouPrices};
@@ -316,6 +317,26 @@ pub trait Store: Send + Sync + 'static {
     async fn token(&self, hash: &str) -> Result<Option<Token>>;
 
     fn stats(&self) -> StoreStats;
+
+    // Reports (`report`): days are each station's local days, by its
+    // current `utc_offset_minutes`; unknown stations are left out.
+
+    /// The billed charges of `stations` that ended on local days in
+    /// `[from, until)`, summed per station and day, by station then day.
+    async fn station_days(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<StationDay>>;
+    /// The alarms raised at `stations` on local days in `[from, until)`,
+    /// counted by station, pile and kind.
+    async fn fault_counts(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<FaultCount>>;
 }
 
 /// Which entries to list; every field narrows.

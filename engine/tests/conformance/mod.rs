@@ -20,6 +20,7 @@ use engine::Decimal;
 use rust_decimal_macros::dec;
 
 mod money;
+mod reports;
 
 type Db = Arc<dyn Store>;
 
@@ -48,6 +49,7 @@ pub async fn run(store: Arc<dyn Store>) {
     station_details_round_trip_and_stations_are_listed(&store).await;
     operators_own_what_is_created_for_them(&store).await;
     money::run(&store).await;
+    reports::run(&store).await;
 }
 
 async fn operators_own_what_is_created_for_them(db: &Db) {

@@ -16,6 +16,7 @@ mod prometheus;
 mod qr;
 mod recovery;
 mod reliability;
+mod reports;
 mod skeleton;
 mod tenants;
 mod ykc;

@@ -91,6 +91,13 @@ async fn operators_see_and_change_only_their_own() {
     let rule = json!({"name": "r", "class": "vip", "station_id": st, "kind": "discount", "percent": "10"});
     let (s, e) = server.post_as(&bob, "/api/v1/rules", rule).await;
     assert_eq!((s, e["field"].as_str()), (422, Some("station_id")), "{e}");
+    let report = format!("/api/v1/reports/operations?from=2026-01-01&until=2026-01-02&station_id={st}");
+    let (s, e) = server.get_as(&bob, &report).await;
+    assert_eq!((s, e["field"].as_str()), (422, Some("station_id")), "{e}");
+    let (s, e) = server.get_as(&alice, &report).await;
+    assert_eq!(s, 200, "{e}");
+    let (s, e) = server.get_as(&alice, "/api/v1/reports/inactive-drivers").await;
+    assert_eq!(s, 403, "drivers are the platform's: {e}");
     // Nothing of alpha's changed.
     let (_, station) = server.get(&format!("/api/v1/stations/{st}")).await;
     assert_eq!(station["tariff_id"].as_i64(), Some(t), "{station}");

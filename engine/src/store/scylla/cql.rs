@@ -388,6 +388,14 @@ pub(super) struct Statements {
     pub idem_get: PreparedStatement,
 
     pub money: MoneyStatements,
+    pub reports: ReportStatements,
+}
+
+/// The statements of `reports`.
+pub(super) struct ReportStatements {
+    pub charge_insert: PreparedStatement,
+    pub charges_in_month: PreparedStatement,
+    pub alarms_in_month: PreparedStatement,
 }
 
 /// The statements of `money`: merchants, drivers, cards, rules, orders,
@@ -616,6 +624,14 @@ impl Statements {
         let alarm_pile = p
             .prepare(Money, true, "INSERT INTO alarms_by_pile (pile_id, id) VALUES (?, ?) USING TIMESTAMP ?")
             .await?;
+        let alarm_month = p
+            .prepare(
+                Money,
+                true,
+                "INSERT INTO alarms_by_station_month (station_id, month, raised_at, id, pile_id, kind) \
+                 VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+            )
+            .await?;
         let alarm_open = p
             .prepare(Money, true, "INSERT INTO open_alarms (bucket, id) VALUES (0, ?) USING TIMESTAMP ?")
             .await?;
@@ -772,8 +788,14 @@ impl Statements {
                 .read(Money, "SELECT revision, bill FROM bill_revisions WHERE session_id = ?")
                 .await?,
 
-            alarm_raise: p.logged(vec![alarm_insert.clone(), alarm_station.clone(), alarm_pile, alarm_open.clone()]),
-            alarm_raise_station: p.logged(vec![alarm_insert, alarm_station, alarm_open]),
+            alarm_raise: p.logged(vec![
+                alarm_insert.clone(),
+                alarm_station.clone(),
+                alarm_pile,
+                alarm_open.clone(),
+                alarm_month.clone(),
+            ]),
+            alarm_raise_station: p.logged(vec![alarm_insert, alarm_station, alarm_open, alarm_month]),
             alarm_get: p.read(Money, &format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id = ?")).await?,
             alarms_get: p.read(Money, &format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id IN ?")).await?,
             // station_id = ?: the row exists (a bare `IF x = null` would
@@ -813,6 +835,7 @@ impl Statements {
             idem_get: p.read(Money, "SELECT fingerprint, status, body, created_at FROM idempotency WHERE key = ?").await?,
 
             money: MoneyStatements::prepare(&p).await?,
+            reports: ReportStatements::prepare(&p).await?,
         })
     }
 }
@@ -1069,6 +1092,37 @@ impl MoneyStatements {
                 )
                 .await?,
             token_get: p.read(Money, "SELECT record FROM tokens WHERE hash = ?").await?,
+        })
+    }
+}
+
+impl ReportStatements {
+    async fn prepare(p: &Preparer<'_>) -> Result<ReportStatements> {
+        use Class::Money;
+        Ok(ReportStatements {
+            // Rewritten whole when the bill is corrected: idempotent.
+            charge_insert: p
+                .prepare(
+                    Money,
+                    true,
+                    "INSERT INTO charges_by_station (station_id, month, ended_at, session_id, charge) \
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .await?,
+            charges_in_month: p
+                .read(
+                    Money,
+                    "SELECT charge FROM charges_by_station \
+                     WHERE station_id = ? AND month = ? AND ended_at >= ? AND ended_at < ?",
+                )
+                .await?,
+            alarms_in_month: p
+                .read(
+                    Money,
+                    "SELECT pile_id, kind FROM alarms_by_station_month \
+                     WHERE station_id = ? AND month = ? AND raised_at >= ? AND raised_at < ?",
+                )
+                .await?,
         })
     }
 }

@@ -38,6 +38,7 @@ mod codec;
 mod cql;
 mod money;
 mod read;
+mod reports;
 mod schema;
 mod tenants;
 mod write;
@@ -61,6 +62,7 @@ use crate::allocation::PowerConfig;
 use crate::domain::{OperatorId, PileId, SessionId, StationId, TariffId};
 use crate::ledger::{Account, DriverId, Entry, MerchantId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
+use crate::report::{FaultCount, StationDay};
 use crate::session::{MeterSample, SessionRecord};
 use crate::settlement::Statement;
 use crate::tariff::{Tariff, TouPrices};
@@ -637,5 +639,23 @@ impl Store for ScyllaStore {
 
     fn stats(&self) -> StoreStats {
         self.db.cql.stats()
+    }
+
+    async fn station_days(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<StationDay>> {
+        self.db.station_days(stations, from, until).await
+    }
+
+    async fn fault_counts(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<FaultCount>> {
+        self.db.fault_counts(stations, from, until).await
     }
 }

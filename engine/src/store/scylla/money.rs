@@ -1056,6 +1056,7 @@ impl Db {
             id.as_str(),
         );
         self.cql.write("correcting a bill", &self.st.bill_correct, values).await?;
+        self.list_charge(&session, bill).await?;
         let revision = replaced as u32 + 1;
         if let Some(payer) = &session.terms.payer {
             let filter = EntryFilter { reference: Some(id.to_string()), ..Default::default() };

@@ -460,8 +460,34 @@ const V6: &[&str] = &[
     "ALTER TABLE users ADD operator_id bigint",
 ];
 
+const V7: &[&str] = &[
+    // Reports (report.rs), by station and UTC month (month = yyyymm of the
+    // time clustered on), so a report reads a station's few months, each a
+    // range of one partition. A billed charge by when it ended (charge: JSON
+    // report::Charge), written with its bill and rewritten when the bill is
+    // corrected.
+    "CREATE TABLE IF NOT EXISTS charges_by_station (
+        station_id bigint,
+        month      int,
+        ended_at   bigint,
+        session_id text,
+        charge     text,
+        PRIMARY KEY ((station_id, month), ended_at, session_id)
+    ) WITH CLUSTERING ORDER BY (ended_at ASC, session_id ASC)",
+    // An alarm by when it was raised, written in the alarm's logged batch.
+    "CREATE TABLE IF NOT EXISTS alarms_by_station_month (
+        station_id bigint,
+        month      int,
+        raised_at  bigint,
+        id         bigint,
+        pile_id    text,
+        kind       text,
+        PRIMARY KEY ((station_id, month), raised_at, id)
+    ) WITH CLUSTERING ORDER BY (raised_at ASC, id ASC)",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

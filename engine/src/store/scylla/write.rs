@@ -344,12 +344,13 @@ impl Db {
 
     /// Claims the bill (`INSERT INTO bills ... IF NOT EXISTS`): exactly one
     /// final record of a session is billed, however often the pile repeats
-    /// it and whichever node it reaches. Then the session row is rewritten
-    /// as finished, and a session paid from a wallet has its bill captured
-    /// (`Entry::capture`, whose key books it once). If a node died between
-    /// these steps, the next repeat of the final record finds the bill taken
-    /// and finishes the row, and books the capture, from the record and bill
-    /// stored with the bill, not from the repeat.
+    /// it and whichever node it reaches. Then the charge is listed for
+    /// reports, the session row is rewritten as finished, and a session paid
+    /// from a wallet has its bill captured (`Entry::capture`, whose key books
+    /// it once). If a node died between these steps, the next repeat of the
+    /// final record finds the bill taken and lists the charge, finishes the
+    /// row, and books the capture, from the record and bill stored with the
+    /// bill, not from the repeat.
     pub(super) async fn finish_session(
         &self,
         s: &SessionRecord,
@@ -370,6 +371,9 @@ impl Db {
         };
         let lwt = self.cql.lwt("claiming a bill", &self.st.bill_claim, bill_values(bill, s, at)?).await?;
         if lwt.applied {
+            // Listed before the session is marked finished: a repeat that
+            // finds the session unfinished lists it again.
+            self.list_charge(s, bill).await?;
             self.write_session(s, ts).await?;
             if let Some(payer) = &s.terms.payer {
                 let entry = Entry::capture(payer, s.terms.merchant_id, bill, s.ended_at.unwrap_or(at));
@@ -390,6 +394,9 @@ impl Db {
         };
         let first: SessionRecord = codec::json("final_session", &stored)?;
         if state != SessionState::Finished.as_str() {
+            if let Some(bill) = self.bill(&s.id).await? {
+                self.list_charge(&first, &bill).await?;
+            }
             self.write_session(&first, ts).await?;
         }
         if let Some(payer) = &first.terms.payer {
@@ -490,13 +497,16 @@ impl Db {
             ts,
         );
         let (by_station, open) = ((a.station_id, id, ts), (id, ts));
+        let at = micros(a.raised_at);
+        let pile = a.pile_id.as_ref().map(|p| p.as_str());
+        let by_month = (a.station_id, super::reports::month(a.raised_at), at, id, pile, a.kind.as_str(), ts);
         match &a.pile_id {
             Some(pile) => {
-                let values = (row, by_station, (pile.as_str(), id, ts), open);
+                let values = (row, by_station, (pile.as_str(), id, ts), open, by_month);
                 self.cql.batch("raising an alarm", &self.st.alarm_raise, values).await?;
             }
             None => {
-                let values = (row, by_station, open);
+                let values = (row, by_station, open, by_month);
                 self.cql.batch("raising an alarm", &self.st.alarm_raise_station, values).await?;
             }
         }

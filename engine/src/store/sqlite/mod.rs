@@ -14,6 +14,7 @@
 mod codec;
 mod money;
 mod read;
+mod reports;
 mod schema;
 mod write;
 mod writer;
@@ -36,6 +37,7 @@ use crate::allocation::PowerConfig;
 use crate::domain::{OperatorId, PileId, SessionId, StationId, TariffId};
 use crate::ledger::{Account, DriverId, Entry, MerchantId};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
+use crate::report::{FaultCount, StationDay};
 use crate::session::{MeterSample, SessionRecord};
 use crate::settlement::Statement;
 use crate::tariff::{Tariff, TouPrices};
@@ -465,5 +467,25 @@ impl Store for SqliteStore {
 
     fn stats(&self) -> StoreStats {
         self.writer.stats()
+    }
+
+    async fn station_days(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<StationDay>> {
+        let stations = crate::report::distinct(stations);
+        self.readers.read(move |c| reports::station_days(c, &stations, from, until)).await
+    }
+
+    async fn fault_counts(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<FaultCount>> {
+        let stations = crate::report::distinct(stations);
+        self.readers.read(move |c| reports::fault_counts(c, &stations, from, until)).await
     }
 }

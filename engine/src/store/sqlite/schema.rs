@@ -326,9 +326,16 @@ ALTER TABLE users ADD COLUMN operator_id INTEGER;
 UPDATE users SET operator_id = 1 WHERE role != 'admin';
 ";
 
+const V13: &str = "
+-- Reports (report.rs): a station's billed charges by when they ended, and
+-- its alarms by when they were raised.
+CREATE INDEX sessions_ended ON sessions (station_id, ended_at) WHERE state = 'finished';
+CREATE INDEX alarms_raised ON alarms (station_id, raised_at);
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.
