@@ -21,6 +21,7 @@ pub mod pile;
 pub mod platform;
 pub mod port;
 pub mod registry;
+pub mod service;
 pub mod session;
 pub mod station;
 

@@ -207,7 +207,15 @@ async fn authorize<A: Adapter>(platform: &Platform, info: &LoginInfo) -> Result<
     if record.protocol != A::PROTOCOL {
         return Err("wrong_protocol");
     }
-    Ok(record)
+    let item = engine::store::Item::new(engine::store::ItemKind::Pile, &record.id);
+    match store.out_of_service(&item).await {
+        Ok(None) => Ok(record),
+        Ok(Some(_)) => Err("out_of_service"),
+        Err(e) => {
+            tracing::error!(pile = %info.pile, error = %e, "could not look up a pile at login");
+            Err("error")
+        }
+    }
 }
 
 impl<A: Adapter> Actor for Link<A> {

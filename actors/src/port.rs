@@ -319,8 +319,13 @@ impl Port {
     fn card_start(&mut self, card: String, reply: ReplyTo, ctx: &mut Context<Self>) {
         let (platform, pile, me, port, station) =
             (self.platform.clone(), self.pile.clone(), ctx.address(), self.no, self.station.record.id);
+        let pile_id = self.pile_id.clone();
         actix_rt::spawn(async move {
-            let verdict = match crate::card::authorize(&platform, station, &card).await {
+            let verdict = match crate::service::out_of_service(&platform, station, &pile_id, port.0).await {
+                Ok(None) => crate::card::authorize(&platform, station, &card).await,
+                Ok(Some(_)) | Err(_) => Err(CardRefusal::Unavailable),
+            };
+            let verdict = match verdict {
                 Ok((purchase, balance)) => {
                     let start = Start { queue: false, balance, purchase, card: Some((card.clone(), reply)) };
                     match me.send(start).await {

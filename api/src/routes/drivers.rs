@@ -183,6 +183,7 @@ async fn charge(state: State, req: HttpRequest, body: web::Json<ChargeBody>) -> 
     let record = record(&state, &pile_id).await?;
     let (plan, prepaid) = pricing(&state, &start, &record).await?;
     let pile_addr = live_pile(&state, &record, port)?;
+    super::piles::in_service(&state, &record, port).await?;
     let station = record.station_id;
     let discount = match actors::card::class_discount(&state, driver.class.as_deref(), station, state.now())
         .await

@@ -9,15 +9,17 @@ use engine::settlement;
 use engine::Decimal;
 use serde::Deserialize;
 
-use super::{Page, PageQuery, State};
+use super::{served, set_service, OutOfService, Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
 use crate::tenancy::{as_field, Scope};
+use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/merchants", web::post().to(create))
         .route("/merchants", web::get().to(list))
         .route("/merchants/{id}", web::get().to(get))
+        .route("/merchants/{id}", web::patch().to(update))
         .route("/merchants/{id}/statements/{day}", web::get().to(statement))
         .route("/merchants/{id}/statements/{day}", web::post().to(settle))
         .route("/rules", web::post().to(create_rule))
@@ -41,21 +43,64 @@ async fn create(state: State, scope: Scope, body: web::Json<Body>) -> ApiResult<
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "a merchant needs a name"));
     }
-    let pct = body.commission_percent;
-    if pct.is_sign_negative() || pct > Decimal::ONE_HUNDRED || pct.normalize().scale() > 2 {
-        return Err(ApiError::invalid("commission_percent", "0 to 100, to 0.01"));
-    }
+    let pct = check_commission(body.commission_percent)?;
     let operator = scope.owner(&state, body.operator_id).await?;
     Ok(HttpResponse::Created().json(state.store.create_merchant(operator, body.name.trim(), pct).await?))
 }
 
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(scope.merchant(&state, *id).await?))
+    let merchant = scope.merchant(&state, *id).await?;
+    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Merchant, merchant, id).await?))
 }
 
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let out = OutOfService::of(&state, ItemKind::Merchant).await?;
     let all = state.store.merchants().await?.into_iter().filter(|m| scope.sees(m.operator_id));
-    Ok(HttpResponse::Ok().json(Page::of(all, |m| m.id, &page)?))
+    let all = all.map(|m| {
+        let id = m.id;
+        out.mark(m, id)
+    });
+    Ok(HttpResponse::Ok().json(Page::of(all, |m| m.item.id, &page)?))
+}
+
+fn check_commission(pct: Decimal) -> ApiResult<Decimal> {
+    if pct.is_sign_negative() || pct > Decimal::ONE_HUNDRED || pct.normalize().scale() > 2 {
+        return Err(ApiError::invalid("commission_percent", "0 to 100, to 0.01"));
+    }
+    Ok(pct)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Patch {
+    name: Option<String>,
+    /// From the next statement on; issued statements never change.
+    commission_percent: Option<Decimal>,
+    /// `false`: no new station may name it; its stations and statements go on.
+    in_service: Option<bool>,
+}
+
+async fn update(
+    state: State,
+    scope: Scope,
+    id: web::Path<i64>,
+    body: web::Json<Patch>,
+) -> ApiResult<HttpResponse> {
+    let mut m = scope.merchant(&state, *id).await?;
+    if let Some(name) = &body.name {
+        if name.trim().is_empty() {
+            return Err(ApiError::invalid("name", "a merchant needs a name"));
+        }
+        m.name = name.trim().to_owned();
+    }
+    if let Some(pct) = body.commission_percent {
+        m.commission_percent = check_commission(pct)?;
+    }
+    if !state.store.update_merchant(&m).await? {
+        return Err(ApiError::not_found("unknown_merchant", format!("no merchant {id}")));
+    }
+    set_service(&state, Item::new(ItemKind::Merchant, m.id), body.in_service).await?;
+    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Merchant, m, id).await?))
 }
 
 async fn statement(state: State, scope: Scope, path: web::Path<(i64, NaiveDate)>) -> ApiResult<HttpResponse> {
@@ -111,10 +156,7 @@ async fn create_rule(state: State, scope: Scope, body: web::Json<RuleBody>) -> A
         }
     }
     if let engine::accounts::RuleKind::Tariff { tariff_id } = rule.kind {
-        let tariff = scope.tariff(&state, tariff_id).await.map_err(as_field("tariff_id"))?;
-        if tariff.operator_id != rule.operator_id {
-            return Err(not_theirs("tariff_id", "tariff", tariff_id));
-        }
+        super::tariffs::usable(&state, scope, tariff_id, rule.operator_id).await?;
     }
     Ok(HttpResponse::Created().json(state.store.create_rule(&rule).await?))
 }

@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
+use std::collections::HashSet;
 use std::str::FromStr;
 
 use actix_web::web;
 use actors::Platform;
+use engine::store::{Item, ItemKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -82,6 +84,59 @@ impl<T> Page<T> {
         });
         Ok(Page { items, next: next.flatten() })
     }
+}
+
+/// A record and whether it is in service (see `engine::store::Item`).
+#[derive(Serialize)]
+pub struct Served<T> {
+    #[serde(flatten)]
+    pub item: T,
+    pub in_service: bool,
+}
+
+/// Which of a kind's items are out of service: one read for a whole list.
+pub struct OutOfService(HashSet<String>);
+
+impl OutOfService {
+    pub async fn of(state: &State, kind: ItemKind) -> Result<OutOfService, ApiError> {
+        Ok(OutOfService(state.store.out_of_service_all(kind).await?.into_keys().collect()))
+    }
+
+    pub fn contains(&self, key: impl ToString) -> bool {
+        self.0.contains(&key.to_string())
+    }
+
+    pub fn mark<T>(&self, item: T, key: impl ToString) -> Served<T> {
+        let in_service = !self.contains(key);
+        Served { item, in_service }
+    }
+}
+
+/// One record with whether it is in service.
+pub async fn served<T>(
+    state: &State,
+    kind: ItemKind,
+    item: T,
+    key: impl ToString,
+) -> Result<Served<T>, ApiError> {
+    let out = state.store.out_of_service(&Item { kind, key: key.to_string() }).await?;
+    Ok(Served { item, in_service: out.is_none() })
+}
+
+/// Takes an item out of service or puts it back, as a `PATCH` says.
+pub async fn set_service(state: &State, item: Item, in_service: Option<bool>) -> Result<(), ApiError> {
+    match in_service {
+        Some(on) => Ok(state.store.set_out_of_service(&item, (!on).then(|| state.now())).await?),
+        None => Ok(()),
+    }
+}
+
+/// For `PATCH` bodies: a field left out is `None`, a field set to `null`
+/// is `Some(None)`.
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// The routes, for one HTTP worker; `in_flight` is shared by all workers.

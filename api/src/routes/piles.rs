@@ -17,15 +17,18 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{optional_json, Page, PageQuery, State};
+use super::{optional_json, set_service, OutOfService, Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::idempotency::{self, InFlight};
 use crate::tenancy::{as_field, Scope};
+use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/piles", web::post().to(create))
         .route("/piles", web::get().to(list))
         .route("/piles/{id}", web::get().to(get))
+        .route("/piles/{id}", web::patch().to(update))
+        .route("/piles/{id}/ports/{port}", web::patch().to(update_port))
         .route("/piles/{id}/ports/{port}/start", web::post().to(start))
         .route("/piles/{id}/ports/{port}/stop", web::post().to(stop))
         .route("/piles/{id}/commands", web::post().to(command))
@@ -125,8 +128,95 @@ async fn list(
             && seen.as_ref().is_none_or(|s| s.contains(&r.station_id))
     });
     let page = Page::of(records, |r| r.id.as_str().to_owned(), &page)?;
+    let out = Out::of(&state).await?;
     let items = join_all(page.items.iter().map(|r| view(&state, r))).await;
+    let items = items.into_iter().map(|v| out.body(v)).collect();
     Ok(HttpResponse::Ok().json(Page { items, next: page.next }))
+}
+
+/// A pile's live view, and what of it is out of service.
+#[derive(serde::Serialize)]
+struct PileBody {
+    #[serde(flatten)]
+    view: PileView,
+    in_service: bool,
+    ports_out_of_service: Vec<u8>,
+}
+
+/// Piles and ports out of service, read once for a list.
+struct Out {
+    piles: OutOfService,
+    ports: OutOfService,
+}
+
+impl Out {
+    async fn of(state: &State) -> ApiResult<Out> {
+        Ok(Out {
+            piles: OutOfService::of(state, ItemKind::Pile).await?,
+            ports: OutOfService::of(state, ItemKind::Port).await?,
+        })
+    }
+
+    fn body(&self, view: PileView) -> PileBody {
+        let ports_out_of_service = (1..=view.ports.len() as u8)
+            .filter(|n| self.ports.contains(Item::port(&view.id, *n).key))
+            .collect();
+        PileBody { in_service: !self.piles.contains(&view.id), ports_out_of_service, view }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServicePatch {
+    /// `false` takes it out of service: a pile is refused at login (and a
+    /// connected one is hung up on), a port refuses charges.
+    in_service: bool,
+}
+
+async fn update(
+    state: State,
+    scope: Scope,
+    id: web::Path<String>,
+    body: web::Json<ServicePatch>,
+) -> ApiResult<HttpResponse> {
+    let record = scope.pile(&state, &id).await?;
+    set_service(&state, Item::new(ItemKind::Pile, &record.id), Some(body.in_service)).await?;
+    if !body.in_service {
+        if let Some(pile) = state.registry.pile(&record.id) {
+            pile.do_send(pile::Disconnect("out_of_service"));
+        }
+    }
+    let view = view(&state, &record).await;
+    Ok(HttpResponse::Ok().json(Out::of(&state).await?.body(view)))
+}
+
+async fn update_port(
+    state: State,
+    scope: Scope,
+    path: web::Path<(String, u8)>,
+    body: web::Json<ServicePatch>,
+) -> ApiResult<HttpResponse> {
+    let (id, port) = path.into_inner();
+    let record = scope.pile(&state, &id).await?;
+    if port == 0 || port > record.ports {
+        return Err(ApiError::not_found(
+            "unknown_port",
+            format!("pile {id} has ports 1 to {}", record.ports),
+        ));
+    }
+    set_service(&state, Item::port(&record.id, port), Some(body.in_service)).await?;
+    let view = view(&state, &record).await;
+    Ok(HttpResponse::Ok().json(Out::of(&state).await?.body(view)))
+}
+
+/// Refuses a start where the station, pile or port is out of service.
+pub(super) async fn in_service(state: &State, record: &PileRecord, port: u8) -> ApiResult<()> {
+    match actors::service::out_of_service(state, record.station_id, &record.id, port).await? {
+        None => Ok(()),
+        Some(kind) => {
+            Err(ApiError::conflict("out_of_service", format!("the {} is out of service", kind.as_str())))
+        }
+    }
 }
 
 pub(super) async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
@@ -139,7 +229,8 @@ pub(super) async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
 
 async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let record = scope.pile(&state, &id).await?;
-    Ok(HttpResponse::Ok().json(view(&state, &record).await))
+    let view = view(&state, &record).await;
+    Ok(HttpResponse::Ok().json(Out::of(&state).await?.body(view)))
 }
 
 /// Without wallets, the balance a pile is told the driver has (yuan).
@@ -173,10 +264,13 @@ pub(super) async fn pricing(
             let (plan, station) =
                 futures::try_join!(state.store.plan(id), state.store.station(pile.station_id))?;
             let operator = station.map(|s| s.operator_id);
-            Some(
-                plan.filter(|p| Some(p.operator_id) == operator)
-                    .ok_or_else(|| ApiError::invalid("plan_id", format!("no plan {id} at this pile")))?,
-            )
+            let plan = plan
+                .filter(|p| Some(p.operator_id) == operator)
+                .ok_or_else(|| ApiError::invalid("plan_id", format!("no plan {id} at this pile")))?;
+            if state.store.out_of_service(&Item::new(ItemKind::Plan, id)).await?.is_some() {
+                return Err(ApiError::invalid("plan_id", format!("plan {id} is out of service")));
+            }
+            Some(plan)
         }
         None => None,
     };
@@ -251,6 +345,7 @@ async fn start_charge(
         return Err(ApiError::invalid("balance", "balance cannot be negative"));
     }
     let pile = live_pile(state, &record, port)?;
+    in_service(state, &record, port).await?;
     let purchase = Purchase { plan, prepaid, ..Default::default() };
     let started = pile
         .send(pile::StartCharge { port: PortNo(port), queue: body.queue, balance, purchase })

@@ -6,14 +6,16 @@ use actix_web::{web, HttpResponse};
 use engine::pricing::Pricing;
 use serde::Deserialize;
 
-use super::{Page, PageQuery, State};
+use super::{served, set_service, OutOfService, Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
+use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/plans", web::post().to(create))
         .route("/plans", web::get().to(list))
-        .route("/plans/{id}", web::get().to(get));
+        .route("/plans/{id}", web::get().to(get))
+        .route("/plans/{id}", web::patch().to(update));
 }
 
 #[derive(Deserialize)]
@@ -25,24 +27,71 @@ pub struct NewPlan {
     pub pricing: Pricing,
 }
 
-async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResult<HttpResponse> {
-    if body.name.trim().is_empty() {
+fn check_name(name: &str) -> ApiResult<&str> {
+    let name = name.trim();
+    if name.is_empty() {
         return Err(ApiError::invalid("name", "a plan needs a name"));
     }
-    if matches!(body.pricing, Pricing::TimeOfUse { .. }) {
+    Ok(name)
+}
+
+fn check_pricing(pricing: &Pricing) -> ApiResult<()> {
+    if matches!(pricing, Pricing::TimeOfUse { .. }) {
         return Err(ApiError::invalid("pricing", "time-of-use prices are a station's tariff, not a plan"));
     }
-    body.pricing.validate().map_err(|e| ApiError::invalid("pricing", e.to_string()))?;
+    pricing.validate().map_err(|e| ApiError::invalid("pricing", e.to_string()))
+}
+
+async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResult<HttpResponse> {
+    check_name(&body.name)?;
+    check_pricing(&body.pricing)?;
     let operator = scope.owner(&state, body.operator_id).await?;
     let plan = state.store.create_plan(operator, body.name.trim(), &body.pricing).await?;
     Ok(HttpResponse::Created().json(plan))
 }
 
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(scope.plan(&state, *id).await?))
+    let plan = scope.plan(&state, *id).await?;
+    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Plan, plan, id).await?))
 }
 
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let out = OutOfService::of(&state, ItemKind::Plan).await?;
     let all = state.store.plans().await?.into_iter().filter(|p| scope.sees(p.operator_id));
-    Ok(HttpResponse::Ok().json(Page::of(all, |p| p.id, &page)?))
+    let all = all.map(|p| {
+        let id = p.id;
+        out.mark(p, id)
+    });
+    Ok(HttpResponse::Ok().json(Page::of(all, |p| p.item.id, &page)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patch {
+    pub name: Option<String>,
+    pub pricing: Option<Pricing>,
+    /// `false`: drivers can no longer choose it.
+    pub in_service: Option<bool>,
+}
+
+/// Renames or reprices a plan, for charges started from now on.
+async fn update(
+    state: State,
+    scope: Scope,
+    id: web::Path<i64>,
+    body: web::Json<Patch>,
+) -> ApiResult<HttpResponse> {
+    let mut plan = scope.plan(&state, *id).await?;
+    if let Some(name) = &body.name {
+        plan.name = check_name(name)?.to_owned();
+    }
+    if let Some(pricing) = &body.pricing {
+        check_pricing(pricing)?;
+        plan.pricing = pricing.clone();
+    }
+    if !state.store.update_plan(&plan).await? {
+        return Err(ApiError::not_found("unknown_plan", format!("no plan {id}")));
+    }
+    set_service(&state, Item::new(ItemKind::Plan, plan.id), body.in_service).await?;
+    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Plan, plan, id).await?))
 }

@@ -5,12 +5,12 @@ use actors::{registry, station};
 use engine::allocation::PowerConfig;
 use engine::domain::PortStatus;
 use engine::geo::GeoIndex;
-use engine::store::{NewStation, StationDetails};
+use engine::store::{Item, ItemKind, NewStation, StationDetails};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{Page, PageQuery, State};
+use super::{served, set_service, OutOfService, Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{as_field, Scope};
 
@@ -18,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stations", web::post().to(create))
         .route("/stations", web::get().to(list))
         .route("/stations/{id}", web::get().to(get))
+        .route("/stations/{id}", web::patch().to(update))
         .route("/stations/{id}/details", web::put().to(set_details))
         .route("/stations/{id}/tariff", web::put().to(set_tariff))
         .route("/stations/{id}/power", web::put().to(set_power))
@@ -113,8 +114,9 @@ async fn near(state: State, geo: Geo, q: web::Query<Near>) -> ApiResult<HttpResp
     }
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let found = geo.read().unwrap_or_else(|e| e.into_inner()).near(q.lat, q.lon, radius_km * 1000.0, limit);
+    let closed = OutOfService::of(&state, ItemKind::Station).await?;
     let mut out = Vec::with_capacity(found.len());
-    for (id, distance_m) in found {
+    for (id, distance_m) in found.into_iter().filter(|(id, _)| !closed.contains(id)) {
         let Some(station) = state.store.station(id).await? else { continue };
         let (free, total) = free_ports(&state, id).await;
         out.push(serde_json::json!({
@@ -167,34 +169,16 @@ async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> 
     if let Some(d) = &body.details {
         check_details(d)?;
     }
-    let name = body.name.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid("name", "a station needs a name"));
-    }
-    let offset = body.utc_offset_minutes.unwrap_or(DEFAULT_UTC_OFFSET_MINUTES);
-    if !(-14 * 60..=14 * 60).contains(&offset) {
-        return Err(ApiError::invalid("utc_offset_minutes", "must be within ±14 hours"));
-    }
+    let name = check_name(&body.name)?;
+    let offset = check_offset(body.utc_offset_minutes.unwrap_or(DEFAULT_UTC_OFFSET_MINUTES))?;
     let operator = scope.owner(&state, body.operator_id).await?;
     // What a station refers to is its own operator's, even for the admin.
-    let tariff = scope.tariff(&state, body.tariff_id).await.map_err(as_field("tariff_id"))?;
-    if tariff.operator_id != operator {
-        return Err(ApiError::invalid(
-            "tariff_id",
-            format!("no tariff {} of operator {operator}", tariff.id),
-        ));
-    }
+    super::tariffs::usable(&state, scope, body.tariff_id, operator).await?;
     if let Some(m) = body.merchant_id {
-        let merchant = scope.merchant(&state, m).await.map_err(as_field("merchant_id"))?;
-        if merchant.operator_id != operator {
-            return Err(ApiError::invalid("merchant_id", format!("no merchant {m} of operator {operator}")));
-        }
+        check_merchant(&state, scope, m, operator).await?;
     }
-    for (field, v) in [("service_fee", body.service_fee), ("minimum_charge", body.minimum_charge)] {
-        if v.is_sign_negative() && !v.is_zero() || v.normalize().scale() > 2 {
-            return Err(ApiError::invalid(field, "an amount in yuan, not negative, to the fen"));
-        }
-    }
+    check_fen("service_fee", body.service_fee)?;
+    check_fen("minimum_charge", body.minimum_charge)?;
     let station = NewStation {
         operator_id: operator,
         name: name.to_owned(),
@@ -210,8 +194,99 @@ async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> 
     Ok(HttpResponse::Created().json(created))
 }
 
+fn check_name(name: &str) -> ApiResult<&str> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "a station needs a name"));
+    }
+    Ok(name)
+}
+
+fn check_offset(minutes: i32) -> ApiResult<i32> {
+    if !(-14 * 60..=14 * 60).contains(&minutes) {
+        return Err(ApiError::invalid("utc_offset_minutes", "must be within ±14 hours"));
+    }
+    Ok(minutes)
+}
+
+fn check_fen(field: &'static str, v: Decimal) -> ApiResult<()> {
+    if v.is_sign_negative() && !v.is_zero() || v.normalize().scale() > 2 {
+        return Err(ApiError::invalid(field, "an amount in yuan, not negative, to the fen"));
+    }
+    Ok(())
+}
+
+/// A station's merchant is one of its operator's, in service.
+async fn check_merchant(state: &State, scope: Scope, m: i64, operator: i64) -> ApiResult<()> {
+    let merchant = scope.merchant(state, m).await.map_err(as_field("merchant_id"))?;
+    if merchant.operator_id != operator {
+        return Err(ApiError::invalid("merchant_id", format!("no merchant {m} of operator {operator}")));
+    }
+    if state.store.out_of_service(&Item::new(ItemKind::Merchant, m)).await?.is_some() {
+        return Err(ApiError::invalid("merchant_id", format!("merchant {m} is out of service")));
+    }
+    Ok(())
+}
+
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(scope.station(&state, *id).await?))
+    let station = scope.station(&state, *id).await?;
+    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Station, station, id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patch {
+    pub name: Option<String>,
+    pub utc_offset_minutes: Option<i32>,
+    pub service_fee: Option<Decimal>,
+    pub minimum_charge: Option<Decimal>,
+    /// `null` makes the station the operator's own again.
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub merchant_id: Option<Option<i64>>,
+    /// `false` closes the station: its ports refuse charges and drivers no
+    /// longer find it.
+    pub in_service: Option<bool>,
+}
+
+/// Changes what a PATCH names. Charges already running keep their terms;
+/// the station's piles get its new fees for the next ones.
+async fn update(
+    state: State,
+    scope: Scope,
+    id: web::Path<i64>,
+    body: web::Json<Patch>,
+) -> ApiResult<HttpResponse> {
+    let mut s = scope.station(&state, *id).await?;
+    if let Some(name) = &body.name {
+        s.name = check_name(name)?.to_owned();
+    }
+    if let Some(minutes) = body.utc_offset_minutes {
+        s.utc_offset_minutes = check_offset(minutes)?;
+    }
+    if let Some(fee) = body.service_fee {
+        check_fen("service_fee", fee)?;
+        s.service_fee = fee;
+    }
+    if let Some(minimum) = body.minimum_charge {
+        check_fen("minimum_charge", minimum)?;
+        s.minimum_charge = minimum;
+    }
+    if let Some(merchant) = body.merchant_id {
+        if let Some(m) = merchant {
+            check_merchant(&state, scope, m, s.operator_id).await?;
+        }
+        s.merchant_id = merchant;
+    }
+    if !state.store.update_station(&s).await? {
+        return Err(ApiError::not_found("unknown_station", format!("no station {id}")));
+    }
+    set_service(&state, Item::new(ItemKind::Station, s.id), body.in_service).await?;
+    if let Some(actor) = state.registry.stations.get(&s.id).map(|a| a.clone()) {
+        if let Some(tariff) = state.store.tariff(s.tariff_id).await? {
+            actor.do_send(station::SetTariff(s.clone(), tariff));
+        }
+    }
+    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Station, s, id).await?))
 }
 
 #[derive(Deserialize)]
@@ -226,11 +301,15 @@ async fn list(
     filter: web::Query<Filter>,
     page: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    let all = state.store.stations().await?;
+    let (all, out) = (state.store.stations().await?, OutOfService::of(&state, ItemKind::Station).await?);
     let seen = all
         .into_iter()
-        .filter(|s| scope.sees_station(s) && filter.merchant_id.is_none_or(|m| s.merchant_id == Some(m)));
-    Ok(HttpResponse::Ok().json(Page::of(seen, |s| s.id, &page)?))
+        .filter(|s| scope.sees_station(s) && filter.merchant_id.is_none_or(|m| s.merchant_id == Some(m)))
+        .map(|s| {
+            let id = s.id;
+            out.mark(s, id)
+        });
+    Ok(HttpResponse::Ok().json(Page::of(seen, |s| s.item.id, &page)?))
 }
 
 fn watts(field: &'static str, v: Decimal) -> ApiResult<()> {
@@ -333,13 +412,7 @@ async fn set_tariff(
     body: web::Json<TariffBody>,
 ) -> ApiResult<HttpResponse> {
     let station = scope.station(&state, *id).await?;
-    let tariff = scope.tariff(&state, body.tariff_id).await.map_err(as_field("tariff_id"))?;
-    if tariff.operator_id != station.operator_id {
-        return Err(ApiError::invalid(
-            "tariff_id",
-            format!("no tariff {} of the station's operator", tariff.id),
-        ));
-    }
+    let tariff = super::tariffs::usable(&state, scope, body.tariff_id, station.operator_id).await?;
     let station = state.store.set_station_tariff(*id, tariff.id).await?;
     let station =
         station.ok_or_else(|| ApiError::not_found("unknown_station", format!("no station {id}")))?;

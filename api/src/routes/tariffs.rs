@@ -6,14 +6,16 @@ use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices, SLOTS};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, PageQuery, State};
+use super::{served, set_service, OutOfService, Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
-use crate::tenancy::Scope;
+use crate::tenancy::{as_field, Scope};
+use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tariffs", web::post().to(create))
         .route("/tariffs", web::get().to(list))
-        .route("/tariffs/{id}", web::get().to(get));
+        .route("/tariffs/{id}", web::get().to(get))
+        .route("/tariffs/{id}", web::patch().to(update));
 }
 
 #[derive(Deserialize, Serialize, Default, Clone)]
@@ -44,7 +46,7 @@ pub struct NewTariff {
     pub periods: Vec<Range>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct TariffBody {
     pub id: i64,
     pub operator_id: i64,
@@ -127,9 +129,9 @@ pub fn ranges(slots: &[Period; SLOTS]) -> Vec<Range> {
     out
 }
 
-fn tou(body: &NewTariff) -> ApiResult<TouPrices> {
-    let slots = slots(&body.periods)?;
-    let given = [body.prices.sharp, body.prices.peak, body.prices.flat, body.prices.valley];
+fn tou(prices: &Prices, periods: &[Range]) -> ApiResult<TouPrices> {
+    let slots = slots(periods)?;
+    let given = [prices.sharp, prices.peak, prices.flat, prices.valley];
     let zero = PeriodPrice { energy: Decimal::ZERO, service: Decimal::ZERO };
     let mut prices = [zero; 4];
     for period in Period::ALL {
@@ -153,19 +155,78 @@ async fn create(state: State, scope: Scope, body: web::Json<NewTariff>) -> ApiRe
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "a tariff needs a name"));
     }
-    let tou = tou(&body)?;
+    let tou = tou(&body.prices, &body.periods)?;
     let operator = scope.owner(&state, body.operator_id).await?;
     let tariff = state.store.create_tariff(operator, body.name.trim(), &tou).await?;
     Ok(HttpResponse::Created().json(TariffBody::from(tariff)))
 }
 
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(TariffBody::from(scope.tariff(&state, *id).await?)))
+    let tariff = TariffBody::from(scope.tariff(&state, *id).await?);
+    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Tariff, tariff, id).await?))
 }
 
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let out = OutOfService::of(&state, ItemKind::Tariff).await?;
     let all = state.store.tariffs().await?.into_iter().filter(|t| scope.sees(t.operator_id));
-    Ok(HttpResponse::Ok().json(Page::of(all.map(TariffBody::from), |t| t.id, &page)?))
+    let all = all.map(|t| out.mark(TariffBody::from(t.clone()), t.id));
+    Ok(HttpResponse::Ok().json(Page::of(all, |t| t.item.id, &page)?))
+}
+
+/// A tariff for new stations, rules and charges: the operator's own, in service.
+pub async fn usable(state: &State, scope: Scope, id: i64, operator: i64) -> ApiResult<Tariff> {
+    let tariff = scope.tariff(state, id).await.map_err(as_field("tariff_id"))?;
+    if tariff.operator_id != operator {
+        return Err(ApiError::invalid("tariff_id", format!("no tariff {id} of operator {operator}")));
+    }
+    if state.store.out_of_service(&Item::new(ItemKind::Tariff, id)).await?.is_some() {
+        return Err(ApiError::invalid("tariff_id", format!("tariff {id} is out of service")));
+    }
+    Ok(tariff)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patch {
+    pub name: Option<String>,
+    /// New prices come with their periods: the two are one schedule.
+    pub prices: Option<Prices>,
+    pub periods: Option<Vec<Range>>,
+    /// `false`: no new station or rule may use it; stations on it keep it.
+    pub in_service: Option<bool>,
+}
+
+/// Renames or reprices a tariff. Charges running keep the prices they
+/// started with; the tariff's stations and their piles get the new ones.
+async fn update(
+    state: State,
+    scope: Scope,
+    id: web::Path<i64>,
+    body: web::Json<Patch>,
+) -> ApiResult<HttpResponse> {
+    let mut tariff = scope.tariff(&state, *id).await?;
+    if let Some(name) = &body.name {
+        if name.trim().is_empty() {
+            return Err(ApiError::invalid("name", "a tariff needs a name"));
+        }
+        tariff.name = name.trim().to_owned();
+    }
+    match (&body.prices, &body.periods) {
+        (Some(prices), Some(periods)) => tariff.tou = tou(prices, periods)?,
+        (None, None) => {}
+        (None, Some(_)) => return Err(ApiError::invalid("prices", "give prices with the periods")),
+        (Some(_), None) => return Err(ApiError::invalid("periods", "give periods with the prices")),
+    }
+    if !state.store.update_tariff(&tariff).await? {
+        return Err(ApiError::not_found("unknown_tariff", format!("no tariff {id}")));
+    }
+    set_service(&state, Item::new(ItemKind::Tariff, tariff.id), body.in_service).await?;
+    for station in state.store.stations().await?.into_iter().filter(|s| s.tariff_id == tariff.id) {
+        if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
+            actor.do_send(actors::station::SetTariff(station, tariff.clone()));
+        }
+    }
+    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Tariff, TariffBody::from(tariff), id).await?))
 }
 
 #[cfg(test)]

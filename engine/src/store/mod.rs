@@ -5,6 +5,8 @@
 //! the pile's record is acknowledged). Backends therefore take writes through
 //! one batching writer and answer each write when its batch is committed.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -337,6 +339,70 @@ pub trait Store: Send + Sync + 'static {
         from: NaiveDate,
         until: NaiveDate,
     ) -> Result<Vec<FaultCount>>;
+
+    // Editing what operators set up. Running charges keep the terms they
+    // started under; these change what comes next.
+
+    /// Replaces a station's name, time zone, fees and merchant (its tariff,
+    /// details and power have their own calls); false if it does not exist.
+    async fn update_station(&self, station: &Station) -> Result<bool>;
+    /// Replaces a tariff's name and prices; false if it does not exist.
+    async fn update_tariff(&self, tariff: &Tariff) -> Result<bool>;
+    /// Replaces a plan's name and pricing; false if it does not exist.
+    async fn update_plan(&self, plan: &PricePlan) -> Result<bool>;
+    /// Replaces a merchant's name and commission; false if it does not exist.
+    async fn update_merchant(&self, merchant: &Merchant) -> Result<bool>;
+    /// Takes an item out of service since a time, or (`None`) back in.
+    async fn set_out_of_service(&self, item: &Item, since: Option<DateTime<Utc>>) -> Result<()>;
+    /// Since when an item is out of service; `None` while it is in service.
+    async fn out_of_service(&self, item: &Item) -> Result<Option<DateTime<Utc>>>;
+    /// The keys of every item of a kind that is out of service, and since when.
+    async fn out_of_service_all(&self, kind: ItemKind) -> Result<HashMap<String, DateTime<Utc>>>;
+}
+
+/// What an operator can take out of service without deleting it: a closed
+/// station, a decommissioned pile or a broken port (refused at login or at
+/// start), a tariff, plan or merchant no longer to be chosen. Kept apart
+/// from the records so one table serves them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Station,
+    Pile,
+    Port,
+    Tariff,
+    Plan,
+    Merchant,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Station => "station",
+            ItemKind::Pile => "pile",
+            ItemKind::Port => "port",
+            ItemKind::Tariff => "tariff",
+            ItemKind::Plan => "plan",
+            ItemKind::Merchant => "merchant",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Item {
+    pub kind: ItemKind,
+    /// Its id as text; a port is `{pile}-{port:02}`, its public code.
+    pub key: String,
+}
+
+impl Item {
+    pub fn new(kind: ItemKind, id: impl std::fmt::Display) -> Item {
+        Item { kind, key: id.to_string() }
+    }
+
+    pub fn port(pile: &PileId, port: u8) -> Item {
+        Item { kind: ItemKind::Port, key: format!("{pile}-{port:02}") }
+    }
 }
 
 /// Which entries to list; every field narrows.

@@ -48,6 +48,7 @@ pub async fn run(store: Arc<dyn Store>) {
     diagnostics_come_back_newest_first(&store).await;
     station_details_round_trip_and_stations_are_listed(&store).await;
     operators_own_what_is_created_for_them(&store).await;
+    edits_replace_and_items_go_out_of_service(&store).await;
     money::run(&store).await;
     reports::run(&store).await;
 }
@@ -92,6 +93,48 @@ async fn operators_own_what_is_created_for_them(db: &Db) {
     let plans = db.plans().await.unwrap();
     assert!(plans.contains(&plan) && plans.windows(2).all(|w| w[0].id < w[1].id));
     assert!(db.merchants().await.unwrap().contains(&merchant));
+}
+
+async fn edits_replace_and_items_go_out_of_service(db: &Db) {
+    use engine::store::{Item, ItemKind};
+    let site = site(db).await;
+    let mut station = site.station.clone();
+    station.name = unique("renamed");
+    station.service_fee = dec!(0.25);
+    station.utc_offset_minutes = -300;
+    assert!(db.update_station(&station).await.unwrap());
+    assert_eq!(db.station(station.id).await.unwrap(), Some(station.clone()));
+    station.merchant_id = Some(MISSING);
+    assert!(matches!(db.update_station(&station).await, Err(StoreError::NotFound(_))));
+    assert!(!db.update_station(&Station { id: MISSING, ..site.station.clone() }).await.unwrap());
+
+    let mut tariff = db.tariff(station.tariff_id).await.unwrap().unwrap();
+    tariff.name = unique("tariff");
+    tariff.tou = TouPrices::flat(dec!(3), dec!(1));
+    assert!(db.update_tariff(&tariff).await.unwrap());
+    assert_eq!(db.tariff(tariff.id).await.unwrap(), Some(tariff.clone()));
+    assert!(!db.update_tariff(&Tariff { id: MISSING, ..tariff }).await.unwrap());
+    let hourly = Pricing::Time { per_hour: dec!(1), unit_minutes: 1 };
+    let mut plan = db.create_plan(1, &unique("plan"), &hourly).await.unwrap();
+    plan.pricing = Pricing::Time { per_hour: dec!(2), unit_minutes: 5 };
+    assert!(db.update_plan(&plan).await.unwrap());
+    assert_eq!(db.plan(plan.id).await.unwrap(), Some(plan));
+    let mut merchant = db.create_merchant(1, &unique("merchant"), dec!(5)).await.unwrap();
+    merchant.commission_percent = dec!(7.5);
+    assert!(db.update_merchant(&merchant).await.unwrap());
+    assert_eq!(db.merchant(merchant.id).await.unwrap(), Some(merchant));
+
+    let port = Item::port(&site.pile, 2);
+    assert_eq!(db.out_of_service(&port).await.unwrap(), None);
+    db.set_out_of_service(&port, Some(t(5))).await.unwrap();
+    db.set_out_of_service(&port, Some(t(9))).await.unwrap();
+    assert_eq!(db.out_of_service(&port).await.unwrap(), Some(t(5)), "the first time stays");
+    let all = db.out_of_service_all(ItemKind::Port).await.unwrap();
+    assert_eq!(all.get(&port.key), Some(&t(5)));
+    assert!(!db.out_of_service_all(ItemKind::Pile).await.unwrap().contains_key(&port.key), "kinds apart");
+    db.set_out_of_service(&port, None).await.unwrap();
+    assert_eq!(db.out_of_service(&port).await.unwrap(), None);
+    assert_eq!(db.out_of_service(&Item::new(ItemKind::Station, station.id)).await.unwrap(), None);
 }
 
 async fn diagnostics_come_back_newest_first(db: &Db) {

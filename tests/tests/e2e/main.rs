@@ -17,6 +17,7 @@ mod qr;
 mod recovery;
 mod reliability;
 mod reports;
+mod resources;
 mod skeleton;
 mod tenants;
 mod ykc;

@@ -389,6 +389,7 @@ pub(super) struct Statements {
 
     pub money: MoneyStatements,
     pub reports: ReportStatements,
+    pub edits: EditStatements,
 }
 
 /// The statements of `reports`.
@@ -836,6 +837,7 @@ impl Statements {
 
             money: MoneyStatements::prepare(&p).await?,
             reports: ReportStatements::prepare(&p).await?,
+            edits: EditStatements::prepare(&p).await?,
         })
     }
 }
@@ -1092,6 +1094,46 @@ impl MoneyStatements {
                 )
                 .await?,
             token_get: p.read(Money, "SELECT record FROM tokens WHERE hash = ?").await?,
+        })
+    }
+}
+
+/// The statements of `edits`. Rows of these tables are never deleted, so
+/// an update after an existence check cannot resurrect one: no Paxos needed.
+pub(super) struct EditStatements {
+    pub station_update: PreparedStatement,
+    pub tariff_update: PreparedStatement,
+    pub plan_update: PreparedStatement,
+    pub merchant_update: PreparedStatement,
+    pub out_insert: PreparedStatement,
+    pub out_delete: PreparedStatement,
+    pub out_get: PreparedStatement,
+    pub out_kind: PreparedStatement,
+}
+
+impl EditStatements {
+    async fn prepare(p: &Preparer<'_>) -> Result<EditStatements> {
+        use Class::Money;
+        Ok(EditStatements {
+            station_update: p
+                .prepare(
+                    Money,
+                    true,
+                    "UPDATE stations SET name = ?, utc_offset_minutes = ?, service_fee = ?, minimum_charge = ?, \
+                     merchant_id = ? WHERE id = ?",
+                )
+                .await?,
+            tariff_update: p.prepare(Money, true, "UPDATE tariffs SET name = ?, tou = ? WHERE id = ?").await?,
+            plan_update: p.prepare(Money, true, "UPDATE plans SET name = ?, pricing = ? WHERE id = ?").await?,
+            merchant_update: p
+                .prepare(Money, true, "UPDATE merchants SET name = ?, commission_percent = ? WHERE id = ?")
+                .await?,
+            out_insert: p
+                .prepare(Money, true, "INSERT INTO out_of_service (kind, key, since) VALUES (?, ?, ?)")
+                .await?,
+            out_delete: p.prepare(Money, true, "DELETE FROM out_of_service WHERE kind = ? AND key = ?").await?,
+            out_get: p.read(Money, "SELECT since FROM out_of_service WHERE kind = ? AND key = ?").await?,
+            out_kind: p.read(Money, "SELECT key, since FROM out_of_service WHERE kind = ?").await?,
         })
     }
 }

@@ -36,6 +36,7 @@
 
 mod codec;
 mod cql;
+mod edits;
 mod money;
 mod read;
 mod reports;
@@ -54,7 +55,8 @@ pub use scylla::statement::{Consistency, SerialConsistency};
 use tokio::task::JoinHandle;
 
 use super::{
-    EntryFilter, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats, StoredResponse,
+    EntryFilter, Item, ItemKind, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats,
+    StoredResponse,
 };
 use crate::accounts::{Card, Driver, Merchant, NewRule, Operator, Order, Rule, Status, Token};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
@@ -657,5 +659,41 @@ impl Store for ScyllaStore {
         until: NaiveDate,
     ) -> Result<Vec<FaultCount>> {
         self.db.fault_counts(stations, from, until).await
+    }
+
+    async fn update_station(&self, station: &Station) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.update_station(station).await)
+    }
+
+    async fn update_tariff(&self, tariff: &Tariff) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.update_tariff(tariff).await)
+    }
+
+    async fn update_plan(&self, plan: &PricePlan) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.update_plan(plan).await)
+    }
+
+    async fn update_merchant(&self, merchant: &Merchant) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.update_merchant(merchant).await)
+    }
+
+    async fn set_out_of_service(&self, item: &Item, since: Option<DateTime<Utc>>) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.set_out_of_service(item, since).await)
+    }
+
+    async fn out_of_service(&self, item: &Item) -> Result<Option<DateTime<Utc>>> {
+        self.db.out_of_service(item).await
+    }
+
+    async fn out_of_service_all(
+        &self,
+        kind: ItemKind,
+    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>> {
+        self.db.out_of_service_all(kind).await
     }
 }

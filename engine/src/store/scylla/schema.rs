@@ -486,8 +486,19 @@ const V7: &[&str] = &[
     ) WITH CLUSTERING ORDER BY (raised_at ASC, id ASC)",
 ];
 
+const V8: &[&str] = &[
+    // What operators took out of service (store::Item): a partition per
+    // kind, since a kind has at most thousands out at once.
+    "CREATE TABLE IF NOT EXISTS out_of_service (
+        kind  text,
+        key   text,
+        since bigint,
+        PRIMARY KEY ((kind), key)
+    )",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

@@ -12,6 +12,7 @@
 //! and `read` the SQL of each operation.
 
 mod codec;
+mod edits;
 mod money;
 mod read;
 mod reports;
@@ -19,6 +20,7 @@ mod schema;
 mod write;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +30,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    Diagnostic, EntryFilter, NewStation, PileRecord, Result, Station, StationDetails, Store, StoreError,
-    StoreStats, StoredResponse,
+    Diagnostic, EntryFilter, Item, ItemKind, NewStation, PileRecord, Result, Station, StationDetails, Store,
+    StoreError, StoreStats, StoredResponse,
 };
 use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Operator, Order, Rule, Status, Token, User};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
@@ -487,5 +489,39 @@ impl Store for SqliteStore {
     ) -> Result<Vec<FaultCount>> {
         let stations = crate::report::distinct(stations);
         self.readers.read(move |c| reports::fault_counts(c, &stations, from, until)).await
+    }
+
+    async fn update_station(&self, station: &Station) -> Result<bool> {
+        let station = station.clone();
+        self.writer.submit(move |c| edits::update_station(c, &station)).await
+    }
+
+    async fn update_tariff(&self, tariff: &Tariff) -> Result<bool> {
+        let tariff = tariff.clone();
+        self.writer.submit(move |c| edits::update_tariff(c, &tariff)).await
+    }
+
+    async fn update_plan(&self, plan: &PricePlan) -> Result<bool> {
+        let plan = plan.clone();
+        self.writer.submit(move |c| edits::update_plan(c, &plan)).await
+    }
+
+    async fn update_merchant(&self, merchant: &Merchant) -> Result<bool> {
+        let merchant = merchant.clone();
+        self.writer.submit(move |c| edits::update_merchant(c, &merchant)).await
+    }
+
+    async fn set_out_of_service(&self, item: &Item, since: Option<DateTime<Utc>>) -> Result<()> {
+        let item = item.clone();
+        self.writer.submit(move |c| edits::set_out_of_service(c, &item, since)).await
+    }
+
+    async fn out_of_service(&self, item: &Item) -> Result<Option<DateTime<Utc>>> {
+        let item = item.clone();
+        self.readers.read(move |c| edits::out_of_service(c, &item)).await
+    }
+
+    async fn out_of_service_all(&self, kind: ItemKind) -> Result<HashMap<String, DateTime<Utc>>> {
+        self.readers.read(move |c| edits::out_of_service_all(c, kind)).await
     }
 }

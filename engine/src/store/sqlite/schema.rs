@@ -333,9 +333,19 @@ CREATE INDEX sessions_ended ON sessions (station_id, ended_at) WHERE state = 'fi
 CREATE INDEX alarms_raised ON alarms (station_id, raised_at);
 ";
 
+const V14: &str = "
+-- What operators took out of service (store::Item), and since when.
+CREATE TABLE out_of_service (
+    kind  TEXT    NOT NULL,
+    key   TEXT    NOT NULL,
+    since INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

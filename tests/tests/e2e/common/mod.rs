@@ -275,7 +275,7 @@ impl Server {
     }
 }
 
-const WAIT: Duration = Duration::from_secs(10);
+pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A money or energy amount from JSON, where it is always a string.
 pub fn dec(v: &Value) -> Decimal {
