@@ -20,10 +20,14 @@ use crate::settlement::Statement;
 use crate::tariff::{Tariff, TouPrices};
 use rust_decimal::Decimal;
 
+pub mod directory;
+pub mod export;
 pub mod scylla;
 pub mod sqlite;
 
 pub use self::scylla::{ScyllaConfig, ScyllaStore};
+pub use directory::PileNode;
+pub use export::Record;
 pub use sqlite::{SqliteConfig, SqliteStore};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -291,6 +295,20 @@ pub trait Store: Send + Sync + 'static {
     async fn token(&self, hash: &str) -> Result<Option<Token>>;
 
     fn stats(&self) -> StoreStats;
+
+    // Moving a store, and several nodes on one store.
+
+    /// Writes records another store exported (`export`), keeping their ids
+    /// and times; writing a record again changes nothing. Ids the store
+    /// hands out afterwards are above the imported ones.
+    async fn import(&self, records: Vec<Record>) -> Result<()>;
+    /// Records which node holds a pile's link, replacing any other node's
+    /// row; it lapses `ttl` after this write unless written again.
+    async fn set_pile_node(&self, node: &PileNode, ttl: std::time::Duration) -> Result<()>;
+    /// The node holding a pile's link, unless its row lapsed or was removed.
+    async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>>;
+    /// Removes a pile's row if `node_id` still holds it; true if it did.
+    async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool>;
 }
 
 /// Which entries to list; every field narrows.

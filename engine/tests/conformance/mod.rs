@@ -19,6 +19,7 @@ use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices};
 use engine::Decimal;
 use rust_decimal_macros::dec;
 
+pub mod cluster;
 mod money;
 
 type Db = Arc<dyn Store>;
@@ -47,6 +48,7 @@ pub async fn run(store: Arc<dyn Store>) {
     diagnostics_come_back_newest_first(&store).await;
     station_details_round_trip_and_stations_are_listed(&store).await;
     money::run(&store).await;
+    cluster::pile_directory_moves_with_the_pile_and_lapses(&store).await;
 }
 
 async fn diagnostics_come_back_newest_first(db: &Db) {
