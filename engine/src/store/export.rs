@@ -154,6 +154,8 @@ pub struct Page {
 /// What a copy reports after each page it has written.
 #[derive(Clone, Debug)]
 pub struct Progress {
+    /// The table the page was from.
+    pub table: Table,
     /// Where the next page starts: save it to resume.
     pub position: Position,
     /// Records of this table copied by this run.
@@ -190,7 +192,7 @@ pub async fn copy(
                 (None, Some(&table)) => Position { table, after: None },
                 (None, None) => Position { table, after: after.clone() },
             };
-            progress(&Progress { position, copied, total, done });
+            progress(&Progress { table, position, copied, total, done });
             match next {
                 Some(n) => after = Some(n),
                 None => break,
