@@ -59,11 +59,11 @@ fn pile_of(method: &Method, path: &str) -> Option<PileId> {
     let rest = path.strip_prefix("/api/v1/piles/")?;
     let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let parts: Vec<&str> = tail.split('/').collect();
-    let serves = match (method.as_str(), &parts[..]) {
-        ("POST", ["ports", _, "start" | "stop"]) | ("POST", ["commands"]) => true,
-        ("GET", [""] | ["commands"] | ["commands", _]) => true,
-        _ => false,
-    };
+    let serves = matches!(
+        (method.as_str(), &parts[..]),
+        ("POST", ["ports", _, "start" | "stop"] | ["commands"])
+            | ("GET", [""] | ["commands"] | ["commands", _])
+    );
     (serves && !id.is_empty()).then(|| PileId(id.to_owned()))
 }
 

@@ -24,6 +24,8 @@ use crate::settlement::Statement;
 use crate::tariff::Tariff;
 
 /// One thing a store keeps, with the ids and times it was stored under.
+// Records travel in pages of hundreds, so boxing the large session variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Record {
     Tariff(Tariff),
