@@ -105,6 +105,13 @@ struct ServeArgs {
     /// Speed of the simulated clock relative to real time.
     #[arg(long)]
     clock_rate: Option<f64>,
+    /// With several nodes on one store: where the others reach this node's
+    /// HTTP API (http://10.0.0.5:8080).
+    #[arg(long)]
+    advertise_http: Option<String>,
+    /// This node's name among them [default: the advertised address].
+    #[arg(long)]
+    node_id: Option<String>,
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -140,6 +147,12 @@ pub fn main() -> ExitCode {
     }
     if let Some(v) = args.clock_rate {
         cfg.clock_rate = v;
+    }
+    if let Some(v) = args.advertise_http {
+        cfg.advertise_http = Some(v);
+    }
+    if let Some(v) = args.node_id {
+        cfg.node_id = Some(v);
     }
     let result = actix_rt::System::new().block_on(async move {
         let running = crate::server::start(&cfg).await?;
