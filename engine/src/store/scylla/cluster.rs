@@ -10,9 +10,9 @@
 //! An import writes each record with the statements the store already
 //! uses, keeping the ids it carries: plain inserts where the row is the
 //! record, the claims (`IF NOT EXISTS`) where a claim guards it, which a
-//! second import loses harmlessly. Readings and diagnostics get their
-//! position in the export as `seq`, so importing them again overwrites the
-//! same rows. Ledger entries are posted (a key books once). Finally each id
+//! second import loses harmlessly. Readings and diagnostics get as `seq`
+//! their place among those of the same instant, so importing them again
+//! overwrites the same rows. Ledger entries are posted (a key books once). Finally each id
 //! sequence is raised past the largest id imported.
 
 use std::time::Duration;
@@ -180,13 +180,14 @@ impl Db {
                 Ok(())
             }
             Record::Samples(session, samples) => {
-                let writes = samples.iter().enumerate().map(|(seq, s)| {
+                let seqs = same_instant(samples.iter().map(|s| s.at));
+                let writes = samples.iter().zip(seqs).map(|(s, seq)| {
                     let at = micros(s.at);
                     let values = (
                         session.as_str(),
                         day_bucket(at),
                         at,
-                        seq as i64,
+                        seq,
                         dec(s.kwh),
                         dec(s.voltage),
                         dec(s.current),
@@ -207,11 +208,12 @@ impl Db {
                 self.cql.lwt("importing a bill revision", &st.revision_claim, claim).await.map(drop)
             }
             Record::Diagnostics(_, ds) => {
-                let writes = ds.iter().enumerate().map(|(seq, d)| {
+                let seqs = same_instant(ds.iter().map(|d| d.at));
+                let writes = ds.iter().zip(seqs).map(|(d, seq)| {
                     let values = (
                         d.pile_id.as_str(),
                         micros(d.at),
-                        seq as i64,
+                        seq,
                         i32::from(d.port),
                         d.session_id.as_ref().map(|s| s.as_str()),
                         d.kind.as_str(),
@@ -317,6 +319,19 @@ impl Db {
     }
 }
 
+/// Each time's place among the equal times before it (0, 1, ... per
+/// instant): stable when later readings are added, unlike a position.
+fn same_instant(times: impl Iterator<Item = chrono::DateTime<chrono::Utc>>) -> Vec<i64> {
+    let mut seen = std::collections::HashMap::new();
+    times
+        .map(|t| {
+            let n = seen.entry(t).or_insert(0_i64);
+            *n += 1;
+            *n - 1
+        })
+        .collect()
+}
+
 const SEQS: [Seq; super::SEQUENCES] = [
     Seq::Tariffs,
     Seq::Plans,
@@ -327,3 +342,14 @@ const SEQS: [Seq; super::SEQUENCES] = [
     Seq::Rules,
     Seq::Users,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::same_instant;
+
+    #[test]
+    fn readings_of_one_instant_are_numbered_in_order_and_others_start_at_zero() {
+        let t = |s| chrono::DateTime::from_timestamp(s, 0).unwrap();
+        assert_eq!(same_instant([t(1), t(1), t(2), t(1), t(3)].into_iter()), vec![0, 1, 0, 2, 0]);
+    }
+}

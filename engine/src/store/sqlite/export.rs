@@ -22,22 +22,22 @@ impl SqliteStore {
 
     /// How many records `table` holds.
     pub async fn export_count(&self, table: Table) -> Result<u64> {
-        let sql = format!("SELECT count(*) FROM {}", source(table));
+        let (column, _) = key(table);
+        let sql = format!("SELECT count(DISTINCT {column}) FROM {}", source(table));
         self.readers.read(move |c| c.query_row(&sql, [], |r| r.get(0))).await
     }
 }
 
-/// The table or query each `Table` is read from.
+/// The SQL table each `Table` is read from.
 fn source(table: Table) -> &'static str {
     match table {
-        Table::Samples => "(SELECT DISTINCT session_id FROM samples)",
-        Table::Diagnostics => "(SELECT DISTINCT pile_id FROM diagnostics)",
         Table::Responses => "idempotency",
         t => t.name(),
     }
 }
 
-/// The key a table is paged by, and whether it is an integer.
+/// The key a table is paged by, and whether it is an integer. Readings and
+/// diagnostics are paged by their session or pile, whose index leads.
 fn key(table: Table) -> (&'static str, bool) {
     match table {
         Table::Tariffs
