@@ -265,4 +265,19 @@ mod tests {
         assert_eq!(cfg.http_listen.port(), 8080);
         assert!(toml::from_str::<ServeConfig>("heartbeat_timout_ms = 5").is_err());
     }
+
+    #[test]
+    fn one_node_lists_nothing_and_several_need_a_reachable_address() {
+        let lone = ServeConfig::default();
+        assert!(lone.check().is_ok() && lone.actors().directory.is_none());
+        let node: ServeConfig = toml::from_str("advertise_http = \"http://10.0.0.5:8080\"").unwrap();
+        assert!(node.check().is_ok());
+        assert_eq!(node.actors().directory.unwrap().node_id, "http://10.0.0.5:8080");
+        for bad in ["10.0.0.5:8080", "http://", "http://10.0.0.5:8080/api"] {
+            let cfg = ServeConfig { advertise_http: Some(bad.into()), ..ServeConfig::default() };
+            assert!(cfg.check().unwrap_err().contains("advertise_http"), "{bad}");
+        }
+        let slow = ServeConfig { pile_node_refresh_ms: 90_000, ..ServeConfig::default() };
+        assert!(slow.check().is_err());
+    }
 }

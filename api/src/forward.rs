@@ -153,3 +153,24 @@ async fn send(
     fwd.forwarded.with_label_values(&["answered"]).inc();
     Ok(answer.body(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_piles_commands_and_live_views_are_forwarded() {
+        let pile = |m: Method, p: &str| pile_of(&m, p).map(|p| p.0);
+        let id = Some("71000000000001".to_owned());
+        assert_eq!(pile(Method::POST, "/api/v1/piles/71000000000001/ports/2/start"), id);
+        assert_eq!(pile(Method::POST, "/api/v1/piles/71000000000001/ports/2/stop"), id);
+        assert_eq!(pile(Method::POST, "/api/v1/piles/71000000000001/commands"), id);
+        assert_eq!(pile(Method::GET, "/api/v1/piles/71000000000001"), id);
+        assert_eq!(pile(Method::GET, "/api/v1/piles/71000000000001/commands/3"), id);
+        // The store answers these on any node.
+        assert_eq!(pile(Method::GET, "/api/v1/piles/71000000000001/diagnostics"), None);
+        assert_eq!(pile(Method::GET, "/api/v1/piles"), None);
+        assert_eq!(pile(Method::POST, "/api/v1/piles"), None);
+        assert_eq!(pile(Method::POST, "/api/v1/stations/1/ports/2/start"), None);
+    }
+}
