@@ -54,6 +54,9 @@ pub struct Config {
     /// proxies do not close it.
     pub live_keepalive: Duration,
     pub clock: Clock,
+    /// This node, when several share one store: its piles are listed in the
+    /// pile directory. `None` (one node): nothing is listed.
+    pub directory: Option<crate::directory::NodeConfig>,
 }
 
 impl Config {
@@ -86,6 +89,7 @@ impl Default for Config {
             wallet_hold: rust_decimal::Decimal::from(30),
             live_keepalive: Duration::from_secs(15),
             clock: Clock::System,
+            directory: None,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod adapter;
 pub mod alarms;
 pub mod card;
 pub mod config;
+pub mod directory;
 pub mod gateway;
 pub mod link;
 pub mod live;

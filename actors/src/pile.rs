@@ -55,6 +55,8 @@ pub struct Pile {
     /// The station's tariff changed while charges ran: push it once idle.
     tariff_pending: bool,
     offline_timer: Option<SpawnHandle>,
+    /// Refreshes the pile's row in the directory while its link is here.
+    listed: Option<SpawnHandle>,
 }
 
 const OFFLINE: &str = "offline";
@@ -75,6 +77,7 @@ impl Pile {
             busy: Default::default(),
             tariff_pending: false,
             offline_timer: None,
+            listed: None,
         }
     }
 
@@ -217,6 +220,10 @@ impl Handler<Attach> for Pile {
             full_power_w: cfg.ebike.full_power_w,
         })));
         self.link = Some(Attached { id: msg.link_id, link: msg.link });
+        if let Some(timer) = self.listed.take() {
+            ctx.cancel_future(timer);
+        }
+        self.listed = crate::directory::list(&self.id, &self.platform, ctx);
         self.firmware = Some(msg.info.firmware);
         self.set_online(true);
         self.push_tariff_if_idle();
@@ -230,13 +237,15 @@ impl Handler<Attach> for Pile {
 pub struct Disconnect(pub &'static str);
 
 impl Handler<Disconnect> for Pile {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, Disconnect(reason): Disconnect, _: &mut Context<Self>) {
-        if let Some(a) = self.link.take() {
-            a.link.do_send(ToLink::Close(reason));
-            self.set_online(false);
-        }
+    /// Answers once the pile is out of the directory, so a node shutting
+    /// down leaves no rows behind.
+    fn handle(&mut self, Disconnect(reason): Disconnect, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(a) = self.link.take() else { return Box::pin(async {}) };
+        a.link.do_send(ToLink::Close(reason));
+        self.set_online(false);
+        Box::pin(crate::directory::unlist(&self.id, &self.platform, ctx, self.listed.take()))
     }
 }
 
@@ -306,6 +315,7 @@ impl Handler<Detach> for Pile {
         if self.link.as_ref().is_some_and(|l| l.id == msg.link_id) {
             self.link = None;
             self.set_online(false);
+            actix_rt::spawn(crate::directory::unlist(&self.id, &self.platform, ctx, self.listed.take()));
             self.watch_offline(ctx);
         }
     }

@@ -25,6 +25,9 @@ enum Command {
     /// Create a platform admin: the first user, who logs in at
     /// POST /api/v1/auth/login and creates the others.
     CreateAdmin(CreateAdminArgs),
+    /// Copy the embedded store into ScyllaDB (or another data directory),
+    /// keeping every id; resumable, and safe to run again.
+    Export(ExportArgs),
 }
 
 /// Where the settings and the store are.
@@ -69,6 +72,21 @@ struct CreateAdminArgs {
 }
 
 #[derive(clap::Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// scylla://host1:9042,host2/keyspace, or sqlite:DIR for another data directory.
+    #[arg(long)]
+    to: String,
+    /// Records read and written at a time.
+    #[arg(long, default_value_t = 500)]
+    page: usize,
+    /// Start from the first table even if an earlier run saved a position.
+    #[arg(long)]
+    restart: bool,
+}
+
+#[derive(clap::Args)]
 struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
@@ -87,6 +105,13 @@ struct ServeArgs {
     /// Speed of the simulated clock relative to real time.
     #[arg(long)]
     clock_rate: Option<f64>,
+    /// With several nodes on one store: where the others reach this node's
+    /// HTTP API (http://10.0.0.5:8080).
+    #[arg(long)]
+    advertise_http: Option<String>,
+    /// This node's name among them [default: the advertised address].
+    #[arg(long)]
+    node_id: Option<String>,
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -99,6 +124,7 @@ pub fn main() -> ExitCode {
     let args = match Cli::parse().command {
         Command::Serve(args) => args,
         Command::CreateAdmin(args) => return create_admin(args),
+        Command::Export(args) => return export(args),
     };
     let mut cfg = match args.store.config() {
         Ok(cfg) => cfg,
@@ -121,6 +147,12 @@ pub fn main() -> ExitCode {
     }
     if let Some(v) = args.clock_rate {
         cfg.clock_rate = v;
+    }
+    if let Some(v) = args.advertise_http {
+        cfg.advertise_http = Some(v);
+    }
+    if let Some(v) = args.node_id {
+        cfg.node_id = Some(v);
     }
     let result = actix_rt::System::new().block_on(async move {
         let running = crate::server::start(&cfg).await?;
@@ -160,6 +192,24 @@ fn create_admin(args: CreateAdminArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("chargeplane: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn export(args: ExportArgs) -> ExitCode {
+    let cfg = match args.store.config() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("chargeplane: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let run = crate::export::run(&cfg, &args.to, args.page, args.restart);
+    match actix_rt::System::new().block_on(run) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chargeplane: export: {e}");
             ExitCode::FAILURE
         }
     }

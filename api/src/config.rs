@@ -88,6 +88,20 @@ pub struct ServeConfig {
     pub clock_start: Option<DateTime<Utc>>,
     /// How fast the simulated clock runs, relative to real time.
     pub clock_rate: f64,
+    /// Where other nodes reach this node's HTTP API (`http://10.0.0.5:8080`).
+    /// Set it when several nodes share one store: piles connected here are
+    /// listed in the pile directory under it, and other nodes forward their
+    /// commands here. Unset (one node): nothing is listed.
+    pub advertise_http: Option<String>,
+    /// This node's name in the pile directory [default: `advertise_http`].
+    pub node_id: Option<String>,
+    /// A pile's directory row lapses this long after its node last wrote it.
+    pub pile_node_ttl_ms: u64,
+    /// How often a node rewrites the rows of the piles it holds.
+    pub pile_node_refresh_ms: u64,
+    /// How long a command forwarded to another node may take (a start waits
+    /// for the pile's answer).
+    pub forward_timeout_ms: u64,
 }
 
 impl Default for ServeConfig {
@@ -136,6 +150,11 @@ impl Default for ServeConfig {
             store_fsync: true,
             clock_start: None,
             clock_rate: 1.0,
+            advertise_http: None,
+            node_id: None,
+            pile_node_ttl_ms: 90_000,
+            pile_node_refresh_ms: 30_000,
+            forward_timeout_ms: a.start_timeout.as_millis() as u64 + 10_000,
         }
     }
 }
@@ -182,7 +201,36 @@ impl ServeConfig {
                 Some(start) => Clock::simulated(start, self.clock_rate),
                 None => Clock::System,
             },
+            directory: self.advertise_http.as_ref().map(|addr| actors::directory::NodeConfig {
+                node_id: self.node_id(),
+                http_addr: addr.clone(),
+                ttl: ms(self.pile_node_ttl_ms),
+                refresh: ms(self.pile_node_refresh_ms.max(1)),
+            }),
         }
+    }
+
+    /// This node's name in the pile directory; empty for a lone node.
+    pub fn node_id(&self) -> String {
+        self.node_id.clone().or_else(|| self.advertise_http.clone()).unwrap_or_default()
+    }
+
+    /// Refuses settings that cannot work together, saying why.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(addr) = &self.advertise_http {
+            let host = addr.strip_prefix("http://").unwrap_or("");
+            if host.is_empty() || host.contains('/') {
+                return Err(format!(
+                    "advertise_http {addr:?}: give http://host:port, as other nodes reach this one"
+                ));
+            }
+        }
+        if self.pile_node_refresh_ms >= self.pile_node_ttl_ms {
+            return Err(
+                "pile_node_refresh_ms must be under pile_node_ttl_ms, or held piles' rows lapse".into()
+            );
+        }
+        Ok(())
     }
 
     pub fn money(&self) -> crate::money::MoneyConfig {
@@ -216,5 +264,20 @@ mod tests {
         assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(cfg.http_listen.port(), 8080);
         assert!(toml::from_str::<ServeConfig>("heartbeat_timout_ms = 5").is_err());
+    }
+
+    #[test]
+    fn one_node_lists_nothing_and_several_need_a_reachable_address() {
+        let lone = ServeConfig::default();
+        assert!(lone.check().is_ok() && lone.actors().directory.is_none());
+        let node: ServeConfig = toml::from_str("advertise_http = \"http://10.0.0.5:8080\"").unwrap();
+        assert!(node.check().is_ok());
+        assert_eq!(node.actors().directory.unwrap().node_id, "http://10.0.0.5:8080");
+        for bad in ["10.0.0.5:8080", "http://", "http://10.0.0.5:8080/api"] {
+            let cfg = ServeConfig { advertise_http: Some(bad.into()), ..ServeConfig::default() };
+            assert!(cfg.check().unwrap_err().contains("advertise_http"), "{bad}");
+        }
+        let slow = ServeConfig { pile_node_refresh_ms: 90_000, ..ServeConfig::default() };
+        assert!(slow.check().is_err());
     }
 }

@@ -8,6 +8,8 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod export;
+pub mod forward;
 pub mod http_metrics;
 pub mod idempotency;
 pub mod money;

@@ -64,6 +64,7 @@ pub async fn open_store(cfg: &ServeConfig) -> std::io::Result<Arc<dyn Store>> {
 
 /// Starts everything on the current actix system.
 pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
+    cfg.check().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let platform = Platform::new(cfg.actors(), open_store(cfg).await?);
 
     let piles = tokio::net::TcpListener::bind(cfg.pile_listen).await?;
@@ -80,11 +81,15 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let p = platform.clone();
     let in_flight = web::Data::new(crate::idempotency::InFlight::default());
     let money = web::Data::new(crate::money::Money::new(cfg.money(), &platform.metrics.registry));
+    let timeout = std::time::Duration::from_millis(cfg.forward_timeout_ms);
+    let forwarder =
+        web::Data::new(crate::forward::Forwarder::new(cfg.node_id(), timeout, &platform.metrics.registry));
     let stations = platform.store.stations().await.map_err(std::io::Error::other)?;
     let geo = web::Data::new(std::sync::RwLock::new(routes::stations::geo_index(&stations)));
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(http_metrics.clone())
+            .app_data(forwarder.clone())
             .wrap(from_fn(http_metrics::observe))
             .configure(routes::configure(p.clone(), in_flight.clone(), money.clone(), geo.clone()))
     })

@@ -265,3 +265,16 @@ fn bad_uris_are_refused_with_a_reason() {
     let long = format!("scylla://host/{}", "k".repeat(49));
     assert!(ScyllaConfig::from_uri(&long).is_err());
 }
+
+/// `chargeplane export`: an SQLite store, filled by the conformance suite,
+/// copied into the cluster twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sqlite_export_is_imported_whole_and_once() {
+    let Some(config) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let source =
+        engine::store::SqliteStore::open(engine::store::SqliteConfig::new(dir.path().join("db"))).unwrap();
+    let target = Arc::new(connect(&config).await);
+    conformance::cluster::an_export_is_imported_whole_and_once(Arc::new(source), target).await;
+    drop_keyspace(&config).await;
+}

@@ -173,6 +173,8 @@ pub fn configure(
                     // Everything else is the operators' and behind `staff`.
                     .service(
                         web::scope("")
+                            // Inside `staff`: only authorized commands are forwarded.
+                            .wrap(actix_web::middleware::from_fn(crate::forward::piles))
                             .wrap(actix_web::middleware::from_fn(crate::auth::staff))
                             .configure(crate::auth::staff_routes)
                             .configure(operators::routes)

@@ -23,10 +23,14 @@ use crate::settlement::Statement;
 use crate::tariff::{Tariff, TouPrices};
 use rust_decimal::Decimal;
 
+pub mod directory;
+pub mod export;
 pub mod scylla;
 pub mod sqlite;
 
 pub use self::scylla::{ScyllaConfig, ScyllaStore};
+pub use directory::PileNode;
+pub use export::Record;
 pub use sqlite::{SqliteConfig, SqliteStore};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -358,6 +362,20 @@ pub trait Store: Send + Sync + 'static {
     async fn out_of_service(&self, item: &Item) -> Result<Option<DateTime<Utc>>>;
     /// The keys of every item of a kind that is out of service, and since when.
     async fn out_of_service_all(&self, kind: ItemKind) -> Result<HashMap<String, DateTime<Utc>>>;
+
+    // Moving a store, and several nodes on one store.
+
+    /// Writes records another store exported (`export`), keeping their ids
+    /// and times; writing a record again changes nothing. Ids the store
+    /// hands out afterwards are above the imported ones.
+    async fn import(&self, records: Vec<Record>) -> Result<()>;
+    /// Records which node holds a pile's link, replacing any other node's
+    /// row; it lapses `ttl` after this write unless written again.
+    async fn set_pile_node(&self, node: &PileNode, ttl: std::time::Duration) -> Result<()>;
+    /// The node holding a pile's link, unless its row lapsed or was removed.
+    async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>>;
+    /// Removes a pile's row if `node_id` still holds it; true if it did.
+    async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool>;
 }
 
 /// What an operator can take out of service without deleting it: a closed
@@ -376,6 +394,12 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
+    pub fn parse(s: &str) -> Option<ItemKind> {
+        [Self::Station, Self::Pile, Self::Port, Self::Tariff, Self::Plan, Self::Merchant]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ItemKind::Station => "station",
@@ -388,7 +412,7 @@ impl ItemKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Item {
     pub kind: ItemKind,
     /// Its id as text; a port is `{pile}-{port:02}`, its public code.

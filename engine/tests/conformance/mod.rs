@@ -19,6 +19,7 @@ use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices};
 use engine::Decimal;
 use rust_decimal_macros::dec;
 
+pub mod cluster;
 mod money;
 mod reports;
 
@@ -51,6 +52,7 @@ pub async fn run(store: Arc<dyn Store>) {
     edits_replace_and_items_go_out_of_service(&store).await;
     money::run(&store).await;
     reports::run(&store).await;
+    cluster::pile_directory_moves_with_the_pile_and_lapses(&store).await;
 }
 
 async fn operators_own_what_is_created_for_them(db: &Db) {
@@ -134,7 +136,10 @@ async fn edits_replace_and_items_go_out_of_service(db: &Db) {
     assert!(!db.out_of_service_all(ItemKind::Pile).await.unwrap().contains_key(&port.key), "kinds apart");
     db.set_out_of_service(&port, None).await.unwrap();
     assert_eq!(db.out_of_service(&port).await.unwrap(), None);
-    assert_eq!(db.out_of_service(&Item::new(ItemKind::Station, station.id)).await.unwrap(), None);
+    let closed = Item::new(ItemKind::Station, station.id);
+    assert_eq!(db.out_of_service(&closed).await.unwrap(), None);
+    db.set_out_of_service(&closed, Some(t(7))).await.unwrap();
+    assert_eq!(db.out_of_service(&closed).await.unwrap(), Some(t(7)));
 }
 
 async fn diagnostics_come_back_newest_first(db: &Db) {

@@ -7,6 +7,7 @@ mod common;
 mod alarms;
 mod auth;
 mod cards;
+mod cluster;
 mod ebike;
 mod live;
 mod maintenance;

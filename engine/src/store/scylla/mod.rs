@@ -34,6 +34,7 @@
 //! partition) and prefers `local_datacenter` when one is set; the store
 //! keeps it. A semaphore bounds requests in flight to `max_in_flight`.
 
+mod cluster;
 mod codec;
 mod cql;
 mod edits;
@@ -239,6 +240,8 @@ pub(super) struct Db {
     /// The `active_days` rows this node has written today, so a busy
     /// series is not rewritten on every entry.
     day_marks: Mutex<money::DayMarks>,
+    /// The pile directory's statements.
+    cluster: cluster::ClusterStatements,
 }
 
 pub struct ScyllaStore {
@@ -281,8 +284,10 @@ impl ScyllaStore {
         let node = format!("{}/{}", hostname(), std::process::id());
         schema::migrate(&session, &config.keyspace, &node).await?;
         let st = Statements::prepare(&session, &config).await?;
+        let cluster = cluster::ClusterStatements::prepare(&session, &config).await?;
         let cql = Cql::new(session, config.max_in_flight);
-        let db = Arc::new(Db { cql, st, id_hints: Default::default(), day_marks: Default::default() });
+        let (id_hints, day_marks) = Default::default();
+        let db = Arc::new(Db { cql, st, id_hints, day_marks, cluster });
         let sweeper = money::spawn_sweeper(&db);
         Ok(ScyllaStore { db, sweeper })
     }
@@ -695,5 +700,24 @@ impl Store for ScyllaStore {
         kind: ItemKind,
     ) -> Result<std::collections::HashMap<String, DateTime<Utc>>> {
         self.db.out_of_service_all(kind).await
+    }
+
+    async fn import(&self, records: Vec<crate::store::Record>) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.import(&records).await)
+    }
+
+    async fn set_pile_node(&self, node: &crate::store::PileNode, ttl: std::time::Duration) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.set_pile_node(node, ttl).await)
+    }
+
+    async fn pile_node(&self, pile: &PileId) -> Result<Option<crate::store::PileNode>> {
+        self.db.pile_node(pile).await
+    }
+
+    async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.remove_pile_node(pile, node_id).await)
     }
 }

@@ -497,8 +497,19 @@ const V8: &[&str] = &[
     )",
 ];
 
+const V9: &[&str] = &[
+    // Which node holds each pile's link (docs/scylla.md, several nodes):
+    // written at login and refreshed with a TTL, so a dead node's rows lapse.
+    "CREATE TABLE IF NOT EXISTS pile_nodes (
+        pile_id    text PRIMARY KEY,
+        node_id    text,
+        http_addr  text,
+        updated_at bigint
+    ) WITH default_time_to_live = 90",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

@@ -272,7 +272,7 @@ impl Db {
 
     /// Writes a session's row and its open-session entry (added while it is
     /// open, removed once it is not) in one logged batch, at write time `ts`.
-    async fn write_session(&self, s: &SessionRecord, ts: i64) -> Result<()> {
+    pub(super) async fn write_session(&self, s: &SessionRecord, ts: i64) -> Result<()> {
         let row = session_values(s, ts)?;
         let (pile, created, id) = (s.pile_id.as_str(), micros(s.created_at), s.id.as_str());
         if s.state.is_open() {

@@ -12,7 +12,10 @@
 //! and `read` the SQL of each operation.
 
 mod codec;
+mod directory;
 mod edits;
+mod export;
+mod import;
 mod money;
 mod read;
 mod reports;
@@ -523,5 +526,24 @@ impl Store for SqliteStore {
 
     async fn out_of_service_all(&self, kind: ItemKind) -> Result<HashMap<String, DateTime<Utc>>> {
         self.readers.read(move |c| edits::out_of_service_all(c, kind)).await
+    }
+
+    async fn import(&self, records: Vec<super::Record>) -> Result<()> {
+        self.writer.submit(move |c| import::import(c, &records)).await
+    }
+
+    async fn set_pile_node(&self, node: &super::PileNode, ttl: Duration) -> Result<()> {
+        let node = node.clone();
+        self.writer.submit(move |c| directory::set(c, &node, ttl)).await
+    }
+
+    async fn pile_node(&self, pile: &PileId) -> Result<Option<super::PileNode>> {
+        let pile = pile.clone();
+        self.readers.read(move |c| directory::get(c, &pile)).await
+    }
+
+    async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
+        let (pile, node_id) = (pile.clone(), node_id.to_owned());
+        self.writer.submit(move |c| directory::remove(c, &pile, &node_id)).await
     }
 }

@@ -50,7 +50,7 @@ fn status(r: &Row, idx: usize) -> rusqlite::Result<Status> {
     })
 }
 
-fn text<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
+pub(super) fn text<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
     // Enums stored as their snake_case JSON string without quotes.
     Ok(to_json(v)?.trim_matches('"').to_owned())
 }
@@ -330,7 +330,7 @@ pub(super) fn post(c: &Connection, e: &Entry) -> Result<bool> {
     Ok(true)
 }
 
-fn entry_row(r: &Row) -> rusqlite::Result<Entry> {
+pub(super) fn entry_row(r: &Row) -> rusqlite::Result<Entry> {
     Ok(Entry {
         key: r.get(0)?,
         kind: parsed(r, 1)?,

@@ -343,9 +343,21 @@ CREATE TABLE out_of_service (
 ) STRICT, WITHOUT ROWID;
 ";
 
+const V15: &str = "
+-- Which node holds each pile's link, when several nodes share this file.
+-- A row lapses at expires_at unless its node writes it again.
+CREATE TABLE pile_nodes (
+    pile_id    TEXT    PRIMARY KEY,
+    node_id    TEXT    NOT NULL,
+    http_addr  TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

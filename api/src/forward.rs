@@ -1,0 +1,176 @@
+//! Commands for a pile whose link is on another node, when several nodes
+//! share one store (docs/scylla.md, "Several chargeplane nodes").
+//!
+//! Only the node holding a pile's TCP link can talk to it. This middleware
+//! sits behind authentication on the operators' routes and, for a pile's
+//! commands (start, stop, maintenance) and its live view, checks whether the
+//! pile is online here; if not, it looks the pile up in the pile directory
+//! and sends the request as is (credentials, idempotency key and body) to
+//! the node holding it, marked as forwarded so that node answers it itself.
+//! The answer comes back unchanged. With no row the request is handled
+//! here, which answers `409 pile_offline` as on a single node. Idempotency
+//! keys live in the shared store, so a retried or re-forwarded start never
+//! starts twice.
+
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse, ResponseError};
+use engine::domain::PileId;
+use engine::store::PileNode;
+use prometheus::{IntCounterVec, Opts, Registry};
+
+use crate::error::ApiError;
+use crate::routes::State;
+
+/// Marks a forwarded request with the node that forwarded it.
+pub const FORWARDED_BY: &str = "x-chargeplane-forwarded-by";
+/// Names the node that answered a forwarded request.
+pub const ANSWERED_BY: &str = "x-chargeplane-node";
+
+/// What forwarding needs, shared by the HTTP workers.
+pub struct Forwarder {
+    node_id: String,
+    client: reqwest::Client,
+    forwarded: IntCounterVec,
+}
+
+impl Forwarder {
+    pub fn new(node_id: String, timeout: Duration, registry: &Registry) -> Self {
+        let forwarded = IntCounterVec::new(
+            Opts::new(
+                "chargeplane_forwarded_commands_total",
+                "Pile commands sent on to the node holding the pile, by outcome.",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(forwarded.clone())).expect("unique metric");
+        let client = reqwest::Client::builder().timeout(timeout).build().expect("an HTTP client");
+        Forwarder { node_id, client, forwarded }
+    }
+}
+
+/// The pile a request is about, if it is one forwarding serves.
+fn pile_of(method: &Method, path: &str) -> Option<PileId> {
+    let rest = path.strip_prefix("/api/v1/piles/")?;
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let parts: Vec<&str> = tail.split('/').collect();
+    let serves = matches!(
+        (method.as_str(), &parts[..]),
+        ("POST", ["ports", _, "start" | "stop"] | ["commands"])
+            | ("GET", [""] | ["commands"] | ["commands", _])
+    );
+    (serves && !id.is_empty()).then(|| PileId(id.to_owned()))
+}
+
+pub async fn piles(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let target = match (
+        pile_of(req.method(), req.path()),
+        req.headers().get(FORWARDED_BY),
+        req.app_data::<web::Data<Forwarder>>().cloned(),
+        req.app_data::<State>().cloned(),
+    ) {
+        (Some(pile), None, Some(fwd), Some(state)) if !online_here(&state, &pile).await => {
+            elsewhere(&state, &fwd, &pile).await.map(|node| (pile, node, fwd, state))
+        }
+        _ => None,
+    };
+    let Some((pile, node, fwd, state)) = target else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let body = req.extract::<web::Bytes>().await?;
+    let mut answer = send(&fwd, &req, &node, &body).await;
+    // The pile may have moved on since its row was read: read it once more.
+    if answer.as_ref().is_ok_and(|a| a.status() == StatusCode::CONFLICT) {
+        if let Some(moved) = elsewhere(&state, &fwd, &pile).await.filter(|n| n.node_id != node.node_id) {
+            answer = send(&fwd, &req, &moved, &body).await;
+        }
+    }
+    let response = answer.unwrap_or_else(|e| e.error_response());
+    Ok(req.into_response(response))
+}
+
+async fn online_here(state: &State, pile: &PileId) -> bool {
+    match state.registry.pile(pile) {
+        Some(addr) => addr.send(actors::pile::View).await.is_ok_and(|v| v.online),
+        None => false,
+    }
+}
+
+/// The directory's row for the pile, if it names another node.
+async fn elsewhere(state: &State, fwd: &Forwarder, pile: &PileId) -> Option<PileNode> {
+    match state.store.pile_node(pile).await {
+        Ok(row) => row.filter(|n| n.node_id != fwd.node_id),
+        Err(e) => {
+            tracing::warn!(%pile, error = %e, "could not read the pile directory");
+            None
+        }
+    }
+}
+
+/// The request, sent to `node`, and its answer as ours.
+async fn send(
+    fwd: &Forwarder,
+    req: &ServiceRequest,
+    node: &PileNode,
+    body: &web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let path = req.uri().path_and_query().map_or(req.path(), |p| p.as_str());
+    let url = format!("{}{path}", node.http_addr.trim_end_matches('/'));
+    let method =
+        reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut out = fwd.client.request(method, &url).header(FORWARDED_BY, &fwd.node_id).body(body.clone());
+    for name in [header::AUTHORIZATION.as_str(), header::CONTENT_TYPE.as_str(), crate::idempotency::HEADER] {
+        if let Some(v) = req.headers().get(name).and_then(|v| v.to_str().ok()) {
+            out = out.header(name, v);
+        }
+    }
+    let unreachable = |e: reqwest::Error| {
+        fwd.forwarded.with_label_values(&["unreachable"]).inc();
+        tracing::warn!(pile = %node.pile_id, node = %node.node_id, error = %e, "could not forward a pile command");
+        ApiError::unavailable(format!(
+            "pile {} is connected to node {}, which did not answer; try again",
+            node.pile_id, node.node_id
+        ))
+    };
+    let res = out.send().await.map_err(unreachable)?;
+    let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut answer = HttpResponse::build(status);
+    answer.insert_header((ANSWERED_BY, node.node_id.as_str()));
+    for name in [header::CONTENT_TYPE.as_str(), "idempotent-replayed"] {
+        if let Some(v) = res.headers().get(name).and_then(|v| v.to_str().ok()) {
+            answer.insert_header((name, v.to_owned()));
+        }
+    }
+    let bytes = res.bytes().await.map_err(unreachable)?;
+    fwd.forwarded.with_label_values(&["answered"]).inc();
+    Ok(answer.body(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_piles_commands_and_live_views_are_forwarded() {
+        let pile = |m: Method, p: &str| pile_of(&m, p).map(|p| p.0);
+        let id = Some("71000000000001".to_owned());
+        assert_eq!(pile(Method::POST, "/api/v1/piles/71000000000001/ports/2/start"), id);
+        assert_eq!(pile(Method::POST, "/api/v1/piles/71000000000001/ports/2/stop"), id);
+        assert_eq!(pile(Method::POST, "/api/v1/piles/71000000000001/commands"), id);
+        assert_eq!(pile(Method::GET, "/api/v1/piles/71000000000001"), id);
+        assert_eq!(pile(Method::GET, "/api/v1/piles/71000000000001/commands/3"), id);
+        // The store answers these on any node.
+        assert_eq!(pile(Method::GET, "/api/v1/piles/71000000000001/diagnostics"), None);
+        assert_eq!(pile(Method::GET, "/api/v1/piles"), None);
+        assert_eq!(pile(Method::POST, "/api/v1/piles"), None);
+        assert_eq!(pile(Method::POST, "/api/v1/stations/1/ports/2/start"), None);
+    }
+}
