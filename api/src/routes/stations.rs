@@ -29,7 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// What drivers' apps may ask without logging in.
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stations/near", web::get().to(near));
+    cfg.route("/stations/near", web::get().to(near)).route("/stations/{id}/ports", web::get().to(ports));
 }
 
 /// Where stations are, for `near`: built from the store at start, kept up
@@ -129,6 +129,60 @@ async fn near(state: State, geo: Geo, q: web::Query<Near>) -> ApiResult<HttpResp
         }));
     }
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// What a driver sees of a station before charging: where it is, its prices
+/// and each connected pile's ports, with the code to start one. No ids of
+/// charges or anything an operator keeps to itself.
+async fn ports(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let unknown = || ApiError::not_found("unknown_station", format!("no station {id}"));
+    let station = state.store.station(*id).await?.ok_or_else(unknown)?;
+    let tariff = state.store.tariff(station.tariff_id).await?.ok_or_else(unknown)?;
+    let (closed, ports_out) =
+        (OutOfService::of(&state, ItemKind::Station).await?, OutOfService::of(&state, ItemKind::Port).await?);
+    let open = !closed.contains(station.id);
+    let piles = match state.registry.stations.get(&station.id).map(|a| a.clone()) {
+        Some(actor) => actor.send(station::Piles).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut views: Vec<_> = futures::future::join_all(piles.iter().map(|p| p.send(actors::pile::View)))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    views.sort_by(|a, b| a.id.cmp(&b.id));
+    let piles: Vec<_> = views
+        .iter()
+        .filter(|v| v.online)
+        .map(|v| {
+            let ports: Vec<_> = v
+                .ports
+                .iter()
+                .map(|p| {
+                    let item = Item::port(&v.id, p.port.0);
+                    serde_json::json!({
+                        "port": p.port,
+                        "status": p.status,
+                        "code": item.key,
+                        "in_service": open && !ports_out.contains(&item.key),
+                    })
+                })
+                .collect();
+            serde_json::json!({ "id": v.id, "protocol": v.protocol, "ports": ports })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": station.id,
+        "name": station.name,
+        "details": station.details,
+        "in_service": open,
+        "prices": {
+            "tariff": super::tariffs::TariffBody::from(tariff),
+            "service_fee": station.service_fee,
+            "minimum_charge": station.minimum_charge,
+        },
+        "piles": piles,
+    })))
 }
 
 /// (free, online) ports of a station's connected piles.

@@ -53,6 +53,17 @@ async fn resources_are_edited_and_taken_out_of_service() {
     assert_eq!((s, e["error"].as_str()), (409, Some("out_of_service")), "{e}");
     let (s, e) = server.post(&start(2), json!({})).await;
     assert_eq!(s, 202, "{e}");
+    // Drivers see it before they scan, without logging in.
+    let (s, seen) = server.call(None, "GET", &format!("/api/v1/stations/{station}/ports"), json!(null)).await;
+    assert_eq!(s, 200, "{seen}");
+    let ports = &seen["piles"][0]["ports"];
+    assert_eq!(
+        (&ports[0]["code"], &ports[0]["in_service"]),
+        (&json!(format!("{id}-01")), &json!(false)),
+        "{seen}"
+    );
+    assert_eq!((&ports[2]["status"], &ports[2]["in_service"]), (&json!("idle"), &json!(true)), "{seen}");
+    assert!(seen["prices"]["tariff"]["periods"].is_array() && ports[1].get("session_id").is_none(), "{seen}");
 
     // A closed station refuses starts at every port and shows as closed.
     let (s, st) = server.post_patch(&path, json!({"in_service": false})).await;
