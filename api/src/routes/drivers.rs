@@ -295,12 +295,12 @@ async fn cancel(state: State, money: MoneyData, req: HttpRequest) -> ApiResult<H
 }
 
 #[derive(Deserialize)]
-struct Page {
+struct Limit {
     limit: Option<usize>,
 }
 
 /// My charges, newest first, each with its bill once billed.
-async fn history(state: State, req: HttpRequest, q: web::Query<Page>) -> ApiResult<HttpResponse> {
+async fn history(state: State, req: HttpRequest, q: web::Query<Limit>) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let sessions = state.store.driver_sessions(driver.id, q.limit.unwrap_or(50).clamp(1, 500)).await?;
     let mut charges = Vec::with_capacity(sessions.len());

@@ -9,7 +9,7 @@ use engine::settlement;
 use engine::Decimal;
 use serde::Deserialize;
 
-use super::{served, set_service, OutOfService, Page, PageQuery, State};
+use super::{served, served_page, set_service, Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
 use crate::tenancy::{as_field, Scope};
@@ -54,13 +54,8 @@ async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpRe
 }
 
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
-    let out = OutOfService::of(&state, ItemKind::Merchant).await?;
     let all = state.store.merchants().await?.into_iter().filter(|m| scope.sees(m.operator_id));
-    let all = all.map(|m| {
-        let id = m.id;
-        out.mark(m, id)
-    });
-    Ok(HttpResponse::Ok().json(Page::of(all, |m| m.item.id, &page)?))
+    Ok(HttpResponse::Ok().json(served_page(&state, ItemKind::Merchant, all, |m| m.id, &page).await?))
 }
 
 fn check_commission(pct: Decimal) -> ApiResult<Decimal> {

@@ -112,6 +112,23 @@ impl OutOfService {
     }
 }
 
+/// A page of records sorted by id, each marked in or out of service.
+pub async fn served_page<T>(
+    state: &State,
+    kind: ItemKind,
+    all: impl IntoIterator<Item = T>,
+    id: impl Fn(&T) -> i64,
+    q: &PageQuery,
+) -> Result<Page<Served<T>>, ApiError> {
+    let page = Page::of(all, &id, q)?;
+    let out = OutOfService::of(state, kind).await?;
+    let items = page.items.into_iter().map(|t| {
+        let key = id(&t);
+        out.mark(t, key)
+    });
+    Ok(Page { items: items.collect(), next: page.next })
+}
+
 /// One record with whether it is in service.
 pub async fn served<T>(
     state: &State,

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use engine::pricing::Pricing;
 use serde::Deserialize;
 
-use super::{served, set_service, OutOfService, Page, PageQuery, State};
+use super::{served, served_page, set_service, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 use engine::store::{Item, ItemKind};
@@ -56,13 +56,8 @@ async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpRe
 }
 
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
-    let out = OutOfService::of(&state, ItemKind::Plan).await?;
     let all = state.store.plans().await?.into_iter().filter(|p| scope.sees(p.operator_id));
-    let all = all.map(|p| {
-        let id = p.id;
-        out.mark(p, id)
-    });
-    Ok(HttpResponse::Ok().json(Page::of(all, |p| p.item.id, &page)?))
+    Ok(HttpResponse::Ok().json(served_page(&state, ItemKind::Plan, all, |p| p.id, &page).await?))
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{served, set_service, OutOfService, Page, PageQuery, State};
+use super::{served, served_page, set_service, OutOfService, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{as_field, Scope};
 
@@ -355,15 +355,11 @@ async fn list(
     filter: web::Query<Filter>,
     page: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (all, out) = (state.store.stations().await?, OutOfService::of(&state, ItemKind::Station).await?);
+    let all = state.store.stations().await?;
     let seen = all
         .into_iter()
-        .filter(|s| scope.sees_station(s) && filter.merchant_id.is_none_or(|m| s.merchant_id == Some(m)))
-        .map(|s| {
-            let id = s.id;
-            out.mark(s, id)
-        });
-    Ok(HttpResponse::Ok().json(Page::of(seen, |s| s.item.id, &page)?))
+        .filter(|s| scope.sees_station(s) && filter.merchant_id.is_none_or(|m| s.merchant_id == Some(m)));
+    Ok(HttpResponse::Ok().json(served_page(&state, ItemKind::Station, seen, |s| s.id, &page).await?))
 }
 
 fn watts(field: &'static str, v: Decimal) -> ApiResult<()> {

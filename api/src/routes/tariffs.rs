@@ -6,7 +6,7 @@ use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices, SLOTS};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{served, set_service, OutOfService, Page, PageQuery, State};
+use super::{served, served_page, set_service, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{as_field, Scope};
 use engine::store::{Item, ItemKind};
@@ -167,10 +167,9 @@ async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpRe
 }
 
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
-    let out = OutOfService::of(&state, ItemKind::Tariff).await?;
     let all = state.store.tariffs().await?.into_iter().filter(|t| scope.sees(t.operator_id));
-    let all = all.map(|t| out.mark(TariffBody::from(t.clone()), t.id));
-    Ok(HttpResponse::Ok().json(Page::of(all, |t| t.item.id, &page)?))
+    let all = all.map(TariffBody::from);
+    Ok(HttpResponse::Ok().json(served_page(&state, ItemKind::Tariff, all, |t| t.id, &page).await?))
 }
 
 /// A tariff for new stations, rules and charges: the operator's own, in service.
