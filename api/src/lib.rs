@@ -11,6 +11,7 @@ pub mod error;
 pub mod http_metrics;
 pub mod idempotency;
 pub mod money;
+pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod settle;

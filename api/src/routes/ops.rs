@@ -5,11 +5,21 @@ use actix_web::{web, HttpResponse};
 use prometheus::{Encoder, TextEncoder};
 
 use super::State;
+use crate::error::ApiError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    responses(
+        (status = 200, description = "`{status, piles_connected, store_queue}`", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+)]
 async fn healthz(state: State) -> HttpResponse {
     let stats = state.store.stats();
     HttpResponse::Ok().json(serde_json::json!({
@@ -19,6 +29,15 @@ async fn healthz(state: State) -> HttpResponse {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+)]
 async fn metrics(state: State) -> HttpResponse {
     state.metrics.observe_store(state.store.stats());
     let mut buf = Vec::new();

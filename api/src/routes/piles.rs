@@ -16,6 +16,7 @@ use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{optional_json, Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
@@ -34,7 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/piles/{id}/commands/{command}", web::get().to(one_command));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPile {
     pub id: String,
@@ -55,6 +56,17 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/piles",
+    tag = "piles",
+    request_body = NewPile,
+    responses(
+        (status = 201, description = "The pile with its ports' live state", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, scope: Scope, body: web::Json<NewPile>) -> ApiResult<HttpResponse> {
     let protocol = Protocol::parse(&body.protocol)
         .ok_or_else(|| ApiError::invalid("protocol", "protocol must be \"ykc\" or \"dny\""))?;
@@ -107,12 +119,24 @@ pub(super) async fn view(state: &State, record: &PileRecord) -> PileView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Filter {
     station_id: Option<i64>,
 }
 
 /// The piles the user sees, a page at a time, with their live state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles",
+    tag = "piles",
+    params(Filter, PageQuery),
+    responses(
+        (status = 200, description = "A page of piles (`items`, `next`) with their live state", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: State,
     scope: Scope,
@@ -137,6 +161,17 @@ pub(super) async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
         .ok_or_else(|| ApiError::not_found("unknown_pile", format!("no pile {id}")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile")),
+    responses(
+        (status = 200, description = "The pile with its ports' live state", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let record = scope.pile(&state, &id).await?;
     Ok(HttpResponse::Ok().json(view(&state, &record).await))
@@ -145,7 +180,7 @@ async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<Htt
 /// Without wallets, the balance a pile is told the driver has (yuan).
 const DEFAULT_START_BALANCE: u32 = 500;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     /// What the driver has to spend, yuan (told to piles that enforce it).
@@ -224,6 +259,18 @@ pub(super) fn live_pile(state: &State, record: &PileRecord, port: u8) -> ApiResu
         .ok_or_else(|| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/piles/{id}/ports/{port}/start",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile"), ("port" = u8, Path, description = "The port, from 1"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key answers the first answer")),
+    request_body = Option<StartBody>,
+    responses(
+        (status = 202, description = "`{session_id, state: starting}` or `{state: queued, position}`", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn start(
     state: State,
     scope: Scope,
@@ -281,6 +328,17 @@ pub(super) fn started_json(started: Started, held: Option<Decimal>) -> Value {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/piles/{id}/ports/{port}/stop",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile"), ("port" = u8, Path, description = "The port, from 1"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key answers the first answer")),
+    responses(
+        (status = 202, description = "`{session_id, state: stopping}`", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn stop(
     state: State,
     scope: Scope,
@@ -310,6 +368,18 @@ async fn stop_charge(state: &State, record: PileRecord, port: u8) -> ApiResult<(
 
 /// Send a maintenance command: its outcome (acknowledged, refused, timed
 /// out) shows in the pile's command list.
+#[utoipa::path(
+    post,
+    path = "/api/v1/piles/{id}/commands",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile")),
+    request_body = Object,
+    responses(
+        (status = 202, description = "The command as sent", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn command(
     state: State,
     scope: Scope,
@@ -349,12 +419,24 @@ async fn pile_commands(state: &State, scope: Scope, id: &str) -> ApiResult<Vec<C
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Limit {
     limit: Option<usize>,
 }
 
 /// The pile's latest diagnostic frames (BMS), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}/diagnostics",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile"), Limit),
+    responses(
+        (status = 200, description = "Diagnostic frames, newest first", body = Vec<Object>),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn diagnostics(
     state: State,
     scope: Scope,
@@ -366,10 +448,32 @@ async fn diagnostics(
     Ok(HttpResponse::Ok().json(state.store.diagnostics(&record.id, limit).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}/commands",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile")),
+    responses(
+        (status = 200, description = "The pile's maintenance commands and their outcomes", body = Vec<Object>),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn commands(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(pile_commands(&state, scope, &id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}/commands/{command}",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile"), ("command" = u64, Path, description = "The command's id")),
+    responses(
+        (status = 200, description = "The command", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn one_command(state: State, scope: Scope, path: web::Path<(String, u64)>) -> ApiResult<HttpResponse> {
     let (id, command) = path.into_inner();
     let found = pile_commands(&state, scope, &id).await?.into_iter().find(|c| c.id == command);

@@ -3,8 +3,9 @@
 //! session, so editing plans never reprices a running charge.
 
 use actix_web::{web, HttpResponse};
-use engine::pricing::Pricing;
+use engine::pricing::{PricePlan, Pricing};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::{Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
@@ -16,7 +17,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/plans/{id}", web::get().to(get));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPlan {
     /// The admin names the operator; others create their own operator's.
@@ -25,6 +26,17 @@ pub struct NewPlan {
     pub pricing: Pricing,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/plans",
+    tag = "plans",
+    request_body = NewPlan,
+    responses(
+        (status = 201, description = "Created", body = PricePlan),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResult<HttpResponse> {
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "a plan needs a name"));
@@ -38,10 +50,32 @@ async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResu
     Ok(HttpResponse::Created().json(plan))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/plans/{id}",
+    tag = "plans",
+    params(("id" = i64, Path, description = "The plan")),
+    responses(
+        (status = 200, description = "The plan", body = PricePlan),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(scope.plan(&state, *id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/plans",
+    tag = "plans",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of plans", body = Page<PricePlan>),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
     let all = state.store.plans().await?.into_iter().filter(|p| scope.sees(p.operator_id));
     Ok(HttpResponse::Ok().json(Page::of(all, |p| p.id, &page)?))

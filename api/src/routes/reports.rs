@@ -12,6 +12,7 @@ use engine::report::{self, Energy, Operations, Row};
 use engine::store::Station;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
@@ -29,7 +30,8 @@ const MAX_DAYS: i64 = 366;
 
 /// A station report's query, as text: each value is parsed on its own so
 /// a bad one is named in the error.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Params {
     from: Option<String>,
@@ -40,7 +42,8 @@ struct Params {
 }
 
 /// The inactive-drivers report's query.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Idle {
     days: Option<String>,
@@ -148,6 +151,17 @@ async fn asked(state: &State, user: Scope, req: &HttpRequest) -> ApiResult<Asked
 }
 
 /// Per station and local day: charges, seconds charged, kWh and revenue.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/operations",
+    tag = "reports",
+    params(Params),
+    responses(
+        (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn operations(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpResponse> {
     let Asked { format, from, until, stations } = asked(&state, user, &req).await?;
     let days = state.store.station_days(&stations, from, until).await?;
@@ -156,6 +170,17 @@ async fn operations(state: State, user: Scope, req: HttpRequest) -> ApiResult<Ht
 }
 
 /// Per station, local day and time-of-use period: kWh and its list price.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/energy",
+    tag = "reports",
+    params(Params),
+    responses(
+        (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn energy(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpResponse> {
     let Asked { format, from, until, stations } = asked(&state, user, &req).await?;
     let days = state.store.station_days(&stations, from, until).await?;
@@ -163,6 +188,17 @@ async fn energy(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpRe
 }
 
 /// Alarms raised in the period, by station, pile and kind.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/faults",
+    tag = "reports",
+    params(Params),
+    responses(
+        (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn faults(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpResponse> {
     let Asked { format, from, until, stations } = asked(&state, user, &req).await?;
     let faults = state.store.fault_counts(&stations, from, until).await?;
@@ -170,6 +206,17 @@ async fn faults(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpRe
 }
 
 /// Drivers not active for `days` (default 90), longest idle first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/inactive-drivers",
+    tag = "reports",
+    params(Idle),
+    responses(
+        (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn inactive_drivers(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     let p: Idle = query(&req)?;
     let format = format(&p.format)?;

@@ -5,10 +5,11 @@ use actors::{registry, station};
 use engine::allocation::PowerConfig;
 use engine::domain::PortStatus;
 use engine::geo::GeoIndex;
-use engine::store::{NewStation, StationDetails};
+use engine::store::{NewStation, Station, StationDetails};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
@@ -70,6 +71,18 @@ fn check_details(d: &StationDetails) -> ApiResult<()> {
     Ok(())
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/stations/{id}/details",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    request_body = StationDetails,
+    responses(
+        (status = 200, description = "The station with its details", body = Station),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_details(
     state: State,
     scope: Scope,
@@ -88,7 +101,8 @@ async fn set_details(
     Ok(HttpResponse::Ok().json(station))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Near {
     lat: f64,
     lon: f64,
@@ -100,6 +114,16 @@ struct Near {
 
 /// Stations around a point, nearest first, with how many of their ports are
 /// free right now (online and idle or plugged).
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/near",
+    tag = "stations",
+    params(Near),
+    responses(
+        (status = 200, description = "Stations nearest first: `id`, `name`, `details`, `distance_m`, `ports_free`, `ports_online`", body = Vec<Object>),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+)]
 async fn near(state: State, geo: Geo, q: web::Query<Near>) -> ApiResult<HttpResponse> {
     if !(-90.0..=90.0).contains(&q.lat) {
         return Err(ApiError::invalid("lat", "degrees within ±90"));
@@ -143,7 +167,8 @@ async fn free_ports(state: &State, id: i64) -> (usize, usize) {
 /// China Standard Time, where most piles of these protocols run.
 const DEFAULT_UTC_OFFSET_MINUTES: i32 = 8 * 60;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewStation)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
     /// The admin names the operator; others create their own operator's.
@@ -163,6 +188,17 @@ pub struct Body {
     pub details: Option<StationDetails>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/stations",
+    tag = "stations",
+    request_body = Body,
+    responses(
+        (status = 201, description = "Created", body = Station),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     if let Some(d) = &body.details {
         check_details(d)?;
@@ -210,16 +246,39 @@ async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> 
     Ok(HttpResponse::Created().json(created))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{id}",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    responses(
+        (status = 200, description = "The station", body = Station),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(scope.station(&state, *id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Filter {
     merchant_id: Option<i64>,
 }
 
 /// The stations the user sees, a page at a time, optionally one merchant's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations",
+    tag = "stations",
+    params(Filter, PageQuery),
+    responses(
+        (status = 200, description = "A page of the stations the user sees", body = Page<Station>),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: State,
     scope: Scope,
@@ -242,6 +301,18 @@ fn watts(field: &'static str, v: Decimal) -> ApiResult<()> {
 
 /// Manage the station's power: its transformer, a limit schedule, and what
 /// each kind of port needs at least and may draw at most.
+#[utoipa::path(
+    put,
+    path = "/api/v1/stations/{id}/power",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    request_body = PowerConfig,
+    responses(
+        (status = 200, description = "The station with its power managed", body = Station),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_power(
     state: State,
     scope: Scope,
@@ -267,6 +338,17 @@ async fn set_power(
     Ok(HttpResponse::Ok().json(station))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/stations/{id}/power",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    responses(
+        (status = 200, description = "The station, its power no longer managed", body = Station),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn unset_power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     scope.station(&state, *id).await?;
     let station = state.store.set_station_power(*id, None).await?;
@@ -289,6 +371,17 @@ async fn live(state: &State, scope: Scope, id: i64) -> ApiResult<actix::Addr<sta
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{id}/power",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    responses(
+        (status = 200, description = "The station's live power: limit, load and what each port is given", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let view = live(&state, scope, *id)
         .await?
@@ -298,7 +391,8 @@ async fn power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<Http
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = OtherLoad)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
     /// What the transformer carries besides charging, W.
@@ -306,6 +400,18 @@ pub struct Load {
 }
 
 /// A meter gateway pushes the transformer's non-charging load.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stations/{id}/load",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    request_body = Load,
+    responses(
+        (status = 202, description = "Taken: `{station_id, other_load_w}`", body = Object),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn other_load(
     state: State,
     scope: Scope,
@@ -317,7 +423,8 @@ async fn other_load(
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "station_id": *id, "other_load_w": body.watts })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = StationTariff)]
 #[serde(deny_unknown_fields)]
 pub struct TariffBody {
     pub tariff_id: i64,
@@ -326,6 +433,18 @@ pub struct TariffBody {
 /// Move the station to another tariff: charges started from now on are
 /// priced by it, and its YKC piles are sent it (at once if idle, else when
 /// their charges end). Running charges keep the tariff they started under.
+#[utoipa::path(
+    put,
+    path = "/api/v1/stations/{id}/tariff",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    request_body = TariffBody,
+    responses(
+        (status = 200, description = "The station on its new tariff", body = Station),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_tariff(
     state: State,
     scope: Scope,

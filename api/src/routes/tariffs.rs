@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices, SLOTS};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
@@ -16,7 +17,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tariffs/{id}", web::get().to(get));
 }
 
-#[derive(Deserialize, Serialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone, ToSchema)]
+#[schema(as = TariffPrices)]
 #[serde(deny_unknown_fields)]
 pub struct Prices {
     pub sharp: Option<PeriodPrice>,
@@ -26,7 +28,8 @@ pub struct Prices {
 }
 
 /// A range of the local day, "HH:MM" on half hours; `to` may be "24:00".
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, ToSchema)]
+#[schema(as = TariffRange)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     pub from: String,
@@ -34,7 +37,7 @@ pub struct Range {
     pub period: Period,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTariff {
     /// The admin names the operator; others create their own operator's.
@@ -44,7 +47,8 @@ pub struct NewTariff {
     pub periods: Vec<Range>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Tariff)]
 pub struct TariffBody {
     pub id: i64,
     pub operator_id: i64,
@@ -149,6 +153,17 @@ fn tou(body: &NewTariff) -> ApiResult<TouPrices> {
     Ok(tou)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tariffs",
+    tag = "tariffs",
+    request_body = NewTariff,
+    responses(
+        (status = 201, description = "Created", body = TariffBody),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, scope: Scope, body: web::Json<NewTariff>) -> ApiResult<HttpResponse> {
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "a tariff needs a name"));
@@ -159,10 +174,32 @@ async fn create(state: State, scope: Scope, body: web::Json<NewTariff>) -> ApiRe
     Ok(HttpResponse::Created().json(TariffBody::from(tariff)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tariffs/{id}",
+    tag = "tariffs",
+    params(("id" = i64, Path, description = "The tariff")),
+    responses(
+        (status = 200, description = "The tariff", body = TariffBody),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(TariffBody::from(scope.tariff(&state, *id).await?)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tariffs",
+    tag = "tariffs",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of tariffs", body = Page<TariffBody>),
+        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
     let all = state.store.tariffs().await?.into_iter().filter(|t| scope.sees(t.operator_id));
     Ok(HttpResponse::Ok().json(Page::of(all.map(TariffBody::from), |t| t.id, &page)?))

@@ -50,6 +50,7 @@ impl From<LedgerError> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Station {
     pub id: StationId,
@@ -90,6 +91,7 @@ pub struct NewStation {
 }
 
 /// What drivers see of a station besides its prices.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StationDetails {
     pub address: String,
