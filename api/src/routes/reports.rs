@@ -34,10 +34,19 @@ const MAX_DAYS: i64 = 366;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Params {
+    /// The first local day reported.
+    #[param(required = true, value_type = String, format = Date)]
     from: Option<String>,
+    /// The day after the last day reported.
+    #[param(required = true, value_type = String, format = Date)]
     until: Option<String>,
+    /// One station; default: every station the user sees.
+    #[param(value_type = Option<i64>)]
     station_id: Option<String>,
+    /// One merchant's stations.
+    #[param(value_type = Option<i64>)]
     merchant_id: Option<String>,
+    /// `json` (default) or `csv`.
     format: Option<String>,
 }
 
@@ -46,8 +55,13 @@ struct Params {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Idle {
+    /// Not active for this many days (default 90).
+    #[param(value_type = Option<u32>)]
     days: Option<String>,
+    /// At most this many drivers (default 1000).
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// `json` (default) or `csv`.
     format: Option<String>,
 }
 
