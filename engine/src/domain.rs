@@ -78,6 +78,7 @@ impl fmt::Display for SessionId {
 }
 
 /// The wire protocol a pile speaks.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -105,6 +106,7 @@ impl Protocol {
 }
 
 /// What a port is doing, as the platform shows it.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PortStatus {

@@ -62,7 +62,7 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
     tag = "piles",
     request_body = NewPile,
     responses(
-        (status = 201, description = "The pile with its ports' live state", body = Object),
+        (status = 201, description = "The pile with its ports' live state", body = PileView),
         (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -132,7 +132,7 @@ struct Filter {
     tag = "piles",
     params(Filter, PageQuery),
     responses(
-        (status = 200, description = "A page of piles (`items`, `next`) with their live state", body = Object),
+        (status = 200, description = "A page of piles with their live state", body = Page<PileView>),
         (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -167,7 +167,7 @@ pub(super) async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
     tag = "piles",
     params(("id" = String, Path, description = "The pile")),
     responses(
-        (status = 200, description = "The pile with its ports' live state", body = Object),
+        (status = 200, description = "The pile with its ports' live state", body = PileView),
         (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use engine::pricing::Bill;
-use engine::session::SessionRecord;
+use engine::session::{MeterSample, SessionRecord};
 use engine::tariff::Period;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -20,11 +20,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sessions/{id}/bill/corrections", web::post().to(correct));
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 struct SessionBody {
     #[serde(flatten)]
     record: SessionRecord,
     kwh: rust_decimal::Decimal,
+    /// kWh by time-of-use period: `sharp`, `peak`, `flat`, `valley`.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     kwh_by_period: std::collections::BTreeMap<&'static str, rust_decimal::Decimal>,
     bill: Option<Bill>,
 }
@@ -35,7 +38,7 @@ struct SessionBody {
     tag = "sessions",
     params(("id" = String, Path, description = "The session")),
     responses(
-        (status = 200, description = "The session record with `kwh`, `kwh_by_period` and its `bill` once billed", body = Object),
+        (status = 200, description = "The session with its bill once billed", body = SessionBody),
         (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -53,7 +56,7 @@ async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<Htt
     tag = "sessions",
     params(("id" = String, Path, description = "The session")),
     responses(
-        (status = 200, description = "Meter samples, oldest first", body = Vec<Object>),
+        (status = 200, description = "Meter samples, oldest first", body = Vec<MeterSample>),
         (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
