@@ -11,7 +11,7 @@ use actors::station::Purchase;
 use engine::accounts::Status;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol};
 use engine::pricing::{PricePlan, Pricing};
-use engine::store::PileRecord;
+use engine::store::{Diagnostic, PileRecord};
 use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -373,9 +373,9 @@ async fn stop_charge(state: &State, record: PileRecord, port: u8) -> ApiResult<(
     path = "/api/v1/piles/{id}/commands",
     tag = "piles",
     params(("id" = String, Path, description = "The pile")),
-    request_body = Object,
+    request_body = Maintenance,
     responses(
-        (status = 202, description = "The command as sent", body = Object),
+        (status = 202, description = "The command as sent", body = CommandRecord),
         (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -432,7 +432,7 @@ struct Limit {
     tag = "piles",
     params(("id" = String, Path, description = "The pile"), Limit),
     responses(
-        (status = 200, description = "Diagnostic frames, newest first", body = Vec<Object>),
+        (status = 200, description = "Diagnostic frames, newest first", body = Vec<Diagnostic>),
         (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -454,7 +454,7 @@ async fn diagnostics(
     tag = "piles",
     params(("id" = String, Path, description = "The pile")),
     responses(
-        (status = 200, description = "The pile's maintenance commands and their outcomes", body = Vec<Object>),
+        (status = 200, description = "The pile's maintenance commands and their outcomes", body = Vec<CommandRecord>),
         (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -469,7 +469,7 @@ async fn commands(state: State, scope: Scope, id: web::Path<String>) -> ApiResul
     tag = "piles",
     params(("id" = String, Path, description = "The pile"), ("command" = u64, Path, description = "The command's id")),
     responses(
-        (status = 200, description = "The command", body = Object),
+        (status = 200, description = "The command", body = CommandRecord),
         (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),

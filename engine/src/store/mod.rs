@@ -118,6 +118,7 @@ pub struct PileRecord {
 
 /// A frame kept for diagnosis, not acted on: what a car's battery
 /// management system and the pile told each other during a charge.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub pile_id: PileId,
