@@ -132,7 +132,6 @@ async fn active(state: &State, scope: &Scope) -> ApiResult<()> {
     request_body = Login,
     responses(
         (status = 200, description = "The user and a bearer token", body = crate::openapi::StaffToken),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn login(state: State, money: MoneyData, body: web::Json<Login>) -> ApiResult<HttpResponse> {
@@ -213,7 +212,6 @@ pub async fn new_user(
     request_body = NewUserBody,
     responses(
         (status = 201, description = "Created", body = User),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -245,7 +243,6 @@ async fn create_user(state: State, scope: Scope, body: web::Json<NewUserBody>) -
     params(PageQuery),
     responses(
         (status = 200, description = "A page of users", body = Page<User>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

@@ -17,6 +17,7 @@ use actix_web::{web, HttpResponse};
 use engine::accounts::{Driver, User};
 use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ApiError;
@@ -156,8 +157,10 @@ pub struct DriverToken {
     pub token: String,
 }
 
-/// The bearer scheme the handlers' `security` names, and operation ids
-/// unique across the document: a handler's name is unique only in its module.
+/// What holds for every operation, so no handler has to say it: the bearer
+/// scheme their `security` names, the error body of every 4XX and 5XX
+/// answer, and operation ids unique across the document (a handler's name
+/// is unique only in its module).
 struct Conventions;
 
 impl Modify for Conventions {
@@ -165,6 +168,15 @@ impl Modify for Conventions {
         let components = doc.components.get_or_insert_with(Default::default);
         let bearer = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
         components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build();
+        let error = ResponseBuilder::new()
+            .description(
+                "An error: `error` is a stable code, `message` says what went wrong and `field` \
+                 names the request field at fault, for `invalid`",
+            )
+            .content("application/json", body)
+            .build();
+        components.responses.insert("Error".into(), RefOr::T(error));
         for item in doc.paths.paths.values_mut() {
             let ops = [
                 &mut item.get,
@@ -180,6 +192,10 @@ impl Modify for Conventions {
                 let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default();
                 if let Some(id) = op.operation_id.as_mut() {
                     *id = format!("{tag}_{id}");
+                }
+                for status in ["4XX", "5XX"] {
+                    let error = RefOr::Ref(Ref::from_response_name("Error"));
+                    op.responses.responses.entry(status.into()).or_insert(error);
                 }
             }
         }
@@ -413,6 +429,15 @@ mod tests {
             assert_eq!(declared, in_path, "{what}: path parameters declared");
             let responses = op.responses(&spec);
             assert!(responses.keys().any(|s| s.starts_with('2')), "{what} has no success response");
+            for status in ["4XX", "5XX"] {
+                let error = responses.get(status).and_then(|r| r.content.get("application/json"));
+                let schema = error.and_then(|c| c.schema.as_ref());
+                assert!(
+                    matches!(schema, Some(oas3::spec::ObjectOrReference::Ref { ref_path, .. })
+                        if ref_path == "#/components/schemas/ApiError"),
+                    "{what}: {status} is not the error body"
+                );
+            }
             for requirement in &op.security {
                 for scheme in requirement.0.keys() {
                     assert!(schemes.contains_key(scheme), "{what}: no security scheme {scheme}");

@@ -43,7 +43,6 @@ const MAX_PAGE: usize = 500;
     params(Query),
     responses(
         (status = 200, description = "Alarms, newest first", body = Vec<Alarm>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -81,7 +80,6 @@ async fn list(state: State, scope: Scope, q: web::Query<Query>) -> ApiResult<Htt
     params(("id" = i64, Path, description = "The alarm")),
     responses(
         (status = 200, description = "The alarm, acknowledged", body = Alarm),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -99,7 +97,6 @@ async fn ack(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpRe
     params(("id" = i64, Path, description = "The alarm")),
     responses(
         (status = 200, description = "The alarm, cleared", body = Alarm),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

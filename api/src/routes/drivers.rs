@@ -67,7 +67,6 @@ struct CodeBody {
     request_body = CodeBody,
     responses(
         (status = 202, description = "`{sent: true}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn send_code(money: MoneyData, body: web::Json<CodeBody>) -> ApiResult<HttpResponse> {
@@ -91,7 +90,6 @@ struct RegisterBody {
     request_body = RegisterBody,
     responses(
         (status = 201, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn register(state: State, money: MoneyData, body: web::Json<RegisterBody>) -> ApiResult<HttpResponse> {
@@ -129,7 +127,6 @@ struct LoginBody {
     request_body = LoginBody,
     responses(
         (status = 200, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn login(state: State, money: MoneyData, body: web::Json<LoginBody>) -> ApiResult<HttpResponse> {
@@ -162,7 +159,6 @@ async fn login(state: State, money: MoneyData, body: web::Json<LoginBody>) -> Ap
     tag = "me",
     responses(
         (status = 200, description = "`{driver, cards}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -178,7 +174,6 @@ async fn me(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     tag = "me",
     responses(
         (status = 200, description = "`{balance, held, entries}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -207,7 +202,6 @@ struct TopUpBody {
     request_body = TopUpBody,
     responses(
         (status = 201, description = "`{order, pay_url}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -250,7 +244,6 @@ struct ChargeBody {
     request_body = ChargeBody,
     responses(
         (status = 202, description = "`{session_id, state, held}` or `{state: queued, position, held}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -306,7 +299,6 @@ struct RefundBody {
     request_body = RefundBody,
     responses(
         (status = 201, description = "`{amount, provider_ref, balance}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -366,7 +358,6 @@ pub(super) async fn link_card(state: &State, driver: i64, body: CardBody) -> Api
     request_body = CardBody,
     responses(
         (status = 201, description = "The card", body = Card),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -384,7 +375,6 @@ async fn add_card(state: State, req: HttpRequest, body: web::Json<CardBody>) -> 
     tag = "me",
     responses(
         (status = 200, description = "`{driver, refunded}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -419,7 +409,6 @@ struct Page {
     params(Page),
     responses(
         (status = 200, description = "`[{session, bill}]`, newest first", body = Vec<Object>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

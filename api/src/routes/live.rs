@@ -79,7 +79,6 @@ struct Filter {
     params(Filter),
     responses(
         (status = 200, description = "Server-sent events: port states as they change", content_type = "text/event-stream", body = String),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -103,7 +102,6 @@ async fn ports(state: State, scope: Scope, q: web::Query<Filter>) -> ApiResult<H
     params(("id" = String, Path, description = "The session")),
     responses(
         (status = 200, description = "Server-sent events: the charge's progress until it is billed", content_type = "text/event-stream", body = String),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

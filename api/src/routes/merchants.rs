@@ -46,7 +46,6 @@ struct Body {
     request_body = Body,
     responses(
         (status = 201, description = "Created", body = Merchant),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -69,7 +68,6 @@ async fn create(state: State, scope: Scope, body: web::Json<Body>) -> ApiResult<
     params(("id" = i64, Path, description = "The merchant")),
     responses(
         (status = 200, description = "The merchant", body = Merchant),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -84,7 +82,6 @@ async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpRe
     params(PageQuery),
     responses(
         (status = 200, description = "A page of merchants", body = Page<Merchant>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -100,7 +97,6 @@ async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiRes
     params(("id" = i64, Path, description = "The merchant"), ("day" = String, Path, format = Date, description = "The merchant's local day")),
     responses(
         (status = 200, description = "The statement", body = Statement),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -123,7 +119,6 @@ async fn statement(state: State, scope: Scope, path: web::Path<(i64, NaiveDate)>
     responses(
         (status = 201, description = "Issued now", body = Statement),
         (status = 200, description = "Issued before", body = Statement),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -163,7 +158,6 @@ struct RuleBody {
     request_body = RuleBody,
     responses(
         (status = 201, description = "Created", body = Rule),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -196,7 +190,6 @@ async fn create_rule(state: State, scope: Scope, body: web::Json<RuleBody>) -> A
     params(PageQuery),
     responses(
         (status = 200, description = "A page of rules", body = Page<Rule>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -222,7 +215,6 @@ struct DriverPatch {
     request_body = DriverPatch,
     responses(
         (status = 200, description = "The driver", body = Driver),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -261,7 +253,6 @@ async fn update_driver(
     request_body = super::drivers::CardBody,
     responses(
         (status = 201, description = "The card", body = Card),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -291,7 +282,6 @@ struct CardPatch {
     request_body = CardPatch,
     responses(
         (status = 200, description = "The card", body = Card),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -325,7 +315,6 @@ struct Idle {
     params(Idle),
     responses(
         (status = 200, description = "Drivers, longest idle first", body = Vec<Driver>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

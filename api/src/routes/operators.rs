@@ -39,7 +39,6 @@ struct NewOperator {
     request_body = NewOperator,
     responses(
         (status = 201, description = "Created", body = Operator),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -54,7 +53,6 @@ async fn create(state: State, body: web::Json<NewOperator>) -> ApiResult<HttpRes
     params(PageQuery),
     responses(
         (status = 200, description = "A page of operators", body = Page<Operator>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -70,7 +68,6 @@ async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiRes
     params(("id" = i64, Path, description = "The operator")),
     responses(
         (status = 200, description = "The operator", body = Operator),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -95,7 +92,6 @@ struct Update {
     request_body = Update,
     responses(
         (status = 200, description = "The operator", body = Operator),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

@@ -5,7 +5,6 @@ use actix_web::{web, HttpResponse};
 use prometheus::{Encoder, TextEncoder};
 
 use super::State;
-use crate::error::ApiError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
@@ -17,7 +16,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     tag = "ops",
     responses(
         (status = 200, description = "`{status, piles_connected, store_queue}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn healthz(state: State) -> HttpResponse {
@@ -35,7 +33,6 @@ async fn healthz(state: State) -> HttpResponse {
     tag = "ops",
     responses(
         (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn metrics(state: State) -> HttpResponse {

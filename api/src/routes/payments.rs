@@ -84,7 +84,6 @@ fn notify_error(e: NotifyError) -> ApiError {
     request_body = Object,
     responses(
         (status = 200, description = "`{credited}`: false for a repeated notification", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn notify(
@@ -111,7 +110,6 @@ async fn notify(
     params(("id" = String, Path, description = "The order")),
     responses(
         (status = 200, description = "`{credited, order}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn sandbox_pay(state: State, money: MoneyData, id: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -143,7 +141,6 @@ struct Window {
     request_body(content = String, content_type = "text/csv", description = "provider_txn,order_id,amount,paid_at"),
     responses(
         (status = 200, description = "`{clean, result}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

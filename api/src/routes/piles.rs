@@ -63,7 +63,6 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
     request_body = NewPile,
     responses(
         (status = 201, description = "The pile with its ports' live state", body = PileView),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -133,7 +132,6 @@ struct Filter {
     params(Filter, PageQuery),
     responses(
         (status = 200, description = "A page of piles with their live state", body = Page<PileView>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -168,7 +166,6 @@ pub(super) async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
     params(("id" = String, Path, description = "The pile")),
     responses(
         (status = 200, description = "The pile with its ports' live state", body = PileView),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -267,7 +264,6 @@ pub(super) fn live_pile(state: &State, record: &PileRecord, port: u8) -> ApiResu
     request_body = Option<StartBody>,
     responses(
         (status = 202, description = "`{session_id, state: starting}` or `{state: queued, position}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -335,7 +331,6 @@ pub(super) fn started_json(started: Started, held: Option<Decimal>) -> Value {
     params(("id" = String, Path, description = "The pile"), ("port" = u8, Path, description = "The port, from 1"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key answers the first answer")),
     responses(
         (status = 202, description = "`{session_id, state: stopping}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -376,7 +371,6 @@ async fn stop_charge(state: &State, record: PileRecord, port: u8) -> ApiResult<(
     request_body = Maintenance,
     responses(
         (status = 202, description = "The command as sent", body = CommandRecord),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -433,7 +427,6 @@ struct Limit {
     params(("id" = String, Path, description = "The pile"), Limit),
     responses(
         (status = 200, description = "Diagnostic frames, newest first", body = Vec<Diagnostic>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -455,7 +448,6 @@ async fn diagnostics(
     params(("id" = String, Path, description = "The pile")),
     responses(
         (status = 200, description = "The pile's maintenance commands and their outcomes", body = Vec<CommandRecord>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -470,7 +462,6 @@ async fn commands(state: State, scope: Scope, id: web::Path<String>) -> ApiResul
     params(("id" = String, Path, description = "The pile"), ("command" = u64, Path, description = "The command's id")),
     responses(
         (status = 200, description = "The command", body = CommandRecord),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

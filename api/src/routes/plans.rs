@@ -33,7 +33,6 @@ pub struct NewPlan {
     request_body = NewPlan,
     responses(
         (status = 201, description = "Created", body = PricePlan),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -57,7 +56,6 @@ async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResu
     params(("id" = i64, Path, description = "The plan")),
     responses(
         (status = 200, description = "The plan", body = PricePlan),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -72,7 +70,6 @@ async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpRe
     params(PageQuery),
     responses(
         (status = 200, description = "A page of plans", body = Page<PricePlan>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

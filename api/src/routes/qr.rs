@@ -38,7 +38,6 @@ fn parse(code: &str) -> Option<(&str, u8)> {
     params(("code" = String, Path, description = "The port's code, `{pile}-{port:02}`")),
     responses(
         (status = 200, description = "The port's live state, station and how to start a charge there", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn resolve(state: State, code: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -70,7 +69,6 @@ async fn resolve(state: State, code: web::Path<String>) -> ApiResult<HttpRespons
     params(("id" = String, Path, description = "The pile"), ("port" = u8, Path, description = "The port, from 1")),
     responses(
         (status = 200, description = "The QR code; `x-qr-url` says what it encodes", content_type = "image/svg+xml", body = String),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

@@ -172,7 +172,6 @@ async fn asked(state: &State, user: Scope, req: &HttpRequest) -> ApiResult<Asked
     params(Params),
     responses(
         (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -191,7 +190,6 @@ async fn operations(state: State, user: Scope, req: HttpRequest) -> ApiResult<Ht
     params(Params),
     responses(
         (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -209,7 +207,6 @@ async fn energy(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpRe
     params(Params),
     responses(
         (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -227,7 +224,6 @@ async fn faults(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpRe
     params(Idle),
     responses(
         (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

@@ -39,7 +39,6 @@ struct SessionBody {
     params(("id" = String, Path, description = "The session")),
     responses(
         (status = 200, description = "The session with its bill once billed", body = SessionBody),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -57,7 +56,6 @@ async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<Htt
     params(("id" = String, Path, description = "The session")),
     responses(
         (status = 200, description = "Meter samples, oldest first", body = Vec<MeterSample>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -73,7 +71,6 @@ async fn samples(state: State, scope: Scope, id: web::Path<String>) -> ApiResult
     params(("id" = String, Path, description = "The session")),
     responses(
         (status = 200, description = "The bill", body = Bill),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -92,7 +89,6 @@ async fn bill(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<Ht
     params(("id" = String, Path, description = "The session")),
     responses(
         (status = 200, description = "`{replaced: [...]}`: the bills corrections replaced", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -121,7 +117,6 @@ struct Correction {
     request_body = Correction,
     responses(
         (status = 201, description = "`{revision, bill}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

@@ -79,7 +79,6 @@ fn check_details(d: &StationDetails) -> ApiResult<()> {
     request_body = StationDetails,
     responses(
         (status = 200, description = "The station with its details", body = Station),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -121,7 +120,6 @@ struct Near {
     params(Near),
     responses(
         (status = 200, description = "Stations nearest first: `id`, `name`, `details`, `distance_m`, `ports_free`, `ports_online`", body = Vec<Object>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
 )]
 async fn near(state: State, geo: Geo, q: web::Query<Near>) -> ApiResult<HttpResponse> {
@@ -195,7 +193,6 @@ pub struct Body {
     request_body = Body,
     responses(
         (status = 201, description = "Created", body = Station),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -253,7 +250,6 @@ async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> 
     params(("id" = i64, Path, description = "The station")),
     responses(
         (status = 200, description = "The station", body = Station),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -275,7 +271,6 @@ struct Filter {
     params(Filter, PageQuery),
     responses(
         (status = 200, description = "A page of the stations the user sees", body = Page<Station>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -309,7 +304,6 @@ fn watts(field: &'static str, v: Decimal) -> ApiResult<()> {
     request_body = PowerConfig,
     responses(
         (status = 200, description = "The station with its power managed", body = Station),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -345,7 +339,6 @@ async fn set_power(
     params(("id" = i64, Path, description = "The station")),
     responses(
         (status = 200, description = "The station, its power no longer managed", body = Station),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -378,7 +371,6 @@ async fn live(state: &State, scope: Scope, id: i64) -> ApiResult<actix::Addr<sta
     params(("id" = i64, Path, description = "The station")),
     responses(
         (status = 200, description = "The station's live power: limit, load and what each port is given", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -408,7 +400,6 @@ pub struct Load {
     request_body = Load,
     responses(
         (status = 202, description = "Taken: `{station_id, other_load_w}`", body = Object),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -441,7 +432,6 @@ pub struct TariffBody {
     request_body = TariffBody,
     responses(
         (status = 200, description = "The station on its new tariff", body = Station),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

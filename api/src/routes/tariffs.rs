@@ -160,7 +160,6 @@ fn tou(body: &NewTariff) -> ApiResult<TouPrices> {
     request_body = NewTariff,
     responses(
         (status = 201, description = "Created", body = TariffBody),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -181,7 +180,6 @@ async fn create(state: State, scope: Scope, body: web::Json<NewTariff>) -> ApiRe
     params(("id" = i64, Path, description = "The tariff")),
     responses(
         (status = 200, description = "The tariff", body = TariffBody),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -196,7 +194,6 @@ async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpRe
     params(PageQuery),
     responses(
         (status = 200, description = "A page of tariffs", body = Page<TariffBody>),
-        (status = "4XX", description = "The request was refused; `error` says why", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
