@@ -15,6 +15,7 @@ use crate::adapter::Maintenance;
 /// How many past commands a pile keeps.
 const KEEP: usize = 32;
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -35,6 +36,7 @@ impl Outcome {
     }
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct CommandRecord {
     pub id: u64,

@@ -539,6 +539,7 @@ impl Handler<StopCharge> for Pile {
 }
 
 /// A pile's live state, as the API shows it.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct PileView {
     pub id: PileId,

@@ -517,6 +517,7 @@ impl Handler<Ended> for Port {
 }
 
 /// A port's live state, as the API shows it.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct PortView {
     pub port: PortNo,

@@ -21,6 +21,7 @@ use engine::accounts::{NewUser, Principal, Role, Status, User};
 use engine::domain::OperatorId;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::money::{self, MoneyData};
@@ -107,7 +108,8 @@ pub async fn staff(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = StaffLogin)]
 #[serde(deny_unknown_fields)]
 struct Login {
     username: String,
@@ -123,6 +125,15 @@ async fn active(state: &State, scope: &Scope) -> ApiResult<()> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "users",
+    request_body = Login,
+    responses(
+        (status = 200, description = "The user and a bearer token", body = crate::openapi::StaffToken),
+    ),
+)]
 async fn login(state: State, money: MoneyData, body: web::Json<Login>) -> ApiResult<HttpResponse> {
     let refused = || money::unauthorized("wrong username or password");
     let user = state.store.user_by_name(body.username.trim()).await?.ok_or_else(refused)?;
@@ -134,7 +145,8 @@ async fn login(state: State, money: MoneyData, body: web::Json<Login>) -> ApiRes
     Ok(HttpResponse::Ok().json(json!({ "user": user, "token": token })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewUserRequest)]
 #[serde(deny_unknown_fields)]
 struct NewUserBody {
     username: String,
@@ -193,6 +205,16 @@ pub async fn new_user(
 
 /// The admin creates anyone; a manager creates staff, managers and merchant
 /// users of its own operator.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body = NewUserBody,
+    responses(
+        (status = 201, description = "Created", body = User),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_user(state: State, scope: Scope, body: web::Json<NewUserBody>) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     if b.role > scope.role {
@@ -214,6 +236,16 @@ async fn create_user(state: State, scope: Scope, body: web::Json<NewUserBody>) -
     Ok(HttpResponse::Created().json(user))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of users", body = Page<User>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn users(state: State, scope: Scope, page: Query<PageQuery>) -> ApiResult<HttpResponse> {
     let all = state.store.users().await?;
     let seen = all.into_iter().filter(|u| scope.is_admin() || u.user.operator_id == scope.operator);

@@ -8,14 +8,19 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use engine::store::StoreError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: StatusCode,
+    /// A stable code: `invalid`, `not_found`, `unknown_station`, `forbidden`...
+    #[schema(value_type = String)]
     pub error: &'static str,
     pub message: String,
+    /// The request field at fault, for `invalid`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub field: Option<Cow<'static, str>>,
 }
 

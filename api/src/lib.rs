@@ -13,6 +13,7 @@ pub mod forward;
 pub mod http_metrics;
 pub mod idempotency;
 pub mod money;
+pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod settle;

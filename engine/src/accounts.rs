@@ -13,6 +13,7 @@ use crate::domain::{default_operator, OperatorId, StationId, TariffId};
 use crate::ledger::{DriverId, MerchantId};
 use crate::pricing::Discount;
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -42,6 +43,7 @@ impl Status {
     }
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Driver {
     pub id: DriverId,
@@ -49,6 +51,7 @@ pub struct Driver {
     pub phone: String,
     /// Argon2 PHC string; `None` for a driver who only uses one-time codes.
     #[serde(skip_serializing)]
+    #[cfg_attr(feature = "utoipa", schema(ignore))]
     pub password_hash: Option<String>,
     /// The user class price rules match on ("fleet-a", "staff"), if any.
     pub class: Option<String>,
@@ -58,6 +61,7 @@ pub struct Driver {
     pub last_active_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CardKind {
@@ -67,6 +71,7 @@ pub enum CardKind {
     Logical,
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Card {
     /// As the pile reads it (hex or decimal digits).
@@ -77,6 +82,7 @@ pub struct Card {
     pub created_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Merchant {
     pub id: MerchantId,
@@ -90,6 +96,7 @@ pub struct Merchant {
 
 /// A tenant of the platform. Its users see only its stations, prices and
 /// merchants; a frozen operator's users cannot log in.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operator {
     pub id: OperatorId,
@@ -98,6 +105,7 @@ pub struct Operator {
     pub created_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
@@ -107,6 +115,7 @@ pub enum OrderStatus {
 
 /// A top-up: created by the platform, paid at a provider, confirmed by the
 /// provider's signed notification.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: String,
@@ -134,6 +143,7 @@ pub enum Principal {
 }
 
 /// What a platform user may do, from most to least.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -162,11 +172,13 @@ impl Role {
     }
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {
     pub username: String,
     /// Argon2 PHC string.
     #[serde(skip_serializing)]
+    #[cfg_attr(feature = "utoipa", schema(ignore))]
     pub password_hash: String,
     pub role: Role,
     /// The operator the user works for; `None` only for platform admins.
@@ -176,6 +188,7 @@ pub struct NewUser {
     pub merchant_id: Option<MerchantId>,
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: i64,
@@ -192,6 +205,7 @@ pub struct Token {
     pub expires_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RuleKind {
@@ -205,6 +219,7 @@ pub enum RuleKind {
     Allow,
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewRule {
     #[serde(default = "default_operator")]
@@ -220,6 +235,7 @@ pub struct NewRule {
     pub valid_until: Option<DateTime<Utc>>,
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     pub id: i64,

@@ -14,6 +14,7 @@ use crate::domain::{PileId, PortNo, StationId};
 
 pub type AlarmId = i64;
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -45,6 +46,7 @@ impl Severity {
     }
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewAlarm {
     pub station_id: StationId,
@@ -61,6 +63,7 @@ pub struct NewAlarm {
     pub raised_at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alarm {
     pub id: AlarmId,

@@ -55,10 +55,13 @@ const STEP_DP: u32 = 1;
 
 /// How a station's power is managed: its transformer, a limit by time of
 /// day, and what a charging port needs at least and may draw at most.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PowerConfig {
     pub transformer: Transformer,
+    /// `[minute of day, limit W]` pairs, ascending by minute.
     #[serde(default)]
+    #[cfg_attr(feature = "utoipa", schema(value_type = Vec<Vec<Value>>))]
     pub schedule: LimitSchedule,
     /// What one YKC gun can deliver, W; it is held to at least 30 % of this
     /// (the protocol's floor for a power limit).
@@ -67,12 +70,15 @@ pub struct PowerConfig {
     pub ebike_port_min_w: Decimal,
     /// The most an e-bike port may draw, W.
     pub ebike_port_max_w: Decimal,
-    /// Ports served before all others (a fleet's bays, an ambulance bay).
+    /// Ports served before all others (a fleet's bays, an ambulance bay),
+    /// as `[pile id, port]` pairs.
     #[serde(default)]
+    #[cfg_attr(feature = "utoipa", schema(value_type = Vec<Vec<Value>>))]
     pub priority_ports: Vec<PortKey>,
 }
 
 /// A station's transformer: its rated capacity and the margin kept free.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transformer {
     pub capacity_w: Decimal,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A pile's identity as its protocol names it: 14 BCD digits for YKC, the
 /// device id for e-bike piles. Kept as text so every protocol fits one key.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PileId(pub String);
@@ -30,6 +31,7 @@ impl From<&str> for PileId {
 }
 
 /// A port (YKC "gun", e-bike "socket"), numbered from 1 on its pile.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PortNo(pub u8);
@@ -58,6 +60,7 @@ pub fn default_operator() -> OperatorId {
 /// A charging session's id: the transaction serial the platform mints when it
 /// starts a charge (YKC: 32 digits). Every later frame of the charge carries
 /// it, so it is also the idempotency key of the pile's bill.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SessionId(pub String);
@@ -75,6 +78,7 @@ impl fmt::Display for SessionId {
 }
 
 /// The wire protocol a pile speaks.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -102,6 +106,7 @@ impl Protocol {
 }
 
 /// What a port is doing, as the platform shows it.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PortStatus {

@@ -20,6 +20,7 @@ pub type PlanId = i64;
 
 /// An hourly price for power up to `up_to_w` (from the previous tier's
 /// bound, exclusive).
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tier {
     pub up_to_w: Decimal,
@@ -27,11 +28,16 @@ pub struct Tier {
 }
 
 /// How a charge is priced.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Pricing {
     /// Energy plus service fee per kWh, by time-of-use period.
-    TimeOfUse { tariff_id: TariffId, tou: TouPrices },
+    TimeOfUse {
+        tariff_id: TariffId,
+        #[cfg_attr(feature = "utoipa", schema(value_type = Object))]
+        tou: TouPrices,
+    },
     /// Per hour, billed per started unit of `unit_minutes`.
     Time { per_hour: Decimal, unit_minutes: u32 },
     /// Per kWh.
@@ -43,6 +49,7 @@ pub enum Pricing {
 }
 
 /// A named price plan drivers choose from when they start an e-bike charge.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricePlan {
     pub id: PlanId,
@@ -526,11 +533,13 @@ impl BillLine {
 }
 
 /// What a charge costs.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bill {
     pub session_id: SessionId,
     pub tariff_id: Option<TariffId>,
     pub plan_id: Option<PlanId>,
+    #[cfg_attr(feature = "utoipa", schema(value_type = Vec<Object>))]
     pub lines: Vec<BillLine>,
     pub kwh: Decimal,
     pub seconds: u32,
@@ -551,6 +560,7 @@ pub struct Bill {
     pub refund: Decimal,
     /// The pile's own total beside the platform's, where the pile reports one.
     #[serde(default)]
+    #[cfg_attr(feature = "utoipa", schema(value_type = Option<Object>))]
     pub reconciliation: Option<Reconciliation>,
 }
 

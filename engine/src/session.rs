@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{PileId, PortNo, SessionId, StationId};
 use crate::pricing::{Bill, Meter, Reading, Terms};
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
@@ -55,6 +56,7 @@ impl SessionState {
 }
 
 /// Why a charge ended: the protocol's code and its meaning.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopReason {
     pub code: u8,
@@ -62,6 +64,7 @@ pub struct StopReason {
 }
 
 /// The durable record of a session; storage keeps exactly this.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub id: SessionId,
@@ -69,6 +72,7 @@ pub struct SessionRecord {
     pub port: PortNo,
     pub station_id: StationId,
     /// What the charge is priced under, fixed at start.
+    #[cfg_attr(feature = "utoipa", schema(value_type = Object))]
     pub terms: Terms,
     pub state: SessionState,
     pub created_at: DateTime<Utc>,
@@ -76,10 +80,12 @@ pub struct SessionRecord {
     pub ended_at: Option<DateTime<Utc>>,
     pub stop_reason: Option<StopReason>,
     /// What the charge has used, by the platform's own metering.
+    #[cfg_attr(feature = "utoipa", schema(value_type = Object))]
     pub meter: Meter,
 }
 
 /// One meter reading of a session, as stored.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeterSample {
     pub session_id: SessionId,

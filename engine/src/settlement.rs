@@ -14,6 +14,7 @@ use crate::accounts::Merchant;
 use crate::ledger::{Account, Entry, EntryKind, MerchantId};
 use crate::pricing::Bill;
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Statement {
     pub merchant_id: MerchantId,

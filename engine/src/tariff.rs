@@ -14,6 +14,7 @@ use crate::domain::TariffId;
 pub const SLOTS: usize = 48;
 const SLOT_SECONDS: i64 = 1800;
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
@@ -45,6 +46,7 @@ impl Period {
 }
 
 /// Prices of one period, yuan per kWh.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeriodPrice {
     pub energy: Decimal,

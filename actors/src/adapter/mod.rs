@@ -294,6 +294,7 @@ pub struct Protections {
 }
 
 /// Remote maintenance an operator can ask of a pile.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Maintenance {

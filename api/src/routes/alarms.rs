@@ -3,9 +3,10 @@
 //! the platform cannot see has been dealt with.
 
 use actix_web::{web, HttpResponse};
-use engine::alarm::AlarmFilter;
+use engine::alarm::{Alarm, AlarmFilter};
 use engine::domain::PileId;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
@@ -17,7 +18,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/alarms/{id}/clear", web::post().to(clear));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Query {
     pub station_id: Option<i64>,
@@ -34,6 +36,16 @@ const MAX_PAGE: usize = 500;
 /// Alarms of the stations the user sees. A page may come back short for an
 /// operator's user (others' alarms are skipped); `before` the last id still
 /// pages on.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alarms",
+    tag = "alarms",
+    params(Query),
+    responses(
+        (status = 200, description = "Alarms, newest first", body = Vec<Alarm>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(state: State, scope: Scope, q: web::Query<Query>) -> ApiResult<HttpResponse> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -61,6 +73,16 @@ async fn list(state: State, scope: Scope, q: web::Query<Query>) -> ApiResult<Htt
     Ok(HttpResponse::Ok().json(alarms))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/alarms/{id}/ack",
+    tag = "alarms",
+    params(("id" = i64, Path, description = "The alarm")),
+    responses(
+        (status = 200, description = "The alarm, acknowledged", body = Alarm),
+    ),
+    security(("bearer" = [])),
+)]
 async fn ack(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     scope.alarm(&state, *id).await?;
     let alarm = state.store.acknowledge_alarm(*id, state.now()).await?;
@@ -68,6 +90,16 @@ async fn ack(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpRe
     Ok(HttpResponse::Ok().json(alarm))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/alarms/{id}/clear",
+    tag = "alarms",
+    params(("id" = i64, Path, description = "The alarm")),
+    responses(
+        (status = 200, description = "The alarm, cleared", body = Alarm),
+    ),
+    security(("bearer" = [])),
+)]
 async fn clear(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     scope.alarm(&state, *id).await?;
     let alarm = state.store.clear_alarm(*id, state.now()).await?;

@@ -7,13 +7,14 @@
 //! the hold and releases the rest in the same write as the bill.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use engine::accounts::{self, Order, OrderStatus, Principal, Status};
+use engine::accounts::{self, Card, Order, OrderStatus, Principal, Status};
 use engine::domain::PortNo;
 use engine::ledger::{Account, Payer};
 use engine::store::EntryFilter;
 use engine::Decimal;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::piles::{live_pile, pricing, record, start_error, StartBody};
 use super::State;
@@ -52,18 +53,29 @@ pub fn amount(field: &'static str, v: Decimal) -> ApiResult<Decimal> {
     Ok(v)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = LoginCodeRequest)]
 #[serde(deny_unknown_fields)]
 struct CodeBody {
     phone: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/drivers/codes",
+    tag = "drivers",
+    request_body = CodeBody,
+    responses(
+        (status = 202, description = "`{sent: true}`", body = Object),
+    ),
+)]
 async fn send_code(money: MoneyData, body: web::Json<CodeBody>) -> ApiResult<HttpResponse> {
     money.send_code(phone(&body.phone)?).await;
     Ok(HttpResponse::Accepted().json(json!({ "sent": true })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = DriverRegistration)]
 #[serde(deny_unknown_fields)]
 struct RegisterBody {
     phone: String,
@@ -71,6 +83,15 @@ struct RegisterBody {
     password: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/drivers",
+    tag = "drivers",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
+    ),
+)]
 async fn register(state: State, money: MoneyData, body: web::Json<RegisterBody>) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
     if let Some(p) = &body.password {
@@ -90,7 +111,8 @@ async fn register(state: State, money: MoneyData, body: web::Json<RegisterBody>)
     Ok(HttpResponse::Created().json(json!({ "driver": driver, "token": token })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = DriverLogin)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     phone: String,
@@ -98,6 +120,15 @@ struct LoginBody {
     password: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/drivers/login",
+    tag = "drivers",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
+    ),
+)]
 async fn login(state: State, money: MoneyData, body: web::Json<LoginBody>) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
     let refused = || {
@@ -122,12 +153,30 @@ async fn login(state: State, money: MoneyData, body: web::Json<LoginBody>) -> Ap
     Ok(HttpResponse::Ok().json(json!({ "driver": driver, "token": token })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    responses(
+        (status = 200, description = "`{driver, cards}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn me(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let cards = state.store.cards(driver.id).await?;
     Ok(HttpResponse::Ok().json(json!({ "driver": driver, "cards": cards })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/wallet",
+    tag = "me",
+    responses(
+        (status = 200, description = "`{balance, held, entries}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn wallet(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
@@ -137,7 +186,8 @@ async fn wallet(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(json!({ "balance": balance, "held": held, "entries": entries })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = TopUp)]
 #[serde(deny_unknown_fields)]
 struct TopUpBody {
     amount: Decimal,
@@ -145,6 +195,16 @@ struct TopUpBody {
 
 /// Creates a top-up order; the wallet is credited when the provider's
 /// signed notification confirms it (`/payments/{provider}/notify`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/orders",
+    tag = "me",
+    request_body = TopUpBody,
+    responses(
+        (status = 201, description = "`{order, pay_url}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn top_up(state: State, req: HttpRequest, body: web::Json<TopUpBody>) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let order = Order {
@@ -162,7 +222,8 @@ async fn top_up(state: State, req: HttpRequest, body: web::Json<TopUpBody>) -> A
     Ok(HttpResponse::Created().json(json!({ "order": order, "pay_url": pay })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = WalletCharge)]
 #[serde(deny_unknown_fields)]
 struct ChargeBody {
     pile_id: String,
@@ -176,6 +237,16 @@ struct ChargeBody {
 
 /// Starts a charge paid from the driver's wallet, at the driver's class
 /// price where a rule gives one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/charges",
+    tag = "me",
+    request_body = ChargeBody,
+    responses(
+        (status = 202, description = "`{session_id, state, held}` or `{state: queued, position, held}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn charge(state: State, req: HttpRequest, body: web::Json<ChargeBody>) -> ApiResult<HttpResponse> {
     let mut driver = money::driver(&state, &req).await?;
     let ChargeBody { pile_id, port, plan_id, prepaid, prepaid_hours, queue } = body.into_inner();
@@ -214,13 +285,24 @@ async fn charge(state: State, req: HttpRequest, body: web::Json<ChargeBody>) -> 
     Ok(HttpResponse::Accepted().json(super::piles::started_json(started, Some(held))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = Refund)]
 #[serde(deny_unknown_fields)]
 struct RefundBody {
     amount: Decimal,
 }
 
 /// Pays unspent wallet money back through the provider it came in by.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/refunds",
+    tag = "me",
+    request_body = RefundBody,
+    responses(
+        (status = 201, description = "`{amount, provider_ref, balance}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn refund(
     state: State,
     money: MoneyData,
@@ -236,7 +318,8 @@ async fn refund(
         .json(json!({ "amount": amount, "provider_ref": reference, "balance": balance })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewCard)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CardBody {
     pub number: String,
@@ -269,6 +352,16 @@ pub(super) async fn link_card(state: &State, driver: i64, body: CardBody) -> Api
     Ok(HttpResponse::Created().json(card))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/cards",
+    tag = "me",
+    request_body = CardBody,
+    responses(
+        (status = 201, description = "The card", body = Card),
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_card(state: State, req: HttpRequest, body: web::Json<CardBody>) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     link_card(&state, driver.id, body.into_inner()).await
@@ -277,6 +370,15 @@ async fn add_card(state: State, req: HttpRequest, body: web::Json<CardBody>) -> 
 /// Closes the account: what is left in the wallet goes back through the
 /// provider, and the account and its cards stop working. Refused while a
 /// charge holds money.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/cancel",
+    tag = "me",
+    responses(
+        (status = 200, description = "`{driver, refunded}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn cancel(state: State, money: MoneyData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let mut driver = money::driver(&state, &req).await?;
     if !state.store.balance(&Account::Held(driver.id)).await?.is_zero() {
@@ -294,12 +396,23 @@ async fn cancel(state: State, money: MoneyData, req: HttpRequest) -> ApiResult<H
     Ok(HttpResponse::Ok().json(json!({ "driver": driver, "refunded": balance.max(Decimal::ZERO) })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Limit {
     limit: Option<usize>,
 }
 
 /// My charges, newest first, each with its bill once billed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/charges",
+    tag = "me",
+    params(Limit),
+    responses(
+        (status = 200, description = "`[{session, bill}]`, newest first", body = Vec<Object>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn history(state: State, req: HttpRequest, q: web::Query<Limit>) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let sessions = state.store.driver_sessions(driver.id, q.limit.unwrap_or(50).clamp(1, 500)).await?;

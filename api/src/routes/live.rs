@@ -12,6 +12,7 @@ use engine::session::SessionState;
 use futures::stream::{self, Stream};
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
+use utoipa::IntoParams;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
@@ -63,13 +64,24 @@ fn stream_response(events: impl Stream<Item = Result<Bytes, actix_web::Error>> +
         .streaming(events)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Filter {
     station_id: Option<StationId>,
 }
 
 /// Port states as they change, at every station the user sees (as of
 /// subscribing) or at one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "live",
+    params(Filter),
+    responses(
+        (status = 200, description = "Server-sent events: port states as they change", content_type = "text/event-stream", body = String),
+    ),
+    security(("bearer" = [])),
+)]
 async fn ports(state: State, scope: Scope, q: web::Query<Filter>) -> ApiResult<HttpResponse> {
     if let Some(s) = q.station_id {
         scope.station(&state, s).await?;
@@ -83,6 +95,16 @@ async fn ports(state: State, scope: Scope, q: web::Query<Filter>) -> ApiResult<H
 }
 
 /// The progress of one of the driver's own charges, until it is billed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/charges/{id}/events",
+    tag = "live",
+    params(("id" = String, Path, description = "The session")),
+    responses(
+        (status = 200, description = "Server-sent events: the charge's progress until it is billed", content_type = "text/event-stream", body = String),
+    ),
+    security(("bearer" = [])),
+)]
 async fn charge(state: State, req: HttpRequest, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let id = SessionId(id.into_inner());

@@ -4,12 +4,13 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use engine::accounts::{NewRule, Status};
-use engine::settlement;
+use engine::accounts::{Card, Driver, Merchant, NewRule, Rule, Status};
+use engine::settlement::{self, Statement};
 use engine::Decimal;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{served, served_page, set_service, Page, PageQuery, State};
+use super::{served, served_page, set_service, Page, PageQuery, Served, State};
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
 use crate::tenancy::{as_field, Scope};
@@ -30,7 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/cards/{number}", web::patch().to(update_card));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewMerchant)]
 #[serde(deny_unknown_fields)]
 struct Body {
     /// The admin names the operator; others create their own operator's.
@@ -39,6 +41,16 @@ struct Body {
     commission_percent: Decimal,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/merchants",
+    tag = "merchants",
+    request_body = Body,
+    responses(
+        (status = 201, description = "Created", body = Merchant),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, scope: Scope, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "a merchant needs a name"));
@@ -48,11 +60,31 @@ async fn create(state: State, scope: Scope, body: web::Json<Body>) -> ApiResult<
     Ok(HttpResponse::Created().json(state.store.create_merchant(operator, body.name.trim(), pct).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/{id}",
+    tag = "merchants",
+    params(("id" = i64, Path, description = "The merchant")),
+    responses(
+        (status = 200, description = "The merchant", body = Served<Merchant>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let merchant = scope.merchant(&state, *id).await?;
     Ok(HttpResponse::Ok().json(served(&state, ItemKind::Merchant, merchant, id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants",
+    tag = "merchants",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of merchants", body = Page<Served<Merchant>>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
     let all = state.store.merchants().await?.into_iter().filter(|m| scope.sees(m.operator_id));
     Ok(HttpResponse::Ok().json(served_page(&state, ItemKind::Merchant, all, |m| m.id, &page).await?))
@@ -65,7 +97,8 @@ fn check_commission(pct: Decimal) -> ApiResult<Decimal> {
     Ok(pct)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = MerchantPatch)]
 #[serde(deny_unknown_fields)]
 struct Patch {
     name: Option<String>,
@@ -75,6 +108,17 @@ struct Patch {
     in_service: Option<bool>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/merchants/{id}",
+    tag = "merchants",
+    params(("id" = i64, Path, description = "The merchant")),
+    request_body = Patch,
+    responses(
+        (status = 200, description = "The merchant as changed", body = Served<Merchant>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     state: State,
     scope: Scope,
@@ -98,6 +142,16 @@ async fn update(
     Ok(HttpResponse::Ok().json(served(&state, ItemKind::Merchant, m, id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/{id}/statements/{day}",
+    tag = "merchants",
+    params(("id" = i64, Path, description = "The merchant"), ("day" = String, Path, format = Date, description = "The merchant's local day")),
+    responses(
+        (status = 200, description = "The statement", body = Statement),
+    ),
+    security(("bearer" = [])),
+)]
 async fn statement(state: State, scope: Scope, path: web::Path<(i64, NaiveDate)>) -> ApiResult<HttpResponse> {
     let (id, day) = path.into_inner();
     scope.merchant(&state, id).await?;
@@ -109,6 +163,17 @@ async fn statement(state: State, scope: Scope, path: web::Path<(i64, NaiveDate)>
 
 /// Issues a merchant's statement for a day that is over (T+1), or returns
 /// the one issued before: an issued statement never changes.
+#[utoipa::path(
+    post,
+    path = "/api/v1/merchants/{id}/statements/{day}",
+    tag = "merchants",
+    params(("id" = i64, Path, description = "The merchant"), ("day" = String, Path, format = Date, description = "The merchant's local day")),
+    responses(
+        (status = 201, description = "Issued now", body = Statement),
+        (status = 200, description = "Issued before", body = Statement),
+    ),
+    security(("bearer" = [])),
+)]
 async fn settle(
     state: State,
     scope: Scope,
@@ -128,7 +193,8 @@ async fn settle(
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(s))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewRuleBody)]
 struct RuleBody {
     /// The admin names the operator; others create their own operator's.
     operator_id: Option<i64>,
@@ -137,6 +203,16 @@ struct RuleBody {
 }
 
 /// A rule for a class of drivers at the operator's stations (or one of them).
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules",
+    tag = "rules",
+    request_body = RuleBody,
+    responses(
+        (status = 201, description = "Created", body = Rule),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_rule(state: State, scope: Scope, body: web::Json<RuleBody>) -> ApiResult<HttpResponse> {
     let RuleBody { operator_id, mut rule } = body.into_inner();
     rule.validate().map_err(|m| ApiError::invalid("rule", m))?;
@@ -156,12 +232,22 @@ async fn create_rule(state: State, scope: Scope, body: web::Json<RuleBody>) -> A
     Ok(HttpResponse::Created().json(state.store.create_rule(&rule).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/rules",
+    tag = "rules",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of rules", body = Page<Rule>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn rules(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
     let all = state.store.rules().await?.into_iter().filter(|r| scope.sees(r.rule.operator_id));
     Ok(HttpResponse::Ok().json(Page::of(all, |r| r.id, &page)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DriverPatch {
     /// The class price rules match; "" clears it.
@@ -170,6 +256,17 @@ struct DriverPatch {
 }
 
 /// Sets a driver's class, or freezes and unfreezes the account.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/drivers/{id}",
+    tag = "drivers",
+    params(("id" = i64, Path, description = "The driver")),
+    request_body = DriverPatch,
+    responses(
+        (status = 200, description = "The driver", body = Driver),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_driver(
     state: State,
     id: web::Path<i64>,
@@ -197,6 +294,17 @@ async fn update_driver(
 }
 
 /// Issues a card (a plastic one handed over at the counter) to a driver.
+#[utoipa::path(
+    post,
+    path = "/api/v1/drivers/{id}/cards",
+    tag = "drivers",
+    params(("id" = i64, Path, description = "The driver")),
+    request_body = super::drivers::CardBody,
+    responses(
+        (status = 201, description = "The card", body = Card),
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_card(
     state: State,
     id: web::Path<i64>,
@@ -208,13 +316,24 @@ async fn add_card(
     super::drivers::link_card(&state, *id, body.into_inner()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CardPatch {
     status: Status,
 }
 
 /// Freezes (a lost card), unfreezes or cancels a card.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cards/{number}",
+    tag = "drivers",
+    params(("number" = String, Path, description = "8 or 16 hex digits")),
+    request_body = CardPatch,
+    responses(
+        (status = 200, description = "The card", body = Card),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_card(
     state: State,
     number: web::Path<String>,
@@ -229,7 +348,8 @@ async fn update_card(
     Ok(HttpResponse::Ok().json(card))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Idle {
     /// Not active for this many days (default 90).
     days: Option<u32>,
@@ -237,6 +357,16 @@ struct Idle {
 }
 
 /// Drivers who have not logged in or charged for a while, longest idle first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/drivers/inactive",
+    tag = "drivers",
+    params(Idle),
+    responses(
+        (status = 200, description = "Drivers, longest idle first", body = Vec<Driver>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn inactive(state: State, q: web::Query<Idle>) -> ApiResult<HttpResponse> {
     let days = q.days.unwrap_or(90);
     if !(1..=3650).contains(&days) {

@@ -11,6 +11,7 @@ use actix_web::web;
 use actors::Platform;
 use engine::store::{Item, ItemKind};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 
@@ -42,7 +43,8 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
 
 /// `?after=CURSOR&limit=N` of a list: the items after the cursor, in the
 /// list's order (by id).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     pub after: Option<String>,
     pub limit: Option<usize>,
@@ -50,7 +52,7 @@ pub struct PageQuery {
 
 /// One page of a list. `next` is the cursor of the following page, absent
 /// on the last one.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
@@ -87,10 +89,11 @@ impl<T> Page<T> {
 }
 
 /// A record and whether it is in service (see `engine::store::Item`).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Served<T> {
     #[serde(flatten)]
     pub item: T,
+    /// False once an operator took it out of service.
     pub in_service: bool,
 }
 
@@ -177,6 +180,7 @@ pub fn configure(
                     .error_handler(|err, _| ApiError::bad_request(format!("malformed path: {err}")).into()),
             )
             .configure(ops::routes)
+            .configure(crate::openapi::routes)
             .service(
                 web::scope("/api/v1")
                     // Drivers, payment providers and logins: each checks

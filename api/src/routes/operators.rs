@@ -3,8 +3,9 @@
 //! Freezing an operator locks its users out; its piles keep charging.
 
 use actix_web::{web, HttpResponse};
-use engine::accounts::Status;
+use engine::accounts::{Operator, Status};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::{Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
@@ -25,26 +26,57 @@ fn name(name: &str) -> ApiResult<&str> {
     Ok(name)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOperator {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/operators",
+    tag = "operators",
+    request_body = NewOperator,
+    responses(
+        (status = 201, description = "Created", body = Operator),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, body: web::Json<NewOperator>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(state.store.create_operator(name(&body.name)?).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/operators",
+    tag = "operators",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of operators", body = Page<Operator>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
     let all = state.store.operators().await?.into_iter().filter(|o| scope.sees(o.id));
     Ok(HttpResponse::Ok().json(Page::of(all, |o| o.id, &page)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/operators/{id}",
+    tag = "operators",
+    params(("id" = i64, Path, description = "The operator")),
+    responses(
+        (status = 200, description = "The operator", body = Operator),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(scope.operator(&state, *id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = OperatorPatch)]
 #[serde(deny_unknown_fields)]
 struct Update {
     name: Option<String>,
@@ -52,6 +84,17 @@ struct Update {
     status: Option<Status>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/operators/{id}",
+    tag = "operators",
+    params(("id" = i64, Path, description = "The operator")),
+    request_body = Update,
+    responses(
+        (status = 200, description = "The operator", body = Operator),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     state: State,
     scope: Scope,

@@ -10,6 +10,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics));
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    responses(
+        (status = 200, description = "`{status, piles_connected, store_queue}`", body = Object),
+    ),
+)]
 async fn healthz(state: State) -> HttpResponse {
     let stats = state.store.stats();
     HttpResponse::Ok().json(serde_json::json!({
@@ -19,6 +27,14 @@ async fn healthz(state: State) -> HttpResponse {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+    ),
+)]
 async fn metrics(state: State) -> HttpResponse {
     state.metrics.observe_store(state.store.stats());
     let mut buf = Vec::new();

@@ -15,6 +15,7 @@ use engine::accounts::OrderStatus;
 use engine::payment::{self, Booked, NotifyError, SIGNATURE_HEADER};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
@@ -75,6 +76,16 @@ fn notify_error(e: NotifyError) -> ApiError {
     ApiError::new(status, e.code(), e.to_string())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/{provider}/notify",
+    tag = "payments",
+    params(("provider" = String, Path, description = "`sandbox`")),
+    request_body = Object,
+    responses(
+        (status = 200, description = "`{credited}`: false for a repeated notification", body = Object),
+    ),
+)]
 async fn notify(
     state: State,
     money: MoneyData,
@@ -92,6 +103,15 @@ async fn notify(
 
 /// The sandbox provider pays an order: it signs a notification as a real
 /// provider would and delivers it to the notification endpoint's logic.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/sandbox/orders/{id}/pay",
+    tag = "payments",
+    params(("id" = String, Path, description = "The order")),
+    responses(
+        (status = 200, description = "`{credited, order}`", body = Object),
+    ),
+)]
 async fn sandbox_pay(state: State, money: MoneyData, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let order = state
         .store
@@ -104,7 +124,8 @@ async fn sandbox_pay(state: State, money: MoneyData, id: web::Path<String>) -> A
     Ok(HttpResponse::Ok().json(json!({ "credited": credited, "order": order })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Window {
     from: DateTime<Utc>,
     until: DateTime<Utc>,
@@ -112,6 +133,17 @@ struct Window {
 
 /// A provider's statement (CSV body) against the payments the ledger
 /// booked in `[from, until)`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reconciliations",
+    tag = "payments",
+    params(Window),
+    request_body(content = String, content_type = "text/csv", description = "provider_txn,order_id,amount,paid_at"),
+    responses(
+        (status = 200, description = "`{clean, result}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn reconcile(state: State, window: web::Query<Window>, body: String) -> ApiResult<HttpResponse> {
     if window.until <= window.from {
         return Err(ApiError::invalid("until", "until is after from"));

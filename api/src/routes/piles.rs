@@ -11,11 +11,12 @@ use actors::station::Purchase;
 use engine::accounts::Status;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol};
 use engine::pricing::{PricePlan, Pricing};
-use engine::store::PileRecord;
+use engine::store::{Diagnostic, PileRecord};
 use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{optional_json, set_service, OutOfService, Page, PageQuery, State};
 use crate::error::{ApiError, ApiResult};
@@ -37,7 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/piles/{id}/commands/{command}", web::get().to(one_command));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPile {
     pub id: String,
@@ -58,6 +59,16 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/piles",
+    tag = "piles",
+    request_body = NewPile,
+    responses(
+        (status = 201, description = "The pile with its ports' live state", body = PileView),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, scope: Scope, body: web::Json<NewPile>) -> ApiResult<HttpResponse> {
     let protocol = Protocol::parse(&body.protocol)
         .ok_or_else(|| ApiError::invalid("protocol", "protocol must be \"ykc\" or \"dny\""))?;
@@ -110,12 +121,23 @@ pub(super) async fn view(state: &State, record: &PileRecord) -> PileView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Filter {
     station_id: Option<i64>,
 }
 
 /// The piles the user sees, a page at a time, with their live state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles",
+    tag = "piles",
+    params(Filter, PageQuery),
+    responses(
+        (status = 200, description = "A page of piles with their live state", body = Page<PileBody>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: State,
     scope: Scope,
@@ -135,8 +157,8 @@ async fn list(
 }
 
 /// A pile's live view, and what of it is out of service.
-#[derive(serde::Serialize)]
-struct PileBody {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PileBody {
     #[serde(flatten)]
     view: PileView,
     in_service: bool,
@@ -165,7 +187,7 @@ impl Out {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ServicePatch {
     /// `false` takes it out of service: a pile is refused at login (and a
@@ -173,6 +195,17 @@ struct ServicePatch {
     in_service: bool,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/piles/{id}",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile")),
+    request_body = ServicePatch,
+    responses(
+        (status = 200, description = "The pile as changed", body = PileBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     state: State,
     scope: Scope,
@@ -190,6 +223,17 @@ async fn update(
     Ok(HttpResponse::Ok().json(Out::of(&state).await?.body(view)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/piles/{id}/ports/{port}",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile"), ("port" = u8, Path, description = "The port, from 1")),
+    request_body = ServicePatch,
+    responses(
+        (status = 200, description = "The pile as changed", body = PileBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_port(
     state: State,
     scope: Scope,
@@ -227,6 +271,16 @@ pub(super) async fn record(state: &State, id: &str) -> ApiResult<PileRecord> {
         .ok_or_else(|| ApiError::not_found("unknown_pile", format!("no pile {id}")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile")),
+    responses(
+        (status = 200, description = "The pile with its ports' live state", body = PileBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let record = scope.pile(&state, &id).await?;
     let view = view(&state, &record).await;
@@ -236,7 +290,7 @@ async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<Htt
 /// Without wallets, the balance a pile is told the driver has (yuan).
 const DEFAULT_START_BALANCE: u32 = 500;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     /// What the driver has to spend, yuan (told to piles that enforce it).
@@ -318,6 +372,17 @@ pub(super) fn live_pile(state: &State, record: &PileRecord, port: u8) -> ApiResu
         .ok_or_else(|| ApiError::conflict("pile_offline", format!("pile {id} is not connected")))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/piles/{id}/ports/{port}/start",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile"), ("port" = u8, Path, description = "The port, from 1"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key answers the first answer")),
+    request_body = Option<StartBody>,
+    responses(
+        (status = 202, description = "`{session_id, state: starting}` or `{state: queued, position}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn start(
     state: State,
     scope: Scope,
@@ -376,6 +441,16 @@ pub(super) fn started_json(started: Started, held: Option<Decimal>) -> Value {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/piles/{id}/ports/{port}/stop",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile"), ("port" = u8, Path, description = "The port, from 1"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key answers the first answer")),
+    responses(
+        (status = 202, description = "`{session_id, state: stopping}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn stop(
     state: State,
     scope: Scope,
@@ -405,6 +480,17 @@ async fn stop_charge(state: &State, record: PileRecord, port: u8) -> ApiResult<(
 
 /// Send a maintenance command: its outcome (acknowledged, refused, timed
 /// out) shows in the pile's command list.
+#[utoipa::path(
+    post,
+    path = "/api/v1/piles/{id}/commands",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile")),
+    request_body = Maintenance,
+    responses(
+        (status = 202, description = "The command as sent", body = CommandRecord),
+    ),
+    security(("bearer" = [])),
+)]
 async fn command(
     state: State,
     scope: Scope,
@@ -444,12 +530,23 @@ async fn pile_commands(state: &State, scope: Scope, id: &str) -> ApiResult<Vec<C
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Limit {
     limit: Option<usize>,
 }
 
 /// The pile's latest diagnostic frames (BMS), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}/diagnostics",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile"), Limit),
+    responses(
+        (status = 200, description = "Diagnostic frames, newest first", body = Vec<Diagnostic>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn diagnostics(
     state: State,
     scope: Scope,
@@ -461,10 +558,30 @@ async fn diagnostics(
     Ok(HttpResponse::Ok().json(state.store.diagnostics(&record.id, limit).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}/commands",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile")),
+    responses(
+        (status = 200, description = "The pile's maintenance commands and their outcomes", body = Vec<CommandRecord>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn commands(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(pile_commands(&state, scope, &id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}/commands/{command}",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile"), ("command" = u64, Path, description = "The command's id")),
+    responses(
+        (status = 200, description = "The command", body = CommandRecord),
+    ),
+    security(("bearer" = [])),
+)]
 async fn one_command(state: State, scope: Scope, path: web::Path<(String, u64)>) -> ApiResult<HttpResponse> {
     let (id, command) = path.into_inner();
     let found = pile_commands(&state, scope, &id).await?.into_iter().find(|c| c.id == command);

@@ -3,10 +3,11 @@
 //! session, so editing plans never reprices a running charge.
 
 use actix_web::{web, HttpResponse};
-use engine::pricing::Pricing;
+use engine::pricing::{PricePlan, Pricing};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::{served, served_page, set_service, PageQuery, State};
+use super::{served, served_page, set_service, Page, PageQuery, Served, State};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 use engine::store::{Item, ItemKind};
@@ -18,7 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/plans/{id}", web::patch().to(update));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPlan {
     /// The admin names the operator; others create their own operator's.
@@ -42,6 +43,16 @@ fn check_pricing(pricing: &Pricing) -> ApiResult<()> {
     pricing.validate().map_err(|e| ApiError::invalid("pricing", e.to_string()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/plans",
+    tag = "plans",
+    request_body = NewPlan,
+    responses(
+        (status = 201, description = "Created", body = PricePlan),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResult<HttpResponse> {
     check_name(&body.name)?;
     check_pricing(&body.pricing)?;
@@ -50,17 +61,38 @@ async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResu
     Ok(HttpResponse::Created().json(plan))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/plans/{id}",
+    tag = "plans",
+    params(("id" = i64, Path, description = "The plan")),
+    responses(
+        (status = 200, description = "The plan", body = Served<PricePlan>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let plan = scope.plan(&state, *id).await?;
     Ok(HttpResponse::Ok().json(served(&state, ItemKind::Plan, plan, id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/plans",
+    tag = "plans",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of plans", body = Page<Served<PricePlan>>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
     let all = state.store.plans().await?.into_iter().filter(|p| scope.sees(p.operator_id));
     Ok(HttpResponse::Ok().json(served_page(&state, ItemKind::Plan, all, |p| p.id, &page).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PlanPatch)]
 #[serde(deny_unknown_fields)]
 pub struct Patch {
     pub name: Option<String>,
@@ -70,6 +102,17 @@ pub struct Patch {
 }
 
 /// Renames or reprices a plan, for charges started from now on.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/plans/{id}",
+    tag = "plans",
+    params(("id" = i64, Path, description = "The plan")),
+    request_body = Patch,
+    responses(
+        (status = 200, description = "The plan as changed", body = Served<PricePlan>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     state: State,
     scope: Scope,

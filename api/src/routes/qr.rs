@@ -31,6 +31,15 @@ fn parse(code: &str) -> Option<(&str, u8)> {
     Some((pile, port.parse().ok().filter(|p| *p > 0)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/q/{code}",
+    tag = "qr",
+    params(("code" = String, Path, description = "The port's code, `{pile}-{port:02}`")),
+    responses(
+        (status = 200, description = "The port's live state, station and how to start a charge there", body = Object),
+    ),
+)]
 async fn resolve(state: State, code: web::Path<String>) -> ApiResult<HttpResponse> {
     let unknown = || ApiError::not_found("unknown_code", format!("no port has code {code}"));
     let (pile_id, port) = parse(&code).ok_or_else(unknown)?;
@@ -53,6 +62,16 @@ async fn resolve(state: State, code: web::Path<String>) -> ApiResult<HttpRespons
 }
 
 /// The port's QR code, as SVG, encoding `{public_url}/q/{code}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}/ports/{port}/qr.svg",
+    tag = "qr",
+    params(("id" = String, Path, description = "The pile"), ("port" = u8, Path, description = "The port, from 1")),
+    responses(
+        (status = 200, description = "The QR code; `x-qr-url` says what it encodes", content_type = "image/svg+xml", body = String),
+    ),
+    security(("bearer" = [])),
+)]
 async fn svg_code(
     state: State,
     scope: crate::tenancy::Scope,

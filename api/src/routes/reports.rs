@@ -12,6 +12,7 @@ use engine::report::{self, Energy, Operations, Row};
 use engine::store::Station;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
@@ -29,22 +30,38 @@ const MAX_DAYS: i64 = 366;
 
 /// A station report's query, as text: each value is parsed on its own so
 /// a bad one is named in the error.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Params {
+    /// The first local day reported.
+    #[param(required = true, value_type = String, format = Date)]
     from: Option<String>,
+    /// The day after the last day reported.
+    #[param(required = true, value_type = String, format = Date)]
     until: Option<String>,
+    /// One station; default: every station the user sees.
+    #[param(value_type = Option<i64>)]
     station_id: Option<String>,
+    /// One merchant's stations.
+    #[param(value_type = Option<i64>)]
     merchant_id: Option<String>,
+    /// `json` (default) or `csv`.
     format: Option<String>,
 }
 
 /// The inactive-drivers report's query.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Idle {
+    /// Not active for this many days (default 90).
+    #[param(value_type = Option<u32>)]
     days: Option<String>,
+    /// At most this many drivers (default 1000).
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// `json` (default) or `csv`.
     format: Option<String>,
 }
 
@@ -148,6 +165,16 @@ async fn asked(state: &State, user: Scope, req: &HttpRequest) -> ApiResult<Asked
 }
 
 /// Per station and local day: charges, seconds charged, kWh and revenue.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/operations",
+    tag = "reports",
+    params(Params),
+    responses(
+        (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
+    ),
+    security(("bearer" = [])),
+)]
 async fn operations(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpResponse> {
     let Asked { format, from, until, stations } = asked(&state, user, &req).await?;
     let days = state.store.station_days(&stations, from, until).await?;
@@ -156,6 +183,16 @@ async fn operations(state: State, user: Scope, req: HttpRequest) -> ApiResult<Ht
 }
 
 /// Per station, local day and time-of-use period: kWh and its list price.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/energy",
+    tag = "reports",
+    params(Params),
+    responses(
+        (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
+    ),
+    security(("bearer" = [])),
+)]
 async fn energy(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpResponse> {
     let Asked { format, from, until, stations } = asked(&state, user, &req).await?;
     let days = state.store.station_days(&stations, from, until).await?;
@@ -163,6 +200,16 @@ async fn energy(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpRe
 }
 
 /// Alarms raised in the period, by station, pile and kind.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/faults",
+    tag = "reports",
+    params(Params),
+    responses(
+        (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
+    ),
+    security(("bearer" = [])),
+)]
 async fn faults(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpResponse> {
     let Asked { format, from, until, stations } = asked(&state, user, &req).await?;
     let faults = state.store.fault_counts(&stations, from, until).await?;
@@ -170,6 +217,16 @@ async fn faults(state: State, user: Scope, req: HttpRequest) -> ApiResult<HttpRe
 }
 
 /// Drivers not active for `days` (default 90), longest idle first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/inactive-drivers",
+    tag = "reports",
+    params(Idle),
+    responses(
+        (status = 200, description = "Rows as JSON, or CSV with `format=csv`", content((Vec<Object> = "application/json"), (String = "text/csv"))),
+    ),
+    security(("bearer" = [])),
+)]
 async fn inactive_drivers(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     let p: Idle = query(&req)?;
     let format = format(&p.format)?;

@@ -2,10 +2,11 @@
 
 use actix_web::{web, HttpResponse};
 use engine::pricing::Bill;
-use engine::session::SessionRecord;
+use engine::session::{MeterSample, SessionRecord};
 use engine::tariff::Period;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
@@ -19,15 +20,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sessions/{id}/bill/corrections", web::post().to(correct));
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 struct SessionBody {
     #[serde(flatten)]
     record: SessionRecord,
     kwh: rust_decimal::Decimal,
+    /// kWh by time-of-use period: `sharp`, `peak`, `flat`, `valley`.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     kwh_by_period: std::collections::BTreeMap<&'static str, rust_decimal::Decimal>,
     bill: Option<Bill>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session")),
+    responses(
+        (status = 200, description = "The session with its bill once billed", body = SessionBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let record = scope.session(&state, &id).await?;
     let bill = state.store.bill(&record.id).await?;
@@ -35,11 +49,31 @@ async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<Htt
     Ok(HttpResponse::Ok().json(SessionBody { kwh: record.kwh(), kwh_by_period, record, bill }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}/samples",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session")),
+    responses(
+        (status = 200, description = "Meter samples, oldest first", body = Vec<MeterSample>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn samples(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let record = scope.session(&state, &id).await?;
     Ok(HttpResponse::Ok().json(state.store.samples(&record.id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}/bill",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session")),
+    responses(
+        (status = 200, description = "The bill", body = Bill),
+    ),
+    security(("bearer" = [])),
+)]
 async fn bill(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let record = scope.session(&state, &id).await?;
     let bill = state.store.bill(&record.id).await?.ok_or_else(|| {
@@ -48,12 +82,23 @@ async fn bill(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<Ht
     Ok(HttpResponse::Ok().json(bill))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}/bill/corrections",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session")),
+    responses(
+        (status = 200, description = "`{replaced: [...]}`: the bills corrections replaced", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn corrections(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let record = scope.session(&state, &id).await?;
     Ok(HttpResponse::Ok().json(json!({ "replaced": state.store.bill_history(&record.id).await? })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = BillCorrection)]
 #[serde(deny_unknown_fields)]
 struct Correction {
     /// What the charge should have cost, yuan.
@@ -64,6 +109,17 @@ struct Correction {
 /// Sets a billed charge's total (a faulty meter, a goodwill refund): the
 /// bill gains a correction line, and a wallet-paid charge's capture is
 /// reversed and captured again at the new total.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/bill/corrections",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session")),
+    request_body = Correction,
+    responses(
+        (status = 201, description = "`{revision, bill}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn correct(
     state: State,
     scope: Scope,

@@ -5,12 +5,13 @@ use actors::{registry, station};
 use engine::allocation::PowerConfig;
 use engine::domain::PortStatus;
 use engine::geo::GeoIndex;
-use engine::store::{Item, ItemKind, NewStation, StationDetails};
+use engine::store::{Item, ItemKind, NewStation, Station, StationDetails};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{served, served_page, set_service, OutOfService, PageQuery, State};
+use super::{served, served_page, set_service, OutOfService, Page, PageQuery, Served, State};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{as_field, Scope};
 
@@ -71,6 +72,17 @@ fn check_details(d: &StationDetails) -> ApiResult<()> {
     Ok(())
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/stations/{id}/details",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    request_body = StationDetails,
+    responses(
+        (status = 200, description = "The station with its details", body = Station),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_details(
     state: State,
     scope: Scope,
@@ -89,7 +101,8 @@ async fn set_details(
     Ok(HttpResponse::Ok().json(station))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Near {
     lat: f64,
     lon: f64,
@@ -101,6 +114,15 @@ struct Near {
 
 /// Stations around a point, nearest first, with how many of their ports are
 /// free right now (online and idle or plugged).
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/near",
+    tag = "stations",
+    params(Near),
+    responses(
+        (status = 200, description = "Stations nearest first: `id`, `name`, `details`, `distance_m`, `ports_free`, `ports_online`", body = Vec<Object>),
+    ),
+)]
 async fn near(state: State, geo: Geo, q: web::Query<Near>) -> ApiResult<HttpResponse> {
     if !(-90.0..=90.0).contains(&q.lat) {
         return Err(ApiError::invalid("lat", "degrees within ±90"));
@@ -134,6 +156,15 @@ async fn near(state: State, geo: Geo, q: web::Query<Near>) -> ApiResult<HttpResp
 /// What a driver sees of a station before charging: where it is, its prices
 /// and each connected pile's ports, with the code to start one. No ids of
 /// charges or anything an operator keeps to itself.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{id}/ports",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    responses(
+        (status = 200, description = "`{id, name, details, in_service, prices: {tariff, service_fee, minimum_charge}, piles: [{id, protocol, ports: [{port, status, code, in_service}]}]}`", body = Object),
+    ),
+)]
 async fn ports(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let unknown = || ApiError::not_found("unknown_station", format!("no station {id}"));
     let station = state.store.station(*id).await?.ok_or_else(unknown)?;
@@ -199,7 +230,8 @@ async fn free_ports(state: &State, id: i64) -> (usize, usize) {
 /// China Standard Time, where most piles of these protocols run.
 const DEFAULT_UTC_OFFSET_MINUTES: i32 = 8 * 60;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewStation)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
     /// The admin names the operator; others create their own operator's.
@@ -219,6 +251,16 @@ pub struct Body {
     pub details: Option<StationDetails>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/stations",
+    tag = "stations",
+    request_body = Body,
+    responses(
+        (status = 201, description = "Created", body = Station),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     if let Some(d) = &body.details {
         check_details(d)?;
@@ -282,12 +324,23 @@ async fn check_merchant(state: &State, scope: Scope, m: i64, operator: i64) -> A
     Ok(())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{id}",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    responses(
+        (status = 200, description = "The station", body = Served<Station>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let station = scope.station(&state, *id).await?;
     Ok(HttpResponse::Ok().json(served(&state, ItemKind::Station, station, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = StationPatch)]
 #[serde(deny_unknown_fields)]
 pub struct Patch {
     pub name: Option<String>,
@@ -304,6 +357,17 @@ pub struct Patch {
 
 /// Changes what a PATCH names. Charges already running keep their terms;
 /// the station's piles get its new fees for the next ones.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/stations/{id}",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    request_body = Patch,
+    responses(
+        (status = 200, description = "The station as changed", body = Served<Station>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     state: State,
     scope: Scope,
@@ -343,12 +407,23 @@ async fn update(
     Ok(HttpResponse::Ok().json(served(&state, ItemKind::Station, s, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Filter {
     merchant_id: Option<i64>,
 }
 
 /// The stations the user sees, a page at a time, optionally one merchant's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations",
+    tag = "stations",
+    params(Filter, PageQuery),
+    responses(
+        (status = 200, description = "A page of the stations the user sees", body = Page<Served<Station>>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     state: State,
     scope: Scope,
@@ -371,6 +446,17 @@ fn watts(field: &'static str, v: Decimal) -> ApiResult<()> {
 
 /// Manage the station's power: its transformer, a limit schedule, and what
 /// each kind of port needs at least and may draw at most.
+#[utoipa::path(
+    put,
+    path = "/api/v1/stations/{id}/power",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    request_body = PowerConfig,
+    responses(
+        (status = 200, description = "The station with its power managed", body = Station),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_power(
     state: State,
     scope: Scope,
@@ -396,6 +482,16 @@ async fn set_power(
     Ok(HttpResponse::Ok().json(station))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/stations/{id}/power",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    responses(
+        (status = 200, description = "The station, its power no longer managed", body = Station),
+    ),
+    security(("bearer" = [])),
+)]
 async fn unset_power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     scope.station(&state, *id).await?;
     let station = state.store.set_station_power(*id, None).await?;
@@ -418,6 +514,16 @@ async fn live(state: &State, scope: Scope, id: i64) -> ApiResult<actix::Addr<sta
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{id}/power",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    responses(
+        (status = 200, description = "The station's live power: limit, load and what each port is given", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let view = live(&state, scope, *id)
         .await?
@@ -427,7 +533,8 @@ async fn power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<Http
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = OtherLoad)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
     /// What the transformer carries besides charging, W.
@@ -435,6 +542,17 @@ pub struct Load {
 }
 
 /// A meter gateway pushes the transformer's non-charging load.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stations/{id}/load",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    request_body = Load,
+    responses(
+        (status = 202, description = "Taken: `{station_id, other_load_w}`", body = Object),
+    ),
+    security(("bearer" = [])),
+)]
 async fn other_load(
     state: State,
     scope: Scope,
@@ -446,7 +564,8 @@ async fn other_load(
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "station_id": *id, "other_load_w": body.watts })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = StationTariff)]
 #[serde(deny_unknown_fields)]
 pub struct TariffBody {
     pub tariff_id: i64,
@@ -455,6 +574,17 @@ pub struct TariffBody {
 /// Move the station to another tariff: charges started from now on are
 /// priced by it, and its YKC piles are sent it (at once if idle, else when
 /// their charges end). Running charges keep the tariff they started under.
+#[utoipa::path(
+    put,
+    path = "/api/v1/stations/{id}/tariff",
+    tag = "stations",
+    params(("id" = i64, Path, description = "The station")),
+    request_body = TariffBody,
+    responses(
+        (status = 200, description = "The station on its new tariff", body = Station),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_tariff(
     state: State,
     scope: Scope,

@@ -5,8 +5,9 @@ use actix_web::{web, HttpResponse};
 use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices, SLOTS};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{served, served_page, set_service, PageQuery, State};
+use super::{served, served_page, set_service, Page, PageQuery, Served, State};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{as_field, Scope};
 use engine::store::{Item, ItemKind};
@@ -18,7 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tariffs/{id}", web::patch().to(update));
 }
 
-#[derive(Deserialize, Serialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone, ToSchema)]
+#[schema(as = TariffPrices)]
 #[serde(deny_unknown_fields)]
 pub struct Prices {
     pub sharp: Option<PeriodPrice>,
@@ -28,7 +30,8 @@ pub struct Prices {
 }
 
 /// A range of the local day, "HH:MM" on half hours; `to` may be "24:00".
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, ToSchema)]
+#[schema(as = TariffRange)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     pub from: String,
@@ -36,7 +39,7 @@ pub struct Range {
     pub period: Period,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTariff {
     /// The admin names the operator; others create their own operator's.
@@ -46,7 +49,8 @@ pub struct NewTariff {
     pub periods: Vec<Range>,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, ToSchema)]
+#[schema(as = Tariff)]
 pub struct TariffBody {
     pub id: i64,
     pub operator_id: i64,
@@ -151,6 +155,16 @@ fn tou(prices: &Prices, periods: &[Range]) -> ApiResult<TouPrices> {
     Ok(tou)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tariffs",
+    tag = "tariffs",
+    request_body = NewTariff,
+    responses(
+        (status = 201, description = "Created", body = TariffBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(state: State, scope: Scope, body: web::Json<NewTariff>) -> ApiResult<HttpResponse> {
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "a tariff needs a name"));
@@ -161,11 +175,31 @@ async fn create(state: State, scope: Scope, body: web::Json<NewTariff>) -> ApiRe
     Ok(HttpResponse::Created().json(TariffBody::from(tariff)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tariffs/{id}",
+    tag = "tariffs",
+    params(("id" = i64, Path, description = "The tariff")),
+    responses(
+        (status = 200, description = "The tariff", body = Served<TariffBody>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let tariff = TariffBody::from(scope.tariff(&state, *id).await?);
     Ok(HttpResponse::Ok().json(served(&state, ItemKind::Tariff, tariff, id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tariffs",
+    tag = "tariffs",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of tariffs", body = Page<Served<TariffBody>>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
     let all = state.store.tariffs().await?.into_iter().filter(|t| scope.sees(t.operator_id));
     let all = all.map(TariffBody::from);
@@ -184,7 +218,8 @@ pub async fn usable(state: &State, scope: Scope, id: i64, operator: i64) -> ApiR
     Ok(tariff)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = TariffPatch)]
 #[serde(deny_unknown_fields)]
 pub struct Patch {
     pub name: Option<String>,
@@ -197,6 +232,17 @@ pub struct Patch {
 
 /// Renames or reprices a tariff. Charges running keep the prices they
 /// started with; the tariff's stations and their piles get the new ones.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tariffs/{id}",
+    tag = "tariffs",
+    params(("id" = i64, Path, description = "The tariff")),
+    request_body = Patch,
+    responses(
+        (status = 200, description = "The tariff as changed", body = Served<TariffBody>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     state: State,
     scope: Scope,

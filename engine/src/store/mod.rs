@@ -56,6 +56,7 @@ impl From<LedgerError> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Station {
     pub id: StationId,
@@ -96,6 +97,7 @@ pub struct NewStation {
 }
 
 /// What drivers see of a station besides its prices.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StationDetails {
     pub address: String,
@@ -122,6 +124,7 @@ pub struct PileRecord {
 
 /// A frame kept for diagnosis, not acted on: what a car's battery
 /// management system and the pile told each other during a charge.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub pile_id: PileId,

@@ -12,6 +12,7 @@ mod ebike;
 mod live;
 mod maintenance;
 mod money;
+mod openapi;
 mod power;
 mod prometheus;
 mod qr;
