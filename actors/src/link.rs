@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::FramedRead;
 
 use crate::adapter::{Adapter, Inbound, LoginInfo, Out, PileCommand, PileEvent, ReplyTo};
+use crate::metrics::Mailbox;
 use crate::pile::{self, Pile, ToLink};
 use crate::{registry, Platform};
 
@@ -273,7 +274,9 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
                     self.close(ctx, "pile_actor_restarting");
                     break;
                 }
-                (event, State::Attached { addr, .. }) => addr.do_send(pile::Event(event)),
+                (event, State::Attached { addr, .. }) => {
+                    addr.do_send(pile::Event(event, self.platform.metrics.queued(Mailbox::Pile)))
+                }
                 _ => before_login = true,
             }
         }

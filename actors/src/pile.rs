@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::adapter::{self, LoginInfo, Maintenance, PileCommand, PileEvent, Protections};
 use crate::alarms::{self, Active};
 use crate::maintenance::{CommandLog, CommandRecord, Outcome, Which};
+use crate::metrics::{Mailbox, Queued};
 use crate::port::{self, Port, PortView};
 use crate::station::{Purchase, StationCtx};
 use crate::Platform;
@@ -314,12 +315,12 @@ impl Handler<Detach> for Pile {
 /// An event from the pile's link.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Event(pub PileEvent);
+pub struct Event(pub PileEvent, pub Queued);
 
 impl Handler<Event> for Pile {
     type Result = ();
 
-    fn handle(&mut self, Event(event): Event, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Event(event, _queued): Event, ctx: &mut Context<Self>) {
         match event {
             PileEvent::TariffCheck { model, reply } => {
                 let current = model == tariff_model(&self.station);
@@ -385,7 +386,9 @@ impl Handler<Event> for Pile {
             event => {
                 let Some(no) = event.port() else { return };
                 match self.port(no, ctx) {
-                    Some(port) => port.do_send(port::FromPile(event)),
+                    Some(port) => {
+                        port.do_send(port::FromPile(event, self.platform.metrics.queued(Mailbox::Port)))
+                    }
                     None => {
                         tracing::warn!(pile = %self.id, port = %no, "event for a port the pile does not have")
                     }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::adapter::{self, CardRefusal, PileCommand, PileEvent, PortReport, Reading, ReplyTo};
 use crate::alarms::{self, Active};
 use crate::live::Live;
+use crate::metrics::{Mailbox, Queued};
 use crate::pile::{self, Pile};
 use crate::session::{self, Session};
 use crate::station::{self, Admission, Purchase, StationCtx};
@@ -260,12 +261,12 @@ impl Handler<Resume> for Port {
 /// An event from the pile about this port.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct FromPile(pub PileEvent);
+pub struct FromPile(pub PileEvent, pub Queued);
 
 impl Handler<FromPile> for Port {
     type Result = ();
 
-    fn handle(&mut self, FromPile(event): FromPile, ctx: &mut Context<Self>) {
+    fn handle(&mut self, FromPile(event, _queued): FromPile, ctx: &mut Context<Self>) {
         match event {
             PileEvent::Port(report) => {
                 self.check(&report, ctx);
@@ -276,7 +277,11 @@ impl Handler<FromPile> for Port {
                     None => self.current.as_ref().map(|c| &c.actor),
                 };
                 if let Some(s) = session {
-                    s.do_send(session::Report { status: report.status, reading: report.reading.clone() });
+                    s.do_send(session::Report {
+                        status: report.status,
+                        reading: report.reading.clone(),
+                        queued: self.platform.metrics.queued(Mailbox::Session),
+                    });
                 }
                 if self.current.is_some() {
                     self.report_power(report.reading.as_ref().map(|r| r.power));
@@ -422,6 +427,7 @@ impl Port {
                 session: self.current.as_ref().map(|c| c.id.clone()),
                 charging: self.current.is_some(),
                 power_w,
+                queued: self.platform.metrics.queued(Mailbox::Station),
             });
         }
     }

@@ -426,6 +426,7 @@ pub struct PortPower {
     pub session: Option<SessionId>,
     pub charging: bool,
     pub power_w: Option<Decimal>,
+    pub queued: crate::metrics::Queued,
 }
 
 impl Handler<PortPower> for Station {
