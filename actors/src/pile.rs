@@ -259,7 +259,7 @@ impl Handler<Busy> for Pile {
     }
 }
 
-/// The station moved to another tariff.
+/// The station changed: its tariff, or whether it manages its power.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct NewStation(pub Arc<StationCtx>);
@@ -271,8 +271,9 @@ impl Handler<NewStation> for Pile {
         for port in &self.ports {
             port.do_send(port::NewStation(ctx.clone()));
         }
+        // Not every change is a new tariff (power management, fees).
+        self.tariff_pending |= ctx.tariff != self.station.tariff;
         self.station = ctx;
-        self.tariff_pending = true;
         self.push_tariff_if_idle();
     }
 }

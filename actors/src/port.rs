@@ -188,8 +188,8 @@ impl Actor for Port {
     }
 }
 
-/// The station moved to another tariff: charges started from now on are
-/// priced by it.
+/// The station changed: charges started from now on are priced by its
+/// tariff, and power is reported only to a station that manages it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct NewStation(pub Arc<StationCtx>);
@@ -417,8 +417,12 @@ impl Port {
         self.pile.do_send(pile::Busy(self.no, self.current.is_some()));
     }
 
-    /// Tells the station whether this port holds a share of its power.
+    /// Tells the station whether this port holds a share of its power, if
+    /// the station manages its power.
     fn report_power(&self, power_w: Option<Decimal>) {
+        if self.station.record.power.is_none() {
+            return;
+        }
         if let Some(station) = self.station_addr() {
             station.do_send(station::PortPower {
                 key: (self.pile_id.clone(), self.no),
