@@ -69,6 +69,8 @@ struct Current {
     actor: Addr<Session>,
 }
 
+/// A pile has ten of these, mostly idle: what an idle port does not use
+/// (a reading, a queued start) is boxed to keep each actor small.
 pub struct Port {
     platform: Arc<Platform>,
     pile: Addr<Pile>,
@@ -77,12 +79,12 @@ pub struct Port {
     no: PortNo,
     station: Arc<StationCtx>,
     status: PortStatus,
-    reading: Option<Reading>,
+    reading: Option<Box<Reading>>,
     current: Option<Current>,
     /// A start is waiting for the station's admission.
     admitting: bool,
     /// A start queued for room under the station's limit.
-    queued: Option<Start>,
+    queued: Option<Box<Start>>,
     alarms: Active,
 }
 
@@ -286,8 +288,8 @@ impl Handler<FromPile> for Port {
                 if self.current.is_some() {
                     self.report_power(report.reading.as_ref().map(|r| r.power));
                 }
-                if report.reading.is_some() {
-                    self.reading = report.reading;
+                if let Some(r) = report.reading {
+                    self.reading = Some(Box::new(r));
                 }
             }
             PileEvent::StartResult { session, accepted, reason, .. } => match self.session(&session) {
@@ -398,7 +400,7 @@ impl Handler<station::Admitted> for Port {
             tracing::info!(pile = %self.pile_id, port = %self.no, "queued charge dropped: the port can no longer start it");
             return self.report_power(None);
         }
-        let begun = self.begin(start, ctx).map(|res, port, _| {
+        let begun = self.begin(*start, ctx).map(|res, port, _| {
             if let Err(e) = res {
                 tracing::warn!(pile = %port.pile_id, port = %port.no, error = %e, "queued charge failed to start");
             }
@@ -447,7 +449,7 @@ impl Port {
         match admitted {
             Err(reason) => Box::pin(fut::ready(Err(StartError::CapacityShort(reason)))),
             Ok(Admission::Queued(position)) => {
-                self.queued = Some(msg);
+                self.queued = Some(Box::new(msg));
                 Box::pin(fut::ready(Ok(Started::Queued(position))))
             }
             Ok(Admission::Now) => Box::pin(self.begin(msg, ctx).map(|res, _, _| res.map(Started::Session))),
