@@ -692,19 +692,13 @@ impl Run {
                 ),
             );
         }
-        let depths: [(&str, &dyn Fn(&Sample) -> f64); 2] =
-            [("store queue", &|s| s.queue), ("actor mailbox", &|s| s.mailbox)];
-        for (what, f) in depths {
-            self.row(
-                &format!("{what} depth avg first third → last third (max)"),
-                format!(
-                    "{:.1} → {:.1} ({:.0})",
-                    avg(first, f),
-                    avg(last, f),
-                    series.iter().map(f).fold(0.0, f64::max)
-                ),
-            );
-        }
+        let depth = |f: fn(&Sample) -> f64| {
+            let max = series.iter().map(f).fold(0.0, f64::max);
+            format!("{:.1} → {:.1} ({max:.0})", avg(first, &f), avg(last, &f))
+        };
+        let (queue, mailbox) = (depth(|s| s.queue), depth(|s| s.mailbox));
+        self.row("store queue depth avg first third → last third (max)", queue);
+        self.row("actor mailbox depth avg first third → last third (max)", mailbox);
         let o = |s: &Sample| s.sessions_open;
         self.row(
             "open sessions avg first third → last third",
