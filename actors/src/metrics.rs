@@ -52,8 +52,9 @@ pub struct Metrics {
     store_writes: IntCounter,
     store_errors: IntCounter,
     store_busy: Counter,
-    /// By `Mailbox as usize`.
-    mailboxes: [IntGauge; 4],
+    /// By `Mailbox as usize`. Leaked, once per platform, so that a message's
+    /// token is a plain reference: no reference count on the hot path.
+    mailboxes: [&'static IntGauge; 4],
 }
 
 /// The actor kinds whose mailbox depth is measured.
@@ -69,7 +70,7 @@ pub enum Mailbox {
 /// length, so each message on the hot path (frames and readings, down the
 /// link → pile → port → session/station chain) carries one of these: counted
 /// in when sent, out when dropped, whether handled or lost with a dead actor.
-pub struct Queued(IntGauge);
+pub struct Queued(&'static IntGauge);
 
 impl Drop for Queued {
     fn drop(&mut self) {
@@ -317,7 +318,8 @@ impl Metrics {
                 )
                 .expect("valid metric");
                 r.register(Box::new(g.clone())).expect("unique metric");
-                ["pile", "port", "session", "station"].map(|kind| g.with_label_values(&[kind]))
+                ["pile", "port", "session", "station"]
+                    .map(|kind| &*Box::leak(Box::new(g.with_label_values(&[kind]))))
             },
             registry: r,
         }
@@ -325,9 +327,9 @@ impl Metrics {
 
     /// Counts a message into an actor kind's mailbox until it is dropped.
     pub fn queued(&self, actor: Mailbox) -> Queued {
-        let depth = &self.mailboxes[actor as usize];
+        let depth = self.mailboxes[actor as usize];
         depth.inc();
-        Queued(depth.clone())
+        Queued(depth)
     }
 
     pub fn mailbox_depth(&self, actor: Mailbox) -> i64 {
