@@ -52,6 +52,30 @@ pub struct Metrics {
     store_writes: IntCounter,
     store_errors: IntCounter,
     store_busy: Counter,
+    /// By `Mailbox as usize`. Leaked, once per platform, so that a message's
+    /// token is a plain reference: no reference count on the hot path.
+    mailboxes: [&'static IntGauge; 4],
+}
+
+/// The actor kinds whose mailbox depth is measured.
+#[derive(Clone, Copy, Debug)]
+pub enum Mailbox {
+    Pile,
+    Port,
+    Session,
+    Station,
+}
+
+/// One hot message in an actor's mailbox. actix does not expose a mailbox's
+/// length, so each message on the hot path (frames and readings, down the
+/// link → pile → port → session/station chain) carries one of these: counted
+/// in when sent, out when dropped, whether handled or lost with a dead actor.
+pub struct Queued(&'static IntGauge);
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Counters for each frame type of one protocol, resolved once.
@@ -284,8 +308,32 @@ impl Metrics {
                 r.register(Box::new(c.clone())).expect("unique metric");
                 c
             },
+            mailboxes: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "chargeplane_actor_mailbox_depth",
+                        "Hot messages (frames, readings) sent to actors of a kind and not yet handled.",
+                    ),
+                    &["actor"],
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                ["pile", "port", "session", "station"]
+                    .map(|kind| &*Box::leak(Box::new(g.with_label_values(&[kind]))))
+            },
             registry: r,
         }
+    }
+
+    /// Counts a message into an actor kind's mailbox until it is dropped.
+    pub fn queued(&self, actor: Mailbox) -> Queued {
+        let depth = self.mailboxes[actor as usize];
+        depth.inc();
+        Queued(depth)
+    }
+
+    pub fn mailbox_depth(&self, actor: Mailbox) -> i64 {
+        self.mailboxes[actor as usize].get()
     }
 
     /// Brings the store's own counts into the exposition at scrape time:

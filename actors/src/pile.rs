@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::adapter::{self, LoginInfo, Maintenance, PileCommand, PileEvent, Protections};
 use crate::alarms::{self, Active};
 use crate::maintenance::{CommandLog, CommandRecord, Outcome, Which};
+use crate::metrics::{Mailbox, Queued};
 use crate::port::{self, Port, PortView};
 use crate::station::{Purchase, StationCtx};
 use crate::Platform;
@@ -267,7 +268,7 @@ impl Handler<Busy> for Pile {
     }
 }
 
-/// The station moved to another tariff.
+/// The station changed: its tariff, or whether it manages its power.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct NewStation(pub Arc<StationCtx>);
@@ -279,8 +280,9 @@ impl Handler<NewStation> for Pile {
         for port in &self.ports {
             port.do_send(port::NewStation(ctx.clone()));
         }
+        // Not every change is a new tariff (power management, fees).
+        self.tariff_pending |= ctx.tariff != self.station.tariff;
         self.station = ctx;
-        self.tariff_pending = true;
         self.push_tariff_if_idle();
     }
 }
@@ -324,12 +326,12 @@ impl Handler<Detach> for Pile {
 /// An event from the pile's link.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Event(pub PileEvent);
+pub struct Event(pub PileEvent, pub Queued);
 
 impl Handler<Event> for Pile {
     type Result = ();
 
-    fn handle(&mut self, Event(event): Event, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Event(event, _queued): Event, ctx: &mut Context<Self>) {
         match event {
             PileEvent::TariffCheck { model, reply } => {
                 let current = model == tariff_model(&self.station);
@@ -395,7 +397,9 @@ impl Handler<Event> for Pile {
             event => {
                 let Some(no) = event.port() else { return };
                 match self.port(no, ctx) {
-                    Some(port) => port.do_send(port::FromPile(event)),
+                    Some(port) => {
+                        port.do_send(port::FromPile(event, self.platform.metrics.queued(Mailbox::Port)))
+                    }
                     None => {
                         tracing::warn!(pile = %self.id, port = %no, "event for a port the pile does not have")
                     }

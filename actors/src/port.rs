@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::adapter::{self, CardRefusal, PileCommand, PileEvent, PortReport, Reading, ReplyTo};
 use crate::alarms::{self, Active};
 use crate::live::Live;
+use crate::metrics::{Mailbox, Queued};
 use crate::pile::{self, Pile};
 use crate::session::{self, Session};
 use crate::station::{self, Admission, Purchase, StationCtx};
@@ -68,6 +69,8 @@ struct Current {
     actor: Addr<Session>,
 }
 
+/// A pile has ten of these, mostly idle: what an idle port does not use
+/// (a reading, a queued start) is boxed to keep each actor small.
 pub struct Port {
     platform: Arc<Platform>,
     pile: Addr<Pile>,
@@ -76,12 +79,12 @@ pub struct Port {
     no: PortNo,
     station: Arc<StationCtx>,
     status: PortStatus,
-    reading: Option<Reading>,
+    reading: Option<Box<Reading>>,
     current: Option<Current>,
     /// A start is waiting for the station's admission.
     admitting: bool,
     /// A start queued for room under the station's limit.
-    queued: Option<Start>,
+    queued: Option<Box<Start>>,
     alarms: Active,
 }
 
@@ -187,8 +190,8 @@ impl Actor for Port {
     }
 }
 
-/// The station moved to another tariff: charges started from now on are
-/// priced by it.
+/// The station changed: charges started from now on are priced by its
+/// tariff, and power is reported only to a station that manages it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct NewStation(pub Arc<StationCtx>);
@@ -260,12 +263,12 @@ impl Handler<Resume> for Port {
 /// An event from the pile about this port.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct FromPile(pub PileEvent);
+pub struct FromPile(pub PileEvent, pub Queued);
 
 impl Handler<FromPile> for Port {
     type Result = ();
 
-    fn handle(&mut self, FromPile(event): FromPile, ctx: &mut Context<Self>) {
+    fn handle(&mut self, FromPile(event, _queued): FromPile, ctx: &mut Context<Self>) {
         match event {
             PileEvent::Port(report) => {
                 self.check(&report, ctx);
@@ -276,13 +279,17 @@ impl Handler<FromPile> for Port {
                     None => self.current.as_ref().map(|c| &c.actor),
                 };
                 if let Some(s) = session {
-                    s.do_send(session::Report { status: report.status, reading: report.reading.clone() });
+                    s.do_send(session::Report {
+                        status: report.status,
+                        reading: report.reading.clone(),
+                        queued: self.platform.metrics.queued(Mailbox::Session),
+                    });
                 }
                 if self.current.is_some() {
                     self.report_power(report.reading.as_ref().map(|r| r.power));
                 }
-                if report.reading.is_some() {
-                    self.reading = report.reading;
+                if let Some(r) = report.reading {
+                    self.reading = Some(Box::new(r));
                 }
             }
             PileEvent::StartResult { session, accepted, reason, .. } => match self.session(&session) {
@@ -398,7 +405,7 @@ impl Handler<station::Admitted> for Port {
             tracing::info!(pile = %self.pile_id, port = %self.no, "queued charge dropped: the port can no longer start it");
             return self.report_power(None);
         }
-        let begun = self.begin(start, ctx).map(|res, port, _| {
+        let begun = self.begin(*start, ctx).map(|res, port, _| {
             if let Err(e) = res {
                 tracing::warn!(pile = %port.pile_id, port = %port.no, error = %e, "queued charge failed to start");
             }
@@ -417,8 +424,12 @@ impl Port {
         self.pile.do_send(pile::Busy(self.no, self.current.is_some()));
     }
 
-    /// Tells the station whether this port holds a share of its power.
+    /// Tells the station whether this port holds a share of its power, if
+    /// the station manages its power.
     fn report_power(&self, power_w: Option<Decimal>) {
+        if self.station.record.power.is_none() {
+            return;
+        }
         if let Some(station) = self.station_addr() {
             station.do_send(station::PortPower {
                 key: (self.pile_id.clone(), self.no),
@@ -427,6 +438,7 @@ impl Port {
                 session: self.current.as_ref().map(|c| c.id.clone()),
                 charging: self.current.is_some(),
                 power_w,
+                queued: self.platform.metrics.queued(Mailbox::Station),
             });
         }
     }
@@ -442,7 +454,7 @@ impl Port {
         match admitted {
             Err(reason) => Box::pin(fut::ready(Err(StartError::CapacityShort(reason)))),
             Ok(Admission::Queued(position)) => {
-                self.queued = Some(msg);
+                self.queued = Some(Box::new(msg));
                 Box::pin(fut::ready(Ok(Started::Queued(position))))
             }
             Ok(Admission::Now) => Box::pin(self.begin(msg, ctx).map(|res, _, _| res.map(Started::Session))),

@@ -366,6 +366,7 @@ pub fn topped_up(platform: &Platform, driver: engine::ledger::DriverId) {
 pub struct Report {
     pub status: PortStatus,
     pub reading: Option<Reading>,
+    pub queued: crate::metrics::Queued,
 }
 
 impl Handler<Report> for Session {

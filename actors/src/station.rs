@@ -426,6 +426,7 @@ pub struct PortPower {
     pub session: Option<SessionId>,
     pub charging: bool,
     pub power_w: Option<Decimal>,
+    pub queued: crate::metrics::Queued,
 }
 
 impl Handler<PortPower> for Station {
@@ -482,7 +483,14 @@ impl Handler<SetTariff> for Station {
     type Result = ();
 
     fn handle(&mut self, SetTariff(record, tariff): SetTariff, _: &mut Context<Self>) {
-        let ctx = Arc::new(StationCtx { record, tariff, offset: self.ctx.offset });
+        self.share(StationCtx { record, tariff, offset: self.ctx.offset });
+    }
+}
+
+impl Station {
+    /// Tells the piles, and through them their ports, what changed.
+    fn share(&mut self, ctx: StationCtx) {
+        let ctx = Arc::new(ctx);
         for pile in self.piles.values() {
             pile.do_send(pile::NewStation(ctx.clone()));
         }
@@ -499,6 +507,14 @@ impl Handler<SetPower> for Station {
     type Result = ();
 
     fn handle(&mut self, SetPower(power): SetPower, _: &mut Context<Self>) {
+        // Ports report their power only while it is managed.
+        let record = StationRecord { power: power.clone(), ..self.ctx.record.clone() };
+        self.share(StationCtx { record, tariff: self.ctx.tariff.clone(), offset: self.ctx.offset });
+        if power.is_none() {
+            // No port reports a charge ending from now on: forget them, and
+            // learn them again from their readings if managed again.
+            self.charging.clear();
+        }
         self.power = power;
         for live in self.charging.values_mut() {
             live.sent_w = None;

@@ -87,6 +87,8 @@ struct Sample {
     t: f64,
     rss: Option<u64>,
     queue: f64,
+    /// Summed over the actor kinds.
+    mailbox: f64,
     sessions_open: f64,
     samples: f64,
     piles_connected: f64,
@@ -108,11 +110,12 @@ struct Run {
     plan: i64,
 }
 
-const METRICS: [&str; 4] = [
+const METRICS: [&str; 5] = [
     "chargeplane_store_queue_depth",
     "chargeplane_sessions_open",
     "chargeplane_meter_samples_total",
     "chargeplane_piles_connected",
+    "chargeplane_actor_mailbox_depth",
 ];
 
 fn mb(b: u64) -> String {
@@ -349,7 +352,9 @@ impl Run {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let m = fleet::metrics(&http, &base, &METRICS).await.unwrap_or_else(|| vec![f64::NAN; 4]);
+                let m = fleet::metrics(&http, &base, &METRICS)
+                    .await
+                    .unwrap_or_else(|| vec![f64::NAN; METRICS.len()]);
                 let sample = Sample {
                     t: began.elapsed().as_secs_f64(),
                     rss: fleet::rss(pid),
@@ -357,11 +362,12 @@ impl Run {
                     sessions_open: m[1],
                     samples: m[2],
                     piles_connected: m[3],
+                    mailbox: m[4],
                 };
                 series.lock().unwrap().push(sample);
                 let s = &stats;
                 println!(
-                    "{:>7.1}s {:<14} online {:>6} (server {:>6})  logins {:>6}  closed {:>5}  starts {:>6}/{:<4} started {:>6}  billed {:>6}  open {:>6}  samples {:>8}  queue {:>5}  rss {}",
+                    "{:>7.1}s {:<14} online {:>6} (server {:>6})  logins {:>6}  closed {:>5}  starts {:>6}/{:<4} started {:>6}  billed {:>6}  open {:>6}  samples {:>8}  queue {:>5}  mailbox {:>5}  rss {}",
                     sample.t,
                     *phase.lock().unwrap(),
                     s.online.load(Relaxed),
@@ -375,6 +381,7 @@ impl Run {
                     sample.sessions_open,
                     sample.samples,
                     sample.queue,
+                    sample.mailbox,
                     sample.rss.map_or("n/a".into(), mb),
                 );
             }
@@ -665,7 +672,7 @@ impl Run {
         fleet::metrics(&self.http, &self.base, &[name]).await.map(|m| m[0])
     }
 
-    /// RSS and store queue over the run: first third vs last third.
+    /// RSS, store queue and mailboxes over the run: first third vs last third.
     fn series_rows(&mut self, series: &[Sample]) {
         if series.len() < 3 {
             return;
@@ -685,16 +692,13 @@ impl Run {
                 ),
             );
         }
-        let q = |s: &Sample| s.queue;
-        self.row(
-            "store queue depth avg first third → last third (max)",
-            format!(
-                "{:.1} → {:.1} ({:.0})",
-                avg(first, &q),
-                avg(last, &q),
-                series.iter().map(|s| s.queue).fold(0.0, f64::max)
-            ),
-        );
+        let depth = |f: fn(&Sample) -> f64| {
+            let max = series.iter().map(f).fold(0.0, f64::max);
+            format!("{:.1} → {:.1} ({max:.0})", avg(first, &f), avg(last, &f))
+        };
+        let (queue, mailbox) = (depth(|s| s.queue), depth(|s| s.mailbox));
+        self.row("store queue depth avg first third → last third (max)", queue);
+        self.row("actor mailbox depth avg first third → last third (max)", mailbox);
         let o = |s: &Sample| s.sessions_open;
         self.row(
             "open sessions avg first third → last third",

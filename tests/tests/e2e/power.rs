@@ -1,7 +1,8 @@
 //! A station kept under its transformer's limit, end to end: simulated piles
 //! that obey their power limits converge under it; a start whose minimum
 //! does not fit is refused, or queued and started when another charge
-//! stops; a pile that ignores its limit raises alarms.
+//! stops; a pile that ignores its limit raises alarms; charges already
+//! running when a station's power becomes managed are counted.
 
 use crate::common;
 
@@ -153,4 +154,32 @@ async fn a_pile_that_ignores_its_limit_raises_alarms() {
         .await;
     let over = alarms.as_array().unwrap().iter().find(|a| a["kind"] == "station_over_limit").unwrap();
     assert_eq!((over["severity"].as_str(), over["pile_id"].as_str()), (Some("critical"), None), "{over}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_running_when_power_becomes_managed_is_counted_and_forgotten_when_it_is_not() {
+    let server = Server::start_with(fast);
+    let id = "40000000000003";
+    let station = server.station_with_pile(id, 1).await;
+    let mut cfg = PileConfig::new(PileId(id.into()), 1);
+    (cfg.heartbeat, cfg.realtime, cfg.auto_meter) =
+        (Duration::from_millis(200), Duration::from_millis(100), Some(dec!(7)));
+    let mut pile = SimPile::connect(server.pile_addr, cfg).await.unwrap();
+    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "charging").await;
+
+    // Ports report their power only to a managed station: from now on.
+    manage(&server, station, "20000").await;
+    let path = format!("/api/v1/stations/{station}/power");
+    server
+        .until(&path, |v| {
+            v["ports"].as_array().is_some_and(|p| p.len() == 1 && dec(&p[0]["measured_w"]) > dec!(0))
+        })
+        .await;
+
+    let r = server.http.delete(format!("{}{path}", server.base)).bearer_auth(&server.admin).send().await;
+    assert_eq!(r.unwrap().status().as_u16(), 200);
+    server.until(&path, |v| v["managed"] == false && v["ports"] == json!([])).await;
 }
