@@ -36,15 +36,15 @@ async fn login(server: &Server, id: &str) -> SimPile {
     pile
 }
 
-/// The server's clock starts at 11:58:30 (UTC+8) and runs 30× real time, so
-/// the 12:00 boundary between the peak and sharp periods comes 3 s into the
-/// test. Readings before it are peak, after it sharp; the reading that spans
+/// The server's clock starts at 11:57:00 (UTC+8) and runs 30× real time, so
+/// the 12:00 boundary between the peak and sharp periods comes 6 s into the
+/// test, time enough for the setup on a loaded CI machine. Readings before it are peak, after it sharp; the reading that spans
 /// the boundary adds no energy, so the expected bill does not depend on
 /// timing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_charge_across_two_tariff_periods_is_billed_to_the_cent() {
-    let clock_start: DateTime<Utc> = "2026-03-02T03:58:30Z".parse().unwrap();
-    let boundary = Instant::now() + Duration::from_secs(3);
+    let clock_start: DateTime<Utc> = "2026-03-02T03:57:00Z".parse().unwrap();
+    let boundary = Instant::now() + Duration::from_secs(6);
     let server = Server::start_with(|c| {
         c.clock_start = Some(clock_start);
         c.clock_rate = 30.0;
