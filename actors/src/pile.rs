@@ -181,8 +181,12 @@ impl Actor for Pile {
         self.resume_open(ctx, None);
     }
 
-    fn stopped(&mut self, _: &mut Context<Self>) {
-        self.platform.registry.piles.remove_if(&self.id, |_, a| !a.connected());
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        // Its own entry only: a pile that logged in again has a new actor.
+        // (Its address still reads as connected here: the mailbox closes
+        // only after `stopped`.)
+        let me = ctx.address();
+        self.platform.registry.piles.remove_if(&self.id, |_, a| *a == me);
     }
 }
 

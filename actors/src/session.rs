@@ -220,16 +220,19 @@ impl Actor for Session {
         });
     }
 
-    fn stopped(&mut self, _: &mut Context<Self>) {
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
         let p = &self.ctx.platform;
         p.metrics.sessions_open.dec();
-        p.registry.sessions.remove_if(&self.rec.id, |_, a| !a.connected());
+        // Its own entries only. (Its address still reads as connected here:
+        // the mailbox closes only after `stopped`.)
+        let me = ctx.address();
+        p.registry.sessions.remove_if(&self.rec.id, |_, a| *a == me);
         if !self.rec.state.is_open() {
             p.live.end_charge(&self.rec.id);
         }
         if let Some(payer) = &self.rec.terms.payer {
             p.registry.wallets.remove_if_mut(&payer.driver, |_, live| {
-                live.retain(|a| a.connected());
+                live.retain(|a| *a != me && a.connected());
                 live.is_empty()
             });
         }

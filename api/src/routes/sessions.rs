@@ -43,8 +43,13 @@ struct SessionBody {
     security(("bearer" = [])),
 )]
 async fn get(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let record = scope.session(&state, &id).await?;
+    let mut record = scope.session(&state, &id).await?;
     let bill = state.store.bill(&record.id).await?;
+    // Billed between the two reads: the bill and the final record were
+    // stored together, so read the record again rather than show a torn pair.
+    if bill.is_some() && record.state.is_open() {
+        record = scope.session(&state, &id).await?;
+    }
     let kwh_by_period = Period::ALL.iter().map(|p| (p.as_str(), record.meter.energy.kwh(*p))).collect();
     Ok(HttpResponse::Ok().json(SessionBody { kwh: record.kwh(), kwh_by_period, record, bill }))
 }

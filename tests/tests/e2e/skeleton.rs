@@ -147,6 +147,16 @@ async fn a_charge_across_two_tariff_periods_is_billed_to_the_cent() {
     // 6.7816 + 8.1339 = 14.9155 → 14.92 yuan.
     assert_eq!(dec(&bill["kwh"]), dec!(8.4567));
     assert_eq!(dec(&bill["total"]), dec!(14.92));
+    // The billed charge's actor is gone, and so is its registry entry: a
+    // node running millions of charges a day keeps none of them.
+    let platform = server.bg.as_ref().unwrap().platform.clone();
+    for _ in 0..100 {
+        if platform.registry.sessions.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(platform.registry.sessions.len(), 0, "a finished session stays registered");
 
     // Every reading is stored, in order, on the right side of 12:00 local.
     let (_, samples) = server.get(&format!("/api/v1/sessions/{session}/samples")).await;
