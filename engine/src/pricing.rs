@@ -193,12 +193,26 @@ impl Terms {
         FixedOffset::east_opt(self.utc_offset_minutes * 60).unwrap_or(FixedOffset::east_opt(0).expect("zero"))
     }
 
-    /// How long or how much the prepaid amount buys, net of the service fee.
-    /// A tier plan is limited at its cheapest tier; the session cuts it
-    /// short if the power moves to a dearer one.
+    /// What is left of the prepaid amount at list prices, net of the service
+    /// fee and of `spent` (at list prices). A percent discount is taken off
+    /// the whole bill, so each yuan prepaid buys 100 / (100 − percent) at
+    /// list price; 100 % off buys without limit (`None`).
+    fn list_budget(&self, spent: Decimal) -> Option<Decimal> {
+        let prepaid = self.prepaid?;
+        let percent =
+            self.discount.as_ref().filter(|d| d.tariff.is_none()).map_or(Decimal::ZERO, |d| d.percent);
+        if percent >= Decimal::ONE_HUNDRED {
+            return None;
+        }
+        let gross = prepaid * Decimal::ONE_HUNDRED / (Decimal::ONE_HUNDRED - percent);
+        Some((gross - self.service_fee - spent).max(Decimal::ZERO))
+    }
+
+    /// How long or how much the prepaid amount buys, net of the service fee
+    /// and at the driver's discount. A tier plan is limited at its cheapest
+    /// tier; the session cuts it short if the power moves to a dearer one.
     pub fn limit(&self) -> Limit {
-        let Some(prepaid) = self.prepaid else { return Limit::default() };
-        let budget = (prepaid - self.service_fee).max(Decimal::ZERO);
+        let Some(budget) = self.list_budget(Decimal::ZERO) else { return Limit::default() };
         let seconds_at = |per_hour: Decimal| {
             if per_hour.is_zero() {
                 return None;
@@ -223,15 +237,14 @@ impl Terms {
     /// The seconds a tier plan's prepaid amount still buys at the tier in
     /// force, from the meter's state; `None` if nothing limits the charge.
     pub fn seconds_left(&self, meter: &Meter) -> Option<u32> {
-        let (Some(prepaid), Pricing::PowerTiers { tiers, .. }) = (self.prepaid, &self.pricing) else {
-            return None;
-        };
-        let spent = self.usage(meter).iter().map(BillLine::amount).sum::<Decimal>() + self.service_fee;
+        let Pricing::PowerTiers { tiers, .. } = &self.pricing else { return None };
+        let spent = self.usage(meter).iter().map(BillLine::amount).sum::<Decimal>();
+        let budget = self.list_budget(spent)?;
         let per_hour = tiers.get(meter.tier.unwrap_or(0))?.per_hour;
         if per_hour.is_zero() {
             return None;
         }
-        let left = ((prepaid - spent).max(Decimal::ZERO) * Decimal::from(3600) / per_hour).floor();
+        let left = (budget * Decimal::from(3600) / per_hour).floor();
         Some(u32::try_from(left.mantissa()).unwrap_or(u32::MAX))
     }
 
@@ -777,6 +790,28 @@ mod tests {
         let empty = t.bill(&SessionId("s".into()), &Meter::default());
         assert!(empty.lines.is_empty());
         assert_eq!(empty.total, dec!(0));
+    }
+
+    #[test]
+    fn a_discount_makes_the_prepaid_amount_buy_more() {
+        let mut t = terms(Pricing::Time { per_hour: dec!(2.00), unit_minutes: 1 });
+        t.prepaid = Some(dec!(1.00));
+        assert_eq!(t.limit().seconds, Some(1800), "list price: half an hour");
+        t.discount = Some(Discount { rule_id: 1, percent: dec!(50), tariff: None });
+        assert_eq!(t.limit().seconds, Some(3600), "half price: an hour");
+        // And the hour it buys is billed at what was prepaid, not more.
+        let bill = t.bill(&SessionId("s".into()), &meter(&t, &[(3600, dec!(150), dec!(0.15))]));
+        assert_eq!((bill.total, bill.refund), (dec!(1.00), dec!(0)));
+        t.discount = Some(Discount { rule_id: 1, percent: dec!(100), tariff: None });
+        assert_eq!(t.limit(), Limit::default(), "free: no limit");
+        let mut tiered = terms(tiers());
+        tiered.prepaid = Some(dec!(1.00));
+        tiered.discount = Some(Discount { rule_id: 1, percent: dec!(20), tariff: None });
+        // 1.00 buys 1.25 at list price: 9000 s at the cheapest 0.50/h.
+        assert_eq!(tiered.limit().seconds, Some(9000));
+        let m = Meter { tier_seconds: vec![3600, 0, 0], tier: Some(1), ..Meter::default() };
+        // Spent 0.50 of 1.25; 0.75 left at 0.80/h is 3375 s.
+        assert_eq!(tiered.seconds_left(&m), Some(3375));
     }
 
     #[test]
