@@ -46,7 +46,8 @@ impl FromRequest for Scope {
     }
 }
 
-fn unknown(what: &'static str, id: impl std::fmt::Display) -> ApiError {
+/// The 404 of an id this user cannot see, or that does not exist: the same.
+pub fn unknown(what: &'static str, id: impl std::fmt::Display) -> ApiError {
     let code = match what {
         "operator" => "unknown_operator",
         "tariff" => "unknown_tariff",

@@ -10,10 +10,10 @@ use engine::Decimal;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{served, served_page, set_service, Page, PageQuery, Served, State};
+use super::{patched, served, served_page, Page, PageQuery, Served, State};
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
-use crate::tenancy::{as_field, Scope};
+use crate::tenancy::{as_field, unknown, Scope};
 use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -52,12 +52,10 @@ struct Body {
     security(("bearer" = [])),
 )]
 async fn create(state: State, scope: Scope, body: web::Json<Body>) -> ApiResult<HttpResponse> {
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("name", "a merchant needs a name"));
-    }
+    let name = super::name(&body.name, "merchant")?;
     let pct = check_commission(body.commission_percent)?;
     let operator = scope.owner(&state, body.operator_id).await?;
-    Ok(HttpResponse::Created().json(state.store.create_merchant(operator, body.name.trim(), pct).await?))
+    Ok(HttpResponse::Created().json(state.store.create_merchant(operator, name, pct).await?))
 }
 
 #[utoipa::path(
@@ -127,19 +125,16 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     let mut m = scope.merchant(&state, *id).await?;
     if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid("name", "a merchant needs a name"));
-        }
-        m.name = name.trim().to_owned();
+        m.name = super::name(name, "merchant")?.to_owned();
     }
     if let Some(pct) = body.commission_percent {
         m.commission_percent = check_commission(pct)?;
     }
     if !state.store.update_merchant(&m).await? {
-        return Err(ApiError::not_found("unknown_merchant", format!("no merchant {id}")));
+        return Err(unknown("merchant", id));
     }
-    set_service(&state, Item::new(ItemKind::Merchant, m.id), body.in_service).await?;
-    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Merchant, m, id).await?))
+    let item = Item::new(ItemKind::Merchant, m.id);
+    Ok(HttpResponse::Ok().json(patched(&state, item, body.in_service, m).await?))
 }
 
 #[utoipa::path(

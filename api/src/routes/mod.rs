@@ -115,6 +115,28 @@ impl OutOfService {
     }
 }
 
+/// A resource's name, trimmed; `what` names the resource in the error.
+pub fn name<'a>(name: &'a str, what: &str) -> Result<&'a str, ApiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", format!("a {what} needs a name")));
+    }
+    Ok(name)
+}
+
+/// The end of every `PATCH`: the record's service set as asked, and the
+/// record answered with it.
+pub async fn patched<T>(
+    state: &State,
+    item: Item,
+    in_service: Option<bool>,
+    record: T,
+) -> Result<Served<T>, ApiError> {
+    set_service(state, item.clone(), in_service).await?;
+    let out = state.store.out_of_service(&item).await?;
+    Ok(Served { item: record, in_service: out.is_none() })
+}
+
 /// A page of records sorted by id, each marked in or out of service.
 pub async fn served_page<T>(
     state: &State,

@@ -7,9 +7,9 @@ use engine::pricing::{PricePlan, Pricing};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{served, served_page, set_service, Page, PageQuery, Served, State};
+use super::{patched, served, served_page, Page, PageQuery, Served, State};
 use crate::error::{ApiError, ApiResult};
-use crate::tenancy::Scope;
+use crate::tenancy::{unknown, Scope};
 use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -26,14 +26,6 @@ pub struct NewPlan {
     pub operator_id: Option<i64>,
     pub name: String,
     pub pricing: Pricing,
-}
-
-fn check_name(name: &str) -> ApiResult<&str> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid("name", "a plan needs a name"));
-    }
-    Ok(name)
 }
 
 fn check_pricing(pricing: &Pricing) -> ApiResult<()> {
@@ -54,7 +46,7 @@ fn check_pricing(pricing: &Pricing) -> ApiResult<()> {
     security(("bearer" = [])),
 )]
 async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResult<HttpResponse> {
-    check_name(&body.name)?;
+    super::name(&body.name, "plan")?;
     check_pricing(&body.pricing)?;
     let operator = scope.owner(&state, body.operator_id).await?;
     let plan = state.store.create_plan(operator, body.name.trim(), &body.pricing).await?;
@@ -121,15 +113,15 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     let mut plan = scope.plan(&state, *id).await?;
     if let Some(name) = &body.name {
-        plan.name = check_name(name)?.to_owned();
+        plan.name = super::name(name, "plan")?.to_owned();
     }
     if let Some(pricing) = &body.pricing {
         check_pricing(pricing)?;
         plan.pricing = pricing.clone();
     }
     if !state.store.update_plan(&plan).await? {
-        return Err(ApiError::not_found("unknown_plan", format!("no plan {id}")));
+        return Err(unknown("plan", id));
     }
-    set_service(&state, Item::new(ItemKind::Plan, plan.id), body.in_service).await?;
-    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Plan, plan, id).await?))
+    let item = Item::new(ItemKind::Plan, plan.id);
+    Ok(HttpResponse::Ok().json(patched(&state, item, body.in_service, plan).await?))
 }

@@ -11,9 +11,9 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{served, served_page, set_service, OutOfService, Page, PageQuery, Served, State};
+use super::{patched, served, served_page, OutOfService, Page, PageQuery, Served, State};
 use crate::error::{ApiError, ApiResult};
-use crate::tenancy::{as_field, Scope};
+use crate::tenancy::{as_field, unknown, Scope};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stations", web::post().to(create))
@@ -172,19 +172,9 @@ async fn ports(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
     let (closed, ports_out) =
         (OutOfService::of(&state, ItemKind::Station).await?, OutOfService::of(&state, ItemKind::Port).await?);
     let open = !closed.contains(station.id);
-    let piles = match state.registry.stations.get(&station.id).map(|a| a.clone()) {
-        Some(actor) => actor.send(station::Piles).await.unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let mut views: Vec<_> = futures::future::join_all(piles.iter().map(|p| p.send(actors::pile::View)))
+    let piles: Vec<_> = online_piles(&state, station.id)
         .await
-        .into_iter()
-        .flatten()
-        .collect();
-    views.sort_by(|a, b| a.id.cmp(&b.id));
-    let piles: Vec<_> = views
         .iter()
-        .filter(|v| v.online)
         .map(|v| {
             let ports: Vec<_> = v
                 .ports
@@ -218,13 +208,21 @@ async fn ports(state: State, id: web::Path<i64>) -> ApiResult<HttpResponse> {
 
 /// (free, online) ports of a station's connected piles.
 async fn free_ports(state: &State, id: i64) -> (usize, usize) {
-    let Some(addr) = state.registry.stations.get(&id).map(|a| a.clone()) else { return (0, 0) };
-    let piles = addr.send(station::Piles).await.unwrap_or_default();
-    let views = futures::future::join_all(piles.iter().map(|p| p.send(actors::pile::View))).await;
-    views.into_iter().flatten().filter(|v| v.online).flat_map(|v| v.ports).fold((0, 0), |(free, all), p| {
+    online_piles(state, id).await.into_iter().flat_map(|v| v.ports).fold((0, 0), |(free, all), p| {
         let open = matches!(p.status, PortStatus::Idle | PortStatus::Plugged);
         (free + usize::from(open), all + 1)
     })
+}
+
+/// The live views of a station's connected piles, by id; none if its actor
+/// is not running.
+async fn online_piles(state: &State, id: i64) -> Vec<actors::pile::PileView> {
+    let Some(addr) = state.registry.stations.get(&id).map(|a| a.clone()) else { return Vec::new() };
+    let piles = addr.send(station::Piles).await.unwrap_or_default();
+    let views = futures::future::join_all(piles.iter().map(|p| p.send(actors::pile::View))).await;
+    let mut online: Vec<_> = views.into_iter().flatten().filter(|v| v.online).collect();
+    online.sort_by(|a, b| a.id.cmp(&b.id));
+    online
 }
 
 /// China Standard Time, where most piles of these protocols run.
@@ -265,7 +263,7 @@ async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> 
     if let Some(d) = &body.details {
         check_details(d)?;
     }
-    let name = check_name(&body.name)?;
+    let name = super::name(&body.name, "station")?;
     let offset = check_offset(body.utc_offset_minutes.unwrap_or(DEFAULT_UTC_OFFSET_MINUTES))?;
     let operator = scope.owner(&state, body.operator_id).await?;
     // What a station refers to is its own operator's, even for the admin.
@@ -288,14 +286,6 @@ async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> 
     let created = state.store.create_station(&station).await?;
     locate(&mut geo.write().unwrap_or_else(|e| e.into_inner()), created.id, created.details.as_ref());
     Ok(HttpResponse::Created().json(created))
-}
-
-fn check_name(name: &str) -> ApiResult<&str> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid("name", "a station needs a name"));
-    }
-    Ok(name)
 }
 
 fn check_offset(minutes: i32) -> ApiResult<i32> {
@@ -376,7 +366,7 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     let mut s = scope.station(&state, *id).await?;
     if let Some(name) = &body.name {
-        s.name = check_name(name)?.to_owned();
+        s.name = super::name(name, "station")?.to_owned();
     }
     if let Some(minutes) = body.utc_offset_minutes {
         s.utc_offset_minutes = check_offset(minutes)?;
@@ -396,15 +386,15 @@ async fn update(
         s.merchant_id = merchant;
     }
     if !state.store.update_station(&s).await? {
-        return Err(ApiError::not_found("unknown_station", format!("no station {id}")));
+        return Err(unknown("station", id));
     }
-    set_service(&state, Item::new(ItemKind::Station, s.id), body.in_service).await?;
     if let Some(actor) = state.registry.stations.get(&s.id).map(|a| a.clone()) {
         if let Some(tariff) = state.store.tariff(s.tariff_id).await? {
             actor.do_send(station::SetTariff(s.clone(), tariff));
         }
     }
-    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Station, s, id).await?))
+    let item = Item::new(ItemKind::Station, s.id);
+    Ok(HttpResponse::Ok().json(patched(&state, item, body.in_service, s).await?))
 }
 
 #[derive(Deserialize, IntoParams)]

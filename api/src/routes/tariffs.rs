@@ -7,9 +7,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{served, served_page, set_service, Page, PageQuery, Served, State};
+use super::{patched, served, served_page, Page, PageQuery, Served, State};
 use crate::error::{ApiError, ApiResult};
-use crate::tenancy::{as_field, Scope};
+use crate::tenancy::{as_field, unknown, Scope};
 use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -166,12 +166,10 @@ fn tou(prices: &Prices, periods: &[Range]) -> ApiResult<TouPrices> {
     security(("bearer" = [])),
 )]
 async fn create(state: State, scope: Scope, body: web::Json<NewTariff>) -> ApiResult<HttpResponse> {
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("name", "a tariff needs a name"));
-    }
+    let name = super::name(&body.name, "tariff")?;
     let tou = tou(&body.prices, &body.periods)?;
     let operator = scope.owner(&state, body.operator_id).await?;
-    let tariff = state.store.create_tariff(operator, body.name.trim(), &tou).await?;
+    let tariff = state.store.create_tariff(operator, name, &tou).await?;
     Ok(HttpResponse::Created().json(TariffBody::from(tariff)))
 }
 
@@ -251,10 +249,7 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     let mut tariff = scope.tariff(&state, *id).await?;
     if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid("name", "a tariff needs a name"));
-        }
-        tariff.name = name.trim().to_owned();
+        tariff.name = super::name(name, "tariff")?.to_owned();
     }
     match (&body.prices, &body.periods) {
         (Some(prices), Some(periods)) => tariff.tou = tou(prices, periods)?,
@@ -263,15 +258,15 @@ async fn update(
         (Some(_), None) => return Err(ApiError::invalid("periods", "give periods with the prices")),
     }
     if !state.store.update_tariff(&tariff).await? {
-        return Err(ApiError::not_found("unknown_tariff", format!("no tariff {id}")));
+        return Err(unknown("tariff", id));
     }
-    set_service(&state, Item::new(ItemKind::Tariff, tariff.id), body.in_service).await?;
     for station in state.store.stations().await?.into_iter().filter(|s| s.tariff_id == tariff.id) {
         if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
             actor.do_send(actors::station::SetTariff(station, tariff.clone()));
         }
     }
-    Ok(HttpResponse::Ok().json(served(&state, ItemKind::Tariff, TariffBody::from(tariff), id).await?))
+    let item = Item::new(ItemKind::Tariff, tariff.id);
+    Ok(HttpResponse::Ok().json(patched(&state, item, body.in_service, TariffBody::from(tariff)).await?))
 }
 
 #[cfg(test)]
