@@ -1,22 +1,28 @@
-//! Who may call the operators' API, decided in one place.
+//! Who may call the operators' API, bound to each route where it is
+//! registered.
 //!
-//! Every operator route sits behind `staff`: the bearer token must belong to
-//! a platform user of an operator that is not frozen, and the user's role
-//! must allow the request. Reading is for staff and up; changing anything
-//! for managers and up. Drivers, their cards and money, and operators
-//! themselves are the platform's, so only the platform admin changes them.
-//! A merchant user reads only its own merchant, statements and stations,
-//! and anything else answers 404, as if it did not exist. Which records a
-//! user sees within what the role allows is `tenancy::Scope`'s business.
-//! Drivers' routes check their own tokens (`money::driver`); payment
-//! notifications are checked by signature instead.
+//! Two steps. `signed_in`, on the operators' scope, finds out who calls:
+//! the bearer token must belong to a platform user of an operator that is
+//! not frozen. Then each route states the least it needs, by being
+//! registered through [`admin`], [`manager`], [`staff`] or [`merchant`]; that
+//! gate runs on the route actix matched (after percent-decoding), so no
+//! spelling of a path can reach a route without its check. Reading is for
+//! staff and up; changing anything for managers and up. Drivers, their
+//! cards and money, and operators themselves are the platform's, so only
+//! the platform admin changes them. Merchant users reach only the routes
+//! registered with [`merchant`], and `tenancy::Scope` narrows what those
+//! answer to their own merchant and stations; elsewhere they get 404, as if
+//! nothing were there. Handlers get their `Scope` only through a gate, so a
+//! route registered without one fails closed. Drivers' routes check their
+//! own tokens (`money::driver`); payment notifications are checked by
+//! signature instead.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
 use actix_web::web::Query;
-use actix_web::{web, HttpMessage, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse, Route};
 use engine::accounts::{NewUser, Principal, Role, Status, User};
 use engine::domain::OperatorId;
 use serde::Deserialize;
@@ -33,53 +39,98 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/login", web::post().to(login));
 }
 
-/// Routes only staff reach (behind `staff`).
+/// Routes only staff reach (behind `signed_in`).
 pub fn staff_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/users", web::post().to(create_user)).route("/users", web::get().to(users));
+    cfg.route("/users", manager(web::post().to(create_user))).route("/users", staff(web::get().to(users)));
 }
 
-/// Whether the user's role allows the request at all.
-fn needs(method: &Method, path: &str, scope: &Scope) -> Result<(), ApiError> {
-    let role = scope.role;
-    let under = |prefix: &str| {
-        let full = format!("/api/v1{prefix}");
-        path == full || path.starts_with(&format!("{full}/"))
-    };
-    let read = method == Method::GET || method == Method::HEAD;
-    // Drivers are the platform's, not an operator's.
-    let platform = under("/drivers")
-        || under("/cards")
-        || under("/reconciliations")
-        || under("/operators")
-        || under("/reports/inactive-drivers");
-    if role == Role::Merchant {
-        let own = scope.merchant.map(|m| format!("/merchants/{m}"));
-        let mine = own.is_some_and(|own| under(&own)) || under("/stations") || under("/reports");
-        return if read && mine && !platform {
-            Ok(())
-        } else {
-            Err(ApiError::not_found("not_found", "no such resource"))
-        };
+/// The least a route needs of its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The platform admin: operators, drivers, cards, reconciliation.
+    Admin,
+    /// Managers and the admin: every change within an operator.
+    Manager,
+    /// Staff, managers and the admin: reading.
+    Staff,
+    /// Staff and up, and merchant users, who see only their own.
+    Merchant,
+}
+
+impl Access {
+    /// Whether a user of `role` may call a route needing `self`.
+    pub fn allows(self, role: Role) -> bool {
+        match (self, role) {
+            (Access::Merchant, _) => true,
+            (_, Role::Merchant) => false,
+            (Access::Staff, _) => true,
+            (Access::Manager, r) => r >= Role::Manager,
+            (Access::Admin, r) => r == Role::Admin,
+        }
     }
-    let least = if platform && !(read && under("/operators")) {
-        Role::Admin
-    } else if read {
-        Role::Staff
-    } else {
-        Role::Manager
-    };
-    if role < least {
-        return Err(ApiError::new(
+}
+
+/// The route, for the platform admin only.
+pub fn admin(route: Route) -> Route {
+    route.wrap(from_fn(|req, next| gate(Access::Admin, req, next)))
+}
+
+/// The route, for managers and up.
+pub fn manager(route: Route) -> Route {
+    route.wrap(from_fn(|req, next| gate(Access::Manager, req, next)))
+}
+
+/// The route, for staff and up.
+pub fn staff(route: Route) -> Route {
+    route.wrap(from_fn(|req, next| gate(Access::Staff, req, next)))
+}
+
+/// The route, for staff and up and for merchant users (scoped to their own).
+pub fn merchant(route: Route) -> Route {
+    route.wrap(from_fn(|req, next| gate(Access::Merchant, req, next)))
+}
+
+/// Who called, as `signed_in` found out; not yet allowed anything.
+#[derive(Clone, Copy)]
+struct Caller(Scope);
+
+/// A route's gate: the caller's role must allow `access`. Hands the
+/// handler its `Scope`.
+async fn gate(
+    access: Access,
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let caller = req.extensions().get::<Caller>().map(|c| c.0);
+    let checked = match caller {
+        None => Err(money::unauthorized("log in first")),
+        Some(scope) if access.allows(scope.role) => Ok(scope),
+        Some(scope) if scope.role == Role::Merchant => {
+            Err(ApiError::not_found("not_found", "no such resource"))
+        }
+        Some(scope) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("a {} may not {method} {path}", role.as_str()),
-        ));
+            format!(
+                "a {} may not {} {}",
+                scope.role.as_str(),
+                req.method(),
+                req.match_pattern().unwrap_or_default()
+            ),
+        )),
+    };
+    match checked {
+        Ok(scope) => {
+            req.extensions_mut().insert(scope);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(e) => Ok(req.into_response(HttpResponse::build(e.status).json(&e)).map_into_right_body()),
     }
-    Ok(())
 }
 
-/// Middleware: the caller is a platform user whose role allows the request.
-pub async fn staff(
+/// Middleware on the operators' scope: the caller is a platform user of an
+/// active operator. What the user may do is each route's gate's business.
+pub async fn signed_in(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
@@ -93,12 +144,11 @@ pub async fn staff(
         let user = state.store.user(user_id).await?.ok_or_else(|| money::unauthorized("unknown user"))?;
         let scope = Scope::of(&user);
         active(&state, &scope).await?;
-        needs(req.method(), req.path(), &scope)?;
         Ok(scope)
     };
     match checked.await {
         Ok(scope) => {
-            req.extensions_mut().insert(scope);
+            req.extensions_mut().insert(Caller(scope));
             Ok(next.call(req).await?.map_into_left_body())
         }
         Err(e) => {

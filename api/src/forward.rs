@@ -2,8 +2,8 @@
 //! share one store (docs/scylla.md, "Several chargeplane nodes").
 //!
 //! Only the node holding a pile's TCP link can talk to it. This middleware
-//! sits behind authentication on the operators' routes and, for a pile's
-//! commands (start, stop, maintenance) and its live view, checks whether the
+//! sits on a pile's command routes (start, stop, maintenance) and its live
+//! view, inside their role gate, and checks whether the
 //! pile is online here; if not, it looks the pile up in the pile directory
 //! and sends the request as is (credentials, idempotency key and body) to
 //! the node holding it, marked as forwarded so that node answers it itself.
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse, ResponseError};
 use engine::domain::PileId;
@@ -54,25 +54,19 @@ impl Forwarder {
     }
 }
 
-/// The pile a request is about, if it is one forwarding serves.
-fn pile_of(method: &Method, path: &str) -> Option<PileId> {
-    let rest = path.strip_prefix("/api/v1/piles/")?;
-    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let parts: Vec<&str> = tail.split('/').collect();
-    let serves = matches!(
-        (method.as_str(), &parts[..]),
-        ("POST", ["ports", _, "start" | "stop"] | ["commands"])
-            | ("GET", [""] | ["commands"] | ["commands", _])
-    );
-    (serves && !id.is_empty()).then(|| PileId(id.to_owned()))
+/// The route, answered by the node holding the pile named by its `{id}`.
+/// Registered on a pile's commands and live views, inside their gate.
+pub fn forwarded(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(actix_web::middleware::from_fn(piles))
 }
 
-pub async fn piles(
+async fn piles(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let pile = req.match_info().get("id").map(|id| PileId(id.to_owned()));
     let target = match (
-        pile_of(req.method(), req.path()),
+        pile,
         req.headers().get(FORWARDED_BY),
         req.app_data::<web::Data<Forwarder>>().cloned(),
         req.app_data::<State>().cloned(),
@@ -152,25 +146,4 @@ async fn send(
     let bytes = res.bytes().await.map_err(unreachable)?;
     fwd.forwarded.with_label_values(&["answered"]).inc();
     Ok(answer.body(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_piles_commands_and_live_views_are_forwarded() {
-        let pile = |m: Method, p: &str| pile_of(&m, p).map(|p| p.0);
-        let id = Some("71000000000001".to_owned());
-        assert_eq!(pile(Method::POST, "/api/v1/piles/71000000000001/ports/2/start"), id);
-        assert_eq!(pile(Method::POST, "/api/v1/piles/71000000000001/ports/2/stop"), id);
-        assert_eq!(pile(Method::POST, "/api/v1/piles/71000000000001/commands"), id);
-        assert_eq!(pile(Method::GET, "/api/v1/piles/71000000000001"), id);
-        assert_eq!(pile(Method::GET, "/api/v1/piles/71000000000001/commands/3"), id);
-        // The store answers these on any node.
-        assert_eq!(pile(Method::GET, "/api/v1/piles/71000000000001/diagnostics"), None);
-        assert_eq!(pile(Method::GET, "/api/v1/piles"), None);
-        assert_eq!(pile(Method::POST, "/api/v1/piles"), None);
-        assert_eq!(pile(Method::POST, "/api/v1/stations/1/ports/2/start"), None);
-    }
 }

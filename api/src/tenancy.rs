@@ -26,7 +26,7 @@ use crate::money;
 use crate::routes::State;
 
 /// The signed-in platform user's view of the platform; put in place by the
-/// `auth::staff` middleware.
+/// route's gate (`auth::admin`, `manager`, `staff` or `merchant`).
 #[derive(Clone, Copy, Debug)]
 pub struct Scope {
     pub user_id: i64,

@@ -9,13 +9,14 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::State;
+use crate::auth::{manager, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/alarms", web::get().to(list))
-        .route("/alarms/{id}/ack", web::post().to(ack))
-        .route("/alarms/{id}/clear", web::post().to(clear));
+    cfg.route("/alarms", staff(web::get().to(list)))
+        .route("/alarms/{id}/ack", manager(web::post().to(ack)))
+        .route("/alarms/{id}/clear", manager(web::post().to(clear)));
 }
 
 #[derive(Deserialize, IntoParams)]

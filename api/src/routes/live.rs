@@ -15,12 +15,13 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::IntoParams;
 
 use super::State;
+use crate::auth::staff;
 use crate::error::{ApiError, ApiResult};
 use crate::money;
 use crate::tenancy::Scope;
 
 pub fn staff_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/events", web::get().to(ports));
+    cfg.route("/events", staff(web::get().to(ports)));
 }
 
 pub fn driver_routes(cfg: &mut web::ServiceConfig) {

@@ -11,24 +11,25 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{patched, served, served_page, Page, PageQuery, Served, State};
+use crate::auth::{admin, manager, merchant, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
 use crate::tenancy::{as_field, unknown, Scope};
 use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/merchants", web::post().to(create))
-        .route("/merchants", web::get().to(list))
-        .route("/merchants/{id}", web::get().to(get))
-        .route("/merchants/{id}", web::patch().to(update))
-        .route("/merchants/{id}/statements/{day}", web::get().to(statement))
-        .route("/merchants/{id}/statements/{day}", web::post().to(settle))
-        .route("/rules", web::post().to(create_rule))
-        .route("/rules", web::get().to(rules))
-        .route("/drivers/inactive", web::get().to(inactive))
-        .route("/drivers/{id}", web::patch().to(update_driver))
-        .route("/drivers/{id}/cards", web::post().to(add_card))
-        .route("/cards/{number}", web::patch().to(update_card));
+    cfg.route("/merchants", manager(web::post().to(create)))
+        .route("/merchants", staff(web::get().to(list)))
+        .route("/merchants/{id}", merchant(web::get().to(get)))
+        .route("/merchants/{id}", manager(web::patch().to(update)))
+        .route("/merchants/{id}/statements/{day}", merchant(web::get().to(statement)))
+        .route("/merchants/{id}/statements/{day}", manager(web::post().to(settle)))
+        .route("/rules", manager(web::post().to(create_rule)))
+        .route("/rules", staff(web::get().to(rules)))
+        .route("/drivers/inactive", admin(web::get().to(inactive)))
+        .route("/drivers/{id}", admin(web::patch().to(update_driver)))
+        .route("/drivers/{id}/cards", admin(web::post().to(add_card)))
+        .route("/cards/{number}", admin(web::patch().to(update_card)));
 }
 
 #[derive(Deserialize, ToSchema)]

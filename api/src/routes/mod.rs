@@ -213,12 +213,11 @@ pub fn configure(
                     .configure(qr::public_routes)
                     .configure(stations::public_routes)
                     .configure(payments::routes)
-                    // Everything else is the operators' and behind `staff`.
+                    // Everything else is the operators': signed in here,
+                    // and each route gated by the role it needs (`auth`).
                     .service(
                         web::scope("")
-                            // Inside `staff`: only authorized commands are forwarded.
-                            .wrap(actix_web::middleware::from_fn(crate::forward::piles))
-                            .wrap(actix_web::middleware::from_fn(crate::auth::staff))
+                            .wrap(actix_web::middleware::from_fn(crate::auth::signed_in))
                             .configure(crate::auth::staff_routes)
                             .configure(operators::routes)
                             .configure(payments::staff_routes)

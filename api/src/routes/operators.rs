@@ -8,14 +8,15 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Page, PageQuery, State};
+use crate::auth::{admin, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/operators", web::post().to(create))
-        .route("/operators", web::get().to(list))
-        .route("/operators/{id}", web::get().to(get))
-        .route("/operators/{id}", web::patch().to(update));
+    cfg.route("/operators", admin(web::post().to(create)))
+        .route("/operators", staff(web::get().to(list)))
+        .route("/operators/{id}", staff(web::get().to(get)))
+        .route("/operators/{id}", admin(web::patch().to(update)));
 }
 
 fn name(name: &str) -> ApiResult<&str> {

@@ -18,6 +18,7 @@ use serde_json::json;
 use utoipa::IntoParams;
 
 use super::State;
+use crate::auth::admin;
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
 
@@ -29,7 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The operators' side.
 pub fn staff_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/reconciliations", web::post().to(reconcile));
+    cfg.route("/reconciliations", admin(web::post().to(reconcile)));
 }
 
 /// Checks and books one notification; the outcome is counted either way.

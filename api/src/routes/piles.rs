@@ -19,23 +19,25 @@ use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{optional_json, set_service, OutOfService, Page, PageQuery, State};
+use crate::auth::{manager, staff};
 use crate::error::{ApiError, ApiResult};
+use crate::forward::forwarded;
 use crate::idempotency::{self, InFlight};
 use crate::tenancy::{as_field, Scope};
 use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/piles", web::post().to(create))
-        .route("/piles", web::get().to(list))
-        .route("/piles/{id}", web::get().to(get))
-        .route("/piles/{id}", web::patch().to(update))
-        .route("/piles/{id}/ports/{port}", web::patch().to(update_port))
-        .route("/piles/{id}/ports/{port}/start", web::post().to(start))
-        .route("/piles/{id}/ports/{port}/stop", web::post().to(stop))
-        .route("/piles/{id}/commands", web::post().to(command))
-        .route("/piles/{id}/commands", web::get().to(commands))
-        .route("/piles/{id}/diagnostics", web::get().to(diagnostics))
-        .route("/piles/{id}/commands/{command}", web::get().to(one_command));
+    cfg.route("/piles", manager(web::post().to(create)))
+        .route("/piles", staff(web::get().to(list)))
+        .route("/piles/{id}", staff(forwarded(web::get().to(get))))
+        .route("/piles/{id}", manager(web::patch().to(update)))
+        .route("/piles/{id}/ports/{port}", manager(web::patch().to(update_port)))
+        .route("/piles/{id}/ports/{port}/start", manager(forwarded(web::post().to(start))))
+        .route("/piles/{id}/ports/{port}/stop", manager(forwarded(web::post().to(stop))))
+        .route("/piles/{id}/commands", manager(forwarded(web::post().to(command))))
+        .route("/piles/{id}/commands", staff(forwarded(web::get().to(commands))))
+        .route("/piles/{id}/diagnostics", staff(web::get().to(diagnostics)))
+        .route("/piles/{id}/commands/{command}", staff(forwarded(web::get().to(one_command))));
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -8,15 +8,16 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{patched, served, served_page, Page, PageQuery, Served, State};
+use crate::auth::{manager, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{unknown, Scope};
 use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/plans", web::post().to(create))
-        .route("/plans", web::get().to(list))
-        .route("/plans/{id}", web::get().to(get))
-        .route("/plans/{id}", web::patch().to(update));
+    cfg.route("/plans", manager(web::post().to(create)))
+        .route("/plans", staff(web::get().to(list)))
+        .route("/plans/{id}", staff(web::get().to(get)))
+        .route("/plans/{id}", manager(web::patch().to(update)));
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::piles::{record, view};
 use super::State;
+use crate::auth::staff;
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
 
@@ -18,7 +19,7 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn staff_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/piles/{id}/ports/{port}/qr.svg", web::get().to(svg_code));
+    cfg.route("/piles/{id}/ports/{port}/qr.svg", staff(web::get().to(svg_code)));
 }
 
 /// A port's public code: the pile's id and the port, `32010600000001-01`.

@@ -15,14 +15,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use super::State;
+use crate::auth::{admin, merchant};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{as_field, Scope};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/reports/operations", web::get().to(operations))
-        .route("/reports/energy", web::get().to(energy))
-        .route("/reports/faults", web::get().to(faults))
-        .route("/reports/inactive-drivers", web::get().to(inactive_drivers));
+    cfg.route("/reports/operations", merchant(web::get().to(operations)))
+        .route("/reports/energy", merchant(web::get().to(energy)))
+        .route("/reports/faults", merchant(web::get().to(faults)))
+        .route("/reports/inactive-drivers", admin(web::get().to(inactive_drivers)));
 }
 
 /// The longest period one report covers.

@@ -9,15 +9,16 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::State;
+use crate::auth::{manager, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/sessions/{id}", web::get().to(get))
-        .route("/sessions/{id}/samples", web::get().to(samples))
-        .route("/sessions/{id}/bill", web::get().to(bill))
-        .route("/sessions/{id}/bill/corrections", web::get().to(corrections))
-        .route("/sessions/{id}/bill/corrections", web::post().to(correct));
+    cfg.route("/sessions/{id}", staff(web::get().to(get)))
+        .route("/sessions/{id}/samples", staff(web::get().to(samples)))
+        .route("/sessions/{id}/bill", staff(web::get().to(bill)))
+        .route("/sessions/{id}/bill/corrections", staff(web::get().to(corrections)))
+        .route("/sessions/{id}/bill/corrections", manager(web::post().to(correct)));
 }
 
 #[derive(Serialize, ToSchema)]

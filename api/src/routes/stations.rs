@@ -12,20 +12,21 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{patched, served, served_page, OutOfService, Page, PageQuery, Served, State};
+use crate::auth::{manager, merchant};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{as_field, unknown, Scope};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stations", web::post().to(create))
-        .route("/stations", web::get().to(list))
-        .route("/stations/{id}", web::get().to(get))
-        .route("/stations/{id}", web::patch().to(update))
-        .route("/stations/{id}/details", web::put().to(set_details))
-        .route("/stations/{id}/tariff", web::put().to(set_tariff))
-        .route("/stations/{id}/power", web::put().to(set_power))
-        .route("/stations/{id}/power", web::delete().to(unset_power))
-        .route("/stations/{id}/power", web::get().to(power))
-        .route("/stations/{id}/load", web::post().to(other_load));
+    cfg.route("/stations", manager(web::post().to(create)))
+        .route("/stations", merchant(web::get().to(list)))
+        .route("/stations/{id}", merchant(web::get().to(get)))
+        .route("/stations/{id}", manager(web::patch().to(update)))
+        .route("/stations/{id}/details", manager(web::put().to(set_details)))
+        .route("/stations/{id}/tariff", manager(web::put().to(set_tariff)))
+        .route("/stations/{id}/power", manager(web::put().to(set_power)))
+        .route("/stations/{id}/power", manager(web::delete().to(unset_power)))
+        .route("/stations/{id}/power", merchant(web::get().to(power)))
+        .route("/stations/{id}/load", manager(web::post().to(other_load)));
 }
 
 /// What drivers' apps may ask without logging in.

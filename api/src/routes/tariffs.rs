@@ -8,15 +8,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{patched, served, served_page, Page, PageQuery, Served, State};
+use crate::auth::{manager, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{as_field, unknown, Scope};
 use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tariffs", web::post().to(create))
-        .route("/tariffs", web::get().to(list))
-        .route("/tariffs/{id}", web::get().to(get))
-        .route("/tariffs/{id}", web::patch().to(update));
+    cfg.route("/tariffs", manager(web::post().to(create)))
+        .route("/tariffs", staff(web::get().to(list)))
+        .route("/tariffs/{id}", staff(web::get().to(get)))
+        .route("/tariffs/{id}", manager(web::patch().to(update)));
 }
 
 #[derive(Deserialize, Serialize, Default, Clone, ToSchema)]

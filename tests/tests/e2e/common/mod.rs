@@ -106,7 +106,12 @@ impl Server {
             req = req.bearer_auth(t);
         }
         let res = req.send().await.unwrap();
-        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+        let status = res.status().as_u16();
+        // An event stream never ends: its status is the answer.
+        if res.headers().get("content-type").is_some_and(|t| t == "text/event-stream") {
+            return (status, Value::Null);
+        }
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
