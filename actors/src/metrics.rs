@@ -33,6 +33,7 @@ pub struct Metrics {
     pub samples: IntCounter,
     pub duplicate_records: IntCounter,
     pub bill_mismatches: IntCounter,
+    pub bill_failures: IntCounter,
     pub tariff_pushes: IntCounterVec,
     pub restarts: IntCounterVec,
     pub commands_undeliverable: IntCounter,
@@ -215,6 +216,11 @@ impl Metrics {
                 &r,
                 "chargeplane_bill_mismatches_total",
                 "Bills whose pile-reported amount differs from the platform's beyond the tolerance.",
+            ),
+            bill_failures: counter(
+                &r,
+                "chargeplane_bill_write_failures_total",
+                "Bills that could not be written; the charge stays open until the pile resends its record.",
             ),
             commands_undeliverable: counter(
                 &r,

@@ -49,11 +49,21 @@ pub struct Session {
     start_sent: Option<std::time::Instant>,
     /// The card that started it, if one did.
     card: Option<String>,
+    /// The bill could not be written; an alarm says so until it is.
+    bill_failing: bool,
 }
 
 impl Session {
     pub fn new(ctx: Ctx, rec: SessionRecord) -> Self {
-        Session { ctx, rec, buffer: Vec::new(), orphan: None, start_sent: None, card: None }
+        Session {
+            ctx,
+            rec,
+            buffer: Vec::new(),
+            orphan: None,
+            start_sent: None,
+            card: None,
+            bill_failing: false,
+        }
     }
 
     fn platform(&self) -> &Platform {
@@ -119,8 +129,16 @@ impl Session {
 
     fn fail(&mut self, ctx: &mut Context<Self>, reason: StopReason) {
         if self.rec.start_result(false, self.platform().now(), Some(reason)).is_ok() {
-            self.persist(ctx);
-            self.end(ctx, "failed");
+            self.publish(None);
+            // Ended only once stored: stopping the actor would drop the write.
+            let (store, rec) = (self.platform().store.clone(), self.rec.clone());
+            let write = async move { store.update_session(&rec).await };
+            ctx.wait(write.into_actor(self).map(|res, s, ctx| {
+                if let Err(e) = res {
+                    tracing::error!(session = %s.rec.id, error = %e, "could not store a failed start");
+                }
+                s.end(ctx, "failed");
+            }));
         }
     }
 
@@ -155,6 +173,9 @@ impl Session {
     fn settle(&mut self, ctx: &mut Context<Self>, record: FinalRecord, ack: Option<ReplyTo>) {
         let FinalRecord { ended_at: end, kwh, elapsed_s, reason, amount: pile_amount, .. } = record;
         let now = self.platform().now();
+        // Kept to go back to if the bill cannot be written, so the pile's
+        // resent record bills the charge then.
+        let unbilled = self.rec.clone();
         if self.rec.state == SessionState::Starting {
             let _ = self.rec.start_result(true, now, None);
         }
@@ -175,6 +196,7 @@ impl Session {
         let rec = self.rec.clone();
         let pile = self.ctx.pile.clone();
         let bill_total = bill.total;
+        let kept = samples.clone();
         ctx.wait(
             async move {
                 store.append_samples(samples).await?;
@@ -194,8 +216,27 @@ impl Session {
                     }
                     s.end(ctx, "billed");
                 }
-                // Not acknowledged: the pile resends the record and we retry.
-                Err(e) => tracing::error!(session = %s.rec.id, error = %e, "could not store the bill"),
+                // Not acknowledged: the pile resends the record and the
+                // session, back as it was, bills it then.
+                Err(e) => {
+                    tracing::error!(session = %s.rec.id, error = %e, "could not store the bill");
+                    s.rec = unbilled;
+                    s.buffer.splice(0..0, kept);
+                    s.platform().metrics.bill_failures.inc();
+                    if !std::mem::replace(&mut s.bill_failing, true) {
+                        let alarm = NewAlarm {
+                            station_id: s.rec.station_id,
+                            pile_id: Some(s.rec.pile_id.clone()),
+                            port: Some(s.rec.port),
+                            kind: "billing".into(),
+                            severity: engine::alarm::Severity::Major,
+                            message: format!("charge {} cannot be billed: {e}", s.rec.id),
+                            raised_at: s.platform().now(),
+                        };
+                        let p = s.ctx.platform.clone();
+                        actix_rt::spawn(async move { alarms::raise(&p, alarm).await });
+                    }
+                }
             }),
         );
     }
@@ -215,6 +256,11 @@ impl Actor for Session {
         ctx.run_interval(flush, |s, ctx| s.flush(ctx));
         ctx.run_later(start_timeout, |s, ctx| {
             if s.rec.state == SessionState::Starting {
+                // The pile may have started and only its answer been lost, or
+                // it may start late: a charge this session no longer bills
+                // must not run, so it is stopped before the session fails.
+                let stop = PileCommand::StopCharge { port: s.rec.port, session: s.rec.id.clone() };
+                s.ctx.pile.do_send(pile::Send(stop));
                 s.fail(ctx, StopReason { code: 0, text: "the pile did not answer the start command".into() });
             }
         });

@@ -633,7 +633,9 @@ impl Pile {
                 record.resends_left -= 1;
                 record.next = now + self.cfg.record_retry;
             }
-            self.framed.send(frame).await?;
+            if !self.silent {
+                self.framed.send(frame).await?;
+            }
         }
         Ok(())
     }
@@ -755,7 +757,9 @@ impl Pile {
                 return Ok(());
             }
         };
-        self.framed.send(frame.clone()).await?;
+        if !self.silent {
+            self.framed.send(frame.clone()).await?;
+        }
         let pending = PendingRecord {
             frame,
             resends_left: RECORD_RESENDS,

@@ -296,3 +296,22 @@ async fn bms_frames_are_kept_as_diagnostics() {
     assert_eq!(kept[0]["session_id"], serial.as_str(), "{kept}");
     assert_eq!(kept[1]["kind"], "BMS handshake", "{kept}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_left_unanswered_is_stopped_at_the_pile_before_the_session_fails() {
+    let server = Server::start_with(|c| c.start_timeout_ms = 300);
+    let id = "60000000000009";
+    server.station_with_pile(id, 1).await;
+    let mut pile = login(&server, id).await;
+    // The pile starts charging but its answer never reaches the platform.
+    pile.go_silent();
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    let started = pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await;
+    assert!(matches!(started, Some(Event::StartRequested { accepted: true, .. })), "{started:?}");
+    // An unbilled charge must not go on: the platform stops it.
+    let stop = pile.wait_for(|e| matches!(e, Event::StopRequested { .. }), WAIT).await;
+    assert_eq!(stop, Some(Event::StopRequested { gun: 1 }));
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "failed").await;
+}
