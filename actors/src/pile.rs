@@ -91,7 +91,13 @@ impl Pile {
     /// from storage: after a restart of the platform or of a port actor.
     fn resume_open(&mut self, ctx: &mut Context<Self>, only: Option<PortNo>) {
         let (store, id) = (self.platform.store.clone(), self.id.clone());
-        let open = async move { store.open_sessions(&id).await };
+        let open = async move {
+            let mut open = store.open_sessions(&id).await?;
+            for rec in &mut open {
+                crate::session::held_from_ledger(&*store, rec).await?;
+            }
+            Ok::<_, engine::store::StoreError>(open)
+        };
         ctx.spawn(open.into_actor(self).map(move |open, pile, _| match open {
             Ok(open) => {
                 for rec in open.into_iter().filter(|r| only.is_none_or(|p| r.port == p)) {

@@ -599,6 +599,28 @@ fn clamp_end(pile_end: DateTime<Utc>, last: Option<DateTime<Utc>>, now: DateTime
     last.map_or(end, |l| end.max(l))
 }
 
+/// Sets what a stored charge holds from the ledger's holds for it: a hold
+/// booked by a top-up is durable before the session's own record of it,
+/// so after a crash the ledger is the one to trust.
+pub async fn held_from_ledger(
+    store: &dyn engine::store::Store,
+    rec: &mut SessionRecord,
+) -> engine::store::Result<()> {
+    let Some(payer) = rec.terms.payer.as_mut() else { return Ok(()) };
+    let filter = engine::store::EntryFilter { reference: Some(rec.id.to_string()), ..Default::default() };
+    let held = engine::ledger::Account::Held(payer.driver);
+    payer.held = store
+        .entries(&filter)
+        .await?
+        .iter()
+        .filter(|e| e.kind == EntryKind::Hold)
+        .flat_map(|e| &e.lines)
+        .filter(|l| l.account == held)
+        .map(|l| -l.amount)
+        .sum();
+    Ok(())
+}
+
 /// A final record for a charge no live actor runs: acknowledge a repeat of a
 /// billed charge, bill a charge left open by a restart, and refuse one the
 /// platform never started.
@@ -611,7 +633,10 @@ pub async fn settle_elsewhere(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
         }
     };
     match stored {
-        Some(rec) if rec.state.is_open() => {
+        Some(mut rec) if rec.state.is_open() => {
+            if let Err(e) = held_from_ledger(&*p.store, &mut rec).await {
+                return tracing::error!(session = %rec.id, error = %e, "could not read a charge's holds; the pile will resend");
+            }
             let session = Session::new(ctx, rec).start();
             session.do_send(Record(record, reply));
         }
