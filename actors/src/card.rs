@@ -101,23 +101,28 @@ impl From<&crate::port::StartError> for CardRefusal {
 }
 
 /// Who pays for a charge a card made while the pile was offline: its
-/// account's wallet, with nothing held, at the class's discount. A card
-/// unknown here is billed to no one (the operator sees it unpaid); a store
-/// that cannot answer is an error, so the record is billed when the pile
-/// sends it again rather than to no one.
+/// account's wallet, with nothing held, at the class's discount, and never
+/// more than the configured offline cap. A card that is unknown here, or
+/// frozen or cancelled (or whose account is), is billed to no one: the
+/// operator sees the charge unpaid, and `Err(Outside)` says why so an alarm
+/// can be raised. A store that cannot answer is an error, so the record is
+/// billed when the pile sends it again rather than to no one.
 pub async fn offline_payer(
     p: &Platform,
     station: StationId,
     card: &str,
     at: chrono::DateTime<chrono::Utc>,
-) -> Result<Purchase, Refusal> {
-    let owner = match p.store.card(card).await? {
-        Some(card) => p.store.driver(card.driver_id).await?,
-        None => None,
+) -> Result<Result<Purchase, &'static str>, Refusal> {
+    use engine::accounts::Status;
+    let cap = Some(p.config.offline_charge_cap);
+    let driver = match p.store.card(card).await? {
+        None => return Ok(Err("a card with no account")),
+        Some(c) if c.status != Status::Active => return Ok(Err("a card that is not active")),
+        Some(c) => p.store.driver(c.driver_id).await?,
     };
-    let Some(driver) = owner else {
-        tracing::warn!(card, "offline charge by a card with no account");
-        return Ok(Purchase::default());
+    let driver = match driver {
+        Some(d) if d.status == Status::Active => d,
+        _ => return Ok(Err("a card whose account is not active")),
     };
     let discount = match class_discount(p, driver.class.as_deref(), station, at).await {
         Ok(d) => d,
@@ -125,9 +130,10 @@ pub async fn offline_payer(
         Err(Refusal::NotAllowed(_)) => None,
         Err(e) => return Err(e),
     };
-    Ok(Purchase {
+    Ok(Ok(Purchase {
         payer: Some(Payer { driver: driver.id, held: Decimal::ZERO }),
+        prepaid: cap,
         discount,
         ..Default::default()
-    })
+    }))
 }

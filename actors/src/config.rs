@@ -32,6 +32,9 @@ pub struct Config {
     /// A pile's own total further than this from the platform's bill (yuan)
     /// flags the bill for a look.
     pub reconcile_tolerance: rust_decimal::Decimal,
+    /// The most a charge started offline at a pile (by a card, with nothing
+    /// held) may take from a wallet, yuan; anything over it raises an alarm.
+    pub offline_charge_cap: rust_decimal::Decimal,
     /// A charge whose pile dropped off and has not come back by then is
     /// closed and billed for what was metered.
     pub orphan_timeout: Duration,
@@ -81,6 +84,7 @@ impl Default for Config {
             sample_batch: 256,
             orphan_timeout: Duration::from_secs(12 * 3600),
             reconcile_tolerance: rust_decimal::Decimal::new(5, 2),
+            offline_charge_cap: rust_decimal::Decimal::from(50),
             ebike: EbikeLimits::default(),
             power_interval: Duration::from_secs(5),
             power_verify_after: Duration::from_secs(5),

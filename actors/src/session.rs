@@ -171,7 +171,9 @@ impl Session {
     /// never came back, the platform's own totals), stores the bill, then
     /// acknowledges the pile's record if there is one to acknowledge.
     fn settle(&mut self, ctx: &mut Context<Self>, record: FinalRecord, ack: Option<ReplyTo>) {
-        let FinalRecord { ended_at: end, kwh, elapsed_s, reason, amount: pile_amount, .. } = record;
+        let FinalRecord {
+            ended_at: end, kwh, elapsed_s, reason, amount: pile_amount, started_offline, ..
+        } = record;
         let now = self.platform().now();
         // Kept to go back to if the bill cannot be written, so the pile's
         // resent record bills the charge then.
@@ -183,6 +185,12 @@ impl Session {
             Ok(bill) => bill,
             Err(e) => return tracing::debug!(error = %e, "record ignored"),
         };
+        let capped = bill.lines.iter().any(|l| matches!(l, engine::pricing::BillLine::PrepaidCap { .. }));
+        if started_offline.is_some() && capped {
+            let message =
+                format!("offline charge {} cost more than the offline cap; billed up to it", self.rec.id);
+            offline_alarm(&self.ctx, message, self.platform().now());
+        }
         if let Some(amount) = pile_amount {
             let r = Reconciliation::of(bill.total, amount, self.platform().config.reconcile_tolerance);
             if r.flagged {
@@ -660,6 +668,22 @@ pub async fn settle_elsewhere(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
     }
 }
 
+/// An offline charge outside what the platform allows: the operator looks.
+fn offline_alarm(ctx: &Ctx, message: String, at: DateTime<Utc>) {
+    tracing::warn!(pile = %ctx.pile_id, "{message}");
+    let alarm = NewAlarm {
+        station_id: ctx.station.record.id,
+        pile_id: Some(ctx.pile_id.clone()),
+        port: None,
+        kind: "offline_charge".into(),
+        severity: engine::alarm::Severity::Warning,
+        message,
+        raised_at: at,
+    };
+    let p = ctx.platform.clone();
+    actix_rt::spawn(async move { alarms::raise(&p, alarm).await });
+}
+
 /// Creates the session of an offline charge from its record, at the
 /// station's terms in force now, and bills it like any other: the energy is
 /// spread evenly from its start to its end over the tariff's periods. A card
@@ -671,7 +695,13 @@ async fn bill_offline(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
     let station = ctx.station.clone();
     let purchase = match &record.card {
         Some(card) => match crate::card::offline_payer(&p, station.record.id, card, started).await {
-            Ok(purchase) => purchase,
+            Ok(Ok(purchase)) => purchase,
+            Ok(Err(why)) => {
+                let message =
+                    format!("offline charge {} by {why} ({card}): billed to no one", record.session);
+                offline_alarm(&ctx, message, p.now());
+                Default::default()
+            }
             Err(e) => {
                 return tracing::error!(session = %record.session, error = %e, "could not find who pays an offline charge; the pile will resend")
             }

@@ -37,6 +37,8 @@ pub struct ServeConfig {
     pub sample_batch: usize,
     /// A pile's own total further than this from the bill (yuan) flags it.
     pub reconcile_tolerance: rust_decimal::Decimal,
+    /// The most an offline card charge may take from a wallet (yuan).
+    pub offline_charge_cap: rust_decimal::Decimal,
     /// A charge whose pile stays away this long is closed and billed.
     pub orphan_timeout_ms: u64,
     /// E-bike protections sent with every start.
@@ -123,6 +125,7 @@ impl Default for ServeConfig {
             sample_flush_ms: a.sample_flush.as_millis() as u64,
             sample_batch: a.sample_batch,
             reconcile_tolerance: a.reconcile_tolerance,
+            offline_charge_cap: a.offline_charge_cap,
             orphan_timeout_ms: a.orphan_timeout.as_millis() as u64,
             ebike_max_duration_s: a.ebike.max_duration_s,
             ebike_overload_w: a.ebike.overload_w.try_into().unwrap_or(600),
@@ -178,6 +181,7 @@ impl ServeConfig {
             sample_batch: self.sample_batch.max(1),
             orphan_timeout: ms(self.orphan_timeout_ms),
             reconcile_tolerance: self.reconcile_tolerance,
+            offline_charge_cap: self.offline_charge_cap,
             ebike: actors::config::EbikeLimits {
                 max_duration_s: self.ebike_max_duration_s,
                 overload_w: self.ebike_overload_w.into(),

@@ -231,28 +231,7 @@ async fn a_charge_started_offline_by_card_is_billed_from_its_record_once() {
 
     // An offline card charged 12 kWh an hour ago while the pile could not
     // reach the platform; the record is all the platform ever sees of it.
-    let local = (chrono::Utc::now() + chrono::Duration::hours(8)).naive_utc();
-    let (start, end) = (local - chrono::Duration::hours(2), local - chrono::Duration::hours(1));
-    let serial = format!("{id}01{}0001", start.format("%y%m%d%H%M%S"));
-    let usage = || ykc::PeriodUsage { price: dec!(0), kwh: dec!(0), loss_kwh: dec!(0), amount: dec!(0) };
-    let record = ykc::TransactionRecord {
-        serial: SessionId(serial.clone()),
-        pile: PileId(id.into()),
-        gun: 1,
-        start: start.with_nanosecond(0).unwrap(),
-        end: end.with_nanosecond(0).unwrap(),
-        periods: [usage(), usage(), usage(), usage()],
-        meter_start: dec!(100),
-        meter_end: dec!(112),
-        kwh: dec!(12),
-        loss_kwh: dec!(12),
-        amount: dec!(18),
-        vin: String::new(),
-        origin: ykc::TransactionRecord::ORIGIN_OFFLINE_CARD,
-        trade_time: end.with_nanosecond(0).unwrap(),
-        stop_reason: 0x45,
-        physical_card: [0x12, 0x34, 0, 0, 0, 0, 0, 9],
-    };
+    let (serial, record) = offline_record(id, [0x12, 0x34, 0, 0, 0, 0, 0, 9], dec!(12));
     for _ in 0..2 {
         pile.send(Message::TransactionRecord(record.clone()));
         let ev = pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await;
@@ -270,6 +249,74 @@ async fn a_charge_started_offline_by_card_is_billed_from_its_record_once() {
     // left (a charge beyond the balance would leave the driver owing).
     let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
     assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(2.00), dec!(0)), "{wallet}");
+}
+
+/// The record of a charge an offline card made an hour ago: `kwh` at
+/// 1.50 a kWh, as a pile priced by the test station's tariff reports it.
+fn offline_record(id: &str, card: [u8; 8], kwh: rust_decimal::Decimal) -> (String, ykc::TransactionRecord) {
+    let local = (chrono::Utc::now() + chrono::Duration::hours(8)).naive_utc();
+    let (start, end) = (local - chrono::Duration::hours(2), local - chrono::Duration::hours(1));
+    let serial = format!("{id}01{}0001", start.format("%y%m%d%H%M%S"));
+    let usage = || ykc::PeriodUsage { price: dec!(0), kwh: dec!(0), loss_kwh: dec!(0), amount: dec!(0) };
+    let record = ykc::TransactionRecord {
+        serial: SessionId(serial.clone()),
+        pile: PileId(id.into()),
+        gun: 1,
+        start: start.with_nanosecond(0).unwrap(),
+        end: end.with_nanosecond(0).unwrap(),
+        periods: [usage(), usage(), usage(), usage()],
+        meter_start: dec!(100),
+        meter_end: dec!(100) + kwh,
+        kwh,
+        loss_kwh: kwh,
+        amount: kwh * dec!(1.5),
+        vin: String::new(),
+        origin: ykc::TransactionRecord::ORIGIN_OFFLINE_CARD,
+        trade_time: end.with_nanosecond(0).unwrap(),
+        stop_reason: 0x45,
+        physical_card: card,
+    };
+    (serial, record)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_charge_takes_no_more_than_the_cap_and_an_unknown_card_pays_nothing() {
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| {
+        c.notify_webhook = Some(hook);
+        c.offline_charge_cap = dec!(10);
+    });
+    let id = "60000000000008";
+    server.station_with_pile(id, 1).await;
+    let mut pile = login(&server, id).await;
+    let (driver, token) = server.driver(&codes, "13900000008", "20.00").await;
+    let card = json!({"number": "1234000000000008", "kind": "physical"});
+    assert_eq!(server.post(&format!("/api/v1/drivers/{driver}/cards"), card).await.0, 201);
+
+    // 12 kWh would cost 18.00: the wallet gives no more than the cap.
+    let (serial, record) = offline_record(id, [0x12, 0x34, 0, 0, 0, 0, 0, 8], dec!(12));
+    pile.send(Message::TransactionRecord(record));
+    pile.wait_for(|e| matches!(e, Event::RecordAcked { invalid: false, .. }), WAIT).await.unwrap();
+    let done = server.until(&format!("/api/v1/sessions/{serial}"), |v| v["state"] == "finished").await;
+    assert_eq!(dec(&done["bill"]["total"]), dec!(10.00), "{done}");
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!(dec(&wallet["balance"]), dec!(10.00), "{wallet}");
+
+    // A card no one registered: acknowledged, billed to no wallet, alarmed.
+    let (serial, mut record) = offline_record(id, [0x99, 0, 0, 0, 0, 0, 0, 1], dec!(2));
+    record.serial = SessionId(format!("{}2", &serial[..serial.len() - 1]));
+    pile.send(Message::TransactionRecord(record));
+    pile.wait_for(|e| matches!(e, Event::RecordAcked { invalid: false, .. }), WAIT).await.unwrap();
+    let alarms = server
+        .until("/api/v1/alarms", |v| {
+            v.as_array().is_some_and(|l| l.iter().filter(|a| a["kind"] == "offline_charge").count() == 2)
+        })
+        .await;
+    let texts: Vec<_> = alarms.as_array().unwrap().iter().filter_map(|a| a["message"].as_str()).collect();
+    assert!(texts.iter().any(|t| t.contains("offline cap")), "{alarms}");
+    assert!(texts.iter().any(|t| t.contains("no account")), "{alarms}");
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!(dec(&wallet["balance"]), dec!(10.00), "{wallet}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
