@@ -34,6 +34,7 @@ pub struct Metrics {
     pub duplicate_records: IntCounter,
     pub bill_mismatches: IntCounter,
     pub bill_failures: IntCounter,
+    pub power_stops: IntCounter,
     pub tariff_pushes: IntCounterVec,
     pub restarts: IntCounterVec,
     pub commands_undeliverable: IntCounter,
@@ -221,6 +222,11 @@ impl Metrics {
                 &r,
                 "chargeplane_bill_write_failures_total",
                 "Bills that could not be written; the charge stays open until the pile resends its record.",
+            ),
+            power_stops: counter(
+                &r,
+                "chargeplane_power_stops_total",
+                "Charges stopped because the station's limit left them no power their pile can be told.",
             ),
             commands_undeliverable: counter(
                 &r,

@@ -54,6 +54,8 @@ struct Live {
     confirmed: bool,
     /// Since when it has drawn more than its grant.
     over_since: Option<Instant>,
+    /// Told to stop: the limit left it no power its pile can be told.
+    stopped: bool,
 }
 
 impl StationCtx {
@@ -175,16 +177,33 @@ impl Station {
         let demands = self.demands(&power);
         let input = self.input(&power, &demands);
         let (limit, allocation) = (input.limit_w, allocate(&input));
-        // Ports that got no grant (the limit dropped under the minimums) are
-        // held to nothing until there is room again.
+        // Ports that got no grant (the limit dropped under the minimums,
+        // latest charges first) are held to nothing where the protocol can
+        // say so, and stopped (and billed) where it cannot: a YKC pile is
+        // never told less than 30 %, so a 0 W grant would draw that much.
         let grants = allocation.grants.iter().map(|g| (&g.key, g.power_w));
         let held = allocation.queued.iter().map(|k| (k, Decimal::ZERO));
         let mut per_pile: HashMap<PileId, Vec<(PortNo, Option<SessionId>, Decimal)>> = HashMap::new();
         let mut changed: Vec<PileId> = Vec::new();
         for (key, watts) in grants.chain(held) {
             let Some(live) = self.charging.get_mut(key).filter(|l| l.confirmed) else { continue };
+            if watts.is_zero()
+                && !can_hold_at_zero(live.protocol)
+                && !std::mem::replace(&mut live.stopped, true)
+            {
+                let session = live.session.as_ref().and_then(|s| self.platform.registry.sessions.get(s));
+                if let Some(session) = session {
+                    tracing::warn!(station = %self.ctx.record.id, port = ?key, "no power left for a charge; stopping it");
+                    self.platform.metrics.power_stops.inc();
+                    session.do_send(crate::session::Stop);
+                }
+            }
             let (pile, port) = key;
             per_pile.entry(pile.clone()).or_default().push((*port, live.session.clone(), watts));
+            // A stopping charge is counted in its pile's limit but sends none.
+            if live.stopped {
+                continue;
+            }
             let step = Decimal::from(10).max(watts / Decimal::from(100));
             if live.sent_w.is_none_or(|s| (s - watts).abs() > step) {
                 live.sent_w = Some(watts);
@@ -368,6 +387,7 @@ impl Station {
             sent_w: None,
             confirmed: false,
             over_since: None,
+            stopped: false,
         };
         self.charging.insert(key, live);
         self.reallocate();
@@ -457,6 +477,7 @@ impl Handler<PortPower> for Station {
             sent_w: None,
             confirmed: false,
             over_since: None,
+            stopped: false,
         });
         if msg.session.is_some() {
             live.session = msg.session;
@@ -614,5 +635,15 @@ impl Handler<GetPower> for Station {
             ports,
             queued: self.waiting.iter().map(|w| w.key.clone()).collect(),
         })
+    }
+}
+
+/// Whether a pile of this protocol can be told to draw nothing and keep the
+/// charge: an e-bike port's limit goes down to 1 W; a YKC pile's power
+/// limit (0x52) cannot go below 30 %.
+fn can_hold_at_zero(protocol: Protocol) -> bool {
+    match protocol {
+        Protocol::Dny => true,
+        Protocol::Ykc => false,
     }
 }

@@ -183,3 +183,56 @@ async fn a_charge_running_when_power_becomes_managed_is_counted_and_forgotten_wh
     assert_eq!(r.unwrap().status().as_u16(), 200);
     server.until(&path, |v| v["managed"] == false && v["ports"] == json!([])).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limit_under_the_ykc_floors_stops_the_latest_charges_instead_of_telling_them_30_percent() {
+    let server = Server::start_with(fast);
+    let ids = ["40000000000011", "40000000000012", "40000000000013"];
+    let station = server.station_with_pile(ids[0], 1).await;
+    for id in &ids[1..] {
+        server.register(id, station, 1).await;
+    }
+    manage(&server, station, "21000").await;
+    let mut piles = Vec::new();
+    for id in ids {
+        let mut cfg = PileConfig::new(PileId(id.into()), 1);
+        (cfg.heartbeat, cfg.realtime, cfg.auto_meter) =
+            (Duration::from_millis(200), Duration::from_millis(100), Some(dec!(7)));
+        let mut pile = SimPile::connect(server.pile_addr, cfg).await.unwrap();
+        pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+        let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+        assert_eq!(s, 202, "{v}");
+        pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT).await.unwrap();
+        piles.push(pile);
+    }
+    server
+        .until(&format!("/api/v1/stations/{station}/power"), |v| {
+            v["ports"].as_array().is_some_and(|p| p.len() == 3)
+        })
+        .await;
+
+    // 4 kW fits one 7 kW gun's floor (2.1 kW) but not two: the first charge
+    // keeps all 4 kW (57 %); the later two cannot be told less than 30 %
+    // (2.1 kW each, 8.2 kW in all), so they are stopped.
+    manage(&server, station, "4000").await;
+    let first = piles[0]
+        .wait_for(
+            |e| matches!(e, Event::Frame(ykc::Message::WorkParams(w)) if w.max_power_percent == 57),
+            WAIT,
+        )
+        .await;
+    assert!(first.is_some(), "the first charge was not held to 57 %");
+    for pile in &mut piles[1..] {
+        let told = pile
+            .wait_for(
+                |e| {
+                    matches!(e, Event::StopRequested { .. })
+                        || matches!(e, Event::Frame(ykc::Message::WorkParams(w)) if w.max_power_percent < 57)
+                },
+                WAIT,
+            )
+            .await;
+        assert_eq!(told, Some(Event::StopRequested { gun: 1 }), "{}", pile.id());
+    }
+    assert_eq!(server.metric("chargeplane_power_stops_total").await, 2.0);
+}
