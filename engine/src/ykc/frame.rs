@@ -141,7 +141,11 @@ impl Decoder for FrameCodec {
             return Err(CodecError::BadLength(len));
         };
         let sent = raw.slice(total - 2..);
-        if crc16(&checked).to_le_bytes() != sent[..] {
+        // The spec's text says low byte first, but piles in the field send
+        // both orders (as public gateways accept): either is accepted here.
+        // What we send follows the text.
+        let crc = crc16(&checked);
+        if crc.to_le_bytes() != sent[..] && crc.to_be_bytes() != sent[..] {
             return Ok(Some(Err(FrameFault::BadCrc { kind })));
         }
         if enc != 0 {
@@ -208,6 +212,38 @@ mod tests {
         assert_eq!(&bytes[..6], &[0x68, 6, 0x02, 0x01, 0, 0x03]);
         assert_eq!(&bytes[6..8], &[0xAA, 0xBB]);
         assert_eq!(bytes[8..], crc16(&bytes[2..8]).to_le_bytes());
+    }
+
+    /// Sample frames from the YKC v1.6 spec: the 0x02 login reply, whose
+    /// printed checksum is right (low byte first, as the text says), and
+    /// the 0x03 heartbeat and 0x04 reply, whose printed checksums match
+    /// neither order: those bodies are checked alone, under a recomputed
+    /// checksum.
+    #[test]
+    fn the_specs_sample_frames_decode_and_either_crc_order_is_accepted() {
+        let samples: [(&str, bool, u8, &str); 3] = [
+            ("680C0000000255031412782305 00 DA4C", true, 0x02, "5503141278230500"),
+            ("680D0001000332010200000001 0100 6890", false, 0x03, "320102000000010100"),
+            ("680D3600000455031412782305 0100 65B2", false, 0x04, "550314127823050100"),
+        ];
+        for (hex, crc_right, kind, body) in samples {
+            let mut bytes = hex_bytes(hex);
+            let n = bytes.len();
+            let crc = crc16(&bytes[2..n - 2]).to_le_bytes();
+            assert_eq!(bytes[n - 2..] == crc, crc_right, "{hex}: the spec's checksum");
+            bytes[n - 2..].copy_from_slice(&crc);
+            for order in [bytes.clone(), [&bytes[..n - 2], &[crc[1], crc[0]]].concat()] {
+                let mut buf = BytesMut::from(&order[..]);
+                let got = decode_all(&mut buf);
+                let [Ok(f)] = &got[..] else { panic!("{hex}: {got:?}") };
+                assert_eq!((f.kind, &f.body[..]), (kind, &hex_bytes(body)[..]), "{hex}");
+            }
+        }
+    }
+
+    fn hex_bytes(hex: &str) -> Vec<u8> {
+        let hex: String = hex.split_whitespace().collect();
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
     }
 
     #[test]
