@@ -216,20 +216,7 @@ fn report(m: &ykc::RealTime) -> PortReport {
             elapsed_s: None,
             temperature_c: Some(m.cable_temp),
         }),
-        faults: Some(
-            ykc::hardware_faults(m.hardware_faults).into_iter().map(|f| (f, fault_severity(f))).collect(),
-        ),
-    }
-}
-
-/// How serious a hardware fault bit is: what can burn or shock is critical.
-fn fault_severity(fault: &str) -> Severity {
-    match fault {
-        "insulation fault" | "output short circuit" | "cabinet over-temperature" | "gun over-temperature" => {
-            Severity::Critical
-        }
-        "door open" | "card reader fault" | "communication fault" => Severity::Warning,
-        _ => Severity::Major,
+        faults: Some(ykc::hardware_faults(m.hardware_faults)),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use rust_decimal::Decimal;
 
+use crate::alarm::Severity;
 use crate::domain::{PileId, SessionId};
 
 use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer};
@@ -102,30 +103,30 @@ impl RealTime {
     }
 }
 
-/// The hardware fault bits of 0x13, bit 0 first.
-const HARDWARE_FAULTS: [&str; 16] = [
-    "emergency stop",
-    "no power module available",
-    "cabinet over-temperature",
-    "output reverse connection",
-    "insulation fault",
-    "output short circuit",
-    "output over-voltage",
-    "output under-voltage",
-    "input over-voltage",
-    "input under-voltage",
-    "gun over-temperature",
-    "meter fault",
-    "card reader fault",
-    "door open",
-    "surge protector fault",
-    "communication fault",
+/// The hardware fault bits of 0x13 (spec v1.6 §7.2, "Bit1" to "Bit13",
+/// lowest bit first) and how serious each is: what can burn or shock, or an
+/// emergency stop someone pressed, is critical; a lost link to a module
+/// stops the charger; a door or a card reader can wait.
+const HARDWARE_FAULTS: [(&str, Severity); 13] = [
+    ("emergency stop pressed", Severity::Critical),
+    ("no rectifier module available", Severity::Major),
+    ("air outlet over-temperature", Severity::Critical),
+    ("AC surge protector fault", Severity::Major),
+    ("rectifier module (DC20) communication lost", Severity::Major),
+    ("insulation monitor (FC08) communication lost", Severity::Major),
+    ("meter communication lost", Severity::Major),
+    ("card reader communication lost", Severity::Warning),
+    ("RC10 communication lost", Severity::Major),
+    ("fan speed board fault", Severity::Major),
+    ("DC fuse fault", Severity::Major),
+    ("high-voltage contactor fault", Severity::Critical),
+    ("door open", Severity::Warning),
 ];
 
 /// The faults set in `RealTime::hardware_faults`, lowest bit first; empty
-/// when there are none.
-pub fn hardware_faults(bits: u16) -> Vec<&'static str> {
-    HARDWARE_FAULTS.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, name)| *name).collect()
+/// when there are none. Bits the spec does not define are ignored.
+pub fn hardware_faults(bits: u16) -> Vec<(&'static str, Severity)> {
+    HARDWARE_FAULTS.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, f)| *f).collect()
 }
 
 impl Body for RealTime {
@@ -226,16 +227,17 @@ mod tests {
     }
 
     #[test]
-    fn hardware_fault_bits_are_named() {
+    fn hardware_fault_bits_are_named_as_in_the_spec() {
+        let names = |bits| hardware_faults(bits).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert!(hardware_faults(0).is_empty());
-        assert_eq!(hardware_faults(0x0001), ["emergency stop"]);
-        assert_eq!(hardware_faults(0x0004), ["cabinet over-temperature"]);
-        assert_eq!(hardware_faults(0x0810), ["insulation fault", "meter fault"]);
-        assert_eq!(hardware_faults(0x8000), ["communication fault"]);
+        assert_eq!(hardware_faults(0x0001), [("emergency stop pressed", Severity::Critical)]);
+        // Bit5 (0x10): a module's link, not an insulation fault.
+        assert_eq!(names(0x0010), ["rectifier module (DC20) communication lost"]);
+        assert_eq!(names(0x0044), ["air outlet over-temperature", "meter communication lost"]);
+        assert_eq!(names(0x1000), ["door open"]);
         let all = hardware_faults(u16::MAX);
-        assert_eq!(all.len(), 16);
-        assert_eq!(all[3], "output reverse connection");
-        assert_eq!(all[10], "gun over-temperature");
+        assert_eq!(all.len(), 13, "bits above Bit13 are not defined");
+        assert_eq!(all[10].0, "DC fuse fault");
     }
 
     #[test]

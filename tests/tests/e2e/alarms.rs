@@ -106,16 +106,16 @@ async fn hardware_faults_and_heat_raise_alarms_that_clear_when_they_end() {
     let mut pile = SimPile::connect(server.pile_addr, PileConfig::new(PileId(id.into()), 1)).await.unwrap();
     pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
 
-    // Bit 4: insulation fault; the cable at 96 °C.
-    pile.send(realtime(id, 1 << 4, 96));
+    // Bit3 of the spec (1 << 2): air outlet over-temperature; the cable at 96 °C.
+    pile.send(realtime(id, 1 << 2, 96));
     let query = format!("pile_id={id}&open=true");
-    let (insulation, _) = alarm(&server, &query, "insulation_fault").await;
-    assert_eq!(insulation["severity"], "critical");
+    let (outlet, _) = alarm(&server, &query, "air_outlet_over_temperature").await;
+    assert_eq!(outlet["severity"], "critical");
     let (hot, _) = alarm(&server, &query, "over_temperature").await;
     assert!(hot["message"].as_str().unwrap().contains("96"), "{hot}");
 
     // Still faulted: no second alarm.
-    pile.send(realtime(id, 1 << 4, 96));
+    pile.send(realtime(id, 1 << 2, 96));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (_, all) = server.get(&format!("/api/v1/alarms?pile_id={id}")).await;
     assert_eq!(all.as_array().unwrap().len(), 2, "{all}");

@@ -126,23 +126,23 @@ async fn charges_and_faults_are_reported_as_json_and_as_csv_downloads() {
     let (s, none) = server.get("/api/v1/reports/operations?from=2026-03-02&until=2026-03-03").await;
     assert_eq!((s, none), (200, json!([])));
 
-    // An insulation fault at pile a is counted in the faults report.
+    // A fault at pile a (its door open) is counted in the faults report.
     pa.send(fault(a));
     server
         .until(&format!("/api/v1/alarms?pile_id={a}"), |v| {
-            v.as_array().is_some_and(|l| l.iter().any(|x| x["kind"] == "insulation_fault"))
+            v.as_array().is_some_and(|l| l.iter().any(|x| x["kind"] == "door_open"))
         })
         .await;
     let (s, _, disposition, csv) =
         download(&server, &format!("/api/v1/reports/faults?{period}&station_id={here}&format=csv")).await;
     assert_eq!(s, 200, "{csv}");
     assert_eq!(disposition, "attachment; filename=\"faults_2026-03-01_2026-03-02.csv\"");
-    assert_eq!(csv, format!("station_id,pile_id,kind,alarms\r\n{here},{a},insulation_fault,1\r\n"));
+    assert_eq!(csv, format!("station_id,pile_id,kind,alarms\r\n{here},{a},door_open,1\r\n"));
     let (_, faults) = server.get(&format!("/api/v1/reports/faults?{period}&station_id={there}")).await;
     assert_eq!(faults, json!([]));
 }
 
-/// A real-time frame from an idle gun reporting an insulation fault (bit 4).
+/// A real-time frame from an idle gun reporting its door open (Bit13).
 fn fault(id: &str) -> ykc::Message {
     ykc::Message::RealTime(ykc::RealTime {
         serial: SessionId("0".repeat(32)),
@@ -162,7 +162,7 @@ fn fault(id: &str) -> ykc::Message {
         kwh: dec!(0),
         loss_kwh: dec!(0),
         amount: dec!(0),
-        hardware_faults: 1 << 4,
+        hardware_faults: 1 << 12,
     })
 }
 
