@@ -234,6 +234,13 @@ impl Terms {
         }
     }
 
+    /// A prepaid charge whose limit comes to nothing: a pile reads a zero
+    /// limit as "no limit", so it would charge without end for the fee.
+    pub fn buys_nothing(&self) -> bool {
+        let limit = self.limit();
+        self.prepaid.is_some() && (limit.seconds == Some(0) || limit.kwh.is_some_and(|k| k.is_zero()))
+    }
+
     /// The seconds a tier plan's prepaid amount still buys at the tier in
     /// force, from the meter's state; `None` if nothing limits the charge.
     pub fn seconds_left(&self, meter: &Meter) -> Option<u32> {
@@ -790,6 +797,25 @@ mod tests {
         let empty = t.bill(&SessionId("s".into()), &Meter::default());
         assert!(empty.lines.is_empty());
         assert_eq!(empty.total, dec!(0));
+    }
+
+    #[test]
+    fn a_prepaid_amount_that_only_covers_the_fee_buys_nothing() {
+        let mut t = terms(Pricing::Time { per_hour: dec!(2.00), unit_minutes: 1 });
+        t.service_fee = dec!(0.50);
+        t.prepaid = Some(dec!(0.50));
+        assert_eq!(t.limit().seconds, Some(0));
+        assert!(t.buys_nothing(), "at the fee");
+        t.prepaid = Some(dec!(0.30));
+        assert!(t.buys_nothing(), "below the fee");
+        t.prepaid = Some(dec!(0.51));
+        assert!(!t.buys_nothing(), "a fen above the fee buys 18 s");
+        let mut e = terms(Pricing::Energy { per_kwh: dec!(2) });
+        e.service_fee = dec!(0.50);
+        e.prepaid = Some(dec!(0.51));
+        assert!(e.buys_nothing(), "0.005 kWh rounds down to nothing");
+        e.prepaid = None;
+        assert!(!e.buys_nothing(), "no prepaid amount: no limit was asked for");
     }
 
     #[test]

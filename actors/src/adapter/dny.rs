@@ -274,16 +274,18 @@ impl Dny {
                 (Down::RegisterReply(Ack { result: u8::from(!accepted) }), reply.0 as u16)
             }
             PileCommand::StartCharge { port, session, order } => {
+                // 0 is "no limit" on the wire: a limit that came to nothing
+                // (refused at start) must still never be sent as one.
+                let seconds = order.limit.seconds.map_or(0, |s| s.clamp(1, u16::MAX.into()) as u16);
                 let (fee_mode, limit) = match order.pricing {
-                    PricingKind::Time => {
-                        (0, order.limit.seconds.map_or(0, |s| s.min(u16::MAX.into()) as u16))
-                    }
-                    PricingKind::PowerTiers => {
-                        (2, order.limit.seconds.map_or(0, |s| s.min(u16::MAX.into()) as u16))
-                    }
+                    PricingKind::Time => (0, seconds),
+                    PricingKind::PowerTiers => (2, seconds),
                     PricingKind::Energy | PricingKind::TimeOfUse => (
                         1,
-                        order.limit.kwh.map_or(0, |k| (k * Decimal::from(100)).to_u16().unwrap_or(u16::MAX)),
+                        order
+                            .limit
+                            .kwh
+                            .map_or(0, |k| (k * Decimal::from(100)).to_u16().unwrap_or(u16::MAX).max(1)),
                     ),
                 };
                 self.starting.retain(|(p, _)| *p != port.0);

@@ -431,6 +431,7 @@ pub(super) fn start_error(e: StartError) -> ApiError {
         StartError::CapacityShort(_) => ApiError::conflict("station_capacity_short", e.to_string()),
         StartError::Refused(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_balance", m),
         StartError::Storage(m) => ApiError::unavailable(m),
+        StartError::TooLittle(m) => ApiError::invalid("prepaid", m),
     }
 }
 

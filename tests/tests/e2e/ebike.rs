@@ -252,3 +252,40 @@ async fn a_malformed_frame_closes_one_pile_and_others_keep_charging() {
     let (_, view) = server.get(&format!("/api/v1/piles/{}", pile_id(good_phys))).await;
     assert_eq!(view["online"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepaid_amount_that_only_pays_the_fee_is_refused_not_sent_as_no_limit() {
+    let server = Server::start();
+    let (station, time, energy, _) = setup(&server).await;
+    let phys = 0x05000004;
+    register(&server, phys, station).await;
+    let mut pile = connect(&server, config(phys)).await;
+    pile.set_profile(1, Profile::Constant(dec!(150)));
+    plug(&server, &pile, 1).await;
+    let path = format!("/api/v1/piles/{}/ports/1/start", pile_id(phys));
+
+    // The fee is 0.10: at or below it nothing is bought, and 0.01 past it
+    // buys 0.008 kWh, which is no whole hundredth.
+    for body in [
+        json!({"plan_id": time, "prepaid": "0.10"}),
+        json!({"plan_id": time, "prepaid": "0.05"}),
+        json!({"plan_id": energy, "prepaid": "0.11"}),
+    ] {
+        let (s, v) = server.post(&path, body.clone()).await;
+        assert_eq!(
+            (s, v["error"].as_str(), v["field"].as_str()),
+            (422, Some("invalid"), Some("prepaid")),
+            "{body}: {v}"
+        );
+    }
+    assert!(pile
+        .wait_for(|e| matches!(e, Event::Started { .. }), Duration::from_millis(300))
+        .await
+        .is_none());
+
+    // A fen past the fee buys 36 s, and the pile stops there by itself.
+    let session = start(&server, phys, 1, json!({"plan_id": time, "prepaid": "0.11"})).await;
+    let b = bill(&server, &session).await;
+    assert!(b["bill"]["seconds"].as_u64().unwrap() <= 60, "{b}");
+    assert_eq!(dec(&b["bill"]["total"]), dec!(0.11));
+}
