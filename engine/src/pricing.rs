@@ -9,6 +9,7 @@
 //! plan edited later never reprices a running charge.
 
 use chrono::{DateTime, FixedOffset, Utc};
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +68,8 @@ pub enum PricingError {
     NotPositive(&'static str),
     #[error("{0} has more than 4 decimal places")]
     TooPrecise(&'static str),
+    #[error("{0} must be at most {1}")]
+    TooLarge(&'static str, u32),
     #[error("power tiers must rise: tier {0} does not end above the one before")]
     TiersNotRising(usize),
     #[error("a tier plan needs at least one tier")]
@@ -82,8 +85,17 @@ fn money(name: &'static str, v: Decimal) -> Result<(), PricingError> {
     if v.normalize().scale() > 4 {
         return Err(PricingError::TooPrecise(name));
     }
+    if v > Decimal::from(MAX_PRICE) {
+        return Err(PricingError::TooLarge(name, MAX_PRICE));
+    }
     Ok(())
 }
+
+/// The dearest price per hour or per kWh a plan may set, yuan: with the
+/// API's bounds on amounts, no product of the two can overflow.
+pub const MAX_PRICE: u32 = 10_000;
+/// The highest tier bound, W (a tier plan is for e-bike ports).
+pub const MAX_TIER_W: u32 = 100_000;
 
 impl Pricing {
     pub fn validate(&self) -> Result<(), PricingError> {
@@ -106,6 +118,9 @@ impl Pricing {
                     money("per_hour", t.per_hour)?;
                     if t.up_to_w <= floor {
                         return Err(PricingError::TiersNotRising(i + 1));
+                    }
+                    if t.up_to_w > Decimal::from(MAX_TIER_W) {
+                        return Err(PricingError::TooLarge("up_to_w", MAX_TIER_W));
                     }
                     floor = t.up_to_w;
                 }
@@ -204,8 +219,10 @@ impl Terms {
         if percent >= Decimal::ONE_HUNDRED {
             return None;
         }
-        let gross = prepaid * Decimal::ONE_HUNDRED / (Decimal::ONE_HUNDRED - percent);
-        Some((gross - self.service_fee - spent).max(Decimal::ZERO))
+        // Checked: terms come from stored data as well as the API's bounds;
+        // a budget too large to compute is no limit rather than a panic.
+        let gross = prepaid.checked_mul(Decimal::ONE_HUNDRED)?.checked_div(Decimal::ONE_HUNDRED - percent)?;
+        Some(gross.checked_sub(self.service_fee)?.checked_sub(spent)?.max(Decimal::ZERO))
     }
 
     /// How long or how much the prepaid amount buys, net of the service fee
@@ -217,8 +234,8 @@ impl Terms {
             if per_hour.is_zero() {
                 return None;
             }
-            let s = (budget * Decimal::from(3600) / per_hour).floor();
-            Some(u32::try_from(s.mantissa()).unwrap_or(u32::MAX).min(36_000))
+            let s = budget.checked_mul(Decimal::from(3600)).and_then(|b| b.checked_div(per_hour));
+            Some(s.map_or(36_000, |s| s.floor().to_u32().unwrap_or(u32::MAX).min(36_000)))
         };
         match &self.pricing {
             Pricing::Time { per_hour, .. } => Limit { seconds: seconds_at(*per_hour), kwh: None },
@@ -228,7 +245,11 @@ impl Terms {
             }
             Pricing::Energy { per_kwh } if !per_kwh.is_zero() => Limit {
                 seconds: None,
-                kwh: Some((budget / per_kwh).round_dp_with_strategy(2, RoundingStrategy::ToZero)),
+                kwh: Some(
+                    budget
+                        .checked_div(*per_kwh)
+                        .map_or(Decimal::MAX, |k| k.round_dp_with_strategy(2, RoundingStrategy::ToZero)),
+                ),
             },
             Pricing::Energy { .. } | Pricing::TimeOfUse { .. } => Limit::default(),
         }
@@ -251,8 +272,8 @@ impl Terms {
         if per_hour.is_zero() {
             return None;
         }
-        let left = (budget * Decimal::from(3600) / per_hour).floor();
-        Some(u32::try_from(left.mantissa()).unwrap_or(u32::MAX))
+        let left = budget.checked_mul(Decimal::from(3600))?.checked_div(per_hour)?.floor();
+        Some(left.to_u32().unwrap_or(u32::MAX))
     }
 
     /// The lines for what the meter recorded, before fees, minimum and cap.
