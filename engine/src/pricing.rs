@@ -199,7 +199,7 @@ impl Discount {
                 .sum(),
             None => list * self.percent / Decimal::ONE_HUNDRED,
         };
-        round(off.max(Decimal::ZERO).min(list), 2)
+        cents(off.max(Decimal::ZERO).min(list))
     }
 }
 
@@ -357,7 +357,7 @@ impl Terms {
         if delivered && listed < self.minimum {
             lines.push(BillLine::Minimum { amount: self.minimum - listed });
         }
-        let list_total = round(sum(&lines), 2);
+        let list_total = cents(sum(&lines));
         let discount = self.discount.as_ref().map_or(Decimal::ZERO, |d| d.amount(list_total, &lines));
         if let Some(d) = self.discount.as_ref().filter(|_| !discount.is_zero()) {
             let tariff_id = d.tariff.as_ref().map(|(id, _)| *id);
@@ -370,7 +370,7 @@ impl Terms {
                 lines.push(BillLine::PrepaidCap { amount: -over });
             }
         }
-        let total = round(sum(&lines), 2);
+        let total = cents(sum(&lines));
         let (energy_amount, service_amount) =
             lines.iter().fold((Decimal::ZERO, Decimal::ZERO), |(e, s), l| match l {
                 BillLine::Period { energy_amount, service_amount, .. } => {
@@ -399,6 +399,13 @@ impl Terms {
             reconciliation: None,
         }
     }
+}
+
+/// Money to the fen, the one rule for every amount anyone is charged,
+/// paid or told: half a fen rounds away from zero, as on a till, never to
+/// even (the default `round_dp`).
+pub fn cents(d: Decimal) -> Decimal {
+    round(d, 2)
 }
 
 fn round(d: Decimal, dp: u32) -> Decimal {
@@ -818,6 +825,14 @@ mod tests {
         let empty = t.bill(&SessionId("s".into()), &Meter::default());
         assert!(empty.lines.is_empty());
         assert_eq!(empty.total, dec!(0));
+    }
+
+    #[test]
+    fn money_rounds_half_a_fen_away_from_zero() {
+        assert_eq!(cents(dec!(0.125)), dec!(0.13), "not to even (0.12)");
+        assert_eq!(cents(dec!(0.135)), dec!(0.14));
+        assert_eq!(cents(dec!(-0.125)), dec!(-0.13));
+        assert_eq!(cents(dec!(0.1249)), dec!(0.12));
     }
 
     #[test]

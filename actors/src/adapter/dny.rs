@@ -15,6 +15,7 @@ use engine::alarm::Severity;
 use engine::clock::Clock;
 use engine::dny::{self, Ack, CodecError, Down, Frame, FrameFault, PortState, StreamCodec, Unit, Up};
 use engine::domain::{PortNo, PortStatus, Protocol, SessionId};
+use engine::pricing::cents;
 use engine::session::StopReason;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -292,7 +293,7 @@ impl Dny {
                 self.starting.push((port.0, session.0.clone()));
                 let m = dny::StartStop {
                     fee_mode,
-                    balance: order.balance.round_dp(2),
+                    balance: cents(order.balance),
                     port: port.0,
                     command: 1,
                     limit,
@@ -307,7 +308,7 @@ impl Dny {
             // Go (the start command itself follows or went ahead) or no-go.
             PileCommand::CardVerdict { card, verdict, reply, .. } => {
                 let (result, balance) = match verdict {
-                    Ok(balance) => (dny::CardReply::GO, balance.round_dp(2)),
+                    Ok(balance) => (dny::CardReply::GO, cents(balance)),
                     Err(CardRefusal::BalanceTooLow) => (dny::CardReply::BALANCE_TOO_LOW, Decimal::ZERO),
                     Err(CardRefusal::Frozen) => (dny::CardReply::FROZEN, Decimal::ZERO),
                     Err(_) => (dny::CardReply::UNKNOWN_CARD, Decimal::ZERO),

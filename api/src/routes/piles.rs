@@ -353,7 +353,7 @@ pub(super) async fn pricing(
                 }
             };
             // Plan prices are bounded too, so the product cannot overflow.
-            let cost = (hours * per_hour).round_dp(2);
+            let cost = engine::pricing::cents(hours * per_hour);
             Some(bounds::yuan("prepaid_hours", cost, bounds::FEN).map_err(|_| {
                 ApiError::invalid(
                     "prepaid_hours",
