@@ -94,7 +94,7 @@ impl From<&crate::port::StartError> for CardRefusal {
         match e {
             Busy(_) | Faulted => CardRefusal::Busy,
             CapacityShort(_) => CardRefusal::CapacityShort,
-            Refused(_) => CardRefusal::BalanceTooLow,
+            Refused(_) | TooLittle(_) => CardRefusal::BalanceTooLow,
             NoSuchPort | Offline | Unavailable | Storage(_) => CardRefusal::Unavailable,
         }
     }

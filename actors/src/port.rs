@@ -41,6 +41,9 @@ pub enum StartError {
     Refused(String),
     #[error("the port is unavailable")]
     Unavailable,
+    /// The prepaid amount buys nothing past the station's fee.
+    #[error("{0}")]
+    TooLittle(String),
 }
 
 /// What became of a start.
@@ -375,7 +378,7 @@ impl Handler<Start> for Port {
             (None, PortStatus::Charging) => Some(StartError::Busy(None)),
             (None, PortStatus::Idle | PortStatus::Plugged | PortStatus::Full) => None,
         };
-        if let Some(e) = refused {
+        if let Some(e) = refused.or_else(|| self.too_little(&msg)) {
             return Box::pin(fut::ready(Err(e)));
         }
         // The station must fit the charge's minimum under its limit first.
@@ -441,6 +444,18 @@ impl Port {
                 queued: self.platform.metrics.queued(Mailbox::Station),
             });
         }
+    }
+
+    /// Refuses a prepaid charge that would buy nothing, before it can queue.
+    fn too_little(&self, msg: &Start) -> Option<StartError> {
+        msg.purchase.prepaid?;
+        let terms = self.station.terms(msg.purchase.clone());
+        terms.buys_nothing().then(|| {
+            StartError::TooLittle(format!(
+                "the prepaid amount must buy more than the station's service fee of {}",
+                terms.service_fee
+            ))
+        })
     }
 
     /// Starts, queues or refuses a charge by the station's answer.

@@ -546,7 +546,7 @@ mod tests {
                     Op::End(i, c, pct) if !open.is_empty() => {
                         let (s, payer) = open.remove(i % open.len());
                         let list = fen(c);
-                        let discount = (list * Decimal::from(pct) / dec!(100)).round_dp(2);
+                        let discount = crate::pricing::cents(list * Decimal::from(pct) / dec!(100));
                         l.post(Entry::capture(&payer, Some(1), &bill(s.as_str(), list, discount), t))
                     }
                     Op::Refund(d, c) => l.post(Entry::refund(&format!("r{n}"), d, "sandbox", fen(c), t)),
@@ -558,7 +558,7 @@ mod tests {
                     Op::Settle(pct) => {
                         let revenue = l.balance(&Account::Revenue(Some(1)));
                         let discounts = l.balance(&Account::Discounts(Some(1)));
-                        let commission = ((revenue - discounts) * Decimal::from(pct) / dec!(100)).round_dp(2);
+                        let commission = crate::pricing::cents((revenue - discounts) * Decimal::from(pct) / dec!(100));
                         l.post(Entry::settlement(1, &format!("d{n}"), revenue, discounts, commission, t))
                     }
                     _ => continue,

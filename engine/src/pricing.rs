@@ -9,6 +9,7 @@
 //! plan edited later never reprices a running charge.
 
 use chrono::{DateTime, FixedOffset, Utc};
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +68,8 @@ pub enum PricingError {
     NotPositive(&'static str),
     #[error("{0} has more than 4 decimal places")]
     TooPrecise(&'static str),
+    #[error("{0} must be at most {1}")]
+    TooLarge(&'static str, u32),
     #[error("power tiers must rise: tier {0} does not end above the one before")]
     TiersNotRising(usize),
     #[error("a tier plan needs at least one tier")]
@@ -82,8 +85,17 @@ fn money(name: &'static str, v: Decimal) -> Result<(), PricingError> {
     if v.normalize().scale() > 4 {
         return Err(PricingError::TooPrecise(name));
     }
+    if v > Decimal::from(MAX_PRICE) {
+        return Err(PricingError::TooLarge(name, MAX_PRICE));
+    }
     Ok(())
 }
+
+/// The dearest price per hour or per kWh a plan may set, yuan: with the
+/// API's bounds on amounts, no product of the two can overflow.
+pub const MAX_PRICE: u32 = 10_000;
+/// The highest tier bound, W (a tier plan is for e-bike ports).
+pub const MAX_TIER_W: u32 = 100_000;
 
 impl Pricing {
     pub fn validate(&self) -> Result<(), PricingError> {
@@ -106,6 +118,9 @@ impl Pricing {
                     money("per_hour", t.per_hour)?;
                     if t.up_to_w <= floor {
                         return Err(PricingError::TiersNotRising(i + 1));
+                    }
+                    if t.up_to_w > Decimal::from(MAX_TIER_W) {
+                        return Err(PricingError::TooLarge("up_to_w", MAX_TIER_W));
                     }
                     floor = t.up_to_w;
                 }
@@ -184,7 +199,7 @@ impl Discount {
                 .sum(),
             None => list * self.percent / Decimal::ONE_HUNDRED,
         };
-        round(off.max(Decimal::ZERO).min(list), 2)
+        cents(off.max(Decimal::ZERO).min(list))
     }
 }
 
@@ -204,8 +219,10 @@ impl Terms {
         if percent >= Decimal::ONE_HUNDRED {
             return None;
         }
-        let gross = prepaid * Decimal::ONE_HUNDRED / (Decimal::ONE_HUNDRED - percent);
-        Some((gross - self.service_fee - spent).max(Decimal::ZERO))
+        // Checked: terms come from stored data as well as the API's bounds;
+        // a budget too large to compute is no limit rather than a panic.
+        let gross = prepaid.checked_mul(Decimal::ONE_HUNDRED)?.checked_div(Decimal::ONE_HUNDRED - percent)?;
+        Some(gross.checked_sub(self.service_fee)?.checked_sub(spent)?.max(Decimal::ZERO))
     }
 
     /// How long or how much the prepaid amount buys, net of the service fee
@@ -217,8 +234,8 @@ impl Terms {
             if per_hour.is_zero() {
                 return None;
             }
-            let s = (budget * Decimal::from(3600) / per_hour).floor();
-            Some(u32::try_from(s.mantissa()).unwrap_or(u32::MAX).min(36_000))
+            let s = budget.checked_mul(Decimal::from(3600)).and_then(|b| b.checked_div(per_hour));
+            Some(s.map_or(36_000, |s| s.floor().to_u32().unwrap_or(u32::MAX).min(36_000)))
         };
         match &self.pricing {
             Pricing::Time { per_hour, .. } => Limit { seconds: seconds_at(*per_hour), kwh: None },
@@ -228,10 +245,21 @@ impl Terms {
             }
             Pricing::Energy { per_kwh } if !per_kwh.is_zero() => Limit {
                 seconds: None,
-                kwh: Some((budget / per_kwh).round_dp_with_strategy(2, RoundingStrategy::ToZero)),
+                kwh: Some(
+                    budget
+                        .checked_div(*per_kwh)
+                        .map_or(Decimal::MAX, |k| k.round_dp_with_strategy(2, RoundingStrategy::ToZero)),
+                ),
             },
             Pricing::Energy { .. } | Pricing::TimeOfUse { .. } => Limit::default(),
         }
+    }
+
+    /// A prepaid charge whose limit comes to nothing: a pile reads a zero
+    /// limit as "no limit", so it would charge without end for the fee.
+    pub fn buys_nothing(&self) -> bool {
+        let limit = self.limit();
+        self.prepaid.is_some() && (limit.seconds == Some(0) || limit.kwh.is_some_and(|k| k.is_zero()))
     }
 
     /// The seconds a tier plan's prepaid amount still buys at the tier in
@@ -244,8 +272,8 @@ impl Terms {
         if per_hour.is_zero() {
             return None;
         }
-        let left = (budget * Decimal::from(3600) / per_hour).floor();
-        Some(u32::try_from(left.mantissa()).unwrap_or(u32::MAX))
+        let left = budget.checked_mul(Decimal::from(3600))?.checked_div(per_hour)?.floor();
+        Some(left.to_u32().unwrap_or(u32::MAX))
     }
 
     /// The lines for what the meter recorded, before fees, minimum and cap.
@@ -329,7 +357,7 @@ impl Terms {
         if delivered && listed < self.minimum {
             lines.push(BillLine::Minimum { amount: self.minimum - listed });
         }
-        let list_total = round(sum(&lines), 2);
+        let list_total = cents(sum(&lines));
         let discount = self.discount.as_ref().map_or(Decimal::ZERO, |d| d.amount(list_total, &lines));
         if let Some(d) = self.discount.as_ref().filter(|_| !discount.is_zero()) {
             let tariff_id = d.tariff.as_ref().map(|(id, _)| *id);
@@ -342,7 +370,7 @@ impl Terms {
                 lines.push(BillLine::PrepaidCap { amount: -over });
             }
         }
-        let total = round(sum(&lines), 2);
+        let total = cents(sum(&lines));
         let (energy_amount, service_amount) =
             lines.iter().fold((Decimal::ZERO, Decimal::ZERO), |(e, s), l| match l {
                 BillLine::Period { energy_amount, service_amount, .. } => {
@@ -371,6 +399,13 @@ impl Terms {
             reconciliation: None,
         }
     }
+}
+
+/// Money to the fen, the one rule for every amount anyone is charged,
+/// paid or told: half a fen rounds away from zero, as on a till, never to
+/// even (the default `round_dp`).
+pub fn cents(d: Decimal) -> Decimal {
+    round(d, 2)
 }
 
 fn round(d: Decimal, dp: u32) -> Decimal {
@@ -790,6 +825,33 @@ mod tests {
         let empty = t.bill(&SessionId("s".into()), &Meter::default());
         assert!(empty.lines.is_empty());
         assert_eq!(empty.total, dec!(0));
+    }
+
+    #[test]
+    fn money_rounds_half_a_fen_away_from_zero() {
+        assert_eq!(cents(dec!(0.125)), dec!(0.13), "not to even (0.12)");
+        assert_eq!(cents(dec!(0.135)), dec!(0.14));
+        assert_eq!(cents(dec!(-0.125)), dec!(-0.13));
+        assert_eq!(cents(dec!(0.1249)), dec!(0.12));
+    }
+
+    #[test]
+    fn a_prepaid_amount_that_only_covers_the_fee_buys_nothing() {
+        let mut t = terms(Pricing::Time { per_hour: dec!(2.00), unit_minutes: 1 });
+        t.service_fee = dec!(0.50);
+        t.prepaid = Some(dec!(0.50));
+        assert_eq!(t.limit().seconds, Some(0));
+        assert!(t.buys_nothing(), "at the fee");
+        t.prepaid = Some(dec!(0.30));
+        assert!(t.buys_nothing(), "below the fee");
+        t.prepaid = Some(dec!(0.51));
+        assert!(!t.buys_nothing(), "a fen above the fee buys 18 s");
+        let mut e = terms(Pricing::Energy { per_kwh: dec!(2) });
+        e.service_fee = dec!(0.50);
+        e.prepaid = Some(dec!(0.51));
+        assert!(e.buys_nothing(), "0.005 kWh rounds down to nothing");
+        e.prepaid = None;
+        assert!(!e.buys_nothing(), "no prepaid amount: no limit was asked for");
     }
 
     #[test]

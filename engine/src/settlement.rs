@@ -7,7 +7,7 @@
 //! late correction lands in the day it is booked.
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Merchant;
@@ -114,8 +114,7 @@ pub fn compute(
         s.refunds += sign * bill.refund;
     }
     s.paid = s.revenue - s.discounts;
-    s.commission = (s.paid * merchant.commission_percent / Decimal::ONE_HUNDRED)
-        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    s.commission = crate::pricing::cents(s.paid * merchant.commission_percent / Decimal::ONE_HUNDRED);
     s.payout = s.paid - s.commission;
     s
 }

@@ -15,6 +15,7 @@ use engine::alarm::Severity;
 use engine::clock::Clock;
 use engine::dny::{self, Ack, CodecError, Down, Frame, FrameFault, PortState, StreamCodec, Unit, Up};
 use engine::domain::{PortNo, PortStatus, Protocol, SessionId};
+use engine::pricing::cents;
 use engine::session::StopReason;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -274,23 +275,25 @@ impl Dny {
                 (Down::RegisterReply(Ack { result: u8::from(!accepted) }), reply.0 as u16)
             }
             PileCommand::StartCharge { port, session, order } => {
+                // 0 is "no limit" on the wire: a limit that came to nothing
+                // (refused at start) must still never be sent as one.
+                let seconds = order.limit.seconds.map_or(0, |s| s.clamp(1, u16::MAX.into()) as u16);
                 let (fee_mode, limit) = match order.pricing {
-                    PricingKind::Time => {
-                        (0, order.limit.seconds.map_or(0, |s| s.min(u16::MAX.into()) as u16))
-                    }
-                    PricingKind::PowerTiers => {
-                        (2, order.limit.seconds.map_or(0, |s| s.min(u16::MAX.into()) as u16))
-                    }
+                    PricingKind::Time => (0, seconds),
+                    PricingKind::PowerTiers => (2, seconds),
                     PricingKind::Energy | PricingKind::TimeOfUse => (
                         1,
-                        order.limit.kwh.map_or(0, |k| (k * Decimal::from(100)).to_u16().unwrap_or(u16::MAX)),
+                        order
+                            .limit
+                            .kwh
+                            .map_or(0, |k| (k * Decimal::from(100)).to_u16().unwrap_or(u16::MAX).max(1)),
                     ),
                 };
                 self.starting.retain(|(p, _)| *p != port.0);
                 self.starting.push((port.0, session.0.clone()));
                 let m = dny::StartStop {
                     fee_mode,
-                    balance: order.balance.round_dp(2),
+                    balance: cents(order.balance),
                     port: port.0,
                     command: 1,
                     limit,
@@ -305,7 +308,7 @@ impl Dny {
             // Go (the start command itself follows or went ahead) or no-go.
             PileCommand::CardVerdict { card, verdict, reply, .. } => {
                 let (result, balance) = match verdict {
-                    Ok(balance) => (dny::CardReply::GO, balance.round_dp(2)),
+                    Ok(balance) => (dny::CardReply::GO, cents(balance)),
                     Err(CardRefusal::BalanceTooLow) => (dny::CardReply::BALANCE_TOO_LOW, Decimal::ZERO),
                     Err(CardRefusal::Frozen) => (dny::CardReply::FROZEN, Decimal::ZERO),
                     Err(_) => (dny::CardReply::UNKNOWN_CARD, Decimal::ZERO),

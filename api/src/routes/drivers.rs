@@ -47,10 +47,7 @@ fn phone(p: &str) -> ApiResult<&str> {
 
 /// Yuan to the fen, above zero.
 pub fn amount(field: &'static str, v: Decimal) -> ApiResult<Decimal> {
-    if v <= Decimal::ZERO || v.normalize().scale() > 2 || v > Decimal::from(100_000) {
-        return Err(ApiError::invalid(field, "an amount in yuan above 0 and at most 100000, to the fen"));
-    }
-    Ok(v)
+    super::bounds::yuan(field, v, super::bounds::FEN)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -190,6 +187,7 @@ async fn wallet(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
 #[schema(as = TopUp)]
 #[serde(deny_unknown_fields)]
 struct TopUpBody {
+    #[schema(minimum = 0.01, maximum = 100000)]
     amount: Decimal,
 }
 
@@ -229,7 +227,9 @@ struct ChargeBody {
     pile_id: String,
     port: u8,
     plan_id: Option<i64>,
+    #[schema(minimum = 0.01, maximum = 100000)]
     prepaid: Option<Decimal>,
+    #[schema(minimum = 0.01, maximum = 24)]
     prepaid_hours: Option<Decimal>,
     #[serde(default)]
     queue: bool,
@@ -289,6 +289,7 @@ async fn charge(state: State, req: HttpRequest, body: web::Json<ChargeBody>) -> 
 #[schema(as = Refund)]
 #[serde(deny_unknown_fields)]
 struct RefundBody {
+    #[schema(minimum = 0.01, maximum = 100000)]
     amount: Decimal,
 }
 

@@ -39,6 +39,7 @@ struct Body {
     /// The admin names the operator; others create their own operator's.
     operator_id: Option<i64>,
     name: String,
+    #[schema(minimum = 0, maximum = 100)]
     commission_percent: Decimal,
 }
 
@@ -90,10 +91,7 @@ async fn list(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiRes
 }
 
 fn check_commission(pct: Decimal) -> ApiResult<Decimal> {
-    if pct.is_sign_negative() || pct > Decimal::ONE_HUNDRED || pct.normalize().scale() > 2 {
-        return Err(ApiError::invalid("commission_percent", "0 to 100, to 0.01"));
-    }
-    Ok(pct)
+    super::bounds::within("commission_percent", pct, Decimal::ZERO, Decimal::ONE_HUNDRED, 2)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -102,6 +100,7 @@ fn check_commission(pct: Decimal) -> ApiResult<Decimal> {
 struct Patch {
     name: Option<String>,
     /// From the next statement on; issued statements never change.
+    #[schema(minimum = 0, maximum = 100)]
     commission_percent: Option<Decimal>,
     /// `false`: no new station may name it; its stations and statements go on.
     in_service: Option<bool>,

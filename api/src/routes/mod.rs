@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::ApiError;
 
 pub mod alarms;
+pub mod bounds;
 pub mod drivers;
 pub mod live;
 pub mod merchants;

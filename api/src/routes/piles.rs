@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{optional_json, set_service, OutOfService, Page, PageQuery, State};
+use super::{bounds, optional_json, set_service, OutOfService, Page, PageQuery, State};
 use crate::auth::{manager, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::forward::forwarded;
@@ -296,12 +296,15 @@ const DEFAULT_START_BALANCE: u32 = 500;
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     /// What the driver has to spend, yuan (told to piles that enforce it).
+    #[schema(minimum = 0, maximum = 100000)]
     pub balance: Option<Decimal>,
     /// An e-bike price plan; without one the station's tariff applies.
     pub plan_id: Option<i64>,
     /// Paid up front, yuan: the charge stops when it is spent, the rest is refunded.
+    #[schema(minimum = 0.01, maximum = 100000)]
     pub prepaid: Option<Decimal>,
     /// Or hours bought up front at the plan's (cheapest) hourly price.
+    #[schema(minimum = 0.01, maximum = 24)]
     pub prepaid_hours: Option<Decimal>,
     /// If the station has no room now, wait for it instead of a 409.
     #[serde(default)]
@@ -334,8 +337,9 @@ pub(super) async fn pricing(
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid("prepaid_hours", "give prepaid or prepaid_hours, not both"))
         }
-        (Some(yuan), None) => Some(yuan),
+        (Some(yuan), None) => Some(bounds::yuan("prepaid", yuan, bounds::FEN)?),
         (None, Some(hours)) => {
+            let hours = bounds::within("prepaid_hours", hours, bounds::FEN, bounds::MAX_HOURS.into(), 2)?;
             let per_hour = match plan.as_ref().map(|p| &p.pricing) {
                 Some(Pricing::Time { per_hour, .. }) => *per_hour,
                 Some(Pricing::PowerTiers { tiers, .. }) => {
@@ -348,15 +352,17 @@ pub(super) async fn pricing(
                     ))
                 }
             };
-            Some((hours * per_hour).round_dp(2))
+            // Plan prices are bounded too, so the product cannot overflow.
+            let cost = engine::pricing::cents(hours * per_hour);
+            Some(bounds::yuan("prepaid_hours", cost, bounds::FEN).map_err(|_| {
+                ApiError::invalid(
+                    "prepaid_hours",
+                    format!("{hours} h cost {cost}: above 0 and at most {} yuan", bounds::MAX_YUAN),
+                )
+            })?)
         }
         (None, None) => None,
     };
-    if let Some(p) = prepaid {
-        if p <= Decimal::ZERO || p.normalize().scale() > 2 {
-            return Err(ApiError::invalid("prepaid", "a prepaid amount is above zero, to the fen"));
-        }
-    }
     Ok((plan, prepaid))
 }
 
@@ -407,10 +413,10 @@ async fn start_charge(
     let id = &record.id;
     let body: StartBody = optional_json(body)?;
     let (plan, prepaid) = pricing(state, &body, &record).await?;
-    let balance = body.balance.or(prepaid).unwrap_or(Decimal::from(DEFAULT_START_BALANCE));
-    if balance.is_sign_negative() {
-        return Err(ApiError::invalid("balance", "balance cannot be negative"));
-    }
+    let balance = match body.balance {
+        Some(b) => bounds::yuan("balance", b, Decimal::ZERO)?,
+        None => prepaid.unwrap_or(Decimal::from(DEFAULT_START_BALANCE)),
+    };
     let pile = live_pile(state, &record, port)?;
     in_service(state, &record, port).await?;
     let purchase = Purchase { plan, prepaid, ..Default::default() };
@@ -431,6 +437,7 @@ pub(super) fn start_error(e: StartError) -> ApiError {
         StartError::CapacityShort(_) => ApiError::conflict("station_capacity_short", e.to_string()),
         StartError::Refused(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_balance", m),
         StartError::Storage(m) => ApiError::unavailable(m),
+        StartError::TooLittle(m) => ApiError::invalid("prepaid", m),
     }
 }
 

@@ -240,9 +240,11 @@ pub struct Body {
     pub utc_offset_minutes: Option<i32>,
     /// Added to every charge, yuan.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100000)]
     pub service_fee: Decimal,
     /// The least a charge costs, yuan.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100000)]
     pub minimum_charge: Decimal,
     /// The site owner its charges are settled to; none: the operator's own.
     pub merchant_id: Option<i64>,
@@ -297,10 +299,7 @@ fn check_offset(minutes: i32) -> ApiResult<i32> {
 }
 
 fn check_fen(field: &'static str, v: Decimal) -> ApiResult<()> {
-    if v.is_sign_negative() && !v.is_zero() || v.normalize().scale() > 2 {
-        return Err(ApiError::invalid(field, "an amount in yuan, not negative, to the fen"));
-    }
-    Ok(())
+    super::bounds::yuan(field, v, Decimal::ZERO).map(drop)
 }
 
 /// A station's merchant is one of its operator's, in service.
@@ -336,7 +335,9 @@ async fn get(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpRe
 pub struct Patch {
     pub name: Option<String>,
     pub utc_offset_minutes: Option<i32>,
+    #[schema(minimum = 0, maximum = 100000)]
     pub service_fee: Option<Decimal>,
+    #[schema(minimum = 0, maximum = 100000)]
     pub minimum_charge: Option<Decimal>,
     /// `null` makes the station the operator's own again.
     #[serde(default, deserialize_with = "super::nullable")]

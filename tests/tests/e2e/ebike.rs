@@ -252,3 +252,94 @@ async fn a_malformed_frame_closes_one_pile_and_others_keep_charging() {
     let (_, view) = server.get(&format!("/api/v1/piles/{}", pile_id(good_phys))).await;
     assert_eq!(view["online"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepaid_amount_that_only_pays_the_fee_is_refused_not_sent_as_no_limit() {
+    let server = Server::start();
+    let (station, time, energy, _) = setup(&server).await;
+    let phys = 0x05000004;
+    register(&server, phys, station).await;
+    let mut pile = connect(&server, config(phys)).await;
+    pile.set_profile(1, Profile::Constant(dec!(150)));
+    plug(&server, &pile, 1).await;
+    let path = format!("/api/v1/piles/{}/ports/1/start", pile_id(phys));
+
+    // The fee is 0.10: at or below it nothing is bought, and 0.01 past it
+    // buys 0.008 kWh, which is no whole hundredth.
+    for body in [
+        json!({"plan_id": time, "prepaid": "0.10"}),
+        json!({"plan_id": time, "prepaid": "0.05"}),
+        json!({"plan_id": energy, "prepaid": "0.11"}),
+    ] {
+        let (s, v) = server.post(&path, body.clone()).await;
+        assert_eq!(
+            (s, v["error"].as_str(), v["field"].as_str()),
+            (422, Some("invalid"), Some("prepaid")),
+            "{body}: {v}"
+        );
+    }
+    assert!(pile
+        .wait_for(|e| matches!(e, Event::Started { .. }), Duration::from_millis(300))
+        .await
+        .is_none());
+
+    // A fen past the fee buys 36 s, and the pile stops there by itself.
+    let session = start(&server, phys, 1, json!({"plan_id": time, "prepaid": "0.11"})).await;
+    let b = bill(&server, &session).await;
+    assert!(b["bill"]["seconds"].as_u64().unwrap() <= 60, "{b}");
+    assert_eq!(dec(&b["bill"]["total"]), dec!(0.11));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_negative_and_zero_amounts_get_a_json_422_and_the_server_keeps_serving() {
+    let server = Server::start();
+    let (station, time, energy, _) = setup(&server).await;
+    let phys = 0x05000005;
+    register(&server, phys, station).await;
+    let pile = connect(&server, config(phys)).await;
+    pile.set_profile(1, Profile::Constant(dec!(150)));
+    plug(&server, &pile, 1).await;
+    let start_path = format!("/api/v1/piles/{}/ports/1/start", pile_id(phys));
+    let huge = "79228162514264337593543950335";
+
+    let cases = [
+        // prepaid_hours × per_hour panicked on overflow here.
+        (start_path.as_str(), json!({"plan_id": time, "prepaid_hours": huge}), "prepaid_hours"),
+        (&start_path, json!({"plan_id": time, "prepaid_hours": "-1"}), "prepaid_hours"),
+        (&start_path, json!({"plan_id": time, "prepaid_hours": "0"}), "prepaid_hours"),
+        (&start_path, json!({"plan_id": energy, "prepaid": huge}), "prepaid"),
+        (&start_path, json!({"plan_id": energy, "prepaid": "-5"}), "prepaid"),
+        (&start_path, json!({"plan_id": energy, "prepaid": "0"}), "prepaid"),
+        (&start_path, json!({"plan_id": energy, "prepaid": "5", "balance": huge}), "balance"),
+        (&start_path, json!({"plan_id": energy, "prepaid": "5", "balance": "-1"}), "balance"),
+        ("/api/v1/stations", json!({"name": "S", "tariff_id": 1, "service_fee": huge}), "service_fee"),
+        ("/api/v1/stations", json!({"name": "S", "tariff_id": 1, "minimum_charge": huge}), "minimum_charge"),
+        (
+            "/api/v1/plans",
+            json!({"name": "p", "pricing": {"kind": "time", "per_hour": huge, "unit_minutes": 1}}),
+            "pricing",
+        ),
+        ("/api/v1/merchants", json!({"name": "m", "commission_percent": huge}), "commission_percent"),
+    ];
+    for (path, body, field) in cases {
+        let (s, v) = server.post(path, body.clone()).await;
+        assert_eq!(
+            (s, v["error"].as_str(), v["field"].as_str()),
+            (422, Some("invalid"), Some(field)),
+            "{body}: {v}"
+        );
+    }
+    // Scientific and numeric forms are refused as JSON errors too, never 5xx.
+    for raw in [r#"{"prepaid": "1e30"}"#, r#"{"prepaid": 1e30}"#, r#"{"prepaid_hours": 1e300}"#] {
+        let (s, v) = server.post_raw(&start_path, raw).await;
+        assert!((400..500).contains(&s) && v["error"].is_string(), "{raw}: {s} {v}");
+    }
+
+    // The bounds are in the OpenAPI document for generated clients.
+    let doc: Value = serde_json::from_str(api::openapi::document()).unwrap();
+    let prepaid = &doc["components"]["schemas"]["StartBody"]["properties"]["prepaid"];
+    assert_eq!(prepaid["maximum"], json!(100000), "{prepaid}");
+
+    // And the server still serves a sane start.
+    start(&server, phys, 1, json!({"plan_id": time, "prepaid_hours": "1"})).await;
+}
