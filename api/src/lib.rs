@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod settle;
+pub mod signin;
 pub mod tenancy;
 
 pub use config::ServeConfig;

@@ -67,10 +67,14 @@ struct CodeBody {
     request_body = CodeBody,
     responses(
         (status = 202, description = "`{sent: true}`", body = Object),
+        (status = 429, description = "Too many codes for this phone or address; see `Retry-After`", body = ApiError),
+        (status = 503, description = "Too many codes pending", body = ApiError),
     ),
 )]
-async fn send_code(money: MoneyData, body: web::Json<CodeBody>) -> ApiResult<HttpResponse> {
-    money.send_code(phone(&body.phone)?).await;
+async fn send_code(money: MoneyData, req: HttpRequest, body: web::Json<CodeBody>) -> ApiResult<HttpResponse> {
+    let phone = phone(&body.phone)?;
+    money.signin.code_request(phone, money.signin.client(&req))?;
+    money.send_code(phone).await?;
     Ok(HttpResponse::Accepted().json(json!({ "sent": true })))
 }
 
@@ -92,8 +96,14 @@ struct RegisterBody {
         (status = 201, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
     ),
 )]
-async fn register(state: State, money: MoneyData, body: web::Json<RegisterBody>) -> ApiResult<HttpResponse> {
+async fn register(
+    state: State,
+    money: MoneyData,
+    req: HttpRequest,
+    body: web::Json<RegisterBody>,
+) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
+    money.signin.code_check(phone, money.signin.client(&req))?;
     if let Some(p) = &body.password {
         if p.chars().count() < 8 {
             return Err(ApiError::invalid("password", "at least 8 characters"));
@@ -129,8 +139,14 @@ struct LoginBody {
         (status = 200, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
     ),
 )]
-async fn login(state: State, money: MoneyData, body: web::Json<LoginBody>) -> ApiResult<HttpResponse> {
+async fn login(
+    state: State,
+    money: MoneyData,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
+    money.signin.code_check(phone, money.signin.client(&req))?;
     let refused = || {
         ApiError::new(
             actix_web::http::StatusCode::UNAUTHORIZED,
