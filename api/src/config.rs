@@ -82,6 +82,8 @@ pub struct ServeConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client; from any
     /// other peer the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Password hashes (argon2) computed at once, on the blocking pool.
+    pub password_hash_concurrency: usize,
     /// The drivers' app's base URL: ports' QR codes encode `{public_url}/q/{code}`.
     pub public_url: String,
     /// Keep-alive comments on quiet server-sent event streams.
@@ -161,6 +163,7 @@ impl Default for ServeConfig {
             signin_checks_per_address: 60,
             signin_window_ms: 15 * 60 * 1000,
             trusted_proxies: Vec::new(),
+            password_hash_concurrency: 2,
             live_keepalive_ms: 15_000,
             public_url: "http://localhost:8080/api/v1".into(),
             token_ttl_ms: 30 * 24 * 3600 * 1000,

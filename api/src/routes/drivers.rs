@@ -115,7 +115,10 @@ async fn register(
     if !money.take_code(phone, body.code.trim()) {
         return Err(ApiError::invalid("code", "wrong or expired code"));
     }
-    let hash = body.password.as_deref().map(money::hash_password).transpose()?;
+    let hash = match body.password.as_deref() {
+        Some(p) => Some(crate::passwords::hash(p).await?),
+        None => None,
+    };
     let driver = state.store.create_driver(phone, hash.as_deref(), None).await?;
     let token = money.issue(&state, Principal::Driver { driver_id: driver.id }).await?;
     Ok(HttpResponse::Created().json(json!({ "driver": driver, "token": token })))
@@ -154,12 +157,16 @@ async fn login(
             "wrong phone, code or password",
         )
     };
-    let mut driver = state.store.driver_by_phone(phone).await?.ok_or_else(refused)?;
+    let driver = state.store.driver_by_phone(phone).await?;
     let ok = match (&body.code, &body.password) {
-        (Some(code), None) => money.take_code(phone, code.trim()),
-        (None, Some(p)) => driver.password_hash.as_deref().is_some_and(|h| money::password_matches(p, h)),
+        (Some(code), None) => driver.is_some() && money.take_code(phone, code.trim()),
+        // No driver or no password: a dummy check, so timing tells nothing.
+        (None, Some(p)) => {
+            crate::passwords::verify(p, driver.as_ref().and_then(|d| d.password_hash.as_deref())).await
+        }
         _ => return Err(ApiError::invalid("code", "give a code or a password")),
     };
+    let Some(mut driver) = driver else { return Err(refused()) };
     if !ok || driver.status == Status::Cancelled {
         return Err(refused());
     }
