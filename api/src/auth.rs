@@ -31,6 +31,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::money::{self, MoneyData};
+use crate::passwords;
 use crate::routes::{Page, PageQuery, State};
 use crate::tenancy::Scope;
 
@@ -186,10 +187,12 @@ async fn active(state: &State, scope: &Scope) -> ApiResult<()> {
 )]
 async fn login(state: State, money: MoneyData, body: web::Json<Login>) -> ApiResult<HttpResponse> {
     let refused = || money::unauthorized("wrong username or password");
-    let user = state.store.user_by_name(body.username.trim()).await?.ok_or_else(refused)?;
-    if !money::password_matches(&body.password, &user.user.password_hash) {
-        return Err(refused());
-    }
+    let user = state.store.user_by_name(body.username.trim()).await?;
+    let stored = user.as_ref().map(|u| u.user.password_hash.as_str());
+    // An unknown user is checked against a dummy hash: the same work and
+    // the same answer as a wrong password.
+    let matched = passwords::verify(&body.password, stored).await;
+    let Some(user) = user.filter(|_| matched) else { return Err(refused()) };
     active(&state, &Scope::of(&user)).await?;
     let token = money.issue(&state, Principal::Staff { user_id: user.id }).await?;
     Ok(HttpResponse::Ok().json(json!({ "user": user, "token": token })))
@@ -240,7 +243,7 @@ pub async fn new_user(
     }
     let new = NewUser {
         username: username.to_owned(),
-        password_hash: money::hash_password(password)?,
+        password_hash: passwords::hash(password).await?,
         role,
         operator_id: operator,
         merchant_id,

@@ -70,6 +70,22 @@ pub struct ServeConfig {
     /// Held from the wallet at start when the driver prepays nothing, yuan.
     pub default_hold: rust_decimal::Decimal,
     pub login_code_ttl_ms: u64,
+    /// Login codes pending at once; past it new codes are refused (503).
+    pub login_code_max_pending: usize,
+    /// Drivers' sign-in limits: each allows this many at once, refilled
+    /// evenly over `signin_window_ms`; past it, 429 with `Retry-After`.
+    /// Codes asked for, per phone and per client address:
+    pub signin_codes_per_phone: u32,
+    pub signin_codes_per_address: u32,
+    /// Codes or passwords tried (register, log in), per phone and address:
+    pub signin_checks_per_phone: u32,
+    pub signin_checks_per_address: u32,
+    pub signin_window_ms: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client; from any
+    /// other peer the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Password hashes (argon2) computed at once, on the blocking pool.
+    pub password_hash_concurrency: usize,
     /// The drivers' app's base URL: ports' QR codes encode `{public_url}/q/{code}`.
     pub public_url: String,
     /// Keep-alive comments on quiet server-sent event streams.
@@ -143,6 +159,14 @@ impl Default for ServeConfig {
             notify_webhook: None,
             default_hold: rust_decimal::Decimal::from(30),
             login_code_ttl_ms: 5 * 60 * 1000,
+            login_code_max_pending: 100_000,
+            signin_codes_per_phone: 5,
+            signin_codes_per_address: 30,
+            signin_checks_per_phone: 10,
+            signin_checks_per_address: 60,
+            signin_window_ms: 15 * 60 * 1000,
+            trusted_proxies: Vec::new(),
+            password_hash_concurrency: 2,
             live_keepalive_ms: 15_000,
             public_url: "http://localhost:8080/api/v1".into(),
             token_ttl_ms: 30 * 24 * 3600 * 1000,
@@ -249,6 +273,15 @@ impl ServeConfig {
             token_ttl: std::time::Duration::from_millis(self.token_ttl_ms),
             settlement_utc_offset_minutes: self.settlement_utc_offset_minutes,
             public_url: self.public_url.clone(),
+            signin: crate::signin::SigninConfig {
+                codes_per_phone: self.signin_codes_per_phone,
+                codes_per_address: self.signin_codes_per_address,
+                checks_per_phone: self.signin_checks_per_phone,
+                checks_per_address: self.signin_checks_per_address,
+                window: std::time::Duration::from_millis(self.signin_window_ms.max(1)),
+                max_pending_codes: self.login_code_max_pending.max(1),
+                trusted_proxies: self.trusted_proxies.clone(),
+            },
         }
     }
 

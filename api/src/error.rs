@@ -22,11 +22,20 @@ pub struct ApiError {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub field: Option<Cow<'static, str>>,
+    /// Seconds to wait, sent as `Retry-After` (rate limits).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, error, message: message.into(), field: None }
+        ApiError { status, error, message: message.into(), field: None, retry_after: None }
+    }
+
+    /// Tells the client to wait `wait` (rounded up to whole seconds).
+    pub fn retry_after(self, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError { retry_after: Some(secs.max(1)), ..self }
     }
 
     pub fn not_found(what: &'static str, message: impl Into<String>) -> Self {
@@ -86,7 +95,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(self)
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        res.json(self)
     }
 }
 

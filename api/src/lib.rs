@@ -14,9 +14,11 @@ pub mod http_metrics;
 pub mod idempotency;
 pub mod money;
 pub mod openapi;
+pub mod passwords;
 pub mod routes;
 pub mod server;
 pub mod settle;
+pub mod signin;
 pub mod tenancy;
 
 pub use config::ServeConfig;

@@ -31,6 +31,7 @@ pub struct MoneyConfig {
     pub settlement_utc_offset_minutes: i32,
     /// Where the drivers' app lives; ports' QR codes point under it.
     pub public_url: String,
+    pub signin: crate::signin::SigninConfig,
 }
 
 /// A payment provider, as far as the platform calls it: paying money back.
@@ -57,7 +58,12 @@ pub struct Money {
     pub config: MoneyConfig,
     pub sandbox: Sandbox,
     /// Login codes by phone: the code, when it expires, and tries left.
+    /// An entry outlives its spent tries until it expires, so a resend
+    /// cannot refill them; at most `max_pending_codes` are held.
     codes: DashMap<String, (String, Instant, u8)>,
+    /// Sends since the last sweep of expired codes and limiter state.
+    sends: std::sync::atomic::AtomicU32,
+    pub signin: crate::signin::Signin,
     http: reqwest::Client,
     pub notifications: IntCounterVec,
     pub codes_sent: IntCounterVec,
@@ -88,6 +94,8 @@ impl Money {
         let _ = registry.register(Box::new(codes_sent.clone()));
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
         Money {
+            signin: crate::signin::Signin::new(config.signin.clone(), registry),
+            sends: Default::default(),
             sandbox: Sandbox::new(config.secret.clone()),
             config,
             codes: DashMap::new(),
@@ -98,11 +106,48 @@ impl Money {
     }
 
     /// Makes a six-digit code for a phone and sends it through the
-    /// notification webhook (or the log, where none is configured).
-    pub async fn send_code(&self, phone: &str) {
+    /// notification webhook (or the log, where none is configured). A
+    /// resend replaces the code but keeps the tries left; a phone whose
+    /// tries are spent gets no new code until the old one expires.
+    pub async fn send_code(&self, phone: &str) -> ApiResult<()> {
         let code = format!("{:06}", u32::from_le_bytes(random::<4>()) % 1_000_000);
-        self.codes
-            .insert(phone.to_owned(), (code.clone(), Instant::now() + self.config.code_ttl, CODE_TRIES));
+        let now = Instant::now();
+        self.make_room(phone, now)?;
+        let mut entry = self.codes.entry(phone.to_owned()).or_insert((String::new(), now, CODE_TRIES));
+        let (held, expires, tries) = entry.value_mut();
+        if *expires <= now {
+            *tries = CODE_TRIES;
+        } else if *tries == 0 {
+            let wait = *expires - now;
+            drop(entry);
+            return Err(self.signin.refuse("code_tries", wait));
+        }
+        *held = code.clone();
+        *expires = now + self.config.code_ttl;
+        drop(entry);
+        self.deliver(phone, &code).await;
+        Ok(())
+    }
+
+    /// Keeps the pending codes under their cap: expired ones are swept
+    /// every so often and whenever the map is full; still full, a new phone
+    /// is refused rather than the map grown.
+    fn make_room(&self, phone: &str, now: Instant) -> ApiResult<()> {
+        use std::sync::atomic::Ordering;
+        let cap = self.config.signin.max_pending_codes;
+        let due = self.sends.fetch_add(1, Ordering::Relaxed) >= 1024;
+        if due || (self.codes.len() >= cap && !self.codes.contains_key(phone)) {
+            self.sends.store(0, Ordering::Relaxed);
+            self.codes.retain(|_, (_, expires, _)| *expires > now);
+            self.signin.sweep();
+        }
+        if self.codes.len() >= cap && !self.codes.contains_key(phone) {
+            return Err(self.signin.refuse("full", self.config.code_ttl.min(Duration::from_secs(60))));
+        }
+        Ok(())
+    }
+
+    async fn deliver(&self, phone: &str, code: &str) {
         let Some(url) = &self.config.notify_webhook else {
             tracing::info!(phone, code, "login code (no notify_webhook configured)");
             return self.codes_sent.with_label_values(&["logged"]).inc();
@@ -118,14 +163,17 @@ impl Money {
         self.codes_sent.with_label_values(&[result]).inc();
     }
 
-    /// True once per code sent: a used, expired or too often guessed code
-    /// is gone.
+    /// True once per code sent: a used or expired code is gone, and a too
+    /// often guessed one stays refused until it expires.
     pub fn take_code(&self, phone: &str, code: &str) -> bool {
         let Some(mut entry) = self.codes.get_mut(phone) else { return false };
         let (expected, expires, tries) = entry.value_mut();
-        if Instant::now() > *expires || *tries == 0 {
+        if Instant::now() > *expires {
             drop(entry);
             self.codes.remove(phone);
+            return false;
+        }
+        if *tries == 0 {
             return false;
         }
         if expected.as_str() != code {

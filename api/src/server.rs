@@ -66,6 +66,7 @@ pub async fn open_store(cfg: &ServeConfig) -> std::io::Result<Arc<dyn Store>> {
 pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     cfg.check().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let platform = Platform::new(cfg.actors(), open_store(cfg).await?);
+    crate::passwords::limit(cfg.password_hash_concurrency);
 
     let piles = tokio::net::TcpListener::bind(cfg.pile_listen).await?;
     let pile_addr = piles.local_addr()?;

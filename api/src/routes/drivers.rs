@@ -64,10 +64,14 @@ struct CodeBody {
     request_body = CodeBody,
     responses(
         (status = 202, description = "`{sent: true}`", body = Object),
+        (status = 429, description = "Too many codes for this phone or address; see `Retry-After`", body = ApiError),
+        (status = 503, description = "Too many codes pending", body = ApiError),
     ),
 )]
-async fn send_code(money: MoneyData, body: web::Json<CodeBody>) -> ApiResult<HttpResponse> {
-    money.send_code(phone(&body.phone)?).await;
+async fn send_code(money: MoneyData, req: HttpRequest, body: web::Json<CodeBody>) -> ApiResult<HttpResponse> {
+    let phone = phone(&body.phone)?;
+    money.signin.code_request(phone, money.signin.client(&req))?;
+    money.send_code(phone).await?;
     Ok(HttpResponse::Accepted().json(json!({ "sent": true })))
 }
 
@@ -89,8 +93,14 @@ struct RegisterBody {
         (status = 201, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
     ),
 )]
-async fn register(state: State, money: MoneyData, body: web::Json<RegisterBody>) -> ApiResult<HttpResponse> {
+async fn register(
+    state: State,
+    money: MoneyData,
+    req: HttpRequest,
+    body: web::Json<RegisterBody>,
+) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
+    money.signin.code_check(phone, money.signin.client(&req))?;
     if let Some(p) = &body.password {
         if p.chars().count() < 8 {
             return Err(ApiError::invalid("password", "at least 8 characters"));
@@ -102,7 +112,10 @@ async fn register(state: State, money: MoneyData, body: web::Json<RegisterBody>)
     if !money.take_code(phone, body.code.trim()) {
         return Err(ApiError::invalid("code", "wrong or expired code"));
     }
-    let hash = body.password.as_deref().map(money::hash_password).transpose()?;
+    let hash = match body.password.as_deref() {
+        Some(p) => Some(crate::passwords::hash(p).await?),
+        None => None,
+    };
     let driver = state.store.create_driver(phone, hash.as_deref(), None).await?;
     let token = money.issue(&state, Principal::Driver { driver_id: driver.id }).await?;
     Ok(HttpResponse::Created().json(json!({ "driver": driver, "token": token })))
@@ -126,8 +139,14 @@ struct LoginBody {
         (status = 200, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
     ),
 )]
-async fn login(state: State, money: MoneyData, body: web::Json<LoginBody>) -> ApiResult<HttpResponse> {
+async fn login(
+    state: State,
+    money: MoneyData,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
+    money.signin.code_check(phone, money.signin.client(&req))?;
     let refused = || {
         ApiError::new(
             actix_web::http::StatusCode::UNAUTHORIZED,
@@ -135,12 +154,16 @@ async fn login(state: State, money: MoneyData, body: web::Json<LoginBody>) -> Ap
             "wrong phone, code or password",
         )
     };
-    let mut driver = state.store.driver_by_phone(phone).await?.ok_or_else(refused)?;
+    let driver = state.store.driver_by_phone(phone).await?;
     let ok = match (&body.code, &body.password) {
-        (Some(code), None) => money.take_code(phone, code.trim()),
-        (None, Some(p)) => driver.password_hash.as_deref().is_some_and(|h| money::password_matches(p, h)),
+        (Some(code), None) => driver.is_some() && money.take_code(phone, code.trim()),
+        // No driver or no password: a dummy check, so timing tells nothing.
+        (None, Some(p)) => {
+            crate::passwords::verify(p, driver.as_ref().and_then(|d| d.password_hash.as_deref())).await
+        }
         _ => return Err(ApiError::invalid("code", "give a code or a password")),
     };
+    let Some(mut driver) = driver else { return Err(refused()) };
     if !ok || driver.status == Status::Cancelled {
         return Err(refused());
     }

@@ -20,6 +20,7 @@ mod recovery;
 mod reliability;
 mod reports;
 mod resources;
+mod signin;
 mod skeleton;
 mod tenants;
 mod ykc;

@@ -34,6 +34,11 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
         login_timeout_ms: 5_000,
         start_timeout_ms: 5_000,
         sample_flush_ms: 20,
+        // Every test's drivers sign in from 127.0.0.1; signin:: sets its own.
+        signin_codes_per_address: 100_000,
+        signin_checks_per_address: 100_000,
+        signin_codes_per_phone: 1_000,
+        signin_checks_per_phone: 1_000,
         ..ServeConfig::default()
     }
 }
