@@ -14,6 +14,7 @@ pub mod http_metrics;
 pub mod idempotency;
 pub mod money;
 pub mod openapi;
+pub mod providers;
 pub mod routes;
 pub mod server;
 pub mod settle;

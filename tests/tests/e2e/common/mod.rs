@@ -23,7 +23,8 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
-/// Settings for tests: ephemeral ports, short intervals.
+/// Settings for tests: ephemeral ports, short intervals, and the sandbox
+/// payment provider on (it is off by default) so drivers can top up.
 pub fn test_config(dir: &std::path::Path) -> ServeConfig {
     ServeConfig {
         data_dir: dir.to_owned(),
@@ -34,6 +35,7 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
         login_timeout_ms: 5_000,
         start_timeout_ms: 5_000,
         sample_flush_ms: 20,
+        payments: api::providers::PaymentsConfig { sandbox: true, ..Default::default() },
         ..ServeConfig::default()
     }
 }
