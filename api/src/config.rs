@@ -61,9 +61,11 @@ pub struct ServeConfig {
     pub alarm_supply_max_v: u32,
     /// Alarms are also POSTed as JSON to this URL.
     pub alarm_webhook: Option<String>,
-    /// Signs and checks payment notifications (HMAC-SHA256). Unset: a
-    /// random secret per start, enough for the sandbox provider only.
+    /// Signs and checks the sandbox provider's notifications (HMAC-SHA256).
+    /// Unset: a random secret per start.
     pub payment_secret: Option<String>,
+    /// Payment providers (`[payments]`); none by default.
+    pub payments: crate::providers::PaymentsConfig,
     /// Driver notifications (login codes) are POSTed as JSON to this URL;
     /// unset, they are logged.
     pub notify_webhook: Option<String>,
@@ -156,6 +158,7 @@ impl Default for ServeConfig {
             alarm_supply_max_v: a.alarms.supply_max_v.try_into().unwrap_or(253),
             alarm_webhook: None,
             payment_secret: None,
+            payments: Default::default(),
             notify_webhook: None,
             default_hold: rust_decimal::Decimal::from(30),
             login_code_ttl_ms: 5 * 60 * 1000,
@@ -253,6 +256,7 @@ impl ServeConfig {
                 ));
             }
         }
+        self.payments.check()?;
         if self.pile_node_refresh_ms >= self.pile_node_ttl_ms {
             return Err(
                 "pile_node_refresh_ms must be under pile_node_ttl_ms, or held piles' rows lapse".into()
@@ -266,8 +270,10 @@ impl ServeConfig {
             Some(s) => s.clone().into_bytes(),
             None => crate::money::random::<32>().to_vec(),
         };
+        let sandbox = self.payments.sandbox.then(|| engine::payment::Sandbox::new(secret));
         crate::money::MoneyConfig {
-            secret,
+            providers: self.payments.providers(sandbox.clone()),
+            sandbox,
             notify_webhook: self.notify_webhook.clone(),
             code_ttl: std::time::Duration::from_millis(self.login_code_ttl_ms),
             token_ttl: std::time::Duration::from_millis(self.token_ttl_ms),

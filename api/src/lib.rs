@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod money;
 pub mod openapi;
 pub mod passwords;
+pub mod providers;
 pub mod routes;
 pub mod server;
 pub mod settle;

@@ -1,28 +1,31 @@
-//! What the money routes share: the payment secret and sandbox provider,
-//! drivers' one-time login codes, bearer tokens, and their metrics.
+//! What the money routes share: the configured payment providers, drivers'
+//! one-time login codes, bearer tokens, and their metrics.
 //!
 //! Tokens are opaque random strings kept in the store by their SHA-256, not
 //! signed JWTs: a frozen driver's tokens stop working at once without a
 //! revocation list, there is no signing key to rotate, and the one store
 //! lookup per request is a primary-key read.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest};
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use engine::accounts::{Driver, Principal, Status, Token};
-use engine::payment::Sandbox;
 use engine::Decimal;
 use prometheus::{IntCounterVec, Opts, Registry};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
+use crate::providers::Provider;
 use crate::routes::State;
 
 pub struct MoneyConfig {
-    /// Signs payment notifications (HMAC-SHA256).
-    pub secret: Vec<u8>,
+    /// The configured payment providers; the first takes top-ups by default.
+    pub providers: Vec<Arc<dyn Provider>>,
+    /// The sandbox, when the configuration turns it on (also in `providers`).
+    pub sandbox: Option<engine::payment::Sandbox>,
     /// Driver notifications (login codes) are POSTed here as JSON.
     pub notify_webhook: Option<String>,
     pub code_ttl: Duration,
@@ -34,29 +37,8 @@ pub struct MoneyConfig {
     pub signin: crate::signin::SigninConfig,
 }
 
-/// A payment provider, as far as the platform calls it: paying money back.
-/// (Payments come in through its signed notifications.)
-#[async_trait::async_trait]
-pub trait Provider: Send + Sync {
-    fn name(&self) -> &'static str;
-    /// Pays `amount` back to the driver; the provider's reference for it.
-    async fn refund(&self, key: &str, amount: Decimal) -> Result<String, String>;
-}
-
-#[async_trait::async_trait]
-impl Provider for Sandbox {
-    fn name(&self) -> &'static str {
-        "sandbox"
-    }
-
-    async fn refund(&self, key: &str, _amount: Decimal) -> Result<String, String> {
-        Ok(format!("sbx-refund-{key}"))
-    }
-}
-
 pub struct Money {
     pub config: MoneyConfig,
-    pub sandbox: Sandbox,
     /// Login codes by phone: the code, when it expires, and tries left.
     /// An entry outlives its spent tries until it expires, so a resend
     /// cannot refill them; at most `max_pending_codes` are held.
@@ -93,10 +75,18 @@ impl Money {
         let _ = registry.register(Box::new(notifications.clone()));
         let _ = registry.register(Box::new(codes_sent.clone()));
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        match config.providers.iter().map(|p| p.name()).collect::<Vec<_>>() {
+            names if names.is_empty() => tracing::info!("no payment provider configured: top-ups are off"),
+            names => tracing::info!(?names, "payment providers"),
+        }
+        if config.sandbox.is_some() {
+            tracing::warn!(
+                "payments.sandbox is on: anyone can pay top-ups without money; never in production"
+            );
+        }
         Money {
             signin: crate::signin::Signin::new(config.signin.clone(), registry),
             sends: Default::default(),
-            sandbox: Sandbox::new(config.secret.clone()),
             config,
             codes: DashMap::new(),
             http,
@@ -185,10 +175,27 @@ impl Money {
         true
     }
 
+    /// The provider called `name`, if it is configured.
+    pub fn provider(&self, name: &str) -> Option<&dyn Provider> {
+        self.config.providers.iter().find(|p| p.name() == name).map(|p| p.as_ref())
+    }
+
+    /// Where top-ups go when the driver names no provider: a 409 with none
+    /// configured, rather than an order nobody can pay.
+    pub fn default_provider(&self) -> ApiResult<&dyn Provider> {
+        self.config.providers.first().map(|p| p.as_ref()).ok_or_else(|| {
+            ApiError::conflict("no_payment_provider", "no payment provider is configured; top-ups are off")
+        })
+    }
+
     /// Books a refund of wallet money, then has the provider pay it; if the
     /// provider fails, the booking is reversed and nothing is lost.
     pub async fn refund(&self, state: &State, driver: i64, key: &str, amount: Decimal) -> ApiResult<String> {
-        let provider: &dyn Provider = &self.sandbox;
+        let provider = self.default_provider()?;
+        if !provider.refunds() {
+            let why = format!("refunds through {} are made in its own console", provider.name());
+            return Err(ApiError::conflict("refunds_unsupported", why));
+        }
         let entry = engine::ledger::Entry::refund(key, driver, provider.name(), amount, state.now());
         state.store.post_entry(&entry).await?;
         match provider.refund(key, amount).await {

@@ -102,18 +102,31 @@ pub fn check(
     signature: &str,
     order_amount: impl FnOnce(&str) -> Option<Decimal>,
 ) -> Result<Notification, NotifyError> {
+    let n = read(secret, body, signature)?;
+    accept(&n, order_amount(&n.order_id))?;
+    Ok(n)
+}
+
+/// A notification's body, once its signature is checked: nothing unsigned
+/// is even parsed.
+pub fn read(secret: &[u8], body: &[u8], signature: &str) -> Result<Notification, NotifyError> {
     if !verify(secret, body, signature) {
         return Err(NotifyError::BadSignature);
     }
-    let n: Notification = serde_json::from_slice(body).map_err(|e| NotifyError::Malformed(e.to_string()))?;
-    let expected = order_amount(&n.order_id).ok_or(NotifyError::UnknownOrder)?;
+    serde_json::from_slice(body).map_err(|e| NotifyError::Malformed(e.to_string()))
+}
+
+/// Whether an authentic notification pays its order: `order_amount` is the
+/// order's amount, `None` for an order the platform does not know.
+pub fn accept(n: &Notification, order_amount: Option<Decimal>) -> Result<(), NotifyError> {
+    let expected = order_amount.ok_or(NotifyError::UnknownOrder)?;
     if n.amount != expected {
         return Err(NotifyError::AmountMismatch { expected, got: n.amount });
     }
     if n.status != PayStatus::Paid {
         return Err(NotifyError::NotPaid);
     }
-    Ok(n)
+    Ok(())
 }
 
 /// A provider that pays every order at once, so top-ups can be demonstrated
@@ -148,6 +161,11 @@ impl Sandbox {
         let body = serde_json::to_vec(&n).expect("a notification serializes");
         let signature = sign(&self.secret, &body);
         (body, signature)
+    }
+
+    /// Reads a notification this sandbox signed.
+    pub fn read(&self, body: &[u8], signature: &str) -> Result<Notification, NotifyError> {
+        read(&self.secret, body, signature)
     }
 }
 

@@ -212,34 +212,49 @@ async fn wallet(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
 struct TopUpBody {
     #[schema(minimum = 0.01, maximum = 100000)]
     amount: Decimal,
+    /// A configured provider's name [default: the first configured].
+    provider: Option<String>,
 }
 
-/// Creates a top-up order; the wallet is credited when the provider's
-/// signed notification confirms it (`/payments/{provider}/notify`).
+/// Creates a top-up order at a configured provider (409 `no_payment_provider`
+/// with none); the wallet is credited when the provider's signed
+/// notification confirms it (`/payments/{provider}/notify`).
 #[utoipa::path(
     post,
     path = "/api/v1/me/orders",
     tag = "me",
     request_body = TopUpBody,
     responses(
-        (status = 201, description = "`{order, pay_url}`", body = Object),
+        (status = 201, description = "`{order, pay_url}`; `pay_url` only for the sandbox", body = Object),
     ),
     security(("bearer" = [])),
 )]
-async fn top_up(state: State, req: HttpRequest, body: web::Json<TopUpBody>) -> ApiResult<HttpResponse> {
+async fn top_up(
+    state: State,
+    money: MoneyData,
+    req: HttpRequest,
+    body: web::Json<TopUpBody>,
+) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
+    let provider = match &body.provider {
+        None => money.default_provider()?,
+        Some(name) => money.provider(name).ok_or_else(|| {
+            ApiError::invalid("provider", format!("no payment provider {name} is configured"))
+        })?,
+    };
     let order = Order {
         id: format!("top-{}", hex::encode(money::random::<12>())),
         driver_id: driver.id,
         amount: amount("amount", body.amount)?,
-        provider: "sandbox".into(),
+        provider: provider.name().to_owned(),
         status: OrderStatus::Pending,
         provider_txn: None,
         created_at: state.now(),
         paid_at: None,
     };
     state.store.create_order(&order).await?;
-    let pay = format!("/api/v1/payments/sandbox/orders/{}/pay", order.id);
+    let pay =
+        (order.provider == "sandbox").then(|| format!("/api/v1/payments/sandbox/orders/{}/pay", order.id));
     Ok(HttpResponse::Created().json(json!({ "order": order, "pay_url": pay })))
 }
 

@@ -1,18 +1,20 @@
 //! Payment providers talk to the platform here: the signed asynchronous
-//! notification that credits a top-up, the local sandbox provider that pays
-//! an order and notifies like a real one, and the reconciliation of a
-//! provider's statement against the ledger.
+//! notification that credits a top-up (each configured provider checks its
+//! own signatures, the ledger checks are shared), the sandbox provider that
+//! pays an order and notifies like a real one when it is turned on, and the
+//! reconciliation of a provider's statement against the ledger.
 //!
 //! Nothing unsigned is trusted: a notification is checked for its HMAC,
 //! its order and its amount before anything is credited, and crediting is
 //! once per order however often the provider repeats itself. Every outcome
 //! is counted in `chargeplane_payment_notifications_total{result}`.
 
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use engine::accounts::OrderStatus;
-use engine::payment::{self, Booked, NotifyError, SIGNATURE_HEADER};
+use engine::payment::{self, Booked, NotifyError};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
@@ -21,8 +23,10 @@ use super::State;
 use crate::auth::admin;
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
+use crate::providers::Provider;
 
-/// Providers' routes: checked by signature, not by login.
+/// Providers' routes: checked by signature, not by login. The sandbox's
+/// route answers 404 unless the configuration turns the sandbox on.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payments/{provider}/notify", web::post().to(notify))
         .route("/payments/sandbox/orders/{id}/pay", web::post().to(sandbox_pay));
@@ -33,25 +37,37 @@ pub fn staff_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/reconciliations", admin(web::post().to(reconcile)));
 }
 
+fn unknown_provider(name: &str) -> ApiError {
+    ApiError::not_found("unknown_provider", format!("no payment provider {name} is configured"))
+}
+
 /// Checks and books one notification; the outcome is counted either way.
-async fn confirm(state: &State, money: &MoneyData, body: &[u8], signature: &str) -> ApiResult<bool> {
+async fn confirm(
+    state: &State,
+    money: &MoneyData,
+    provider: &dyn Provider,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<bool> {
     let result = async {
         // Nothing unsigned reaches the store.
-        if !payment::verify(&money.config.secret, body, signature) {
-            return Err(notify_error(NotifyError::BadSignature));
+        let n = provider.authenticate(headers, body).map_err(notify_error)?;
+        // Another provider's order is no order of this one's.
+        let order = state.store.order(&n.order_id).await?.filter(|o| o.provider == provider.name());
+        payment::accept(&n, order.as_ref().map(|o| o.amount)).map_err(notify_error)?;
+        let Some(order) = order else { return Err(notify_error(NotifyError::UnknownOrder)) };
+        if order.status == OrderStatus::Paid {
+            // The same transaction again is a replay, acknowledged so the
+            // provider stops repeating it; another one is refused.
+            if order.provider_txn.as_deref() == Some(n.provider_txn.as_str()) {
+                return Ok(false);
+            }
+            return Err(ApiError::conflict("already_paid", format!("order {} is paid already", order.id)));
         }
-        let order = match serde_json::from_slice::<payment::Notification>(body) {
-            Ok(n) => state.store.order(&n.order_id).await?,
-            Err(_) => None,
-        };
-        let n = payment::check(&money.config.secret, body, signature, |id| {
-            order.as_ref().filter(|o| o.id == id).map(|o| o.amount)
-        })
-        .map_err(notify_error)?;
         let credited = state.store.pay_order(&n.order_id, &n.provider_txn, n.paid_at).await?;
-        if let Some(o) = order.as_ref().filter(|_| credited) {
+        if credited {
             // A charge running on this wallet may now spend more.
-            actors::session::topped_up(state, o.driver_id);
+            actors::session::topped_up(state, order.driver_id);
         }
         Ok::<_, ApiError>(credited)
     }
@@ -63,7 +79,7 @@ async fn confirm(state: &State, money: &MoneyData, body: &[u8], signature: &str)
     };
     money.notifications.with_label_values(&[label]).inc();
     if !matches!(result, Ok(true)) {
-        tracing::warn!(result = label, "payment notification not credited");
+        tracing::warn!(provider = provider.name(), result = label, "payment notification not credited");
     }
     result
 }
@@ -81,7 +97,7 @@ fn notify_error(e: NotifyError) -> ApiError {
     post,
     path = "/api/v1/payments/{provider}/notify",
     tag = "payments",
-    params(("provider" = String, Path, description = "`sandbox`")),
+    params(("provider" = String, Path, description = "A configured provider's name")),
     request_body = Object,
     responses(
         (status = 200, description = "`{credited}`: false for a repeated notification", body = Object),
@@ -94,16 +110,14 @@ async fn notify(
     provider: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    if provider.as_str() != "sandbox" {
-        return Err(ApiError::not_found("unknown_provider", format!("no payment provider {provider}")));
-    }
-    let signature = req.headers().get(SIGNATURE_HEADER).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let credited = confirm(&state, &money, &body, signature).await?;
+    let provider = money.provider(&provider).ok_or_else(|| unknown_provider(&provider))?;
+    let credited = confirm(&state, &money, provider, req.headers(), &body).await?;
     Ok(HttpResponse::Ok().json(json!({ "credited": credited })))
 }
 
 /// The sandbox provider pays an order: it signs a notification as a real
 /// provider would and delivers it to the notification endpoint's logic.
+/// Only when `[payments] sandbox = true`: it pays without money.
 #[utoipa::path(
     post,
     path = "/api/v1/payments/sandbox/orders/{id}/pay",
@@ -114,13 +128,22 @@ async fn notify(
     ),
 )]
 async fn sandbox_pay(state: State, money: MoneyData, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let (Some(sandbox), Some(provider)) = (&money.config.sandbox, money.provider("sandbox")) else {
+        return Err(unknown_provider("sandbox"));
+    };
     let order = state
         .store
         .order(&id)
         .await?
-        .ok_or_else(|| ApiError::not_found("unknown_order", format!("no order {id}")))?;
-    let (body, signature) = money.sandbox.pay(&order.id, order.amount, state.now());
-    let credited = confirm(&state, &money, &body, &signature).await?;
+        .filter(|o| o.provider == provider.name())
+        .ok_or_else(|| ApiError::not_found("unknown_order", format!("no sandbox order {id}")))?;
+    let (body, signature) = sandbox.pay(&order.id, order.amount, state.now());
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        HeaderName::from_static("x-chargeplane-signature"),
+        HeaderValue::from_str(&signature).expect("hex is a header value"),
+    );
+    let credited = confirm(&state, &money, provider, &headers, &body).await?;
     let order = state.store.order(&id).await?.filter(|o| o.status == OrderStatus::Paid);
     Ok(HttpResponse::Ok().json(json!({ "credited": credited, "order": order })))
 }

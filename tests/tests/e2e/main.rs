@@ -13,6 +13,7 @@ mod live;
 mod maintenance;
 mod money;
 mod openapi;
+mod payments;
 mod power;
 mod prometheus;
 mod qr;

@@ -23,7 +23,8 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
-/// Settings for tests: ephemeral ports, short intervals.
+/// Settings for tests: ephemeral ports, short intervals, and the sandbox
+/// payment provider on (it is off by default) so drivers can top up.
 pub fn test_config(dir: &std::path::Path) -> ServeConfig {
     ServeConfig {
         data_dir: dir.to_owned(),
@@ -39,6 +40,7 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
         signin_checks_per_address: 100_000,
         signin_codes_per_phone: 1_000,
         signin_checks_per_phone: 1_000,
+        payments: api::providers::PaymentsConfig { sandbox: true, ..Default::default() },
         ..ServeConfig::default()
     }
 }
