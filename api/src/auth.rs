@@ -184,7 +184,7 @@ async fn active(state: &State, scope: &Scope) -> ApiResult<()> {
         (status = 200, description = "The user and a bearer token", body = crate::openapi::StaffToken),
     ),
 )]
-async fn login(state: State, money: MoneyData, body: web::Json<Login>) -> ApiResult<HttpResponse> {
+async fn login(state: State, money: MoneyData, body: crate::extract::Json<Login>) -> ApiResult<HttpResponse> {
     let refused = || money::unauthorized("wrong username or password");
     let user = state.store.user_by_name(body.username.trim()).await?.ok_or_else(refused)?;
     if !money::password_matches(&body.password, &user.user.password_hash) {
@@ -265,7 +265,11 @@ pub async fn new_user(
     ),
     security(("bearer" = [])),
 )]
-async fn create_user(state: State, scope: Scope, body: web::Json<NewUserBody>) -> ApiResult<HttpResponse> {
+async fn create_user(
+    state: State,
+    scope: Scope,
+    body: crate::extract::Json<NewUserBody>,
+) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     if b.role > scope.role {
         return Err(ApiError::new(

@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_web::{middleware::from_fn, web, App, HttpServer};
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
 use actors::{gateway, pile, session, Platform};
 use engine::store::{ScyllaConfig, ScyllaStore, SqliteConfig, SqliteStore, Store};
 use futures::future::join_all;
@@ -91,6 +92,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
             .app_data(http_metrics.clone())
             .app_data(forwarder.clone())
             .wrap(from_fn(http_metrics::observe))
+            .wrap(ErrorHandlers::new().default_handler(crate::extract::json_errors))
             .configure(routes::configure(p.clone(), in_flight.clone(), money.clone(), geo.clone()))
     })
     .disable_signals();

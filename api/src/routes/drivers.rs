@@ -69,7 +69,7 @@ struct CodeBody {
         (status = 202, description = "`{sent: true}`", body = Object),
     ),
 )]
-async fn send_code(money: MoneyData, body: web::Json<CodeBody>) -> ApiResult<HttpResponse> {
+async fn send_code(money: MoneyData, body: crate::extract::Json<CodeBody>) -> ApiResult<HttpResponse> {
     money.send_code(phone(&body.phone)?).await;
     Ok(HttpResponse::Accepted().json(json!({ "sent": true })))
 }
@@ -92,7 +92,11 @@ struct RegisterBody {
         (status = 201, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
     ),
 )]
-async fn register(state: State, money: MoneyData, body: web::Json<RegisterBody>) -> ApiResult<HttpResponse> {
+async fn register(
+    state: State,
+    money: MoneyData,
+    body: crate::extract::Json<RegisterBody>,
+) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
     if let Some(p) = &body.password {
         if p.chars().count() < 8 {
@@ -129,7 +133,11 @@ struct LoginBody {
         (status = 200, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
     ),
 )]
-async fn login(state: State, money: MoneyData, body: web::Json<LoginBody>) -> ApiResult<HttpResponse> {
+async fn login(
+    state: State,
+    money: MoneyData,
+    body: crate::extract::Json<LoginBody>,
+) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
     let refused = || {
         ApiError::new(
@@ -205,7 +213,11 @@ struct TopUpBody {
     ),
     security(("bearer" = [])),
 )]
-async fn top_up(state: State, req: HttpRequest, body: web::Json<TopUpBody>) -> ApiResult<HttpResponse> {
+async fn top_up(
+    state: State,
+    req: HttpRequest,
+    body: crate::extract::Json<TopUpBody>,
+) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let order = Order {
         id: format!("top-{}", hex::encode(money::random::<12>())),
@@ -247,7 +259,11 @@ struct ChargeBody {
     ),
     security(("bearer" = [])),
 )]
-async fn charge(state: State, req: HttpRequest, body: web::Json<ChargeBody>) -> ApiResult<HttpResponse> {
+async fn charge(
+    state: State,
+    req: HttpRequest,
+    body: crate::extract::Json<ChargeBody>,
+) -> ApiResult<HttpResponse> {
     let mut driver = money::driver(&state, &req).await?;
     let ChargeBody { pile_id, port, plan_id, prepaid, prepaid_hours, queue } = body.into_inner();
     let start = StartBody { balance: None, plan_id, prepaid, prepaid_hours, queue };
@@ -307,7 +323,7 @@ async fn refund(
     state: State,
     money: MoneyData,
     req: HttpRequest,
-    body: web::Json<RefundBody>,
+    body: crate::extract::Json<RefundBody>,
 ) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let amount = amount("amount", body.amount)?;
@@ -362,7 +378,11 @@ pub(super) async fn link_card(state: &State, driver: i64, body: CardBody) -> Api
     ),
     security(("bearer" = [])),
 )]
-async fn add_card(state: State, req: HttpRequest, body: web::Json<CardBody>) -> ApiResult<HttpResponse> {
+async fn add_card(
+    state: State,
+    req: HttpRequest,
+    body: crate::extract::Json<CardBody>,
+) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     link_card(&state, driver.id, body.into_inner()).await
 }
