@@ -205,6 +205,14 @@ fn export(args: ExportArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Held until the export ends: a running server would race it.
+    let _lock = match crate::server::lock_data_dir(&cfg) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("chargeplane: export: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let run = crate::export::run(&cfg, &args.to, args.page, args.restart);
     match actix_rt::System::new().block_on(run) {
         Ok(_) => ExitCode::SUCCESS,

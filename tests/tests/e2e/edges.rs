@@ -104,3 +104,23 @@ async fn a_method_the_path_does_not_take_is_a_json_405_with_allow() {
     let post = server.http.post(format!("{}/healthz", server.base));
     is_error(&send(post).await, 405, "method_not_allowed", None);
 }
+
+#[test]
+fn a_second_server_on_one_data_directory_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = api::server::Background::spawn(crate::common::test_config(dir.path())).unwrap();
+    let second = api::server::Background::spawn(crate::common::test_config(dir.path()));
+    let e = second.err().expect("a second server on the same directory is refused");
+    let abs = std::path::absolute(dir.path()).unwrap();
+    assert!(e.to_string().contains(&abs.display().to_string()), "{e}");
+    assert!(e.to_string().contains("another chargeplane"), "{e}");
+    // A cluster node shares the store knowingly.
+    let node = api::server::Background::spawn(api::ServeConfig {
+        advertise_http: Some("http://127.0.0.1:1".into()),
+        ..crate::common::test_config(dir.path())
+    });
+    node.expect("a cluster node skips the lock").stop();
+    // The lock goes with the server.
+    first.stop();
+    api::server::Background::spawn(crate::common::test_config(dir.path())).unwrap().stop();
+}
