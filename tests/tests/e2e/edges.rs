@@ -124,3 +124,18 @@ fn a_second_server_on_one_data_directory_is_refused_naming_it() {
     first.stop();
     api::server::Background::spawn(crate::common::test_config(dir.path())).unwrap().stop();
 }
+
+#[test]
+fn create_admin_without_a_data_dir_says_which_store_it_wrote() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chargeplane-e2e"))
+        .args(["create-admin", "--username", "admin"])
+        .current_dir(cwd.path())
+        .env("CHARGEPLANE_ADMIN_PASSWORD", crate::common::ADMIN_PASSWORD)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let data = std::path::absolute(cwd.path().join("data")).unwrap();
+    assert!(stdout.contains(&data.display().to_string()), "{stdout}");
+}
