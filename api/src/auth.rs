@@ -185,7 +185,7 @@ async fn active(state: &State, scope: &Scope) -> ApiResult<()> {
         (status = 200, description = "The user and a bearer token", body = crate::openapi::StaffToken),
     ),
 )]
-async fn login(state: State, money: MoneyData, body: web::Json<Login>) -> ApiResult<HttpResponse> {
+async fn login(state: State, money: MoneyData, body: crate::extract::Json<Login>) -> ApiResult<HttpResponse> {
     let refused = || money::unauthorized("wrong username or password");
     let user = state.store.user_by_name(body.username.trim()).await?;
     let stored = user.as_ref().map(|u| u.user.password_hash.as_str());
@@ -268,7 +268,11 @@ pub async fn new_user(
     ),
     security(("bearer" = [])),
 )]
-async fn create_user(state: State, scope: Scope, body: web::Json<NewUserBody>) -> ApiResult<HttpResponse> {
+async fn create_user(
+    state: State,
+    scope: Scope,
+    body: crate::extract::Json<NewUserBody>,
+) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     if b.role > scope.role {
         return Err(ApiError::new(

@@ -178,6 +178,13 @@ fn create_admin(args: CreateAdminArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Said aloud: without --data-dir the store is ./data, wherever that is.
+    let place = match cfg.store.as_str() {
+        "sqlite" => {
+            std::path::absolute(cfg.database()).unwrap_or_else(|_| cfg.database()).display().to_string()
+        }
+        uri => uri.to_owned(),
+    };
     let created = actix_rt::System::new().block_on(async move {
         let store = crate::server::open_store(&cfg).await.map_err(|e| e.to_string())?;
         let role = engine::accounts::Role::Admin;
@@ -187,7 +194,7 @@ fn create_admin(args: CreateAdminArgs) -> ExitCode {
     });
     match created {
         Ok(user) => {
-            println!("admin {} created (user {})", user.user.username, user.id);
+            println!("admin {} created (user {}) in the store {place}", user.user.username, user.id);
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -203,6 +210,14 @@ fn export(args: ExportArgs) -> ExitCode {
         Err(e) => {
             eprintln!("chargeplane: {e}");
             return ExitCode::from(2);
+        }
+    };
+    // Held until the export ends: a running server would race it.
+    let _lock = match crate::server::lock_data_dir(&cfg) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("chargeplane: export: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let run = crate::export::run(&cfg, &args.to, args.page, args.restart);

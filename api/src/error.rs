@@ -57,18 +57,20 @@ impl ApiError {
     /// missing, unknown, of the wrong type or out of range) is a 422, naming
     /// the field where serde does.
     pub fn json(e: &serde_json::Error) -> Self {
+        Self::json_at(".", e)
+    }
+
+    /// As [`ApiError::json`], for an error at `path` in the body (`.` for
+    /// the top), as serde_path_to_error tells it.
+    pub fn json_at(path: &str, e: &serde_json::Error) -> Self {
         use serde_json::error::Category;
         if !matches!(e.classify(), Category::Data) {
             return Self::bad_request(format!("malformed JSON body: {e}"));
         }
         let text = e.to_string();
-        let named = ["missing field `", "unknown field `"]
-            .iter()
-            .find_map(|p| text.split_once(p))
-            .and_then(|(_, rest)| rest.split_once('`'))
-            .map(|(field, _)| field.to_owned());
+        let at = (path != "." && !path.is_empty()).then(|| path.to_owned());
         let message = format!("invalid JSON body: {text}");
-        match named {
+        match named_field(&text).or(at) {
             Some(field) => Self::invalid(field, message),
             None => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message),
         }
@@ -81,6 +83,15 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+}
+
+/// The field a serde message names: "missing field `x`", "unknown field `x`".
+pub fn named_field(text: &str) -> Option<String> {
+    ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| text.split_once(p))
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(field, _)| field.to_owned())
 }
 
 impl std::fmt::Display for ApiError {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod export;
+pub mod extract;
 pub mod forward;
 pub mod http_metrics;
 pub mod idempotency;

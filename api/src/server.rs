@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_web::{middleware::from_fn, web, App, HttpServer};
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
 use actors::{gateway, pile, session, Platform};
 use engine::store::{ScyllaConfig, ScyllaStore, SqliteConfig, SqliteStore, Store};
 use futures::future::join_all;
@@ -21,6 +22,8 @@ pub struct Running {
     http: actix_web::dev::ServerHandle,
     gateway: tokio::task::JoinHandle<()>,
     settlement: tokio::task::JoinHandle<()>,
+    /// The data directory's lock, released when the server is dropped.
+    _lock: Option<std::fs::File>,
 }
 
 impl Running {
@@ -62,9 +65,35 @@ pub async fn open_store(cfg: &ServeConfig) -> std::io::Result<Arc<dyn Store>> {
     Ok(Arc::new(SqliteStore::open(store_cfg).map_err(std::io::Error::other)?))
 }
 
+/// Locks the embedded store's data directory for this process's life, so
+/// a second server (or an export) on it is refused instead of splitting
+/// live state. Cluster nodes (`advertise_http`) and ScyllaDB share a store
+/// knowingly: no lock.
+pub fn lock_data_dir(cfg: &ServeConfig) -> std::io::Result<Option<std::fs::File>> {
+    if cfg.store != "sqlite" || cfg.advertise_http.is_some() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let path = std::path::absolute(cfg.data_dir.join("chargeplane.lock"))?;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!(
+                "another chargeplane is using the data directory {} (it holds {}); stop it first",
+                path.parent().unwrap_or(&path).display(),
+                path.display()
+            ),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Starts everything on the current actix system.
 pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     cfg.check().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let lock = lock_data_dir(cfg)?;
     let platform = Platform::new(cfg.actors(), open_store(cfg).await?);
     crate::passwords::limit(cfg.password_hash_concurrency);
 
@@ -92,6 +121,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
             .app_data(http_metrics.clone())
             .app_data(forwarder.clone())
             .wrap(from_fn(http_metrics::observe))
+            .wrap(ErrorHandlers::new().default_handler(crate::extract::json_errors))
             .configure(routes::configure(p.clone(), in_flight.clone(), money.clone(), geo.clone()))
     })
     .disable_signals();
@@ -104,7 +134,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let handle = server.handle();
     actix_rt::spawn(server);
     tracing::info!(%pile_addr, %http_addr, data = %cfg.data_dir.display(), "chargeplane is up");
-    Ok(Running { pile_addr, http_addr, platform, http: handle, gateway, settlement })
+    Ok(Running { pile_addr, http_addr, platform, http: handle, gateway, settlement, _lock: lock })
 }
 
 /// A server on its own thread and actix system, for tests and in-process

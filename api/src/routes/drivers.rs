@@ -68,7 +68,7 @@ struct CodeBody {
         (status = 503, description = "Too many codes pending", body = ApiError),
     ),
 )]
-async fn send_code(money: MoneyData, req: HttpRequest, body: web::Json<CodeBody>) -> ApiResult<HttpResponse> {
+async fn send_code(money: MoneyData, req: HttpRequest, body: crate::extract::Json<CodeBody>) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
     money.signin.code_request(phone, money.signin.client(&req))?;
     money.send_code(phone).await?;
@@ -97,7 +97,7 @@ async fn register(
     state: State,
     money: MoneyData,
     req: HttpRequest,
-    body: web::Json<RegisterBody>,
+    body: crate::extract::Json<RegisterBody>,
 ) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
     money.signin.code_check(phone, money.signin.client(&req))?;
@@ -143,7 +143,7 @@ async fn login(
     state: State,
     money: MoneyData,
     req: HttpRequest,
-    body: web::Json<LoginBody>,
+    body: crate::extract::Json<LoginBody>,
 ) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
     money.signin.code_check(phone, money.signin.client(&req))?;
@@ -233,7 +233,7 @@ async fn top_up(
     state: State,
     money: MoneyData,
     req: HttpRequest,
-    body: web::Json<TopUpBody>,
+    body: crate::extract::Json<TopUpBody>,
 ) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let provider = match &body.provider {
@@ -285,7 +285,11 @@ struct ChargeBody {
     ),
     security(("bearer" = [])),
 )]
-async fn charge(state: State, req: HttpRequest, body: web::Json<ChargeBody>) -> ApiResult<HttpResponse> {
+async fn charge(
+    state: State,
+    req: HttpRequest,
+    body: crate::extract::Json<ChargeBody>,
+) -> ApiResult<HttpResponse> {
     let mut driver = money::driver(&state, &req).await?;
     let ChargeBody { pile_id, port, plan_id, prepaid, prepaid_hours, queue } = body.into_inner();
     let start = StartBody { balance: None, plan_id, prepaid, prepaid_hours, queue };
@@ -346,7 +350,7 @@ async fn refund(
     state: State,
     money: MoneyData,
     req: HttpRequest,
-    body: web::Json<RefundBody>,
+    body: crate::extract::Json<RefundBody>,
 ) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     let amount = amount("amount", body.amount)?;
@@ -401,7 +405,11 @@ pub(super) async fn link_card(state: &State, driver: i64, body: CardBody) -> Api
     ),
     security(("bearer" = [])),
 )]
-async fn add_card(state: State, req: HttpRequest, body: web::Json<CardBody>) -> ApiResult<HttpResponse> {
+async fn add_card(
+    state: State,
+    req: HttpRequest,
+    body: crate::extract::Json<CardBody>,
+) -> ApiResult<HttpResponse> {
     let driver = money::driver(&state, &req).await?;
     link_card(&state, driver.id, body.into_inner()).await
 }

@@ -53,7 +53,7 @@ struct Body {
     ),
     security(("bearer" = [])),
 )]
-async fn create(state: State, scope: Scope, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+async fn create(state: State, scope: Scope, body: crate::extract::Json<Body>) -> ApiResult<HttpResponse> {
     let name = super::name(&body.name, "merchant")?;
     let pct = check_commission(body.commission_percent)?;
     let operator = scope.owner(&state, body.operator_id).await?;
@@ -121,7 +121,7 @@ async fn update(
     state: State,
     scope: Scope,
     id: web::Path<i64>,
-    body: web::Json<Patch>,
+    body: crate::extract::Json<Patch>,
 ) -> ApiResult<HttpResponse> {
     let mut m = scope.merchant(&state, *id).await?;
     if let Some(name) = &body.name {
@@ -208,7 +208,11 @@ struct RuleBody {
     ),
     security(("bearer" = [])),
 )]
-async fn create_rule(state: State, scope: Scope, body: web::Json<RuleBody>) -> ApiResult<HttpResponse> {
+async fn create_rule(
+    state: State,
+    scope: Scope,
+    body: crate::extract::Json<RuleBody>,
+) -> ApiResult<HttpResponse> {
     let RuleBody { operator_id, mut rule } = body.into_inner();
     rule.validate().map_err(|m| ApiError::invalid("rule", m))?;
     rule.operator_id = scope.owner(&state, operator_id).await?;
@@ -265,7 +269,7 @@ struct DriverPatch {
 async fn update_driver(
     state: State,
     id: web::Path<i64>,
-    body: web::Json<DriverPatch>,
+    body: crate::extract::Json<DriverPatch>,
 ) -> ApiResult<HttpResponse> {
     let mut d = state
         .store
@@ -303,7 +307,7 @@ async fn update_driver(
 async fn add_card(
     state: State,
     id: web::Path<i64>,
-    body: web::Json<super::drivers::CardBody>,
+    body: crate::extract::Json<super::drivers::CardBody>,
 ) -> ApiResult<HttpResponse> {
     if state.store.driver(*id).await?.is_none() {
         return Err(ApiError::not_found("unknown_driver", format!("no driver {id}")));
@@ -332,7 +336,7 @@ struct CardPatch {
 async fn update_card(
     state: State,
     number: web::Path<String>,
-    body: web::Json<CardPatch>,
+    body: crate::extract::Json<CardPatch>,
 ) -> ApiResult<HttpResponse> {
     let number = super::drivers::card_number(&number)?;
     let card = state

@@ -1,6 +1,6 @@
 //! The HTTP routes, one module per resource, all under `/api/v1` except the
-//! operational `/healthz` and `/metrics`. Malformed JSON or paths answer 400
-//! with the same JSON error body as every other failure.
+//! operational `/healthz` and `/metrics`. Every failure, down to a malformed
+//! query or an unknown path, answers the same JSON error body (`extract`).
 
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::json(&e))
+    crate::extract::parse(body)
 }
 
 /// `?after=CURSOR&limit=N` of a list: the items after the cursor, in the
@@ -194,14 +194,7 @@ pub fn configure(
             .app_data(in_flight)
             .app_data(money)
             .app_data(geo)
-            .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|err, _| match &err {
-                actix_web::error::JsonPayloadError::Deserialize(e) => ApiError::json(e).into(),
-                _ => ApiError::bad_request(format!("malformed JSON body: {err}")).into(),
-            }))
-            .app_data(
-                web::PathConfig::default()
-                    .error_handler(|err, _| ApiError::bad_request(format!("malformed path: {err}")).into()),
-            )
+            .configure(crate::extract::configure)
             .configure(ops::routes)
             .configure(crate::openapi::routes)
             .service(

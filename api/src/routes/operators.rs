@@ -43,7 +43,7 @@ struct NewOperator {
     ),
     security(("bearer" = [])),
 )]
-async fn create(state: State, body: web::Json<NewOperator>) -> ApiResult<HttpResponse> {
+async fn create(state: State, body: crate::extract::Json<NewOperator>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(state.store.create_operator(name(&body.name)?).await?))
 }
 
@@ -100,7 +100,7 @@ async fn update(
     state: State,
     scope: Scope,
     id: web::Path<i64>,
-    body: web::Json<Update>,
+    body: crate::extract::Json<Update>,
 ) -> ApiResult<HttpResponse> {
     let current = scope.operator(&state, *id).await?;
     let name = match &body.name {

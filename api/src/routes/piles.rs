@@ -71,7 +71,7 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
     ),
     security(("bearer" = [])),
 )]
-async fn create(state: State, scope: Scope, body: web::Json<NewPile>) -> ApiResult<HttpResponse> {
+async fn create(state: State, scope: Scope, body: crate::extract::Json<NewPile>) -> ApiResult<HttpResponse> {
     let protocol = Protocol::parse(&body.protocol)
         .ok_or_else(|| ApiError::invalid("protocol", "protocol must be \"ykc\" or \"dny\""))?;
     check_id(protocol, &body.id)?;
@@ -212,7 +212,7 @@ async fn update(
     state: State,
     scope: Scope,
     id: web::Path<String>,
-    body: web::Json<ServicePatch>,
+    body: crate::extract::Json<ServicePatch>,
 ) -> ApiResult<HttpResponse> {
     let record = scope.pile(&state, &id).await?;
     set_service(&state, Item::new(ItemKind::Pile, &record.id), Some(body.in_service)).await?;
@@ -240,7 +240,7 @@ async fn update_port(
     state: State,
     scope: Scope,
     path: web::Path<(String, u8)>,
-    body: web::Json<ServicePatch>,
+    body: crate::extract::Json<ServicePatch>,
 ) -> ApiResult<HttpResponse> {
     let (id, port) = path.into_inner();
     let record = scope.pile(&state, &id).await?;
@@ -504,7 +504,7 @@ async fn command(
     state: State,
     scope: Scope,
     id: web::Path<String>,
-    body: web::Json<Maintenance>,
+    body: crate::extract::Json<Maintenance>,
 ) -> ApiResult<HttpResponse> {
     let record = scope.pile(&state, &id).await?;
     let mut command = body.into_inner();

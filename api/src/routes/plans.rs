@@ -46,7 +46,7 @@ fn check_pricing(pricing: &Pricing) -> ApiResult<()> {
     ),
     security(("bearer" = [])),
 )]
-async fn create(state: State, scope: Scope, body: web::Json<NewPlan>) -> ApiResult<HttpResponse> {
+async fn create(state: State, scope: Scope, body: crate::extract::Json<NewPlan>) -> ApiResult<HttpResponse> {
     super::name(&body.name, "plan")?;
     check_pricing(&body.pricing)?;
     let operator = scope.owner(&state, body.operator_id).await?;
@@ -110,7 +110,7 @@ async fn update(
     state: State,
     scope: Scope,
     id: web::Path<i64>,
-    body: web::Json<Patch>,
+    body: crate::extract::Json<Patch>,
 ) -> ApiResult<HttpResponse> {
     let mut plan = scope.plan(&state, *id).await?;
     if let Some(name) = &body.name {

@@ -130,7 +130,7 @@ async fn correct(
     state: State,
     scope: Scope,
     id: web::Path<String>,
-    body: web::Json<Correction>,
+    body: crate::extract::Json<Correction>,
 ) -> ApiResult<HttpResponse> {
     let record = scope.session(&state, &id).await?;
     let bill = state.store.bill(&record.id).await?.ok_or_else(|| {

@@ -89,7 +89,7 @@ async fn set_details(
     scope: Scope,
     geo: Geo,
     id: web::Path<i64>,
-    body: web::Json<StationDetails>,
+    body: crate::extract::Json<StationDetails>,
 ) -> ApiResult<HttpResponse> {
     check_details(&body)?;
     scope.station(&state, *id).await?;
@@ -262,7 +262,12 @@ pub struct Body {
     ),
     security(("bearer" = [])),
 )]
-async fn create(state: State, scope: Scope, geo: Geo, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+async fn create(
+    state: State,
+    scope: Scope,
+    geo: Geo,
+    body: crate::extract::Json<Body>,
+) -> ApiResult<HttpResponse> {
     if let Some(d) = &body.details {
         check_details(d)?;
     }
@@ -364,7 +369,7 @@ async fn update(
     state: State,
     scope: Scope,
     id: web::Path<i64>,
-    body: web::Json<Patch>,
+    body: crate::extract::Json<Patch>,
 ) -> ApiResult<HttpResponse> {
     let mut s = scope.station(&state, *id).await?;
     if let Some(name) = &body.name {
@@ -453,7 +458,7 @@ async fn set_power(
     state: State,
     scope: Scope,
     id: web::Path<i64>,
-    body: web::Json<PowerConfig>,
+    body: crate::extract::Json<PowerConfig>,
 ) -> ApiResult<HttpResponse> {
     scope.station(&state, *id).await?;
     let p = body.into_inner();
@@ -549,7 +554,7 @@ async fn other_load(
     state: State,
     scope: Scope,
     id: web::Path<i64>,
-    body: web::Json<Load>,
+    body: crate::extract::Json<Load>,
 ) -> ApiResult<HttpResponse> {
     watts("watts", body.watts)?;
     live(&state, scope, *id).await?.do_send(station::OtherLoad(body.watts));
@@ -581,7 +586,7 @@ async fn set_tariff(
     state: State,
     scope: Scope,
     id: web::Path<i64>,
-    body: web::Json<TariffBody>,
+    body: crate::extract::Json<TariffBody>,
 ) -> ApiResult<HttpResponse> {
     let station = scope.station(&state, *id).await?;
     let tariff = super::tariffs::usable(&state, scope, body.tariff_id, station.operator_id).await?;

@@ -166,7 +166,11 @@ fn tou(prices: &Prices, periods: &[Range]) -> ApiResult<TouPrices> {
     ),
     security(("bearer" = [])),
 )]
-async fn create(state: State, scope: Scope, body: web::Json<NewTariff>) -> ApiResult<HttpResponse> {
+async fn create(
+    state: State,
+    scope: Scope,
+    body: crate::extract::Json<NewTariff>,
+) -> ApiResult<HttpResponse> {
     let name = super::name(&body.name, "tariff")?;
     let tou = tou(&body.prices, &body.periods)?;
     let operator = scope.owner(&state, body.operator_id).await?;
@@ -246,7 +250,7 @@ async fn update(
     state: State,
     scope: Scope,
     id: web::Path<i64>,
-    body: web::Json<Patch>,
+    body: crate::extract::Json<Patch>,
 ) -> ApiResult<HttpResponse> {
     let mut tariff = scope.tariff(&state, *id).await?;
     if let Some(name) = &body.name {

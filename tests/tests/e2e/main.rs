@@ -9,6 +9,7 @@ mod auth;
 mod cards;
 mod cluster;
 mod ebike;
+mod edges;
 mod live;
 mod maintenance;
 mod money;

@@ -174,7 +174,7 @@ async fn lists_page_and_bad_requests_say_what_is_wrong() {
             422,
             Some("commission_percent"),
         ),
-        ("POST", "/api/v1/stations", json!({"name": "s", "tariff_id": "one"}), 422, None),
+        ("POST", "/api/v1/stations", json!({"name": "s", "tariff_id": "one"}), 422, Some("tariff_id")),
         ("PATCH", "/api/v1/operators/999", json!({"name": "x"}), 404, None),
         ("PATCH", "/api/v1/operators/1", json!({"status": "cancelled"}), 422, Some("status")),
     ];
