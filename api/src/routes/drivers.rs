@@ -68,7 +68,11 @@ struct CodeBody {
         (status = 503, description = "Too many codes pending", body = ApiError),
     ),
 )]
-async fn send_code(money: MoneyData, req: HttpRequest, body: crate::extract::Json<CodeBody>) -> ApiResult<HttpResponse> {
+async fn send_code(
+    money: MoneyData,
+    req: HttpRequest,
+    body: crate::extract::Json<CodeBody>,
+) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
     money.signin.code_request(phone, money.signin.client(&req))?;
     money.send_code(phone).await?;

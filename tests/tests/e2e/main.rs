@@ -10,6 +10,7 @@ mod cards;
 mod cluster;
 mod ebike;
 mod edges;
+mod fuzz;
 mod live;
 mod maintenance;
 mod money;

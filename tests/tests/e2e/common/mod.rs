@@ -174,14 +174,19 @@ impl Server {
 
     /// Polls `GET path` until `pred` holds (or panics after 5 s).
     pub async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.until_as(&self.admin, path, pred).await
+    }
+
+    /// Polls `path` as `token`'s user until `pred` holds (5 s at most).
+    pub async fn until_as(&self, token: &str, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..250 {
-            let (_, v) = self.get(path).await;
+            let (_, v) = self.get_as(token, path).await;
             if pred(&v) {
                 return v;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("{path} never reached the expected state; last: {}", self.get(path).await.1);
+        panic!("{path} never reached the expected state; last: {}", self.get_as(token, path).await.1);
     }
 }
 
