@@ -193,3 +193,20 @@ async fn an_unknown_user_costs_what_a_wrong_password_costs() {
     // Before, an unknown name answered without hashing: ~100 times faster.
     assert!(unknown > wrong / 3.0, "unknown {unknown:.4}s, wrong password {wrong:.4}s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drivers_unknown_phone_and_wrong_password_look_the_same() {
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| c.notify_webhook = Some(hook));
+    let phone = "13700000050";
+    let right = code(&server, &codes, phone).await;
+    let body = json!({ "phone": phone, "code": right, "password": "the-password" });
+    assert_eq!(post(&server, "/api/v1/drivers", body, None).await.0, 201);
+    let login = |phone: &'static str| {
+        post(&server, "/api/v1/drivers/login", json!({ "phone": phone, "password": "not-it-at-all" }), None)
+    };
+    let (s1, unknown, _) = login("13700000059").await;
+    let (s2, wrong, _) = login(phone).await;
+    assert_eq!((s1, s2), (401, 401));
+    assert_eq!(unknown, wrong);
+}
