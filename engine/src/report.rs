@@ -9,7 +9,6 @@
 //! bill was made (as in settlement), an alarm on the day it was raised.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -183,28 +182,28 @@ pub trait Row {
     fn cells(&self) -> Vec<String>;
 }
 
-/// RFC 4180 text: a header line, then a line per row, CRLF-ended; a cell
-/// with a comma, quote or line break is quoted, its quotes doubled.
+/// RFC 4180 text: a header line, then a line per row, CRLF-ended, quoted
+/// where needed (the `csv` crate). A cell a spreadsheet would run as a
+/// formula (starting `=`, `+`, `-`, `@`, tab or CR) gets a leading `'`,
+/// unless it is a plain number such as `-1.50`, which cannot be one.
 pub fn csv<R: Row>(rows: &[R]) -> String {
-    let mut out = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        for (i, cell) in cells.enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            if cell.contains([',', '"', '\r', '\n']) {
-                let _ = write!(out, "\"{}\"", cell.replace('"', "\"\""));
-            } else {
-                out.push_str(cell);
-            }
-        }
-        out.push_str("\r\n");
-    };
-    line(&mut R::HEADER.iter().copied());
-    for row in rows {
-        line(&mut row.cells().iter().map(String::as_str));
+    let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::CRLF).from_writer(Vec::new());
+    let header = w.write_record(R::HEADER);
+    let rows =
+        rows.iter().try_for_each(|row| w.write_record(row.cells().iter().map(|c| defused(c).into_owned())));
+    header.and(rows).expect("writing CSV to memory cannot fail");
+    let bytes = w.into_inner().expect("writing CSV to memory cannot fail");
+    String::from_utf8(bytes).expect("CSV of UTF-8 cells is UTF-8")
+}
+
+/// A cell made safe to open in a spreadsheet (OWASP's CSV injection advice).
+fn defused(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<Decimal>().is_err() {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
     }
-    out
 }
 
 /// The operations report: a station's charges on a day.
@@ -456,6 +455,14 @@ mod tests {
         let rows = [Text("plain", "1.50"), Text("a, b", "say \"hi\""), Text("two\nlines", "")];
         assert_eq!(csv(&rows), "a,b\r\nplain,1.50\r\n\"a, b\",\"say \"\"hi\"\"\"\r\n\"two\nlines\",\r\n");
         assert_eq!(csv::<Text>(&[]), "a,b\r\n");
+    }
+
+    #[test]
+    fn csv_defuses_cells_a_spreadsheet_would_run() {
+        let rows = [Text("=HYPERLINK(\"x\")", "@SUM(A1)"), Text("+1+1", "-2-2"), Text("\tx", "-1.50")];
+        let out = csv(&rows);
+        let want = "a,b\r\n\"'=HYPERLINK(\"\"x\"\")\",'@SUM(A1)\r\n'+1+1,'-2-2\r\n'\tx,-1.50\r\n";
+        assert_eq!(out, want);
     }
 
     #[test]
