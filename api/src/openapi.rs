@@ -270,9 +270,11 @@ async fn spec() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(document())
 }
 
-/// The document rendered by Redoc, loaded from a CDN; the spec URL is
+/// The document rendered by Redoc 2.5.4 (MIT, `api/assets/redoc`), which
+/// ships inside the page: nothing loads from another host. The spec URL is
 /// relative so the page works behind a proxy that adds a path prefix.
-const DOCS_PAGE: &str = r#"<!DOCTYPE html>
+const DOCS_PAGE: &str = concat!(
+    r#"<!DOCTYPE html>
 <html>
   <head>
     <meta charset="utf-8">
@@ -281,10 +283,13 @@ const DOCS_PAGE: &str = r#"<!DOCTYPE html>
   </head>
   <body>
     <redoc spec-url="openapi.json"></redoc>
-    <script src="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"></script>
+    <script>"#,
+    include_str!("../assets/redoc/redoc.standalone.js"),
+    r#"</script>
   </body>
 </html>
-"#;
+"#
+);
 
 /// A page rendering this document.
 #[utoipa::path(
