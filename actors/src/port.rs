@@ -312,9 +312,8 @@ impl Handler<FromPile> for Port {
                 // one already billed, or one left open by a restart.
                 None => {
                     let ctx_ = self.session_ctx(ctx.address());
-                    ctx.spawn(
-                        async move { session::settle_elsewhere(ctx_, record, reply).await }.into_actor(self),
-                    );
+                    let settle = async move { session::settle_elsewhere(ctx_, record, reply).await };
+                    ctx.spawn(settle.into_actor(self).map(|_, port, _| port.charge_over()));
                 }
             },
             PileEvent::CardStart { card, reply, .. } => self.card_start(card, reply, ctx),
@@ -539,6 +538,18 @@ impl Handler<Ended> for Port {
             self.current = None;
             self.occupied();
             self.report_power(None);
+            self.charge_over();
+        }
+    }
+}
+
+impl Port {
+    /// The pile's final record closed the charge: the port is no longer
+    /// charging even before its next status report, which says whether the
+    /// vehicle is still plugged in; until then a new start may go ahead.
+    fn charge_over(&mut self) {
+        if self.current.is_none() && self.status == PortStatus::Charging {
+            self.set_status(PortStatus::Plugged);
         }
     }
 }

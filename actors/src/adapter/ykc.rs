@@ -7,7 +7,6 @@
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Timelike, Utc};
-use engine::alarm::Severity;
 use engine::allocation::ykc_percent;
 use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
 use engine::session::StopReason;
@@ -104,29 +103,29 @@ impl Ykc {
                 card: m.card.iter().map(|b| format!("{b:02X}")).collect(),
                 reply: ReplyTo(frame.seq.into()),
             },
-            Message::TransactionRecord(m) => PileEvent::Record(
-                FinalRecord {
-                    port: PortNo(m.gun),
-                    session: m.serial,
-                    ended_at: self.local_to_utc(m.end),
-                    kwh: m.kwh,
-                    elapsed_s: None,
-                    amount: Some(m.amount),
-                    reason: StopReason {
-                        code: m.stop_reason,
-                        text: ykc::stop_reason_text(m.stop_reason).into(),
+            Message::TransactionRecord(m) => {
+                let (text, fault) = ykc::stop_reason(m.stop_reason);
+                PileEvent::Record(
+                    FinalRecord {
+                        port: PortNo(m.gun),
+                        session: m.serial,
+                        ended_at: self.local_to_utc(m.end),
+                        kwh: m.kwh,
+                        elapsed_s: None,
+                        amount: Some(m.amount),
+                        reason: StopReason { code: m.stop_reason, text: text.into() },
+                        fault,
+                        card: matches!(
+                            m.origin,
+                            ykc::TransactionRecord::ORIGIN_CARD | ykc::TransactionRecord::ORIGIN_OFFLINE_CARD
+                        )
+                        .then(|| m.physical_card.iter().map(|b| format!("{b:02X}")).collect()),
+                        started_offline: (m.origin == ykc::TransactionRecord::ORIGIN_OFFLINE_CARD)
+                            .then(|| self.local_to_utc(m.start)),
                     },
-                    fault: abnormal_stop(m.stop_reason),
-                    card: matches!(
-                        m.origin,
-                        ykc::TransactionRecord::ORIGIN_CARD | ykc::TransactionRecord::ORIGIN_OFFLINE_CARD
-                    )
-                    .then(|| m.physical_card.iter().map(|b| format!("{b:02X}")).collect()),
-                    started_offline: (m.origin == ykc::TransactionRecord::ORIGIN_OFFLINE_CARD)
-                        .then(|| self.local_to_utc(m.start)),
-                },
-                reply,
-            ),
+                    reply,
+                )
+            }
             Message::Bms(m) => PileEvent::Diagnostic {
                 port: PortNo(m.gun),
                 session: m.serial.0.bytes().any(|b| b != b'0').then_some(m.serial),
@@ -221,14 +220,6 @@ fn report(m: &ykc::RealTime) -> PortReport {
 }
 
 /// Stop reasons 0x6A-0x8F are abnormal stops: faults worth an alarm.
-fn abnormal_stop(code: u8) -> Option<Severity> {
-    match code {
-        0x6B | 0x6C | 0x74 => Some(Severity::Critical),
-        0x6A..=0x8F => Some(Severity::Major),
-        _ => None,
-    }
-}
-
 fn start_refusal(reason: u8) -> &'static str {
     match reason {
         1 => "pile id mismatch",

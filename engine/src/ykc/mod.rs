@@ -35,6 +35,7 @@ mod qr;
 mod realtime;
 mod record;
 mod remote;
+mod stop_reason;
 
 #[cfg(test)]
 mod proptests;
@@ -62,5 +63,6 @@ pub use parallel::{
 pub use parking::{ParkingLockControl, ParkingLockResult, ParkingLockStatus};
 pub use qr::{QrPrefix, QrPrefixResult};
 pub use realtime::{hardware_faults, GunStatus, RealTime, RealTimeRequest};
-pub use record::{stop_reason_text, PeriodUsage, RecordAck, TransactionRecord};
+pub use record::{PeriodUsage, RecordAck, TransactionRecord};
 pub use remote::{RemoteStart, RemoteStartResult, RemoteStop, RemoteStopResult};
+pub use stop_reason::stop_reason;

@@ -142,41 +142,6 @@ impl Body for RecordAck {
     }
 }
 
-/// What a YKC stop reason code means: 0x40–0x45 normal ends, 0x4A–0x69
-/// start failures, 0x6A–0x8F abnormal stops. Codes inside a range without a
-/// meaning of their own get the range's ("start failed", "abnormal stop").
-pub fn stop_reason_text(code: u8) -> &'static str {
-    match code {
-        0x40 => "app stop",
-        0x41 => "full",
-        0x42 => "energy reached",
-        0x43 => "amount reached",
-        0x44 => "time reached",
-        0x45 => "stopped at the pile",
-        0x4A => "start failed: control guidance fault",
-        0x4B => "start failed: BMS handshake timeout",
-        0x4C => "start failed: insulation check failed",
-        0x4D => "start failed: battery reverse connection",
-        0x4E => "start failed: battery voltage mismatch",
-        0x4F => "start failed: precharge failed",
-        0x50..=0x69 => "start failed",
-        0x6A => "abnormal: emergency stop",
-        0x6B => "abnormal: gun over-temperature",
-        0x6C => "abnormal: insulation fault",
-        0x6D => "abnormal: output over-voltage",
-        0x6E => "abnormal: output under-voltage",
-        0x6F => "abnormal: output over-current",
-        0x70 => "abnormal: meter fault",
-        0x71 => "abnormal: gun unplugged",
-        0x72 => "abnormal: balance exhausted",
-        0x73 => "abnormal: BMS communication lost",
-        0x74 => "abnormal: cabinet over-temperature",
-        0x75 => "abnormal: power lost",
-        0x76..=0x8F => "abnormal stop",
-        _ => "unknown",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -254,30 +219,6 @@ mod tests {
         for invalid in [false, true] {
             let body = round_trip(Message::RecordAck(RecordAck { serial: serial(), invalid }));
             assert_eq!(body.len(), 17);
-        }
-    }
-
-    #[test]
-    fn stop_reasons() {
-        assert_eq!(stop_reason_text(0x40), "app stop");
-        assert_eq!(stop_reason_text(0x45), "stopped at the pile");
-        assert_eq!(stop_reason_text(0x4A), "start failed: control guidance fault");
-        assert_eq!(stop_reason_text(0x4F), "start failed: precharge failed");
-        assert_eq!(stop_reason_text(0x50), "start failed");
-        assert_eq!(stop_reason_text(0x69), "start failed");
-        assert_eq!(stop_reason_text(0x6A), "abnormal: emergency stop");
-        assert_eq!(stop_reason_text(0x72), "abnormal: balance exhausted");
-        assert_eq!(stop_reason_text(0x75), "abnormal: power lost");
-        assert_eq!(stop_reason_text(0x76), "abnormal stop");
-        assert_eq!(stop_reason_text(0x8F), "abnormal stop");
-        assert_eq!(stop_reason_text(0x90), "unknown");
-        assert_eq!(stop_reason_text(0x46), "unknown");
-        assert_eq!(stop_reason_text(0x49), "unknown");
-        for code in 0x4A..=0x69 {
-            assert!(stop_reason_text(code).starts_with("start failed"), "0x{code:02X}");
-        }
-        for code in 0x6A..=0x8F {
-            assert!(stop_reason_text(code).starts_with("abnormal"), "0x{code:02X}");
         }
     }
 }

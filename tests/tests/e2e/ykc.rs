@@ -362,3 +362,67 @@ async fn a_start_left_unanswered_is_stopped_at_the_pile_before_the_session_fails
     assert_eq!(stop, Some(Event::StopRequested { gun: 1 }));
     server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "failed").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_billed_final_record_frees_the_port_and_its_stop_reason_reads_as_the_spec_table() {
+    let server = Server::start();
+    let id = "60000000000009";
+    server.station_with_pile(id, 1).await;
+    let mut pile = login(&server, id).await;
+    let start = format!("/api/v1/piles/{id}/ports/1/start");
+
+    // (code, text of table 13.1): a pulled gun is the driver's doing and
+    // raises nothing, a temperature fault is the pile's and is critical.
+    let cases = [(0x6Bu8, "abnormal: control pilot disconnected"), (0x74, "abnormal: temperature abnormal")];
+    let mut sessions = vec![];
+    for (code, text) in cases {
+        let (s, v) = server.post(&start, json!({})).await;
+        assert_eq!(s, 202, "the port is free again after the last bill: {v}");
+        let session = v["session_id"].as_str().unwrap().to_owned();
+        pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await.unwrap();
+        server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+        // The pile stops by itself; its last status report still says
+        // "charging", and no other report follows the record.
+        pile.stop_at_pile(1, code);
+        pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.unwrap();
+        let done = server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "finished").await;
+        let reason = &done["stop_reason"];
+        assert_eq!(
+            (reason["code"].as_u64(), reason["text"].as_str()),
+            (Some(u64::from(code)), Some(text)),
+            "{done}"
+        );
+        sessions.push(session);
+    }
+    let alarms = server.until(&format!("/api/v1/alarms?pile_id={id}"), |l| l != &json!([])).await;
+    let [alarm] = alarms.as_array().unwrap().as_slice() else { panic!("one alarm expected: {alarms}") };
+    assert_eq!(alarm["severity"], "critical", "{alarm}");
+    assert!(alarm["message"].as_str().unwrap().contains(&sessions[1]), "{alarm}");
+
+    // A record with no status report after it, for a charge the platform
+    // runs and for one the pile ran alone: the port is free once it is billed.
+    let pile_path = format!("/api/v1/piles/{id}");
+    let charging = || server.until(&pile_path, |p| p["ports"][0]["status"] == "charging");
+    let (s, v) = server.post(&start, json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await.unwrap();
+    pile.send_realtime(1);
+    charging().await;
+    let (_, mut record) = offline_record(id, [0; 8], dec!(1));
+    (record.serial, record.origin, record.stop_reason) =
+        (SessionId(session.clone()), ykc::TransactionRecord::ORIGIN_APP, 0x41);
+    let (_, offline) = offline_record(id, [0x12, 0x34, 0, 0, 0, 0, 0, 7], dec!(1));
+    for record in [record, offline] {
+        let serial = record.serial.0.clone();
+        pile.send(Message::TransactionRecord(record));
+        pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.unwrap();
+        server.until(&format!("/api/v1/sessions/{serial}"), |v| v["state"] == "finished").await;
+        let port =
+            server.until(&format!("/api/v1/piles/{id}"), |p| p["ports"][0]["status"] != "charging").await;
+        assert_eq!(port["ports"][0]["status"], "plugged", "{port}");
+        // The pile's last word on the gun still says charging.
+        pile.send_realtime(1);
+        charging().await;
+    }
+}
