@@ -22,7 +22,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::web::Query;
-use actix_web::{web, HttpMessage, HttpResponse, Route};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, Route};
 use engine::accounts::{NewUser, Principal, Role, Status, User};
 use engine::domain::OperatorId;
 use serde::Deserialize;
@@ -183,11 +183,19 @@ async fn active(state: &State, scope: &Scope) -> ApiResult<()> {
     request_body = Login,
     responses(
         (status = 200, description = "The user and a bearer token", body = crate::openapi::StaffToken),
+        (status = 429, description = "Too many tries for this username or address; see `Retry-After`", body = ApiError),
     ),
 )]
-async fn login(state: State, money: MoneyData, body: crate::extract::Json<Login>) -> ApiResult<HttpResponse> {
+async fn login(
+    req: HttpRequest,
+    state: State,
+    money: MoneyData,
+    body: crate::extract::Json<Login>,
+) -> ApiResult<HttpResponse> {
     let refused = || money::unauthorized("wrong username or password");
-    let user = state.store.user_by_name(body.username.trim()).await?;
+    let username = body.username.trim();
+    money.signin.password_check(username, money.signin.client(&req))?;
+    let user = state.store.user_by_name(username).await?;
     let stored = user.as_ref().map(|u| u.user.password_hash.as_str());
     // An unknown user is checked against a dummy hash: the same work and
     // the same answer as a wrong password.

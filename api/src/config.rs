@@ -79,7 +79,8 @@ pub struct ServeConfig {
     /// Codes asked for, per phone and per client address:
     pub signin_codes_per_phone: u32,
     pub signin_codes_per_address: u32,
-    /// Codes or passwords tried (register, log in), per phone and address:
+    /// Codes or passwords tried (drivers' register and log in, platform
+    /// users' log in), per phone or username and per address:
     pub signin_checks_per_phone: u32,
     pub signin_checks_per_address: u32,
     pub signin_window_ms: u64,

@@ -1,7 +1,8 @@
-//! Throttles drivers' sign-in: code requests and code (or password) checks
-//! are rate-limited by phone and by client address, so a six-digit code
-//! cannot be brute-forced and one address cannot spray codes over many
-//! phones. Refusals answer 429 with `Retry-After` and are counted by reason.
+//! Throttles sign-in: drivers' code requests and code (or password) checks,
+//! and platform users' password logins, are rate-limited by phone (or
+//! username) and by client address, so a six-digit code or a password cannot
+//! be brute-forced and one address cannot spray codes over many phones.
+//! Refusals answer 429 with `Retry-After` and are counted by reason.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -80,24 +81,30 @@ impl Signin {
 
     /// May `addr` ask for a code for `phone`?
     pub fn code_request(&self, phone: &str, addr: IpAddr) -> Result<(), ApiError> {
-        self.check(&self.codes, phone, addr, "codes")
+        self.check(&self.codes, phone.to_owned(), addr, "codes", "phone")
     }
 
     /// May `addr` try a code or password for `phone`?
     pub fn code_check(&self, phone: &str, addr: IpAddr) -> Result<(), ApiError> {
-        self.check(&self.checks, phone, addr, "checks")
+        self.check(&self.checks, phone.to_owned(), addr, "checks", "phone")
+    }
+
+    /// May `addr` try a password for the platform user `username`? Drawn
+    /// from the same allowance as drivers' checks, kept apart by key.
+    pub fn password_check(&self, username: &str, addr: IpAddr) -> Result<(), ApiError> {
+        self.check(&self.checks, format!("user:{username}"), addr, "checks", "user")
     }
 
     // The address is checked first so that one address spraying phones does
     // not also use up each phone's own allowance.
-    fn check(&self, pair: &Pair, phone: &str, addr: IpAddr, what: &str) -> Result<(), ApiError> {
+    fn check(&self, pair: &Pair, key: String, addr: IpAddr, what: &str, per: &str) -> Result<(), ApiError> {
         if let Err(n) = pair.address.check_key(&addr) {
             let wait = n.wait_time_from(self.clock.now());
             return Err(self.refuse(&format!("{what}_per_address"), wait));
         }
-        if let Err(n) = pair.phone.check_key(&phone.to_owned()) {
+        if let Err(n) = pair.phone.check_key(&key) {
             let wait = n.wait_time_from(self.clock.now());
-            return Err(self.refuse(&format!("{what}_per_phone"), wait));
+            return Err(self.refuse(&format!("{what}_per_{per}"), wait));
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Drivers' sign-in is throttled: codes cannot be brute-forced, resending
 //! does not buy more guesses, one address cannot spray many phones, the
-//! pending codes are bounded, and operators' logins do not tell unknown
-//! users from wrong passwords.
+//! pending codes are bounded, and operators' logins are throttled alike and
+//! do not tell unknown users from wrong passwords.
 
 use std::sync::mpsc;
 
@@ -166,6 +166,24 @@ async fn unknown_user_and_wrong_password_look_the_same() {
     let (s2, wrong, _) = login("admin", "whatever-password").await;
     assert_eq!((s1, s2), (401, 401));
     assert_eq!(unknown, wrong);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_a_users_password_is_cut_off_for_that_user_only() {
+    let server = Server::start_with(|c| c.signin_checks_per_phone = 3);
+    let login = |u: &'static str, p: &'static str| {
+        post(&server, "/api/v1/auth/login", json!({ "username": u, "password": p }), None)
+    };
+    // Three tries: the test server's own sign-in at start and two guesses.
+    for _ in 0..2 {
+        assert_eq!(login("admin", "a-wrong-password").await.0, 401);
+    }
+    let (s, body, retry) = login("admin", common::ADMIN_PASSWORD).await;
+    assert_eq!((s, &body["error"]), (429, &json!("rate_limited")), "even the right password: {body}");
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    // Another name is unaffected.
+    assert_eq!(login("someone-else", "a-wrong-password").await.0, 401);
+    assert_eq!(server.metric("chargeplane_signin_refused_total{reason=\"checks_per_user\"}").await, 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
