@@ -185,8 +185,8 @@ pub enum StatementError {
     NoHeader,
     #[error("line {line}: header must be `provider_txn,order_id,amount,paid_at`, found `{found}`")]
     Header { line: usize, found: String },
-    #[error("line {line}: quoted fields are not supported")]
-    Quoted { line: usize },
+    #[error("line {line}: not CSV: {reason}")]
+    Malformed { line: usize, reason: String },
     #[error("line {line}: expected 4 fields, found {found}")]
     FieldCount { line: usize, found: usize },
     #[error("line {line}: {field} is empty")]
@@ -200,22 +200,37 @@ pub enum StatementError {
 }
 
 /// Parses a statement: the header `provider_txn,order_id,amount,paid_at`,
-/// then one payment a line. Blank lines, CRLF and whitespace around fields
-/// are tolerated; quoting is not (ids are plain tokens).
+/// then one payment a record, as RFC 4180 CSV (quoted fields, CRLF, a
+/// spreadsheet's byte-order mark, blank lines and whitespace around fields
+/// are all fine). Errors name the line they are on.
 pub fn parse_statement(csv: &str) -> Result<Vec<StatementLine>, StatementError> {
-    let mut lines = csv.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty());
-    let (line, header) = lines.next().ok_or(StatementError::NoHeader)?;
-    if !header.split(',').map(str::trim).eq(STATEMENT_HEADER) {
-        return Err(StatementError::Header { line, found: header.to_owned() });
+    let text = csv.trim_start_matches('\u{feff}');
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    // A record's position is where the reader began, before the blank
+    // lines it skipped: its line is that of the first byte after them.
+    let line_at = |p: Option<&csv::Position>| {
+        let from = p.map_or(0, |p| p.byte() as usize).min(text.len());
+        let start = from + text[from..].bytes().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        text.as_bytes()[..start].iter().filter(|b| **b == b'\n').count() + 1
+    };
+    let mut records = reader.records().filter_map(|r| match r {
+        Ok(r) if r.iter().all(str::is_empty) => None,
+        Ok(r) => Some(Ok((line_at(r.position()), r))),
+        Err(e) => Some(Err(StatementError::Malformed { line: line_at(e.position()), reason: e.to_string() })),
+    });
+    let (line, header) = records.next().ok_or(StatementError::NoHeader)??;
+    if !header.iter().eq(STATEMENT_HEADER) {
+        return Err(StatementError::Header { line, found: header.iter().collect::<Vec<_>>().join(",") });
     }
     let mut out = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (line, text) in lines {
-        if text.contains('"') {
-            return Err(StatementError::Quoted { line });
-        }
-        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
-        let [provider_txn, order_id, amount, paid_at] = fields[..] else {
+    for record in records {
+        let (line, fields) = record?;
+        let [provider_txn, order_id, amount, paid_at] = fields.iter().collect::<Vec<_>>()[..] else {
             return Err(StatementError::FieldCount { line, found: fields.len() });
         };
         for (field, value) in [("provider_txn", provider_txn), ("order_id", order_id)] {
@@ -498,6 +513,14 @@ t2,o2,12.5,2026-02-02T10:40:00+08:00
     }
 
     #[test]
+    fn parse_statement_reads_quoted_fields_and_a_byte_order_mark() {
+        let csv = "\u{feff}provider_txn,order_id,amount,paid_at\r\n\"t,1\",\"o \"\"1\"\"\",30.00,2026-02-02T02:40:00Z\r\n";
+        let lines = parse_statement(csv).unwrap();
+        assert_eq!((lines[0].provider_txn.as_str(), lines[0].order_id.as_str()), ("t,1", "o \"1\""));
+        assert_eq!(lines[0].amount, dec!(30.00));
+    }
+
+    #[test]
     fn parse_statement_errors_name_the_line() {
         use StatementError as E;
         let h = "provider_txn,order_id,amount,paid_at\n";
@@ -512,7 +535,6 @@ t2,o2,12.5,2026-02-02T10:40:00+08:00
                 "order_id,provider_txn,amount,paid_at\n",
                 E::Header { line: 1, found: "order_id,provider_txn,amount,paid_at".into() },
             ),
-            (&format!("{h}{ok}\"t2\",o2,1,2026-02-02T02:40:00Z\n"), E::Quoted { line: 3 }),
             (&format!("{h}t1,o1,1\n"), E::FieldCount { line: 2, found: 3 }),
             (&format!("{h}{ok}t2,o2,1,2026-02-02T02:40:00Z,x\n"), E::FieldCount { line: 3, found: 5 }),
             (&format!("{h},o1,1,2026-02-02T02:40:00Z\n"), E::Empty { line: 2, field: "provider_txn" }),

@@ -172,8 +172,9 @@ async fn idle_drivers_are_listed_longest_idle_first() {
     let store = server.bg.as_ref().unwrap().platform.store.clone();
     let idle_since = |days: i64| Utc::now() - chrono::Duration::days(days);
     let mut ids = Vec::new();
+    // A class a spreadsheet would run as a formula.
     for (phone, days) in [("13900000001", 40), ("13900000002", 400), ("13900000003", 1)] {
-        let mut d = store.create_driver(phone, None, None).await.unwrap();
+        let mut d = store.create_driver(phone, None, Some("=1+2")).await.unwrap();
         d.last_active_at = idle_since(days);
         store.update_driver(&d).await.unwrap();
         ids.push(d.id);
@@ -189,8 +190,9 @@ async fn idle_drivers_are_listed_longest_idle_first() {
         kind.starts_with("text/csv") && disposition.starts_with("attachment; filename="),
         "{disposition}"
     );
-    let phones: Vec<_> = rows(&csv).into_iter().map(|r| r[1].clone()).collect();
-    assert_eq!(phones, ["13900000002", "13900000001"]);
+    let cells: Vec<_> = rows(&csv).into_iter().map(|r| (r[1].clone(), r[2].clone())).collect();
+    let defused = || "'=1+2".to_owned();
+    assert_eq!(cells, [("13900000002".into(), defused()), ("13900000001".into(), defused())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
