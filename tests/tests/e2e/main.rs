@@ -25,5 +25,6 @@ mod reports;
 mod resources;
 mod signin;
 mod skeleton;
+mod storage_faults;
 mod tenants;
 mod ykc;

@@ -66,6 +66,11 @@ impl Server {
         }
     }
 
+    /// The server's data directory (its database file is `chargeplane.db`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let req = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.admin);
         let res = req.json(&body).send().await.unwrap();
