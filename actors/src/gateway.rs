@@ -21,11 +21,13 @@ pub async fn serve(listener: TcpListener, platform: Arc<Platform>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                platform.metrics.pile_accepts.inc();
                 tune(&stream);
                 let (read, write) = stream.into_split();
                 actix_rt::spawn(connect(platform.clone(), read, write, peer.to_string()));
             }
             Err(e) => {
+                platform.metrics.pile_accept_errors.inc();
                 tracing::error!(error = %e, "accepting a pile connection failed; backing off");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }

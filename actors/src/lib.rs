@@ -15,6 +15,7 @@ pub mod config;
 pub mod directory;
 pub mod gateway;
 pub mod link;
+pub mod listener;
 pub mod live;
 pub mod maintenance;
 pub mod metrics;

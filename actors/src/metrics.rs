@@ -49,6 +49,10 @@ pub struct Metrics {
     pub power_commands: IntCounter,
     pub maintenance: IntCounterVec,
     pub card_starts: IntCounterVec,
+    pub pile_accepts: IntCounter,
+    pub pile_accept_errors: IntCounter,
+    listen_overflows: IntCounter,
+    listen_drops: IntCounter,
     store_queue: IntGauge,
     store_batches: IntCounter,
     store_writes: IntCounter,
@@ -299,6 +303,22 @@ impl Metrics {
                 "chargeplane_power_limit_commands_total",
                 "Power limits sent to piles.",
             ),
+            pile_accepts: counter(&r, "chargeplane_pile_accepts_total", "TCP connections accepted on the pile listener."),
+            pile_accept_errors: counter(
+                &r,
+                "chargeplane_pile_accept_errors_total",
+                "Failed accepts on the pile listener (out of file descriptors and the like).",
+            ),
+            listen_overflows: counter(
+                &r,
+                "chargeplane_tcp_listen_overflows_total",
+                "Host-wide: connections the kernel dropped on a full listen queue (ListenOverflows, since boot).",
+            ),
+            listen_drops: counter(
+                &r,
+                "chargeplane_tcp_listen_drops_total",
+                "Host-wide: connection attempts the kernel dropped at a listener (ListenDrops, since boot).",
+            ),
             store_queue: gauge(
                 &r,
                 "chargeplane_store_queue_depth",
@@ -359,6 +379,14 @@ impl Metrics {
         let busy = s.busy_micros as f64 / 1e6;
         if busy > self.store_busy.get() {
             self.store_busy.inc_by(busy - self.store_busy.get());
+        }
+    }
+
+    /// Brings the kernel's listen-queue drop counts in at scrape time.
+    pub fn observe_listen(&self) {
+        if let Some((overflows, drops)) = crate::listener::queue_drops() {
+            self.listen_overflows.inc_by(overflows.saturating_sub(self.listen_overflows.get()));
+            self.listen_drops.inc_by(drops.saturating_sub(self.listen_drops.get()));
         }
     }
 

@@ -20,6 +20,10 @@ pub struct ServeConfig {
     /// ScyllaDB cluster: `scylla://host1:9042,host2/keyspace`.
     pub store: String,
     pub pile_listen: SocketAddr,
+    /// The pile listener's queue of connections not yet accepted: deep, so a
+    /// reconnect storm waits in it instead of being reset. The kernel caps
+    /// it at `net.core.somaxconn`.
+    pub pile_backlog: u32,
     pub http_listen: SocketAddr,
     /// HTTP worker threads; 0 means one per core.
     pub http_workers: usize,
@@ -132,6 +136,7 @@ impl Default for ServeConfig {
             data_dir: PathBuf::from("data"),
             store: "sqlite".into(),
             pile_listen: "0.0.0.0:8767".parse().expect("address"),
+            pile_backlog: 4096,
             http_listen: "0.0.0.0:8080".parse().expect("address"),
             http_workers: 0,
             auto_register_station: None,

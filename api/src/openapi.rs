@@ -43,6 +43,7 @@ use crate::routes::{
     ),
     paths(
         ops::healthz,
+        ops::readyz,
         ops::metrics,
         spec,
         docs,

@@ -97,7 +97,14 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let platform = Platform::new(cfg.actors(), open_store(cfg).await?);
     crate::passwords::limit(cfg.password_hash_concurrency);
 
-    let piles = tokio::net::TcpListener::bind(cfg.pile_listen).await?;
+    let piles = actors::listener::bind(cfg.pile_listen, cfg.pile_backlog)?;
+    if let Some(max) = actors::listener::somaxconn().filter(|max| *max < cfg.pile_backlog) {
+        tracing::warn!(
+            pile_backlog = cfg.pile_backlog,
+            somaxconn = max,
+            "the kernel caps the pile listener's queue below pile_backlog; raise net.core.somaxconn for reconnect storms"
+        );
+    }
     let pile_addr = piles.local_addr()?;
     let gateway = actix_rt::spawn(gateway::serve(piles, platform.clone()));
     let settlement = actix_rt::spawn(crate::settle::daily(

@@ -221,3 +221,28 @@ async fn a_port_actor_that_panics_is_restarted_and_its_charge_carries_on() {
     let done = server.until(&format!("/api/v1/sessions/{}", sessions[0]), |v| v["state"] == "finished").await;
     assert_eq!(done["bill"]["total"], "4.50", "3 kWh at 1.50: {done}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_counts_connected_piles_as_the_gauge_does_and_readiness_asks_the_store() {
+    let server = Server::start();
+    let id = "60000000000031";
+    server.station_with_pile(id, 2).await;
+    let health = || async { server.http.get(format!("{}/healthz", server.base)).send().await.unwrap() };
+    let connected = "chargeplane_piles_connected{protocol=\"ykc\"}";
+
+    let pile = login(&server, cfg(id)).await;
+    let h: serde_json::Value = health().await.json().await.unwrap();
+    assert_eq!((h["piles_connected"].as_i64(), server.metric(connected).await), (Some(1), 1.0), "{h}");
+    assert!(server.metric("chargeplane_pile_accepts_total").await >= 1.0);
+
+    // Gone: the pile's actor stays for its state, but it is not connected.
+    drop(pile);
+    server.until(&format!("/api/v1/piles/{id}"), |p| p["online"] == false).await;
+    let h: serde_json::Value = health().await.json().await.unwrap();
+    assert_eq!((h["piles_connected"].as_i64(), server.metric(connected).await), (Some(0), 0.0), "{h}");
+    assert_eq!(h["pile_actors"].as_i64(), Some(1), "{h}");
+
+    let ready = server.http.get(format!("{}/readyz", server.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap(), json!({"ready": true}));
+}
