@@ -13,6 +13,8 @@ use actix_web::{web, HttpRequest};
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use engine::accounts::{Driver, Principal, Status, Token};
+use engine::ledger::Account;
+use engine::store::EntryFilter;
 use engine::Decimal;
 use prometheus::{IntCounterVec, Opts, Registry};
 use sha2::{Digest, Sha256};
@@ -188,24 +190,63 @@ impl Money {
         })
     }
 
-    /// Books a refund of wallet money, then has the provider pay it; if the
-    /// provider fails, the booking is reversed and nothing is lost.
-    pub async fn refund(&self, state: &State, driver: i64, key: &str, amount: Decimal) -> ApiResult<String> {
-        let provider = self.default_provider()?;
-        if !provider.refunds() {
-            let why = format!("refunds through {} are made in its own console", provider.name());
-            return Err(ApiError::conflict("refunds_unsupported", why));
+    /// Pays `amount` of a driver's wallet back through the providers it came
+    /// in by that take refunds, no more through each than it brought in
+    /// (most first). Each part
+    /// is booked, then paid by its provider; a part the provider refuses is
+    /// reversed, and the parts before it stand. Nothing is booked unless the
+    /// whole amount can go back through providers that take refunds.
+    pub async fn refund(
+        &self,
+        state: &State,
+        driver: i64,
+        key: &str,
+        amount: Decimal,
+    ) -> ApiResult<Vec<Refunded>> {
+        let filter = EntryFilter { account: Some(Account::Wallet(driver)), ..Default::default() };
+        let paid_in = engine::ledger::refundable(driver, &state.store.entries(&filter).await?);
+        let (takers, others): (Vec<_>, Vec<_>) =
+            paid_in.iter().partition(|(name, _)| self.provider(name).is_some_and(|p| p.refunds()));
+        let mut plan = Vec::new();
+        let mut left = amount;
+        for (name, most) in takers {
+            let Some(provider) = self.provider(name).filter(|_| !left.is_zero()) else { break };
+            let part = left.min(*most);
+            plan.push((provider, part));
+            left -= part;
         }
-        let entry = engine::ledger::Entry::refund(key, driver, provider.name(), amount, state.now());
-        state.store.post_entry(&entry).await?;
-        match provider.refund(key, amount).await {
-            Ok(reference) => Ok(reference),
-            Err(why) => {
-                state.store.post_entry(&entry.reversal(state.now())).await?;
-                tracing::error!(driver, key, error = %why, "provider refused a refund; booking reversed");
-                Err(ApiError::new(actix_web::http::StatusCode::BAD_GATEWAY, "provider_failed", why))
+        if !left.is_zero() {
+            let here = amount - left;
+            if let Some((name, _)) = others.first() {
+                let why = format!("{here} can be refunded here; money paid in through {name} is refunded in its own console");
+                return Err(ApiError::conflict("refunds_unsupported", why));
+            }
+            let why = format!("at most {here} can be paid back through the providers it came in by");
+            return Err(ApiError::conflict("refund_exceeds_payments", why));
+        }
+        let mut done = Vec::new();
+        for (provider, part) in plan {
+            let key = if done.is_empty() { key.to_owned() } else { format!("{key}-{}", provider.name()) };
+            let entry = engine::ledger::Entry::refund(&key, driver, provider.name(), part, state.now());
+            state.store.post_entry(&entry).await?;
+            match provider.refund(&key, part).await {
+                Ok(reference) => {
+                    done.push(Refunded { provider: provider.name().to_owned(), amount: part, reference })
+                }
+                Err(why) => {
+                    state.store.post_entry(&entry.reversal(state.now())).await?;
+                    tracing::error!(driver, key, error = %why, "provider refused a refund; booking reversed");
+                    let paid: Decimal = done.iter().map(|d| d.amount).sum();
+                    let why = format!("{}: {why} ({paid} was refunded before it)", provider.name());
+                    return Err(ApiError::new(
+                        actix_web::http::StatusCode::BAD_GATEWAY,
+                        "provider_failed",
+                        why,
+                    ));
+                }
             }
         }
+        Ok(done)
     }
 
     /// A new bearer token for a principal.
@@ -215,6 +256,15 @@ impl Money {
         state.store.create_token(&digest(&secret), &Token { principal, expires_at }).await?;
         Ok(secret)
     }
+}
+
+/// One provider's part of a refund.
+#[derive(Debug, serde::Serialize)]
+pub struct Refunded {
+    pub provider: String,
+    pub amount: Decimal,
+    /// The provider's own reference for the payout.
+    pub reference: String,
 }
 
 /// Bytes from the OS's random source.

@@ -391,6 +391,28 @@ pub fn balance_of<'a>(account: &Account, entries: impl IntoIterator<Item = &'a E
         .sum()
 }
 
+/// What each payment provider brought into `driver`'s wallet, less what was
+/// paid back through it (reversals undo either): the most a refund through
+/// that provider may return. Largest first; providers owed nothing left out.
+pub fn refundable<'a>(
+    driver: DriverId,
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> Vec<(String, Decimal)> {
+    let wallet = Account::Wallet(driver);
+    let mut net: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for entry in entries.into_iter().filter(|e| e.lines.iter().any(|l| l.account == wallet)) {
+        for line in &entry.lines {
+            if let Account::Provider(p) = &line.account {
+                *net.entry(p).or_default() += line.amount;
+            }
+        }
+    }
+    let mut out: Vec<_> =
+        net.into_iter().filter(|(_, n)| *n > Decimal::ZERO).map(|(p, n)| (p.to_owned(), n)).collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,6 +441,26 @@ mod tests {
             refund: Decimal::ZERO,
             reconciliation: None,
         }
+    }
+
+    #[test]
+    fn refundable_is_what_each_provider_brought_in_less_what_went_back() {
+        let refund = Entry::refund("r1", 7, "acme", dec!(20), at(3));
+        let failed = Entry::refund("r2", 7, "acme", dec!(5), at(4));
+        let entries = [
+            Entry::top_up("o1", 7, "acme", dec!(50), at(0)),
+            Entry::top_up("o2", 7, "sandbox", dec!(10), at(1)),
+            Entry::top_up("o3", 8, "sandbox", dec!(99), at(2)),
+            refund,
+            failed.reversal(at(5)),
+            failed,
+        ];
+        assert_eq!(
+            refundable(7, &entries),
+            [("acme".to_owned(), dec!(30)), ("sandbox".to_owned(), dec!(10))]
+        );
+        assert_eq!(refundable(8, &entries), [("sandbox".to_owned(), dec!(99))]);
+        assert!(refundable(9, &entries).is_empty());
     }
 
     #[test]

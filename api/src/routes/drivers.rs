@@ -346,7 +346,8 @@ struct RefundBody {
     tag = "me",
     request_body = RefundBody,
     responses(
-        (status = 201, description = "`{amount, provider_ref, balance}`", body = Object),
+        (status = 201, description = "`{amount, provider_ref, refunds: [{provider, amount, reference}], balance}`: paid back through the providers the money came in by", body = Object),
+        (status = 409, description = "`refund_exceeds_payments` or `refunds_unsupported`", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -359,10 +360,11 @@ async fn refund(
     let driver = money::driver(&state, &req).await?;
     let amount = amount("amount", body.amount)?;
     let key = format!("{}-{}", driver.id, hex::encode(money::random::<12>()));
-    let reference = money.refund(&state, driver.id, &key, amount).await?;
+    let refunds = money.refund(&state, driver.id, &key, amount).await?;
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
+    let reference = refunds.first().map(|r| r.reference.clone());
     Ok(HttpResponse::Created()
-        .json(json!({ "amount": amount, "provider_ref": reference, "balance": balance })))
+        .json(json!({ "amount": amount, "provider_ref": reference, "refunds": refunds, "balance": balance })))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -144,4 +144,19 @@ async fn a_signed_provider_credits_a_correct_notification_once_and_refuses_the_r
     assert_eq!(balance(&server, token).await, dec!(50.00));
     let credited = server.metric("chargeplane_payment_notifications_total{result=\"credited\"}").await;
     assert_eq!(credited, 1.0);
+    // 10.00 more through the sandbox, which does: a refund goes back the
+    // way the money came, never more than came that way.
+    let (_, order) =
+        server.post_as(token, "/api/v1/me/orders", json!({"amount": "10.00", "provider": "sandbox"})).await;
+    let pay = format!("/api/v1/payments/sandbox/orders/{}/pay", order["order"]["id"].as_str().unwrap());
+    assert_eq!(server.post_as(token, &pay, json!({})).await.0, 200);
+    let (s, err) = server.post_as(token, "/api/v1/me/refunds", json!({"amount": "10.01"})).await;
+    assert_eq!((s, err["error"].as_str()), (409, Some("refunds_unsupported")), "{err}");
+    let (s, r) = server.post_as(token, "/api/v1/me/refunds", json!({"amount": "10.00"})).await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(
+        (r["refunds"][0]["provider"].as_str(), r["refunds"].as_array().unwrap().len()),
+        (Some("sandbox"), 1)
+    );
+    assert_eq!(balance(&server, token).await, dec!(50.00));
 }
