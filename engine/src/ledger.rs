@@ -409,7 +409,7 @@ pub fn refundable<'a>(
     }
     let mut out: Vec<_> =
         net.into_iter().filter(|(_, n)| *n > Decimal::ZERO).map(|(p, n)| (p.to_owned(), n)).collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     out
 }
 
