@@ -3,6 +3,7 @@
 //! override the defaults. Kept in the library so the binary and the
 //! end-to-end tests' copy of it run the same code.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +17,15 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// `text` for people, `json` (one object a line) for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -116,12 +126,20 @@ struct ServeArgs {
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
-        .init();
-    let args = match Cli::parse().command {
+        // Logs on stderr, so stdout carries only what a command prints;
+        // colour only for a person at a terminal, never into a file or journal.
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+    let args = match cli.command {
         Command::Serve(args) => args,
         Command::CreateAdmin(args) => return create_admin(args),
         Command::Export(args) => return export(args),

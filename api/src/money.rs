@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{web, HttpRequest};
+use actix_web::{web, HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use engine::accounts::{Driver, Principal, Status, Token};
@@ -309,6 +309,8 @@ pub async fn principal(state: &State, req: &HttpRequest) -> ApiResult<Principal>
     if token.expires_at <= now {
         return Err(unauthorized("the token has expired; log in again"));
     }
+    // For the request's log line: who, never the token.
+    req.extensions_mut().insert(token.principal.clone());
     Ok(token.principal)
 }
 

@@ -73,9 +73,13 @@ pub fn lock_data_dir(cfg: &ServeConfig) -> std::io::Result<Option<std::fs::File>
     if cfg.store != "sqlite" || cfg.advertise_http.is_some() {
         return Ok(None);
     }
-    std::fs::create_dir_all(&cfg.data_dir)?;
     let path = std::path::absolute(cfg.data_dir.join("chargeplane.lock"))?;
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    let named = |e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("data directory {}: {e}", cfg.data_dir.display()))
+    };
+    std::fs::create_dir_all(&cfg.data_dir).map_err(named)?;
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(named)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
@@ -135,7 +139,9 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     if cfg.http_workers > 0 {
         http = http.workers(cfg.http_workers);
     }
-    let http = http.bind(cfg.http_listen)?;
+    let http = http.bind(cfg.http_listen).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot serve HTTP on {}: {e}", cfg.http_listen))
+    })?;
     let http_addr = http.addrs()[0];
     let server = http.run();
     let handle = server.handle();

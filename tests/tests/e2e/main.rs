@@ -12,6 +12,7 @@ mod ebike;
 mod edges;
 mod fuzz;
 mod live;
+mod logs;
 mod maintenance;
 mod money;
 mod openapi;
