@@ -120,6 +120,17 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
 impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new();
+        // process_* (CPU seconds, resident memory, open files against their
+        // limit, start time) from /proc, where there is one.
+        #[cfg(target_os = "linux")]
+        let _ = r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+        let build = IntGaugeVec::new(
+            Opts::new("chargeplane_build_info", "Always 1; the running build's version in its labels."),
+            &["version"],
+        )
+        .expect("valid metric");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        r.register(Box::new(build)).expect("unique metric");
         let piles_connected = IntGaugeVec::new(
             Opts::new("chargeplane_piles_connected", "Piles logged in on a live link, by protocol."),
             &["protocol"],

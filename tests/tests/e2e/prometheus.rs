@@ -346,3 +346,12 @@ fn the_dashboard_and_the_rules_use_only_metrics_the_code_defines() {
         assert!(code.contains(&format!("\"{base}\"")), "{name} is used in ops/ but no code defines it");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_scrape_has_the_build_and_the_process() {
+    let server = Server::start();
+    let version = format!("chargeplane_build_info{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(server.metric(&version).await, 1.0);
+    assert!(server.metric("process_resident_memory_bytes").await > 1e6);
+    assert!(server.metric("process_open_fds").await >= 3.0);
+}
