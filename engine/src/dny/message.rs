@@ -314,6 +314,29 @@ mod tests {
     }
 
     #[test]
+    fn spec_samples_of_commands_not_interpreted_pass_through_with_their_data() {
+        use super::testing::{hex, sample};
+        // (sample, the data the spec states). §4.4.2's card parameters:
+        // sector 0, user key 159185191880, new-card key FFFFFFFFFFFF.
+        let samples = [
+            (
+                "44 4E 59 16 00 3B 37 AB 04 02 00 86 00 15 91 85 19 18 80 FF FF FF FF FF FF 80 0A",
+                "00 15 91 85 19 18 80 FF FF FF FF FF FF",
+            ),
+            ("44 4E 59 0A 00 3B 37 AB 04 02 00 86 00 9E 02", "00"),
+            ("44 4E 59 09 00 3B 37 AB 04 01 00 88 9E 02", ""),
+            ("44 4E 59 0A 00 3B 37 AB 04 01 00 88 00 9F 02", "00"),
+            // §4.4.6: work mode 0 (online); the reply sample is the same bytes.
+            ("44 4E 59 0A 00 3B 37 AB 04 01 00 8D 00 A4 02", "00"),
+            ("44 4E 59 09 00 3B 37 AB 04 01 00 E4 FA 02", ""),
+        ];
+        for (text, data) in samples {
+            let (frame, down) = sample::<Down>(text);
+            assert_eq!(down, Down::Other { cmd: frame.cmd, data: Bytes::from(hex(data)) }, "{text}");
+        }
+    }
+
+    #[test]
     fn oversized_other_fails_to_encode() {
         let big = Up::Other { cmd: 0xE1, data: Bytes::from(vec![0; MAX_DATA + 1]) };
         assert!(matches!(big.encode(PHYS, 0), Err(EncodeError::TooLong { cmd: 0xE1, .. })));
