@@ -76,7 +76,7 @@ async fn link(dir: &std::path::Path) -> (Arc<Platform>, Conn, PileId) {
 }
 
 fn heartbeats() -> Vec<Frame> {
-    let hb = Heartbeat { voltage: dec!(220.0), ports: vec![1; 10], signal: 28, temperature: 25 };
+    let hb = Heartbeat { voltage: dec!(220.0), ports: vec![1; 10], signal: 28, temperature: Some(25) };
     (0..4096u16).map(|msg| Up::Heartbeat(hb.clone()).encode(PHYS, msg.wrapping_add(2)).unwrap()).collect()
 }
 

@@ -3,26 +3,33 @@
 //! frame.
 
 use bytes::BytesMut;
+use chrono::DateTime;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use engine::dny::{ChargingReport, StreamCodec, Unit, Up};
+use engine::dny::{ChargingReport, Electric, OrderNo, StreamCodec, Unit, Up};
 use rust_decimal_macros::dec;
 use tokio_util::codec::{Decoder, Encoder};
 
 const PHYS: u32 = 0x05A1_B2C3;
 
+/// The V8.6 form, every field present (47 bytes).
 fn report() -> Up {
     Up::ChargingReport(ChargingReport {
-        port: 3,
+        port: 2,
         status: 1,
         elapsed: 3600,
         energy: dec!(0.18),
-        avg_power: dec!(180.5),
+        origin: 1,
+        power: dec!(180.5),
         max_power: dec!(182.1),
         min_power: dec!(179.0),
-        voltage: dec!(220.0),
-        current: dec!(0.82),
-        port_temp: 30,
-        order: "2611250830000042".into(),
+        avg_power: dec!(180.4),
+        order: OrderNo::from_text("2611250830000042", "order").unwrap(),
+        period_energy: Some(864),
+        peak_power: Some(dec!(190.0)),
+        electric: Some(Electric { voltage: dec!(220.0), current: dec!(0.820) }),
+        temperatures: Some((Some(25), Some(30))),
+        time: DateTime::from_timestamp(1_764_059_400, 0),
+        occupied_min: Some(0),
     })
 }
 

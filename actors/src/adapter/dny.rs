@@ -1,19 +1,23 @@
-//! The e-bike ("DNY") adapter: multi-port pile frames in, protocol-neutral
-//! events out, and back.
+//! The e-bike ("DNY", AP3000 V8.6) adapter: multi-port pile frames in,
+//! protocol-neutral events out, and back.
 //!
 //! A pile names itself by the device id in every frame header, registers
 //! instead of logging in, and reports all its ports in one heartbeat. It
-//! answers heartbeats, time requests and alarms itself. The start/stop
-//! command shares one reply type for both, so the adapter remembers which
-//! of its commands each port is answering.
+//! answers heartbeats and time requests itself. The start/stop command
+//! shares one reply type for both, so the adapter remembers which of its
+//! commands each port is answering. Ports are 0-based on the wire and
+//! 1-based here: `port_no` and `wire_port` are the only crossings.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{FixedOffset, SubsecRound};
-use engine::alarm::Severity;
 use engine::clock::Clock;
-use engine::dny::{self, Ack, CodecError, Down, Frame, FrameFault, PortState, StreamCodec, Unit, Up};
+use engine::dny::codes::{alarm_kind, card_status, port_state, start_result, stop_reason};
+use engine::dny::{
+    self, fee_mode, origin, Ack, CodecError, Credit, Down, Empty, Frame, FrameFault, OrderNo, StartExtras,
+    StreamCodec, Unit, Up,
+};
 use engine::domain::{PortNo, PortStatus, Protocol, SessionId};
 use engine::pricing::cents;
 use engine::session::StopReason;
@@ -25,15 +29,52 @@ use super::{
     PortReport, PricingKind, Reading, ReplyTo,
 };
 
+/// The platform's port of a wire port (0x00 = port 1, spec §4.2).
+fn port_no(wire: u8) -> PortNo {
+    PortNo(wire.saturating_add(1))
+}
+
+/// The wire port of a platform port; `None` for port 0, which no pile has.
+fn wire_port(port: PortNo) -> Option<u8> {
+    port.0.checked_sub(1)
+}
+
 pub struct Dny {
     phys: Option<u32>,
     msg: u16,
     clock: Clock,
-    /// Start commands awaiting their reply: port and order.
-    starting: Vec<(u8, String)>,
+    /// Start commands awaiting their reply: wire port and order.
+    starting: Vec<(u8, OrderNo)>,
+    /// The order each wire port was last seen charging, so a settlement
+    /// resent long after frees its port only if nothing newer runs there.
+    running: Vec<(u8, OrderNo)>,
 }
 
 impl Dny {
+    fn charging(&mut self, port: u8, order: OrderNo) {
+        self.running.retain(|(p, _)| *p != port);
+        self.running.push((port, order));
+    }
+
+    /// After its settlement a port is free at once: the pile's next
+    /// heartbeat may be 3 minutes away. Still plugged in, unless the stop
+    /// was the user unplugging.
+    fn settled(&mut self, m: &dny::Settlement) -> Option<PileEvent> {
+        let newer = self.running.iter().any(|(p, o)| *p == m.port && *o != m.order);
+        if newer {
+            return None;
+        }
+        self.running.retain(|(p, _)| *p != m.port);
+        let unplugged = matches!(m.stop_reason, stop_reason::UNPLUGGED | stop_reason::UNPLUGGED_STUCK);
+        Some(PileEvent::Port(PortReport {
+            port: port_no(m.port),
+            status: if unplugged { PortStatus::Idle } else { PortStatus::Plugged },
+            session: Some(SessionId(m.order.to_text())),
+            reading: None,
+            faults: None,
+        }))
+    }
+
     fn next_msg(&mut self) -> u16 {
         self.msg = self.msg.wrapping_add(1);
         self.msg
@@ -50,31 +91,39 @@ impl Dny {
         }
     }
 
+    /// Every port of a heartbeat, port 1 first.
+    fn port_states(states: impl Iterator<Item = u8>, out: &mut Out<Frame>) {
+        out.events.extend(states.enumerate().map(|(i, code)| {
+            let (status, fault) = port_state::heartbeat(code);
+            let name =
+                dny::codes::find(&port_state::HEARTBEAT, code).map_or("unknown port state", |r| r.name);
+            let faults = Some(fault.map(|severity| vec![(name, severity)]).unwrap_or_default());
+            let port = PortNo(u8::try_from(i + 1).unwrap_or(u8::MAX));
+            PileEvent::Port(PortReport { port, status, session: None, reading: None, faults })
+        }));
+    }
+
     fn up(&mut self, frame: &Frame, up: Up, out: &mut Out<Frame>) -> Inbound {
         let reply = ReplyTo(frame.msg as u32);
         let ack = |down: Down| down.encode(frame.phys, frame.msg).ok();
         let event = match up {
             Up::Register(m) => {
                 self.phys = Some(frame.phys);
-                let info = LoginInfo {
-                    pile: dny::pile_id(frame.phys),
-                    ports: m.ports,
-                    firmware: format!("{:04X}", m.firmware),
-                };
+                let info =
+                    LoginInfo { pile: dny::pile_id(frame.phys), ports: m.ports, firmware: m.firmware_text() };
                 PileEvent::Login(info, reply)
             }
             Up::Heartbeat(m) => {
                 out.replies.extend(ack(Down::HeartbeatReply(Ack::OK)));
                 out.events.push(PileEvent::Supply { voltage: m.voltage });
-                out.events.extend(m.ports.iter().enumerate().map(|(i, &state)| {
-                    let (port, status) = (PortNo(i as u8 + 1), status(state));
-                    let faults = Some(if status == PortStatus::Fault {
-                        vec![("port fault", Severity::Major)]
-                    } else {
-                        vec![]
-                    });
-                    PileEvent::Port(PortReport { port, status, session: None, reading: None, faults })
-                }));
+                Self::port_states(m.ports.into_iter(), out);
+                return Inbound::Ok;
+            }
+            // Older firmware's heartbeat: unanswered three times, it stops.
+            Up::OldHeartbeat(m) => {
+                out.replies.extend(ack(Down::OldHeartbeatReply(Ack::OK)));
+                out.events.push(PileEvent::Supply { voltage: m.voltage });
+                Self::port_states(m.ports.iter().map(|p| p.status), out);
                 return Inbound::Ok;
             }
             Up::TimeRequest(_) => {
@@ -83,64 +132,100 @@ impl Dny {
                 out.replies.extend(ack(Down::Time(dny::Time { now })));
                 return Inbound::Ok;
             }
-            Up::CardSwipe(m) => {
-                PileEvent::CardStart { port: PortNo(m.port), card: format!("{:08X}", m.card), reply }
-            }
+            // A balance query (port 0xFF) has no event to answer it yet.
+            Up::CardSwipe(m) if m.port == dny::QUERY_PORT => return Inbound::Unhandled,
+            Up::CardSwipe(m) => PileEvent::CardStart { port: port_no(m.port), card: m.card_hex(), reply },
             Up::StartStopReply(m) => {
-                let port = PortNo(m.port);
+                let port = port_no(m.port);
                 let was_start = self.starting.iter().position(|(p, o)| *p == m.port && *o == m.order);
                 match was_start {
                     Some(i) => {
                         self.starting.swap_remove(i);
-                        let accepted = m.result == 0;
-                        let reason = (!accepted)
-                            .then(|| StopReason { code: m.result, text: refusal(m.result).into() });
-                        PileEvent::StartResult { port, session: SessionId(m.order), accepted, reason }
+                        let accepted = start_result::executed(m.result);
+                        if accepted {
+                            self.charging(m.port, m.order);
+                        }
+                        let reason = (m.result != start_result::DONE).then(|| StopReason {
+                            code: m.result,
+                            text: start_result::text(m.result).into(),
+                        });
+                        PileEvent::StartResult {
+                            port,
+                            session: SessionId(m.order.to_text()),
+                            accepted,
+                            reason,
+                        }
                     }
-                    None => PileEvent::StopResult { port, accepted: m.result == 0 },
+                    // Already stopped is as good as stopped.
+                    None => PileEvent::StopResult {
+                        port,
+                        accepted: matches!(m.result, start_result::DONE | start_result::SAME_STATE),
+                    },
                 }
             }
-            Up::ChargingReport(m) => PileEvent::Port(PortReport {
-                port: PortNo(m.port),
-                status: status(m.status),
-                session: Some(SessionId(m.order)).filter(|s| !s.as_str().is_empty()),
-                reading: Some(Reading {
-                    kwh: m.energy,
-                    voltage: m.voltage,
-                    current: m.current,
-                    power: m.avg_power,
-                    soc: None,
-                    elapsed_s: Some(m.elapsed.into()),
-                    temperature_c: Some(m.port_temp),
-                }),
-                faults: None,
-            }),
-            Up::Settlement(m) => PileEvent::Record(
-                FinalRecord {
-                    port: PortNo(m.port),
-                    session: SessionId(m.order),
-                    ended_at: m.ended,
-                    kwh: m.energy,
-                    elapsed_s: Some(m.elapsed.into()),
-                    amount: None,
-                    reason: StopReason {
-                        code: m.stop_reason,
-                        text: dny::stop_reason_text(m.stop_reason).into(),
+            Up::ChargingReport(m) => {
+                // Status values outside §3.4.2's list are errors to ignore.
+                let Some(status) = port_state::report(m.status) else { return Inbound::Ok };
+                if status == PortStatus::Charging && !m.order.is_empty() {
+                    self.charging(m.port, m.order);
+                }
+                let electric =
+                    m.electric.unwrap_or(dny::Electric { voltage: Decimal::ZERO, current: Decimal::ZERO });
+                PileEvent::Port(PortReport {
+                    port: port_no(m.port),
+                    status,
+                    session: (!m.order.is_empty()).then(|| SessionId(m.order.to_text())),
+                    reading: Some(Reading {
+                        kwh: m.energy,
+                        voltage: electric.voltage,
+                        current: electric.current,
+                        power: m.avg_power,
+                        soc: None,
+                        elapsed_s: Some(m.elapsed.into()),
+                        temperature_c: m.temperatures.and_then(|(_, port)| port),
+                    }),
+                    faults: None,
+                })
+            }
+            Up::Settlement(m) => {
+                // The pile sends it 2 s after the charge ends, and its own
+                // clock is "sometimes inaccurate" (§3.3): receipt is the end.
+                let ended_at = self.clock.now().trunc_subsecs(0);
+                let started_offline =
+                    (!m.started_online()).then(|| ended_at - chrono::Duration::seconds(m.elapsed.into()));
+                let freed = self.settled(&m);
+                let record = PileEvent::Record(
+                    FinalRecord {
+                        port: port_no(m.port),
+                        session: SessionId(m.order.to_text()),
+                        ended_at,
+                        kwh: m.energy,
+                        elapsed_s: Some(m.elapsed.into()),
+                        amount: None,
+                        reason: StopReason {
+                            code: m.stop_reason,
+                            text: stop_reason::text(m.stop_reason).into(),
+                        },
+                        fault: stop_reason::fault(m.stop_reason),
+                        card: (m.origin == origin::OFFLINE_CARD).then(|| m.card_hex()),
+                        started_offline,
                     },
-                    fault: abnormal_stop(m.stop_reason),
-                    card: None,
-                    started_offline: None,
-                },
-                reply,
-            ),
+                    reply,
+                );
+                out.events.extend([record].into_iter().chain(freed));
+                return Inbound::Ok;
+            }
+            // Not answered (§3.4.5).
             Up::Alarm(m) => {
-                out.replies.extend(ack(Down::AlarmAck(Ack::OK)));
-                let kind = dny::alarm_text(m.kind);
+                let kind = alarm_kind::text(m.kind);
                 PileEvent::Alarm {
-                    port: (m.port != 0).then_some(PortNo(m.port)),
+                    port: (m.kind == alarm_kind::HOT_MELT).then(|| port_no(m.port)),
                     kind,
-                    severity: alarm_severity(m.kind),
-                    message: format!("{kind} reported by the pile (value {})", m.value),
+                    severity: alarm_kind::severity(m.kind),
+                    message: format!(
+                        "{kind} reported by the pile (port/address 0x{:02X}, inputs 0x{:02X})",
+                        m.port, m.trigger
+                    ),
                 }
             }
             Up::RebootReply(ack) => {
@@ -154,51 +239,25 @@ impl Dny {
     }
 }
 
-fn status(code: u8) -> PortStatus {
-    match PortState::from(code) {
-        PortState::Idle => PortStatus::Idle,
-        PortState::Charging => PortStatus::Charging,
-        PortState::Plugged => PortStatus::Plugged,
-        PortState::Full | PortState::FloatCharge => PortStatus::Full,
-        // A state the platform cannot read is not one to start a charge in.
-        PortState::Fault(_) | PortState::Unknown(_) => PortStatus::Fault,
-    }
-}
-
-/// E-bike piles take the time from the platform when they ask, and have no
-/// work parameters, firmware frames of this kind, or QR screens: only reboot.
+/// E-bike piles take the time from the platform when they ask and have no
+/// work parameters, firmware frames of this kind, or QR screens: reboot,
+/// and a refresh (0x81 makes the pile report every port).
 pub fn check_maintenance(m: &Maintenance) -> Result<(), String> {
     match m {
-        Maintenance::Reboot { .. } => Ok(()),
+        Maintenance::Reboot { .. } | Maintenance::Refresh { .. } => Ok(()),
         other => Err(format!("e-bike piles do not take {}", other.kind())),
     }
 }
 
-/// Water, smoke and heat at an e-bike pile may be a fire.
-fn alarm_severity(kind: u8) -> Severity {
-    match kind {
-        2..=4 => Severity::Critical,
-        6 | 7 => Severity::Major,
-        _ => Severity::Warning,
-    }
-}
-
-/// Stops that mean something is wrong at the port or the supply.
-fn abnormal_stop(reason: u8) -> Option<Severity> {
-    match reason {
-        0x0A | 0x0B => Some(Severity::Critical),
-        0x0C | 0x1A | 0x1B => Some(Severity::Major),
-        0x06 | 0x08 => Some(Severity::Warning),
-        _ => None,
-    }
-}
-
-fn refusal(result: u8) -> &'static str {
-    match result {
-        1 => "port not plugged in",
-        2 => "port busy",
-        3 => "port fault",
-        _ => "refused by the pile",
+/// The account status a refusal plays to the driver (§3.2).
+fn card_refusal(why: CardRefusal) -> u8 {
+    match why {
+        CardRefusal::Unknown | CardRefusal::Frozen => card_status::NOT_REGISTERED,
+        CardRefusal::BalanceTooLow => card_status::BALANCE_TOO_LOW,
+        // "Do not charge twice".
+        CardRefusal::Unsettled => card_status::REPEAT,
+        CardRefusal::NotAllowedHere => card_status::OTHER_ACCOUNT,
+        CardRefusal::Busy | CardRefusal::CapacityShort | CardRefusal::Unavailable => card_status::PORT_FAULT,
     }
 }
 
@@ -211,7 +270,7 @@ impl Adapter for Dny {
     const PROTOCOL: Protocol = Protocol::Dny;
 
     fn new(clock: Clock) -> Self {
-        Dny { phys: None, msg: 0, clock, starting: Vec::new() }
+        Dny { phys: None, msg: 0, clock, starting: Vec::new(), running: Vec::new() }
     }
 
     fn codec() -> StreamCodec {
@@ -224,6 +283,8 @@ impl Adapter for Dny {
     fn inbound(&mut self, item: Result<Unit, FrameFault>, out: &mut Out<Frame>) -> Inbound {
         let frame = match item {
             Ok(Unit::Frame(frame)) => frame,
+            // The ICCID on connect and `link` after 30 s of quiet (§1.04)
+            // only keep the link alive; neither is answered.
             Ok(Unit::Iccid(_) | Unit::Keepalive) => return Inbound::Ok,
             Err(fault) => return Inbound::Fault(fault.kind_label()),
         };
@@ -237,18 +298,6 @@ impl Adapter for Dny {
     }
 
     fn outbound(&mut self, command: PileCommand, out: &mut Vec<Frame>) {
-        // E-bike piles limit power port by port.
-        if let PileCommand::PowerLimit { limits, .. } = command {
-            for (port, session, watts) in limits {
-                let order = session.map(|s| s.0).unwrap_or_default();
-                // 0 W means "unchanged" on the wire: hold a port with no share at 1 W.
-                let power_limit = watts.round_dp(1).max(Decimal::ONE);
-                let m = dny::Adjust { port: port.0, order, duration: 0, power_limit };
-                let msg = self.next_msg();
-                out.extend(self.frame(Down::Adjust(m), msg));
-            }
-            return;
-        }
         out.extend(self.command(command));
     }
 
@@ -268,103 +317,129 @@ impl Adapter for Dny {
     }
 }
 
+/// The fee mode and limit of a start (§4.2): seconds in time mode, 0.01 kWh
+/// in energy mode, 0 = until full.
+fn fee_and_limit(order: &super::Order) -> (u8, u16) {
+    // 0 is "no limit" on the wire: a limit that came to nothing (refused at
+    // start) must still never be sent as one.
+    let seconds = order.limit.seconds.map_or(0, |s| s.clamp(1, u16::MAX.into()) as u16);
+    match order.pricing {
+        PricingKind::Time | PricingKind::PowerTiers => (fee_mode::TIME, seconds),
+        PricingKind::Energy | PricingKind::TimeOfUse => (
+            fee_mode::ENERGY,
+            order.limit.kwh.map_or(0, |k| (k * Decimal::from(100)).to_u16().unwrap_or(u16::MAX).max(1)),
+        ),
+    }
+}
+
+/// The V8.6 fields of a start: the spec's defaults, with the short-circuit
+/// check on, a timed charge also stopping when full, and the full-power
+/// check as configured (whole watts; its judging time in minutes).
+fn start_extras(order: &super::Order) -> StartExtras {
+    StartExtras {
+        force_full_stop: 1,
+        full_power_w: order.full_power_w.round().to_u8().unwrap_or(0).min(254),
+        full_power_max_min: order.full_hold_s.div_ceil(60),
+        ..StartExtras::DEFAULT
+    }
+}
+
 impl Dny {
     fn command(&mut self, command: PileCommand) -> Option<Frame> {
+        let order_no = |session: &SessionId| match OrderNo::from_text(session.as_str(), "order") {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::error!(error = %e, "session id cannot be an e-bike order number");
+                None
+            }
+        };
         let (down, msg) = match command {
             PileCommand::LoginReply { accepted, reply } => {
                 (Down::RegisterReply(Ack { result: u8::from(!accepted) }), reply.0 as u16)
             }
             PileCommand::StartCharge { port, session, order } => {
-                // 0 is "no limit" on the wire: a limit that came to nothing
-                // (refused at start) must still never be sent as one.
-                let seconds = order.limit.seconds.map_or(0, |s| s.clamp(1, u16::MAX.into()) as u16);
-                let (fee_mode, limit) = match order.pricing {
-                    PricingKind::Time => (0, seconds),
-                    PricingKind::PowerTiers => (2, seconds),
-                    PricingKind::Energy | PricingKind::TimeOfUse => (
-                        1,
-                        order
-                            .limit
-                            .kwh
-                            .map_or(0, |k| (k * Decimal::from(100)).to_u16().unwrap_or(u16::MAX).max(1)),
-                    ),
-                };
-                self.starting.retain(|(p, _)| *p != port.0);
-                self.starting.push((port.0, session.0.clone()));
+                let (wire, order_no) = (wire_port(port)?, order_no(&session)?);
+                let (fee_mode, limit) = fee_and_limit(&order);
+                self.starting.retain(|(p, _)| *p != wire);
+                self.starting.push((wire, order_no));
                 let m = dny::StartStop {
                     fee_mode,
-                    balance: cents(order.balance),
-                    port: port.0,
-                    command: 1,
+                    credit: Credit::Balance(cents(order.balance).max(Decimal::ZERO)),
+                    port: wire,
+                    command: dny::StartStop::START,
                     limit,
-                    order: session.0,
+                    order: order_no,
                     max_duration: order.max_duration_s.min(u16::MAX.into()) as u16,
-                    overload_power: order.overload_w,
-                    full_power: order.full_power_w,
-                    full_hold: order.full_hold_s,
+                    overload_power: order.overload_w.round_dp(1),
+                    extras: Some(start_extras(&order)),
                 };
                 (Down::StartStop(m), self.next_msg())
             }
-            // Go (the start command itself follows or went ahead) or no-go.
-            PileCommand::CardVerdict { card, verdict, reply, .. } => {
-                let (result, balance) = match verdict {
-                    Ok(balance) => (dny::CardReply::GO, cents(balance)),
-                    Err(CardRefusal::BalanceTooLow) => (dny::CardReply::BALANCE_TOO_LOW, Decimal::ZERO),
-                    Err(CardRefusal::Frozen) => (dny::CardReply::FROZEN, Decimal::ZERO),
-                    Err(_) => (dny::CardReply::UNKNOWN_CARD, Decimal::ZERO),
+            // Go (the start command itself follows) or no-go.
+            PileCommand::CardVerdict { port, card, verdict, reply } => {
+                let (status, balance) = match verdict {
+                    Ok(balance) => (card_status::OK, cents(balance).max(Decimal::ZERO)),
+                    Err(why) => (card_refusal(why), Decimal::ZERO),
                 };
-                let card = u32::from_str_radix(&card, 16).unwrap_or(0);
-                (Down::CardReply(dny::CardReply { card, result, balance }), reply.0 as u16)
+                let uid = u32::from_str_radix(&card, 16).unwrap_or(0).to_be_bytes();
+                let m = dny::CardReply {
+                    card: uid,
+                    status,
+                    fee_mode: fee_mode::TIME,
+                    credit: Credit::Balance(balance),
+                    port: wire_port(port)?,
+                };
+                (Down::CardReply(m), reply.0 as u16)
             }
             PileCommand::StopCharge { port, session } => {
                 let m = dny::StartStop {
-                    fee_mode: 0,
-                    balance: Decimal::ZERO,
-                    port: port.0,
-                    command: 0,
+                    fee_mode: fee_mode::TIME,
+                    credit: Credit::Balance(Decimal::ZERO),
+                    port: wire_port(port)?,
+                    command: dny::StartStop::STOP,
                     limit: 0,
-                    order: session.0,
+                    order: order_no(&session)?,
                     max_duration: 0,
                     overload_power: Decimal::ZERO,
-                    full_power: Decimal::ZERO,
-                    full_hold: 0,
+                    extras: Some(StartExtras::DEFAULT),
                 };
                 (Down::StartStop(m), self.next_msg())
             }
-            PileCommand::Adjust { port, session, limit_s } => {
+            PileCommand::Adjust { port, limit_s, .. } => {
                 let m = dny::Adjust {
-                    port: port.0,
-                    order: session.0,
-                    duration: limit_s.clamp(1, u16::MAX.into()) as u16,
-                    power_limit: Decimal::ZERO,
+                    mode: dny::Adjust::TIMED_UNTIL_FULL,
+                    port: wire_port(port)?,
+                    value: limit_s.clamp(1, u16::MAX.into()) as u16,
                 };
                 (Down::Adjust(m), self.next_msg())
             }
-            PileCommand::AckRecord { port, session, accepted, reply } => {
-                let m = dny::SettlementAck { port: port.0, order: session.0, result: u8::from(!accepted) };
-                (Down::SettlementAck(m), reply.0 as u16)
-            }
-            PileCommand::Maintain(Maintenance::Reboot { .. }) => (Down::Reboot(dny::Reboot), self.next_msg()),
+            // The pile deletes a settlement on any answer and the spec gives
+            // no refusal code (§3.3): one the platform cannot place is still
+            // answered 0, or the pile resends it every 30 minutes for ever.
+            PileCommand::AckRecord { reply, .. } => (Down::SettlementAck(Ack::OK), reply.0 as u16),
+            PileCommand::Maintain(Maintenance::Reboot { .. }) => (Down::Reboot(Empty), self.next_msg()),
+            PileCommand::Maintain(Maintenance::Refresh { .. }) => (Down::Query(Empty), self.next_msg()),
             PileCommand::Maintain(_) => return None,
             PileCommand::Protections(p) => {
                 let limits = dny::Limits {
-                    max_charge_s: p.max_duration_s.min(36_000) as u16,
-                    port_overload: p.port_overload_w,
-                    unit_overload: p.pile_overload_w.round(),
-                    over_voltage: p.over_voltage_v,
-                    under_voltage: p.under_voltage_v,
-                    full_power: p.full_power_w,
+                    max_charge_s: p.max_duration_s.min(u16::MAX.into()) as u16,
+                    overload_power: p.port_overload_w.round_dp(1),
+                    voltage: Some(dny::VoltageLimits {
+                        over: p.over_voltage_v.round_dp(1),
+                        under: p.under_voltage_v.round_dp(1),
+                    }),
                 };
                 (Down::Limits(limits), self.next_msg())
             }
-            // E-bike piles keep no tariff of their own; power limits go above.
-            // E-bike charges run to their prepaid limit; a top-up does not
-            // move it.
-            PileCommand::TariffCheckReply { .. }
+            // V8.6 has no command to change a running charge's power (0x82's
+            // overload power is set at start, 0x85's is stored for all ports).
+            // E-bike piles keep no tariff of their own, and charges run to
+            // their prepaid limit; a top-up does not move it.
+            PileCommand::PowerLimit { .. }
+            | PileCommand::TariffCheckReply { .. }
             | PileCommand::BalanceUpdate { .. }
             | PileCommand::Tariff { .. }
-            | PileCommand::PushTariff { .. }
-            | PileCommand::PowerLimit { .. } => return None,
+            | PileCommand::PushTariff { .. } => return None,
         };
         self.frame(down, msg)
     }
@@ -390,7 +465,301 @@ pub fn session_id() -> SessionId {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+    use engine::alarm::Severity;
+    use engine::pricing::Limit;
+    use rust_decimal_macros::dec;
+
     use super::*;
+    use crate::adapter::Order;
+
+    const PHYS: u32 = 0x04AB_373B;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_772_352_000, 0).unwrap()
+    }
+
+    /// A registered adapter on a stopped clock.
+    fn adapter() -> Dny {
+        let mut a = Dny::new(Clock::simulated(t0(), 0.0));
+        let reg = dny::Register {
+            firmware: 126,
+            ports: 10,
+            virtual_id: 0,
+            device_type: 5,
+            work_mode: 0,
+            power_board: 0,
+        };
+        let out = feed(&mut a, Up::Register(reg), 1);
+        assert!(matches!(&out.events[..], [PileEvent::Login(info, _)] if info.firmware == "V1.26"));
+        a
+    }
+
+    fn feed(a: &mut Dny, up: Up, msg: u16) -> Out<Frame> {
+        let mut out = Out::default();
+        assert_eq!(a.inbound(Ok(Unit::Frame(up.encode(PHYS, msg).unwrap())), &mut out), Inbound::Ok);
+        out
+    }
+
+    fn send(a: &mut Dny, command: PileCommand) -> Down {
+        let mut out = Vec::new();
+        a.outbound(command, &mut out);
+        let [frame] = &out[..] else { panic!("expected one frame, got {out:?}") };
+        Down::decode(frame).unwrap()
+    }
+
+    fn order(pricing: PricingKind, limit: Limit) -> Order {
+        Order {
+            balance: dec!(5.00),
+            pricing,
+            limit,
+            max_duration_s: 36000,
+            overload_w: dec!(600),
+            full_power_w: dec!(20),
+            full_hold_s: 180,
+            card: None,
+        }
+    }
+
+    #[test]
+    fn start_goes_out_in_the_v8_6_form_with_a_zero_based_port() {
+        let mut a = adapter();
+        let session = SessionId("2603010830000042".into());
+        let limit = Limit { seconds: None, kwh: Some(dec!(1.5)) };
+        let command =
+            PileCommand::StartCharge { port: PortNo(10), session, order: order(PricingKind::Energy, limit) };
+        let Down::StartStop(m) = send(&mut a, command) else { panic!() };
+        assert_eq!((m.port, m.command, m.fee_mode, m.limit), (9, 1, fee_mode::ENERGY, 150));
+        assert_eq!(m.credit, Credit::Balance(dec!(5.00)));
+        let x = m.extras.unwrap();
+        assert_eq!(
+            (x.short_circuit_check, x.force_full_stop, x.full_power_w, x.full_power_max_min),
+            (2, 1, 20, 3)
+        );
+        // The pile's reply names the wire port and the order.
+        let reply = dny::StartStopReply { result: 0, order: m.order, port: 9, pending: 0 };
+        let out = feed(&mut a, Up::StartStopReply(reply), 7);
+        assert!(matches!(
+            &out.events[..],
+            [PileEvent::StartResult { port: PortNo(10), accepted: true, reason: None, session }]
+                if session.as_str() == "2603010830000042"
+        ));
+        let time = Limit { seconds: Some(600), kwh: None };
+        let command = PileCommand::StartCharge {
+            port: PortNo(1),
+            session: SessionId("x".into()),
+            order: order(PricingKind::Time, time),
+        };
+        let Down::StartStop(m) = send(&mut a, command) else { panic!() };
+        assert_eq!((m.port, m.fee_mode, m.limit), (0, fee_mode::TIME, 600));
+    }
+
+    #[test]
+    fn a_refused_start_says_why_and_a_fault_start_still_ran() {
+        let mut a = adapter();
+        for (result, accepted) in [(1, false), (3, true), (0x0B, false)] {
+            let session = SessionId("S1".into());
+            let command = PileCommand::StartCharge {
+                port: PortNo(2),
+                session,
+                order: order(PricingKind::Time, Limit { seconds: Some(60), kwh: None }),
+            };
+            let Down::StartStop(m) = send(&mut a, command) else { panic!() };
+            let out = feed(
+                &mut a,
+                Up::StartStopReply(dny::StartStopReply { result, order: m.order, port: 1, pending: 0 }),
+                2,
+            );
+            let [PileEvent::StartResult { accepted: got, reason: Some(reason), .. }] = &out.events[..] else {
+                panic!("{:?}", out.events)
+            };
+            assert_eq!(
+                (*got, reason.code, reason.text.as_str()),
+                (accepted, result, start_result::text(result))
+            );
+        }
+    }
+
+    #[test]
+    fn a_binary_offline_settlement_is_billed_as_an_offline_card_charge() {
+        let mut a = adapter();
+        let order = OrderNo([0x26, 0x03, 0x01, 0x07, 0x50, 0, 0x7A, 0x8D, 0x05, 0xDD, 0, 0, 0, 0, 0, 32]);
+        let m = dny::Settlement {
+            elapsed: 600,
+            max_power: dec!(150),
+            energy: dec!(0.05),
+            port: 2,
+            origin: origin::OFFLINE_CARD,
+            card: [0x7A, 0x8D, 0x05, 0xDD],
+            stop_reason: 0x01,
+            order,
+            second_max_power: Some(dec!(140)),
+            time: None,
+            occupied_min: None,
+        };
+        let out = feed(&mut a, Up::Settlement(m), 0x33);
+        let [PileEvent::Record(r, reply), _] = &out.events[..] else { panic!("{:?}", out.events) };
+        // Not charging any more: the port is free at once.
+        assert_eq!(freed(&out), Some(PortStatus::Plugged));
+        assert_eq!(r.port, PortNo(3));
+        assert_eq!(r.session.as_str(), "2603010750007A8D05DD000000000020");
+        assert_eq!(r.card.as_deref(), Some("7A8D05DD"));
+        assert_eq!(r.started_offline, Some(t0() - chrono::Duration::seconds(600)));
+        assert_eq!((r.ended_at, r.kwh, r.reason.text.as_str(), r.fault), (t0(), dec!(0.05), "full", None));
+        // Acked with the spec's one byte, 0, even if the platform refuses it.
+        for accepted in [true, false] {
+            let ack =
+                PileCommand::AckRecord { port: r.port, session: r.session.clone(), accepted, reply: *reply };
+            let mut frames = Vec::new();
+            a.outbound(ack, &mut frames);
+            assert_eq!((frames[0].cmd, frames[0].msg, &frames[0].data[..]), (0x03, 0x33, &[0u8][..]));
+        }
+        // The session id goes back to the same bytes.
+        assert_eq!(OrderNo::from_text(r.session.as_str(), "o"), Ok(order));
+    }
+
+    fn settlement(port: u8, order: &str, stop_reason: u8) -> Up {
+        Up::Settlement(dny::Settlement {
+            elapsed: 60,
+            max_power: dec!(0),
+            energy: dec!(0),
+            port,
+            origin: origin::ONLINE,
+            card: [0; 4],
+            stop_reason,
+            order: OrderNo::from_text(order, "o").unwrap(),
+            second_max_power: None,
+            time: None,
+            occupied_min: None,
+        })
+    }
+
+    fn report(port: u8, order: &str) -> Up {
+        Up::ChargingReport(dny::ChargingReport {
+            port,
+            status: 1,
+            elapsed: 300,
+            energy: dec!(0.01),
+            origin: 1,
+            power: dec!(100),
+            max_power: dec!(100),
+            min_power: dec!(100),
+            avg_power: dec!(100),
+            order: OrderNo::from_text(order, "o").unwrap(),
+            period_energy: None,
+            peak_power: None,
+            electric: None,
+            temperatures: None,
+            time: None,
+            occupied_min: None,
+        })
+    }
+
+    /// The port status that follows a settlement's record, if any.
+    fn freed(out: &Out<Frame>) -> Option<PortStatus> {
+        match &out.events[..] {
+            [PileEvent::Record(..)] => None,
+            [PileEvent::Record(r, _), PileEvent::Port(p)]
+                if p.port == r.port && p.session == Some(r.session.clone()) =>
+            {
+                Some(p.status)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_settled_port_is_free_at_once_unless_a_newer_charge_runs_there() {
+        let mut a = adapter();
+        feed(&mut a, report(0, "A"), 1);
+        assert_eq!(freed(&feed(&mut a, settlement(0, "A", 0x01), 2)), Some(PortStatus::Plugged));
+        assert_eq!(freed(&feed(&mut a, settlement(1, "B", 0x05), 3)), Some(PortStatus::Idle));
+        // Port 3 runs C; a resent settlement of an older B leaves it charging.
+        feed(&mut a, report(2, "C"), 4);
+        assert_eq!(freed(&feed(&mut a, settlement(2, "B", 0x01), 5)), None);
+        assert_eq!(freed(&feed(&mut a, settlement(2, "C", 0x0D), 6)), Some(PortStatus::Idle));
+    }
+
+    #[test]
+    fn an_online_settlement_carries_no_card_and_no_offline_start() {
+        let mut a = adapter();
+        let m = dny::Settlement {
+            elapsed: 60,
+            max_power: dec!(0),
+            energy: dec!(0),
+            port: 0,
+            origin: origin::ONLINE,
+            card: [0; 4],
+            stop_reason: 0x0B,
+            order: OrderNo::from_text("2603010830000042", "o").unwrap(),
+            second_max_power: None,
+            time: None,
+            occupied_min: None,
+        };
+        let out = feed(&mut a, Up::Settlement(m), 1);
+        let [PileEvent::Record(r, _), _] = &out.events[..] else { panic!() };
+        assert_eq!(
+            (r.port, r.session.as_str(), &r.card, r.started_offline),
+            (PortNo(1), "2603010830000042", &None, None)
+        );
+        assert_eq!(r.fault, Some(Severity::Critical));
+    }
+
+    #[test]
+    fn heartbeats_are_answered_and_faults_named() {
+        let mut a = adapter();
+        let hb = dny::Heartbeat { voltage: dec!(220.0), ports: vec![0, 1, 9], signal: 0, temperature: None };
+        let out = feed(&mut a, Up::Heartbeat(hb), 5);
+        assert_eq!(Down::decode(&out.replies[0]).unwrap(), Down::HeartbeatReply(Ack::OK));
+        let ports: Vec<_> = out
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                PileEvent::Port(r) => Some((r.port, r.status, r.faults.clone().unwrap())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ports[0], (PortNo(1), engine::domain::PortStatus::Idle, vec![]));
+        assert_eq!(ports[1].1, engine::domain::PortStatus::Charging);
+        assert_eq!(
+            ports[2],
+            (
+                PortNo(3),
+                engine::domain::PortStatus::Fault,
+                vec![("relay stuck (algorithm)", Severity::Critical)]
+            )
+        );
+    }
+
+    #[test]
+    fn alarms_are_not_answered_and_card_replies_use_the_spec_codes() {
+        let mut a = adapter();
+        let out = feed(&mut a, Up::Alarm(dny::Alarm { kind: 4, port: 0, trigger: 0 }), 9);
+        assert!(out.replies.is_empty());
+        assert!(matches!(
+            &out.events[..],
+            [PileEvent::Alarm { kind: "smoke", severity: Severity::Critical, port: None, .. }]
+        ));
+        let swipe = dny::CardSwipe {
+            card: [0x7A, 0x8D, 0x05, 0xDD],
+            card_type: 0,
+            port: 1,
+            card_balance: dec!(0),
+            time: None,
+            card2: None,
+        };
+        let out = feed(&mut a, Up::CardSwipe(swipe), 4);
+        let [PileEvent::CardStart { port, card, reply }] = &out.events[..] else { panic!() };
+        assert_eq!((*port, card.as_str()), (PortNo(2), "7A8D05DD"));
+        let verdict = PileCommand::CardVerdict {
+            port: *port,
+            card: card.clone(),
+            verdict: Err(CardRefusal::BalanceTooLow),
+            reply: *reply,
+        };
+        let Down::CardReply(m) = send(&mut a, verdict) else { panic!() };
+        assert_eq!((m.card, m.status, m.port), ([0x7A, 0x8D, 0x05, 0xDD], 0x06, 1));
+    }
 
     #[test]
     fn order_numbers_are_sixteen_digits_unique_and_rising() {
@@ -400,13 +769,11 @@ mod tests {
     }
 
     #[test]
-    fn port_states_map_to_what_the_platform_shows() {
-        assert_eq!(status(0), PortStatus::Idle);
-        assert_eq!(status(1), PortStatus::Charging);
-        assert_eq!(status(2), PortStatus::Plugged);
-        assert_eq!(status(3), PortStatus::Full);
-        assert_eq!(status(5), PortStatus::Full);
-        assert_eq!(status(7), PortStatus::Fault);
-        assert_eq!(status(4), PortStatus::Fault);
+    fn ports_are_zero_based_on_the_wire() {
+        assert_eq!(port_no(0), PortNo(1));
+        assert_eq!(port_no(9), PortNo(10));
+        assert_eq!(wire_port(PortNo(1)), Some(0));
+        assert_eq!(wire_port(PortNo(10)), Some(9));
+        assert_eq!(wire_port(PortNo(0)), None);
     }
 }

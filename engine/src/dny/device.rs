@@ -1,122 +1,96 @@
-//! The pile as a device: alarms (0x42 up, acked down), limits (0x85 down)
-//! and reboot (0x87 down). The pile answers 0x85 and 0x87 with an `Ack`.
+//! The pile as a device: alarm pushes (0x42 up, §3.4.5, not answered),
+//! status query (0x81 down, §4.1, answered by 0x20/0x01/0x21), protective
+//! limits (0x85 down, §4.4.1) and reboot (0x87 down, §4.4.3). The pile
+//! answers 0x85 and 0x87 with an `Ack`.
 
 use rust_decimal::Decimal;
 
 use super::fields::{DecodeError, EncodeError, Reader, Scale, Writer};
 use super::message::Body;
 
-/// 0x42 up: something is wrong with the pile or a port.
+/// 0x42 up: smoke, water, heat, a power cut...
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Alarm {
-    /// See `alarm_text`.
+    /// See `codes::alarm_kind`.
     pub kind: u8,
-    /// 0 = the whole pile.
+    /// The port for the glue (wire port); a sensor's 485 address, 0 for
+    /// the pile's own; meaningless for a power cut.
     pub port: u8,
-    /// Kind-specific reading.
-    pub value: u16,
-}
-
-impl Alarm {
-    pub const POWER_LOSS: u8 = 1;
-    pub const WATER: u8 = 2;
-    pub const SMOKE: u8 = 3;
-    pub const HEAT: u8 = 4;
-    pub const DOOR: u8 = 5;
-    pub const FUSE: u8 = 6;
-    pub const PORT_FAULT: u8 = 7;
+    /// Bit n-1 set: input n of a multi-input sensor fired; 0 otherwise.
+    pub trigger: u8,
 }
 
 impl Body for Alarm {
-    const LEN: usize = 4;
+    const LEN: usize = 3;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Alarm { kind: r.u8()?, port: r.u8()?, value: r.u16()? })
+        Ok(Alarm { kind: r.u8()?, port: r.u8()?, trigger: r.u8()? })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
         w.u8(self.kind);
         w.u8(self.port);
-        w.u16(self.value);
+        w.u8(self.trigger);
         Ok(())
     }
 }
 
-/// What an alarm kind means.
-pub fn alarm_text(kind: u8) -> &'static str {
-    match kind {
-        1 => "power loss",
-        2 => "water",
-        3 => "smoke",
-        4 => "heat",
-        5 => "door",
-        6 => "fuse",
-        7 => "port fault",
-        _ => "unknown",
-    }
+/// Under- and over-voltage, which 0x85 gained in 2024.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VoltageLimits {
+    /// Volts; 0.1 V on the wire.
+    pub over: Decimal,
+    pub under: Decimal,
 }
 
-/// 0x85 down: the pile's protective limits.
+/// 0x85 down: limits the pile keeps in EEPROM.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Seconds, at most `MAX_CHARGE_S`.
+    /// Seconds; binds charges until full and offline starts.
     pub max_charge_s: u16,
-    /// Watts per port; 0.1 W on the wire.
-    pub port_overload: Decimal,
-    /// Watts for the whole pile; whole watts on the wire (6000 W would not
-    /// fit 0.1 W in a u16).
-    pub unit_overload: Decimal,
-    /// Volts; 0.1 V on the wire.
-    pub over_voltage: Decimal,
-    pub under_voltage: Decimal,
-    /// Watts; 0.1 W on the wire.
-    pub full_power: Decimal,
-}
-
-impl Limits {
-    /// Ten hours: the most a pile accepts.
-    pub const MAX_CHARGE_S: u16 = 36000;
+    /// Watts per port (not the whole pile); 0.1 W on the wire. At most
+    /// 2000 W on multi-port piles, 3500 W on high-power ones.
+    pub overload_power: Decimal,
+    /// `None`: the 4-byte form of older firmware.
+    pub voltage: Option<VoltageLimits>,
 }
 
 impl Body for Limits {
-    const LEN: usize = 12;
+    const LEN: usize = 4;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Limits {
-            max_charge_s: r.u16()?,
-            port_overload: r.dec_u16(Scale::Power)?,
-            unit_overload: r.dec_u16(Scale::Watt)?,
-            over_voltage: r.dec_u16(Scale::Volt)?,
-            under_voltage: r.dec_u16(Scale::Volt)?,
-            full_power: r.dec_u16(Scale::Power)?,
-        })
+        let (max_charge_s, overload_power) = (r.u16()?, r.dec_u16(Scale::Power)?);
+        let voltage = match r.left() >= 4 {
+            true => Some(VoltageLimits { over: r.dec_u16(Scale::Volt)?, under: r.dec_u16(Scale::Volt)? }),
+            false => None,
+        };
+        Ok(Limits { max_charge_s, overload_power, voltage })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        if self.max_charge_s > Self::MAX_CHARGE_S {
-            return Err(EncodeError::OutOfRange {
-                field: "max charge time",
-                value: self.max_charge_s.to_string(),
-            });
-        }
         w.u16(self.max_charge_s);
-        w.dec_u16(self.port_overload, Scale::Power, "port overload")?;
-        w.dec_u16(self.unit_overload, Scale::Watt, "unit overload")?;
-        w.dec_u16(self.over_voltage, Scale::Volt, "over-voltage")?;
-        w.dec_u16(self.under_voltage, Scale::Volt, "under-voltage")?;
-        w.dec_u16(self.full_power, Scale::Power, "full power")
+        w.dec_u16(self.overload_power, Scale::Power, "overload power")?;
+        if let Some(v) = self.voltage {
+            w.dec_u16(v.over, Scale::Volt, "over-voltage")?;
+            w.dec_u16(v.under, Scale::Volt, "under-voltage")?;
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        Self::LEN + self.voltage.map_or(0, |_| 4)
     }
 }
 
-/// 0x87 down: restart the pile. No data.
+/// A body of no data: 0x81, 0x87 down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Reboot;
+pub struct Empty;
 
-impl Body for Reboot {
+impl Body for Empty {
     const LEN: usize = 0;
 
     fn read(_: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Reboot)
+        Ok(Empty)
     }
 
     fn write(&self, _: &mut Writer) -> Result<(), EncodeError> {
@@ -129,54 +103,48 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::dny::message::testing::{round_trip_down, round_trip_up, PHYS};
-    use crate::dny::{Down, Up};
+    use crate::dny::message::testing::{hex, round_trip_down, round_trip_up, sample, wire};
+    use crate::dny::{codes, Ack, Down, Up};
 
-    fn limits() -> Limits {
-        Limits {
+    /// Decodes a sample we also send and checks ours is the same bytes.
+    fn sent_as_the_spec_shows(text: &str, m: Down) {
+        let (frame, down) = sample::<Down>(text);
+        assert_eq!(down, m);
+        assert_eq!(wire(&m.encode(frame.phys, frame.msg).unwrap()), hex(text));
+    }
+
+    #[test]
+    fn spec_limits_sample_is_the_older_4_byte_form() {
+        // §4.4.1: 36000 s, 2000.0 W per port, no voltages.
+        let m = Limits { max_charge_s: 36000, overload_power: dec!(2000.0), voltage: None };
+        sent_as_the_spec_shows("44 4E 59 0D 00 3B 37 AB 04 02 00 85 A0 8C 20 4E 3A 04", Down::Limits(m));
+        let (_, up) = sample::<Up>("44 4E 59 0A 00 3B 37 AB 04 02 00 85 00 9D 02");
+        assert_eq!(up, Up::LimitsReply(Ack::OK));
+    }
+
+    #[test]
+    fn limits_with_voltages_are_8_bytes() {
+        let m = Limits {
             max_charge_s: 36000,
-            port_overload: dec!(600),
-            unit_overload: dec!(6000),
-            over_voltage: dec!(264.0),
-            under_voltage: dec!(176.5),
-            full_power: dec!(30),
-        }
+            overload_power: dec!(600),
+            voltage: Some(VoltageLimits { over: dec!(270.0), under: dec!(100.0) }),
+        };
+        let body = round_trip_down(Down::Limits(m));
+        assert_eq!(&body[..], &[0xA0, 0x8C, 0x70, 0x17, 0x8C, 0x0A, 0xE8, 0x03]);
     }
 
     #[test]
-    fn alarm_round_trip_and_texts() {
-        let body = round_trip_up(Up::Alarm(Alarm { kind: Alarm::HEAT, port: 0, value: 0x0155 }));
-        assert_eq!(&body[..], &[4, 0, 0x55, 0x01]);
-        let texts = ["power loss", "water", "smoke", "heat", "door", "fuse", "port fault"];
-        for (kind, text) in (1..).zip(texts) {
-            assert_eq!(alarm_text(kind), text);
-        }
-        assert_eq!(alarm_text(0), "unknown");
-        assert_eq!(alarm_text(8), "unknown");
+    fn spec_reboot_and_query_samples() {
+        sent_as_the_spec_shows("44 4E 59 09 00 3B 37 AB 04 01 00 87 9D 02", Down::Reboot(Empty));
+        sent_as_the_spec_shows("44 4E 59 09 00 3B 37 AB 04 01 00 81 97 02", Down::Query(Empty));
+        let (_, up) = sample::<Up>("44 4E 59 0A 00 3B 37 AB 04 01 00 87 00 9E 02");
+        assert_eq!(up, Up::RebootReply(Ack::OK));
     }
 
     #[test]
-    fn limits_round_trip_and_layout() {
-        let body = round_trip_down(Down::Limits(limits()));
-        assert_eq!(
-            &body[..],
-            // 36000, 6000 (0.1 W), 6000 (W), 2640, 1765, 300
-            &[0xA0, 0x8C, 0x70, 0x17, 0x70, 0x17, 0x50, 0x0A, 0xE5, 0x06, 0x2C, 0x01]
-        );
-    }
-
-    #[test]
-    fn limits_refuse_what_the_pile_would_not_take() {
-        let long = Limits { max_charge_s: 36001, ..limits() };
-        assert!(Down::Limits(long).encode(PHYS, 0).is_err());
-        let fine = Limits { unit_overload: dec!(6000.5), ..limits() };
-        assert!(Down::Limits(fine).encode(PHYS, 0).is_err());
-        let big = Limits { port_overload: dec!(7000), ..limits() };
-        assert!(Down::Limits(big).encode(PHYS, 0).is_err());
-    }
-
-    #[test]
-    fn reboot_round_trip() {
-        assert!(round_trip_down(Down::Reboot(Reboot)).is_empty());
+    fn alarm_is_three_bytes() {
+        let body = round_trip_up(Up::Alarm(Alarm { kind: 4, port: 0x12, trigger: 0b100 }));
+        assert_eq!(&body[..], &[4, 0x12, 4]);
+        assert_eq!(codes::alarm_kind::text(4), "smoke");
     }
 }

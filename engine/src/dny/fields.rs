@@ -1,7 +1,7 @@
 //! Field encodings shared by every DNY frame body, and the errors they raise.
 //!
-//! Everything is a little-endian integer in a fixed unit, a unix time, or a
-//! 16-byte ASCII order number. Decoding is tolerant: whatever the wire can
+//! Everything is a little-endian integer in a fixed unit (spec §1.05), a
+//! unix time, or a 16-byte order number. Decoding is tolerant: whatever the wire can
 //! carry is accepted. Encoding is strict: a value the wire cannot carry
 //! exactly is an error, never silently rounded or truncated.
 //!
@@ -46,6 +46,11 @@ pub enum EncodeError {
     BadTime { field: &'static str, value: DateTime<Utc> },
     #[error("command 0x{cmd:02X}: data of {len} bytes exceeds the frame maximum")]
     TooLong { cmd: u8, len: usize },
+    /// A newer field is set while an older one it follows on the wire is not.
+    #[error("{field} is set but a field before it is not")]
+    Gap { field: &'static str },
+    #[error("{field}: {value:?} is neither at most 16 printable ASCII characters nor 32 hex digits")]
+    BadOrder { field: &'static str, value: String },
 }
 
 /// The fixed-point units quantities travel in.
@@ -55,14 +60,14 @@ pub enum Scale {
     Money,
     /// 0.1 W
     Power,
-    /// whole watts (the unit overload limit, which would not fit 0.1 W)
+    /// whole watts (0x82's full-power threshold)
     Watt,
     /// 0.01 kWh
     Energy,
     /// 0.1 V
     Volt,
-    /// 0.01 A
-    Amp,
+    /// 0.001 A (0x06's current)
+    MilliAmp,
 }
 
 impl Scale {
@@ -71,7 +76,8 @@ impl Scale {
         match self {
             Scale::Watt => 0,
             Scale::Power | Scale::Volt => 1,
-            Scale::Money | Scale::Energy | Scale::Amp => 2,
+            Scale::Money | Scale::Energy => 2,
+            Scale::MilliAmp => 3,
         }
     }
 
@@ -101,18 +107,20 @@ impl Scale {
     }
 }
 
-/// Temperatures travel as u8 with a -65 °C offset.
+/// Temperatures travel as u8 with a -65 °C offset; 0 means the pile has no
+/// sensor (spec §1.05), so -65 °C itself cannot be sent.
 pub const TEMP_OFFSET: i16 = 65;
 
-pub fn temp_from_wire(raw: u8) -> i16 {
-    i16::from(raw) - TEMP_OFFSET
+pub fn temp_from_wire(raw: u8) -> Option<i16> {
+    (raw != 0).then(|| i16::from(raw) - TEMP_OFFSET)
 }
 
-pub fn temp_to_wire(celsius: i16, field: &'static str) -> Result<u8, EncodeError> {
-    celsius
-        .checked_add(TEMP_OFFSET)
+pub fn temp_to_wire(celsius: Option<i16>, field: &'static str) -> Result<u8, EncodeError> {
+    let Some(c) = celsius else { return Ok(0) };
+    c.checked_add(TEMP_OFFSET)
         .and_then(|t| u8::try_from(t).ok())
-        .ok_or_else(|| EncodeError::OutOfRange { field, value: celsius.to_string() })
+        .filter(|&t| t != 0)
+        .ok_or_else(|| EncodeError::OutOfRange { field, value: c.to_string() })
 }
 
 /// A u32 unix time. Every u32 is a valid time.
@@ -128,21 +136,51 @@ pub fn time_to_wire(t: DateTime<Utc>, field: &'static str) -> Result<u32, Encode
     u32::try_from(t.timestamp()).map_err(|_| EncodeError::BadTime { field, value: t })
 }
 
-/// An order number: text up to the first NUL; bytes that are not UTF-8
-/// are replaced rather than refused (the number is only looked up).
-pub fn order_from_wire(raw: &[u8]) -> String {
-    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-    String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned()
-}
+/// An order number: 16 bytes the pile stores and echoes unread (spec §4.2).
+/// The platform's own are ASCII; a pile's card, offline and code starts are
+/// binary (date, card, device and port, §3.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct OrderNo(pub [u8; ORDER_LEN]);
 
-/// Printable ASCII of at most 16 bytes, NUL-padded.
-pub fn order_to_wire(order: &str, field: &'static str) -> Result<[u8; ORDER_LEN], EncodeError> {
-    if order.len() > ORDER_LEN || !order.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-        return Err(EncodeError::BadText { field, value: order.to_owned(), max: ORDER_LEN });
+impl OrderNo {
+    /// The text form, which round-trips through `from_text`: printable ASCII
+    /// followed only by NULs reads as that text, anything else as 32
+    /// uppercase hex digits.
+    pub fn to_text(&self) -> String {
+        let end = self.0.iter().position(|&b| b == 0).unwrap_or(ORDER_LEN);
+        let (text, pad) = self.0.split_at(end);
+        if text.iter().all(|&b| b.is_ascii_graphic() || b == b' ') && pad.iter().all(|&b| b == 0) {
+            return String::from_utf8_lossy(text).into_owned();
+        }
+        self.0.iter().map(|b| format!("{b:02X}")).collect()
     }
-    let mut out = [0u8; ORDER_LEN];
-    out.iter_mut().zip(order.bytes()).for_each(|(o, b)| *o = b);
-    Ok(out)
+
+    /// At most 16 printable ASCII characters (NUL-padded), or the 32 hex
+    /// digits `to_text` gives a binary order.
+    pub fn from_text(text: &str, field: &'static str) -> Result<OrderNo, EncodeError> {
+        let bad = || EncodeError::BadOrder { field, value: text.to_owned() };
+        let mut out = [0u8; ORDER_LEN];
+        if text.len() <= ORDER_LEN {
+            if !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+                return Err(bad());
+            }
+            out.iter_mut().zip(text.bytes()).for_each(|(o, b)| *o = b);
+            return Ok(OrderNo(out));
+        }
+        if text.len() != 2 * ORDER_LEN || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        for (o, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
+            let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
+            *o = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+        }
+        Ok(OrderNo(out))
+    }
+
+    /// All zeros: no order (a report before the pile has one).
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|&b| b == 0)
+    }
 }
 
 // ---- walking a body ----
@@ -165,6 +203,11 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::Short { cmd, need, got });
         }
         Ok(Reader { cmd, need, got, rest: data })
+    }
+
+    /// Bytes not yet read: the optional fields newer versions append.
+    pub fn left(&self) -> usize {
+        self.rest.len()
     }
 
     /// Raises the documented length by `more` bytes, for a variable part
@@ -217,7 +260,7 @@ impl<'a> Reader<'a> {
         Ok(scale.from_wire(self.u32()?.into()))
     }
 
-    pub fn temp(&mut self) -> Result<i16, DecodeError> {
+    pub fn temp(&mut self) -> Result<Option<i16>, DecodeError> {
         Ok(temp_from_wire(self.u8()?))
     }
 
@@ -225,8 +268,8 @@ impl<'a> Reader<'a> {
         Ok(time_from_wire(self.u32()?))
     }
 
-    pub fn order(&mut self) -> Result<String, DecodeError> {
-        Ok(order_from_wire(&self.bytes::<ORDER_LEN>()?))
+    pub fn order(&mut self) -> Result<OrderNo, DecodeError> {
+        Ok(OrderNo(self.bytes()?))
     }
 }
 
@@ -260,10 +303,6 @@ impl Writer {
         self.buf.put_u16_le(v);
     }
 
-    pub fn u32(&mut self, v: u32) {
-        self.buf.put_u32_le(v);
-    }
-
     pub fn dec_u16(&mut self, v: Decimal, scale: Scale, field: &'static str) -> Result<(), EncodeError> {
         let raw = scale.to_wire(v, u16::MAX.into(), field)?;
         self.buf.put_u16_le(raw as u16);
@@ -276,7 +315,7 @@ impl Writer {
         Ok(())
     }
 
-    pub fn temp(&mut self, celsius: i16, field: &'static str) -> Result<(), EncodeError> {
+    pub fn temp(&mut self, celsius: Option<i16>, field: &'static str) -> Result<(), EncodeError> {
         let raw = temp_to_wire(celsius, field)?;
         self.buf.put_u8(raw);
         Ok(())
@@ -288,10 +327,8 @@ impl Writer {
         Ok(())
     }
 
-    pub fn order(&mut self, order: &str, field: &'static str) -> Result<(), EncodeError> {
-        let raw = order_to_wire(order, field)?;
-        self.buf.put_slice(&raw);
-        Ok(())
+    pub fn order(&mut self, order: &OrderNo) {
+        self.buf.put_slice(&order.0);
     }
 }
 
@@ -305,8 +342,9 @@ mod tests {
         assert_eq!(Scale::Power.from_wire(1805), dec!(180.5));
         assert_eq!(Scale::Energy.from_wire(63), dec!(0.63));
         assert_eq!(Scale::Watt.from_wire(6000), dec!(6000));
+        assert_eq!(Scale::MilliAmp.from_wire(455), dec!(0.455));
         assert_eq!(Scale::Money.to_wire(dec!(12.30000), u32::MAX.into(), "m"), Ok(1230));
-        assert_eq!(Scale::Amp.to_wire(dec!(-0), u16::MAX.into(), "a"), Ok(0));
+        assert_eq!(Scale::MilliAmp.to_wire(dec!(-0), u16::MAX.into(), "a"), Ok(0));
         assert!(matches!(
             Scale::Money.to_wire(dec!(-0.01), u32::MAX.into(), "m"),
             Err(EncodeError::Negative { .. })
@@ -328,13 +366,15 @@ mod tests {
     }
 
     #[test]
-    fn temperatures_carry_an_offset_of_65() {
-        assert_eq!(temp_from_wire(0), -65);
-        assert_eq!(temp_from_wire(90), 25);
-        assert_eq!(temp_from_wire(255), 190);
-        assert_eq!(temp_to_wire(25, "t"), Ok(90));
-        assert!(temp_to_wire(-66, "t").is_err());
-        assert!(temp_to_wire(191, "t").is_err());
+    fn temperatures_carry_an_offset_of_65_and_0_is_no_sensor() {
+        assert_eq!(temp_from_wire(0), None);
+        assert_eq!(temp_from_wire(1), Some(-64));
+        assert_eq!(temp_from_wire(90), Some(25));
+        assert_eq!(temp_from_wire(255), Some(190));
+        assert_eq!(temp_to_wire(Some(25), "t"), Ok(90));
+        assert_eq!(temp_to_wire(None, "t"), Ok(0));
+        assert!(temp_to_wire(Some(-65), "t").is_err());
+        assert!(temp_to_wire(Some(191), "t").is_err());
     }
 
     #[test]
@@ -352,16 +392,25 @@ mod tests {
     }
 
     #[test]
-    fn orders_are_nul_padded_ascii() {
-        assert_eq!(order_to_wire("A1", "o").unwrap()[..3], [b'A', b'1', 0]);
-        assert_eq!(order_from_wire(b"A1\0\0\0\0\0\0\0\0\0\0\0\0\0\0"), "A1");
-        assert_eq!(order_from_wire(b"AB\0CD"), "AB");
-        assert_eq!(order_from_wire(&[b'A', 0xFF]), "A\u{FFFD}");
-        assert_eq!(order_from_wire(b"0123456789ABCDEF"), "0123456789ABCDEF");
-        assert!(order_to_wire("0123456789ABCDEFG", "o").is_err());
-        assert!(order_to_wire("caf\u{e9}", "o").is_err());
-        assert!(order_to_wire("a\tb", "o").is_err());
-        assert!(order_to_wire("", "o").is_ok());
+    fn orders_are_text_or_hex_and_round_trip() {
+        let ascii = OrderNo::from_text("A1", "o").unwrap();
+        assert_eq!(ascii.0[..3], [b'A', b'1', 0]);
+        assert_eq!(ascii.to_text(), "A1");
+        assert_eq!(OrderNo::from_text("0123456789ABCDEF", "o").unwrap().0, *b"0123456789ABCDEF");
+        // §3.3's offline order: binary, so it reads as hex and back.
+        let bin = OrderNo([0x20, 0x19, 0x09, 0x01, 0x18, 0, 0, 0x13, 0, 0x30, 0x38, 1, 2, 3, 4, 5]);
+        assert_eq!(bin.to_text(), "20190901180000130030380102030405");
+        assert_eq!(OrderNo::from_text(&bin.to_text(), "o"), Ok(bin));
+        // A NUL inside is binary, not text cut short.
+        let mut gap = OrderNo::default();
+        gap.0[0] = b'A';
+        gap.0[2] = b'B';
+        assert_eq!(OrderNo::from_text(&gap.to_text(), "o"), Ok(gap));
+        assert_eq!(OrderNo::default().to_text(), "");
+        assert!(OrderNo::default().is_empty() && !ascii.is_empty());
+        for bad in ["0123456789ABCDEFG", "caf\u{e9}", "a\tb", "2019090118000013003038010203040G"] {
+            assert!(OrderNo::from_text(bad, "o").is_err(), "{bad}");
+        }
     }
 
     #[test]

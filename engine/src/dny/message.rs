@@ -10,14 +10,16 @@
 use bytes::Bytes;
 
 use super::card::{CardReply, CardSwipe};
-use super::charge::{Adjust, ChargingReport, Settlement, SettlementAck, StartStop, StartStopReply};
-use super::device::{Alarm, Limits, Reboot};
+use super::charge::{Adjust, ChargingReport, StartStop, StartStopReply};
+use super::device::{Alarm, Empty, Limits};
 use super::fields::{DecodeError, EncodeError, Reader, Writer};
 use super::frame::{Frame, MAX_DATA};
-use super::login::{Heartbeat, Register, Time, TimeRequest};
+use super::login::{Heartbeat, OldHeartbeat, Register, Time, TimeRequest};
+use super::settlement::Settlement;
 
 /// Command bytes. Most are used in both directions with different bodies.
 pub mod cmd {
+    pub const OLD_HEARTBEAT: u8 = 0x01;
     pub const CARD: u8 = 0x02;
     pub const SETTLEMENT: u8 = 0x03;
     pub const REPORT: u8 = 0x06;
@@ -25,6 +27,7 @@ pub mod cmd {
     pub const HEARTBEAT: u8 = 0x21;
     pub const TIME: u8 = 0x22;
     pub const ALARM: u8 = 0x42;
+    pub const QUERY: u8 = 0x81;
     pub const START_STOP: u8 = 0x82;
     pub const LIMITS: u8 = 0x85;
     pub const REBOOT: u8 = 0x87;
@@ -132,6 +135,7 @@ messages! {
     Up {
         Register(Register) = cmd::REGISTER,
         Heartbeat(Heartbeat) = cmd::HEARTBEAT,
+        OldHeartbeat(OldHeartbeat) = cmd::OLD_HEARTBEAT,
         TimeRequest(TimeRequest) = cmd::TIME,
         CardSwipe(CardSwipe) = cmd::CARD,
         /// The pile's answer to `Down::StartStop`.
@@ -150,14 +154,17 @@ messages! {
     Down {
         RegisterReply(Ack) = cmd::REGISTER,
         HeartbeatReply(Ack) = cmd::HEARTBEAT,
+        OldHeartbeatReply(Ack) = cmd::OLD_HEARTBEAT,
         Time(Time) = cmd::TIME,
         CardReply(CardReply) = cmd::CARD,
         StartStop(StartStop) = cmd::START_STOP,
-        SettlementAck(SettlementAck) = cmd::SETTLEMENT,
-        AlarmAck(Ack) = cmd::ALARM,
+        /// The pile deletes the settlement on any answer (§3.3).
+        SettlementAck(Ack) = cmd::SETTLEMENT,
+        /// Asks the pile to send 0x20, 0x01 and 0x21.
+        Query(Empty) = cmd::QUERY,
         Adjust(Adjust) = cmd::ADJUST,
         Limits(Limits) = cmd::LIMITS,
-        Reboot(Reboot) = cmd::REBOOT,
+        Reboot(Empty) = cmd::REBOOT,
     }
 }
 
@@ -171,15 +178,14 @@ macro_rules! from_body {
     };
 }
 
-// `Ack` is left out: it is several variants, so pick one.
-from_body!(Up: Register, Heartbeat, TimeRequest, CardSwipe, StartStopReply, ChargingReport, Settlement, Alarm);
-from_body!(Down: Time, CardReply, StartStop, SettlementAck, Adjust, Limits, Reboot);
+// `Ack` and `Empty` are left out: each is several variants, so pick one.
+from_body!(Up: Register, Heartbeat, OldHeartbeat, TimeRequest, CardSwipe, StartStopReply, ChargingReport, Settlement, Alarm);
+from_body!(Down: Time, CardReply, StartStop, Adjust, Limits);
 
 /// Fixtures shared by the frame modules' tests.
 #[cfg(test)]
 pub(crate) mod testing {
     use bytes::BytesMut;
-    use chrono::{DateTime, Utc};
     use tokio_util::codec::{Decoder, Encoder};
 
     use super::*;
@@ -187,13 +193,43 @@ pub(crate) mod testing {
 
     pub const PHYS: u32 = 0x05A1_B2C3;
 
-    pub fn order() -> String {
-        "2603010830000042".into()
+    /// Bytes written as the spec does: hex pairs separated by spaces.
+    pub fn hex(text: &str) -> Vec<u8> {
+        text.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
     }
 
-    /// 2026-03-01 08:00:00 UTC plus `secs`.
-    pub fn at(secs: u32) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_772_352_000 + i64::from(secs), 0).unwrap()
+    pub fn wire(frame: &Frame) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        StreamCodec::new().encode(frame.clone(), &mut out).unwrap();
+        out.to_vec()
+    }
+
+    /// A direction's decoder, so one helper reads samples of both.
+    pub trait Decode: Sized {
+        fn decode_frame(frame: &Frame) -> Result<Self, DecodeError>;
+    }
+
+    impl Decode for Up {
+        fn decode_frame(frame: &Frame) -> Result<Self, DecodeError> {
+            Up::decode(frame)
+        }
+    }
+
+    impl Decode for Down {
+        fn decode_frame(frame: &Frame) -> Result<Self, DecodeError> {
+            Down::decode(frame)
+        }
+    }
+
+    /// One of the spec's sample frames, cut from the stream (which checks
+    /// its checksum) and decoded.
+    pub fn sample<T: Decode>(text: &str) -> (Frame, T) {
+        let mut buf = BytesMut::from(&hex(text)[..]);
+        let item = StreamCodec::new().decode(&mut buf).unwrap().unwrap();
+        assert!(buf.is_empty(), "bytes left over after the sample");
+        let Ok(Unit::Frame(frame)) = item else { panic!("sample is not a valid frame: {item:?}") };
+        let m = T::decode_frame(&frame).unwrap();
+        (frame, m)
     }
 
     fn through_the_codec(frame: Frame) -> Frame {
@@ -237,7 +273,8 @@ mod tests {
             round_trip_up(Up::RebootReply(a));
             assert_eq!(&round_trip_down(Down::RegisterReply(a))[..], &[result]);
             round_trip_down(Down::HeartbeatReply(a));
-            round_trip_down(Down::AlarmAck(a));
+            round_trip_down(Down::OldHeartbeatReply(a));
+            round_trip_down(Down::SettlementAck(a));
         }
         assert!(Ack::OK.is_ok() && !Ack { result: 1 }.is_ok());
     }
@@ -274,6 +311,29 @@ mod tests {
         assert_eq!(Down::decode(&frame).unwrap(), m);
         frame.data = Bytes::new();
         assert_eq!(Down::decode(&frame), Err(DecodeError::Short { cmd: cmd::REGISTER, need: 1, got: 0 }));
+    }
+
+    #[test]
+    fn spec_samples_of_commands_not_interpreted_pass_through_with_their_data() {
+        use super::testing::{hex, sample};
+        // (sample, the data the spec states). §4.4.2's card parameters:
+        // sector 0, user key 159185191880, new-card key FFFFFFFFFFFF.
+        let samples = [
+            (
+                "44 4E 59 16 00 3B 37 AB 04 02 00 86 00 15 91 85 19 18 80 FF FF FF FF FF FF 80 0A",
+                "00 15 91 85 19 18 80 FF FF FF FF FF FF",
+            ),
+            ("44 4E 59 0A 00 3B 37 AB 04 02 00 86 00 9E 02", "00"),
+            ("44 4E 59 09 00 3B 37 AB 04 01 00 88 9E 02", ""),
+            ("44 4E 59 0A 00 3B 37 AB 04 01 00 88 00 9F 02", "00"),
+            // §4.4.6: work mode 0 (online); the reply sample is the same bytes.
+            ("44 4E 59 0A 00 3B 37 AB 04 01 00 8D 00 A4 02", "00"),
+            ("44 4E 59 09 00 3B 37 AB 04 01 00 E4 FA 02", ""),
+        ];
+        for (text, data) in samples {
+            let (frame, down) = sample::<Down>(text);
+            assert_eq!(down, Down::Other { cmd: frame.cmd, data: Bytes::from(hex(data)) }, "{text}");
+        }
     }
 
     #[test]

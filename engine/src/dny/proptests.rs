@@ -1,10 +1,11 @@
 //! Property tests: every message survives encode → wire → decode unchanged
-//! over the whole range its fields can carry, and no input makes the codec
-//! panic.
+//! over the whole range its fields can carry, in every version form, and no
+//! input makes the codec panic.
 
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use proptest::collection::vec;
+use proptest::option;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use tokio_util::codec::{Decoder, Encoder};
@@ -24,17 +25,30 @@ fn time() -> impl Strategy<Value = DateTime<Utc>> {
     any::<u32>().prop_map(|t| DateTime::from_timestamp(i64::from(t), 0).unwrap())
 }
 
-/// Printable ASCII of at most 16 bytes.
-fn order() -> impl Strategy<Value = String> {
-    "[ -~]{0,16}"
+fn order() -> impl Strategy<Value = OrderNo> {
+    any::<[u8; 16]>().prop_map(OrderNo)
 }
 
-fn temp() -> impl Strategy<Value = i16> {
-    -65i16..=190
+/// A sensor's reading, or no sensor.
+fn temp() -> impl Strategy<Value = Option<i16>> {
+    option::of(-64i16..=190)
 }
 
 fn ack() -> impl Strategy<Value = Ack> {
     any::<u8>().prop_map(|result| Ack { result })
+}
+
+/// How many of `n` appended fields are present: each only after the ones
+/// before it, as versions grew.
+fn form(n: usize) -> impl Strategy<Value = usize> {
+    0..=n
+}
+
+fn credit_for(mode: u8) -> BoxedStrategy<Credit> {
+    match mode {
+        fee_mode::MONTHLY => time().prop_map(Credit::ValidUntil).boxed(),
+        _ => dec(2, u32::MAX.into()).prop_map(Credit::Balance).boxed(),
+    }
 }
 
 prop_compose! {
@@ -56,28 +70,66 @@ prop_compose! {
 }
 
 prop_compose! {
-    fn report()(
-        head in (any::<u8>(), any::<u8>(), any::<u16>(), dec(2, u16::MAX.into())),
-        powers in (power(), power(), power()),
-        electric in (dec(1, u16::MAX.into()), dec(2, u16::MAX.into()), temp()),
-        order in order(),
+    fn old_heartbeat()(
+        head in (any::<u16>(), dec(1, u16::MAX.into())),
+        ports in vec((any::<u8>(), power(), power()), 0..=(MAX_DATA - 10) / 5),
+        tail in (any::<u8>(), any::<u8>(), any::<u8>(), temp(), option::of(any::<u8>())),
     ) -> Up {
-        let (port, status, elapsed, energy) = head;
-        let (avg_power, max_power, min_power) = powers;
-        let (voltage, current, port_temp) = electric;
+        let (firmware, voltage) = head;
+        let (virtual_id, signal, device_type, temperature, work_mode) = tail;
+        let ports = ports.into_iter().map(|(status, power, peak_power)| OldPort { status, power, peak_power }).collect();
+        Up::OldHeartbeat(OldHeartbeat { firmware, voltage, ports, virtual_id, signal, device_type, temperature, work_mode })
+    }
+}
+
+prop_compose! {
+    fn card_swipe()(
+        card in any::<[u8; 4]>(), card_type in any::<u8>(), port in any::<u8>(),
+        card_balance in dec(2, u16::MAX.into()), time in option::of(time()),
+        card2 in option::of(vec(any::<u8>(), 0..=64)),
+    ) -> Up {
+        let card2 = card2.filter(|_| time.is_some());
+        Up::CardSwipe(CardSwipe { card, card_type, port, card_balance, time, card2 })
+    }
+}
+
+prop_compose! {
+    fn report()(
+        head in (any::<u8>(), any::<u8>(), any::<u16>(), dec(2, u16::MAX.into()), any::<u8>()),
+        powers in (power(), power(), power(), power()),
+        order in order(),
+        tail in (any::<u16>(), power(), power(), dec(3, u16::MAX.into()), temp(), temp(), time(), any::<u16>()),
+        n in form(6),
+    ) -> Up {
+        let (port, status, elapsed, energy, origin) = head;
+        let (power, max_power, min_power, avg_power) = powers;
+        let (period, peak, voltage, current, ambient, port_temp, t, occupied) = tail;
         Up::ChargingReport(ChargingReport {
-            port, status, elapsed, energy, avg_power, max_power, min_power, voltage, current, port_temp, order,
+            port, status, elapsed, energy, origin, power, max_power, min_power, avg_power, order,
+            period_energy: (n > 0).then_some(period),
+            peak_power: (n > 1).then_some(peak),
+            electric: (n > 2).then_some(Electric { voltage, current }),
+            temperatures: (n > 3).then_some((ambient, port_temp)),
+            time: (n > 4).then_some(t),
+            occupied_min: (n > 5).then_some(occupied),
         })
     }
 }
 
 prop_compose! {
     fn settlement()(
-        head in (any::<u8>(), any::<u16>(), dec(2, u16::MAX.into()), power()),
-        order in order(), stop_reason in any::<u8>(), started in time(), ended in time(),
+        head in (any::<u16>(), power(), dec(2, u16::MAX.into()), any::<u8>(), any::<u8>()),
+        card in any::<[u8; 4]>(), stop_reason in any::<u8>(), order in order(),
+        tail in (power(), time(), any::<u16>()), n in form(3),
     ) -> Up {
-        let (port, elapsed, energy, max_power) = head;
-        Up::Settlement(Settlement { port, elapsed, energy, max_power, order, stop_reason, started, ended })
+        let (elapsed, max_power, energy, port, origin) = head;
+        let (second, t, occupied) = tail;
+        Up::Settlement(Settlement {
+            elapsed, max_power, energy, port, origin, card, stop_reason, order,
+            second_max_power: (n > 0).then_some(second),
+            time: (n > 1).then_some(t),
+            occupied_min: (n > 2).then_some(occupied),
+        })
     }
 }
 
@@ -85,23 +137,14 @@ fn up() -> impl Strategy<Value = Up> {
     prop_oneof![
         register(),
         heartbeat(),
+        old_heartbeat(),
         Just(Up::TimeRequest(TimeRequest)),
-        (any::<u32>(), any::<u8>(), any::<u8>()).prop_map(|(card, card_type, port)| CardSwipe {
-            card,
-            card_type,
-            port
-        }
-        .into()),
-        (any::<u8>(), any::<u8>(), order()).prop_map(|(port, result, order)| StartStopReply {
-            port,
-            result,
-            order
-        }
-        .into()),
+        card_swipe(),
+        (any::<u8>(), order(), any::<u8>(), any::<u16>())
+            .prop_map(|(result, order, port, pending)| StartStopReply { result, order, port, pending }.into()),
         report(),
         settlement(),
-        (any::<u8>(), any::<u8>(), any::<u16>())
-            .prop_map(|(kind, port, value)| Alarm { kind, port, value }.into()),
+        (any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(kind, port, trigger)| Alarm { kind, port, trigger }.into()),
         ack().prop_map(Up::AdjustReply),
         ack().prop_map(Up::LimitsReply),
         ack().prop_map(Up::RebootReply),
@@ -116,27 +159,65 @@ fn up() -> impl Strategy<Value = Up> {
     ]
 }
 
-prop_compose! {
-    fn start_stop()(
-        head in (any::<u8>(), dec(2, u32::MAX.into()), any::<u8>(), any::<u8>(), any::<u16>()),
-        order in order(),
-        tail in (any::<u16>(), power(), power(), any::<u8>()),
-    ) -> Down {
-        let (fee_mode, balance, port, command, limit) = head;
-        let (max_duration, overload_power, full_power, full_hold) = tail;
-        Down::StartStop(StartStop {
-            fee_mode, balance, port, command, limit, order, max_duration, overload_power, full_power, full_hold,
-        })
-    }
+fn extras() -> impl Strategy<Value = StartExtras> {
+    (any::<[u8; 2]>(), any::<u16>(), any::<[u8; 5]>()).prop_map(
+        |([qr_light, long_charge], extra_float_s, b)| StartExtras {
+            qr_light,
+            long_charge,
+            extra_float_s,
+            short_circuit_check: b[0],
+            ignore_unplug: b[1],
+            force_full_stop: b[2],
+            full_power_w: b[3],
+            full_power_max_min: b[4],
+        },
+    )
+}
+
+fn start_stop() -> impl Strategy<Value = Down> {
+    any::<u8>().prop_flat_map(|fee_mode| {
+        (
+            credit_for(fee_mode),
+            (any::<u8>(), any::<u8>(), any::<u16>()),
+            order(),
+            (any::<u16>(), power()),
+            option::of(extras()),
+        )
+            .prop_map(
+                move |(credit, (port, command, limit), order, (max_duration, overload_power), extras)| {
+                    Down::StartStop(StartStop {
+                        fee_mode,
+                        credit,
+                        port,
+                        command,
+                        limit,
+                        order,
+                        max_duration,
+                        overload_power,
+                        extras,
+                    })
+                },
+            )
+    })
+}
+
+fn card_reply() -> impl Strategy<Value = Down> {
+    any::<u8>().prop_flat_map(|fee_mode| {
+        (any::<[u8; 4]>(), any::<u8>(), credit_for(fee_mode), any::<u8>()).prop_map(
+            move |(card, status, credit, port)| {
+                Down::CardReply(CardReply { card, status, fee_mode, credit, port })
+            },
+        )
+    })
 }
 
 prop_compose! {
     fn limits()(
-        max_charge_s in 0..=Limits::MAX_CHARGE_S, port_overload in power(),
-        unit_overload in dec(0, u16::MAX.into()), over_voltage in dec(1, u16::MAX.into()),
-        under_voltage in dec(1, u16::MAX.into()), full_power in power(),
+        max_charge_s in any::<u16>(), overload_power in power(),
+        voltage in option::of((dec(1, u16::MAX.into()), dec(1, u16::MAX.into()))),
     ) -> Down {
-        Down::Limits(Limits { max_charge_s, port_overload, unit_overload, over_voltage, under_voltage, full_power })
+        let voltage = voltage.map(|(over, under)| VoltageLimits { over, under });
+        Down::Limits(Limits { max_charge_s, overload_power, voltage })
     }
 }
 
@@ -144,26 +225,16 @@ fn down() -> impl Strategy<Value = Down> {
     prop_oneof![
         ack().prop_map(Down::RegisterReply),
         ack().prop_map(Down::HeartbeatReply),
+        ack().prop_map(Down::OldHeartbeatReply),
         time().prop_map(|now| Time { now }.into()),
-        (any::<u32>(), any::<u8>(), dec(2, u32::MAX.into())).prop_map(|(card, result, balance)| CardReply {
-            card,
-            result,
-            balance
-        }
-        .into()),
+        card_reply(),
         start_stop(),
-        (any::<u8>(), order(), any::<u8>()).prop_map(|(port, order, result)| SettlementAck {
-            port,
-            order,
-            result
-        }
-        .into()),
-        ack().prop_map(Down::AlarmAck),
-        (any::<u8>(), order(), any::<u16>(), power()).prop_map(|(port, order, duration, power_limit)| {
-            Adjust { port, order, duration, power_limit }.into()
-        }),
+        ack().prop_map(Down::SettlementAck),
+        Just(Down::Query(Empty)),
+        (any::<u8>(), any::<u8>(), any::<u16>())
+            .prop_map(|(mode, port, value)| Adjust { mode, port, value }.into()),
         limits(),
-        Just(Down::Reboot(Reboot)),
+        Just(Down::Reboot(Empty)),
         (any::<u8>(), vec(any::<u8>(), 0..=MAX_DATA))
             .prop_filter("a known command would decode as itself", |(cmd, _)| {
                 matches!(
@@ -176,7 +247,7 @@ fn down() -> impl Strategy<Value = Down> {
 }
 
 /// Commands the codec interprets, to aim random data at real decoders.
-const CMDS: [u8; 11] = [0x02, 0x03, 0x06, 0x20, 0x21, 0x22, 0x42, 0x82, 0x85, 0x87, 0x8A];
+const CMDS: [u8; 13] = [0x01, 0x02, 0x03, 0x06, 0x20, 0x21, 0x22, 0x42, 0x81, 0x82, 0x85, 0x87, 0x8A];
 
 fn wire(frame: Frame) -> Vec<u8> {
     let mut out = BytesMut::new();
