@@ -178,19 +178,17 @@ impl Station {
         let input = self.input(&power, &demands);
         let (limit, allocation) = (input.limit_w, allocate(&input));
         // Ports that got no grant (the limit dropped under the minimums,
-        // latest charges first) are held to nothing where the protocol can
-        // say so, and stopped (and billed) where it cannot: a YKC pile is
-        // never told less than 30 %, so a 0 W grant would draw that much.
+        // latest charges first) are stopped and billed: no protocol can hold
+        // a charge at nothing. A YKC pile is never told less than 30 %, and
+        // an e-bike charger draws what it draws (AP3000 V8.6 has no command
+        // that lowers a running charge's power).
         let grants = allocation.grants.iter().map(|g| (&g.key, g.power_w));
         let held = allocation.queued.iter().map(|k| (k, Decimal::ZERO));
         let mut per_pile: HashMap<PileId, Vec<(PortNo, Option<SessionId>, Decimal)>> = HashMap::new();
         let mut changed: Vec<PileId> = Vec::new();
         for (key, watts) in grants.chain(held) {
             let Some(live) = self.charging.get_mut(key).filter(|l| l.confirmed) else { continue };
-            if watts.is_zero()
-                && !can_hold_at_zero(live.protocol)
-                && !std::mem::replace(&mut live.stopped, true)
-            {
+            if watts.is_zero() && !std::mem::replace(&mut live.stopped, true) {
                 let session = live.session.as_ref().and_then(|s| self.platform.registry.sessions.get(s));
                 if let Some(session) = session {
                     tracing::warn!(station = %self.ctx.record.id, port = ?key, "no power left for a charge; stopping it");
@@ -635,15 +633,5 @@ impl Handler<GetPower> for Station {
             ports,
             queued: self.waiting.iter().map(|w| w.key.clone()).collect(),
         })
-    }
-}
-
-/// Whether a pile of this protocol can be told to draw nothing and keep the
-/// charge: an e-bike port's limit goes down to 1 W; a YKC pile's power
-/// limit (0x52) cannot go below 30 %.
-fn can_hold_at_zero(protocol: Protocol) -> bool {
-    match protocol {
-        Protocol::Dny => true,
-        Protocol::Ykc => false,
     }
 }
