@@ -143,13 +143,25 @@ impl Station {
         since: u64,
         measured: Decimal,
     ) -> Demand {
-        let (min_w, max_w) = match protocol {
-            Protocol::Ykc => (power.ykc_gun_rated_w * Decimal::new(3, 1), power.ykc_gun_rated_w),
-            Protocol::Dny => (power.ebike_port_min_w, power.ebike_port_max_w),
-        };
         // Room to grow above what it draws now; all it can take until measured.
         let requested_w =
             (measured > Decimal::ZERO).then(|| measured * Decimal::new(12, 1) + Decimal::from(50));
+        let (min_w, max_w, requested_w) = match protocol {
+            Protocol::Ykc => (power.ykc_gun_rated_w * Decimal::new(3, 1), power.ykc_gun_rated_w, requested_w),
+            // An e-bike charger cannot be turned down (AP3000 V8.6 has no
+            // such command): it needs what it draws, assumed to be
+            // `ebike_port_min_w` until measured. A station over its limit
+            // then stops its latest charges rather than squeezing them.
+            Protocol::Dny => {
+                let draw = match measured > Decimal::ZERO {
+                    true => {
+                        (measured * Decimal::new(11, 1)).clamp(power.ebike_port_min_w, power.ebike_port_max_w)
+                    }
+                    false => power.ebike_port_min_w,
+                };
+                (draw, draw, None)
+            }
+        };
         let priority = u8::from(power.priority_ports.contains(&key));
         Demand { key, min_w, max_w, requested_w, priority, since }
     }

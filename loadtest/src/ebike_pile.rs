@@ -7,7 +7,11 @@
 //! stops by itself (full, preset time or energy, overload, max time, unplug)
 //! and repeats the settlement until the platform acks it. The handle steers
 //! it (plug, profile, scripted events, card swipe, power cut) and reports
-//! what happened as `Event`s. Behaviour follows PROTOCOLS.md §2.
+//! what happened as `Event`s. Behaviour follows the AP3000 guide V8.6
+//! (`shared/specs/ap3000-v8.6.md`): ports 0-based on the wire, charging
+//! reports of status 1 or 3, 1-byte settlement acks matched by MSG. Frames
+//! are still built with the platform's codec (`engine::dny`); a simulator
+//! written apart from it is issue #16's open item.
 //!
 //! Time is simulated so tests can assert bills to the cent. The pile's clock
 //! advances by exactly `tick` simulated seconds per step, and steps run every
@@ -22,9 +26,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use engine::dny::{
-    pile_id, Ack, CardSwipe, ChargingReport, CodecError, Down, Frame, FrameFault, Heartbeat, Limits,
-    PortState, Register, Settlement, SettlementAck, StartStop, StartStopReply, StreamCodec, TimeRequest,
-    Unit, Up,
+    pile_id, Ack, CardSwipe, ChargingReport, CodecError, Down, Electric, Frame, FrameFault, Heartbeat,
+    Limits, OrderNo, Register, Settlement, StartStop, StartStopReply, StreamCodec, TimeRequest, Unit, Up,
 };
 use engine::domain::PileId;
 use futures::{SinkExt, StreamExt};
@@ -51,6 +54,39 @@ const AMBIENT_C: i16 = 25;
 const PORT_CHARGING_C: i16 = 30;
 /// Watt-seconds in a kWh.
 const WS_PER_KWH: Decimal = Decimal::from_parts(3_600_000, 0, 0, false, 0);
+
+/// Port states of the heartbeat (spec V8.6 §3.1) and of the charging
+/// report (§3.4.2: 1 charging, 3 full).
+mod state {
+    pub const IDLE: u8 = 0;
+    pub const CHARGING: u8 = 1;
+    pub const PLUGGED: u8 = 2;
+    pub const FULL: u8 = 3;
+}
+
+/// Stop reasons of the settlement (§3.3).
+pub mod stop {
+    pub const FULL: u8 = 0x01;
+    pub const MAX_TIME: u8 = 0x02;
+    pub const PRESET_TIME: u8 = 0x03;
+    pub const PRESET_ENERGY: u8 = 0x04;
+    pub const UNPLUGGED: u8 = 0x05;
+    pub const OVERLOAD: u8 = 0x06;
+    pub const SERVER: u8 = 0x07;
+}
+
+/// Results of a start or stop command (§4.2).
+mod result {
+    pub const DONE: u8 = 0x00;
+    pub const NOT_PLUGGED: u8 = 0x01;
+    pub const SAME_STATE: u8 = 0x02;
+    pub const NO_PORT: u8 = 0x04;
+}
+
+/// Ports are 0-based on the wire (0x00 = port 1).
+fn wire(port: u8) -> u8 {
+    port.wrapping_sub(1)
+}
 
 #[derive(Clone, Debug)]
 pub struct EbikeConfig {
@@ -190,19 +226,20 @@ pub enum Event {
         port: u8,
         order: String,
     },
-    /// An adjust was applied (0 = unchanged).
+    /// An adjust (0x8A) was applied: its fee mode and its new limit,
+    /// seconds or 0.01 kWh.
     Adjusted {
         port: u8,
-        power_limit: Decimal,
-        duration: u16,
+        mode: u8,
+        value: u16,
     },
     LimitsSet(Limits),
     /// The platform's go/no-go on a swiped card. A go starts nothing: the
     /// platform still sends a start command.
     CardReply {
         card: u32,
-        result: u8,
-        balance: Decimal,
+        status: u8,
+        balance: Option<Decimal>,
     },
     /// Any other inbound message, including everything before registration.
     Frame(Down),
@@ -383,39 +420,36 @@ struct Port {
 }
 
 impl Port {
-    fn state(&self) -> PortState {
+    fn state(&self) -> u8 {
         if self.charge.is_some() {
-            PortState::Charging
+            state::CHARGING
         } else if self.plugged && self.full {
-            PortState::Full
+            state::FULL
         } else if self.plugged {
-            PortState::Plugged
+            state::PLUGGED
         } else {
-            PortState::Idle
+            state::IDLE
         }
     }
 }
 
 struct Charge {
-    order: String,
+    order: OrderNo,
     /// Seconds; 0 = none. Time and tier mode, or set by an adjust.
     time_limit: u32,
     /// kWh; 0 = none. Energy mode.
     energy_limit: Decimal,
     max_duration: u32,
     overload: Decimal,
+    /// Watts; 0 = off.
     full_power: Decimal,
     full_hold: u32,
-    /// Watts; 0 = none. Set by an adjust.
-    power_limit: Decimal,
     elapsed: u32,
     /// Watt-seconds at full precision.
     ws: Decimal,
     max_power: Decimal,
     /// Consecutive seconds under `full_power`.
     below: u32,
-    /// Simulated unix time.
-    started: i64,
     /// The power of the last step (at start: of the first).
     power: Decimal,
     /// Elapsed at the last report.
@@ -446,7 +480,9 @@ struct Window {
 /// A settlement sent and not yet acked.
 struct Pending {
     port: u8,
-    order: String,
+    order: OrderNo,
+    /// The settlement frame's MSG, which its ack echoes.
+    msg: u16,
     frame: Frame,
     resends_left: u8,
     /// Simulated second of the next resend; `None` once they are used up on
@@ -593,9 +629,9 @@ impl Pile {
     fn heartbeat(&self) -> Heartbeat {
         Heartbeat {
             voltage: VOLTAGE,
-            ports: self.ports.iter().map(|p| u8::from(p.state())).collect(),
+            ports: self.ports.iter().map(Port::state).collect(),
             signal: SIGNAL,
-            temperature: AMBIENT_C,
+            temperature: Some(AMBIENT_C),
         }
     }
 
@@ -658,27 +694,23 @@ impl Pile {
                 Ok(())
             }
             Down::StartStop(s) => self.on_start_stop(frame.msg, s).await,
-            Down::SettlementAck(ack) => {
-                self.on_settlement_ack(ack);
+            // The 1-byte ack names its settlement by echoing its MSG.
+            Down::SettlementAck(_) => {
+                self.on_settlement_ack(frame.msg);
                 Ok(())
             }
             Down::Adjust(adjust) => {
-                let port = adjust.port;
+                let port = adjust.port.wrapping_add(1);
                 let applied = self.port_mut(port).and_then(|p| p.charge.as_mut()).is_some_and(|c| {
-                    let ours = adjust.order.is_empty() || adjust.order == c.order;
-                    if ours {
-                        if !adjust.power_limit.is_zero() {
-                            c.power_limit = adjust.power_limit;
-                        }
-                        if adjust.duration > 0 {
-                            c.time_limit = adjust.duration.into();
-                        }
+                    match adjust.mode {
+                        0 | 1 => c.time_limit = adjust.value.into(),
+                        _ => c.energy_limit = Decimal::new(adjust.value.into(), 2),
                     }
-                    ours
+                    true
                 });
                 self.reply(Up::AdjustReply(Ack { result: u8::from(!applied) }), frame.msg).await?;
                 self.emit(if applied {
-                    Event::Adjusted { port, power_limit: adjust.power_limit, duration: adjust.duration }
+                    Event::Adjusted { port, mode: adjust.mode, value: adjust.value }
                 } else {
                     Event::Frame(Down::Adjust(adjust))
                 });
@@ -690,7 +722,11 @@ impl Pile {
                 Ok(())
             }
             Down::CardReply(r) => {
-                self.emit(Event::CardReply { card: r.card, result: r.result, balance: r.balance });
+                let balance = match r.credit {
+                    engine::dny::Credit::Balance(b) => Some(b),
+                    engine::dny::Credit::ValidUntil(_) => None,
+                };
+                self.emit(Event::CardReply { card: u32::from_be_bytes(r.card), status: r.status, balance });
                 Ok(())
             }
             Down::Reboot(_) => {
@@ -725,63 +761,62 @@ impl Pile {
     }
 
     async fn on_start_stop(&mut self, msg: u16, s: StartStop) -> io::Result<()> {
-        let port = s.port;
-        let charging_order = self.port(port).and_then(|p| p.charge.as_ref()).map(|c| c.order.clone());
+        let port = s.port.wrapping_add(1);
+        let reply = |result: u8| StartStopReply { result, order: s.order, port: s.port, pending: 0 };
+        let charging_order = self.port(port).and_then(|p| p.charge.as_ref()).map(|c| c.order);
         if s.command == StartStop::STOP {
             let ours = charging_order.is_some_and(|o| s.order.is_empty() || s.order == o);
-            let result = if ours { StartStopReply::OK } else { StartStopReply::OTHER };
-            self.reply(StartStopReply { port, result, order: s.order.clone() }.into(), msg).await?;
+            let result = if ours { result::DONE } else { result::SAME_STATE };
+            self.reply(reply(result).into(), msg).await?;
             if ours {
-                return self.stop(port, Settlement::SERVER_STOP).await;
+                return self.stop(port, stop::SERVER).await;
             }
             self.emit(Event::Frame(Down::StartStop(s)));
             return Ok(());
         }
         let result = match self.port(port) {
-            _ if s.command != StartStop::START => StartStopReply::OTHER,
-            None => StartStopReply::OTHER,
-            Some(p) if p.charge.is_some() => StartStopReply::BUSY,
-            Some(p) if !p.plugged => StartStopReply::NOT_PLUGGED,
-            Some(_) => StartStopReply::OK,
+            _ if s.command != StartStop::START => result::SAME_STATE,
+            None => result::NO_PORT,
+            Some(p) if p.charge.is_some() => result::SAME_STATE,
+            Some(p) if !p.plugged => result::NOT_PLUGGED,
+            Some(_) => result::DONE,
         };
-        self.reply(StartStopReply { port, result, order: s.order.clone() }.into(), msg).await?;
-        let accepted = result == StartStopReply::OK;
+        self.reply(reply(result).into(), msg).await?;
+        let accepted = result == result::DONE;
         if accepted {
-            let started = self.now();
+            let extras = s.extras.unwrap_or(engine::dny::StartExtras::DEFAULT);
             if let Some(p) = self.port_mut(port) {
                 p.full = false;
                 p.charge = Some(Charge {
-                    order: s.order.clone(),
+                    order: s.order,
                     time_limit: s.limit_secs().map_or(0, u32::from),
                     energy_limit: s.limit_kwh().unwrap_or_default(),
                     max_duration: s.max_duration.into(),
                     overload: s.overload_power,
-                    full_power: s.full_power,
-                    full_hold: s.full_hold.into(),
-                    power_limit: Decimal::ZERO,
+                    full_power: Decimal::from(extras.full_power_w),
+                    full_hold: u32::from(extras.full_power_max_min) * 60,
                     elapsed: 0,
                     ws: Decimal::ZERO,
                     max_power: Decimal::ZERO,
                     below: 0,
-                    started,
                     power: p.profile.power_at(0),
                     last_report: 0,
                     window: Window::default(),
                 });
             }
-            self.send_report(port, PortState::Charging).await?;
+            self.send_report(port, state::CHARGING).await?;
         }
-        self.emit(Event::Started { port, order: s.order, accepted });
+        self.emit(Event::Started { port, order: s.order.to_text(), accepted });
         Ok(())
     }
 
-    fn on_settlement_ack(&mut self, ack: SettlementAck) {
-        match self.pending.iter().position(|p| p.order == ack.order) {
+    fn on_settlement_ack(&mut self, msg: u16) {
+        match self.pending.iter().position(|p| p.msg == msg) {
             Some(i) => {
                 let p = self.pending.remove(i);
-                self.emit(Event::SettlementAcked { port: p.port, order: p.order });
+                self.emit(Event::SettlementAcked { port: p.port, order: p.order.to_text() });
             }
-            None => self.emit(Event::Frame(Down::SettlementAck(ack))),
+            None => self.emit(Event::Frame(Down::SettlementAck(Ack::OK))),
         }
     }
 
@@ -793,7 +828,7 @@ impl Pile {
                 if !plugged {
                     p.full = false;
                     if p.charge.is_some() {
-                        self.stop(port, Settlement::UNPLUGGED).await?;
+                        self.stop(port, stop::UNPLUGGED).await?;
                     }
                 }
                 self.send_heartbeat().await
@@ -810,7 +845,17 @@ impl Pile {
                 }
                 Ok(())
             }
-            Command::SwipeCard(port, card) => self.send(CardSwipe { card, card_type: 1, port }.into()).await,
+            Command::SwipeCard(port, card) => {
+                let swipe = CardSwipe {
+                    card: card.to_be_bytes(),
+                    card_type: 1,
+                    port: wire(port),
+                    card_balance: Decimal::ZERO,
+                    time: Some(unix(self.now())),
+                    card2: None,
+                };
+                self.send(swipe.into()).await
+            }
             Command::PowerCut => {
                 self.powered = false;
                 self.drop_link();
@@ -869,7 +914,7 @@ impl Pile {
                 .map(|(n, _)| n)
                 .collect();
             for port in due {
-                self.send_report(port, PortState::Charging).await?;
+                self.send_report(port, state::CHARGING).await?;
             }
         }
 
@@ -901,35 +946,40 @@ impl Pile {
 
     /// Sends a charging report for `port` covering the power since its last
     /// one.
-    async fn send_report(&mut self, port: u8, status: PortState) -> io::Result<()> {
+    async fn send_report(&mut self, port: u8, status: u8) -> io::Result<()> {
+        let now = unix(self.now());
         let Some(c) = self.port_mut(port).and_then(|p| p.charge.as_mut()) else { return Ok(()) };
-        let report = report(port, c, status);
+        let report = report(port, c, status, now);
         self.send(report.into()).await
     }
 
     /// Ends the charge on `port`: a last report, then the settlement, kept
     /// for resending until acked.
     async fn stop(&mut self, port: u8, reason: u8) -> io::Result<()> {
-        let ended = self.now();
+        let now = unix(self.now());
         let Some(p) = self.port_mut(port) else { return Ok(()) };
         let Some(mut charge) = p.charge.take() else { return Ok(()) };
-        p.full = reason == Settlement::FULL;
-        if reason == Settlement::UNPLUGGED {
+        p.full = reason == stop::FULL;
+        if reason == stop::UNPLUGGED {
             p.plugged = false;
         }
-        let status = if p.full { PortState::Full } else { PortState::Idle };
-        let last = report(port, &mut charge, status);
+        // A charging report carries only charging (1) or full (3).
+        let status = if p.full { state::FULL } else { state::CHARGING };
+        let last = report(port, &mut charge, status, now);
         self.send(last.into()).await?;
 
         let settlement = Settlement {
-            port,
             elapsed: clamp_u16(charge.elapsed),
-            energy: charge.meter(),
             max_power: watts(charge.max_power),
-            order: charge.order.clone(),
+            energy: charge.meter(),
+            port: wire(port),
+            origin: engine::dny::origin::ONLINE,
+            card: [0; 4],
             stop_reason: reason,
-            started: unix(charge.started),
-            ended: unix(ended),
+            order: charge.order,
+            second_max_power: Some(watts(charge.max_power)),
+            time: Some(now),
+            occupied_min: None,
         };
         let msg = self.next_msg();
         match Up::Settlement(settlement).encode(self.cfg.phys, msg) {
@@ -939,7 +989,8 @@ impl Pile {
                 }
                 self.pending.push(Pending {
                     port,
-                    order: charge.order.clone(),
+                    order: charge.order,
+                    msg,
                     frame,
                     resends_left: SETTLE_RESENDS,
                     next: Some(self.sim + u64::from(self.cfg.settle_retry)),
@@ -951,7 +1002,7 @@ impl Pile {
         }
         self.emit(Event::Stopped {
             port,
-            order: charge.order.clone(),
+            order: charge.order.to_text(),
             reason,
             elapsed: charge.elapsed,
             kwh: charge.kwh(),
@@ -964,10 +1015,7 @@ impl Pile {
 /// it ends. The power of a step is the profile's at its start.
 fn advance(port: &mut Port, tick: u32) -> Option<u8> {
     let c = port.charge.as_mut()?;
-    let mut power = port.profile.power_at(c.elapsed);
-    if !c.power_limit.is_zero() {
-        power = power.min(c.power_limit);
-    }
+    let power = port.profile.power_at(c.elapsed);
     let ws = power * Decimal::from(tick);
     c.ws += ws;
     c.window.ws += ws;
@@ -984,47 +1032,53 @@ fn advance(port: &mut Port, tick: u32) -> Option<u8> {
     }
 
     if !c.overload.is_zero() && power > c.overload {
-        return Some(Settlement::OVERLOAD);
+        return Some(stop::OVERLOAD);
     }
     if c.below > 0 && c.below >= c.full_hold {
-        return Some(Settlement::FULL);
+        return Some(stop::FULL);
     }
     if c.time_limit > 0 && c.elapsed >= c.time_limit {
-        return Some(Settlement::PRESET_TIME);
+        return Some(stop::PRESET_TIME);
     }
     if !c.energy_limit.is_zero() && c.ws >= c.energy_limit * WS_PER_KWH {
-        return Some(Settlement::PRESET_ENERGY);
+        return Some(stop::PRESET_ENERGY);
     }
     if c.max_duration > 0 && c.elapsed >= c.max_duration {
-        return Some(Settlement::MAX_TIME);
+        return Some(stop::MAX_TIME);
     }
     let elapsed = c.elapsed;
     if let Some(i) = port.scripts.iter().position(|Script::UnplugAt(at)| elapsed >= *at) {
         port.scripts.remove(i);
         port.plugged = false;
-        return Some(Settlement::UNPLUGGED);
+        return Some(stop::UNPLUGGED);
     }
     None
 }
 
 /// A report of `c` covering the power since the last one, which it resets.
-fn report(port: u8, c: &mut Charge, status: PortState) -> ChargingReport {
+fn report(port: u8, c: &mut Charge, status: u8, now: DateTime<Utc>) -> ChargingReport {
     let w = std::mem::take(&mut c.window);
     c.last_report = c.elapsed;
     let avg = if w.secs > 0 { w.ws / Decimal::from(w.secs) } else { c.power };
-    let current = (c.power / VOLTAGE).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    let current = (c.power / VOLTAGE).round_dp_with_strategy(3, RoundingStrategy::MidpointAwayFromZero);
+    let port_temp = if status == state::CHARGING { PORT_CHARGING_C } else { AMBIENT_C };
     ChargingReport {
-        port,
-        status: status.into(),
+        port: wire(port),
+        status,
         elapsed: clamp_u16(c.elapsed),
         energy: c.meter(),
-        avg_power: watts(avg),
+        origin: engine::dny::origin::ONLINE,
+        power: watts(c.power),
         max_power: watts(w.max.unwrap_or(c.power)),
         min_power: watts(w.min.unwrap_or(c.power)),
-        voltage: VOLTAGE,
-        current: current.min(Decimal::new(65535, 2)),
-        port_temp: if status == PortState::Charging { PORT_CHARGING_C } else { AMBIENT_C },
-        order: c.order.clone(),
+        avg_power: watts(avg),
+        order: c.order,
+        period_energy: Some(0),
+        peak_power: Some(watts(c.max_power)),
+        electric: Some(Electric { voltage: VOLTAGE, current: current.min(Decimal::new(65535, 3)) }),
+        temperatures: Some((Some(AMBIENT_C), Some(port_temp))),
+        time: Some(now),
+        occupied_min: None,
     }
 }
 
@@ -1051,7 +1105,7 @@ async fn next_unit(conn: &mut Option<Conn>) -> Option<Result<Result<Unit, FrameF
 
 #[cfg(test)]
 mod tests {
-    use engine::dny::{Adjust, CardReply, Time};
+    use engine::dny::{fee_mode, Adjust, CardReply, Credit, Time};
     use rust_decimal_macros::dec;
     use tokio::net::{TcpListener, TcpStream};
 
@@ -1073,18 +1127,22 @@ mod tests {
         EbikeConfig { time_scale, ..EbikeConfig::new(PHYS) }
     }
 
-    fn start(port: u8, order: &str, fee_mode: u8, limit: u16) -> StartStop {
+    fn order(text: &str) -> OrderNo {
+        OrderNo::from_text(text, "order").unwrap()
+    }
+
+    /// A start of `port` (1-based; the wire's is 0-based).
+    fn start(port: u8, text: &str, fee_mode: u8, limit: u16) -> StartStop {
         StartStop {
             fee_mode,
-            balance: dec!(5.00),
-            port,
+            credit: Credit::Balance(dec!(5.00)),
+            port: wire(port),
             command: StartStop::START,
             limit,
-            order: order.into(),
+            order: order(text),
             max_duration: 36000,
             overload_power: dec!(0),
-            full_power: dec!(0),
-            full_hold: 0,
+            extras: Some(engine::dny::StartExtras::DEFAULT),
         }
     }
 
@@ -1207,7 +1265,8 @@ mod tests {
         async fn plug(&mut self, pile: &EbikePile, port: u8) {
             pile.plug(port, true);
             loop {
-                if self.recv_heartbeat().await.port_state(port) == Some(PortState::Plugged) {
+                let hb = self.recv_heartbeat().await;
+                if hb.ports.get(usize::from(port) - 1) == Some(&state::PLUGGED) {
                     return;
                 }
             }
@@ -1215,22 +1274,26 @@ mod tests {
 
         /// Starts a charge and checks the reply and the first report.
         async fn start_charge(&mut self, pile: &mut EbikePile, s: StartStop) -> ChargingReport {
-            let (port, order) = (s.port, s.order.clone());
+            let (wire_port, order) = (s.port, s.order);
             let msg = self.send(s.into()).await;
             let (reply_msg, up) = self.recv().await;
             assert_eq!(reply_msg, msg);
-            assert_eq!(up, Up::StartStopReply(StartStopReply { port, result: 0, order: order.clone() }));
+            let reply = StartStopReply { result: 0, order, port: wire_port, pending: 0 };
+            assert_eq!(up, Up::StartStopReply(reply));
             let first = self.recv_report().await;
-            assert_eq!((first.port, first.status, first.elapsed, first.energy), (port, 1, 0, dec!(0)));
+            assert_eq!((first.port, first.status, first.elapsed, first.energy), (wire_port, 1, 0, dec!(0)));
             assert_eq!(first.order, order);
+            let (port, order) = (wire_port + 1, order.to_text());
             let ours = |e: &Event| matches!(e, Event::Started { port: p, order: o, .. } if *p == port && *o == order);
             let started = pile.wait_for(ours, WAIT).await;
             assert_eq!(started, Some(Event::Started { port, order, accepted: true }));
             first
         }
 
-        async fn ack(&mut self, port: u8, order: &str) {
-            self.send(SettlementAck { port, order: order.into(), result: 0 }.into()).await;
+        /// Acknowledges the settlement that came with `msg` (the 1-byte ack
+        /// echoes its MSG).
+        async fn ack(&mut self, msg: u16) {
+            self.reply(Down::SettlementAck(Ack::OK), msg).await;
         }
     }
 
@@ -1280,20 +1343,25 @@ mod tests {
         pile.set_profile(3, Profile::Constant(dec!(150)));
         platform.plug(&pile, 3).await;
 
-        let first = platform.start_charge(&mut pile, start(3, "ORDER0001", StartStop::FEE_TIME, 600)).await;
-        assert_eq!((first.avg_power, first.voltage, first.current), (dec!(150), dec!(220.0), dec!(0.68)));
+        let first = platform.start_charge(&mut pile, start(3, "ORDER0001", fee_mode::TIME, 600)).await;
+        let electric = first.electric.unwrap();
+        assert_eq!(
+            (first.avg_power, electric.voltage, electric.current),
+            (dec!(150), dec!(220.0), dec!(0.682))
+        );
         // 300 s in: 45 000 Ws = 0.0125 kWh.
         let mid = platform.recv_report().await;
         assert_eq!((mid.status, mid.elapsed, mid.energy), (1, 300, dec!(0.01)));
         assert_eq!((mid.avg_power, mid.max_power, mid.min_power), (dec!(150), dec!(150), dec!(150)));
 
         let last = platform.recv_report().await;
-        assert_eq!((last.status, last.elapsed, last.energy), (0, 600, dec!(0.02)));
+        // A report carries only charging (1) or full (3).
+        assert_eq!((last.status, last.elapsed, last.energy), (1, 600, dec!(0.02)));
         let (msg, s) = platform.recv_settlement().await;
-        assert_eq!((s.port, s.elapsed, s.energy, s.max_power), (3, 600, dec!(0.02), dec!(150)));
-        assert_eq!((s.order.as_str(), s.stop_reason), ("ORDER0001", Settlement::PRESET_TIME));
-        assert_eq!((s.ended - s.started).num_seconds(), 600);
-        assert!(s.started.timestamp() >= T0, "the clock starts at the platform's time");
+        // Port 3 is 2 on the wire.
+        assert_eq!((s.port, s.elapsed, s.energy, s.max_power), (2, 600, dec!(0.02), dec!(150)));
+        assert_eq!((s.order.to_text().as_str(), s.stop_reason), ("ORDER0001", stop::PRESET_TIME));
+        assert!(s.time.unwrap().timestamp() >= T0 + 600, "the clock starts at the platform's time");
         assert_eq!(
             stopped(&mut pile, "ORDER0001").await,
             Event::Stopped { port: 3, order: "ORDER0001".into(), reason: 3, elapsed: 600, kwh: dec!(0.025) }
@@ -1302,7 +1370,7 @@ mod tests {
         let (resent_msg, resent) = platform.recv_settlement().await;
         assert_eq!((resent_msg, &resent), (msg, &s));
 
-        platform.ack(3, "ORDER0001").await;
+        platform.ack(msg).await;
         assert_eq!(
             pile.wait_for(|e| matches!(e, Event::SettlementAcked { .. }), WAIT).await,
             Some(Event::SettlementAcked { port: 3, order: "ORDER0001".into() })
@@ -1311,7 +1379,7 @@ mod tests {
         let later = platform.collect(ms(300)).await;
         assert!(later.iter().all(|m| !matches!(m, Up::Settlement(_))), "resent after ack: {later:?}");
         let hb = platform.recv_heartbeat().await;
-        assert_eq!(hb.port_state(3), Some(PortState::Plugged));
+        assert_eq!(hb.ports[2], state::PLUGGED);
         assert_eq!(hb.ports.len(), 10);
     }
 
@@ -1328,11 +1396,12 @@ mod tests {
         let cfg = EbikeConfig { tick: 60, time_scale: 36_000.0, ..EbikeConfig::new(PHYS) };
         let (mut platform, mut pile) = Platform::start(cfg).await;
         platform.plug(&pile, 7).await;
-        let s = StartStop {
-            full_power: dec!(30.0),
-            full_hold: 60,
-            ..start(7, "FULL1", StartStop::FEE_POWER_TIERS, 0)
+        let extras = engine::dny::StartExtras {
+            full_power_w: 30,
+            full_power_max_min: 1,
+            ..engine::dny::StartExtras::DEFAULT
         };
+        let s = StartStop { extras: Some(extras), ..start(7, "FULL1", fee_mode::TIME, 0) };
         platform.start_charge(&mut pile, s).await;
 
         let mut reports = Vec::new();
@@ -1350,18 +1419,18 @@ mod tests {
         }
         assert_eq!((periodic[0].avg_power, periodic[0].energy), (dec!(180), dec!(0.01))); // 54 000 Ws
         assert_eq!((last.status, last.elapsed, last.energy), (3, 13_920, dec!(0.63)));
-        assert_eq!((last.min_power, last.current), (dec!(28.7), dec!(0.13)));
+        assert_eq!((last.min_power, last.electric.unwrap().current), (dec!(28.7), dec!(0.130)));
         assert_eq!(
             (settlement.elapsed, settlement.energy, settlement.max_power),
             (13_920, dec!(0.63), dec!(180))
         );
-        assert_eq!(settlement.stop_reason, Settlement::FULL);
+        assert_eq!(settlement.stop_reason, stop::FULL);
         let Event::Stopped { reason, elapsed, kwh, .. } = stopped(&mut pile, "FULL1").await else {
             unreachable!()
         };
         assert_eq!((reason, elapsed), (1, 13_920));
         assert_eq!(kwh.round_dp(7), dec!(0.6304367));
-        assert_eq!(platform.recv_heartbeat().await.port_state(7), Some(PortState::Full));
+        assert_eq!(platform.recv_heartbeat().await.ports[6], state::FULL);
     }
 
     /// A power cut freezes the charge; after restore it carries on with the
@@ -1372,7 +1441,7 @@ mod tests {
         let (mut platform, mut pile) = Platform::start(cfg.clone()).await;
         pile.set_profile(3, Profile::Constant(dec!(100)));
         platform.plug(&pile, 3).await;
-        platform.start_charge(&mut pile, start(3, "CUT1", StartStop::FEE_TIME, 600)).await;
+        platform.start_charge(&mut pile, start(3, "CUT1", fee_mode::TIME, 600)).await;
 
         tokio::time::sleep(ms(200)).await;
         pile.power_cut();
@@ -1390,11 +1459,10 @@ mod tests {
         platform.accept().await;
         // The pile ignores a second time: its clock was set once.
         platform.handshake(&mut pile, &cfg, T0 + 86_400).await;
-        assert_eq!(platform.recv_heartbeat().await.port_state(3), Some(PortState::Charging));
+        assert_eq!(platform.recv_heartbeat().await.ports[2], state::CHARGING);
         let (_, s) = platform.recv_settlement().await;
-        assert_eq!((s.order.as_str(), s.elapsed, s.stop_reason), ("CUT1", 600, Settlement::PRESET_TIME));
+        assert_eq!((s.order.to_text().as_str(), s.elapsed, s.stop_reason), ("CUT1", 600, stop::PRESET_TIME));
         assert_eq!(s.energy, dec!(0.01)); // 60 000 Ws = 0.0167 kWh
-        assert_eq!((s.ended - s.started).num_seconds(), 600, "the outage is not charged time");
         let Event::Stopped { order, elapsed, kwh, .. } = stopped(&mut pile, "CUT1").await else {
             unreachable!()
         };
@@ -1406,9 +1474,9 @@ mod tests {
         pile.restore();
         platform.accept().await;
         platform.handshake(&mut pile, &cfg, T0).await;
-        let (_, again) = platform.recv_settlement().await;
+        let (msg, again) = platform.recv_settlement().await;
         assert_eq!(again, s);
-        platform.ack(3, "CUT1").await;
+        platform.ack(msg).await;
         assert_eq!(
             pile.wait_for(|e| matches!(e, Event::SettlementAcked { .. }), WAIT).await,
             Some(Event::SettlementAcked { port: 3, order: "CUT1".into() })
@@ -1422,24 +1490,27 @@ mod tests {
         pile.set_profile(3, Profile::Constant(dec!(720)));
         pile.script(3, Script::UnplugAt(250));
         platform.plug(&pile, 3).await;
-        let s = StartStop { overload_power: dec!(800), ..start(3, "UNPLUG1", StartStop::FEE_TIME, 600) };
+        let s = StartStop { overload_power: dec!(800), ..start(3, "UNPLUG1", fee_mode::TIME, 600) };
         platform.start_charge(&mut pile, s).await;
 
         let last = platform.recv_report().await;
-        assert_eq!((last.status, last.elapsed, last.energy), (0, 250, dec!(0.05)));
-        let (_, s) = platform.recv_settlement().await;
-        assert_eq!((s.elapsed, s.energy, s.stop_reason), (250, dec!(0.05), Settlement::UNPLUGGED));
+        assert_eq!((last.status, last.elapsed, last.energy), (1, 250, dec!(0.05)));
+        let (msg, s) = platform.recv_settlement().await;
+        assert_eq!((s.elapsed, s.energy, s.stop_reason), (250, dec!(0.05), stop::UNPLUGGED));
         assert_eq!(
             stopped(&mut pile, "UNPLUG1").await,
             Event::Stopped { port: 3, order: "UNPLUG1".into(), reason: 5, elapsed: 250, kwh: dec!(0.05) }
         );
-        platform.ack(3, "UNPLUG1").await;
+        platform.ack(msg).await;
 
         // Unplugged now: a new start is refused.
-        platform.send(start(3, "UNPLUG2", StartStop::FEE_TIME, 600).into()).await;
+        platform.send(start(3, "UNPLUG2", fee_mode::TIME, 600).into()).await;
         let (_, reply) = platform.recv().await;
-        assert_eq!(reply, Up::StartStopReply(StartStopReply { port: 3, result: 1, order: "UNPLUG2".into() }));
-        assert_eq!(platform.recv_heartbeat().await.port_state(3), Some(PortState::Idle));
+        assert_eq!(
+            reply,
+            Up::StartStopReply(StartStopReply { result: 1, order: order("UNPLUG2"), port: 2, pending: 0 })
+        );
+        assert_eq!(platform.recv_heartbeat().await.ports[2], state::IDLE);
     }
 
     /// Energy mode stops at the preset energy; a power step over the
@@ -1451,8 +1522,8 @@ mod tests {
         pile.set_profile(2, Profile::Steps(vec![(0, dec!(100)), (50, dec!(700))]));
         platform.plug(&pile, 1).await;
         platform.plug(&pile, 2).await;
-        platform.start_charge(&mut pile, start(1, "E1", StartStop::FEE_ENERGY, 1)).await;
-        let s = StartStop { overload_power: dec!(600), ..start(2, "O1", StartStop::FEE_TIME, 0) };
+        platform.start_charge(&mut pile, start(1, "E1", fee_mode::ENERGY, 1)).await;
+        let s = StartStop { overload_power: dec!(600), ..start(2, "O1", fee_mode::TIME, 0) };
         platform.start_charge(&mut pile, s).await;
 
         let mut settlements = Vec::new();
@@ -1461,9 +1532,9 @@ mod tests {
         }
         settlements.sort_by_key(|s| s.port);
         let [e, o] = &settlements[..] else { unreachable!() };
-        assert_eq!((e.stop_reason, e.elapsed, e.energy), (Settlement::PRESET_ENERGY, 100, dec!(0.01)));
+        assert_eq!((e.stop_reason, e.elapsed, e.energy), (stop::PRESET_ENERGY, 100, dec!(0.01)));
         // The step from 50 s draws 700 W: over the limit once it ends at 51 s.
-        assert_eq!((o.stop_reason, o.elapsed, o.max_power), (Settlement::OVERLOAD, 51, dec!(700)));
+        assert_eq!((o.stop_reason, o.elapsed, o.max_power), (stop::OVERLOAD, 51, dec!(700)));
     }
 
     /// A go only answers the swipe: the charge waits for the start command.
@@ -1473,15 +1544,17 @@ mod tests {
         platform.plug(&pile, 4).await;
         pile.swipe_card(4, 0x1234_5678);
         let (msg, up) = platform.recv().await;
-        assert_eq!(up, Up::CardSwipe(CardSwipe { card: 0x1234_5678, card_type: 1, port: 4 }));
-        let reply = CardReply { card: 0x1234_5678, result: CardReply::GO, balance: dec!(25.5) };
+        let Up::CardSwipe(swipe) = up else { panic!("no swipe: {up:?}") };
+        assert_eq!((swipe.card_hex().as_str(), swipe.card_type, swipe.port), ("12345678", 1, 3));
+        let credit = Credit::Balance(dec!(25.5));
+        let reply = CardReply { card: swipe.card, status: 0, fee_mode: fee_mode::TIME, credit, port: 3 };
         platform.reply(reply.into(), msg).await;
         assert_eq!(
             pile.wait_for(|e| matches!(e, Event::CardReply { .. }), WAIT).await,
-            Some(Event::CardReply { card: 0x1234_5678, result: CardReply::GO, balance: dec!(25.5) })
+            Some(Event::CardReply { card: 0x1234_5678, status: 0, balance: Some(dec!(25.5)) })
         );
         assert_eq!(pile.elapsed(4).await, None);
-        platform.start_charge(&mut pile, start(4, "CARD1", StartStop::FEE_TIME, 600)).await;
+        platform.start_charge(&mut pile, start(4, "CARD1", fee_mode::TIME, 600)).await;
     }
 
     #[tokio::test]
@@ -1492,58 +1565,55 @@ mod tests {
         platform.plug(&pile, 1).await;
 
         // Not plugged, then busy.
-        platform.send(start(2, "A", StartStop::FEE_TIME, 0).into()).await;
+        platform.send(start(2, "A", fee_mode::TIME, 0).into()).await;
         assert_eq!(
             platform.recv().await.1,
-            Up::StartStopReply(StartStopReply { port: 2, result: 1, order: "A".into() })
+            Up::StartStopReply(StartStopReply { result: 1, order: order("A"), port: 1, pending: 0 })
         );
         let refused = pile.wait_for(|e| matches!(e, Event::Started { .. }), WAIT).await;
         assert_eq!(refused, Some(Event::Started { port: 2, order: "A".into(), accepted: false }));
-        platform.start_charge(&mut pile, start(1, "B", StartStop::FEE_TIME, 0)).await;
-        platform.send(start(1, "C", StartStop::FEE_TIME, 0).into()).await;
+        platform.start_charge(&mut pile, start(1, "B", fee_mode::TIME, 0)).await;
+        platform.send(start(1, "C", fee_mode::TIME, 0).into()).await;
         assert_eq!(
             platform.recv().await.1,
-            Up::StartStopReply(StartStopReply { port: 1, result: 2, order: "C".into() })
+            Up::StartStopReply(StartStopReply { result: 2, order: order("C"), port: 0, pending: 0 })
         );
         // Some steps at 200 W first.
         while pile.elapsed(1).await < Some(10) {
             tokio::time::sleep(ms(5)).await;
         }
 
-        // Adjust: cap at 50 W and end at 300 s.
-        let adjust = Adjust { port: 1, order: "B".into(), duration: 300, power_limit: dec!(50) };
+        // Adjust (0x8A): end at 300 s.
+        let adjust = Adjust { mode: 1, port: 0, value: 300 };
         let msg = platform.send(adjust.into()).await;
         assert_eq!(platform.recv().await, (msg, Up::AdjustReply(Ack::OK)));
         assert_eq!(
             pile.wait_for(|e| matches!(e, Event::Adjusted { .. }), WAIT).await,
-            Some(Event::Adjusted { port: 1, power_limit: dec!(50), duration: 300 })
+            Some(Event::Adjusted { port: 1, mode: 1, value: 300 })
         );
         let last = platform.recv_report().await;
-        assert_eq!((last.elapsed, last.max_power, last.min_power), (300, dec!(200), dec!(50)));
-        let (_, s) = platform.recv_settlement().await;
-        assert_eq!((s.order.as_str(), s.elapsed, s.stop_reason), ("B", 300, Settlement::PRESET_TIME));
-        platform.ack(1, "B").await;
+        assert_eq!((last.elapsed, last.max_power), (300, dec!(200)));
+        let (msg, s) = platform.recv_settlement().await;
+        assert_eq!((s.order.to_text().as_str(), s.elapsed, s.stop_reason), ("B", 300, stop::PRESET_TIME));
+        platform.ack(msg).await;
 
         // Server stop.
-        platform.start_charge(&mut pile, start(1, "D", StartStop::FEE_TIME, 0)).await;
-        let stop = StartStop { command: StartStop::STOP, ..start(1, "D", StartStop::FEE_TIME, 0) };
+        platform.start_charge(&mut pile, start(1, "D", fee_mode::TIME, 0)).await;
+        let stop = StartStop { command: StartStop::STOP, ..start(1, "D", fee_mode::TIME, 0) };
         let msg = platform.send(stop.into()).await;
         assert_eq!(
             platform.recv().await,
-            (msg, StartStopReply { port: 1, result: 0, order: "D".into() }.into())
+            (msg, StartStopReply { result: 0, order: order("D"), port: 0, pending: 0 }.into())
         );
         let (_, s) = platform.recv_settlement().await;
-        assert_eq!((s.order.as_str(), s.stop_reason), ("D", Settlement::SERVER_STOP));
+        assert_eq!((s.order.to_text().as_str(), s.stop_reason), ("D", stop::SERVER));
         assert!(matches!(stopped(&mut pile, "D").await, Event::Stopped { reason: 7, .. }));
 
         // Limits, then a reboot: reply, close, and register again.
         let limits = Limits {
             max_charge_s: 36000,
-            port_overload: dec!(600),
-            unit_overload: dec!(6000),
-            over_voltage: dec!(264),
-            under_voltage: dec!(176),
-            full_power: dec!(30),
+            overload_power: dec!(600),
+            voltage: Some(engine::dny::VoltageLimits { over: dec!(264), under: dec!(176) }),
         };
         let msg = platform.send(limits.clone().into()).await;
         assert_eq!(platform.recv().await, (msg, Up::LimitsReply(Ack::OK)));
@@ -1551,7 +1621,7 @@ mod tests {
             pile.wait_for(|e| matches!(e, Event::LimitsSet(_)), WAIT).await,
             Some(Event::LimitsSet(limits))
         );
-        let msg = platform.send(engine::dny::Reboot.into()).await;
+        let msg = platform.send(Down::Reboot(engine::dny::Empty)).await;
         let (reply_msg, reply) = loop {
             match platform.recv().await {
                 (_, Up::Settlement(_)) => {} // D, not acked yet
@@ -1563,7 +1633,7 @@ mod tests {
         platform.accept().await;
         platform.handshake(&mut pile, &cfg, T0).await;
         let (_, again) = platform.recv_settlement().await;
-        assert_eq!(again.order, "D");
+        assert_eq!(again.order, order("D"));
     }
 
     #[tokio::test]
@@ -1579,8 +1649,8 @@ mod tests {
         // Nothing is answered before registering.
         pile.send_raw(b"link".to_vec());
         assert_eq!(conn.next().await.unwrap().unwrap().unwrap(), Unit::Keepalive);
-        conn.send(Down::Reboot(engine::dny::Reboot).encode(PHYS, 9).unwrap()).await.unwrap();
-        assert_eq!(pile.next_event().await, Some(Event::Frame(Down::Reboot(engine::dny::Reboot))));
+        conn.send(Down::Reboot(engine::dny::Empty).encode(PHYS, 9).unwrap()).await.unwrap();
+        assert_eq!(pile.next_event().await, Some(Event::Frame(Down::Reboot(engine::dny::Empty))));
         conn.send(Down::RegisterReply(Ack { result: 1 }).encode(PHYS, register.msg).unwrap()).await.unwrap();
         assert_eq!(pile.next_event().await, Some(Event::Registered { accepted: false }));
         assert_eq!(pile.next_event().await, Some(Event::Closed));

@@ -18,7 +18,7 @@ use engine::dny::{
     self, fee_mode, origin, Ack, CodecError, Credit, Down, Empty, Frame, FrameFault, OrderNo, StartExtras,
     StreamCodec, Unit, Up,
 };
-use engine::domain::{PortNo, PortStatus, Protocol, SessionId};
+use engine::domain::{PortNo, Protocol, SessionId};
 use engine::pricing::cents;
 use engine::session::StopReason;
 use rust_decimal::prelude::ToPrimitive;
@@ -45,36 +45,9 @@ pub struct Dny {
     clock: Clock,
     /// Start commands awaiting their reply: wire port and order.
     starting: Vec<(u8, OrderNo)>,
-    /// The order each wire port was last seen charging, so a settlement
-    /// resent long after frees its port only if nothing newer runs there.
-    running: Vec<(u8, OrderNo)>,
 }
 
 impl Dny {
-    fn charging(&mut self, port: u8, order: OrderNo) {
-        self.running.retain(|(p, _)| *p != port);
-        self.running.push((port, order));
-    }
-
-    /// After its settlement a port is free at once: the pile's next
-    /// heartbeat may be 3 minutes away. Still plugged in, unless the stop
-    /// was the user unplugging.
-    fn settled(&mut self, m: &dny::Settlement) -> Option<PileEvent> {
-        let newer = self.running.iter().any(|(p, o)| *p == m.port && *o != m.order);
-        if newer {
-            return None;
-        }
-        self.running.retain(|(p, _)| *p != m.port);
-        let unplugged = matches!(m.stop_reason, stop_reason::UNPLUGGED | stop_reason::UNPLUGGED_STUCK);
-        Some(PileEvent::Port(PortReport {
-            port: port_no(m.port),
-            status: if unplugged { PortStatus::Idle } else { PortStatus::Plugged },
-            session: Some(SessionId(m.order.to_text())),
-            reading: None,
-            faults: None,
-        }))
-    }
-
     fn next_msg(&mut self) -> u16 {
         self.msg = self.msg.wrapping_add(1);
         self.msg
@@ -142,9 +115,6 @@ impl Dny {
                     Some(i) => {
                         self.starting.swap_remove(i);
                         let accepted = start_result::executed(m.result);
-                        if accepted {
-                            self.charging(m.port, m.order);
-                        }
                         let reason = (m.result != start_result::DONE).then(|| StopReason {
                             code: m.result,
                             text: start_result::text(m.result).into(),
@@ -166,9 +136,6 @@ impl Dny {
             Up::ChargingReport(m) => {
                 // Status values outside §3.4.2's list are errors to ignore.
                 let Some(status) = port_state::report(m.status) else { return Inbound::Ok };
-                if status == PortStatus::Charging && !m.order.is_empty() {
-                    self.charging(m.port, m.order);
-                }
                 let electric =
                     m.electric.unwrap_or(dny::Electric { voltage: Decimal::ZERO, current: Decimal::ZERO });
                 PileEvent::Port(PortReport {
@@ -193,8 +160,7 @@ impl Dny {
                 let ended_at = self.clock.now().trunc_subsecs(0);
                 let started_offline =
                     (!m.started_online()).then(|| ended_at - chrono::Duration::seconds(m.elapsed.into()));
-                let freed = self.settled(&m);
-                let record = PileEvent::Record(
+                PileEvent::Record(
                     FinalRecord {
                         port: port_no(m.port),
                         session: SessionId(m.order.to_text()),
@@ -211,9 +177,7 @@ impl Dny {
                         started_offline,
                     },
                     reply,
-                );
-                out.events.extend([record].into_iter().chain(freed));
-                return Inbound::Ok;
+                )
             }
             // Not answered (§3.4.5).
             Up::Alarm(m) => {
@@ -270,7 +234,7 @@ impl Adapter for Dny {
     const PROTOCOL: Protocol = Protocol::Dny;
 
     fn new(clock: Clock) -> Self {
-        Dny { phys: None, msg: 0, clock, starting: Vec::new(), running: Vec::new() }
+        Dny { phys: None, msg: 0, clock, starting: Vec::new() }
     }
 
     fn codec() -> StreamCodec {
@@ -598,9 +562,7 @@ mod tests {
             occupied_min: None,
         };
         let out = feed(&mut a, Up::Settlement(m), 0x33);
-        let [PileEvent::Record(r, reply), _] = &out.events[..] else { panic!("{:?}", out.events) };
-        // Not charging any more: the port is free at once.
-        assert_eq!(freed(&out), Some(PortStatus::Plugged));
+        let [PileEvent::Record(r, reply)] = &out.events[..] else { panic!("{:?}", out.events) };
         assert_eq!(r.port, PortNo(3));
         assert_eq!(r.session.as_str(), "2603010750007A8D05DD000000000020");
         assert_eq!(r.card.as_deref(), Some("7A8D05DD"));
@@ -616,68 +578,6 @@ mod tests {
         }
         // The session id goes back to the same bytes.
         assert_eq!(OrderNo::from_text(r.session.as_str(), "o"), Ok(order));
-    }
-
-    fn settlement(port: u8, order: &str, stop_reason: u8) -> Up {
-        Up::Settlement(dny::Settlement {
-            elapsed: 60,
-            max_power: dec!(0),
-            energy: dec!(0),
-            port,
-            origin: origin::ONLINE,
-            card: [0; 4],
-            stop_reason,
-            order: OrderNo::from_text(order, "o").unwrap(),
-            second_max_power: None,
-            time: None,
-            occupied_min: None,
-        })
-    }
-
-    fn report(port: u8, order: &str) -> Up {
-        Up::ChargingReport(dny::ChargingReport {
-            port,
-            status: 1,
-            elapsed: 300,
-            energy: dec!(0.01),
-            origin: 1,
-            power: dec!(100),
-            max_power: dec!(100),
-            min_power: dec!(100),
-            avg_power: dec!(100),
-            order: OrderNo::from_text(order, "o").unwrap(),
-            period_energy: None,
-            peak_power: None,
-            electric: None,
-            temperatures: None,
-            time: None,
-            occupied_min: None,
-        })
-    }
-
-    /// The port status that follows a settlement's record, if any.
-    fn freed(out: &Out<Frame>) -> Option<PortStatus> {
-        match &out.events[..] {
-            [PileEvent::Record(..)] => None,
-            [PileEvent::Record(r, _), PileEvent::Port(p)]
-                if p.port == r.port && p.session == Some(r.session.clone()) =>
-            {
-                Some(p.status)
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_settled_port_is_free_at_once_unless_a_newer_charge_runs_there() {
-        let mut a = adapter();
-        feed(&mut a, report(0, "A"), 1);
-        assert_eq!(freed(&feed(&mut a, settlement(0, "A", 0x01), 2)), Some(PortStatus::Plugged));
-        assert_eq!(freed(&feed(&mut a, settlement(1, "B", 0x05), 3)), Some(PortStatus::Idle));
-        // Port 3 runs C; a resent settlement of an older B leaves it charging.
-        feed(&mut a, report(2, "C"), 4);
-        assert_eq!(freed(&feed(&mut a, settlement(2, "B", 0x01), 5)), None);
-        assert_eq!(freed(&feed(&mut a, settlement(2, "C", 0x0D), 6)), Some(PortStatus::Idle));
     }
 
     #[test]
@@ -697,7 +597,7 @@ mod tests {
             occupied_min: None,
         };
         let out = feed(&mut a, Up::Settlement(m), 1);
-        let [PileEvent::Record(r, _), _] = &out.events[..] else { panic!() };
+        let [PileEvent::Record(r, _)] = &out.events[..] else { panic!() };
         assert_eq!(
             (r.port, r.session.as_str(), &r.card, r.started_offline),
             (PortNo(1), "2603010830000042", &None, None)

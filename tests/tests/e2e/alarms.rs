@@ -47,12 +47,14 @@ async fn a_smoke_alarm_frame_is_an_alarm_within_a_second_and_can_be_acknowledged
     let server = Server::start();
     let phys = 0x05AA_0001;
     let pile = ebike(&server, phys).await;
-    pile.send(dny::Up::Alarm(dny::Alarm { kind: 3, port: 2, value: 87 }));
+    // Spec V8.6 §3.4.5: type 4 is smoke; its second byte is the sensor's
+    // 485 address (0: the pile's own), not a port.
+    pile.send(dny::Up::Alarm(dny::Alarm { kind: 4, port: 0, trigger: 0 }));
 
     let query = format!("pile_id={phys:08X}");
     let (smoke, took) = alarm(&server, &query, "smoke").await;
     assert!(took < Duration::from_secs(1), "took {took:?}");
-    assert_eq!((smoke["severity"].as_str(), smoke["port"].as_u64()), (Some("critical"), Some(2)), "{smoke}");
+    assert_eq!((smoke["severity"].as_str(), smoke["port"].as_u64()), (Some("critical"), None), "{smoke}");
     assert!(smoke["acknowledged_at"].is_null() && smoke["cleared_at"].is_null());
     assert_eq!(
         server.metric("chargeplane_pile_alarms_total{kind=\"smoke\",severity=\"critical\"}").await,

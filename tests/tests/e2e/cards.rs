@@ -139,13 +139,13 @@ async fn an_ebike_card_swipe_is_answered_go_and_charges_the_wallet() {
     // Unknown cards are refused in the e-bike protocol's own code.
     pile.swipe_card(4, 0x0BAD_CAFE);
     let ev = pile.wait_for(|e| matches!(e, EbikeEvent::CardReply { .. }), WAIT).await;
-    assert!(matches!(ev, Some(EbikeEvent::CardReply { result: 1, .. })), "{ev:?}");
+    assert!(matches!(ev, Some(EbikeEvent::CardReply { status: 1, .. })), "{ev:?}");
 
     // The whole wallet (5.00, under the 30 yuan hold) is held and the port starts.
     pile.swipe_card(4, 0x00C0_FFEE);
     let ev = pile.wait_for(|e| matches!(e, EbikeEvent::CardReply { .. }), WAIT).await;
-    let Some(EbikeEvent::CardReply { result, balance, .. }) = ev else { panic!("no reply: {ev:?}") };
-    assert_eq!((result, balance), (0, dec!(5.00)));
+    let Some(EbikeEvent::CardReply { status, balance, .. }) = ev else { panic!("no reply: {ev:?}") };
+    assert_eq!((status, balance), (0, Some(dec!(5.00))));
     let live =
         server.until(&format!("/api/v1/piles/{pile_id}"), |v| v["ports"][3]["status"] == "charging").await;
     let session = live["ports"][3]["session_id"].as_str().unwrap_or_default().to_owned();

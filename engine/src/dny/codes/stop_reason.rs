@@ -44,9 +44,6 @@ pub const TABLE: [Code<StopMeaning>; 28] = [
     row(0x1C, "low-power cut-off", None),
 ];
 
-pub const UNPLUGGED: u8 = 0x05;
-pub const UNPLUGGED_STUCK: u8 = 0x0D;
-
 pub fn text(code: u8) -> &'static str {
     super::find(&TABLE, code).map_or("unknown", |row| row.name)
 }
