@@ -1,0 +1,55 @@
+//! Simulated charging piles: YKC car piles and AP3000 e-bike piles that
+//! open real connections and speak real frames, for the end-to-end tests,
+//! the load test and `chargeplane serve --demo`. A crate of its own so the
+//! server binary can run them without depending on the load test (which
+//! depends on the server).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+pub mod ebike_pile;
+pub mod ykc_pile;
+
+/// A byte stream a simulated pile can speak over.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// A boxed connection of a simulated pile.
+pub type BoxIo = Box<dyn Io>;
+
+/// What `Dialer` returns: a new connection, when it is open.
+pub type Dial = Pin<Box<dyn Future<Output = io::Result<BoxIo>> + Send>>;
+
+/// Opens a new connection to the platform for a simulated pile (one per
+/// login; e-bike piles dial again after a power cut).
+#[derive(Clone)]
+pub struct Dialer(Arc<dyn Fn() -> Dial + Send + Sync>);
+
+impl Dialer {
+    /// A dialer from any function that opens a connection.
+    pub fn new(f: impl Fn() -> Dial + Send + Sync + 'static) -> Self {
+        Dialer(Arc::new(f))
+    }
+
+    /// Real TCP to `addr`, with Nagle off as field piles' modems do.
+    pub fn tcp(addr: SocketAddr) -> Self {
+        Dialer::new(move || {
+            Box::pin(async move {
+                let stream = TcpStream::connect(addr).await?;
+                stream.set_nodelay(true)?;
+                Ok(Box::new(stream) as BoxIo)
+            })
+        })
+    }
+
+    /// Opens one connection.
+    pub fn dial(&self) -> Dial {
+        (self.0)()
+    }
+}
