@@ -122,6 +122,10 @@ struct ServeArgs {
     /// This node's name among them [default: the advertised address].
     #[arg(long)]
     node_id: Option<String>,
+    /// A demo on a fresh, throwaway data directory: an admin, stations,
+    /// simulated car and e-bike piles, and a driver charging on them.
+    #[arg(long)]
+    demo: bool,
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -172,11 +176,34 @@ pub fn main() -> ExitCode {
     if let Some(v) = args.node_id {
         cfg.node_id = Some(v);
     }
+    if args.demo {
+        if let Err(e) = demo_config(&mut cfg) {
+            eprintln!("chargeplane: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let result = actix_rt::System::new().block_on(async move {
         let running = crate::server::start(&cfg).await?;
+        if args.demo {
+            let admin = crate::demo::admin(running.platform.store.as_ref()).await?;
+            println!(
+                "chargeplane demo: http://{} (piles on {}): sign in as {} / {}\n  its data, removed when it stops: {}\n  for example: curl -s -X POST http://{}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"username\": \"{}\", \"password\": \"{}\"}}'",
+                running.http_addr, running.pile_addr, admin.username, admin.password,
+                cfg.data_dir.display(), running.http_addr, admin.username, admin.password,
+            );
+            let target = crate::demo::Target {
+                http: running.http_addr,
+                piles: running.pile_addr,
+                store: running.platform.store.clone(),
+            };
+            actix_rt::spawn(crate::demo::run(target, admin));
+        }
         wait_for_signal().await;
         tracing::info!("shutting down");
         running.stop().await;
+        if args.demo {
+            let _ = std::fs::remove_dir_all(&cfg.data_dir);
+        }
         Ok::<_, std::io::Error>(())
     });
     match result {
@@ -186,6 +213,21 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The demo runs on the embedded store in a new directory, and turns on
+/// the sandbox payment provider its driver tops up with.
+fn demo_config(cfg: &mut ServeConfig) -> Result<(), String> {
+    if cfg.store != "sqlite" {
+        return Err("--demo runs on the embedded store; leave out --store".into());
+    }
+    let dir = std::env::temp_dir().join(format!("chargeplane-demo-{}", std::process::id()));
+    if dir.exists() {
+        return Err(format!("{} exists already; remove it for a fresh demo", dir.display()));
+    }
+    cfg.data_dir = dir;
+    cfg.payments.sandbox = true;
+    Ok(())
 }
 
 fn create_admin(args: CreateAdminArgs) -> ExitCode {
