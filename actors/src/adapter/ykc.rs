@@ -143,22 +143,25 @@ fn done(kind: &'static str, ok: bool, detail: String) -> PileEvent {
     PileEvent::MaintenanceResult { kind, ok, detail }
 }
 
-/// An FTP URL as the firmware frame carries it: an IPv4 server, port, user,
+/// An FTP URL as the firmware frame carries it: a server (IPv4 or host name), port, user,
 /// password and path.
-fn ftp(url: &str) -> Result<(std::net::Ipv4Addr, u16, String, String, String), String> {
-    let bad = || format!("{url} is not ftp://user:password@IPv4:port/path (YKC carries an IPv4 address)");
+fn ftp(url: &str) -> Result<(String, u16, String, String, String), String> {
+    let bad = || format!("{url} is not ftp://user:password@host:port/path");
     let rest = url.strip_prefix("ftp://").ok_or_else(bad)?;
     let (auth, rest) = rest.split_once('@').ok_or_else(bad)?;
     let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
     let (host, path) = rest.split_once('/').ok_or_else(bad)?;
-    let (ip, port) = host.split_once(':').map_or((host, "21"), |(h, p)| (h, p));
-    let ip = ip.parse().map_err(|_| bad())?;
+    let (host, port) = host.split_once(':').map_or((host, "21"), |(h, p)| (h, p));
     let port = port.parse().map_err(|_| bad())?;
     let fits = |s: &str, n: usize| s.len() <= n && s.bytes().all(|b| b.is_ascii_graphic());
+    // YKC carries the server as 16 ASCII characters (spec §11.3).
+    if host.is_empty() || !fits(host, 16) {
+        return Err(format!("{url}: the server is an IPv4 address or host name of at most 16 characters"));
+    }
     if !fits(user, 16) || !fits(password, 16) || !fits(path, 31) {
         return Err(format!("{url}: user and password take 16 printable characters, the path 31"));
     }
-    Ok((ip, port, user.into(), password.into(), format!("/{path}")))
+    Ok((host.into(), port, user.into(), password.into(), format!("/{path}")))
 }
 
 /// Whether a YKC pile can be asked for `m`.
