@@ -322,12 +322,13 @@ impl Ykc {
                 let format = if per_gun { ykc::QrPrefix::PILE_AND_GUN } else { ykc::QrPrefix::PILE };
                 Message::QrPrefix(ykc::QrPrefix { pile, format, prefix })
             }
-            // The platform's card numbers are the cards' own; the logical
-            // number the pile shows is the same.
+            // The platform's card numbers are the cards' own (physical);
+            // the logical number the pile shows is that number in BCD, where
+            // it is one.
             Maintenance::OfflineCardsSync { cards } => {
                 let cards = cards
                     .iter()
-                    .map(|c| ykc::OfflineCard { logical_card: card_bytes(c), physical_card: card_bytes(c) })
+                    .map(|c| ykc::OfflineCard { logical_card: logical_card(c), physical_card: card_bytes(c) })
                     .collect();
                 Message::OfflineCardSync(ykc::OfflineCardSync { pile, cards })
             }
@@ -355,7 +356,7 @@ impl Ykc {
                     serial: session,
                     pile,
                     gun: port.0,
-                    logical_card: card_bytes(&card),
+                    logical_card: logical_card(&card),
                     balance,
                     ok: true,
                     reason: ykc::CardStartVerdict::NONE,
@@ -379,7 +380,7 @@ impl Ykc {
                     CardRefusal::CapacityShort => ykc::CardStartVerdict::CAPACITY_SHORT,
                     CardRefusal::Unavailable => ykc::CardStartVerdict::PILE_DISABLED,
                 };
-                let m = refusal_verdict(pile, port.0, card_bytes(&card), reason);
+                let m = refusal_verdict(pile, port.0, logical_card(&card), reason);
                 (Message::CardStartVerdict(m), reply.0 as u16)
             }
             PileCommand::StartCharge { port, session, order } => {
@@ -458,6 +459,21 @@ fn card_bytes(card: &str) -> [u8; 8] {
     bytes
 }
 
+/// The logical (printed) card number the pile shows, which the spec
+/// carries as 16 BCD digits, right-aligned (0x32, 0x44): a card number of
+/// decimal digits as itself, any other as zeros, since a hex UID is no BCD.
+fn logical_card(card: &str) -> [u8; 8] {
+    let mut bytes = [0u8; 8];
+    if card.is_empty() || card.len() > 16 || !card.bytes().all(|b| b.is_ascii_digit()) {
+        return bytes;
+    }
+    let digits = format!("{card:0>16}");
+    for (b, pair) in bytes.iter_mut().zip(digits.as_bytes().chunks(2)) {
+        *b = (pair[0] - b'0') << 4 | (pair[1] - b'0');
+    }
+    bytes
+}
+
 fn refusal_verdict(pile: PileId, gun: u8, card: [u8; 8], reason: u8) -> ykc::CardStartVerdict {
     ykc::CardStartVerdict {
         serial: SessionId("0".repeat(32)),
@@ -467,5 +483,21 @@ fn refusal_verdict(pile: PileId, gun: u8, card: [u8; 8], reason: u8) -> ykc::Car
         balance: Decimal::ZERO,
         ok: false,
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spec's 0x34 sample shows logical card 1000000573 as
+    /// `0000001000000573`: BCD, right-aligned.
+    #[test]
+    fn logical_cards_are_bcd_and_hex_uids_are_not_sent_as_one() {
+        assert_eq!(logical_card("1000000573"), [0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x05, 0x73]);
+        assert_eq!(logical_card("1234000000000009"), [0x12, 0x34, 0, 0, 0, 0, 0, 0x09]);
+        assert_eq!(logical_card("00000000D14B0A54"), [0; 8]);
+        assert_eq!(logical_card(""), [0; 8]);
+        assert_eq!(logical_card("12345678901234567"), [0; 8]);
     }
 }
