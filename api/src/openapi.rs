@@ -26,8 +26,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ApiError;
 use crate::routes::{
-    alarms, drivers, live, merchants, operators, ops, payments, piles, plans, qr, reports, sessions,
-    stations, tariffs,
+    accounts, alarms, drivers, live, merchants, operators, ops, payments, piles, plans, qr, reports, rules,
+    sessions, stations, tariffs,
 };
 
 #[derive(OpenApi)]
@@ -117,12 +117,12 @@ use crate::routes::{
         merchants::update,
         merchants::statement,
         merchants::settle,
-        merchants::create_rule,
-        merchants::rules,
-        merchants::inactive,
-        merchants::update_driver,
-        merchants::add_card,
-        merchants::update_card,
+        rules::create_rule,
+        rules::rules,
+        accounts::inactive,
+        accounts::update_driver,
+        accounts::add_card,
+        accounts::update_card,
         reports::operations,
         reports::energy,
         reports::faults,

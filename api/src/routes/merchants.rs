@@ -1,20 +1,19 @@
-//! The operator's side of money: merchants (site owners) and their
-//! commission, price rules for driver classes, drivers' classes and
-//! freezing, and the daily settlement statements.
+//! The operator's side of money: merchants (site owners), their
+//! commission, and their daily settlement statements.
 
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use engine::accounts::{Card, Driver, Merchant, NewRule, Rule, Status};
+use engine::accounts::Merchant;
 use engine::settlement::{self, Statement};
 use engine::Decimal;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::{patched, served, served_page, Page, PageQuery, Served, State};
-use crate::auth::{admin, manager, merchant, staff};
+use crate::auth::{manager, merchant, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
-use crate::tenancy::{as_field, unknown, Scope};
+use crate::tenancy::{unknown, Scope};
 use engine::store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -23,13 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/merchants/{id}", merchant(web::get().to(get)))
         .route("/merchants/{id}", manager(web::patch().to(update)))
         .route("/merchants/{id}/statements/{day}", merchant(web::get().to(statement)))
-        .route("/merchants/{id}/statements/{day}", manager(web::post().to(settle)))
-        .route("/rules", manager(web::post().to(create_rule)))
-        .route("/rules", staff(web::get().to(rules)))
-        .route("/drivers/inactive", admin(web::get().to(inactive)))
-        .route("/drivers/{id}", admin(web::patch().to(update_driver)))
-        .route("/drivers/{id}/cards", admin(web::post().to(add_card)))
-        .route("/cards/{number}", admin(web::patch().to(update_card)));
+        .route("/merchants/{id}/statements/{day}", manager(web::post().to(settle)));
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -186,192 +179,4 @@ async fn settle(
     }
     let (s, created) = crate::settle::issue(&state, &m, day, offset).await?;
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(s))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[schema(as = NewRuleBody)]
-struct RuleBody {
-    /// The admin names the operator; others create their own operator's.
-    operator_id: Option<i64>,
-    #[serde(flatten)]
-    rule: NewRule,
-}
-
-/// A rule for a class of drivers at the operator's stations (or one of them).
-#[utoipa::path(
-    post,
-    path = "/api/v1/rules",
-    tag = "rules",
-    request_body = RuleBody,
-    responses(
-        (status = 201, description = "Created", body = Rule),
-    ),
-    security(("bearer" = [])),
-)]
-async fn create_rule(
-    state: State,
-    scope: Scope,
-    body: crate::extract::Json<RuleBody>,
-) -> ApiResult<HttpResponse> {
-    let RuleBody { operator_id, mut rule } = body.into_inner();
-    rule.validate().map_err(|m| ApiError::invalid("rule", m))?;
-    rule.operator_id = scope.owner(&state, operator_id).await?;
-    let not_theirs = |field, what, id| {
-        ApiError::invalid(field, format!("no {what} {id} of operator {}", rule.operator_id))
-    };
-    if let Some(s) = rule.station_id {
-        let station = scope.station(&state, s).await.map_err(as_field("station_id"))?;
-        if station.operator_id != rule.operator_id {
-            return Err(not_theirs("station_id", "station", s));
-        }
-    }
-    if let engine::accounts::RuleKind::Tariff { tariff_id } = rule.kind {
-        super::tariffs::usable(&state, scope, tariff_id, rule.operator_id).await?;
-    }
-    Ok(HttpResponse::Created().json(state.store.create_rule(&rule).await?))
-}
-
-#[utoipa::path(
-    get,
-    path = "/api/v1/rules",
-    tag = "rules",
-    params(PageQuery),
-    responses(
-        (status = 200, description = "A page of rules", body = Page<Rule>),
-    ),
-    security(("bearer" = [])),
-)]
-async fn rules(state: State, scope: Scope, page: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
-    let all = state.store.rules().await?.into_iter().filter(|r| scope.sees(r.rule.operator_id));
-    Ok(HttpResponse::Ok().json(Page::of(all, |r| r.id, &page)?))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct DriverPatch {
-    /// The class price rules match; "" clears it.
-    class: Option<String>,
-    status: Option<Status>,
-}
-
-/// Sets a driver's class, or freezes and unfreezes the account.
-#[utoipa::path(
-    patch,
-    path = "/api/v1/drivers/{id}",
-    tag = "drivers",
-    params(("id" = i64, Path, description = "The driver")),
-    request_body = DriverPatch,
-    responses(
-        (status = 200, description = "The driver", body = Driver),
-    ),
-    security(("bearer" = [])),
-)]
-async fn update_driver(
-    state: State,
-    id: web::Path<i64>,
-    body: crate::extract::Json<DriverPatch>,
-) -> ApiResult<HttpResponse> {
-    let mut d = state
-        .store
-        .driver(*id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_driver", format!("no driver {id}")))?;
-    if d.status == Status::Cancelled {
-        return Err(ApiError::conflict("cancelled", "a cancelled account does not change"));
-    }
-    if let Some(class) = &body.class {
-        d.class = Some(class.trim().to_owned()).filter(|c| !c.is_empty());
-    }
-    if let Some(s) = body.status {
-        if s == Status::Cancelled {
-            return Err(ApiError::invalid("status", "active or frozen"));
-        }
-        d.status = s;
-    }
-    state.store.update_driver(&d).await?;
-    Ok(HttpResponse::Ok().json(d))
-}
-
-/// Issues a card (a plastic one handed over at the counter) to a driver.
-#[utoipa::path(
-    post,
-    path = "/api/v1/drivers/{id}/cards",
-    tag = "drivers",
-    params(("id" = i64, Path, description = "The driver")),
-    request_body = super::drivers::CardBody,
-    responses(
-        (status = 201, description = "The card", body = Card),
-    ),
-    security(("bearer" = [])),
-)]
-async fn add_card(
-    state: State,
-    id: web::Path<i64>,
-    body: crate::extract::Json<super::drivers::CardBody>,
-) -> ApiResult<HttpResponse> {
-    if state.store.driver(*id).await?.is_none() {
-        return Err(ApiError::not_found("unknown_driver", format!("no driver {id}")));
-    }
-    super::drivers::link_card(&state, *id, body.into_inner()).await
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CardPatch {
-    status: Status,
-}
-
-/// Freezes (a lost card), unfreezes or cancels a card.
-#[utoipa::path(
-    patch,
-    path = "/api/v1/cards/{number}",
-    tag = "drivers",
-    params(("number" = String, Path, description = "8 or 16 hex digits")),
-    request_body = CardPatch,
-    responses(
-        (status = 200, description = "The card", body = Card),
-    ),
-    security(("bearer" = [])),
-)]
-async fn update_card(
-    state: State,
-    number: web::Path<String>,
-    body: crate::extract::Json<CardPatch>,
-) -> ApiResult<HttpResponse> {
-    let number = super::drivers::card_number(&number)?;
-    let card = state
-        .store
-        .set_card_status(&number, body.status)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_card", format!("no card {number}")))?;
-    Ok(HttpResponse::Ok().json(card))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct Idle {
-    /// Not active for this many days (default 90).
-    days: Option<u32>,
-    limit: Option<usize>,
-}
-
-/// Drivers who have not logged in or charged for a while, longest idle first.
-#[utoipa::path(
-    get,
-    path = "/api/v1/drivers/inactive",
-    tag = "drivers",
-    params(Idle),
-    responses(
-        (status = 200, description = "Drivers, longest idle first", body = Vec<Driver>),
-    ),
-    security(("bearer" = [])),
-)]
-async fn inactive(state: State, q: web::Query<Idle>) -> ApiResult<HttpResponse> {
-    let days = q.days.unwrap_or(90);
-    if !(1..=3650).contains(&days) {
-        return Err(ApiError::invalid("days", "1 to 3650"));
-    }
-    let before = state.now() - chrono::Duration::days(days.into());
-    let drivers = state.store.inactive_drivers(before, q.limit.unwrap_or(1000).min(10_000)).await?;
-    Ok(HttpResponse::Ok().json(drivers))
 }

@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 
+pub mod accounts;
 pub mod alarms;
 pub mod bounds;
 pub mod drivers;
@@ -27,6 +28,7 @@ pub mod piles;
 pub mod plans;
 pub mod qr;
 pub mod reports;
+pub mod rules;
 pub mod sessions;
 pub mod stations;
 pub mod tariffs;
@@ -224,6 +226,8 @@ pub fn configure(
                             .configure(piles::routes)
                             .configure(sessions::routes)
                             .configure(merchants::routes)
+                            .configure(rules::routes)
+                            .configure(accounts::routes)
                             .configure(reports::routes),
                     ),
             );
