@@ -5,8 +5,9 @@
 //! (`CardRefusal`, which each adapter turns into its protocol's code).
 
 use engine::accounts::{self, Grant, Status};
+use engine::domain::Payer;
 use engine::domain::StationId;
-use engine::ledger::{Account, Payer};
+use engine::ledger::Account;
 use engine::pricing::Discount;
 use rust_decimal::Decimal;
 

@@ -23,7 +23,7 @@ pub struct Registry {
     pub stations: DashMap<StationId, Addr<Station>>,
     pub sessions: DashMap<SessionId, Addr<Session>>,
     /// Live charges paid from each wallet, for top-ups that raise their holds.
-    pub wallets: DashMap<engine::ledger::DriverId, Vec<Addr<Session>>>,
+    pub wallets: DashMap<engine::domain::DriverId, Vec<Addr<Session>>>,
 }
 
 #[derive(Debug, thiserror::Error)]

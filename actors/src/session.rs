@@ -411,7 +411,7 @@ impl Handler<TopUp> for Session {
 }
 
 /// Tells every live charge paid from a driver's wallet that it was topped up.
-pub fn topped_up(platform: &Platform, driver: engine::ledger::DriverId) {
+pub fn topped_up(platform: &Platform, driver: engine::domain::DriverId) {
     if let Some(live) = platform.registry.wallets.get(&driver) {
         live.iter().for_each(|s| s.do_send(TopUp));
     }

@@ -4,8 +4,9 @@
 
 use actors::session::held_from_ledger;
 use chrono::Utc;
+use engine::domain::Payer;
 use engine::domain::{PileId, PortNo, Protocol, SessionId};
-use engine::ledger::{Account, Entry, Payer};
+use engine::ledger::{Account, Entry};
 use engine::pricing::{Pricing, Terms};
 use engine::session::SessionRecord;
 use engine::store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store};

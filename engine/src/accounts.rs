@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{default_operator, OperatorId, StationId, TariffId};
-use crate::ledger::{DriverId, MerchantId};
+use crate::domain::{DriverId, MerchantId};
 use crate::pricing::Discount;
 
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// A pile's identity as its protocol names it: 14 BCD digits for YKC, the
@@ -132,4 +133,14 @@ impl PortStatus {
             PortStatus::Fault => "fault",
         }
     }
+}
+
+pub type DriverId = i64;
+pub type MerchantId = i64;
+
+/// Who pays for a charge, and how much was held for it at start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payer {
+    pub driver: DriverId,
+    pub held: Decimal,
 }

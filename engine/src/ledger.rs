@@ -21,11 +21,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::SessionId;
+use crate::domain::{DriverId, MerchantId, Payer, SessionId};
 use crate::pricing::Bill;
-
-pub type DriverId = i64;
-pub type MerchantId = i64;
 
 /// An account. Liabilities and income are credit-normal (a credit raises
 /// their balance); assets and expenses are debit-normal.
@@ -341,13 +338,6 @@ impl Entry {
         }
         Ok(after)
     }
-}
-
-/// Who pays for a charge, and how much was held for it at start.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Payer {
-    pub driver: DriverId,
-    pub held: Decimal,
 }
 
 /// The ledger in memory: the reference model the stores are tested

@@ -13,8 +13,8 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{MerchantId, Payer};
 use crate::domain::{SessionId, TariffId};
-use crate::ledger::{MerchantId, Payer};
 use crate::tariff::{Period, PeriodEnergy, TouPrices};
 
 pub type PlanId = i64;

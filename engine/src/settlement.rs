@@ -11,7 +11,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Merchant;
-use crate::ledger::{Account, Entry, EntryKind, MerchantId};
+use crate::domain::MerchantId;
+use crate::ledger::{Account, Entry, EntryKind};
 use crate::pricing::Bill;
 
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]

@@ -8,8 +8,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use engine::accounts::{self, Card, Order, OrderStatus, Principal, Status};
+use engine::domain::Payer;
 use engine::domain::PortNo;
-use engine::ledger::{Account, Payer};
+use engine::ledger::Account;
 use engine::store::EntryFilter;
 use engine::Decimal;
 use serde::Deserialize;

@@ -15,7 +15,8 @@ use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Operator, Order,
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
 use crate::domain::{default_operator, OperatorId, PileId, Protocol, SessionId, StationId, TariffId};
-use crate::ledger::{Account, DriverId, Entry, LedgerError, MerchantId};
+use crate::domain::{DriverId, MerchantId};
+use crate::ledger::{Account, Entry, LedgerError};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::report::{FaultCount, StationDay};
 use crate::session::{MeterSample, SessionRecord};

@@ -6,7 +6,8 @@ use engine::accounts::Order;
 use engine::accounts::{
     Card, CardKind, NewRule, NewUser, OrderStatus, Principal, Role, RuleKind, Status, Token,
 };
-use engine::ledger::{balance_of, Account, Entry, EntryKind, Payer};
+use engine::domain::Payer;
+use engine::ledger::{balance_of, Account, Entry, EntryKind};
 use engine::settlement::{self, Statement};
 use engine::store::{EntryFilter, StoreError};
 use engine::Decimal;

@@ -55,7 +55,8 @@ use super::codec::{
 use super::cql::{APPLIED_ROW_TTL, BALANCE_ROW};
 use super::{now, Db, Seq};
 use crate::accounts::{Card, Driver, Merchant, NewRule, Order, OrderStatus, Rule, Status, Token};
-use crate::ledger::{Account, DriverId, Entry, MerchantId};
+use crate::domain::{DriverId, MerchantId};
+use crate::ledger::{Account, Entry};
 use crate::settlement::Statement;
 use crate::store::{EntryFilter, Result, StoreError};
 
@@ -1123,8 +1124,9 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Payer;
     use crate::domain::SessionId;
-    use crate::ledger::{Ledger, Payer};
+    use crate::ledger::Ledger;
     use crate::pricing::Bill;
     use rust_decimal_macros::dec;
 

@@ -204,7 +204,7 @@ impl Db {
 
     pub(super) async fn driver_sessions(
         &self,
-        driver: crate::ledger::DriverId,
+        driver: crate::domain::DriverId,
         limit: usize,
     ) -> Result<Vec<SessionRecord>> {
         let key = (driver, i32::try_from(limit).unwrap_or(i32::MAX));

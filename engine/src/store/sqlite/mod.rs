@@ -39,8 +39,9 @@ use super::{
 use crate::accounts::{Card, Driver, Merchant, NewRule, NewUser, Operator, Order, Rule, Status, Token, User};
 use crate::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use crate::allocation::PowerConfig;
+use crate::domain::{DriverId, MerchantId};
 use crate::domain::{OperatorId, PileId, SessionId, StationId, TariffId};
-use crate::ledger::{Account, DriverId, Entry, MerchantId};
+use crate::ledger::{Account, Entry};
 use crate::pricing::{Bill, PlanId, PricePlan, Pricing};
 use crate::report::{FaultCount, StationDay};
 use crate::session::{MeterSample, SessionRecord};

@@ -16,7 +16,8 @@ use crate::accounts::{
     Card, Driver, Merchant, NewRule, NewUser, Operator, Order, OrderStatus, Role, Rule, Status, Token, User,
 };
 use crate::domain::OperatorId;
-use crate::ledger::{Account, DriverId, Entry, MerchantId};
+use crate::domain::{DriverId, MerchantId};
+use crate::ledger::{Account, Entry};
 use crate::settlement::Statement;
 use crate::store::{EntryFilter, Result, StoreError};
 

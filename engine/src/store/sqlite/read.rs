@@ -309,7 +309,7 @@ pub(super) fn diagnostics(
 
 pub(super) fn driver_sessions(
     c: &Connection,
-    driver: crate::ledger::DriverId,
+    driver: crate::domain::DriverId,
     limit: usize,
 ) -> rusqlite::Result<Vec<SessionRecord>> {
     let ids: Vec<String> = c
