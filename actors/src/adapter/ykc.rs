@@ -145,20 +145,25 @@ fn done(kind: &'static str, ok: bool, detail: String) -> PileEvent {
 
 /// An FTP URL as the firmware frame carries it: an IPv4 server, port, user,
 /// password and path.
-fn ftp(url: &str) -> Result<(std::net::Ipv4Addr, u16, String, String, String), String> {
-    let bad = || format!("{url} is not ftp://user:password@IPv4:port/path (YKC carries an IPv4 address)");
+fn ftp(url: &str) -> Result<(String, u16, String, String, String), String> {
+    let bad = || format!("{url} is not ftp://user:password@host:port/path");
     let rest = url.strip_prefix("ftp://").ok_or_else(bad)?;
     let (auth, rest) = rest.split_once('@').ok_or_else(bad)?;
     let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
     let (host, path) = rest.split_once('/').ok_or_else(bad)?;
-    let (ip, port) = host.split_once(':').map_or((host, "21"), |(h, p)| (h, p));
-    let ip = ip.parse().map_err(|_| bad())?;
+    let (host, port) = host.split_once(':').map_or((host, "21"), |(h, p)| (h, p));
     let port = port.parse().map_err(|_| bad())?;
+    // 0x94 carries the host as 16 ASCII bytes: an IP address or a DNS name.
+    let hostname =
+        |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if host.len() > 16 || !hostname(host) {
+        return Err(format!("{url}: the server must be an IP address or host name of at most 16 characters"));
+    }
     let fits = |s: &str, n: usize| s.len() <= n && s.bytes().all(|b| b.is_ascii_graphic());
     if !fits(user, 16) || !fits(password, 16) || !fits(path, 31) {
         return Err(format!("{url}: user and password take 16 printable characters, the path 31"));
     }
-    Ok((ip, port, user.into(), password.into(), format!("/{path}")))
+    Ok((host.into(), port, user.into(), password.into(), format!("/{path}")))
 }
 
 /// Whether a YKC pile can be asked for `m`.
@@ -464,5 +469,25 @@ fn refusal_verdict(pile: PileId, gun: u8, card: [u8; 8], reason: u8) -> ykc::Car
         balance: Decimal::ZERO,
         ok: false,
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ftp;
+
+    #[test]
+    fn ftp_urls_take_an_address_or_a_name_that_fits_16_bytes() {
+        let (host, port, user, password, path) =
+            ftp("ftp://sr:sr123@114.55.114.174/AC-7KW/20180131").unwrap();
+        assert_eq!(
+            (host.as_str(), port, user.as_str(), password.as_str()),
+            ("114.55.114.174", 21, "sr", "sr123")
+        );
+        assert_eq!(path, "/AC-7KW/20180131");
+        assert_eq!(ftp("ftp://u:p@fw.example.cn:2121/x.bin").unwrap().0, "fw.example.cn");
+        assert!(ftp("ftp://u:p@firmware.example.com/x.bin").is_err(), "17 characters do not fit");
+        assert!(ftp("ftp://u:p@bad host/x.bin").is_err());
+        assert!(ftp("http://u:p@10.0.0.5/x.bin").is_err());
     }
 }

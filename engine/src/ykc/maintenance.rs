@@ -12,17 +12,16 @@
 //! 0x57 ↑ push result       pile 7 | ok 1
 //! 0x92 ↓ reboot            pile 7 | when 1 (1 now, 2 when idle)
 //! 0x91 ↑ result            pile 7 | ok 1
-//! 0x94 ↓ firmware upgrade  pile 7 | pile model 1 | power u16 (kW) | FTP server IPv4 4 |
+//! 0x94 ↓ firmware upgrade  pile 7 | pile model 1 | power u16 (kW) | FTP server ASCII 16 |
 //!                          port u16 | user ASCII 16 | password ASCII 16 | file path ASCII 32 |
-//!                          when 1 (1 now, 2 when idle) | download timeout u8 (minutes) — 82 bytes
+//!                          when 1 (1 now, 2 when idle) | download timeout u8 (minutes) — 94 bytes
 //! 0x93 ↑ result            pile 7 | status 1 (0 success, see `FirmwareUpgradeResult`)
 //! ```
 //!
-//! The FTP server address travels as four bytes, first octet first.
+//! The FTP server is text (spec §11.3: an IP address or a host name, NUL-padded
+//! to 16 bytes), so a name works as well as an address.
 //! Max output power is the lever for transformer limits; sending a share
 //! outside 30–100 % is an encode error.
-
-use std::net::Ipv4Addr;
 
 use chrono::NaiveDateTime;
 
@@ -184,7 +183,8 @@ pub struct FirmwareUpgrade {
     pub pile_model: u8,
     /// Rated power, kW.
     pub power_kw: u16,
-    pub server: Ipv4Addr,
+    /// FTP host: an IP address or a domain name, up to 16 ASCII characters.
+    pub server: String,
     pub port: u16,
     /// Up to 16 ASCII characters.
     pub user: String,
@@ -206,14 +206,14 @@ impl FirmwareUpgrade {
 }
 
 impl Body for FirmwareUpgrade {
-    const LEN: usize = 82;
+    const LEN: usize = 94;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(FirmwareUpgrade {
             pile: r.pile()?,
             pile_model: r.u8()?,
             power_kw: r.u16()?,
-            server: Ipv4Addr::from(r.bytes::<4>()?),
+            server: r.text::<16>()?,
             port: r.u16()?,
             user: r.text::<16>()?,
             password: r.text::<16>()?,
@@ -227,7 +227,7 @@ impl Body for FirmwareUpgrade {
         w.pile(&self.pile)?;
         w.u8(self.pile_model);
         w.u16(self.power_kw);
-        w.bytes(&self.server.octets());
+        w.text::<16>(&self.server, "ftp server")?;
         w.u16(self.port);
         w.text::<16>(&self.user, "ftp user")?;
         w.text::<16>(&self.password, "ftp password")?;
@@ -357,7 +357,7 @@ mod tests {
             pile: pile(),
             pile_model: FirmwareUpgrade::MODEL_DC,
             power_kw: 120,
-            server: Ipv4Addr::new(47, 96, 12, 201),
+            server: "47.96.12.201".into(),
             port: 21,
             user: "chargeplane".into(),
             password: "s3cret-ftp".into(),
@@ -370,18 +370,25 @@ mod tests {
     #[test]
     fn firmware_upgrade_round_trip_and_layout() {
         let body = round_trip(Message::FirmwareUpgrade(upgrade()));
-        assert_eq!(body.len(), 82);
-        assert_eq!(&body[7..16], &[1, 120, 0, 47, 96, 12, 201, 21, 0]);
-        assert_eq!(&body[16..32], b"chargeplane\0\0\0\0\0");
-        assert_eq!(&body[48..68], b"/fw/dc120/V2.1.8.bin");
-        assert_eq!(&body[80..], &[2, 15]);
+        assert_eq!(body.len(), 94);
+        assert_eq!(&body[7..10], &[1, 120, 0]);
+        assert_eq!(&body[10..26], b"47.96.12.201\0\0\0\0");
+        assert_eq!(&body[26..28], &[21, 0]);
+        assert_eq!(&body[28..44], b"chargeplane\0\0\0\0\0");
+        assert_eq!(&body[60..80], b"/fw/dc120/V2.1.8.bin");
+        assert_eq!(&body[92..], &[2, 15]);
+        let long_host = FirmwareUpgrade { server: "firmware.example.com".into(), ..upgrade() };
+        assert!(matches!(
+            Message::FirmwareUpgrade(long_host).encode(0),
+            Err(EncodeError::BadText { field: "ftp server", .. })
+        ));
         let long_path = FirmwareUpgrade { path: format!("/{}", "a".repeat(32)), ..upgrade() };
         assert!(matches!(
             Message::FirmwareUpgrade(long_path).encode(0),
             Err(EncodeError::BadText { field: "firmware path", .. })
         ));
-        let short = Frame { seq: 0, enc: 0, kind: kind::FIRMWARE_UPGRADE, body: body.slice(..81) };
-        assert!(matches!(Message::decode(&short), Err(DecodeError::Short { need: 82, got: 81, .. })));
+        let short = Frame { seq: 0, enc: 0, kind: kind::FIRMWARE_UPGRADE, body: body.slice(..93) };
+        assert!(matches!(Message::decode(&short), Err(DecodeError::Short { need: 94, got: 93, .. })));
     }
 
     #[test]

@@ -234,13 +234,13 @@ fn offline_card_message() -> impl Strategy<Value = Message> {
 
 prop_compose! {
     fn firmware_upgrade()(
-        pile in pile(), pile_model in any::<u8>(), power_kw in any::<u16>(), server in any::<[u8; 4]>(),
+        pile in pile(), pile_model in any::<u8>(), power_kw in any::<u16>(), server in text(16),
         port in any::<u16>(), login in (text(16), text(16)), path in text(32), when in any::<u8>(),
         timeout_minutes in any::<u8>(),
     ) -> Message {
         let (user, password) = login;
         FirmwareUpgrade {
-            pile, pile_model, power_kw, server: server.into(), port, user, password, path, when,
+            pile, pile_model, power_kw, server, port, user, password, path, when,
             timeout_minutes,
         }
         .into()

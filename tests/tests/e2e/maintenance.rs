@@ -51,7 +51,7 @@ async fn maintenance_commands_end_acknowledged_refused_or_timed_out() {
     assert_eq!(s, 202, "{fw}");
     let ev = pile.wait_for(|e| matches!(e, Event::Frame(Message::FirmwareUpgrade(_))), WAIT).await;
     let Some(Event::Frame(Message::FirmwareUpgrade(up))) = ev else { panic!("no upgrade: {ev:?}") };
-    assert_eq!((up.server.to_string(), up.port, up.path.as_str()), ("10.0.0.5".into(), 2121, "/fw/v2.bin"));
+    assert_eq!((up.server.as_str(), up.port, up.path.as_str()), ("10.0.0.5", 2121, "/fw/v2.bin"));
     let failed =
         ykc::FirmwareUpgradeResult { pile: up.pile, status: ykc::FirmwareUpgradeResult::DOWNLOAD_FAILED };
     pile.send(Message::FirmwareUpgradeResult(failed));
