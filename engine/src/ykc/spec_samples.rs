@@ -104,3 +104,30 @@ fn s11_3_firmware_upgrade_0x94() {
     };
     assert_eq!(msg, expected.into());
 }
+
+#[test]
+fn s4_1_login_0x01() {
+    let wire = "68 22 0000 00 01 55031412782305 00 02 0F 56342E312E353000 01 01010101010101010101 04 675A";
+    // The spec's checksum 675A is wrong in both byte orders: the body alone.
+    let (_, msg) = decode(wire, false);
+    let Message::Login(login) = msg else { panic!("{msg:?}") };
+    assert_eq!((login.pile, login.kind, login.guns, login.protocol), (pile("55031412782305"), 0, 2, 0x0F));
+    // The spec's note says "v4.1.50"; its bytes spell "V4.1.50".
+    assert_eq!(login.firmware, "V4.1.50");
+    assert_eq!((login.net, login.sim.as_str(), login.carrier), (1, "01010101010101010101", 4));
+}
+
+#[test]
+fn s4_5_billing_model_check_0x05() {
+    // The spec's checksum 9C00 is wrong in both byte orders: the body alone.
+    // The model number "0001" is BCD.
+    let (_, msg) = decode("68 0D 0002 00 05 32010200000001 0001 9C00", false);
+    assert_eq!(msg, BillingModelCheck { pile: pile("32010200000001"), model: 1 }.into());
+}
+
+#[test]
+fn s4_6_billing_model_check_reply_0x06() {
+    let msg = platform_sends("68 0E CE04 00 06 55031412782305 0000 00 8E2F", true);
+    let expected = BillingModelCheckReply { pile: pile("55031412782305"), model: 0, differs: false };
+    assert_eq!(msg, expected.into());
+}
