@@ -131,3 +131,27 @@ fn s4_6_billing_model_check_reply_0x06() {
     let expected = BillingModelCheckReply { pile: pile("55031412782305"), model: 0, differs: false };
     assert_eq!(msg, expected.into());
 }
+
+#[test]
+fn s5_4_billing_model_0x0a() {
+    let wire = format!(
+        "68 5E 0200 00 0A 55031412782305 0100 400D0300 9C400000 E0930400 9C400000 801A0600 9C400000
+         20A10700 9C400000 00 {} 5E60",
+        "00".repeat(48)
+    );
+    // The spec's checksum 5E60 is wrong in both byte orders: the body alone.
+    let (_, msg) = decode(&wire, false);
+    let Message::BillingModel(m) = msg.clone() else { panic!("{msg:?}") };
+    // Model "0100" is BCD: 100. Prices carry 5 decimals, little-endian:
+    // 40 0D 03 00 is 2.00000 yuan, 9C 40 00 00 is 0.16540 (the spec states no values).
+    assert_eq!((m.pile, m.model, m.loss_ratio), (pile("55031412782305"), 100, 0));
+    let energy: Vec<String> = m.prices.iter().map(|p| p.energy.normalize().to_string()).collect();
+    assert_eq!(energy, ["2", "3", "4", "5"]);
+    assert!(m.prices.iter().all(|p| p.service.normalize().to_string() == "0.1654"));
+    // Every half hour is rate 0x00, the sharp (尖) period.
+    assert!(m.slots.iter().all(|s| *s == m.slots[0]));
+    assert_eq!(m.slots[0].index(), 0);
+    let mut out = BytesMut::new();
+    FrameCodec.encode(msg.encode(0x0002).unwrap(), &mut out).unwrap();
+    assert_eq!(&out[..], &checked(&wire, false)[..]);
+}
