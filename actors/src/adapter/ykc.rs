@@ -153,11 +153,13 @@ fn ftp(url: &str) -> Result<(String, u16, String, String, String), String> {
     let (host, path) = rest.split_once('/').ok_or_else(bad)?;
     let (host, port) = host.split_once(':').map_or((host, "21"), |(h, p)| (h, p));
     let port = port.parse().map_err(|_| bad())?;
-    let fits = |s: &str, n: usize| s.len() <= n && s.bytes().all(|b| b.is_ascii_graphic());
-    // YKC carries the server as 16 ASCII characters (spec §11.3).
-    if host.is_empty() || !fits(host, 16) {
-        return Err(format!("{url}: the server is an IPv4 address or host name of at most 16 characters"));
+    // 0x94 carries the host as 16 ASCII bytes: an IP address or a DNS name.
+    let hostname =
+        |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if host.len() > 16 || !hostname(host) {
+        return Err(format!("{url}: the server must be an IP address or host name of at most 16 characters"));
     }
+    let fits = |s: &str, n: usize| s.len() <= n && s.bytes().all(|b| b.is_ascii_graphic());
     if !fits(user, 16) || !fits(password, 16) || !fits(path, 31) {
         return Err(format!("{url}: user and password take 16 printable characters, the path 31"));
     }
@@ -499,5 +501,20 @@ mod tests {
         assert_eq!(logical_card("00000000D14B0A54"), [0; 8]);
         assert_eq!(logical_card(""), [0; 8]);
         assert_eq!(logical_card("12345678901234567"), [0; 8]);
+    }
+
+    #[test]
+    fn ftp_urls_take_an_address_or_a_name_that_fits_16_bytes() {
+        let (host, port, user, password, path) =
+            ftp("ftp://sr:sr123@114.55.114.174/AC-7KW/20180131").unwrap();
+        assert_eq!(
+            (host.as_str(), port, user.as_str(), password.as_str()),
+            ("114.55.114.174", 21, "sr", "sr123")
+        );
+        assert_eq!(path, "/AC-7KW/20180131");
+        assert_eq!(ftp("ftp://u:p@fw.example.cn:2121/x.bin").unwrap().0, "fw.example.cn");
+        assert!(ftp("ftp://u:p@firmware.example.com/x.bin").is_err(), "17 characters do not fit");
+        assert!(ftp("ftp://u:p@bad host/x.bin").is_err());
+        assert!(ftp("http://u:p@10.0.0.5/x.bin").is_err());
     }
 }

@@ -39,6 +39,8 @@ mod stop_reason;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod spec_samples;
 
 pub use billing_model::{BillingModel, BillingModelCheck, BillingModelCheckReply, BillingModelRequest};
 pub use bms::BmsFrame;
