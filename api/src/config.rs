@@ -94,7 +94,9 @@ pub struct ServeConfig {
     /// Password hashes (argon2) computed at once, on the blocking pool.
     pub password_hash_concurrency: usize,
     /// The drivers' app's base URL: ports' QR codes encode `{public_url}/q/{code}`.
-    pub public_url: String,
+    /// By default, where the HTTP listener is reached: its address, or this
+    /// machine's host name when it listens on every address.
+    pub public_url: Option<String>,
     /// Keep-alive comments on quiet server-sent event streams.
     pub live_keepalive_ms: u64,
     pub token_ttl_ms: u64,
@@ -177,7 +179,7 @@ impl Default for ServeConfig {
             trusted_proxies: Vec::new(),
             password_hash_concurrency: 2,
             live_keepalive_ms: 15_000,
-            public_url: "http://localhost:8080/api/v1".into(),
+            public_url: None,
             token_ttl_ms: 30 * 24 * 3600 * 1000,
             settlement_utc_offset_minutes: 480,
             settlement_check_ms: 60_000,
@@ -284,7 +286,7 @@ impl ServeConfig {
             code_ttl: std::time::Duration::from_millis(self.login_code_ttl_ms),
             token_ttl: std::time::Duration::from_millis(self.token_ttl_ms),
             settlement_utc_offset_minutes: self.settlement_utc_offset_minutes,
-            public_url: self.public_url.clone(),
+            public_url: self.public_url.clone().unwrap_or_default(),
             signin: crate::signin::SigninConfig {
                 codes_per_phone: self.signin_codes_per_phone,
                 codes_per_address: self.signin_codes_per_address,

@@ -121,7 +121,15 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let http_metrics = web::Data::new(HttpMetrics::register(&platform.metrics.registry));
     let p = platform.clone();
     let in_flight = web::Data::new(crate::idempotency::InFlight::default());
-    let money = web::Data::new(crate::money::Money::new(cfg.money(), &platform.metrics.registry));
+    // Bound before the routes are built: QR codes need the address.
+    let named = |e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("cannot serve HTTP on {}: {e}", cfg.http_listen))
+    };
+    let http_listener = std::net::TcpListener::bind(cfg.http_listen).map_err(named)?;
+    let http_addr = http_listener.local_addr()?;
+    let mut money_config = cfg.money();
+    money_config.public_url = public_url(cfg.public_url.as_deref(), http_addr);
+    let money = web::Data::new(crate::money::Money::new(money_config, &platform.metrics.registry));
     let timeout = std::time::Duration::from_millis(cfg.forward_timeout_ms);
     let forwarder =
         web::Data::new(crate::forward::Forwarder::new(cfg.node_id(), timeout, &platform.metrics.registry));
@@ -139,15 +147,46 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     if cfg.http_workers > 0 {
         http = http.workers(cfg.http_workers);
     }
-    let http = http.bind(cfg.http_listen).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot serve HTTP on {}: {e}", cfg.http_listen))
-    })?;
-    let http_addr = http.addrs()[0];
-    let server = http.run();
+    let server = http.listen(http_listener)?.run();
     let handle = server.handle();
     actix_rt::spawn(server);
     tracing::info!(%pile_addr, %http_addr, data = %cfg.data_dir.display(), "chargeplane is up");
     Ok(Running { pile_addr, http_addr, platform, http: handle, gateway, settlement, _lock: lock })
+}
+
+/// Where ports' QR codes send phones: the configured URL, or the HTTP
+/// listener's address (this machine's host name when it listens on every
+/// address). Warns when phones could not reach it.
+fn public_url(configured: Option<&str>, http: SocketAddr) -> String {
+    let url = match configured {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = match http.ip() {
+                ip if ip.is_unspecified() => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_owned())
+                    .ok()
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "localhost".into()),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            format!("http://{host}:{}/api/v1", http.port())
+        }
+    };
+    if unreachable_from_a_phone(&url) {
+        tracing::warn!(public_url = %url, "ports' QR codes point at this machine's loopback, which phones cannot reach; set public_url");
+    }
+    url
+}
+
+fn unreachable_from_a_phone(url: &str) -> bool {
+    let authority = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
 }
 
 /// A server on its own thread and actix system, for tests and in-process
@@ -193,6 +232,36 @@ impl Background {
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_is_where_the_listener_is_reached_and_loopback_is_flagged() {
+        assert_eq!(public_url(None, "10.1.2.3:8080".parse().unwrap()), "http://10.1.2.3:8080/api/v1");
+        assert_eq!(
+            public_url(Some("https://cp.example/api/v1/"), "0.0.0.0:80".parse().unwrap()),
+            "https://cp.example/api/v1"
+        );
+        let any = public_url(None, "0.0.0.0:8080".parse().unwrap());
+        assert!(
+            any.starts_with("http://") && any.ends_with(":8080/api/v1") && !any.contains("0.0.0.0"),
+            "{any}"
+        );
+        for url in [
+            "http://127.0.0.1:8080/api/v1",
+            "http://localhost/api/v1",
+            "http://[::1]:80/x",
+            "http://0.0.0.0:1",
+        ] {
+            assert!(unreachable_from_a_phone(url), "{url}");
+        }
+        for url in ["https://cp.example/api/v1", "http://10.1.2.3:8080/api/v1", "http://[2001:db8::1]:80/x"] {
+            assert!(!unreachable_from_a_phone(url), "{url}");
         }
     }
 }
