@@ -355,3 +355,23 @@ async fn the_first_scrape_has_the_build_and_the_process() {
     assert!(server.metric("process_resident_memory_bytes").await > 1e6);
     assert!(server.metric("process_open_fds").await >= 3.0);
 }
+
+/// The systemd unit in ops/ passes `systemd-analyze verify` with nothing to
+/// say (an unknown key is only a warning there), run against the binary the
+/// tests built in place of /usr/bin/chargeplane.
+#[test]
+fn the_systemd_unit_verifies_clean() {
+    if !installed("systemd-analyze") {
+        println!("note: systemd-analyze is not installed; the unit file is not verified");
+        return;
+    }
+    let unit = std::fs::read_to_string(ops_dir().join("systemd/chargeplane.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/bin/chargeplane serve") && unit.contains("LimitNOFILE="));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chargeplane.service");
+    std::fs::write(&path, unit.replace("/usr/bin/chargeplane", env!("CARGO_BIN_EXE_chargeplane-e2e")))
+        .unwrap();
+    let out = Command::new("systemd-analyze").arg("verify").arg(&path).output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+}
