@@ -157,7 +157,7 @@ impl Metrics {
             IntGauge::new("chargeplane_logins_waiting", "Pile logins waiting their turn to be authorized.")
                 .expect("valid metric");
         r.register(Box::new(logins_waiting.clone())).expect("unique metric");
-        Metrics {
+        let metrics = Metrics {
             logins_waiting,
             piles_connected,
             ports,
@@ -365,6 +365,20 @@ impl Metrics {
                     .map(|kind| &*Box::leak(Box::new(g.with_label_values(&[kind]))))
             },
             registry: r,
+        };
+        metrics.zeros();
+        metrics
+    }
+
+    /// The labelled series dashboards and alert rules read exist, at zero,
+    /// from the first scrape, so panels and rates work before any event.
+    fn zeros(&self) {
+        for protocol in [Protocol::Ykc, Protocol::Dny].map(Protocol::as_str) {
+            self.piles_connected.with_label_values(&[protocol]);
+            self.logins.with_label_values(&[protocol, "accepted"]);
+        }
+        for result in ["billed", "failed"] {
+            self.sessions_finished.with_label_values(&[result]);
         }
     }
 

@@ -348,12 +348,23 @@ fn the_dashboard_and_the_rules_use_only_metrics_the_code_defines() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_first_scrape_has_the_build_and_the_process() {
+async fn the_first_scrape_has_the_build_the_process_and_zeroed_series() {
     let server = Server::start();
     let version = format!("chargeplane_build_info{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
     assert_eq!(server.metric(&version).await, 1.0);
     assert!(server.metric("process_resident_memory_bytes").await > 1e6);
     assert!(server.metric("process_open_fds").await >= 3.0);
+    // Before any pile or charge, the series panels and rules read are there at 0.
+    let text =
+        server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    for series in [
+        "chargeplane_piles_connected{protocol=\"ykc\"} 0",
+        "chargeplane_piles_connected{protocol=\"dny\"} 0",
+        "chargeplane_sessions_finished_total{result=\"billed\"} 0",
+        "chargeplane_logins_total{protocol=\"dny\",result=\"accepted\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == series), "{series} missing");
+    }
 }
 
 /// The systemd unit in ops/ passes `systemd-analyze verify` with nothing to
