@@ -3,47 +3,22 @@
 //! takes what it holds from the ledger, so its bill releases all of it.
 
 use actors::session::held_from_ledger;
-use chrono::Utc;
 use engine::domain::Payer;
-use engine::domain::{PileId, PortNo, Protocol, SessionId};
+use engine::domain::{PortNo, SessionId};
 use engine::ledger::{Account, Entry};
 use engine::pricing::{Pricing, Terms};
 use engine::session::SessionRecord;
-use engine::store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store};
-use engine::tariff::TouPrices;
+use engine::store::Store;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+
+mod common;
 
 #[actix_rt::test]
 async fn a_recovered_session_holds_what_the_ledger_holds_for_it() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteConfig::new(dir.path().join("t.db"))).unwrap();
-    let tariff = store.create_tariff(1, "flat", &TouPrices::flat(dec!(0.8), dec!(0.4))).await.unwrap();
-    let station = store
-        .create_station(&NewStation {
-            operator_id: 1,
-            name: "s".into(),
-            tariff_id: tariff.id,
-            utc_offset_minutes: 480,
-            service_fee: Decimal::ZERO,
-            minimum_charge: Decimal::ZERO,
-            merchant_id: None,
-            details: None,
-        })
-        .await
-        .unwrap();
-    let pile = PileId("P1".into());
-    let created_at = Utc::now();
-    store
-        .create_pile(&PileRecord {
-            id: pile.clone(),
-            station_id: station.id,
-            protocol: Protocol::Dny,
-            ports: 2,
-            created_at,
-        })
-        .await
-        .unwrap();
+    let (store, tariff, record) = common::store_with_pile(dir.path()).await;
+    let (pile, created_at) = (record.id.clone(), record.created_at);
     let driver = store.create_driver("13800000000", None, None).await.unwrap().id;
     store.post_entry(&Entry::top_up("o-1", driver, "sandbox", dec!(50), created_at)).await.unwrap();
 
@@ -64,7 +39,7 @@ async fn a_recovered_session_holds_what_the_ledger_holds_for_it() {
             id.clone(),
             pile.clone(),
             PortNo(1),
-            station.id,
+            record.station_id,
             terms,
             created_at,
         ))

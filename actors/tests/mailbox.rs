@@ -6,36 +6,13 @@ use std::sync::Arc;
 use actors::adapter::{PileEvent, PortReport};
 use actors::metrics::Mailbox;
 use actors::{pile, registry, Platform};
-use engine::domain::{PileId, PortNo, PortStatus, Protocol};
-use engine::store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store};
-use engine::tariff::TouPrices;
-use rust_decimal::Decimal;
-use rust_decimal_macros::dec;
+use engine::domain::{PortNo, PortStatus};
+use engine::store::PileRecord;
+
+mod common;
 
 async fn platform(dir: &std::path::Path) -> (Arc<Platform>, PileRecord) {
-    let store = SqliteStore::open(SqliteConfig::new(dir.join("t.db"))).unwrap();
-    let tariff = store.create_tariff(1, "flat", &TouPrices::flat(dec!(0.8), dec!(0.4))).await.unwrap();
-    let station = store
-        .create_station(&NewStation {
-            operator_id: 1,
-            name: "s".into(),
-            tariff_id: tariff.id,
-            utc_offset_minutes: 480,
-            service_fee: Decimal::ZERO,
-            minimum_charge: Decimal::ZERO,
-            merchant_id: None,
-            details: None,
-        })
-        .await
-        .unwrap();
-    let record = PileRecord {
-        id: PileId("P1".into()),
-        station_id: station.id,
-        protocol: Protocol::Dny,
-        ports: 2,
-        created_at: chrono::Utc::now(),
-    };
-    store.create_pile(&record).await.unwrap();
+    let (store, _, record) = common::store_with_pile(dir).await;
     (Platform::new(actors::Config::default(), Arc::new(store)), record)
 }
 
