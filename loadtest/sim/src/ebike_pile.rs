@@ -324,20 +324,8 @@ impl EbikePile {
     }
 
     /// The first event matching `pred` within `timeout`, skipping others.
-    pub async fn wait_for(
-        &mut self,
-        mut pred: impl FnMut(&Event) -> bool,
-        timeout: Duration,
-    ) -> Option<Event> {
-        let wanted = async {
-            while let Some(event) = self.events.recv().await {
-                if pred(&event) {
-                    return Some(event);
-                }
-            }
-            None
-        };
-        tokio::time::timeout(timeout, wanted).await.ok().flatten()
+    pub async fn wait_for(&mut self, pred: impl FnMut(&Event) -> bool, timeout: Duration) -> Option<Event> {
+        crate::wait_for(&mut self.events, pred, timeout).await
     }
 
     /// A bike is plugged into (or unplugged from) `port`. The pile sends a

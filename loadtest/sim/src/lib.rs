@@ -53,3 +53,21 @@ impl Dialer {
         (self.0)()
     }
 }
+
+/// The first of a pile's events matching `pred` within `timeout`, skipping
+/// the others; `None` on timeout or once the pile is gone.
+async fn wait_for<E>(
+    events: &mut tokio::sync::mpsc::Receiver<E>,
+    mut pred: impl FnMut(&E) -> bool,
+    timeout: std::time::Duration,
+) -> Option<E> {
+    let wanted = async {
+        while let Some(event) = events.recv().await {
+            if pred(&event) {
+                return Some(event);
+            }
+        }
+        None
+    };
+    tokio::time::timeout(timeout, wanted).await.ok().flatten()
+}
