@@ -3,9 +3,9 @@
 //! pile logged in to node B, and commands sent to node A reaching it
 //! through B. And `chargeplane export` moving a data directory whole.
 
-use crate::common;
+use crate::common::{self, free_port, BIN};
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,11 +14,6 @@ use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(20);
-const BIN: &str = env!("CARGO_BIN_EXE_chargeplane-e2e");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// A `chargeplane serve` process; killed when dropped.
 struct Node {

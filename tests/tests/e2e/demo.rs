@@ -3,17 +3,10 @@
 //! it removes its throwaway data when it stops.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common;
-
-const BIN: &str = env!("CARGO_BIN_EXE_chargeplane-e2e");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::common::{self, free_port, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_charges_and_bills_within_a_minute_and_cleans_up() {

@@ -128,7 +128,7 @@ fn a_second_server_on_one_data_directory_is_refused_naming_it() {
 #[test]
 fn create_admin_without_a_data_dir_says_which_store_it_wrote() {
     let cwd = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chargeplane-e2e"))
+    let out = std::process::Command::new(crate::common::BIN)
         .args(["create-admin", "--username", "admin"])
         .current_dir(cwd.path())
         .env("CHARGEPLANE_ADMIN_PASSWORD", crate::common::ADMIN_PASSWORD)

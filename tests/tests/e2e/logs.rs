@@ -2,19 +2,12 @@
 //! can take, one per HTTP request with who asked and never a secret, no
 //! colour codes in a file, and start-up errors that name what they concern.
 
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{self, ADMIN_PASSWORD, WAIT};
-
-const BIN: &str = env!("CARGO_BIN_EXE_chargeplane-e2e");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::common::{self, free_port, ADMIN_PASSWORD, BIN, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_have_a_line_per_request_with_the_caller_and_no_secrets() {

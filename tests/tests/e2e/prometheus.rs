@@ -10,12 +10,12 @@
 use crate::common;
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{free_port, Server};
 use engine::domain::PileId;
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use serde_json::Value;
@@ -31,10 +31,6 @@ fn ops_dir() -> PathBuf {
 fn installed(bin: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(bin).is_file()))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A Prometheus server in a child process with its own storage, scraping
@@ -380,8 +376,7 @@ fn the_systemd_unit_verifies_clean() {
     assert!(unit.contains("ExecStart=/usr/bin/chargeplane serve") && unit.contains("LimitNOFILE="));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chargeplane.service");
-    std::fs::write(&path, unit.replace("/usr/bin/chargeplane", env!("CARGO_BIN_EXE_chargeplane-e2e")))
-        .unwrap();
+    std::fs::write(&path, unit.replace("/usr/bin/chargeplane", crate::common::BIN)).unwrap();
     let out = Command::new("systemd-analyze").arg("verify").arg(&path).output().unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && said.trim().is_empty(), "{said}");

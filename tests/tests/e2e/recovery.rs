@@ -3,9 +3,9 @@
 //! charge and bills nothing twice; SIGTERM flushes what it holds.
 
 use crate::common;
-use common::dec;
+use common::{dec, free_port};
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,10 +29,6 @@ struct Server {
     piles: SocketAddr,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 impl Server {
     fn config(dir: &Path, sample_flush_ms: u64) -> PathBuf {
         let (piles, http) = (free_port(), free_port());
@@ -43,7 +39,7 @@ impl Server {
         );
         std::fs::write(&path, toml).unwrap();
         // The first admin, as an operator would create it before serving.
-        let created = Command::new(env!("CARGO_BIN_EXE_chargeplane-e2e"))
+        let created = Command::new(crate::common::BIN)
             .args(["create-admin", "--username", "admin", "--config"])
             .arg(&path)
             .env("CHARGEPLANE_ADMIN_PASSWORD", common::ADMIN_PASSWORD)
@@ -61,7 +57,7 @@ impl Server {
             line.split('"').nth(1).unwrap().parse().unwrap()
         };
         let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_chargeplane-e2e"))
+        let child = Command::new(crate::common::BIN)
             .args(["serve", "--config"])
             .arg(&cfg)
             .env("RUST_LOG", "info")

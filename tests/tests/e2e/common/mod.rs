@@ -299,6 +299,14 @@ impl Server {
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The `chargeplane` binary, for tests that run the real process.
+pub const BIN: &str = env!("CARGO_BIN_EXE_chargeplane-e2e");
+
+/// A local port free a moment ago, for a server process to listen on.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// A money or energy amount from JSON, where it is always a string.
 pub fn dec(v: &Value) -> Decimal {
     v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
