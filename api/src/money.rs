@@ -205,19 +205,21 @@ impl Money {
     ) -> ApiResult<Vec<Refunded>> {
         let filter = EntryFilter { account: Some(Account::Wallet(driver)), ..Default::default() };
         let paid_in = engine::ledger::refundable(driver, &state.store.entries(&filter).await?);
-        let (takers, others): (Vec<_>, Vec<_>) =
-            paid_in.iter().partition(|(name, _)| self.provider(name).is_some_and(|p| p.refunds()));
-        let mut plan = Vec::new();
-        let mut left = amount;
-        for (name, most) in takers {
-            let Some(provider) = self.provider(name).filter(|_| !left.is_zero()) else { break };
-            let part = left.min(*most);
-            plan.push((provider, part));
-            left -= part;
+        let (mut plan, mut others, mut left) = (Vec::new(), Vec::new(), amount);
+        for (name, most) in &paid_in {
+            match self.provider(name).filter(|p| p.refunds()) {
+                Some(provider) if !left.is_zero() => {
+                    let part = left.min(*most);
+                    plan.push((provider, part));
+                    left -= part;
+                }
+                Some(_) => {}
+                None => others.push(name),
+            }
         }
         if !left.is_zero() {
             let here = amount - left;
-            if let Some((name, _)) = others.first() {
+            if let Some(name) = others.first() {
                 let why = format!("{here} can be refunded here; money paid in through {name} is refunded in its own console");
                 return Err(ApiError::conflict("refunds_unsupported", why));
             }
