@@ -6,7 +6,7 @@
 
 use engine::accounts::{self, Grant, Status};
 use engine::domain::Payer;
-use engine::domain::StationId;
+use engine::domain::{PileId, StationId};
 use engine::ledger::Account;
 use engine::pricing::Discount;
 use rust_decimal::Decimal;
@@ -103,13 +103,15 @@ impl From<&crate::port::StartError> for CardRefusal {
 
 /// Who pays for a charge a card made while the pile was offline: its
 /// account's wallet, with nothing held, at the class's discount, and never
-/// more than the configured offline cap. A card that is unknown here, or
-/// frozen or cancelled (or whose account is), is billed to no one: the
-/// operator sees the charge unpaid, and `Err(Outside)` says why so an alarm
-/// can be raised. A store that cannot answer is an error, so the record is
-/// billed when the pile sends it again rather than to no one.
+/// more than the configured offline cap. A card not on this pile's offline
+/// list, unknown here, or frozen or cancelled (or whose account is), is
+/// billed to no one: the operator sees the charge unpaid, and the `Err`
+/// says why so an alarm can be raised. A store that cannot answer is an
+/// error, so the record is billed when the pile sends it again rather than
+/// to no one.
 pub async fn offline_payer(
     p: &Platform,
+    pile: &PileId,
     station: StationId,
     card: &str,
     at: chrono::DateTime<chrono::Utc>,
@@ -118,6 +120,9 @@ pub async fn offline_payer(
     let cap = Some(p.config.offline_charge_cap);
     let driver = match p.store.card(card).await? {
         None => return Ok(Err("a card with no account")),
+        Some(_) if !p.store.offline_cards(pile).await?.iter().any(|c| c == card) => {
+            return Ok(Err("a card not on this pile's offline list"))
+        }
         Some(c) if c.status != Status::Active => return Ok(Err("a card that is not active")),
         Some(c) => p.store.driver(c.driver_id).await?,
     };

@@ -368,8 +368,18 @@ impl Handler<Event> for Pile {
             PileEvent::MaintenanceResult { kind, ok, detail } => {
                 let outcome = if ok { Outcome::Acknowledged } else { Outcome::Refused };
                 let now = self.platform.now();
-                if self.commands.finish(Which::Kind(kind), outcome, Some(detail), now).is_some() {
-                    self.platform.metrics.maintenance.with_label_values(&[kind, outcome.as_str()]).inc();
+                let Some(done) = self.commands.finish(Which::Kind(kind), outcome, Some(detail), now) else {
+                    return;
+                };
+                self.platform.metrics.maintenance.with_label_values(&[kind, outcome.as_str()]).inc();
+                // Off the offline list once the pile says they are off it.
+                if let (Maintenance::OfflineCardsClear { cards }, true) = (&done.command, ok) {
+                    let (p, pile, cards) = (self.platform.clone(), self.id.clone(), cards.clone());
+                    actix_rt::spawn(async move {
+                        if let Err(e) = p.store.set_offline_cards(&pile, &cards, false).await {
+                            tracing::error!(%pile, error = %e, "could not take cards off the offline list");
+                        }
+                    });
                 }
             }
             PileEvent::Supply { voltage } => {

@@ -694,18 +694,20 @@ async fn bill_offline(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
     let started = record.started_offline.unwrap_or(record.ended_at);
     let station = ctx.station.clone();
     let purchase = match &record.card {
-        Some(card) => match crate::card::offline_payer(&p, station.record.id, card, started).await {
-            Ok(Ok(purchase)) => purchase,
-            Ok(Err(why)) => {
-                let message =
-                    format!("offline charge {} by {why} ({card}): billed to no one", record.session);
-                offline_alarm(&ctx, message, p.now());
-                Default::default()
+        Some(card) => {
+            match crate::card::offline_payer(&p, &ctx.pile_id, station.record.id, card, started).await {
+                Ok(Ok(purchase)) => purchase,
+                Ok(Err(why)) => {
+                    let message =
+                        format!("offline charge {} by {why} ({card}): billed to no one", record.session);
+                    offline_alarm(&ctx, message, p.now());
+                    Default::default()
+                }
+                Err(e) => {
+                    return tracing::error!(session = %record.session, error = %e, "could not find who pays an offline charge; the pile will resend")
+                }
             }
-            Err(e) => {
-                return tracing::error!(session = %record.session, error = %e, "could not find who pays an offline charge; the pile will resend")
-            }
-        },
+        }
         None => Default::default(),
     };
     let mut rec = SessionRecord::new(

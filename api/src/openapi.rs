@@ -105,6 +105,7 @@ use crate::routes::{
         piles::command,
         piles::commands,
         piles::diagnostics,
+        piles::offline_cards,
         piles::one_command,
         sessions::get,
         sessions::samples,

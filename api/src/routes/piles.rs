@@ -37,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/piles/{id}/commands", manager(forwarded(web::post().to(command))))
         .route("/piles/{id}/commands", staff(forwarded(web::get().to(commands))))
         .route("/piles/{id}/diagnostics", staff(web::get().to(diagnostics)))
+        .route("/piles/{id}/offline-cards", staff(web::get().to(offline_cards)))
         .route("/piles/{id}/commands/{command}", staff(forwarded(web::get().to(one_command))));
 }
 
@@ -528,6 +529,11 @@ async fn command(
         MaintainError::Unsupported(m) => ApiError::invalid("kind", m),
         MaintainError::InProgress(_) => ApiError::conflict("command_in_progress", e.to_string()),
     })?;
+    // Listed once sent: a card the pile may hold is one its offline charges
+    // are billed to. Taken off when the pile confirms (the pile actor).
+    if let Maintenance::OfflineCardsSync { cards } = &command.command {
+        state.store.set_offline_cards(&record.id, cards, true).await?;
+    }
     Ok(HttpResponse::Accepted().json(command))
 }
 
@@ -565,6 +571,23 @@ async fn diagnostics(
     let record = scope.pile(&state, &id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     Ok(HttpResponse::Ok().json(state.store.diagnostics(&record.id, limit).await?))
+}
+
+/// The cards the pile may let charge while offline: its offline charges are
+/// billed only to these.
+#[utoipa::path(
+    get,
+    path = "/api/v1/piles/{id}/offline-cards",
+    tag = "piles",
+    params(("id" = String, Path, description = "The pile")),
+    responses(
+        (status = 200, description = "Card numbers (16 hex digits), in order", body = Vec<String>),
+    ),
+    security(("bearer" = [])),
+)]
+async fn offline_cards(state: State, scope: Scope, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let record = scope.pile(&state, &id).await?;
+    Ok(HttpResponse::Ok().json(state.store.offline_cards(&record.id).await?))
 }
 
 #[utoipa::path(

@@ -60,6 +60,8 @@ pub enum Record {
     Token(String, Token),
     /// Something taken out of service, and since when.
     OutOfService(Item, DateTime<Utc>),
+    /// A pile's offline card list; imported cards join any already listed.
+    OfflineCards(PileId, Vec<String>),
 }
 
 /// The tables, in the order they are copied: every record's parents (and a
@@ -88,10 +90,11 @@ pub enum Table {
     Users,
     Tokens,
     OutOfService,
+    OfflineCards,
 }
 
 impl Table {
-    pub const ALL: [Table; 21] = [
+    pub const ALL: [Table; 22] = [
         Table::Operators,
         Table::Tariffs,
         Table::Plans,
@@ -113,6 +116,7 @@ impl Table {
         Table::Users,
         Table::Tokens,
         Table::OutOfService,
+        Table::OfflineCards,
     ];
 
     pub fn name(self) -> &'static str {
@@ -138,6 +142,7 @@ impl Table {
             Table::Users => "users",
             Table::Tokens => "tokens",
             Table::OutOfService => "out_of_service",
+            Table::OfflineCards => "offline_cards",
         }
     }
 }

@@ -366,6 +366,12 @@ pub trait Store: Send + Sync + 'static {
     async fn out_of_service(&self, item: &Item) -> Result<Option<DateTime<Utc>>>;
     /// The keys of every item of a kind that is out of service, and since when.
     async fn out_of_service_all(&self, kind: ItemKind) -> Result<HashMap<String, DateTime<Utc>>>;
+    /// Puts cards on a pile's offline list (`listed`) or takes them off. The
+    /// list is what the pile may let charge while it cannot reach the
+    /// platform, so its offline charges are billed only to cards on it.
+    async fn set_offline_cards(&self, pile: &PileId, cards: &[String], listed: bool) -> Result<()>;
+    /// A pile's offline list, in card order.
+    async fn offline_cards(&self, pile: &PileId) -> Result<Vec<String>>;
 
     // Moving a store, and several nodes on one store.
 

@@ -50,6 +50,7 @@ pub async fn run(store: Arc<dyn Store>) {
     station_details_round_trip_and_stations_are_listed(&store).await;
     operators_own_what_is_created_for_them(&store).await;
     edits_replace_and_items_go_out_of_service(&store).await;
+    offline_lists_are_kept_per_pile(&store).await;
     money::run(&store).await;
     reports::run(&store).await;
     cluster::pile_directory_moves_with_the_pile_and_lapses(&store).await;
@@ -140,6 +141,19 @@ async fn edits_replace_and_items_go_out_of_service(db: &Db) {
     assert_eq!(db.out_of_service(&closed).await.unwrap(), None);
     db.set_out_of_service(&closed, Some(t(7))).await.unwrap();
     assert_eq!(db.out_of_service(&closed).await.unwrap(), Some(t(7)));
+}
+
+async fn offline_lists_are_kept_per_pile(db: &Db) {
+    let (a, b) = (site(db).await.pile, site(db).await.pile);
+    let cards = |l: &[&str]| l.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    assert_eq!(db.offline_cards(&a).await.unwrap(), Vec::<String>::new());
+    db.set_offline_cards(&a, &cards(&["00000000000000C2", "00000000000000A1"]), true).await.unwrap();
+    db.set_offline_cards(&a, &cards(&["00000000000000A1"]), true).await.unwrap();
+    db.set_offline_cards(&b, &cards(&["00000000000000B1"]), true).await.unwrap();
+    assert_eq!(db.offline_cards(&a).await.unwrap(), cards(&["00000000000000A1", "00000000000000C2"]));
+    db.set_offline_cards(&a, &cards(&["00000000000000A1", "00000000000000FF"]), false).await.unwrap();
+    assert_eq!(db.offline_cards(&a).await.unwrap(), cards(&["00000000000000C2"]));
+    assert_eq!(db.offline_cards(&b).await.unwrap(), cards(&["00000000000000B1"]), "piles apart");
 }
 
 async fn diagnostics_come_back_newest_first(db: &Db) {

@@ -228,6 +228,7 @@ async fn a_charge_started_offline_by_card_is_billed_from_its_record_once() {
     let card = json!({"number": "1234000000000009", "kind": "physical"});
     let (s, c) = server.post(&format!("/api/v1/drivers/{driver}/cards"), card).await;
     assert_eq!(s, 201, "{c}");
+    list_offline(&server, id, "1234000000000009").await;
 
     // An offline card charged 12 kWh an hour ago while the pile could not
     // reach the platform; the record is all the platform ever sees of it.
@@ -249,6 +250,15 @@ async fn a_charge_started_offline_by_card_is_billed_from_its_record_once() {
     // left (a charge beyond the balance would leave the driver owing).
     let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
     assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(2.00), dec!(0)), "{wallet}");
+}
+
+/// Puts a card on the pile's offline list (the pile need not answer).
+async fn list_offline(server: &Server, id: &str, card: &str) {
+    let sync = json!({"kind": "offline_cards_sync", "cards": [card]});
+    let (s, cmd) = server.post(&format!("/api/v1/piles/{id}/commands"), sync).await;
+    assert_eq!(s, 202, "{cmd}");
+    let (_, listed) = server.get(&format!("/api/v1/piles/{id}/offline-cards")).await;
+    assert_eq!(listed, json!([card]));
 }
 
 /// The record of a charge an offline card made an hour ago: `kwh` at
@@ -292,6 +302,7 @@ async fn an_offline_charge_takes_no_more_than_the_cap_and_an_unknown_card_pays_n
     let (driver, token) = server.driver(&codes, "13900000008", "20.00").await;
     let card = json!({"number": "1234000000000008", "kind": "physical"});
     assert_eq!(server.post(&format!("/api/v1/drivers/{driver}/cards"), card).await.0, 201);
+    list_offline(&server, id, "1234000000000008").await;
 
     // 12 kWh would cost 18.00: the wallet gives no more than the cap.
     let (serial, record) = offline_record(id, [0x12, 0x34, 0, 0, 0, 0, 0, 8], dec!(12));
@@ -317,6 +328,51 @@ async fn an_offline_charge_takes_no_more_than_the_cap_and_an_unknown_card_pays_n
     assert!(texts.iter().any(|t| t.contains("no account")), "{alarms}");
     let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
     assert_eq!(dec(&wallet["balance"]), dec!(10.00), "{wallet}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_charge_is_billed_only_to_a_card_on_that_piles_offline_list() {
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| c.notify_webhook = Some(hook));
+    let (listing, other) = ("60000000000010", "60000000000011");
+    let station = server.station_with_pile(listing, 1).await;
+    server.register(other, station, 1).await;
+    let (mut a, mut b) = (login(&server, listing).await, login(&server, other).await);
+    let (driver, token) = server.driver(&codes, "13900000010", "20.00").await;
+    let card = json!({"number": "1234000000000010", "kind": "physical"});
+    assert_eq!(server.post(&format!("/api/v1/drivers/{driver}/cards"), card).await.0, 201);
+    list_offline(&server, listing, "1234000000000010").await;
+    let physical = [0x12, 0x34, 0, 0, 0, 0, 0, 0x10];
+
+    // The other pile was never given the card: its offline charge with it
+    // is acknowledged, billed to no one and alarmed.
+    let (serial, record) = offline_record(other, physical, dec!(2));
+    b.send(Message::TransactionRecord(record));
+    b.wait_for(|e| matches!(e, Event::RecordAcked { invalid: false, .. }), WAIT).await.unwrap();
+    let done = server.until(&format!("/api/v1/sessions/{serial}"), |v| v["state"] == "finished").await;
+    assert!(done["terms"].is_object() && done["terms"]["payer"].is_null(), "{done}");
+    let offline = |v: &Value| v.as_array().is_some_and(|l| l.iter().any(|a| a["kind"] == "offline_charge"));
+    let alarms = server.until("/api/v1/alarms", offline).await;
+    let alarm = alarms.as_array().unwrap().iter().find(|a| a["kind"] == "offline_charge").unwrap();
+    assert!(alarm["message"].as_str().unwrap().contains("offline list"), "{alarm}");
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!(dec(&wallet["balance"]), dec!(20.00), "{wallet}");
+
+    // Taken off the listing pile once it confirms; its later record pays nothing.
+    let clear = json!({"kind": "offline_cards_clear", "cards": ["1234000000000010"]});
+    assert_eq!(server.post(&format!("/api/v1/piles/{listing}/commands"), clear).await.0, 202);
+    a.wait_for(|e| matches!(e, Event::Frame(Message::OfflineCardClear(_))), WAIT).await.unwrap();
+    let removed = ykc::CardRemoval { physical_card: physical, ok: true, reason: 0 };
+    let pile = PileId(listing.into());
+    a.send(Message::OfflineCardClearResult(ykc::OfflineCardClearResult { pile, cards: vec![removed] }));
+    server.until(&format!("/api/v1/piles/{listing}/offline-cards"), |v| v == &json!([])).await;
+    let (serial, record) = offline_record(listing, physical, dec!(2));
+    a.send(Message::TransactionRecord(record));
+    a.wait_for(|e| matches!(e, Event::RecordAcked { invalid: false, .. }), WAIT).await.unwrap();
+    let done = server.until(&format!("/api/v1/sessions/{serial}"), |v| v["state"] == "finished").await;
+    assert!(done["terms"].is_object() && done["terms"]["payer"].is_null(), "{done}");
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!(dec(&wallet["balance"]), dec!(20.00), "{wallet}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

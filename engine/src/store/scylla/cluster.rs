@@ -143,6 +143,7 @@ impl Db {
                 let values = (x.id, &x.name, dec(x.commission_percent), micros(x.created_at), x.operator_id);
                 self.cql.write("importing a merchant", &m.merchant_insert, values).await
             }
+            Record::OfflineCards(pile, cards) => self.set_offline_cards(pile, cards, true).await,
             Record::OutOfService(item, since) => {
                 let values = (item.kind.as_str(), item.key.as_str(), micros(*since));
                 self.cql.write("importing out of service", &st.edits.out_insert, values).await

@@ -1109,6 +1109,9 @@ pub(super) struct EditStatements {
     pub out_delete: PreparedStatement,
     pub out_get: PreparedStatement,
     pub out_kind: PreparedStatement,
+    pub offline_insert: PreparedStatement,
+    pub offline_delete: PreparedStatement,
+    pub offline_list: PreparedStatement,
 }
 
 impl EditStatements {
@@ -1134,6 +1137,11 @@ impl EditStatements {
             out_delete: p.prepare(Money, true, "DELETE FROM out_of_service WHERE kind = ? AND key = ?").await?,
             out_get: p.read(Money, "SELECT since FROM out_of_service WHERE kind = ? AND key = ?").await?,
             out_kind: p.read(Money, "SELECT key, since FROM out_of_service WHERE kind = ?").await?,
+            offline_insert: p.prepare(Money, true, "INSERT INTO offline_cards (pile_id, card) VALUES (?, ?)").await?,
+            offline_delete: p
+                .prepare(Money, true, "DELETE FROM offline_cards WHERE pile_id = ? AND card = ?")
+                .await?,
+            offline_list: p.read(Money, "SELECT card FROM offline_cards WHERE pile_id = ?").await?,
         })
     }
 }

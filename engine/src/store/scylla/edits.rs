@@ -1,5 +1,6 @@
 //! Editing what operators set up (stations, tariffs, plans, merchants) and
-//! taking things out of service. See `cql::EditStatements`.
+//! taking things out of service, and piles' offline card lists. See
+//! `cql::EditStatements`.
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use super::codec::{dec, micros, time, to_json};
 use super::Db;
 use crate::accounts::Merchant;
+use crate::domain::PileId;
 use crate::pricing::PricePlan;
 use crate::store::{Item, ItemKind, Result, Station, StoreError};
 use crate::tariff::Tariff;
@@ -80,5 +82,31 @@ impl Db {
         let rows =
             self.cql.rows::<(String, i64), _>("listing out of service", &self.st.edits.out_kind, &kind);
         rows.await?.into_iter().map(|(key, since)| Ok((key, time("since", since)?))).collect()
+    }
+
+    pub(super) async fn set_offline_cards(
+        &self,
+        pile: &PileId,
+        cards: &[String],
+        listed: bool,
+    ) -> Result<()> {
+        let st = &self.st.edits;
+        let (what, stmt) = if listed {
+            ("listing an offline card", &st.offline_insert)
+        } else {
+            ("unlisting an offline card", &st.offline_delete)
+        };
+        for card in cards {
+            self.cql.write(what, stmt, (&pile.0, card)).await?;
+        }
+        Ok(())
+    }
+
+    /// Clustered by card, so the partition reads in card order.
+    pub(super) async fn offline_cards(&self, pile: &PileId) -> Result<Vec<String>> {
+        let key = (&pile.0,);
+        let rows =
+            self.cql.rows::<(String,), _>("reading an offline list", &self.st.edits.offline_list, &key);
+        Ok(rows.await?.into_iter().map(|(card,)| card).collect())
     }
 }

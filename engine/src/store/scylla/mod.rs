@@ -703,6 +703,15 @@ impl Store for ScyllaStore {
         self.db.out_of_service_all(kind).await
     }
 
+    async fn set_offline_cards(&self, pile: &PileId, cards: &[String], listed: bool) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.set_offline_cards(pile, cards, listed).await)
+    }
+
+    async fn offline_cards(&self, pile: &PileId) -> Result<Vec<String>> {
+        self.db.offline_cards(pile).await
+    }
+
     async fn import(&self, records: Vec<crate::store::Record>) -> Result<()> {
         let db = &self.db;
         db.cql.count(db.import(&records).await)

@@ -508,8 +508,17 @@ const V9: &[&str] = &[
     ) WITH default_time_to_live = 90",
 ];
 
+const V10: &[&str] = &[
+    // Each pile's offline card list (docs/scylla.md): a partition per pile.
+    "CREATE TABLE IF NOT EXISTS offline_cards (
+        pile_id text,
+        card    text,
+        PRIMARY KEY ((pile_id), card)
+    )",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

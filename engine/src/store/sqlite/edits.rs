@@ -1,5 +1,5 @@
 //! The SQL of editing what operators set up: stations, tariffs, plans and
-//! merchants, and taking things out of service.
+//! merchants, taking things out of service, and piles' offline card lists.
 
 use std::collections::HashMap;
 
@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::codec::{micros, time, to_json};
 use crate::accounts::Merchant;
+use crate::domain::PileId;
 use crate::pricing::PricePlan;
 use crate::store::{Item, ItemKind, Result, Station, StoreError};
 use crate::tariff::Tariff;
@@ -76,5 +77,24 @@ pub(super) fn out_of_service_all(
 ) -> rusqlite::Result<HashMap<String, DateTime<Utc>>> {
     c.prepare_cached("SELECT key, since FROM out_of_service WHERE kind = ?1")?
         .query_map([kind.as_str()], |r| Ok((r.get(0)?, time(r, 1)?)))?
+        .collect()
+}
+
+pub(super) fn set_offline_cards(c: &Connection, pile: &PileId, cards: &[String], listed: bool) -> Result<()> {
+    let sql = if listed {
+        "INSERT OR IGNORE INTO offline_cards (pile_id, card) VALUES (?1, ?2)"
+    } else {
+        "DELETE FROM offline_cards WHERE pile_id = ?1 AND card = ?2"
+    };
+    let mut stmt = c.prepare_cached(sql)?;
+    for card in cards {
+        stmt.execute(params![pile.0, card])?;
+    }
+    Ok(())
+}
+
+pub(super) fn offline_cards(c: &Connection, pile: &PileId) -> rusqlite::Result<Vec<String>> {
+    c.prepare_cached("SELECT card FROM offline_cards WHERE pile_id = ?1 ORDER BY card")?
+        .query_map([&pile.0], |r| r.get(0))?
         .collect()
 }

@@ -52,7 +52,7 @@ fn key(table: Table) -> (&'static str, bool) {
         Table::Entries => ("seq", true),
         Table::Piles | Table::Sessions | Table::Orders => ("id", false),
         Table::Samples | Table::BillRevisions => ("session_id", false),
-        Table::Diagnostics => ("pile_id", false),
+        Table::Diagnostics | Table::OfflineCards => ("pile_id", false),
         Table::Responses => ("key", false),
         Table::Cards => ("number", false),
         Table::Statements => ("merchant_id", true),
@@ -123,6 +123,10 @@ fn page(c: &Connection, table: Table, after: Option<String>, limit: usize) -> Re
                 let mut ds = read::diagnostics(c, &pile, i64::MAX as usize)?;
                 ds.reverse();
                 Some(Record::Diagnostics(pile, ds))
+            }
+            Table::OfflineCards => {
+                let pile = PileId(text.to_owned());
+                Some(Record::OfflineCards(pile.clone(), super::edits::offline_cards(c, &pile)?))
             }
             Table::Alarms => read::alarm(c, id)?.map(Record::Alarm),
             Table::Responses => {

@@ -159,6 +159,7 @@ fn one(c: &Connection, record: &Record) -> Result<()> {
             upsert("bill_revisions", "session_id, revision, bill, replaced_at", "session_id, revision"),
             params![bill.session_id.as_str(), revision, to_json(bill)?, micros(*replaced_at)],
         ),
+        Record::OfflineCards(pile, cards) => super::edits::set_offline_cards(c, pile, cards, true),
         Record::Diagnostics(pile, ds) => {
             c.prepare_cached("DELETE FROM diagnostics WHERE pile_id = ?1")?.execute([pile.as_str()])?;
             for d in ds {

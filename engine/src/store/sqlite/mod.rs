@@ -529,6 +529,16 @@ impl Store for SqliteStore {
         self.readers.read(move |c| edits::out_of_service_all(c, kind)).await
     }
 
+    async fn set_offline_cards(&self, pile: &PileId, cards: &[String], listed: bool) -> Result<()> {
+        let (pile, cards) = (pile.clone(), cards.to_vec());
+        self.writer.submit(move |c| edits::set_offline_cards(c, &pile, &cards, listed)).await
+    }
+
+    async fn offline_cards(&self, pile: &PileId) -> Result<Vec<String>> {
+        let pile = pile.clone();
+        self.readers.read(move |c| edits::offline_cards(c, &pile)).await
+    }
+
     async fn import(&self, records: Vec<super::Record>) -> Result<()> {
         self.writer.submit(move |c| import::import(c, &records)).await
     }

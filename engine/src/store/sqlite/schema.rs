@@ -355,9 +355,19 @@ CREATE TABLE pile_nodes (
 ) STRICT, WITHOUT ROWID;
 ";
 
+const V16: &str = "
+-- The cards each pile may let charge while it is offline (what the platform
+-- sent it): its offline charges are billed only to these.
+CREATE TABLE offline_cards (
+    pile_id TEXT NOT NULL,
+    card    TEXT NOT NULL,
+    PRIMARY KEY (pile_id, card)
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.
