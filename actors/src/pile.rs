@@ -524,6 +524,21 @@ pub struct StartCharge {
     pub purchase: Purchase,
 }
 
+/// The station has no power for the charge on this port (to the port).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PowerStop(pub PortNo);
+
+impl Handler<PowerStop> for Pile {
+    type Result = ();
+
+    fn handle(&mut self, PowerStop(no): PowerStop, ctx: &mut Context<Self>) {
+        if let Some(port) = self.port(no, ctx) {
+            port.do_send(port::PowerStop);
+        }
+    }
+}
+
 impl Handler<StartCharge> for Pile {
     type Result = ResponseFuture<Result<port::Started, port::StartError>>;
 
@@ -536,6 +551,7 @@ impl Handler<StartCharge> for Pile {
                 balance: msg.balance,
                 purchase: msg.purchase,
                 card: None,
+                resume: false,
             })
             .await
             .map_err(|_| port::StartError::Unavailable)?

@@ -70,6 +70,12 @@ pub enum StopError {
 struct Current {
     id: SessionId,
     actor: Addr<Session>,
+    /// What was bought and the balance told the pile, to start the charge
+    /// again if the station stops it for power (`None`: taken over from
+    /// storage after a restart).
+    bought: Option<Box<(Purchase, Decimal)>>,
+    /// The station stopped it for power: start it again once billed.
+    power_stopped: bool,
 }
 
 /// A pile has ten of these, mostly idle: what an idle port does not use
@@ -258,7 +264,7 @@ impl Handler<Resume> for Port {
         let id = record.id.clone();
         let actor = Session::new(self.session_ctx(ctx.address()), record).start();
         actor.do_send(session::Link(self.status != PortStatus::Offline));
-        self.current = Some(Current { id, actor });
+        self.current = Some(Current { id, actor, bought: None, power_stopped: false });
         self.occupied();
     }
 }
@@ -336,7 +342,8 @@ impl Port {
             };
             let verdict = match verdict {
                 Ok((purchase, balance)) => {
-                    let start = Start { queue: false, balance, purchase, card: Some((card.clone(), reply)) };
+                    let card = Some((card.clone(), reply));
+                    let start = Start { queue: false, balance, purchase, card, resume: false };
                     match me.send(start).await {
                         Ok(Ok(_)) => Ok(balance),
                         Ok(Err(e)) => Err(CardRefusal::from(&e)),
@@ -362,6 +369,8 @@ pub struct Start {
     pub purchase: Purchase,
     /// The card swipe this start answers.
     pub card: Option<(String, ReplyTo)>,
+    /// Resumes a charge the station stopped for power here.
+    pub resume: bool,
 }
 
 impl Handler<Start> for Port {
@@ -384,7 +393,8 @@ impl Handler<Start> for Port {
         let queue = msg.queue.then(|| ctx.address().recipient());
         let admit = self.station_addr().map(|station| {
             let key = (self.pile_id.clone(), self.no);
-            station.send(station::Admit { key, pile: self.pile.clone(), protocol: self.protocol, queue })
+            let (pile, protocol, resume) = (self.pile.clone(), self.protocol, msg.resume);
+            station.send(station::Admit { key, pile, protocol, queue, resume })
         });
         self.admitting = true;
         let admitted = async move {
@@ -403,7 +413,10 @@ impl Handler<station::Admitted> for Port {
 
     fn handle(&mut self, _: station::Admitted, ctx: &mut Context<Self>) {
         let Some(start) = self.queued.take() else { return };
-        if matches!(self.status, PortStatus::Offline | PortStatus::Fault | PortStatus::Charging) {
+        // A charge resumes only for a vehicle still plugged in.
+        let unplugged = start.resume && self.status == PortStatus::Idle;
+        if unplugged || matches!(self.status, PortStatus::Offline | PortStatus::Fault | PortStatus::Charging)
+        {
             tracing::info!(pile = %self.pile_id, port = %self.no, "queued charge dropped: the port can no longer start it");
             return self.report_power(None);
         }
@@ -484,11 +497,12 @@ impl Port {
         let now = self.platform.now();
         let local = now.with_timezone(&self.station.offset).naive_local();
         let id = adapter::session_id(self.protocol, &self.pile_id, self.no, local);
-        let terms = self.station.terms(msg.purchase);
+        let terms = self.station.terms(msg.purchase.clone());
         let record =
             SessionRecord::new(id.clone(), self.pile_id.clone(), self.no, self.station.record.id, terms, now);
         let session = Session::new(self.session_ctx(ctx.address()), record).start();
-        self.current = Some(Current { id: id.clone(), actor: session.clone() });
+        let bought = Some(Box::new((msg.purchase, msg.balance)));
+        self.current = Some(Current { id: id.clone(), actor: session.clone(), bought, power_stopped: false });
         self.occupied();
         self.report_power(None);
         Box::pin(
@@ -525,21 +539,94 @@ impl Handler<Stop> for Port {
     }
 }
 
-/// A session on this port ended (billed or failed).
+/// A session on this port ended: billed (`spent`: its total) or failed.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Ended(pub SessionId);
+pub struct Ended {
+    pub session: SessionId,
+    pub spent: Option<Decimal>,
+}
 
 impl Handler<Ended> for Port {
     type Result = ();
 
-    fn handle(&mut self, Ended(id): Ended, _: &mut Context<Self>) {
-        if self.current.as_ref().is_some_and(|c| c.id == id) {
-            self.current = None;
-            self.occupied();
-            self.report_power(None);
-            self.charge_over();
+    fn handle(&mut self, Ended { session, spent }: Ended, ctx: &mut Context<Self>) {
+        let Some(ended) = self.current.take_if(|c| c.id == session) else { return };
+        self.occupied();
+        self.report_power(None);
+        self.charge_over();
+        if let (true, Some(bought), Some(spent)) = (ended.power_stopped, ended.bought, spent) {
+            let (purchase, balance) = *bought;
+            self.resume_later(purchase, balance, spent, ctx);
         }
+    }
+}
+
+/// The station has no power left for the charge here: it is stopped and
+/// billed, then queued to resume as the same purchase, less what it spent.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PowerStop;
+
+impl Handler<PowerStop> for Port {
+    type Result = ();
+
+    fn handle(&mut self, _: PowerStop, _: &mut Context<Self>) {
+        if let Some(c) = &mut self.current {
+            c.power_stopped = true;
+            c.actor.do_send(session::Stop);
+        }
+    }
+}
+
+impl Port {
+    /// Queues again a charge stopped for power: a prepaid charge with what is
+    /// left of its prepayment, a wallet charge with a fresh hold. One that
+    /// can no longer buy anything ends here.
+    fn resume_later(
+        &mut self,
+        mut purchase: Purchase,
+        balance: Decimal,
+        spent: Decimal,
+        ctx: &mut Context<Self>,
+    ) {
+        let (platform, me) = (self.platform.clone(), ctx.address());
+        let (pile, port) = (self.pile_id.clone(), self.no);
+        actix_rt::spawn(async move {
+            if let Some(prepaid) = &mut purchase.prepaid {
+                *prepaid -= spent;
+            }
+            let balance = match &mut purchase.payer {
+                Some(payer) => {
+                    let wallet = engine::ledger::Account::Wallet(payer.driver);
+                    let funds = match platform.store.balance(&wallet).await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            return tracing::error!(%pile, %port, error = %e, "cannot resume a charge stopped for power")
+                        }
+                    };
+                    payer.held = purchase.prepaid.unwrap_or(platform.config.wallet_hold.min(funds));
+                    if payer.held > funds {
+                        payer.held = Decimal::ZERO;
+                    }
+                    payer.held
+                }
+                None => (balance - spent).max(Decimal::ZERO),
+            };
+            if balance <= Decimal::ZERO || purchase.prepaid.is_some_and(|p| p <= Decimal::ZERO) {
+                return tracing::info!(%pile, %port, "a charge stopped for power has nothing left to resume with");
+            }
+            let start = Start { queue: true, balance, purchase, card: None, resume: true };
+            match me.send(start).await {
+                Ok(Ok(started)) => {
+                    tracing::info!(%pile, %port, ?started, "a charge stopped for power resumes")
+                }
+                Ok(Err(e)) => {
+                    tracing::info!(%pile, %port, error = %e, "a charge stopped for power cannot resume")
+                }
+                Err(_) => {}
+            }
+        });
     }
 }
 

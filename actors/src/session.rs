@@ -120,10 +120,11 @@ impl Session {
         );
     }
 
-    fn end(&mut self, ctx: &mut Context<Self>, result: &'static str) {
+    /// `spent`: the bill's total, if it was billed.
+    fn end(&mut self, ctx: &mut Context<Self>, result: &'static str, spent: Option<Decimal>) {
         let m = &self.platform().metrics;
         m.sessions_finished.with_label_values(&[result]).inc();
-        self.ctx.port.do_send(port::Ended(self.rec.id.clone()));
+        self.ctx.port.do_send(port::Ended { session: self.rec.id.clone(), spent });
         ctx.stop();
     }
 
@@ -137,7 +138,7 @@ impl Session {
                 if let Err(e) = res {
                     tracing::error!(session = %s.rec.id, error = %e, "could not store a failed start");
                 }
-                s.end(ctx, "failed");
+                s.end(ctx, "failed", None);
             }));
         }
     }
@@ -222,7 +223,7 @@ impl Session {
                         let ack = PileCommand::AckRecord { port, session, accepted: true, reply };
                         pile.do_send(pile::Send(ack));
                     }
-                    s.end(ctx, "billed");
+                    s.end(ctx, "billed", Some(bill_total));
                 }
                 // Not acknowledged: the pile resends the record and the
                 // session, back as it was, bills it then.
@@ -332,7 +333,9 @@ impl Handler<Begin> for Session {
                     s.platform().metrics.sessions_started.inc();
                 }
                 // Nothing was stored: nothing to fail.
-                Err(port::StartError::Storage(_) | port::StartError::Refused(_)) => s.end(ctx, "failed"),
+                Err(port::StartError::Storage(_) | port::StartError::Refused(_)) => {
+                    s.end(ctx, "failed", None)
+                }
                 Err(_) => s.fail(ctx, StopReason { code: 0, text: "the pile is offline".into() }),
             }
             res

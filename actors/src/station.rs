@@ -103,8 +103,12 @@ pub struct Station {
     charging: HashMap<PortKey, Live>,
     seq: u64,
     last: Option<Allocation>,
-    /// Charges waiting for room, first come first served.
+    /// Charges waiting for room: those stopped for power first (in the
+    /// order they started), then new ones, first come first served.
     waiting: VecDeque<Waiting>,
+    /// Charges stopped for power, by port: when they started and what they
+    /// drew, so they resume in their turn and only where what they draw fits.
+    power_stopped: HashMap<PortKey, (u64, Decimal)>,
     over_since: Option<Instant>,
     alarms: Active,
 }
@@ -121,6 +125,7 @@ impl Station {
             seq: 0,
             last: None,
             waiting: VecDeque::new(),
+            power_stopped: HashMap::new(),
             over_since: None,
             alarms: Active::default(),
         }
@@ -201,12 +206,10 @@ impl Station {
         for (key, watts) in grants.chain(held) {
             let Some(live) = self.charging.get_mut(key).filter(|l| l.confirmed) else { continue };
             if watts.is_zero() && !std::mem::replace(&mut live.stopped, true) {
-                let session = live.session.as_ref().and_then(|s| self.platform.registry.sessions.get(s));
-                if let Some(session) = session {
-                    tracing::warn!(station = %self.ctx.record.id, port = ?key, "no power left for a charge; stopping it");
-                    self.platform.metrics.power_stops.inc();
-                    session.do_send(crate::session::Stop);
-                }
+                tracing::warn!(station = %self.ctx.record.id, port = ?key, "no power left for a charge; stopping it to resume later");
+                self.platform.metrics.power_stops.inc();
+                self.power_stopped.insert(key.clone(), (live.since, live.measured_w));
+                live.pile.do_send(pile::PowerStop(key.1));
             }
             let (pile, port) = key;
             per_pile.entry(pile.clone()).or_default().push((*port, live.session.clone(), watts));
@@ -348,7 +351,8 @@ impl Handler<SpawnPile> for Station {
 /// May a charge start on this port? Only if its minimum share fits under
 /// the limit. If not, it is refused, or queued when the port asks to wait
 /// (`queue`): queued charges are admitted first come first served as room
-/// frees up, and their port is told. Admitted ports count as charging at
+/// frees up, and their port is told. A charge the station stopped for power
+/// (`resume`) waits ahead of new ones and is admitted only when what it drew fits. Admitted ports count as charging at
 /// once, so two starts cannot squeeze into the same headroom.
 #[derive(Message)]
 #[rtype(result = "Result<Admission, String>")]
@@ -357,6 +361,9 @@ pub struct Admit {
     pub pile: Addr<Pile>,
     pub protocol: Protocol,
     pub queue: Option<Recipient<Admitted>>,
+    /// The charge the station stopped for power here, resuming: it keeps
+    /// its place ahead of new charges.
+    pub resume: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,25 +382,32 @@ struct Waiting {
     key: PortKey,
     pile: Addr<Pile>,
     protocol: Protocol,
-    port: Recipient<Admitted>,
+    /// Told when the charge may start; `None` when it asked not to wait.
+    port: Option<Recipient<Admitted>>,
+    /// A charge stopped for power: when it first started, what it drew.
+    resume: Option<(u64, Decimal)>,
 }
 
 impl Station {
-    /// Whether a new charge's minimum fits beside the charging ports.
-    fn fits(&mut self, power: &PowerConfig, key: &PortKey, protocol: Protocol) -> bool {
+    /// Whether a charge's minimum (or, resuming, what it drew) fits beside
+    /// the charging ports.
+    fn fits(&mut self, power: &PowerConfig, w: &Waiting) -> bool {
         let mut demands = self.demands(power);
-        demands.push(Self::demand(power, key.clone(), protocol, self.seq + 1, Decimal::ZERO));
-        !allocate(&self.input(power, &demands)).queued.contains(key)
+        let (since, drew) = w.resume.unwrap_or((self.seq + 1, Decimal::ZERO));
+        demands.push(Self::demand(power, w.key.clone(), w.protocol, since, drew));
+        !allocate(&self.input(power, &demands)).queued.contains(&w.key)
     }
 
-    fn admit(&mut self, key: PortKey, pile: Addr<Pile>, protocol: Protocol) {
+    fn admit(&mut self, w: Waiting) {
+        let Waiting { key, pile, protocol, resume, .. } = w;
         self.seq += 1;
+        let (since, measured_w) = resume.unwrap_or((self.seq, Decimal::ZERO));
         let live = Live {
             pile,
             protocol,
             session: None,
-            measured_w: Decimal::ZERO,
-            since: self.seq,
+            measured_w,
+            since,
             sent_w: None,
             confirmed: false,
             over_since: None,
@@ -406,14 +420,15 @@ impl Station {
     /// Admits queued charges, in order, while the next one fits.
     fn admit_waiting(&mut self) {
         let Some(power) = self.power.clone() else { return };
-        while let Some(next) = self.waiting.front() {
-            let (key, protocol) = (next.key.clone(), next.protocol);
-            if !self.fits(&power, &key, protocol) {
+        while let Some(next) = self.waiting.pop_front() {
+            if !self.fits(&power, &next) {
+                self.waiting.push_front(next);
                 break;
             }
-            let w = self.waiting.pop_front().expect("front exists");
-            w.port.do_send(Admitted);
-            self.admit(w.key, w.pile, w.protocol);
+            if let Some(port) = &next.port {
+                port.do_send(Admitted);
+            }
+            self.admit(next);
         }
         let queued = self.waiting.len() as i64;
         self.platform.metrics.station_queued.with_label_values(&[&self.label()]).set(queued);
@@ -428,21 +443,32 @@ impl Handler<Admit> for Station {
         if self.charging.contains_key(&msg.key) {
             return Ok(Admission::Now);
         }
-        // Nobody overtakes the queue.
-        if self.waiting.is_empty() && self.fits(&power, &msg.key, msg.protocol) {
-            self.admit(msg.key, msg.pile, msg.protocol);
+        let resume = self.power_stopped.remove(&msg.key).filter(|_| msg.resume);
+        let w = Waiting { key: msg.key, pile: msg.pile, protocol: msg.protocol, port: msg.queue, resume };
+        // Nobody overtakes the queue, but a resuming charge goes ahead of
+        // new ones, after those that started before it.
+        let ahead = match resume {
+            Some((since, _)) => {
+                self.waiting.iter().take_while(|o| o.resume.is_some_and(|r| r.0 < since)).count()
+            }
+            None => self.waiting.len(),
+        };
+        if ahead == 0 && self.fits(&power, &w) {
+            self.admit(w);
             return Ok(Admission::Now);
         }
-        if let Some(port) = msg.queue {
-            self.waiting.retain(|w| w.key != msg.key);
-            self.waiting.push_back(Waiting { key: msg.key, pile: msg.pile, protocol: msg.protocol, port });
-            let queued = self.waiting.len();
-            self.platform.metrics.station_queued.with_label_values(&[&self.label()]).set(queued as i64);
-            return Ok(Admission::Queued(queued));
+        if w.port.is_none() {
+            self.platform.metrics.station_refusals.with_label_values(&[&self.label()]).inc();
+            let limit = self.limit_w(&power);
+            let id = self.ctx.record.id;
+            return Err(format!("station {id} cannot fit another charge under its {limit} W limit"));
         }
-        self.platform.metrics.station_refusals.with_label_values(&[&self.label()]).inc();
-        let limit = self.limit_w(&power);
-        Err(format!("station {} cannot fit another charge under its {limit} W limit", self.ctx.record.id))
+        self.waiting.retain(|o| o.key != w.key);
+        let at = ahead.min(self.waiting.len());
+        self.waiting.insert(at, w);
+        let queued = self.waiting.len();
+        self.platform.metrics.station_queued.with_label_values(&[&self.label()]).set(queued as i64);
+        Ok(Admission::Queued(at + 1))
     }
 }
 

@@ -104,14 +104,31 @@ async fn ebike_charges_that_do_not_fit_are_refused_or_queued_and_the_latest_stop
     // That made room: the queued charge starts by itself.
     let ev = pile.wait_for(|e| matches!(e, EbikeEvent::Started { port: 4, .. }), WAIT).await;
     assert!(matches!(ev, Some(EbikeEvent::Started { accepted: true, .. })), "{ev:?}");
+    // The stopped charge, billed, waits to resume: ahead of any new one,
+    // and only once what it drew (440 W with the margin) fits.
     let view = server
-        .until(&power, |v| v["queued"] == json!([]) && v["ports"].as_array().is_some_and(|p| p.len() == 3))
+        .until(&power, |v| {
+            v["queued"] == json!([[id, 3]]) && v["ports"].as_array().is_some_and(|p| p.len() == 3)
+        })
         .await;
     assert!(dec(&view["measured_w"]) <= dec!(1000), "{view}");
+    let (s, late) = server.post(&format!("/api/v1/piles/{id}/ports/5/start"), json!({"queue": true})).await;
+    assert_eq!((s, late["position"].as_u64()), (202, Some(2)), "{late}");
     assert_eq!(
         server.metric(&format!("chargeplane_station_charges_refused_total{{station=\"{station}\"}}")).await,
         1.0
     );
+    // Drivers on ports 1 and 2 stop: port 3 resumes as a new charge first.
+    for port in 1..=2 {
+        assert_eq!(server.post(&format!("/api/v1/piles/{id}/ports/{port}/stop"), json!({})).await.0, 202);
+    }
+    let ev = pile.wait_for(|e| matches!(e, EbikeEvent::Started { port: 3 | 5, .. }), WAIT).await;
+    assert!(
+        matches!(&ev, Some(EbikeEvent::Started { port: 3, accepted: true, order }) if *order != sessions[2]),
+        "{ev:?}"
+    );
+    let view = server.until(&power, |v| v["ports"].as_array().is_some_and(|p| p.len() == 3)).await;
+    assert!(dec(&view["allocated_w"]) <= dec!(1000), "{view}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
