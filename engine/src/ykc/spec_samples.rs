@@ -57,27 +57,27 @@ fn pile(id: &str) -> PileId {
 }
 
 #[test]
-fn s4_2_login_reply_0x02() {
+fn s6_2_login_reply_0x02() {
     let msg = platform_sends("68 0C 0000 00 02 55031412782305 00 DA4C", true);
     assert_eq!(msg, LoginReply { pile: pile("55031412782305"), accepted: true }.into());
 }
 
 #[test]
-fn s4_3_heartbeat_0x03() {
+fn s6_3_heartbeat_0x03() {
     // The spec's checksum 6890 is wrong in both byte orders: the body alone.
     let (_, msg) = decode("68 0D 0001 00 03 32010200000001 01 00 6890", false);
     assert_eq!(msg, Heartbeat { pile: pile("32010200000001"), gun: 1, fault: false }.into());
 }
 
 #[test]
-fn s4_4_heartbeat_reply_0x04() {
+fn s6_4_heartbeat_reply_0x04() {
     // The spec's checksum 65B2 is wrong in both byte orders: the body alone.
     let msg = platform_sends("68 0D 3600 00 04 55031412782305 01 00 65B2", false);
     assert_eq!(msg, HeartbeatReply { pile: pile("55031412782305"), gun: 1 }.into());
 }
 
 #[test]
-fn s5_3_billing_model_request_0x09() {
+fn s6_7_billing_model_request_0x09() {
     // The spec's checksum DD25 is wrong in both byte orders: the body alone.
     let (_, msg) = decode("68 0B 0200 00 09 55031412782305 DD25", false);
     assert_eq!(msg, BillingModelRequest { pile: pile("55031412782305") }.into());
@@ -112,7 +112,7 @@ fn s11_3_firmware_upgrade_0x94() {
 }
 
 #[test]
-fn s4_1_login_0x01() {
+fn s6_1_login_0x01() {
     let wire = "68 22 0000 00 01 55031412782305 00 02 0F 56342E312E353000 01 01010101010101010101 04 675A";
     // The spec's checksum 675A is wrong in both byte orders: the body alone.
     let (_, msg) = decode(wire, false);
@@ -124,7 +124,7 @@ fn s4_1_login_0x01() {
 }
 
 #[test]
-fn s4_5_billing_model_check_0x05() {
+fn s6_5_billing_model_check_0x05() {
     // The spec's checksum 9C00 is wrong in both byte orders: the body alone.
     // The model number "0001" is BCD.
     let (_, msg) = decode("68 0D 0002 00 05 32010200000001 0001 9C00", false);
@@ -132,14 +132,14 @@ fn s4_5_billing_model_check_0x05() {
 }
 
 #[test]
-fn s4_6_billing_model_check_reply_0x06() {
+fn s6_6_billing_model_check_reply_0x06() {
     let msg = platform_sends("68 0E CE04 00 06 55031412782305 0000 00 8E2F", true);
     let expected = BillingModelCheckReply { pile: pile("55031412782305"), model: 0, differs: false };
     assert_eq!(msg, expected.into());
 }
 
 #[test]
-fn s5_4_billing_model_0x0a() {
+fn s6_8_billing_model_0x0a() {
     let wire = format!(
         "68 5E 0200 00 0A 55031412782305 0100 400D0300 9C400000 E0930400 9C400000 801A0600 9C400000
          20A10700 9C400000 00 {} 5E60",
