@@ -16,10 +16,11 @@
 //! | 0x19 | charge end |
 //! | 0x1B | error |
 //! | 0x1D | BMS stop |
-//! | 0x1F | charger stop |
-//! | 0x21 | charging phase: BMS demand and charger output |
-//! | 0x23 | battery status |
-//! | 0x25 | BMS abort / other |
+//! | 0x21 | charger stop |
+//! | 0x23 | charging phase: BMS demand and charger output |
+//! | 0x25 | charging phase: BMS information (cell voltages, temperatures) |
+//!
+//! The types are those of spec v1.6 §7.3–§7.10; there is no 0x1F.
 //!
 //! A body shorter than the 24-byte head is `DecodeError::Short`; everything
 //! after the head, however long, is `data`.
@@ -58,8 +59,7 @@ impl BmsFrame {
             kind::BMS_STOP => "BMS stop",
             kind::CHARGER_STOP => "charger stop",
             kind::BMS_DEMAND => "charging demand and output",
-            kind::BMS_BATTERY_STATUS => "battery status",
-            kind::BMS_ABORT => "BMS abort",
+            kind::BMS_INFO => "BMS information",
             _ => return None,
         })
     }
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn every_bms_type_round_trips_as_itself() {
-        // 0x23 battery status: SOC 57 %, a few status bytes.
+        // A few status bytes.
         let data: &[u8] = &[57, 0x0C, 0x3B, 0x4E, 0x1F, 0x00, 0x10];
         for &k in &kind::BMS {
             let m = Message::Bms(sample(k, data));
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn head_only_and_longest_bodies_round_trip() {
-        round_trip(Message::Bms(sample(kind::BMS_ABORT, &[])));
+        round_trip(Message::Bms(sample(kind::BMS_INFO, &[])));
         let long = BmsFrame { data: Bytes::from(vec![0xA5; MAX_BODY - 24]), ..sample(kind::BMS_DEMAND, &[]) };
         assert_eq!(round_trip(Message::Bms(long)).len(), MAX_BODY);
     }
@@ -144,7 +144,8 @@ mod tests {
     fn a_type_outside_the_bms_set_does_not_encode() {
         let m = Message::Bms(sample(kind::LOGIN, &[1, 2]));
         assert!(matches!(m.encode(0), Err(EncodeError::OutOfRange { .. })));
-        let m = Message::Bms(sample(0x16, &[]));
-        assert!(m.encode(0).is_err());
+        for k in [0x16, 0x1F] {
+            assert!(Message::Bms(sample(k, &[])).encode(0).is_err());
+        }
     }
 }

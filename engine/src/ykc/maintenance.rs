@@ -247,11 +247,11 @@ pub struct FirmwareUpgradeResult {
 }
 
 impl FirmwareUpgradeResult {
+    // The statuses of spec v1.6 §11.4.
     pub const SUCCESS: u8 = 0;
-    pub const SERVER_UNREACHABLE: u8 = 1;
-    pub const DOWNLOAD_FAILED: u8 = 2;
-    pub const VERIFY_FAILED: u8 = 3;
-    pub const WRITE_FAILED: u8 = 4;
+    pub const PILE_ID_MISMATCH: u8 = 1;
+    pub const MODEL_MISMATCH: u8 = 2;
+    pub const DOWNLOAD_TIMEOUT: u8 = 3;
 
     pub fn is_ok(&self) -> bool {
         self.status == Self::SUCCESS
@@ -261,10 +261,9 @@ impl FirmwareUpgradeResult {
     pub fn status_text(code: u8) -> &'static str {
         match code {
             Self::SUCCESS => "success",
-            Self::SERVER_UNREACHABLE => "cannot reach the server",
-            Self::DOWNLOAD_FAILED => "download failed",
-            Self::VERIFY_FAILED => "verification failed",
-            Self::WRITE_FAILED => "writing the firmware failed",
+            Self::PILE_ID_MISMATCH => "wrong pile id",
+            Self::MODEL_MISMATCH => "firmware does not match the pile model",
+            Self::DOWNLOAD_TIMEOUT => "downloading the firmware timed out",
             _ => "unknown",
         }
     }
@@ -396,10 +395,10 @@ mod tests {
         let done = FirmwareUpgradeResult { pile: pile(), status: FirmwareUpgradeResult::SUCCESS };
         assert!(done.is_ok());
         round_trip(Message::FirmwareUpgradeResult(done));
-        let failed = FirmwareUpgradeResult { pile: pile(), status: FirmwareUpgradeResult::VERIFY_FAILED };
+        let failed = FirmwareUpgradeResult { pile: pile(), status: FirmwareUpgradeResult::DOWNLOAD_TIMEOUT };
         assert!(!failed.is_ok());
         assert_eq!(round_trip(Message::FirmwareUpgradeResult(failed))[7], 3);
-        assert_eq!(FirmwareUpgradeResult::status_text(1), "cannot reach the server");
+        assert_eq!(FirmwareUpgradeResult::status_text(1), "wrong pile id");
         assert_eq!(FirmwareUpgradeResult::status_text(9), "unknown");
     }
 }

@@ -47,12 +47,11 @@ pub mod kind {
     pub const BMS_CHARGE_END: u8 = 0x19;
     pub const BMS_ERROR: u8 = 0x1B;
     pub const BMS_STOP: u8 = 0x1D;
-    pub const CHARGER_STOP: u8 = 0x1F;
-    pub const BMS_DEMAND: u8 = 0x21;
-    pub const BMS_BATTERY_STATUS: u8 = 0x23;
-    pub const BMS_ABORT: u8 = 0x25;
+    pub const CHARGER_STOP: u8 = 0x21;
+    pub const BMS_DEMAND: u8 = 0x23;
+    pub const BMS_INFO: u8 = 0x25;
     /// Every BMS sample frame: all decode to `Message::Bms`.
-    pub const BMS: [u8; 9] = [
+    pub const BMS: [u8; 8] = [
         BMS_HANDSHAKE,
         BMS_PARAMETERS,
         BMS_CHARGE_END,
@@ -60,8 +59,7 @@ pub mod kind {
         BMS_STOP,
         CHARGER_STOP,
         BMS_DEMAND,
-        BMS_BATTERY_STATUS,
-        BMS_ABORT,
+        BMS_INFO,
     ];
     pub const CARD_START: u8 = 0x31;
     pub const CARD_START_VERDICT: u8 = 0x32;

@@ -3,20 +3,24 @@
 //! (0x44 → 0x43), clears them (0x46 → 0x45) and asks whether the pile has
 //! them (0x48 → 0x47).
 //!
-//! The layouts chargeplane speaks; every list is a count byte and that many
-//! entries, and a frame carries as many entries as fit its 196-byte body:
+//! The layouts chargeplane speaks (spec v1.6 §8.11–§8.16). The platform's
+//! lists are a count byte and that many entries; the pile's answers have no
+//! count, their entries fill the rest of the body. A frame carries as many
+//! entries as fit its 196-byte body (the spec's own maxima of 15, 24 and 26
+//! cards would not fit its 200-byte frame limit):
 //!
 //! ```text
 //! 0x44 ↓ sync     pile 7 | count 1 | count × (logical card BCD 8 | physical card 8)   ≤ 11 cards
 //! 0x43 ↑ result   pile 7 | ok 1 (1 saved) | failure reason 1
 //! 0x46 ↓ clear    pile 7 | count 1 | count × physical card 8                          ≤ 23 cards
-//! 0x45 ↑ result   pile 7 | count 1 | count × (physical card 8 | ok 1 | reason 1)      ≤ 18 cards
+//! 0x45 ↑ result   pile 7 | n × (physical card 8 | ok 1 | reason 1)                    ≤ 18 cards
 //! 0x48 ↓ query    pile 7 | count 1 | count × physical card 8                          ≤ 23 cards
-//! 0x47 ↑ result   pile 7 | count 1 | count × (physical card 8 | present 1)            ≤ 20 cards
+//! 0x47 ↑ result   pile 7 | n × (physical card 8 | present 1)                          ≤ 21 cards
 //! ```
 //!
 //! Encoding more entries than fit is an error; send several frames. A body
-//! shorter than its count declares is `DecodeError::Short`.
+//! shorter than its count declares is `DecodeError::Short`; bytes after the
+//! last whole entry of an answer are ignored.
 
 use crate::domain::PileId;
 
@@ -24,8 +28,32 @@ use super::fields::{DecodeError, EncodeError, Reader, Writer};
 use super::frame::MAX_BODY;
 use super::message::Body;
 
-/// pile 7 + count 1, the head of every list frame.
+/// pile 7 + count 1, the head of every list the platform sends.
 const HEAD: usize = 8;
+
+/// pile 7, the head of the pile's answers, which carry no count.
+const ANSWER_HEAD: usize = 7;
+
+/// The whole entries of `size` bytes left in the body, each read by `entry`
+/// from its bytes; a partial entry at the end is ignored.
+fn read_entries<T>(r: &mut Reader<'_>, size: usize, entry: impl Fn(&[u8]) -> T) -> Vec<T> {
+    r.rest().chunks_exact(size).map(entry).collect()
+}
+
+/// Fails when an answer lists more than `max` entries.
+fn check_entries(n: usize, max: usize) -> Result<(), EncodeError> {
+    if n > max {
+        return Err(EncodeError::OutOfRange { field: "card count", value: n.to_string() });
+    }
+    Ok(())
+}
+
+/// The physical card number an answer entry starts with.
+fn entry_card(e: &[u8]) -> [u8; 8] {
+    let mut card = [0; 8];
+    card.copy_from_slice(&e[..8]);
+    card
+}
 
 /// Reads a count byte and that many entries of `size` bytes each.
 fn read_list<T>(
@@ -191,23 +219,25 @@ pub struct OfflineCardClearResult {
 
 impl OfflineCardClearResult {
     const ENTRY: usize = 10;
-    pub const MAX_CARDS: usize = (MAX_BODY - HEAD) / Self::ENTRY;
+    pub const MAX_CARDS: usize = (MAX_BODY - ANSWER_HEAD) / Self::ENTRY;
 }
 
 impl Body for OfflineCardClearResult {
-    const LEN: usize = HEAD;
+    const LEN: usize = ANSWER_HEAD;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let pile = r.pile()?;
-        let cards = read_list(r, Self::ENTRY, |r| {
-            Ok(CardRemoval { physical_card: r.bytes()?, ok: r.flag()?, reason: r.u8()? })
-        })?;
+        let cards = read_entries(r, Self::ENTRY, |e| CardRemoval {
+            physical_card: entry_card(e),
+            ok: e[8] != 0,
+            reason: e[9],
+        });
         Ok(OfflineCardClearResult { pile, cards })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        check_entries(self.cards.len(), Self::MAX_CARDS)?;
         w.pile(&self.pile)?;
-        write_count(w, self.cards.len(), Self::MAX_CARDS, "card count")?;
         for c in &self.cards {
             w.bytes(&c.physical_card);
             w.flag(c.ok);
@@ -217,7 +247,7 @@ impl Body for OfflineCardClearResult {
     }
 
     fn len(&self) -> usize {
-        HEAD + Self::ENTRY * self.cards.len()
+        ANSWER_HEAD + Self::ENTRY * self.cards.len()
     }
 }
 
@@ -268,23 +298,24 @@ pub struct OfflineCardQueryResult {
 
 impl OfflineCardQueryResult {
     const ENTRY: usize = 9;
-    pub const MAX_CARDS: usize = (MAX_BODY - HEAD) / Self::ENTRY;
+    pub const MAX_CARDS: usize = (MAX_BODY - ANSWER_HEAD) / Self::ENTRY;
 }
 
 impl Body for OfflineCardQueryResult {
-    const LEN: usize = HEAD;
+    const LEN: usize = ANSWER_HEAD;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let pile = r.pile()?;
-        let cards = read_list(r, Self::ENTRY, |r| {
-            Ok(CardPresence { physical_card: r.bytes()?, present: r.flag()? })
-        })?;
+        let cards = read_entries(r, Self::ENTRY, |e| CardPresence {
+            physical_card: entry_card(e),
+            present: e[8] != 0,
+        });
         Ok(OfflineCardQueryResult { pile, cards })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        check_entries(self.cards.len(), Self::MAX_CARDS)?;
         w.pile(&self.pile)?;
-        write_count(w, self.cards.len(), Self::MAX_CARDS, "card count")?;
         for c in &self.cards {
             w.bytes(&c.physical_card);
             w.flag(c.present);
@@ -293,7 +324,7 @@ impl Body for OfflineCardQueryResult {
     }
 
     fn len(&self) -> usize {
-        HEAD + Self::ENTRY * self.cards.len()
+        ANSWER_HEAD + Self::ENTRY * self.cards.len()
     }
 }
 
@@ -320,7 +351,7 @@ mod tests {
         assert_eq!(OfflineCardClear::MAX_CARDS, 23);
         assert_eq!(OfflineCardClearResult::MAX_CARDS, 18);
         assert_eq!(OfflineCardQuery::MAX_CARDS, 23);
-        assert_eq!(OfflineCardQueryResult::MAX_CARDS, 20);
+        assert_eq!(OfflineCardQueryResult::MAX_CARDS, 21);
     }
 
     #[test]
@@ -382,9 +413,10 @@ mod tests {
                 CardRemoval { physical_card: card(2), ok: false, reason: CardRemoval::BAD_CARD_NUMBER },
             ],
         }));
-        assert_eq!(body.len(), 28);
-        assert_eq!(&body[16..18], &[1, 0]);
-        assert_eq!(&body[26..], &[0, 1]);
+        assert_eq!(body.len(), 27);
+        assert_eq!(&body[7..15], &card(1));
+        assert_eq!(&body[15..17], &[1, 0]);
+        assert_eq!(&body[25..], &[0, 1]);
     }
 
     #[test]
@@ -399,9 +431,9 @@ mod tests {
                 CardPresence { physical_card: card(8), present: false },
             ],
         }));
-        assert_eq!(body.len(), 26);
-        assert_eq!(body[16], 1);
-        assert_eq!(body[25], 0);
+        assert_eq!(body.len(), 25);
+        assert_eq!(body[15], 1);
+        assert_eq!(body[24], 0);
         let too_many = OfflineCardQuery { pile: pile(), cards: vec![card(0); 24] };
         assert!(Message::OfflineCardQuery(too_many).encode(0).is_err());
     }

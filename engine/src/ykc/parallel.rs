@@ -1,15 +1,16 @@
 //! Two-gun parallel charging: two guns of one pile feed one car, so it
 //! charges faster. Each frame is its single-gun counterpart followed by the
 //! parallel serial, 6 bytes of BCD (12 digits) that ties the two guns'
-//! frames together.
+//! frames together; the pile's frames say before it whether the gun is the
+//! master or the auxiliary one.
 //!
-//! The layouts chargeplane speaks:
+//! The layouts chargeplane speaks (spec v1.6 §12):
 //!
 //! ```text
-//! 0xA1 ↑ parallel start request   0x31 body (51) | parallel serial BCD 6 — 57 bytes
+//! 0xA1 ↑ parallel start request   0x31 body (51) | auxiliary 1 | parallel serial BCD 6 — 58 bytes
 //! 0xA2 ↓ verdict                  0x32 body (38) | parallel serial BCD 6 — 44 bytes
 //! 0xA4 ↓ remote parallel start    0x34 body (44) | parallel serial BCD 6 — 50 bytes
-//! 0xA3 ↑ result                   0x33 body (26) | parallel serial BCD 6 — 32 bytes
+//! 0xA3 ↑ result                   0x33 body (26) | auxiliary 1 | parallel serial BCD 6 — 33 bytes
 //! ```
 //!
 //! The VIN of 0xA1 is reversed on the wire as in 0x31.
@@ -19,7 +20,8 @@ use super::fields::{DecodeError, EncodeError, Reader, Writer};
 use super::message::Body;
 use super::remote::{RemoteStart, RemoteStartResult};
 
-/// Declares a frame that is `$inner`'s body plus the parallel serial.
+/// Declares a frame that is `$inner`'s body plus the parallel serial, with
+/// the master/auxiliary gun flag in between when `auxiliary` is named.
 macro_rules! parallel {
     ($(#[$doc:meta])* $name:ident { $field:ident: $inner:ty }) => {
         $(#[$doc])*
@@ -43,11 +45,41 @@ macro_rules! parallel {
             }
         }
     };
+    ($(#[$doc:meta])* $name:ident { $field:ident: $inner:ty, auxiliary }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct $name {
+            pub $field: $inner,
+            /// This gun is the auxiliary one (0x01 on the wire), not the
+            /// master (0x00).
+            pub auxiliary: bool,
+            /// 12 decimal digits.
+            pub parallel_serial: String,
+        }
+
+        impl Body for $name {
+            const LEN: usize = <$inner as Body>::LEN + 7;
+
+            fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                Ok($name {
+                    $field: <$inner>::read(r)?,
+                    auxiliary: r.flag()?,
+                    parallel_serial: r.bcd::<6>("parallel serial")?,
+                })
+            }
+
+            fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
+                self.$field.write(w)?;
+                w.flag(self.auxiliary);
+                w.digits::<6>(&self.parallel_serial, "parallel serial")
+            }
+        }
+    };
 }
 
 parallel!(
     /// 0xA1: a card or VIN start that asks for both guns.
-    ParallelStartRequest { request: CardStart }
+    ParallelStartRequest { request: CardStart, auxiliary }
 );
 parallel!(
     /// 0xA2: the platform's answer to a `ParallelStartRequest`.
@@ -59,7 +91,7 @@ parallel!(
 );
 parallel!(
     /// 0xA3: the pile's answer to a `ParallelRemoteStart`.
-    ParallelRemoteStartResult { result: RemoteStartResult }
+    ParallelRemoteStartResult { result: RemoteStartResult, auxiliary }
 );
 
 #[cfg(test)]
@@ -83,6 +115,7 @@ mod tests {
                 password_md5: [0; 16],
                 vin: "LFV3A23C5K3012345".into(),
             },
+            auxiliary: true,
             parallel_serial: PARALLEL.into(),
         }
     }
@@ -90,11 +123,12 @@ mod tests {
     #[test]
     fn request_round_trip_and_layout() {
         let body = round_trip(Message::ParallelStartRequest(request()));
-        assert_eq!(body.len(), 57);
+        assert_eq!(body.len(), 58);
         assert_eq!(&body[34..51], b"5432103K5C32A3VFL");
-        assert_eq!(&body[51..], &[0x26, 0x03, 0x01, 0x08, 0x30, 0x00]);
-        let short = Frame { seq: 0, enc: 0, kind: kind::PARALLEL_START_REQUEST, body: body.slice(..56) };
-        assert!(matches!(Message::decode(&short), Err(DecodeError::Short { need: 57, got: 56, .. })));
+        assert_eq!(body[51], 1);
+        assert_eq!(&body[52..], &[0x26, 0x03, 0x01, 0x08, 0x30, 0x00]);
+        let short = Frame { seq: 0, enc: 0, kind: kind::PARALLEL_START_REQUEST, body: body.slice(..57) };
+        assert!(matches!(Message::decode(&short), Err(DecodeError::Short { need: 58, got: 57, .. })));
     }
 
     #[test]
@@ -138,10 +172,11 @@ mod tests {
                 ok: false,
                 reason: RemoteStartResult::NOT_PLUGGED,
             },
+            auxiliary: false,
             parallel_serial: PARALLEL.into(),
         }));
-        assert_eq!(body.len(), 32);
-        assert_eq!(&body[24..26], &[0, 5]);
+        assert_eq!(body.len(), 33);
+        assert_eq!(&body[24..27], &[0, 5, 0]);
     }
 
     #[test]
@@ -154,7 +189,7 @@ mod tests {
             ));
         }
         let mut body = Message::from(request()).encode(0).unwrap().body.to_vec();
-        body[56] = 0x0A;
+        body[57] = 0x0A;
         let frame = Frame { seq: 0, enc: 0, kind: kind::PARALLEL_START_REQUEST, body: body.into() };
         assert!(matches!(Message::decode(&frame), Err(DecodeError::BadBcd { field: "parallel serial", .. })));
     }

@@ -7,16 +7,15 @@
 //! ```text
 //! 0x61 ↑ lock status   pile 7 | gun 1 | state 1 | occupied 1 (0 free, 0xFF car) |
 //!                      lock battery % 1 | alarm 1 | reserved 4 — 16 bytes
-//! 0x62 ↓ lock control  serial 16 | pile 7 | gun 1 | action 1 (0x55 raise, 0xFF lower) |
-//!                      reserved 4 — 29 bytes
-//! 0x63 ↑ result        pile 7 | gun 1 | state 1 | ok 1 (1 done)
+//! 0x62 ↓ lock control  pile 7 | gun 1 | action 1 (0x55 raise, 0xFF lower) | reserved 4 — 13 bytes
+//! 0x63 ↑ result        pile 7 | gun 1 | ok 1 (1 done) | reserved 4 — 13 bytes
 //! ```
 //!
 //! Lock states are `ParkingLockStatus::MOVING` (0x00, not in position),
 //! `RAISED` (0x55) and `LOWERED` (0xFF). Reserved bytes are sent as zeros
 //! and ignored on input.
 
-use crate::domain::{PileId, SessionId};
+use crate::domain::PileId;
 
 use super::fields::{DecodeError, EncodeError, Reader, Writer};
 use super::message::Body;
@@ -81,8 +80,6 @@ impl Body for ParkingLockStatus {
 /// 0x62: raise or lower a bay's lock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParkingLockControl {
-    /// The charge this is for; all zeros when none.
-    pub serial: SessionId,
     pub pile: PileId,
     pub gun: u8,
     /// Raise (0x55 on the wire) or lower (0xFF). Other values do not decode.
@@ -95,10 +92,9 @@ impl ParkingLockControl {
 }
 
 impl Body for ParkingLockControl {
-    const LEN: usize = 29;
+    const LEN: usize = 13;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let serial = r.serial()?;
         let pile = r.pile()?;
         let gun = r.gun()?;
         let raise = match r.u8()? {
@@ -107,11 +103,10 @@ impl Body for ParkingLockControl {
             value => return Err(DecodeError::BadValue { kind: r.kind(), field: "lock action", value }),
         };
         r.bytes::<4>()?;
-        Ok(ParkingLockControl { serial, pile, gun, raise })
+        Ok(ParkingLockControl { pile, gun, raise })
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        w.serial(&self.serial)?;
         w.pile(&self.pile)?;
         w.gun(self.gun)?;
         w.u8(if self.raise { Self::RAISE } else { Self::LOWER });
@@ -125,24 +120,24 @@ impl Body for ParkingLockControl {
 pub struct ParkingLockResult {
     pub pile: PileId,
     pub gun: u8,
-    /// The lock's state now, as in `ParkingLockStatus`; kept raw.
-    pub state: u8,
     /// 0x01 on the wire when the lock moved as asked.
     pub ok: bool,
 }
 
 impl Body for ParkingLockResult {
-    const LEN: usize = 10;
+    const LEN: usize = 13;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(ParkingLockResult { pile: r.pile()?, gun: r.gun()?, state: r.u8()?, ok: r.flag()? })
+        let m = ParkingLockResult { pile: r.pile()?, gun: r.gun()?, ok: r.flag()? };
+        r.bytes::<4>()?;
+        Ok(m)
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
         w.pile(&self.pile)?;
         w.gun(self.gun)?;
-        w.u8(self.state);
         w.flag(self.ok);
+        w.bytes(&[0; 4]);
         Ok(())
     }
 }
@@ -150,7 +145,7 @@ impl Body for ParkingLockResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ykc::message::testing::{pile, round_trip, serial};
+    use crate::ykc::message::testing::{pile, round_trip};
     use crate::ykc::{kind, Frame, Message};
 
     #[test]
@@ -191,22 +186,18 @@ mod tests {
     #[test]
     fn control_round_trip_and_layout() {
         for raise in [true, false] {
-            let body = round_trip(Message::ParkingLockControl(ParkingLockControl {
-                serial: serial(),
-                pile: pile(),
-                gun: 1,
-                raise,
-            }));
-            assert_eq!(body.len(), 29);
-            assert_eq!(&body[24..], &[if raise { 0x55 } else { 0xFF }, 0, 0, 0, 0]);
+            let body =
+                round_trip(Message::ParkingLockControl(ParkingLockControl { pile: pile(), gun: 1, raise }));
+            assert_eq!(body.len(), 13);
+            assert_eq!(&body[7..], &[0x01, if raise { 0x55 } else { 0xFF }, 0, 0, 0, 0]);
         }
     }
 
     #[test]
     fn control_with_an_unknown_action_does_not_decode() {
-        let m = ParkingLockControl { serial: serial(), pile: pile(), gun: 1, raise: true };
+        let m = ParkingLockControl { pile: pile(), gun: 1, raise: true };
         let mut body = Message::from(m).encode(0).unwrap().body.to_vec();
-        body[24] = 0x01;
+        body[8] = 0x01;
         let frame = Frame { seq: 0, enc: 0, kind: kind::PARKING_LOCK_CONTROL, body: body.into() };
         assert_eq!(
             Message::decode(&frame),
@@ -216,18 +207,9 @@ mod tests {
 
     #[test]
     fn result_round_trip() {
-        let body = round_trip(Message::ParkingLockResult(ParkingLockResult {
-            pile: pile(),
-            gun: 1,
-            state: ParkingLockStatus::LOWERED,
-            ok: true,
-        }));
-        assert_eq!(&body[7..], &[0x01, 0xFF, 0x01]);
-        round_trip(Message::ParkingLockResult(ParkingLockResult {
-            pile: pile(),
-            gun: 1,
-            state: ParkingLockStatus::MOVING,
-            ok: false,
-        }));
+        let body =
+            round_trip(Message::ParkingLockResult(ParkingLockResult { pile: pile(), gun: 1, ok: true }));
+        assert_eq!(&body[7..], &[0x01, 0x01, 0, 0, 0, 0]);
+        round_trip(Message::ParkingLockResult(ParkingLockResult { pile: pile(), gun: 2, ok: false }));
     }
 }

@@ -270,31 +270,18 @@ fn parking_message() -> impl Strategy<Value = Message> {
                 ParkingLockStatus { pile, gun, state, occupied, battery_percent, alarm }.into()
             }
         ),
-        (serial(), pile(), gun(), any::<bool>()).prop_map(|(serial, pile, gun, raise)| ParkingLockControl {
-            serial,
-            pile,
-            gun,
-            raise
-        }
-        .into()),
-        (pile(), gun(), any::<u8>(), any::<bool>()).prop_map(|(pile, gun, state, ok)| ParkingLockResult {
-            pile,
-            gun,
-            state,
-            ok
-        }
-        .into()),
+        (pile(), gun(), any::<bool>())
+            .prop_map(|(pile, gun, raise)| ParkingLockControl { pile, gun, raise }.into()),
+        (pile(), gun(), any::<bool>()).prop_map(|(pile, gun, ok)| ParkingLockResult { pile, gun, ok }.into()),
     ]
 }
 
 fn parallel_message() -> impl Strategy<Value = Message> {
     let ps = || "[0-9]{12}";
     prop_oneof![
-        (card_start(), ps()).prop_map(|(request, parallel_serial)| ParallelStartRequest {
-            request,
-            parallel_serial
-        }
-        .into()),
+        (card_start(), any::<bool>(), ps()).prop_map(|(request, auxiliary, parallel_serial)| {
+            ParallelStartRequest { request, auxiliary, parallel_serial }.into()
+        }),
         (card_start_verdict(), ps()).prop_map(|(verdict, parallel_serial)| ParallelStartVerdict {
             verdict,
             parallel_serial
@@ -305,11 +292,9 @@ fn parallel_message() -> impl Strategy<Value = Message> {
             parallel_serial
         }
         .into()),
-        (remote_start_result(), ps()).prop_map(|(result, parallel_serial)| ParallelRemoteStartResult {
-            result,
-            parallel_serial
-        }
-        .into()),
+        (remote_start_result(), any::<bool>(), ps()).prop_map(|(result, auxiliary, parallel_serial)| {
+            ParallelRemoteStartResult { result, auxiliary, parallel_serial }.into()
+        }),
     ]
 }
 
@@ -372,9 +357,9 @@ fn message() -> impl Strategy<Value = Message> {
 }
 
 /// Kinds the codec interprets, to aim random bodies at real decoders.
-const KINDS: [u8; 54] = [
+const KINDS: [u8; 53] = [
     0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x09, 0x0A, 0x12, 0x13, // login .. real-time
-    0x15, 0x17, 0x19, 0x1B, 0x1D, 0x1F, 0x21, 0x23, 0x25, // BMS
+    0x15, 0x17, 0x19, 0x1B, 0x1D, 0x21, 0x23, 0x25, // BMS
     0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x3B, 0x40, 0x41, 0x42, // starts, stops, records, balance
     0x43, 0x44, 0x45, 0x46, 0x47, 0x48, // offline cards
     0x51, 0x52, 0x55, 0x56, 0x57, 0x58, // work parameters, time, billing push

@@ -53,7 +53,7 @@ async fn maintenance_commands_end_acknowledged_refused_or_timed_out() {
     let Some(Event::Frame(Message::FirmwareUpgrade(up))) = ev else { panic!("no upgrade: {ev:?}") };
     assert_eq!((up.server.as_str(), up.port, up.path.as_str()), ("10.0.0.5", 2121, "/fw/v2.bin"));
     let failed =
-        ykc::FirmwareUpgradeResult { pile: up.pile, status: ykc::FirmwareUpgradeResult::DOWNLOAD_FAILED };
+        ykc::FirmwareUpgradeResult { pile: up.pile, status: ykc::FirmwareUpgradeResult::DOWNLOAD_TIMEOUT };
     pile.send(Message::FirmwareUpgradeResult(failed));
     let done = outcome(&server, id, fw["id"].as_i64().unwrap(), "refused").await;
     assert!(done["detail"].as_str().is_some_and(|d| !d.is_empty()), "{done}");
