@@ -394,7 +394,7 @@ async fn bms_frames_are_kept_as_diagnostics() {
     }
     let path = format!("/api/v1/piles/{id}/diagnostics");
     let kept = server.until(&path, |v| v.as_array().is_some_and(|a| a.len() == 2)).await;
-    assert_eq!(kept[0]["kind"], "battery status", "{kept}");
+    assert_eq!(kept[0]["kind"], "charging demand and output", "{kept}");
     assert_eq!(kept[0]["data"], "550314", "{kept}");
     assert_eq!(kept[0]["session_id"], serial.as_str(), "{kept}");
     assert_eq!(kept[1]["kind"], "BMS handshake", "{kept}");
