@@ -36,7 +36,8 @@ const OVERHEAD: usize = 9;
 
 /// Command bytes (§3 device to server, §4 server to device).
 pub mod cmd {
-    /// §3.0.1, the old heartbeat; only its reply is seen here.
+    /// §3.0.1, the old heartbeat; the guide says to use 0x21, the only one
+    /// the simulator sends.
     pub const HEARTBEAT_V1: u8 = 0x01;
     pub const CARD: u8 = 0x02;
     pub const SETTLEMENT: u8 = 0x03;
