@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+pub mod ap3000_wire;
 pub mod ebike_pile;
 pub mod ykc_pile;
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::Server;
 use engine::domain::{PileId, SessionId};
-use engine::{dny, ykc};
+use engine::ykc;
+use loadtest::ap3000_wire;
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use rust_decimal_macros::dec;
@@ -49,7 +50,7 @@ async fn a_smoke_alarm_frame_is_an_alarm_within_a_second_and_can_be_acknowledged
     let pile = ebike(&server, phys).await;
     // Spec V8.6 §3.4.5: type 4 is smoke; its second byte is the sensor's
     // 485 address (0: the pile's own), not a port.
-    pile.send(dny::Up::Alarm(dny::Alarm { kind: 4, port: 0, trigger: 0 }));
+    pile.send_frame(ap3000_wire::cmd::ALARM, ap3000_wire::alarm(4, 0, 0));
 
     let query = format!("pile_id={phys:08X}");
     let (smoke, took) = alarm(&server, &query, "smoke").await;
