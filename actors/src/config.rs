@@ -17,6 +17,11 @@ pub struct Config {
     /// An e-bike link that sends nothing for this long is dead (three missed
     /// 3-minute heartbeats).
     pub dny_heartbeat_timeout: Duration,
+    /// The least time between two commands to one e-bike pile (AP3000
+    /// §1.0.3: 0.5 s).
+    pub dny_command_gap: Duration,
+    /// An e-bike command unanswered this long is sent once more (15 s).
+    pub dny_resend_after: Duration,
     /// A connection that has not logged in by then is closed.
     pub login_timeout: Duration,
     /// How long a pile has to accept a start command before the order closes
@@ -77,6 +82,8 @@ impl Default for Config {
             concurrent_logins: 256,
             heartbeat_timeout: Duration::from_secs(30),
             dny_heartbeat_timeout: Duration::from_secs(9 * 60),
+            dny_command_gap: Duration::from_millis(500),
+            dny_resend_after: Duration::from_secs(15),
             login_timeout: Duration::from_secs(30),
             start_timeout: Duration::from_secs(90),
             command_timeout: Duration::from_secs(30),

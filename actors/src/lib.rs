@@ -19,6 +19,7 @@ pub mod listener;
 pub mod live;
 pub mod maintenance;
 pub mod metrics;
+pub mod pacing;
 pub mod pile;
 pub mod platform;
 pub mod port;

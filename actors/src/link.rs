@@ -17,6 +17,7 @@ use tokio_util::codec::FramedRead;
 
 use crate::adapter::{Adapter, Inbound, LoginInfo, Out, PileCommand, PileEvent, ReplyTo};
 use crate::metrics::Mailbox;
+use crate::pacing::Pacer;
 use crate::pile::{self, Pile, ToLink};
 use crate::{registry, Platform};
 
@@ -52,6 +53,10 @@ pub struct Link<A: Adapter> {
     last_seen: Instant,
     /// The id the pile gave at login, for log lines before it is accepted.
     claimed: Option<PileId>,
+    /// Commands paced and resent as the protocol asks (made on first use).
+    pacer: Option<Box<Pacer<A::Frame>>>,
+    /// A wake-up to send the next paced command is scheduled.
+    pacer_wake: bool,
 }
 
 impl<A: Adapter> Link<A> {
@@ -76,6 +81,8 @@ impl<A: Adapter> Link<A> {
                 opened: now,
                 last_seen: now,
                 claimed: None,
+                pacer: None,
+                pacer_wake: false,
             }
         })
     }
@@ -153,23 +160,72 @@ impl<A: Adapter> Link<A> {
                     link.adapter.set_utc_offset(offset);
                     tracing::info!(pile = %pile_id, peer = %link.peer, "pile logged in");
                     link.state = State::Attached { pile: pile_id, addr };
-                    link.command(PileCommand::LoginReply { accepted: true, reply });
+                    link.command(PileCommand::LoginReply { accepted: true, reply }, ctx);
                 }
                 Err(reason) => {
                     m.logins.with_label_values(&[protocol, reason]).inc();
                     tracing::warn!(pile = %pile_id, peer = %link.peer, reason, "login refused");
-                    link.command(PileCommand::LoginReply { accepted: false, reply });
+                    link.command(PileCommand::LoginReply { accepted: false, reply }, ctx);
                     link.close(ctx, "login_refused");
                 }
             }
         }));
     }
 
-    fn command(&mut self, cmd: PileCommand) {
+    fn command(&mut self, cmd: PileCommand, ctx: &mut Context<Self>) {
         let mut frames = Vec::new();
         self.adapter.outbound(cmd, &mut frames);
         for frame in frames {
-            self.write(frame);
+            match A::awaits_answer(&frame) {
+                Some(key) => {
+                    let gap = self.platform.config.dny_command_gap;
+                    self.pacer.get_or_insert_with(|| Box::new(Pacer::new(gap))).push(key, frame, false);
+                    self.send_paced(ctx);
+                }
+                None => self.write(frame),
+            }
+        }
+    }
+
+    /// Sends the paced commands whose turn has come, and wakes up for the next.
+    fn send_paced(&mut self, ctx: &mut Context<Self>) {
+        let Some(pacer) = &mut self.pacer else { return };
+        if self.pacer_wake || matches!(self.state, State::Closing) {
+            return;
+        }
+        loop {
+            match pacer.next(Instant::now()) {
+                Ok(q) => {
+                    if !q.resend {
+                        let (key, frame) = (q.key, q.frame.clone());
+                        ctx.run_later(self.platform.config.dny_resend_after, move |link, ctx| {
+                            link.resend(key, frame, ctx)
+                        });
+                    }
+                    self.platform.metrics.frame_out(A::PROTOCOL, A::frame_type(&q.frame));
+                    self.out.write(q.frame);
+                }
+                Err(None) => return,
+                Err(Some(wait)) => {
+                    self.pacer_wake = true;
+                    ctx.run_later(wait, |link, ctx| {
+                        link.pacer_wake = false;
+                        link.send_paced(ctx);
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A command still unanswered after the protocol's wait is sent once more.
+    fn resend(&mut self, key: u32, frame: A::Frame, ctx: &mut Context<Self>) {
+        let Some(pacer) = &mut self.pacer else { return };
+        if pacer.take_unanswered(key) {
+            pacer.push(key, frame, true);
+            tracing::debug!(who = %self.who(), "command unanswered; sending it again");
+            self.platform.metrics.command_resends.with_label_values(&[A::PROTOCOL.as_str()]).inc();
+            self.send_paced(ctx);
         }
     }
 }
@@ -259,6 +315,9 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
         if let Some(kind) = A::item_type(&item) {
             self.platform.metrics.frame_in(A::PROTOCOL, kind);
         }
+        if let (Some(pacer), Some(key)) = (&mut self.pacer, A::answers(&item)) {
+            pacer.answered(key);
+        }
         // Not kept between items: a 10-port heartbeat's events would keep
         // ~2.5 KB per idle link, and freed ones still count in the RSS.
         let mut out = Out::default();
@@ -323,7 +382,7 @@ impl<A: Adapter> Handler<ToLink> for Link<A> {
 
     fn handle(&mut self, msg: ToLink, ctx: &mut Context<Self>) {
         match msg {
-            ToLink::Command(cmd) => self.command(cmd),
+            ToLink::Command(cmd) => self.command(cmd, ctx),
             ToLink::Close(reason) => {
                 tracing::info!(who = %self.who(), reason, "closing the connection");
                 self.close(ctx, reason);

@@ -35,6 +35,7 @@ pub struct Metrics {
     pub bill_mismatches: IntCounter,
     pub bill_failures: IntCounter,
     pub power_stops: IntCounter,
+    pub command_resends: IntCounterVec,
     pub tariff_pushes: IntCounterVec,
     pub restarts: IntCounterVec,
     pub commands_undeliverable: IntCounter,
@@ -242,6 +243,12 @@ impl Metrics {
                 &r,
                 "chargeplane_power_stops_total",
                 "Charges stopped because the station's limit left them no power their pile can be told.",
+            ),
+            command_resends: counter_vec(
+                &r,
+                "chargeplane_command_resends_total",
+                "Commands sent to a pile again because it did not answer in time (AP3000 §1.0.3).",
+                &["protocol"],
             ),
             commands_undeliverable: counter(
                 &r,

@@ -33,6 +33,10 @@ pub struct ServeConfig {
     pub concurrent_logins: usize,
     pub heartbeat_timeout_ms: u64,
     pub dny_heartbeat_timeout_ms: u64,
+    /// AP3000: the least time between two commands to one pile, and when an
+    /// unanswered one is sent again (once).
+    pub dny_command_gap_ms: u64,
+    pub dny_resend_after_ms: u64,
     pub login_timeout_ms: u64,
     pub start_timeout_ms: u64,
     /// How long a pile has to answer a maintenance command.
@@ -145,6 +149,8 @@ impl Default for ServeConfig {
             concurrent_logins: a.concurrent_logins,
             heartbeat_timeout_ms: a.heartbeat_timeout.as_millis() as u64,
             dny_heartbeat_timeout_ms: a.dny_heartbeat_timeout.as_millis() as u64,
+            dny_command_gap_ms: a.dny_command_gap.as_millis() as u64,
+            dny_resend_after_ms: a.dny_resend_after.as_millis() as u64,
             login_timeout_ms: a.login_timeout.as_millis() as u64,
             start_timeout_ms: a.start_timeout.as_millis() as u64,
             command_timeout_ms: a.command_timeout.as_millis() as u64,
@@ -209,6 +215,8 @@ impl ServeConfig {
             concurrent_logins: self.concurrent_logins,
             heartbeat_timeout: ms(self.heartbeat_timeout_ms),
             dny_heartbeat_timeout: ms(self.dny_heartbeat_timeout_ms),
+            dny_command_gap: ms(self.dny_command_gap_ms),
+            dny_resend_after: ms(self.dny_resend_after_ms),
             login_timeout: ms(self.login_timeout_ms),
             start_timeout: ms(self.start_timeout_ms),
             command_timeout: ms(self.command_timeout_ms),

@@ -265,6 +265,19 @@ impl Adapter for Dny {
         out.extend(self.command(command));
     }
 
+    /// §1.0.3: commands (0x80 and up) are spaced and resent; the answer
+    /// repeats the command byte and the message id.
+    fn awaits_answer(frame: &Frame) -> Option<u32> {
+        (frame.cmd >= 0x80).then(|| answer_key(frame))
+    }
+
+    fn answers(item: &Result<Unit, FrameFault>) -> Option<u32> {
+        match item {
+            Ok(Unit::Frame(f)) if f.cmd >= 0x80 => Some(answer_key(f)),
+            _ => None,
+        }
+    }
+
     fn item_type(item: &Result<Unit, FrameFault>) -> Option<u8> {
         match item {
             Ok(Unit::Frame(f)) => Some(f.cmd),
@@ -279,6 +292,10 @@ impl Adapter for Dny {
     fn fatal_label(error: &CodecError) -> &'static str {
         error.kind_label()
     }
+}
+
+fn answer_key(frame: &Frame) -> u32 {
+    u32::from(frame.cmd) << 16 | u32::from(frame.msg)
 }
 
 /// The fee mode and limit of a start (§4.2): seconds in time mode, 0.01 kWh

@@ -381,7 +381,7 @@ pub enum Inbound {
 }
 
 pub trait Adapter: Sized + Unpin + 'static {
-    type Frame: Unpin + 'static;
+    type Frame: Clone + Unpin + 'static;
     type DecodeItem: 'static;
     /// A decoding error that ends the connection (an impossible length).
     type Fatal: std::fmt::Display + From<std::io::Error> + 'static;
@@ -404,6 +404,18 @@ pub trait Adapter: Sized + Unpin + 'static {
 
     /// The frames carrying a command; none if the protocol cannot say it.
     fn outbound(&mut self, command: PileCommand, out: &mut Vec<Self::Frame>);
+
+    /// For a command the platform starts that the protocol wants spaced
+    /// and resent if unanswered (`crate::pacing`), the key its answer will
+    /// carry; `None` (replies, and protocols without the rule): sent at once.
+    fn awaits_answer(_frame: &Self::Frame) -> Option<u32> {
+        None
+    }
+
+    /// The key of the paced command an inbound item answers, if any.
+    fn answers(_item: &Self::DecodeItem) -> Option<u32> {
+        None
+    }
 
     /// The type byte of a decoded frame (`None` for a fault), for metrics.
     fn item_type(item: &Self::DecodeItem) -> Option<u8>;

@@ -341,3 +341,35 @@ async fn huge_negative_and_zero_amounts_get_a_json_422_and_the_server_keeps_serv
     // And the server still serves a sane start.
     start(&server, phys, 1, json!({"plan_id": time, "prepaid_hours": "1"})).await;
 }
+
+/// AP3000 §1.0.3: a command the pile leaves unanswered is sent once more
+/// (same message id) after the resend wait, and commands to one pile go out
+/// at least the gap apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_command_is_sent_again_once_and_commands_are_spaced() {
+    let server = Server::start_with(|c| {
+        c.dny_command_gap_ms = 1_000;
+        c.dny_resend_after_ms = 1_500;
+    });
+    let (station, ..) = setup(&server).await;
+    let phys = 0x05D0_0090;
+    register(&server, phys, station).await;
+    let mut pile = connect(&server, config(phys)).await;
+    let url = format!("/api/v1/piles/{}/commands", pile_id(phys));
+
+    // The simulated pile does not answer a refresh (0x81).
+    assert_eq!(server.post(&url, json!({"kind": "refresh", "port": 1})).await.0, 202);
+    let refresh = |e: &Event| matches!(e, Event::Frame { cmd: 0x81, .. });
+    pile.wait_for(refresh, WAIT).await.expect("sent at once");
+    pile.wait_for(refresh, WAIT).await.expect("sent again");
+    let resends = "chargeplane_command_resends_total{protocol=\"dny\"}";
+    assert_eq!(server.metric(resends).await, 1.0);
+
+    // The next command waits a gap after the resend: not there a fraction
+    // of it later, then delivered (the simulated pile restarts on it).
+    let (s, reboot) = server.post(&url, json!({"kind": "reboot", "when_idle": false})).await;
+    assert_eq!(s, 202, "{reboot}");
+    let early = pile.wait_for(|e| matches!(e, Event::Closed), Duration::from_millis(300)).await;
+    assert_eq!(early, None, "sent within the gap");
+    pile.wait_for(|e| matches!(e, Event::Closed), WAIT).await.expect("the reboot arrives");
+}

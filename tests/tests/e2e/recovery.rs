@@ -35,7 +35,7 @@ impl Server {
         let path = dir.join("chargeplane.toml");
         let toml = format!(
             "data_dir = {dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
-             http_workers = 1\nsample_flush_ms = {sample_flush_ms}\n"
+             http_workers = 1\nsample_flush_ms = {sample_flush_ms}\ndny_command_gap_ms = 20\n"
         );
         std::fs::write(&path, toml).unwrap();
         // The first admin, as an operator would create it before serving.

@@ -35,6 +35,9 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
         login_timeout_ms: 5_000,
         start_timeout_ms: 5_000,
         sample_flush_ms: 20,
+        // AP3000 spaces commands 0.5 s apart; tests keep them apart, briefly.
+        dny_command_gap_ms: 20,
+        dny_resend_after_ms: 2_000,
         // Every test's drivers sign in from 127.0.0.1; signin:: sets its own.
         signin_codes_per_address: 100_000,
         signin_checks_per_address: 100_000,
