@@ -22,17 +22,8 @@ pub async fn authorize(
     station: StationId,
     card: &str,
 ) -> Result<(Purchase, Decimal), CardRefusal> {
-    let unavailable = |e: engine::store::StoreError| {
-        tracing::error!(card, error = %e, "card check failed");
-        CardRefusal::Unavailable
-    };
-    let card = p.store.card(card).await.map_err(unavailable)?.ok_or(CardRefusal::Unknown)?;
-    let driver = p.store.driver(card.driver_id).await.map_err(unavailable)?.ok_or(CardRefusal::Unknown)?;
-    match (card.status, driver.status) {
-        (Status::Active, Status::Active) => {}
-        (Status::Cancelled, _) | (_, Status::Cancelled) => return Err(CardRefusal::Unknown),
-        _ => return Err(CardRefusal::Frozen),
-    }
+    let driver = account(p, card).await?;
+    let unavailable = |e| unavailable(card, e);
     let discount = match class_discount(p, driver.class.as_deref(), station, p.now()).await {
         Ok(d) => d,
         Err(Refusal::NotAllowed(_)) => return Err(CardRefusal::NotAllowedHere),
@@ -50,6 +41,31 @@ pub async fn authorize(
     let purchase =
         Purchase { plan: None, prepaid: None, payer: Some(Payer { driver: driver.id, held }), discount };
     Ok((purchase, held))
+}
+
+/// What a card's wallet holds, for a rider asking at a pile; a card that
+/// is unknown, cancelled or frozen (or whose account is) has none to tell.
+pub async fn balance(p: &Platform, card: &str) -> Result<Decimal, CardRefusal> {
+    let driver = account(p, card).await?;
+    p.store.balance(&Account::Wallet(driver.id)).await.map_err(|e| unavailable(card, e))
+}
+
+/// The account behind a card, if both are active.
+async fn account(p: &Platform, card: &str) -> Result<engine::accounts::Driver, CardRefusal> {
+    let number = card;
+    let card = p.store.card(number).await.map_err(|e| unavailable(number, e))?.ok_or(CardRefusal::Unknown)?;
+    let driver = p.store.driver(card.driver_id).await.map_err(|e| unavailable(number, e))?;
+    let driver = driver.ok_or(CardRefusal::Unknown)?;
+    match (card.status, driver.status) {
+        (Status::Active, Status::Active) => Ok(driver),
+        (Status::Cancelled, _) | (_, Status::Cancelled) => Err(CardRefusal::Unknown),
+        _ => Err(CardRefusal::Frozen),
+    }
+}
+
+fn unavailable(card: &str, e: engine::store::StoreError) -> CardRefusal {
+    tracing::error!(card, error = %e, "card check failed");
+    CardRefusal::Unavailable
 }
 
 /// Why a class gets no price at a station.

@@ -361,6 +361,13 @@ impl Handler<Event> for Pile {
                 let p = self.platform.clone();
                 actix_rt::spawn(async move { alarms::raise(&p, alarm).await });
             }
+            PileEvent::BalanceQuery { card, reply } => {
+                let (p, me) = (self.platform.clone(), ctx.address());
+                actix_rt::spawn(async move {
+                    let balance = crate::card::balance(&p, &card).await;
+                    me.do_send(Send(PileCommand::CardBalance { card, balance, reply }));
+                });
+            }
             PileEvent::TariffPushed { ok } => {
                 let outcome = if ok { "acknowledged" } else { "refused" };
                 self.platform.metrics.tariff_pushes.with_label_values(&[outcome]).inc();

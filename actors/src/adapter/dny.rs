@@ -105,8 +105,9 @@ impl Dny {
                 out.replies.extend(ack(Down::Time(dny::Time { now })));
                 return Inbound::Ok;
             }
-            // A balance query (port 0xFF) has no event to answer it yet.
-            Up::CardSwipe(m) if m.port == dny::QUERY_PORT => return Inbound::Unhandled,
+            Up::CardSwipe(m) if m.port == dny::QUERY_PORT => {
+                PileEvent::BalanceQuery { card: m.card_hex(), reply }
+            }
             Up::CardSwipe(m) => PileEvent::CardStart { port: port_no(m.port), card: m.card_hex(), reply },
             Up::StartStopReply(m) => {
                 let port = port_no(m.port);
@@ -369,6 +370,21 @@ impl Dny {
                     fee_mode: fee_mode::TIME,
                     credit: Credit::Balance(balance),
                     port: wire_port(port)?,
+                };
+                (Down::CardReply(m), reply.0 as u16)
+            }
+            // §3.2: the reply echoes port 0xFF and the pile speaks the balance.
+            PileCommand::CardBalance { card, balance, reply } => {
+                let (status, balance) = match balance {
+                    Ok(balance) => (card_status::OK, cents(balance).max(Decimal::ZERO)),
+                    Err(why) => (card_refusal(why), Decimal::ZERO),
+                };
+                let m = dny::CardReply {
+                    card: u32::from_str_radix(&card, 16).unwrap_or(0).to_be_bytes(),
+                    status,
+                    fee_mode: fee_mode::TIME,
+                    credit: Credit::Balance(balance),
+                    port: dny::QUERY_PORT,
                 };
                 (Down::CardReply(m), reply.0 as u16)
             }
@@ -665,7 +681,7 @@ mod tests {
             time: None,
             card2: None,
         };
-        let out = feed(&mut a, Up::CardSwipe(swipe), 4);
+        let out = feed(&mut a, Up::CardSwipe(swipe.clone()), 4);
         let [PileEvent::CardStart { port, card, reply }] = &out.events[..] else { panic!() };
         assert_eq!((*port, card.as_str()), (PortNo(2), "7A8D05DD"));
         let verdict = PileCommand::CardVerdict {
@@ -676,6 +692,18 @@ mod tests {
         };
         let Down::CardReply(m) = send(&mut a, verdict) else { panic!() };
         assert_eq!((m.card, m.status, m.port), ([0x7A, 0x8D, 0x05, 0xDD], 0x06, 1));
+
+        // Port 0xFF only asks the balance (§3.2); the reply echoes it.
+        let query = dny::CardSwipe { port: dny::QUERY_PORT, card: [0, 0, 0x30, 0x39], ..swipe };
+        let out = feed(&mut a, Up::CardSwipe(query), 5);
+        let [PileEvent::BalanceQuery { card, reply }] = &out.events[..] else { panic!("{:?}", out.events) };
+        let answer =
+            PileCommand::CardBalance { card: card.clone(), balance: Ok(dec!(12.345)), reply: *reply };
+        let Down::CardReply(m) = send(&mut a, answer) else { panic!() };
+        assert_eq!(
+            (m.card, m.status, m.port, m.credit),
+            ([0, 0, 0x30, 0x39], 0, 0xFF, Credit::Balance(dec!(12.35)))
+        );
     }
 
     #[test]

@@ -137,6 +137,12 @@ pub enum PileEvent {
         card: String,
         reply: ReplyTo,
     },
+    /// A rider asked what a card has left, without charging (AP3000: a
+    /// swipe on port 0xFF); the pile speaks the answer.
+    BalanceQuery {
+        card: String,
+        reply: ReplyTo,
+    },
     /// The pile's answer to a maintenance command.
     MaintenanceResult {
         kind: &'static str,
@@ -241,6 +247,12 @@ pub enum PileCommand {
         port: PortNo,
         card: String,
         verdict: Result<Decimal, CardRefusal>,
+        reply: ReplyTo,
+    },
+    /// The answer to a balance query: the card's wallet, or why there is none.
+    CardBalance {
+        card: String,
+        balance: Result<Decimal, CardRefusal>,
         reply: ReplyTo,
     },
     /// Hold charging ports to at most these powers (W); the station shares

@@ -365,7 +365,8 @@ impl Ykc {
                 };
                 (Message::CardStartVerdict(m), reply.0 as u16)
             }
-            PileCommand::CardVerdict { verdict: Ok(_), .. } => return None,
+            // YKC piles do not ask for a balance alone.
+            PileCommand::CardVerdict { verdict: Ok(_), .. } | PileCommand::CardBalance { .. } => return None,
             PileCommand::BalanceUpdate { port, card, balance } => {
                 let physical_card = card.as_deref().map(card_bytes).unwrap_or([0; 8]);
                 let m = ykc::BalanceUpdate { pile, gun: port.0, physical_card, balance };

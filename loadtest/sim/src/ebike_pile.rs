@@ -255,6 +255,7 @@ enum Command {
     SetProfile(u8, Profile),
     Script(u8, Script),
     SwipeCard(u8, u32),
+    AskBalance(u32),
     PowerCut,
     Restore,
     SendFrame(u8, Vec<u8>),
@@ -351,6 +352,12 @@ impl EbikePile {
     /// A card is swiped at `port` (0x02).
     pub fn swipe_card(&self, port: u8, card: u32) {
         self.command(Command::SwipeCard(port, card));
+    }
+
+    /// A rider asks what the card has left (a swipe on port 0xFF, §3.2);
+    /// the answer comes as `Event::CardReply`.
+    pub fn ask_balance(&self, card: u32) {
+        self.command(Command::AskBalance(card));
     }
 
     /// Drops the connection at once and freezes the pile's clock. Ports
@@ -832,6 +839,11 @@ impl Pile {
                 // §3.2: a new card (type 1), nothing stored on it.
                 let swipe = ap::card_swipe(card.to_be_bytes(), 1, wire(port), 0, unix(self.now()));
                 self.send(cmd::CARD, swipe).await
+            }
+            Command::AskBalance(card) => {
+                // §3.2: port 0xFF asks the balance only.
+                let query = ap::card_swipe(card.to_be_bytes(), 1, 0xFF, 0, unix(self.now()));
+                self.send(cmd::CARD, query).await
             }
             Command::PowerCut => {
                 self.powered = false;

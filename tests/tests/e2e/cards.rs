@@ -136,6 +136,16 @@ async fn an_ebike_card_swipe_is_answered_go_and_charges_the_wallet() {
     pile.plug(4, true);
     server.until(&format!("/api/v1/piles/{pile_id}"), |v| v["ports"][3]["status"] == "plugged").await;
 
+    // A rider asks the balance (port 0xFF): told, and nothing starts.
+    for (card, answer) in [(0x00C0_FFEE, (0, Some(dec!(5.00)))), (0x0BAD_CAFE, (1, Some(dec!(0))))] {
+        pile.ask_balance(card);
+        let ev = pile.wait_for(|e| matches!(e, EbikeEvent::CardReply { .. }), WAIT).await;
+        let Some(EbikeEvent::CardReply { card: c, status, balance }) = ev else { panic!("no reply: {ev:?}") };
+        assert_eq!((c, (status, balance)), (card, answer));
+    }
+    let (_, view) = server.get(&format!("/api/v1/piles/{pile_id}")).await;
+    assert_eq!(view["ports"][3]["status"], "plugged", "{view}");
+
     // Unknown cards are refused in the e-bike protocol's own code.
     pile.swipe_card(4, 0x0BAD_CAFE);
     let ev = pile.wait_for(|e| matches!(e, EbikeEvent::CardReply { .. }), WAIT).await;
