@@ -147,6 +147,19 @@ impl Active {
         (raise, clear)
     }
 
+    /// An alarm still open in the store, from before this actor started
+    /// (a restart, or a pile back after its actors were passivated): its
+    /// condition is cleared like any other when a report says it is gone.
+    pub fn open(&mut self, alarm: &Alarm) {
+        let a = &alarm.alarm;
+        self.0.entry((a.kind.clone(), a.pile_id.clone(), a.port)).or_insert(Some(alarm.id));
+    }
+
+    /// Whether an alarm is still being stored (its id not back yet).
+    pub fn storing(&self) -> bool {
+        self.0.values().any(Option::is_none)
+    }
+
     /// The stored id of an alarm raised for `alarm`'s condition; returns it
     /// back if the condition went away meanwhile, to be cleared.
     pub fn stored(&mut self, alarm: &NewAlarm, id: AlarmId) -> Option<AlarmId> {

@@ -43,6 +43,10 @@ pub struct Config {
     /// A charge whose pile dropped off and has not come back by then is
     /// closed and billed for what was metered.
     pub orphan_timeout: Duration,
+    /// An offline pile's actors (pile and ports) are stopped this long after
+    /// its link went, if no charge is open on it and its offline alarm was
+    /// raised; they start again from the store when it logs in.
+    pub pile_passivate_after: Duration,
     /// Protections sent with every e-bike start.
     pub ebike: EbikeLimits,
     /// How often a station re-shares its power even if nothing changed.
@@ -90,6 +94,7 @@ impl Default for Config {
             sample_flush: Duration::from_secs(1),
             sample_batch: 256,
             orphan_timeout: Duration::from_secs(12 * 3600),
+            pile_passivate_after: Duration::from_secs(30 * 60),
             reconcile_tolerance: rust_decimal::Decimal::new(5, 2),
             offline_charge_cap: rust_decimal::Decimal::from(50),
             ebike: EbikeLimits::default(),

@@ -35,6 +35,7 @@ pub struct Metrics {
     pub bill_mismatches: IntCounter,
     pub bill_failures: IntCounter,
     pub power_stops: IntCounter,
+    pub piles_passivated: IntCounter,
     pub command_resends: IntCounterVec,
     pub tariff_pushes: IntCounterVec,
     pub restarts: IntCounterVec,
@@ -243,6 +244,11 @@ impl Metrics {
                 &r,
                 "chargeplane_power_stops_total",
                 "Charges stopped because the station's limit left them no power their pile can be told.",
+            ),
+            piles_passivated: counter(
+                &r,
+                "chargeplane_piles_passivated_total",
+                "Offline piles whose actors were stopped to give their memory back.",
             ),
             command_resends: counter_vec(
                 &r,

@@ -142,16 +142,78 @@ impl Pile {
         }
     }
 
-    /// A pile that stays away past the threshold raises an alarm.
+    /// A pile that stays away past the threshold raises an alarm, and later
+    /// its actors are passivated.
     fn watch_offline(&mut self, ctx: &mut Context<Self>) {
         let after = self.platform.config.alarms.offline_after;
         self.offline_timer = Some(ctx.run_later(after, move |pile, ctx| {
-            pile.offline_timer = None;
             let msg = format!("offline for more than {} s", after.as_secs());
             let gone = vec![pile.alarm(OFFLINE.into(), Severity::Warning, msg)];
             let changes = pile.alarms.update(|k| k == OFFLINE, gone);
             let platform = pile.platform.clone();
             alarms::apply(pile, ctx, &platform, changes, |pile| &mut pile.alarms);
+            let rest = platform.config.pile_passivate_after.saturating_sub(after);
+            pile.offline_timer = Some(ctx.run_later(rest, |pile, ctx| pile.passivate(ctx)));
+        }));
+    }
+
+    /// Stops this offline pile's actors, its ports' too, to give their
+    /// memory back: what they hold is in the store (open charges keep them
+    /// here), and the pile's next login starts them again. Alarms still being
+    /// stored, or charges still open, put it off.
+    fn passivate(&mut self, ctx: &mut Context<Self>) {
+        self.offline_timer = None;
+        if self.link.is_some() {
+            return;
+        }
+        if !self.busy.is_empty() || self.alarms.storing() {
+            let later = self.platform.config.pile_passivate_after.max(std::time::Duration::from_secs(1));
+            self.offline_timer = Some(ctx.run_later(later, |pile, ctx| pile.passivate(ctx)));
+            return;
+        }
+        for port in &self.ports {
+            port.do_send(port::Passivate);
+        }
+        if let Some(station) = self.platform.registry.stations.get(&self.station.record.id) {
+            station.do_send(crate::station::Passivated(self.id.clone(), ctx.address()));
+        }
+        self.platform.metrics.piles_passivated.inc();
+        tracing::debug!(pile = %self.id, "offline pile passivated");
+        ctx.stop();
+    }
+
+    /// Takes up the pile's alarms still open in the store, so a condition
+    /// that ended while no actor watched (the pile offline, its actors
+    /// passivated or the platform restarted) is cleared when it is seen gone.
+    fn load_open_alarms(&mut self, ctx: &mut Context<Self>) {
+        let store = self.platform.store.clone();
+        let filter = engine::alarm::AlarmFilter {
+            pile_id: Some(self.id.clone()),
+            open: true,
+            limit: 1000,
+            ..Default::default()
+        };
+        let load = async move { store.alarms(&filter).await };
+        ctx.spawn(load.into_actor(self).map(|open, pile, ctx| {
+            let open = match open {
+                Ok(open) => open,
+                Err(e) => return tracing::error!(pile = %pile.id, error = %e, "could not load the pile's open alarms"),
+            };
+            for alarm in open {
+                match alarm.alarm.port {
+                    None => pile.alarms.open(&alarm),
+                    Some(no) => {
+                        if let Some(port) = pile.ports.get((no.0 as usize).wrapping_sub(1)) {
+                            port.do_send(port::OpenAlarm(alarm));
+                        }
+                    }
+                }
+            }
+            if pile.link.is_some() {
+                let back = pile.alarms.update(|k| k == OFFLINE, vec![]);
+                let platform = pile.platform.clone();
+                alarms::apply(pile, ctx, &platform, back, |pile| &mut pile.alarms);
+            }
         }));
     }
 
@@ -185,6 +247,7 @@ impl Actor for Pile {
         self.ports = (1..=self.port_count).map(|n| self.spawn_port(PortNo(n), ctx)).collect();
         // Charges that were open when the platform last stopped carry on.
         self.resume_open(ctx, None);
+        self.load_open_alarms(ctx);
     }
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {

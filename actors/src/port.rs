@@ -562,6 +562,34 @@ impl Handler<Ended> for Port {
     }
 }
 
+/// The pile's actors are passivated (it is offline and nothing runs here).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Passivate;
+
+impl Handler<Passivate> for Port {
+    type Result = ();
+
+    fn handle(&mut self, _: Passivate, ctx: &mut Context<Self>) {
+        if self.current.is_none() {
+            ctx.stop();
+        }
+    }
+}
+
+/// An alarm on this port still open in the store when its actor started.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OpenAlarm(pub engine::alarm::Alarm);
+
+impl Handler<OpenAlarm> for Port {
+    type Result = ();
+
+    fn handle(&mut self, OpenAlarm(alarm): OpenAlarm, _: &mut Context<Self>) {
+        self.alarms.open(&alarm);
+    }
+}
+
 /// The station has no power left for the charge here: it is stopped and
 /// billed, then queued to resume as the same purchase, less what it spent.
 #[derive(Message)]

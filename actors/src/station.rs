@@ -323,6 +323,22 @@ impl Actor for Station {
     }
 }
 
+/// An offline pile's actor stopped to give its memory back; the pile's next
+/// login starts another.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Passivated(pub PileId, pub Addr<Pile>);
+
+impl Handler<Passivated> for Station {
+    type Result = ();
+
+    fn handle(&mut self, Passivated(id, addr): Passivated, _: &mut Context<Self>) {
+        if self.piles.get(&id) == Some(&addr) {
+            self.piles.remove(&id);
+        }
+    }
+}
+
 /// Start a pile's actor, or return the running one.
 #[derive(Message)]
 #[rtype(result = "Addr<Pile>")]

@@ -62,6 +62,9 @@ pub struct ServeConfig {
     pub power_verify_after_ms: u64,
     /// A pile offline this long raises an alarm.
     pub offline_alarm_after_ms: u64,
+    /// An offline pile's actors are stopped (their state stays in the
+    /// store) this long after it left, once no charge is open on it.
+    pub pile_passivate_after_ms: u64,
     /// A port or cable hotter than this raises an alarm, °C.
     pub alarm_max_temperature_c: i16,
     /// A supply voltage outside this band raises an alarm, V.
@@ -167,6 +170,7 @@ impl Default for ServeConfig {
             power_interval_ms: a.power_interval.as_millis() as u64,
             power_verify_after_ms: a.power_verify_after.as_millis() as u64,
             offline_alarm_after_ms: a.alarms.offline_after.as_millis() as u64,
+            pile_passivate_after_ms: a.pile_passivate_after.as_millis() as u64,
             alarm_max_temperature_c: a.alarms.max_temperature_c,
             alarm_supply_min_v: a.alarms.supply_min_v.try_into().unwrap_or(187),
             alarm_supply_max_v: a.alarms.supply_max_v.try_into().unwrap_or(253),
@@ -223,6 +227,7 @@ impl ServeConfig {
             sample_flush: ms(self.sample_flush_ms.max(1)),
             sample_batch: self.sample_batch.max(1),
             orphan_timeout: ms(self.orphan_timeout_ms),
+            pile_passivate_after: ms(self.pile_passivate_after_ms),
             reconcile_tolerance: self.reconcile_tolerance,
             offline_charge_cap: self.offline_charge_cap,
             ebike: actors::config::EbikeLimits {

@@ -184,3 +184,38 @@ async fn a_pile_offline_past_the_threshold_raises_an_alarm_cleared_when_it_retur
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// An offline pile's actors are passivated (after its offline alarm), and
+/// its next login starts them again from the store: the alarm is cleared and
+/// the pile charges as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_pile_is_passivated_and_its_next_login_brings_it_back() {
+    let server = Server::start_with(|c| {
+        c.offline_alarm_after_ms = 100;
+        c.pile_passivate_after_ms = 300;
+    });
+    let id = "30000000000004";
+    server.station_with_pile(id, 2).await;
+    let mut pile = SimPile::connect(server.pile_addr, PileConfig::new(PileId(id.into()), 2)).await.unwrap();
+    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+    assert_eq!(server.get("/healthz").await.1["pile_actors"], 1);
+    pile.close();
+
+    let query = format!("pile_id={id}&open=true");
+    alarm(&server, &query, "offline").await;
+    let deadline = Instant::now() + WAIT;
+    while server.metric("chargeplane_piles_passivated_total").await < 1.0 {
+        assert!(Instant::now() < deadline, "never passivated");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.get("/healthz").await.1["pile_actors"], 0);
+
+    let mut back = SimPile::connect(server.pile_addr, PileConfig::new(PileId(id.into()), 2)).await.unwrap();
+    back.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
+    server.until(&format!("/api/v1/alarms?{query}"), |v| v == &json!([])).await;
+    let (s, started) = server.post(&format!("/api/v1/piles/{id}/ports/2/start"), json!({})).await;
+    assert_eq!(s, 202, "{started}");
+    let ev = back.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await;
+    assert!(matches!(ev, Some(Event::StartRequested { gun: 2, accepted: true, .. })), "{ev:?}");
+    assert_eq!(server.get("/healthz").await.1["pile_actors"], 1);
+}
