@@ -38,6 +38,9 @@ enum Command {
     /// Copy the embedded store into ScyllaDB (or another data directory),
     /// keeping every id; resumable, and safe to run again.
     Export(ExportArgs),
+    /// Connect one simulated pile to a running platform (until stopped), to
+    /// try charges with no hardware.
+    SimulatePile(crate::simulate::Args),
 }
 
 /// Where the settings and the store are.
@@ -147,6 +150,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => args,
         Command::CreateAdmin(args) => return create_admin(args),
         Command::Export(args) => return export(args),
+        Command::SimulatePile(args) => return simulate(args),
     };
     let mut cfg = match args.store.config() {
         Ok(cfg) => cfg,
@@ -285,6 +289,28 @@ fn export(args: ExportArgs) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chargeplane: export: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn simulate(args: crate::simulate::Args) -> ExitCode {
+    let run = async {
+        let mut pile = crate::simulate::connect(&args).await?;
+        eprintln!("chargeplane: pile {} connected to {}; Ctrl-C hangs up", args.id, args.piles);
+        let stop = wait_for_signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                told = pile.next() => eprintln!("chargeplane: pile {}: {}", args.id, told?),
+                _ = &mut stop => return Ok::<_, String>(()),
+            }
+        }
+    };
+    match actix_rt::System::new().block_on(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chargeplane: simulate-pile: {e}");
             ExitCode::FAILURE
         }
     }

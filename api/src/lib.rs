@@ -22,6 +22,7 @@ pub mod routes;
 pub mod server;
 pub mod settle;
 pub mod signin;
+pub mod simulate;
 pub mod tenancy;
 
 pub use config::ServeConfig;

@@ -21,6 +21,7 @@ mod payments;
 mod power;
 mod prometheus;
 mod qr;
+mod readme;
 mod recovery;
 mod reliability;
 mod reports;
