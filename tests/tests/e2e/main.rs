@@ -17,6 +17,7 @@ mod logs;
 mod maintenance;
 mod money;
 mod openapi;
+mod package;
 mod payments;
 mod power;
 mod prometheus;
