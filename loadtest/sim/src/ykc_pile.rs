@@ -82,8 +82,6 @@ impl PileConfig {
 }
 
 /// What the platform did, in arrival order.
-// A billing model is large; there are a handful per charge.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     LoginAccepted,
