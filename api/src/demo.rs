@@ -210,8 +210,7 @@ async fn connect(addr: SocketAddr) -> std::io::Result<Piles> {
     car.realtime = Duration::from_secs(5);
     let car = SimPile::connect(addr, car).await?;
     // Priced by the station's model, as a real pile asks for it at login.
-    let pile = PileId(CAR_PILE.into());
-    car.send(engine::ykc::Message::BillingModelRequest(engine::ykc::BillingModelRequest { pile }));
+    car.request_billing_model();
     // A minute of the pile's time a second: an hour's charge takes a minute.
     let mut cfg = EbikeConfig::new(EBIKE_PHYS);
     (cfg.time_scale, cfg.tick, cfg.report_every) = (60.0, 1, 60);

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 pub mod ap3000_wire;
 pub mod ebike_pile;
 pub mod ykc_pile;
+pub mod ykc_wire;
 
 /// A byte stream a simulated pile can speak over.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}

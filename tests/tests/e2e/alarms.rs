@@ -6,7 +6,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{Server, YkcMessages};
 use engine::domain::{PileId, SessionId};
 use engine::ykc;
 use loadtest::ap3000_wire;
@@ -110,7 +110,7 @@ async fn hardware_faults_and_heat_raise_alarms_that_clear_when_they_end() {
     pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.unwrap();
 
     // Bit3 of the spec (1 << 2): air outlet over-temperature; the cable at 96 °C.
-    pile.send(realtime(id, 1 << 2, 96));
+    pile.send_msg(realtime(id, 1 << 2, 96));
     let query = format!("pile_id={id}&open=true");
     let (outlet, _) = alarm(&server, &query, "air_outlet_over_temperature").await;
     assert_eq!(outlet["severity"], "critical");
@@ -118,13 +118,13 @@ async fn hardware_faults_and_heat_raise_alarms_that_clear_when_they_end() {
     assert!(hot["message"].as_str().unwrap().contains("96"), "{hot}");
 
     // Still faulted: no second alarm.
-    pile.send(realtime(id, 1 << 2, 96));
+    pile.send_msg(realtime(id, 1 << 2, 96));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (_, all) = server.get(&format!("/api/v1/alarms?pile_id={id}")).await;
     assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
 
     // The fault ends and the cable cools: both clear.
-    pile.send(realtime(id, 0, 40));
+    pile.send_msg(realtime(id, 0, 40));
     let deadline = Instant::now() + WAIT;
     loop {
         let (_, open) = server.get(&format!("/api/v1/alarms?{query}")).await;

@@ -9,7 +9,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{dec, Server};
+use common::{dec, ykc_msg, Server};
 use engine::ykc::{CardStartVerdict as V, Message};
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
 use loadtest::ykc_pile::{Event, SimPile};
@@ -66,8 +66,10 @@ async fn a_ykc_card_start_is_authorised_against_its_account() {
     let (s, order) = server.post_as(&token, "/api/v1/me/orders", json!({"amount": "20.00"})).await;
     assert_eq!(s, 201, "{order}");
     server.post(order["pay_url"].as_str().unwrap(), json!({})).await;
-    let ev = pile.wait_for(|e| matches!(e, Event::Frame(Message::BalanceUpdate(_))), WAIT).await;
-    let Some(Event::Frame(Message::BalanceUpdate(update))) = ev else { panic!("no balance update: {ev:?}") };
+    let ev = pile.wait_for(|e| matches!(ykc_msg(e), Some(Message::BalanceUpdate(_))), WAIT).await;
+    let Some(Message::BalanceUpdate(update)) = ev.as_ref().and_then(ykc_msg) else {
+        panic!("no balance update: {ev:?}")
+    };
     assert_eq!((update.gun, update.physical_card, update.balance), (1, card, dec!(60)));
     let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
     assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(0), dec!(60)), "{wallet}");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Timelike;
 
-use common::Server;
+use common::{ykc_msg, Server, YkcMessages};
 use engine::domain::PileId;
 use engine::ykc::{self, Message};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
@@ -32,9 +32,11 @@ async fn maintenance_commands_end_acknowledged_refused_or_timed_out() {
     // Time sync, answered by the pile: acknowledged.
     let (s, sync) = post(json!({"kind": "time_sync"})).await;
     assert_eq!((s, sync["outcome"].as_str()), (202, Some("pending")), "{sync}");
-    let ev = pile.wait_for(|e| matches!(e, Event::Frame(Message::TimeSync(_))), WAIT).await;
-    let Some(Event::Frame(Message::TimeSync(asked))) = ev else { panic!("no time sync: {ev:?}") };
-    pile.send(Message::TimeSyncResult(ykc::TimeSyncResult { pile: asked.pile, time: asked.time }));
+    let ev = pile.wait_for(|e| matches!(ykc_msg(e), Some(Message::TimeSync(_))), WAIT).await;
+    let Some(Message::TimeSync(asked)) = ev.as_ref().and_then(ykc_msg) else {
+        panic!("no time sync: {ev:?}")
+    };
+    pile.send_msg(Message::TimeSyncResult(ykc::TimeSyncResult { pile: asked.pile, time: asked.time }));
     let done = outcome(&server, id, sync["id"].as_i64().unwrap(), "acknowledged").await;
     assert!(done["finished_at"].is_string() && done["detail"].as_str().unwrap().contains("clock"), "{done}");
 
@@ -49,12 +51,14 @@ async fn maintenance_commands_end_acknowledged_refused_or_timed_out() {
     )
     .await;
     assert_eq!(s, 202, "{fw}");
-    let ev = pile.wait_for(|e| matches!(e, Event::Frame(Message::FirmwareUpgrade(_))), WAIT).await;
-    let Some(Event::Frame(Message::FirmwareUpgrade(up))) = ev else { panic!("no upgrade: {ev:?}") };
+    let ev = pile.wait_for(|e| matches!(ykc_msg(e), Some(Message::FirmwareUpgrade(_))), WAIT).await;
+    let Some(Message::FirmwareUpgrade(up)) = ev.as_ref().and_then(ykc_msg) else {
+        panic!("no upgrade: {ev:?}")
+    };
     assert_eq!((up.server.as_str(), up.port, up.path.as_str()), ("10.0.0.5", 2121, "/fw/v2.bin"));
     let failed =
         ykc::FirmwareUpgradeResult { pile: up.pile, status: ykc::FirmwareUpgradeResult::DOWNLOAD_TIMEOUT };
-    pile.send(Message::FirmwareUpgradeResult(failed));
+    pile.send_msg(Message::FirmwareUpgradeResult(failed));
     let done = outcome(&server, id, fw["id"].as_i64().unwrap(), "refused").await;
     assert!(done["detail"].as_str().is_some_and(|d| !d.is_empty()), "{done}");
 
@@ -181,14 +185,14 @@ async fn every_command_kind_is_acknowledged_when_answered_and_times_out_when_not
         let kind = body["kind"].as_str().unwrap().to_owned();
         let (s, cmd) = server.post(&url, body.clone()).await;
         assert_eq!(s, 202, "{kind}: {cmd}");
-        let ev = pile.wait_for(|e| matches!(e, Event::Frame(m) if asked(m)), WAIT).await;
+        let ev = pile.wait_for(|e| ykc_msg(e).is_some_and(|m| asked(&m)), WAIT).await;
         assert!(ev.is_some(), "{kind} never reached the pile");
-        pile.send(answer());
+        pile.send_msg(answer());
         outcome(&server, id, cmd["id"].as_i64().unwrap(), "acknowledged").await;
 
         let (s, again) = server.post(&url, body).await;
         assert_eq!(s, 202, "{kind}: {again}");
-        pile.wait_for(|e| matches!(e, Event::Frame(m) if asked(m)), WAIT).await.unwrap();
+        pile.wait_for(|e| ykc_msg(e).is_some_and(|m| asked(&m)), WAIT).await.unwrap();
         outcome(&server, id, again["id"].as_i64().unwrap(), "timed_out").await;
         let acked =
             format!("chargeplane_maintenance_commands_total{{kind=\"{kind}\",outcome=\"acknowledged\"}}");

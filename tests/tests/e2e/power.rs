@@ -9,7 +9,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{dec, Server};
+use common::{dec, ykc_msg, Server};
 use engine::domain::PileId;
 use engine::ykc;
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
@@ -150,7 +150,7 @@ async fn a_pile_that_ignores_its_limit_raises_alarms() {
     // Two guns share 10 kW: 5 kW each, 10/14 of what they could deliver.
     let ev = pile
         .wait_for(
-            |e| matches!(e, Event::Frame(ykc::Message::WorkParams(w)) if w.max_power_percent == 71),
+            |e| matches!(ykc_msg(e), Some(ykc::Message::WorkParams(w)) if w.max_power_percent == 71),
             WAIT,
         )
         .await;
@@ -229,7 +229,7 @@ async fn a_limit_under_the_ykc_floors_stops_the_latest_charges_instead_of_tellin
     manage(&server, station, "4000").await;
     let first = piles[0]
         .wait_for(
-            |e| matches!(e, Event::Frame(ykc::Message::WorkParams(w)) if w.max_power_percent == 57),
+            |e| matches!(ykc_msg(e), Some(ykc::Message::WorkParams(w)) if w.max_power_percent == 57),
             WAIT,
         )
         .await;
@@ -239,7 +239,7 @@ async fn a_limit_under_the_ykc_floors_stops_the_latest_charges_instead_of_tellin
             .wait_for(
                 |e| {
                     matches!(e, Event::StopRequested { .. })
-                        || matches!(e, Event::Frame(ykc::Message::WorkParams(w)) if w.max_power_percent < 57)
+                        || matches!(ykc_msg(e), Some(ykc::Message::WorkParams(w)) if w.max_power_percent < 57)
                 },
                 WAIT,
             )

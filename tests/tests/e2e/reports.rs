@@ -9,7 +9,7 @@ use crate::common;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{dec, Server};
+use common::{dec, Server, YkcMessages};
 use engine::domain::{PileId, SessionId};
 use engine::ykc;
 use engine::Decimal;
@@ -127,7 +127,7 @@ async fn charges_and_faults_are_reported_as_json_and_as_csv_downloads() {
     assert_eq!((s, none), (200, json!([])));
 
     // A fault at pile a (its door open) is counted in the faults report.
-    pa.send(fault(a));
+    pa.send_msg(fault(a));
     server
         .until(&format!("/api/v1/alarms?pile_id={a}"), |v| {
             v.as_array().is_some_and(|l| l.iter().any(|x| x["kind"] == "door_open"))

@@ -7,11 +7,11 @@ use crate::common;
 use std::time::Duration;
 
 use chrono::Timelike;
-use common::{dec, Server};
+use common::{dec, ykc_msg, Server, YkcMessages};
 use engine::domain::{PileId, SessionId};
-use engine::tariff::Period;
 use engine::ykc::{self, Message};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use loadtest::ykc_wire::rate;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
@@ -57,10 +57,10 @@ async fn a_pile_priced_by_the_served_model_reconciles_and_one_that_is_not_is_fla
     // The pile asks for its billing model and gets the station's prices
     // (flat 1.00 + 0.50 service per kWh).
     let mut pile = login(&server, priced).await;
-    pile.send(Message::BillingModelRequest(ykc::BillingModelRequest { pile: PileId(priced.into()) }));
+    pile.request_billing_model();
     let ev = pile.wait_for(|e| matches!(e, Event::BillingModel(_)), WAIT).await;
     let Some(Event::BillingModel(model)) = ev else { panic!("no billing model: {ev:?}") };
-    let flat = model.to_tou().price(Period::Flat);
+    let flat = model.rates[rate::FLAT];
     assert_eq!((flat.energy, flat.service), (dec!(1), dec!(0.5)));
 
     // Priced by the same model: 10 kWh × 1.50 = 15.00 on both sides.
@@ -113,7 +113,7 @@ async fn a_transaction_record_received_again_is_acknowledged_and_not_billed_twic
         stop_reason: 0x40,
         physical_card: [0; 8],
     };
-    pile.send(Message::TransactionRecord(again));
+    pile.send_msg(Message::TransactionRecord(again));
     let ev = pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await;
     assert!(
         matches!(&ev, Some(Event::RecordAcked { serial, invalid: false }) if serial.as_str() == session),
@@ -160,7 +160,7 @@ async fn a_changed_tariff_is_pushed_to_idle_piles_at_once_and_to_busy_ones_when_
     // The idle pile gets the new model at once; the busy one does not yet.
     let ev = idle.wait_for(|e| matches!(e, Event::BillingModel(_)), WAIT).await;
     let Some(Event::BillingModel(model)) = ev else { panic!("idle pile got no model: {ev:?}") };
-    assert_eq!(model.to_tou().price(Period::Flat).energy, dec!(2));
+    assert_eq!(model.rates[rate::FLAT].energy, dec!(2));
     assert!(busy
         .wait_for(|e| matches!(e, Event::BillingModel(_)), Duration::from_millis(300))
         .await
@@ -175,7 +175,7 @@ async fn a_changed_tariff_is_pushed_to_idle_piles_at_once_and_to_busy_ones_when_
     assert_eq!(s, 202);
     let ev = busy.wait_for(|e| matches!(e, Event::BillingModel(_)), WAIT).await;
     assert!(
-        matches!(ev, Some(Event::BillingModel(ref m)) if m.to_tou().price(Period::Flat).energy == dec!(2)),
+        matches!(ev, Some(Event::BillingModel(ref m)) if m.rates[rate::FLAT].energy == dec!(2)),
         "{ev:?}"
     );
     server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "finished").await;
@@ -209,9 +209,11 @@ async fn a_card_start_is_answered_at_once_with_the_protocols_reason() {
         (ykc::CardStart::MODE_CARD, ykc::CardStartVerdict::NO_ACCOUNT),
         (ykc::CardStart::MODE_VIN, ykc::CardStartVerdict::VIN_UNKNOWN),
     ] {
-        pile.send(swipe(mode));
-        let ev = pile.wait_for(|e| matches!(e, Event::Frame(Message::CardStartVerdict(_))), WAIT).await;
-        let Some(Event::Frame(Message::CardStartVerdict(v))) = ev else { panic!("no verdict: {ev:?}") };
+        pile.send_msg(swipe(mode));
+        let ev = pile.wait_for(|e| matches!(ykc_msg(e), Some(Message::CardStartVerdict(_))), WAIT).await;
+        let Some(Message::CardStartVerdict(v)) = ev.as_ref().and_then(ykc_msg) else {
+            panic!("no verdict: {ev:?}")
+        };
         assert_eq!((v.ok, v.reason, v.gun), (false, reason, 1));
     }
 }
@@ -234,7 +236,7 @@ async fn a_charge_started_offline_by_card_is_billed_from_its_record_once() {
     // reach the platform; the record is all the platform ever sees of it.
     let (serial, record) = offline_record(id, [0x12, 0x34, 0, 0, 0, 0, 0, 9], dec!(12));
     for _ in 0..2 {
-        pile.send(Message::TransactionRecord(record.clone()));
+        pile.send_msg(Message::TransactionRecord(record.clone()));
         let ev = pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await;
         assert!(matches!(&ev, Some(Event::RecordAcked { invalid: false, .. })), "{ev:?}");
     }
@@ -306,7 +308,7 @@ async fn an_offline_charge_takes_no_more_than_the_cap_and_an_unknown_card_pays_n
 
     // 12 kWh would cost 18.00: the wallet gives no more than the cap.
     let (serial, record) = offline_record(id, [0x12, 0x34, 0, 0, 0, 0, 0, 8], dec!(12));
-    pile.send(Message::TransactionRecord(record));
+    pile.send_msg(Message::TransactionRecord(record));
     pile.wait_for(|e| matches!(e, Event::RecordAcked { invalid: false, .. }), WAIT).await.unwrap();
     let done = server.until(&format!("/api/v1/sessions/{serial}"), |v| v["state"] == "finished").await;
     assert_eq!(dec(&done["bill"]["total"]), dec!(10.00), "{done}");
@@ -316,7 +318,7 @@ async fn an_offline_charge_takes_no_more_than_the_cap_and_an_unknown_card_pays_n
     // A card no one registered: acknowledged, billed to no wallet, alarmed.
     let (serial, mut record) = offline_record(id, [0x99, 0, 0, 0, 0, 0, 0, 1], dec!(2));
     record.serial = SessionId(format!("{}2", &serial[..serial.len() - 1]));
-    pile.send(Message::TransactionRecord(record));
+    pile.send_msg(Message::TransactionRecord(record));
     pile.wait_for(|e| matches!(e, Event::RecordAcked { invalid: false, .. }), WAIT).await.unwrap();
     let alarms = server
         .until("/api/v1/alarms", |v| {
@@ -347,7 +349,7 @@ async fn an_offline_charge_is_billed_only_to_a_card_on_that_piles_offline_list()
     // The other pile was never given the card: its offline charge with it
     // is acknowledged, billed to no one and alarmed.
     let (serial, record) = offline_record(other, physical, dec!(2));
-    b.send(Message::TransactionRecord(record));
+    b.send_msg(Message::TransactionRecord(record));
     b.wait_for(|e| matches!(e, Event::RecordAcked { invalid: false, .. }), WAIT).await.unwrap();
     let done = server.until(&format!("/api/v1/sessions/{serial}"), |v| v["state"] == "finished").await;
     assert!(done["terms"].is_object() && done["terms"]["payer"].is_null(), "{done}");
@@ -361,13 +363,13 @@ async fn an_offline_charge_is_billed_only_to_a_card_on_that_piles_offline_list()
     // Taken off the listing pile once it confirms; its later record pays nothing.
     let clear = json!({"kind": "offline_cards_clear", "cards": ["1234000000000010"]});
     assert_eq!(server.post(&format!("/api/v1/piles/{listing}/commands"), clear).await.0, 202);
-    a.wait_for(|e| matches!(e, Event::Frame(Message::OfflineCardClear(_))), WAIT).await.unwrap();
+    a.wait_for(|e| matches!(ykc_msg(e), Some(Message::OfflineCardClear(_))), WAIT).await.unwrap();
     let removed = ykc::CardRemoval { physical_card: physical, ok: true, reason: 0 };
     let pile = PileId(listing.into());
-    a.send(Message::OfflineCardClearResult(ykc::OfflineCardClearResult { pile, cards: vec![removed] }));
+    a.send_msg(Message::OfflineCardClearResult(ykc::OfflineCardClearResult { pile, cards: vec![removed] }));
     server.until(&format!("/api/v1/piles/{listing}/offline-cards"), |v| v == &json!([])).await;
     let (serial, record) = offline_record(listing, physical, dec!(2));
-    a.send(Message::TransactionRecord(record));
+    a.send_msg(Message::TransactionRecord(record));
     a.wait_for(|e| matches!(e, Event::RecordAcked { invalid: false, .. }), WAIT).await.unwrap();
     let done = server.until(&format!("/api/v1/sessions/{serial}"), |v| v["state"] == "finished").await;
     assert!(done["terms"].is_object() && done["terms"]["payer"].is_null(), "{done}");
@@ -390,7 +392,7 @@ async fn bms_frames_are_kept_as_diagnostics() {
             gun: 1,
             data: bytes::Bytes::copy_from_slice(data),
         };
-        pile.send(Message::Bms(frame));
+        pile.send_msg(Message::Bms(frame));
     }
     let path = format!("/api/v1/piles/{id}/diagnostics");
     let kept = server.until(&path, |v| v.as_array().is_some_and(|a| a.len() == 2)).await;
@@ -471,7 +473,7 @@ async fn a_billed_final_record_frees_the_port_and_its_stop_reason_reads_as_the_s
     let (_, offline) = offline_record(id, [0x12, 0x34, 0, 0, 0, 0, 0, 7], dec!(1));
     for record in [record, offline] {
         let serial = record.serial.0.clone();
-        pile.send(Message::TransactionRecord(record));
+        pile.send_msg(Message::TransactionRecord(record));
         pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.unwrap();
         server.until(&format!("/api/v1/sessions/{serial}"), |v| v["state"] == "finished").await;
         let port =

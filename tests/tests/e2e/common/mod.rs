@@ -314,3 +314,26 @@ pub fn free_port() -> u16 {
 pub fn dec(v: &Value) -> Decimal {
     v.as_str().unwrap_or_else(|| panic!("{v} is not a decimal string")).parse().unwrap()
 }
+
+/// YKC frames of a simulated car pile, encoded and decoded with the
+/// platform's own codec: the test's choice. The simulator itself speaks
+/// `sim::ykc_wire`, written from the spec apart from that codec.
+pub trait YkcMessages {
+    /// Sends `msg` from the pile, encoded with `engine::ykc`.
+    fn send_msg(&self, msg: engine::ykc::Message);
+}
+
+impl YkcMessages for loadtest::ykc_pile::SimPile {
+    fn send_msg(&self, msg: engine::ykc::Message) {
+        let frame = msg.encode(0).expect("the test's message encodes");
+        self.send_frame(frame.kind, frame.body.to_vec());
+    }
+}
+
+/// The platform's reading of a frame a simulated car pile got, if the event
+/// is one and `engine::ykc` reads it.
+pub fn ykc_msg(event: &loadtest::ykc_pile::Event) -> Option<engine::ykc::Message> {
+    let loadtest::ykc_pile::Event::Frame { kind, body } = event else { return None };
+    let frame = engine::ykc::Frame { seq: 0, enc: 0, kind: *kind, body: body.clone().into() };
+    engine::ykc::Message::decode(&frame).ok()
+}
