@@ -18,6 +18,7 @@ pub mod link;
 pub mod listener;
 pub mod live;
 pub mod maintenance;
+pub mod memory;
 pub mod metrics;
 pub mod pacing;
 pub mod pile;

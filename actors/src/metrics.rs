@@ -36,6 +36,7 @@ pub struct Metrics {
     pub bill_failures: IntCounter,
     pub power_stops: IntCounter,
     pub piles_passivated: IntCounter,
+    pub memory_trims: IntCounter,
     pub command_resends: IntCounterVec,
     pub tariff_pushes: IntCounterVec,
     pub restarts: IntCounterVec,
@@ -249,6 +250,11 @@ impl Metrics {
                 &r,
                 "chargeplane_piles_passivated_total",
                 "Offline piles whose actors were stopped to give their memory back.",
+            ),
+            memory_trims: counter(
+                &r,
+                "chargeplane_memory_trims_total",
+                "Heap trims returning freed memory to the system after piles were passivated.",
             ),
             command_resends: counter_vec(
                 &r,

@@ -65,6 +65,9 @@ pub struct ServeConfig {
     /// An offline pile's actors are stopped (their state stays in the
     /// store) this long after it left, once no charge is open on it.
     pub pile_passivate_after_ms: u64,
+    /// How often to look whether piles were passivated, and if so give the
+    /// freed memory back to the system.
+    pub memory_trim_check_ms: u64,
     /// A port or cable hotter than this raises an alarm, °C.
     pub alarm_max_temperature_c: i16,
     /// A supply voltage outside this band raises an alarm, V.
@@ -171,6 +174,7 @@ impl Default for ServeConfig {
             power_verify_after_ms: a.power_verify_after.as_millis() as u64,
             offline_alarm_after_ms: a.alarms.offline_after.as_millis() as u64,
             pile_passivate_after_ms: a.pile_passivate_after.as_millis() as u64,
+            memory_trim_check_ms: 60_000,
             alarm_max_temperature_c: a.alarms.max_temperature_c,
             alarm_supply_min_v: a.alarms.supply_min_v.try_into().unwrap_or(187),
             alarm_supply_max_v: a.alarms.supply_max_v.try_into().unwrap_or(253),

@@ -118,6 +118,9 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
         std::time::Duration::from_millis(cfg.settlement_delay_ms),
     ));
 
+    let trim_every = std::time::Duration::from_millis(cfg.memory_trim_check_ms.max(1));
+    actix_rt::spawn(actors::memory::trim_after_passivations(platform.clone(), trim_every));
+
     let http_metrics = web::Data::new(HttpMetrics::register(&platform.metrics.registry));
     let p = platform.clone();
     let in_flight = web::Data::new(crate::idempotency::InFlight::default());
