@@ -3,8 +3,8 @@
 //! A pile checks its model number on login (0x05/0x06), asks for the model
 //! when it differs (0x09/0x0A), and may be pushed one at any time (0x58, same
 //! body as 0x0A). The body is the wire layout only: rates per period and the
-//! period code of each half hour. Turning a tariff into one and back is the
-//! YKC adapter's job (`actors/src/adapter/ykc.rs`), so this codec knows no
+//! period code of each half hour. Turning a tariff into one is the YKC
+//! adapter's job (`actors/src/adapter/ykc.rs`), so this codec knows no
 //! tariffs.
 
 use rust_decimal::Decimal;
