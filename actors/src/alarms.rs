@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use engine::alarm::{Alarm, AlarmId, NewAlarm};
-use engine::domain::{PileId, PortNo};
+use domain::alarm::{Alarm, AlarmId, NewAlarm};
+use vocab::{PileId, PortNo};
 
 use crate::Platform;
 
@@ -176,7 +176,7 @@ impl Active {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::alarm::Severity;
+    use vocab::Severity;
 
     fn alarm(kind: &str) -> NewAlarm {
         NewAlarm {

@@ -4,12 +4,12 @@
 //! The same checks as an app start, answered in the pile's own terms
 //! (`CardRefusal`, which each adapter turns into its protocol's code).
 
-use engine::accounts::{self, Grant, Status};
-use engine::domain::Payer;
-use engine::domain::{PileId, StationId};
-use engine::ledger::Account;
-use engine::pricing::Discount;
+use domain::accounts::{self, Grant, Status};
+use domain::ledger::Account;
+use domain::payer::Payer;
+use domain::pricing::Discount;
 use rust_decimal::Decimal;
+use vocab::{PileId, StationId};
 
 use crate::adapter::CardRefusal;
 use crate::station::Purchase;
@@ -51,7 +51,7 @@ pub async fn balance(p: &Platform, card: &str) -> Result<Decimal, CardRefusal> {
 }
 
 /// The account behind a card, if both are active.
-async fn account(p: &Platform, card: &str) -> Result<engine::accounts::Driver, CardRefusal> {
+async fn account(p: &Platform, card: &str) -> Result<domain::accounts::Driver, CardRefusal> {
     let number = card;
     let card = p.store.card(number).await.map_err(|e| unavailable(number, e))?.ok_or(CardRefusal::Unknown)?;
     let driver = p.store.driver(card.driver_id).await.map_err(|e| unavailable(number, e))?;
@@ -63,7 +63,7 @@ async fn account(p: &Platform, card: &str) -> Result<engine::accounts::Driver, C
     }
 }
 
-fn unavailable(card: &str, e: engine::store::StoreError) -> CardRefusal {
+fn unavailable(card: &str, e: store::StoreError) -> CardRefusal {
     tracing::error!(card, error = %e, "card check failed");
     CardRefusal::Unavailable
 }
@@ -74,7 +74,7 @@ pub enum Refusal {
     #[error(transparent)]
     NotAllowed(#[from] accounts::NotAllowed),
     #[error(transparent)]
-    Store(#[from] engine::store::StoreError),
+    Store(#[from] store::StoreError),
 }
 
 /// What a driver's class pays at a station, as the rules in force say, with
@@ -87,7 +87,7 @@ pub async fn class_discount(
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Discount>, Refusal> {
     let (rules, operator) = tokio::try_join!(p.store.rules(), p.store.station(station))?;
-    let operator = operator.map_or(engine::domain::DEFAULT_OPERATOR, |s| s.operator_id);
+    let operator = operator.map_or(vocab::DEFAULT_OPERATOR, |s| s.operator_id);
     Ok(match accounts::resolve(&rules, class, (operator, station), at)? {
         None => None,
         Some(Grant::Percent(d)) => Some(d),
@@ -132,7 +132,7 @@ pub async fn offline_payer(
     card: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Result<Purchase, &'static str>, Refusal> {
-    use engine::accounts::Status;
+    use domain::accounts::Status;
     let cap = Some(p.config.offline_charge_cap);
     let driver = match p.store.card(card).await? {
         None => return Ok(Err("a card with no account")),

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use engine::clock::Clock;
-use engine::domain::{Protocol, StationId};
+use vocab::{Clock, Protocol, StationId};
 
 #[derive(Clone, Debug)]
 pub struct Config {

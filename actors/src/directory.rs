@@ -1,4 +1,4 @@
-//! Keeps this node's rows in the pile directory (`engine::store::directory`)
+//! Keeps this node's rows in the pile directory (`store::directory`)
 //! while it holds piles' links, so other nodes sharing the store can forward
 //! HTTP commands here.
 //!
@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use engine::domain::PileId;
-use engine::store::PileNode;
+use store::PileNode;
+use vocab::PileId;
 
 use crate::pile::Pile;
 use crate::Platform;

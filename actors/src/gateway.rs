@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::domain::Protocol;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpListener;
+use vocab::Protocol;
 
 use crate::adapter::dny::Dny;
 use crate::adapter::ykc::Ykc;

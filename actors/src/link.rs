@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
-use engine::domain::PileId;
-use engine::store::PileRecord;
+use store::PileRecord;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::FramedRead;
+use vocab::PileId;
 
 use crate::adapter::{Adapter, Inbound, LoginInfo, Out, PileCommand, PileEvent, ReplyTo};
 use crate::metrics::Mailbox;
@@ -250,7 +250,7 @@ async fn authorize<A: Adapter>(platform: &Platform, info: &LoginInfo) -> Result<
                 created_at: platform.now(),
             };
             match store.create_pile(&record).await {
-                Ok(()) | Err(engine::store::StoreError::Conflict(_)) => record,
+                Ok(()) | Err(store::StoreError::Conflict(_)) => record,
                 Err(e) => {
                     tracing::error!(pile = %info.pile, error = %e, "could not auto-register a pile");
                     return Err("error");
@@ -261,7 +261,7 @@ async fn authorize<A: Adapter>(platform: &Platform, info: &LoginInfo) -> Result<
     if record.protocol != A::PROTOCOL {
         return Err("wrong_protocol");
     }
-    let item = engine::store::Item::new(engine::store::ItemKind::Pile, &record.id);
+    let item = store::Item::new(store::ItemKind::Pile, &record.id);
     match store.out_of_service(&item).await {
         Ok(None) => Ok(record),
         Ok(Some(_)) => Err("out_of_service"),

@@ -9,11 +9,11 @@
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use engine::domain::{PileId, PortStatus, SessionId, StationId};
-use engine::session::SessionState;
+use domain::session::SessionState;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use tokio::sync::broadcast;
+use vocab::{PileId, PortStatus, SessionId, StationId};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use engine::domain::Protocol;
+use vocab::Protocol;
 
 use prometheus::{
     Counter, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -414,7 +414,7 @@ impl Metrics {
 
     /// Brings the store's own counts into the exposition at scrape time:
     /// counters advance by what the store counted since the last scrape.
-    pub fn observe_store(&self, s: engine::store::StoreStats) {
+    pub fn observe_store(&self, s: store::StoreStats) {
         self.store_queue.set(s.queued as i64);
         let catch_up = |c: &IntCounter, total: u64| c.inc_by(total.saturating_sub(c.get()));
         catch_up(&self.store_batches, s.batches);

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use engine::alarm::{NewAlarm, Severity};
-use engine::domain::{PileId, PortNo, Protocol, SessionId, StationId};
-use engine::store::Diagnostic;
+use domain::alarm::NewAlarm;
+use store::Diagnostic;
+use vocab::{PileId, PortNo, Protocol, SessionId, Severity, StationId};
 
 use futures::future::join_all;
 use rust_decimal::Decimal;
@@ -63,7 +63,7 @@ pub struct Pile {
 const OFFLINE: &str = "offline";
 
 impl Pile {
-    pub fn new(platform: Arc<Platform>, record: engine::store::PileRecord, station: Arc<StationCtx>) -> Self {
+    pub fn new(platform: Arc<Platform>, record: store::PileRecord, station: Arc<StationCtx>) -> Self {
         Pile {
             platform,
             id: record.id,
@@ -96,7 +96,7 @@ impl Pile {
             for rec in &mut open {
                 crate::session::held_from_ledger(&*store, rec).await?;
             }
-            Ok::<_, engine::store::StoreError>(open)
+            Ok::<_, store::StoreError>(open)
         };
         ctx.spawn(open.into_actor(self).map(move |open, pile, _| match open {
             Ok(open) => {
@@ -187,7 +187,7 @@ impl Pile {
     /// passivated or the platform restarted) is cleared when it is seen gone.
     fn load_open_alarms(&mut self, ctx: &mut Context<Self>) {
         let store = self.platform.store.clone();
-        let filter = engine::alarm::AlarmFilter {
+        let filter = domain::alarm::AlarmFilter {
             pile_id: Some(self.id.clone()),
             open: true,
             limit: 1000,

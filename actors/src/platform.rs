@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use engine::store::Store;
+use store::Store;
 
 use crate::alarms::Notifier;
 use crate::{metrics::Metrics, registry::Registry, Config};

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use engine::alarm::{NewAlarm, Severity};
-use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
+use domain::alarm::NewAlarm;
+use vocab::{PileId, PortNo, PortStatus, Protocol, SessionId, Severity};
 
-use engine::session::SessionRecord;
+use domain::session::SessionRecord;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -580,7 +580,7 @@ impl Handler<Passivate> for Port {
 /// An alarm on this port still open in the store when its actor started.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct OpenAlarm(pub engine::alarm::Alarm);
+pub struct OpenAlarm(pub domain::alarm::Alarm);
 
 impl Handler<OpenAlarm> for Port {
     type Result = ();
@@ -626,7 +626,7 @@ impl Port {
             }
             let balance = match &mut purchase.payer {
                 Some(payer) => {
-                    let wallet = engine::ledger::Account::Wallet(payer.driver);
+                    let wallet = domain::ledger::Account::Wallet(payer.driver);
                     let funds = match platform.store.balance(&wallet).await {
                         Ok(b) => b,
                         Err(e) => {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use actix::{Actor, Addr};
 use chrono::FixedOffset;
 use dashmap::DashMap;
-use engine::domain::{PileId, SessionId, StationId};
-use engine::store::{PileRecord, StoreError};
+use store::{PileRecord, StoreError};
+use vocab::{PileId, SessionId, StationId};
 
 use crate::pile::Pile;
 use crate::session::Session;
@@ -23,7 +23,7 @@ pub struct Registry {
     pub stations: DashMap<StationId, Addr<Station>>,
     pub sessions: DashMap<SessionId, Addr<Session>>,
     /// Live charges paid from each wallet, for top-ups that raise their holds.
-    pub wallets: DashMap<engine::domain::DriverId, Vec<Addr<Session>>>,
+    pub wallets: DashMap<vocab::DriverId, Vec<Addr<Session>>>,
 }
 
 #[derive(Debug, thiserror::Error)]

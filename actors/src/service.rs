@@ -3,8 +3,8 @@
 //! the drivers' app, a swiped card) asks here, so a closed station or a
 //! broken socket refuses them all alike.
 
-use engine::domain::{PileId, StationId};
-use engine::store::{Item, ItemKind, StoreError};
+use store::{Item, ItemKind, StoreError};
+use vocab::{PileId, StationId};
 
 use crate::Platform;
 

@@ -1,5 +1,5 @@
 //! A session actor runs one charge: it sends the start command, meters the
-//! pile's readings through the engine's state machine, streams them to
+//! pile's readings through the domain's state machine, streams them to
 //! storage in batches, and bills the charge when the pile's final record
 //! arrives. The record is acknowledged to the pile only once the bill is
 //! durable, so a crash in between makes the pile resend, never lose, the bill;
@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use engine::alarm::NewAlarm;
-use engine::domain::PortStatus;
-use engine::ledger::EntryKind;
-use engine::pricing::{Pricing, Reconciliation};
-use engine::session::{MeterSample, SessionRecord, SessionState, StopReason};
+use domain::alarm::NewAlarm;
+use domain::ledger::EntryKind;
+use domain::pricing::{Pricing, Reconciliation};
+use domain::session::{MeterSample, SessionRecord, SessionState, StopReason};
 use rust_decimal::Decimal;
+use vocab::PortStatus;
 
 use crate::adapter::{FinalRecord, Order, PileCommand, PricingKind, Reading, ReplyTo};
 use crate::alarms;
@@ -33,7 +33,7 @@ use crate::Platform;
 pub struct Ctx {
     pub platform: Arc<Platform>,
     pub pile: Addr<Pile>,
-    pub pile_id: engine::domain::PileId,
+    pub pile_id: vocab::PileId,
     /// The port to tell when the charge ends.
     pub port: Recipient<port::Ended>,
     pub station: Arc<StationCtx>,
@@ -186,7 +186,7 @@ impl Session {
             Ok(bill) => bill,
             Err(e) => return tracing::debug!(error = %e, "record ignored"),
         };
-        let capped = bill.lines.iter().any(|l| matches!(l, engine::pricing::BillLine::PrepaidCap { .. }));
+        let capped = bill.lines.iter().any(|l| matches!(l, domain::pricing::BillLine::PrepaidCap { .. }));
         if started_offline.is_some() && capped {
             let message =
                 format!("offline charge {} cost more than the offline cap; billed up to it", self.rec.id);
@@ -238,7 +238,7 @@ impl Session {
                             pile_id: Some(s.rec.pile_id.clone()),
                             port: Some(s.rec.port),
                             kind: "billing".into(),
-                            severity: engine::alarm::Severity::Major,
+                            severity: vocab::Severity::Major,
                             message: format!("charge {} cannot be billed: {e}", s.rec.id),
                             raised_at: s.platform().now(),
                         };
@@ -318,7 +318,7 @@ impl Handler<Begin> for Session {
         };
         let begin = async move {
             store.insert_session(&rec).await.map_err(|e| match e {
-                engine::store::StoreError::Refused(why) => port::StartError::Refused(why),
+                store::StoreError::Refused(why) => port::StartError::Refused(why),
                 e => port::StartError::Storage(e.to_string()),
             })?;
             match pile.send(pile::Send(cmd)).await {
@@ -386,17 +386,17 @@ impl Handler<TopUp> for Session {
             (self.platform().store.clone(), self.platform().config.wallet_hold, self.platform().now());
         let id = self.rec.id.clone();
         let raise = async move {
-            let balance = store.balance(&engine::ledger::Account::Wallet(payer.driver)).await?;
+            let balance = store.balance(&domain::ledger::Account::Wallet(payer.driver)).await?;
             let more = hold.min(balance);
             if more <= Decimal::ZERO {
                 return Ok(None);
             }
             // Numbered by the holds already booked, so a restarted actor
             // never books one twice.
-            let filter = engine::store::EntryFilter { reference: Some(id.to_string()), ..Default::default() };
+            let filter = store::EntryFilter { reference: Some(id.to_string()), ..Default::default() };
             let holds = store.entries(&filter).await?.iter().filter(|e| e.kind == EntryKind::Hold).count();
-            let entry = engine::ledger::Entry::hold_more(&id, payer.driver, more, holds as u32 + 1, now);
-            Ok::<_, engine::store::StoreError>(store.post_entry(&entry).await?.then_some(more))
+            let entry = domain::ledger::Entry::hold_more(&id, payer.driver, more, holds as u32 + 1, now);
+            Ok::<_, store::StoreError>(store.post_entry(&entry).await?.then_some(more))
         };
         ctx.wait(raise.into_actor(self).map(|res, s, ctx| match res {
             Ok(Some(more)) => {
@@ -414,7 +414,7 @@ impl Handler<TopUp> for Session {
 }
 
 /// Tells every live charge paid from a driver's wallet that it was topped up.
-pub fn topped_up(platform: &Platform, driver: engine::domain::DriverId) {
+pub fn topped_up(platform: &Platform, driver: vocab::DriverId) {
     if let Some(live) = platform.registry.wallets.get(&driver) {
         live.iter().for_each(|s| s.do_send(TopUp));
     }
@@ -613,13 +613,10 @@ fn clamp_end(pile_end: DateTime<Utc>, last: Option<DateTime<Utc>>, now: DateTime
 /// Sets what a stored charge holds from the ledger's holds for it: a hold
 /// booked by a top-up is durable before the session's own record of it,
 /// so after a crash the ledger is the one to trust.
-pub async fn held_from_ledger(
-    store: &dyn engine::store::Store,
-    rec: &mut SessionRecord,
-) -> engine::store::Result<()> {
+pub async fn held_from_ledger(store: &dyn store::Store, rec: &mut SessionRecord) -> store::Result<()> {
     let Some(payer) = rec.terms.payer.as_mut() else { return Ok(()) };
-    let filter = engine::store::EntryFilter { reference: Some(rec.id.to_string()), ..Default::default() };
-    let held = engine::ledger::Account::Held(payer.driver);
+    let filter = store::EntryFilter { reference: Some(rec.id.to_string()), ..Default::default() };
+    let held = domain::ledger::Account::Held(payer.driver);
     payer.held = store
         .entries(&filter)
         .await?
@@ -679,7 +676,7 @@ fn offline_alarm(ctx: &Ctx, message: String, at: DateTime<Utc>) {
         pile_id: Some(ctx.pile_id.clone()),
         port: None,
         kind: "offline_charge".into(),
-        severity: engine::alarm::Severity::Warning,
+        severity: vocab::Severity::Warning,
         message,
         raised_at: at,
     };
@@ -725,7 +722,7 @@ async fn bill_offline(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
     match p.store.insert_session(&rec).await {
         // Stored, or a repeat of this record stored it a moment ago: either
         // way the session actor bills it once.
-        Ok(()) | Err(engine::store::StoreError::Conflict(_)) => {
+        Ok(()) | Err(store::StoreError::Conflict(_)) => {
             tracing::info!(session = %rec.id, "billing a charge started offline at the pile");
             let session = Session::new(ctx, rec).start();
             session.do_send(Record(record, reply));

@@ -5,7 +5,7 @@
 //! It is also the one place that sees every port's live power, so it keeps
 //! the station under its transformer's limit: it admits a new charge only if
 //! the charge's minimum fits, shares what is available among charging ports
-//! by `engine::allocation`'s policy, sends each pile its limits through the
+//! by `domain::allocation`'s policy, sends each pile its limits through the
 //! pile's protocol, and checks what the piles then draw. It recomputes when
 //! a charge starts or stops, when the limit or the other load changes, and
 //! periodically.
@@ -16,15 +16,15 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use chrono::{FixedOffset, Timelike};
-use engine::alarm::{NewAlarm, Severity};
-use engine::allocation::{allocate, Allocation, Demand, Input, PortKey, PowerConfig};
-use engine::domain::Payer;
-use engine::domain::{PileId, PortNo, Protocol, SessionId};
-use engine::pricing::{Discount, PricePlan, Pricing, Terms};
-use engine::store::{PileRecord, Station as StationRecord};
-use engine::tariff::Tariff;
+use domain::alarm::NewAlarm;
+use domain::allocation::{allocate, Allocation, Demand, Input, PortKey, PowerConfig};
+use domain::payer::Payer;
+use domain::pricing::{Discount, PricePlan, Pricing, Terms};
+use domain::tariff::Tariff;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use store::{PileRecord, Station as StationRecord};
+use vocab::{PileId, PortNo, Protocol, SessionId, Severity};
 
 use crate::adapter::PileCommand;
 use crate::alarms::{self, Active};

@@ -3,14 +3,14 @@
 //! takes what it holds from the ledger, so its bill releases all of it.
 
 use actors::session::held_from_ledger;
-use engine::domain::Payer;
-use engine::domain::{PortNo, SessionId};
-use engine::ledger::{Account, Entry};
-use engine::pricing::{Pricing, Terms};
-use engine::session::SessionRecord;
-use engine::store::Store;
+use domain::ledger::{Account, Entry};
+use domain::payer::Payer;
+use domain::pricing::{Pricing, Terms};
+use domain::session::SessionRecord;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use store::Store;
+use vocab::{PortNo, SessionId};
 
 mod common;
 
@@ -57,7 +57,7 @@ async fn a_recovered_session_holds_what_the_ledger_holds_for_it() {
 
     // Billed from there, the charge leaves nothing stuck in Held.
     rec.start_result(true, created_at, None).unwrap();
-    let reason = engine::session::StopReason { code: 0, text: "done".into() };
+    let reason = domain::session::StopReason { code: 0, text: "done".into() };
     let bill = rec.finish(created_at + chrono::Duration::minutes(30), dec!(1), None, reason).unwrap();
     assert!(store.finish_session(&rec, &bill).await.unwrap());
     assert_eq!(store.balance(&Account::Held(driver)).await.unwrap(), Decimal::ZERO);

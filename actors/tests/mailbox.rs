@@ -6,8 +6,8 @@ use std::sync::Arc;
 use actors::adapter::{PileEvent, PortReport};
 use actors::metrics::Mailbox;
 use actors::{pile, registry, Platform};
-use engine::domain::{PortNo, PortStatus};
-use engine::store::PileRecord;
+use store::PileRecord;
+use vocab::{PortNo, PortStatus};
 
 mod common;
 

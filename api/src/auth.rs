@@ -23,11 +23,11 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::web::Query;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, Route};
-use engine::accounts::{NewUser, Principal, Role, Status, User};
-use engine::domain::OperatorId;
+use domain::accounts::{NewUser, Principal, Role, Status, User};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
+use vocab::OperatorId;
 
 use crate::error::{ApiError, ApiResult};
 use crate::money::{self, MoneyData};
@@ -222,7 +222,7 @@ struct NewUserBody {
 /// `operator` is `None` for an admin; a merchant user's merchant must be the
 /// operator's.
 pub async fn new_user(
-    store: &dyn engine::store::Store,
+    store: &dyn store::Store,
     username: &str,
     password: &str,
     role: Role,
@@ -257,7 +257,7 @@ pub async fn new_user(
         merchant_id,
     };
     store.create_user(&new).await.map_err(|e| match e {
-        engine::store::StoreError::Conflict(_) => {
+        store::StoreError::Conflict(_) => {
             ApiError::conflict("username_taken", format!("{username} is taken"))
         }
         e => e.into(),

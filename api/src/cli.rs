@@ -251,7 +251,7 @@ fn create_admin(args: CreateAdminArgs) -> ExitCode {
     };
     let created = actix_rt::System::new().block_on(async move {
         let store = crate::server::open_store(&cfg).await.map_err(|e| e.to_string())?;
-        let role = engine::accounts::Role::Admin;
+        let role = domain::accounts::Role::Admin;
         crate::auth::new_user(store.as_ref(), &args.username, &args.password, role, None, None)
             .await
             .map_err(|e| e.message)

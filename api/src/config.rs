@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use engine::clock::Clock;
-use engine::domain::StationId;
 use serde::Deserialize;
+use vocab::{Clock, StationId};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -295,7 +294,7 @@ impl ServeConfig {
             Some(s) => s.clone().into_bytes(),
             None => crate::money::random::<32>().to_vec(),
         };
-        let sandbox = self.payments.sandbox.then(|| engine::payment::Sandbox::new(secret));
+        let sandbox = self.payments.sandbox.then(|| domain::payment::Sandbox::new(secret));
         crate::money::MoneyConfig {
             providers: self.payments.providers(sandbox.clone()),
             sandbox,

@@ -13,11 +13,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::domain::PileId;
-use engine::store::Store;
 use serde_json::{json, Value};
 use sim::ebike_pile::{EbikeConfig, EbikePile};
 use sim::ykc_pile::{PileConfig, SimPile};
+use store::Store;
+use vocab::PileId;
 
 /// How long a demo car charge runs before the driver stops it.
 const CAR_CHARGE: Duration = Duration::from_secs(20);
@@ -36,7 +36,7 @@ pub struct Admin {
 /// Creates the admin the demo signs in as.
 pub async fn admin(store: &dyn Store) -> std::io::Result<Admin> {
     let password = hex::encode(crate::money::random::<8>());
-    let role = engine::accounts::Role::Admin;
+    let role = domain::accounts::Role::Admin;
     crate::auth::new_user(store, "admin", &password, role, None, None)
         .await
         .map_err(|e| std::io::Error::other(e.message))?;

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use engine::store::StoreError;
 use serde::Serialize;
+use store::StoreError;
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

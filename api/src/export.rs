@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use engine::store::export::{self, Position, Progress};
-use engine::store::{SqliteConfig, SqliteStore};
 use serde::{Deserialize, Serialize};
+use store::export::{self, Position, Progress};
+use store::{SqliteConfig, SqliteStore};
 
 use crate::ServeConfig;
 

@@ -19,9 +19,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse, ResponseError};
-use engine::domain::PileId;
-use engine::store::PileNode;
 use prometheus::{IntCounterVec, Opts, Registry};
+use store::PileNode;
+use vocab::PileId;
 
 use crate::error::ApiError;
 use crate::routes::State;

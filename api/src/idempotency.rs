@@ -13,8 +13,8 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use dashmap::DashMap;
-use engine::store::StoredResponse;
 use serde_json::Value;
+use store::StoredResponse;
 
 use crate::error::{ApiError, ApiResult};
 use crate::routes::State;

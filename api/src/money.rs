@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
-use engine::accounts::{Driver, Principal, Status, Token};
-use engine::ledger::Account;
-use engine::store::EntryFilter;
-use engine::Decimal;
+use domain::accounts::{Driver, Principal, Status, Token};
+use domain::ledger::Account;
 use prometheus::{IntCounterVec, Opts, Registry};
+use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
+use store::EntryFilter;
 
 use crate::error::{ApiError, ApiResult};
 use crate::providers::Provider;
@@ -27,7 +27,7 @@ pub struct MoneyConfig {
     /// The configured payment providers; the first takes top-ups by default.
     pub providers: Vec<Arc<dyn Provider>>,
     /// The sandbox, when the configuration turns it on (also in `providers`).
-    pub sandbox: Option<engine::payment::Sandbox>,
+    pub sandbox: Option<domain::payment::Sandbox>,
     /// Driver notifications (login codes) are POSTed here as JSON.
     pub notify_webhook: Option<String>,
     pub code_ttl: Duration,
@@ -204,7 +204,7 @@ impl Money {
         amount: Decimal,
     ) -> ApiResult<Vec<Refunded>> {
         let filter = EntryFilter { account: Some(Account::Wallet(driver)), ..Default::default() };
-        let paid_in = engine::ledger::refundable(driver, &state.store.entries(&filter).await?);
+        let paid_in = domain::ledger::refundable(driver, &state.store.entries(&filter).await?);
         let (mut plan, mut others, mut left) = (Vec::new(), Vec::new(), amount);
         for (name, most) in &paid_in {
             match self.provider(name).filter(|p| p.refunds()) {
@@ -229,7 +229,7 @@ impl Money {
         let mut done = Vec::new();
         for (provider, part) in plan {
             let key = if done.is_empty() { key.to_owned() } else { format!("{key}-{}", provider.name()) };
-            let entry = engine::ledger::Entry::refund(&key, driver, provider.name(), part, state.now());
+            let entry = domain::ledger::Entry::refund(&key, driver, provider.name(), part, state.now());
             state.store.post_entry(&entry).await?;
             match provider.refund(&key, part).await {
                 Ok(reference) => {

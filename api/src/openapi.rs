@@ -18,7 +18,7 @@
 use std::sync::OnceLock;
 
 use actix_web::{web, HttpResponse};
-use engine::accounts::{Driver, User};
+use domain::accounts::{Driver, User};
 use serde_json::{Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};

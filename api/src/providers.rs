@@ -11,8 +11,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use actix_web::http::header::HeaderMap;
-use engine::payment::{self, Notification, NotifyError, Sandbox, SIGNATURE_HEADER};
-use engine::Decimal;
+use domain::payment::{self, Notification, NotifyError, Sandbox, SIGNATURE_HEADER};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 
 /// A payment provider, as the platform sees it.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use actors::{gateway, pile, session, Platform};
-use engine::store::{ScyllaConfig, ScyllaStore, SqliteConfig, SqliteStore, Store};
 use futures::future::join_all;
+use store::{ScyllaConfig, ScyllaStore, SqliteConfig, SqliteStore, Store};
 
 use crate::http_metrics::{self, HttpMetrics};
 use crate::{routes, ServeConfig};

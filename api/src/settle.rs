@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use actors::Platform;
 use chrono::NaiveDate;
-use engine::accounts::Merchant;
-use engine::domain::SessionId;
-use engine::ledger::Account;
-use engine::settlement::{self, Statement};
-use engine::store::{EntryFilter, Result};
+use domain::accounts::Merchant;
+use domain::ledger::Account;
+use domain::settlement::{self, Statement};
+use store::{EntryFilter, Result};
+use vocab::SessionId;
 
 /// The merchant's statement for `day`, issued now unless it was before;
 /// true if this call issued it.

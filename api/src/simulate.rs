@@ -7,10 +7,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use engine::domain::PileId;
 use rust_decimal::Decimal;
 use sim::ebike_pile::{EbikeConfig, EbikePile, Profile};
 use sim::ykc_pile::{PileConfig, SimPile};
+use vocab::PileId;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Protocol {

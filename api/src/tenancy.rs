@@ -12,14 +12,13 @@ use std::collections::HashSet;
 use std::future::{ready, Ready};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use engine::accounts::{Merchant, Operator, Role, User};
-use engine::alarm::{Alarm, AlarmId};
-use engine::domain::MerchantId;
-use engine::domain::{OperatorId, PileId, SessionId, StationId, DEFAULT_OPERATOR};
-use engine::pricing::{PlanId, PricePlan};
-use engine::session::SessionRecord;
-use engine::store::{PileRecord, Station};
-use engine::tariff::Tariff;
+use domain::accounts::{Merchant, Operator, Role, User};
+use domain::alarm::{Alarm, AlarmId};
+use domain::pricing::{PlanId, PricePlan};
+use domain::session::SessionRecord;
+use domain::tariff::Tariff;
+use store::{PileRecord, Station};
+use vocab::{MerchantId, OperatorId, PileId, SessionId, StationId, DEFAULT_OPERATOR};
 
 use crate::error::{ApiError, ApiResult};
 use crate::money;

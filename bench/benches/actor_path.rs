@@ -15,15 +15,15 @@ use std::time::{Duration, Instant};
 
 use actors::Platform;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use engine::dny::{Down, Frame, Heartbeat, Register, StreamCodec, Unit, Up};
-use engine::domain::PileId;
-use engine::store::{NewStation, SqliteConfig, SqliteStore, Store};
-use engine::tariff::TouPrices;
+use domain::tariff::TouPrices;
 use futures::{SinkExt, StreamExt};
+use proto::dny::{Down, Frame, Heartbeat, Register, StreamCodec, Unit, Up};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use store::{NewStation, SqliteConfig, SqliteStore, Store};
 use tokio::io::DuplexStream;
 use tokio_util::codec::Framed;
+use vocab::PileId;
 
 const PHYS: u32 = 0x05A1_B2C3;
 const DEPTH: u64 = 32;
@@ -72,7 +72,7 @@ async fn link(dir: &std::path::Path) -> (Arc<Platform>, Conn, PileId) {
             None => panic!("the link closed during registration"),
         }
     }
-    (platform, conn, engine::dny::pile_id(PHYS))
+    (platform, conn, proto::dny::pile_id(PHYS))
 }
 
 fn heartbeats() -> Vec<Frame> {

@@ -5,7 +5,7 @@
 use bytes::BytesMut;
 use chrono::DateTime;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use engine::dny::{ChargingReport, Electric, OrderNo, StreamCodec, Unit, Up};
+use proto::dny::{ChargingReport, Electric, OrderNo, StreamCodec, Unit, Up};
 use rust_decimal_macros::dec;
 use tokio_util::codec::{Decoder, Encoder};
 

@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use engine::domain::{PileId, PortNo, Protocol, SessionId};
-use engine::pricing::{Pricing, Terms};
-use engine::session::{MeterSample, SessionRecord};
-use engine::store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store};
-use engine::tariff::TouPrices;
+use domain::pricing::{Pricing, Terms};
+use domain::session::{MeterSample, SessionRecord};
+use domain::tariff::TouPrices;
 use rusqlite::{params, Connection};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store};
+use vocab::{PileId, PortNo, Protocol, SessionId};
 
 /// Samples persisted per iteration.
 const SAMPLES: usize = 1000;

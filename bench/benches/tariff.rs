@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use engine::domain::SessionId;
-use engine::pricing::{Meter, Pricing, Reading, Terms, Tier};
-use engine::tariff::{Period, TouPrices};
+use domain::pricing::{Meter, Pricing, Reading, Terms, Tier};
+use domain::tariff::{Period, TouPrices};
 use rust_decimal_macros::dec;
+use vocab::SessionId;
 
 fn terms(pricing: Pricing) -> Terms {
     Terms {

@@ -5,10 +5,10 @@
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use engine::domain::{PileId, SessionId};
-use engine::ykc::{FrameCodec, Message, PeriodUsage, RealTime, TransactionRecord};
+use proto::ykc::{FrameCodec, Message, PeriodUsage, RealTime, TransactionRecord};
 use rust_decimal_macros::dec;
 use tokio_util::codec::{Decoder, Encoder};
+use vocab::{PileId, SessionId};
 
 fn realtime() -> Message {
     Message::RealTime(RealTime {

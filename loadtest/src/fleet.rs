@@ -114,7 +114,7 @@ impl Fleet {
     pub fn pile_id(&self, i: u32) -> String {
         match self.protocol {
             Protocol::Ykc => format!("{:014}", self.first_id + i as u64),
-            Protocol::Dny => engine::dny::pile_id(self.phys(i)).to_string(),
+            Protocol::Dny => proto::dny::pile_id(self.phys(i)).to_string(),
         }
     }
 
@@ -232,7 +232,7 @@ impl Fleet {
 
     async fn run_ykc(self, i: u32, mut ctl: mpsc::UnboundedReceiver<Ctl>) {
         let s = &self.stats;
-        let mut cfg = PileConfig::new(engine::domain::PileId(self.pile_id(i)), self.ports);
+        let mut cfg = PileConfig::new(vocab::PileId(self.pile_id(i)), self.ports);
         cfg.auto_meter = Some(rust_decimal::Decimal::from(7));
         let permit = self.gate.clone().acquire_owned().await.expect("gate");
         let Ok(mut pile) = SimPile::connect_with(&self.dialer, cfg).await else {
@@ -313,7 +313,7 @@ impl InProcess {
     /// Creates an admin on the in-process server and logs in as it.
     pub async fn admin_token(&self) -> Result<String, String> {
         let password = "loadtest-admin-password";
-        let admin = engine::accounts::Role::Admin;
+        let admin = domain::accounts::Role::Admin;
         api::auth::new_user(self.platform.store.as_ref(), "loadtest", password, admin, None, None)
             .await
             .map_err(|e| e.message)?;

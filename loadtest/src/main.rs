@@ -19,11 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use engine::domain::PileId;
 use futures::stream::{self, StreamExt};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use rust_decimal::Decimal;
 use serde_json::json;
+use vocab::PileId;
 
 #[derive(Parser, Clone)]
 #[command(about = "Simulated YKC piles over real TCP against a chargeplane server")]

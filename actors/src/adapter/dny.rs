@@ -12,17 +12,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{FixedOffset, SubsecRound};
-use engine::clock::Clock;
-use engine::dny::codes::{alarm_kind, card_status, port_state, start_result, stop_reason};
-use engine::dny::{
+use domain::pricing::cents;
+use domain::session::StopReason;
+use proto::dny::codes::{alarm_kind, card_status, port_state, start_result, stop_reason};
+use proto::dny::{
     self, fee_mode, origin, Ack, CodecError, Credit, Down, Empty, Frame, FrameFault, OrderNo, StartExtras,
     StreamCodec, Unit, Up,
 };
-use engine::domain::{PortNo, Protocol, SessionId};
-use engine::pricing::cents;
-use engine::session::StopReason;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
+use vocab::{Clock, PortNo, Protocol, SessionId};
 
 use super::{
     Adapter, CardRefusal, FinalRecord, Inbound, LoginInfo, Maintenance, Out, PileCommand, PileEvent,
@@ -463,9 +462,9 @@ pub fn session_id() -> SessionId {
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Utc};
-    use engine::alarm::Severity;
-    use engine::pricing::Limit;
+    use domain::pricing::Limit;
     use rust_decimal_macros::dec;
+    use vocab::Severity;
 
     use super::*;
     use crate::adapter::Order;
@@ -652,15 +651,11 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(ports[0], (PortNo(1), engine::domain::PortStatus::Idle, vec![]));
-        assert_eq!(ports[1].1, engine::domain::PortStatus::Charging);
+        assert_eq!(ports[0], (PortNo(1), vocab::PortStatus::Idle, vec![]));
+        assert_eq!(ports[1].1, vocab::PortStatus::Charging);
         assert_eq!(
             ports[2],
-            (
-                PortNo(3),
-                engine::domain::PortStatus::Fault,
-                vec![("relay stuck (algorithm)", Severity::Critical)]
-            )
+            (PortNo(3), vocab::PortStatus::Fault, vec![("relay stuck (algorithm)", Severity::Critical)])
         );
     }
 

@@ -7,13 +7,12 @@
 //! actors only ever see events and commands, never a protocol.
 
 use chrono::{DateTime, FixedOffset, Utc};
-use engine::alarm::Severity;
-use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
-use engine::pricing::Limit;
-use engine::session::StopReason;
-use engine::tariff::TouPrices;
+use domain::pricing::Limit;
+use domain::session::StopReason;
+use domain::tariff::TouPrices;
 use rust_decimal::Decimal;
 use tokio_util::codec::{Decoder, Encoder};
+use vocab::{PileId, PortNo, PortStatus, Protocol, SessionId, Severity};
 
 pub mod dny;
 pub mod ykc;
@@ -404,7 +403,7 @@ pub trait Adapter: Sized + Unpin + 'static {
 
     const PROTOCOL: Protocol;
 
-    fn new(clock: engine::clock::Clock) -> Self;
+    fn new(clock: vocab::Clock) -> Self;
     fn codec() -> Self::Codec;
 
     /// Once logged in, the station's offset from UTC: pile clocks run in

@@ -7,11 +7,12 @@
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Timelike, Utc};
-use engine::allocation::ykc_percent;
-use engine::domain::{PileId, PortNo, PortStatus, Protocol, SessionId};
-use engine::session::StopReason;
-use engine::ykc::{self, CodecError, Frame, FrameCodec, FrameFault, GunStatus, Message};
+use domain::allocation::ykc_percent;
+use domain::session::StopReason;
+use domain::tariff::{Period, TouPrices};
+use proto::ykc::{self, CodecError, Frame, FrameCodec, FrameFault, GunStatus, Message};
 use rust_decimal::Decimal;
+use vocab::{PileId, PortNo, PortStatus, Protocol, SessionId};
 
 use super::{
     Adapter, CardRefusal, FinalRecord, Inbound, LoginInfo, Maintenance, Order, Out, PileCommand, PileEvent,
@@ -22,7 +23,7 @@ pub struct Ykc {
     pile: Option<PileId>,
     seq: u16,
     offset: FixedOffset,
-    clock: engine::clock::Clock,
+    clock: vocab::Clock,
     /// The gun a real-time data request is waiting on.
     refreshing: Option<u8>,
 }
@@ -244,7 +245,7 @@ impl Adapter for Ykc {
 
     const PROTOCOL: Protocol = Protocol::Ykc;
 
-    fn new(clock: engine::clock::Clock) -> Self {
+    fn new(clock: vocab::Clock) -> Self {
         Ykc {
             clock,
             refreshing: None,
@@ -428,10 +429,10 @@ impl Ykc {
                 (Message::BillingModelCheckReply(m), reply.0 as u16)
             }
             PileCommand::PushTariff { model, tou } => {
-                (Message::BillingModelPush(ykc::BillingModel::from_tou(pile, model, &tou)), self.next_seq())
+                (Message::BillingModelPush(billing_model(pile, model, &tou)), self.next_seq())
             }
             PileCommand::Tariff { model, tou, reply } => {
-                (Message::BillingModel(ykc::BillingModel::from_tou(pile, model, &tou)), reply.0 as u16)
+                (Message::BillingModel(billing_model(pile, model, &tou)), reply.0 as u16)
             }
         };
         match msg.encode(seq) {
@@ -441,6 +442,33 @@ impl Ykc {
                 None
             }
         }
+    }
+}
+
+/// A tariff in the billing-model body's layout (0x0A, 0x58): the rates of
+/// each period and the period code of each half hour. No loss ratio: the
+/// platform bills metered energy as it is.
+fn billing_model(pile: PileId, model: u16, tou: &TouPrices) -> ykc::BillingModel {
+    ykc::BillingModel {
+        pile,
+        model,
+        prices: Period::ALL.map(|p| {
+            let price = tou.price(p);
+            ykc::PeriodRate { energy: price.energy, service: price.service }
+        }),
+        loss_ratio: 0,
+        slots: tou.slots.map(period_code),
+    }
+}
+
+/// YKC's code for a tariff period, in a slot byte and as the index of the
+/// period's rates.
+fn period_code(p: Period) -> u8 {
+    match p {
+        Period::Sharp => ykc::period::SHARP,
+        Period::Peak => ykc::period::PEAK,
+        Period::Flat => ykc::period::FLAT,
+        Period::Valley => ykc::period::VALLEY,
     }
 }
 
@@ -491,7 +519,45 @@ fn refusal_verdict(pile: PileId, gun: u8, card: [u8; 8], reason: u8) -> ykc::Car
 
 #[cfg(test)]
 mod tests {
+    use domain::tariff::{PeriodPrice, SLOTS};
+    use rust_decimal_macros::dec;
+
     use super::*;
+
+    /// Each period's rates sit at its YKC code and each half hour carries
+    /// its period's code, so a pile bills as the tariff says.
+    #[test]
+    fn a_tariff_becomes_the_billing_model_layout() {
+        let mut slots = [Period::Flat; SLOTS];
+        slots[..16].fill(Period::Valley);
+        slots[20..24].fill(Period::Peak);
+        slots[24..28].fill(Period::Sharp);
+        let tou = TouPrices {
+            prices: [
+                PeriodPrice { energy: dec!(1.2), service: dec!(0.8) },
+                PeriodPrice { energy: dec!(1.0), service: dec!(0.6) },
+                PeriodPrice { energy: dec!(0.71234), service: dec!(0.5) },
+                PeriodPrice { energy: dec!(0.3), service: dec!(0.4) },
+            ],
+            slots,
+        };
+        let m = billing_model(PileId::from("32010200000001"), 101, &tou);
+        assert_eq!((m.model, m.loss_ratio), (101, 0));
+        for p in Period::ALL {
+            let rate = m.prices[usize::from(period_code(p))];
+            assert_eq!((rate.energy, rate.service), (tou.price(p).energy, tou.price(p).service));
+        }
+        assert_eq!(m.prices[usize::from(ykc::period::FLAT)].energy, dec!(0.71234));
+        assert_eq!(m.slots[0], ykc::period::VALLEY);
+        assert_eq!(m.slots[16], ykc::period::FLAT);
+        assert_eq!(m.slots[20], ykc::period::PEAK);
+        assert_eq!(m.slots[24], ykc::period::SHARP);
+        // The body is 90 bytes and the slots are its last 48.
+        let frame = Message::BillingModel(m).encode(0).unwrap();
+        assert_eq!(frame.body.len(), 90);
+        assert_eq!(frame.body[42], 3);
+        assert_eq!(frame.body[42 + 24], 0);
+    }
 
     /// The spec's 0x34 sample shows logical card 1000000573 as
     /// `0000001000000573`: BCD, right-aligned.

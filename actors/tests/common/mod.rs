@@ -1,11 +1,11 @@
 //! What the actor tests start from: a real SQLite store in `dir` with a
 //! flat tariff, a station on it and a 2-port e-bike pile `P1`.
 
-use engine::domain::{PileId, Protocol};
-use engine::store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store};
-use engine::tariff::{Tariff, TouPrices};
+use domain::tariff::{Tariff, TouPrices};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store};
+use vocab::{PileId, Protocol};
 
 pub async fn store_with_pile(dir: &std::path::Path) -> (SqliteStore, Tariff, PileRecord) {
     let store = SqliteStore::open(SqliteConfig::new(dir.join("t.db"))).unwrap();

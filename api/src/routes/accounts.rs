@@ -3,7 +3,7 @@
 //! lost, and accounts gone idle. (Drivers' own routes are in `drivers`.)
 
 use actix_web::{web, HttpResponse};
-use engine::accounts::{Card, Driver, Status};
+use domain::accounts::{Card, Driver, Status};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 

@@ -3,10 +3,10 @@
 //! the platform cannot see has been dealt with.
 
 use actix_web::{web, HttpResponse};
-use engine::alarm::{Alarm, AlarmFilter};
-use engine::domain::PileId;
+use domain::alarm::{Alarm, AlarmFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use vocab::PileId;
 
 use super::State;
 use crate::auth::{manager, staff};

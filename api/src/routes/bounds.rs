@@ -3,7 +3,7 @@
 //! these before anything multiplies or adds it; the OpenAPI schema states
 //! the same bounds so a generated client checks before it sends.
 
-use engine::Decimal;
+use rust_decimal::Decimal;
 
 use crate::error::{ApiError, ApiResult};
 

@@ -7,15 +7,15 @@
 //! the hold and releases the rest in the same write as the bill.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use engine::accounts::{self, Card, Order, OrderStatus, Principal, Status};
-use engine::domain::Payer;
-use engine::domain::PortNo;
-use engine::ledger::Account;
-use engine::store::EntryFilter;
-use engine::Decimal;
+use domain::accounts::{self, Card, Order, OrderStatus, Principal, Status};
+use domain::ledger::Account;
+use domain::payer::Payer;
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::json;
+use store::EntryFilter;
 use utoipa::{IntoParams, ToSchema};
+use vocab::PortNo;
 
 use super::piles::{live_pile, pricing, record, start_error, StartBody};
 use super::State;
@@ -394,9 +394,7 @@ pub(super) async fn link_card(state: &State, driver: i64, body: CardBody) -> Api
         created_at: state.now(),
     };
     state.store.create_card(&card).await.map_err(|e| match e {
-        engine::store::StoreError::Conflict(_) => {
-            ApiError::conflict("card_taken", "the card belongs to an account")
-        }
+        store::StoreError::Conflict(_) => ApiError::conflict("card_taken", "the card belongs to an account"),
         e => e.into(),
     })?;
     Ok(HttpResponse::Created().json(card))

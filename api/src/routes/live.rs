@@ -7,12 +7,12 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actors::live::Live;
 use bytes::Bytes;
-use engine::domain::{SessionId, StationId};
-use engine::session::SessionState;
+use domain::session::SessionState;
 use futures::stream::{self, Stream};
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::IntoParams;
+use vocab::{SessionId, StationId};
 
 use super::State;
 use crate::auth::staff;

@@ -3,9 +3,9 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use engine::accounts::Merchant;
-use engine::settlement::{self, Statement};
-use engine::Decimal;
+use domain::accounts::Merchant;
+use domain::settlement::{self, Statement};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -14,7 +14,7 @@ use crate::auth::{manager, merchant, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::money::MoneyData;
 use crate::tenancy::{unknown, Scope};
-use engine::store::{Item, ItemKind};
+use store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/merchants", manager(web::post().to(create)))

@@ -9,8 +9,8 @@ use std::str::FromStr;
 
 use actix_web::web;
 use actors::Platform;
-use engine::store::{Item, ItemKind};
 use serde::{Deserialize, Serialize};
+use store::{Item, ItemKind};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
@@ -91,7 +91,7 @@ impl<T> Page<T> {
     }
 }
 
-/// A record and whether it is in service (see `engine::store::Item`).
+/// A record and whether it is in service (see `store::Item`).
 #[derive(Serialize, ToSchema)]
 pub struct Served<T> {
     #[serde(flatten)]

@@ -3,7 +3,7 @@
 //! Freezing an operator locks its users out; its piles keep charging.
 
 use actix_web::{web, HttpResponse};
-use engine::accounts::{Operator, Status};
+use domain::accounts::{Operator, Status};
 use serde::Deserialize;
 use utoipa::ToSchema;
 

@@ -51,7 +51,7 @@ async fn healthz(state: State) -> HttpResponse {
     ),
 )]
 async fn readyz(state: State) -> HttpResponse {
-    let nobody = engine::domain::PileId(String::new());
+    let nobody = vocab::PileId(String::new());
     let reason = match tokio::time::timeout(Duration::from_secs(2), state.store.pile(&nobody)).await {
         Ok(Ok(_)) => return HttpResponse::Ok().json(serde_json::json!({ "ready": true })),
         Ok(Err(e)) => format!("the store failed a read: {e}"),

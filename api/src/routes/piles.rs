@@ -8,15 +8,15 @@ use actors::maintenance::CommandRecord;
 use actors::pile::{self, MaintainError, PileView};
 use actors::port::{PortView, StartError, Started, StopError};
 use actors::station::Purchase;
-use engine::accounts::Status;
-use engine::domain::{PileId, PortNo, PortStatus, Protocol};
-use engine::pricing::{PricePlan, Pricing};
-use engine::store::{Diagnostic, PileRecord};
+use domain::accounts::Status;
+use domain::pricing::{PricePlan, Pricing};
 use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use store::{Diagnostic, PileRecord};
 use utoipa::{IntoParams, ToSchema};
+use vocab::{PileId, PortNo, PortStatus, Protocol};
 
 use super::{bounds, optional_json, set_service, OutOfService, Page, PageQuery, State};
 use crate::auth::{manager, staff};
@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::forward::forwarded;
 use crate::idempotency::{self, InFlight};
 use crate::tenancy::{as_field, Scope};
-use engine::store::{Item, ItemKind};
+use store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/piles", manager(web::post().to(create)))
@@ -55,7 +55,7 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
     match protocol {
         Protocol::Ykc if id.len() == 14 && id.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
         Protocol::Ykc => Err(ApiError::invalid("id", "a YKC pile id is 14 digits")),
-        Protocol::Dny if engine::dny::phys_of(&PileId(id.to_owned())).is_some() => Ok(()),
+        Protocol::Dny if proto::dny::phys_of(&PileId(id.to_owned())).is_some() => Ok(()),
         Protocol::Dny => {
             Err(ApiError::invalid("id", "an e-bike pile id is its 8 hex digit device id, e.g. 05A1B2C3"))
         }
@@ -88,7 +88,7 @@ async fn create(state: State, scope: Scope, body: crate::extract::Json<NewPile>)
         created_at: state.now(),
     };
     state.store.create_pile(&record).await.map_err(|e| match e {
-        engine::store::StoreError::Conflict(_) => {
+        store::StoreError::Conflict(_) => {
             ApiError::conflict("pile_exists", format!("pile {} is already registered", body.id))
         }
         e => e.into(),
@@ -354,7 +354,7 @@ pub(super) async fn pricing(
                 }
             };
             // Plan prices are bounded too, so the product cannot overflow.
-            let cost = engine::pricing::cents(hours * per_hour);
+            let cost = domain::pricing::cents(hours * per_hour);
             Some(bounds::yuan("prepaid_hours", cost, bounds::FEN).map_err(|_| {
                 ApiError::invalid(
                     "prepaid_hours",

@@ -3,7 +3,7 @@
 //! session, so editing plans never reprices a running charge.
 
 use actix_web::{web, HttpResponse};
-use engine::pricing::{PricePlan, Pricing};
+use domain::pricing::{PricePlan, Pricing};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -11,7 +11,7 @@ use super::{patched, served, served_page, Page, PageQuery, Served, State};
 use crate::auth::{manager, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{unknown, Scope};
-use engine::store::{Item, ItemKind};
+use store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/plans", manager(web::post().to(create)))

@@ -7,12 +7,12 @@
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
-use engine::domain::StationId;
-use engine::report::{self, Energy, Operations, Row};
-use engine::store::Station;
+use domain::report::{self, Energy, Operations, Row};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use store::Station;
 use utoipa::IntoParams;
+use vocab::StationId;
 
 use super::State;
 use crate::auth::{admin, merchant};

@@ -2,7 +2,7 @@
 //! a station private to a class, at one station or all of an operator's.
 
 use actix_web::{web, HttpResponse};
-use engine::accounts::{NewRule, Rule};
+use domain::accounts::{NewRule, Rule};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -52,7 +52,7 @@ async fn create_rule(
             return Err(not_theirs("station_id", "station", s));
         }
     }
-    if let engine::accounts::RuleKind::Tariff { tariff_id } = rule.kind {
+    if let domain::accounts::RuleKind::Tariff { tariff_id } = rule.kind {
         super::tariffs::usable(&state, scope, tariff_id, rule.operator_id).await?;
     }
     Ok(HttpResponse::Created().json(state.store.create_rule(&rule).await?))

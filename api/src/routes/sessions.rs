@@ -1,9 +1,9 @@
 //! Charging sessions: their state, meter samples and bill.
 
 use actix_web::{web, HttpResponse};
-use engine::pricing::Bill;
-use engine::session::{MeterSample, SessionRecord};
-use engine::tariff::Period;
+use domain::pricing::Bill;
+use domain::session::{MeterSample, SessionRecord};
+use domain::tariff::Period;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;

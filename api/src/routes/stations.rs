@@ -2,14 +2,14 @@
 
 use actix_web::{web, HttpResponse};
 use actors::{registry, station};
-use engine::allocation::PowerConfig;
-use engine::domain::PortStatus;
-use engine::geo::GeoIndex;
-use engine::store::{Item, ItemKind, NewStation, Station, StationDetails};
+use domain::allocation::PowerConfig;
+use domain::geo::GeoIndex;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use store::{Item, ItemKind, NewStation, Station, StationDetails};
 use utoipa::{IntoParams, ToSchema};
+use vocab::PortStatus;
 
 use super::{patched, served, served_page, OutOfService, Page, PageQuery, Served, State};
 use crate::auth::{manager, merchant};
@@ -38,7 +38,7 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
 /// to date as stations get details.
 pub type Geo = web::Data<std::sync::RwLock<GeoIndex>>;
 
-pub fn geo_index(stations: &[engine::store::Station]) -> GeoIndex {
+pub fn geo_index(stations: &[store::Station]) -> GeoIndex {
     let mut g = GeoIndex::default();
     for s in stations {
         locate(&mut g, s.id, s.details.as_ref());

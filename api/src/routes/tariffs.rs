@@ -2,7 +2,7 @@
 //! the day is in, given as time ranges that must cover the whole day.
 
 use actix_web::{web, HttpResponse};
-use engine::tariff::{Period, PeriodPrice, Tariff, TouPrices, SLOTS};
+use domain::tariff::{Period, PeriodPrice, Tariff, TouPrices, SLOTS};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +11,7 @@ use super::{patched, served, served_page, Page, PageQuery, Served, State};
 use crate::auth::{manager, staff};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{as_field, unknown, Scope};
-use engine::store::{Item, ItemKind};
+use store::{Item, ItemKind};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tariffs", manager(web::post().to(create)))

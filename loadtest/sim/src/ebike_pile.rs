@@ -11,7 +11,7 @@
 //! (`shared/specs/ap3000-v8.6.md`): ports 0-based on the wire, charging
 //! reports of status 1 or 3, 1-byte settlement acks matched by MSG. Its
 //! frames are built and read by `crate::ap3000_wire`, written from that
-//! guide apart from the platform's codec (`engine`'s), so the two check each
+//! guide apart from the platform's codec (`proto::dny`), so the two check each
 //! other (issue #16). Events and commands carry raw commands and bodies.
 //!
 //! Time is simulated so tests can assert bills to the cent. The pile's clock
@@ -26,13 +26,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::Utc;
-use engine::domain::PileId;
 use futures::{SinkExt, StreamExt};
 use rust_decimal::{Decimal, RoundingStrategy};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 use tokio_util::codec::Framed;
+use vocab::PileId;
 
 use crate::ap3000_wire::{self as ap, cmd, Cutter, Frame, StartStop};
 use crate::{BoxIo, Dialer};

@@ -10,10 +10,10 @@
 //! expect".
 //!
 //! Frames are built and read by `crate::ykc_wire`, written from the YKC
-//! v1.6 spec apart from the platform's codec (the engine crate's `ykc`
-//! module), so the two check each other (issue #16). Frames the pile does
-//! not act on reach the caller as raw `Event::Frame`s; what it sends on
-//! request is raw too (`SimPile::send_frame`).
+//! v1.6 spec apart from the platform's codec (`proto::ykc`), so the two
+//! check each other (issue #16). Frames the pile does not act on reach the
+//! caller as raw `Event::Frame`s; what it sends on request is raw too
+//! (`SimPile::send_frame`).
 
 use std::collections::HashMap;
 use std::io;
@@ -21,7 +21,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{Local, NaiveDateTime};
-use engine::domain::{PileId, SessionId};
 use futures::{SinkExt, StreamExt};
 use rust_decimal::{Decimal, RoundingStrategy};
 use tokio::io::AsyncWriteExt;
@@ -29,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::codec::Framed;
+use vocab::{PileId, SessionId};
 
 use crate::ykc_wire::{
     self as wire, kind, origin, rate, start_refusal, status, stop_refusal, BillingModel, CardStart,

@@ -1,9 +1,9 @@
 //! The YKC wire as the simulated car pile speaks it, written from the
 //! published spec, 云快充 platform protocol V1.6 (`shared/specs/ykc-v1.6.txt`),
-//! and nothing else: no layout is shared with the platform's codec (the
-//! engine crate's `ykc` module), so a misreading of the spec in one shows up
-//! as a disagreement with the other instead of hiding in both (issue #16,
-//! "test against the world, not against yourself").
+//! and nothing else: no layout is shared with the platform's codec
+//! (`proto::ykc`), so a misreading of the spec in one shows up as a
+//! disagreement with the other instead of hiding in both (issue #16, "test
+//! against the world, not against yourself").
 //!
 //! §3.1: a frame is the start byte 0x68, a 1-byte length, a 2-byte sequence
 //! number, the encryption flag, the frame type, the body and a 2-byte

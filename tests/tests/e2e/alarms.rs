@@ -7,13 +7,13 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::{Server, YkcMessages};
-use engine::domain::{PileId, SessionId};
-use engine::ykc;
 use loadtest::ap3000_wire;
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use proto::ykc;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
+use vocab::{PileId, SessionId};
 
 const WAIT: Duration = Duration::from_secs(5);
 

@@ -10,9 +10,9 @@ use crate::common;
 use std::time::Duration;
 
 use common::{dec, ykc_msg, Server};
-use engine::ykc::{CardStartVerdict as V, Message};
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
 use loadtest::ykc_pile::{Event, SimPile};
+use proto::ykc::{CardStartVerdict as V, Message};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::json;

@@ -146,7 +146,7 @@ async fn site(node: &Node, pile: &str) {
 }
 
 async fn ykc(addr: SocketAddr, id: &str) -> SimPile {
-    let mut cfg = PileConfig::new(engine::domain::PileId(id.into()), 1);
+    let mut cfg = PileConfig::new(vocab::PileId(id.into()), 1);
     cfg.realtime = Duration::from_secs(3600);
     cfg.heartbeat = Duration::from_millis(500);
     let mut pile = SimPile::connect(addr, cfg).await.unwrap();

@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::Timelike;
 
 use common::{ykc_msg, Server, YkcMessages};
-use engine::domain::PileId;
-use engine::ykc::{self, Message};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use proto::ykc::{self, Message};
 use serde_json::{json, Value};
+use vocab::PileId;
 
 const WAIT: Duration = Duration::from_secs(5);
 

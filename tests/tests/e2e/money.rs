@@ -117,7 +117,7 @@ async fn a_driver_tops_up_charges_twice_and_the_merchant_is_settled_to_the_cent(
     let res = server
         .http
         .post(format!("{}/api/v1/payments/sandbox/notify", server.base))
-        .header("X-Chargeplane-Signature", engine::payment::sign(b"guess", forged.to_string().as_bytes()))
+        .header("X-Chargeplane-Signature", domain::payment::sign(b"guess", forged.to_string().as_bytes()))
         .body(forged.to_string())
         .send()
         .await

@@ -8,7 +8,7 @@ use crate::common;
 
 use api::providers::SignedConfig;
 use common::{dec, Server};
-use engine::payment::sign;
+use domain::payment::sign;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 

@@ -10,12 +10,12 @@ use crate::common;
 use std::time::Duration;
 
 use common::{dec, ykc_msg, Server};
-use engine::domain::PileId;
-use engine::ykc;
 use loadtest::ebike_pile::{EbikeConfig, EbikePile, Event as EbikeEvent, Profile};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use proto::ykc;
 use rust_decimal_macros::dec;
 use serde_json::json;
+use vocab::PileId;
 
 const WAIT: Duration = Duration::from_secs(10);
 

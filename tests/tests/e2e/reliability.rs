@@ -7,9 +7,9 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::Server;
-use engine::domain::PileId;
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use serde_json::json;
+use vocab::PileId;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -193,7 +193,7 @@ async fn a_port_actor_that_panics_is_restarted_and_its_charge_carries_on() {
     // A bug panics inside port 1 of pile A.
     let platform = &server.bg.as_ref().unwrap().platform;
     let actor = platform.registry.pile(&PileId(a.into())).unwrap();
-    actor.send(actors::pile::CrashPort(engine::domain::PortNo(1))).await.unwrap();
+    actor.send(actors::pile::CrashPort(vocab::PortNo(1))).await.unwrap();
 
     // The pile's next frames restart the port, which takes its charge back.
     pile_a.set_energy(1, rust_decimal_macros::dec!(3));

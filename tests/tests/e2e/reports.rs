@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{dec, Server, YkcMessages};
-use engine::domain::{PileId, SessionId};
-use engine::ykc;
-use engine::Decimal;
 use loadtest::ykc_pile::{Event, SimPile};
+use proto::ykc;
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
+use vocab::{PileId, SessionId};
 
 const WAIT: Duration = Duration::from_secs(10);
 

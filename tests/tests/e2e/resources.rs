@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::common;
 
 use common::{dec, Server};
-use engine::domain::PileId;
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use serde_json::json;
+use vocab::PileId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_are_edited_and_taken_out_of_service() {

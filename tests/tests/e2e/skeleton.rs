@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::Server;
-use engine::domain::PileId;
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::json;
+use vocab::PileId;
 
 const WAIT: Duration = Duration::from_secs(5);
 

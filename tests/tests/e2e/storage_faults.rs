@@ -5,10 +5,10 @@
 
 use crate::common::{dec, Server, WAIT};
 
-use engine::domain::PileId;
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use rust_decimal_macros::dec;
 use serde_json::json;
+use vocab::PileId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bill_the_database_refuses_is_alarmed_unacknowledged_and_billed_once_on_the_resend() {

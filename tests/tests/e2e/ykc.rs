@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use chrono::Timelike;
 use common::{dec, ykc_msg, Server, YkcMessages};
-use engine::domain::{PileId, SessionId};
-use engine::ykc::{self, Message};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use loadtest::ykc_wire::rate;
+use proto::ykc::{self, Message};
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
+use vocab::{PileId, SessionId};
 
 const WAIT: Duration = Duration::from_secs(5);
 

@@ -1,9 +1,9 @@
 //! The simulated e-bike pile against a platform side built with the
-//! platform's own codec (`engine::dny`): two readings of the V8.6 guide
+//! platform's own codec (`proto::dny`): two readings of the V8.6 guide
 //! written apart, checking each other.
 
 use chrono::DateTime;
-use engine::dny::{
+use proto::dny::{
     fee_mode, Ack, Adjust, CardReply, ChargingReport, Credit, Down, Empty, Heartbeat, Limits, OrderNo,
     Settlement, StartExtras, StartStop, StartStopReply, StreamCodec, Time, TimeRequest, Unit, Up,
     VoltageLimits,

@@ -1,12 +1,11 @@
 //! The simulated car pile against a platform side built with the
-//! platform's own codec (`engine::ykc`): two readings of the YKC v1.6 spec
+//! platform's own codec (`proto::ykc`): two readings of the YKC v1.6 spec
 //! written apart, checking each other.
 
-use engine::tariff::{Period, TouPrices};
-use engine::ykc::{
-    kind, BillingModel, BillingModelRequest, CardStart, CardStartVerdict, FrameCodec, LoginReply, Message,
-    PeriodUsage, RealTime, RealTimeRequest, RecordAck, RemoteStart, RemoteStartResult, RemoteStop,
-    RemoteStopResult, TransactionRecord,
+use proto::ykc::{
+    kind, period, BillingModel, BillingModelRequest, CardStart, CardStartVerdict, FrameCodec, LoginReply,
+    Message, PeriodRate, PeriodUsage, RealTime, RealTimeRequest, RecordAck, RemoteStart, RemoteStartResult,
+    RemoteStop, RemoteStopResult, TransactionRecord,
 };
 use rust_decimal_macros::dec;
 use tokio::net::{TcpListener, TcpStream};
@@ -131,7 +130,13 @@ impl Platform {
 async fn full_charge_from_start_to_acknowledged_record() {
     let (mut platform, mut pile) = Platform::start(config(2)).await;
     platform.accept_login(&mut pile).await;
-    let model = BillingModel::from_tou(pile.id().clone(), 7, &TouPrices::flat(dec!(1.0), dec!(0.5)));
+    let model = BillingModel {
+        pile: pile.id().clone(),
+        model: 7,
+        prices: [PeriodRate { energy: dec!(1.0), service: dec!(0.5) }; 4],
+        loss_ratio: 0,
+        slots: [period::FLAT; proto::ykc::SLOTS],
+    };
     platform.send(Message::BillingModelPush(model.clone())).await;
     let ev = pile.wait_for(|e| matches!(e, Event::BillingModel(_)), WAIT).await;
     let Some(Event::BillingModel(got)) = ev else { panic!("no billing model: {ev:?}") };
@@ -142,7 +147,7 @@ async fn full_charge_from_start_to_acknowledged_record() {
     for (ours, theirs) in got.rates.iter().zip(&model.prices) {
         assert_eq!((ours.energy, ours.service), (theirs.energy, theirs.service));
     }
-    let slots: Vec<usize> = model.slots.iter().map(|s| s.index()).collect();
+    let slots: Vec<usize> = model.slots.iter().map(|&s| usize::from(s)).collect();
     assert_eq!(got.half_hours.iter().map(|&h| usize::from(h)).collect::<Vec<_>>(), slots);
 
     // Remote start: 0x33 echoing the seq, then charging real-time data.
@@ -152,7 +157,7 @@ async fn full_charge_from_start_to_acknowledged_record() {
     let rt = platform.recv_realtime().await;
     assert_eq!(
         (rt.serial.clone(), rt.gun, rt.gun_status(), rt.plugged),
-        (serial(1), 1, engine::ykc::GunStatus::Charging, true)
+        (serial(1), 1, proto::ykc::GunStatus::Charging, true)
     );
     assert_eq!(rt.kwh, Decimal::ZERO);
     assert_eq!(
@@ -184,7 +189,7 @@ async fn full_charge_from_start_to_acknowledged_record() {
     let rt = platform.recv_realtime().await;
     assert_eq!(
         (rt.gun_status(), rt.serial.clone(), rt.kwh),
-        (engine::ykc::GunStatus::Idle, serial(1), dec!(12.3456))
+        (proto::ykc::GunStatus::Idle, serial(1), dec!(12.3456))
     );
     let record = platform.recv_record().await;
     assert_eq!((record.serial.clone(), record.gun), (serial(1), 1));
@@ -194,10 +199,10 @@ async fn full_charge_from_start_to_acknowledged_record() {
     assert_eq!(record.stop_reason, 0x40);
     assert_eq!(record.origin, TransactionRecord::ORIGIN_APP);
     assert_eq!(record.physical_card, [0xAB; 8]);
-    let flat = record.periods[Period::Flat.index()];
+    let flat = record.periods[usize::from(period::FLAT)];
     assert_eq!((flat.price, flat.kwh, flat.amount), (dec!(1.5), dec!(12.3456), dec!(18.5184)));
     assert_eq!(record.amount, dec!(18.5184));
-    assert_eq!(record.periods[Period::Peak.index()], PeriodUsage::default());
+    assert_eq!(record.periods[usize::from(period::PEAK)], PeriodUsage::default());
     assert!(record.start <= record.end);
 
     // Acknowledged: no resend, however long we wait.
@@ -302,13 +307,13 @@ async fn swiped_card_starts_only_on_an_ok_verdict_and_bills_as_a_card() {
         Some(Event::CardVerdict { gun: 2, serial: serial(10), ok: false, reason: 3, balance: dec!(88.5) })
     );
     pile.send_realtime(2);
-    assert_eq!(platform.recv_realtime().await.gun_status(), engine::ykc::GunStatus::Idle);
+    assert_eq!(platform.recv_realtime().await.gun_status(), proto::ykc::GunStatus::Idle);
 
     pile.swipe_card(1, card);
     assert_eq!(platform.recv().await.1, Message::CardStart(CardStart { gun: 1, ..swipe }));
     platform.send(verdict(1, serial(11), true, CardStartVerdict::NONE).into()).await;
     let rt = platform.recv_realtime().await;
-    assert_eq!((rt.gun_status(), rt.serial), (engine::ykc::GunStatus::Charging, serial(11)));
+    assert_eq!((rt.gun_status(), rt.serial), (proto::ykc::GunStatus::Charging, serial(11)));
     assert_eq!(
         pile.wait_for(|e| matches!(e, Event::CardVerdict { .. }), WAIT).await,
         Some(Event::CardVerdict { gun: 1, serial: serial(11), ok: true, reason: 0, balance: dec!(88.5) })
@@ -331,7 +336,7 @@ async fn auto_meter_advances_while_charging() {
     let mut last = platform.recv_realtime().await.kwh;
     for _ in 0..3 {
         let rt = platform.recv_realtime().await;
-        assert_eq!(rt.gun_status(), engine::ykc::GunStatus::Charging);
+        assert_eq!(rt.gun_status(), proto::ykc::GunStatus::Charging);
         assert_eq!((rt.voltage, rt.current), (dec!(380.0), dec!(94.7)));
         // 36 kW is 0.01 kWh a second: a 50 ms tick adds about 0.0005.
         assert!(rt.kwh > last, "{} after {}", rt.kwh, last);
@@ -339,7 +344,7 @@ async fn auto_meter_advances_while_charging() {
     }
     pile.stop_at_pile(1, 0x6B);
     let rt = platform.recv_realtime().await;
-    assert_eq!(rt.gun_status(), engine::ykc::GunStatus::Idle);
+    assert_eq!(rt.gun_status(), proto::ykc::GunStatus::Idle);
     let record = platform.recv_record().await;
     assert!(record.kwh >= last);
     assert_eq!(record.meter_end - record.meter_start, record.kwh);
@@ -390,8 +395,8 @@ async fn raw_bytes_and_close() {
             break fault; // heartbeats may come first
         }
     };
-    assert_eq!(fault, engine::ykc::FrameFault::Garbage { skipped: 3 });
-    let check = engine::ykc::BillingModelCheck { pile: pile.id().clone(), model: 0 };
+    assert_eq!(fault, proto::ykc::FrameFault::Garbage { skipped: 3 });
+    let check = proto::ykc::BillingModelCheck { pile: pile.id().clone(), model: 0 };
     let frame = Message::from(check.clone()).encode(0).unwrap();
     pile.send_frame(frame.kind, frame.body.to_vec());
     assert_eq!(platform.recv().await.1, Message::BillingModelCheck(check));

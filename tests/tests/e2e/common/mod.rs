@@ -205,7 +205,7 @@ fn admin_token(bg: &Background) -> String {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
-            let admin = engine::accounts::Role::Admin;
+            let admin = domain::accounts::Role::Admin;
             api::auth::new_user(store.as_ref(), "admin", ADMIN_PASSWORD, admin, None, None).await.unwrap();
             login(&base, "admin", ADMIN_PASSWORD).await
         })
@@ -289,7 +289,7 @@ impl Server {
     /// live data only when told to (`send_realtime`).
     pub async fn ykc_pile(&self, id: &str, guns: u8) -> loadtest::ykc_pile::SimPile {
         use loadtest::ykc_pile::{Event, PileConfig, SimPile};
-        let mut cfg = PileConfig::new(engine::domain::PileId(id.into()), guns);
+        let mut cfg = PileConfig::new(vocab::PileId(id.into()), guns);
         cfg.realtime = Duration::from_secs(3600);
         cfg.heartbeat = Duration::from_millis(500);
         let mut pile = SimPile::connect(self.pile_addr, cfg).await.unwrap();
@@ -319,21 +319,21 @@ pub fn dec(v: &Value) -> Decimal {
 /// platform's own codec: the test's choice. The simulator itself speaks
 /// `sim::ykc_wire`, written from the spec apart from that codec.
 pub trait YkcMessages {
-    /// Sends `msg` from the pile, encoded with `engine::ykc`.
-    fn send_msg(&self, msg: engine::ykc::Message);
+    /// Sends `msg` from the pile, encoded with `proto::ykc`.
+    fn send_msg(&self, msg: proto::ykc::Message);
 }
 
 impl YkcMessages for loadtest::ykc_pile::SimPile {
-    fn send_msg(&self, msg: engine::ykc::Message) {
+    fn send_msg(&self, msg: proto::ykc::Message) {
         let frame = msg.encode(0).expect("the test's message encodes");
         self.send_frame(frame.kind, frame.body.to_vec());
     }
 }
 
 /// The platform's reading of a frame a simulated car pile got, if the event
-/// is one and `engine::ykc` reads it.
-pub fn ykc_msg(event: &loadtest::ykc_pile::Event) -> Option<engine::ykc::Message> {
+/// is one and `proto::ykc` reads it.
+pub fn ykc_msg(event: &loadtest::ykc_pile::Event) -> Option<proto::ykc::Message> {
     let loadtest::ykc_pile::Event::Frame { kind, body } = event else { return None };
-    let frame = engine::ykc::Frame { seq: 0, enc: 0, kind: *kind, body: body.clone().into() };
-    engine::ykc::Message::decode(&frame).ok()
+    let frame = proto::ykc::Frame { seq: 0, enc: 0, kind: *kind, body: body.clone().into() };
+    proto::ykc::Message::decode(&frame).ok()
 }

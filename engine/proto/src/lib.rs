@@ -1,0 +1,14 @@
+//! chargeplane pile protocols: how each kind of pile talks on the wire.
+//!
+//! One codec per protocol, `ykc` (YKC v1.5/v1.6, car piles) and `dny`
+//! (AP3000, e-bike piles): a frame codec that cuts a TCP stream into checked
+//! frames, and typed messages that turn a frame's body into a struct and
+//! back. It exists so a protocol can be read, tested and fuzzed on its own,
+//! and so a new protocol is a new module here plus an adapter in `actors`.
+//! What does not belong: I/O (the link actors own the sockets), tariffs,
+//! bills or any other money logic (a wire field in yuan is just a
+//! `Decimal`; turning it into a price or a bill is `domain`'s job, done in
+//! the protocol's adapter), and storage. It depends on `vocab` only.
+
+pub mod dny;
+pub mod ykc;

@@ -1,0 +1,1222 @@
+//! Money on CQL: merchants, drivers and their cards, price rules, top-up
+//! orders, the double-entry ledger, settlement statements and login tokens.
+//!
+//! # Posting an entry
+//!
+//! SQLite writes an entry, its lines and the new balances in one
+//! transaction. CQL has no transaction across partitions, so here a posting
+//! is a sequence of steps, each idempotent, each leaving a record the next
+//! writer can see:
+//!
+//! 1. note the key in `ledger_pending`, so the sweep can find it;
+//! 2. claim the key: `INSERT INTO ledger_entries ... IF NOT EXISTS`, state
+//!    `pending`. A key is claimed once; a lost claim means the key is booked
+//!    or being booked, and the post returns false once it is booked;
+//! 3. apply each account's lines to `account_balances`, one conditional
+//!    batch on the account's partition: its balance row's new balance and
+//!    version `IF version = ?` (the version read), and a row naming the
+//!    entry. That row is the proof the lines were applied, so resuming a
+//!    posting never applies them twice. Each account is checked by `Entry::apply` against
+//!    its balance at that moment. Accounts the entry lowers (the only ones
+//!    the rule can refuse) go first; if one is refused, what was applied is
+//!    undone, the claim withdrawn, and the post fails with `Refused`. Money
+//!    is taken before it is given, so nothing can spend a credit that is
+//!    later undone;
+//! 4. list the entry by account, by reference and by day;
+//! 5. mark it `applied` (`IF state = 'pending'`) and delete the note.
+//!
+//! A writer that stops part-way (a crash, a timeout) leaves the entry
+//! `pending`. Once it has been so for `TAKE_OVER_AFTER`, whoever next posts
+//! the same key, or the sweep every node runs each minute over recent
+//! `ledger_pending` notes, takes it over (a compare-and-set on its `lease`,
+//! so one writer at a time) and resumes it from step 3. A writer issues no
+//! write for an entry later than `DEADLINE` after it began, far less than
+//! `TAKE_OVER_AFTER`, so the writer that stopped and the one resuming never
+//! write at once. (The deadline is checked just before each write is sent;
+//! a write sent in time may still take the driver's 30 s timeout to fail.)
+//!
+//! Between steps 3 and 5 the accounts of one entry are not all changed at
+//! the same instant: each balance is exact and serialized on its own, but a
+//! reader adding up several accounts may see an entry half-applied.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::future::{try_join_all, BoxFuture, FutureExt};
+use rust_decimal::Decimal;
+use tokio::task::JoinHandle;
+
+use super::codec::{
+    day_bucket, dec, decimal, from_snake, hour_bucket, json, micros, name, opt_decimal, opt_time, snake,
+    time, to_json,
+};
+use super::cql::{APPLIED_ROW_TTL, BALANCE_ROW};
+use super::{now, Db, Seq};
+use crate::{EntryFilter, Result, StoreError};
+use domain::accounts::{Card, Driver, Merchant, NewRule, Order, OrderStatus, Rule, Status, Token};
+use domain::ledger::{Account, Entry};
+use domain::settlement::Statement;
+use vocab::{DriverId, MerchantId};
+
+/// A posting pending for longer is not resumed by itself (the rows that say
+/// which of its accounts it was applied to may have expired): it is logged
+/// for an operator.
+const RESUME_WITHIN: Duration = Duration::from_secs(60 * 86_400);
+// The rows saying where an entry was applied outlive any posting that may
+// still be resumed, with a week to spare.
+const _: () = assert!(RESUME_WITHIN.as_secs() + 7 * 86_400 < APPLIED_ROW_TTL.as_secs());
+/// A writer issues no write for an entry later than this after it began.
+const DEADLINE: Duration = Duration::from_secs(30);
+/// A `pending` entry whose lease is this old is taken over and resumed:
+/// `DEADLINE`, plus the driver's 30 s request timeout, plus a margin.
+const TAKE_OVER_AFTER: Duration = Duration::from_secs(120);
+/// How long a post waits for another writer to finish the same key.
+const WAIT_FOR_OTHER: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(100);
+/// Compare-and-set rounds on one account before a posting gives up.
+const CAS_ATTEMPTS: u32 = 64;
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Hours of `ledger_pending` each sweep reads; the first after start reads
+/// a week, in case every node was down for a while.
+const SWEEP_HOURS: i32 = 3;
+const FIRST_SWEEP_HOURS: i32 = 7 * 24;
+/// Most keys in one `IN` query.
+const IN_KEYS: usize = 100;
+/// A token's row outlives its expiry by this much (seconds), then expires.
+const TOKEN_KEPT_AFTER_EXPIRY: i64 = 30 * 86_400;
+/// The longest TTL CQL takes (20 years), seconds.
+const MAX_TTL: i64 = 630_720_000;
+/// `active_days` series.
+const LEDGER_SERIES: &str = "ledger";
+const PAID_SERIES: &str = "paid_orders";
+/// `active_days` rows remembered as written; past that the memory restarts.
+const DAY_MARKS_KEPT: usize = 100_000;
+
+fn account_series(account: &str) -> String {
+    format!("account:{account}")
+}
+
+/// The `(series, day)` rows of `active_days` this node has written.
+#[derive(Default)]
+pub(super) struct DayMarks(HashSet<(String, i32)>);
+
+/// In `cql::MERCHANT_COLUMNS` order.
+type MerchantRow = (i64, String, String, i64, Option<i64>);
+/// In `cql::DRIVER_COLUMNS` order.
+type DriverRow = (i64, String, Option<String>, Option<String>, String, i64, i64);
+/// In `cql::CARD_COLUMNS` order.
+type CardRow = (String, i64, String, String, i64);
+/// In `cql::ORDER_COLUMNS` order.
+type OrderRow = (String, i64, String, String, String, Option<String>, i64, Option<i64>);
+/// In `cql::LISTING_COLUMNS` order: posted, key, kind, at, reference, lines.
+type ListingRow = (i64, String, String, i64, String, String);
+/// kind, at, reference, lines, posted, lease, state.
+type EntryRow = (String, i64, String, String, i64, Option<i64>, String);
+
+fn merchant_row((id, name, pct, created_at, operator_id): MerchantRow) -> Result<Merchant> {
+    Ok(Merchant {
+        id,
+        operator_id: operator_id.unwrap_or(vocab::DEFAULT_OPERATOR),
+        name,
+        commission_percent: decimal("commission_percent", &pct)?,
+        created_at: time("created_at", created_at)?,
+    })
+}
+
+fn driver_row(r: DriverRow) -> Result<Driver> {
+    let (id, phone, password_hash, class, status, created_at, last_active_at) = r;
+    Ok(Driver {
+        id,
+        phone,
+        password_hash,
+        class,
+        status: name("status", &status, Status::parse)?,
+        created_at: time("created_at", created_at)?,
+        last_active_at: time("last_active_at", last_active_at)?,
+    })
+}
+
+fn card_row((number, driver_id, kind, status, created_at): CardRow) -> Result<Card> {
+    Ok(Card {
+        number,
+        driver_id,
+        kind: from_snake("kind", &kind)?,
+        status: name("status", &status, Status::parse)?,
+        created_at: time("created_at", created_at)?,
+    })
+}
+
+fn order_row(r: OrderRow) -> Result<Order> {
+    let (id, driver_id, amount, provider, status, provider_txn, created_at, paid_at) = r;
+    Ok(Order {
+        id,
+        driver_id,
+        amount: decimal("amount", &amount)?,
+        provider,
+        status: from_snake("status", &status)?,
+        provider_txn,
+        created_at: time("created_at", created_at)?,
+        paid_at: opt_time("paid_at", paid_at)?,
+    })
+}
+
+/// A listed entry and when it was posted.
+fn listing_row((posted, key, kind, at, reference, lines): ListingRow) -> Result<(i64, Entry)> {
+    let entry = Entry {
+        key,
+        kind: from_snake("kind", &kind)?,
+        at: time("at", at)?,
+        reference,
+        lines: json("lines", &lines)?,
+    };
+    Ok((posted, entry))
+}
+
+/// An entry as `ledger_entries` holds it.
+struct Stored {
+    entry: Entry,
+    posted: i64,
+    /// When the writer now completing it took it.
+    lease: i64,
+    applied: bool,
+}
+
+/// An account as a posting sees it.
+struct Side {
+    balance: Decimal,
+    /// `None`: the account has never been changed.
+    version: Option<i64>,
+    /// The entry's lines are applied to it.
+    applied: bool,
+}
+
+/// What taking over a stalled posting came to.
+enum TakeOver {
+    Finished,
+    /// The rule refused it now: undone and withdrawn.
+    Withdrawn,
+    /// Another writer took it first.
+    Taken,
+}
+
+/// What each account's balance moves by, in the account's own sense.
+fn moves(e: &Entry) -> BTreeMap<Account, Decimal> {
+    let mut moves = BTreeMap::new();
+    for line in &e.lines {
+        *moves.entry(line.account.clone()).or_insert(Decimal::ZERO) += line.account.effect(line.amount);
+    }
+    moves
+}
+
+/// The balance `e` leaves `account` at, from `balance`, or the ledger's
+/// refusal. The rule is `Entry::apply`'s, for this one account: every other
+/// account is given a balance that just covers the entry, so only this
+/// one's can refuse (each is checked when its own turn comes).
+fn balance_after(
+    e: &Entry,
+    moves: &BTreeMap<Account, Decimal>,
+    account: &Account,
+    balance: Decimal,
+) -> Result<Decimal> {
+    let covered = |a: &Account| (-moves.get(a).copied().unwrap_or_default()).max(Decimal::ZERO);
+    let after = e.apply(|a| if a == account { balance } else { covered(a) })?;
+    Ok(after.get(account).copied().unwrap_or(balance))
+}
+
+fn too_long(key: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "posting ledger entry {key} took over {}s; it is left pending and will be resumed",
+        DEADLINE.as_secs()
+    ))
+}
+
+fn contention(what: &str) -> StoreError {
+    StoreError::Backend(format!("{what}: no compare-and-set won in {CAS_ATTEMPTS} rounds"))
+}
+
+fn micros_of(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl Db {
+    // Merchants.
+
+    pub(super) async fn create_merchant(
+        &self,
+        operator_id: vocab::OperatorId,
+        name: &str,
+        pct: Decimal,
+        at: DateTime<Utc>,
+    ) -> Result<Merchant> {
+        let id = self.next_id(Seq::Merchants).await?;
+        let values = (id, name, dec(pct), micros(at), operator_id);
+        self.cql.write("inserting a merchant", &self.st.money.merchant_insert, values).await?;
+        Ok(Merchant { id, operator_id, name: name.to_owned(), commission_percent: pct, created_at: at })
+    }
+
+    pub(super) async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {
+        let row = self.cql.row::<MerchantRow, _>("reading a merchant", &self.st.money.merchant_get, (id,));
+        row.await?.map(merchant_row).transpose()
+    }
+
+    pub(super) async fn merchants(&self) -> Result<Vec<Merchant>> {
+        let rows = self.cql.rows::<MerchantRow, _>("listing merchants", &self.st.money.merchant_scan, &());
+        let mut all = rows.await?.into_iter().map(merchant_row).collect::<Result<Vec<_>>>()?;
+        all.sort_by_key(|m| m.id);
+        Ok(all)
+    }
+
+    // Drivers.
+
+    /// The driver's row is written first, then its phone number claimed
+    /// (`IF NOT EXISTS`), so a claimed number always leads to a driver. A
+    /// lost claim deletes the row (no one has its id).
+    pub(super) async fn create_driver(
+        &self,
+        phone: &str,
+        password_hash: Option<&str>,
+        class: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Driver> {
+        let m = &self.st.money;
+        let id = self.next_id(Seq::Drivers).await?;
+        let driver = Driver {
+            id,
+            phone: phone.to_owned(),
+            password_hash: password_hash.map(str::to_owned),
+            class: class.map(str::to_owned),
+            status: Status::Active,
+            created_at: at,
+            last_active_at: at,
+        };
+        let row = (id, phone, password_hash, class, driver.status.as_str(), micros(at), micros(at));
+        self.cql.write("inserting a driver", &m.driver_insert, row).await?;
+        if !self.cql.lwt("claiming a phone number", &m.phone_claim, (phone, id)).await?.applied {
+            self.cql.write("deleting an unregistered driver", &m.driver_delete, (id,)).await?;
+            return Err(StoreError::Conflict(format!("phone {phone}")));
+        }
+        Ok(driver)
+    }
+
+    pub(super) async fn driver(&self, id: DriverId) -> Result<Option<Driver>> {
+        let row = self.cql.row::<DriverRow, _>("reading a driver", &self.st.money.driver_get, (id,));
+        row.await?.map(driver_row).transpose()
+    }
+
+    pub(super) async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>> {
+        let rows = self.cql.rows::<DriverRow, _>("listing drivers", &self.st.money.driver_scan, &()).await?;
+        let mut idle: Vec<Driver> = rows
+            .into_iter()
+            .map(driver_row)
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|d| d.last_active_at < before)
+            .collect();
+        idle.sort_by_key(|d| (d.last_active_at, d.id));
+        idle.truncate(limit);
+        Ok(idle)
+    }
+
+    pub(super) async fn driver_by_phone(&self, phone: &str) -> Result<Option<Driver>> {
+        let claim = self.cql.row::<(i64,), _>("reading a phone number", &self.st.money.phone_get, (phone,));
+        match claim.await? {
+            Some((id,)) => self.driver(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A plain overwrite of the columns a driver may change, after checking
+    /// the driver exists (an UPDATE would create the row; drivers are never
+    /// deleted once registered).
+    pub(super) async fn update_driver(&self, d: &Driver) -> Result<()> {
+        let m = &self.st.money;
+        if !self.exists_id("reading a driver", &m.driver_exists, d.id).await? {
+            return Err(StoreError::NotFound(format!("driver {}", d.id)));
+        }
+        let values = (&d.password_hash, &d.class, d.status.as_str(), micros(d.last_active_at), d.id);
+        self.cql.write("updating a driver", &m.driver_update, values).await
+    }
+
+    // Cards.
+
+    /// Lists the number under the driver, then claims it (`IF NOT EXISTS`).
+    /// A listed number whose card belongs to someone else, or to no one
+    /// (a lost claim, a crash), is skipped by `cards`.
+    pub(super) async fn create_card(&self, c: &Card) -> Result<()> {
+        let m = &self.st.money;
+        if !self.exists_id("reading a driver", &m.driver_exists, c.driver_id).await? {
+            return Err(StoreError::NotFound(format!("driver {}", c.driver_id)));
+        }
+        self.cql.write("listing a card", &m.card_list_insert, (c.driver_id, &c.number)).await?;
+        let values = (&c.number, c.driver_id, snake(&c.kind)?, c.status.as_str(), micros(c.created_at));
+        if !self.cql.lwt("claiming a card number", &m.card_claim, values).await?.applied {
+            return Err(StoreError::Conflict(format!("card {}", c.number)));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn card(&self, number: &str) -> Result<Option<Card>> {
+        let row = self.cql.row::<CardRow, _>("reading a card", &self.st.money.card_get, (number,));
+        row.await?.map(card_row).transpose()
+    }
+
+    pub(super) async fn cards(&self, driver: DriverId) -> Result<Vec<Card>> {
+        let m = &self.st.money;
+        let numbers: Vec<(String,)> =
+            self.cql.rows("listing a driver's cards", &m.cards_of_driver, &(driver,)).await?;
+        let numbers: Vec<String> = numbers.into_iter().map(|(n,)| n).collect();
+        let chunks = numbers.chunks(IN_KEYS).map(|chunk| {
+            let chunk = chunk.to_vec();
+            async move { self.cql.rows::<CardRow, _>("reading cards", &m.cards_get, &(chunk,)).await }
+        });
+        let mut cards = try_join_all(chunks)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(card_row)
+            .filter(|c| c.as_ref().map_or(true, |c| c.driver_id == driver))
+            .collect::<Result<Vec<_>>>()?;
+        cards.sort_by(|a, b| a.number.cmp(&b.number));
+        Ok(cards)
+    }
+
+    /// `UPDATE ... IF EXISTS`: every write of a card row is a Paxos write
+    /// (it was claimed by one), and an unknown number is not created.
+    pub(super) async fn set_card_status(&self, number: &str, status: Status) -> Result<Option<Card>> {
+        let lwt =
+            self.cql.lwt("setting a card's status", &self.st.money.card_status, (status.as_str(), number));
+        if !lwt.await?.applied {
+            return Ok(None);
+        }
+        self.card(number).await
+    }
+
+    // Price rules.
+
+    pub(super) async fn create_rule(&self, rule: &NewRule, at: DateTime<Utc>) -> Result<Rule> {
+        let id = self.next_id(Seq::Rules).await?;
+        let values = (id, to_json(rule)?, micros(at));
+        self.cql.write("inserting a rule", &self.st.money.rule_insert, values).await?;
+        Ok(Rule { id, rule: rule.clone() })
+    }
+
+    pub(super) async fn rules(&self) -> Result<Vec<Rule>> {
+        let rows: Vec<(i64, String)> = self.cql.rows("listing rules", &self.st.money.rules_list, &()).await?;
+        let mut rules = rows
+            .into_iter()
+            .map(|(id, rule)| Ok(Rule { id, rule: json("rule", &rule)? }))
+            .collect::<Result<Vec<_>>>()?;
+        rules.sort_by_key(|r| r.id);
+        Ok(rules)
+    }
+
+    // Top-up orders.
+
+    pub(super) async fn create_order(&self, o: &Order) -> Result<()> {
+        let m = &self.st.money;
+        if !self.exists_id("reading a driver", &m.driver_exists, o.driver_id).await? {
+            return Err(StoreError::NotFound(format!("driver {}", o.driver_id)));
+        }
+        if let Some(paid_at) = o.paid_at {
+            self.list_paid(&o.id, paid_at).await?;
+        }
+        let values = (
+            &o.id,
+            o.driver_id,
+            dec(o.amount),
+            &o.provider,
+            snake(&o.status)?,
+            &o.provider_txn,
+            micros(o.created_at),
+            o.paid_at.map(micros),
+        );
+        if !self.cql.lwt("claiming an order id", &m.order_claim, values).await?.applied {
+            return Err(StoreError::Conflict(format!("order {}", o.id)));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn order(&self, id: &str) -> Result<Option<Order>> {
+        let row = self.cql.row::<OrderRow, _>("reading an order", &self.st.money.order_get, (id,));
+        row.await?.map(order_row).transpose()
+    }
+
+    /// A serial read: sees, and completes, a payment still in flight.
+    async fn order_serial(&self, id: &str) -> Result<Option<Order>> {
+        let row = self.cql.row::<OrderRow, _>("reading an order", &self.st.money.order_get_serial, (id,));
+        row.await?.map(order_row).transpose()
+    }
+
+    /// Lists an order as paid at `at`. A hint: `paid_orders` keeps only
+    /// orders whose own row says they were paid in the range.
+    async fn list_paid(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        let day = day_bucket(micros(at));
+        let listed =
+            self.cql.write("listing a paid order", &self.st.money.paid_insert, (day, micros(at), id));
+        let (marked, listed) = tokio::join!(self.mark_day(PAID_SERIES.to_owned(), day), listed);
+        marked.and(listed)
+    }
+
+    /// Claims the provider's transaction (`IF NOT EXISTS`: it pays one
+    /// order), lists the order as paid, marks it paid by compare-and-set
+    /// (`IF status = 'pending'`: of two notifications one pays), then books
+    /// the top-up, whose key books it once.
+    ///
+    /// A notification for an order already paid returns false, and books
+    /// the top-up from the order's row if a crash between marking it paid
+    /// and booking left it out: the provider repeats a notification until
+    /// it is answered, so that is where the repair happens.
+    pub(super) async fn pay_order(&self, id: &str, txn: &str, at: DateTime<Utc>) -> Result<bool> {
+        let m = &self.st.money;
+        let Some(order) = self.order_serial(id).await? else {
+            return Err(StoreError::NotFound(format!("order {id}")));
+        };
+        if order.status == OrderStatus::Paid {
+            self.credit(&order).await?;
+            return Ok(false);
+        }
+        let entry = Entry::top_up(id, order.driver_id, &order.provider, order.amount, at);
+        entry.check()?;
+        let claim = self.cql.lwt("claiming a provider transaction", &m.txn_claim, (txn, id)).await?;
+        if !claim.applied && claim.text("order_id") != Some(id) {
+            return Err(StoreError::Conflict(format!("provider transaction {txn}")));
+        }
+        self.list_paid(id, at).await?;
+        if !self.cql.lwt("paying an order", &m.order_pay, (txn, micros(at), id)).await?.applied {
+            // Another notification paid it meanwhile.
+            let Some(order) = self.order_serial(id).await? else {
+                return Err(StoreError::NotFound(format!("order {id}")));
+            };
+            self.credit(&order).await?;
+            return Ok(false);
+        }
+        self.post(&entry).await?;
+        Ok(true)
+    }
+
+    /// Books (once, by its key) and lists the top-up of a paid order.
+    async fn credit(&self, o: &Order) -> Result<()> {
+        let at = o.paid_at.unwrap_or(o.created_at);
+        self.list_paid(&o.id, at).await?;
+        self.post(&Entry::top_up(&o.id, o.driver_id, &o.provider, o.amount, at)).await?;
+        Ok(())
+    }
+
+    /// The days of the range that have paid orders, each read at once, then
+    /// the orders by id; an order counts if its row says it was paid in
+    /// `[from, until)`.
+    pub(super) async fn paid_orders(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Order>> {
+        let m = &self.st.money;
+        let (from, until) = (micros(from), micros(until));
+        if from >= until {
+            return Ok(Vec::new());
+        }
+        let days = self.days(PAID_SERIES, day_bucket(from), day_bucket(until - 1)).await?;
+        let reads = days.into_iter().map(|day| async move {
+            self.cql.rows::<(String,), _>("listing paid orders", &m.paid_in_day, &(day, from, until)).await
+        });
+        let mut ids: Vec<String> = try_join_all(reads).await?.into_iter().flatten().map(|(id,)| id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let chunks = ids.chunks(IN_KEYS).map(|chunk| {
+            let chunk = chunk.to_vec();
+            async move { self.cql.rows::<OrderRow, _>("reading orders", &m.orders_get, &(chunk,)).await }
+        });
+        let mut orders = Vec::new();
+        for row in try_join_all(chunks).await?.into_iter().flatten() {
+            let order = order_row(row)?;
+            let paid = order.paid_at.map(micros).filter(|at| (from..until).contains(at));
+            if order.status == OrderStatus::Paid && paid.is_some() {
+                orders.push(order);
+            }
+        }
+        orders.sort_by(|a, b| a.paid_at.cmp(&b.paid_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(orders)
+    }
+
+    // Settlement statements.
+
+    /// Claims the merchant's day (`IF NOT EXISTS`), then books the
+    /// statement's settlement entry. If the ledger refuses the entry, the
+    /// statement is withdrawn. A statement issued already returns false, and
+    /// books its settlement if a crash between the two steps left it out.
+    pub(super) async fn issue_statement(&self, s: &Statement) -> Result<bool> {
+        let m = &self.st.money;
+        if !self.exists_id("reading a merchant", &m.merchant_exists, s.merchant_id).await? {
+            return Err(StoreError::NotFound(format!("merchant {}", s.merchant_id)));
+        }
+        let entry = s.entry();
+        if !entry.lines.is_empty() {
+            entry.check()?;
+        }
+        let day = s.day.to_string();
+        let lwt = self.cql.lwt("issuing a statement", &m.statement_claim, (s.merchant_id, &day, to_json(s)?));
+        let lwt = lwt.await?;
+        if !lwt.applied {
+            let issued = match lwt.text("statement") {
+                Some(text) => json::<Statement>("statement", text)?,
+                None => self.statement(s.merchant_id, s.day).await?.ok_or_else(|| {
+                    StoreError::Backend(format!("statement {} was withdrawn meanwhile; retry", s.key()))
+                })?,
+            };
+            let entry = issued.entry();
+            if !entry.lines.is_empty() {
+                self.post(&entry).await?;
+            }
+            return Ok(false);
+        }
+        if !entry.lines.is_empty() {
+            if let Err(e) = self.post(&entry).await {
+                if matches!(e, StoreError::Refused(_)) {
+                    self.cql
+                        .lwt("withdrawing a statement", &m.statement_withdraw, (s.merchant_id, &day))
+                        .await?;
+                }
+                return Err(e);
+            }
+        }
+        Ok(true)
+    }
+
+    pub(super) async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>> {
+        let read = self.cql.row::<(String,), _>(
+            "reading a statement",
+            &self.st.money.statement_get,
+            (merchant, day.to_string()),
+        );
+        read.await?.map(|(s,)| json("statement", &s)).transpose()
+    }
+
+    // Login tokens.
+
+    /// Claimed with `IF NOT EXISTS`; the row expires 30 days after the token
+    /// does (an expired token is refused by its `expires_at` before that).
+    pub(super) async fn create_token(&self, hash: &str, t: &Token, now: DateTime<Utc>) -> Result<()> {
+        let left = (t.expires_at - now).num_seconds().max(0);
+        let ttl = (left.saturating_add(TOKEN_KEPT_AFTER_EXPIRY)).min(MAX_TTL) as i32;
+        let values = (hash, to_json(t)?, micros(t.expires_at), ttl);
+        if !self.cql.lwt("storing a token", &self.st.money.token_claim, values).await?.applied {
+            return Err(StoreError::Conflict("token".to_owned()));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn token(&self, hash: &str) -> Result<Option<Token>> {
+        let read = self.cql.row::<(String,), _>("reading a token", &self.st.money.token_get, (hash,));
+        read.await?.map(|(t,)| json("token", &t)).transpose()
+    }
+
+    // Day listings.
+
+    /// The days of a series in `[first, last]` that have rows.
+    async fn days(&self, series: &str, first: i32, last: i32) -> Result<Vec<i32>> {
+        let rows: Vec<(i32,)> =
+            self.cql.rows("listing days", &self.st.money.days_between, &(series, first, last)).await?;
+        Ok(rows.into_iter().map(|(d,)| d).collect())
+    }
+
+    /// Notes that a series has rows on a day, unless this node did already.
+    async fn mark_day(&self, series: String, day: i32) -> Result<()> {
+        let mark = (series, day);
+        if self.day_marks.lock().unwrap_or_else(|p| p.into_inner()).0.contains(&mark) {
+            return Ok(());
+        }
+        self.cql.write("listing a day", &self.st.money.day_insert, (&mark.0, day)).await?;
+        let mut marks = self.day_marks.lock().unwrap_or_else(|p| p.into_inner());
+        if marks.0.len() >= DAY_MARKS_KEPT {
+            marks.0.clear();
+        }
+        marks.0.insert(mark);
+        Ok(())
+    }
+
+    // The ledger.
+
+    pub(super) async fn balance(&self, account: &Account) -> Result<Decimal> {
+        let read = self.cql.row::<(Option<String>, Option<i64>), _>(
+            "reading a balance",
+            &self.st.money.balance_get,
+            (account.to_string(),),
+        );
+        Ok(match read.await? {
+            Some((balance, _)) => opt_decimal("balance", balance.as_deref())?.unwrap_or_default(),
+            None => Decimal::ZERO,
+        })
+    }
+
+    /// Books an entry once (see the module's comment): false if its key is
+    /// booked already, `Refused` if the ledger's rule refuses it.
+    pub(super) async fn post(&self, e: &Entry) -> Result<bool> {
+        e.check()?;
+        if e.key == BALANCE_ROW {
+            return Err(StoreError::Backend(format!("{BALANCE_ROW:?} is not a ledger key this store takes")));
+        }
+        let m = &self.st.money;
+        let started = Instant::now();
+        loop {
+            if started.elapsed() > DEADLINE {
+                return Err(too_long(&e.key));
+            }
+            let posted = self.cql.clock.next();
+            let note = (hour_bucket(posted), e.key.as_str(), posted);
+            self.cql.write("noting a posting", &m.pending_insert, note).await?;
+            if started.elapsed() > DEADLINE {
+                return Err(too_long(&e.key));
+            }
+            let claim = (
+                e.key.as_str(),
+                e.kind.as_str(),
+                micros(e.at),
+                e.reference.as_str(),
+                to_json(&e.lines)?,
+                posted,
+                posted,
+            );
+            if self.cql.lwt("claiming a ledger key", &m.entry_claim, claim).await?.applied {
+                self.complete(e, posted, true, started).await?;
+                return Ok(true);
+            }
+            if self.settle(&e.key, started).await? {
+                return Ok(false);
+            }
+            // The other claim was withdrawn (refused): try ours.
+        }
+    }
+
+    /// Waits for a key another writer claimed: true once it is applied,
+    /// false if it was withdrawn. One pending past `TAKE_OVER_AFTER` is taken
+    /// over and finished here; one still in a live writer's hands after
+    /// `WAIT_FOR_OTHER` is an error to retry.
+    async fn settle(&self, key: &str, started: Instant) -> Result<bool> {
+        loop {
+            let Some(stored) = self.stored_entry(key).await? else {
+                return Ok(false);
+            };
+            if stored.applied {
+                return Ok(true);
+            }
+            if micros(now()) - stored.lease >= micros_of(TAKE_OVER_AFTER) {
+                match self.take_over(stored).await? {
+                    TakeOver::Finished => return Ok(true),
+                    TakeOver::Withdrawn => return Ok(false),
+                    TakeOver::Taken => {}
+                }
+            }
+            if started.elapsed() > WAIT_FOR_OTHER {
+                return Err(StoreError::Backend(format!(
+                    "ledger entry {key} is being posted by another writer; retry"
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn stored_entry(&self, key: &str) -> Result<Option<Stored>> {
+        let read =
+            self.cql.row::<EntryRow, _>("reading a ledger key", &self.st.money.entry_get_serial, (key,));
+        read.await?
+            .map(|(kind, at, reference, lines, posted, lease, state)| {
+                Ok(Stored {
+                    entry: Entry {
+                        key: key.to_owned(),
+                        kind: from_snake("kind", &kind)?,
+                        at: time("at", at)?,
+                        reference,
+                        lines: json("lines", &lines)?,
+                    },
+                    posted,
+                    lease: lease.unwrap_or(posted),
+                    applied: state == "applied",
+                })
+            })
+            .transpose()
+    }
+
+    /// Takes a stalled posting over (a compare-and-set on its lease, so one
+    /// writer resumes it) and resumes it.
+    async fn take_over(&self, s: Stored) -> Result<TakeOver> {
+        if micros(now()) - s.posted > micros_of(RESUME_WITHIN) {
+            return Err(StoreError::Backend(format!(
+                "ledger entry {} has been pending since {}: too long to resume safely; an operator must settle it",
+                s.entry.key, s.entry.at
+            )));
+        }
+        let started = Instant::now();
+        let lease = self.cql.clock.next();
+        let values = (lease, s.entry.key.as_str(), s.lease);
+        if !self.cql.lwt("taking over a posting", &self.st.money.entry_take_over, values).await?.applied {
+            return Ok(TakeOver::Taken);
+        }
+        tracing::warn!(key = %s.entry.key, "resuming a ledger posting its writer left unfinished");
+        match self.complete(&s.entry, s.posted, false, started).await {
+            Ok(()) => Ok(TakeOver::Finished),
+            Err(StoreError::Refused(why)) => {
+                tracing::warn!(key = %s.entry.key, %why, "withdrew an unfinished ledger posting");
+                Ok(TakeOver::Withdrawn)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Steps 3 to 5 of a posting whose key this writer holds. `fresh`: it
+    /// has just claimed the key, so no line is applied yet (a resumed
+    /// posting reads which are).
+    async fn complete(&self, e: &Entry, posted: i64, fresh: bool, started: Instant) -> Result<()> {
+        let m = &self.st.money;
+        let moves = moves(e);
+        let in_time = || if started.elapsed() > DEADLINE { Err(too_long(&e.key)) } else { Ok(()) };
+        let lowered = moves.iter().filter(|(_, moved)| **moved < Decimal::ZERO);
+        let raised = moves.iter().filter(|(_, moved)| **moved >= Decimal::ZERO);
+        for (account, _) in lowered.chain(raised) {
+            match self.apply_line(e, &moves, account, fresh, &in_time).await {
+                Ok(()) => {}
+                Err(StoreError::Refused(why)) => {
+                    self.undo(e, &moves, posted, &in_time).await?;
+                    return Err(StoreError::Refused(why));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        in_time()?;
+        self.list_entry(e, &moves, posted).await?;
+        in_time()?;
+        // Not applied only if an earlier attempt whose answer was lost did it.
+        self.cql.lwt("marking an entry applied", &m.entry_applied, (e.key.as_str(),)).await?;
+        let note = (hour_bucket(posted), e.key.as_str());
+        self.cql.write("clearing a posting note", &m.pending_delete, note).await
+    }
+
+    /// The balance and version of an account, and (`resumed`) whether the
+    /// entry is applied to it. A fresh posting's first read is a quorum
+    /// read, a guess the compare-and-set checks; later ones are serial.
+    async fn side(&self, account: &str, key: &str, serial: bool, resumed: bool) -> Result<Side> {
+        let m = &self.st.money;
+        let stmt = if serial { &m.balance_get_serial } else { &m.balance_get };
+        let balance = self.cql.row::<(Option<String>, Option<i64>), _>("reading a balance", stmt, (account,));
+        let applied = async {
+            if !resumed {
+                return Ok::<_, StoreError>(false);
+            }
+            let row = self.cql.row::<(Option<String>,), _>(
+                "reading an account's entries",
+                &m.applied_get_serial,
+                (account, key),
+            );
+            Ok(row.await?.is_some_and(|(k,)| k.as_deref() == Some(key)))
+        };
+        let (balance, applied) = tokio::join!(balance, applied);
+        let (balance, version) = match balance? {
+            Some((balance, version)) => {
+                (opt_decimal("balance", balance.as_deref())?.unwrap_or_default(), version)
+            }
+            None => (Decimal::ZERO, None),
+        };
+        Ok(Side { balance, version, applied: applied? })
+    }
+
+    /// Applies the entry's lines on one account: checked against its
+    /// balance now, written by compare-and-set on its version together
+    /// with the entry's row under the account.
+    async fn apply_line(
+        &self,
+        e: &Entry,
+        moves: &BTreeMap<Account, Decimal>,
+        account: &Account,
+        fresh: bool,
+        in_time: &impl Fn() -> Result<()>,
+    ) -> Result<()> {
+        let m = &self.st.money;
+        let (name, key) = (account.to_string(), e.key.as_str());
+        for attempt in 0..CAS_ATTEMPTS {
+            if attempt > 2 {
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
+            }
+            let side = self.side(&name, key, !fresh || attempt > 0, !fresh).await?;
+            if side.applied {
+                return Ok(());
+            }
+            let after = dec(balance_after(e, moves, account, side.balance)?);
+            in_time()?;
+            let lwt = match side.version {
+                None => {
+                    let values = ((name.as_str(), after), (name.as_str(), key));
+                    self.cql.lwt_batch("opening an account", &m.balance_open, values).await?
+                }
+                Some(v) => {
+                    let values = ((after, v + 1, name.as_str(), v), (name.as_str(), key));
+                    self.cql.lwt_batch("posting to an account", &m.balance_post, values).await?
+                }
+            };
+            if lwt.applied {
+                return Ok(());
+            }
+        }
+        Err(contention(&format!("posting {key} to {name}")))
+    }
+
+    /// Undoes every line of the entry applied so far, then withdraws its
+    /// claim, so its key is free again.
+    async fn undo(
+        &self,
+        e: &Entry,
+        moves: &BTreeMap<Account, Decimal>,
+        posted: i64,
+        in_time: &impl Fn() -> Result<()>,
+    ) -> Result<()> {
+        let m = &self.st.money;
+        let key = e.key.as_str();
+        for (account, moved) in moves {
+            let name = account.to_string();
+            let mut attempt = 0;
+            loop {
+                let side = self.side(&name, key, true, true).await?;
+                let (true, Some(v)) = (side.applied, side.version) else { break };
+                in_time()?;
+                let values = ((dec(side.balance - moved), v + 1, name.as_str(), v), (name.as_str(), key));
+                if self.cql.lwt_batch("undoing a posting", &m.balance_unpost, values).await?.applied {
+                    break;
+                }
+                attempt += 1;
+                if attempt >= CAS_ATTEMPTS {
+                    return Err(contention(&format!("undoing {key} on {name}")));
+                }
+            }
+        }
+        in_time()?;
+        self.cql.lwt("withdrawing a ledger key", &m.entry_withdraw, (key,)).await?;
+        self.cql.write("clearing a posting note", &m.pending_delete, (hour_bucket(posted), key)).await
+    }
+
+    /// Lists an entry under each of its accounts, its reference and its
+    /// day. Entries never change, so the listings hold them whole and
+    /// writing them again is harmless.
+    async fn list_entry(&self, e: &Entry, moves: &BTreeMap<Account, Decimal>, posted: i64) -> Result<()> {
+        let m = &self.st.money;
+        let (key, kind, at, reference) =
+            (e.key.as_str(), e.kind.as_str(), micros(e.at), e.reference.as_str());
+        let lines = to_json(&e.lines)?;
+        let day = day_bucket(at);
+        let names: Vec<String> = moves.keys().map(Account::to_string).collect();
+        let mut writes: Vec<BoxFuture<'_, Result<()>>> = Vec::new();
+        for name in &names {
+            writes.push(self.mark_day(account_series(name), day).boxed());
+            let row = (name.as_str(), day, posted, key, kind, at, reference, lines.as_str());
+            writes.push(self.cql.write("listing an entry by account", &m.by_account_insert, row).boxed());
+        }
+        writes.push(self.mark_day(LEDGER_SERIES.to_owned(), day).boxed());
+        let row = (reference, posted, key, kind, at, lines.as_str());
+        writes.push(self.cql.write("listing an entry by reference", &m.by_reference_insert, row).boxed());
+        let row = (day, posted, key, kind, at, reference, lines.as_str());
+        writes.push(self.cql.write("listing an entry by day", &m.by_day_insert, row).boxed());
+        try_join_all(writes).await?;
+        Ok(())
+    }
+
+    /// Entries from the narrowest listing the filter names: the reference's,
+    /// the account's days in the range, or every day's in the range; then
+    /// the rest of the filter, in the order they were posted.
+    pub(super) async fn entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>> {
+        let m = &self.st.money;
+        let (from, until) = (filter.from.map(micros), filter.until.map(micros));
+        if let (Some(from), Some(until)) = (from, until) {
+            if from >= until {
+                return Ok(Vec::new());
+            }
+        }
+        let first = from.map_or(i32::MIN, day_bucket);
+        let last = until.map_or(i32::MAX, |until| day_bucket(until - 1));
+        let rows: Vec<ListingRow> = match (&filter.reference, &filter.account) {
+            (Some(reference), _) => {
+                self.cql
+                    .rows("listing a reference's entries", &m.by_reference, &(reference.as_str(),))
+                    .await?
+            }
+            (None, Some(account)) => {
+                let name = account.to_string();
+                let days = self.days(&account_series(&name), first, last).await?;
+                let name = name.as_str();
+                let reads = days.into_iter().map(|day| async move {
+                    self.cql
+                        .rows::<ListingRow, _>(
+                            "listing an account's entries",
+                            &m.by_account_in_day,
+                            &(name, day),
+                        )
+                        .await
+                });
+                try_join_all(reads).await?.into_iter().flatten().collect()
+            }
+            (None, None) => {
+                let days = self.days(LEDGER_SERIES, first, last).await?;
+                let reads = days.into_iter().map(|day| async move {
+                    self.cql.rows::<ListingRow, _>("listing a day's entries", &m.by_day, &(day,)).await
+                });
+                try_join_all(reads).await?.into_iter().flatten().collect()
+            }
+        };
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for row in rows {
+            let (posted, e) = listing_row(row)?;
+            let at = micros(e.at);
+            let takes = from.is_none_or(|from| at >= from)
+                && until.is_none_or(|until| at < until)
+                && filter.account.as_ref().is_none_or(|a| e.lines.iter().any(|l| &l.account == a))
+                && filter.reference.as_ref().is_none_or(|r| &e.reference == r);
+            if takes && seen.insert(e.key.clone()) {
+                out.push((posted, e));
+            }
+        }
+        out.sort_by(|(p, a), (q, b)| p.cmp(q).then_with(|| a.key.cmp(&b.key)));
+        Ok(out.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// Resumes the postings noted in the last `hours` hours that have been
+    /// pending for `TAKE_OVER_AFTER`, and clears notes of entries that are
+    /// applied or were never claimed. A note's failure is logged and the
+    /// sweep goes on.
+    async fn sweep(&self, hours: i32) -> Result<()> {
+        let m = &self.st.money;
+        let now = micros(now());
+        let grace = micros_of(TAKE_OVER_AFTER);
+        let current = hour_bucket(now);
+        for hour in (current - hours + 1)..=current {
+            let notes: Vec<(String, Option<i64>)> =
+                self.cql.rows("listing unfinished postings", &m.pending_in_hour, &(hour,)).await?;
+            for (key, noted) in notes {
+                if now - noted.unwrap_or(0) < grace {
+                    continue;
+                }
+                let resolved = async {
+                    Ok::<_, StoreError>(match self.stored_entry(&key).await? {
+                        None => true,
+                        Some(s) if s.applied => true,
+                        Some(s) if now - s.lease < grace => false,
+                        Some(s) => !matches!(self.take_over(s).await?, TakeOver::Taken),
+                    })
+                };
+                match resolved.await {
+                    Ok(true) => {
+                        self.cql
+                            .write("clearing a posting note", &m.pending_delete, (hour, key.as_str()))
+                            .await?
+                    }
+                    Ok(false) => {}
+                    Err(StoreError::Closed) => return Err(StoreError::Closed),
+                    Err(e) => tracing::warn!(%key, error = %e, "resuming an unfinished ledger posting"),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every `SWEEP_EVERY`, finishes the ledger postings a writer left half-done
+/// (see `Db::sweep`). Holds the store weakly: it ends with it.
+pub(super) fn spawn_sweeper(db: &Arc<Db>) -> JoinHandle<()> {
+    let db: Weak<Db> = Arc::downgrade(db);
+    tokio::spawn(async move {
+        let mut hours = FIRST_SWEEP_HOURS;
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            let Some(db) = db.upgrade() else { return };
+            match db.sweep(hours).await {
+                Ok(()) => hours = SWEEP_HOURS,
+                Err(StoreError::Closed) => return,
+                Err(e) => tracing::warn!(error = %e, "sweeping unfinished ledger postings"),
+            }
+        }
+    })
+}
+
+impl Db {
+    /// Not one transaction as in SQLite: the revision is claimed first
+    /// (so concurrent corrections cannot both win), then the bill row is
+    /// replaced, then the ledger entries posted, each idempotent. A crash
+    /// between steps leaves the revision recorded and the rest undone; the
+    /// operator sees the bill unchanged and corrects it again.
+    pub(super) async fn correct_bill(&self, bill: &domain::pricing::Bill, at: DateTime<Utc>) -> Result<u32> {
+        let id = &bill.session_id;
+        let (old, session) = tokio::try_join!(self.bill(id), self.session(id))?;
+        let (Some(old), Some(session)) = (old, session) else {
+            return Err(StoreError::NotFound(format!("bill of session {id}")));
+        };
+        let replaced = self.bill_history(id).await?.len() as i32;
+        let claim = (id.as_str(), replaced, to_json(&old)?, micros(at));
+        if !self.cql.lwt("claiming a bill revision", &self.st.revision_claim, claim).await?.applied {
+            return Err(StoreError::Conflict(format!("bill of session {id} is being corrected")));
+        }
+        let values = (
+            to_json(&bill.lines)?,
+            bill.total.to_string(),
+            bill.refund.to_string(),
+            bill.list_total.to_string(),
+            bill.discount.to_string(),
+            id.as_str(),
+        );
+        self.cql.write("correcting a bill", &self.st.bill_correct, values).await?;
+        self.list_charge(&session, bill).await?;
+        let revision = replaced as u32 + 1;
+        if let Some(payer) = &session.terms.payer {
+            let filter = EntryFilter { reference: Some(id.to_string()), ..Default::default() };
+            let captures = self
+                .entries(&filter)
+                .await?
+                .into_iter()
+                .rfind(|e| e.kind == domain::ledger::EntryKind::Capture);
+            if let Some(last) = captures {
+                self.post(&last.reversal(at)).await?;
+            }
+            self.post(&Entry::recapture(payer, session.terms.merchant_id, bill, revision, at)).await?;
+        }
+        Ok(revision)
+    }
+
+    pub(super) async fn bill_history(&self, id: &vocab::SessionId) -> Result<Vec<domain::pricing::Bill>> {
+        let key = (id.as_str(),);
+        let mut rows =
+            self.cql.rows::<(i32, String), _>("reading bill revisions", &self.st.revisions_get, &key).await?;
+        rows.sort_by_key(|(revision, _)| *revision);
+        rows.into_iter().map(|(_, bill)| json("bill", &bill)).collect()
+    }
+}
+
+impl Db {
+    /// The row first, then the username claim, as for drivers' phones: a
+    /// lost claim deletes the row, so a taken name never leaves a user.
+    pub(super) async fn create_user(
+        &self,
+        u: &domain::accounts::NewUser,
+        at: DateTime<Utc>,
+    ) -> Result<domain::accounts::User> {
+        let m = &self.st.money;
+        let id = self.next_id(Seq::Users).await?;
+        let row =
+            (id, &u.username, &u.password_hash, u.role.as_str(), u.merchant_id, micros(at), u.operator_id);
+        self.cql.write("inserting a user", &m.user_insert, row).await?;
+        if !self.cql.lwt("claiming a username", &m.username_claim, (&u.username, id)).await?.applied {
+            self.cql.write("deleting an unregistered user", &m.user_delete, (id,)).await?;
+            return Err(StoreError::Conflict(format!("username {}", u.username)));
+        }
+        Ok(domain::accounts::User { id, user: u.clone(), created_at: at })
+    }
+
+    pub(super) async fn user(&self, id: i64) -> Result<Option<domain::accounts::User>> {
+        let row =
+            self.cql.row::<super::tenants::UserRow, _>("reading a user", &self.st.money.user_get, (id,));
+        row.await?.map(super::tenants::user_row).transpose()
+    }
+
+    pub(super) async fn user_by_name(&self, username: &str) -> Result<Option<domain::accounts::User>> {
+        let claim = self.cql.row::<(i64,), _>("reading a username", &self.st.money.username_get, (username,));
+        match claim.await? {
+            Some((id,)) => self.user(id).await,
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::ledger::Ledger;
+    use domain::payer::Payer;
+    use domain::pricing::Bill;
+    use rust_decimal_macros::dec;
+    use vocab::SessionId;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_772_323_200 + s, 0).unwrap()
+    }
+
+    fn bill(total: Decimal, discount: Decimal) -> Bill {
+        Bill {
+            session_id: SessionId("s-1".into()),
+            tariff_id: None,
+            plan_id: None,
+            lines: Vec::new(),
+            kwh: dec!(10),
+            seconds: 600,
+            energy_amount: total,
+            service_amount: dec!(0),
+            list_total: total + discount,
+            discount,
+            total,
+            prepaid: None,
+            refund: dec!(0),
+            reconciliation: None,
+        }
+    }
+
+    /// Posting account by account, lowered accounts first, with the rule
+    /// checked on each account's own balance, books exactly what the
+    /// in-memory ledger books, and refuses what it refuses.
+    fn post_by_account(balances: &mut BTreeMap<Account, Decimal>, e: &Entry) -> Result<()> {
+        let moves = moves(e);
+        let lowered = moves.iter().filter(|(_, m)| **m < Decimal::ZERO);
+        let raised = moves.iter().filter(|(_, m)| **m >= Decimal::ZERO);
+        let mut applied = Vec::new();
+        for (account, moved) in lowered.chain(raised) {
+            let balance = balances.get(account).copied().unwrap_or_default();
+            match balance_after(e, &moves, account, balance) {
+                Ok(after) => {
+                    assert_eq!(after, balance + moved);
+                    balances.insert(account.clone(), after);
+                    applied.push((account.clone(), *moved));
+                }
+                Err(err) => {
+                    for (account, moved) in applied {
+                        *balances.get_mut(&account).unwrap() -= moved;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn account_by_account_posting_agrees_with_the_ledger() {
+        let payer = Payer { driver: 7, held: dec!(30) };
+        let session = SessionId("s-1".into());
+        let entries = vec![
+            Entry::hold(&session, 7, dec!(30), t(0)), // refused: nothing paid in yet
+            Entry::top_up("o-1", 7, "alipay", dec!(50), t(1)),
+            Entry::hold(&session, 7, dec!(30), t(2)),
+            Entry::hold(&SessionId("s-2".into()), 7, dec!(30), t(3)), // refused: 20 left
+            Entry::capture(&payer, Some(3), &bill(dec!(42.50), dec!(7.50)), t(4)),
+            Entry::settlement(3, "3:2026-03-01", dec!(50), dec!(7.50), dec!(4.25), t(5)),
+            Entry::settlement(3, "3:2026-03-02", dec!(1), dec!(0), dec!(0.10), t(6)), // refused
+            Entry::refund("r-1", 7, "alipay", dec!(7.50), t(7)),
+            Entry::refund("r-2", 7, "alipay", dec!(0.01), t(8)), // refused: the wallet is empty
+        ];
+        let mut ledger = Ledger::default();
+        let mut balances = BTreeMap::new();
+        for e in &entries {
+            let expected = ledger.post(e.clone()).map_err(StoreError::from);
+            let got = post_by_account(&mut balances, e).map(|()| true);
+            assert_eq!(got.is_ok(), expected.is_ok(), "{}: {got:?} vs {expected:?}", e.key);
+            for (account, balance) in &balances {
+                assert_eq!(*balance, ledger.balance(account), "{account} after {}", e.key);
+            }
+        }
+        assert_eq!(balances[&Account::Wallet(7)], dec!(0));
+        assert_eq!(balances[&Account::Payouts(3)], dec!(38.25));
+    }
+
+    #[test]
+    fn a_capture_may_overdraw_the_wallet_but_a_hold_may_not() {
+        let e = Entry::capture(&Payer { driver: 7, held: dec!(10) }, None, &bill(dec!(12), dec!(0)), t(0));
+        let moves = moves(&e);
+        assert_eq!(moves[&Account::Wallet(7)], dec!(-2));
+        assert_eq!(balance_after(&e, &moves, &Account::Wallet(7), dec!(0)).unwrap(), dec!(-2));
+        assert_eq!(balance_after(&e, &moves, &Account::Held(7), dec!(10)).unwrap(), dec!(0));
+        assert!(matches!(balance_after(&e, &moves, &Account::Held(7), dec!(9)), Err(StoreError::Refused(_))));
+        let hold = Entry::hold(&SessionId("s".into()), 7, dec!(10), t(0));
+        let moves = super::moves(&hold);
+        let err = balance_after(&hold, &moves, &Account::Wallet(7), dec!(9.99)).unwrap_err();
+        assert!(matches!(&err, StoreError::Refused(m) if m.contains("wallet:7")), "{err:?}");
+    }
+}

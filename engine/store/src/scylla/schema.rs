@@ -1,0 +1,821 @@
+//! The keyspace, its tables, and the migrations that build them.
+//!
+//! Every table is shaped by a query the `Store` trait makes, so every read
+//! names a whole partition key and none needs `ALLOW FILTERING` or a
+//! secondary index. What one write must keep in step across tables (a
+//! session and its open-session entry, an alarm and its listings) goes in
+//! one logged batch, which the cluster applies eventually-atomically.
+//!
+//! Conventions (see `codec`): money and energy are `text` holding the exact
+//! decimal; timestamps are `bigint` microseconds since the Unix epoch, UTC
+//! (CQL `timestamp` is milliseconds, and records must come back equal to the
+//! microsecond); structured values read only whole are JSON `text`.
+//!
+//! `schema_migrations` has one row per applied step. A starting node applies
+//! the missing steps in order; it first claims a step's row with a
+//! lightweight transaction (`INSERT ... IF NOT EXISTS`), so when several
+//! nodes start together exactly one runs each step while the others wait for
+//! it to be marked done. Changing the schema later is appending a step,
+//! never editing one that has shipped. Every statement is also harmless if
+//! run twice, since a claim whose node died expires and the step is run
+//! again by the next node: tables are created `IF NOT EXISTS`, and an
+//! `ALTER TABLE t ADD c type` (CQL has no `IF NOT EXISTS` for columns) is
+//! skipped when `system_schema.columns` already has the column.
+
+use std::time::{Duration, Instant};
+
+use scylla::client::session::Session;
+use scylla::statement::{Consistency, Statement};
+
+use super::cql::{cql_err, Lwt};
+use super::ScyllaConfig;
+use crate::{Result, StoreError};
+
+const V1: &[&str] = &[
+    // Ids the trait hands out as increasing integers (tariffs, plans,
+    // stations, alarms): one row per kind, advanced by compare-and-set.
+    "CREATE TABLE IF NOT EXISTS id_sequences (
+        name    text PRIMARY KEY,
+        next_id bigint          -- the id the next create gets
+    )",
+    // Reference data, read by id. tou, pricing, power: JSON (TouPrices,
+    // Pricing, PowerConfig; power is null for a station whose power is not
+    // managed).
+    "CREATE TABLE IF NOT EXISTS tariffs (
+        id         bigint PRIMARY KEY,
+        name       text,
+        tou        text,
+        created_at bigint
+    )",
+    "CREATE TABLE IF NOT EXISTS plans (
+        id         bigint PRIMARY KEY,
+        name       text,
+        pricing    text,
+        created_at bigint
+    )",
+    "CREATE TABLE IF NOT EXISTS stations (
+        id                 bigint PRIMARY KEY,
+        name               text,
+        tariff_id          bigint,
+        utc_offset_minutes int,
+        service_fee        text,
+        minimum_charge     text,
+        created_at         bigint,
+        power              text
+    )",
+    // A pile by id: the row a new pile claims (IF NOT EXISTS).
+    "CREATE TABLE IF NOT EXISTS piles_by_id (
+        id         text PRIMARY KEY,
+        station_id bigint,
+        protocol   text,
+        ports      int,
+        created_at bigint
+    )",
+    // Every pile, for piles(): spread over codec::PILE_BUCKETS partitions by
+    // a fixed hash of the id, each clustered by id, so a listing is a few
+    // ordered partition scans merged, and no partition grows with the whole
+    // fleet.
+    "CREATE TABLE IF NOT EXISTS piles (
+        bucket     int,
+        id         text,
+        station_id bigint,
+        protocol   text,
+        ports      int,
+        created_at bigint,
+        PRIMARY KEY ((bucket), id)
+    ) WITH CLUSTERING ORDER BY (id ASC)",
+    // A session by id, rewritten whole on every transition with the write
+    // time the store assigned when it was asked (USING TIMESTAMP), so the
+    // last transition asked for wins whatever order the writes land in.
+    // terms, meter: JSON. tariff_id and plan_id repeat terms, for reports.
+    "CREATE TABLE IF NOT EXISTS sessions (
+        id         text PRIMARY KEY,
+        pile_id    text,
+        port       int,
+        station_id bigint,
+        tariff_id  bigint,
+        plan_id    bigint,
+        state      text,
+        created_at bigint,
+        started_at bigint,
+        ended_at   bigint,
+        stop_code  int,
+        stop_text  text,
+        terms      text,
+        meter      text
+    )",
+    // The open (starting, charging, stopping) sessions of a pile, oldest
+    // first: written with the session in one logged batch, deleted when it
+    // finishes or fails. A handful of rows per pile, however long the history.
+    "CREATE TABLE IF NOT EXISTS open_sessions_by_pile (
+        pile_id    text,
+        created_at bigint,
+        session_id text,
+        PRIMARY KEY ((pile_id), created_at, session_id)
+    )",
+    // Meter readings: a partition per session and UTC day (day_bucket =
+    // micros / 86400e6), so a long charge never makes one huge partition;
+    // clustered by time then seq, which orders readings sharing a timestamp
+    // by arrival (seq is the store's monotonic write clock).
+    "CREATE TABLE IF NOT EXISTS samples (
+        session_id text,
+        day_bucket int,
+        read_at    bigint,
+        seq        bigint,
+        kwh        text,
+        voltage    text,
+        amperage   text,
+        power      text,
+        soc        int,
+        PRIMARY KEY ((session_id, day_bucket), read_at, seq)
+    ) WITH CLUSTERING ORDER BY (read_at ASC, seq ASC)",
+    // One bill per session, claimed with INSERT ... IF NOT EXISTS: the row
+    // existing is what bills a session exactly once. final_session is the
+    // finished SessionRecord (JSON) the bill was made with, so a crash
+    // between claiming the bill and rewriting the session row is repaired
+    // from it. lines: JSON [BillLine].
+    "CREATE TABLE IF NOT EXISTS bills (
+        session_id     text PRIMARY KEY,
+        tariff_id      bigint,
+        plan_id        bigint,
+        lines          text,
+        kwh            text,
+        seconds        bigint,
+        energy_amount  text,
+        service_amount text,
+        total          text,
+        prepaid        text,
+        refund         text,
+        reconciliation text,
+        created_at     bigint,
+        final_session  text
+    )",
+    // Alarms by id. acknowledged_at and cleared_at are set once, each by a
+    // compare-and-set (IF ... = null), so the first one stands.
+    "CREATE TABLE IF NOT EXISTS alarms (
+        id              bigint PRIMARY KEY,
+        station_id      bigint,
+        pile_id         text,
+        port            int,
+        kind            text,
+        severity        text,
+        message         text,
+        raised_at       bigint,
+        acknowledged_at bigint,
+        cleared_at      bigint
+    )",
+    // Listings, newest first, holding only ids: the alarm row is the one
+    // place its state lives, fetched by id for a page. A station-wide alarm
+    // (pile_id null) is listed by station only.
+    "CREATE TABLE IF NOT EXISTS alarms_by_station (
+        station_id bigint,
+        id         bigint,
+        PRIMARY KEY ((station_id), id)
+    ) WITH CLUSTERING ORDER BY (id DESC)",
+    "CREATE TABLE IF NOT EXISTS alarms_by_pile (
+        pile_id text,
+        id      bigint,
+        PRIMARY KEY ((pile_id), id)
+    ) WITH CLUSTERING ORDER BY (id DESC)",
+    // Alarms not yet cleared (few), in one partition (bucket = 0).
+    "CREATE TABLE IF NOT EXISTS open_alarms (
+        bucket int,
+        id     bigint,
+        PRIMARY KEY ((bucket), id)
+    ) WITH CLUSTERING ORDER BY (id DESC)",
+    // Responses to API requests that carried an Idempotency-Key, claimed
+    // with INSERT ... IF NOT EXISTS and gone after 7 days.
+    "CREATE TABLE IF NOT EXISTS idempotency (
+        key         text PRIMARY KEY,
+        fingerprint text,
+        status      int,
+        body        text,
+        created_at  bigint
+    ) WITH default_time_to_live = 604800",
+];
+
+const V2: &[&str] = &[
+    // Money (ledger.rs, accounts.rs, settlement.rs). An `ALTER TABLE ... ADD`
+    // cannot say IF NOT EXISTS in CQL, so `migrate` skips one whose column
+    // the keyspace already has (a step re-run after its node died).
+    //
+    // The merchant a station's charges earn for; null: the operator's own.
+    "ALTER TABLE stations ADD merchant_id bigint",
+    // Null on bills stored before discounts: the total was the list price.
+    "ALTER TABLE bills ADD list_total text",
+    "ALTER TABLE bills ADD discount text",
+    // Merchants, drivers and rules take ids from id_sequences.
+    "CREATE TABLE IF NOT EXISTS merchants (
+        id                 bigint PRIMARY KEY,
+        name               text,
+        commission_percent text,
+        created_at         bigint
+    )",
+    // A driver by id. The row is written before its phone is claimed, so a
+    // claimed phone always leads to a row; a row whose claim was lost is
+    // deleted (or, if its node died, left unreachable).
+    "CREATE TABLE IF NOT EXISTS drivers (
+        id             bigint PRIMARY KEY,
+        phone          text,
+        password_hash  text,
+        class          text,
+        status         text,
+        created_at     bigint,
+        last_active_at bigint
+    )",
+    // The uniqueness of phone numbers: claimed with INSERT ... IF NOT EXISTS.
+    "CREATE TABLE IF NOT EXISTS drivers_by_phone (
+        phone     text PRIMARY KEY,
+        driver_id bigint
+    )",
+    // A card by number, claimed with INSERT ... IF NOT EXISTS; its status is
+    // changed by compare-and-set only (UPDATE ... IF EXISTS), so every write
+    // of the row is a Paxos write.
+    "CREATE TABLE IF NOT EXISTS cards (
+        number     text PRIMARY KEY,
+        driver_id  bigint,
+        kind       text,
+        status     text,
+        created_at bigint
+    )",
+    // A driver's card numbers, written before the card is claimed: a number
+    // whose card row belongs to another driver (or to none) is skipped.
+    "CREATE TABLE IF NOT EXISTS cards_by_driver (
+        driver_id bigint,
+        number    text,
+        PRIMARY KEY ((driver_id), number)
+    ) WITH CLUSTERING ORDER BY (number ASC)",
+    // Every price rule (an operator has tens) in one partition (bucket = 0).
+    // rule: JSON NewRule.
+    "CREATE TABLE IF NOT EXISTS rules (
+        bucket     int,
+        id         bigint,
+        rule       text,
+        created_at bigint,
+        PRIMARY KEY ((bucket), id)
+    ) WITH CLUSTERING ORDER BY (id ASC)",
+    // Top-up orders, claimed with IF NOT EXISTS; paid by compare-and-set
+    // (UPDATE ... IF status = 'pending'), so a replayed notification pays once.
+    "CREATE TABLE IF NOT EXISTS orders (
+        id           text PRIMARY KEY,
+        driver_id    bigint,
+        amount       text,
+        provider     text,
+        status       text,
+        provider_txn text,
+        created_at   bigint,
+        paid_at      bigint
+    )",
+    // A provider's transaction pays one order: claimed with IF NOT EXISTS.
+    "CREATE TABLE IF NOT EXISTS orders_by_txn (
+        provider_txn text PRIMARY KEY,
+        order_id     text
+    )",
+    // Paid orders by the UTC day of paid_at (day = micros / 86400e6), for
+    // paid_orders(from, until). Written before the order is marked paid, so
+    // it may list an order another notification paid at another time: the
+    // order row decides.
+    "CREATE TABLE IF NOT EXISTS paid_orders_by_day (
+        day      int,
+        paid_at  bigint,
+        order_id text,
+        PRIMARY KEY ((day), paid_at, order_id)
+    ) WITH CLUSTERING ORDER BY (paid_at ASC, order_id ASC)",
+    // The UTC days that have rows in a day-partitioned listing, per series:
+    // 'ledger' (ledger_by_day), 'paid_orders' (paid_orders_by_day) and
+    // 'account:<account>' (ledger_by_account). A listing over a time range
+    // reads only the days that exist, never one query per calendar day.
+    "CREATE TABLE IF NOT EXISTS active_days (
+        series text,
+        day    int,
+        PRIMARY KEY ((series), day)
+    ) WITH CLUSTERING ORDER BY (day ASC)",
+    // The ledger. An entry's key is claimed with INSERT ... IF NOT EXISTS
+    // (state 'pending'), its lines are applied to account_balances, it is
+    // listed, and only then marked 'applied' (UPDATE ... IF state =
+    // 'pending'). lines: JSON [Line]. posted: the poster's write clock, which
+    // orders listings. lease: when the writer now completing it took it (the
+    // poster, or a writer that recovered it after a crash, by compare-and-set).
+    "CREATE TABLE IF NOT EXISTS ledger_entries (
+        key       text PRIMARY KEY,
+        kind      text,
+        at        bigint,
+        reference text,
+        lines     text,
+        posted    bigint,
+        lease     bigint,
+        state     text
+    )",
+    // Entries being posted, by the hour they were posted in (hour = micros /
+    // 3600e6): written before the key is claimed and deleted once it is
+    // applied or withdrawn, so a sweep finds what a crashed writer left
+    // half-posted. Rows expire after 8 days; a tombstone resurrected after
+    // the short gc_grace only makes the sweep look at an applied entry again.
+    "CREATE TABLE IF NOT EXISTS ledger_pending (
+        hour   int,
+        key    text,
+        posted bigint,
+        PRIMARY KEY ((hour), key)
+    ) WITH default_time_to_live = 691200 AND gc_grace_seconds = 3600",
+    // Each account in one partition: its balance row (entry_key = '=balance':
+    // the balance, exact decimal text in the account's own sense, and a
+    // version counting its changes), and one row per entry applied to it.
+    // An entry is applied to an account by one single-partition conditional
+    // batch: UPDATE the balance row IF version = the one read, and INSERT the
+    // entry's row. The entry's row existing is what says it was applied to
+    // the account, so a resumed posting never applies it twice. The version
+    // (not the balance) is compared, so a balance that came back to the same
+    // value is not taken for an unchanged one. Entry rows are only needed
+    // while their entry may be resumed, so they expire after 90 days
+    // (USING TTL), which bounds the partition of a busy account.
+    "CREATE TABLE IF NOT EXISTS account_balances (
+        account   text,
+        entry_key text,
+        balance   text,
+        version   bigint,
+        PRIMARY KEY ((account), entry_key)
+    )",
+    // Listings of applied entries, whole (entries never change), clustered
+    // by (posted, key): an account's per UTC day of `at`, a reference's (an
+    // order, a session, a statement: a few entries each), and every entry
+    // per UTC day of `at`.
+    "CREATE TABLE IF NOT EXISTS ledger_by_account (
+        account   text,
+        day       int,
+        posted    bigint,
+        key       text,
+        kind      text,
+        at        bigint,
+        reference text,
+        lines     text,
+        PRIMARY KEY ((account, day), posted, key)
+    ) WITH CLUSTERING ORDER BY (posted ASC, key ASC)",
+    "CREATE TABLE IF NOT EXISTS ledger_by_reference (
+        reference text,
+        posted    bigint,
+        key       text,
+        kind      text,
+        at        bigint,
+        lines     text,
+        PRIMARY KEY ((reference), posted, key)
+    ) WITH CLUSTERING ORDER BY (posted ASC, key ASC)",
+    "CREATE TABLE IF NOT EXISTS ledger_by_day (
+        day       int,
+        posted    bigint,
+        key       text,
+        kind      text,
+        at        bigint,
+        reference text,
+        lines     text,
+        PRIMARY KEY ((day), posted, key)
+    ) WITH CLUSTERING ORDER BY (posted ASC, key ASC)",
+    // A merchant's statement of a local day (YYYY-MM-DD), claimed with
+    // INSERT ... IF NOT EXISTS: an issued statement never changes.
+    // statement: JSON Statement.
+    "CREATE TABLE IF NOT EXISTS statements (
+        merchant_id bigint,
+        day         text,
+        statement   text,
+        PRIMARY KEY ((merchant_id), day)
+    )",
+    // Login tokens by the hash of their secret, claimed with IF NOT EXISTS.
+    // record: JSON Token (TOKEN is a reserved word in CQL). Each row lives
+    // 30 days past its expiry (USING TTL).
+    "CREATE TABLE IF NOT EXISTS tokens (
+        hash       text PRIMARY KEY,
+        record     text,
+        expires_at bigint
+    )",
+];
+
+const V3: &[&str] = &[
+    // Each bill a correction replaced, by session; revision 0 is the
+    // original. A revision is claimed with IF NOT EXISTS, so two operators
+    // correcting one bill at once cannot both win.
+    "CREATE TABLE IF NOT EXISTS bill_revisions (
+        session_id  text,
+        revision    int,
+        bill        text,
+        replaced_at bigint,
+        PRIMARY KEY (session_id, revision)
+    )",
+];
+
+const V4: &[&str] = &[
+    // Diagnostic frames by pile, newest first, kept 30 days so a busy
+    // pile's partition stays bounded. seq orders frames of one instant.
+    "CREATE TABLE IF NOT EXISTS diagnostics (
+        pile_id    text,
+        at         bigint,
+        seq        bigint,
+        port       int,
+        session_id text,
+        kind       text,
+        data       text,
+        PRIMARY KEY ((pile_id), at, seq)
+    ) WITH CLUSTERING ORDER BY (at DESC, seq DESC) AND default_time_to_live = 2592000",
+    // People who run the platform; usernames are claimed with IF NOT EXISTS.
+    "CREATE TABLE IF NOT EXISTS users (
+        id            bigint PRIMARY KEY,
+        username      text,
+        password_hash text,
+        role          text,
+        merchant_id   bigint,
+        created_at    bigint
+    )",
+    "CREATE TABLE IF NOT EXISTS users_by_name (
+        username text PRIMARY KEY,
+        user_id  bigint
+    )",
+    // Each wallet-paid charge under its driver, newest first.
+    "CREATE TABLE IF NOT EXISTS sessions_by_driver (
+        driver_id  bigint,
+        created_at bigint,
+        session_id text,
+        PRIMARY KEY ((driver_id), created_at, session_id)
+    ) WITH CLUSTERING ORDER BY (created_at DESC, session_id DESC)",
+];
+
+const V5: &[&str] = &[
+    // StationDetails as JSON: address, coordinates, opening hours, photos.
+    "ALTER TABLE stations ADD details text",
+];
+
+const V6: &[&str] = &[
+    // Tenants. Operator 1 owns whatever was created before there were
+    // others (a null operator_id reads as 1); the next operator gets id 2.
+    "CREATE TABLE IF NOT EXISTS operators (
+        id         bigint PRIMARY KEY,
+        name       text,
+        status     text,
+        created_at bigint
+    )",
+    "INSERT INTO operators (id, name, status, created_at) VALUES (1, 'default', 'active', 0) IF NOT EXISTS",
+    "INSERT INTO id_sequences (name, next_id) VALUES ('operators', 2) IF NOT EXISTS",
+    "ALTER TABLE tariffs ADD operator_id bigint",
+    "ALTER TABLE plans ADD operator_id bigint",
+    "ALTER TABLE stations ADD operator_id bigint",
+    "ALTER TABLE merchants ADD operator_id bigint",
+    // Null for platform admins.
+    "ALTER TABLE users ADD operator_id bigint",
+];
+
+const V7: &[&str] = &[
+    // Reports (report.rs), by station and UTC month (month = yyyymm of the
+    // time clustered on), so a report reads a station's few months, each a
+    // range of one partition. A billed charge by when it ended (charge: JSON
+    // report::Charge), written with its bill and rewritten when the bill is
+    // corrected.
+    "CREATE TABLE IF NOT EXISTS charges_by_station (
+        station_id bigint,
+        month      int,
+        ended_at   bigint,
+        session_id text,
+        charge     text,
+        PRIMARY KEY ((station_id, month), ended_at, session_id)
+    ) WITH CLUSTERING ORDER BY (ended_at ASC, session_id ASC)",
+    // An alarm by when it was raised, written in the alarm's logged batch.
+    "CREATE TABLE IF NOT EXISTS alarms_by_station_month (
+        station_id bigint,
+        month      int,
+        raised_at  bigint,
+        id         bigint,
+        pile_id    text,
+        kind       text,
+        PRIMARY KEY ((station_id, month), raised_at, id)
+    ) WITH CLUSTERING ORDER BY (raised_at ASC, id ASC)",
+];
+
+const V8: &[&str] = &[
+    // What operators took out of service (store::Item): a partition per
+    // kind, since a kind has at most thousands out at once.
+    "CREATE TABLE IF NOT EXISTS out_of_service (
+        kind  text,
+        key   text,
+        since bigint,
+        PRIMARY KEY ((kind), key)
+    )",
+];
+
+const V9: &[&str] = &[
+    // Which node holds each pile's link (docs/scylla.md, several nodes):
+    // written at login and refreshed with a TTL, so a dead node's rows lapse.
+    "CREATE TABLE IF NOT EXISTS pile_nodes (
+        pile_id    text PRIMARY KEY,
+        node_id    text,
+        http_addr  text,
+        updated_at bigint
+    ) WITH default_time_to_live = 90",
+];
+
+const V10: &[&str] = &[
+    // Each pile's offline card list (docs/scylla.md): a partition per pile.
+    "CREATE TABLE IF NOT EXISTS offline_cards (
+        pile_id text,
+        card    text,
+        PRIMARY KEY ((pile_id), card)
+    )",
+];
+
+/// Every schema step, oldest first; step `n` is version `n`.
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+
+/// The table and column an `ALTER TABLE t ADD c type` statement adds.
+fn added_column(stmt: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = stmt.split_whitespace().collect();
+    match words[..] {
+        ["ALTER", "TABLE", table, "ADD", column, _type] => Some((table, column)),
+        _ => None,
+    }
+}
+
+const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    int PRIMARY KEY,
+    claimed_by text,    -- the node applying it (expires with the claim)
+    claimed_at bigint,
+    done       boolean, -- set once every statement of the step has run
+    applied_at bigint
+)";
+
+/// How long a claim on a step lasts: a node that dies mid-step leaves it to
+/// the next node after this long.
+const CLAIM_TTL: Duration = Duration::from_secs(300);
+/// How long a node waits for a step another node claimed.
+const WAIT_FOR_OTHERS: Duration = Duration::from_secs(600);
+const POLL: Duration = Duration::from_millis(500);
+
+/// Creates the keyspace if it is missing. An existing keyspace is left as
+/// it is (its replication is the operator's).
+///
+/// ScyllaDB versions whose tablets keyspaces refuse lightweight transactions
+/// would make every LWT here fail, so a new keyspace is asked for without
+/// tablets; servers that do not know the option (Cassandra, ScyllaDB before
+/// 6.0) refuse it, and the keyspace is then created without it.
+pub(super) async fn create_keyspace(session: &Session, config: &ScyllaConfig) -> Result<()> {
+    let (ks, replication) = (&config.keyspace, &config.replication);
+    let plain = format!("CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {replication}");
+    let vnodes = format!("{plain} AND tablets = {{'enabled': false}}");
+    if let Err(first) = session.query_unpaged(vnodes, ()).await {
+        session.query_unpaged(plain, ()).await.map_err(|e| {
+            StoreError::Backend(format!("creating keyspace {ks}: {e} (with tablets disabled: {first})"))
+        })?;
+    }
+    Ok(())
+}
+
+fn statement(text: &str, consistency: Consistency) -> Statement {
+    let mut s = Statement::new(text);
+    s.set_consistency(consistency);
+    s
+}
+
+/// Where a step stands, as a serial read sees it.
+enum Step {
+    Free,
+    Claimed(String),
+    Done,
+}
+
+/// Brings the keyspace (already in use by `session`) to the latest version.
+/// Refuses a keyspace migrated by a newer build.
+pub(super) async fn migrate(session: &Session, keyspace: &str, node: &str) -> Result<()> {
+    session.query_unpaged(MIGRATIONS_TABLE, ()).await.map_err(cql_err("creating schema_migrations"))?;
+    let latest = MIGRATIONS.len() as i32;
+
+    // A small table: reading it whole is one short scan.
+    let all = statement("SELECT version, done FROM schema_migrations", Consistency::Quorum);
+    let rows = session.query_unpaged(all, ()).await.map_err(cql_err("reading schema_migrations"))?;
+    let rows = rows.into_rows_result().map_err(cql_err("reading schema_migrations"))?;
+    for row in rows.rows::<(i32, Option<bool>)>().map_err(cql_err("reading schema_migrations"))? {
+        let (version, done) = row.map_err(cql_err("reading schema_migrations"))?;
+        if version > latest && done == Some(true) {
+            return Err(StoreError::Backend(format!(
+                "keyspace schema is at version {version}; this build knows up to {latest}"
+            )));
+        }
+    }
+
+    // Serial: sees a claim another node's LWT is still committing, and the
+    // claims of nodes in every datacenter.
+    let mut read = session
+        .prepare("SELECT claimed_by, done FROM schema_migrations WHERE version = ?")
+        .await
+        .map_err(cql_err("preparing the migration read"))?;
+    read.set_consistency(Consistency::Serial);
+    let claim = format!(
+        "INSERT INTO schema_migrations (version, claimed_by, claimed_at) VALUES (?, ?, ?) \
+         IF NOT EXISTS USING TTL {}",
+        CLAIM_TTL.as_secs()
+    );
+    let mut claim = session.prepare(claim).await.map_err(cql_err("preparing the migration claim"))?;
+    claim.set_consistency(Consistency::Quorum);
+    claim.set_serial_consistency(Some(scylla::statement::SerialConsistency::Serial));
+    let mut done = session
+        .prepare("UPDATE schema_migrations SET done = true, applied_at = ? WHERE version = ?")
+        .await
+        .map_err(cql_err("preparing the migration mark"))?;
+    done.set_consistency(Consistency::Quorum);
+    done.set_is_idempotent(true);
+    let column = session
+        .prepare(
+            "SELECT column_name FROM system_schema.columns \
+             WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
+        )
+        .await
+        .map_err(cql_err("preparing the schema read"))?;
+
+    for (i, step) in MIGRATIONS.iter().enumerate() {
+        let version = i as i32 + 1;
+        let started = Instant::now();
+        loop {
+            let state = {
+                let r = session
+                    .execute_unpaged(&read, (version,))
+                    .await
+                    .map_err(cql_err("reading a migration"))?;
+                let r = r.into_rows_result().map_err(cql_err("reading a migration"))?;
+                match r.maybe_first_row::<(Option<String>, Option<bool>)>() {
+                    Ok(None) => Step::Free,
+                    Ok(Some((_, Some(true)))) => Step::Done,
+                    Ok(Some((by, _))) => Step::Claimed(by.unwrap_or_default()),
+                    Err(e) => return Err(StoreError::Backend(format!("reading a migration: {e}"))),
+                }
+            };
+            match state {
+                Step::Done => break,
+                Step::Free => {
+                    let now = chrono::Utc::now().timestamp_micros();
+                    let r = session
+                        .execute_unpaged(&claim, (version, node, now))
+                        .await
+                        .map_err(cql_err("claiming a migration"))?;
+                    if !Lwt::parse(r)?.applied {
+                        continue; // another node claimed it first: wait for it
+                    }
+                    tracing::info!(version, "applying ScyllaDB schema migration");
+                    for stmt in step.iter() {
+                        if let Some((table, name)) = added_column(stmt) {
+                            let found = session
+                                .execute_unpaged(&column, (keyspace, table, name))
+                                .await
+                                .map_err(cql_err("reading the schema"))?;
+                            let found = found.into_rows_result().map_err(cql_err("reading the schema"))?;
+                            if found.rows_num() > 0 {
+                                continue; // added by an earlier run of this step
+                            }
+                        }
+                        session
+                            .query_unpaged(statement(stmt, Consistency::Quorum), ())
+                            .await
+                            .map_err(|e| StoreError::Backend(format!("schema migration {version}: {e}")))?;
+                    }
+                    let now = chrono::Utc::now().timestamp_micros();
+                    session
+                        .execute_unpaged(&done, (now, version))
+                        .await
+                        .map_err(cql_err("marking a migration"))?;
+                    break;
+                }
+                Step::Claimed(by) => {
+                    if started.elapsed() > WAIT_FOR_OTHERS {
+                        return Err(StoreError::Backend(format!(
+                            "schema migration {version} was claimed by {by} and not finished within {}s",
+                            WAIT_FOR_OTHERS.as_secs()
+                        )));
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_statement_filters_or_uses_a_secondary_index() {
+        for step in MIGRATIONS {
+            for stmt in step.iter() {
+                let upper = stmt.to_uppercase();
+                assert!(
+                    upper.trim_start().starts_with("CREATE TABLE IF NOT EXISTS")
+                        || added_column(stmt).is_some()
+                        || (upper.trim_start().starts_with("INSERT") && upper.ends_with("IF NOT EXISTS")),
+                    "harmless to run twice: {stmt}"
+                );
+                assert!(!upper.contains("ALLOW FILTERING") && !upper.contains("INDEX"), "{stmt}");
+                assert!(!stmt.contains(';'), "one statement each: {stmt}");
+            }
+        }
+    }
+
+    /// Reserved in ScyllaDB or in Cassandra (up to 5.0): not usable as a
+    /// table or column name without quotes.
+    const RESERVED: &[&str] = &[
+        "ADD",
+        "ALLOW",
+        "ALTER",
+        "AND",
+        "APPLY",
+        "ASC",
+        "AUTHORIZE",
+        "BATCH",
+        "BEGIN",
+        "BY",
+        "COLUMNFAMILY",
+        "CREATE",
+        "DEFAULT",
+        "DELETE",
+        "DESC",
+        "DESCRIBE",
+        "DROP",
+        "ENTRIES",
+        "EXECUTE",
+        "FOR",
+        "FROM",
+        "FULL",
+        "GRANT",
+        "IF",
+        "IN",
+        "INDEX",
+        "INFINITY",
+        "INSERT",
+        "INTO",
+        "IS",
+        "KEYSPACE",
+        "KEYSPACES",
+        "LIMIT",
+        "MATERIALIZED",
+        "MBEAN",
+        "MBEANS",
+        "MODIFY",
+        "NAN",
+        "NORECURSIVE",
+        "NOT",
+        "NULL",
+        "OF",
+        "ON",
+        "OR",
+        "ORDER",
+        "PRIMARY",
+        "RENAME",
+        "REPLACE",
+        "REVOKE",
+        "SCHEMA",
+        "SELECT",
+        "SET",
+        "TABLE",
+        "TO",
+        "TOKEN",
+        "TRUNCATE",
+        "UNLOGGED",
+        "UNSET",
+        "UPDATE",
+        "USE",
+        "USING",
+        "VIEW",
+        "WHERE",
+        "WITH",
+    ];
+
+    #[test]
+    fn no_table_or_column_is_named_with_a_reserved_word() {
+        let mut names = Vec::new();
+        for stmt in MIGRATIONS.iter().flat_map(|s| s.iter()) {
+            if let Some((table, column)) = added_column(stmt) {
+                names.extend([table, column]);
+                continue;
+            }
+            let head = stmt.split('(').next().unwrap_or_default();
+            names.extend(head.split_whitespace().last());
+            // Column definitions: one per line, `name type`.
+            for line in stmt.lines().skip(1) {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if let [name, ty, ..] = words[..] {
+                    if name != "PRIMARY" && ty.chars().all(|c| c.is_ascii_lowercase() || c == ',') {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        assert!(names.contains(&"tokens") && names.contains(&"record") && names.contains(&"entry_key"));
+        for name in names {
+            assert!(!RESERVED.contains(&name.to_uppercase().as_str()), "{name} is a reserved word");
+        }
+    }
+
+    #[test]
+    fn added_columns_are_recognised_so_a_rerun_skips_them() {
+        assert_eq!(added_column("ALTER TABLE bills ADD discount text"), Some(("bills", "discount")));
+        assert_eq!(added_column("ALTER TABLE bills DROP discount"), None);
+        assert_eq!(added_column("CREATE TABLE IF NOT EXISTS x (a int PRIMARY KEY)"), None);
+        let alters = MIGRATIONS.iter().flat_map(|s| s.iter()).filter(|s| s.starts_with("ALTER"));
+        for stmt in alters {
+            let (table, column) = added_column(stmt).unwrap_or_else(|| panic!("unrecognised: {stmt}"));
+            assert_eq!((table, column), (table.to_lowercase().as_str(), column.to_lowercase().as_str()));
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The pile directory (`store::directory`) in SQLite, for nodes sharing one
+//! database file. A row past `expires_at` reads as absent.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::codec::{micros, time};
+use crate::{PileNode, Result};
+use vocab::PileId;
+
+pub(super) fn set(c: &Connection, node: &PileNode, ttl: Duration) -> Result<()> {
+    let expires = micros(node.updated_at) + i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX / 2);
+    c.prepare_cached(
+        "INSERT INTO pile_nodes (pile_id, node_id, http_addr, updated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (pile_id) DO UPDATE SET node_id = excluded.node_id, http_addr = excluded.http_addr,
+             updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+    )?
+    .execute(params![node.pile_id.as_str(), node.node_id, node.http_addr, micros(node.updated_at), expires])?;
+    Ok(())
+}
+
+pub(super) fn get(c: &Connection, pile: &PileId) -> rusqlite::Result<Option<PileNode>> {
+    c.prepare_cached(
+        "SELECT node_id, http_addr, updated_at FROM pile_nodes WHERE pile_id = ?1 AND expires_at > ?2",
+    )?
+    .query_row(params![pile.as_str(), micros(Utc::now())], |r| {
+        Ok(PileNode {
+            pile_id: pile.clone(),
+            node_id: r.get(0)?,
+            http_addr: r.get(1)?,
+            updated_at: time(r, 2)?,
+        })
+    })
+    .optional()
+}
+
+pub(super) fn remove(c: &Connection, pile: &PileId, node_id: &str) -> Result<bool> {
+    let n = c
+        .prepare_cached("DELETE FROM pile_nodes WHERE pile_id = ?1 AND node_id = ?2")?
+        .execute(params![pile.as_str(), node_id])?;
+    Ok(n == 1)
+}
