@@ -26,6 +26,9 @@ pub(super) struct Readers {
     next: AtomicUsize,
 }
 
+/// More than the distinct read statements there are, alarm filters included.
+const STATEMENTS: usize = 256;
+
 impl Readers {
     pub(super) fn open(path: &Path, n: usize) -> Result<Self> {
         // Read-only: a bug in a read path cannot write behind the writer's back.
@@ -34,6 +37,8 @@ impl Readers {
             .map(|_| {
                 let conn = Connection::open_with_flags(path, flags)?;
                 conn.busy_timeout(BUSY_TIMEOUT)?;
+                // Every read statement stays prepared (rusqlite keeps 16).
+                conn.set_prepared_statement_cache_capacity(STATEMENTS);
                 Ok(Mutex::new(conn))
             })
             .collect::<Result<_>>()?;
@@ -263,26 +268,33 @@ pub(super) fn alarm(c: &Connection, id: AlarmId) -> rusqlite::Result<Option<Alar
 }
 
 pub(super) fn alarms(c: &Connection, f: &AlarmFilter) -> rusqlite::Result<Vec<Alarm>> {
-    // Unset filters compare a column with itself, so one statement (and one
-    // cached plan per shape) serves every combination.
-    let sql = format!(
-        "SELECT {ALARM_COLUMNS} FROM alarms
-         WHERE (?1 IS NULL OR station_id = ?1) AND (?2 IS NULL OR pile_id = ?2)
-           AND (?3 = 0 OR cleared_at IS NULL) AND (?4 IS NULL OR id < ?4)
-         ORDER BY id DESC LIMIT ?5"
-    );
-    c.prepare_cached(&sql)?
-        .query_map(
-            rusqlite::params![
-                f.station_id,
-                f.pile_id.as_ref().map(|p| p.as_str()),
-                f.open,
-                f.before,
-                f.limit.min(i64::MAX as usize) as i64
-            ],
-            alarm_row,
-        )?
-        .collect()
+    // Only the filters set are in the statement, so SQLite can use the
+    // station's or the pile's index (an `?1 IS NULL OR ...` form made it walk
+    // the whole table from the newest row, which a pile's login did); one
+    // cached plan per combination, of which there are sixteen.
+    let mut clauses = Vec::new();
+    let mut values: Vec<&dyn rusqlite::ToSql> = Vec::new();
+    let pile = f.pile_id.as_ref().map(|p| p.as_str());
+    if let Some(station) = &f.station_id {
+        clauses.push("station_id = ?");
+        values.push(station);
+    }
+    if let Some(pile) = &pile {
+        clauses.push("pile_id = ?");
+        values.push(pile);
+    }
+    if f.open {
+        clauses.push("cleared_at IS NULL");
+    }
+    if let Some(before) = &f.before {
+        clauses.push("id < ?");
+        values.push(before);
+    }
+    let limit = f.limit.min(i64::MAX as usize) as i64;
+    values.push(&limit);
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let sql = format!("SELECT {ALARM_COLUMNS} FROM alarms {filter} ORDER BY id DESC LIMIT ?");
+    c.prepare_cached(&sql)?.query_map(&values[..], alarm_row)?.collect()
 }
 
 pub(super) fn diagnostics(
