@@ -26,6 +26,9 @@ pub enum Scenario {
     ReconnectStorm,
     /// HTTP start → the pile has the start command, with the fleet online.
     StartLatency,
+    /// The fleet idles for `--duration` seconds with two storms in it (at a
+    /// third and two thirds), RSS reported minute by minute.
+    IdleSoak,
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -140,7 +143,8 @@ pub async fn run(scenario: Scenario, args: &Arc<Args>) -> ExitCode {
 
 async fn run_inner(scenario: Scenario, args: &Arc<Args>) -> Result<bool, String> {
     let sa = &args.scenario;
-    if scenario != Scenario::StartLatency && scenario != Scenario::IdleFleet && sa.protocol != Protocol::Dny {
+    let any_protocol = [Scenario::StartLatency, Scenario::IdleFleet, Scenario::IdleSoak];
+    if !any_protocol.contains(&scenario) && sa.protocol != Protocol::Dny {
         return Err(format!("{scenario:?} runs e-bike piles: add --protocol dny"));
     }
     let day = scenario == Scenario::ChargingDay;
@@ -223,6 +227,7 @@ async fn run_inner(scenario: Scenario, args: &Arc<Args>) -> Result<bool, String>
         Scenario::ChargingDay => run.charging_day().await,
         Scenario::ReconnectStorm => run.storm().await,
         Scenario::StartLatency => run.start_latency().await,
+        Scenario::IdleSoak => run.idle_soak().await,
     };
     run.summary();
     if let Some(server) = server {
@@ -652,6 +657,7 @@ impl Run {
             self.row("starts skipped (no free port found)", no_port.to_string());
         }
         self.series_rows(&series);
+        self.minute_rows(&series, t0.duration_since(self.began).as_secs_f64());
         // Let the charges in flight settle.
         self.set_phase("draining");
         let drain = Duration::from_secs_f64(self.args.scenario.drain);
@@ -730,36 +736,7 @@ impl Run {
         let before: Vec<String> = self.stats().open_orders.lock().unwrap().iter().cloned().collect();
         self.row("charges running into the storm", before.len().to_string());
 
-        self.set_phase("power-cut");
-        for c in &self.ctl {
-            let _ = c.send(Ctl::PowerCut);
-        }
-        self.wait_until(Duration::from_secs(30), |s| s.online.load(Relaxed) == 0).await;
-        // Until the platform has seen every link go.
-        let until = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < until {
-            let m = fleet::metrics(&self.http, &self.base, &["chargeplane_piles_connected"]).await;
-            if m.is_some_and(|m| m[0] == 0.0) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.set_phase("storm");
-        let logins0 = self.stats().logins.load(Relaxed);
-        let t0 = Instant::now();
-        for c in &self.ctl {
-            let _ = c.send(Ctl::Restore);
-        }
-        let back = self.wait_until(Duration::from_secs(120), |s| s.online.load(Relaxed) >= n).await;
-        let secs = t0.elapsed().as_secs_f64();
-        let online = self.stats().online.load(Relaxed);
-        self.row(
-            "reconnect storm: all piles logged in again",
-            format!(
-                "{online} of {n} in {secs:.1} s ({} logins)",
-                self.stats().logins.load(Relaxed) - logins0
-            ),
-        );
+        let (back, secs) = self.cut_and_restore("reconnect storm").await;
 
         // Every charge still open on the platform?
         self.set_phase("checking");
@@ -808,6 +785,78 @@ impl Run {
         self.row("charges stopped and billed after the storm", format!("{billed} of {}", before.len()));
         self.start_rows();
         back && secs <= 60.0 && open == before.len() && settled && billed == before.len() as u64
+    }
+
+    /// Cuts every pile's power, waits until the platform has seen every link
+    /// go, restores them all at once and times the fleet's return. Returns
+    /// whether all came back within two minutes, and how long it took.
+    async fn cut_and_restore(&mut self, label: &str) -> (bool, f64) {
+        let n = self.args.piles as u64;
+        self.set_phase("power-cut");
+        for c in &self.ctl {
+            let _ = c.send(Ctl::PowerCut);
+        }
+        self.wait_until(Duration::from_secs(30), |s| s.online.load(Relaxed) == 0).await;
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            let m = fleet::metrics(&self.http, &self.base, &["chargeplane_piles_connected"]).await;
+            if m.is_some_and(|m| m[0] == 0.0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.set_phase("storm");
+        let logins0 = self.stats().logins.load(Relaxed);
+        let t0 = Instant::now();
+        for c in &self.ctl {
+            let _ = c.send(Ctl::Restore);
+        }
+        let back = self.wait_until(Duration::from_secs(120), |s| s.online.load(Relaxed) >= n).await;
+        let secs = t0.elapsed().as_secs_f64();
+        let online = self.stats().online.load(Relaxed);
+        let logins = self.stats().logins.load(Relaxed) - logins0;
+        self.row(
+            &format!("{label}: all piles logged in again"),
+            format!("{online} of {n} in {secs:.1} s ({logins} logins)"),
+        );
+        (back, secs)
+    }
+
+    /// The fleet idles for `--duration` with a storm at a third and at two
+    /// thirds of it; RSS is reported minute by minute.
+    async fn idle_soak(&mut self) -> bool {
+        let duration = Duration::from_secs_f64(self.args.duration);
+        let t0 = Instant::now();
+        let mut all_back = true;
+        for (k, at) in [(1, duration / 3), (2, duration * 2 / 3)] {
+            self.set_phase("idle");
+            tokio::time::sleep(at.saturating_sub(t0.elapsed())).await;
+            let (back, secs) = self.cut_and_restore(&format!("storm {k}")).await;
+            all_back &= back && secs <= 60.0;
+        }
+        self.set_phase("idle");
+        tokio::time::sleep(duration.saturating_sub(t0.elapsed())).await;
+        let since = t0.duration_since(self.began).as_secs_f64();
+        let series: Vec<Sample> =
+            self.series.lock().unwrap().iter().filter(|s| s.t >= since).copied().collect();
+        self.minute_rows(&series, since);
+        all_back
+    }
+
+    /// RSS at each whole minute of a run that started at `since` (seconds
+    /// into the tool's life): the sample nearest each mark.
+    fn minute_rows(&mut self, series: &[Sample], since: f64) {
+        if series.iter().any(|s| s.rss.is_none()) || series.is_empty() {
+            return;
+        }
+        let end = series.last().map_or(0.0, |s| s.t - since);
+        let marks = (0..=(end / 60.0) as u64).map(|m| {
+            let at = since + m as f64 * 60.0;
+            let s =
+                series.iter().min_by(|a, b| (a.t - at).abs().total_cmp(&(b.t - at).abs())).expect("samples");
+            format!("{m}: {:.1}", s.rss.unwrap_or(0) as f64 / 1e6)
+        });
+        self.row("RSS by minute (MB)", marks.collect::<Vec<_>>().join(", "));
     }
 
     fn summary(&mut self) {
