@@ -52,3 +52,49 @@ fn the_debian_package_holds_the_service_and_its_binary_runs() {
     let cfg = api::ServeConfig::from_file(&settings).unwrap();
     assert_eq!(cfg.data_dir, Path::new("/var/lib/chargeplane"));
 }
+
+/// The container file's last stage runs as a non-root user with the data
+/// directory as its volume, and its command (with this run's addresses and
+/// a temporary directory) starts the server. No image is built here: this
+/// machine has no container engine and reaches no image registry.
+#[test]
+fn the_container_runs_unprivileged_on_its_volume_and_its_command_starts_the_server() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let file = std::fs::read_to_string(root.join("ops/container/Containerfile")).unwrap();
+    let last = &file[file.rfind("\nFROM ").expect("a final stage")..];
+    let said = |key: &str| last.lines().find_map(|l| l.strip_prefix(key)).map(str::trim);
+    assert_eq!(said("USER "), Some("chargeplane"), "{last}");
+    assert_eq!(said("VOLUME "), Some("/var/lib/chargeplane"));
+    assert_eq!(said("ENTRYPOINT "), Some(r#"["chargeplane"]"#));
+    let cmd: Vec<String> = serde_json::from_str(said("CMD ").expect("a CMD")).unwrap();
+    let at = |flag: &str| cmd.iter().position(|a| a == flag).map(|i| cmd[i + 1].clone());
+    assert_eq!(at("--data-dir").as_deref(), Some("/var/lib/chargeplane"), "{cmd:?}");
+
+    let data = tempfile::tempdir().unwrap();
+    let http = format!("127.0.0.1:{}", crate::common::free_port());
+    let piles = format!("127.0.0.1:{}", crate::common::free_port());
+    let args: Vec<String> = cmd
+        .iter()
+        .map(|a| match a.as_str() {
+            "/var/lib/chargeplane" => data.path().display().to_string(),
+            "0.0.0.0:8080" => http.clone(),
+            "0.0.0.0:8767" => piles.clone(),
+            other => other.to_owned(),
+        })
+        .collect();
+    let mut server = Command::new(BIN).args(&args).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let listening = loop {
+        if std::net::TcpStream::connect(&http).is_ok() && std::net::TcpStream::connect(&piles).is_ok() {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(listening, "{args:?} did not start the server");
+    assert!(data.path().join("chargeplane.db").exists());
+}
