@@ -26,8 +26,9 @@ pub enum Scenario {
     ReconnectStorm,
     /// HTTP start → the pile has the start command, with the fleet online.
     StartLatency,
-    /// The fleet idles for `--duration` seconds with two storms in it (at a
-    /// third and two thirds), RSS reported minute by minute.
+    /// The fleet idles for `--duration` seconds with `--storms` storms in it
+    /// (two by default, at a third and two thirds), RSS reported minute by
+    /// minute.
     IdleSoak,
 }
 
@@ -69,6 +70,9 @@ pub struct ScenarioArgs {
     /// start-latency: how many starts.
     #[arg(long, default_value_t = 1000)]
     pub starts: u64,
+    /// idle-soak: how many storms, spread evenly over the run.
+    #[arg(long, default_value_t = 2)]
+    pub storms: u32,
     /// reconnect-storm: charges running through the storm.
     #[arg(long, default_value_t = 1000)]
     pub storm_charges: u64,
@@ -807,6 +811,8 @@ impl Run {
         }
         self.set_phase("storm");
         let logins0 = self.stats().logins.load(Relaxed);
+        let lost0 = self.stats().closed.load(Relaxed) + self.stats().connect_failed.load(Relaxed);
+        let overflows0 = self.metric("chargeplane_tcp_listen_overflows_total").await;
         let t0 = Instant::now();
         for c in &self.ctl {
             let _ = c.send(Ctl::Restore);
@@ -815,20 +821,28 @@ impl Run {
         let secs = t0.elapsed().as_secs_f64();
         let online = self.stats().online.load(Relaxed);
         let logins = self.stats().logins.load(Relaxed) - logins0;
+        // A reset before the login reply shows as a closed link or a failed connect.
+        let lost = self.stats().closed.load(Relaxed) + self.stats().connect_failed.load(Relaxed) - lost0;
+        let overflows = match (overflows0, self.metric("chargeplane_tcp_listen_overflows_total").await) {
+            (Some(a), Some(b)) => format!("{}", b - a),
+            _ => "n/a".into(),
+        };
         self.row(
             &format!("{label}: all piles logged in again"),
-            format!("{online} of {n} in {secs:.1} s ({logins} logins)"),
+            format!("{online} of {n} in {secs:.1} s ({logins} logins, {lost} links reset or refused, {overflows} listen overflows)"),
         );
-        (back, secs)
+        (back && lost == 0, secs)
     }
 
-    /// The fleet idles for `--duration` with a storm at a third and at two
-    /// thirds of it; RSS is reported minute by minute.
+    /// The fleet idles for `--duration` with `--storms` storms spread evenly
+    /// in it; RSS is reported minute by minute.
     async fn idle_soak(&mut self) -> bool {
         let duration = Duration::from_secs_f64(self.args.duration);
+        let storms = self.args.scenario.storms;
         let t0 = Instant::now();
         let mut all_back = true;
-        for (k, at) in [(1, duration / 3), (2, duration * 2 / 3)] {
+        for k in 1..=storms {
+            let at = duration * k / (storms + 1);
             self.set_phase("idle");
             tokio::time::sleep(at.saturating_sub(t0.elapsed())).await;
             let (back, secs) = self.cut_and_restore(&format!("storm {k}")).await;
