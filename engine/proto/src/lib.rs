@@ -10,5 +10,6 @@
 //! `Decimal`; turning it into a price or a bill is `domain`'s job, done in
 //! the protocol's adapter), and storage. It depends on `vocab` only.
 
+pub mod body;
 pub mod dny;
 pub mod ykc;

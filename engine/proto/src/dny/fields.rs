@@ -8,9 +8,13 @@
 //! `Reader` and `Writer` walk a body field by field; the frame modules are
 //! little more than the field order.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::ops::{Deref, DerefMut};
+
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
+
+use crate::body::{self, Unfit};
 
 /// Bytes of an order number on the wire.
 pub const ORDER_LEN: usize = 16;
@@ -82,28 +86,17 @@ impl Scale {
     }
 
     pub fn from_wire(self, raw: u64) -> Decimal {
-        Decimal::from_i128_with_scale(i128::from(raw), self.dp())
+        body::from_wire(raw, self.dp())
     }
 
-    /// The wire integer for `value`: it must be non-negative, a whole number
-    /// of units and at most `max`.
+    /// The wire integer for `value` (see `body::to_wire`), at most `max`.
     pub fn to_wire(self, value: Decimal, max: u64, field: &'static str) -> Result<u64, EncodeError> {
-        if value.is_sign_negative() && !value.is_zero() {
-            return Err(EncodeError::Negative { field, value });
-        }
         let dp = self.dp();
-        let rounded = value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
-        if rounded != value {
-            return Err(EncodeError::TooPrecise { field, value, dp });
-        }
-        // `rounded` has at most `dp` places, so this is exact.
-        let shift = dp.saturating_sub(rounded.scale());
-        rounded
-            .mantissa()
-            .checked_mul(10i128.pow(shift))
-            .and_then(|units| u64::try_from(units).ok())
-            .filter(|units| *units <= max)
-            .ok_or_else(|| EncodeError::OutOfRange { field, value: value.to_string() })
+        body::to_wire(value, dp, max).map_err(|e| match e {
+            Unfit::Negative => EncodeError::Negative { field, value },
+            Unfit::TooPrecise => EncodeError::TooPrecise { field, value, dp },
+            Unfit::OutOfRange => EncodeError::OutOfRange { field, value: value.to_string() },
+        })
     }
 }
 
@@ -185,71 +178,34 @@ impl OrderNo {
 
 // ---- walking a body ----
 
-/// Reads a body front to back. Bodies are checked against their documented
-/// length up front (and again by `need` for variable parts), so a read past
-/// the end only happens on a codec bug; it is still an error, not a panic.
-pub(crate) struct Reader<'a> {
-    cmd: u8,
-    need: usize,
-    got: usize,
-    rest: &'a [u8],
+/// A body reader with AP3000's field kinds; the walking itself (and the
+/// check against short bodies) is `body::Reader`'s.
+pub(crate) struct Reader<'a>(body::Reader<'a>);
+
+impl<'a> Deref for Reader<'a> {
+    type Target = body::Reader<'a>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl From<body::Short> for DecodeError {
+    fn from(body::Short { kind, need, got }: body::Short) -> Self {
+        DecodeError::Short { cmd: kind, need, got }
+    }
 }
 
 impl<'a> Reader<'a> {
     /// Trailing bytes beyond `need` are ignored: newer firmware appends fields.
     pub fn new(cmd: u8, data: &'a [u8], need: usize) -> Result<Self, DecodeError> {
-        let got = data.len();
-        if got < need {
-            return Err(DecodeError::Short { cmd, need, got });
-        }
-        Ok(Reader { cmd, need, got, rest: data })
-    }
-
-    /// Bytes not yet read: the optional fields newer versions append.
-    pub fn left(&self) -> usize {
-        self.rest.len()
-    }
-
-    /// Raises the documented length by `more` bytes, for a variable part
-    /// whose size the body itself declares.
-    pub fn need(&mut self, more: usize) -> Result<(), DecodeError> {
-        self.need = self.need.saturating_add(more);
-        if self.got < self.need {
-            return Err(DecodeError::Short { cmd: self.cmd, need: self.need, got: self.got });
-        }
-        Ok(())
-    }
-
-    pub fn bytes<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let (head, rest) = self.rest.split_first_chunk::<N>().ok_or(DecodeError::Short {
-            cmd: self.cmd,
-            need: self.need,
-            got: self.got,
-        })?;
-        self.rest = rest;
-        Ok(*head)
-    }
-
-    pub fn slice(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if self.rest.len() < n {
-            return Err(DecodeError::Short { cmd: self.cmd, need: self.need, got: self.got });
-        }
-        let (head, rest) = self.rest.split_at(n);
-        self.rest = rest;
-        Ok(head)
-    }
-
-    pub fn u8(&mut self) -> Result<u8, DecodeError> {
-        let [b] = self.bytes()?;
-        Ok(b)
-    }
-
-    pub fn u16(&mut self) -> Result<u16, DecodeError> {
-        Ok(u16::from_le_bytes(self.bytes()?))
-    }
-
-    pub fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_le_bytes(self.bytes()?))
+        Ok(Reader(body::Reader::new(cmd, data, need)?))
     }
 
     pub fn dec_u16(&mut self, scale: Scale) -> Result<Decimal, DecodeError> {
@@ -273,62 +229,59 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes a body front to back, refusing values the wire cannot carry.
-pub(crate) struct Writer {
-    buf: BytesMut,
+/// A body writer with AP3000's field kinds, refusing values the wire
+/// cannot carry; the plain integers are `body::Writer`'s.
+pub(crate) struct Writer(body::Writer);
+
+impl Deref for Writer {
+    type Target = body::Writer;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Writer {
     pub fn with_capacity(n: usize) -> Self {
-        Writer { buf: BytesMut::with_capacity(n) }
-    }
-
-    pub fn len(&self) -> usize {
-        self.buf.len()
+        Writer(body::Writer::with_capacity(n))
     }
 
     pub fn finish(self) -> Bytes {
-        self.buf.freeze()
-    }
-
-    pub fn bytes(&mut self, b: &[u8]) {
-        self.buf.put_slice(b);
-    }
-
-    pub fn u8(&mut self, v: u8) {
-        self.buf.put_u8(v);
-    }
-
-    pub fn u16(&mut self, v: u16) {
-        self.buf.put_u16_le(v);
+        self.0.finish()
     }
 
     pub fn dec_u16(&mut self, v: Decimal, scale: Scale, field: &'static str) -> Result<(), EncodeError> {
         let raw = scale.to_wire(v, u16::MAX.into(), field)?;
-        self.buf.put_u16_le(raw as u16);
+        self.u16(raw as u16);
         Ok(())
     }
 
     pub fn dec_u32(&mut self, v: Decimal, scale: Scale, field: &'static str) -> Result<(), EncodeError> {
         let raw = scale.to_wire(v, u32::MAX.into(), field)?;
-        self.buf.put_u32_le(raw as u32);
+        self.u32(raw as u32);
         Ok(())
     }
 
     pub fn temp(&mut self, celsius: Option<i16>, field: &'static str) -> Result<(), EncodeError> {
         let raw = temp_to_wire(celsius, field)?;
-        self.buf.put_u8(raw);
+        self.u8(raw);
         Ok(())
     }
 
     pub fn time(&mut self, t: DateTime<Utc>, field: &'static str) -> Result<(), EncodeError> {
         let raw = time_to_wire(t, field)?;
-        self.buf.put_u32_le(raw);
+        self.u32(raw);
         Ok(())
     }
 
     pub fn order(&mut self, order: &OrderNo) {
-        self.buf.put_slice(&order.0);
+        self.bytes(&order.0);
     }
 }
 
@@ -421,7 +374,10 @@ mod tests {
         );
         let mut r = Reader::new(0x21, &[1, 2, 3], 0).unwrap();
         assert_eq!(r.u16().unwrap(), 0x0201);
-        assert_eq!(r.need(5), Err(DecodeError::Short { cmd: 0x21, need: 5, got: 3 }));
+        assert_eq!(
+            r.need(5).map_err(DecodeError::from),
+            Err(DecodeError::Short { cmd: 0x21, need: 5, got: 3 })
+        );
         assert!(r.u16().is_err());
         assert!(r.slice(2).is_err());
         assert_eq!(r.slice(1).unwrap(), &[3]);

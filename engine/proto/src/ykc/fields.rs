@@ -9,9 +9,13 @@
 //! `Reader` and `Writer` walk a body field by field; the frame modules are
 //! little more than the field order.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::ops::{Deref, DerefMut};
+
+use bytes::Bytes;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
+
+use crate::body::{self, Unfit};
 
 use vocab::{PileId, SessionId};
 
@@ -192,29 +196,17 @@ impl Unit {
     }
 
     pub fn from_wire(self, raw: u64) -> Decimal {
-        Decimal::from_i128_with_scale(i128::from(raw), self.dp())
+        body::from_wire(raw, self.dp())
     }
 
-    /// The wire integer for `value`: it must be non-negative, a whole number
-    /// of units (rounding half-up to the unit must not change it) and at
-    /// most `max`.
+    /// The wire integer for `value` (see `body::to_wire`), at most `max`.
     pub fn to_wire(self, value: Decimal, max: u64, field: &'static str) -> Result<u64, EncodeError> {
-        if value.is_sign_negative() && !value.is_zero() {
-            return Err(EncodeError::Negative { field, value });
-        }
         let dp = self.dp();
-        let rounded = value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
-        if rounded != value {
-            return Err(EncodeError::TooPrecise { field, value, dp });
-        }
-        // `rounded` has at most `dp` places, so this is exact.
-        let shift = dp.saturating_sub(rounded.scale());
-        rounded
-            .mantissa()
-            .checked_mul(10i128.pow(shift))
-            .and_then(|units| u64::try_from(units).ok())
-            .filter(|units| *units <= max)
-            .ok_or_else(|| EncodeError::OutOfRange { field, value: value.to_string() })
+        body::to_wire(value, dp, max).map_err(|e| match e {
+            Unfit::Negative => EncodeError::Negative { field, value },
+            Unfit::TooPrecise => EncodeError::TooPrecise { field, value, dp },
+            Unfit::OutOfRange => EncodeError::OutOfRange { field, value: value.to_string() },
+        })
     }
 }
 
@@ -232,82 +224,34 @@ pub fn temp_to_wire(celsius: i16, field: &'static str) -> Result<u8, EncodeError
 
 // ---- walking a body ----
 
-/// Reads a body front to back. Bodies are checked against their documented
-/// length up front (and again by `need` for variable parts), so a read past
-/// the end only happens on a codec bug; it is still an error rather than a
-/// panic.
-pub(crate) struct Reader<'a> {
-    kind: u8,
-    need: usize,
-    got: usize,
-    rest: &'a [u8],
+/// A body reader with YKC's field kinds; the walking itself (and the check
+/// against short bodies) is `body::Reader`'s.
+pub(crate) struct Reader<'a>(body::Reader<'a>);
+
+impl<'a> Deref for Reader<'a> {
+    type Target = body::Reader<'a>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl From<body::Short> for DecodeError {
+    fn from(body::Short { kind, need, got }: body::Short) -> Self {
+        DecodeError::Short { kind, need, got }
+    }
 }
 
 impl<'a> Reader<'a> {
     /// Trailing bytes beyond `need` are ignored: newer firmware appends fields.
     pub fn new(kind: u8, body: &'a [u8], need: usize) -> Result<Self, DecodeError> {
-        let got = body.len();
-        if got < need {
-            return Err(DecodeError::Short { kind, need, got });
-        }
-        Ok(Reader { kind, need, got, rest: body })
-    }
-
-    pub fn kind(&self) -> u8 {
-        self.kind
-    }
-
-    /// Raises the documented length by `more` bytes, for a variable part
-    /// whose size the body itself declares.
-    pub fn need(&mut self, more: usize) -> Result<(), DecodeError> {
-        self.need = self.need.saturating_add(more);
-        if self.got < self.need {
-            return Err(DecodeError::Short { kind: self.kind, need: self.need, got: self.got });
-        }
-        Ok(())
-    }
-
-    /// The next `n` bytes.
-    pub fn slice(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if self.rest.len() < n {
-            return Err(DecodeError::Short { kind: self.kind, need: self.need, got: self.got });
-        }
-        let (head, rest) = self.rest.split_at(n);
-        self.rest = rest;
-        Ok(head)
-    }
-
-    /// Everything not read yet, for a body whose tail is kept raw.
-    pub fn rest(&mut self) -> &'a [u8] {
-        std::mem::take(&mut self.rest)
-    }
-
-    pub fn bytes<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let (head, rest) = self.rest.split_first_chunk::<N>().ok_or(DecodeError::Short {
-            kind: self.kind,
-            need: self.need,
-            got: self.got,
-        })?;
-        self.rest = rest;
-        Ok(*head)
-    }
-
-    pub fn u8(&mut self) -> Result<u8, DecodeError> {
-        let [b] = self.bytes()?;
-        Ok(b)
-    }
-
-    /// Flags are 0 for false; any other value reads as true.
-    pub fn flag(&mut self) -> Result<bool, DecodeError> {
-        Ok(self.u8()? != 0)
-    }
-
-    pub fn u16(&mut self) -> Result<u16, DecodeError> {
-        Ok(u16::from_le_bytes(self.bytes()?))
-    }
-
-    pub fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_le_bytes(self.bytes()?))
+        Ok(Reader(body::Reader::new(kind, body, need)?))
     }
 
     pub fn u40(&mut self) -> Result<u64, DecodeError> {
@@ -316,7 +260,7 @@ impl<'a> Reader<'a> {
 
     /// `N` bytes of packed BCD as their `2 * N` digits.
     pub fn bcd<const N: usize>(&mut self, field: &'static str) -> Result<String, DecodeError> {
-        let kind = self.kind;
+        let kind = self.kind();
         bcd_to_string(&self.bytes::<N>()?).ok_or(DecodeError::BadBcd { kind, field })
     }
 
@@ -330,14 +274,14 @@ impl<'a> Reader<'a> {
 
     /// Gun numbers are one BCD byte: 0x10 is gun 10.
     pub fn gun(&mut self) -> Result<u8, DecodeError> {
-        let kind = self.kind;
+        let kind = self.kind();
         let n = bcd_to_number(&self.bytes::<1>()?).ok_or(DecodeError::BadBcd { kind, field: "gun" })?;
         u8::try_from(n).map_err(|_| DecodeError::BadBcd { kind, field: "gun" })
     }
 
     /// A two-byte BCD number such as the billing model number.
     pub fn bcd_u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
-        let kind = self.kind;
+        let kind = self.kind();
         let n = bcd_to_number(&self.bytes::<2>()?).ok_or(DecodeError::BadBcd { kind, field })?;
         u16::try_from(n).map_err(|_| DecodeError::BadBcd { kind, field })
     }
@@ -360,7 +304,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn time(&mut self, field: &'static str) -> Result<NaiveDateTime, DecodeError> {
-        let kind = self.kind;
+        let kind = self.kind();
         cp56_to_time(&self.bytes()?).ok_or(DecodeError::BadTime { kind, field })
     }
 
@@ -401,45 +345,38 @@ pub(crate) fn is_printable_ascii(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control())
 }
 
-/// Writes a body front to back, refusing values the wire cannot carry.
-pub(crate) struct Writer {
-    buf: BytesMut,
+/// A body writer with YKC's field kinds, refusing values the wire cannot
+/// carry; the plain integers are `body::Writer`'s.
+pub(crate) struct Writer(body::Writer);
+
+impl Deref for Writer {
+    type Target = body::Writer;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Writer {
     pub fn with_capacity(n: usize) -> Self {
-        Writer { buf: BytesMut::with_capacity(n) }
-    }
-
-    pub fn len(&self) -> usize {
-        self.buf.len()
+        Writer(body::Writer::with_capacity(n))
     }
 
     pub fn finish(self) -> Bytes {
-        self.buf.freeze()
-    }
-
-    pub fn bytes(&mut self, b: &[u8]) {
-        self.buf.put_slice(b);
-    }
-
-    pub fn u8(&mut self, v: u8) {
-        self.buf.put_u8(v);
-    }
-
-    pub fn flag(&mut self, v: bool) {
-        self.buf.put_u8(u8::from(v));
-    }
-
-    pub fn u16(&mut self, v: u16) {
-        self.buf.put_u16_le(v);
+        self.0.finish()
     }
 
     pub fn u40(&mut self, v: u64, field: &'static str) -> Result<(), EncodeError> {
         if v > U40_MAX {
             return Err(EncodeError::OutOfRange { field, value: v.to_string() });
         }
-        self.buf.put_slice(&v.to_le_bytes()[..5]);
+        self.bytes(&v.to_le_bytes()[..5]);
         Ok(())
     }
 
@@ -449,7 +386,7 @@ impl Writer {
         if !string_to_nibbles(s, &mut out, false) {
             return Err(EncodeError::BadDigits { field, value: s.to_owned(), digits: N * 2 });
         }
-        self.buf.put_slice(&out);
+        self.bytes(&out);
         Ok(())
     }
 
@@ -474,7 +411,7 @@ impl Writer {
         if !number_to_bcd(v, &mut out) {
             return Err(EncodeError::OutOfRange { field, value: v.to_string() });
         }
-        self.buf.put_slice(&out);
+        self.bytes(&out);
         Ok(())
     }
 
@@ -483,13 +420,13 @@ impl Writer {
         if !string_to_nibbles(sim, &mut out, true) {
             return Err(EncodeError::BadDigits { field: "sim", value: sim.to_owned(), digits: 20 });
         }
-        self.buf.put_slice(&out);
+        self.bytes(&out);
         Ok(())
     }
 
     /// Printable ASCII, NUL-padded to `N` bytes.
     pub fn text<const N: usize>(&mut self, s: &str, field: &'static str) -> Result<(), EncodeError> {
-        self.buf.put_slice(&ascii::<N>(s, field)?);
+        self.bytes(&ascii::<N>(s, field)?);
         Ok(())
     }
 
@@ -497,25 +434,25 @@ impl Writer {
     pub fn text_reversed<const N: usize>(&mut self, s: &str, field: &'static str) -> Result<(), EncodeError> {
         let mut out = ascii::<N>(s, field)?;
         out.reverse();
-        self.buf.put_slice(&out);
+        self.bytes(&out);
         Ok(())
     }
 
     pub fn time(&mut self, t: NaiveDateTime, field: &'static str) -> Result<(), EncodeError> {
         let b = time_to_cp56(t).ok_or(EncodeError::BadTime { field, value: t })?;
-        self.buf.put_slice(&b);
+        self.bytes(&b);
         Ok(())
     }
 
     pub fn dec_u16(&mut self, v: Decimal, unit: Unit, field: &'static str) -> Result<(), EncodeError> {
         let raw = unit.to_wire(v, u16::MAX.into(), field)?;
-        self.buf.put_u16_le(raw as u16);
+        self.u16(raw as u16);
         Ok(())
     }
 
     pub fn dec_u32(&mut self, v: Decimal, unit: Unit, field: &'static str) -> Result<(), EncodeError> {
         let raw = unit.to_wire(v, u32::MAX.into(), field)?;
-        self.buf.put_u32_le(raw as u32);
+        self.u32(raw as u32);
         Ok(())
     }
 
@@ -526,7 +463,7 @@ impl Writer {
 
     pub fn temp(&mut self, celsius: i16, field: &'static str) -> Result<(), EncodeError> {
         let raw = temp_to_wire(celsius, field)?;
-        self.buf.put_u8(raw);
+        self.u8(raw);
         Ok(())
     }
 }
@@ -639,7 +576,10 @@ mod tests {
     fn variable_parts_raise_the_need() {
         let mut r = Reader::new(0xF0, &[3, b'a', b'b'], 1).unwrap();
         let n = usize::from(r.u8().unwrap());
-        assert_eq!(r.need(n), Err(DecodeError::Short { kind: 0xF0, need: 4, got: 3 }));
+        assert_eq!(
+            r.need(n).map_err(DecodeError::from),
+            Err(DecodeError::Short { kind: 0xF0, need: 4, got: 3 })
+        );
         let mut r = Reader::new(0xF0, &[2, b'a', b'b', 9], 1).unwrap();
         let n = usize::from(r.u8().unwrap());
         r.need(n).unwrap();
@@ -656,6 +596,6 @@ mod tests {
         );
         let mut r = Reader::new(0x13, &[1, 2], 0).unwrap();
         assert_eq!(r.u16().unwrap(), 0x0201);
-        assert!(matches!(r.u8(), Err(DecodeError::Short { .. })));
+        assert!(matches!(r.u8().map_err(DecodeError::from), Err(DecodeError::Short { .. })));
     }
 }

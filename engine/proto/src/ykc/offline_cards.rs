@@ -156,7 +156,7 @@ impl Body for OfflineCardSyncResult {
 
 /// Physical card numbers after a count byte: the body of 0x46 and 0x48.
 fn read_cards(r: &mut Reader<'_>) -> Result<Vec<[u8; 8]>, DecodeError> {
-    read_list(r, 8, |r| r.bytes())
+    read_list(r, 8, |r| Ok(r.bytes()?))
 }
 
 fn write_cards(w: &mut Writer, cards: &[[u8; 8]], max: usize) -> Result<(), EncodeError> {
