@@ -71,6 +71,21 @@ impl From<LedgerError> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What every backend's `finish_session` checks first: only a finished
+/// record with its own bill may be stored as billed, anything else would
+/// leave a billed session that looks open.
+pub fn finishable(s: &SessionRecord, bill: &Bill) -> Result<()> {
+    if s.state == domain::session::SessionState::Finished && bill.session_id == s.id {
+        return Ok(());
+    }
+    Err(StoreError::Backend(format!(
+        "finish_session takes a finished session and its bill, got session {} ({}) with a bill for {}",
+        s.id,
+        s.state.as_str(),
+        bill.session_id
+    )))
+}
+
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Station {

@@ -358,14 +358,7 @@ impl Db {
         at: DateTime<Utc>,
         ts: i64,
     ) -> Result<bool> {
-        if s.state != SessionState::Finished || bill.session_id != s.id {
-            return Err(StoreError::Backend(format!(
-                "finish_session takes a finished session and its bill, got session {} ({}) with a bill for {}",
-                s.id,
-                s.state.as_str(),
-                bill.session_id
-            )));
-        }
+        crate::finishable(s, bill)?;
         let Some(state) = self.stored_state(s).await? else {
             return Err(StoreError::NotFound(format!("session {}", s.id)));
         };

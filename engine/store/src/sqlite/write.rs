@@ -235,16 +235,7 @@ pub(super) fn finish_session(
     bill: &Bill,
     at: DateTime<Utc>,
 ) -> Result<bool> {
-    // Only a finished record with its own bill may be stored as billed:
-    // anything else would leave a billed session that looks open.
-    if s.state != SessionState::Finished || bill.session_id != s.id {
-        return Err(StoreError::Backend(format!(
-            "finish_session takes a finished session and its bill, got session {} ({}) with a bill for {}",
-            s.id,
-            s.state.as_str(),
-            bill.session_id
-        )));
-    }
+    crate::finishable(s, bill)?;
     if !exists(c, "SELECT 1 FROM sessions WHERE id = ?1", s.id.as_str())? {
         return Err(StoreError::NotFound(format!("session {}", s.id)));
     }
