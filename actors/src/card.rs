@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use vocab::{PileId, StationId};
 
 use crate::adapter::CardRefusal;
-use crate::station::Purchase;
+use crate::charge::Purchase;
 use crate::Platform;
 
 /// What the card's owner buys with this charge, and what the pile may let
@@ -105,9 +105,9 @@ pub async fn class_discount(
     })
 }
 
-impl From<&crate::port::StartError> for CardRefusal {
-    fn from(e: &crate::port::StartError) -> Self {
-        use crate::port::StartError::*;
+impl From<&crate::charge::StartError> for CardRefusal {
+    fn from(e: &crate::charge::StartError) -> Self {
+        use crate::charge::StartError::*;
         match e {
             Busy(_) | Faulted => CardRefusal::Busy,
             CapacityShort(_) => CardRefusal::CapacityShort,

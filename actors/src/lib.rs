@@ -11,6 +11,7 @@
 pub mod adapter;
 pub mod alarms;
 pub mod card;
+pub mod charge;
 pub mod config;
 pub mod directory;
 pub mod gateway;

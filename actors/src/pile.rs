@@ -19,10 +19,11 @@ use serde::Serialize;
 
 use crate::adapter::{self, LoginInfo, Maintenance, PileCommand, PileEvent, Protections};
 use crate::alarms::{self, Active};
+use crate::charge::{self, Purchase};
 use crate::maintenance::{CommandLog, CommandRecord, Outcome, Which};
 use crate::metrics::{Mailbox, Queued};
 use crate::port::{self, Port, PortView};
-use crate::station::{Purchase, StationCtx};
+use crate::station::StationCtx;
 use crate::Platform;
 
 /// What a pile actor tells its link.
@@ -585,7 +586,7 @@ impl Handler<Commands> for Pile {
 
 /// Start a charge on a port (from the API).
 #[derive(Message)]
-#[rtype(result = "Result<port::Started, port::StartError>")]
+#[rtype(result = "Result<charge::Started, charge::StartError>")]
 pub struct StartCharge {
     pub port: PortNo,
     /// Wait for room under the station's limit instead of being refused.
@@ -610,12 +611,12 @@ impl Handler<PowerStop> for Pile {
 }
 
 impl Handler<StartCharge> for Pile {
-    type Result = ResponseFuture<Result<port::Started, port::StartError>>;
+    type Result = ResponseFuture<Result<charge::Started, charge::StartError>>;
 
     fn handle(&mut self, msg: StartCharge, ctx: &mut Context<Self>) -> Self::Result {
         let port = self.port(msg.port, ctx);
         Box::pin(async move {
-            let port = port.ok_or(port::StartError::NoSuchPort)?;
+            let port = port.ok_or(charge::StartError::NoSuchPort)?;
             port.send(port::Start {
                 queue: msg.queue,
                 balance: msg.balance,
@@ -624,7 +625,7 @@ impl Handler<StartCharge> for Pile {
                 resume: false,
             })
             .await
-            .map_err(|_| port::StartError::Unavailable)?
+            .map_err(|_| charge::StartError::Unavailable)?
         })
     }
 }

@@ -15,44 +15,13 @@ use serde::Serialize;
 
 use crate::adapter::{self, CardRefusal, PileCommand, PileEvent, PortReport, Reading, ReplyTo};
 use crate::alarms::{self, Active};
+use crate::charge::{Purchase, StartError, Started};
 use crate::live::Live;
 use crate::metrics::{Mailbox, Queued};
 use crate::pile::{self, Pile};
 use crate::session::{self, Session};
-use crate::station::{self, Admission, Purchase, StationCtx};
+use crate::station::{self, Admission, StationCtx};
 use crate::Platform;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StartError {
-    #[error("the pile has no such port")]
-    NoSuchPort,
-    #[error("the pile is offline")]
-    Offline,
-    #[error("the port is busy charging")]
-    Busy(Option<SessionId>),
-    #[error("the port is faulted")]
-    Faulted,
-    #[error("{0}")]
-    CapacityShort(String),
-    #[error("could not record the charge: {0}")]
-    Storage(String),
-    /// The wallet could not cover the hold.
-    #[error("{0}")]
-    Refused(String),
-    #[error("the port is unavailable")]
-    Unavailable,
-    /// The prepaid amount buys nothing past the station's fee.
-    #[error("{0}")]
-    TooLittle(String),
-}
-
-/// What became of a start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Started {
-    Session(SessionId),
-    /// Waiting for room under the station's limit, at this position.
-    Queued(usize),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StopError {

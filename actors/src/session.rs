@@ -24,9 +24,9 @@ use crate::adapter::{FinalRecord, Order, PileCommand, PricingKind, Reading, Repl
 use crate::alarms;
 use crate::live::Live;
 use crate::pile::{self, Pile};
-use crate::port;
 use crate::station::StationCtx;
 use crate::Platform;
+use crate::{charge, port};
 
 /// What a session needs of the world around it.
 #[derive(Clone)]
@@ -296,7 +296,7 @@ impl Actor for Session {
 
 /// Store the new session, then send the start command.
 #[derive(Message)]
-#[rtype(result = "Result<(), port::StartError>")]
+#[rtype(result = "Result<(), charge::StartError>")]
 pub struct Begin {
     pub balance: Decimal,
     /// The card swipe this charge answers, if it was started by card.
@@ -304,7 +304,7 @@ pub struct Begin {
 }
 
 impl Handler<Begin> for Session {
-    type Result = ResponseActFuture<Self, Result<(), port::StartError>>;
+    type Result = ResponseActFuture<Self, Result<(), charge::StartError>>;
 
     fn handle(&mut self, msg: Begin, _: &mut Context<Self>) -> Self::Result {
         let store = self.platform().store.clone();
@@ -318,12 +318,12 @@ impl Handler<Begin> for Session {
         };
         let begin = async move {
             store.insert_session(&rec).await.map_err(|e| match e {
-                store::StoreError::Refused(why) => port::StartError::Refused(why),
-                e => port::StartError::Storage(e.to_string()),
+                store::StoreError::Refused(why) => charge::StartError::Refused(why),
+                e => charge::StartError::Storage(e.to_string()),
             })?;
             match pile.send(pile::Send(cmd)).await {
                 Ok(Ok(())) => Ok(()),
-                _ => Err(port::StartError::Offline),
+                _ => Err(charge::StartError::Offline),
             }
         };
         Box::pin(begin.into_actor(self).map(|res, s, ctx| {
@@ -333,7 +333,7 @@ impl Handler<Begin> for Session {
                     s.platform().metrics.sessions_started.inc();
                 }
                 // Nothing was stored: nothing to fail.
-                Err(port::StartError::Storage(_) | port::StartError::Refused(_)) => {
+                Err(charge::StartError::Storage(_) | charge::StartError::Refused(_)) => {
                     s.end(ctx, "failed", None)
                 }
                 Err(_) => s.fail(ctx, StopReason { code: 0, text: "the pile is offline".into() }),

@@ -18,8 +18,7 @@ use actix::prelude::*;
 use chrono::{FixedOffset, Timelike};
 use domain::alarm::NewAlarm;
 use domain::allocation::{allocate, Allocation, Demand, Input, PortKey, PowerConfig};
-use domain::payer::Payer;
-use domain::pricing::{Discount, PricePlan, Pricing, Terms};
+use domain::pricing::{Pricing, Terms};
 use domain::tariff::Tariff;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -28,6 +27,7 @@ use vocab::{PileId, PortNo, Protocol, SessionId, Severity};
 
 use crate::adapter::PileCommand;
 use crate::alarms::{self, Active};
+use crate::charge::Purchase;
 use crate::pile::{self, Pile};
 use crate::Platform;
 
@@ -78,19 +78,6 @@ impl StationCtx {
             merchant_id: self.record.merchant_id,
         }
     }
-}
-
-/// What a driver buys with a charge, as the API resolved it; the station
-/// adds its own fees and tariff to make the session's terms.
-#[derive(Clone, Debug, Default)]
-pub struct Purchase {
-    /// The plan the driver chose; without one, the station's tariff.
-    pub plan: Option<PricePlan>,
-    /// Paid up front, yuan: the charge stops when it is spent.
-    pub prepaid: Option<Decimal>,
-    /// The wallet paying, and what was held from it.
-    pub payer: Option<Payer>,
-    pub discount: Option<Discount>,
 }
 
 pub struct Station {

@@ -21,7 +21,7 @@ use super::piles::{live_pile, pricing, record, start_error, StartBody};
 use super::State;
 use crate::error::{ApiError, ApiResult};
 use crate::money::{self, MoneyData};
-use actors::{pile, station::Purchase};
+use actors::{charge::Purchase, pile};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/drivers/codes", web::post().to(send_code))

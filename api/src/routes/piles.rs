@@ -4,10 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actors::adapter::Maintenance;
+use actors::charge::{Purchase, StartError, Started};
 use actors::maintenance::CommandRecord;
 use actors::pile::{self, MaintainError, PileView};
-use actors::port::{PortView, StartError, Started, StopError};
-use actors::station::Purchase;
+use actors::port::{PortView, StopError};
 use domain::accounts::Status;
 use domain::pricing::{PricePlan, Pricing};
 use futures::future::join_all;
