@@ -2,8 +2,8 @@
 //! share one store (docs/scylla.md, "Several chargeplane nodes").
 //!
 //! Only the node holding a pile's TCP link can talk to it. This middleware
-//! sits on a pile's command routes (start, stop, maintenance) and its live
-//! view, inside their role gate, and checks whether the
+//! sits on a pile's command routes (start, stop, maintenance, a driver's
+//! start) and its live view, inside their role gate, and checks whether the
 //! pile is online here; if not, it looks the pile up in the pile directory
 //! and sends the request as is (credentials, idempotency key and body) to
 //! the node holding it, marked as forwarded so that node answers it itself.
@@ -57,14 +57,42 @@ impl Forwarder {
 /// The route, answered by the node holding the pile named by its `{id}`.
 /// Registered on a pile's commands and live views, inside their gate.
 pub fn forwarded(route: actix_web::Route) -> actix_web::Route {
-    route.wrap(actix_web::middleware::from_fn(piles))
+    route.wrap(actix_web::middleware::from_fn(pile_in_path))
 }
 
-async fn piles(
-    mut req: ServiceRequest,
+/// The route, answered by the node holding the pile its JSON body names
+/// (`"pile_id"`): a driver's `POST /me/charges`.
+pub fn forwarded_by_body(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(actix_web::middleware::from_fn(pile_in_body))
+}
+
+async fn pile_in_path(
+    req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let pile = req.match_info().get("id").map(|id| PileId(id.to_owned()));
+    to_holder(req, next, pile).await
+}
+
+async fn pile_in_body(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let body = req.extract::<web::Bytes>().await?;
+    let named = serde_json::from_slice::<serde_json::Value>(&body).ok();
+    let pile = named.as_ref().and_then(|v| v["pile_id"].as_str()).map(|id| PileId(id.to_owned()));
+    // Put back for the handler (or the forwarding) to read again.
+    req.set_payload(actix_web::dev::Payload::from(body));
+    to_holder(req, next, pile).await
+}
+
+/// Sends the request on to the node holding `pile` if that is another
+/// node, or lets this one answer.
+async fn to_holder(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    pile: Option<PileId>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let target = match (
         pile,
         req.headers().get(FORWARDED_BY),

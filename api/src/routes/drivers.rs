@@ -30,7 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/me", web::get().to(me))
         .route("/me/wallet", web::get().to(wallet))
         .route("/me/orders", web::post().to(top_up))
-        .route("/me/charges", web::post().to(charge))
+        .route("/me/charges", crate::forward::forwarded_by_body(web::post().to(charge)))
         .route("/me/charges", web::get().to(history))
         .route("/me/refunds", web::post().to(refund))
         .route("/me/cards", web::post().to(add_card))

@@ -30,13 +30,18 @@ impl Node {
     /// A node on `data_dir` named `name`, which advertises itself to the
     /// others (directory rows lapse after 3 s, refreshed every 200 ms).
     async fn start(data_dir: &Path, name: &str) -> Node {
+        Node::start_with(data_dir, name, "").await
+    }
+
+    /// A node with more settings (TOML lines) than the shared ones.
+    async fn start_with(data_dir: &Path, name: &str, extra: &str) -> Node {
         let (piles, http) = (free_port(), free_port());
         let config = data_dir.join(format!("{name}.toml"));
         let toml = format!(
             "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = 20\nheartbeat_timeout_ms = 5000\n\
              node_id = \"{name}\"\nadvertise_http = \"http://127.0.0.1:{http}\"\n\
-             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\n"
+             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\n{extra}"
         );
         std::fs::write(&config, toml).unwrap();
         let log = data_dir.join(format!("{name}.log"));
@@ -229,6 +234,41 @@ async fn a_command_sent_to_one_node_reaches_a_pile_on_another() {
 
 /// A node that dies without a word leaves its rows, which lapse after the
 /// TTL; meanwhile commands for its piles answer 503, naming the node.
+/// A driver's start names its pile in the body: it is forwarded too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drivers_start_on_one_node_reaches_a_pile_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let (hook, codes) = common::webhook();
+    let extra = format!("notify_webhook = {hook:?}\n\n[payments]\nsandbox = true\n");
+    let (mut a, b) =
+        (Node::start_with(dir.path(), "a", &extra).await, Node::start_with(dir.path(), "b", &extra).await);
+    let id = "71000000000003";
+    site(&a, id).await;
+    let mut pile = ykc(b.piles, id).await;
+    a.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+
+    // A driver signs up and tops up on A.
+    let phone = "13900000071";
+    assert_eq!(a.post("/api/v1/drivers/codes", json!({ "phone": phone })).await.0, 202);
+    let sms = codes.recv_timeout(WAIT).expect("a login code on the webhook");
+    let (s, reg, _) = a.post("/api/v1/drivers", json!({ "phone": phone, "code": sms["code"] })).await;
+    assert_eq!(s, 201, "{reg}");
+    // A speaks for the driver from now on.
+    a.token = reg["token"].as_str().unwrap().to_owned();
+    let driver = &a;
+    let (s, order, _) = driver.post("/api/v1/me/orders", json!({ "amount": "20.00" })).await;
+    assert_eq!(s, 201, "{order}");
+    let (s, paid, _) = driver.post(order["pay_url"].as_str().unwrap(), json!({})).await;
+    assert_eq!(s, 200, "{paid}");
+
+    let (s, v, node) = driver.post("/api/v1/me/charges", json!({"pile_id": id, "port": 1})).await;
+    assert_eq!((s, node.as_deref()), (202, Some("b")), "{v}\n{}", b.log());
+    pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT).await.unwrap();
+    let (_, wallet, _) = driver.get("/api/v1/me/wallet").await;
+    assert_eq!(wallet["held"], "20.00", "{wallet}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_piles_lapse_from_the_directory() {
     let dir = tempfile::tempdir().unwrap();
