@@ -14,7 +14,7 @@
 //! answer to their own merchant and stations; elsewhere they get 404, as if
 //! nothing were there. Handlers get their `Scope` only through a gate, so a
 //! route registered without one fails closed. Drivers' routes check their
-//! own tokens (`money::driver`); payment notifications are checked by
+//! own tokens (`tokens::driver`); payment notifications are checked by
 //! signature instead.
 
 use actix_web::body::MessageBody;
@@ -30,10 +30,11 @@ use utoipa::ToSchema;
 use vocab::OperatorId;
 
 use crate::error::{ApiError, ApiResult};
-use crate::money::{self, MoneyData};
+use crate::money::MoneyData;
 use crate::passwords;
 use crate::routes::{Page, PageQuery, State};
 use crate::tenancy::Scope;
+use crate::tokens;
 
 /// The public routes of authentication.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -104,7 +105,7 @@ async fn gate(
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
     let caller = req.extensions().get::<Caller>().map(|c| c.0);
     let checked = match caller {
-        None => Err(money::unauthorized("log in first")),
+        None => Err(tokens::unauthorized("log in first")),
         Some(scope) if access.allows(scope.role) => Ok(scope),
         Some(scope) if scope.role == Role::Merchant => {
             Err(ApiError::not_found("not_found", "no such resource"))
@@ -139,10 +140,10 @@ pub async fn signed_in(
         return Err(ApiError::unavailable("no platform").into());
     };
     let checked = async {
-        let Principal::Staff { user_id } = money::principal(&state, req.request()).await? else {
+        let Principal::Staff { user_id } = tokens::principal(&state, req.request()).await? else {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "drivers use /api/v1/me"));
         };
-        let user = state.store.user(user_id).await?.ok_or_else(|| money::unauthorized("unknown user"))?;
+        let user = state.store.user(user_id).await?.ok_or_else(|| tokens::unauthorized("unknown user"))?;
         let scope = Scope::of(&user);
         active(&state, &scope).await?;
         Ok(scope)
@@ -172,7 +173,7 @@ async fn active(state: &State, scope: &Scope) -> ApiResult<()> {
     let Some(id) = scope.operator else { return Ok(()) };
     match state.store.operator(id).await? {
         Some(o) if o.status == Status::Active => Ok(()),
-        _ => Err(money::unauthorized("this user's operator is not active")),
+        _ => Err(tokens::unauthorized("this user's operator is not active")),
     }
 }
 
@@ -192,7 +193,7 @@ async fn login(
     money: MoneyData,
     body: crate::extract::Json<Login>,
 ) -> ApiResult<HttpResponse> {
-    let refused = || money::unauthorized("wrong username or password");
+    let refused = || tokens::unauthorized("wrong username or password");
     let username = body.username.trim();
     money.signin.password_check(username, money.signin.client(&req))?;
     let user = state.store.user_by_name(username).await?;
@@ -202,7 +203,8 @@ async fn login(
     let matched = passwords::verify(&body.password, stored).await;
     let Some(user) = user.filter(|_| matched) else { return Err(refused()) };
     active(&state, &Scope::of(&user)).await?;
-    let token = money.issue(&state, Principal::Staff { user_id: user.id }).await?;
+    let token =
+        crate::tokens::issue(&state, money.config.token_ttl, Principal::Staff { user_id: user.id }).await?;
     Ok(HttpResponse::Ok().json(json!({ "user": user, "token": token })))
 }
 

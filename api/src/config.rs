@@ -292,7 +292,7 @@ impl ServeConfig {
     pub fn money(&self) -> crate::money::MoneyConfig {
         let secret = match &self.payment_secret {
             Some(s) => s.clone().into_bytes(),
-            None => crate::money::random::<32>().to_vec(),
+            None => crate::tokens::random::<32>().to_vec(),
         };
         let sandbox = self.payments.sandbox.then(|| domain::payment::Sandbox::new(secret));
         crate::money::MoneyConfig {

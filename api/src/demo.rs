@@ -35,7 +35,7 @@ pub struct Admin {
 
 /// Creates the admin the demo signs in as.
 pub async fn admin(store: &dyn Store) -> std::io::Result<Admin> {
-    let password = hex::encode(crate::money::random::<8>());
+    let password = hex::encode(crate::tokens::random::<8>());
     let role = domain::accounts::Role::Admin;
     crate::auth::new_user(store, "admin", &password, role, None, None)
         .await

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod forward;
 pub mod http_metrics;
 pub mod idempotency;
+pub mod login_codes;
 pub mod money;
 pub mod openapi;
 pub mod passwords;
@@ -24,5 +25,6 @@ pub mod settle;
 pub mod signin;
 pub mod simulate;
 pub mod tenancy;
+pub mod tokens;
 
 pub use config::ServeConfig;

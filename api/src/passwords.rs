@@ -12,7 +12,6 @@ use std::sync::OnceLock;
 use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult};
-use crate::money;
 
 static PERMITS: OnceLock<Semaphore> = OnceLock::new();
 
@@ -31,8 +30,8 @@ fn permits() -> &'static Semaphore {
 fn dummy() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        let secret = hex::encode(money::random::<16>());
-        money::hash_password(&secret).expect("hashing a random password")
+        let secret = hex::encode(crate::tokens::random::<16>());
+        hash_password(&secret).expect("hashing a random password")
     })
 }
 
@@ -44,7 +43,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// Hashes a new password.
 pub async fn hash(password: &str) -> ApiResult<String> {
     let password = password.to_owned();
-    blocking(move || money::hash_password(&password)).await?
+    blocking(move || hash_password(&password)).await?
 }
 
 /// Whether `password` matches `stored`; with no stored hash, false after
@@ -54,8 +53,24 @@ pub async fn verify(password: &str, stored: Option<&str>) -> bool {
     let known = stored.is_some();
     let matched = blocking(move || {
         let hash = stored.as_deref().unwrap_or_else(|| dummy());
-        money::password_matches(&password, hash)
+        password_matches(&password, hash)
     })
     .await;
     known && matched.unwrap_or(false)
+}
+
+pub fn hash_password(password: &str) -> ApiResult<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(&crate::tokens::random::<16>())
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::unavailable(e.to_string()))
+}
+
+pub fn password_matches(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }

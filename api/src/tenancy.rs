@@ -21,8 +21,8 @@ use store::{PileRecord, Station};
 use vocab::{MerchantId, OperatorId, PileId, SessionId, StationId, DEFAULT_OPERATOR};
 
 use crate::error::{ApiError, ApiResult};
-use crate::money;
 use crate::routes::State;
+use crate::tokens;
 
 /// The signed-in platform user's view of the platform; put in place by the
 /// route's gate (`auth::admin`, `manager`, `staff` or `merchant`).
@@ -41,7 +41,7 @@ impl FromRequest for Scope {
     type Future = Ready<ApiResult<Scope>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(req.extensions().get::<Scope>().copied().ok_or_else(|| money::unauthorized("log in first")))
+        ready(req.extensions().get::<Scope>().copied().ok_or_else(|| tokens::unauthorized("log in first")))
     }
 }
 

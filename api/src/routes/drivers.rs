@@ -20,7 +20,8 @@ use vocab::PortNo;
 use super::piles::{live_pile, pricing, record, start_error, StartBody};
 use super::State;
 use crate::error::{ApiError, ApiResult};
-use crate::money::{self, MoneyData};
+use crate::money::MoneyData;
+use crate::tokens;
 use actors::{charge::Purchase, pile};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -76,7 +77,7 @@ async fn send_code(
 ) -> ApiResult<HttpResponse> {
     let phone = phone(&body.phone)?;
     money.signin.code_request(phone, money.signin.client(&req))?;
-    money.send_code(phone).await?;
+    money.codes.send(phone, &money.signin).await?;
     Ok(HttpResponse::Accepted().json(json!({ "sent": true })))
 }
 
@@ -114,7 +115,7 @@ async fn register(
     if state.store.driver_by_phone(phone).await?.is_some() {
         return Err(ApiError::conflict("registered", format!("{phone} is registered; log in")));
     }
-    if !money.take_code(phone, body.code.trim()) {
+    if !money.codes.take(phone, body.code.trim()) {
         return Err(ApiError::invalid("code", "wrong or expired code"));
     }
     let hash = match body.password.as_deref() {
@@ -122,7 +123,9 @@ async fn register(
         None => None,
     };
     let driver = state.store.create_driver(phone, hash.as_deref(), None).await?;
-    let token = money.issue(&state, Principal::Driver { driver_id: driver.id }).await?;
+    let token =
+        crate::tokens::issue(&state, money.config.token_ttl, Principal::Driver { driver_id: driver.id })
+            .await?;
     Ok(HttpResponse::Created().json(json!({ "driver": driver, "token": token })))
 }
 
@@ -161,7 +164,7 @@ async fn login(
     };
     let driver = state.store.driver_by_phone(phone).await?;
     let ok = match (&body.code, &body.password) {
-        (Some(code), None) => driver.is_some() && money.take_code(phone, code.trim()),
+        (Some(code), None) => driver.is_some() && money.codes.take(phone, code.trim()),
         // No driver or no password: a dummy check, so timing tells nothing.
         (None, Some(p)) => {
             crate::passwords::verify(p, driver.as_ref().and_then(|d| d.password_hash.as_deref())).await
@@ -174,7 +177,9 @@ async fn login(
     }
     driver.last_active_at = state.now();
     state.store.update_driver(&driver).await?;
-    let token = money.issue(&state, Principal::Driver { driver_id: driver.id }).await?;
+    let token =
+        crate::tokens::issue(&state, money.config.token_ttl, Principal::Driver { driver_id: driver.id })
+            .await?;
     Ok(HttpResponse::Ok().json(json!({ "driver": driver, "token": token })))
 }
 
@@ -188,7 +193,7 @@ async fn login(
     security(("bearer" = [])),
 )]
 async fn me(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let driver = money::driver(&state, &req).await?;
+    let driver = tokens::driver(&state, &req).await?;
     let cards = state.store.cards(driver.id).await?;
     Ok(HttpResponse::Ok().json(json!({ "driver": driver, "cards": cards })))
 }
@@ -203,7 +208,7 @@ async fn me(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     security(("bearer" = [])),
 )]
 async fn wallet(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let driver = money::driver(&state, &req).await?;
+    let driver = tokens::driver(&state, &req).await?;
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
     let held = state.store.balance(&Account::Held(driver.id)).await?;
     let filter = EntryFilter { account: Some(Account::Wallet(driver.id)), ..Default::default() };
@@ -240,7 +245,7 @@ async fn top_up(
     req: HttpRequest,
     body: crate::extract::Json<TopUpBody>,
 ) -> ApiResult<HttpResponse> {
-    let driver = money::driver(&state, &req).await?;
+    let driver = tokens::driver(&state, &req).await?;
     let provider = match &body.provider {
         None => money.default_provider()?,
         Some(name) => money.provider(name).ok_or_else(|| {
@@ -248,7 +253,7 @@ async fn top_up(
         })?,
     };
     let order = Order {
-        id: format!("top-{}", hex::encode(money::random::<12>())),
+        id: format!("top-{}", hex::encode(tokens::random::<12>())),
         driver_id: driver.id,
         amount: amount("amount", body.amount)?,
         provider: provider.name().to_owned(),
@@ -295,7 +300,7 @@ async fn charge(
     req: HttpRequest,
     body: crate::extract::Json<ChargeBody>,
 ) -> ApiResult<HttpResponse> {
-    let mut driver = money::driver(&state, &req).await?;
+    let mut driver = tokens::driver(&state, &req).await?;
     let ChargeBody { pile_id, port, plan_id, prepaid, prepaid_hours, queue } = body.into_inner();
     let start = StartBody { balance: None, plan_id, prepaid, prepaid_hours, queue };
     let record = record(&state, &pile_id).await?;
@@ -358,9 +363,9 @@ async fn refund(
     req: HttpRequest,
     body: crate::extract::Json<RefundBody>,
 ) -> ApiResult<HttpResponse> {
-    let driver = money::driver(&state, &req).await?;
+    let driver = tokens::driver(&state, &req).await?;
     let amount = amount("amount", body.amount)?;
-    let key = format!("{}-{}", driver.id, hex::encode(money::random::<12>()));
+    let key = format!("{}-{}", driver.id, hex::encode(tokens::random::<12>()));
     let refunds = money.refund(&state, driver.id, &key, amount).await?;
     let balance = state.store.balance(&Account::Wallet(driver.id)).await?;
     let reference = refunds.first().map(|r| r.reference.clone());
@@ -415,7 +420,7 @@ async fn add_card(
     req: HttpRequest,
     body: crate::extract::Json<CardBody>,
 ) -> ApiResult<HttpResponse> {
-    let driver = money::driver(&state, &req).await?;
+    let driver = tokens::driver(&state, &req).await?;
     link_card(&state, driver.id, body.into_inner()).await
 }
 
@@ -432,7 +437,7 @@ async fn add_card(
     security(("bearer" = [])),
 )]
 async fn cancel(state: State, money: MoneyData, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let mut driver = money::driver(&state, &req).await?;
+    let mut driver = tokens::driver(&state, &req).await?;
     if !state.store.balance(&Account::Held(driver.id)).await?.is_zero() {
         return Err(ApiError::conflict("charging", "a charge is in progress; cancel once it has ended"));
     }
@@ -466,7 +471,7 @@ struct Limit {
     security(("bearer" = [])),
 )]
 async fn history(state: State, req: HttpRequest, q: web::Query<Limit>) -> ApiResult<HttpResponse> {
-    let driver = money::driver(&state, &req).await?;
+    let driver = tokens::driver(&state, &req).await?;
     let sessions = state.store.driver_sessions(driver.id, q.limit.unwrap_or(50).clamp(1, 500)).await?;
     let mut charges = Vec::with_capacity(sessions.len());
     for s in sessions {

@@ -17,8 +17,8 @@ use vocab::{SessionId, StationId};
 use super::State;
 use crate::auth::staff;
 use crate::error::{ApiError, ApiResult};
-use crate::money;
 use crate::tenancy::Scope;
+use crate::tokens;
 
 pub fn staff_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/events", staff(web::get().to(ports)));
@@ -107,7 +107,7 @@ async fn ports(state: State, scope: Scope, q: web::Query<Filter>) -> ApiResult<H
     security(("bearer" = [])),
 )]
 async fn charge(state: State, req: HttpRequest, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let driver = money::driver(&state, &req).await?;
+    let driver = tokens::driver(&state, &req).await?;
     let id = SessionId(id.into_inner());
     let mine = state
         .store
