@@ -57,7 +57,13 @@ pub async fn observe(
         Some(Principal::Driver { driver_id }) => format!("driver:{driver_id}"),
         None => "-".to_owned(),
     };
-    tracing::info!(target: "http", %method, %route, status, ms = (elapsed * 1000.0).round() as u64, %user, "request");
+    let ms = (elapsed * 1000.0).round() as u64;
+    // Scrapes and probes come every few seconds: kept out of the INFO log.
+    if matches!(route.as_str(), "/metrics" | "/healthz" | "/readyz") {
+        tracing::debug!(target: "http", %method, %route, status, ms, %user, "request");
+    } else {
+        tracing::info!(target: "http", %method, %route, status, ms, %user, "request");
+    }
     if let Some(m) = metrics {
         m.requests.with_label_values(&[&route, &method, &status.to_string()]).inc();
         m.duration.with_label_values(&[&route, &method]).observe(elapsed);

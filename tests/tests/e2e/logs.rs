@@ -72,5 +72,6 @@ async fn json_logs_have_a_line_per_request_with_the_caller_and_no_secrets() {
     let station = request("/api/v1/stations/{id}");
     assert_eq!((&station["status"], &station["user"]), (&json!(404), &json!("user:1")), "{station}");
     assert!(station["ms"].is_u64(), "{station}");
+    assert_eq!(request("/healthz"), Value::Null, "probes stay out of the INFO log");
     assert!(lines.iter().any(|l| l["message"] == "chargeplane is up"), "{text}");
 }
