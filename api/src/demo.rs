@@ -71,7 +71,11 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, String> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        // Sign-in calls carry no token.
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
         if let Some(body) = body {
             req = req.json(&body);
         }
