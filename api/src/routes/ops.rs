@@ -28,16 +28,18 @@ fn piles_connected(state: &State) -> i64 {
     path = "/healthz",
     tag = "ops",
     responses(
-        (status = 200, description = "`{status, piles_connected, pile_actors, store_queue}`: pile actors include offline piles' kept state", body = Object),
+        (status = 200, description = "`{status, piles_connected, pile_actors, store_queue, pile_listener: {accepts, accept_errors}}`: pile actors include offline piles' kept state until they are passivated", body = Object),
     ),
 )]
 async fn healthz(state: State) -> HttpResponse {
     let stats = state.store.stats();
+    let m = &state.metrics;
     HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "piles_connected": piles_connected(&state),
         "pile_actors": state.registry.piles.len(),
         "store_queue": stats.queued,
+        "pile_listener": { "accepts": m.pile_accepts.get(), "accept_errors": m.pile_accept_errors.get() },
     }))
 }
 

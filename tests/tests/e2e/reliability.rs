@@ -233,7 +233,9 @@ async fn health_counts_connected_piles_as_the_gauge_does_and_readiness_asks_the_
     let pile = login(&server, cfg(id)).await;
     let h: serde_json::Value = health().await.json().await.unwrap();
     assert_eq!((h["piles_connected"].as_i64(), server.metric(connected).await), (Some(1), 1.0), "{h}");
-    assert!(server.metric("chargeplane_pile_accepts_total").await >= 1.0);
+    let accepts = server.metric("chargeplane_pile_accepts_total").await;
+    assert!(accepts >= 1.0);
+    assert_eq!(h["pile_listener"], json!({"accepts": accepts as u64, "accept_errors": 0}), "{h}");
 
     // Gone: the pile's actor stays for its state, but it is not connected.
     drop(pile);
