@@ -36,6 +36,7 @@ pub struct Metrics {
     pub bill_failures: IntCounter,
     pub power_stops: IntCounter,
     pub piles_passivated: IntCounter,
+    pub station_reconciles: IntCounter,
     pub memory_trims: IntCounter,
     pub command_resends: IntCounterVec,
     pub tariff_pushes: IntCounterVec,
@@ -250,6 +251,11 @@ impl Metrics {
                 &r,
                 "chargeplane_piles_passivated_total",
                 "Offline piles whose actors were stopped to give their memory back.",
+            ),
+            station_reconciles: counter(
+                &r,
+                "chargeplane_station_reconciles_total",
+                "Station changes made on another node and taken up here by the periodic reconcile.",
             ),
             memory_trims: counter(
                 &r,

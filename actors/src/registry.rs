@@ -53,6 +53,38 @@ pub async fn pile(platform: &Arc<Platform>, record: PileRecord) -> Result<Addr<P
     Ok(station.send(SpawnPile(record)).await?)
 }
 
+/// A station's offset from UTC, as its pile clocks keep time.
+pub fn offset(record: &store::Station) -> FixedOffset {
+    FixedOffset::east_opt(record.utc_offset_minutes * 60)
+        .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"))
+}
+
+/// Every `every`, each station running here is compared with the store and
+/// takes up what another node changed: with several nodes, an edit is
+/// pushed only to the node that took the request, and this is how the
+/// others learn it. One node never needs it.
+pub async fn reconcile_stations(platform: Arc<Platform>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let running: Vec<(StationId, Addr<Station>)> =
+            platform.registry.stations.iter().map(|e| (*e.key(), e.value().clone())).collect();
+        for (id, station) in running {
+            let read = async {
+                let Some(record) = platform.store.station(id).await? else { return Ok(None) };
+                let tariff = platform.store.tariff(record.tariff_id).await?;
+                Ok::<_, StoreError>(tariff.map(|t| (record, t)))
+            };
+            match read.await {
+                Ok(Some((record, tariff))) => station.do_send(crate::station::Reconcile(record, tariff)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(station = id, error = %e, "could not read a station to reconcile"),
+            }
+        }
+    }
+}
+
 /// The live actor of a station, started with its tariff if it is not running.
 pub async fn station(platform: &Arc<Platform>, id: StationId) -> Result<Addr<Station>, StartError> {
     if let Some(addr) = platform.registry.stations.get(&id).map(|a| a.clone()).filter(|a| a.connected()) {
@@ -61,8 +93,7 @@ pub async fn station(platform: &Arc<Platform>, id: StationId) -> Result<Addr<Sta
     let record = platform.store.station(id).await?.ok_or(StartError::NoStation(id))?;
     let tariff =
         platform.store.tariff(record.tariff_id).await?.ok_or(StartError::NoTariff(record.tariff_id))?;
-    let offset = FixedOffset::east_opt(record.utc_offset_minutes * 60)
-        .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
+    let offset = offset(&record);
     let ctx = Arc::new(StationCtx { record, tariff, offset });
     let entry = platform
         .registry

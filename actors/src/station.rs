@@ -558,6 +558,31 @@ impl Station {
     }
 }
 
+/// The station as the store holds it now, for a node that may have missed
+/// an edit made on another node: whatever differs from what this actor
+/// runs on (tariff, fees, time zone, power) is taken up as if pushed here.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reconcile(pub StationRecord, pub Tariff);
+
+impl Handler<Reconcile> for Station {
+    type Result = ();
+
+    fn handle(&mut self, Reconcile(record, tariff): Reconcile, ctx: &mut Context<Self>) {
+        if record == self.ctx.record && tariff == self.ctx.tariff {
+            return;
+        }
+        tracing::info!(station = record.id, "station changed on another node; taking it up");
+        self.platform.metrics.station_reconciles.inc();
+        let power = record.power.clone();
+        let offset = crate::registry::offset(&record);
+        self.share(StationCtx { record, tariff, offset });
+        if power != self.power {
+            self.handle(SetPower(power), ctx);
+        }
+    }
+}
+
 /// Set or remove the station's power management.
 #[derive(Message)]
 #[rtype(result = "()")]

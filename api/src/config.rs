@@ -135,6 +135,9 @@ pub struct ServeConfig {
     pub pile_node_ttl_ms: u64,
     /// How often a node rewrites the rows of the piles it holds.
     pub pile_node_refresh_ms: u64,
+    /// With several nodes: how often each compares its running stations
+    /// with the store, to take up edits made on another node.
+    pub station_reconcile_ms: u64,
     /// How long a command forwarded to another node may take (a start waits
     /// for the pile's answer).
     pub forward_timeout_ms: u64,
@@ -205,6 +208,7 @@ impl Default for ServeConfig {
             node_id: None,
             pile_node_ttl_ms: 90_000,
             pile_node_refresh_ms: 30_000,
+            station_reconcile_ms: 10_000,
             forward_timeout_ms: a.start_timeout.as_millis() as u64 + 10_000,
         }
     }

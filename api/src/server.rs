@@ -118,6 +118,10 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
         std::time::Duration::from_millis(cfg.settlement_delay_ms),
     ));
 
+    if cfg.advertise_http.is_some() {
+        let every = std::time::Duration::from_millis(cfg.station_reconcile_ms.max(1));
+        actix_rt::spawn(actors::registry::reconcile_stations(platform.clone(), every));
+    }
     let trim_every = std::time::Duration::from_millis(cfg.memory_trim_check_ms.max(1));
     actix_rt::spawn(actors::memory::trim_after_passivations(platform.clone(), trim_every));
 

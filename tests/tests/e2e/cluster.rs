@@ -41,7 +41,7 @@ impl Node {
             "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = 20\nheartbeat_timeout_ms = 5000\n\
              node_id = \"{name}\"\nadvertise_http = \"http://127.0.0.1:{http}\"\n\
-             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\n{extra}"
+             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\nstation_reconcile_ms = 200\n{extra}"
         );
         std::fs::write(&config, toml).unwrap();
         let log = data_dir.join(format!("{name}.log"));
@@ -234,6 +234,41 @@ async fn a_command_sent_to_one_node_reaches_a_pile_on_another() {
 
 /// A node that dies without a word leaves its rows, which lapse after the
 /// TTL; meanwhile commands for its piles answer 503, naming the node.
+/// An edit made on one node reaches the node running the station: a new
+/// tariff set through A is taken up by B, whose pile is sent it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tariff_set_on_one_node_reaches_the_station_running_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let (a, b) = (Node::start(dir.path(), "a").await, Node::start(dir.path(), "b").await);
+    let id = "71000000000004";
+    site(&a, id).await;
+    let _pile = ykc(b.piles, id).await;
+    let view = a.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+    let station = view["station_id"].as_i64().unwrap();
+    let pushed = "chargeplane_tariff_pushes_total{outcome=\"sent\"}";
+    let before = b.metric(pushed).await;
+
+    let tariff = json!({"name": "dearer", "prices": {"flat": {"energy": "2", "service": "0.5"}},
+                        "periods": [{"from": "00:00", "to": "24:00", "period": "flat"}]});
+    let (s, t, _) = a.post("/api/v1/tariffs", tariff).await;
+    assert_eq!(s, 201, "{t}");
+    let (s, v, _) = a
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/stations/{station}/tariff"),
+            Some(json!({"tariff_id": t["id"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let deadline = Instant::now() + WAIT;
+    while b.metric(pushed).await <= before {
+        assert!(Instant::now() < deadline, "B never pushed the new tariff: {}", b.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(b.metric("chargeplane_station_reconciles_total").await >= 1.0);
+}
+
 /// A driver's start names its pile in the body: it is forwarded too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drivers_start_on_one_node_reaches_a_pile_on_another() {
