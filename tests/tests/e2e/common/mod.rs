@@ -29,6 +29,7 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
     ServeConfig {
         data_dir: dir.to_owned(),
         pile_listen: "127.0.0.1:0".parse().unwrap(),
+        ocpp_listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
         http_workers: 1,
         heartbeat_timeout_ms: 5_000,
