@@ -20,6 +20,8 @@ pub struct Server {
     pub admin: String,
     pub base: String,
     pub pile_addr: std::net::SocketAddr,
+    /// Where OCPP charge points connect.
+    pub ocpp_addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -64,6 +66,7 @@ impl Server {
             admin,
             base: format!("http://{}", bg.http_addr),
             pile_addr: bg.pile_addr,
+            ocpp_addr: bg.ocpp_addr,
             bg: Some(bg),
             http: reqwest::Client::new(),
             _dir: dir,
