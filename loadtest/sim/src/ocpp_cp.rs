@@ -183,6 +183,18 @@ impl ChargePoint {
         }
     }
 
+    /// Reads for `wait`, keeping (or answering by itself) what comes.
+    pub async fn listen(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv(left).await {
+                Some(v) => self.keep(v).await,
+                None => return,
+            }
+        }
+    }
+
     /// Answers a call of the central system's with `payload`.
     pub async fn reply(&mut self, call: &IncomingCall, payload: Value) -> Result<(), WsError> {
         self.send_raw(&json!([3, call.id, payload]).to_string()).await

@@ -235,3 +235,75 @@ async fn a_second_connection_of_the_same_charge_point_replaces_the_first() {
     assert_eq!(pile["online"], true, "{pile}");
     assert_eq!(server.metric("chargeplane_piles_connected{protocol=\"ocpp\"}").await, 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_limit_reaches_the_charge_point_as_a_charging_profile() {
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 10_000;
+        c.power_interval_ms = 200;
+    });
+    let id = "CP-POWER-1";
+    let station = station_with_charge_point(&server, id, 1).await;
+    let (s, v) = server
+        .http
+        .put(format!("{}/api/v1/stations/{station}/power", server.base))
+        .bearer_auth(&server.admin)
+        .json(&json!({"transformer": {"capacity_w": "5000", "margin_w": "0"}, "ykc_gun_rated_w": "7000",
+                      "ebike_port_min_w": "120", "ebike_port_max_w": "600"}))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), r))
+        .unwrap();
+    assert_eq!(s, 200, "{:?}", v.text().await);
+    let mut cp = booted(&server, id).await;
+    cp.status(1, "Preparing", "NoError").await.unwrap();
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "plugged").await;
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    cp.answer("RemoteStartTransaction", "Accepted", WAIT).await.expect("RemoteStartTransaction");
+    let tx = cp.start_transaction(1, &session, 0).await.unwrap()["transactionId"].as_i64().unwrap();
+    cp.status(1, "Charging", "NoError").await.unwrap();
+    cp.meter_values(1, Some(tx), 100, 4_000).await.unwrap();
+
+    // The grant (what it draws with room to grow, within the transformer's
+    // 5000 W) comes as the transaction's own profile, in W.
+    for _ in 0..50 {
+        if !cp.accepted.is_empty() {
+            break;
+        }
+        cp.listen(Duration::from_millis(100)).await;
+    }
+    let call = cp.accepted.first().expect("a SetChargingProfile");
+    assert_eq!(call.action, "SetChargingProfile");
+    let p = &call.payload;
+    assert_eq!(p["connectorId"], 1, "{p}");
+    let profile = &p["csChargingProfiles"];
+    assert_eq!(
+        (profile["chargingProfilePurpose"].as_str(), profile["transactionId"].as_i64()),
+        (Some("TxProfile"), Some(tx)),
+        "{p}"
+    );
+    let schedule = &profile["chargingSchedule"];
+    assert_eq!(schedule["chargingRateUnit"], "W", "{p}");
+    let limit = schedule["chargingSchedulePeriod"][0]["limit"].as_f64().unwrap();
+    assert!((4_000.0..=5_000.0).contains(&limit), "{p}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_notification_error_raises_the_matching_alarm() {
+    let server = server();
+    let id = "CP-ALARM-1";
+    station_with_charge_point(&server, id, 1).await;
+    let mut cp = booted(&server, id).await;
+    cp.status(1, "Faulted", "GroundFailure").await.unwrap();
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "fault").await;
+    let alarm = "chargeplane_pile_alarms_total{kind=\"ground_failure\",severity=\"critical\"}";
+    for _ in 0..100 {
+        if server.metric(alarm).await >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.metric(alarm).await, 1.0);
+}
