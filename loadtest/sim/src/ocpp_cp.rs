@@ -95,8 +95,9 @@ impl ChargePoint {
     /// The next message, parsed; `None` when the socket closed or nothing
     /// came within `wait`.
     pub async fn recv(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let msg = tokio::time::timeout(wait, self.ws.next()).await.ok()??;
+            let msg = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??;
             match msg.ok()? {
                 Message::Text(t) => return serde_json::from_str(t.as_str()).ok(),
                 Message::Close(_) => return None,

@@ -307,3 +307,117 @@ async fn a_status_notification_error_raises_the_matching_alarm() {
     }
     assert_eq!(server.metric(alarm).await, 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_command_is_in_flight_at_a_time_and_each_ends_acknowledged_refused_or_given_up() {
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 10_000;
+        c.ocpp_call_timeout_ms = 2_000;
+        c.command_timeout_ms = 8_000;
+    });
+    let id = "CP-CMD-1";
+    station_with_charge_point(&server, id, 2).await;
+    let mut cp = booted(&server, id).await;
+    let url = format!("/api/v1/piles/{id}/commands");
+    let mut ids = Vec::new();
+    for body in [
+        json!({"kind": "reboot", "when_idle": true}),
+        json!({"kind": "work_params", "enabled": false, "max_power_percent": 100}),
+        json!({"kind": "refresh", "port": 2}),
+    ] {
+        let (s, v) = server.post(&url, body).await;
+        assert_eq!(s, 202, "{v}");
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    // A command OCPP cannot say is refused at once.
+    let (s, v) = server.post(&url, json!({"kind": "time_sync"})).await;
+    assert!((400..500).contains(&s), "{s} {v}");
+
+    // Reset first, and nothing else while it is unanswered.
+    let reset = cp.next_call("Reset", WAIT).await.expect("Reset");
+    assert_eq!(reset.payload, json!({"type": "Soft"}));
+    cp.listen(Duration::from_millis(300)).await;
+    assert!(cp.next_call("ChangeAvailability", Duration::ZERO).await.is_none(), "one call in flight");
+    cp.reply(&reset, json!({"status": "Accepted"})).await.unwrap();
+
+    // ChangeAvailability refused by the charge point.
+    let change = cp.next_call("ChangeAvailability", WAIT).await.expect("ChangeAvailability");
+    assert_eq!(change.payload, json!({"connectorId": 0, "type": "Inoperative"}));
+    cp.reply(&change, json!({"status": "Rejected"})).await.unwrap();
+
+    // TriggerMessage never answered: given up after the call timeout.
+    let trigger = cp.next_call("TriggerMessage", WAIT).await.expect("TriggerMessage");
+    assert_eq!(trigger.payload, json!({"requestedMessage": "MeterValues", "connectorId": 2}));
+
+    let server = &server;
+    let outcome = |n: usize, want: &'static str| {
+        let path = format!("/api/v1/piles/{id}/commands/{}", ids[n]);
+        async move { server.until(&path, |v| v["outcome"] == want).await }
+    };
+    outcome(0, "acknowledged").await;
+    let refused = outcome(1, "refused").await;
+    assert_eq!(refused["detail"], "Rejected", "{refused}");
+    let gone = "chargeplane_frame_errors_total{kind=\"call_timeout\",protocol=\"ocpp\"}";
+    for _ in 0..100 {
+        if server.metric(gone).await >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.metric(gone).await, 1.0);
+    outcome(2, "refused").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_closes_only_its_own_link() {
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 10_000;
+        c.ocpp_max_message_bytes = 4096;
+    });
+    let station = station_with_charge_point(&server, "CP-BIG-1", 1).await;
+    let body = json!({"chargePointVendor": "V", "chargePointModel": "M"});
+    let cp2 = json!({"id": "CP-BIG-2", "station_id": station, "protocol": "ocpp", "ports": 1});
+    let (s, p) = server.post("/api/v1/piles", cp2).await;
+    assert_eq!(s, 201, "{p}");
+    let mut big = booted(&server, "CP-BIG-1").await;
+    let mut other = booted(&server, "CP-BIG-2").await;
+    let data = "x".repeat(8192);
+    big.send_raw(&json!([2, "huge", "DataTransfer", {"vendorId": "V", "data": data}]).to_string())
+        .await
+        .unwrap();
+    assert!(big.closed_within(WAIT).await, "closed");
+    let oversized = "chargeplane_frame_errors_total{kind=\"ocpp_oversized\",protocol=\"ocpp\"}";
+    assert_eq!(server.metric(oversized).await, 1.0);
+    assert!(other.call("BootNotification", body).await.is_ok(), "the other charge point is unaffected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_charge_point_is_closed_after_three_heartbeat_intervals_and_an_unponged_one_sooner() {
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 300;
+        c.ocpp_ping_interval_ms = 60_000;
+    });
+    station_with_charge_point(&server, "CP-IDLE-1", 1).await;
+    let mut cp = ChargePoint::connect(server.ocpp_addr, "CP-IDLE-1").await.unwrap();
+    assert_eq!(cp.boot().await.unwrap()["interval"], 1, "whole seconds, at least one");
+    // Reading (so pings are answered), sending nothing.
+    assert!(cp.closed_within(WAIT).await, "closed for silence");
+    let idle = "chargeplane_links_closed_total{protocol=\"ocpp\",reason=\"heartbeat_timeout\"}";
+    assert_eq!(server.metric(idle).await, 1.0);
+
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 60_000;
+        c.ocpp_ping_interval_ms = 100;
+    });
+    station_with_charge_point(&server, "CP-PONG-1", 1).await;
+    let mut cp = ChargePoint::connect(server.ocpp_addr, "CP-PONG-1").await.unwrap();
+    cp.boot().await.unwrap();
+    // Read and so answer pings for a while: still up...
+    cp.listen(Duration::from_millis(500)).await;
+    assert!(cp.call("Heartbeat", json!({})).await.is_ok());
+    // ...then stop reading: no pongs go back, and the socket is closed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(cp.closed_within(WAIT).await, "closed for want of pongs");
+    let pong = "chargeplane_frame_errors_total{kind=\"ocpp_pong_timeout\",protocol=\"ocpp\"}";
+    assert_eq!(server.metric(pong).await, 1.0);
+}
