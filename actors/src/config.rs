@@ -46,6 +46,8 @@ pub struct Config {
     /// its link went, if no charge is open on it and its offline alarm was
     /// raised; they start again from the store when it logs in.
     pub pile_passivate_after: Duration,
+    /// OCPP 1.6J charge points' intervals and limits.
+    pub ocpp: OcppConfig,
     /// Protections sent with every e-bike start.
     pub ebike: EbikeLimits,
     /// How often a station re-shares its power even if nothing changed.
@@ -75,6 +77,7 @@ impl Config {
         match protocol {
             Protocol::Ykc => self.heartbeat_timeout,
             Protocol::Dny => self.dny_heartbeat_timeout,
+            Protocol::Ocpp => self.ocpp.idle_timeout(),
         }
     }
 }
@@ -97,6 +100,7 @@ impl Default for Config {
             reconcile_tolerance: rust_decimal::Decimal::new(5, 2),
             offline_charge_cap: rust_decimal::Decimal::from(50),
             ebike: EbikeLimits::default(),
+            ocpp: OcppConfig::default(),
             power_interval: Duration::from_secs(5),
             power_verify_after: Duration::from_secs(5),
             alarms: AlarmConfig::default(),
@@ -105,6 +109,39 @@ impl Default for Config {
             live_keepalive: Duration::from_secs(15),
             clock: Clock::System,
             directory: None,
+        }
+    }
+}
+
+/// How the platform talks to OCPP charge points.
+#[derive(Clone, Debug)]
+pub struct OcppConfig {
+    /// The heartbeat interval a charge point is given at boot.
+    pub heartbeat_interval: Duration,
+    /// A command of the platform's unanswered this long is given up, and
+    /// the next one queued for the charge point goes out.
+    pub call_timeout: Duration,
+    /// How often the WebSocket is pinged; a link whose pong does not come
+    /// back by the next ping is closed.
+    pub ping_interval: Duration,
+    /// The largest message taken, bytes; a larger one closes the link.
+    pub max_message: usize,
+}
+
+impl OcppConfig {
+    /// A charge point silent for three heartbeat intervals is gone.
+    pub fn idle_timeout(&self) -> Duration {
+        self.heartbeat_interval * 3
+    }
+}
+
+impl Default for OcppConfig {
+    fn default() -> Self {
+        OcppConfig {
+            heartbeat_interval: Duration::from_secs(300),
+            call_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(60),
+            max_message: 64 * 1024,
         }
     }
 }

@@ -85,6 +85,8 @@ where
         Protocol::Dny => {
             Link::<Dny>::start(platform, read, write, peer);
         }
+        // OCPP charge points connect to their own WebSocket listener.
+        Protocol::Ocpp => {}
     }
 }
 

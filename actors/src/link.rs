@@ -66,6 +66,23 @@ impl<A: Adapter> Link<A> {
         R: AsyncRead + Unpin + 'static,
         W: AsyncWrite + Unpin + 'static,
     {
+        let adapter = A::new(platform.config.clock);
+        Self::start_with(platform, adapter, read, write, peer)
+    }
+
+    /// Starts a link with an adapter that knows something already (OCPP:
+    /// the charge point's id, from the URL).
+    pub fn start_with<R, W>(
+        platform: Arc<Platform>,
+        adapter: A,
+        read: R,
+        write: W,
+        peer: String,
+    ) -> Addr<Self>
+    where
+        R: AsyncRead + Unpin + 'static,
+        W: AsyncWrite + Unpin + 'static,
+    {
         Link::create(move |ctx| {
             // Frames are at most a few hundred bytes: a small read buffer
             // keeps an idle link's memory low (8 KiB is the default).
@@ -73,7 +90,7 @@ impl<A: Adapter> Link<A> {
             let now = Instant::now();
             Link {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                adapter: A::new(platform.config.clock),
+                adapter,
                 platform,
                 out: FramedWrite::new(Box::new(write) as Writer, A::codec(), ctx),
                 peer,
@@ -173,13 +190,32 @@ impl<A: Adapter> Link<A> {
     }
 
     fn command(&mut self, cmd: PileCommand, ctx: &mut Context<Self>) {
-        let mut frames = Vec::new();
-        self.adapter.outbound(cmd, &mut frames);
-        for frame in frames {
+        let mut out = Out::default();
+        self.adapter.outbound(cmd, &mut out);
+        self.dispatch(out, ctx);
+    }
+
+    /// Sends frames (paced where the protocol asks) and hands events to the
+    /// pile actor.
+    fn dispatch(&mut self, mut out: Out<A::Frame>, ctx: &mut Context<Self>) {
+        for event in out.events.drain(..) {
+            match (event, &self.state) {
+                (PileEvent::Login(info, reply), State::Connected) => self.login(info, reply, ctx),
+                (PileEvent::Login(..), _) => tracing::debug!(who = %self.who(), "repeated login ignored"),
+                (event, State::Attached { addr, .. }) => {
+                    addr.do_send(pile::Event(event, self.platform.metrics.queued(Mailbox::Pile)))
+                }
+                _ => self.fault("before_login"),
+            }
+        }
+        for frame in out.replies {
             match A::awaits_answer(&frame) {
                 Some(key) => {
                     let gap = self.platform.config.dny_command_gap;
-                    self.pacer.get_or_insert_with(|| Box::new(Pacer::new(gap))).push(key, frame, false);
+                    let pacer = self.pacer.get_or_insert_with(|| {
+                        Box::new(if A::ONE_IN_FLIGHT { Pacer::one_in_flight() } else { Pacer::new(gap) })
+                    });
+                    pacer.push(key, frame, false);
                     self.send_paced(ctx);
                 }
                 None => self.write(frame),
@@ -196,7 +232,12 @@ impl<A: Adapter> Link<A> {
         loop {
             match pacer.next(Instant::now()) {
                 Ok(q) => {
-                    if !q.resend {
+                    if A::ONE_IN_FLIGHT {
+                        let key = q.key;
+                        ctx.run_later(self.platform.config.ocpp.call_timeout, move |link, ctx| {
+                            link.give_up(key, ctx)
+                        });
+                    } else if !q.resend {
                         let (key, frame) = (q.key, q.frame.clone());
                         ctx.run_later(self.platform.config.dny_resend_after, move |link, ctx| {
                             link.resend(key, frame, ctx)
@@ -215,6 +256,24 @@ impl<A: Adapter> Link<A> {
                     return;
                 }
             }
+        }
+    }
+
+    /// A command still unanswered after the protocol's wait is given up
+    /// (OCPP), and the next queued one goes out.
+    fn give_up(&mut self, key: u32, ctx: &mut Context<Self>) {
+        let Some(pacer) = &mut self.pacer else { return };
+        if pacer.take_unanswered(key) {
+            tracing::info!(who = %self.who(), "command unanswered in time; giving it up");
+            self.platform
+                .metrics
+                .frame_errors
+                .with_label_values(&[A::PROTOCOL.as_str(), "call_timeout"])
+                .inc();
+            let mut out = Out::default();
+            self.adapter.timed_out(key, &mut out);
+            self.dispatch(out, ctx);
+            self.send_paced(ctx);
         }
     }
 
@@ -276,6 +335,9 @@ impl<A: Adapter> Actor for Link<A> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        let mut out = Out::default();
+        self.adapter.opened(&mut out);
+        self.dispatch(out, ctx);
         let cfg = &self.platform.config;
         let tick = (cfg.heartbeat_timeout(A::PROTOCOL) / 3)
             .min(cfg.login_timeout / 3)
@@ -315,8 +377,10 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
         if let Some(kind) = A::item_type(&item) {
             self.platform.metrics.frame_in(A::PROTOCOL, kind);
         }
+        let mut answered = false;
         if let (Some(pacer), Some(key)) = (&mut self.pacer, A::answers(&item)) {
             pacer.answered(key);
+            answered = A::ONE_IN_FLIGHT;
         }
         // Not kept between items: a 10-port heartbeat's events would keep
         // ~2.5 KB per idle link, and freed ones still count in the RSS.
@@ -356,6 +420,9 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
         }
         for frame in out.replies.drain(..) {
             self.write(frame);
+        }
+        if answered {
+            self.send_paced(ctx);
         }
     }
 

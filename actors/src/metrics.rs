@@ -23,8 +23,8 @@ pub struct Metrics {
     frames_in: IntCounterVec,
     frames_out: IntCounterVec,
     /// One cache per protocol, indexed by `Protocol as usize`.
-    frames_in_cache: [FrameCache; 2],
-    frames_out_cache: [FrameCache; 2],
+    frames_in_cache: [FrameCache; 3],
+    frames_out_cache: [FrameCache; 3],
     pub frame_errors: IntCounterVec,
     pub links_closed: IntCounterVec,
     pub sessions_started: IntCounter,
@@ -398,7 +398,7 @@ impl Metrics {
     /// The labelled series dashboards and alert rules read exist, at zero,
     /// from the first scrape, so panels and rates work before any event.
     fn zeros(&self) {
-        for protocol in [Protocol::Ykc, Protocol::Dny].map(Protocol::as_str) {
+        for protocol in [Protocol::Ykc, Protocol::Dny, Protocol::Ocpp].map(Protocol::as_str) {
             self.piles_connected.with_label_values(&[protocol]);
             self.logins.with_label_values(&[protocol, "accepted"]);
         }

@@ -20,6 +20,8 @@ pub struct Pacer<F> {
     unanswered: Vec<u32>,
     /// When the last command went out.
     last: Option<Instant>,
+    /// The next command waits until the last is answered or given up.
+    one_in_flight: bool,
 }
 
 pub struct Queued<F> {
@@ -31,7 +33,13 @@ pub struct Queued<F> {
 
 impl<F> Pacer<F> {
     pub fn new(gap: Duration) -> Self {
-        Pacer { gap, queue: VecDeque::new(), unanswered: Vec::new(), last: None }
+        Pacer { gap, queue: VecDeque::new(), unanswered: Vec::new(), last: None, one_in_flight: false }
+    }
+
+    /// A queue that lets one command out at a time, each only once the one
+    /// before it was answered or given up (`take_unanswered`): OCPP-J's rule.
+    pub fn one_in_flight() -> Self {
+        Pacer { one_in_flight: true, ..Pacer::new(Duration::ZERO) }
     }
 
     pub fn push(&mut self, key: u32, frame: F, resend: bool) {
@@ -41,7 +49,7 @@ impl<F> Pacer<F> {
     /// The next command, if its turn has come; otherwise how long until it
     /// does (`Err(None)`: nothing waits).
     pub fn next(&mut self, now: Instant) -> Result<Queued<F>, Option<Duration>> {
-        if self.queue.is_empty() {
+        if self.queue.is_empty() || (self.one_in_flight && !self.unanswered.is_empty()) {
             return Err(None);
         }
         let wait = self.last.map_or(Duration::ZERO, |t| (t + self.gap).saturating_duration_since(now));
@@ -86,6 +94,22 @@ mod tests {
         assert_eq!(p.next(t0 + Duration::from_millis(200)).err(), Some(Some(Duration::from_millis(300))));
         assert_eq!(p.next(t0 + gap).ok().map(|q| q.frame), Some("b"));
         assert!(matches!(p.next(t0 + gap * 3), Err(None)));
+    }
+
+    #[test]
+    fn one_in_flight_holds_the_next_until_the_last_is_answered_or_given_up() {
+        let mut p = Pacer::one_in_flight();
+        let t0 = Instant::now();
+        for key in [1, 2, 3] {
+            p.push(key, key, false);
+        }
+        assert_eq!(p.next(t0).ok().map(|q| q.frame), Some(1));
+        assert!(matches!(p.next(t0), Err(None)), "1 is in flight");
+        p.answered(1);
+        assert_eq!(p.next(t0).ok().map(|q| q.frame), Some(2));
+        assert!(matches!(p.next(t0), Err(None)), "2 is in flight");
+        assert!(p.take_unanswered(2), "2 timed out");
+        assert_eq!(p.next(t0).ok().map(|q| q.frame), Some(3));
     }
 
     #[test]

@@ -140,6 +140,10 @@ impl Station {
             (measured > Decimal::ZERO).then(|| measured * Decimal::new(12, 1) + Decimal::from(50));
         let (min_w, max_w, requested_w) = match protocol {
             Protocol::Ykc => (power.ykc_gun_rated_w * Decimal::new(3, 1), power.ykc_gun_rated_w, requested_w),
+            // Charging profiles turn an OCPP charge point down like a YKC pile.
+            Protocol::Ocpp => {
+                (power.ykc_gun_rated_w * Decimal::new(3, 1), power.ykc_gun_rated_w, requested_w)
+            }
             // An e-bike charger cannot be turned down (AP3000 V8.6 has no
             // such command): it needs what it draws, assumed to be
             // `ebike_port_min_w` until measured. A station over its limit
@@ -218,7 +222,7 @@ impl Station {
                 continue;
             };
             let rated_w = match live.protocol {
-                Protocol::Ykc => power.ykc_gun_rated_w,
+                Protocol::Ykc | Protocol::Ocpp => power.ykc_gun_rated_w,
                 Protocol::Dny => power.ebike_port_max_w,
             };
             self.platform.metrics.power_commands.inc();

@@ -106,6 +106,9 @@ struct ServeArgs {
     /// Address piles connect to [default: 0.0.0.0:8767].
     #[arg(long)]
     pile_listen: Option<SocketAddr>,
+    /// Address OCPP 1.6J charge points connect to [default: 0.0.0.0:8768].
+    #[arg(long)]
+    ocpp_listen: Option<SocketAddr>,
     /// Address of the HTTP API [default: 0.0.0.0:8080].
     #[arg(long)]
     http_listen: Option<SocketAddr>,
@@ -161,6 +164,9 @@ pub fn main() -> ExitCode {
     };
     if let Some(v) = args.pile_listen {
         cfg.pile_listen = v;
+    }
+    if let Some(v) = args.ocpp_listen {
+        cfg.ocpp_listen = v;
     }
     if let Some(v) = args.http_listen {
         cfg.http_listen = v;

@@ -24,6 +24,19 @@ pub struct ServeConfig {
     /// it at `net.core.somaxconn`.
     pub pile_backlog: u32,
     pub http_listen: SocketAddr,
+    /// Where OCPP 1.6J charge points open their WebSocket
+    /// (`ws://HOST:PORT/ocpp/{chargePointId}`).
+    pub ocpp_listen: SocketAddr,
+    /// The heartbeat interval OCPP charge points are given at boot; one
+    /// silent for three of them is closed.
+    pub ocpp_heartbeat_interval_ms: u64,
+    /// A command to an OCPP charge point unanswered this long is given up
+    /// (one is in flight at a time; the rest wait).
+    pub ocpp_call_timeout_ms: u64,
+    /// How often OCPP WebSockets are pinged; no pong by the next ping closes one.
+    pub ocpp_ping_interval_ms: u64,
+    /// The largest OCPP message taken, bytes; a larger one closes the link.
+    pub ocpp_max_message_bytes: usize,
     /// HTTP worker threads; 0 means one per core.
     pub http_workers: usize,
     /// Register unknown piles into this station at login instead of refusing them.
@@ -152,6 +165,11 @@ impl Default for ServeConfig {
             pile_listen: "0.0.0.0:8767".parse().expect("address"),
             pile_backlog: 4096,
             http_listen: "0.0.0.0:8080".parse().expect("address"),
+            ocpp_listen: "0.0.0.0:8768".parse().expect("address"),
+            ocpp_heartbeat_interval_ms: a.ocpp.heartbeat_interval.as_millis() as u64,
+            ocpp_call_timeout_ms: a.ocpp.call_timeout.as_millis() as u64,
+            ocpp_ping_interval_ms: a.ocpp.ping_interval.as_millis() as u64,
+            ocpp_max_message_bytes: a.ocpp.max_message,
             http_workers: 0,
             auto_register_station: None,
             concurrent_logins: a.concurrent_logins,
@@ -243,6 +261,12 @@ impl ServeConfig {
                 pile_overload_w: self.ebike_pile_overload_w.into(),
                 full_power_w: self.ebike_full_power_w.into(),
                 full_hold_s: self.ebike_full_hold_s,
+            },
+            ocpp: actors::config::OcppConfig {
+                heartbeat_interval: ms(self.ocpp_heartbeat_interval_ms.max(1)),
+                call_timeout: ms(self.ocpp_call_timeout_ms.max(1)),
+                ping_interval: ms(self.ocpp_ping_interval_ms.max(1)),
+                max_message: self.ocpp_max_message_bytes.max(1024),
             },
             power_interval: ms(self.power_interval_ms.max(1)),
             power_verify_after: ms(self.power_verify_after_ms),

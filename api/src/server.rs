@@ -18,9 +18,12 @@ use crate::{routes, ServeConfig};
 pub struct Running {
     pub pile_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// Where OCPP charge points connect.
+    pub ocpp_addr: SocketAddr,
     pub platform: Arc<Platform>,
     http: actix_web::dev::ServerHandle,
     gateway: tokio::task::JoinHandle<()>,
+    ocpp: tokio::task::JoinHandle<()>,
     settlement: tokio::task::JoinHandle<()>,
     /// The data directory's lock, released when the server is dropped.
     _lock: Option<std::fs::File>,
@@ -32,6 +35,7 @@ impl Running {
     /// connections closed so piles reconnect (to another node, if any).
     pub async fn stop(self) {
         self.gateway.abort();
+        self.ocpp.abort();
         self.settlement.abort();
         self.http.stop(true).await;
         let registry = &self.platform.registry;
@@ -111,6 +115,14 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     }
     let pile_addr = piles.local_addr()?;
     let gateway = actix_rt::spawn(gateway::serve(piles, platform.clone()));
+    let ocpp_listener = actors::listener::bind(cfg.ocpp_listen, cfg.pile_backlog).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen for OCPP charge points on {}: {e}", cfg.ocpp_listen),
+        )
+    })?;
+    let ocpp_addr = ocpp_listener.local_addr()?;
+    let ocpp = actix_rt::spawn(actors::ocpp_listener::serve(ocpp_listener, platform.clone()));
     let settlement = actix_rt::spawn(crate::settle::daily(
         platform.clone(),
         cfg.settlement_utc_offset_minutes,
@@ -157,8 +169,18 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let server = http.listen(http_listener)?.run();
     let handle = server.handle();
     actix_rt::spawn(server);
-    tracing::info!(%pile_addr, %http_addr, data = %cfg.data_dir.display(), "chargeplane is up");
-    Ok(Running { pile_addr, http_addr, platform, http: handle, gateway, settlement, _lock: lock })
+    tracing::info!(%pile_addr, %ocpp_addr, %http_addr, data = %cfg.data_dir.display(), "chargeplane is up");
+    Ok(Running {
+        pile_addr,
+        http_addr,
+        ocpp_addr,
+        platform,
+        http: handle,
+        gateway,
+        ocpp,
+        settlement,
+        _lock: lock,
+    })
 }
 
 /// Where ports' QR codes send phones: the configured URL, or the HTTP
@@ -201,6 +223,7 @@ fn unreachable_from_a_phone(url: &str) -> bool {
 pub struct Background {
     pub pile_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    pub ocpp_addr: SocketAddr,
     pub platform: Arc<Platform>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -217,6 +240,7 @@ impl Background {
                         let _ = ready_tx.send(Ok((
                             running.pile_addr,
                             running.http_addr,
+                            running.ocpp_addr,
                             running.platform.clone(),
                         )));
                         let _ = stop_rx.await;
@@ -228,8 +252,16 @@ impl Background {
                 }
             });
         });
-        let (pile_addr, http_addr, platform) = ready_rx.recv().map_err(std::io::Error::other)??;
-        Ok(Background { pile_addr, http_addr, platform, stop: Some(stop_tx), thread: Some(thread) })
+        let (pile_addr, http_addr, ocpp_addr, platform) =
+            ready_rx.recv().map_err(std::io::Error::other)??;
+        Ok(Background {
+            pile_addr,
+            http_addr,
+            ocpp_addr,
+            platform,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
     }
 
     /// Stops the server and waits for its thread.

@@ -333,6 +333,7 @@ impl InProcess {
         let _ = std::fs::remove_dir_all(&data_dir);
         cfg.data_dir = data_dir.clone();
         cfg.pile_listen = "127.0.0.1:0".parse().expect("address");
+        cfg.ocpp_listen = "127.0.0.1:0".parse().expect("address");
         cfg.http_listen = "127.0.0.1:0".parse().expect("address");
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new().name("chargeplane".into()).spawn(move || {

@@ -8,4 +8,4 @@
 //! (`Dialer`), so the load test can connect them to an in-process gateway
 //! over in-memory streams.
 
-pub use sim::{ap3000_wire, ebike_pile, ykc_pile, ykc_wire, BoxIo, Dial, Dialer, Io};
+pub use sim::{ap3000_wire, ebike_pile, ocpp_cp, ykc_pile, ykc_wire, BoxIo, Dial, Dialer, Io};

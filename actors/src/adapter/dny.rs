@@ -261,7 +261,8 @@ impl Adapter for Dny {
         }
     }
 
-    fn outbound(&mut self, command: PileCommand, out: &mut Vec<Frame>) {
+    fn outbound(&mut self, command: PileCommand, out: &mut Out<Frame>) {
+        let out = &mut out.replies;
         out.extend(self.command(command));
     }
 
@@ -498,8 +499,9 @@ mod tests {
     }
 
     fn send(a: &mut Dny, command: PileCommand) -> Down {
-        let mut out = Vec::new();
+        let mut out = Out::default();
         a.outbound(command, &mut out);
+        let out = out.replies;
         let [frame] = &out[..] else { panic!("expected one frame, got {out:?}") };
         Down::decode(frame).unwrap()
     }
@@ -604,8 +606,9 @@ mod tests {
         for accepted in [true, false] {
             let ack =
                 PileCommand::AckRecord { port: r.port, session: r.session.clone(), accepted, reply: *reply };
-            let mut frames = Vec::new();
-            a.outbound(ack, &mut frames);
+            let mut out = Out::default();
+            a.outbound(ack, &mut out);
+            let frames = out.replies;
             assert_eq!((frames[0].cmd, frames[0].msg, &frames[0].data[..]), (0x03, 0x33, &[0u8][..]));
         }
         // The session id goes back to the same bytes.

@@ -15,6 +15,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use vocab::{PileId, PortNo, PortStatus, Protocol, SessionId, Severity};
 
 pub mod dny;
+pub mod ocpp;
 pub mod ykc;
 
 /// Names the request a deferred reply answers (protocols echo the request's
@@ -365,6 +366,7 @@ pub fn check_maintenance(protocol: Protocol, m: &Maintenance) -> Result<(), Stri
     match protocol {
         Protocol::Ykc => ykc::check_maintenance(m),
         Protocol::Dny => dny::check_maintenance(m),
+        Protocol::Ocpp => ocpp::check_maintenance(m),
     }
 }
 
@@ -413,8 +415,22 @@ pub trait Adapter: Sized + Unpin + 'static {
     /// Turns one decoded item into events and immediate replies.
     fn inbound(&mut self, item: Self::DecodeItem, out: &mut Out<Self::Frame>) -> Inbound;
 
-    /// The frames carrying a command; none if the protocol cannot say it.
-    fn outbound(&mut self, command: PileCommand, out: &mut Vec<Self::Frame>);
+    /// The frames carrying a command (none if the protocol cannot say
+    /// it), and events the command settles at once (OCPP: the answer to a
+    /// charge point's StartTransaction also tells the session it started).
+    fn outbound(&mut self, command: PileCommand, out: &mut Out<Self::Frame>);
+
+    /// What a protocol does as soon as a connection opens, before anything
+    /// is read: OCPP names the charge point in the URL, so it logs in here.
+    fn opened(&mut self, _out: &mut Out<Self::Frame>) {}
+
+    /// Whether the platform keeps at most one command of its own in flight,
+    /// the next waiting until it is answered or times out (OCPP-J §4.1.1),
+    /// rather than spacing them and resending once (AP3000).
+    const ONE_IN_FLIGHT: bool = false;
+
+    /// A command awaiting an answer (`awaits_answer`) got none in time.
+    fn timed_out(&mut self, _key: u32, _out: &mut Out<Self::Frame>) {}
 
     /// For a command the platform starts that the protocol wants spaced
     /// and resent if unanswered (`crate::pacing`), the key its answer will
@@ -448,5 +464,6 @@ pub fn session_id(
     match protocol {
         Protocol::Ykc => ykc::session_id(pile, port, local),
         Protocol::Dny => dny::session_id(),
+        Protocol::Ocpp => ocpp::session_id(),
     }
 }

@@ -274,7 +274,8 @@ impl Adapter for Ykc {
         }
     }
 
-    fn outbound(&mut self, command: PileCommand, out: &mut Vec<Frame>) {
+    fn outbound(&mut self, command: PileCommand, out: &mut Out<Frame>) {
+        let out = &mut out.replies;
         out.extend(self.command(command));
     }
 

@@ -1,7 +1,7 @@
 //! chargeplane pile protocols: how each kind of pile talks on the wire.
 //!
-//! One codec per protocol, `ykc` (YKC v1.5/v1.6, car piles) and `dny`
-//! (AP3000, e-bike piles): a frame codec that cuts a TCP stream into checked
+//! One codec per protocol, `ykc` (YKC v1.5/v1.6, car piles), `dny`
+//! (AP3000, e-bike piles) and `ocpp` (OCPP 1.6J charge points): a frame codec that cuts a TCP stream into checked
 //! frames, and typed messages that turn a frame's body into a struct and
 //! back. It exists so a protocol can be read, tested and fuzzed on its own,
 //! and so a new protocol is a new module here plus an adapter in `actors`.
@@ -12,4 +12,5 @@
 
 pub mod body;
 pub mod dny;
+pub mod ocpp;
 pub mod ykc;

@@ -87,6 +87,8 @@ pub enum Protocol {
     Ykc,
     /// "DNY"-style multi-port e-bike piles.
     Dny,
+    /// OCPP 1.6J charge points, over WebSocket.
+    Ocpp,
 }
 
 impl Protocol {
@@ -94,6 +96,7 @@ impl Protocol {
         match self {
             Protocol::Ykc => "ykc",
             Protocol::Dny => "dny",
+            Protocol::Ocpp => "ocpp",
         }
     }
 
@@ -101,6 +104,7 @@ impl Protocol {
         match s {
             "ykc" => Some(Protocol::Ykc),
             "dny" => Some(Protocol::Dny),
+            "ocpp" => Some(Protocol::Ocpp),
             _ => None,
         }
     }

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 
 pub mod ap3000_wire;
 pub mod ebike_pile;
+pub mod ocpp_cp;
 pub mod ykc_pile;
 pub mod ykc_wire;
 

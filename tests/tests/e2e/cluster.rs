@@ -38,7 +38,7 @@ impl Node {
         let (piles, http) = (free_port(), free_port());
         let config = data_dir.join(format!("{name}.toml"));
         let toml = format!(
-            "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
+            "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nocpp_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = 20\nheartbeat_timeout_ms = 5000\n\
              node_id = \"{name}\"\nadvertise_http = \"http://127.0.0.1:{http}\"\n\
              pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\nstation_reconcile_ms = 200\n{extra}"

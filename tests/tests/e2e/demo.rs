@@ -12,7 +12,14 @@ use crate::common::{self, free_port, BIN};
 async fn the_demo_charges_and_bills_within_a_minute_and_cleans_up() {
     let (piles, http) = (free_port(), free_port());
     let mut child = Command::new(BIN)
-        .args(["serve", "--demo", "--pile-listen", &format!("127.0.0.1:{piles}")])
+        .args([
+            "serve",
+            "--demo",
+            "--pile-listen",
+            &format!("127.0.0.1:{piles}"),
+            "--ocpp-listen",
+            "127.0.0.1:0",
+        ])
         .args(["--http-listen", &format!("127.0.0.1:{http}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

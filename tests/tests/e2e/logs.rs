@@ -26,7 +26,14 @@ async fn json_logs_have_a_line_per_request_with_the_caller_and_no_secrets() {
     let mut child = Command::new(BIN)
         .args(["serve", "--log-format", "json", "--data-dir"])
         .arg(&data)
-        .args(["--pile-listen", &format!("127.0.0.1:{piles}"), "--http-listen", &format!("127.0.0.1:{http}")])
+        .args([
+            "--ocpp-listen",
+            "127.0.0.1:0",
+            "--pile-listen",
+            &format!("127.0.0.1:{piles}"),
+            "--http-listen",
+            &format!("127.0.0.1:{http}"),
+        ])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -47,7 +54,14 @@ async fn json_logs_have_a_line_per_request_with_the_caller_and_no_secrets() {
     let clash = Command::new(BIN)
         .args(["serve", "--data-dir"])
         .arg(dir.path().join("other"))
-        .args(["--pile-listen", "127.0.0.1:0", "--http-listen", &format!("127.0.0.1:{http}")])
+        .args([
+            "--ocpp-listen",
+            "127.0.0.1:0",
+            "--pile-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            &format!("127.0.0.1:{http}"),
+        ])
         .output()
         .unwrap();
     assert!(!clash.status.success());

@@ -16,6 +16,7 @@ mod live;
 mod logs;
 mod maintenance;
 mod money;
+mod ocpp;
 mod openapi;
 mod package;
 mod payments;

@@ -23,7 +23,17 @@ fn the_readme_walkthrough_runs_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let (piles, http) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
     let mut server = Command::new(BIN)
-        .args(["serve", "--data-dir", "data", "--pile-listen", &piles, "--http-listen", &http])
+        .args([
+            "serve",
+            "--data-dir",
+            "data",
+            "--pile-listen",
+            &piles,
+            "--ocpp-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            &http,
+        ])
         .current_dir(dir.path())
         .stderr(Stdio::null())
         .spawn()

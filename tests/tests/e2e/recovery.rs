@@ -34,7 +34,7 @@ impl Server {
         let (piles, http) = (free_port(), free_port());
         let path = dir.join("chargeplane.toml");
         let toml = format!(
-            "data_dir = {dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
+            "data_dir = {dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nocpp_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = {sample_flush_ms}\ndny_command_gap_ms = 20\n"
         );
         std::fs::write(&path, toml).unwrap();

@@ -20,6 +20,8 @@ pub struct Server {
     pub admin: String,
     pub base: String,
     pub pile_addr: std::net::SocketAddr,
+    /// Where OCPP charge points connect.
+    pub ocpp_addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -29,6 +31,7 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
     ServeConfig {
         data_dir: dir.to_owned(),
         pile_listen: "127.0.0.1:0".parse().unwrap(),
+        ocpp_listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
         http_workers: 1,
         heartbeat_timeout_ms: 5_000,
@@ -63,6 +66,7 @@ impl Server {
             admin,
             base: format!("http://{}", bg.http_addr),
             pile_addr: bg.pile_addr,
+            ocpp_addr: bg.ocpp_addr,
             bg: Some(bg),
             http: reqwest::Client::new(),
             _dir: dir,

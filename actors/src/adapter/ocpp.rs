@@ -1,0 +1,774 @@
+//! The OCPP 1.6J adapter: a charge point's RPC calls in, protocol-neutral
+//! events out, and the platform's commands back as calls.
+//!
+//! Connectors are ports; connector 0 is the charge point itself. The charge
+//! point is named by its URL, so it logs in as the connection opens;
+//! BootNotification is then answered Accepted with the heartbeat interval.
+//! The platform's session id is an integer, the transactionId a charge
+//! point carries; a remote start tells the charge point that id as the
+//! idTag, so its StartTransaction is matched to the session waiting for it.
+//! Calls from the charge point that need the actors (Authorize,
+//! StartTransaction, StopTransaction) are answered when their command comes
+//! back, naming the call by a `ReplyTo`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::FixedOffset;
+use domain::session::StopReason;
+use proto::ocpp::messages::*;
+use proto::ocpp::{self, decode, ErrorCode, Frame, Malformed, PipeCodec};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use vocab::{Clock, PileId, PortNo, PortStatus, Protocol, SessionId, Severity};
+
+use super::{
+    Adapter, CardRefusal, FinalRecord, Inbound, LoginInfo, Maintenance, Order, Out, PileCommand, PileEvent,
+    PortReport, Reading, ReplyTo,
+};
+
+/// A command of the platform's, sent and not yet answered.
+#[derive(Debug)]
+enum Call {
+    RemoteStart { port: PortNo, session: SessionId },
+    RemoteStop { port: PortNo },
+    Maintain(&'static str),
+    Profile,
+}
+
+/// A call of the charge point's waiting on the actors.
+#[derive(Debug)]
+enum Ask {
+    Authorize,
+    Start { meter_start: i64 },
+    Stop { tx: i32 },
+}
+
+pub struct Ocpp {
+    id: Option<PileId>,
+    clock: Clock,
+    heartbeat_s: u32,
+    accepted: bool,
+    next_call: u32,
+    calls: Vec<(u32, Call)>,
+    next_ask: u32,
+    /// By `ReplyTo`: the call's message id and what it asked.
+    asks: Vec<(u32, String, Ask)>,
+    /// Remote starts accepted by the platform, waiting on StartTransaction.
+    starting: Vec<(PortNo, SessionId)>,
+    /// Each connector's last reported state.
+    status: HashMap<u8, PortStatus>,
+}
+
+/// A running transaction: where it runs and its meter at the start.
+#[derive(Clone, Copy, Debug)]
+struct Tx {
+    port: PortNo,
+    meter_start_wh: i64,
+    /// The last energy register reading, Wh.
+    last_wh: i64,
+}
+
+/// Running transactions by id, across links: a charge point that
+/// reconnects goes on with its transaction on a new link. Lost on restart
+/// (see README: the meter start is then read from the stop's data).
+fn transactions() -> &'static Mutex<HashMap<i32, Tx>> {
+    static TXS: OnceLock<Mutex<HashMap<i32, Tx>>> = OnceLock::new();
+    TXS.get_or_init(Default::default)
+}
+
+fn tx_get(id: i32) -> Option<Tx> {
+    transactions().lock().ok()?.get(&id).copied()
+}
+
+fn tx_update(id: i32, f: impl FnOnce(&mut Option<Tx>)) {
+    if let Ok(mut map) = transactions().lock() {
+        let mut entry = map.remove(&id);
+        f(&mut entry);
+        if let Some(tx) = entry {
+            map.insert(id, tx);
+        }
+    }
+}
+
+impl Ocpp {
+    /// The adapter of charge point `id`'s connection.
+    pub fn charge_point(id: PileId, clock: Clock, cfg: &crate::config::OcppConfig) -> Self {
+        let mut a = Ocpp::new(clock);
+        a.id = Some(id);
+        a.heartbeat_s = cfg.heartbeat_interval.as_secs().clamp(1, u32::MAX as u64) as u32;
+        a
+    }
+
+    fn call<T: Request>(&mut self, payload: &T, call: Call, out: &mut Out<Frame>) {
+        self.next_call = self.next_call.wrapping_add(1).max(1);
+        let key = self.next_call;
+        self.calls.push((key, call));
+        out.replies.push(Frame::call(key.to_string(), T::ACTION, payload));
+    }
+
+    fn ask(&mut self, id: String, ask: Ask) -> ReplyTo {
+        // 0 names the login, which no call waits on.
+        self.next_ask = self.next_ask.wrapping_add(1).max(1);
+        self.asks.push((self.next_ask, id, ask));
+        ReplyTo(self.next_ask)
+    }
+
+    fn take_ask(&mut self, reply: ReplyTo) -> Option<(String, Ask)> {
+        let at = self.asks.iter().position(|(k, ..)| *k == reply.0)?;
+        let (_, id, ask) = self.asks.swap_remove(at);
+        Some((id, ask))
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// One call of the charge point's.
+    fn on_call(&mut self, id: String, action: &str, payload: Value, out: &mut Out<Frame>) -> Inbound {
+        macro_rules! read {
+            ($t:ty) => {
+                match decode::<$t>(&payload) {
+                    Ok(v) => v,
+                    Err(unfit) => {
+                        out.replies.push(Frame::error(id, unfit.code, unfit.description));
+                        return Inbound::Fault(unfit.code.label());
+                    }
+                }
+            };
+        }
+        match action {
+            "BootNotification" => {
+                let _boot = read!(BootNotificationReq);
+                let status =
+                    if self.accepted { RegistrationStatus::Accepted } else { RegistrationStatus::Rejected };
+                let conf =
+                    BootNotificationConf { status, current_time: self.now(), interval: self.heartbeat_s };
+                out.replies.push(Frame::result(id, &conf));
+            }
+            "Heartbeat" => {
+                let _ = read!(HeartbeatReq);
+                out.replies.push(Frame::result(id, &HeartbeatConf { current_time: self.now() }));
+            }
+            "StatusNotification" => {
+                let m = read!(StatusNotificationReq);
+                self.status_notification(m, out);
+                out.replies.push(Frame::result(id, &Empty {}));
+            }
+            "Authorize" => {
+                let m = read!(AuthorizeReq);
+                // The idTag of a remote start is its session: already paid for.
+                if self.starting.iter().any(|(_, s)| s.as_str() == m.id_tag.as_str()) {
+                    let conf =
+                        AuthorizeConf { id_tag_info: IdTagInfo::status(AuthorizationStatus::Accepted) };
+                    out.replies.push(Frame::result(id, &conf));
+                } else {
+                    let reply = self.ask(id, Ask::Authorize);
+                    out.events.push(PileEvent::BalanceQuery { card: card(&m.id_tag), reply });
+                }
+            }
+            "StartTransaction" => {
+                let m = read!(StartTransactionReq);
+                let port = PortNo(m.connector_id.min(255) as u8);
+                if m.connector_id == 0 {
+                    let why = "a transaction runs on a connector, not on connector 0";
+                    out.replies.push(Frame::error(id, ErrorCode::PropertyConstraintViolation, why));
+                    return Inbound::Fault(ErrorCode::PropertyConstraintViolation.label());
+                }
+                let remote =
+                    self.starting.iter().position(|(p, s)| *p == port || s.as_str() == m.id_tag.as_str());
+                match remote.map(|at| self.starting.swap_remove(at)) {
+                    Some((port, session)) => {
+                        let tx = transaction_id(&session);
+                        self.begin(tx, port, m.meter_start);
+                        let conf = StartTransactionConf {
+                            id_tag_info: IdTagInfo::status(AuthorizationStatus::Accepted),
+                            transaction_id: tx,
+                        };
+                        out.replies.push(Frame::result(id, &conf));
+                        out.events.push(PileEvent::StartResult {
+                            port,
+                            session,
+                            accepted: true,
+                            reason: None,
+                        });
+                    }
+                    None => {
+                        let reply = self.ask(id, Ask::Start { meter_start: m.meter_start });
+                        out.events.push(PileEvent::CardStart { port, card: card(&m.id_tag), reply });
+                    }
+                }
+            }
+            "MeterValues" => {
+                let m = read!(MeterValuesReq);
+                if let Some(report) = self.meter_values(&m) {
+                    out.events.push(PileEvent::Port(report));
+                }
+                out.replies.push(Frame::result(id, &Empty {}));
+            }
+            "StopTransaction" => {
+                let m = read!(StopTransactionReq);
+                // A transaction the platform refused (id 0) bills nothing.
+                if m.transaction_id <= 0 {
+                    out.replies.push(Frame::result(id, &StopTransactionConf::default()));
+                    return Inbound::Ok;
+                }
+                let record = self.final_record(&m);
+                let reply = self.ask(id, Ask::Stop { tx: m.transaction_id });
+                out.events.push(PileEvent::Record(record, reply));
+            }
+            "DataTransfer" => {
+                let _ = read!(DataTransferReq);
+                let conf = DataTransferConf { status: DataTransferStatus::UnknownVendorId, data: None };
+                out.replies.push(Frame::result(id, &conf));
+            }
+            "FirmwareStatusNotification" => {
+                let _ = read!(FirmwareStatusNotificationReq);
+                out.replies.push(Frame::result(id, &Empty {}));
+            }
+            "DiagnosticsStatusNotification" => {
+                let _ = read!(DiagnosticsStatusNotificationReq);
+                out.replies.push(Frame::result(id, &Empty {}));
+            }
+            _ => {
+                let why = format!("{action} is not an action this central system implements");
+                out.replies.push(Frame::error(id, ErrorCode::NotImplemented, why));
+                return Inbound::Unhandled;
+            }
+        }
+        Inbound::Ok
+    }
+
+    fn begin(&self, tx: i32, port: PortNo, meter_start_wh: i64) {
+        tx_update(tx, |t| *t = Some(Tx { port, meter_start_wh, last_wh: meter_start_wh }));
+    }
+
+    fn status_notification(&mut self, m: StatusNotificationReq, out: &mut Out<Frame>) {
+        let fault = fault(m.error_code);
+        if m.connector_id == 0 {
+            if let Some((kind, severity)) = fault {
+                let info = m.info.as_ref().map_or("", |i| i.as_str());
+                let message = format!("charge point reports {:?} {info}", m.error_code).trim_end().to_owned();
+                out.events.push(PileEvent::Alarm { port: None, kind, severity, message });
+            }
+            return;
+        }
+        let status = match m.status {
+            ChargePointStatus::Available | ChargePointStatus::Reserved => PortStatus::Idle,
+            ChargePointStatus::Preparing | ChargePointStatus::Finishing => PortStatus::Plugged,
+            ChargePointStatus::Charging
+            | ChargePointStatus::SuspendedEVSE
+            | ChargePointStatus::SuspendedEV => PortStatus::Charging,
+            ChargePointStatus::Unavailable | ChargePointStatus::Faulted => PortStatus::Fault,
+        };
+        let port = PortNo(m.connector_id.min(255) as u8);
+        self.status.insert(port.0, status);
+        out.events.push(PileEvent::Port(PortReport {
+            port,
+            status,
+            session: None,
+            reading: None,
+            faults: Some(fault.into_iter().collect()),
+        }));
+    }
+
+    fn meter_values(&mut self, m: &MeterValuesReq) -> Option<PortReport> {
+        let port = PortNo(m.connector_id.min(255) as u8);
+        if port.0 == 0 {
+            return None;
+        }
+        let sample = m.meter_value.iter().max_by_key(|v| v.timestamp)?;
+        let s = Samples::read(sample);
+        let tx = m.transaction_id.and_then(|id| tx_get(id).map(|t| (id, t)));
+        if let (Some((id, _)), Some(wh)) = (tx, s.energy_wh) {
+            tx_update(id, |t| {
+                if let Some(t) = t {
+                    t.last_wh = wh.to_i64().unwrap_or(t.last_wh);
+                }
+            });
+        }
+        let kwh = match (tx, s.energy_wh) {
+            (Some((_, t)), Some(wh)) => {
+                ((wh - Decimal::from(t.meter_start_wh)) / Decimal::from(1000)).max(Decimal::ZERO)
+            }
+            (Some((_, t)), None) => Decimal::from(t.last_wh - t.meter_start_wh) / Decimal::from(1000),
+            _ => Decimal::ZERO,
+        };
+        let voltage = s.voltage.unwrap_or_default();
+        let current = s.current.unwrap_or_default();
+        let power = s.power_w.unwrap_or(voltage * current).round_dp(1);
+        let charging = m.transaction_id.is_some();
+        let status = match self.status.get(&port.0) {
+            Some(s) if !charging => *s,
+            _ if charging => PortStatus::Charging,
+            _ => PortStatus::Idle,
+        };
+        Some(PortReport {
+            port,
+            status,
+            session: m.transaction_id.map(|id| SessionId(id.to_string())),
+            reading: Some(Reading {
+                kwh: kwh.round_dp(3),
+                voltage,
+                current,
+                power,
+                soc: s.soc.and_then(|v| v.to_u8()),
+                elapsed_s: None,
+                temperature_c: s.temperature_c.and_then(|t| t.round().to_i16()),
+            }),
+            faults: None,
+        })
+    }
+
+    fn final_record(&self, m: &StopTransactionReq) -> FinalRecord {
+        let tx = tx_get(m.transaction_id);
+        // Without the start (a restart of the platform lost it), the
+        // transaction's own begin sample, else nothing delivered is known
+        // but what the stop says.
+        let start_wh = tx.map(|t| t.meter_start_wh).or_else(|| begin_wh(m)).unwrap_or(m.meter_stop);
+        let kwh = (Decimal::from(m.meter_stop - start_wh) / Decimal::from(1000)).max(Decimal::ZERO);
+        let reason = m.reason.unwrap_or(ocpp::messages::StopReason::Local);
+        let fault = match reason {
+            ocpp::messages::StopReason::EmergencyStop => Some(Severity::Major),
+            ocpp::messages::StopReason::PowerLoss => Some(Severity::Warning),
+            _ => None,
+        };
+        FinalRecord {
+            port: tx.map_or_else(|| self.guess_port(), |t| t.port),
+            session: SessionId(m.transaction_id.to_string()),
+            ended_at: m.timestamp,
+            kwh,
+            elapsed_s: None,
+            amount: None,
+            reason: StopReason { code: reason as u8, text: format!("{reason:?}") },
+            fault,
+            card: m.id_tag.as_ref().map(card),
+            started_offline: None,
+        }
+    }
+
+    /// The connector of a transaction this platform no longer remembers:
+    /// the one charging, if one is.
+    fn guess_port(&self) -> PortNo {
+        let charging = self.status.iter().find(|(_, s)| **s == PortStatus::Charging);
+        PortNo(charging.map_or(1, |(p, _)| *p))
+    }
+
+    /// The answer to one of the platform's calls.
+    fn on_answer(
+        &mut self,
+        id: &str,
+        result: Result<Value, (ErrorCode, String)>,
+        out: &mut Out<Frame>,
+    ) -> Inbound {
+        let Some(at) = id.parse::<u32>().ok().and_then(|k| self.calls.iter().position(|(c, _)| *c == k))
+        else {
+            return Inbound::Fault("ocpp_unexpected_answer");
+        };
+        let (_, call) = self.calls.swap_remove(at);
+        let status = match &result {
+            Ok(payload) => payload.get("status").and_then(Value::as_str).unwrap_or("").to_owned(),
+            Err((code, text)) => format!("{} {text}", code.as_str()).trim_end().to_owned(),
+        };
+        let ok = result.is_ok() && status == "Accepted";
+        match call {
+            Call::RemoteStart { port, session } => {
+                if !ok {
+                    self.starting.retain(|(_, s)| *s != session);
+                    let reason = Some(StopReason { code: 0, text: format!("charge point: {status}") });
+                    out.events.push(PileEvent::StartResult { port, session, accepted: false, reason });
+                }
+            }
+            Call::RemoteStop { port } => out.events.push(PileEvent::StopResult { port, accepted: ok }),
+            Call::Maintain(kind) => {
+                out.events.push(PileEvent::MaintenanceResult { kind, ok, detail: status })
+            }
+            Call::Profile => {
+                if !ok {
+                    tracing::info!(pile = ?self.id, status, "charge point did not take a charging profile");
+                }
+            }
+        }
+        Inbound::Ok
+    }
+
+    fn maintenance(&mut self, m: Maintenance, out: &mut Out<Frame>) {
+        let kind = m.kind();
+        match m {
+            Maintenance::Reboot { when_idle } => {
+                let kind_ = if when_idle { ResetType::Soft } else { ResetType::Hard };
+                self.call(&ResetReq { kind: kind_ }, Call::Maintain(kind), out);
+            }
+            Maintenance::WorkParams { enabled, .. } => {
+                let kind_ = if enabled { AvailabilityType::Operative } else { AvailabilityType::Inoperative };
+                self.call(&ChangeAvailabilityReq { connector_id: 0, kind: kind_ }, Call::Maintain(kind), out);
+            }
+            Maintenance::Refresh { port } => {
+                let m = TriggerMessageReq {
+                    requested_message: MessageTrigger::MeterValues,
+                    connector_id: Some(port.into()),
+                };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            _ => tracing::warn!(kind, "maintenance an OCPP charge point cannot be asked for"),
+        }
+    }
+
+    fn command(&mut self, command: PileCommand, out: &mut Out<Frame>) {
+        match command {
+            // Answered when BootNotification comes (the login is the connection).
+            PileCommand::LoginReply { accepted, .. } => self.accepted = accepted,
+            PileCommand::StartCharge { port, session, order: Order { card: Some((_, reply)), .. } } => {
+                let Some((id, Ask::Start { meter_start, .. })) = self.take_ask(reply) else { return };
+                let tx = transaction_id(&session);
+                self.begin(tx, port, meter_start);
+                let conf = StartTransactionConf {
+                    id_tag_info: IdTagInfo::status(AuthorizationStatus::Accepted),
+                    transaction_id: tx,
+                };
+                out.replies.push(Frame::result(id, &conf));
+                out.events.push(PileEvent::StartResult { port, session, accepted: true, reason: None });
+            }
+            PileCommand::StartCharge { port, session, .. } => {
+                let m = RemoteStartTransactionReq {
+                    connector_id: Some(port.0.into()),
+                    id_tag: IdToken::from(session.as_str()),
+                    charging_profile: None,
+                };
+                self.starting.retain(|(p, _)| *p != port);
+                self.starting.push((port, session.clone()));
+                self.call(&m, Call::RemoteStart { port, session }, out);
+            }
+            PileCommand::StopCharge { port, session } => {
+                let m = RemoteStopTransactionReq { transaction_id: transaction_id(&session) };
+                self.call(&m, Call::RemoteStop { port }, out);
+            }
+            PileCommand::CardVerdict { verdict: Err(why), reply, .. } => {
+                let Some((id, ask)) = self.take_ask(reply) else { return };
+                let info = IdTagInfo::status(refusal(why));
+                match ask {
+                    Ask::Start { .. } => out.replies.push(Frame::result(
+                        id,
+                        &StartTransactionConf { id_tag_info: info, transaction_id: 0 },
+                    )),
+                    _ => out.replies.push(Frame::result(id, &AuthorizeConf { id_tag_info: info })),
+                }
+            }
+            PileCommand::CardBalance { balance, reply, .. } => {
+                let Some((id, _)) = self.take_ask(reply) else { return };
+                let status = match balance {
+                    Ok(b) if b > Decimal::ZERO => AuthorizationStatus::Accepted,
+                    Ok(_) => AuthorizationStatus::Blocked,
+                    Err(why) => refusal(why),
+                };
+                out.replies
+                    .push(Frame::result(id, &AuthorizeConf { id_tag_info: IdTagInfo::status(status) }));
+            }
+            PileCommand::AckRecord { accepted, reply, .. } => {
+                let Some((id, ask)) = self.take_ask(reply) else { return };
+                // Unanswered, the charge point sends its stop again later.
+                if !accepted {
+                    return;
+                }
+                if let Ask::Stop { tx } = ask {
+                    tx_update(tx, |t| *t = None);
+                }
+                let conf = StopTransactionConf {
+                    id_tag_info: Some(IdTagInfo::status(AuthorizationStatus::Accepted)),
+                };
+                out.replies.push(Frame::result(id, &conf));
+            }
+            PileCommand::PowerLimit { limits, .. } => {
+                for (port, session, watts) in limits {
+                    let m = charging_profile(port, session.as_ref().map(transaction_id), watts);
+                    self.call(&m, Call::Profile, out);
+                }
+            }
+            PileCommand::Maintain(m) => self.maintenance(m, out),
+            // The charge point keeps its own time and prices nothing; the
+            // platform bills the meter.
+            PileCommand::CardVerdict { verdict: Ok(_), .. }
+            | PileCommand::BalanceUpdate { .. }
+            | PileCommand::Protections(_)
+            | PileCommand::Adjust { .. }
+            | PileCommand::PushTariff { .. }
+            | PileCommand::TariffCheckReply { .. }
+            | PileCommand::Tariff { .. } => {}
+        }
+    }
+}
+
+/// A charging profile holding a connector to `watts`: the transaction's
+/// own (TxProfile) while one runs, else the connector's default.
+pub fn charging_profile(port: PortNo, tx: Option<i32>, watts: Decimal) -> SetChargingProfileReq {
+    let purpose = match tx {
+        Some(_) => ChargingProfilePurpose::TxProfile,
+        None => ChargingProfilePurpose::TxDefaultProfile,
+    };
+    SetChargingProfileReq {
+        connector_id: port.0.into(),
+        cs_charging_profiles: ChargingProfile {
+            // One profile per connector, replaced by the next.
+            charging_profile_id: i32::from(port.0) + 1,
+            transaction_id: tx,
+            stack_level: 0,
+            charging_profile_purpose: purpose,
+            charging_profile_kind: ChargingProfileKind::Relative,
+            recurrency_kind: None,
+            valid_from: None,
+            valid_to: None,
+            charging_schedule: ChargingSchedule {
+                duration: None,
+                start_schedule: None,
+                charging_rate_unit: ChargingRateUnit::W,
+                charging_schedule_period: vec![ChargingSchedulePeriod {
+                    start_period: 0,
+                    limit: watts.round_dp(1).to_f64().unwrap_or(0.0),
+                    number_phases: None,
+                }],
+                min_charging_rate: None,
+            },
+        },
+    }
+}
+
+/// The meter at a transaction's start, from its Transaction.Begin sample.
+fn begin_wh(m: &StopTransactionReq) -> Option<i64> {
+    let data = m.transaction_data.as_ref()?;
+    let begin = data
+        .iter()
+        .find(|v| v.sampled_value.iter().any(|s| s.context == Some(ReadingContext::TransactionBegin)))?;
+    Samples::read(begin).energy_wh?.to_i64()
+}
+
+/// What one MeterValue says, in the platform's units.
+#[derive(Default)]
+struct Samples {
+    energy_wh: Option<Decimal>,
+    power_w: Option<Decimal>,
+    voltage: Option<Decimal>,
+    current: Option<Decimal>,
+    soc: Option<Decimal>,
+    temperature_c: Option<Decimal>,
+}
+
+impl Samples {
+    /// Per-phase values add up for power and current where no total is
+    /// given; a voltage is the first phase's.
+    fn read(v: &MeterValue) -> Self {
+        let mut s = Samples::default();
+        let (mut power_phases, mut current_phases) = (None::<Decimal>, None::<Decimal>);
+        for sv in &v.sampled_value {
+            let Ok(value) = sv.value.trim().parse::<Decimal>() else { continue };
+            let phased = sv.phase.is_some();
+            let scale = |unit: Option<UnitOfMeasure>, default: UnitOfMeasure| match unit.unwrap_or(default) {
+                UnitOfMeasure::KWh | UnitOfMeasure::KW => value * Decimal::from(1000),
+                _ => value,
+            };
+            match sv.measurand.unwrap_or(Measurand::EnergyActiveImportRegister) {
+                Measurand::EnergyActiveImportRegister if !phased => {
+                    s.energy_wh = Some(scale(sv.unit, UnitOfMeasure::Wh))
+                }
+                Measurand::PowerActiveImport => {
+                    let w = scale(sv.unit, UnitOfMeasure::W);
+                    match phased {
+                        false => s.power_w = Some(w),
+                        true => *power_phases.get_or_insert(Decimal::ZERO) += w,
+                    }
+                }
+                Measurand::CurrentImport => match phased {
+                    false => s.current = Some(value),
+                    true => *current_phases.get_or_insert(Decimal::ZERO) += value,
+                },
+                Measurand::Voltage => {
+                    s.voltage.get_or_insert(value);
+                }
+                Measurand::SoC => s.soc = Some(value),
+                Measurand::Temperature => {
+                    let c = match sv.unit {
+                        Some(UnitOfMeasure::Fahrenheit) => {
+                            (value - Decimal::from(32)) * Decimal::from(5) / Decimal::from(9)
+                        }
+                        Some(UnitOfMeasure::K) => value - Decimal::from_f64(273.15).unwrap_or_default(),
+                        _ => value,
+                    };
+                    s.temperature_c = Some(c);
+                }
+                _ => {}
+            }
+        }
+        s.power_w = s.power_w.or(power_phases);
+        s.current = s.current.or(current_phases);
+        s
+    }
+}
+
+/// A card number as the platform keeps it: the idTag, upper case.
+fn card(tag: &IdToken) -> String {
+    tag.as_str().trim().to_ascii_uppercase()
+}
+
+fn refusal(why: CardRefusal) -> AuthorizationStatus {
+    match why {
+        CardRefusal::Unknown => AuthorizationStatus::Invalid,
+        CardRefusal::Unsettled | CardRefusal::Busy => AuthorizationStatus::ConcurrentTx,
+        CardRefusal::Frozen
+        | CardRefusal::BalanceTooLow
+        | CardRefusal::NotAllowedHere
+        | CardRefusal::CapacityShort
+        | CardRefusal::Unavailable => AuthorizationStatus::Blocked,
+    }
+}
+
+/// The alarm a StatusNotification's errorCode raises, and how serious.
+fn fault(code: ChargePointErrorCode) -> Option<(&'static str, Severity)> {
+    use ChargePointErrorCode as E;
+    Some(match code {
+        E::NoError => return None,
+        E::GroundFailure => ("ground_failure", Severity::Critical),
+        E::HighTemperature => ("over_temperature", Severity::Critical),
+        E::OverCurrentFailure => ("over_current", Severity::Major),
+        E::OverVoltage => ("over_voltage", Severity::Major),
+        E::UnderVoltage => ("under_voltage", Severity::Warning),
+        E::PowerSwitchFailure => ("power_switch_failure", Severity::Major),
+        E::PowerMeterFailure => ("meter_failure", Severity::Major),
+        E::ConnectorLockFailure => ("connector_lock_failure", Severity::Major),
+        E::InternalError => ("internal_error", Severity::Major),
+        E::EVCommunicationError => ("ev_communication_error", Severity::Warning),
+        E::ReaderFailure => ("card_reader_failure", Severity::Warning),
+        E::ResetFailure => ("reset_failure", Severity::Warning),
+        E::OtherError => ("other_error", Severity::Warning),
+        E::WeakSignal => ("weak_signal", Severity::Info),
+        E::LocalListConflict => ("local_list_conflict", Severity::Info),
+    })
+}
+
+/// A session's transactionId: the session id is that integer.
+fn transaction_id(session: &SessionId) -> i32 {
+    session.as_str().parse().unwrap_or(0)
+}
+
+/// Whether an OCPP charge point can be asked for `m`.
+pub fn check_maintenance(m: &Maintenance) -> Result<(), String> {
+    match m {
+        Maintenance::Reboot { .. } | Maintenance::WorkParams { .. } | Maintenance::Refresh { .. } => Ok(()),
+        other => Err(format!("{} is not supported for OCPP charge points yet", other.kind())),
+    }
+}
+
+/// A new session's id: a positive 32-bit integer, OCPP's transactionId.
+/// Tenths of a second since 2025, never repeating within the process, so
+/// ids from a restarted platform start past the old ones unless it minted
+/// more than ten a second on average (good until 2031).
+pub fn session_id() -> SessionId {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    const EPOCH_MS: u64 = 1_735_689_600_000;
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let now = ms.saturating_sub(EPOCH_MS) / 100;
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = ((last + 1).max(now) - 1) % (i32::MAX as u64) + 1;
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return SessionId(next.to_string()),
+            Err(seen) => last = seen,
+        }
+    }
+}
+
+impl Adapter for Ocpp {
+    type Frame = Frame;
+    type DecodeItem = Result<Frame, Malformed>;
+    type Fatal = std::io::Error;
+    type Codec = PipeCodec;
+
+    const PROTOCOL: Protocol = Protocol::Ocpp;
+    const ONE_IN_FLIGHT: bool = true;
+
+    fn new(clock: Clock) -> Self {
+        Ocpp {
+            id: None,
+            clock,
+            heartbeat_s: 300,
+            accepted: false,
+            next_call: 0,
+            calls: Vec::new(),
+            next_ask: 0,
+            asks: Vec::new(),
+            starting: Vec::new(),
+            status: HashMap::new(),
+        }
+    }
+
+    fn codec() -> PipeCodec {
+        // The WebSocket task enforces the configured limit; this one only
+        // guards the pipe.
+        PipeCodec::new(16 * 1024 * 1024)
+    }
+
+    /// OCPP times are UTC.
+    fn set_utc_offset(&mut self, _: FixedOffset) {}
+
+    fn opened(&mut self, out: &mut Out<Frame>) {
+        if let Some(pile) = self.id.clone() {
+            let info = LoginInfo { pile, ports: 1, firmware: String::new() };
+            out.events.push(PileEvent::Login(info, ReplyTo(0)));
+        }
+    }
+
+    fn inbound(&mut self, item: Result<Frame, Malformed>, out: &mut Out<Frame>) -> Inbound {
+        match item {
+            Err(m) => {
+                if let (true, Some(id)) = (m.call, m.id) {
+                    out.replies.push(Frame::error(id, m.code, m.description));
+                }
+                Inbound::Fault(m.code.label())
+            }
+            Ok(Frame::Call { id, action, payload }) => self.on_call(id, &action, payload, out),
+            Ok(Frame::Result { id, payload }) => self.on_answer(&id, Ok(payload), out),
+            Ok(Frame::Error { id, code, description, .. }) => {
+                self.on_answer(&id, Err((code, description)), out)
+            }
+        }
+    }
+
+    fn outbound(&mut self, command: PileCommand, out: &mut Out<Frame>) {
+        self.command(command, out);
+    }
+
+    fn awaits_answer(frame: &Frame) -> Option<u32> {
+        match frame {
+            Frame::Call { id, .. } => id.parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn answers(item: &Result<Frame, Malformed>) -> Option<u32> {
+        match item {
+            Ok(Frame::Result { id, .. } | Frame::Error { id, .. }) => id.parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn timed_out(&mut self, key: u32, out: &mut Out<Frame>) {
+        let id = key.to_string();
+        self.on_answer(&id, Err((ErrorCode::GenericError, "no answer in time".into())), out);
+    }
+
+    fn item_type(item: &Result<Frame, Malformed>) -> Option<u8> {
+        item.as_ref().ok().map(Frame::kind)
+    }
+
+    fn frame_type(frame: &Frame) -> u8 {
+        frame.kind()
+    }
+
+    fn fatal_label(_: &std::io::Error) -> &'static str {
+        "ocpp_pipe"
+    }
+}
+
+#[cfg(test)]
+mod tests;

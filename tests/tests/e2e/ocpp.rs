@@ -1,0 +1,423 @@
+//! OCPP 1.6J charge points over a real WebSocket: the handshake's refusals,
+//! boot, a remote start to a bill (billed once however often the stop is
+//! sent), a card start by idTag paid from a wallet, CALLERRORs for payloads
+//! that do not fit while the link stays up, and a reconnect replacing the
+//! old link. The charge point is `loadtest::ocpp_cp`, written from the
+//! spec with plain JSON.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::{dec, Server, WAIT};
+use loadtest::ocpp_cp::{ChargePoint, WsError};
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+
+fn server() -> Server {
+    Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 10_000;
+        c.ocpp_call_timeout_ms = 2_000;
+    })
+}
+
+/// A flat 1.00 + 0.50 per kWh station with OCPP charge point `id`.
+async fn station_with_charge_point(server: &Server, id: &str, connectors: u8) -> i64 {
+    let station = server.station_with_pile("69999999999999", 1).await;
+    let body = json!({"id": id, "station_id": station, "protocol": "ocpp", "ports": connectors});
+    let (s, p) = server.post("/api/v1/piles", body).await;
+    assert_eq!(s, 201, "{p}");
+    station
+}
+
+/// Connects and boots `id`, and waits until the platform shows it online.
+async fn booted(server: &Server, id: &str) -> ChargePoint {
+    let mut cp = ChargePoint::connect(server.ocpp_addr, id).await.expect("connects");
+    assert_eq!(cp.subprotocol.as_deref(), Some("ocpp1.6"));
+    let conf = cp.boot().await.expect("boot answered");
+    assert_eq!((conf["status"].as_str(), conf["interval"].as_u64()), (Some("Accepted"), Some(10)), "{conf}");
+    assert!(conf["currentTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{conf}");
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+    cp
+}
+
+fn http_status(e: WsError) -> u16 {
+    match e {
+        WsError::Http(resp) => resp.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_charge_point_boots_and_others_are_refused() {
+    let server = server();
+    station_with_charge_point(&server, "CP-BOOT-1", 1).await;
+    let mut cp = booted(&server, "CP-BOOT-1").await;
+    let beat = cp.call("Heartbeat", json!({})).await.unwrap();
+    assert!(beat["currentTime"].is_string(), "{beat}");
+
+    // No ocpp1.6 offered, another version only, a path naming no charge
+    // point, an id with odd characters: refused at the handshake.
+    let addr = server.ocpp_addr;
+    let refused = |r: Result<ChargePoint, WsError>| http_status(r.err().expect("refused"));
+    assert_eq!(refused(ChargePoint::connect_offering(addr, "/ocpp/CP-BOOT-1", None).await), 400);
+    assert_eq!(refused(ChargePoint::connect_offering(addr, "/ocpp/CP-BOOT-1", Some("ocpp2.0.1")).await), 400);
+    assert_eq!(refused(ChargePoint::connect_offering(addr, "/piles/CP-BOOT-1", Some("ocpp1.6")).await), 404);
+    assert_eq!(refused(ChargePoint::connect_offering(addr, "/ocpp/CP%20x", Some("ocpp1.6")).await), 400);
+    // Offered among others, ocpp1.6 is chosen.
+    let two = ChargePoint::connect_offering(addr, "/ocpp/CP-BOOT-2", Some("ocpp2.0.1, ocpp1.6")).await;
+    assert_eq!(two.unwrap().subprotocol.as_deref(), Some("ocpp1.6"));
+
+    // Not registered (and no auto-registration): closed, counted.
+    let mut stranger = ChargePoint::connect(addr, "CP-UNKNOWN").await.expect("the socket opens");
+    assert!(stranger.closed_within(WAIT).await, "an unknown charge point is closed");
+    let unknown = "chargeplane_logins_total{protocol=\"ocpp\",result=\"unknown_pile\"}";
+    assert!(server.metric(unknown).await >= 1.0);
+    assert_eq!(
+        server.metric("chargeplane_links_closed_total{protocol=\"ocpp\",reason=\"no_subprotocol\"}").await,
+        2.0
+    );
+
+    // The registered one is unaffected.
+    assert!(cp.call("Heartbeat", json!({})).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_start_is_metered_stopped_and_billed_once() {
+    let server = server();
+    let id = "CP-REMOTE-1";
+    station_with_charge_point(&server, id, 1).await;
+    let mut cp = booted(&server, id).await;
+    cp.status(1, "Preparing", "NoError").await.unwrap();
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "plugged").await;
+
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    let start = cp.answer("RemoteStartTransaction", "Accepted", WAIT).await.expect("RemoteStartTransaction");
+    assert_eq!((start["connectorId"].as_u64(), start["idTag"].as_str()), (Some(1), Some(session.as_str())));
+
+    let conf = cp.start_transaction(1, &session, 1_000).await.unwrap();
+    assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+    let tx = conf["transactionId"].as_i64().expect("an integer transactionId");
+    assert_eq!(tx.to_string(), session, "the transaction is the session");
+    cp.status(1, "Charging", "NoError").await.unwrap();
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+
+    // 10 kWh past the meter's start of 1 kWh.
+    cp.meter_values(1, Some(tx), 11_000, 7_000).await.unwrap();
+    server
+        .until(&format!("/api/v1/sessions/{session}"), |v| {
+            v["kwh"].as_str().is_some_and(|k| dec(&json!(k)) == dec!(10))
+        })
+        .await;
+
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/stop"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let stop = cp.answer("RemoteStopTransaction", "Accepted", WAIT).await.expect("RemoteStopTransaction");
+    assert_eq!(stop["transactionId"].as_i64(), Some(tx));
+    let conf = cp.stop_transaction(tx, 11_000, "Remote").await.unwrap();
+    assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+    server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "finished").await;
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    assert_eq!(dec(&bill["total"]), dec!(15.00), "{bill}");
+
+    // The charge point did not hear the answer and sends the stop again:
+    // answered, not billed twice.
+    let again = cp.stop_transaction(tx, 11_000, "Remote").await;
+    assert!(again.is_ok(), "{again:?}");
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    assert_eq!(dec(&bill["total"]), dec!(15.00), "{bill}");
+    assert_eq!(server.metric("chargeplane_sessions_finished_total{result=\"billed\"}").await, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_start_by_id_tag_is_paid_from_the_wallet() {
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| {
+        c.notify_webhook = Some(hook);
+        c.ocpp_heartbeat_interval_ms = 10_000;
+    });
+    let id = "CP-CARD-1";
+    station_with_charge_point(&server, id, 1).await;
+    let (driver, token) = server.driver(&codes, "13900000071", "40.00").await;
+    let tag = "0A1B2C3D4E5F6071";
+    let (s, c) = server
+        .post(&format!("/api/v1/drivers/{driver}/cards"), json!({"number": tag, "kind": "physical"}))
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let mut cp = booted(&server, id).await;
+    cp.status(1, "Preparing", "NoError").await.unwrap();
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "plugged").await;
+
+    let refused = cp.call("Authorize", json!({"idTag": "FFFFFFFF"})).await.unwrap();
+    assert_eq!(refused["idTagInfo"]["status"], "Invalid", "{refused}");
+    let ok = cp.call("Authorize", json!({"idTag": tag})).await.unwrap();
+    assert_eq!(ok["idTagInfo"]["status"], "Accepted", "{ok}");
+
+    let conf = cp.start_transaction(1, tag, 0).await.unwrap();
+    assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+    let tx = conf["transactionId"].as_i64().unwrap();
+    assert!(tx > 0);
+    let (_, wallet) = server.get_as(&token, "/api/v1/me/wallet").await;
+    assert_eq!((dec(&wallet["balance"]), dec(&wallet["held"])), (dec!(10), dec!(30)), "{wallet}");
+
+    cp.status(1, "Charging", "NoError").await.unwrap();
+    cp.meter_values(1, Some(tx), 2_000, 7_000).await.unwrap();
+    let conf = cp.stop_transaction(tx, 2_000, "Local").await.unwrap();
+    assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+    server.until(&format!("/api/v1/sessions/{tx}"), |v| v["state"] == "finished").await;
+    // 2 kWh at 1.50 from the hold; the rest back in the wallet.
+    let wallet = server
+        .until_as(&token, "/api/v1/me/wallet", |w| {
+            w["held"].as_str().is_some_and(|h| dec(&json!(h)).is_zero())
+        })
+        .await;
+    assert_eq!(dec(&wallet["balance"]), dec!(37.00), "{wallet}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfit_payloads_get_the_standard_callerror_and_the_link_stays_up() {
+    let server = server();
+    let id = "CP-BAD-1";
+    station_with_charge_point(&server, id, 1).await;
+    let mut cp = booted(&server, id).await;
+
+    let cases = [
+        (
+            r#"{"connectorId": "one", "errorCode": "NoError", "status": "Available"}"#,
+            "TypeConstraintViolation",
+        ),
+        (r#"{"connectorId": 1, "status": "Available"}"#, "OccurenceConstraintViolation"),
+        (r#"{"connectorId": 1, "errorCode": "NoError", "status": "Dancing"}"#, "PropertyConstraintViolation"),
+        (
+            r#"{"connectorId": 1, "errorCode": "NoError", "status": "Available", "x": 1}"#,
+            "FormationViolation",
+        ),
+    ];
+    for (n, (payload, code)) in cases.iter().enumerate() {
+        let msg_id = format!("bad-{n}");
+        cp.send_raw(&format!(r#"[2,"{msg_id}","StatusNotification",{payload}]"#)).await.unwrap();
+        let err = cp.answer_to(&msg_id).await.expect_err("a CALLERROR").expect("answered");
+        assert_eq!(err.code, *code, "{payload}: {err:?}");
+    }
+    cp.send_raw(r#"[2,"bad-x","Teleport",{}]"#).await.unwrap();
+    assert_eq!(cp.answer_to("bad-x").await.unwrap_err().unwrap().code, "NotImplemented");
+    cp.send_raw(r#"[2,"bad-y","Heartbeat"]"#).await.unwrap();
+    assert_eq!(cp.answer_to("bad-y").await.unwrap_err().unwrap().code, "FormationViolation");
+    // Not JSON at all, and an answer to nothing the platform asked: no
+    // reply is possible or due; counted.
+    cp.send_raw("[2, \"bad-z\", ").await.unwrap();
+    cp.send_raw(r#"[3,"4242",{}]"#).await.unwrap();
+
+    // Still up and served.
+    let beat: Value = cp.call("Heartbeat", json!({})).await.unwrap();
+    assert!(beat["currentTime"].is_string());
+    let errors = |kind: &str| format!("chargeplane_frame_errors_total{{kind=\"{kind}\",protocol=\"ocpp\"}}");
+    assert_eq!(server.metric(&errors("ocpp_type_constraint")).await, 1.0);
+    assert_eq!(server.metric(&errors("ocpp_formation_violation")).await, 3.0);
+    assert_eq!(server.metric(&errors("ocpp_unexpected_answer")).await, 1.0);
+    let (_, pile) = server.get(&format!("/api/v1/piles/{id}")).await;
+    assert_eq!(pile["online"], true, "{pile}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_connection_of_the_same_charge_point_replaces_the_first() {
+    let server = server();
+    let id = "CP-TWICE-1";
+    station_with_charge_point(&server, id, 1).await;
+    let mut first = booted(&server, id).await;
+    let mut second = booted(&server, id).await;
+    assert!(first.closed_within(WAIT).await, "the old link is closed");
+    assert!(second.call("Heartbeat", json!({})).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, pile) = server.get(&format!("/api/v1/piles/{id}")).await;
+    assert_eq!(pile["online"], true, "{pile}");
+    assert_eq!(server.metric("chargeplane_piles_connected{protocol=\"ocpp\"}").await, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_limit_reaches_the_charge_point_as_a_charging_profile() {
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 10_000;
+        c.power_interval_ms = 200;
+    });
+    let id = "CP-POWER-1";
+    let station = station_with_charge_point(&server, id, 1).await;
+    let (s, v) = server
+        .http
+        .put(format!("{}/api/v1/stations/{station}/power", server.base))
+        .bearer_auth(&server.admin)
+        .json(&json!({"transformer": {"capacity_w": "5000", "margin_w": "0"}, "ykc_gun_rated_w": "7000",
+                      "ebike_port_min_w": "120", "ebike_port_max_w": "600"}))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), r))
+        .unwrap();
+    assert_eq!(s, 200, "{:?}", v.text().await);
+    let mut cp = booted(&server, id).await;
+    cp.status(1, "Preparing", "NoError").await.unwrap();
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "plugged").await;
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    cp.answer("RemoteStartTransaction", "Accepted", WAIT).await.expect("RemoteStartTransaction");
+    let tx = cp.start_transaction(1, &session, 0).await.unwrap()["transactionId"].as_i64().unwrap();
+    cp.status(1, "Charging", "NoError").await.unwrap();
+    cp.meter_values(1, Some(tx), 100, 4_000).await.unwrap();
+
+    // The grant (what it draws with room to grow, within the transformer's
+    // 5000 W) comes as the transaction's own profile, in W.
+    for _ in 0..50 {
+        if !cp.accepted.is_empty() {
+            break;
+        }
+        cp.listen(Duration::from_millis(100)).await;
+    }
+    let call = cp.accepted.first().expect("a SetChargingProfile");
+    assert_eq!(call.action, "SetChargingProfile");
+    let p = &call.payload;
+    assert_eq!(p["connectorId"], 1, "{p}");
+    let profile = &p["csChargingProfiles"];
+    assert_eq!(
+        (profile["chargingProfilePurpose"].as_str(), profile["transactionId"].as_i64()),
+        (Some("TxProfile"), Some(tx)),
+        "{p}"
+    );
+    let schedule = &profile["chargingSchedule"];
+    assert_eq!(schedule["chargingRateUnit"], "W", "{p}");
+    let limit = schedule["chargingSchedulePeriod"][0]["limit"].as_f64().unwrap();
+    assert!((4_000.0..=5_000.0).contains(&limit), "{p}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_notification_error_raises_the_matching_alarm() {
+    let server = server();
+    let id = "CP-ALARM-1";
+    station_with_charge_point(&server, id, 1).await;
+    let mut cp = booted(&server, id).await;
+    cp.status(1, "Faulted", "GroundFailure").await.unwrap();
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "fault").await;
+    let alarm = "chargeplane_pile_alarms_total{kind=\"ground_failure\",severity=\"critical\"}";
+    for _ in 0..100 {
+        if server.metric(alarm).await >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.metric(alarm).await, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_command_is_in_flight_at_a_time_and_each_ends_acknowledged_refused_or_given_up() {
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 10_000;
+        c.ocpp_call_timeout_ms = 2_000;
+        c.command_timeout_ms = 8_000;
+    });
+    let id = "CP-CMD-1";
+    station_with_charge_point(&server, id, 2).await;
+    let mut cp = booted(&server, id).await;
+    let url = format!("/api/v1/piles/{id}/commands");
+    let mut ids = Vec::new();
+    for body in [
+        json!({"kind": "reboot", "when_idle": true}),
+        json!({"kind": "work_params", "enabled": false, "max_power_percent": 100}),
+        json!({"kind": "refresh", "port": 2}),
+    ] {
+        let (s, v) = server.post(&url, body).await;
+        assert_eq!(s, 202, "{v}");
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    // A command OCPP cannot say is refused at once.
+    let (s, v) = server.post(&url, json!({"kind": "time_sync"})).await;
+    assert!((400..500).contains(&s), "{s} {v}");
+
+    // Reset first, and nothing else while it is unanswered.
+    let reset = cp.next_call("Reset", WAIT).await.expect("Reset");
+    assert_eq!(reset.payload, json!({"type": "Soft"}));
+    cp.listen(Duration::from_millis(300)).await;
+    assert!(cp.next_call("ChangeAvailability", Duration::ZERO).await.is_none(), "one call in flight");
+    cp.reply(&reset, json!({"status": "Accepted"})).await.unwrap();
+
+    // ChangeAvailability refused by the charge point.
+    let change = cp.next_call("ChangeAvailability", WAIT).await.expect("ChangeAvailability");
+    assert_eq!(change.payload, json!({"connectorId": 0, "type": "Inoperative"}));
+    cp.reply(&change, json!({"status": "Rejected"})).await.unwrap();
+
+    // TriggerMessage never answered: given up after the call timeout.
+    let trigger = cp.next_call("TriggerMessage", WAIT).await.expect("TriggerMessage");
+    assert_eq!(trigger.payload, json!({"requestedMessage": "MeterValues", "connectorId": 2}));
+
+    let server = &server;
+    let outcome = |n: usize, want: &'static str| {
+        let path = format!("/api/v1/piles/{id}/commands/{}", ids[n]);
+        async move { server.until(&path, |v| v["outcome"] == want).await }
+    };
+    outcome(0, "acknowledged").await;
+    let refused = outcome(1, "refused").await;
+    assert_eq!(refused["detail"], "Rejected", "{refused}");
+    let gone = "chargeplane_frame_errors_total{kind=\"call_timeout\",protocol=\"ocpp\"}";
+    for _ in 0..100 {
+        if server.metric(gone).await >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.metric(gone).await, 1.0);
+    outcome(2, "refused").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_closes_only_its_own_link() {
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 10_000;
+        c.ocpp_max_message_bytes = 4096;
+    });
+    let station = station_with_charge_point(&server, "CP-BIG-1", 1).await;
+    let body = json!({"chargePointVendor": "V", "chargePointModel": "M"});
+    let cp2 = json!({"id": "CP-BIG-2", "station_id": station, "protocol": "ocpp", "ports": 1});
+    let (s, p) = server.post("/api/v1/piles", cp2).await;
+    assert_eq!(s, 201, "{p}");
+    let mut big = booted(&server, "CP-BIG-1").await;
+    let mut other = booted(&server, "CP-BIG-2").await;
+    let data = "x".repeat(8192);
+    big.send_raw(&json!([2, "huge", "DataTransfer", {"vendorId": "V", "data": data}]).to_string())
+        .await
+        .unwrap();
+    assert!(big.closed_within(WAIT).await, "closed");
+    let oversized = "chargeplane_frame_errors_total{kind=\"ocpp_oversized\",protocol=\"ocpp\"}";
+    assert_eq!(server.metric(oversized).await, 1.0);
+    assert!(other.call("BootNotification", body).await.is_ok(), "the other charge point is unaffected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_charge_point_is_closed_after_three_heartbeat_intervals_and_an_unponged_one_sooner() {
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 300;
+        c.ocpp_ping_interval_ms = 60_000;
+    });
+    station_with_charge_point(&server, "CP-IDLE-1", 1).await;
+    let mut cp = ChargePoint::connect(server.ocpp_addr, "CP-IDLE-1").await.unwrap();
+    assert_eq!(cp.boot().await.unwrap()["interval"], 1, "whole seconds, at least one");
+    // Reading (so pings are answered), sending nothing.
+    assert!(cp.closed_within(WAIT).await, "closed for silence");
+    let idle = "chargeplane_links_closed_total{protocol=\"ocpp\",reason=\"heartbeat_timeout\"}";
+    assert_eq!(server.metric(idle).await, 1.0);
+
+    let server = Server::start_with(|c| {
+        c.ocpp_heartbeat_interval_ms = 60_000;
+        c.ocpp_ping_interval_ms = 100;
+    });
+    station_with_charge_point(&server, "CP-PONG-1", 1).await;
+    let mut cp = ChargePoint::connect(server.ocpp_addr, "CP-PONG-1").await.unwrap();
+    cp.boot().await.unwrap();
+    // Read and so answer pings for a while: still up...
+    cp.listen(Duration::from_millis(500)).await;
+    assert!(cp.call("Heartbeat", json!({})).await.is_ok());
+    // ...then stop reading: no pongs go back, and the socket is closed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(cp.closed_within(WAIT).await, "closed for want of pongs");
+    let pong = "chargeplane_frame_errors_total{kind=\"ocpp_pong_timeout\",protocol=\"ocpp\"}";
+    assert_eq!(server.metric(pong).await, 1.0);
+}
