@@ -24,5 +24,6 @@ pub mod settle;
 pub mod signin;
 pub mod simulate;
 pub mod tenancy;
+pub mod web;
 
 pub use config::ServeConfig;

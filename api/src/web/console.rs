@@ -1,0 +1,154 @@
+//! The operators' console: the pages' frames. The script fills them from
+//! the API with the signed-in user's token, so each user sees what the
+//! API lets them: controls that change things carry `needs-manager` and
+//! are shown to managers and the admin only (the API refuses the rest).
+
+use actix_web::{web, HttpResponse};
+use maud::{html, Markup};
+
+use super::{error_box, render, Page, Site};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/console/", web::get().to(overview))
+        .route("/console/login", web::get().to(login))
+        .route("/console/stations", web::get().to(stations))
+        .route("/console/stations/{id}", web::get().to(station))
+        .route("/console/sessions", web::get().to(sessions))
+        .route("/console/sessions/{id}", web::get().to(session))
+        .route("/console/alarms", web::get().to(alarms));
+}
+
+fn nav() -> Markup {
+    html! {
+        header.top {
+            a.brand href="/console/" { "chargeplane" }
+            nav {
+                a href="/console/" { "Overview" }
+                a href="/console/stations" { "Stations" }
+                a href="/console/sessions" { "Sessions" }
+                a href="/console/alarms" { "Alarms" }
+                a href="/docs" { "API" }
+            }
+            span.who {
+                span #who {}
+                button #signout type="button" hidden { "Sign out" }
+            }
+        }
+    }
+}
+
+fn page(page: &str, title: &str, id: Option<&str>, main: Markup) -> HttpResponse {
+    render(Page { site: Site::Console, page, title, id }, nav(), main)
+}
+
+async fn login() -> HttpResponse {
+    let main = html! {
+        section.card.narrow {
+            h1 { "Sign in" }
+            p.muted { "Platform users: admin, managers, staff and merchants." }
+            form #login-form {
+                label { "User name" input name="username" autocomplete="username" required; }
+                label { "Password" input name="password" type="password" autocomplete="current-password" required; }
+                (error_box())
+                button type="submit" { "Sign in" }
+            }
+        }
+    };
+    page("login", "Sign in", None, main)
+}
+
+async fn overview() -> HttpResponse {
+    let tile = |id: &str, label: &str| {
+        html! { div.tile { span.label { (label) } strong id=(id) { "…" } } }
+    };
+    let main = html! {
+        h1 { "Overview " span #live.live title="live updates" { "connecting" } }
+        (error_box())
+        div.tiles {
+            (tile("piles-online", "Piles online"))
+            (tile("piles-offline", "Piles offline"))
+            (tile("ports-charging", "Ports charging"))
+            (tile("power-now", "Power now"))
+            (tile("energy-today", "Energy today"))
+            (tile("revenue-today", "Revenue today"))
+            (tile("alarms-open", "Open alarms"))
+        }
+        h2 { "Station load" }
+        table #station-load {
+            thead { tr { th { "Station" } th { "Piles online" } th { "Measured" } th { "Limit" } th { "Load" } } }
+            tbody {}
+        }
+    };
+    page("overview", "Overview", None, main)
+}
+
+async fn stations() -> HttpResponse {
+    let main = html! {
+        h1 { "Stations" }
+        (error_box())
+        table #stations {
+            thead { tr { th { "Id" } th { "Name" } th { "In service" } th { "Tariff" } } }
+            tbody {}
+        }
+    };
+    page("stations", "Stations", None, main)
+}
+
+async fn station(id: web::Path<i64>) -> HttpResponse {
+    let id = id.to_string();
+    let main = html! {
+        h1 #station-name { "Station " (id) " " span #live.live { "connecting" } }
+        (error_box())
+        p #station-power.muted {}
+        div #piles {}
+    };
+    page("station", "Station", Some(&id), main)
+}
+
+async fn sessions() -> HttpResponse {
+    let main = html! {
+        h1 { "Sessions" }
+        (error_box())
+        form #session-find.inline {
+            label { "Session id " input name="id" required; }
+            button type="submit" { "Open" }
+        }
+        h2 { "Charging now" }
+        table #open-sessions {
+            thead { tr { th { "Session" } th { "Station" } th { "Pile" } th { "Port" } th { "Power" } } }
+            tbody {}
+        }
+    };
+    page("sessions", "Sessions", None, main)
+}
+
+async fn session(id: web::Path<String>) -> HttpResponse {
+    let main = html! {
+        h1 { "Session " span #session-id { (id.as_str()) } }
+        (error_box())
+        dl #session-facts.facts {}
+        div.needs-manager #session-actions {}
+        h2 { "Meter" }
+        div #meter-chart.chart { p.muted { "No readings yet." } }
+        h2 { "Bill" }
+        div #bill { p.muted { "Not billed yet." } }
+    };
+    page("session", "Session", Some(&id), main)
+}
+
+async fn alarms() -> HttpResponse {
+    let main = html! {
+        h1 { "Alarms" }
+        (error_box())
+        form #alarm-filter.inline {
+            label { input type="checkbox" name="open" checked; " open only" }
+            label { "Station " input name="station_id" inputmode="numeric" size="6"; }
+            button type="submit" { "Filter" }
+        }
+        table #alarms {
+            thead { tr { th { "Id" } th { "Raised" } th { "Pile" } th { "Kind" } th { "Severity" } th { "State" } th {} } }
+            tbody {}
+        }
+    };
+    page("alarms", "Alarms", None, main)
+}
