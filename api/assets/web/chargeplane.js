@@ -325,7 +325,7 @@
           $('#station-name').firstChild.textContent = `${s.name} `;
           const piles = (await all('/piles')).filter((p) => p.station_id === id);
           $('#piles').replaceChildren(...piles.map((p) => el('section', { class: 'card pile', 'data-pile': p.id },
-            el('h2', {}, `Pile ${p.id} `, el('span', { class: `status ${p.online ? 'online' : 'offline'}`, 'data-online': p.online }, p.online ? 'online' : 'offline'),
+            el('h2', {}, `Pile ${p.id} `, el('span', { class: `status ${p.online ? 'online' : 'offline'}`, 'data-online': String(p.online) }, p.online ? 'online' : 'offline'),
               el('small', { class: 'muted' }, ` ${p.protocol}${p.firmware ? ` · ${p.firmware}` : ''}`)),
             el('div', { class: 'ports' }, p.ports.map((port) => portBox(p, port))))));
           api('GET', `/stations/${id}/power`).then((pw) => {
@@ -380,7 +380,7 @@
             ...fact('Started', when(s.started_at || s.created_at)),
             ...fact('Ended', when(s.ended_at)),
             ...fact('Energy', `${s.kwh} kWh`),
-            ...fact('Stop reason', s.stop_reason ? JSON.stringify(s.stop_reason) : '—'),
+            ...fact('Stop reason', s.stop_reason ? (s.stop_reason.text || JSON.stringify(s.stop_reason)) : '—'),
             ...fact('Payer', s.terms && s.terms.payer ? `driver ${s.terms.payer.driver}` : 'operator'));
           const stop = guard(async () => {
             await api('POST', `/piles/${s.pile_id}/ports/${s.port}/stop`, {}, { key: key() });

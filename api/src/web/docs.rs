@@ -28,9 +28,15 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// An operation: its method, its path and its object in the document.
+type Op<'a> = (String, String, &'a Value);
+
+/// A tag: its name, what it is about and its operations.
+type Tag<'a> = (String, String, Vec<Op<'a>>);
+
 /// The tags, in the document's order, each with its operations.
-fn by_tag(doc: &Value) -> Vec<(String, String, Vec<(String, String, &Value)>)> {
-    let mut tags: Vec<(String, String, Vec<(String, String, &Value)>)> = doc["tags"]
+fn by_tag(doc: &Value) -> Vec<Tag<'_>> {
+    let mut tags: Vec<Tag> = doc["tags"]
         .as_array()
         .into_iter()
         .flatten()

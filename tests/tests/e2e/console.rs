@@ -1,0 +1,411 @@
+//! The console and the drivers' app in a real browser: Debian's chromium
+//! driven over WebDriver (chromedriver) against a server started here, with
+//! a simulated pile. Where chromedriver is not installed the browser tests
+//! print a notice and skip (`.ci/run` installs it). Screenshots of the main
+//! pages go to `docs/screenshots/`.
+
+use crate::common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::Server;
+use fantoccini::{Client, ClientBuilder, Locator};
+use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// chromium under chromedriver, ended when dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A headless chromium `width` pixels wide, or `None` (with a notice) where
+/// there is none to start.
+async fn browser(width: u32) -> Option<Browser> {
+    let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(chromedriver) = chromedriver else {
+        eprintln!("note: browser tests skip: chromedriver is not installed (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let driver = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let mut options = json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        format!("--window-size={},900", width.max(500)), "--no-first-run", "--no-default-browser-check"]});
+    if width < 500 {
+        // A window is at least 500 px wide: a phone's screen is emulated.
+        options["mobileEmulation"] =
+            json!({"deviceMetrics": {"width": width, "height": 812, "pixelRatio": 1}});
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    let mut last = None;
+    for _ in 0..100 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => return Some(Browser { client, driver }),
+            Err(e) => last = Some(e.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver is installed but no browser session starts: {last:?}");
+}
+
+async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("{selector} never appeared: {e}"))
+}
+
+/// Waits until the element's text satisfies `pred`; returns it.
+async fn text_until(c: &Client, selector: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(e) = c.find(Locator::Css(selector)).await {
+            if let Ok(t) = e.text().await {
+                if pred(&t) {
+                    return t;
+                }
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            let now = match c.find(Locator::Css(selector)).await {
+                Ok(e) => e.text().await.unwrap_or_default(),
+                Err(_) => "<absent>".into(),
+            };
+            let error = c.find(Locator::Css(".error")).await.ok();
+            let error = match error {
+                Some(e) => e.text().await.unwrap_or_default(),
+                None => String::new(),
+            };
+            panic!("{selector} never matched; it says {now:?}; the page's error: {error:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn fill(c: &Client, selector: &str, value: &str) {
+    let e = css(c, selector).await;
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
+}
+
+/// Everything the page loaded came from `base`.
+async fn loaded_only_from(c: &Client, base: &str) {
+    let names =
+        c.execute("return performance.getEntriesByType('resource').map(e => e.name)", vec![]).await.unwrap();
+    for name in names.as_array().unwrap() {
+        let name = name.as_str().unwrap();
+        assert!(name.starts_with(base), "the page loaded {name} from another host");
+    }
+}
+
+async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
+    c.goto(&format!("{base}/console/login")).await.unwrap();
+    fill(c, "#login-form [name=username]", user).await;
+    fill(c, "#login-form [name=password]", password).await;
+    css(c, "#login-form button").await.click().await.unwrap();
+    text_until(c, "#who", |t| t.starts_with(user)).await;
+}
+
+fn pile_config(id: &str, guns: u8) -> PileConfig {
+    let mut cfg = PileConfig::new(vocab::PileId(id.into()), guns);
+    cfg.realtime = Duration::from_secs(3600);
+    cfg.heartbeat = Duration::from_millis(500);
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_the_bill() {
+    let Some(b) = browser(1280).await else { return };
+    let c = &b.client;
+    let server = Server::start();
+    let base = server.base.clone();
+    let id = "71000000000001";
+    let station = server.station_with_pile(id, 2).await;
+
+    sign_in(c, &base, "admin", common::ADMIN_PASSWORD).await;
+    text_until(c, "#piles-offline", |t| t == "1").await;
+    loaded_only_from(c, &base).await;
+
+    c.goto(&format!("{base}/console/stations/{station}")).await.unwrap();
+    css(c, &format!("[data-pile='{id}'] [data-online='false']")).await;
+    text_until(c, "#live", |t| t == "live").await;
+
+    // The pile connects: the page shows it without being reloaded.
+    c.execute("window.notReloaded = true", vec![]).await.unwrap();
+    let mut pile = SimPile::connect(server.pile_addr, pile_config(id, 2)).await.unwrap();
+    pile.wait_for(|e| matches!(e, Event::LoginAccepted), WAIT).await.expect("the pile logs in");
+    css(c, &format!("[data-pile='{id}'] [data-online='true']")).await;
+    assert_eq!(c.execute("return window.notReloaded === true", vec![]).await.unwrap(), json!(true));
+    screenshot(c, "console-station").await;
+
+    // Start port 1 from the page.
+    css(c, &format!("[data-port='{id}/1'] button.start")).await.click().await.unwrap();
+    let link = css(c, &format!("[data-port='{id}/1'] .note a")).await;
+    let session = link.text().await.unwrap().trim_start_matches("started ").to_owned();
+    pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT)
+        .await
+        .expect("a start");
+    text_until(c, &format!("[data-port='{id}/1'] .status"), |t| t == "charging").await;
+
+    c.goto(&format!("{base}/console/")).await.unwrap();
+    text_until(c, "#ports-charging", |t| t == "1").await;
+    text_until(c, "#piles-online", |t| t == "1").await;
+    screenshot(c, "console-overview").await;
+
+    // Its session page draws the meter as it moves.
+    c.goto(&format!("{base}/console/sessions/{session}")).await.unwrap();
+    let readings =
+        |n: usize| move |t: &str| t.split(' ').next().and_then(|n| n.parse::<usize>().ok()) >= Some(n);
+    for kwh in 1..=3 {
+        pile.set_energy(1, Decimal::from(kwh));
+        pile.send_realtime(1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let before = text_until(c, "#meter-chart desc", readings(1)).await;
+    let before: usize = before.split(' ').next().unwrap().parse().unwrap();
+    pile.set_energy(1, Decimal::from(4));
+    pile.send_realtime(1);
+    text_until(c, "#meter-chart desc", readings(before + 1)).await;
+    css(c, "#meter-chart svg polyline.power").await;
+
+    css(c, "#session-actions button.stop").await.click().await.unwrap();
+    pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT)
+        .await
+        .expect("the pile's record is billed");
+    text_until(c, "#session-state", |t| t == "finished").await;
+    let total = text_until(c, "#bill-total", |t| t.starts_with('¥')).await;
+    let (_, api) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    assert_eq!(total, format!("¥{}", api["total"].as_str().unwrap()), "{api}");
+    screenshot(c, "console-session").await;
+
+    c.goto(&format!("{base}/console/alarms")).await.unwrap();
+    css(c, "#alarms tbody tr").await;
+    screenshot(c, "console-alarms").await;
+    loaded_only_from(c, &base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_see_no_controls_that_change_things_and_a_forged_change_is_refused() {
+    let Some(b) = browser(1280).await else { return };
+    let c = &b.client;
+    let server = Server::start();
+    let base = server.base.clone();
+    let id = "71000000000002";
+    let station = server.station_with_pile(id, 1).await;
+    let (s, u) = server
+        .post("/api/v1/users", json!({"username": "watcher", "password": "a long password", "role": "staff"}))
+        .await;
+    assert_eq!(s, 201, "{u}");
+    let _pile = server.ykc_pile(id, 1).await;
+
+    sign_in(c, &base, "watcher", "a long password").await;
+    c.goto(&format!("{base}/console/stations/{station}")).await.unwrap();
+    let start = css(c, &format!("[data-port='{id}/1'] button.start")).await;
+    assert!(!start.is_displayed().await.unwrap(), "staff are shown a start button");
+
+    // The API refuses what the page does not offer.
+    let forged = c
+        .execute_async(
+            &format!(
+                "const done = arguments[0]; const t = JSON.parse(sessionStorage.getItem('chargeplane.user')).token;
+                 fetch('/api/v1/piles/{id}/ports/1/start', {{method: 'POST', headers: {{authorization: 'Bearer ' + t}}}})
+                   .then(r => r.json().then(b => done([r.status, b.error])))"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged, json!([403, "forbidden"]));
+    let (_, pile) = server.get(&format!("/api/v1/piles/{id}")).await;
+    assert_eq!(pile["ports"][0]["session_id"], Value::Null, "{pile}");
+
+    // Signing out forgets the token: the console asks to sign in again.
+    css(c, "#signout").await.click().await.unwrap();
+    css(c, "#login-form").await;
+    c.goto(&format!("{base}/console/")).await.unwrap();
+    css(c, "#login-form").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_scans_a_port_tops_up_starts_watches_the_cost_and_finds_the_bill() {
+    let Some(b) = browser(375).await else { return };
+    let c = &b.client;
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| c.notify_webhook = Some(hook));
+    let base = server.base.clone();
+    let id = "71000000000003";
+    server.station_with_pile(id, 2).await;
+    let mut pile = server.ykc_pile(id, 2).await;
+
+    // The phone's camera opens the URL in the port's QR code.
+    let res = server
+        .http
+        .get(format!("{base}/api/v1/piles/{id}/ports/2/qr.svg"))
+        .bearer_auth(&server.admin)
+        .send()
+        .await
+        .unwrap();
+    let qr_url = res.headers()["x-qr-url"].to_str().unwrap().to_owned();
+    c.goto(&qr_url).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with(&format!("/app/q/{id}-02")));
+    text_until(c, "#port-status", |t| t == "idle").await;
+    css(c, "main a[href^='/app/login']").await.click().await.unwrap();
+
+    // Sign in by the code sent to the phone.
+    fill(c, "#code-form [name=phone]", "13900000201").await;
+    css(c, "#code-form button").await.click().await.unwrap();
+    let sms = codes.recv_timeout(WAIT).expect("a code");
+    fill(c, "#signin-form [name=code]", sms["code"].as_str().unwrap()).await;
+    css(c, "#signin-form button").await.click().await.unwrap();
+    css(c, "#start-form:not([hidden])").await;
+    screenshot(c, "app-port").await;
+
+    // Top up through the sandbox.
+    c.goto(&format!("{base}/app/wallet")).await.unwrap();
+    text_until(c, "#balance", |t| t == "¥0.00").await;
+    fill(c, "#topup-form [name=amount]", "30.00").await;
+    css(c, "#topup-form button").await.click().await.unwrap();
+    css(c, "#sandbox-pay").await.click().await.unwrap();
+    text_until(c, "#balance", |t| t == "¥30.00").await;
+    screenshot(c, "app-wallet").await;
+
+    // Start on the scanned port with 20 yuan prepaid; watch the cost rise.
+    c.goto(&qr_url).await.unwrap();
+    fill(c, "#start-form [name=prepaid]", "20").await;
+    css(c, "#start-form button").await.click().await.unwrap();
+    pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT)
+        .await
+        .expect("a start");
+    text_until(c, "#live", |t| t == "live").await;
+    pile.set_energy(2, Decimal::from(1));
+    pile.send_realtime(2);
+    text_until(c, "#c-amount", |t| t == "¥1.50").await;
+    pile.set_energy(2, Decimal::from(2));
+    pile.send_realtime(2);
+    text_until(c, "#c-amount", |t| t == "¥3.00").await;
+    screenshot(c, "app-charge").await;
+
+    // The charge stops (at the pile); the bill follows.
+    server.post(&format!("/api/v1/piles/{id}/ports/2/stop"), json!({})).await;
+    pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.expect("billed");
+    text_until(c, "#bill-total", |t| t == "¥3.00").await;
+    c.goto(&format!("{base}/app/charges")).await.unwrap();
+    text_until(c, "#history li .muted", |t| t.contains("¥3.00")).await;
+    screenshot(c, "app-history").await;
+    loaded_only_from(c, &base).await;
+}
+
+/// Every page and what it links to names no other host, and pages carry
+/// the policy that forbids loading from one; /docs renders without script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_page_or_asset_names_another_host_and_docs_work_offline() {
+    let server = Server::start();
+    let base = server.base.clone();
+    let pages = [
+        "/console/",
+        "/console/login",
+        "/console/stations",
+        "/console/stations/1",
+        "/console/sessions",
+        "/console/sessions/x",
+        "/console/alarms",
+        "/app/",
+        "/app/login",
+        "/app/wallet",
+        "/app/q/x-01",
+        "/app/charges",
+        "/app/charges/x",
+        "/docs",
+    ];
+    let mut assets = std::collections::BTreeSet::new();
+    for page in pages {
+        let res = server.http.get(format!("{base}{page}")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{page}");
+        let h = res.headers().clone();
+        assert_eq!(h["content-type"], "text/html; charset=utf-8", "{page}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"), "{page}: {csp}");
+        assert!(!csp.contains("http"), "{page}: {csp}");
+        let html = res.text().await.unwrap();
+        assert!(!html.contains("<script>") && !html.contains(" style="), "{page} has inline script or style");
+        no_other_host(&base, page, &html);
+        for attr in ["src=\"", "href=\""] {
+            for link in html.split(attr).skip(1).filter_map(|s| s.split('"').next()) {
+                assert!(!link.starts_with("//"), "{page} links to {link}");
+                if link.starts_with("/assets/") {
+                    assets.insert(link.replace("&amp;", "&"));
+                }
+            }
+        }
+    }
+    assert_eq!(assets.len(), 2, "one stylesheet and one script: {assets:?}");
+    for asset in assets {
+        let res = server.http.get(format!("{base}{asset}")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{asset}");
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        let expected = if asset.contains(".css") { "text/css" } else { "text/javascript" };
+        assert!(kind.starts_with(expected), "{asset}: {kind}");
+        assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"), "{asset}");
+        no_other_host(&base, &asset, &res.text().await.unwrap());
+    }
+
+    // The reference lists every documented route, with no script to run.
+    let doc: Value =
+        server.http.get(format!("{base}/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let docs = server.http.get(format!("{base}/docs")).send().await.unwrap().text().await.unwrap();
+    for path in doc["paths"].as_object().unwrap().keys() {
+        assert!(docs.contains(&format!("<code class=\"path\">{path}</code>")), "/docs leaves out {path}");
+    }
+
+    // And in a browser: the page renders and loads nothing from elsewhere.
+    let Some(b) = browser(1280).await else { return };
+    let c = &b.client;
+    c.goto(&format!("{base}/docs")).await.unwrap();
+    css(c, "details#users_login summary").await.click().await.unwrap();
+    text_until(c, "details#users_login", |t| t.contains("/api/v1/auth/login")).await;
+    loaded_only_from(c, &base).await;
+    screenshot(c, "docs").await;
+}
+
+fn no_other_host(base: &str, what: &str, text: &str) {
+    for scheme in ["http://", "https://"] {
+        for (at, _) in text.match_indices(scheme) {
+            assert!(
+                text[at..].starts_with(base),
+                "{what} names another host: {}",
+                &text[at..(at + 60).min(text.len())]
+            );
+        }
+    }
+}
