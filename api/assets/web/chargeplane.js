@@ -293,22 +293,60 @@
 
     async station() {
       const id = Number(pageId);
+      const outPorts = new Set();
+      const notes = new Map();
       const portBox = (pile, p) => {
         const box = el('div', { class: 'port', 'data-port': `${pile.id}/${p.port}` });
+        if ((pile.ports_out_of_service || []).includes(p.port)) outPorts.add(`${pile.id}/${p.port}`);
         fillPort(box, pile.id, p.port, p.status, p.session_id, p.power_w);
         return box;
+      };
+      // Takes a station, pile or port out of service, or puts it back.
+      const serviceButton = (path, inService, what) => el('button', {
+        type: 'button', class: 'secondary service needs-manager', 'data-in-service': String(inService),
+        onclick: guard(async () => { await api('PATCH', path, { in_service: !inService }); await refresh(); }),
+      }, inService ? `Take ${what} out of service` : `Put ${what} back in service`);
+      const commands = (pile) => {
+        const list = el('ul', { class: 'plain commands' });
+        const show = async () => {
+          const cmds = await api('GET', `/piles/${pile.id}/commands`);
+          list.replaceChildren(...cmds.slice(-5).reverse().map((c) => el('li', { 'data-command': c.id },
+            el('strong', {}, c.command.kind.replace(/_/g, ' ')), ' ',
+            el('span', { class: `outcome ${c.outcome}` }, c.outcome), c.detail ? ` (${c.detail})` : '',
+            el('span', { class: 'muted' }, ` · ${when(c.requested_at)}`))));
+          return cmds;
+        };
+        const form = el('form', { class: 'inline needs-manager command-form' },
+          el('select', { name: 'kind' },
+            el('option', { value: 'time_sync' }, 'Time sync'),
+            el('option', { value: 'reboot' }, 'Reboot when idle')),
+          el('button', { type: 'submit', class: 'secondary' }, 'Send command'));
+        form.addEventListener('submit', guard(async () => {
+          const kind = new FormData(form).get('kind');
+          await api('POST', `/piles/${pile.id}/commands`, kind === 'reboot' ? { kind, when_idle: true } : { kind });
+          for (let i = 0; i < 20; i++) {
+            const cmds = await show();
+            if (!cmds.some((c) => c.outcome === 'pending')) break;
+            await sleep(1000);
+          }
+        }));
+        show().catch(() => {});
+        return el('div', {}, el('h3', {}, 'Commands'), form, list);
       };
       const fillPort = (box, pile, port, status, session, power) => {
         const start = guard(async () => {
           const r = await api('POST', `/piles/${pile}/ports/${port}/start`, {}, { key: key() });
           const id = r.session_id;
-          box.querySelector('.note').replaceChildren(id ? el('a', { href: `/console/sessions/${id}` }, `started ${id}`) : `queued at ${r.position}`);
+          notes.get(`${pile}/${port}`).replaceChildren(id ? el('a', { href: `/console/sessions/${id}` }, `started ${id}`) : `queued at ${r.position}`);
         });
         const stop = guard(async () => {
           await api('POST', `/piles/${pile}/ports/${port}/stop`, {}, { key: key() });
-          box.querySelector('.note').textContent = 'stop sent';
+          notes.get(`${pile}/${port}`).textContent = 'stop sent';
         });
-        const note = box.querySelector('.note');
+        // What the last start or stop said stays through re-renders.
+        const k = `${pile}/${port}`;
+        if (!notes.has(k)) notes.set(k, el('div', { class: 'note muted' }));
+        const note = notes.get(k);
         box.replaceChildren(
           el('div', {}, `Port ${port} `, el('span', { class: `status ${status}` }, status)),
           session ? el('div', {}, el('a', { href: `/console/sessions/${session}`, class: 'session' }, `session ${session}`)) : null,
@@ -317,17 +355,23 @@
             status === 'charging' || session
               ? el('button', { type: 'button', class: 'danger stop', onclick: stop }, 'Stop')
               : el('button', { type: 'button', class: 'start', onclick: start, disabled: status === 'offline' || status === 'fault' }, 'Start')),
-          note || el('div', { class: 'note muted' }));
+          note,
+          el('div', {}, outPorts.has(`${pile}/${port}`) ? el('span', { class: 'out' }, 'out of service ') : null,
+            serviceButton(`/piles/${pile}/ports/${port}`, !outPorts.has(`${pile}/${port}`), 'port')));
       };
       const refresh = async () => {
         try {
           const s = await api('GET', `/stations/${id}`);
-          $('#station-name').firstChild.textContent = `${s.name} `;
+          $('#station-name').firstChild.textContent = `${s.name}${s.in_service ? '' : ' (out of service)'} `;
+          $('#station-actions').replaceChildren(serviceButton(`/stations/${id}`, s.in_service, 'station'));
           const piles = (await all('/piles')).filter((p) => p.station_id === id);
+          outPorts.clear();
           $('#piles').replaceChildren(...piles.map((p) => el('section', { class: 'card pile', 'data-pile': p.id },
             el('h2', {}, `Pile ${p.id} `, el('span', { class: `status ${p.online ? 'online' : 'offline'}`, 'data-online': String(p.online) }, p.online ? 'online' : 'offline'),
-              el('small', { class: 'muted' }, ` ${p.protocol}${p.firmware ? ` · ${p.firmware}` : ''}`)),
-            el('div', { class: 'ports' }, p.ports.map((port) => portBox(p, port))))));
+              el('small', { class: 'muted' }, ` ${p.protocol}${p.firmware ? ` · ${p.firmware}` : ''}${p.in_service ? '' : ' · out of service'}`)),
+            serviceButton(`/piles/${p.id}`, p.in_service, 'pile'),
+            el('div', { class: 'ports' }, p.ports.map((port) => portBox(p, port))),
+            commands(p))));
           api('GET', `/stations/${id}/power`).then((pw) => {
             $('#station-power').textContent = pw.managed
               ? `Load ${kw(pw.measured_w)} of ${kw(pw.limit_w)} limit, ${kw(pw.allocated_w)} allocated`
@@ -456,6 +500,33 @@
         let code = new FormData(ev.target).get('code').trim();
         code = code.slice(code.lastIndexOf('/') + 1);
         location.assign(`/app/q/${encodeURIComponent(code)}`);
+      });
+      const nearForm = $('#near-form');
+      const find = guard(async () => {
+        const f = new FormData(nearForm);
+        const q = new URLSearchParams({ lat: f.get('lat').trim(), lon: f.get('lon').trim(), radius_km: '20' });
+        const found = await api('GET', `/stations/near?${q}`);
+        $('#near').replaceChildren(...(found.length ? found.map((s) => {
+          const ports = el('ul', { class: 'plain' });
+          const open = guard(async () => {
+            const st = await api('GET', `/stations/${s.id}/ports`);
+            ports.replaceChildren(...st.piles.flatMap((p) => p.ports.map((x) => el('li', {},
+              el('a', { href: `/app/q/${x.code}` }, `Port ${x.code}`), ' ', el('span', { class: `status ${x.status}` }, x.in_service ? x.status : 'out of service')))));
+          });
+          return el('li', { 'data-station': s.id },
+            el('button', { type: 'button', class: 'secondary', onclick: open }, s.name),
+            el('div', { class: 'muted' }, `${(s.distance_m / 1000).toFixed(1)} km · ${s.ports_free} of ${s.ports_online} ports free${s.details && s.details.address ? ` · ${s.details.address}` : ''}`),
+            ports);
+        }) : [el('li', { class: 'muted' }, 'No station within 20 km.')]));
+      });
+      nearForm.addEventListener('submit', find);
+      $('#locate').addEventListener('click', () => {
+        if (!navigator.geolocation) return showError({ message: 'This browser cannot tell where you are; type a place\'s coordinates.' });
+        navigator.geolocation.getCurrentPosition((pos) => {
+          nearForm.lat.value = pos.coords.latitude.toFixed(5);
+          nearForm.lon.value = pos.coords.longitude.toFixed(5);
+          find();
+        }, (e) => showError({ message: `Your location is not available (${e.message}); type a place's coordinates.` }));
       });
       try {
         const w = await api('GET', '/me/wallet');

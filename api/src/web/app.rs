@@ -69,6 +69,16 @@ async fn home() -> HttpResponse {
             h2 { "Charging now" }
             ul #open-charges.plain {}
         }
+        section.card {
+            h2 { "Stations near me" }
+            form #near-form.inline {
+                input name="lat" inputmode="decimal" placeholder="latitude" size="9" required;
+                input name="lon" inputmode="decimal" placeholder="longitude" size="9" required;
+                button type="submit" { "Find" }
+                button #locate.secondary type="button" { "Use my location" }
+            }
+            ul #near.plain {}
+        }
     };
     page("home", "Charge", None, main)
 }

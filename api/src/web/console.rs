@@ -100,6 +100,7 @@ async fn station(id: web::Path<i64>) -> HttpResponse {
         h1 #station-name { "Station " (id) " " span #live.live { "connecting" } }
         (error_box())
         p #station-power.muted {}
+        div #station-actions {}
         div #piles {}
     };
     page("station", "Station", Some(&id), main)

@@ -9,9 +9,10 @@ use crate::common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::Server;
+use common::{Server, YkcMessages};
 use fantoccini::{Client, ClientBuilder, Locator};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
+use proto::ykc::{self, Message};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -107,6 +108,22 @@ async fn text_until(c: &Client, selector: &str, pred: impl Fn(&str) -> bool) -> 
     }
 }
 
+/// Clicks the element, finding it again if the page re-rendered it.
+async fn click(c: &Client, selector: &str) {
+    for _ in 0..20 {
+        match css(c, selector).await.click().await {
+            Ok(()) => return,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("{selector}: {e}"),
+        }
+    }
+    panic!("{selector} kept being replaced");
+}
+
 async fn fill(c: &Client, selector: &str, value: &str) {
     let e = css(c, selector).await;
     e.clear().await.unwrap();
@@ -133,7 +150,7 @@ async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
     c.goto(&format!("{base}/console/login")).await.unwrap();
     fill(c, "#login-form [name=username]", user).await;
     fill(c, "#login-form [name=password]", password).await;
-    css(c, "#login-form button").await.click().await.unwrap();
+    click(c, "#login-form button").await;
     text_until(c, "#who", |t| t.starts_with(user)).await;
 }
 
@@ -170,7 +187,7 @@ async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_
     screenshot(c, "console-station").await;
 
     // Start port 1 from the page.
-    css(c, &format!("[data-port='{id}/1'] button.start")).await.click().await.unwrap();
+    click(c, &format!("[data-port='{id}/1'] button.start")).await;
     let link = css(c, &format!("[data-port='{id}/1'] .note a")).await;
     let session = link.text().await.unwrap().trim_start_matches("started ").to_owned();
     pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT)
@@ -199,7 +216,7 @@ async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_
     text_until(c, "#meter-chart desc", readings(before + 1)).await;
     css(c, "#meter-chart svg polyline.power").await;
 
-    css(c, "#session-actions button.stop").await.click().await.unwrap();
+    click(c, "#session-actions button.stop").await;
     pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT)
         .await
         .expect("the pile's record is billed");
@@ -208,6 +225,21 @@ async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_
     let (_, api) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
     assert_eq!(total, format!("¥{}", api["total"].as_str().unwrap()), "{api}");
     screenshot(c, "console-session").await;
+
+    // Maintenance from the station's page: a command and its outcome, and a
+    // port taken out of service.
+    c.goto(&format!("{base}/console/stations/{station}")).await.unwrap();
+    click(c, &format!("[data-pile='{id}'] .command-form button")).await;
+    let ev = pile.wait_for(|e| matches!(common::ykc_msg(e), Some(Message::TimeSync(_))), WAIT).await;
+    let Some(Message::TimeSync(asked)) = ev.as_ref().and_then(common::ykc_msg) else {
+        panic!("no time sync: {ev:?}")
+    };
+    pile.send_msg(Message::TimeSyncResult(ykc::TimeSyncResult { pile: asked.pile, time: asked.time }));
+    text_until(c, &format!("[data-pile='{id}'] .commands li .outcome"), |t| t == "acknowledged").await;
+    click(c, &format!("[data-port='{id}/2'] button.service")).await;
+    css(c, &format!("[data-port='{id}/2'] .out")).await;
+    let (_, listed) = server.get(&format!("/api/v1/piles/{id}")).await;
+    assert_eq!(listed["ports_out_of_service"], json!([2]), "{listed}");
 
     c.goto(&format!("{base}/console/alarms")).await.unwrap();
     css(c, "#alarms tbody tr").await;
@@ -251,7 +283,7 @@ async fn staff_see_no_controls_that_change_things_and_a_forged_change_is_refused
     assert_eq!(pile["ports"][0]["session_id"], Value::Null, "{pile}");
 
     // Signing out forgets the token: the console asks to sign in again.
-    css(c, "#signout").await.click().await.unwrap();
+    click(c, "#signout").await;
     css(c, "#login-form").await;
     c.goto(&format!("{base}/console/")).await.unwrap();
     css(c, "#login-form").await;
@@ -265,7 +297,17 @@ async fn a_driver_scans_a_port_tops_up_starts_watches_the_cost_and_finds_the_bil
     let server = Server::start_with(|c| c.notify_webhook = Some(hook));
     let base = server.base.clone();
     let id = "71000000000003";
-    server.station_with_pile(id, 2).await;
+    let station = server.station_with_pile(id, 2).await;
+    let details = json!({"address": "1 Quay St", "lat": "31.2304", "lon": "121.4737", "opening_hours": "24h", "photos": []});
+    let res = server
+        .http
+        .put(format!("{base}/api/v1/stations/{station}/details"))
+        .bearer_auth(&server.admin)
+        .json(&details)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     let mut pile = server.ykc_pile(id, 2).await;
 
     // The phone's camera opens the URL in the port's QR code.
@@ -280,30 +322,39 @@ async fn a_driver_scans_a_port_tops_up_starts_watches_the_cost_and_finds_the_bil
     c.goto(&qr_url).await.unwrap();
     assert!(c.current_url().await.unwrap().path().ends_with(&format!("/app/q/{id}-02")));
     text_until(c, "#port-status", |t| t == "idle").await;
-    css(c, "main a[href^='/app/login']").await.click().await.unwrap();
+    click(c, "main a[href^='/app/login']").await;
 
     // Sign in by the code sent to the phone.
     fill(c, "#code-form [name=phone]", "13900000201").await;
-    css(c, "#code-form button").await.click().await.unwrap();
+    click(c, "#code-form button").await;
     let sms = codes.recv_timeout(WAIT).expect("a code");
     fill(c, "#signin-form [name=code]", sms["code"].as_str().unwrap()).await;
-    css(c, "#signin-form button").await.click().await.unwrap();
+    click(c, "#signin-form button").await;
     css(c, "#start-form:not([hidden])").await;
     screenshot(c, "app-port").await;
+
+    // Stations near a typed place, with their ports.
+    c.goto(&format!("{base}/app/")).await.unwrap();
+    fill(c, "#near-form [name=lat]", "31.2310").await;
+    fill(c, "#near-form [name=lon]", "121.4740").await;
+    click(c, "#near-form button[type=submit]").await;
+    click(c, &format!("#near [data-station='{station}'] button")).await;
+    css(c, &format!("#near a[href='/app/q/{id}-02']")).await;
+    screenshot(c, "app-home").await;
 
     // Top up through the sandbox.
     c.goto(&format!("{base}/app/wallet")).await.unwrap();
     text_until(c, "#balance", |t| t == "¥0.00").await;
     fill(c, "#topup-form [name=amount]", "30.00").await;
-    css(c, "#topup-form button").await.click().await.unwrap();
-    css(c, "#sandbox-pay").await.click().await.unwrap();
+    click(c, "#topup-form button").await;
+    click(c, "#sandbox-pay").await;
     text_until(c, "#balance", |t| t == "¥30.00").await;
     screenshot(c, "app-wallet").await;
 
     // Start on the scanned port with 20 yuan prepaid; watch the cost rise.
     c.goto(&qr_url).await.unwrap();
     fill(c, "#start-form [name=prepaid]", "20").await;
-    css(c, "#start-form button").await.click().await.unwrap();
+    click(c, "#start-form button").await;
     pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT)
         .await
         .expect("a start");
@@ -392,7 +443,7 @@ async fn no_page_or_asset_names_another_host_and_docs_work_offline() {
     let Some(b) = browser(1280).await else { return };
     let c = &b.client;
     c.goto(&format!("{base}/docs")).await.unwrap();
-    css(c, "details#users_login summary").await.click().await.unwrap();
+    click(c, "details#users_login summary").await;
     text_until(c, "details#users_login", |t| t.contains("/api/v1/auth/login")).await;
     loaded_only_from(c, &base).await;
     screenshot(c, "docs").await;
