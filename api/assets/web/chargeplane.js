@@ -464,6 +464,144 @@
     },
   };
 
+  const PERIODS = ['sharp', 'peak', 'flat', 'valley'];
+  // A form's control by name (form.name and form.id are the form's own).
+  const field = (form, name) => form.elements.namedItem(name);
+  const minutes = (hm) => { const [h, m] = hm.split(':').map(Number); return h * 60 + m; };
+
+  // The 48 half-hours of a day, each in its period.
+  function dayStrip(periods) {
+    const slots = [];
+    for (let i = 0; i < 48; i++) {
+      const t = i * 30;
+      const r = periods.find((p) => minutes(p.from) <= t && t < minutes(p.to));
+      const name = r ? r.period : 'none';
+      const hh = `${String(Math.floor(i / 2)).padStart(2, '0')}:${i % 2 ? '30' : '00'}`;
+      slots.push(el('span', { class: `slot ${name}`, title: `${hh} ${name}` }));
+    }
+    return el('div', { class: 'strip', 'aria-label': 'the day by period' }, slots);
+  }
+
+  // Bars of one value per label, as SVG.
+  function bars(rows, label, value, unit) {
+    if (!rows.length) return '';
+    const W = 640, H = 200, P = 30;
+    const max = Math.max(0.0001, ...rows.map(value));
+    const w = (W - 2 * P) / rows.length;
+    return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(unit)} per row">`
+      + rows.map((r, i) => {
+        const h = (value(r) / max) * (H - 2 * P);
+        return `<rect class="bar" x="${(P + i * w + 2).toFixed(1)}" y="${(H - P - h).toFixed(1)}" width="${Math.max(1, w - 4).toFixed(1)}" height="${h.toFixed(1)}"><title>${esc(label(r))}: ${esc(value(r).toFixed(2))} ${esc(unit)}</title></rect>`;
+      }).join('')
+      + `<line class="axis" x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}"/>`
+      + `<text x="4" y="${P - 8}">${esc(max.toFixed(2))} ${esc(unit)}</text></svg>`;
+  }
+
+  Object.assign(console_, {
+    async prices() {
+      const form = $('#tariff-form');
+      const edit = (t) => {
+        $('#tariff-form-title').textContent = t ? `Edit tariff ${t.id}` : 'New tariff';
+        field(form, 'id').value = t ? t.id : '';
+        field(form, 'name').value = t ? t.name : '';
+        for (const p of PERIODS) {
+          field(form, `${p}-energy`).value = t ? t.prices[p].energy : '0';
+          field(form, `${p}-service`).value = t ? t.prices[p].service : '0';
+        }
+        field(form, 'periods').value = t ? t.periods.map((r) => `${r.from}-${r.to} ${r.period}`).join('\n') : '00:00-24:00 flat';
+        form.scrollIntoView();
+      };
+      const load = async () => {
+        const tariffs = await all('/tariffs');
+        $('#tariffs').replaceChildren(...tariffs.map((t) => el('section', { class: 'card tariff', 'data-tariff': t.id },
+          el('h3', {}, `${t.id}. ${t.name}${t.in_service ? '' : ' (retired)'}`),
+          dayStrip(t.periods),
+          el('p', { class: 'muted' }, PERIODS.filter((p) => num(t.prices[p].energy) || num(t.prices[p].service) || t.periods.some((r) => r.period === p))
+            .map((p) => `${p} ${t.prices[p].energy} + ${t.prices[p].service}`).join(' · ')),
+          el('button', { type: 'button', class: 'secondary needs-manager edit', onclick: () => edit(t) }, 'Edit'))));
+        const plans = await all('/plans');
+        const pricing = (p) => (p.kind === 'time' ? `${p.per_hour}/h per ${p.unit_minutes} min`
+          : p.kind === 'energy' ? `${p.per_kwh}/kWh` : p.kind.replace(/_/g, ' '));
+        $('#plans tbody').replaceChildren(...plans.map((p) => el('tr', { 'data-plan': p.id },
+          el('td', {}, p.id), el('td', {}, p.name), el('td', {}, pricing(p.pricing)), el('td', {}, p.in_service ? 'yes' : 'no'),
+          el('td', { class: 'needs-manager' }, el('button', { type: 'button', class: 'secondary', onclick: guard(async () => {
+            await api('PATCH', `/plans/${p.id}`, { in_service: !p.in_service });
+            await load();
+          }) }, p.in_service ? 'Retire' : 'Bring back')))));
+      };
+      $('#tariff-new').addEventListener('click', () => edit(null));
+      form.addEventListener('submit', guard(async () => {
+        const prices = {};
+        for (const p of PERIODS) prices[p] = { energy: field(form, `${p}-energy`).value.trim(), service: field(form, `${p}-service`).value.trim() };
+        const periods = field(form, 'periods').value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+          const m = l.match(/^(\d\d:\d\d)\s*-\s*(\d\d:\d\d)\s+(\w+)$/);
+          if (!m) throw new ApiError(422, { message: `"${l}" is not "from-to period", e.g. 08:00-12:00 peak`, field: 'periods' });
+          return { from: m[1], to: m[2], period: m[3] };
+        });
+        const body = { name: field(form, 'name').value.trim(), prices, periods };
+        if (field(form, 'id').value) await api('PATCH', `/tariffs/${field(form, 'id').value}`, body);
+        else await api('POST', '/tariffs', body);
+        edit(null);
+        await load();
+      }));
+      const plan = $('#plan-form');
+      plan.addEventListener('submit', guard(async () => {
+        const f = new FormData(plan);
+        const pricing = f.get('kind') === 'time'
+          ? { kind: 'time', per_hour: f.get('price').trim(), unit_minutes: Number(f.get('unit_minutes')) }
+          : { kind: 'energy', per_kwh: f.get('price').trim() };
+        await api('POST', '/plans', { name: f.get('name').trim(), pricing });
+        plan.reset();
+        await load();
+      }));
+      await load();
+    },
+
+    async reports() {
+      const form = $('#report-form');
+      const now = new Date();
+      field(form, 'from').value = day(new Date(now.getTime() - 6 * 864e5));
+      field(form, 'until').value = day(new Date(now.getTime() + 864e5));
+      const query = (csv) => {
+        const f = new FormData(form);
+        const q = new URLSearchParams({ from: f.get('from'), until: f.get('until') });
+        if (f.get('station_id')) q.set('station_id', f.get('station_id').trim());
+        if (csv) q.set('format', 'csv');
+        return `/reports/${f.get('kind')}?${q}`;
+      };
+      form.addEventListener('submit', guard(async () => {
+        const kind = new FormData(form).get('kind');
+        const rows = await api('GET', query(false));
+        const cols = rows.length ? Object.keys(rows[0]) : [];
+        $('#report thead').replaceChildren(el('tr', {}, cols.map((c) => el('th', {}, c.replace(/_/g, ' ')))));
+        $('#report tbody').replaceChildren(...(rows.length
+          ? rows.map((r) => el('tr', {}, cols.map((c) => el('td', {}, typeof r[c] === 'object' ? JSON.stringify(r[c]) : r[c]))))
+          : [el('tr', {}, el('td', { class: 'muted' }, 'Nothing in these days.'))]));
+        const label = (r) => `${r.day || ''} ${r.station_id != null ? `station ${r.station_id}` : ''} ${r.period || r.kind || ''}`.trim();
+        const value = kind === 'operations' ? (r) => num(r.revenue) : kind === 'energy' ? (r) => num(r.kwh) : (r) => num(r.count ?? r.alarms ?? 1);
+        const unit = kind === 'operations' ? 'yuan' : kind === 'energy' ? 'kWh' : 'alarms';
+        $('#report-chart').innerHTML = bars(rows, label, value, unit);
+      }));
+      // The CSV needs the token, so it is fetched and handed over as a file.
+      $('#report-csv').addEventListener('click', guard(async () => {
+        const s = signedIn();
+        const res = await fetch(`/api/v1${query(true)}`, { headers: { authorization: `Bearer ${s.token}` } });
+        if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+        const blob = await res.blob();
+        const name = (res.headers.get('content-disposition') || '').match(/filename="?([^";]+)"?/);
+        const a = $('#csv-link');
+        if (a.href) URL.revokeObjectURL(a.href);
+        a.href = URL.createObjectURL(blob);
+        a.download = name ? name[1] : 'report.csv';
+        const rows = (await blob.text()).split('\n').filter(Boolean).length - 1;
+        a.textContent = `${a.download} · ${Math.max(rows, 0)} ${rows === 1 ? 'row' : 'rows'}`;
+        a.hidden = false;
+        a.click();
+      }));
+      form.requestSubmit();
+    },
+  });
+
   // ---- the drivers' app ----
 
   const app = {

@@ -15,7 +15,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/console/stations/{id}", web::get().to(station))
         .route("/console/sessions", web::get().to(sessions))
         .route("/console/sessions/{id}", web::get().to(session))
-        .route("/console/alarms", web::get().to(alarms));
+        .route("/console/alarms", web::get().to(alarms))
+        .route("/console/prices", web::get().to(prices))
+        .route("/console/reports", web::get().to(reports));
 }
 
 fn nav() -> Markup {
@@ -27,6 +29,8 @@ fn nav() -> Markup {
                 a href="/console/stations" { "Stations" }
                 a href="/console/sessions" { "Sessions" }
                 a href="/console/alarms" { "Alarms" }
+                a href="/console/prices" { "Prices" }
+                a href="/console/reports" { "Reports" }
                 a href="/docs" { "API" }
             }
             span.who {
@@ -152,4 +156,73 @@ async fn alarms() -> HttpResponse {
         }
     };
     page("alarms", "Alarms", None, main)
+}
+
+async fn prices() -> HttpResponse {
+    let period = |name: &str| {
+        html! {
+            tr {
+                th { (name) }
+                td { input name={ (name) "-energy" } inputmode="decimal" value="0"; }
+                td { input name={ (name) "-service" } inputmode="decimal" value="0"; }
+            }
+        }
+    };
+    let main = html! {
+        h1 { "Prices" }
+        (error_box())
+        h2 { "Tariffs" }
+        p.muted { "Each day strip shows the 48 half-hours of a day in their time-of-use period." }
+        div #tariffs {}
+        form #tariff-form.card.needs-manager {
+            h3 #tariff-form-title { "New tariff" }
+            input type="hidden" name="id";
+            label { "Name" input name="name" required; }
+            table {
+                thead { tr { th { "Period" } th { "Energy, yuan/kWh" } th { "Service, yuan/kWh" } } }
+                tbody { (period("sharp")) (period("peak")) (period("flat")) (period("valley")) }
+            }
+            label { "Periods, one a line: from-to period" textarea name="periods" rows="4" { "00:00-24:00 flat" } }
+            button type="submit" { "Save tariff" }
+            " "
+            button #tariff-new.secondary type="button" { "New" }
+        }
+        h2 { "E-bike price plans" }
+        table #plans {
+            thead { tr { th { "Id" } th { "Name" } th { "Pricing" } th { "In service" } th {} } }
+            tbody {}
+        }
+        form #plan-form.card.needs-manager {
+            h3 { "New plan" }
+            label { "Name" input name="name" required; }
+            label { "Kind" select name="kind" { option value="time" { "per time" } option value="energy" { "per kWh" } } }
+            label { "Price (yuan per hour, or per kWh)" input name="price" inputmode="decimal" required; }
+            label { "Billed per started ... minutes (per time)" input name="unit_minutes" inputmode="numeric" value="15"; }
+            button type="submit" { "Create plan" }
+        }
+    };
+    page("prices", "Prices", None, main)
+}
+
+async fn reports() -> HttpResponse {
+    let main = html! {
+        h1 { "Reports" }
+        (error_box())
+        form #report-form.inline {
+            label { "Report " select name="kind" {
+                option value="operations" { "operations" }
+                option value="energy" { "energy by period" }
+                option value="faults" { "faults" }
+            } }
+            label { "From " input name="from" type="date" required; }
+            label { "Until " input name="until" type="date" required; }
+            label { "Station " input name="station_id" inputmode="numeric" size="6"; }
+            button type="submit" { "Show" }
+            button #report-csv.secondary type="button" { "Download CSV" }
+        }
+        a #csv-link hidden {}
+        div #report-chart.chart {}
+        table #report { thead {} tbody {} }
+    };
+    page("reports", "Reports", None, main)
 }

@@ -391,6 +391,8 @@ async fn no_page_or_asset_names_another_host_and_docs_work_offline() {
         "/console/sessions",
         "/console/sessions/x",
         "/console/alarms",
+        "/console/prices",
+        "/console/reports",
         "/app/",
         "/app/login",
         "/app/wallet",
@@ -459,4 +461,82 @@ fn no_other_host(base: &str, what: &str, text: &str) {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
+    let Some(b) = browser(1280).await else { return };
+    let c = &b.client;
+    let server = Server::start();
+    let base = server.base.clone();
+    let id = "71000000000004";
+    let station = server.station_with_pile(id, 1).await;
+    // One charge today, for the report: 2 kWh at 1.50.
+    let mut pile = server.ykc_pile(id, 1).await;
+    let (s, started) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{started}");
+    pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT)
+        .await
+        .expect("a start");
+    pile.set_energy(1, Decimal::from(2));
+    pile.send_realtime(1);
+    server.post(&format!("/api/v1/piles/{id}/ports/1/stop"), json!({})).await;
+    pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.expect("billed");
+
+    sign_in(c, &base, "admin", common::ADMIN_PASSWORD).await;
+    c.goto(&format!("{base}/console/prices")).await.unwrap();
+    css(c, "[data-tariff='1'] .strip .slot.flat").await;
+    assert_eq!(c.find_all(Locator::Css("[data-tariff='1'] .strip .slot.flat")).await.unwrap().len(), 48);
+
+    // Valley prices before 08:00.
+    click(c, "[data-tariff='1'] button.edit").await;
+    fill(c, "#tariff-form [name=valley-energy]", "0.3").await;
+    fill(c, "#tariff-form [name=valley-service]", "0.4").await;
+    fill(c, "#tariff-form [name=periods]", "00:00-08:00 valley\n08:00-24:00 flat").await;
+    click(c, "#tariff-form button[type=submit]").await;
+    css(c, "[data-tariff='1'] .strip .slot.valley").await;
+    assert_eq!(c.find_all(Locator::Css("[data-tariff='1'] .strip .slot.valley")).await.unwrap().len(), 16);
+    let (_, t) = server.get("/api/v1/tariffs/1").await;
+    assert_eq!(
+        (t["prices"]["valley"]["energy"].as_str(), t["periods"].as_array().unwrap().len()),
+        (Some("0.3"), 2),
+        "{t}"
+    );
+
+    // A period that does not read is named, and nothing is sent.
+    fill(c, "#tariff-form [name=name]", "night").await;
+    fill(c, "#tariff-form [name=periods]", "from eight to noon").await;
+    click(c, "#tariff-form button[type=submit]").await;
+    text_until(c, ".error", |t| t.contains("not \"from-to period\"") && t.contains("(periods)")).await;
+    screenshot(c, "console-prices").await;
+
+    fill(c, "#plan-form [name=name]", "quarter hours").await;
+    fill(c, "#plan-form [name=price]", "1.20").await;
+    click(c, "#plan-form button[type=submit]").await;
+    text_until(c, "#plans tbody", |t| t.contains("quarter hours") && t.contains("1.20/h per 15 min")).await;
+
+    // Today's operations, as a table, a chart and the CSV download.
+    let today = chrono::Local::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    c.goto(&format!("{base}/console/reports")).await.unwrap();
+    text_until(c, "#report tbody", |t| t.contains("3.00")).await;
+    css(c, "#report-chart svg rect.bar").await;
+    click(c, "#report-csv").await;
+    let link = css(c, "#csv-link:not([hidden])").await;
+    assert!(link.attr("href").await.unwrap().unwrap().starts_with("blob:"));
+    // The page counts the rows of the file it hands over; the file is the API's.
+    let name = text_until(c, "#csv-link", |t| t.ends_with("1 row")).await;
+    assert!(name.ends_with(".csv · 1 row"), "{name}");
+    let csv = server
+        .http
+        .get(format!("{base}/api/v1/reports/operations?from={today}&until={tomorrow}&format=csv"))
+        .bearer_auth(&server.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("station_id,day,") && csv.contains(&format!("{station},")), "{csv}");
+    screenshot(c, "console-reports").await;
 }
