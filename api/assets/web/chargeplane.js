@@ -599,6 +599,47 @@
         a.click();
       }));
       form.requestSubmit();
+      const st = $('#statement-form');
+      const me = (signedIn() || {}).user || {};
+      if (me.merchant_id) field(st, 'merchant_id').value = me.merchant_id;
+      field(st, 'day').value = day(new Date(now.getTime() - 864e5));
+      st.addEventListener('submit', guard(async () => {
+        const f = new FormData(st);
+        const s = await api('GET', `/merchants/${encodeURIComponent(f.get('merchant_id').trim())}/statements/${f.get('day')}`);
+        $('#statement').replaceChildren(...Object.entries(s).flatMap(([k, v]) => [el('dt', {}, k.replace(/_/g, ' ')), el('dd', {}, typeof v === 'object' ? JSON.stringify(v) : v)]));
+      }));
+    },
+
+    async users() {
+      const load = async () => {
+        const users = await all('/users');
+        $('#users tbody').replaceChildren(...users.map((u) => el('tr', { 'data-user': u.id },
+          el('td', {}, u.id), el('td', {}, u.username), el('td', {}, u.role), el('td', {}, u.operator_id ?? '—'), el('td', {}, u.merchant_id ?? '—'))));
+        const ops = await all('/operators');
+        const isAdmin = body.dataset.role === 'admin';
+        $('#operators tbody').replaceChildren(...ops.map((o) => el('tr', { 'data-operator': o.id },
+          el('td', {}, o.id), el('td', {}, o.name), el('td', {}, o.status),
+          el('td', { class: 'needs-admin' }, isAdmin ? el('button', { type: 'button', class: 'secondary', onclick: guard(async () => {
+            await api('PATCH', `/operators/${o.id}`, { status: o.status === 'active' ? 'frozen' : 'active' });
+            await load();
+          }) }, o.status === 'active' ? 'Freeze' : 'Unfreeze') : null))));
+      };
+      const uf = $('#user-form');
+      uf.addEventListener('submit', guard(async () => {
+        const f = new FormData(uf);
+        const b = { username: f.get('username').trim(), password: f.get('password'), role: f.get('role') };
+        for (const k of ['operator_id', 'merchant_id']) if ((f.get(k) || '').trim()) b[k] = Number(f.get(k));
+        await api('POST', '/users', b);
+        uf.reset();
+        await load();
+      }));
+      const of = $('#operator-form');
+      of.addEventListener('submit', guard(async () => {
+        await api('POST', '/operators', { name: new FormData(of).get('name').trim() });
+        of.reset();
+        await load();
+      }));
+      await load();
     },
   });
 
@@ -701,7 +742,19 @@
           pay.replaceChildren(el('p', {}, `Order ${r.order.id} for ${yuan(r.order.amount)} is waiting for ${r.order.provider}; your balance updates once it has paid.`));
         }
       }));
-      try { await load(); } catch (e) { showError(e); }
+      const cards = async () => {
+        const me = await api('GET', '/me');
+        $('#cards').replaceChildren(...(me.cards.length ? me.cards.map((c) => el('li', {}, el('code', {}, c.number), ` ${c.kind} · ${c.status}`))
+          : [el('li', { class: 'muted' }, 'No cards yet.')]));
+      };
+      const cf = $('#card-form');
+      cf.addEventListener('submit', guard(async () => {
+        const f = new FormData(cf);
+        await api('POST', '/me/cards', { number: f.get('number').trim(), kind: f.get('kind') });
+        cf.reset();
+        await cards();
+      }));
+      try { await load(); await cards(); } catch (e) { showError(e); }
     },
 
     async port() {

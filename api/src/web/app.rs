@@ -100,6 +100,15 @@ async fn wallet() -> HttpResponse {
             h2 { "Entries" }
             ul #entries.plain {}
         }
+        section.card {
+            h2 { "Cards" }
+            ul #cards.plain {}
+            form #card-form {
+                label { "Card number (8 or 16 hex digits)" input name="number" required autocomplete="off"; }
+                label { "Kind" select name="kind" { option value="physical" { "plastic card" } option value="logical" { "in the app" } } }
+                button type="submit" { "Link card" }
+            }
+        }
     };
     page("wallet", "Wallet", None, main)
 }

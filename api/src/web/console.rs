@@ -17,7 +17,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/console/sessions/{id}", web::get().to(session))
         .route("/console/alarms", web::get().to(alarms))
         .route("/console/prices", web::get().to(prices))
-        .route("/console/reports", web::get().to(reports));
+        .route("/console/reports", web::get().to(reports))
+        .route("/console/users", web::get().to(users));
 }
 
 fn nav() -> Markup {
@@ -31,6 +32,7 @@ fn nav() -> Markup {
                 a href="/console/alarms" { "Alarms" }
                 a href="/console/prices" { "Prices" }
                 a href="/console/reports" { "Reports" }
+                a.not-merchant href="/console/users" { "Users" }
                 a href="/docs" { "API" }
             }
             span.who {
@@ -223,6 +225,47 @@ async fn reports() -> HttpResponse {
         a #csv-link hidden {}
         div #report-chart.chart {}
         table #report { thead {} tbody {} }
+        h2 { "Merchant's daily statement" }
+        form #statement-form.inline {
+            label { "Merchant " input name="merchant_id" inputmode="numeric" size="6" required; }
+            label { "Day " input name="day" type="date" required; }
+            button type="submit" { "Show" }
+        }
+        dl #statement.facts {}
     };
     page("reports", "Reports", None, main)
+}
+
+async fn users() -> HttpResponse {
+    let main = html! {
+        h1 { "Users" }
+        (error_box())
+        table #users {
+            thead { tr { th { "Id" } th { "User name" } th { "Role" } th { "Operator" } th { "Merchant" } } }
+            tbody {}
+        }
+        form #user-form.card.needs-manager {
+            h3 { "New user" }
+            label { "User name" input name="username" required autocomplete="off"; }
+            label { "Password (at least 10 characters)" input name="password" type="password" required autocomplete="new-password"; }
+            label { "Role" select name="role" {
+                option value="staff" { "staff: reads" }
+                option value="manager" { "manager: changes things" }
+                option value="merchant" { "merchant: its own stations and statements" }
+            } }
+            label.needs-admin { "Operator id (admin: empty for operator 1)" input name="operator_id" inputmode="numeric"; }
+            label { "Merchant id (merchant users)" input name="merchant_id" inputmode="numeric"; }
+            button type="submit" { "Create user" }
+        }
+        h2 { "Operators" }
+        table #operators {
+            thead { tr { th { "Id" } th { "Name" } th { "Status" } th {} } }
+            tbody {}
+        }
+        form #operator-form.card.inline.needs-admin {
+            label { "New operator " input name="name" required; }
+            button type="submit" { "Create operator" }
+        }
+    };
+    page("users", "Users", None, main)
 }

@@ -282,6 +282,11 @@ async fn staff_see_no_controls_that_change_things_and_a_forged_change_is_refused
     let (_, pile) = server.get(&format!("/api/v1/piles/{id}")).await;
     assert_eq!(pile["ports"][0]["session_id"], Value::Null, "{pile}");
 
+    // Staff read the users, and are offered no form to add one.
+    c.goto(&format!("{base}/console/users")).await.unwrap();
+    text_until(c, "#users tbody", |t| t.contains("watcher")).await;
+    assert!(!css(c, "#user-form").await.is_displayed().await.unwrap(), "staff are offered to add users");
+
     // Signing out forgets the token: the console asks to sign in again.
     click(c, "#signout").await;
     css(c, "#login-form").await;
@@ -349,6 +354,9 @@ async fn a_driver_scans_a_port_tops_up_starts_watches_the_cost_and_finds_the_bil
     click(c, "#topup-form button").await;
     click(c, "#sandbox-pay").await;
     text_until(c, "#balance", |t| t == "¥30.00").await;
+    fill(c, "#card-form [name=number]", "a1b2c3d4").await;
+    click(c, "#card-form button[type=submit]").await;
+    text_until(c, "#cards", |t| t.contains("A1B2C3D4")).await;
     screenshot(c, "app-wallet").await;
 
     // Start on the scanned port with 20 yuan prepaid; watch the cost rise.
@@ -393,6 +401,7 @@ async fn no_page_or_asset_names_another_host_and_docs_work_offline() {
         "/console/alarms",
         "/console/prices",
         "/console/reports",
+        "/console/users",
         "/app/",
         "/app/login",
         "/app/wallet",
@@ -539,4 +548,13 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
         .unwrap();
     assert!(csv.starts_with("station_id,day,") && csv.contains(&format!("{station},")), "{csv}");
     screenshot(c, "console-reports").await;
+
+    // The admin adds a user from the console.
+    c.goto(&format!("{base}/console/users")).await.unwrap();
+    fill(c, "#user-form [name=username]", "nightshift").await;
+    fill(c, "#user-form [name=password]", "a long password").await;
+    click(c, "#user-form button[type=submit]").await;
+    text_until(c, "#users tbody", |t| t.contains("nightshift")).await;
+    common::login(&base, "nightshift", "a long password").await;
+    screenshot(c, "console-users").await;
 }
