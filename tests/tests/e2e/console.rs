@@ -108,13 +108,18 @@ async fn text_until(c: &Client, selector: &str, pred: impl Fn(&str) -> bool) -> 
     }
 }
 
-/// Clicks the element, finding it again if the page re-rendered it.
+/// Clicks the element, finding it again if the page re-rendered it or
+/// waiting while it is not yet shown.
 async fn click(c: &Client, selector: &str) {
     for _ in 0..20 {
         match css(c, selector).await.click().await {
             Ok(()) => return,
             Err(fantoccini::error::CmdError::Standard(e))
-                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                if matches!(
+                    e.error,
+                    fantoccini::error::ErrorStatus::StaleElementReference
+                        | fantoccini::error::ErrorStatus::ElementNotInteractable
+                ) =>
             {
                 tokio::time::sleep(Duration::from_millis(50)).await
             }
@@ -124,10 +129,21 @@ async fn click(c: &Client, selector: &str) {
     panic!("{selector} kept being replaced");
 }
 
+/// Types `value` into the field, once the page shows it.
 async fn fill(c: &Client, selector: &str, value: &str) {
-    let e = css(c, selector).await;
-    e.clear().await.unwrap();
-    e.send_keys(value).await.unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let e = css(c, selector).await;
+        let typed = match e.clear().await {
+            Ok(()) => e.send_keys(value).await,
+            Err(e) => Err(e),
+        };
+        match typed {
+            Ok(()) => return,
+            Err(e) if std::time::Instant::now() > deadline => panic!("{selector}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 async fn screenshot(c: &Client, name: &str) {
