@@ -26,5 +26,6 @@ pub mod signin;
 pub mod simulate;
 pub mod tenancy;
 pub mod tokens;
+pub mod web;
 
 pub use config::ServeConfig;

@@ -161,6 +161,8 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
             .wrap(from_fn(http_metrics::observe))
             .wrap(ErrorHandlers::new().default_handler(crate::extract::json_errors))
             .configure(routes::configure(p.clone(), in_flight.clone(), money.clone(), geo.clone()))
+            // The console's and the app's pages: not API, not in /openapi.json.
+            .configure(crate::web::routes)
     })
     .disable_signals();
     if cfg.http_workers > 0 {

@@ -3,7 +3,7 @@
 //! port's live state and where to start a charge; operators download each
 //! port's code as SVG to print.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use qrcode::render::svg;
 use qrcode::QrCode;
 use serde_json::json;
@@ -39,9 +39,20 @@ fn parse(code: &str) -> Option<(&str, u8)> {
     params(("code" = String, Path, description = "The port's code, `{pile}-{port:02}`")),
     responses(
         (status = 200, description = "The port's live state, station and how to start a charge there", body = Object),
+        (status = 303, description = "A browser (`Accept: text/html`, as when a phone's camera opens the code) is sent to the port's page in the drivers' app, `/app/q/{code}`"),
     ),
 )]
-async fn resolve(state: State, code: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn resolve(state: State, req: HttpRequest, code: web::Path<String>) -> ApiResult<HttpResponse> {
+    let browser = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if browser && !code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        // Relative, so it lands right behind a proxy that adds a prefix.
+        let to = format!("../../../app/q/{code}");
+        return Ok(HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, to)).finish());
+    }
     let unknown = || ApiError::not_found("unknown_code", format!("no port has code {code}"));
     let (pile_id, port) = parse(&code).ok_or_else(unknown)?;
     let pile = record(&state, pile_id).await.map_err(|_| unknown())?;
