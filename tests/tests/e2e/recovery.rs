@@ -168,6 +168,14 @@ async fn setup(server: &Server, pile: &str) -> (i64, i64, i64) {
     (time["id"].as_i64().unwrap(), energy["id"].as_i64().unwrap(), tiers["id"].as_i64().unwrap())
 }
 
+/// A test that fails midway leaves no server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 async fn start(server: &Server, pile: &str, port: u8, body: Value) -> String {
     let v = server.post(&format!("/api/v1/piles/{pile}/ports/{port}/start"), body).await;
     v["session_id"].as_str().unwrap().to_owned()
