@@ -204,6 +204,7 @@ pub fn main() -> ExitCode {
             let target = crate::demo::Target {
                 http: running.http_addr,
                 piles: running.pile_addr,
+                ocpp: running.ocpp_addr,
                 store: running.platform.store.clone(),
             };
             actix_rt::spawn(crate::demo::run(target, admin));

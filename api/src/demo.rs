@@ -1,8 +1,8 @@
 //! `chargeplane serve --demo`: the platform as a newcomer should first see
 //! it, with no hardware. On a throwaway data directory it creates an admin,
-//! a tariff, a car station with a simulated YKC pile and an e-bike station
-//! with a simulated 10-port AP3000 pile (the `sim` crate's piles, over real
-//! TCP to the pile port), and a driver with a topped-up wallet who starts a
+//! a tariff, a car station with a simulated YKC pile and an OCPP 1.6J wall
+//! box, and an e-bike station with a simulated 10-port AP3000 pile (the
+//! `sim` crate's piles, over real TCP and WebSocket), and a driver with a topped-up wallet who starts a
 //! charge every few seconds. Everything goes through the public HTTP API,
 //! as a client would; charges end on their own (the e-bike pile's prepaid
 //! time runs out, simulated a minute a second) or are stopped after
@@ -25,6 +25,9 @@ const CAR_CHARGE: Duration = Duration::from_secs(20);
 const PACE: Duration = Duration::from_secs(3);
 const CAR_PILE: &str = "55031412782305";
 const EBIKE_PHYS: u32 = 0x05A1_B2C3;
+/// An OCPP 1.6J wall box at the car park, one connector of 11 kW.
+const OCPP_POINT: &str = "DEMO-WALLBOX-1";
+const OCPP_POWER_W: i64 = 11_000;
 const DRIVER_PHONE: &str = "13800000000";
 
 /// The demo admin's credentials, for the start-up banner.
@@ -47,6 +50,7 @@ pub async fn admin(store: &dyn Store) -> std::io::Result<Admin> {
 pub struct Target {
     pub http: SocketAddr,
     pub piles: SocketAddr,
+    pub ocpp: SocketAddr,
     pub store: Arc<dyn Store>,
 }
 
@@ -131,6 +135,13 @@ async fn drive(target: &Target, admin: Admin) -> Result<(), String> {
             json!({"id": CAR_PILE, "station_id": car, "protocol": "ykc", "ports": 2}),
         )
         .await?;
+    client
+        .post(
+            &token,
+            "/api/v1/piles",
+            json!({"id": OCPP_POINT, "station_id": car, "protocol": "ocpp", "ports": 1}),
+        )
+        .await?;
     let ebike = format!("{EBIKE_PHYS:08X}");
     client
         .post(
@@ -156,8 +167,14 @@ async fn drive(target: &Target, admin: Admin) -> Result<(), String> {
     client.post(&driver, &pay, json!({})).await?;
 
     let _piles = connect(target.piles).await.map_err(|e| e.to_string())?;
+    let ocpp = target.ocpp;
+    actix_rt::spawn(async move {
+        if let Err(e) = wallbox(ocpp).await {
+            tracing::error!(error = %e, "demo: the OCPP wall box stopped");
+        }
+    });
     tracing::info!("demo: piles connected; a charge starts every few seconds");
-    let mut car_started: Vec<(u64, Instant)> = Vec::new();
+    let mut car_started: Vec<(&'static str, u64, Instant)> = Vec::new();
     loop {
         tokio::time::sleep(PACE).await;
         if let Err(e) = step(&client, &token, &driver, &ebike, plan.as_i64(), &mut car_started).await {
@@ -174,13 +191,13 @@ async fn step(
     driver: &str,
     ebike: &str,
     plan: Option<i64>,
-    car_started: &mut Vec<(u64, Instant)>,
+    car_started: &mut Vec<(&'static str, u64, Instant)>,
 ) -> Result<(), String> {
-    for (port, at) in car_started.iter().filter(|(_, at)| at.elapsed() >= CAR_CHARGE) {
-        tracing::debug!(port, since = ?at, "demo: stopping a car charge");
-        client.post(token, &format!("/api/v1/piles/{CAR_PILE}/ports/{port}/stop"), json!({})).await?;
+    for (pile, port, at) in car_started.iter().filter(|(_, _, at)| at.elapsed() >= CAR_CHARGE) {
+        tracing::debug!(pile, port, since = ?at, "demo: stopping a car charge");
+        client.post(token, &format!("/api/v1/piles/{pile}/ports/{port}/stop"), json!({})).await?;
     }
-    car_started.retain(|(_, at)| at.elapsed() < CAR_CHARGE);
+    car_started.retain(|(_, _, at)| at.elapsed() < CAR_CHARGE);
     let free = |pile: &Value| -> Option<u64> {
         let startable = |p: &&Value| {
             p["session_id"].is_null()
@@ -188,11 +205,14 @@ async fn step(
         };
         pile["ports"].as_array()?.iter().find(startable)?["port"].as_u64()
     };
-    let car = client.get(token, &format!("/api/v1/piles/{CAR_PILE}")).await?;
-    if let Some(port) = free(&car).filter(|_| car_started.is_empty()) {
-        client.post(driver, "/api/v1/me/charges", json!({"pile_id": CAR_PILE, "port": port})).await?;
-        car_started.push((port, Instant::now()));
-        return Ok(());
+    for pile in [CAR_PILE, OCPP_POINT] {
+        let car = client.get(token, &format!("/api/v1/piles/{pile}")).await?;
+        let busy = car_started.iter().any(|(p, _, _)| *p == pile);
+        if let Some(port) = free(&car).filter(|_| !busy) {
+            client.post(driver, "/api/v1/me/charges", json!({"pile_id": pile, "port": port})).await?;
+            car_started.push((pile, port, Instant::now()));
+            return Ok(());
+        }
     }
     let bike = client.get(token, &format!("/api/v1/piles/{ebike}")).await?;
     if let Some(port) = free(&bike) {
@@ -200,6 +220,46 @@ async fn step(
         client.post(driver, "/api/v1/me/charges", body).await?;
     }
     Ok(())
+}
+
+/// The OCPP wall box: boots, says it is available, and does what a real one
+/// does when asked: starts a transaction on RemoteStartTransaction, sends
+/// its meter every few seconds while charging, stops on
+/// RemoteStopTransaction, and heartbeats while idle.
+async fn wallbox(addr: SocketAddr) -> Result<(), String> {
+    use sim::ocpp_cp::ChargePoint;
+    let failed = |what: &str| format!("the wall box could not {what}");
+    let mut cp = ChargePoint::connect(addr, OCPP_POINT).await.map_err(|e| e.to_string())?;
+    let boot = cp.boot().await.map_err(|_| failed("boot"))?;
+    let heartbeat = Duration::from_secs(boot["interval"].as_u64().unwrap_or(60).clamp(1, 60));
+    cp.status(1, "Available", "NoError").await.map_err(|_| failed("report its status"))?;
+    let (mut register_wh, mut transaction) = (0i64, None::<i64>);
+    let mut quiet = Instant::now();
+    loop {
+        if let Some(call) = cp.next_call("RemoteStartTransaction", Duration::from_millis(500)).await {
+            cp.reply(&call, json!({"status": "Accepted"})).await.map_err(|e| e.to_string())?;
+            let tag = call.payload["idTag"].as_str().unwrap_or("00000000").to_owned();
+            let started = cp.start_transaction(1, &tag, register_wh).await.map_err(|_| failed("start"))?;
+            transaction = started["transactionId"].as_i64();
+            cp.status(1, "Charging", "NoError").await.map_err(|_| failed("report charging"))?;
+        }
+        if let Some(call) = cp.next_call("RemoteStopTransaction", Duration::from_millis(500)).await {
+            cp.reply(&call, json!({"status": "Accepted"})).await.map_err(|e| e.to_string())?;
+            if let Some(t) = transaction.take() {
+                cp.stop_transaction(t, register_wh, "Remote").await.map_err(|_| failed("stop"))?;
+                cp.status(1, "Available", "NoError").await.map_err(|_| failed("report available"))?;
+            }
+        }
+        if let Some(t) = transaction {
+            // A minute of charging a second, as the e-bike pile's clock runs.
+            register_wh += OCPP_POWER_W / 60;
+            cp.meter_values(1, Some(t), register_wh, OCPP_POWER_W).await.map_err(|_| failed("meter"))?;
+            quiet = Instant::now();
+        } else if quiet.elapsed() >= heartbeat {
+            cp.call("Heartbeat", json!({})).await.map_err(|_| failed("heartbeat"))?;
+            quiet = Instant::now();
+        }
+    }
 }
 
 /// The simulated piles, kept alive as long as the demo runs.

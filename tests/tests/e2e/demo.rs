@@ -1,5 +1,5 @@
 //! `chargeplane serve --demo`, the real binary: within a minute it has its
-//! simulated piles online and a charge billed, it says how to sign in, and
+//! simulated piles (YKC, AP3000, OCPP) online and a charge billed, it says how to sign in, and
 //! it removes its throwaway data when it stops.
 
 use std::io::{BufRead, BufReader};
@@ -62,7 +62,18 @@ async fn the_demo_charges_and_bills_within_a_minute_and_cleans_up() {
         .iter()
         .filter(|p| p["online"] == true)
         .count();
-    assert_eq!(online, 2, "{piles}");
+    assert_eq!(online, 3, "a YKC pile, an AP3000 pile and an OCPP wall box: {piles}");
+    // The wall box takes its turn: a charge runs on it within the minute.
+    let wallbox = format!("{base}/api/v1/piles/DEMO-WALLBOX-1");
+    loop {
+        let v: serde_json::Value =
+            http_client.get(&wallbox).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        if v["ports"][0]["status"] == "charging" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the wall box never charged: {v}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 
     assert!(Command::new("kill").arg(child.id().to_string()).status().unwrap().success());
     assert!(child.wait().unwrap().success());
