@@ -9,7 +9,7 @@ use domain::pricing::{Pricing, Terms};
 use domain::session::SessionRecord;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use store::Store;
+use store::prelude::*;
 use vocab::{PortNo, SessionId};
 
 mod common;

@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::prelude::*;
 
 use actors::Platform;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -20,7 +21,7 @@ use futures::{SinkExt, StreamExt};
 use proto::dny::{Down, Frame, Heartbeat, Register, StreamCodec, Unit, Up};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use store::{NewStation, SqliteConfig, SqliteStore, Store};
+use store::{NewStation, SqliteConfig, SqliteStore};
 use tokio::io::DuplexStream;
 use tokio_util::codec::Framed;
 use vocab::PileId;

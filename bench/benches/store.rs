@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
+use store::prelude::*;
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -16,7 +17,7 @@ use domain::tariff::TouPrices;
 use rusqlite::{params, Connection};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store};
+use store::{NewStation, PileRecord, SqliteConfig, SqliteStore};
 use vocab::{PileId, PortNo, Protocol, SessionId};
 
 /// Samples persisted per iteration.

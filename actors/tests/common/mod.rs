@@ -4,7 +4,8 @@
 use domain::tariff::{Tariff, TouPrices};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use store::{NewStation, PileRecord, SqliteConfig, SqliteStore, Store};
+use store::prelude::*;
+use store::{NewStation, PileRecord, SqliteConfig, SqliteStore};
 use vocab::{PileId, Protocol};
 
 pub async fn store_with_pile(dir: &std::path::Path) -> (SqliteStore, Tariff, PileRecord) {

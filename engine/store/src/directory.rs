@@ -7,9 +7,11 @@
 //! moved on). Any node that gets an HTTP command for a pile it does not hold
 //! reads the row and forwards the command to `http_addr`.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use vocab::PileId;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,4 +22,18 @@ pub struct PileNode {
     /// Where that node serves its HTTP API (`http://host:port`).
     pub http_addr: String,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Which node holds each pile's link.
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
+    /// Records which node holds a pile's link, replacing any other node's
+    /// row; it lapses `ttl` after this write unless written again.
+    async fn set_pile_node(&self, node: &PileNode, ttl: std::time::Duration) -> Result<()>;
+
+    /// The node holding a pile's link, unless its row lapsed or was removed.
+    async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>>;
+
+    /// Removes a pile's row if `node_id` still holds it; true if it did.
+    async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool>;
 }

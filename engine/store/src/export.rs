@@ -3,13 +3,14 @@
 //! An operator who outgrows one node copies its SQLite file into a ScyllaDB
 //! cluster (`chargeplane export`). The source pages through its tables in an
 //! order where parents come before children (`Table::ALL`), as `Record`s;
-//! the target writes them with `Store::import`, which keeps the ids they
+//! the target writes them with `Import::import`, which keeps the ids they
 //! carry, writes each record so that writing it again changes nothing, and
 //! raises its id sequences above them. Ledger entries are posted in the
 //! order they were booked, so balances are rebuilt by the ledger's own rule
 //! and a key books once however often the copy runs. A copy that stops
 //! resumes from the last page it reports.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,15 @@ use domain::session::{MeterSample, SessionRecord};
 use domain::settlement::Statement;
 use domain::tariff::Tariff;
 use vocab::{PileId, SessionId};
+
+/// Writing what another store exported.
+#[async_trait]
+pub trait Import: Send + Sync + 'static {
+    /// Writes records another store exported (`export`), keeping their ids
+    /// and times; writing a record again changes nothing. Ids the store
+    /// hands out afterwards are above the imported ones.
+    async fn import(&self, records: Vec<Record>) -> Result<()>;
+}
 
 /// One thing a store keeps, with the ids and times it was stored under.
 // Records travel in pages of hundreds, so boxing the large session variant buys nothing.

@@ -13,6 +13,7 @@ mod conformance;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+use store::prelude::*;
 
 use chrono::{DateTime, Utc};
 use domain::pricing::{Pricing, Terms};
@@ -274,6 +275,6 @@ async fn an_sqlite_export_is_imported_whole_and_once() {
     let dir = tempfile::tempdir().unwrap();
     let source = store::SqliteStore::open(store::SqliteConfig::new(dir.path().join("db"))).unwrap();
     let target = Arc::new(connect(&config).await);
-    conformance::cluster::an_export_is_imported_whole_and_once(Arc::new(source), target).await;
+    conformance::import::an_export_is_imported_whole_and_once(Arc::new(source), target).await;
     drop_keyspace(&config).await;
 }

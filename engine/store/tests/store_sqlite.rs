@@ -8,6 +8,7 @@ mod conformance;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use store::prelude::*;
 
 use chrono::{DateTime, Utc};
 use domain::pricing::{Pricing, Terms};
@@ -275,10 +276,10 @@ async fn an_export_round_trips_into_a_fresh_store() {
     let (_b, target) = fresh();
     let source = Arc::new(open(&source));
     let target = Arc::new(open(&target));
-    conformance::cluster::an_export_is_imported_whole_and_once(source.clone(), target.clone()).await;
+    conformance::import::an_export_is_imported_whole_and_once(source.clone(), target.clone()).await;
     // What the target exports is what the source did, record for record.
     let (from, to) =
-        (conformance::cluster::everything(&source).await, conformance::cluster::everything(&target).await);
+        (conformance::import::everything(&source).await, conformance::import::everything(&target).await);
     let tariffs = |rs: &[store::Record]| rs.iter().filter(|r| matches!(r, store::Record::Tariff(_))).count();
     assert_eq!(tariffs(&to), tariffs(&from) + 1, "one tariff made after the move");
     let rest = |rs: Vec<store::Record>| {

@@ -320,6 +320,11 @@ pub(super) fn bill(session_id: &SessionId, row: BillRow) -> Result<Bill> {
     })
 }
 
+pub(super) fn sorted<T>(mut all: Vec<T>, id: fn(&T) -> i64) -> Vec<T> {
+    all.sort_by_key(id);
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1177,6 +1177,9 @@ impl ReportStatements {
     }
 }
 
+/// Most keys in one `IN` query: the coordinator fans it out, so keep it small.
+pub(super) const IN_KEYS: usize = 100;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,9 @@
 //!
 //! Every table is laid out for one of the trait's queries (`schema`), each
 //! statement is prepared once at connect (`cql`), and domain values map to
-//! columns exactly as in the SQLite backend (`codec`). `write` and `read`
-//! hold the logic of each operation.
+//! columns exactly as in the SQLite backend (`codec`). Each of the store's
+//! traits is implemented, with its logic, in the file of the same name
+//! (`sessions`, `money`, `resources`, ...); `write` hands out ids.
 //!
 //! Consistency: sessions, bills, reference data, alarms and idempotency keys
 //! are read and written at `money_consistency` (LOCAL_QUORUM), so a write a
@@ -18,7 +19,7 @@
 //! race for one thing and exactly one must win: handing out an id, claiming
 //! a pile id, billing a session, acknowledging or clearing an alarm, keeping
 //! an idempotency key's first response, claiming a schema migration, and
-//! in money (`money`): claiming a phone number, a card, an order, a provider
+//! in money and accounts (`money`, `accounts`): claiming a phone number, a card, an order, a provider
 //! transaction, a statement or a token, paying an order, booking a ledger
 //! key, and changing an account's balance.
 //!
@@ -34,42 +35,31 @@
 //! partition) and prefers `local_datacenter` when one is set; the store
 //! keeps it. A semaphore bounds requests in flight to `max_in_flight`.
 
-mod cluster;
+mod accounts;
+mod alarms;
 mod codec;
 mod cql;
-mod edits;
+mod directory;
+mod idempotency;
+mod import;
 mod money;
-mod read;
 mod reports;
+mod resources;
 mod schema;
-mod tenants;
+mod sessions;
 mod write;
 
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
-use rust_decimal::Decimal;
+use chrono::{DateTime, Utc};
 use scylla::client::session_builder::SessionBuilder;
 pub use scylla::statement::{Consistency, SerialConsistency};
 use tokio::task::JoinHandle;
 
-use super::{
-    EntryFilter, Item, ItemKind, NewStation, PileRecord, Result, Station, Store, StoreError, StoreStats,
-    StoredResponse,
-};
+use super::{Result, Store, StoreError, StoreStats};
 use cql::{Cql, Statements};
-use domain::accounts::{Card, Driver, Merchant, NewRule, Operator, Order, Rule, Status, Token};
-use domain::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
-use domain::allocation::PowerConfig;
-use domain::ledger::{Account, Entry};
-use domain::pricing::{Bill, PlanId, PricePlan, Pricing};
-use domain::report::{FaultCount, StationDay};
-use domain::session::{MeterSample, SessionRecord};
-use domain::settlement::Statement;
-use domain::tariff::{Tariff, TouPrices};
-use vocab::{DriverId, MerchantId, OperatorId, PileId, SessionId, StationId, TariffId};
 
 /// The CQL native protocol's port.
 pub const DEFAULT_PORT: u16 = 9042;
@@ -241,7 +231,7 @@ pub(super) struct Db {
     /// series is not rewritten on every entry.
     day_marks: Mutex<money::DayMarks>,
     /// The pile directory's statements.
-    cluster: cluster::ClusterStatements,
+    directory: directory::DirectoryStatements,
 }
 
 pub struct ScyllaStore {
@@ -284,10 +274,10 @@ impl ScyllaStore {
         let node = format!("{}/{}", hostname(), std::process::id());
         schema::migrate(&session, &config.keyspace, &node).await?;
         let st = Statements::prepare(&session, &config).await?;
-        let cluster = cluster::ClusterStatements::prepare(&session, &config).await?;
+        let directory = directory::DirectoryStatements::prepare(&session, &config).await?;
         let cql = Cql::new(session, config.max_in_flight);
         let (id_hints, day_marks) = Default::default();
-        let db = Arc::new(Db { cql, st, id_hints, day_marks, cluster });
+        let db = Arc::new(Db { cql, st, id_hints, day_marks, directory });
         let sweeper = money::spawn_sweeper(&db);
         Ok(ScyllaStore { db, sweeper })
     }
@@ -322,411 +312,7 @@ fn now() -> DateTime<Utc> {
 
 #[async_trait]
 impl Store for ScyllaStore {
-    async fn create_operator(&self, name: &str) -> Result<Operator> {
-        let db = &self.db;
-        db.cql.count(db.create_operator(name, now()).await)
-    }
-
-    async fn operator(&self, id: OperatorId) -> Result<Option<Operator>> {
-        self.db.operator(id).await
-    }
-
-    async fn operators(&self) -> Result<Vec<Operator>> {
-        self.db.operators().await
-    }
-
-    async fn update_operator(&self, id: OperatorId, name: &str, status: Status) -> Result<Option<Operator>> {
-        let db = &self.db;
-        db.cql.count(db.update_operator(id, name, status).await)
-    }
-
-    async fn create_tariff(&self, operator: OperatorId, name: &str, tou: &TouPrices) -> Result<Tariff> {
-        let db = &self.db;
-        db.cql.count(db.create_tariff(operator, name, tou, now()).await)
-    }
-
-    async fn tariffs(&self) -> Result<Vec<Tariff>> {
-        self.db.tariffs().await
-    }
-
-    async fn plans(&self) -> Result<Vec<PricePlan>> {
-        self.db.plans().await
-    }
-
-    async fn users(&self) -> Result<Vec<domain::accounts::User>> {
-        self.db.users().await
-    }
-
-    async fn tariff(&self, id: TariffId) -> Result<Option<Tariff>> {
-        self.db.tariff(id).await
-    }
-
-    async fn create_plan(&self, operator: OperatorId, name: &str, pricing: &Pricing) -> Result<PricePlan> {
-        let db = &self.db;
-        db.cql.count(db.create_plan(operator, name, pricing, now()).await)
-    }
-
-    async fn plan(&self, id: PlanId) -> Result<Option<PricePlan>> {
-        self.db.plan(id).await
-    }
-
-    async fn create_station(&self, station: &NewStation) -> Result<Station> {
-        let db = &self.db;
-        db.cql.count(db.create_station(station, now()).await)
-    }
-
-    async fn station(&self, id: StationId) -> Result<Option<Station>> {
-        self.db.station(id).await
-    }
-
-    async fn set_station_tariff(&self, id: StationId, tariff: TariffId) -> Result<Option<Station>> {
-        let db = &self.db;
-        db.cql.count(db.set_station_tariff(id, tariff).await)
-    }
-
-    async fn set_station_power(&self, id: StationId, power: Option<&PowerConfig>) -> Result<Option<Station>> {
-        let db = &self.db;
-        db.cql.count(db.set_station_power(id, power).await)
-    }
-
-    async fn create_pile(&self, pile: &PileRecord) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.create_pile(pile).await)
-    }
-
-    async fn pile(&self, id: &PileId) -> Result<Option<PileRecord>> {
-        self.db.pile(id).await
-    }
-
-    async fn piles(&self) -> Result<Vec<PileRecord>> {
-        self.db.piles().await
-    }
-
-    async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
-        let db = &self.db;
-        let ts = db.cql.clock.next();
-        db.cql.count(db.insert_session(session, ts).await)
-    }
-
-    async fn update_session(&self, session: &SessionRecord) -> Result<()> {
-        let db = &self.db;
-        let ts = db.cql.clock.next();
-        db.cql.count(db.update_session(session, ts).await)
-    }
-
-    async fn append_samples(&self, samples: Vec<MeterSample>) -> Result<()> {
-        if samples.is_empty() {
-            return Ok(());
-        }
-        let db = &self.db;
-        db.cql.count(db.append_samples(&samples).await)
-    }
-
-    async fn finish_session(&self, session: &SessionRecord, bill: &Bill) -> Result<bool> {
-        let db = &self.db;
-        let ts = db.cql.clock.next();
-        db.cql.count(db.finish_session(session, bill, now(), ts).await)
-    }
-
-    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
-        self.db.session(id).await
-    }
-
-    async fn samples(&self, id: &SessionId) -> Result<Vec<MeterSample>> {
-        self.db.samples(id).await
-    }
-
-    async fn bill(&self, id: &SessionId) -> Result<Option<Bill>> {
-        self.db.bill(id).await
-    }
-
-    async fn open_sessions(&self, pile: &PileId) -> Result<Vec<SessionRecord>> {
-        self.db.open_sessions(pile).await
-    }
-
-    async fn raise_alarm(&self, alarm: &NewAlarm) -> Result<Alarm> {
-        let db = &self.db;
-        db.cql.count(db.raise_alarm(alarm).await)
-    }
-
-    async fn alarm(&self, id: AlarmId) -> Result<Option<Alarm>> {
-        self.db.alarm(id).await
-    }
-
-    async fn alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        self.db.alarms(filter).await
-    }
-
-    async fn acknowledge_alarm(&self, id: AlarmId, at: DateTime<Utc>) -> Result<Option<Alarm>> {
-        let db = &self.db;
-        db.cql.count(db.mark_alarm(id, write::AlarmMark::Acknowledged, at).await)
-    }
-
-    async fn clear_alarm(&self, id: AlarmId, at: DateTime<Utc>) -> Result<Option<Alarm>> {
-        let db = &self.db;
-        db.cql.count(db.mark_alarm(id, write::AlarmMark::Cleared, at).await)
-    }
-
-    async fn idempotent_response(&self, key: &str) -> Result<Option<StoredResponse>> {
-        self.db.idempotent_response(key).await
-    }
-
-    async fn remember_response(&self, key: &str, response: &StoredResponse) -> Result<bool> {
-        let db = &self.db;
-        db.cql.count(db.remember_response(key, response).await)
-    }
-
-    async fn create_merchant(
-        &self,
-        operator: OperatorId,
-        name: &str,
-        commission_percent: Decimal,
-    ) -> Result<Merchant> {
-        let db = &self.db;
-        db.cql.count(db.create_merchant(operator, name, commission_percent, now()).await)
-    }
-
-    async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {
-        self.db.merchant(id).await
-    }
-
-    async fn create_driver(
-        &self,
-        phone: &str,
-        password_hash: Option<&str>,
-        class: Option<&str>,
-    ) -> Result<Driver> {
-        let db = &self.db;
-        db.cql.count(db.create_driver(phone, password_hash, class, now()).await)
-    }
-
-    async fn driver(&self, id: DriverId) -> Result<Option<Driver>> {
-        self.db.driver(id).await
-    }
-
-    async fn driver_by_phone(&self, phone: &str) -> Result<Option<Driver>> {
-        self.db.driver_by_phone(phone).await
-    }
-
-    async fn correct_bill(&self, bill: &Bill, at: DateTime<Utc>) -> Result<u32> {
-        self.db.correct_bill(bill, at).await
-    }
-
-    async fn bill_history(&self, id: &SessionId) -> Result<Vec<Bill>> {
-        self.db.bill_history(id).await
-    }
-
-    async fn append_diagnostics(&self, diagnostics: Vec<crate::Diagnostic>) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.append_diagnostics(&diagnostics).await)
-    }
-
-    async fn diagnostics(&self, pile: &PileId, limit: usize) -> Result<Vec<crate::Diagnostic>> {
-        self.db.diagnostics(pile, limit).await
-    }
-
-    async fn stations(&self) -> Result<Vec<Station>> {
-        self.db.stations().await
-    }
-
-    async fn set_station_details(
-        &self,
-        id: StationId,
-        details: Option<&crate::StationDetails>,
-    ) -> Result<Option<Station>> {
-        let db = &self.db;
-        db.cql.count(db.set_station_details(id, details).await)
-    }
-
-    async fn merchants(&self) -> Result<Vec<domain::accounts::Merchant>> {
-        self.db.merchants().await
-    }
-
-    async fn driver_sessions(&self, driver: DriverId, limit: usize) -> Result<Vec<SessionRecord>> {
-        self.db.driver_sessions(driver, limit).await
-    }
-
-    async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>> {
-        self.db.inactive_drivers(before, limit).await
-    }
-
-    async fn update_driver(&self, driver: &Driver) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.update_driver(driver).await)
-    }
-
-    async fn create_card(&self, card: &Card) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.create_card(card).await)
-    }
-
-    async fn card(&self, number: &str) -> Result<Option<Card>> {
-        self.db.card(number).await
-    }
-
-    async fn cards(&self, driver: DriverId) -> Result<Vec<Card>> {
-        self.db.cards(driver).await
-    }
-
-    async fn set_card_status(&self, number: &str, status: Status) -> Result<Option<Card>> {
-        let db = &self.db;
-        db.cql.count(db.set_card_status(number, status).await)
-    }
-
-    async fn create_rule(&self, rule: &NewRule) -> Result<Rule> {
-        let db = &self.db;
-        db.cql.count(db.create_rule(rule, now()).await)
-    }
-
-    async fn rules(&self) -> Result<Vec<Rule>> {
-        self.db.rules().await
-    }
-
-    async fn create_order(&self, order: &Order) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.create_order(order).await)
-    }
-
-    async fn order(&self, id: &str) -> Result<Option<Order>> {
-        self.db.order(id).await
-    }
-
-    async fn pay_order(&self, id: &str, provider_txn: &str, at: DateTime<Utc>) -> Result<bool> {
-        let db = &self.db;
-        db.cql.count(db.pay_order(id, provider_txn, at).await)
-    }
-
-    async fn paid_orders(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Order>> {
-        self.db.paid_orders(from, until).await
-    }
-
-    async fn post_entry(&self, entry: &Entry) -> Result<bool> {
-        let db = &self.db;
-        db.cql.count(db.post(entry).await)
-    }
-
-    async fn balance(&self, account: &Account) -> Result<Decimal> {
-        self.db.balance(account).await
-    }
-
-    async fn entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>> {
-        self.db.entries(filter).await
-    }
-
-    async fn issue_statement(&self, statement: &Statement) -> Result<bool> {
-        let db = &self.db;
-        db.cql.count(db.issue_statement(statement).await)
-    }
-
-    async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>> {
-        self.db.statement(merchant, day).await
-    }
-
-    async fn create_user(&self, user: &domain::accounts::NewUser) -> Result<domain::accounts::User> {
-        let db = &self.db;
-        db.cql.count(db.create_user(user, now()).await)
-    }
-
-    async fn user(&self, id: i64) -> Result<Option<domain::accounts::User>> {
-        self.db.user(id).await
-    }
-
-    async fn user_by_name(&self, username: &str) -> Result<Option<domain::accounts::User>> {
-        self.db.user_by_name(username).await
-    }
-
-    async fn create_token(&self, hash: &str, token: &Token) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.create_token(hash, token, now()).await)
-    }
-
-    async fn token(&self, hash: &str) -> Result<Option<Token>> {
-        self.db.token(hash).await
-    }
-
     fn stats(&self) -> StoreStats {
         self.db.cql.stats()
-    }
-
-    async fn station_days(
-        &self,
-        stations: &[StationId],
-        from: NaiveDate,
-        until: NaiveDate,
-    ) -> Result<Vec<StationDay>> {
-        self.db.station_days(stations, from, until).await
-    }
-
-    async fn fault_counts(
-        &self,
-        stations: &[StationId],
-        from: NaiveDate,
-        until: NaiveDate,
-    ) -> Result<Vec<FaultCount>> {
-        self.db.fault_counts(stations, from, until).await
-    }
-
-    async fn update_station(&self, station: &Station) -> Result<bool> {
-        let db = &self.db;
-        db.cql.count(db.update_station(station).await)
-    }
-
-    async fn update_tariff(&self, tariff: &Tariff) -> Result<bool> {
-        let db = &self.db;
-        db.cql.count(db.update_tariff(tariff).await)
-    }
-
-    async fn update_plan(&self, plan: &PricePlan) -> Result<bool> {
-        let db = &self.db;
-        db.cql.count(db.update_plan(plan).await)
-    }
-
-    async fn update_merchant(&self, merchant: &Merchant) -> Result<bool> {
-        let db = &self.db;
-        db.cql.count(db.update_merchant(merchant).await)
-    }
-
-    async fn set_out_of_service(&self, item: &Item, since: Option<DateTime<Utc>>) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.set_out_of_service(item, since).await)
-    }
-
-    async fn out_of_service(&self, item: &Item) -> Result<Option<DateTime<Utc>>> {
-        self.db.out_of_service(item).await
-    }
-
-    async fn out_of_service_all(
-        &self,
-        kind: ItemKind,
-    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>> {
-        self.db.out_of_service_all(kind).await
-    }
-
-    async fn set_offline_cards(&self, pile: &PileId, cards: &[String], listed: bool) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.set_offline_cards(pile, cards, listed).await)
-    }
-
-    async fn offline_cards(&self, pile: &PileId) -> Result<Vec<String>> {
-        self.db.offline_cards(pile).await
-    }
-
-    async fn import(&self, records: Vec<crate::Record>) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.import(&records).await)
-    }
-
-    async fn set_pile_node(&self, node: &crate::PileNode, ttl: std::time::Duration) -> Result<()> {
-        let db = &self.db;
-        db.cql.count(db.set_pile_node(node, ttl).await)
-    }
-
-    async fn pile_node(&self, pile: &PileId) -> Result<Option<crate::PileNode>> {
-        self.db.pile_node(pile).await
-    }
-
-    async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
-        let db = &self.db;
-        db.cql.count(db.remove_pile_node(pile, node_id).await)
     }
 }

@@ -43,22 +43,23 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::{try_join_all, BoxFuture, FutureExt};
 use rust_decimal::Decimal;
 use tokio::task::JoinHandle;
 
 use super::codec::{
-    day_bucket, dec, decimal, from_snake, hour_bucket, json, micros, name, opt_decimal, opt_time, snake,
-    time, to_json,
+    day_bucket, dec, decimal, from_snake, hour_bucket, json, micros, opt_decimal, opt_time, snake, time,
+    to_json,
 };
-use super::cql::{APPLIED_ROW_TTL, BALANCE_ROW};
-use super::{now, Db, Seq};
-use crate::{EntryFilter, Result, StoreError};
-use domain::accounts::{Card, Driver, Merchant, NewRule, Order, OrderStatus, Rule, Status, Token};
+use super::cql::{APPLIED_ROW_TTL, BALANCE_ROW, IN_KEYS};
+use super::{now, Db, ScyllaStore};
+use crate::{EntryFilter, Money, Result, StoreError};
+use domain::accounts::{Order, OrderStatus};
 use domain::ledger::{Account, Entry};
 use domain::settlement::Statement;
-use vocab::{DriverId, MerchantId};
+use vocab::MerchantId;
 
 /// A posting pending for longer is not resumed by itself (the rows that say
 /// which of its accounts it was applied to may have expired): it is logged
@@ -82,12 +83,6 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// a week, in case every node was down for a while.
 const SWEEP_HOURS: i32 = 3;
 const FIRST_SWEEP_HOURS: i32 = 7 * 24;
-/// Most keys in one `IN` query.
-const IN_KEYS: usize = 100;
-/// A token's row outlives its expiry by this much (seconds), then expires.
-const TOKEN_KEPT_AFTER_EXPIRY: i64 = 30 * 86_400;
-/// The longest TTL CQL takes (20 years), seconds.
-const MAX_TTL: i64 = 630_720_000;
 /// `active_days` series.
 const LEDGER_SERIES: &str = "ledger";
 const PAID_SERIES: &str = "paid_orders";
@@ -102,51 +97,12 @@ fn account_series(account: &str) -> String {
 #[derive(Default)]
 pub(super) struct DayMarks(HashSet<(String, i32)>);
 
-/// In `cql::MERCHANT_COLUMNS` order.
-type MerchantRow = (i64, String, String, i64, Option<i64>);
-/// In `cql::DRIVER_COLUMNS` order.
-type DriverRow = (i64, String, Option<String>, Option<String>, String, i64, i64);
-/// In `cql::CARD_COLUMNS` order.
-type CardRow = (String, i64, String, String, i64);
 /// In `cql::ORDER_COLUMNS` order.
 type OrderRow = (String, i64, String, String, String, Option<String>, i64, Option<i64>);
 /// In `cql::LISTING_COLUMNS` order: posted, key, kind, at, reference, lines.
 type ListingRow = (i64, String, String, i64, String, String);
 /// kind, at, reference, lines, posted, lease, state.
 type EntryRow = (String, i64, String, String, i64, Option<i64>, String);
-
-fn merchant_row((id, name, pct, created_at, operator_id): MerchantRow) -> Result<Merchant> {
-    Ok(Merchant {
-        id,
-        operator_id: operator_id.unwrap_or(vocab::DEFAULT_OPERATOR),
-        name,
-        commission_percent: decimal("commission_percent", &pct)?,
-        created_at: time("created_at", created_at)?,
-    })
-}
-
-fn driver_row(r: DriverRow) -> Result<Driver> {
-    let (id, phone, password_hash, class, status, created_at, last_active_at) = r;
-    Ok(Driver {
-        id,
-        phone,
-        password_hash,
-        class,
-        status: name("status", &status, Status::parse)?,
-        created_at: time("created_at", created_at)?,
-        last_active_at: time("last_active_at", last_active_at)?,
-    })
-}
-
-fn card_row((number, driver_id, kind, status, created_at): CardRow) -> Result<Card> {
-    Ok(Card {
-        number,
-        driver_id,
-        kind: from_snake("kind", &kind)?,
-        status: name("status", &status, Status::parse)?,
-        created_at: time("created_at", created_at)?,
-    })
-}
 
 fn order_row(r: OrderRow) -> Result<Order> {
     let (id, driver_id, amount, provider, status, provider_txn, created_at, paid_at) = r;
@@ -243,174 +199,11 @@ fn micros_of(d: Duration) -> i64 {
 impl Db {
     // Merchants.
 
-    pub(super) async fn create_merchant(
-        &self,
-        operator_id: vocab::OperatorId,
-        name: &str,
-        pct: Decimal,
-        at: DateTime<Utc>,
-    ) -> Result<Merchant> {
-        let id = self.next_id(Seq::Merchants).await?;
-        let values = (id, name, dec(pct), micros(at), operator_id);
-        self.cql.write("inserting a merchant", &self.st.money.merchant_insert, values).await?;
-        Ok(Merchant { id, operator_id, name: name.to_owned(), commission_percent: pct, created_at: at })
-    }
-
-    pub(super) async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {
-        let row = self.cql.row::<MerchantRow, _>("reading a merchant", &self.st.money.merchant_get, (id,));
-        row.await?.map(merchant_row).transpose()
-    }
-
-    pub(super) async fn merchants(&self) -> Result<Vec<Merchant>> {
-        let rows = self.cql.rows::<MerchantRow, _>("listing merchants", &self.st.money.merchant_scan, &());
-        let mut all = rows.await?.into_iter().map(merchant_row).collect::<Result<Vec<_>>>()?;
-        all.sort_by_key(|m| m.id);
-        Ok(all)
-    }
-
     // Drivers.
-
-    /// The driver's row is written first, then its phone number claimed
-    /// (`IF NOT EXISTS`), so a claimed number always leads to a driver. A
-    /// lost claim deletes the row (no one has its id).
-    pub(super) async fn create_driver(
-        &self,
-        phone: &str,
-        password_hash: Option<&str>,
-        class: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<Driver> {
-        let m = &self.st.money;
-        let id = self.next_id(Seq::Drivers).await?;
-        let driver = Driver {
-            id,
-            phone: phone.to_owned(),
-            password_hash: password_hash.map(str::to_owned),
-            class: class.map(str::to_owned),
-            status: Status::Active,
-            created_at: at,
-            last_active_at: at,
-        };
-        let row = (id, phone, password_hash, class, driver.status.as_str(), micros(at), micros(at));
-        self.cql.write("inserting a driver", &m.driver_insert, row).await?;
-        if !self.cql.lwt("claiming a phone number", &m.phone_claim, (phone, id)).await?.applied {
-            self.cql.write("deleting an unregistered driver", &m.driver_delete, (id,)).await?;
-            return Err(StoreError::Conflict(format!("phone {phone}")));
-        }
-        Ok(driver)
-    }
-
-    pub(super) async fn driver(&self, id: DriverId) -> Result<Option<Driver>> {
-        let row = self.cql.row::<DriverRow, _>("reading a driver", &self.st.money.driver_get, (id,));
-        row.await?.map(driver_row).transpose()
-    }
-
-    pub(super) async fn inactive_drivers(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Driver>> {
-        let rows = self.cql.rows::<DriverRow, _>("listing drivers", &self.st.money.driver_scan, &()).await?;
-        let mut idle: Vec<Driver> = rows
-            .into_iter()
-            .map(driver_row)
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .filter(|d| d.last_active_at < before)
-            .collect();
-        idle.sort_by_key(|d| (d.last_active_at, d.id));
-        idle.truncate(limit);
-        Ok(idle)
-    }
-
-    pub(super) async fn driver_by_phone(&self, phone: &str) -> Result<Option<Driver>> {
-        let claim = self.cql.row::<(i64,), _>("reading a phone number", &self.st.money.phone_get, (phone,));
-        match claim.await? {
-            Some((id,)) => self.driver(id).await,
-            None => Ok(None),
-        }
-    }
-
-    /// A plain overwrite of the columns a driver may change, after checking
-    /// the driver exists (an UPDATE would create the row; drivers are never
-    /// deleted once registered).
-    pub(super) async fn update_driver(&self, d: &Driver) -> Result<()> {
-        let m = &self.st.money;
-        if !self.exists_id("reading a driver", &m.driver_exists, d.id).await? {
-            return Err(StoreError::NotFound(format!("driver {}", d.id)));
-        }
-        let values = (&d.password_hash, &d.class, d.status.as_str(), micros(d.last_active_at), d.id);
-        self.cql.write("updating a driver", &m.driver_update, values).await
-    }
 
     // Cards.
 
-    /// Lists the number under the driver, then claims it (`IF NOT EXISTS`).
-    /// A listed number whose card belongs to someone else, or to no one
-    /// (a lost claim, a crash), is skipped by `cards`.
-    pub(super) async fn create_card(&self, c: &Card) -> Result<()> {
-        let m = &self.st.money;
-        if !self.exists_id("reading a driver", &m.driver_exists, c.driver_id).await? {
-            return Err(StoreError::NotFound(format!("driver {}", c.driver_id)));
-        }
-        self.cql.write("listing a card", &m.card_list_insert, (c.driver_id, &c.number)).await?;
-        let values = (&c.number, c.driver_id, snake(&c.kind)?, c.status.as_str(), micros(c.created_at));
-        if !self.cql.lwt("claiming a card number", &m.card_claim, values).await?.applied {
-            return Err(StoreError::Conflict(format!("card {}", c.number)));
-        }
-        Ok(())
-    }
-
-    pub(super) async fn card(&self, number: &str) -> Result<Option<Card>> {
-        let row = self.cql.row::<CardRow, _>("reading a card", &self.st.money.card_get, (number,));
-        row.await?.map(card_row).transpose()
-    }
-
-    pub(super) async fn cards(&self, driver: DriverId) -> Result<Vec<Card>> {
-        let m = &self.st.money;
-        let numbers: Vec<(String,)> =
-            self.cql.rows("listing a driver's cards", &m.cards_of_driver, &(driver,)).await?;
-        let numbers: Vec<String> = numbers.into_iter().map(|(n,)| n).collect();
-        let chunks = numbers.chunks(IN_KEYS).map(|chunk| {
-            let chunk = chunk.to_vec();
-            async move { self.cql.rows::<CardRow, _>("reading cards", &m.cards_get, &(chunk,)).await }
-        });
-        let mut cards = try_join_all(chunks)
-            .await?
-            .into_iter()
-            .flatten()
-            .map(card_row)
-            .filter(|c| c.as_ref().map_or(true, |c| c.driver_id == driver))
-            .collect::<Result<Vec<_>>>()?;
-        cards.sort_by(|a, b| a.number.cmp(&b.number));
-        Ok(cards)
-    }
-
-    /// `UPDATE ... IF EXISTS`: every write of a card row is a Paxos write
-    /// (it was claimed by one), and an unknown number is not created.
-    pub(super) async fn set_card_status(&self, number: &str, status: Status) -> Result<Option<Card>> {
-        let lwt =
-            self.cql.lwt("setting a card's status", &self.st.money.card_status, (status.as_str(), number));
-        if !lwt.await?.applied {
-            return Ok(None);
-        }
-        self.card(number).await
-    }
-
     // Price rules.
-
-    pub(super) async fn create_rule(&self, rule: &NewRule, at: DateTime<Utc>) -> Result<Rule> {
-        let id = self.next_id(Seq::Rules).await?;
-        let values = (id, to_json(rule)?, micros(at));
-        self.cql.write("inserting a rule", &self.st.money.rule_insert, values).await?;
-        Ok(Rule { id, rule: rule.clone() })
-    }
-
-    pub(super) async fn rules(&self) -> Result<Vec<Rule>> {
-        let rows: Vec<(i64, String)> = self.cql.rows("listing rules", &self.st.money.rules_list, &()).await?;
-        let mut rules = rows
-            .into_iter()
-            .map(|(id, rule)| Ok(Rule { id, rule: json("rule", &rule)? }))
-            .collect::<Result<Vec<_>>>()?;
-        rules.sort_by_key(|r| r.id);
-        Ok(rules)
-    }
 
     // Top-up orders.
 
@@ -590,23 +383,6 @@ impl Db {
     }
 
     // Login tokens.
-
-    /// Claimed with `IF NOT EXISTS`; the row expires 30 days after the token
-    /// does (an expired token is refused by its `expires_at` before that).
-    pub(super) async fn create_token(&self, hash: &str, t: &Token, now: DateTime<Utc>) -> Result<()> {
-        let left = (t.expires_at - now).num_seconds().max(0);
-        let ttl = (left.saturating_add(TOKEN_KEPT_AFTER_EXPIRY)).min(MAX_TTL) as i32;
-        let values = (hash, to_json(t)?, micros(t.expires_at), ttl);
-        if !self.cql.lwt("storing a token", &self.st.money.token_claim, values).await?.applied {
-            return Err(StoreError::Conflict("token".to_owned()));
-        }
-        Ok(())
-    }
-
-    pub(super) async fn token(&self, hash: &str) -> Result<Option<Token>> {
-        let read = self.cql.row::<(String,), _>("reading a token", &self.st.money.token_get, (hash,));
-        read.await?.map(|(t,)| json("token", &t)).transpose()
-    }
 
     // Day listings.
 
@@ -1031,90 +807,50 @@ pub(super) fn spawn_sweeper(db: &Arc<Db>) -> JoinHandle<()> {
     })
 }
 
-impl Db {
-    /// Not one transaction as in SQLite: the revision is claimed first
-    /// (so concurrent corrections cannot both win), then the bill row is
-    /// replaced, then the ledger entries posted, each idempotent. A crash
-    /// between steps leaves the revision recorded and the rest undone; the
-    /// operator sees the bill unchanged and corrects it again.
-    pub(super) async fn correct_bill(&self, bill: &domain::pricing::Bill, at: DateTime<Utc>) -> Result<u32> {
-        let id = &bill.session_id;
-        let (old, session) = tokio::try_join!(self.bill(id), self.session(id))?;
-        let (Some(old), Some(session)) = (old, session) else {
-            return Err(StoreError::NotFound(format!("bill of session {id}")));
-        };
-        let replaced = self.bill_history(id).await?.len() as i32;
-        let claim = (id.as_str(), replaced, to_json(&old)?, micros(at));
-        if !self.cql.lwt("claiming a bill revision", &self.st.revision_claim, claim).await?.applied {
-            return Err(StoreError::Conflict(format!("bill of session {id} is being corrected")));
-        }
-        let values = (
-            to_json(&bill.lines)?,
-            bill.total.to_string(),
-            bill.refund.to_string(),
-            bill.list_total.to_string(),
-            bill.discount.to_string(),
-            id.as_str(),
-        );
-        self.cql.write("correcting a bill", &self.st.bill_correct, values).await?;
-        self.list_charge(&session, bill).await?;
-        let revision = replaced as u32 + 1;
-        if let Some(payer) = &session.terms.payer {
-            let filter = EntryFilter { reference: Some(id.to_string()), ..Default::default() };
-            let captures = self
-                .entries(&filter)
-                .await?
-                .into_iter()
-                .rfind(|e| e.kind == domain::ledger::EntryKind::Capture);
-            if let Some(last) = captures {
-                self.post(&last.reversal(at)).await?;
-            }
-            self.post(&Entry::recapture(payer, session.terms.merchant_id, bill, revision, at)).await?;
-        }
-        Ok(revision)
+impl Db {}
+
+impl Db {}
+
+#[async_trait]
+impl Money for ScyllaStore {
+    async fn create_order(&self, order: &Order) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.create_order(order).await)
     }
 
-    pub(super) async fn bill_history(&self, id: &vocab::SessionId) -> Result<Vec<domain::pricing::Bill>> {
-        let key = (id.as_str(),);
-        let mut rows =
-            self.cql.rows::<(i32, String), _>("reading bill revisions", &self.st.revisions_get, &key).await?;
-        rows.sort_by_key(|(revision, _)| *revision);
-        rows.into_iter().map(|(_, bill)| json("bill", &bill)).collect()
-    }
-}
-
-impl Db {
-    /// The row first, then the username claim, as for drivers' phones: a
-    /// lost claim deletes the row, so a taken name never leaves a user.
-    pub(super) async fn create_user(
-        &self,
-        u: &domain::accounts::NewUser,
-        at: DateTime<Utc>,
-    ) -> Result<domain::accounts::User> {
-        let m = &self.st.money;
-        let id = self.next_id(Seq::Users).await?;
-        let row =
-            (id, &u.username, &u.password_hash, u.role.as_str(), u.merchant_id, micros(at), u.operator_id);
-        self.cql.write("inserting a user", &m.user_insert, row).await?;
-        if !self.cql.lwt("claiming a username", &m.username_claim, (&u.username, id)).await?.applied {
-            self.cql.write("deleting an unregistered user", &m.user_delete, (id,)).await?;
-            return Err(StoreError::Conflict(format!("username {}", u.username)));
-        }
-        Ok(domain::accounts::User { id, user: u.clone(), created_at: at })
+    async fn order(&self, id: &str) -> Result<Option<Order>> {
+        self.db.order(id).await
     }
 
-    pub(super) async fn user(&self, id: i64) -> Result<Option<domain::accounts::User>> {
-        let row =
-            self.cql.row::<super::tenants::UserRow, _>("reading a user", &self.st.money.user_get, (id,));
-        row.await?.map(super::tenants::user_row).transpose()
+    async fn pay_order(&self, id: &str, provider_txn: &str, at: DateTime<Utc>) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.pay_order(id, provider_txn, at).await)
     }
 
-    pub(super) async fn user_by_name(&self, username: &str) -> Result<Option<domain::accounts::User>> {
-        let claim = self.cql.row::<(i64,), _>("reading a username", &self.st.money.username_get, (username,));
-        match claim.await? {
-            Some((id,)) => self.user(id).await,
-            None => Ok(None),
-        }
+    async fn paid_orders(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Order>> {
+        self.db.paid_orders(from, until).await
+    }
+
+    async fn post_entry(&self, entry: &Entry) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.post(entry).await)
+    }
+
+    async fn balance(&self, account: &Account) -> Result<Decimal> {
+        self.db.balance(account).await
+    }
+
+    async fn entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>> {
+        self.db.entries(filter).await
+    }
+
+    async fn issue_statement(&self, statement: &Statement) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.issue_statement(statement).await)
+    }
+
+    async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>> {
+        self.db.statement(merchant, day).await
     }
 }
 

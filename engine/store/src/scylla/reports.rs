@@ -5,11 +5,12 @@
 //! rows are written with the bill (`finish_session`) and rewritten by
 //! `correct_bill`; the alarm rows in the alarm's own logged batch.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
 use super::codec::{json, micros, to_json};
-use super::Db;
-use crate::Result;
+use super::{Db, ScyllaStore};
+use crate::{Reports, Result};
 use domain::pricing::Bill;
 use domain::report::{self, Charge, Days, FaultCount, StationDay};
 use domain::session::SessionRecord;
@@ -101,6 +102,27 @@ impl Db {
         });
         let alarms = futures::future::try_join_all(per_station).await?;
         Ok(report::count_faults(alarms.into_iter().flatten()))
+    }
+}
+
+#[async_trait]
+impl Reports for ScyllaStore {
+    async fn station_days(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<StationDay>> {
+        self.db.station_days(stations, from, until).await
+    }
+
+    async fn fault_counts(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<FaultCount>> {
+        self.db.fault_counts(stations, from, until).await
     }
 }
 

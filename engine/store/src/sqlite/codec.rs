@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use domain::accounts::Status;
 use domain::pricing::Pricing;
 use domain::session::{SessionRecord, SessionState, StopReason};
 use vocab::{PileId, PortNo, SessionId};
@@ -112,5 +113,32 @@ pub(super) fn session(row: &Row) -> rusqlite::Result<SessionRecord> {
         stop_reason,
         terms: json(row, 12)?,
         meter: json(row, 13)?,
+    })
+}
+
+pub(super) fn status(r: &Row, idx: usize) -> rusqlite::Result<Status> {
+    let s: String = r.get(idx)?;
+    Status::parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("status {s:?}").into(),
+        )
+    })
+}
+
+pub(super) fn text<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
+    // Enums stored as their snake_case JSON string without quotes.
+    Ok(to_json(v)?.trim_matches('"').to_owned())
+}
+
+pub(super) fn parsed<T: serde::de::DeserializeOwned>(r: &Row, idx: usize) -> rusqlite::Result<T> {
+    let s: String = r.get(idx)?;
+    serde_json::from_value(serde_json::Value::String(s.clone())).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("{s:?}: {e}").into(),
+        )
     })
 }

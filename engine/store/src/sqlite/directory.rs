@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::Utc;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::codec::{micros, time};
-use crate::{PileNode, Result};
+use super::SqliteStore;
+use crate::{Directory, PileNode, Result};
 use vocab::PileId;
 
 pub(super) fn set(c: &Connection, node: &PileNode, ttl: Duration) -> Result<()> {
@@ -41,4 +43,22 @@ pub(super) fn remove(c: &Connection, pile: &PileId, node_id: &str) -> Result<boo
         .prepare_cached("DELETE FROM pile_nodes WHERE pile_id = ?1 AND node_id = ?2")?
         .execute(params![pile.as_str(), node_id])?;
     Ok(n == 1)
+}
+
+#[async_trait]
+impl Directory for SqliteStore {
+    async fn set_pile_node(&self, node: &PileNode, ttl: Duration) -> Result<()> {
+        let node = node.clone();
+        self.writer.submit(move |c| set(c, &node, ttl)).await
+    }
+
+    async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>> {
+        let pile = pile.clone();
+        self.readers.read(move |c| get(c, &pile)).await
+    }
+
+    async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
+        let (pile, node_id) = (pile.clone(), node_id.to_owned());
+        self.writer.submit(move |c| remove(c, &pile, &node_id)).await
+    }
 }

@@ -9,7 +9,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::codec::{json, time};
-use super::{money, read, SqliteStore};
+use super::SqliteStore;
 use crate::export::{Page, Record, Table};
 use crate::{Item, ItemKind, Result, StoreError};
 use vocab::{PileId, SessionId};
@@ -101,52 +101,52 @@ fn page(c: &Connection, table: Table, after: Option<String>, limit: usize) -> Re
             _ => return Err(missing(k)),
         };
         let record = match table {
-            Table::Operators => money::operator(c, id)?.map(Record::Operator),
-            Table::Tariffs => read::tariff(c, id)?.map(Record::Tariff),
-            Table::Plans => read::plan(c, id)?.map(Record::Plan),
-            Table::Merchants => money::merchant(c, id)?.map(Record::Merchant),
-            Table::Stations => read::station(c, id)?.map(Record::Station),
-            Table::Piles => read::pile(c, &PileId(text.to_owned()))?.map(Record::Pile),
-            Table::Drivers => money::driver(c, id)?.map(Record::Driver),
+            Table::Operators => super::resources::operator(c, id)?.map(Record::Operator),
+            Table::Tariffs => super::resources::tariff(c, id)?.map(Record::Tariff),
+            Table::Plans => super::resources::plan(c, id)?.map(Record::Plan),
+            Table::Merchants => super::resources::merchant(c, id)?.map(Record::Merchant),
+            Table::Stations => super::resources::station(c, id)?.map(Record::Station),
+            Table::Piles => super::resources::pile(c, &PileId(text.to_owned()))?.map(Record::Pile),
+            Table::Drivers => super::accounts::driver(c, id)?.map(Record::Driver),
             Table::Sessions => {
                 let sid = SessionId(text.to_owned());
-                read::session(c, &sid)?
-                    .map(|s| Ok::<_, StoreError>(Record::Session(s, read::bill(c, &sid)?)))
+                super::sessions::session(c, &sid)?
+                    .map(|s| Ok::<_, StoreError>(Record::Session(s, super::sessions::bill(c, &sid)?)))
                     .transpose()?
             }
             Table::Samples => {
                 let sid = SessionId(text.to_owned());
-                Some(Record::Samples(sid.clone(), read::samples(c, &sid)?))
+                Some(Record::Samples(sid.clone(), super::sessions::samples(c, &sid)?))
             }
             Table::Diagnostics => {
                 let pile = PileId(text.to_owned());
-                let mut ds = read::diagnostics(c, &pile, i64::MAX as usize)?;
+                let mut ds = super::sessions::diagnostics(c, &pile, i64::MAX as usize)?;
                 ds.reverse();
                 Some(Record::Diagnostics(pile, ds))
             }
             Table::OfflineCards => {
                 let pile = PileId(text.to_owned());
-                Some(Record::OfflineCards(pile.clone(), super::edits::offline_cards(c, &pile)?))
+                Some(Record::OfflineCards(pile.clone(), super::resources::offline_cards(c, &pile)?))
             }
-            Table::Alarms => read::alarm(c, id)?.map(Record::Alarm),
-            Table::Responses => {
-                read::idempotent_response(c, text)?.map(|r| Record::Response(text.to_owned(), r))
-            }
-            Table::Cards => money::card(c, text)?.map(Record::Card),
-            Table::Rules => money::rules(c)?.into_iter().find(|r| r.id == id).map(Record::Rule),
-            Table::Orders => money::order(c, text)?.map(Record::Order),
+            Table::Alarms => super::alarms::alarm(c, id)?.map(Record::Alarm),
+            Table::Responses => super::idempotency::idempotent_response(c, text)?
+                .map(|r| Record::Response(text.to_owned(), r)),
+            Table::Cards => super::accounts::card(c, text)?.map(Record::Card),
+            Table::Rules => super::resources::rules(c)?.into_iter().find(|r| r.id == id).map(Record::Rule),
+            Table::Orders => super::money::order(c, text)?.map(Record::Order),
             Table::Entries => c
                 .prepare_cached("SELECT key, kind, at, reference, lines FROM entries WHERE seq = ?1")?
-                .query_row([id], money::entry_row)
+                .query_row([id], super::money::entry_row)
                 .optional()?
                 .map(Record::Entry),
-            Table::Users => money::user(c, id)?.map(Record::User),
-            Table::Tokens => money::token(c, text)?.map(|t| Record::Token(text.to_owned(), t)),
+            Table::Users => super::accounts::user(c, id)?.map(Record::User),
+            Table::Tokens => super::accounts::token(c, text)?.map(|t| Record::Token(text.to_owned(), t)),
             Table::OutOfService => match text.split_once(' ') {
                 Some((kind, key)) => match ItemKind::parse(kind) {
                     Some(kind) => {
                         let item = Item { kind, key: key.to_owned() };
-                        super::edits::out_of_service(c, &item)?.map(|since| Record::OutOfService(item, since))
+                        super::resources::out_of_service(c, &item)?
+                            .map(|since| Record::OutOfService(item, since))
                     }
                     None => None,
                 },

@@ -7,13 +7,14 @@
 //! id by themselves, so ids the store hands out later are above the
 //! imported ones.
 
+use async_trait::async_trait;
 use chrono::Utc;
 use rusqlite::{params, Connection};
 
-use super::codec::{bind_session, micros, to_json, SESSION_COLUMNS};
-use super::money::{self, text};
+use super::codec::{bind_session, micros, text, to_json, SESSION_COLUMNS};
+use super::SqliteStore;
 use crate::export::Record;
-use crate::Result;
+use crate::{Import, Result};
 
 /// `INSERT ... ON CONFLICT (key) DO UPDATE` every other column, with
 /// parameters ?1.. in the order of `columns`.
@@ -159,7 +160,7 @@ fn one(c: &Connection, record: &Record) -> Result<()> {
             upsert("bill_revisions", "session_id, revision, bill, replaced_at", "session_id, revision"),
             params![bill.session_id.as_str(), revision, to_json(bill)?, micros(*replaced_at)],
         ),
-        Record::OfflineCards(pile, cards) => super::edits::set_offline_cards(c, pile, cards, true),
+        Record::OfflineCards(pile, cards) => super::resources::set_offline_cards(c, pile, cards, true),
         Record::Diagnostics(pile, ds) => {
             c.prepare_cached("DELETE FROM diagnostics WHERE pile_id = ?1")?.execute([pile.as_str()])?;
             for d in ds {
@@ -222,7 +223,7 @@ fn one(c: &Connection, record: &Record) -> Result<()> {
                 o.paid_at.map(micros)
             ],
         ),
-        Record::Entry(e) => money::post(c, e).map(drop),
+        Record::Entry(e) => super::money::post(c, e).map(drop),
         Record::Statement(s) => run(
             upsert("statements", "merchant_id, day, statement", "merchant_id, day"),
             params![s.merchant_id, s.day.to_string(), to_json(s)?],
@@ -243,5 +244,12 @@ fn one(c: &Connection, record: &Record) -> Result<()> {
             upsert("tokens", "hash, token, expires_at", "hash"),
             params![hash, to_json(t)?, micros(t.expires_at)],
         ),
+    }
+}
+
+#[async_trait]
+impl Import for SqliteStore {
+    async fn import(&self, records: Vec<Record>) -> Result<()> {
+        self.writer.submit(move |c| import(c, &records)).await
     }
 }

@@ -7,219 +7,20 @@
 //! new balances in the same savepoint. The single writer makes that
 //! read-check-write atomic without locks.
 
+use super::write::taken;
+
+use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use rust_decimal::Decimal;
 
-use super::codec::{decimal, json, micros, name, opt_time, time, to_json};
-use crate::{EntryFilter, Result, StoreError};
-use domain::accounts::{
-    Card, Driver, Merchant, NewRule, NewUser, Operator, Order, OrderStatus, Role, Rule, Status, Token, User,
-};
+use super::codec::{decimal, json, micros, opt_time, parsed, text, time, to_json};
+use super::SqliteStore;
+use crate::{EntryFilter, Money, Result, StoreError};
+use domain::accounts::{Order, OrderStatus};
 use domain::ledger::{Account, Entry};
 use domain::settlement::Statement;
-use vocab::{DriverId, MerchantId, OperatorId};
-
-fn taken(e: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(
-                f.extended_code,
-                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-            ) =>
-        {
-            StoreError::Conflict(what())
-        }
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-        {
-            StoreError::NotFound(what())
-        }
-        _ => e.into(),
-    }
-}
-
-fn status(r: &Row, idx: usize) -> rusqlite::Result<Status> {
-    let s: String = r.get(idx)?;
-    Status::parse(&s).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            rusqlite::types::Type::Text,
-            format!("status {s:?}").into(),
-        )
-    })
-}
-
-pub(super) fn text<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
-    // Enums stored as their snake_case JSON string without quotes.
-    Ok(to_json(v)?.trim_matches('"').to_owned())
-}
-
-fn parsed<T: serde::de::DeserializeOwned>(r: &Row, idx: usize) -> rusqlite::Result<T> {
-    let s: String = r.get(idx)?;
-    serde_json::from_value(serde_json::Value::String(s.clone())).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            rusqlite::types::Type::Text,
-            format!("{s:?}: {e}").into(),
-        )
-    })
-}
-
-pub(super) fn create_merchant(
-    c: &Connection,
-    operator_id: OperatorId,
-    name: String,
-    pct: Decimal,
-    at: DateTime<Utc>,
-) -> Result<Merchant> {
-    c.prepare_cached(
-        "INSERT INTO merchants (operator_id, name, commission_percent, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![operator_id, name, pct.to_string(), micros(at)])?;
-    Ok(Merchant { id: c.last_insert_rowid(), operator_id, name, commission_percent: pct, created_at: at })
-}
-
-const MERCHANT: &str = "SELECT id, operator_id, name, commission_percent, created_at FROM merchants";
-
-fn merchant_row(r: &Row) -> rusqlite::Result<Merchant> {
-    Ok(Merchant {
-        id: r.get(0)?,
-        operator_id: r.get(1)?,
-        name: r.get(2)?,
-        commission_percent: decimal(r, 3)?,
-        created_at: time(r, 4)?,
-    })
-}
-
-pub(super) fn merchants(c: &Connection) -> rusqlite::Result<Vec<Merchant>> {
-    c.prepare_cached(&format!("{MERCHANT} ORDER BY id"))?.query_map([], merchant_row)?.collect()
-}
-
-pub(super) fn merchant(c: &Connection, id: MerchantId) -> rusqlite::Result<Option<Merchant>> {
-    c.prepare_cached(&format!("{MERCHANT} WHERE id = ?1"))?.query_row([id], merchant_row).optional()
-}
-
-const DRIVER: &str =
-    "SELECT id, phone, password_hash, class, status, created_at, last_active_at FROM drivers";
-
-fn driver_row(r: &Row) -> rusqlite::Result<Driver> {
-    Ok(Driver {
-        id: r.get(0)?,
-        phone: r.get(1)?,
-        password_hash: r.get(2)?,
-        class: r.get(3)?,
-        status: status(r, 4)?,
-        created_at: time(r, 5)?,
-        last_active_at: time(r, 6)?,
-    })
-}
-
-pub(super) fn create_driver(
-    c: &Connection,
-    phone: String,
-    password_hash: Option<String>,
-    class: Option<String>,
-    at: DateTime<Utc>,
-) -> Result<Driver> {
-    c.prepare_cached(
-        "INSERT INTO drivers (phone, password_hash, class, status, created_at, last_active_at)
-         VALUES (?1, ?2, ?3, 'active', ?4, ?4)",
-    )?
-    .execute(params![phone, password_hash, class, micros(at)])
-    .map_err(|e| taken(e, || format!("phone {phone}")))?;
-    let id = c.last_insert_rowid();
-    Ok(Driver { id, phone, password_hash, class, status: Status::Active, created_at: at, last_active_at: at })
-}
-
-pub(super) fn driver(c: &Connection, id: DriverId) -> rusqlite::Result<Option<Driver>> {
-    c.prepare_cached(&format!("{DRIVER} WHERE id = ?1"))?.query_row([id], driver_row).optional()
-}
-
-pub(super) fn driver_by_phone(c: &Connection, phone: &str) -> rusqlite::Result<Option<Driver>> {
-    c.prepare_cached(&format!("{DRIVER} WHERE phone = ?1"))?.query_row([phone], driver_row).optional()
-}
-
-pub(super) fn inactive_drivers(
-    c: &Connection,
-    before: DateTime<Utc>,
-    limit: usize,
-) -> rusqlite::Result<Vec<Driver>> {
-    c.prepare_cached(&format!("{DRIVER} WHERE last_active_at < ?1 ORDER BY last_active_at, id LIMIT ?2"))?
-        .query_map(params![micros(before), limit as i64], driver_row)?
-        .collect()
-}
-
-pub(super) fn update_driver(c: &Connection, d: &Driver) -> Result<()> {
-    let n = c
-        .prepare_cached(
-            "UPDATE drivers SET password_hash = ?2, class = ?3, status = ?4, last_active_at = ?5 WHERE id = ?1",
-        )?
-        .execute(params![d.id, d.password_hash, d.class, d.status.as_str(), micros(d.last_active_at)])?;
-    if n == 0 {
-        return Err(StoreError::NotFound(format!("driver {}", d.id)));
-    }
-    Ok(())
-}
-
-const CARD: &str = "SELECT number, driver_id, kind, status, created_at FROM cards";
-
-fn card_row(r: &Row) -> rusqlite::Result<Card> {
-    Ok(Card {
-        number: r.get(0)?,
-        driver_id: r.get(1)?,
-        kind: parsed(r, 2)?,
-        status: status(r, 3)?,
-        created_at: time(r, 4)?,
-    })
-}
-
-pub(super) fn create_card(c: &Connection, card: &Card) -> Result<()> {
-    c.prepare_cached(
-        "INSERT INTO cards (number, driver_id, kind, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        card.number,
-        card.driver_id,
-        text(&card.kind)?,
-        card.status.as_str(),
-        micros(card.created_at)
-    ])
-    .map_err(|e| match taken(e, String::new) {
-        StoreError::Conflict(_) => StoreError::Conflict(format!("card {}", card.number)),
-        StoreError::NotFound(_) => StoreError::NotFound(format!("driver {}", card.driver_id)),
-        e => e,
-    })?;
-    Ok(())
-}
-
-pub(super) fn card(c: &Connection, number: &str) -> rusqlite::Result<Option<Card>> {
-    c.prepare_cached(&format!("{CARD} WHERE number = ?1"))?.query_row([number], card_row).optional()
-}
-
-pub(super) fn cards(c: &Connection, driver: DriverId) -> rusqlite::Result<Vec<Card>> {
-    c.prepare_cached(&format!("{CARD} WHERE driver_id = ?1 ORDER BY number"))?
-        .query_map([driver], card_row)?
-        .collect()
-}
-
-pub(super) fn set_card_status(c: &Connection, number: &str, s: Status) -> Result<Option<Card>> {
-    c.prepare_cached("UPDATE cards SET status = ?2 WHERE number = ?1")?
-        .execute(params![number, s.as_str()])?;
-    Ok(card(c, number)?)
-}
-
-pub(super) fn create_rule(c: &Connection, rule: NewRule, at: DateTime<Utc>) -> Result<Rule> {
-    c.prepare_cached("INSERT INTO rules (rule, created_at) VALUES (?1, ?2)")?
-        .execute(params![to_json(&rule)?, micros(at)])?;
-    Ok(Rule { id: c.last_insert_rowid(), rule })
-}
-
-pub(super) fn rules(c: &Connection) -> rusqlite::Result<Vec<Rule>> {
-    c.prepare_cached("SELECT id, rule FROM rules ORDER BY id")?
-        .query_map([], |r| Ok(Rule { id: r.get(0)?, rule: json(r, 1)? }))?
-        .collect()
-}
+use vocab::MerchantId;
 
 const ORDER: &str =
     "SELECT id, driver_id, amount, provider, status, provider_txn, created_at, paid_at FROM orders";
@@ -399,145 +200,48 @@ pub(super) fn statement(
         .optional()
 }
 
-const USER: &str =
-    "SELECT id, username, password_hash, role, merchant_id, created_at, operator_id FROM users";
-
-fn user_row(r: &Row) -> rusqlite::Result<User> {
-    let role: String = r.get(3)?;
-    let role = Role::parse(&role).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            3,
-            rusqlite::types::Type::Text,
-            format!("role {role:?}").into(),
-        )
-    })?;
-    let user = NewUser {
-        username: r.get(1)?,
-        password_hash: r.get(2)?,
-        role,
-        operator_id: r.get(6)?,
-        merchant_id: r.get(4)?,
-    };
-    Ok(User { id: r.get(0)?, user, created_at: time(r, 5)? })
-}
-
-pub(super) fn create_user(c: &Connection, u: NewUser, at: DateTime<Utc>) -> Result<User> {
-    c.prepare_cached(
-        "INSERT INTO users (username, password_hash, role, merchant_id, created_at, operator_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![u.username, u.password_hash, u.role.as_str(), u.merchant_id, micros(at), u.operator_id])
-    .map_err(|e| match taken(e, String::new) {
-        StoreError::Conflict(_) => StoreError::Conflict(format!("username {}", u.username)),
-        StoreError::NotFound(_) => StoreError::NotFound(format!("merchant {:?}", u.merchant_id)),
-        e => e,
-    })?;
-    Ok(User { id: c.last_insert_rowid(), user: u, created_at: at })
-}
-
-pub(super) fn user(c: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
-    c.prepare_cached(&format!("{USER} WHERE id = ?1"))?.query_row([id], user_row).optional()
-}
-
-pub(super) fn users(c: &Connection) -> rusqlite::Result<Vec<User>> {
-    c.prepare_cached(&format!("{USER} ORDER BY id"))?.query_map([], user_row)?.collect()
-}
-
-/// Operator 1 comes with the schema; see V12.
-pub(super) fn create_operator(c: &Connection, name: String, at: DateTime<Utc>) -> Result<Operator> {
-    c.prepare_cached("INSERT INTO operators (name, status, created_at) VALUES (?1, 'active', ?2)")?
-        .execute(params![name, micros(at)])?;
-    Ok(Operator { id: c.last_insert_rowid(), name, status: Status::Active, created_at: at })
-}
-
-const OPERATOR: &str = "SELECT id, name, status, created_at FROM operators";
-
-fn operator_row(r: &Row) -> rusqlite::Result<Operator> {
-    Ok(Operator {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        status: name(r, 2, Status::parse)?,
-        created_at: time(r, 3)?,
-    })
-}
-
-pub(super) fn operator(c: &Connection, id: OperatorId) -> rusqlite::Result<Option<Operator>> {
-    c.prepare_cached(&format!("{OPERATOR} WHERE id = ?1"))?.query_row([id], operator_row).optional()
-}
-
-pub(super) fn operators(c: &Connection) -> rusqlite::Result<Vec<Operator>> {
-    c.prepare_cached(&format!("{OPERATOR} ORDER BY id"))?.query_map([], operator_row)?.collect()
-}
-
-pub(super) fn update_operator(
-    c: &Connection,
-    id: OperatorId,
-    name: String,
-    status: Status,
-) -> Result<Option<Operator>> {
-    c.prepare_cached("UPDATE operators SET name = ?2, status = ?3 WHERE id = ?1")?.execute(params![
-        id,
-        name,
-        status.as_str()
-    ])?;
-    Ok(operator(c, id)?)
-}
-
-pub(super) fn user_by_name(c: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
-    c.prepare_cached(&format!("{USER} WHERE username = ?1"))?.query_row([name], user_row).optional()
-}
-
-pub(super) fn create_token(c: &Connection, hash: &str, t: &Token) -> Result<()> {
-    c.prepare_cached("INSERT INTO tokens (hash, token, expires_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![hash, to_json(t)?, micros(t.expires_at)])
-        .map_err(|e| taken(e, || "token".to_owned()))?;
-    Ok(())
-}
-
-pub(super) fn token(c: &Connection, hash: &str) -> rusqlite::Result<Option<Token>> {
-    c.prepare_cached("SELECT token FROM tokens WHERE hash = ?1")?.query_row([hash], |r| json(r, 0)).optional()
-}
-
-pub(super) fn correct_bill(c: &Connection, bill: &domain::pricing::Bill, at: DateTime<Utc>) -> Result<u32> {
-    let id = &bill.session_id;
-    let (Some(old), Some(session)) = (super::read::bill(c, id)?, super::read::session(c, id)?) else {
-        return Err(StoreError::NotFound(format!("bill of session {id}")));
-    };
-    let replaced: i64 = c
-        .prepare_cached("SELECT count(*) FROM bill_revisions WHERE session_id = ?1")?
-        .query_row([id.as_str()], |r| r.get(0))?;
-    c.prepare_cached(
-        "INSERT INTO bill_revisions (session_id, revision, bill, replaced_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![id.as_str(), replaced, to_json(&old)?, micros(at)])?;
-    c.prepare_cached(
-        "UPDATE bills SET lines = ?2, total = ?3, refund = ?4, list_total = ?5, discount = ?6 WHERE session_id = ?1",
-    )?
-    .execute(params![
-        id.as_str(),
-        to_json(&bill.lines)?,
-        bill.total.to_string(),
-        bill.refund.to_string(),
-        bill.list_total.to_string(),
-        bill.discount.to_string()
-    ])?;
-    let revision = replaced as u32 + 1;
-    if let Some(payer) = &session.terms.payer {
-        let filter = EntryFilter { reference: Some(id.to_string()), ..Default::default() };
-        let last = entries(c, &filter)?.into_iter().rfind(|e| e.kind == domain::ledger::EntryKind::Capture);
-        if let Some(last) = last {
-            post(c, &last.reversal(at))?;
-        }
-        post(c, &Entry::recapture(payer, session.terms.merchant_id, bill, revision, at))?;
+#[async_trait]
+impl Money for SqliteStore {
+    async fn create_order(&self, order: &Order) -> Result<()> {
+        let order = order.clone();
+        self.writer.submit(move |c| create_order(c, &order)).await
     }
-    Ok(revision)
-}
 
-pub(super) fn bill_history(
-    c: &Connection,
-    id: &vocab::SessionId,
-) -> rusqlite::Result<Vec<domain::pricing::Bill>> {
-    c.prepare_cached("SELECT bill FROM bill_revisions WHERE session_id = ?1 ORDER BY revision")?
-        .query_map([id.as_str()], |r| json(r, 0))?
-        .collect()
+    async fn order(&self, id: &str) -> Result<Option<Order>> {
+        let id = id.to_owned();
+        self.readers.read(move |c| order(c, &id)).await
+    }
+
+    async fn pay_order(&self, id: &str, provider_txn: &str, at: DateTime<Utc>) -> Result<bool> {
+        let (id, txn) = (id.to_owned(), provider_txn.to_owned());
+        self.writer.submit(move |c| pay_order(c, &id, &txn, at)).await
+    }
+
+    async fn paid_orders(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Order>> {
+        self.readers.read(move |c| paid_orders(c, from, until)).await
+    }
+
+    async fn post_entry(&self, entry: &Entry) -> Result<bool> {
+        let entry = entry.clone();
+        self.writer.submit(move |c| post(c, &entry)).await
+    }
+
+    async fn balance(&self, account: &Account) -> Result<Decimal> {
+        let account = account.clone();
+        self.readers.read(move |c| balance(c, &account)).await
+    }
+
+    async fn entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>> {
+        let filter = filter.clone();
+        self.readers.read(move |c| entries(c, &filter)).await
+    }
+
+    async fn issue_statement(&self, statement: &Statement) -> Result<bool> {
+        let statement = statement.clone();
+        self.writer.submit(move |c| issue_statement(c, &statement)).await
+    }
+
+    async fn statement(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<Statement>> {
+        self.readers.read(move |c| statement(c, merchant, day)).await
+    }
 }

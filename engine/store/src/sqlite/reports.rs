@@ -2,10 +2,13 @@
 //! in the UTC span of the local days asked for, summed by `report` as they
 //! are read, so a long period never sits in memory row by row.
 
+use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::codec::{decimal, json, micros, time};
+use super::SqliteStore;
+use crate::{Reports, Result};
 use domain::report::{self, Charge, Days, FaultCount, StationDay};
 use vocab::{PileId, StationId};
 
@@ -68,4 +71,27 @@ pub(super) fn fault_counts(
         }
     }
     Ok(report::count_faults(alarms))
+}
+
+#[async_trait]
+impl Reports for SqliteStore {
+    async fn station_days(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<StationDay>> {
+        let stations = domain::report::distinct(stations);
+        self.readers.read(move |c| station_days(c, &stations, from, until)).await
+    }
+
+    async fn fault_counts(
+        &self,
+        stations: &[StationId],
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<FaultCount>> {
+        let stations = domain::report::distinct(stations);
+        self.readers.read(move |c| fault_counts(c, &stations, from, until)).await
+    }
 }

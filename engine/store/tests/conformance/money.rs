@@ -2,10 +2,7 @@
 //! ledger's once-only posting and balance rule, holds and captures made in
 //! the same write as the session and its bill, and issued statements.
 
-use domain::accounts::Order;
-use domain::accounts::{
-    Card, CardKind, NewRule, NewUser, OrderStatus, Principal, Role, RuleKind, Status, Token,
-};
+use domain::accounts::{Order, OrderStatus};
 use domain::ledger::{balance_of, Account, Entry, EntryKind};
 use domain::payer::Payer;
 use domain::settlement::{self, Statement};
@@ -16,16 +13,13 @@ use store::{EntryFilter, StoreError};
 use super::{charging, finished, site, t, unique, Db, MISSING};
 
 pub async fn run(db: &Db) {
-    drivers_are_unique_by_phone_and_round_trip(db).await;
-    cards_belong_to_drivers(db).await;
     an_order_is_credited_once(db).await;
     entries_post_once_and_never_overdraw(db).await;
     a_wallet_charge_holds_at_start_and_captures_with_its_bill(db).await;
     a_statement_is_issued_once_with_its_settlement(db).await;
-    rules_merchants_and_tokens_round_trip(db).await;
 }
 
-async fn driver(db: &Db) -> i64 {
+pub(super) async fn driver(db: &Db) -> i64 {
     db.create_driver(&unique("phone"), None, None).await.unwrap().id
 }
 
@@ -48,52 +42,6 @@ fn new_order(driver: i64, amount: Decimal) -> Order {
         created_at: t(3),
         paid_at: None,
     }
-}
-
-async fn drivers_are_unique_by_phone_and_round_trip(db: &Db) {
-    let phone = unique("phone");
-    let mut d = db.create_driver(&phone, Some("$argon2id$x"), Some("staff")).await.unwrap();
-    assert_eq!(d.status, Status::Active);
-    let again = db.create_driver(&phone, None, None).await;
-    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    assert_eq!(db.driver_by_phone(&phone).await.unwrap().as_ref(), Some(&d));
-    d.status = Status::Frozen;
-    d.class = None;
-    d.password_hash = Some("$argon2id$y".into());
-    d.last_active_at = t(77);
-    db.update_driver(&d).await.unwrap();
-    assert_eq!(db.driver(d.id).await.unwrap(), Some(d.clone()));
-    let idle = db.inactive_drivers(t(78), 1_000_000).await.unwrap();
-    assert!(idle.iter().any(|i| i.id == d.id), "idle since t(77)");
-    assert!(idle.windows(2).all(|w| w[0].last_active_at <= w[1].last_active_at), "longest idle first");
-    assert!(!db.inactive_drivers(t(77), 1_000_000).await.unwrap().iter().any(|i| i.id == d.id));
-    assert!(db.inactive_drivers(t(78), 1).await.unwrap().len() <= 1);
-    d.id = MISSING;
-    assert!(matches!(db.update_driver(&d).await, Err(StoreError::NotFound(_))));
-    assert_eq!(db.driver(MISSING).await.unwrap(), None);
-    assert_eq!(db.driver_by_phone(&unique("phone")).await.unwrap(), None);
-}
-
-async fn cards_belong_to_drivers(db: &Db) {
-    let d = driver(db).await;
-    let card = |number: String, driver_id| Card {
-        number,
-        driver_id,
-        kind: CardKind::Physical,
-        status: Status::Active,
-        created_at: t(9),
-    };
-    let (a, b) = (card(unique("b-card"), d), card(unique("a-card"), d));
-    db.create_card(&a).await.unwrap();
-    db.create_card(&b).await.unwrap();
-    assert!(matches!(db.create_card(&a).await, Err(StoreError::Conflict(_))));
-    let orphan = db.create_card(&card(unique("card"), MISSING)).await;
-    assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
-    assert_eq!(db.cards(d).await.unwrap(), vec![b.clone(), a.clone()], "by number");
-    let frozen = db.set_card_status(&a.number, Status::Frozen).await.unwrap().unwrap();
-    assert_eq!(frozen.status, Status::Frozen);
-    assert_eq!(db.card(&a.number).await.unwrap(), Some(frozen));
-    assert_eq!(db.set_card_status(&unique("card"), Status::Frozen).await.unwrap(), None);
 }
 
 async fn an_order_is_credited_once(db: &Db) {
@@ -247,48 +195,4 @@ async fn a_statement_is_issued_once_with_its_settlement(db: &Db) {
     assert_eq!(db.balance(&revenue).await.unwrap(), dec!(0), "settled");
     assert_eq!(db.balance(&Account::Payouts(merchant.id)).await.unwrap(), statement.payout);
     assert_eq!(db.statement(merchant.id, day.succ_opt().unwrap()).await.unwrap(), None);
-}
-
-async fn rules_merchants_and_tokens_round_trip(db: &Db) {
-    let rule = NewRule {
-        operator_id: 1,
-        name: "fleet".into(),
-        class: unique("class"),
-        station_id: None,
-        kind: RuleKind::Discount { percent: dec!(12.5) },
-        valid_from: Some(t(1)),
-        valid_until: None,
-    };
-    let created = db.create_rule(&rule).await.unwrap();
-    assert_eq!(created.rule, rule);
-    assert!(db.rules().await.unwrap().contains(&created));
-
-    let token = Token { principal: Principal::Driver { driver_id: 42 }, expires_at: t(3_600_000_001) };
-    let hash = unique("hash");
-    db.create_token(&hash, &token).await.unwrap();
-    assert_eq!(db.token(&hash).await.unwrap(), Some(token));
-    assert_eq!(db.token(&unique("hash")).await.unwrap(), None);
-    assert_eq!(db.merchant(MISSING).await.unwrap(), None);
-
-    let name = unique("user");
-    let new = NewUser {
-        username: name.clone(),
-        password_hash: "$argon2id$u".into(),
-        role: Role::Manager,
-        operator_id: Some(1),
-        merchant_id: None,
-    };
-    let user = db.create_user(&new).await.unwrap();
-    assert_eq!(user.user, new);
-    assert!(matches!(db.create_user(&new).await, Err(StoreError::Conflict(_))));
-    assert_eq!(db.user(user.id).await.unwrap(), Some(user.clone()));
-    assert_eq!(db.user_by_name(&name).await.unwrap(), Some(user.clone()));
-    assert_eq!(db.user_by_name(&unique("user")).await.unwrap(), None);
-    assert_eq!(db.user(MISSING).await.unwrap(), None);
-    let admin = NewUser { username: unique("admin"), role: Role::Admin, operator_id: None, ..new };
-    let admin = db.create_user(&admin).await.unwrap();
-    let users = db.users().await.unwrap();
-    assert!(users.windows(2).all(|w| w[0].id < w[1].id), "by id");
-    assert!(users.contains(&user) && users.contains(&admin));
-    assert_eq!(db.user(admin.id).await.unwrap().unwrap().user.operator_id, None);
 }

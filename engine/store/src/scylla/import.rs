@@ -1,11 +1,4 @@
-//! What several nodes and a move from SQLite need of the cluster: the pile
-//! directory (`store::directory`) and importing exported records
-//! (`store::export`).
-//!
-//! The directory is the `pile_nodes` table: a plain write with a TTL at
-//! login and on each refresh (the latest login wins), a read, and one
-//! lightweight transaction per clean disconnect (`DELETE ... IF node_id = ?`)
-//! so a late delete never removes the row of a node the pile moved to.
+//! Importing records another store exported (`store::export`).
 //!
 //! An import writes each record with the statements the store already
 //! uses, keeping the ids it carries: plain inserts where the row is the
@@ -15,83 +8,14 @@
 //! overwrites the same rows. Ledger entries are posted (a key books once). Finally each id
 //! sequence is raised past the largest id imported.
 
-use std::time::Duration;
-
-use scylla::client::session::Session;
-use scylla::statement::prepared::PreparedStatement;
+use async_trait::async_trait;
 
 use super::codec::{bill_values, day_bucket, dec, micros, to_json};
-use super::{Db, ScyllaConfig, Seq};
+use super::{Db, ScyllaStore, Seq};
 use crate::export::Record;
-use crate::{PileNode, Result, StoreError};
-use vocab::PileId;
-
-pub(super) struct ClusterStatements {
-    node_set: PreparedStatement,
-    node_get: PreparedStatement,
-    node_remove: PreparedStatement,
-}
-
-impl ClusterStatements {
-    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self> {
-        let prepare = |text: &'static str, lwt: bool| async move {
-            let mut stmt = session
-                .prepare(text)
-                .await
-                .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
-            stmt.set_consistency(config.money_consistency);
-            if lwt {
-                stmt.set_serial_consistency(Some(config.serial_consistency));
-            }
-            stmt.set_is_idempotent(!lwt);
-            Ok::<_, StoreError>(stmt)
-        };
-        Ok(ClusterStatements {
-            node_set: prepare(
-                "INSERT INTO pile_nodes (pile_id, node_id, http_addr, updated_at) VALUES (?, ?, ?, ?) USING TTL ?",
-                false,
-            )
-            .await?,
-            node_get: prepare("SELECT node_id, http_addr, updated_at FROM pile_nodes WHERE pile_id = ?", false)
-                .await?,
-            node_remove: prepare("DELETE FROM pile_nodes WHERE pile_id = ? IF node_id = ?", true).await?,
-        })
-    }
-}
+use crate::{Import, Result, StoreError};
 
 impl Db {
-    pub(super) async fn set_pile_node(&self, n: &PileNode, ttl: Duration) -> Result<()> {
-        let ttl = i32::try_from(ttl.as_secs().max(1)).unwrap_or(i32::MAX);
-        let values =
-            (n.pile_id.as_str(), n.node_id.as_str(), n.http_addr.as_str(), micros(n.updated_at), ttl);
-        self.cql.write("recording a pile's node", &self.cluster.node_set, values).await
-    }
-
-    pub(super) async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>> {
-        let row = self
-            .cql
-            .row::<(String, String, i64), _>(
-                "reading a pile's node",
-                &self.cluster.node_get,
-                (pile.as_str(),),
-            )
-            .await?;
-        row.map(|(node_id, http_addr, at)| {
-            Ok(PileNode {
-                pile_id: pile.clone(),
-                node_id,
-                http_addr,
-                updated_at: super::codec::time("updated_at", at)?,
-            })
-        })
-        .transpose()
-    }
-
-    pub(super) async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
-        let lwt = self.cql.lwt("removing a pile's node", &self.cluster.node_remove, (pile.as_str(), node_id));
-        Ok(lwt.await?.applied)
-    }
-
     pub(super) async fn import(&self, records: &[Record]) -> Result<()> {
         let mut highest = [0_i64; super::SEQUENCES];
         let mut saw = |seq: Seq, id: i64| highest[seq as usize] = highest[seq as usize].max(id);
@@ -355,6 +279,14 @@ const SEQS: [Seq; super::SEQUENCES] = [
     Seq::Users,
     Seq::Operators,
 ];
+
+#[async_trait]
+impl Import for ScyllaStore {
+    async fn import(&self, records: Vec<Record>) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.import(&records).await)
+    }
+}
 
 #[cfg(test)]
 mod tests {

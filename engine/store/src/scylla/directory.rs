@@ -1,0 +1,100 @@
+//! The pile directory on CQL: the `pile_nodes` table, a plain write with a
+//! TTL at login and on each refresh (the latest login wins), a read, and one
+//! lightweight transaction per clean disconnect (`DELETE ... IF node_id = ?`)
+//! so a late delete never removes the row of a node the pile moved to.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+
+use super::codec::micros;
+use super::{Db, ScyllaConfig, ScyllaStore};
+use crate::{Directory, PileNode, Result, StoreError};
+use vocab::PileId;
+
+pub(super) struct DirectoryStatements {
+    node_set: PreparedStatement,
+    node_get: PreparedStatement,
+    node_remove: PreparedStatement,
+}
+
+impl DirectoryStatements {
+    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self> {
+        let prepare = |text: &'static str, lwt: bool| async move {
+            let mut stmt = session
+                .prepare(text)
+                .await
+                .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
+            stmt.set_consistency(config.money_consistency);
+            if lwt {
+                stmt.set_serial_consistency(Some(config.serial_consistency));
+            }
+            stmt.set_is_idempotent(!lwt);
+            Ok::<_, StoreError>(stmt)
+        };
+        Ok(DirectoryStatements {
+            node_set: prepare(
+                "INSERT INTO pile_nodes (pile_id, node_id, http_addr, updated_at) VALUES (?, ?, ?, ?) USING TTL ?",
+                false,
+            )
+            .await?,
+            node_get: prepare("SELECT node_id, http_addr, updated_at FROM pile_nodes WHERE pile_id = ?", false)
+                .await?,
+            node_remove: prepare("DELETE FROM pile_nodes WHERE pile_id = ? IF node_id = ?", true).await?,
+        })
+    }
+}
+
+impl Db {
+    pub(super) async fn set_pile_node(&self, n: &PileNode, ttl: Duration) -> Result<()> {
+        let ttl = i32::try_from(ttl.as_secs().max(1)).unwrap_or(i32::MAX);
+        let values =
+            (n.pile_id.as_str(), n.node_id.as_str(), n.http_addr.as_str(), micros(n.updated_at), ttl);
+        self.cql.write("recording a pile's node", &self.directory.node_set, values).await
+    }
+
+    pub(super) async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>> {
+        let row = self
+            .cql
+            .row::<(String, String, i64), _>(
+                "reading a pile's node",
+                &self.directory.node_get,
+                (pile.as_str(),),
+            )
+            .await?;
+        row.map(|(node_id, http_addr, at)| {
+            Ok(PileNode {
+                pile_id: pile.clone(),
+                node_id,
+                http_addr,
+                updated_at: super::codec::time("updated_at", at)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(super) async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
+        let lwt =
+            self.cql.lwt("removing a pile's node", &self.directory.node_remove, (pile.as_str(), node_id));
+        Ok(lwt.await?.applied)
+    }
+}
+
+#[async_trait]
+impl Directory for ScyllaStore {
+    async fn set_pile_node(&self, node: &PileNode, ttl: std::time::Duration) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.set_pile_node(node, ttl).await)
+    }
+
+    async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>> {
+        self.db.pile_node(pile).await
+    }
+
+    async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.remove_pile_node(pile, node_id).await)
+    }
+}
