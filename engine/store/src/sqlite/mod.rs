@@ -16,6 +16,7 @@ mod directory;
 mod edits;
 mod export;
 mod import;
+mod leases;
 mod money;
 mod read;
 mod reports;

@@ -54,6 +54,7 @@ pub async fn run(store: Arc<dyn Store>) {
     money::run(&store).await;
     reports::run(&store).await;
     cluster::pile_directory_moves_with_the_pile_and_lapses(&store).await;
+    cluster::a_station_lease_has_one_holder_and_a_rising_token(&store).await;
 }
 
 async fn operators_own_what_is_created_for_them(db: &Db) {
