@@ -29,6 +29,13 @@ pub struct NodeConfig {
     pub ttl: Duration,
     /// How often a held pile's row is rewritten; well under `ttl`.
     pub refresh: Duration,
+    /// A station lease not renewed for this long lapses, and another node
+    /// takes the station (`owner`).
+    pub lease_ttl: Duration,
+    /// How often a station's lease is renewed, or asked for; well under `lease_ttl`.
+    pub lease_renew: Duration,
+    /// Shared by the cluster's nodes: station messages carry it.
+    pub key: String,
 }
 
 fn write(platform: &Arc<Platform>, pile: &PileId) {

@@ -22,6 +22,7 @@ pub mod maintenance;
 pub mod memory;
 pub mod metrics;
 pub mod ocpp_listener;
+pub mod owner;
 pub mod pacing;
 pub mod pile;
 pub mod platform;

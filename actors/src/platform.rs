@@ -20,17 +20,23 @@ pub struct Platform {
     /// Logins being authorized at once (each reads the store and may start
     /// actors); the rest wait in line.
     pub logins: tokio::sync::Semaphore,
+    /// Station messages to other nodes (`owner`).
+    pub channel: crate::owner::Channel,
 }
 
 impl Platform {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
+        let metrics = Metrics::new();
+        let timeout = config.directory.as_ref().map_or(std::time::Duration::from_secs(1), |n| n.lease_ttl);
+        let channel = crate::owner::Channel::new(&metrics.registry, timeout);
         Arc::new(Platform {
+            channel,
             logins: tokio::sync::Semaphore::new(config.concurrent_logins.max(1)),
             notifier: Notifier::new(config.alarms.webhook.clone()),
             live: Default::default(),
             config,
             store,
-            metrics: Metrics::new(),
+            metrics,
             registry: Registry::default(),
         })
     }

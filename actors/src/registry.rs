@@ -71,18 +71,23 @@ pub async fn reconcile_stations(platform: Arc<Platform>, every: std::time::Durat
         let running: Vec<(StationId, Addr<Station>)> =
             platform.registry.stations.iter().map(|e| (*e.key(), e.value().clone())).collect();
         for (id, station) in running {
-            let read = async {
-                let Some(record) = platform.store.station(id).await? else { return Ok(None) };
-                let tariff = platform.store.tariff(record.tariff_id).await?;
-                Ok::<_, StoreError>(tariff.map(|t| (record, t)))
-            };
-            match read.await {
+            match read_station(&platform, id).await {
                 Ok(Some((record, tariff))) => station.do_send(crate::station::Reconcile(record, tariff)),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(station = id, error = %e, "could not read a station to reconcile"),
             }
         }
     }
+}
+
+/// A station and its tariff as the store holds them now.
+pub async fn read_station(
+    platform: &Platform,
+    id: StationId,
+) -> Result<Option<(store::Station, domain::tariff::Tariff)>, StoreError> {
+    let Some(record) = platform.store.station(id).await? else { return Ok(None) };
+    let tariff = platform.store.tariff(record.tariff_id).await?;
+    Ok(tariff.map(|t| (record, t)))
 }
 
 /// The live actor of a station, started with its tariff if it is not running.

@@ -9,6 +9,12 @@
 //! pile's protocol, and checks what the piles then draw. It recomputes when
 //! a charge starts or stops, when the limit or the other load changes, and
 //! periodically.
+//!
+//! With several nodes, a station's actor runs on every node holding one of
+//! its piles, but only the holder of the station's lease manages its power
+//! (`lease`); the others pass their ports' admissions and power on to it.
+
+mod lease;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -25,7 +31,6 @@ use serde::Serialize;
 use store::{PileRecord, Station as StationRecord};
 use vocab::{PileId, PortNo, Protocol, SessionId, Severity};
 
-use crate::adapter::PileCommand;
 use crate::alarms::{self, Active};
 use crate::charge::Purchase;
 use crate::pile::{self, Pile};
@@ -39,9 +44,12 @@ pub struct StationCtx {
     pub offset: FixedOffset,
 }
 
+pub use lease::FromNode;
+use lease::{Notify, PileRef, Role};
+
 /// A charging port as the station sees it.
 struct Live {
-    pile: Addr<Pile>,
+    pile: PileRef,
     protocol: Protocol,
     session: Option<SessionId>,
     measured_w: Decimal,
@@ -98,12 +106,24 @@ pub struct Station {
     power_stopped: HashMap<PortKey, (u64, Decimal)>,
     over_since: Option<Instant>,
     alarms: Active,
+    /// Whether this node manages the station's power (`lease`).
+    role: Role,
+    /// The highest lease token seen: calls from an owner below it are refused.
+    max_token: i64,
+    /// With several nodes: the latest report of each port here, told to a
+    /// new owner.
+    local: HashMap<PortKey, lease::Report>,
+    /// Ports here whose charge waits in the owner's queue on another node.
+    remote_queued: HashMap<PortKey, Recipient<Admitted>>,
+    /// A lease call is in flight.
+    leasing: bool,
+    /// The token under which this node last lost the lease.
+    lost: Option<i64>,
 }
 
 impl Station {
     pub fn new(platform: Arc<Platform>, ctx: Arc<StationCtx>) -> Self {
         Station {
-            platform,
             power: ctx.record.power.clone(),
             ctx,
             piles: HashMap::new(),
@@ -115,6 +135,13 @@ impl Station {
             power_stopped: HashMap::new(),
             over_since: None,
             alarms: Active::default(),
+            role: Role::new(&platform),
+            max_token: 0,
+            local: HashMap::new(),
+            remote_queued: HashMap::new(),
+            leasing: false,
+            lost: None,
+            platform,
         }
     }
 
@@ -182,6 +209,10 @@ impl Station {
     /// Shares the available power, sends changed limits, and publishes the figures.
     fn reallocate(&mut self) {
         let Some(power) = self.power.clone() else { return };
+        // Only the owner grants, and not before it knows every charge.
+        if !self.role.grants() {
+            return;
+        }
         let demands = self.demands(&power);
         let input = self.input(&power, &demands);
         let (limit, allocation) = (input.limit_w, allocate(&input));
@@ -200,7 +231,7 @@ impl Station {
                 tracing::warn!(station = %self.ctx.record.id, port = ?key, "no power left for a charge; stopping it to resume later");
                 self.platform.metrics.power_stops.inc();
                 self.power_stopped.insert(key.clone(), (live.since, live.measured_w));
-                live.pile.do_send(pile::PowerStop(key.1));
+                lease::power_stop(&self.platform, self.ctx.record.id, &self.role, &live.pile, key);
             }
             let (pile, port) = key;
             per_pile.entry(pile.clone()).or_default().push((*port, live.session.clone(), watts));
@@ -226,7 +257,8 @@ impl Station {
                 Protocol::Dny => power.ebike_port_max_w,
             };
             self.platform.metrics.power_commands.inc();
-            live.pile.do_send(pile::Send(PileCommand::PowerLimit { limits, rated_w }));
+            let (id, role) = (self.ctx.record.id, &self.role);
+            lease::power_limit(&self.platform, id, role, &live.pile, pile_id, limits, rated_w);
         }
         self.publish(limit, &allocation);
         self.last = Some(allocation);
@@ -306,6 +338,10 @@ impl Actor for Station {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(renew) = self.platform.config.directory.as_ref().map(|n| n.lease_renew) {
+            self.lease(ctx);
+            ctx.run_interval(renew, |st, ctx| st.lease(ctx));
+        }
         ctx.run_interval(self.platform.config.power_interval, |st, ctx| {
             st.reallocate();
             st.admit_waiting();
@@ -373,7 +409,7 @@ pub struct Admit {
     pub resume: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Admission {
     Now,
     /// Waiting at this position (1 is next).
@@ -387,10 +423,10 @@ pub struct Admitted;
 
 struct Waiting {
     key: PortKey,
-    pile: Addr<Pile>,
+    pile: PileRef,
     protocol: Protocol,
     /// Told when the charge may start; `None` when it asked not to wait.
-    port: Option<Recipient<Admitted>>,
+    port: Option<Notify>,
     /// A charge stopped for power: when it first started, what it drew.
     resume: Option<(u64, Decimal)>,
 }
@@ -433,7 +469,7 @@ impl Station {
                 break;
             }
             if let Some(port) = &next.port {
-                port.do_send(Admitted);
+                lease::admitted(&self.platform, self.ctx.record.id, &self.role, port, &next.key);
             }
             self.admit(next);
         }
@@ -443,15 +479,39 @@ impl Station {
 }
 
 impl Handler<Admit> for Station {
-    type Result = Result<Admission, String>;
+    type Result = ResponseActFuture<Self, Result<Admission, String>>;
 
-    fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Result<Admission, String> {
+    fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Self::Result {
+        if self.power.is_some() && !self.role.owns() {
+            return self.admit_remotely(msg);
+        }
+        let Admit { key, pile, protocol, queue, resume } = msg;
+        let waiting = Waiting {
+            key,
+            pile: PileRef::Local(pile),
+            protocol,
+            port: queue.map(Notify::Local),
+            resume: None,
+        };
+        self.admission_settled(waiting, resume)
+    }
+}
+
+impl Station {
+    /// The owner's verdict on a charge asking to start (`Admit`).
+    fn admission(&mut self, mut w: Waiting, resume: bool) -> Result<Admission, String> {
         let Some(power) = self.power.clone() else { return Ok(Admission::Now) };
-        if self.charging.contains_key(&msg.key) {
+        if !self.role.grants() {
+            let id = self.ctx.record.id;
+            return Err(format!(
+                "station {id}'s power is changing hands between nodes; try again in a moment"
+            ));
+        }
+        if self.charging.contains_key(&w.key) {
             return Ok(Admission::Now);
         }
-        let resume = self.power_stopped.remove(&msg.key).filter(|_| msg.resume);
-        let w = Waiting { key: msg.key, pile: msg.pile, protocol: msg.protocol, port: msg.queue, resume };
+        let resume = self.power_stopped.remove(&w.key).filter(|_| resume);
+        w.resume = resume;
         // Nobody overtakes the queue, but a resuming charge goes ahead of
         // new ones, after those that started before it.
         let ahead = match resume {
@@ -499,6 +559,18 @@ impl Handler<PortPower> for Station {
         if self.power.is_none() {
             return;
         }
+        let PortPower { key, pile, protocol, session, charging, power_w, .. } = msg;
+        let report = lease::Report { key, pile: PileRef::Local(pile), protocol, session, charging, power_w };
+        if self.platform.config.directory.is_some() && !self.report_here(&report) {
+            return;
+        }
+        self.port_power(report, ctx);
+    }
+}
+
+impl Station {
+    /// A port's report, from this node or another, on the owner.
+    fn port_power(&mut self, msg: lease::Report, ctx: &mut Context<Self>) {
         if !msg.charging {
             if self.charging.remove(&msg.key).is_some() {
                 self.reallocate();
@@ -512,7 +584,7 @@ impl Handler<PortPower> for Station {
         }
         let seq = self.seq;
         let live = self.charging.entry(msg.key).or_insert_with(|| Live {
-            pile: msg.pile,
+            pile: msg.pile.clone(),
             protocol: msg.protocol,
             session: None,
             measured_w: Decimal::ZERO,
@@ -522,6 +594,8 @@ impl Handler<PortPower> for Station {
             over_since: None,
             stopped: false,
         });
+        // The pile may have moved to another node.
+        live.pile = msg.pile;
         if msg.session.is_some() {
             live.session = msg.session;
         }
@@ -642,6 +716,8 @@ pub struct PowerView {
     pub ports: Vec<PortPowerView>,
     /// Charges waiting for room, next first.
     pub queued: Vec<PortKey>,
+    /// The node managing the station's power, with several nodes.
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -702,6 +778,7 @@ impl Handler<GetPower> for Station {
             headroom_w: last.map_or(Decimal::ZERO, |a| a.headroom_w),
             ports,
             queued: self.waiting.iter().map(|w| w.key.clone()).collect(),
+            owner: self.role.owner(&self.platform),
         })
     }
 }

@@ -154,6 +154,15 @@ pub struct ServeConfig {
     /// How long a command forwarded to another node may take (a start waits
     /// for the pile's answer).
     pub forward_timeout_ms: u64,
+    /// With several nodes: a station's lease (which node manages its power)
+    /// lapses this long after its holder last renewed it, and another node
+    /// takes the station over.
+    pub station_lease_ttl_ms: u64,
+    /// How often a station's lease is renewed, or asked for by the others.
+    pub station_lease_renew_ms: u64,
+    /// With several nodes: a secret shared by all of them, carried by the
+    /// station messages they send each other; required with `advertise_http`.
+    pub cluster_key: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -228,6 +237,9 @@ impl Default for ServeConfig {
             pile_node_refresh_ms: 30_000,
             station_reconcile_ms: 10_000,
             forward_timeout_ms: a.start_timeout.as_millis() as u64 + 10_000,
+            station_lease_ttl_ms: 6_000,
+            station_lease_renew_ms: 1_000,
+            cluster_key: None,
         }
     }
 }
@@ -289,6 +301,9 @@ impl ServeConfig {
                 http_addr: addr.clone(),
                 ttl: ms(self.pile_node_ttl_ms),
                 refresh: ms(self.pile_node_refresh_ms.max(1)),
+                lease_ttl: ms(self.station_lease_ttl_ms.max(1)),
+                lease_renew: ms(self.station_lease_renew_ms.max(1)),
+                key: self.cluster_key.clone().unwrap_or_default(),
             }),
         }
     }
@@ -309,6 +324,12 @@ impl ServeConfig {
             }
         }
         self.payments.check()?;
+        if self.advertise_http.is_some() && self.cluster_key.as_deref().is_none_or(|k| k.len() < 16) {
+            return Err("several nodes (advertise_http) need a cluster_key of at least 16 characters, the same on every node".into());
+        }
+        if self.station_lease_renew_ms * 2 > self.station_lease_ttl_ms {
+            return Err("station_lease_renew_ms must be at most half of station_lease_ttl_ms, or leases lapse between renewals".into());
+        }
         if self.pile_node_refresh_ms >= self.pile_node_ttl_ms {
             return Err(
                 "pile_node_refresh_ms must be under pile_node_ttl_ms, or held piles' rows lapse".into()
@@ -365,7 +386,11 @@ mod tests {
     fn one_node_lists_nothing_and_several_need_a_reachable_address() {
         let lone = ServeConfig::default();
         assert!(lone.check().is_ok() && lone.actors().directory.is_none());
-        let node: ServeConfig = toml::from_str("advertise_http = \"http://10.0.0.5:8080\"").unwrap();
+        let keyless: ServeConfig = toml::from_str("advertise_http = \"http://10.0.0.5:8080\"").unwrap();
+        assert!(keyless.check().unwrap_err().contains("cluster_key"), "station messages need a shared key");
+        let node: ServeConfig =
+            toml::from_str("advertise_http = \"http://10.0.0.5:8080\"\ncluster_key = \"0123456789abcdef\"")
+                .unwrap();
         assert!(node.check().is_ok());
         assert_eq!(node.actors().directory.unwrap().node_id, "http://10.0.0.5:8080");
         for bad in ["10.0.0.5:8080", "http://", "http://10.0.0.5:8080/api"] {
@@ -374,5 +399,7 @@ mod tests {
         }
         let slow = ServeConfig { pile_node_refresh_ms: 90_000, ..ServeConfig::default() };
         assert!(slow.check().is_err());
+        let lapsing = ServeConfig { station_lease_renew_ms: 4_000, ..ServeConfig::default() };
+        assert!(lapsing.check().unwrap_err().contains("station_lease_renew_ms"));
     }
 }

@@ -26,8 +26,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ApiError;
 use crate::routes::{
-    accounts, alarms, drivers, live, merchants, operators, ops, payments, piles, plans, qr, reports, rules,
-    sessions, stations, tariffs,
+    accounts, alarms, drivers, live, merchants, nodes, operators, ops, payments, piles, plans, qr, reports,
+    rules, sessions, stations, tariffs,
 };
 
 #[derive(OpenApi)]
@@ -45,6 +45,7 @@ use crate::routes::{
         ops::healthz,
         ops::readyz,
         ops::metrics,
+        nodes::station_call,
         spec,
         docs,
         crate::auth::login,

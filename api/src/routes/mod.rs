@@ -21,6 +21,7 @@ pub mod bounds;
 pub mod drivers;
 pub mod live;
 pub mod merchants;
+pub mod nodes;
 pub mod operators;
 pub mod ops;
 pub mod payments;
@@ -198,6 +199,7 @@ pub fn configure(
             .app_data(geo)
             .configure(crate::extract::configure)
             .configure(ops::routes)
+            .configure(nodes::routes)
             .configure(crate::openapi::routes)
             .service(
                 web::scope("/api/v1")

@@ -25,6 +25,7 @@ pub mod alarms;
 pub mod directory;
 pub mod export;
 pub mod idempotency;
+pub mod leases;
 pub mod money;
 pub mod reports;
 pub mod resources;
@@ -38,6 +39,7 @@ pub use alarms::Alarms;
 pub use directory::{Directory, PileNode};
 pub use export::{Import, Record};
 pub use idempotency::{Idempotency, StoredResponse};
+pub use leases::{Lease, Leases};
 pub use money::{EntryFilter, Money};
 pub use reports::Reports;
 pub use resources::{Item, ItemKind, NewStation, PileRecord, Resources, Station, StationDetails};
@@ -48,7 +50,7 @@ pub use sqlite::{SqliteConfig, SqliteStore};
 /// `use store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Accounts, Alarms, Directory, Idempotency, Import, Money, Reports, Resources, Sessions, Store,
+        Accounts, Alarms, Directory, Idempotency, Import, Leases, Money, Reports, Resources, Sessions, Store,
     };
 }
 
@@ -95,7 +97,7 @@ pub struct StoreStats {
 /// concrete store (`SqliteStore`) bring them into scope with
 /// `use store::prelude::*`.
 pub trait Store:
-    Resources + Accounts + Sessions + Alarms + Idempotency + Money + Reports + Directory + Import
+    Resources + Accounts + Sessions + Alarms + Idempotency + Money + Reports + Directory + Leases + Import
 {
     /// How far behind the backend's writer is.
     fn stats(&self) -> StoreStats;

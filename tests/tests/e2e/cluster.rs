@@ -41,7 +41,8 @@ impl Node {
             "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nocpp_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = 20\nheartbeat_timeout_ms = 5000\n\
              node_id = \"{name}\"\nadvertise_http = \"http://127.0.0.1:{http}\"\n\
-             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\nstation_reconcile_ms = 200\n{extra}"
+             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\nstation_reconcile_ms = 200\n\
+             cluster_key = \"e2e-cluster-key-0123\"\nstation_lease_ttl_ms = 1500\nstation_lease_renew_ms = 100\n{extra}"
         );
         std::fs::write(&config, toml).unwrap();
         let log = data_dir.join(format!("{name}.log"));
@@ -393,4 +394,204 @@ async fn export_moves_a_data_directory_whole() {
                         "periods": [{"from": "00:00", "to": "24:00", "period": "flat"}]});
     let (s, t, _) = b.post("/api/v1/tariffs", tariff).await;
     assert_eq!((s, &t["id"]), (201, &json!(2)), "ids go on after the copied ones: {t}");
+}
+
+/// A car pile drawing 7 kW a charging gun, meter readings every 100 ms,
+/// watched by a task that keeps the last power limit it was sent (percent
+/// of 7 kW, 100 before any) until its link ends.
+async fn metered(addr: SocketAddr, id: &str) -> (SimPile, std::sync::Arc<std::sync::Mutex<u8>>) {
+    let mut cfg = PileConfig::new(vocab::PileId(id.into()), 1);
+    (cfg.heartbeat, cfg.realtime, cfg.auto_meter) =
+        (Duration::from_millis(500), Duration::from_millis(100), Some(rust_decimal::Decimal::from(7)));
+    let mut pile = SimPile::connect(addr, cfg).await.unwrap();
+    let ev = pile.wait_for(|e| matches!(e, Event::LoginAccepted | Event::LoginRefused), WAIT).await;
+    assert!(matches!(ev, Some(Event::LoginAccepted)), "{id} logs in: {ev:?}");
+    (pile, std::sync::Arc::new(std::sync::Mutex::new(100)))
+}
+
+/// Reads the pile's events for `for_`, keeping its last power limit.
+async fn pump(pile: &mut SimPile, limit: &std::sync::Mutex<u8>, for_: Duration) {
+    let until = Instant::now() + for_;
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        match tokio::time::timeout(left, pile.next_event()).await {
+            Ok(Some(e)) => {
+                if let Some(proto::ykc::Message::WorkParams(w)) = common::ykc_msg(&e) {
+                    *limit.lock().unwrap() = w.max_power_percent;
+                }
+            }
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// Manages the station's power with a transformer of `watts`, through `node`.
+async fn manage(node: &Node, station: i64, watts: &str) -> (u16, Value, Option<String>) {
+    let body = json!({"transformer": {"capacity_w": watts, "margin_w": "0"},
+                      "ykc_gun_rated_w": "7000", "ebike_port_min_w": "120", "ebike_port_max_w": "600"});
+    node.send(reqwest::Method::PUT, &format!("/api/v1/stations/{station}/power"), Some(body)).await
+}
+
+/// The station's power as its owner sees it, asked of `node`; and the owner.
+async fn owner_view(nodes: &[&Node], station: i64) -> (Value, String) {
+    let path = format!("/api/v1/stations/{station}/power");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for node in nodes {
+            let (_, v, _) = node.get(&path).await;
+            if v["owner"].as_str() == Some(&node.name) {
+                return (v, node.name.clone());
+            }
+        }
+        assert!(Instant::now() < deadline, "no node owns station {station}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What the owner grants and what the piles were told, against the limit;
+/// and that exactly one live node holds the lease.
+async fn held(nodes: &[&Node], station: i64, limit_w: i64, told: &[u8]) -> Value {
+    let mut holders = 0.0;
+    for node in nodes {
+        holders += node.metric("chargeplane_station_leases_held").await;
+    }
+    assert_eq!(holders, 1.0, "one owner among the live nodes");
+    let (view, _) = owner_view(nodes, station).await;
+    assert_eq!(common::dec(&view["limit_w"]), limit_w.into(), "{view}");
+    let granted: rust_decimal::Decimal = view["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["granted_w"].as_str())
+        .map(|g| g.parse::<rust_decimal::Decimal>().unwrap())
+        .sum();
+    assert!(granted <= limit_w.into(), "granted {granted} W over {limit_w} W: {view}");
+    // Percent of 7 kW, each rounded: one point (70 W) each is rounding.
+    let sent: i64 = told.iter().map(|p| i64::from(*p) * 70).sum();
+    assert!(sent <= limit_w + 70 * told.len() as i64, "piles told {told:?} % of 7 kW: over {limit_w} W");
+    view
+}
+
+/// Three nodes on one store, a station's three piles one on each: one node
+/// manages its power, so the station's limit holds across them; a limit
+/// set on one node reaches the piles on the others; the owner killed,
+/// another takes over within the lease's TTL and the limit still holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let (a, b, c) = (
+        Node::start(dir.path(), "a").await,
+        Node::start(dir.path(), "b").await,
+        Node::start(dir.path(), "c").await,
+    );
+    let ids = ["73000000000001", "73000000000002", "73000000000003"];
+    site(&a, ids[0]).await;
+    let (_, p, _) = a.get(&format!("/api/v1/piles/{}", ids[0])).await;
+    let station = p["station_id"].as_i64().unwrap();
+    for id in &ids[1..] {
+        let body = json!({"id": id, "station_id": station, "protocol": "ykc", "ports": 1});
+        assert_eq!(a.post("/api/v1/piles", body).await.0, 201);
+    }
+    // 5 kW: two 7 kW guns' floors (2.1 kW each) fit, a third does not.
+    let (s, v, _) = manage(&a, station, "5000").await;
+    assert_eq!(s, 200, "{v}");
+    let nodes = [&a, &b, &c];
+    let mut piles = Vec::new();
+    for (node, id) in nodes.iter().zip(ids) {
+        piles.push(metered(node.piles, id).await);
+    }
+    let (_, first_owner) = owner_view(&nodes, station).await;
+
+    // Each node starts the charge of the pile it holds: two fit, the third
+    // is refused, whichever node manages the station.
+    for (i, node) in nodes.iter().enumerate() {
+        let (s, v, _) = node.post(&format!("/api/v1/piles/{}/ports/1/start", ids[i]), json!({})).await;
+        let expected = if i < 2 { 202 } else { 409 };
+        assert_eq!(s, expected, "start on {}: {v}\n{}", node.name, node.log());
+        if i == 2 {
+            assert_eq!(v["error"], "station_capacity_short", "{v}");
+        }
+        for (pile, limit) in piles.iter_mut() {
+            pump(pile, limit, Duration::from_millis(150)).await;
+        }
+        let told: Vec<u8> = piles.iter().take(i.min(1) + 1).map(|(_, l)| *l.lock().unwrap()).collect();
+        held(&nodes, station, 5000, &told).await;
+    }
+    // The two charges share the 5 kW as the owner sees them, from two nodes.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for (pile, limit) in piles.iter_mut() {
+            pump(pile, limit, Duration::from_millis(50)).await;
+        }
+        let told: Vec<u8> = piles.iter().take(2).map(|(_, l)| *l.lock().unwrap()).collect();
+        let view = held(&nodes, station, 5000, &told).await;
+        let granted = view["ports"].as_array().unwrap().iter().filter(|p| p["granted_w"].is_string()).count();
+        if granted == 2 && told.iter().all(|p| *p < 100) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the two charges were never both granted: {view} {told:?}");
+    }
+
+    // A higher limit set on B reaches the owner, wherever it runs, and the
+    // third charge now fits; all three piles hear their new limits.
+    let (s, v, _) = manage(&b, station, "8000").await;
+    assert_eq!(s, 200, "{v}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (s, v, _) = c.post(&format!("/api/v1/piles/{}/ports/1/start", ids[2]), json!({})).await;
+        if s == 202 {
+            break;
+        }
+        assert_eq!(v["error"], "station_capacity_short", "{v}");
+        assert!(Instant::now() < deadline, "the new limit never reached the owner: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for (pile, limit) in piles.iter_mut() {
+            pump(pile, limit, Duration::from_millis(50)).await;
+        }
+        let told: Vec<u8> = piles.iter().map(|(_, l)| *l.lock().unwrap()).collect();
+        let view = held(&nodes, station, 8000, &told).await;
+        let granted = view["ports"].as_array().unwrap().iter().filter(|p| p["granted_w"].is_string()).count();
+        if granted == 3 && told.iter().all(|p| *p < 100) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "three charges never granted: {view} {told:?}");
+    }
+
+    // The owner dies: another node takes the lease within its TTL (1.5 s,
+    // renewed every 100 ms) and manages the two charges left.
+    let (_, owner) = owner_view(&nodes, station).await;
+    assert_eq!(owner, first_owner, "the lease stayed put while its holder lived");
+    let at = nodes.iter().position(|n| n.name == owner).unwrap();
+    let mut nodes: Vec<Node> = vec![a, b, c];
+    let dead = nodes.remove(at);
+    piles.remove(at);
+    let killed = Instant::now();
+    drop(dead);
+    let alive: Vec<&Node> = nodes.iter().collect();
+    let deadline = Instant::now() + WAIT;
+    let (view, taken) = loop {
+        let (view, by) = owner_view(&alive, station).await;
+        let ports = view["ports"].as_array().unwrap();
+        if ports.iter().filter(|p| p["granted_w"].is_string()).count() == 2 {
+            break (view, by);
+        }
+        assert!(Instant::now() < deadline, "no node took the station over: {view}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let failover = killed.elapsed();
+    eprintln!(
+        "failover: {} took station {station} over and granted again {failover:?} after {owner} died",
+        taken
+    );
+    assert!(failover < Duration::from_millis(3_000), "took {failover:?}: {view}");
+    for (pile, limit) in piles.iter_mut() {
+        pump(pile, limit, Duration::from_millis(300)).await;
+    }
+    let told: Vec<u8> = piles.iter().map(|(_, l)| *l.lock().unwrap()).collect();
+    held(&alive, station, 8000, &told).await;
+    let holder = nodes.iter().find(|n| n.name == taken).unwrap();
+    assert!(holder.metric("chargeplane_station_lease_changes_total{change=\"taken\"}").await >= 1.0);
 }

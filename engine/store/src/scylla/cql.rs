@@ -570,7 +570,7 @@ impl Preparer<'_> {
     }
 }
 
-fn serial_read(serial: SerialConsistency) -> Consistency {
+pub(super) fn serial_read(serial: SerialConsistency) -> Consistency {
     match serial {
         SerialConsistency::Serial => Consistency::Serial,
         SerialConsistency::LocalSerial => Consistency::LocalSerial,

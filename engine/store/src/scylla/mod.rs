@@ -42,6 +42,7 @@ mod cql;
 mod directory;
 mod idempotency;
 mod import;
+mod leases;
 mod money;
 mod reports;
 mod resources;
@@ -232,6 +233,8 @@ pub(super) struct Db {
     day_marks: Mutex<money::DayMarks>,
     /// The pile directory's statements.
     directory: directory::DirectoryStatements,
+    /// The station leases' statements.
+    leases: leases::LeaseStatements,
 }
 
 pub struct ScyllaStore {
@@ -275,9 +278,10 @@ impl ScyllaStore {
         schema::migrate(&session, &config.keyspace, &node).await?;
         let st = Statements::prepare(&session, &config).await?;
         let directory = directory::DirectoryStatements::prepare(&session, &config).await?;
+        let leases = leases::LeaseStatements::prepare(&session, &config).await?;
         let cql = Cql::new(session, config.max_in_flight);
         let (id_hints, day_marks) = Default::default();
-        let db = Arc::new(Db { cql, st, id_hints, day_marks, directory });
+        let db = Arc::new(Db { cql, st, id_hints, day_marks, directory, leases });
         let sweeper = money::spawn_sweeper(&db);
         Ok(ScyllaStore { db, sweeper })
     }

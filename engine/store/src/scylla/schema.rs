@@ -517,8 +517,21 @@ const V10: &[&str] = &[
     )",
 ];
 
+const V11: &[&str] = &[
+    // Which node runs each station's power management (store::leases,
+    // docs/scylla.md): changed only by lightweight transactions; no TTL, so
+    // the fencing token survives its holders.
+    "CREATE TABLE IF NOT EXISTS station_leases (
+        station_id bigint PRIMARY KEY,
+        holder     text,
+        http_addr  text,
+        fence      bigint,
+        expires_at bigint
+    )",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

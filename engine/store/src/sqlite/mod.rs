@@ -19,6 +19,7 @@ mod directory;
 mod export;
 mod idempotency;
 mod import;
+mod leases;
 mod money;
 mod readers;
 mod reports;

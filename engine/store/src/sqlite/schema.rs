@@ -365,9 +365,21 @@ CREATE TABLE offline_cards (
 ) STRICT, WITHOUT ROWID;
 ";
 
+const V17: &str = "
+-- Which node runs each station's power management (store::leases). The
+-- row stays when released or lapsed (expires_at past) so the token keeps rising.
+CREATE TABLE station_leases (
+    station_id INTEGER PRIMARY KEY,
+    holder     TEXT    NOT NULL,
+    http_addr  TEXT    NOT NULL,
+    token      INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

@@ -1,5 +1,5 @@
-//! What several nodes and a move between stores need of every backend: the
-//! pile directory, and importing an SQLite store's export.
+//! What a move between stores needs of every backend: importing an SQLite
+//! store's export.
 
 use std::collections::BTreeSet;
 use store::prelude::*;

@@ -22,6 +22,7 @@ mod alarms;
 mod directory;
 mod idempotency;
 pub mod import;
+mod leases;
 mod money;
 mod reports;
 mod resources;
@@ -42,6 +43,7 @@ pub async fn run(store: Arc<dyn Store>) {
     money::run(&store).await;
     reports::run(&store).await;
     directory::run(&store).await;
+    leases::run(&store).await;
 }
 
 fn unique(kind: &str) -> String {

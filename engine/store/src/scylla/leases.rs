@@ -1,0 +1,144 @@
+//! Station leases (`store::leases`) in ScyllaDB: the `station_leases`
+//! table, one row per station, changed only by lightweight transactions
+//! (Paxos, at `serial_consistency`, committed at `money_consistency`) and
+//! read at the serial consistency, so every node sees the last change of
+//! hands. Taking a lease compares the row with what was read (`IF fence = ?
+//! AND expires_at = ?`), so of two nodes racing for a lapsed lease exactly
+//! one wins and the token rises by one.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use vocab::StationId;
+
+use super::codec::{micros, time};
+use super::cql::serial_read;
+use super::{now, ScyllaConfig, ScyllaStore};
+use crate::leases::{expiry, Lease, Leases};
+use crate::{Result, StoreError};
+
+pub(super) struct LeaseStatements {
+    get: PreparedStatement,
+    create: PreparedStatement,
+    take: PreparedStatement,
+    renew: PreparedStatement,
+    release: PreparedStatement,
+}
+
+impl LeaseStatements {
+    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self> {
+        let prepare = |text: &'static str, lwt: bool| async move {
+            let mut stmt = session
+                .prepare(text)
+                .await
+                .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
+            if lwt {
+                stmt.set_consistency(config.money_consistency);
+                stmt.set_serial_consistency(Some(config.serial_consistency));
+            } else {
+                stmt.set_consistency(serial_read(config.serial_consistency));
+            }
+            stmt.set_is_idempotent(!lwt);
+            Ok::<_, StoreError>(stmt)
+        };
+        Ok(LeaseStatements {
+            get: prepare(
+                "SELECT holder, http_addr, fence, expires_at FROM station_leases WHERE station_id = ?",
+                false,
+            )
+            .await?,
+            create: prepare(
+                "INSERT INTO station_leases (station_id, holder, http_addr, fence, expires_at) \
+                 VALUES (?, ?, ?, 1, ?) IF NOT EXISTS",
+                true,
+            )
+            .await?,
+            take: prepare(
+                "UPDATE station_leases SET holder = ?, http_addr = ?, fence = ?, expires_at = ? \
+                 WHERE station_id = ? IF fence = ? AND expires_at = ?",
+                true,
+            )
+            .await?,
+            renew: prepare(
+                "UPDATE station_leases SET expires_at = ? WHERE station_id = ? \
+                 IF holder = ? AND fence = ? AND expires_at > ?",
+                true,
+            )
+            .await?,
+            release: prepare(
+                "UPDATE station_leases SET expires_at = 0 WHERE station_id = ? \
+                 IF holder = ? AND fence = ? AND expires_at > ?",
+                true,
+            )
+            .await?,
+        })
+    }
+}
+
+impl ScyllaStore {
+    async fn read_lease(&self, station: StationId) -> Result<Option<Lease>> {
+        let db = &self.db;
+        let row = db
+            .cql
+            .row::<(String, String, i64, i64), _>("reading a station lease", &db.leases.get, (station,))
+            .await?;
+        row.map(|(holder, http_addr, token, at)| {
+            Ok(Lease { station_id: station, holder, http_addr, token, expires_at: time("expires_at", at)? })
+        })
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl Leases for ScyllaStore {
+    async fn acquire_lease(
+        &self,
+        station: StationId,
+        holder: &str,
+        http_addr: &str,
+        ttl: Duration,
+    ) -> Result<Lease> {
+        let db = &self.db;
+        // Each lost race re-reads the row: another node took or renewed it.
+        for _ in 0..8 {
+            let at = now();
+            let expires = expiry(at, ttl);
+            let applied = match self.read_lease(station).await? {
+                Some(l) if l.expires_at > at && l.holder != holder => return Ok(l),
+                Some(l) => {
+                    let token = if l.expires_at > at { l.token } else { l.token + 1 };
+                    let values = (holder, http_addr, token, expires, station, l.token, micros(l.expires_at));
+                    db.cql.lwt("taking a station lease", &db.leases.take, values).await?.applied
+                }
+                None => {
+                    let values = (station, holder, http_addr, expires);
+                    db.cql.lwt("creating a station lease", &db.leases.create, values).await?.applied
+                }
+            };
+            if applied {
+                return self.read_lease(station).await?.ok_or_else(|| {
+                    StoreError::Backend(format!("station {station}'s lease vanished after it was taken"))
+                });
+            }
+        }
+        Err(StoreError::Backend(format!("could not take station {station}'s lease: too much contention")))
+    }
+
+    async fn renew_lease(&self, station: StationId, holder: &str, token: i64, ttl: Duration) -> Result<bool> {
+        let (db, at) = (&self.db, now());
+        let values = (expiry(at, ttl), station, holder, token, micros(at));
+        Ok(db.cql.lwt("renewing a station lease", &db.leases.renew, values).await?.applied)
+    }
+
+    async fn release_lease(&self, station: StationId, holder: &str, token: i64) -> Result<bool> {
+        let (db, at) = (&self.db, now());
+        let values = (station, holder, token, micros(at));
+        Ok(db.cql.lwt("releasing a station lease", &db.leases.release, values).await?.applied)
+    }
+
+    async fn lease(&self, station: StationId) -> Result<Option<Lease>> {
+        self.read_lease(station).await
+    }
+}

@@ -1,0 +1,102 @@
+//! Station leases (`store::leases`) in SQLite. Each call is one write in
+//! the writer's `BEGIN IMMEDIATE` transaction, so reading the row and
+//! changing it is atomic across every process sharing the file.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use vocab::StationId;
+
+use super::codec::time;
+use super::{now, SqliteStore};
+use crate::leases::{expiry, Lease, Leases};
+use crate::Result;
+
+fn get(c: &Connection, station: StationId) -> rusqlite::Result<Option<Lease>> {
+    c.prepare_cached("SELECT holder, http_addr, token, expires_at FROM station_leases WHERE station_id = ?1")?
+        .query_row(params![station], |r| {
+            Ok(Lease {
+                station_id: station,
+                holder: r.get(0)?,
+                http_addr: r.get(1)?,
+                token: r.get(2)?,
+                expires_at: time(r, 3)?,
+            })
+        })
+        .optional()
+}
+
+fn acquire(
+    c: &Connection,
+    station: StationId,
+    holder: &str,
+    http_addr: &str,
+    ttl: Duration,
+) -> Result<Lease> {
+    let at = now();
+    let token = match get(c, station)? {
+        Some(l) if l.expires_at > at && l.holder != holder => return Ok(l),
+        Some(l) if l.expires_at > at => l.token,
+        Some(l) => l.token + 1,
+        None => 1,
+    };
+    let expires = expiry(at, ttl);
+    c.prepare_cached(
+        "INSERT INTO station_leases (station_id, holder, http_addr, token, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (station_id) DO UPDATE SET holder = excluded.holder, http_addr = excluded.http_addr,
+             token = excluded.token, expires_at = excluded.expires_at",
+    )?
+    .execute(params![station, holder, http_addr, token, expires])?;
+    Ok(get(c, station)?.expect("the lease just written"))
+}
+
+#[async_trait]
+impl Leases for SqliteStore {
+    async fn acquire_lease(
+        &self,
+        station: StationId,
+        holder: &str,
+        http_addr: &str,
+        ttl: Duration,
+    ) -> Result<Lease> {
+        let (holder, http_addr) = (holder.to_owned(), http_addr.to_owned());
+        self.writer.submit(move |c| acquire(c, station, &holder, &http_addr, ttl)).await
+    }
+
+    async fn renew_lease(&self, station: StationId, holder: &str, token: i64, ttl: Duration) -> Result<bool> {
+        let holder = holder.to_owned();
+        self.writer
+            .submit(move |c| {
+                let at = now();
+                let n = c
+                    .prepare_cached(
+                        "UPDATE station_leases SET expires_at = ?1
+                         WHERE station_id = ?2 AND holder = ?3 AND token = ?4 AND expires_at > ?5",
+                    )?
+                    .execute(params![expiry(at, ttl), station, holder, token, at.timestamp_micros()])?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn release_lease(&self, station: StationId, holder: &str, token: i64) -> Result<bool> {
+        let holder = holder.to_owned();
+        self.writer
+            .submit(move |c| {
+                let at = now().timestamp_micros();
+                let n = c
+                    .prepare_cached(
+                        "UPDATE station_leases SET expires_at = 0
+                         WHERE station_id = ?1 AND holder = ?2 AND token = ?3 AND expires_at > ?4",
+                    )?
+                    .execute(params![station, holder, token, at])?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn lease(&self, station: StationId) -> Result<Option<Lease>> {
+        self.readers.read(move |c| get(c, station)).await
+    }
+}
