@@ -3,7 +3,8 @@
 //! One codec per protocol, `ykc` (YKC v1.5/v1.6, car piles), `dny`
 //! (AP3000, e-bike piles) and `ocpp` (OCPP 1.6J charge points): a frame codec that cuts a TCP stream into checked
 //! frames, and typed messages that turn a frame's body into a struct and
-//! back. It exists so a protocol can be read, tested and fuzzed on its own,
+//! back (`body` walks a body field by field, `framing` cuts YKC and AP3000
+//! frames out of a stream). It exists so a protocol can be read, tested and fuzzed on its own,
 //! and so a new protocol is a new module here plus an adapter in `actors`.
 //! What does not belong: I/O (the link actors own the sockets), tariffs,
 //! bills or any other money logic (a wire field in yuan is just a
@@ -12,5 +13,6 @@
 
 pub mod body;
 pub mod dny;
+pub mod framing;
 pub mod ocpp;
 pub mod ykc;

@@ -15,6 +15,8 @@ use std::io;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use crate::framing::Layout;
+pub use crate::framing::{CodecError, FrameFault};
 use vocab::PileId;
 
 pub const START: &[u8; 3] = b"DNY";
@@ -34,6 +36,9 @@ pub const MAX_DATA: usize = (MAX_LEN - MIN_LEN) as usize;
 const ENVELOPE: usize = 5;
 /// START, LEN, PHYS, MSG and CMD: where the data begins.
 const HEADER: usize = 12;
+
+const LAYOUT: Layout =
+    Layout { start: START, len_bytes: 2, uncounted: ENVELOPE, min_len: MIN_LEN, max_len: MAX_LEN };
 
 /// The 16-bit wrapping sum that closes every frame.
 pub fn sum16(bytes: &[u8]) -> u16 {
@@ -97,45 +102,6 @@ pub enum Unit {
     /// The 4-byte `link` keepalive.
     Keepalive,
     Frame(Frame),
-}
-
-/// Input that was cut from the stream but cannot be used. The stream
-/// continues after it.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FrameFault {
-    #[error("skipped {skipped} bytes that were not a frame")]
-    Garbage { skipped: usize },
-    #[error("frame 0x{cmd:02X} failed its checksum")]
-    BadChecksum { cmd: u8 },
-}
-
-impl FrameFault {
-    /// A short name for metric labels.
-    pub fn kind_label(&self) -> &'static str {
-        match self {
-            FrameFault::Garbage { .. } => "garbage",
-            FrameFault::BadChecksum { .. } => "bad_checksum",
-        }
-    }
-}
-
-/// The stream can no longer be read; the connection should be closed.
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    #[error("frame length {0} outside 9..=251")]
-    BadLength(u16),
-    #[error(transparent)]
-    Io(#[from] io::Error),
-}
-
-impl CodecError {
-    /// A short name for metric labels.
-    pub fn kind_label(&self) -> &'static str {
-        match self {
-            CodecError::BadLength(_) => "bad_length",
-            CodecError::Io(_) => "io",
-        }
-    }
 }
 
 /// `tokio_util` codec for a DNY link. Its one piece of state is the length
@@ -209,27 +175,18 @@ impl StreamCodec {
     }
 
     fn frame(&mut self, src: &mut BytesMut) -> Result<Option<Result<Unit, FrameFault>>, CodecError> {
-        let Some(&[lo, hi]) = src.get(START.len()..ENVELOPE) else {
+        let Some(raw) = LAYOUT.cut(src)? else {
             return Ok(None);
         };
-        let len = u16::from_le_bytes([lo, hi]);
-        if !(MIN_LEN..=MAX_LEN).contains(&len) {
-            return Err(CodecError::BadLength(len));
-        }
-        let total = usize::from(len) + ENVELOPE;
-        if src.len() < total {
-            src.reserve(total - src.len());
-            return Ok(None);
-        }
-        let raw = src.split_to(total).freeze();
+        let total = raw.len();
         let (Some(&[p0, p1, p2, p3, m0, m1, cmd]), Some(&[s0, s1])) =
             (raw.get(ENVELOPE..HEADER), raw.get(total - 2..))
         else {
-            // LEN >= MIN_LEN was checked above, so the header is there.
-            return Err(CodecError::BadLength(len));
+            // LEN >= MIN_LEN was checked by the cut, so the header is there.
+            return Err(LAYOUT.bad_length((total - ENVELOPE) as u16));
         };
         if sum16(&raw[..total - 2]) != u16::from_le_bytes([s0, s1]) {
-            return Ok(Some(Err(FrameFault::BadChecksum { cmd })));
+            return Ok(Some(Err(FrameFault::BadChecksum { kind: cmd })));
         }
         Ok(Some(Ok(Unit::Frame(Frame {
             phys: u32::from_le_bytes([p0, p1, p2, p3]),
@@ -472,7 +429,7 @@ mod tests {
         let input = [bad_bytes, wire(&good)].concat();
         assert_eq!(
             decode_bytes(&input),
-            vec![Err(FrameFault::BadChecksum { cmd: 0x06 }), Ok(Unit::Frame(good))]
+            vec![Err(FrameFault::BadChecksum { kind: 0x06 }), Ok(Unit::Frame(good))]
         );
     }
 
@@ -481,7 +438,7 @@ mod tests {
         for len in [0u16, 8, 252, 300, u16::MAX] {
             let mut buf = BytesMut::from(&[b"DNY".as_slice(), &len.to_le_bytes(), &[0; 12]].concat()[..]);
             let err = StreamCodec::new().decode(&mut buf).unwrap_err();
-            assert!(matches!(err, CodecError::BadLength(l) if l == len), "{len}: {err}");
+            assert!(matches!(err, CodecError::BadLength { len: l, .. } if l == len), "{len}: {err}");
             assert_eq!(err.kind_label(), "bad_length");
         }
     }
@@ -531,7 +488,7 @@ mod tests {
     #[test]
     fn labels() {
         assert_eq!(FrameFault::Garbage { skipped: 1 }.kind_label(), "garbage");
-        assert_eq!(FrameFault::BadChecksum { cmd: 1 }.kind_label(), "bad_checksum");
+        assert_eq!(FrameFault::BadChecksum { kind: 1 }.kind_label(), "bad_checksum");
         assert_eq!(CodecError::from(io::Error::other("x")).kind_label(), "io");
     }
 }

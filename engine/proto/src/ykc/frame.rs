@@ -12,6 +12,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::crc::crc16;
+use crate::framing::Layout;
+pub use crate::framing::{CodecError, FrameFault};
 
 pub const START: u8 = 0x68;
 /// The largest LEN (SEQ..BODY) a frame may declare.
@@ -23,6 +25,14 @@ pub const MAX_BODY: usize = MAX_LEN - HEADER;
 const HEADER: usize = 4;
 /// START and LEN in front, CRC behind: the part of a frame LEN does not count.
 const ENVELOPE: usize = 4;
+
+const LAYOUT: Layout = Layout {
+    start: &[START],
+    len_bytes: 1,
+    uncounted: ENVELOPE,
+    min_len: HEADER as u16,
+    max_len: MAX_LEN as u16,
+};
 
 /// One checked, plain-text frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,48 +73,6 @@ impl Frame {
     }
 }
 
-/// A frame that was cut from the stream but cannot be used. The stream
-/// continues after it.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FrameFault {
-    #[error("skipped {skipped} bytes that were not a frame")]
-    Garbage { skipped: usize },
-    #[error("frame 0x{kind:02X} failed its CRC")]
-    BadCrc { kind: u8 },
-    #[error("frame 0x{kind:02X} is encrypted, which is not supported")]
-    Encrypted { kind: u8 },
-}
-
-impl FrameFault {
-    /// A short name for metric labels.
-    pub fn kind_label(&self) -> &'static str {
-        match self {
-            FrameFault::Garbage { .. } => "garbage",
-            FrameFault::BadCrc { .. } => "bad_crc",
-            FrameFault::Encrypted { .. } => "encrypted",
-        }
-    }
-}
-
-/// The stream can no longer be read; the connection should be closed.
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    #[error("frame length {0} outside 4..=200")]
-    BadLength(u8),
-    #[error(transparent)]
-    Io(#[from] io::Error),
-}
-
-impl CodecError {
-    /// A short name for metric labels.
-    pub fn kind_label(&self) -> &'static str {
-        match self {
-            CodecError::BadLength(_) => "bad_length",
-            CodecError::Io(_) => "io",
-        }
-    }
-}
-
 /// `tokio_util` codec for YKC frames. Stateless: everything it needs is in
 /// the buffer.
 #[derive(Clone, Copy, Debug, Default)]
@@ -122,23 +90,14 @@ impl Decoder for FrameCodec {
             src.advance(skipped);
             return Ok(Some(Err(FrameFault::Garbage { skipped })));
         }
-        let Some(&len) = src.get(1) else {
+        let Some(raw) = LAYOUT.cut(src)? else {
             return Ok(None);
         };
-        if usize::from(len) < HEADER || usize::from(len) > MAX_LEN {
-            return Err(CodecError::BadLength(len));
-        }
-        let total = usize::from(len) + ENVELOPE;
-        if src.len() < total {
-            src.reserve(total - src.len());
-            return Ok(None);
-        }
-
-        let raw = src.split_to(total).freeze();
+        let total = raw.len();
         let checked = raw.slice(2..total - 2);
-        // LEN >= HEADER was checked above, so the header is there.
+        // LEN >= HEADER was checked by the cut, so the header is there.
         let Some(&[seq_lo, seq_hi, enc, kind]) = checked.first_chunk::<4>() else {
-            return Err(CodecError::BadLength(len));
+            return Err(LAYOUT.bad_length(raw[1].into()));
         };
         let sent = raw.slice(total - 2..);
         // The spec's text says low byte first, but piles in the field send
@@ -305,7 +264,7 @@ mod tests {
         for len in [0u8, 3, 201, 250] {
             let mut buf = BytesMut::from(&[0x68, len, 0, 0, 0, 0x03][..]);
             let err = FrameCodec.decode(&mut buf).unwrap_err();
-            assert!(matches!(err, CodecError::BadLength(l) if l == len));
+            assert!(matches!(err, CodecError::BadLength { len: l, .. } if l == u16::from(len)));
             assert_eq!(err.kind_label(), "bad_length");
         }
     }

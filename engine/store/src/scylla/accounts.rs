@@ -15,10 +15,10 @@ use crate::{Accounts, Result, StoreError};
 use domain::accounts::{Card, Driver, NewUser, Role, Status, Token, User};
 use vocab::{DriverId, DEFAULT_OPERATOR};
 
-/// In `cql::DRIVER_COLUMNS` order.
+/// In `statements::DRIVER_COLUMNS` order.
 type DriverRow = (i64, String, Option<String>, Option<String>, String, i64, i64);
 
-/// In `cql::CARD_COLUMNS` order.
+/// In `statements::CARD_COLUMNS` order.
 type CardRow = (String, i64, String, String, i64);
 
 fn driver_row(r: DriverRow) -> Result<Driver> {
@@ -50,7 +50,7 @@ const TOKEN_KEPT_AFTER_EXPIRY: i64 = 30 * 86_400;
 /// The longest TTL CQL takes (20 years), seconds.
 const MAX_TTL: i64 = 630_720_000;
 
-/// In `cql::USER_COLUMNS` order.
+/// In `statements::USER_COLUMNS` order.
 pub(super) type UserRow = (i64, String, String, String, Option<i64>, i64, Option<i64>);
 
 pub(super) fn user_row(r: UserRow) -> Result<User> {

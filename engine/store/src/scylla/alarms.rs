@@ -13,7 +13,7 @@ use crate::{Alarms, Result, StoreError};
 use domain::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use vocab::{PileId, PortNo, Severity, StationId};
 
-/// A row in `cql::ALARM_COLUMNS` order.
+/// A row in `statements::ALARM_COLUMNS` order.
 type AlarmRow =
     (i64, i64, Option<String>, Option<i32>, String, String, String, i64, Option<i64>, Option<i64>);
 

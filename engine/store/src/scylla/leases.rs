@@ -14,7 +14,7 @@ use scylla::statement::prepared::PreparedStatement;
 use vocab::StationId;
 
 use super::codec::{micros, time};
-use super::cql::serial_read;
+use super::statements::serial_read;
 use super::{now, ScyllaConfig, ScyllaStore};
 use crate::leases::{expiry, Lease, Leases};
 use crate::{Result, StoreError};

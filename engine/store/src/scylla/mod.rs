@@ -43,11 +43,13 @@ mod directory;
 mod idempotency;
 mod import;
 mod leases;
+mod migrate;
 mod money;
 mod reports;
 mod resources;
 mod schema;
 mod sessions;
+mod statements;
 mod write;
 
 use std::sync::atomic::AtomicI64;
@@ -60,7 +62,8 @@ pub use scylla::statement::{Consistency, SerialConsistency};
 use tokio::task::JoinHandle;
 
 use super::{Result, Store, StoreError, StoreStats};
-use cql::{Cql, Statements};
+use cql::Cql;
+use statements::Statements;
 
 /// The CQL native protocol's port.
 pub const DEFAULT_PORT: u16 = 9042;
@@ -269,13 +272,13 @@ impl ScyllaStore {
             .build()
             .await
             .map_err(|e| StoreError::Backend(format!("connecting to ScyllaDB at {:?}: {e}", config.nodes)))?;
-        schema::create_keyspace(&session, &config).await?;
+        migrate::create_keyspace(&session, &config).await?;
         session
             .use_keyspace(&config.keyspace, false)
             .await
             .map_err(|e| StoreError::Backend(format!("using keyspace {}: {e}", config.keyspace)))?;
         let node = format!("{}/{}", hostname(), std::process::id());
-        schema::migrate(&session, &config.keyspace, &node).await?;
+        migrate::migrate(&session, &config.keyspace, &node).await?;
         let st = Statements::prepare(&session, &config).await?;
         let directory = directory::DirectoryStatements::prepare(&session, &config).await?;
         let leases = leases::LeaseStatements::prepare(&session, &config).await?;

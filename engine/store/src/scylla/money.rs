@@ -53,7 +53,8 @@ use super::codec::{
     day_bucket, dec, decimal, from_snake, hour_bucket, json, micros, opt_decimal, opt_time, snake, time,
     to_json,
 };
-use super::cql::{APPLIED_ROW_TTL, BALANCE_ROW, IN_KEYS};
+use super::cql::IN_KEYS;
+use super::statements::{APPLIED_ROW_TTL, BALANCE_ROW};
 use super::{now, Db, ScyllaStore};
 use crate::{EntryFilter, Money, Result, StoreError};
 use domain::accounts::{Order, OrderStatus};
@@ -97,9 +98,9 @@ fn account_series(account: &str) -> String {
 #[derive(Default)]
 pub(super) struct DayMarks(HashSet<(String, i32)>);
 
-/// In `cql::ORDER_COLUMNS` order.
+/// In `statements::ORDER_COLUMNS` order.
 type OrderRow = (String, i64, String, String, String, Option<String>, i64, Option<i64>);
-/// In `cql::LISTING_COLUMNS` order: posted, key, kind, at, reference, lines.
+/// In `statements::LISTING_COLUMNS` order: posted, key, kind, at, reference, lines.
 type ListingRow = (i64, String, String, i64, String, String);
 /// kind, at, reference, lines, posted, lease, state.
 type EntryRow = (String, i64, String, String, i64, Option<i64>, String);

@@ -1,6 +1,6 @@
 //! What operators set up, on CQL: operators, tariffs, plans, stations,
 //! piles, merchants and price rules, editing them (see
-//! `cql::EditStatements`), taking things out of service, and piles' offline
+//! `statements::EditStatements`), taking things out of service, and piles' offline
 //! card lists. Listings of operators, tariffs and plans are scans of tables of
 //! hundreds of rows, sorted here; a row from before tenants existed has no
 //! operator_id and belongs to the default operator.
@@ -402,7 +402,7 @@ pub(super) fn plan_row((id, name, pricing, operator): PriceRow) -> Result<PriceP
     Ok(PricePlan { id, operator_id: operator.unwrap_or(DEFAULT_OPERATOR), name, pricing })
 }
 
-/// A row in `cql::PILE_COLUMNS` order.
+/// A row in `statements::PILE_COLUMNS` order.
 type PileRow = (String, i64, String, i32, i64);
 
 fn pile_row(r: PileRow) -> Result<PileRecord> {
@@ -437,7 +437,7 @@ fn station_row(row: StationRow) -> Result<Station> {
     })
 }
 
-/// In `cql::MERCHANT_COLUMNS` order.
+/// In `statements::MERCHANT_COLUMNS` order.
 type MerchantRow = (i64, String, String, i64, Option<i64>);
 
 fn merchant_row((id, name, pct, created_at, operator_id): MerchantRow) -> Result<Merchant> {
