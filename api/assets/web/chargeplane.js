@@ -394,6 +394,34 @@
         ev.preventDefault();
         location.assign(`/console/sessions/${encodeURIComponent(new FormData(ev.target).get('id').trim())}`);
       });
+      // The filters, as the API's query; dates are the browser's local days.
+      const ff = $('#session-filter');
+      const more = $('#sessions-more');
+      let next = null;
+      const query = () => {
+        const f = new FormData(ff);
+        const q = new URLSearchParams({ limit: '50' });
+        for (const k of ['station', 'pile', 'driver', 'status']) if ((f.get(k) || '').trim()) q.set(k, f.get(k).trim());
+        for (const k of ['from', 'until']) if (f.get(k)) q.set(k, new Date(`${f.get(k)}T00:00`).toISOString());
+        return q;
+      };
+      const show = async (append) => {
+        const q = query();
+        if (append && next) q.set('before', next);
+        const page = await api('GET', `/sessions?${q}`);
+        const rows = page.items.map((s) => el('tr', { 'data-session': s.id },
+          el('td', {}, el('a', { href: `/console/sessions/${encodeURIComponent(s.id)}` }, s.id)),
+          el('td', {}, when(s.created_at)), el('td', {}, s.station_id), el('td', {}, `${s.pile_id} / ${s.port}`),
+          el('td', {}, el('span', { class: `status ${s.state}` }, s.state)), el('td', {}, `${s.kwh} kWh`)));
+        const tbody = $('#sessions tbody');
+        if (append) tbody.append(...rows);
+        else tbody.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No sessions match.'))]));
+        next = page.next;
+        more.hidden = !next;
+      };
+      ff.addEventListener('submit', guard(() => show(false)));
+      more.addEventListener('click', guard(() => show(true)));
+      try { await show(false); } catch (e) { showError(e); }
       const refresh = async () => {
         try {
           const [piles, stations] = await Promise.all([all('/piles'), all('/stations')]);
@@ -433,6 +461,11 @@
           const samples = await api('GET', `/sessions/${encodeURIComponent(id)}/samples`);
           $('#meter-chart').innerHTML = chart(samples);
           if (s.bill) $('#bill').replaceChildren(bill(s.bill));
+          const entries = await api('GET', `/sessions/${encodeURIComponent(id)}/entries`);
+          $('#entries tbody').replaceChildren(...(entries.length ? entries.map((e) => el('tr', { 'data-entry': e.key },
+            el('td', {}, when(e.at)), el('td', { class: 'kind' }, e.kind.replace(/_/g, ' ')),
+            el('td', {}, el('ul', { class: 'plain lines' }, e.lines.map((l) => el('li', {}, el('code', {}, l.account), ` ${num(l.amount) > 0 ? 'debit' : 'credit'} ${yuan(Math.abs(num(l.amount)))}`))))))
+            : [el('tr', {}, el('td', { colspan: 3, class: 'muted' }, 'Nothing booked: the operator is paid outside the wallet.'))]));
         } catch (e) { showError(e); }
         if (open) setTimeout(refresh, 2000);
       };
@@ -791,7 +824,16 @@
 
     async charge() {
       const id = pageId;
+      const stopButton = $('#stop-charge');
+      stopButton.addEventListener('click', guard(async () => {
+        stopButton.disabled = true;
+        try {
+          await api('POST', `/me/charges/${encodeURIComponent(id)}/stop`);
+          $('#c-state').textContent = 'stopping';
+        } finally { stopButton.disabled = false; }
+      }));
       const show = (c) => {
+        stopButton.hidden = !['starting', 'charging'].includes(c.state);
         $('#c-state').textContent = c.state;
         $('#c-kwh').textContent = `${c.kwh} kWh`;
         if (c.power_w != null) $('#c-power').textContent = kw(c.power_w);
@@ -804,6 +846,7 @@
           const mine = list.find((c) => c.session.id === id);
           if (!mine) throw new ApiError(404, { message: `you have no charge ${id}` });
           $('#c-state').textContent = mine.session.state;
+          $('#stop-charge').hidden = true;
           $('#c-kwh').textContent = `${mine.session.kwh || mine.session.meter.kwh} kWh`;
           if (mine.bill) {
             $('#c-amount').textContent = yuan(mine.bill.total);
@@ -850,7 +893,12 @@
     const out = $('#signout');
     if (out) {
       out.hidden = false;
-      out.addEventListener('click', () => { sessionStorage.removeItem(KEY); location.assign(loginPath()); });
+      // The server forgets the token too, so a copy of it stops working.
+      out.addEventListener('click', async () => {
+        await api('POST', '/auth/logout', undefined, { noRedirect: true }).catch(() => {});
+        sessionStorage.removeItem(KEY);
+        location.assign(loginPath());
+      });
     }
   }
   Promise.resolve(run()).catch(showError);

@@ -120,6 +120,27 @@ async fn sessions() -> HttpResponse {
             label { "Session id " input name="id" required; }
             button type="submit" { "Open" }
         }
+        form #session-filter.inline.card {
+            label { "Station " input name="station" inputmode="numeric" size="5"; }
+            label { "Pile " input name="pile" size="14"; }
+            label { "Driver " input name="driver" inputmode="numeric" size="5"; }
+            label { "State " select name="status" {
+                option value="" { "any" }
+                option value="starting" { "starting" }
+                option value="charging" { "charging" }
+                option value="stopping" { "stopping" }
+                option value="finished" { "finished" }
+                option value="failed" { "failed" }
+            } }
+            label { "From " input name="from" type="date"; }
+            label { "Until " input name="until" type="date"; }
+            button type="submit" { "Filter" }
+        }
+        table #sessions {
+            thead { tr { th { "Session" } th { "Created" } th { "Station" } th { "Pile / port" } th { "State" } th { "Energy" } } }
+            tbody {}
+        }
+        button #sessions-more.secondary type="button" hidden { "Older sessions" }
         h2 { "Charging now" }
         table #open-sessions {
             thead { tr { th { "Session" } th { "Station" } th { "Pile" } th { "Port" } th { "Power" } } }
@@ -139,6 +160,11 @@ async fn session(id: web::Path<String>) -> HttpResponse {
         div #meter-chart.chart { p.muted { "No readings yet." } }
         h2 { "Bill" }
         div #bill { p.muted { "Not billed yet." } }
+        h2 { "Ledger entries" }
+        table #entries {
+            thead { tr { th { "Booked" } th { "Kind" } th { "Lines" } } }
+            tbody {}
+        }
     };
     page("session", "Session", Some(&id), main)
 }

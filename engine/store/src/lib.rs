@@ -415,6 +415,47 @@ pub trait Store: Send + Sync + 'static {
     async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>>;
     /// Removes a pile's row if `node_id` still holds it; true if it did.
     async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool>;
+
+    // Console helper (issue #20): listing sessions, signing out.
+
+    /// Sessions as the filter says, newest first (by creation time, then
+    /// id), at most `filter.limit`.
+    async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionRecord>>;
+    /// Forgets a login token, so it no longer signs anyone in.
+    async fn revoke_token(&self, hash: &str) -> Result<()>;
+}
+
+/// Which sessions to list; every field set narrows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// At these stations; `None`: at every station.
+    pub stations: Option<Vec<StationId>>,
+    pub pile: Option<PileId>,
+    /// Charges this driver paid for from their wallet.
+    pub driver: Option<DriverId>,
+    pub state: Option<domain::session::SessionState>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+    /// Only sessions listed after this one (creation time and id): the
+    /// last of the previous page.
+    pub before: Option<(DateTime<Utc>, SessionId)>,
+    pub limit: usize,
+}
+
+impl SessionFilter {
+    /// Whether a session passes every field but the stations and `limit`
+    /// (for backends that narrow by station in their index and check the
+    /// rest on the record).
+    pub fn keeps(&self, s: &SessionRecord) -> bool {
+        self.pile.as_ref().is_none_or(|p| *p == s.pile_id)
+            && self.driver.is_none_or(|d| s.terms.payer.as_ref().is_some_and(|p| p.driver == d))
+            && self.state.is_none_or(|st| st == s.state)
+            && self.from.is_none_or(|f| s.created_at >= f)
+            && self.until.is_none_or(|u| s.created_at < u)
+            && self.before.as_ref().is_none_or(|(at, id)| (s.created_at, &s.id) < (*at, id))
+    }
 }
 
 /// What an operator can take out of service without deleting it: a closed

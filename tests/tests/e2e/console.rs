@@ -310,9 +310,16 @@ async fn staff_see_no_controls_that_change_things_and_a_forged_change_is_refused
     text_until(c, "#users tbody", |t| t.contains("watcher")).await;
     assert!(!css(c, "#user-form").await.is_displayed().await.unwrap(), "staff are offered to add users");
 
-    // Signing out forgets the token: the console asks to sign in again.
+    // Signing out revokes the token: the console asks to sign in again,
+    // and the API refuses the token.
+    let token = c
+        .execute("return JSON.parse(sessionStorage.getItem('chargeplane.user')).token", vec![])
+        .await
+        .unwrap();
     click(c, "#signout").await;
     css(c, "#login-form").await;
+    let (s, _) = server.get_as(token.as_str().unwrap(), "/api/v1/stations").await;
+    assert_eq!(s, 401, "the signed-out token still works");
     c.goto(&format!("{base}/console/")).await.unwrap();
     css(c, "#login-form").await;
 }
@@ -398,14 +405,25 @@ async fn a_driver_scans_a_port_tops_up_starts_watches_the_cost_and_finds_the_bil
     text_until(c, "#c-amount", |t| t == "¥3.00").await;
     screenshot(c, "app-charge").await;
 
-    // The charge stops (at the pile); the bill follows.
-    server.post(&format!("/api/v1/piles/{id}/ports/2/stop"), json!({})).await;
+    // The driver stops it from the page; the bill follows.
+    click(c, "#stop-charge").await;
+    pile.wait_for(|e| matches!(e, Event::StopRequested { gun: 2 }), WAIT).await.expect("the pile is told");
     pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.expect("billed");
     text_until(c, "#bill-total", |t| t == "¥3.00").await;
     c.goto(&format!("{base}/app/charges")).await.unwrap();
     text_until(c, "#history li .muted", |t| t.contains("¥3.00")).await;
     screenshot(c, "app-history").await;
     loaded_only_from(c, &base).await;
+
+    // Signing out ends the token on the server, not only in this tab.
+    let token = c
+        .execute("return JSON.parse(sessionStorage.getItem('chargeplane.driver')).token", vec![])
+        .await
+        .unwrap();
+    click(c, "#signout").await;
+    css(c, "#code-form").await;
+    let (s, _) = server.get_as(token.as_str().unwrap(), "/api/v1/me").await;
+    assert_eq!(s, 401, "the signed-out token still works");
 }
 
 /// Every page and what it links to names no other host, and pages carry
@@ -580,4 +598,58 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
     text_until(c, "#users tbody", |t| t.contains("nightshift")).await;
     common::login(&base, "nightshift", "a long password").await;
     screenshot(c, "console-users").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_filters_sessions_and_reads_a_wallet_charges_ledger_entries() {
+    let Some(b) = browser(1280).await else { return };
+    let c = &b.client;
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| c.notify_webhook = Some(hook));
+    let base = server.base.clone();
+    let id = "71000000000005";
+    server.station_with_pile(id, 2).await;
+    let mut pile = server.ykc_pile(id, 2).await;
+    // A driver's wallet charge (billed) and an operator's (charging).
+    let (_, token) = server.driver(&codes, "13900000251", "20.00").await;
+    let (s, paid) = server.post_as(&token, "/api/v1/me/charges", json!({"pile_id": id, "port": 1})).await;
+    assert_eq!(s, 202, "{paid}");
+    pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT)
+        .await
+        .expect("a start");
+    pile.set_energy(1, Decimal::from(2));
+    pile.send_realtime(1);
+    server.post(&format!("/api/v1/piles/{id}/ports/1/stop"), json!({})).await;
+    pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.expect("billed");
+    let (s, running) = server.post(&format!("/api/v1/piles/{id}/ports/2/start"), json!({})).await;
+    assert_eq!(s, 202, "{running}");
+    let (paid, running) = (paid["session_id"].as_str().unwrap(), running["session_id"].as_str().unwrap());
+
+    sign_in(c, &base, "admin", common::ADMIN_PASSWORD).await;
+    c.goto(&format!("{base}/console/sessions")).await.unwrap();
+    css(c, &format!("#sessions tr[data-session='{paid}']")).await;
+    css(c, &format!("#sessions tr[data-session='{running}']")).await;
+    c.find(Locator::Css("#session-filter [name=status]"))
+        .await
+        .unwrap()
+        .select_by_value("finished")
+        .await
+        .unwrap();
+    click(c, "#session-filter button[type=submit]").await;
+    text_until(c, "#sessions tbody", |t| t.contains(paid) && !t.contains(running)).await;
+    screenshot(c, "console-sessions").await;
+
+    click(c, &format!("#sessions tr[data-session='{paid}'] a")).await;
+    text_until(c, "#session-state", |t| t == "finished").await;
+    text_until(c, "#entries tbody", |t| t.contains("hold") && t.contains("capture")).await;
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{paid}/bill")).await;
+    let total = bill["total"].as_str().unwrap().to_owned();
+    let capture = css(c, "#entries tr[data-entry^='capture'] .lines").await.text().await.unwrap();
+    assert!(
+        capture.contains("wallet:")
+            && capture.contains("revenue:operator")
+            && capture.contains(&format!("¥{total}")),
+        "{capture}"
+    );
+    loaded_only_from(c, &base).await;
 }

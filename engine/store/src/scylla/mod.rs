@@ -38,6 +38,7 @@ mod cluster;
 mod codec;
 mod cql;
 mod edits;
+mod listing;
 mod money;
 mod read;
 mod reports;
@@ -242,6 +243,8 @@ pub(super) struct Db {
     day_marks: Mutex<money::DayMarks>,
     /// The pile directory's statements.
     cluster: cluster::ClusterStatements,
+    /// The session list's and sign-out's statements.
+    listing: listing::ListingStatements,
 }
 
 pub struct ScyllaStore {
@@ -285,9 +288,10 @@ impl ScyllaStore {
         schema::migrate(&session, &config.keyspace, &node).await?;
         let st = Statements::prepare(&session, &config).await?;
         let cluster = cluster::ClusterStatements::prepare(&session, &config).await?;
+        let listing = listing::ListingStatements::prepare(&session, &config).await?;
         let cql = Cql::new(session, config.max_in_flight);
         let (id_hints, day_marks) = Default::default();
-        let db = Arc::new(Db { cql, st, id_hints, day_marks, cluster });
+        let db = Arc::new(Db { cql, st, id_hints, day_marks, cluster, listing });
         let sweeper = money::spawn_sweeper(&db);
         Ok(ScyllaStore { db, sweeper })
     }
@@ -728,5 +732,16 @@ impl Store for ScyllaStore {
     async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
         let db = &self.db;
         db.cql.count(db.remove_pile_node(pile, node_id).await)
+    }
+
+    // Console helper (issue #20).
+
+    async fn list_sessions(&self, filter: &crate::SessionFilter) -> Result<Vec<SessionRecord>> {
+        self.db.list_sessions(filter).await
+    }
+
+    async fn revoke_token(&self, hash: &str) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.revoke_token(hash).await)
     }
 }

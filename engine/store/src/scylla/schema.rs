@@ -517,8 +517,26 @@ const V10: &[&str] = &[
     )",
 ];
 
+const V11: &[&str] = &[
+    // The console's session list (listing.rs): each session's id under its
+    // station and UTC month of creation (yyyymm), newest first, and which
+    // months a station has sessions in.
+    "CREATE TABLE IF NOT EXISTS sessions_by_station_month (
+        station_id bigint,
+        month      int,
+        created_at bigint,
+        session_id text,
+        PRIMARY KEY ((station_id, month), created_at, session_id)
+    ) WITH CLUSTERING ORDER BY (created_at DESC, session_id DESC)",
+    "CREATE TABLE IF NOT EXISTS session_months (
+        station_id bigint,
+        month      int,
+        PRIMARY KEY ((station_id), month)
+    )",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

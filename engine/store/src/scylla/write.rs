@@ -309,6 +309,7 @@ impl Db {
             let row = (payer.driver, micros(s.created_at), s.id.as_str());
             self.cql.write("listing a driver's charge", &self.st.driver_session_insert, row).await?;
         }
+        self.index_session(s).await?;
         self.write_session(s, ts).await
     }
 

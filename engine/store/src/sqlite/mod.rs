@@ -16,6 +16,7 @@ mod directory;
 mod edits;
 mod export;
 mod import;
+mod listing;
 mod money;
 mod read;
 mod reports;
@@ -557,5 +558,17 @@ impl Store for SqliteStore {
     async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
         let (pile, node_id) = (pile.clone(), node_id.to_owned());
         self.writer.submit(move |c| directory::remove(c, &pile, &node_id)).await
+    }
+
+    // Console helper (issue #20).
+
+    async fn list_sessions(&self, filter: &super::SessionFilter) -> Result<Vec<SessionRecord>> {
+        let filter = filter.clone();
+        self.readers.read(move |c| listing::list_sessions(c, &filter)).await
+    }
+
+    async fn revoke_token(&self, hash: &str) -> Result<()> {
+        let hash = hash.to_owned();
+        self.writer.submit(move |c| listing::revoke_token(c, &hash)).await
     }
 }

@@ -20,6 +20,7 @@ use store::{NewStation, PileRecord, Station, Store, StoreError, StoredResponse};
 use vocab::{PileId, PortNo, Protocol, SessionId, Severity};
 
 pub mod cluster;
+mod listing;
 mod money;
 mod reports;
 
@@ -52,6 +53,7 @@ pub async fn run(store: Arc<dyn Store>) {
     edits_replace_and_items_go_out_of_service(&store).await;
     offline_lists_are_kept_per_pile(&store).await;
     money::run(&store).await;
+    listing::run(&store).await;
     reports::run(&store).await;
     cluster::pile_directory_moves_with_the_pile_and_lapses(&store).await;
 }
