@@ -26,8 +26,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ApiError;
 use crate::routes::{
-    accounts, alarms, drivers, live, merchants, operators, ops, payments, piles, plans, qr, reports, rules,
-    sessions, stations, tariffs,
+    accounts, alarms, drivers, live, merchants, operators, ops, payments, piles, plans, power_history, qr,
+    reports, rules, sessions, stations, tariffs,
 };
 
 #[derive(OpenApi)]
@@ -78,6 +78,7 @@ use crate::routes::{
         stations::set_power,
         stations::unset_power,
         stations::power,
+        power_history::history,
         stations::other_load,
         payments::notify,
         payments::sandbox_pay,

@@ -202,6 +202,30 @@
       + `<desc>${samples.length} readings</desc></svg>`;
   }
 
+  // A station's power samples: limit, allocated and measured, in kW.
+  function powerChart(samples) {
+    if (!samples.length) return '<p class="muted">No samples yet.</p>';
+    const W = 640, H = 240, P = 44;
+    const ts = samples.map((s) => new Date(s.at).getTime());
+    const t0 = ts[0], t1 = Math.max(ts[ts.length - 1], t0 + 1);
+    const max = Math.max(1, ...samples.flatMap((s) => [num(s.limit_w), num(s.allocated_w), num(s.measured_w)]));
+    const x = (t) => (P + ((t - t0) / (t1 - t0)) * (W - 2 * P)).toFixed(1);
+    const y = (v) => (H - P - (v / max) * (H - 2 * P)).toFixed(1);
+    const line = (cls, f) => {
+      const pts = samples.map((s, i) => [ts[i], f(s)]).filter(([, v]) => v != null);
+      return pts.length ? `<polyline class="${cls}" points="${pts.map(([t, v]) => `${x(t)},${y(num(v))}`).join(' ')}"/>` : '';
+    };
+    return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="Station power over time">`
+      + `<line class="axis" x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}"/>`
+      + `<line class="axis" x1="${P}" y1="${P}" x2="${P}" y2="${H - P}"/>`
+      + line('limit', (s) => s.limit_w) + line('allocated', (s) => s.allocated_w) + line('measured', (s) => s.measured_w)
+      + `<text x="4" y="${P - 8}">${esc((max / 1000).toFixed(1))} kW</text>`
+      + `<text x="${P}" y="${H - 14}">${esc(new Date(t0).toLocaleTimeString())}</text>`
+      + `<text x="${W - P - 60}" y="${H - 14}">${esc(new Date(t1).toLocaleTimeString())}</text>`
+      + `<text x="${W / 2 - 110}" y="${H - 14}">- - limit  — allocated  — measured</text>`
+      + `<desc>${samples.length} samples</desc></svg>`;
+  }
+
   function lineText(l) {
     switch (l.kind) {
       case 'period': return `${l.period}: ${l.kwh} kWh × (${l.energy_price} + ${l.service_price})`;
@@ -372,6 +396,7 @@
             serviceButton(`/piles/${p.id}`, p.in_service, 'pile'),
             el('div', { class: 'ports' }, p.ports.map((port) => portBox(p, port))),
             commands(p))));
+          api('GET', `/stations/${id}/power/history`).then((h) => { $('#power-chart').innerHTML = powerChart(h.samples); }, () => {});
           api('GET', `/stations/${id}/power`).then((pw) => {
             $('#station-power').textContent = pw.managed
               ? `Load ${kw(pw.measured_w)} of ${kw(pw.limit_w)} limit, ${kw(pw.allocated_w)} allocated`
@@ -381,6 +406,7 @@
       };
       const later = debounce(refresh, 400);
       await refresh();
+      setInterval(later, 30000);
       stream(`/events?station_id=${id}`, (ev) => {
         if (ev.kind && ev.kind !== 'port') return;
         const box = document.querySelector(`[data-port="${CSS.escape(`${ev.pile_id}/${ev.port}`)}"]`);

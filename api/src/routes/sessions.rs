@@ -2,7 +2,6 @@
 //! samples, bill and ledger entries.
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
 use domain::pricing::Bill;
 use domain::session::{MeterSample, SessionRecord, SessionState};
 use domain::tariff::Period;
@@ -49,16 +48,6 @@ struct ListQuery {
     before: Option<String>,
 }
 
-fn instant(field: &'static str, v: &Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
-    v.as_deref()
-        .map(|t| {
-            DateTime::parse_from_rfc3339(t.trim())
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| ApiError::invalid(field, "a time as RFC 3339, e.g. 2026-03-01T08:00:00Z"))
-        })
-        .transpose()
-}
-
 /// Sessions at the stations the user sees (a merchant user: their own),
 /// newest first, a page at a time.
 #[utoipa::path(
@@ -82,7 +71,8 @@ async fn list(state: State, scope: Scope, q: web::Query<ListQuery>) -> ApiResult
         })?),
         None => None,
     };
-    let (from, until) = (instant("from", &q.from)?, instant("until", &q.until)?);
+    let (from, until) =
+        (super::bounds::instant("from", &q.from)?, super::bounds::instant("until", &q.until)?);
     if let (Some(f), Some(u)) = (from, until) {
         if f >= u {
             return Err(ApiError::invalid("until", "after from"));

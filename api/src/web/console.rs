@@ -107,6 +107,8 @@ async fn station(id: web::Path<i64>) -> HttpResponse {
         (error_box())
         p #station-power.muted {}
         div #station-actions {}
+        h2 { "Power, last six hours" }
+        div #power-chart.chart { p.muted { "No samples yet." } }
         div #piles {}
     };
     page("station", "Station", Some(&id), main)

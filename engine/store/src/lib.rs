@@ -40,12 +40,14 @@ use vocab::{
 
 pub mod directory;
 pub mod export;
+pub mod power_history;
 pub mod scylla;
 pub mod sqlite;
 
 pub use self::scylla::{ScyllaConfig, ScyllaStore};
 pub use directory::PileNode;
 pub use export::Record;
+pub use power_history::{PowerHistory, PowerSample};
 pub use sqlite::{SqliteConfig, SqliteStore};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -184,7 +186,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: PowerHistory + Send + Sync + 'static {
     /// An operator gets the next id; the first is `DEFAULT_OPERATOR`, which
     /// every store has from the start.
     async fn create_operator(&self, name: &str) -> Result<Operator>;

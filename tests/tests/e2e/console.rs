@@ -188,7 +188,7 @@ fn pile_config(id: &str, guns: u8) -> PileConfig {
 async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_the_bill() {
     let Some(b) = browser(1280).await else { return };
     let c = &b.client;
-    let server = Server::start();
+    let server = Server::start_with(|c| c.station_power_sample_ms = 100);
     let base = server.base.clone();
     let id = "71000000000001";
     let station = server.station_with_pile(id, 2).await;
@@ -217,6 +217,16 @@ async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_
         .await
         .expect("a start");
     text_until(c, &format!("[data-port='{id}/1'] .status"), |t| t == "charging").await;
+    // The station's power chart, redrawn as the station's page refreshes.
+    let samples =
+        |n: usize| move |t: &str| t.split(' ').next().and_then(|n| n.parse::<usize>().ok()) >= Some(n);
+    let drawn = text_until(c, "#power-chart desc", samples(1)).await;
+    css(c, "#power-chart svg polyline.measured").await;
+    css(c, "#power-chart svg polyline.allocated").await;
+    let drawn: usize = drawn.split(' ').next().unwrap().parse().unwrap();
+    pile.set_energy(1, Decimal::new(1, 1));
+    pile.send_realtime(1);
+    text_until(c, "#power-chart desc", samples(drawn + 1)).await;
 
     c.goto(&format!("{base}/console/")).await.unwrap();
     text_until(c, "#ports-charging", |t| t == "1").await;

@@ -40,6 +40,7 @@ mod cql;
 mod edits;
 mod listing;
 mod money;
+mod power_history;
 mod read;
 mod reports;
 mod schema;
@@ -245,6 +246,8 @@ pub(super) struct Db {
     cluster: cluster::ClusterStatements,
     /// The session list's and sign-out's statements.
     listing: listing::ListingStatements,
+    /// Stations' power history's statements.
+    power: power_history::PowerStatements,
 }
 
 pub struct ScyllaStore {
@@ -289,9 +292,10 @@ impl ScyllaStore {
         let st = Statements::prepare(&session, &config).await?;
         let cluster = cluster::ClusterStatements::prepare(&session, &config).await?;
         let listing = listing::ListingStatements::prepare(&session, &config).await?;
+        let power = power_history::PowerStatements::prepare(&session, &config).await?;
         let cql = Cql::new(session, config.max_in_flight);
         let (id_hints, day_marks) = Default::default();
-        let db = Arc::new(Db { cql, st, id_hints, day_marks, cluster, listing });
+        let db = Arc::new(Db { cql, st, id_hints, day_marks, cluster, listing, power });
         let sweeper = money::spawn_sweeper(&db);
         Ok(ScyllaStore { db, sweeper })
     }

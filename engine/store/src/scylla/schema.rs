@@ -535,8 +535,23 @@ const V11: &[&str] = &[
     )",
 ];
 
+const V12: &[&str] = &[
+    // Each station's power every station_power_sample_ms (power_history.rs):
+    // a partition per station and UTC day (days since 1970), rows written
+    // with a TTL of the retention. Watts as decimal text.
+    "CREATE TABLE IF NOT EXISTS station_power (
+        station_id  bigint,
+        day         int,
+        at          bigint,
+        limit_w     text,
+        allocated_w text,
+        measured_w  text,
+        PRIMARY KEY ((station_id, day), at)
+    ) WITH CLUSTERING ORDER BY (at ASC)",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

@@ -18,6 +18,7 @@ mod export;
 mod import;
 mod listing;
 mod money;
+mod power_history;
 mod read;
 mod reports;
 mod schema;

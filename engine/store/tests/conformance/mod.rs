@@ -22,6 +22,7 @@ use vocab::{PileId, PortNo, Protocol, SessionId, Severity};
 pub mod cluster;
 mod listing;
 mod money;
+mod power_history;
 mod reports;
 
 type Db = Arc<dyn Store>;
@@ -54,6 +55,7 @@ pub async fn run(store: Arc<dyn Store>) {
     offline_lists_are_kept_per_pile(&store).await;
     money::run(&store).await;
     listing::run(&store).await;
+    power_history::run(&store).await;
     reports::run(&store).await;
     cluster::pile_directory_moves_with_the_pile_and_lapses(&store).await;
 }
