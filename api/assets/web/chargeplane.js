@@ -388,6 +388,10 @@
           const s = await api('GET', `/stations/${id}`);
           $('#station-name').firstChild.textContent = `${s.name}${s.in_service ? '' : ' (out of service)'} `;
           $('#station-actions').replaceChildren(serviceButton(`/stations/${id}`, s.in_service, 'station'));
+          const fees = $('#fees-form');
+          if (!fees.contains(document.activeElement)) {
+            for (const k of ['name', 'service_fee', 'minimum_charge']) field(fees, k).value = s[k];
+          }
           const piles = (await all('/piles')).filter((p) => p.station_id === id);
           outPorts.clear();
           $('#piles').replaceChildren(...piles.map((p) => el('section', { class: 'card pile', 'data-pile': p.id },
@@ -404,6 +408,13 @@
           }, () => {});
         } catch (e) { showError(e); }
       };
+      const fees = $('#fees-form');
+      fees.addEventListener('submit', guard(async () => {
+        const f = new FormData(fees);
+        await api('PATCH', `/stations/${id}`, { name: f.get('name').trim(), service_fee: f.get('service_fee').trim(), minimum_charge: f.get('minimum_charge').trim() });
+        $('#fees-saved').hidden = false;
+        await refresh();
+      }));
       const later = debounce(refresh, 400);
       await refresh();
       setInterval(later, 30000);
@@ -558,7 +569,50 @@
 
   Object.assign(console_, {
     async prices() {
+      const plan = $('#plan-form');
       const form = $('#tariff-form');
+      // The editable day strip and the periods text say the same: each
+      // redraws the other.
+      const strip = $('#tariff-strip');
+      const slotsOf = (periods) => Array.from({ length: 48 }, (_, i) => {
+        const r = periods.find((p) => minutes(p.from) <= i * 30 && i * 30 < minutes(p.to));
+        return r ? r.period : 'none';
+      });
+      const hhmm = (i) => `${String(Math.floor(i / 2)).padStart(2, '0')}:${i % 2 ? '30' : '00'}`;
+      const periodsOf = (slots) => {
+        const out = [];
+        slots.forEach((p, i) => {
+          if (p === 'none') return;
+          const last = out[out.length - 1];
+          if (last && last.period === p && last.to === hhmm(i)) last.to = hhmm(i + 1) === '24:00' ? '24:00' : hhmm(i + 1);
+          else out.push({ from: hhmm(i), to: i === 47 ? '24:00' : hhmm(i + 1), period: p });
+        });
+        return out;
+      };
+      const parsePeriods = () => field(form, 'periods').value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+        const m = l.match(/^(\d\d:\d\d)\s*-\s*(\d\d:\d\d)\s+(\w+)$/);
+        if (!m) throw new ApiError(422, { message: `"${l}" is not "from-to period", e.g. 08:00-12:00 peak`, field: 'periods' });
+        return { from: m[1], to: m[2], period: m[3] };
+      });
+      let painting = false;
+      const paint = (i) => {
+        let slots;
+        try { slots = slotsOf(parsePeriods()); } catch { slots = Array(48).fill('none'); }
+        slots[i] = $('#paint').value;
+        field(form, 'periods').value = periodsOf(slots).map((r) => `${r.from}-${r.to} ${r.period}`).join('\n');
+        drawStrip();
+      };
+      const drawStrip = () => {
+        let slots;
+        try { slots = slotsOf(parsePeriods()); } catch { return; }
+        strip.replaceChildren(...slots.map((p, i) => el('span', {
+          class: `slot ${p}`, title: `${hhmm(i)} ${p}`, 'data-slot': i,
+          onmousedown: (ev) => { ev.preventDefault(); painting = true; paint(i); },
+          onmouseenter: () => { if (painting) paint(i); },
+        })));
+      };
+      document.addEventListener('mouseup', () => { painting = false; });
+      field(form, 'periods').addEventListener('input', drawStrip);
       const edit = (t) => {
         $('#tariff-form-title').textContent = t ? `Edit tariff ${t.id}` : 'New tariff';
         field(form, 'id').value = t ? t.id : '';
@@ -568,6 +622,7 @@
           field(form, `${p}-service`).value = t ? t.prices[p].service : '0';
         }
         field(form, 'periods').value = t ? t.periods.map((r) => `${r.from}-${r.to} ${r.period}`).join('\n') : '00:00-24:00 flat';
+        drawStrip();
         form.scrollIntoView();
       };
       const load = async () => {
@@ -583,37 +638,63 @@
           : p.kind === 'energy' ? `${p.per_kwh}/kWh` : p.kind.replace(/_/g, ' '));
         $('#plans tbody').replaceChildren(...plans.map((p) => el('tr', { 'data-plan': p.id },
           el('td', {}, p.id), el('td', {}, p.name), el('td', {}, pricing(p.pricing)), el('td', {}, p.in_service ? 'yes' : 'no'),
-          el('td', { class: 'needs-manager' }, el('button', { type: 'button', class: 'secondary', onclick: guard(async () => {
-            await api('PATCH', `/plans/${p.id}`, { in_service: !p.in_service });
-            await load();
-          }) }, p.in_service ? 'Retire' : 'Bring back')))));
+          el('td', { class: 'needs-manager' }, el('button', { type: 'button', class: 'secondary edit', onclick: () => editPlan(p) }, 'Edit'), ' ',
+            el('button', { type: 'button', class: 'secondary', onclick: guard(async () => {
+              await api('PATCH', `/plans/${p.id}`, { in_service: !p.in_service });
+              await load();
+            }) }, p.in_service ? 'Retire' : 'Bring back')))));
+        const rules = await all('/rules');
+        const ruleText = (r) => (r.kind === 'discount' ? `${r.percent}% off` : r.kind === 'tariff' ? `tariff ${r.tariff_id}` : 'only this class');
+        $('#rules tbody').replaceChildren(...(rules.length ? rules.map((r) => el('tr', { 'data-rule': r.id },
+          el('td', {}, r.id), el('td', {}, r.name), el('td', {}, r.class), el('td', {}, r.station_id ?? 'every'), el('td', {}, ruleText(r))))
+          : [el('tr', {}, el('td', { colspan: 5, class: 'muted' }, 'No rules.'))]));
+      };
+      const editPlan = (p) => {
+        $('#plan-form-title').textContent = p ? `Edit plan ${p.id}` : 'New plan';
+        field(plan, 'id').value = p ? p.id : '';
+        field(plan, 'name').value = p ? p.name : '';
+        const pr = p ? p.pricing : { kind: 'time', per_hour: '', unit_minutes: 15 };
+        field(plan, 'kind').value = pr.kind === 'energy' ? 'energy' : 'time';
+        field(plan, 'price').value = pr.kind === 'energy' ? pr.per_kwh : (pr.per_hour ?? '');
+        field(plan, 'unit_minutes').value = pr.unit_minutes ?? 15;
+        plan.scrollIntoView();
       };
       $('#tariff-new').addEventListener('click', () => edit(null));
       form.addEventListener('submit', guard(async () => {
         const prices = {};
         for (const p of PERIODS) prices[p] = { energy: field(form, `${p}-energy`).value.trim(), service: field(form, `${p}-service`).value.trim() };
-        const periods = field(form, 'periods').value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
-          const m = l.match(/^(\d\d:\d\d)\s*-\s*(\d\d:\d\d)\s+(\w+)$/);
-          if (!m) throw new ApiError(422, { message: `"${l}" is not "from-to period", e.g. 08:00-12:00 peak`, field: 'periods' });
-          return { from: m[1], to: m[2], period: m[3] };
-        });
+        const periods = parsePeriods();
         const body = { name: field(form, 'name').value.trim(), prices, periods };
         if (field(form, 'id').value) await api('PATCH', `/tariffs/${field(form, 'id').value}`, body);
         else await api('POST', '/tariffs', body);
         edit(null);
         await load();
       }));
-      const plan = $('#plan-form');
+      $('#plan-new').addEventListener('click', () => editPlan(null));
       plan.addEventListener('submit', guard(async () => {
         const f = new FormData(plan);
         const pricing = f.get('kind') === 'time'
           ? { kind: 'time', per_hour: f.get('price').trim(), unit_minutes: Number(f.get('unit_minutes')) }
           : { kind: 'energy', per_kwh: f.get('price').trim() };
-        await api('POST', '/plans', { name: f.get('name').trim(), pricing });
-        plan.reset();
+        const body = { name: f.get('name').trim(), pricing };
+        if (f.get('id')) await api('PATCH', `/plans/${f.get('id')}`, body);
+        else await api('POST', '/plans', body);
+        editPlan(null);
+        await load();
+      }));
+      const rf = $('#rule-form');
+      rf.addEventListener('submit', guard(async () => {
+        const f = new FormData(rf);
+        const b = { name: f.get('name').trim(), class: f.get('class').trim(), kind: f.get('kind') };
+        if ((f.get('station_id') || '').trim()) b.station_id = Number(f.get('station_id'));
+        if (b.kind === 'discount') b.percent = f.get('value').trim();
+        if (b.kind === 'tariff') b.tariff_id = Number(f.get('value'));
+        await api('POST', '/rules', b);
+        rf.reset();
         await load();
       }));
       await load();
+      drawStrip();
     },
 
     async reports() {
@@ -683,6 +764,28 @@
             await load();
           }) }, o.status === 'active' ? 'Freeze' : 'Unfreeze') : null))));
       };
+      const mf = $('#merchant-form');
+      const merchants = async () => {
+        const list = await all('/merchants');
+        $('#merchants tbody').replaceChildren(...list.map((m) => el('tr', { 'data-merchant': m.id },
+          el('td', {}, m.id), el('td', {}, m.name), el('td', {}, `${m.commission_percent}%`), el('td', {}, m.in_service ? 'yes' : 'no'),
+          el('td', { class: 'needs-manager' }, el('button', { type: 'button', class: 'secondary edit', onclick: () => {
+            field(mf, 'id').value = m.id;
+            field(mf, 'name').value = m.name;
+            field(mf, 'commission_percent').value = m.commission_percent;
+            mf.scrollIntoView();
+          } }, 'Edit')))));
+      };
+      mf.addEventListener('submit', guard(async () => {
+        const f = new FormData(mf);
+        const b = { name: f.get('name').trim(), commission_percent: f.get('commission_percent').trim() };
+        if (f.get('id')) await api('PATCH', `/merchants/${f.get('id')}`, b);
+        else await api('POST', '/merchants', b);
+        mf.reset();
+        field(mf, 'id').value = '';
+        await merchants();
+      }));
+      if (body.dataset.role !== 'merchant') merchants().catch(showError);
       const uf = $('#user-form');
       uf.addEventListener('submit', guard(async () => {
         const f = new FormData(uf);

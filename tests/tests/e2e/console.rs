@@ -314,6 +314,22 @@ async fn staff_see_no_controls_that_change_things_and_a_forged_change_is_refused
     assert_eq!(forged, json!([403, "forbidden"]));
     let (_, pile) = server.get(&format!("/api/v1/piles/{id}")).await;
     assert_eq!(pile["ports"][0]["session_id"], Value::Null, "{pile}");
+    // Nor an edit: the fees form is not offered, and a forged one is refused.
+    assert!(!css(c, "#fees-form").await.is_displayed().await.unwrap(), "staff are offered to edit fees");
+    let forged = c
+        .execute_async(
+            &format!(
+                "const done = arguments[0]; const t = JSON.parse(sessionStorage.getItem('chargeplane.user')).token;
+                 fetch('/api/v1/stations/{station}', {{method: 'PATCH', headers: {{authorization: 'Bearer ' + t, 'content-type': 'application/json'}}, body: JSON.stringify({{service_fee: '9'}})}})
+                   .then(r => r.json().then(b => done([r.status, b.error])))"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged, json!([403, "forbidden"]));
+    let (_, st) = server.get(&format!("/api/v1/stations/{station}")).await;
+    assert_ne!(st["service_fee"].as_str(), Some("9"), "{st}");
 
     // Staff read the users, and are offered no form to add one.
     c.goto(&format!("{base}/console/users")).await.unwrap();
@@ -563,6 +579,23 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
         "{t}"
     );
 
+    // Painting the day strip: two half-hours from 18:00 become peak.
+    click(c, "[data-tariff='1'] button.edit").await;
+    c.find(Locator::Css("#paint")).await.unwrap().select_by_value("peak").await.unwrap();
+    click(c, "#tariff-strip [data-slot='36']").await;
+    click(c, "#tariff-strip [data-slot='37']").await;
+    let periods =
+        css(c, "#tariff-form [name=periods]").await.prop("value").await.unwrap().unwrap_or_default();
+    assert!(periods.contains("18:00-19:00 peak"), "{periods}");
+    click(c, "#tariff-form button[type=submit]").await;
+    css(c, "[data-tariff='1'] .strip .slot.peak").await;
+    assert_eq!(c.find_all(Locator::Css("[data-tariff='1'] .strip .slot.peak")).await.unwrap().len(), 2);
+    let (_, t) = server.get("/api/v1/tariffs/1").await;
+    assert!(
+        t["periods"].as_array().unwrap().contains(&json!({"from": "18:00", "to": "19:00", "period": "peak"})),
+        "{t}"
+    );
+
     // A period that does not read is named, and nothing is sent.
     fill(c, "#tariff-form [name=name]", "night").await;
     fill(c, "#tariff-form [name=periods]", "from eight to noon").await;
@@ -574,6 +607,37 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
     fill(c, "#plan-form [name=price]", "1.20").await;
     click(c, "#plan-form button[type=submit]").await;
     text_until(c, "#plans tbody", |t| t.contains("quarter hours") && t.contains("1.20/h per 15 min")).await;
+    click(c, "#plans tbody tr:last-child button.edit").await;
+    fill(c, "#plan-form [name=price]", "1.50").await;
+    click(c, "#plan-form button[type=submit]").await;
+    text_until(c, "#plans tbody", |t| t.contains("1.50/h per 15 min") && !t.contains("1.20/h")).await;
+
+    // A class rule: the staff class pays 20% less.
+    fill(c, "#rule-form [name=name]", "staff rate").await;
+    fill(c, "#rule-form [name=class]", "staff").await;
+    fill(c, "#rule-form [name=value]", "20").await;
+    click(c, "#rule-form button[type=submit]").await;
+    text_until(c, "#rules tbody", |t| t.contains("staff rate") && t.contains("20% off")).await;
+    let (_, rules) = server.get("/api/v1/rules").await;
+    assert_eq!(
+        (rules["items"][0]["kind"].as_str(), rules["items"][0]["percent"].as_str()),
+        (Some("discount"), Some("20")),
+        "{rules}"
+    );
+
+    // The station's fees, from its page.
+    c.goto(&format!("{base}/console/stations/{station}")).await.unwrap();
+    text_until(c, "#station-name", |t| t.starts_with('S')).await;
+    fill(c, "#fees-form [name=service_fee]", "0.80").await;
+    fill(c, "#fees-form [name=minimum_charge]", "1.00").await;
+    click(c, "#fees-form button[type=submit]").await;
+    css(c, "#fees-saved:not([hidden])").await;
+    let (_, st) = server.get(&format!("/api/v1/stations/{station}")).await;
+    assert_eq!(
+        (st["service_fee"].as_str(), st["minimum_charge"].as_str()),
+        (Some("0.80"), Some("1.00")),
+        "{st}"
+    );
 
     // Today's operations, as a table, a chart and the CSV download.
     let today = chrono::Local::now().date_naive();
@@ -607,6 +671,22 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
     click(c, "#user-form button[type=submit]").await;
     text_until(c, "#users tbody", |t| t.contains("nightshift")).await;
     common::login(&base, "nightshift", "a long password").await;
+
+    // A merchant, added and then edited from the same page.
+    fill(c, "#merchant-form [name=name]", "Mall").await;
+    fill(c, "#merchant-form [name=commission_percent]", "5").await;
+    click(c, "#merchant-form button[type=submit]").await;
+    text_until(c, "#merchants tbody", |t| t.contains("Mall") && t.contains("5%")).await;
+    click(c, "#merchants tbody tr button.edit").await;
+    fill(c, "#merchant-form [name=commission_percent]", "7.5").await;
+    click(c, "#merchant-form button[type=submit]").await;
+    text_until(c, "#merchants tbody", |t| t.contains("7.5%")).await;
+    let (_, m) = server.get("/api/v1/merchants").await;
+    assert_eq!(
+        (m["items"].as_array().unwrap().len(), m["items"][0]["commission_percent"].as_str()),
+        (1, Some("7.5")),
+        "{m}"
+    );
     screenshot(c, "console-users").await;
 }
 
