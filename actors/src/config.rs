@@ -55,6 +55,11 @@ pub struct Config {
     /// How long a port may draw over its grant, or a station over its
     /// limit, before an alarm.
     pub power_verify_after: Duration,
+    /// How often a running station stores a sample of its power (limit,
+    /// allocated, measured) for its chart; zero stores none.
+    pub station_power_sample: Duration,
+    /// How long those samples are kept.
+    pub station_power_retention: Duration,
     /// When readings become alarms, and where alarms are sent.
     pub alarms: AlarmConfig,
     /// Piles not registered by an operator are refused at login unless this
@@ -103,6 +108,8 @@ impl Default for Config {
             ocpp: OcppConfig::default(),
             power_interval: Duration::from_secs(5),
             power_verify_after: Duration::from_secs(5),
+            station_power_sample: Duration::from_secs(60),
+            station_power_retention: Duration::from_secs(7 * 24 * 3600),
             alarms: AlarmConfig::default(),
             auto_register: None,
             wallet_hold: rust_decimal::Decimal::from(30),

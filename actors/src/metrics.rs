@@ -44,6 +44,8 @@ pub struct Metrics {
     pub commands_undeliverable: IntCounter,
     pub alarms: IntCounterVec,
     pub alarm_notifications_failed: IntCounter,
+    /// Station power samples (`power_history`) the store did not take.
+    pub power_samples_failed: IntCounter,
     pub station_limit: GaugeVec,
     pub station_allocated: GaugeVec,
     pub station_measured: GaugeVec,
@@ -283,6 +285,11 @@ impl Metrics {
                 &r,
                 "chargeplane_alarm_notifications_failed_total",
                 "Alarms the webhook could not be told of.",
+            ),
+            power_samples_failed: counter(
+                &r,
+                "chargeplane_station_power_samples_failed_total",
+                "Station power samples for the console's chart that could not be stored.",
             ),
             station_limit: station_gauge(
                 &r,

@@ -347,6 +347,7 @@ impl Actor for Station {
             st.admit_waiting();
             st.verify(ctx);
         });
+        crate::power_history::sample_every(Arc::clone(&self.platform), self.ctx.record.id, ctx);
     }
 }
 

@@ -38,7 +38,7 @@ use crate::tokens;
 
 /// The public routes of authentication.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/login", web::post().to(login));
+    cfg.route("/auth/login", web::post().to(login)).route("/auth/logout", web::post().to(logout));
 }
 
 /// Routes only staff reach (behind `signed_in`).
@@ -206,6 +206,23 @@ async fn login(
     let token =
         crate::tokens::issue(&state, money.config.token_ttl, Principal::Staff { user_id: user.id }).await?;
     Ok(HttpResponse::Ok().json(json!({ "user": user, "token": token })))
+}
+
+/// Signs out: the bearer token (a platform user's or a driver's) stops
+/// working at once, before it would expire.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "users",
+    responses(
+        (status = 204, description = "The token no longer signs anyone in"),
+        (status = 401, description = "No live token was sent", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
+async fn logout(req: HttpRequest, state: State) -> ApiResult<HttpResponse> {
+    tokens::revoke(&state, &req).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -72,6 +72,11 @@ pub struct ServeConfig {
     /// How long a port may draw over its grant (or a station over its limit)
     /// before an alarm.
     pub power_verify_after_ms: u64,
+    /// How often a running station stores a sample of its power for the
+    /// console's chart (0: never).
+    pub station_power_sample_ms: u64,
+    /// How long those samples are kept.
+    pub station_power_retention_ms: u64,
     /// A pile offline this long raises an alarm.
     pub offline_alarm_after_ms: u64,
     /// An offline pile's actors are stopped (their state stays in the
@@ -201,6 +206,8 @@ impl Default for ServeConfig {
             ebike_full_hold_s: a.ebike.full_hold_s,
             power_interval_ms: a.power_interval.as_millis() as u64,
             power_verify_after_ms: a.power_verify_after.as_millis() as u64,
+            station_power_sample_ms: a.station_power_sample.as_millis() as u64,
+            station_power_retention_ms: a.station_power_retention.as_millis() as u64,
             offline_alarm_after_ms: a.alarms.offline_after.as_millis() as u64,
             pile_passivate_after_ms: a.pile_passivate_after.as_millis() as u64,
             memory_trim_check_ms: 60_000,
@@ -282,6 +289,8 @@ impl ServeConfig {
             },
             power_interval: ms(self.power_interval_ms.max(1)),
             power_verify_after: ms(self.power_verify_after_ms),
+            station_power_sample: ms(self.station_power_sample_ms),
+            station_power_retention: ms(self.station_power_retention_ms.max(1)),
             alarms: actors::config::AlarmConfig {
                 offline_after: ms(self.offline_alarm_after_ms),
                 max_temperature_c: self.alarm_max_temperature_c,

@@ -26,8 +26,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ApiError;
 use crate::routes::{
-    accounts, alarms, drivers, live, merchants, nodes, operators, ops, payments, piles, plans, qr, reports,
-    rules, sessions, stations, tariffs,
+    accounts, alarms, drivers, live, merchants, nodes, operators, ops, payments, piles, plans, power_history,
+    qr, reports, rules, sessions, stations, tariffs,
 };
 
 #[derive(OpenApi)]
@@ -49,6 +49,7 @@ use crate::routes::{
         spec,
         docs,
         crate::auth::login,
+        crate::auth::logout,
         crate::auth::create_user,
         crate::auth::users,
         drivers::send_code,
@@ -58,6 +59,7 @@ use crate::routes::{
         drivers::wallet,
         drivers::top_up,
         drivers::charge,
+        drivers::stop,
         drivers::history,
         drivers::refund,
         drivers::add_card,
@@ -77,6 +79,7 @@ use crate::routes::{
         stations::set_power,
         stations::unset_power,
         stations::power,
+        power_history::history,
         stations::other_load,
         payments::notify,
         payments::sandbox_pay,
@@ -108,9 +111,11 @@ use crate::routes::{
         piles::diagnostics,
         piles::offline_cards,
         piles::one_command,
+        sessions::list,
         sessions::get,
         sessions::samples,
         sessions::bill,
+        sessions::entries,
         sessions::corrections,
         sessions::correct,
         merchants::create,

@@ -54,6 +54,15 @@ pub async fn principal(state: &State, req: &HttpRequest) -> ApiResult<Principal>
     Ok(token.principal)
 }
 
+/// Forgets the request's bearer token (signing out): it is refused from
+/// now on, on every node. An unknown or expired token is 401 as anywhere.
+pub async fn revoke(state: &State, req: &HttpRequest) -> ApiResult<()> {
+    principal(state, req).await?;
+    let header = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok());
+    let secret = header.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
+    Ok(state.store.revoke_token(&digest(secret.trim())).await?)
+}
+
 /// The active driver a request's bearer token speaks for.
 pub async fn driver(state: &State, req: &HttpRequest) -> ApiResult<Driver> {
     let Principal::Driver { driver_id } = principal(state, req).await? else {

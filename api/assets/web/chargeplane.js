@@ -202,6 +202,30 @@
       + `<desc>${samples.length} readings</desc></svg>`;
   }
 
+  // A station's power samples: limit, allocated and measured, in kW.
+  function powerChart(samples) {
+    if (!samples.length) return '<p class="muted">No samples yet.</p>';
+    const W = 640, H = 240, P = 44;
+    const ts = samples.map((s) => new Date(s.at).getTime());
+    const t0 = ts[0], t1 = Math.max(ts[ts.length - 1], t0 + 1);
+    const max = Math.max(1, ...samples.flatMap((s) => [num(s.limit_w), num(s.allocated_w), num(s.measured_w)]));
+    const x = (t) => (P + ((t - t0) / (t1 - t0)) * (W - 2 * P)).toFixed(1);
+    const y = (v) => (H - P - (v / max) * (H - 2 * P)).toFixed(1);
+    const line = (cls, f) => {
+      const pts = samples.map((s, i) => [ts[i], f(s)]).filter(([, v]) => v != null);
+      return pts.length ? `<polyline class="${cls}" points="${pts.map(([t, v]) => `${x(t)},${y(num(v))}`).join(' ')}"/>` : '';
+    };
+    return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="Station power over time">`
+      + `<line class="axis" x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}"/>`
+      + `<line class="axis" x1="${P}" y1="${P}" x2="${P}" y2="${H - P}"/>`
+      + line('limit', (s) => s.limit_w) + line('allocated', (s) => s.allocated_w) + line('measured', (s) => s.measured_w)
+      + `<text x="4" y="${P - 8}">${esc((max / 1000).toFixed(1))} kW</text>`
+      + `<text x="${P}" y="${H - 14}">${esc(new Date(t0).toLocaleTimeString())}</text>`
+      + `<text x="${W - P - 60}" y="${H - 14}">${esc(new Date(t1).toLocaleTimeString())}</text>`
+      + `<text x="${W / 2 - 110}" y="${H - 14}">- - limit  — allocated  — measured</text>`
+      + `<desc>${samples.length} samples</desc></svg>`;
+  }
+
   function lineText(l) {
     switch (l.kind) {
       case 'period': return `${l.period}: ${l.kwh} kWh × (${l.energy_price} + ${l.service_price})`;
@@ -364,6 +388,10 @@
           const s = await api('GET', `/stations/${id}`);
           $('#station-name').firstChild.textContent = `${s.name}${s.in_service ? '' : ' (out of service)'} `;
           $('#station-actions').replaceChildren(serviceButton(`/stations/${id}`, s.in_service, 'station'));
+          const fees = $('#fees-form');
+          if (!fees.contains(document.activeElement)) {
+            for (const k of ['name', 'service_fee', 'minimum_charge']) field(fees, k).value = s[k];
+          }
           const piles = (await all('/piles')).filter((p) => p.station_id === id);
           outPorts.clear();
           $('#piles').replaceChildren(...piles.map((p) => el('section', { class: 'card pile', 'data-pile': p.id },
@@ -372,6 +400,7 @@
             serviceButton(`/piles/${p.id}`, p.in_service, 'pile'),
             el('div', { class: 'ports' }, p.ports.map((port) => portBox(p, port))),
             commands(p))));
+          api('GET', `/stations/${id}/power/history`).then((h) => { $('#power-chart').innerHTML = powerChart(h.samples); }, () => {});
           api('GET', `/stations/${id}/power`).then((pw) => {
             $('#station-power').textContent = pw.managed
               ? `Load ${kw(pw.measured_w)} of ${kw(pw.limit_w)} limit, ${kw(pw.allocated_w)} allocated`
@@ -379,8 +408,16 @@
           }, () => {});
         } catch (e) { showError(e); }
       };
+      const fees = $('#fees-form');
+      fees.addEventListener('submit', guard(async () => {
+        const f = new FormData(fees);
+        await api('PATCH', `/stations/${id}`, { name: f.get('name').trim(), service_fee: f.get('service_fee').trim(), minimum_charge: f.get('minimum_charge').trim() });
+        $('#fees-saved').hidden = false;
+        await refresh();
+      }));
       const later = debounce(refresh, 400);
       await refresh();
+      setInterval(later, 30000);
       stream(`/events?station_id=${id}`, (ev) => {
         if (ev.kind && ev.kind !== 'port') return;
         const box = document.querySelector(`[data-port="${CSS.escape(`${ev.pile_id}/${ev.port}`)}"]`);
@@ -394,6 +431,34 @@
         ev.preventDefault();
         location.assign(`/console/sessions/${encodeURIComponent(new FormData(ev.target).get('id').trim())}`);
       });
+      // The filters, as the API's query; dates are the browser's local days.
+      const ff = $('#session-filter');
+      const more = $('#sessions-more');
+      let next = null;
+      const query = () => {
+        const f = new FormData(ff);
+        const q = new URLSearchParams({ limit: '50' });
+        for (const k of ['station', 'pile', 'driver', 'status']) if ((f.get(k) || '').trim()) q.set(k, f.get(k).trim());
+        for (const k of ['from', 'until']) if (f.get(k)) q.set(k, new Date(`${f.get(k)}T00:00`).toISOString());
+        return q;
+      };
+      const show = async (append) => {
+        const q = query();
+        if (append && next) q.set('before', next);
+        const page = await api('GET', `/sessions?${q}`);
+        const rows = page.items.map((s) => el('tr', { 'data-session': s.id },
+          el('td', {}, el('a', { href: `/console/sessions/${encodeURIComponent(s.id)}` }, s.id)),
+          el('td', {}, when(s.created_at)), el('td', {}, s.station_id), el('td', {}, `${s.pile_id} / ${s.port}`),
+          el('td', {}, el('span', { class: `status ${s.state}` }, s.state)), el('td', {}, `${s.kwh} kWh`)));
+        const tbody = $('#sessions tbody');
+        if (append) tbody.append(...rows);
+        else tbody.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No sessions match.'))]));
+        next = page.next;
+        more.hidden = !next;
+      };
+      ff.addEventListener('submit', guard(() => show(false)));
+      more.addEventListener('click', guard(() => show(true)));
+      try { await show(false); } catch (e) { showError(e); }
       const refresh = async () => {
         try {
           const [piles, stations] = await Promise.all([all('/piles'), all('/stations')]);
@@ -433,6 +498,11 @@
           const samples = await api('GET', `/sessions/${encodeURIComponent(id)}/samples`);
           $('#meter-chart').innerHTML = chart(samples);
           if (s.bill) $('#bill').replaceChildren(bill(s.bill));
+          const entries = await api('GET', `/sessions/${encodeURIComponent(id)}/entries`);
+          $('#entries tbody').replaceChildren(...(entries.length ? entries.map((e) => el('tr', { 'data-entry': e.key },
+            el('td', {}, when(e.at)), el('td', { class: 'kind' }, e.kind.replace(/_/g, ' ')),
+            el('td', {}, el('ul', { class: 'plain lines' }, e.lines.map((l) => el('li', {}, el('code', {}, l.account), ` ${num(l.amount) > 0 ? 'debit' : 'credit'} ${yuan(Math.abs(num(l.amount)))}`))))))
+            : [el('tr', {}, el('td', { colspan: 3, class: 'muted' }, 'Nothing booked: the operator is paid outside the wallet.'))]));
         } catch (e) { showError(e); }
         if (open) setTimeout(refresh, 2000);
       };
@@ -499,7 +569,50 @@
 
   Object.assign(console_, {
     async prices() {
+      const plan = $('#plan-form');
       const form = $('#tariff-form');
+      // The editable day strip and the periods text say the same: each
+      // redraws the other.
+      const strip = $('#tariff-strip');
+      const slotsOf = (periods) => Array.from({ length: 48 }, (_, i) => {
+        const r = periods.find((p) => minutes(p.from) <= i * 30 && i * 30 < minutes(p.to));
+        return r ? r.period : 'none';
+      });
+      const hhmm = (i) => `${String(Math.floor(i / 2)).padStart(2, '0')}:${i % 2 ? '30' : '00'}`;
+      const periodsOf = (slots) => {
+        const out = [];
+        slots.forEach((p, i) => {
+          if (p === 'none') return;
+          const last = out[out.length - 1];
+          if (last && last.period === p && last.to === hhmm(i)) last.to = hhmm(i + 1) === '24:00' ? '24:00' : hhmm(i + 1);
+          else out.push({ from: hhmm(i), to: i === 47 ? '24:00' : hhmm(i + 1), period: p });
+        });
+        return out;
+      };
+      const parsePeriods = () => field(form, 'periods').value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+        const m = l.match(/^(\d\d:\d\d)\s*-\s*(\d\d:\d\d)\s+(\w+)$/);
+        if (!m) throw new ApiError(422, { message: `"${l}" is not "from-to period", e.g. 08:00-12:00 peak`, field: 'periods' });
+        return { from: m[1], to: m[2], period: m[3] };
+      });
+      let painting = false;
+      const paint = (i) => {
+        let slots;
+        try { slots = slotsOf(parsePeriods()); } catch { slots = Array(48).fill('none'); }
+        slots[i] = $('#paint').value;
+        field(form, 'periods').value = periodsOf(slots).map((r) => `${r.from}-${r.to} ${r.period}`).join('\n');
+        drawStrip();
+      };
+      const drawStrip = () => {
+        let slots;
+        try { slots = slotsOf(parsePeriods()); } catch { return; }
+        strip.replaceChildren(...slots.map((p, i) => el('span', {
+          class: `slot ${p}`, title: `${hhmm(i)} ${p}`, 'data-slot': i,
+          onmousedown: (ev) => { ev.preventDefault(); painting = true; paint(i); },
+          onmouseenter: () => { if (painting) paint(i); },
+        })));
+      };
+      document.addEventListener('mouseup', () => { painting = false; });
+      field(form, 'periods').addEventListener('input', drawStrip);
       const edit = (t) => {
         $('#tariff-form-title').textContent = t ? `Edit tariff ${t.id}` : 'New tariff';
         field(form, 'id').value = t ? t.id : '';
@@ -509,6 +622,7 @@
           field(form, `${p}-service`).value = t ? t.prices[p].service : '0';
         }
         field(form, 'periods').value = t ? t.periods.map((r) => `${r.from}-${r.to} ${r.period}`).join('\n') : '00:00-24:00 flat';
+        drawStrip();
         form.scrollIntoView();
       };
       const load = async () => {
@@ -524,37 +638,63 @@
           : p.kind === 'energy' ? `${p.per_kwh}/kWh` : p.kind.replace(/_/g, ' '));
         $('#plans tbody').replaceChildren(...plans.map((p) => el('tr', { 'data-plan': p.id },
           el('td', {}, p.id), el('td', {}, p.name), el('td', {}, pricing(p.pricing)), el('td', {}, p.in_service ? 'yes' : 'no'),
-          el('td', { class: 'needs-manager' }, el('button', { type: 'button', class: 'secondary', onclick: guard(async () => {
-            await api('PATCH', `/plans/${p.id}`, { in_service: !p.in_service });
-            await load();
-          }) }, p.in_service ? 'Retire' : 'Bring back')))));
+          el('td', { class: 'needs-manager' }, el('button', { type: 'button', class: 'secondary edit', onclick: () => editPlan(p) }, 'Edit'), ' ',
+            el('button', { type: 'button', class: 'secondary', onclick: guard(async () => {
+              await api('PATCH', `/plans/${p.id}`, { in_service: !p.in_service });
+              await load();
+            }) }, p.in_service ? 'Retire' : 'Bring back')))));
+        const rules = await all('/rules');
+        const ruleText = (r) => (r.kind === 'discount' ? `${r.percent}% off` : r.kind === 'tariff' ? `tariff ${r.tariff_id}` : 'only this class');
+        $('#rules tbody').replaceChildren(...(rules.length ? rules.map((r) => el('tr', { 'data-rule': r.id },
+          el('td', {}, r.id), el('td', {}, r.name), el('td', {}, r.class), el('td', {}, r.station_id ?? 'every'), el('td', {}, ruleText(r))))
+          : [el('tr', {}, el('td', { colspan: 5, class: 'muted' }, 'No rules.'))]));
+      };
+      const editPlan = (p) => {
+        $('#plan-form-title').textContent = p ? `Edit plan ${p.id}` : 'New plan';
+        field(plan, 'id').value = p ? p.id : '';
+        field(plan, 'name').value = p ? p.name : '';
+        const pr = p ? p.pricing : { kind: 'time', per_hour: '', unit_minutes: 15 };
+        field(plan, 'kind').value = pr.kind === 'energy' ? 'energy' : 'time';
+        field(plan, 'price').value = pr.kind === 'energy' ? pr.per_kwh : (pr.per_hour ?? '');
+        field(plan, 'unit_minutes').value = pr.unit_minutes ?? 15;
+        plan.scrollIntoView();
       };
       $('#tariff-new').addEventListener('click', () => edit(null));
       form.addEventListener('submit', guard(async () => {
         const prices = {};
         for (const p of PERIODS) prices[p] = { energy: field(form, `${p}-energy`).value.trim(), service: field(form, `${p}-service`).value.trim() };
-        const periods = field(form, 'periods').value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
-          const m = l.match(/^(\d\d:\d\d)\s*-\s*(\d\d:\d\d)\s+(\w+)$/);
-          if (!m) throw new ApiError(422, { message: `"${l}" is not "from-to period", e.g. 08:00-12:00 peak`, field: 'periods' });
-          return { from: m[1], to: m[2], period: m[3] };
-        });
+        const periods = parsePeriods();
         const body = { name: field(form, 'name').value.trim(), prices, periods };
         if (field(form, 'id').value) await api('PATCH', `/tariffs/${field(form, 'id').value}`, body);
         else await api('POST', '/tariffs', body);
         edit(null);
         await load();
       }));
-      const plan = $('#plan-form');
+      $('#plan-new').addEventListener('click', () => editPlan(null));
       plan.addEventListener('submit', guard(async () => {
         const f = new FormData(plan);
         const pricing = f.get('kind') === 'time'
           ? { kind: 'time', per_hour: f.get('price').trim(), unit_minutes: Number(f.get('unit_minutes')) }
           : { kind: 'energy', per_kwh: f.get('price').trim() };
-        await api('POST', '/plans', { name: f.get('name').trim(), pricing });
-        plan.reset();
+        const body = { name: f.get('name').trim(), pricing };
+        if (f.get('id')) await api('PATCH', `/plans/${f.get('id')}`, body);
+        else await api('POST', '/plans', body);
+        editPlan(null);
+        await load();
+      }));
+      const rf = $('#rule-form');
+      rf.addEventListener('submit', guard(async () => {
+        const f = new FormData(rf);
+        const b = { name: f.get('name').trim(), class: f.get('class').trim(), kind: f.get('kind') };
+        if ((f.get('station_id') || '').trim()) b.station_id = Number(f.get('station_id'));
+        if (b.kind === 'discount') b.percent = f.get('value').trim();
+        if (b.kind === 'tariff') b.tariff_id = Number(f.get('value'));
+        await api('POST', '/rules', b);
+        rf.reset();
         await load();
       }));
       await load();
+      drawStrip();
     },
 
     async reports() {
@@ -624,6 +764,28 @@
             await load();
           }) }, o.status === 'active' ? 'Freeze' : 'Unfreeze') : null))));
       };
+      const mf = $('#merchant-form');
+      const merchants = async () => {
+        const list = await all('/merchants');
+        $('#merchants tbody').replaceChildren(...list.map((m) => el('tr', { 'data-merchant': m.id },
+          el('td', {}, m.id), el('td', {}, m.name), el('td', {}, `${m.commission_percent}%`), el('td', {}, m.in_service ? 'yes' : 'no'),
+          el('td', { class: 'needs-manager' }, el('button', { type: 'button', class: 'secondary edit', onclick: () => {
+            field(mf, 'id').value = m.id;
+            field(mf, 'name').value = m.name;
+            field(mf, 'commission_percent').value = m.commission_percent;
+            mf.scrollIntoView();
+          } }, 'Edit')))));
+      };
+      mf.addEventListener('submit', guard(async () => {
+        const f = new FormData(mf);
+        const b = { name: f.get('name').trim(), commission_percent: f.get('commission_percent').trim() };
+        if (f.get('id')) await api('PATCH', `/merchants/${f.get('id')}`, b);
+        else await api('POST', '/merchants', b);
+        mf.reset();
+        field(mf, 'id').value = '';
+        await merchants();
+      }));
+      if (body.dataset.role !== 'merchant') merchants().catch(showError);
       const uf = $('#user-form');
       uf.addEventListener('submit', guard(async () => {
         const f = new FormData(uf);
@@ -791,7 +953,16 @@
 
     async charge() {
       const id = pageId;
+      const stopButton = $('#stop-charge');
+      stopButton.addEventListener('click', guard(async () => {
+        stopButton.disabled = true;
+        try {
+          await api('POST', `/me/charges/${encodeURIComponent(id)}/stop`);
+          $('#c-state').textContent = 'stopping';
+        } finally { stopButton.disabled = false; }
+      }));
       const show = (c) => {
+        stopButton.hidden = !['starting', 'charging'].includes(c.state);
         $('#c-state').textContent = c.state;
         $('#c-kwh').textContent = `${c.kwh} kWh`;
         if (c.power_w != null) $('#c-power').textContent = kw(c.power_w);
@@ -804,6 +975,7 @@
           const mine = list.find((c) => c.session.id === id);
           if (!mine) throw new ApiError(404, { message: `you have no charge ${id}` });
           $('#c-state').textContent = mine.session.state;
+          $('#stop-charge').hidden = true;
           $('#c-kwh').textContent = `${mine.session.kwh || mine.session.meter.kwh} kWh`;
           if (mine.bill) {
             $('#c-amount').textContent = yuan(mine.bill.total);
@@ -850,7 +1022,12 @@
     const out = $('#signout');
     if (out) {
       out.hidden = false;
-      out.addEventListener('click', () => { sessionStorage.removeItem(KEY); location.assign(loginPath()); });
+      // The server forgets the token too, so a copy of it stops working.
+      out.addEventListener('click', async () => {
+        await api('POST', '/auth/logout', undefined, { noRedirect: true }).catch(() => {});
+        sessionStorage.removeItem(KEY);
+        location.assign(loginPath());
+      });
     }
   }
   Promise.resolve(run()).catch(showError);

@@ -33,6 +33,17 @@ pub fn yuan(field: &'static str, v: Decimal, min: Decimal) -> ApiResult<Decimal>
 /// The smallest positive amount: one fen.
 pub const FEN: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
+/// An optional instant in a query, as RFC 3339; otherwise a 422 naming the field.
+pub fn instant(field: &'static str, v: &Option<String>) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    v.as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t.trim())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| ApiError::invalid(field, "a time as RFC 3339, e.g. 2026-03-01T08:00:00Z"))
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

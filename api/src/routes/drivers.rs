@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/me/orders", web::post().to(top_up))
         .route("/me/charges", crate::forward::forwarded_by_body(web::post().to(charge)))
         .route("/me/charges", web::get().to(history))
+        .route("/me/charges/{id}/stop", web::post().to(stop))
         .route("/me/refunds", web::post().to(refund))
         .route("/me/cards", web::post().to(add_card))
         .route("/me/cancel", web::post().to(cancel));
@@ -479,4 +480,48 @@ async fn history(state: State, req: HttpRequest, q: web::Query<Limit>) -> ApiRes
         charges.push(json!({ "session": s, "bill": bill }));
     }
     Ok(HttpResponse::Ok().json(charges))
+}
+
+/// Stops one of the driver's own charges; the bill follows as usual.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/charges/{id}/stop",
+    tag = "me",
+    params(("id" = String, Path, description = "The session")),
+    responses(
+        (status = 202, description = "`{session_id, state: stopping}`", body = Object),
+        (status = 404, description = "`unknown_session`: not a charge of this driver", body = ApiError),
+        (status = 409, description = "`charge_over` or `pile_offline`", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
+async fn stop(state: State, req: HttpRequest, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let driver = tokens::driver(&state, &req).await?;
+    let id = vocab::SessionId(id.into_inner());
+    let mine = state
+        .store
+        .session(&id)
+        .await?
+        .filter(|s| s.terms.payer.as_ref().is_some_and(|p| p.driver == driver.id));
+    let Some(session) = mine else {
+        return Err(ApiError::not_found("unknown_session", format!("you have no charge {id}")));
+    };
+    let over = || ApiError::conflict("charge_over", format!("charge {id} is over"));
+    if !session.state.is_open() {
+        return Err(over());
+    }
+    let record = super::piles::record(&state, session.pile_id.as_str()).await?;
+    let pile = live_pile(&state, &record, session.port.0)?;
+    // The port stops whatever it runs: only if that is still this charge.
+    let offline = || ApiError::conflict("pile_offline", format!("pile {} is not connected", record.id));
+    let view = pile.send(pile::View).await.map_err(|_| offline())?;
+    if !view.ports.iter().any(|p| p.port == session.port && p.session_id.as_ref() == Some(&id)) {
+        return Err(over());
+    }
+    let stopped = pile.send(pile::StopCharge { port: session.port }).await.map_err(|_| offline())?;
+    stopped.map_err(|e| match e {
+        actors::port::StopError::NotCharging => over(),
+        e => ApiError::conflict("pile_offline", e.to_string()),
+    })?;
+    Ok(HttpResponse::Accepted().json(json!({ "session_id": id, "state": "stopping" })))
 }

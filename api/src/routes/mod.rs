@@ -27,6 +27,7 @@ pub mod ops;
 pub mod payments;
 pub mod piles;
 pub mod plans;
+pub mod power_history;
 pub mod qr;
 pub mod reports;
 pub mod rules;
@@ -225,6 +226,7 @@ pub fn configure(
                             .configure(alarms::routes)
                             .configure(plans::routes)
                             .configure(stations::routes)
+                            .configure(power_history::routes)
                             .configure(piles::routes)
                             .configure(sessions::routes)
                             .configure(merchants::routes)

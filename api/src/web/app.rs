@@ -141,6 +141,7 @@ async fn charge(id: web::Path<String>) -> HttpResponse {
                 dt { "Cost so far" } dd #c-amount { "…" }
                 dt { "Time" } dd #c-elapsed { "…" }
             }
+            button #stop-charge.danger type="button" hidden { "Stop charging" }
             (error_box())
         }
         section.card #bill-card hidden {

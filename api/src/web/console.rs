@@ -107,6 +107,15 @@ async fn station(id: web::Path<i64>) -> HttpResponse {
         (error_box())
         p #station-power.muted {}
         div #station-actions {}
+        form #fees-form.card.inline.needs-manager {
+            label { "Name " input name="name" required; }
+            label { "Service fee, yuan " input name="service_fee" inputmode="decimal" size="7" required; }
+            label { "Minimum charge, yuan " input name="minimum_charge" inputmode="decimal" size="7" required; }
+            button type="submit" { "Save" }
+            span #fees-saved.notice hidden { "Saved." }
+        }
+        h2 { "Power, last six hours" }
+        div #power-chart.chart { p.muted { "No samples yet." } }
         div #piles {}
     };
     page("station", "Station", Some(&id), main)
@@ -120,6 +129,27 @@ async fn sessions() -> HttpResponse {
             label { "Session id " input name="id" required; }
             button type="submit" { "Open" }
         }
+        form #session-filter.inline.card {
+            label { "Station " input name="station" inputmode="numeric" size="5"; }
+            label { "Pile " input name="pile" size="14"; }
+            label { "Driver " input name="driver" inputmode="numeric" size="5"; }
+            label { "State " select name="status" {
+                option value="" { "any" }
+                option value="starting" { "starting" }
+                option value="charging" { "charging" }
+                option value="stopping" { "stopping" }
+                option value="finished" { "finished" }
+                option value="failed" { "failed" }
+            } }
+            label { "From " input name="from" type="date"; }
+            label { "Until " input name="until" type="date"; }
+            button type="submit" { "Filter" }
+        }
+        table #sessions {
+            thead { tr { th { "Session" } th { "Created" } th { "Station" } th { "Pile / port" } th { "State" } th { "Energy" } } }
+            tbody {}
+        }
+        button #sessions-more.secondary type="button" hidden { "Older sessions" }
         h2 { "Charging now" }
         table #open-sessions {
             thead { tr { th { "Session" } th { "Station" } th { "Pile" } th { "Port" } th { "Power" } } }
@@ -139,6 +169,11 @@ async fn session(id: web::Path<String>) -> HttpResponse {
         div #meter-chart.chart { p.muted { "No readings yet." } }
         h2 { "Bill" }
         div #bill { p.muted { "Not billed yet." } }
+        h2 { "Ledger entries" }
+        table #entries {
+            thead { tr { th { "Booked" } th { "Kind" } th { "Lines" } } }
+            tbody {}
+        }
     };
     page("session", "Session", Some(&id), main)
 }
@@ -184,6 +219,14 @@ async fn prices() -> HttpResponse {
                 thead { tr { th { "Period" } th { "Energy, yuan/kWh" } th { "Service, yuan/kWh" } } }
                 tbody { (period("sharp")) (period("peak")) (period("flat")) (period("valley")) }
             }
+            p.muted { "Paint the day: pick a period, then click or drag over the half-hours." }
+            div.inline {
+                label { "Paint " select #paint {
+                    option value="sharp" { "sharp" } option value="peak" { "peak" }
+                    option value="flat" selected { "flat" } option value="valley" { "valley" }
+                } }
+            }
+            div #tariff-strip.strip.editable {}
             label { "Periods, one a line: from-to period" textarea name="periods" rows="4" { "00:00-24:00 flat" } }
             button type="submit" { "Save tariff" }
             " "
@@ -195,12 +238,34 @@ async fn prices() -> HttpResponse {
             tbody {}
         }
         form #plan-form.card.needs-manager {
-            h3 { "New plan" }
+            h3 #plan-form-title { "New plan" }
+            input type="hidden" name="id";
             label { "Name" input name="name" required; }
             label { "Kind" select name="kind" { option value="time" { "per time" } option value="energy" { "per kWh" } } }
             label { "Price (yuan per hour, or per kWh)" input name="price" inputmode="decimal" required; }
             label { "Billed per started ... minutes (per time)" input name="unit_minutes" inputmode="numeric" value="15"; }
-            button type="submit" { "Create plan" }
+            button type="submit" { "Save plan" }
+            " "
+            button #plan-new.secondary type="button" { "New" }
+        }
+        h2 { "Class rules" }
+        p.muted { "A class of drivers (set on the driver) gets a discount, a contract tariff, or is the only class let in." }
+        table #rules {
+            thead { tr { th { "Id" } th { "Name" } th { "Class" } th { "Station" } th { "Rule" } } }
+            tbody {}
+        }
+        form #rule-form.card.needs-manager {
+            h3 { "New rule" }
+            label { "Name" input name="name" required; }
+            label { "Class" input name="class" required; }
+            label { "Station id (empty: every station)" input name="station_id" inputmode="numeric"; }
+            label { "Kind" select name="kind" {
+                option value="discount" { "discount, percent off" }
+                option value="tariff" { "contract tariff" }
+                option value="allow" { "only this class may charge" }
+            } }
+            label { "Percent off, or tariff id" input name="value" inputmode="decimal"; }
+            button type="submit" { "Create rule" }
         }
     };
     page("prices", "Prices", None, main)
@@ -256,6 +321,17 @@ async fn users() -> HttpResponse {
             label.needs-admin { "Operator id (admin: empty for operator 1)" input name="operator_id" inputmode="numeric"; }
             label { "Merchant id (merchant users)" input name="merchant_id" inputmode="numeric"; }
             button type="submit" { "Create user" }
+        }
+        h2 { "Merchants" }
+        table #merchants {
+            thead { tr { th { "Id" } th { "Name" } th { "Commission" } th { "In service" } th {} } }
+            tbody {}
+        }
+        form #merchant-form.card.inline.needs-manager {
+            input type="hidden" name="id";
+            label { "Name " input name="name" required; }
+            label { "Commission, percent " input name="commission_percent" inputmode="decimal" size="6" required; }
+            button type="submit" { "Save merchant" }
         }
         h2 { "Operators" }
         table #operators {

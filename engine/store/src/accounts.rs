@@ -54,4 +54,6 @@ pub trait Accounts: Send + Sync + 'static {
     async fn create_token(&self, hash: &str, token: &Token) -> Result<()>;
 
     async fn token(&self, hash: &str) -> Result<Option<Token>>;
+    /// Forgets a login token, so it no longer signs anyone in.
+    async fn revoke_token(&self, hash: &str) -> Result<()>;
 }

@@ -27,6 +27,7 @@ pub mod export;
 pub mod idempotency;
 pub mod leases;
 pub mod money;
+pub mod power_history;
 pub mod reports;
 pub mod resources;
 pub mod scylla;
@@ -41,16 +42,18 @@ pub use export::{Import, Record};
 pub use idempotency::{Idempotency, StoredResponse};
 pub use leases::{Lease, Leases};
 pub use money::{EntryFilter, Money};
+pub use power_history::{PowerHistory, PowerSample};
 pub use reports::Reports;
 pub use resources::{Item, ItemKind, NewStation, PileRecord, Resources, Station, StationDetails};
-pub use sessions::{finishable, Diagnostic, Sessions};
+pub use sessions::{finishable, Diagnostic, SessionFilter, Sessions};
 pub use sqlite::{SqliteConfig, SqliteStore};
 
 /// The traits `Store` is made of, so their methods can be called on a store:
 /// `use store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Accounts, Alarms, Directory, Idempotency, Import, Leases, Money, Reports, Resources, Sessions, Store,
+        Accounts, Alarms, Directory, Idempotency, Import, Leases, Money, PowerHistory, Reports, Resources,
+        Sessions, Store,
     };
 }
 
@@ -97,7 +100,17 @@ pub struct StoreStats {
 /// concrete store (`SqliteStore`) bring them into scope with
 /// `use store::prelude::*`.
 pub trait Store:
-    Resources + Accounts + Sessions + Alarms + Idempotency + Money + Reports + Directory + Leases + Import
+    Resources
+    + Accounts
+    + Sessions
+    + Alarms
+    + Idempotency
+    + Money
+    + Reports
+    + Directory
+    + Leases
+    + PowerHistory
+    + Import
 {
     /// How far behind the backend's writer is.
     fn stats(&self) -> StoreStats;

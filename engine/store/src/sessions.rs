@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Result, StoreError};
 use domain::pricing::Bill;
 use domain::session::{MeterSample, SessionRecord};
-use vocab::{DriverId, PileId, SessionId};
+use vocab::{DriverId, PileId, SessionId, StationId};
 
 /// Sessions, their readings, bills and diagnostics: what each charge did and cost.
 #[async_trait]
@@ -61,6 +61,9 @@ pub trait Sessions: Send + Sync + 'static {
 
     /// A pile's latest diagnostics, newest first, at most `limit`.
     async fn diagnostics(&self, pile: &PileId, limit: usize) -> Result<Vec<Diagnostic>>;
+    /// Sessions as the filter says, newest first (by creation time, then
+    /// id), at most `filter.limit`.
+    async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionRecord>>;
 }
 
 /// What every backend's `finish_session` checks first: only a finished
@@ -92,4 +95,37 @@ pub struct Diagnostic {
     pub kind: String,
     /// The frame's payload, hex.
     pub data: String,
+}
+
+/// Which sessions to list; every field set narrows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// At these stations; `None`: at every station.
+    pub stations: Option<Vec<StationId>>,
+    pub pile: Option<PileId>,
+    /// Charges this driver paid for from their wallet.
+    pub driver: Option<DriverId>,
+    pub state: Option<domain::session::SessionState>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+    /// Only sessions listed after this one (creation time and id): the
+    /// last of the previous page.
+    pub before: Option<(DateTime<Utc>, SessionId)>,
+    pub limit: usize,
+}
+
+impl SessionFilter {
+    /// Whether a session passes every field but the stations and `limit`
+    /// (for backends that narrow by station in their index and check the
+    /// rest on the record).
+    pub fn keeps(&self, s: &SessionRecord) -> bool {
+        self.pile.as_ref().is_none_or(|p| *p == s.pile_id)
+            && self.driver.is_none_or(|d| s.terms.payer.as_ref().is_some_and(|p| p.driver == d))
+            && self.state.is_none_or(|st| st == s.state)
+            && self.from.is_none_or(|f| s.created_at >= f)
+            && self.until.is_none_or(|u| s.created_at < u)
+            && self.before.as_ref().is_none_or(|(at, id)| (s.created_at, &s.id) < (*at, id))
+    }
 }

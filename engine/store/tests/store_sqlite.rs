@@ -289,3 +289,28 @@ async fn an_export_round_trips_into_a_fresh_store() {
     };
     assert_eq!(rest(to), rest(from));
 }
+
+/// A station's power samples older than the retention are deleted when the
+/// station's next sample is written; other stations' stay.
+#[tokio::test]
+async fn power_samples_past_retention_are_deleted_as_new_ones_come() {
+    use store::{PowerHistory, PowerSample};
+    let (_dir, path) = fresh();
+    let store = open(&path);
+    let sample = |station, us| PowerSample {
+        station_id: station,
+        at: t(us),
+        limit_w: None,
+        allocated_w: dec!(0),
+        measured_w: dec!(1.5),
+    };
+    let hour = 3_600_000_000;
+    let keep = Duration::from_secs(2 * 3600);
+    for (station, us) in [(1, 0), (1, hour), (2, 0)] {
+        store.record_station_power(&sample(station, us), keep).await.unwrap();
+    }
+    store.record_station_power(&sample(1, 2 * hour + 1), keep).await.unwrap();
+    let at = |list: Vec<PowerSample>| list.into_iter().map(|s| s.at).collect::<Vec<_>>();
+    assert_eq!(at(store.station_power(1, t(0), t(3 * hour)).await.unwrap()), vec![t(hour), t(2 * hour + 1)]);
+    assert_eq!(at(store.station_power(2, t(0), t(3 * hour)).await.unwrap()), vec![t(0)]);
+}

@@ -188,7 +188,7 @@ fn pile_config(id: &str, guns: u8) -> PileConfig {
 async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_the_bill() {
     let Some(b) = browser(1280).await else { return };
     let c = &b.client;
-    let server = Server::start();
+    let server = Server::start_with(|c| c.station_power_sample_ms = 100);
     let base = server.base.clone();
     let id = "71000000000001";
     let station = server.station_with_pile(id, 2).await;
@@ -217,6 +217,16 @@ async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_
         .await
         .expect("a start");
     text_until(c, &format!("[data-port='{id}/1'] .status"), |t| t == "charging").await;
+    // The station's power chart, redrawn as the station's page refreshes.
+    let samples =
+        |n: usize| move |t: &str| t.split(' ').next().and_then(|n| n.parse::<usize>().ok()) >= Some(n);
+    let drawn = text_until(c, "#power-chart desc", samples(1)).await;
+    css(c, "#power-chart svg polyline.measured").await;
+    css(c, "#power-chart svg polyline.allocated").await;
+    let drawn: usize = drawn.split(' ').next().unwrap().parse().unwrap();
+    pile.set_energy(1, Decimal::new(1, 1));
+    pile.send_realtime(1);
+    text_until(c, "#power-chart desc", samples(drawn + 1)).await;
 
     c.goto(&format!("{base}/console/")).await.unwrap();
     text_until(c, "#ports-charging", |t| t == "1").await;
@@ -304,15 +314,38 @@ async fn staff_see_no_controls_that_change_things_and_a_forged_change_is_refused
     assert_eq!(forged, json!([403, "forbidden"]));
     let (_, pile) = server.get(&format!("/api/v1/piles/{id}")).await;
     assert_eq!(pile["ports"][0]["session_id"], Value::Null, "{pile}");
+    // Nor an edit: the fees form is not offered, and a forged one is refused.
+    assert!(!css(c, "#fees-form").await.is_displayed().await.unwrap(), "staff are offered to edit fees");
+    let forged = c
+        .execute_async(
+            &format!(
+                "const done = arguments[0]; const t = JSON.parse(sessionStorage.getItem('chargeplane.user')).token;
+                 fetch('/api/v1/stations/{station}', {{method: 'PATCH', headers: {{authorization: 'Bearer ' + t, 'content-type': 'application/json'}}, body: JSON.stringify({{service_fee: '9'}})}})
+                   .then(r => r.json().then(b => done([r.status, b.error])))"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged, json!([403, "forbidden"]));
+    let (_, st) = server.get(&format!("/api/v1/stations/{station}")).await;
+    assert_ne!(st["service_fee"].as_str(), Some("9"), "{st}");
 
     // Staff read the users, and are offered no form to add one.
     c.goto(&format!("{base}/console/users")).await.unwrap();
     text_until(c, "#users tbody", |t| t.contains("watcher")).await;
     assert!(!css(c, "#user-form").await.is_displayed().await.unwrap(), "staff are offered to add users");
 
-    // Signing out forgets the token: the console asks to sign in again.
+    // Signing out revokes the token: the console asks to sign in again,
+    // and the API refuses the token.
+    let token = c
+        .execute("return JSON.parse(sessionStorage.getItem('chargeplane.user')).token", vec![])
+        .await
+        .unwrap();
     click(c, "#signout").await;
     css(c, "#login-form").await;
+    let (s, _) = server.get_as(token.as_str().unwrap(), "/api/v1/stations").await;
+    assert_eq!(s, 401, "the signed-out token still works");
     c.goto(&format!("{base}/console/")).await.unwrap();
     css(c, "#login-form").await;
 }
@@ -398,14 +431,25 @@ async fn a_driver_scans_a_port_tops_up_starts_watches_the_cost_and_finds_the_bil
     text_until(c, "#c-amount", |t| t == "¥3.00").await;
     screenshot(c, "app-charge").await;
 
-    // The charge stops (at the pile); the bill follows.
-    server.post(&format!("/api/v1/piles/{id}/ports/2/stop"), json!({})).await;
+    // The driver stops it from the page; the bill follows.
+    click(c, "#stop-charge").await;
+    pile.wait_for(|e| matches!(e, Event::StopRequested { gun: 2 }), WAIT).await.expect("the pile is told");
     pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.expect("billed");
     text_until(c, "#bill-total", |t| t == "¥3.00").await;
     c.goto(&format!("{base}/app/charges")).await.unwrap();
     text_until(c, "#history li .muted", |t| t.contains("¥3.00")).await;
     screenshot(c, "app-history").await;
     loaded_only_from(c, &base).await;
+
+    // Signing out ends the token on the server, not only in this tab.
+    let token = c
+        .execute("return JSON.parse(sessionStorage.getItem('chargeplane.driver')).token", vec![])
+        .await
+        .unwrap();
+    click(c, "#signout").await;
+    css(c, "#code-form").await;
+    let (s, _) = server.get_as(token.as_str().unwrap(), "/api/v1/me").await;
+    assert_eq!(s, 401, "the signed-out token still works");
 }
 
 /// Every page and what it links to names no other host, and pages carry
@@ -535,6 +579,23 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
         "{t}"
     );
 
+    // Painting the day strip: two half-hours from 18:00 become peak.
+    click(c, "[data-tariff='1'] button.edit").await;
+    c.find(Locator::Css("#paint")).await.unwrap().select_by_value("peak").await.unwrap();
+    click(c, "#tariff-strip [data-slot='36']").await;
+    click(c, "#tariff-strip [data-slot='37']").await;
+    let periods =
+        css(c, "#tariff-form [name=periods]").await.prop("value").await.unwrap().unwrap_or_default();
+    assert!(periods.contains("18:00-19:00 peak"), "{periods}");
+    click(c, "#tariff-form button[type=submit]").await;
+    css(c, "[data-tariff='1'] .strip .slot.peak").await;
+    assert_eq!(c.find_all(Locator::Css("[data-tariff='1'] .strip .slot.peak")).await.unwrap().len(), 2);
+    let (_, t) = server.get("/api/v1/tariffs/1").await;
+    assert!(
+        t["periods"].as_array().unwrap().contains(&json!({"from": "18:00", "to": "19:00", "period": "peak"})),
+        "{t}"
+    );
+
     // A period that does not read is named, and nothing is sent.
     fill(c, "#tariff-form [name=name]", "night").await;
     fill(c, "#tariff-form [name=periods]", "from eight to noon").await;
@@ -546,6 +607,37 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
     fill(c, "#plan-form [name=price]", "1.20").await;
     click(c, "#plan-form button[type=submit]").await;
     text_until(c, "#plans tbody", |t| t.contains("quarter hours") && t.contains("1.20/h per 15 min")).await;
+    click(c, "#plans tbody tr:last-child button.edit").await;
+    fill(c, "#plan-form [name=price]", "1.50").await;
+    click(c, "#plan-form button[type=submit]").await;
+    text_until(c, "#plans tbody", |t| t.contains("1.50/h per 15 min") && !t.contains("1.20/h")).await;
+
+    // A class rule: the staff class pays 20% less.
+    fill(c, "#rule-form [name=name]", "staff rate").await;
+    fill(c, "#rule-form [name=class]", "staff").await;
+    fill(c, "#rule-form [name=value]", "20").await;
+    click(c, "#rule-form button[type=submit]").await;
+    text_until(c, "#rules tbody", |t| t.contains("staff rate") && t.contains("20% off")).await;
+    let (_, rules) = server.get("/api/v1/rules").await;
+    assert_eq!(
+        (rules["items"][0]["kind"].as_str(), rules["items"][0]["percent"].as_str()),
+        (Some("discount"), Some("20")),
+        "{rules}"
+    );
+
+    // The station's fees, from its page.
+    c.goto(&format!("{base}/console/stations/{station}")).await.unwrap();
+    text_until(c, "#station-name", |t| t.starts_with('S')).await;
+    fill(c, "#fees-form [name=service_fee]", "0.80").await;
+    fill(c, "#fees-form [name=minimum_charge]", "1.00").await;
+    click(c, "#fees-form button[type=submit]").await;
+    css(c, "#fees-saved:not([hidden])").await;
+    let (_, st) = server.get(&format!("/api/v1/stations/{station}")).await;
+    assert_eq!(
+        (st["service_fee"].as_str(), st["minimum_charge"].as_str()),
+        (Some("0.80"), Some("1.00")),
+        "{st}"
+    );
 
     // Today's operations, as a table, a chart and the CSV download.
     let today = chrono::Local::now().date_naive();
@@ -579,5 +671,75 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
     click(c, "#user-form button[type=submit]").await;
     text_until(c, "#users tbody", |t| t.contains("nightshift")).await;
     common::login(&base, "nightshift", "a long password").await;
+
+    // A merchant, added and then edited from the same page.
+    fill(c, "#merchant-form [name=name]", "Mall").await;
+    fill(c, "#merchant-form [name=commission_percent]", "5").await;
+    click(c, "#merchant-form button[type=submit]").await;
+    text_until(c, "#merchants tbody", |t| t.contains("Mall") && t.contains("5%")).await;
+    click(c, "#merchants tbody tr button.edit").await;
+    fill(c, "#merchant-form [name=commission_percent]", "7.5").await;
+    click(c, "#merchant-form button[type=submit]").await;
+    text_until(c, "#merchants tbody", |t| t.contains("7.5%")).await;
+    let (_, m) = server.get("/api/v1/merchants").await;
+    assert_eq!(
+        (m["items"].as_array().unwrap().len(), m["items"][0]["commission_percent"].as_str()),
+        (1, Some("7.5")),
+        "{m}"
+    );
     screenshot(c, "console-users").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_filters_sessions_and_reads_a_wallet_charges_ledger_entries() {
+    let Some(b) = browser(1280).await else { return };
+    let c = &b.client;
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| c.notify_webhook = Some(hook));
+    let base = server.base.clone();
+    let id = "71000000000005";
+    server.station_with_pile(id, 2).await;
+    let mut pile = server.ykc_pile(id, 2).await;
+    // A driver's wallet charge (billed) and an operator's (charging).
+    let (_, token) = server.driver(&codes, "13900000251", "20.00").await;
+    let (s, paid) = server.post_as(&token, "/api/v1/me/charges", json!({"pile_id": id, "port": 1})).await;
+    assert_eq!(s, 202, "{paid}");
+    pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT)
+        .await
+        .expect("a start");
+    pile.set_energy(1, Decimal::from(2));
+    pile.send_realtime(1);
+    server.post(&format!("/api/v1/piles/{id}/ports/1/stop"), json!({})).await;
+    pile.wait_for(|e| matches!(e, Event::RecordAcked { .. }), WAIT).await.expect("billed");
+    let (s, running) = server.post(&format!("/api/v1/piles/{id}/ports/2/start"), json!({})).await;
+    assert_eq!(s, 202, "{running}");
+    let (paid, running) = (paid["session_id"].as_str().unwrap(), running["session_id"].as_str().unwrap());
+
+    sign_in(c, &base, "admin", common::ADMIN_PASSWORD).await;
+    c.goto(&format!("{base}/console/sessions")).await.unwrap();
+    css(c, &format!("#sessions tr[data-session='{paid}']")).await;
+    css(c, &format!("#sessions tr[data-session='{running}']")).await;
+    c.find(Locator::Css("#session-filter [name=status]"))
+        .await
+        .unwrap()
+        .select_by_value("finished")
+        .await
+        .unwrap();
+    click(c, "#session-filter button[type=submit]").await;
+    text_until(c, "#sessions tbody", |t| t.contains(paid) && !t.contains(running)).await;
+    screenshot(c, "console-sessions").await;
+
+    click(c, &format!("#sessions tr[data-session='{paid}'] a")).await;
+    text_until(c, "#session-state", |t| t == "finished").await;
+    text_until(c, "#entries tbody", |t| t.contains("hold") && t.contains("capture")).await;
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{paid}/bill")).await;
+    let total = bill["total"].as_str().unwrap().to_owned();
+    let capture = css(c, "#entries tr[data-entry^='capture'] .lines").await.text().await.unwrap();
+    assert!(
+        capture.contains("wallet:")
+            && capture.contains("revenue:operator")
+            && capture.contains(&format!("¥{total}")),
+        "{capture}"
+    );
+    loaded_only_from(c, &base).await;
 }

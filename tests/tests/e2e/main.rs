@@ -29,6 +29,7 @@ mod recovery;
 mod reliability;
 mod reports;
 mod resources;
+mod sessions_list;
 mod signin;
 mod skeleton;
 mod storage_faults;

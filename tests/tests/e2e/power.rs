@@ -248,3 +248,56 @@ async fn a_limit_under_the_ykc_floors_stops_the_latest_charges_instead_of_tellin
     }
     assert_eq!(server.metric("chargeplane_power_stops_total").await, 2.0);
 }
+
+/// A running station stores its power every `station_power_sample_ms`:
+/// unmanaged, no limit; managed, the limit and what it shares out; read
+/// back for a window, within bounds, and only by those who see the station.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_keeps_its_power_over_time_for_its_chart() {
+    let server = Server::start_with(|c| {
+        fast(c);
+        c.station_power_sample_ms = 50;
+    });
+    let id = "40000000000091";
+    let station = server.station_with_pile(id, 1).await;
+    let mut pile = server.ykc_pile(id, 1).await;
+    let history = format!("/api/v1/stations/{station}/power/history");
+    let v = server.until(&history, |v| v["samples"].as_array().is_some_and(|s| !s.is_empty())).await;
+    assert_eq!((v["sample_ms"].as_u64(), &v["samples"][0]["limit_w"]), (Some(50), &json!(null)), "{v}");
+
+    manage(&server, station, "20000").await;
+    let (s, started) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+    assert_eq!(s, 202, "{started}");
+    pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT).await.unwrap();
+    let v = server
+        .until(&history, |v| {
+            v["samples"].as_array().and_then(|s| s.last()).is_some_and(|s| {
+                s["limit_w"].as_str().is_some_and(|l| dec(&json!(l)) == dec!(20000))
+                    && dec(&s["allocated_w"]) > dec!(0)
+            })
+        })
+        .await;
+    let samples = v["samples"].as_array().unwrap();
+    assert!(samples.windows(2).all(|w| w[0]["at"].as_str() < w[1]["at"].as_str()), "oldest first: {v}");
+    assert!(samples.iter().all(|s| s["station_id"] == station), "{v}");
+
+    // A window in the past holds nothing; bounds are named.
+    let (s, v) = server.get(&format!("{history}?from=2020-01-01T00:00:00Z&until=2020-01-01T06:00:00Z")).await;
+    assert_eq!((s, v["samples"].as_array().map(Vec::len)), (200, Some(0)), "{v}");
+    for (query, field) in [
+        ("from=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "until"),
+        ("from=2026-01-01T00:00:00Z&until=2026-01-09T00:00:00Z", "from"),
+        ("from=noon", "from"),
+        ("step=5", "step"),
+    ] {
+        let (s, v) = server.get(&format!("{history}?{query}")).await;
+        assert_eq!((s, v["field"].as_str()), (422, Some(field)), "{query}: {v}");
+    }
+    let (s, op) = server.post("/api/v1/operators", json!({"name": "other"})).await;
+    assert_eq!(s, 201, "{op}");
+    let user = json!({"username": "other-staff", "password": "long enough pw", "role": "staff", "operator_id": op["id"]});
+    assert_eq!(server.post("/api/v1/users", user).await.0, 201);
+    let other = common::login(&server.base, "other-staff", "long enough pw").await;
+    let (s, v) = server.get_as(&other, &history).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("unknown_station")), "{v}");
+}

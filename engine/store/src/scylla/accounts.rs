@@ -312,4 +312,9 @@ impl Accounts for ScyllaStore {
     async fn token(&self, hash: &str) -> Result<Option<Token>> {
         self.db.token(hash).await
     }
+
+    async fn revoke_token(&self, hash: &str) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.revoke_token(hash).await)
+    }
 }

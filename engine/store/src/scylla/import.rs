@@ -107,6 +107,7 @@ impl Db {
                     let row = (payer.driver, micros(s.created_at), s.id.as_str());
                     self.cql.write("listing a driver's charge", &st.driver_session_insert, row).await?;
                 }
+                self.index_session(s).await?;
                 self.write_session(s, self.cql.clock.next()).await?;
                 if let Some(bill) = bill {
                     let at = s.ended_at.unwrap_or(s.created_at);

@@ -43,8 +43,10 @@ mod directory;
 mod idempotency;
 mod import;
 mod leases;
+mod listing;
 mod migrate;
 mod money;
+mod power_history;
 mod reports;
 mod resources;
 mod schema;
@@ -238,6 +240,10 @@ pub(super) struct Db {
     directory: directory::DirectoryStatements,
     /// The station leases' statements.
     leases: leases::LeaseStatements,
+    /// The session list's and sign-out's statements.
+    listing: listing::ListingStatements,
+    /// Stations' power history's statements.
+    power: power_history::PowerStatements,
 }
 
 pub struct ScyllaStore {
@@ -282,9 +288,11 @@ impl ScyllaStore {
         let st = Statements::prepare(&session, &config).await?;
         let directory = directory::DirectoryStatements::prepare(&session, &config).await?;
         let leases = leases::LeaseStatements::prepare(&session, &config).await?;
+        let listing = listing::ListingStatements::prepare(&session, &config).await?;
+        let power = power_history::PowerStatements::prepare(&session, &config).await?;
         let cql = Cql::new(session, config.max_in_flight);
         let (id_hints, day_marks) = Default::default();
-        let db = Arc::new(Db { cql, st, id_hints, day_marks, directory, leases });
+        let db = Arc::new(Db { cql, st, id_hints, day_marks, directory, leases, listing, power });
         let sweeper = money::spawn_sweeper(&db);
         Ok(ScyllaStore { db, sweeper })
     }

@@ -513,8 +513,41 @@ const V11: &[&str] = &[
     )",
 ];
 
+const V12: &[&str] = &[
+    // The console's session list (listing.rs): each session's id under its
+    // station and UTC month of creation (yyyymm), newest first, and which
+    // months a station has sessions in.
+    "CREATE TABLE IF NOT EXISTS sessions_by_station_month (
+        station_id bigint,
+        month      int,
+        created_at bigint,
+        session_id text,
+        PRIMARY KEY ((station_id, month), created_at, session_id)
+    ) WITH CLUSTERING ORDER BY (created_at DESC, session_id DESC)",
+    "CREATE TABLE IF NOT EXISTS session_months (
+        station_id bigint,
+        month      int,
+        PRIMARY KEY ((station_id), month)
+    )",
+];
+
+const V13: &[&str] = &[
+    // Each station's power every station_power_sample_ms (power_history.rs):
+    // a partition per station and UTC day (days since 1970), rows written
+    // with a TTL of the retention. Watts as decimal text.
+    "CREATE TABLE IF NOT EXISTS station_power (
+        station_id  bigint,
+        day         int,
+        at          bigint,
+        limit_w     text,
+        allocated_w text,
+        measured_w  text,
+        PRIMARY KEY ((station_id, day), at)
+    ) WITH CLUSTERING ORDER BY (at ASC)",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
 
 #[cfg(test)]
 mod tests {

@@ -226,6 +226,7 @@ impl Db {
             let row = (payer.driver, micros(s.created_at), s.id.as_str());
             self.cql.write("listing a driver's charge", &self.st.driver_session_insert, row).await?;
         }
+        self.index_session(s).await?;
         self.write_session(s, ts).await
     }
 
@@ -495,5 +496,9 @@ impl Sessions for ScyllaStore {
 
     async fn diagnostics(&self, pile: &PileId, limit: usize) -> Result<Vec<Diagnostic>> {
         self.db.diagnostics(pile, limit).await
+    }
+
+    async fn list_sessions(&self, filter: &crate::SessionFilter) -> Result<Vec<SessionRecord>> {
+        self.db.list_sessions(filter).await
     }
 }

@@ -252,4 +252,14 @@ impl Accounts for SqliteStore {
         let hash = hash.to_owned();
         self.readers.read(move |c| token(c, &hash)).await
     }
+
+    async fn revoke_token(&self, hash: &str) -> Result<()> {
+        let hash = hash.to_owned();
+        self.writer
+            .submit(move |c| {
+                c.prepare_cached("DELETE FROM tokens WHERE hash = ?1")?.execute([hash])?;
+                Ok(())
+            })
+            .await
+    }
 }

@@ -21,6 +21,7 @@ mod idempotency;
 mod import;
 mod leases;
 mod money;
+mod power_history;
 mod readers;
 mod reports;
 mod resources;

@@ -377,9 +377,31 @@ CREATE TABLE station_leases (
 ) STRICT;
 ";
 
+const V18: &str = "
+-- The console's session list (listing.rs), newest first: all of them, or a
+-- station's.
+CREATE INDEX sessions_created ON sessions (created_at);
+CREATE INDEX sessions_station_created ON sessions (station_id, created_at);
+";
+
+const V19: &str = "
+-- Each station's power every station_power_sample_ms, for its chart
+-- (power_history.rs); rows older than the retention are deleted as new
+-- ones come. Watts as decimal text; limit_w NULL while not managed.
+CREATE TABLE station_power (
+    station_id  INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    limit_w     TEXT,
+    allocated_w TEXT    NOT NULL,
+    measured_w  TEXT    NOT NULL,
+    PRIMARY KEY (station_id, at)
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17];
+const MIGRATIONS: &[&str] =
+    &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

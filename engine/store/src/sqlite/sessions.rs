@@ -11,10 +11,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::codec::{self, bind_session, decimal, json, micros, time, to_json, SESSION_COLUMNS};
 use super::{now, Diagnostic, SqliteStore};
-use crate::{EntryFilter, Result, Sessions, StoreError};
+use crate::{EntryFilter, Result, SessionFilter, Sessions, StoreError};
 use domain::ledger::Entry;
 use domain::pricing::Bill;
 use domain::session::{MeterSample, SessionRecord, SessionState};
+use rusqlite::params_from_iter;
+use rusqlite::types::Value;
 use vocab::{DriverId, PileId, SessionId};
 pub(super) fn session(c: &Connection, id: &SessionId) -> rusqlite::Result<Option<SessionRecord>> {
     c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?
@@ -345,6 +347,56 @@ pub(super) fn bill_history(
         .collect()
 }
 
+/// The console's list: the WHERE is built from the filter's fields that
+/// are set, so SQLite walks `sessions_created` (or
+/// `sessions_station_created`) newest first and stops at the limit.
+pub(super) fn list_sessions(c: &Connection, f: &SessionFilter) -> rusqlite::Result<Vec<SessionRecord>> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut arg = |v: Value| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    if let Some(stations) = &f.stations {
+        if stations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = stations.iter().map(|s| s.to_string()).collect();
+        clauses.push(format!(
+            "station_id IN (SELECT value FROM json_each({}))",
+            arg(format!("[{}]", list.join(",")).into())
+        ));
+    }
+    if let Some(p) = &f.pile {
+        clauses.push(format!("pile_id = {}", arg(p.as_str().to_owned().into())));
+    }
+    if let Some(d) = f.driver {
+        clauses.push(format!(
+            "id IN (SELECT session_id FROM driver_sessions WHERE driver_id = {})",
+            arg(d.into())
+        ));
+    }
+    if let Some(s) = f.state {
+        clauses.push(format!("state = {}", arg(s.as_str().to_owned().into())));
+    }
+    if let Some(t) = f.from {
+        clauses.push(format!("created_at >= {}", arg(micros(t).into())));
+    }
+    if let Some(t) = f.until {
+        clauses.push(format!("created_at < {}", arg(micros(t).into())));
+    }
+    if let Some((at, id)) = &f.before {
+        let (at, id) = (arg(micros(*at).into()), arg(id.as_str().to_owned().into()));
+        clauses.push(format!("(created_at < {at} OR (created_at = {at} AND id < {id}))"));
+    }
+    let limit = arg(i64::try_from(f.limit).unwrap_or(i64::MAX).into());
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions {filter} ORDER BY created_at DESC, id DESC LIMIT {limit}"
+    );
+    c.prepare_cached(&sql)?.query_map(params_from_iter(args), codec::session)?.collect()
+}
+
 #[async_trait]
 impl Sessions for SqliteStore {
     async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
@@ -413,5 +465,10 @@ impl Sessions for SqliteStore {
     async fn diagnostics(&self, pile: &PileId, limit: usize) -> Result<Vec<Diagnostic>> {
         let pile = pile.clone();
         self.readers.read(move |c| diagnostics(c, &pile, limit)).await
+    }
+
+    async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionRecord>> {
+        let filter = filter.clone();
+        self.readers.read(move |c| list_sessions(c, &filter)).await
     }
 }

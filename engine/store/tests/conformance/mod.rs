@@ -23,7 +23,9 @@ mod directory;
 mod idempotency;
 pub mod import;
 mod leases;
+mod listing;
 mod money;
+mod power_history;
 mod reports;
 mod resources;
 mod sessions;
@@ -41,6 +43,8 @@ pub async fn run(store: Arc<dyn Store>) {
     idempotency::run(&store).await;
     alarms::run(&store).await;
     money::run(&store).await;
+    listing::run(&store).await;
+    power_history::run(&store).await;
     reports::run(&store).await;
     directory::run(&store).await;
     leases::run(&store).await;
