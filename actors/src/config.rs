@@ -126,6 +126,10 @@ pub struct OcppConfig {
     pub ping_interval: Duration,
     /// The largest message taken, bytes; a larger one closes the link.
     pub max_message: usize,
+    /// A StartTransaction or MeterValues stamped more than this before its
+    /// link opened was queued while the charge point was offline: its own
+    /// time is when it happened.
+    pub clock_slack: Duration,
 }
 
 impl OcppConfig {
@@ -142,6 +146,7 @@ impl Default for OcppConfig {
             call_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(60),
             max_message: 64 * 1024,
+            clock_slack: Duration::from_secs(60),
         }
     }
 }

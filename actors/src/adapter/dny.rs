@@ -150,6 +150,8 @@ impl Dny {
                         soc: None,
                         elapsed_s: Some(m.elapsed.into()),
                         temperature_c: m.temperatures.and_then(|(_, port)| port),
+                        register_kwh: None,
+                        at: None,
                     }),
                     faults: None,
                 })
@@ -175,6 +177,7 @@ impl Dny {
                         fault: stop_reason::fault(m.stop_reason),
                         card: (m.origin == origin::OFFLINE_CARD).then(|| m.card_hex()),
                         started_offline,
+                        register_kwh: None,
                     },
                     reply,
                 )

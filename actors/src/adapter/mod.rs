@@ -44,6 +44,13 @@ pub struct Reading {
     pub elapsed_s: Option<u32>,
     /// The port's (or its cable's) temperature, °C.
     pub temperature_c: Option<i16>,
+    /// The pile's own energy register, kWh, where its protocol reports that
+    /// rather than the charge's energy (OCPP): the session measures from
+    /// the register at the charge's start, which it keeps.
+    pub register_kwh: Option<Decimal>,
+    /// When the pile took it, for a reading it kept while offline and sends
+    /// late; `None`: just now.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// What a port reported about itself.
@@ -82,6 +89,9 @@ pub struct FinalRecord {
     /// The pile started this charge by itself (an offline card), at this
     /// time: the platform has no session for it until this record.
     pub started_offline: Option<DateTime<Utc>>,
+    /// The pile's energy register at the end, kWh, where its protocol says:
+    /// the session bills from the register at its start, if it knows it.
+    pub register_kwh: Option<Decimal>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -10,13 +10,19 @@
 //! Calls from the charge point that need the actors (Authorize,
 //! StartTransaction, StopTransaction) are answered when their command comes
 //! back, naming the call by a `ReplyTo`.
+//!
+//! What a transaction needs beyond this link lives with its session: the
+//! register at its start is a reading the session keeps (so a restart or a
+//! reconnect goes on billing from it), and a StopTransaction names its
+//! session. A transaction the charge point started while offline (its
+//! StartTransaction stamped before this link opened) is answered at once
+//! and billed from its StopTransaction like any pile's offline record.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chrono::FixedOffset;
+use chrono::{DateTime, FixedOffset, Utc};
 use domain::session::StopReason;
 use proto::ocpp::messages::*;
 use proto::ocpp::{self, decode, ErrorCode, Frame, Malformed, PipeCodec};
@@ -61,37 +67,25 @@ pub struct Ocpp {
     starting: Vec<(PortNo, SessionId)>,
     /// Each connector's last reported state.
     status: HashMap<u8, PortStatus>,
+    /// Transactions seen on this link, by id, until their stop is billed.
+    txs: HashMap<i32, Tx>,
+    /// When this link opened: a call stamped well before it was queued
+    /// while the charge point was offline.
+    opened_at: DateTime<Utc>,
+    /// How far a charge point's clock may lag before its calls count as
+    /// queued offline.
+    clock_slack: chrono::Duration,
 }
 
-/// A running transaction: where it runs and its meter at the start.
-#[derive(Clone, Copy, Debug)]
+/// A transaction as this link knows it. Nothing here is needed to bill it
+/// right: the session keeps the register at its start.
+#[derive(Clone, Debug)]
 struct Tx {
     port: PortNo,
-    meter_start_wh: i64,
-    /// The last energy register reading, Wh.
-    last_wh: i64,
-}
-
-/// Running transactions by id, across links: a charge point that
-/// reconnects goes on with its transaction on a new link. Lost on restart
-/// (see README: the meter start is then read from the stop's data).
-fn transactions() -> &'static Mutex<HashMap<i32, Tx>> {
-    static TXS: OnceLock<Mutex<HashMap<i32, Tx>>> = OnceLock::new();
-    TXS.get_or_init(Default::default)
-}
-
-fn tx_get(id: i32) -> Option<Tx> {
-    transactions().lock().ok()?.get(&id).copied()
-}
-
-fn tx_update(id: i32, f: impl FnOnce(&mut Option<Tx>)) {
-    if let Ok(mut map) = transactions().lock() {
-        let mut entry = map.remove(&id);
-        f(&mut entry);
-        if let Some(tx) = entry {
-            map.insert(id, tx);
-        }
-    }
+    /// The register at its start, Wh, where this link saw it.
+    meter_start_wh: Option<i64>,
+    /// Started by the charge point while offline: when, and by which idTag.
+    offline: Option<(DateTime<Utc>, String)>,
 }
 
 impl Ocpp {
@@ -100,7 +94,13 @@ impl Ocpp {
         let mut a = Ocpp::new(clock);
         a.id = Some(id);
         a.heartbeat_s = cfg.heartbeat_interval.as_secs().clamp(1, u32::MAX as u64) as u32;
+        a.clock_slack = chrono::Duration::from_std(cfg.clock_slack).unwrap_or(chrono::Duration::MAX);
         a
+    }
+
+    /// Whether a call stamped `at` was queued while the charge point was offline.
+    fn queued(&self, at: DateTime<Utc>) -> bool {
+        at < self.opened_at.checked_sub_signed(self.clock_slack).unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     fn call<T: Request>(&mut self, payload: &T, call: Call, out: &mut Out<Frame>) {
@@ -182,19 +182,36 @@ impl Ocpp {
                     self.starting.iter().position(|(p, s)| *p == port || s.as_str() == m.id_tag.as_str());
                 match remote.map(|at| self.starting.swap_remove(at)) {
                     Some((port, session)) => {
-                        let tx = transaction_id(&session);
-                        self.begin(tx, port, m.meter_start);
+                        let conf = StartTransactionConf {
+                            id_tag_info: IdTagInfo::status(AuthorizationStatus::Accepted),
+                            transaction_id: transaction_id(&session),
+                        };
+                        out.replies.push(Frame::result(id, &conf));
+                        self.begin(port, session, m.meter_start, out);
+                    }
+                    // The charge has run (or runs) already: it gets a
+                    // transaction at once, and is billed from its stop.
+                    None if self.queued(m.timestamp) => {
+                        let tag = card(&m.id_tag);
+                        let again = self.txs.iter().find(|(_, t)| {
+                            t.port == port && t.offline.as_ref().is_some_and(|(at, _)| *at == m.timestamp)
+                        });
+                        let tx = match again {
+                            Some((tx, _)) => *tx,
+                            None => {
+                                let tx = transaction_id(&session_id());
+                                let offline = Some((m.timestamp, tag));
+                                self.txs
+                                    .insert(tx, Tx { port, meter_start_wh: Some(m.meter_start), offline });
+                                tx
+                            }
+                        };
+                        tracing::info!(pile = ?self.id, tx, started = %m.timestamp, "a transaction started while offline");
                         let conf = StartTransactionConf {
                             id_tag_info: IdTagInfo::status(AuthorizationStatus::Accepted),
                             transaction_id: tx,
                         };
                         out.replies.push(Frame::result(id, &conf));
-                        out.events.push(PileEvent::StartResult {
-                            port,
-                            session,
-                            accepted: true,
-                            reason: None,
-                        });
                     }
                     None => {
                         let reply = self.ask(id, Ask::Start { meter_start: m.meter_start });
@@ -242,8 +259,35 @@ impl Ocpp {
         Inbound::Ok
     }
 
-    fn begin(&self, tx: i32, port: PortNo, meter_start_wh: i64) {
-        tx_update(tx, |t| *t = Some(Tx { port, meter_start_wh, last_wh: meter_start_wh }));
+    /// The charge point started `session`'s transaction: the session hears
+    /// it started, and the register it starts from.
+    fn begin(&mut self, port: PortNo, session: SessionId, meter_start_wh: i64, out: &mut Out<Frame>) {
+        let tx = Tx { port, meter_start_wh: Some(meter_start_wh), offline: None };
+        self.txs.insert(transaction_id(&session), tx);
+        out.events.push(PileEvent::StartResult {
+            port,
+            session: session.clone(),
+            accepted: true,
+            reason: None,
+        });
+        let register = Decimal::from(meter_start_wh) / Decimal::from(1000);
+        out.events.push(PileEvent::Port(PortReport {
+            port,
+            status: PortStatus::Charging,
+            session: Some(session),
+            reading: Some(Reading {
+                kwh: Decimal::ZERO,
+                voltage: Decimal::ZERO,
+                current: Decimal::ZERO,
+                power: Decimal::ZERO,
+                soc: None,
+                elapsed_s: None,
+                temperature_c: None,
+                register_kwh: Some(register),
+                at: None,
+            }),
+            faults: None,
+        }));
     }
 
     fn status_notification(&mut self, m: StatusNotificationReq, out: &mut Out<Frame>) {
@@ -282,25 +326,24 @@ impl Ocpp {
         }
         let sample = m.meter_value.iter().max_by_key(|v| v.timestamp)?;
         let s = Samples::read(sample);
-        let tx = m.transaction_id.and_then(|id| tx_get(id).map(|t| (id, t)));
-        if let (Some((id, _)), Some(wh)) = (tx, s.energy_wh) {
-            tx_update(id, |t| {
-                if let Some(t) = t {
-                    t.last_wh = wh.to_i64().unwrap_or(t.last_wh);
-                }
-            });
+        let tx = m.transaction_id.filter(|id| *id > 0);
+        if let Some(id) = tx {
+            // A transaction from before this link: its connector is known now.
+            self.txs.entry(id).or_insert(Tx { port, meter_start_wh: None, offline: None }).port = port;
         }
-        let kwh = match (tx, s.energy_wh) {
-            (Some((_, t)), Some(wh)) => {
-                ((wh - Decimal::from(t.meter_start_wh)) / Decimal::from(1000)).max(Decimal::ZERO)
-            }
-            (Some((_, t)), None) => Decimal::from(t.last_wh - t.meter_start_wh) / Decimal::from(1000),
+        let start = tx.and_then(|id| self.txs.get(&id)).and_then(|t| t.meter_start_wh);
+        // Where this link did not see the start, the session works it out
+        // from the register.
+        let kwh = match (start, s.energy_wh) {
+            (Some(start), Some(wh)) => ((wh - Decimal::from(start)) / Decimal::from(1000)).max(Decimal::ZERO),
             _ => Decimal::ZERO,
         };
         let voltage = s.voltage.unwrap_or_default();
         let current = s.current.unwrap_or_default();
         let power = s.power_w.unwrap_or(voltage * current).round_dp(1);
-        let charging = m.transaction_id.is_some();
+        // A transaction that ran offline is over: its values say nothing of now.
+        let over = tx.and_then(|id| self.txs.get(&id)).is_some_and(|t| t.offline.is_some());
+        let charging = tx.is_some() && !over;
         let status = match self.status.get(&port.0) {
             Some(s) if !charging => *s,
             _ if charging => PortStatus::Charging,
@@ -318,18 +361,32 @@ impl Ocpp {
                 soc: s.soc.and_then(|v| v.to_u8()),
                 elapsed_s: None,
                 temperature_c: s.temperature_c.and_then(|t| t.round().to_i16()),
+                register_kwh: s.energy_wh.map(|wh| wh / Decimal::from(1000)),
+                at: self.queued(sample.timestamp).then_some(sample.timestamp),
             }),
             faults: None,
         })
     }
 
     fn final_record(&self, m: &StopTransactionReq) -> FinalRecord {
-        let tx = tx_get(m.transaction_id);
-        // Without the start (a restart of the platform lost it), the
-        // transaction's own begin sample, else nothing delivered is known
-        // but what the stop says.
-        let start_wh = tx.map(|t| t.meter_start_wh).or_else(|| begin_wh(m)).unwrap_or(m.meter_stop);
-        let kwh = (Decimal::from(m.meter_stop - start_wh) / Decimal::from(1000)).max(Decimal::ZERO);
+        let tx = self.txs.get(&m.transaction_id);
+        // Not seen on this link: the session bills from the register at its
+        // start; this is for one the platform has no session of.
+        let start_wh = tx.and_then(|t| t.meter_start_wh).or_else(|| begin_wh(m).map(|(wh, _)| wh));
+        let kwh = start_wh.map_or(Decimal::ZERO, |start| {
+            (Decimal::from(m.meter_stop - start) / Decimal::from(1000)).max(Decimal::ZERO)
+        });
+        // Started offline: when, and by whom. A transaction unknown here may
+        // be one whose offline start an earlier link took: if the platform
+        // has no session of it, it is billed from its own begin sample (else
+        // as if it started when it ended).
+        let offline = match tx {
+            Some(t) => t.offline.clone(),
+            None => Some((begin_wh(m).and_then(|(_, at)| at).unwrap_or(m.timestamp), String::new())),
+        };
+        let card_tag = m.id_tag.as_ref().map(card);
+        let started_offline = offline.as_ref().map(|(at, _)| *at);
+        let card_tag = card_tag.or_else(|| offline.map(|(_, c)| c).filter(|c| !c.is_empty()));
         let reason = m.reason.unwrap_or(ocpp::messages::StopReason::Local);
         let fault = match reason {
             ocpp::messages::StopReason::EmergencyStop => Some(Severity::Major),
@@ -345,13 +402,14 @@ impl Ocpp {
             amount: None,
             reason: StopReason { code: reason as u8, text: format!("{reason:?}") },
             fault,
-            card: m.id_tag.as_ref().map(card),
-            started_offline: None,
+            card: card_tag,
+            started_offline,
+            register_kwh: Some(Decimal::from(m.meter_stop) / Decimal::from(1000)),
         }
     }
 
-    /// The connector of a transaction this platform no longer remembers:
-    /// the one charging, if one is.
+    /// The connector of a transaction this link has not seen: the one
+    /// charging, if one is (the platform corrects it from the session).
     fn guess_port(&self) -> PortNo {
         let charging = self.status.iter().find(|(_, s)| **s == PortStatus::Charging);
         PortNo(charging.map_or(1, |(p, _)| *p))
@@ -423,14 +481,12 @@ impl Ocpp {
             PileCommand::LoginReply { accepted, .. } => self.accepted = accepted,
             PileCommand::StartCharge { port, session, order: Order { card: Some((_, reply)), .. } } => {
                 let Some((id, Ask::Start { meter_start, .. })) = self.take_ask(reply) else { return };
-                let tx = transaction_id(&session);
-                self.begin(tx, port, meter_start);
                 let conf = StartTransactionConf {
                     id_tag_info: IdTagInfo::status(AuthorizationStatus::Accepted),
-                    transaction_id: tx,
+                    transaction_id: transaction_id(&session),
                 };
                 out.replies.push(Frame::result(id, &conf));
-                out.events.push(PileEvent::StartResult { port, session, accepted: true, reason: None });
+                self.begin(port, session, meter_start, out);
             }
             PileCommand::StartCharge { port, session, .. } => {
                 let m = RemoteStartTransactionReq {
@@ -474,7 +530,7 @@ impl Ocpp {
                     return;
                 }
                 if let Ask::Stop { tx } = ask {
-                    tx_update(tx, |t| *t = None);
+                    self.txs.remove(&tx);
                 }
                 let conf = StopTransactionConf {
                     id_tag_info: Some(IdTagInfo::status(AuthorizationStatus::Accepted)),
@@ -535,13 +591,14 @@ pub fn charging_profile(port: PortNo, tx: Option<i32>, watts: Decimal) -> SetCha
     }
 }
 
-/// The meter at a transaction's start, from its Transaction.Begin sample.
-fn begin_wh(m: &StopTransactionReq) -> Option<i64> {
+/// The meter at a transaction's start, and when, from its
+/// Transaction.Begin sample.
+fn begin_wh(m: &StopTransactionReq) -> Option<(i64, Option<DateTime<Utc>>)> {
     let data = m.transaction_data.as_ref()?;
     let begin = data
         .iter()
         .find(|v| v.sampled_value.iter().any(|s| s.context == Some(ReadingContext::TransactionBegin)))?;
-    Samples::read(begin).energy_wh?.to_i64()
+    Some((Samples::read(begin).energy_wh?.to_i64()?, Some(begin.timestamp)))
 }
 
 /// What one MeterValue says, in the platform's units.
@@ -688,6 +745,7 @@ impl Adapter for Ocpp {
     const ONE_IN_FLIGHT: bool = true;
 
     fn new(clock: Clock) -> Self {
+        let opened_at = clock.now();
         Ocpp {
             id: None,
             clock,
@@ -699,6 +757,9 @@ impl Adapter for Ocpp {
             asks: Vec::new(),
             starting: Vec::new(),
             status: HashMap::new(),
+            txs: HashMap::new(),
+            opened_at,
+            clock_slack: chrono::Duration::seconds(60),
         }
     }
 
@@ -712,6 +773,7 @@ impl Adapter for Ocpp {
     fn set_utc_offset(&mut self, _: FixedOffset) {}
 
     fn opened(&mut self, out: &mut Out<Frame>) {
+        self.opened_at = self.clock.now();
         if let Some(pile) = self.id.clone() {
             let info = LoginInfo { pile, ports: 1, firmware: String::new() };
             out.events.push(PileEvent::Login(info, ReplyTo(0)));

@@ -123,6 +123,7 @@ impl Ykc {
                         .then(|| m.physical_card.iter().map(|b| format!("{b:02X}")).collect()),
                         started_offline: (m.origin == ykc::TransactionRecord::ORIGIN_OFFLINE_CARD)
                             .then(|| self.local_to_utc(m.start)),
+                        register_kwh: None,
                     },
                     reply,
                 )
@@ -220,6 +221,8 @@ fn report(m: &ykc::RealTime) -> PortReport {
             // YKC counts whole minutes; the platform's clock is finer.
             elapsed_s: None,
             temperature_c: Some(m.cable_temp),
+            register_kwh: None,
+            at: None,
         }),
         faults: Some(ykc::hardware_faults(m.hardware_faults)),
     }

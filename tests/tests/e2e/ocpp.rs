@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{dec, Server, WAIT};
 use loadtest::ocpp_cp::{ChargePoint, WsError};
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
@@ -420,4 +421,161 @@ async fn a_silent_charge_point_is_closed_after_three_heartbeat_intervals_and_an_
     assert!(cp.closed_within(WAIT).await, "closed for want of pongs");
     let pong = "chargeplane_frame_errors_total{kind=\"ocpp_pong_timeout\",protocol=\"ocpp\"}";
     assert_eq!(server.metric(pong).await, 1.0);
+}
+
+/// Stops the platform and starts it again on the same data directory (new
+/// ports; tokens are stored, so the admin's still works).
+fn restart(server: &mut Server, tweak: impl FnOnce(&mut api::ServeConfig)) {
+    server.bg.take().expect("running").stop();
+    let mut cfg = common::test_config(server.data_dir());
+    tweak(&mut cfg);
+    let bg = api::server::Background::spawn(cfg).expect("restarts");
+    server.base = format!("http://{}", bg.http_addr);
+    (server.pile_addr, server.ocpp_addr) = (bg.pile_addr, bg.ocpp_addr);
+    server.bg = Some(bg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_goes_on_billing_across_a_reconnect_and_a_platform_restart() {
+    let tweak = |c: &mut api::ServeConfig| {
+        c.ocpp_heartbeat_interval_ms = 10_000;
+        c.ocpp_call_timeout_ms = 2_000;
+    };
+    let mut server = Server::start_with(tweak);
+    let id = "CP-RESTART-1";
+    station_with_charge_point(&server, id, 2).await;
+    let mut cp = booted(&server, id).await;
+    cp.status(2, "Preparing", "NoError").await.unwrap();
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][1]["status"] == "plugged").await;
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/2/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    cp.answer("RemoteStartTransaction", "Accepted", WAIT).await.expect("RemoteStartTransaction");
+    let tx = cp.start_transaction(2, &session, 1_000).await.unwrap()["transactionId"].as_i64().unwrap();
+    cp.status(2, "Charging", "NoError").await.unwrap();
+    let kwh_is = |want: Decimal| move |v: &Value| v["kwh"].as_str().is_some_and(|k| dec(&json!(k)) == want);
+    cp.meter_values(2, Some(tx), 5_000, 7_000).await.unwrap();
+    server.until(&format!("/api/v1/sessions/{session}"), kwh_is(dec!(4))).await;
+
+    // The link drops and the charge point comes back on a new one: its
+    // register still counts from the transaction's start.
+    drop(cp);
+    let mut cp = booted(&server, id).await;
+    cp.meter_values(2, Some(tx), 7_000, 7_000).await.unwrap();
+    server.until(&format!("/api/v1/sessions/{session}"), kwh_is(dec!(6))).await;
+
+    // The platform restarts; the charge point reconnects and stops at once
+    // (a StopTransaction names no connector): billed from the start's
+    // register, on the connector it ran on.
+    drop(cp);
+    restart(&mut server, tweak);
+    let mut cp = booted(&server, id).await;
+    let conf = cp.stop_transaction(tx, 11_000, "Local").await.unwrap();
+    assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+    let done = server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "finished").await;
+    assert_eq!((done["port"].as_u64(), dec(&done["kwh"])), (Some(2), dec!(10)), "{done}");
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    assert_eq!(dec(&bill["total"]), dec!(15.00), "{bill}");
+    let again = cp.stop_transaction(tx, 11_000, "Local").await.unwrap();
+    assert_eq!(again["idTagInfo"]["status"], "Accepted", "{again}");
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    assert_eq!(dec(&bill["total"]), dec!(15.00), "{bill}");
+}
+
+/// `t` as OCPP writes it.
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_queued_offline_are_billed_by_their_own_times_once() {
+    use chrono::{DurationRound, TimeDelta, Utc};
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| {
+        c.notify_webhook = Some(hook);
+        c.ocpp_heartbeat_interval_ms = 10_000;
+    });
+    // Each charge ran for an hour that ended an hour ago, half of it in the
+    // valley (0.30 + 0.40 a kWh) and half at the peak (1.00 + 0.60).
+    let start = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap() - TimeDelta::hours(2);
+    let (boundary, stop) = (start + TimeDelta::minutes(30), start + TimeDelta::hours(1));
+    let b = boundary.format("%H:%M").to_string();
+    let (s, t) = server
+        .post(
+            "/api/v1/tariffs",
+            json!({"name": "tou", "prices": {"valley": {"energy": "0.3", "service": "0.4"},
+                                             "peak": {"energy": "1.0", "service": "0.6"}},
+                   "periods": [{"from": "00:00", "to": b, "period": "valley"},
+                               {"from": b, "to": "24:00", "period": "peak"}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let (s, st) = server
+        .post("/api/v1/stations", json!({"name": "TOU", "tariff_id": t["id"], "utc_offset_minutes": 0}))
+        .await;
+    assert_eq!(s, 201, "{st}");
+    let id = "CP-OFFLINE-1";
+    let body = json!({"id": id, "station_id": st["id"], "protocol": "ocpp", "ports": 2});
+    assert_eq!(server.post("/api/v1/piles", body).await.0, 201);
+    let (driver, token) = server.driver(&codes, "13900000072", "40.00").await;
+    let tag = "0A1B2C3D4E5F6072";
+    let (s, c) = server
+        .post(&format!("/api/v1/drivers/{driver}/cards"), json!({"number": tag, "kind": "physical"}))
+        .await;
+    assert_eq!(s, 201, "{c}");
+    // The card is on the charge point's offline list.
+    let store = server.bg.as_ref().unwrap().platform.store.clone();
+    store.set_offline_cards(&vocab::PileId::from(id), &[tag.to_owned()], true).await.unwrap();
+
+    // Back online, the charge point sends what it queued: a start by the
+    // listed card on connector 1, one by a tag the platform does not know
+    // on connector 2, their meter values and stops.
+    let mut cp = booted(&server, id).await;
+    let mut txs = Vec::new();
+    for (connector, who) in [(1, tag), (2, "DEADBEEF")] {
+        let queued =
+            json!({"connectorId": connector, "idTag": who, "meterStart": 2_000, "timestamp": stamp(start)});
+        let conf = cp.call("StartTransaction", queued.clone()).await.unwrap();
+        assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+        let tx = conf["transactionId"].as_i64().expect("a transaction");
+        // Its answer was lost and it is sent again: the same transaction.
+        let again = cp.call("StartTransaction", queued).await.unwrap();
+        assert_eq!(again["transactionId"].as_i64(), Some(tx), "{again}");
+        let values = json!({"connectorId": connector, "transactionId": tx, "meterValue": [
+            {"timestamp": stamp(boundary), "sampledValue": [{"value": "7000", "unit": "Wh"}]}]});
+        assert!(cp.call("MeterValues", values).await.is_ok());
+        let end = json!({"transactionId": tx, "meterStop": 12_000, "timestamp": stamp(stop), "idTag": who});
+        let conf = cp.call("StopTransaction", end.clone()).await.unwrap();
+        assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+        // And the stop again: answered, billed once.
+        assert!(cp.call("StopTransaction", end).await.is_ok());
+        txs.push(tx);
+    }
+    for tx in &txs {
+        let done = server.until(&format!("/api/v1/sessions/{tx}"), |v| v["state"] == "finished").await;
+        assert_eq!(
+            done["started_at"].as_str().map(|s| s.parse::<chrono::DateTime<Utc>>().unwrap()),
+            Some(start)
+        );
+        assert_eq!(
+            done["ended_at"].as_str().map(|s| s.parse::<chrono::DateTime<Utc>>().unwrap()),
+            Some(stop)
+        );
+        let (_, bill) = server.get(&format!("/api/v1/sessions/{tx}/bill")).await;
+        // 5 kWh at 0.70 and 5 kWh at 1.60.
+        assert_eq!(dec(&bill["total"]), dec!(11.50), "{bill}");
+    }
+    // The listed card's wallet paid; the unknown tag's charge is billed to
+    // no one, and the operator is told.
+    let wallet = server.until_as(&token, "/api/v1/me/wallet", |w| dec(&w["balance"]) != dec!(40)).await;
+    assert_eq!(dec(&wallet["balance"]), dec!(28.50), "{wallet}");
+    let alarm = "chargeplane_pile_alarms_total{kind=\"offline_charge\",severity=\"warning\"}";
+    for _ in 0..100 {
+        if server.metric(alarm).await >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.metric(alarm).await, 1.0);
+    assert_eq!(server.metric("chargeplane_sessions_finished_total{result=\"billed\"}").await, 2.0);
 }
