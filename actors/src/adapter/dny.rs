@@ -195,9 +195,12 @@ impl Dny {
                     ),
                 }
             }
-            Up::RebootReply(ack) => {
-                PileEvent::MaintenanceResult { kind: "reboot", ok: ack.is_ok(), detail: String::new() }
-            }
+            Up::RebootReply(ack) => PileEvent::MaintenanceResult {
+                kind: "reboot",
+                ok: ack.is_ok(),
+                detail: String::new(),
+                answer: None,
+            },
             Up::AdjustReply(_) | Up::LimitsReply(_) => return Inbound::Ok,
             Up::Other { .. } => return Inbound::Unhandled,
         };

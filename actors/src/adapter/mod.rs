@@ -158,6 +158,9 @@ pub enum PileEvent {
         kind: &'static str,
         ok: bool,
         detail: String,
+        /// What the pile answered, where the command asked for something
+        /// (OCPP GetConfiguration, GetLocalListVersion, DataTransfer).
+        answer: Option<serde_json::Value>,
     },
 }
 
@@ -354,6 +357,39 @@ pub enum Maintenance {
     OfflineCardsClear {
         cards: Vec<String>,
     },
+    /// OCPP: set one configuration key (at most 50 characters; the value 500).
+    ChangeConfiguration {
+        key: String,
+        value: String,
+    },
+    /// OCPP: read configuration keys, all of them if `keys` is empty; the
+    /// charge point's answer comes with the command's outcome.
+    GetConfiguration {
+        #[serde(default)]
+        keys: Vec<String>,
+    },
+    /// OCPP: release a connector's cable lock.
+    UnlockConnector {
+        port: u8,
+    },
+    /// OCPP: upload the charge point's diagnostics to `url` (its answer
+    /// names the file).
+    GetDiagnostics {
+        url: String,
+    },
+    /// OCPP: forget the idTags it authorized before (its cache).
+    ClearCache,
+    /// OCPP: the version of the offline list (local authorization list) it holds.
+    GetLocalListVersion,
+    /// OCPP: a vendor's own message; the charge point's answer comes with
+    /// the outcome.
+    DataTransfer {
+        vendor_id: String,
+        #[serde(default)]
+        message_id: Option<String>,
+        #[serde(default)]
+        data: Option<String>,
+    },
 }
 
 impl Maintenance {
@@ -367,6 +403,13 @@ impl Maintenance {
             Maintenance::Refresh { .. } => "refresh",
             Maintenance::OfflineCardsSync { .. } => "offline_cards_sync",
             Maintenance::OfflineCardsClear { .. } => "offline_cards_clear",
+            Maintenance::ChangeConfiguration { .. } => "change_configuration",
+            Maintenance::GetConfiguration { .. } => "get_configuration",
+            Maintenance::UnlockConnector { .. } => "unlock_connector",
+            Maintenance::GetDiagnostics { .. } => "get_diagnostics",
+            Maintenance::ClearCache => "clear_cache",
+            Maintenance::GetLocalListVersion => "get_local_list_version",
+            Maintenance::DataTransfer { .. } => "data_transfer",
         }
     }
 }

@@ -242,13 +242,29 @@ impl Ocpp {
                 let conf = DataTransferConf { status: DataTransferStatus::UnknownVendorId, data: None };
                 out.replies.push(Frame::result(id, &conf));
             }
+            // Kept with the charge point's diagnostics, for the operator
+            // following an update or an upload.
             "FirmwareStatusNotification" => {
-                let _ = read!(FirmwareStatusNotificationReq);
+                let m = read!(FirmwareStatusNotificationReq);
                 out.replies.push(Frame::result(id, &Empty {}));
+                let kind = "FirmwareStatusNotification";
+                out.events.push(PileEvent::Diagnostic {
+                    port: PortNo(0),
+                    session: None,
+                    kind,
+                    data: m.status,
+                });
             }
             "DiagnosticsStatusNotification" => {
-                let _ = read!(DiagnosticsStatusNotificationReq);
+                let m = read!(DiagnosticsStatusNotificationReq);
                 out.replies.push(Frame::result(id, &Empty {}));
+                let kind = "DiagnosticsStatusNotification";
+                out.events.push(PileEvent::Diagnostic {
+                    port: PortNo(0),
+                    session: None,
+                    kind,
+                    data: m.status,
+                });
             }
             _ => {
                 let why = format!("{action} is not an action this central system implements");
@@ -442,7 +458,21 @@ impl Ocpp {
             }
             Call::RemoteStop { port } => out.events.push(PileEvent::StopResult { port, accepted: ok }),
             Call::Maintain(kind) => {
-                out.events.push(PileEvent::MaintenanceResult { kind, ok, detail: status })
+                let (ok, answer) = match (result, kind) {
+                    (Err(_), _) => (false, None),
+                    // Answers with no status: taken, and what they say is kept.
+                    (Ok(p), "get_configuration" | "get_local_list_version" | "get_diagnostics") => {
+                        (true, Some(p))
+                    }
+                    (Ok(_), "firmware") => (true, None),
+                    (Ok(_), "change_configuration") => {
+                        (matches!(&*status, "Accepted" | "RebootRequired"), None)
+                    }
+                    (Ok(_), "unlock_connector") => (status == "Unlocked", None),
+                    (Ok(p), "data_transfer") => (ok, Some(p)),
+                    (Ok(_), _) => (ok, None),
+                };
+                out.events.push(PileEvent::MaintenanceResult { kind, ok, detail: status, answer })
             }
             Call::Profile => {
                 if !ok {
@@ -471,7 +501,67 @@ impl Ocpp {
                 };
                 self.call(&m, Call::Maintain(kind), out);
             }
-            _ => tracing::warn!(kind, "maintenance an OCPP charge point cannot be asked for"),
+            Maintenance::ChangeConfiguration { key, value } => {
+                let m = ChangeConfigurationReq { key: key.as_str().into(), value: value.as_str().into() };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::GetConfiguration { keys } => {
+                let key = (!keys.is_empty()).then(|| keys.iter().map(|k| k.as_str().into()).collect());
+                self.call(&GetConfigurationReq { key }, Call::Maintain(kind), out);
+            }
+            Maintenance::UnlockConnector { port } => {
+                self.call(&UnlockConnectorReq { connector_id: port.into() }, Call::Maintain(kind), out);
+            }
+            Maintenance::Firmware { url, .. } => {
+                let m = UpdateFirmwareReq {
+                    location: url,
+                    retries: None,
+                    retrieve_date: self.now(),
+                    retry_interval: None,
+                };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::GetDiagnostics { url } => {
+                let m = GetDiagnosticsReq {
+                    location: url,
+                    retries: None,
+                    retry_interval: None,
+                    start_time: None,
+                    stop_time: None,
+                };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::ClearCache => self.call(&ClearCacheReq {}, Call::Maintain(kind), out),
+            Maintenance::GetLocalListVersion => {
+                self.call(&GetLocalListVersionReq {}, Call::Maintain(kind), out)
+            }
+            // The offline list is the local authorization list: changed a
+            // card at a time, each change a newer version.
+            Maintenance::OfflineCardsSync { cards } | Maintenance::OfflineCardsClear { cards } => {
+                let listed = matches!(kind, "offline_cards_sync");
+                let info = listed.then(|| IdTagInfo::status(AuthorizationStatus::Accepted));
+                let list = cards
+                    .iter()
+                    .map(|c| AuthorizationData { id_tag: c.as_str().into(), id_tag_info: info.clone() })
+                    .collect();
+                let m = SendLocalListReq {
+                    list_version: list_version(self.now()),
+                    local_authorization_list: Some(list),
+                    update_type: UpdateType::Differential,
+                };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::DataTransfer { vendor_id, message_id, data } => {
+                let m = DataTransferReq {
+                    vendor_id: vendor_id.as_str().into(),
+                    message_id: message_id.as_deref().map(Into::into),
+                    data,
+                };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::TimeSync | Maintenance::QrPrefix { .. } => {
+                tracing::warn!(kind, "maintenance an OCPP charge point cannot be asked for")
+            }
         }
     }
 
@@ -708,12 +798,44 @@ fn transaction_id(session: &SessionId) -> i32 {
     session.as_str().parse().unwrap_or(0)
 }
 
-/// Whether an OCPP charge point can be asked for `m`.
+/// Whether an OCPP charge point can be asked for `m`, within the bounds
+/// the OCPP schemas set.
 pub fn check_maintenance(m: &Maintenance) -> Result<(), String> {
+    let at_most = |what: &str, s: &str, n: usize| match s.chars().count() <= n {
+        true => Ok(()),
+        false => Err(format!("{what} is at most {n} characters")),
+    };
     match m {
-        Maintenance::Reboot { .. } | Maintenance::WorkParams { .. } | Maintenance::Refresh { .. } => Ok(()),
-        other => Err(format!("{} is not supported for OCPP charge points yet", other.kind())),
+        Maintenance::TimeSync | Maintenance::QrPrefix { .. } => {
+            Err(format!("{} is not a command OCPP charge points take", m.kind()))
+        }
+        Maintenance::ChangeConfiguration { key, value } => {
+            at_most("a key", key, 50)?;
+            at_most("a value", value, 500)
+        }
+        Maintenance::GetConfiguration { keys } => keys.iter().try_for_each(|k| at_most("a key", k, 50)),
+        Maintenance::Firmware { url, .. } | Maintenance::GetDiagnostics { url } if url.is_empty() => {
+            Err("a URL to fetch from or upload to".into())
+        }
+        Maintenance::OfflineCardsSync { cards } | Maintenance::OfflineCardsClear { cards } => {
+            if cards.is_empty() {
+                return Err("at least one card".into());
+            }
+            cards.iter().try_for_each(|c| at_most("an idTag", c, 20))
+        }
+        Maintenance::DataTransfer { vendor_id, message_id, .. } => {
+            at_most("vendor_id", vendor_id, 255)?;
+            message_id.as_deref().map_or(Ok(()), |id| at_most("message_id", id, 50))
+        }
+        _ => Ok(()),
     }
+}
+
+/// A local list version: seconds since 2025, so each change is newer than
+/// the last (the charge point keeps the number).
+fn list_version(now: DateTime<Utc>) -> i32 {
+    let since = now.timestamp() - 1_735_689_600;
+    since.clamp(1, i32::MAX as i64) as i32
 }
 
 /// A new session's id: a positive 32-bit integer, OCPP's transactionId.

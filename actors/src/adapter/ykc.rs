@@ -142,7 +142,7 @@ impl Ykc {
 }
 
 fn done(kind: &'static str, ok: bool, detail: String) -> PileEvent {
-    PileEvent::MaintenanceResult { kind, ok, detail }
+    PileEvent::MaintenanceResult { kind, ok, detail, answer: None }
 }
 
 /// An FTP URL as the firmware frame carries it: a server (IPv4 or host name), port, user,
@@ -193,6 +193,13 @@ pub fn check_maintenance(m: &Maintenance) -> Result<(), String> {
                 None => Ok(()),
             }
         }
+        Maintenance::ChangeConfiguration { .. }
+        | Maintenance::GetConfiguration { .. }
+        | Maintenance::UnlockConnector { .. }
+        | Maintenance::GetDiagnostics { .. }
+        | Maintenance::ClearCache
+        | Maintenance::GetLocalListVersion
+        | Maintenance::DataTransfer { .. } => Err(format!("YKC piles do not take {}", m.kind())),
         _ => Ok(()),
     }
 }
@@ -343,6 +350,8 @@ impl Ykc {
                 let cards = cards.iter().map(|c| card_bytes(c)).collect();
                 Message::OfflineCardClear(ykc::OfflineCardClear { pile, cards })
             }
+            // OCPP's own: refused before they get here (`check_maintenance`).
+            _ => return None,
         })
     }
 

@@ -523,14 +523,24 @@ async fn transactions_queued_offline_are_billed_by_their_own_times_once() {
         .post(&format!("/api/v1/drivers/{driver}/cards"), json!({"number": tag, "kind": "physical"}))
         .await;
     assert_eq!(s, 201, "{c}");
-    // The card is on the charge point's offline list.
-    let store = server.bg.as_ref().unwrap().platform.store.clone();
-    store.set_offline_cards(&vocab::PileId::from(id), &[tag.to_owned()], true).await.unwrap();
-
     // Back online, the charge point sends what it queued: a start by the
-    // listed card on connector 1, one by a tag the platform does not know
-    // on connector 2, their meter values and stops.
+    // card on its offline list (its local list) on connector 1, one by a tag
+    // the platform does not know on connector 2, their meter values and stops.
     let mut cp = booted(&server, id).await;
+    let (s, v) = server
+        .post(&format!("/api/v1/piles/{id}/commands"), json!({"kind": "offline_cards_sync", "cards": [tag]}))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let list = cp.next_call("SendLocalList", WAIT).await.expect("SendLocalList");
+    assert_eq!(list.payload["updateType"], "Differential", "{:?}", list.payload);
+    assert_eq!(
+        list.payload["localAuthorizationList"],
+        json!([{"idTag": tag, "idTagInfo": {"status": "Accepted"}}])
+    );
+    cp.reply(&list, json!({"status": "Accepted"})).await.unwrap();
+    server
+        .until(&format!("/api/v1/piles/{id}/commands/{}", v["id"]), |v| v["outcome"] == "acknowledged")
+        .await;
     let mut txs = Vec::new();
     for (connector, who) in [(1, tag), (2, "DEADBEEF")] {
         let queued =
@@ -578,4 +588,127 @@ async fn transactions_queued_offline_are_billed_by_their_own_times_once() {
     }
     assert_eq!(server.metric(alarm).await, 1.0);
     assert_eq!(server.metric("chargeplane_sessions_finished_total{result=\"billed\"}").await, 2.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_kind_reaches_the_charge_point_and_ends_with_its_answer() {
+    let server = server();
+    let id = "CP-CMDS-1";
+    station_with_charge_point(&server, id, 2).await;
+    let mut cp = booted(&server, id).await;
+    let url = format!("/api/v1/piles/{id}/commands");
+    // (command, the call it becomes, its payload, the charge point's answer, outcome)
+    let cases = [
+        (
+            json!({"kind": "change_configuration", "key": "MeterValueSampleInterval", "value": "60"}),
+            "ChangeConfiguration",
+            json!({"key": "MeterValueSampleInterval", "value": "60"}),
+            json!({"status": "RebootRequired"}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "get_configuration", "keys": ["MeterValueSampleInterval"]}),
+            "GetConfiguration",
+            json!({"key": ["MeterValueSampleInterval"]}),
+            json!({"configurationKey": [{"key": "MeterValueSampleInterval", "readonly": false, "value": "60"}]}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "get_configuration"}),
+            "GetConfiguration",
+            json!({}),
+            json!({"unknownKey": []}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "unlock_connector", "port": 2}),
+            "UnlockConnector",
+            json!({"connectorId": 2}),
+            json!({"status": "UnlockFailed"}),
+            "refused",
+        ),
+        (
+            json!({"kind": "get_diagnostics", "url": "ftp://logs.example.com/cp/"}),
+            "GetDiagnostics",
+            json!({"location": "ftp://logs.example.com/cp/"}),
+            json!({"fileName": "diag-1.zip"}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "clear_cache"}),
+            "ClearCache",
+            json!({}),
+            json!({"status": "Accepted"}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "get_local_list_version"}),
+            "GetLocalListVersion",
+            json!({}),
+            json!({"listVersion": 7}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "data_transfer", "vendor_id": "com.example", "message_id": "ping", "data": "1"}),
+            "DataTransfer",
+            json!({"vendorId": "com.example", "messageId": "ping", "data": "1"}),
+            json!({"status": "Accepted", "data": "pong"}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "data_transfer", "vendor_id": "org.other"}),
+            "DataTransfer",
+            json!({"vendorId": "org.other"}),
+            json!({"status": "UnknownVendorId"}),
+            "refused",
+        ),
+    ];
+    for (body, action, payload, answer, outcome) in cases {
+        let (s, v) = server.post(&url, body.clone()).await;
+        assert_eq!(s, 202, "{body}: {v}");
+        let call = cp.next_call(action, WAIT).await.unwrap_or_else(|| panic!("{action} for {body}"));
+        assert_eq!(call.payload, payload, "{body}");
+        cp.reply(&call, answer.clone()).await.unwrap();
+        let done = server.until(&format!("{url}/{}", v["id"]), |v| v["outcome"] != "pending").await;
+        assert_eq!(done["outcome"], outcome, "{body}: {done}");
+        // What the charge point said is kept where it answered a question.
+        if ["GetConfiguration", "GetDiagnostics", "GetLocalListVersion"].contains(&action)
+            || (action == "DataTransfer" && outcome == "acknowledged")
+        {
+            assert_eq!(done["answer"], answer, "{done}");
+        }
+    }
+    // Firmware: an UpdateFirmware to fetch now, its empty answer a yes.
+    let (s, v) = server
+        .post(&url, json!({"kind": "firmware", "url": "https://fw.example.com/v2.bin", "when_idle": true}))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let call = cp.next_call("UpdateFirmware", WAIT).await.expect("UpdateFirmware");
+    assert_eq!(call.payload["location"], "https://fw.example.com/v2.bin");
+    assert!(call.payload["retrieveDate"].as_str().is_some_and(|d| d.ends_with('Z')), "{:?}", call.payload);
+    cp.reply(&call, json!({})).await.unwrap();
+    server.until(&format!("{url}/{}", v["id"]), |v| v["outcome"] == "acknowledged").await;
+    // Its progress, and the diagnostics upload's, are answered and kept.
+    for (action, status) in
+        [("FirmwareStatusNotification", "Installed"), ("DiagnosticsStatusNotification", "Uploaded")]
+    {
+        assert_eq!(cp.call(action, json!({"status": status})).await.unwrap(), json!({}));
+    }
+    let seen = server
+        .until(&format!("/api/v1/piles/{id}/diagnostics"), |v| v.as_array().is_some_and(|d| d.len() == 2))
+        .await;
+    let kept: Vec<_> =
+        seen.as_array().unwrap().iter().map(|d| (d["kind"].clone(), d["data"].clone())).collect();
+    assert!(kept.contains(&(json!("FirmwareStatusNotification"), json!("Installed"))), "{seen}");
+    assert!(kept.contains(&(json!("DiagnosticsStatusNotification"), json!("Uploaded"))), "{seen}");
+
+    // Out of OCPP's bounds, or not an OCPP command: refused with the reason.
+    for body in [
+        json!({"kind": "change_configuration", "key": "k".repeat(51), "value": "1"}),
+        json!({"kind": "data_transfer", "vendor_id": "v".repeat(256)}),
+        json!({"kind": "qr_prefix", "prefix": "https://x/", "per_gun": false}),
+    ] {
+        let (s, v) = server.post(&url, body.clone()).await;
+        assert_eq!((s, v["field"].as_str()), (422, Some("kind")), "{body}: {v}");
+    }
 }
