@@ -469,6 +469,8 @@ impl Ocpp {
                         (matches!(&*status, "Accepted" | "RebootRequired"), None)
                     }
                     (Ok(_), "unlock_connector") => (status == "Unlocked", None),
+                    // Taken, once the running transactions end.
+                    (Ok(_), "work_params") => (matches!(&*status, "Accepted" | "Scheduled"), None),
                     (Ok(p), "data_transfer") => (ok, Some(p)),
                     (Ok(_), _) => (ok, None),
                 };

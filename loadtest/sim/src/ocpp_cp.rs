@@ -50,6 +50,9 @@ pub struct ChargePoint {
     pub auto_accept: Vec<&'static str>,
     /// The calls answered that way, in order.
     pub accepted: Vec<IncomingCall>,
+    /// When set, every JSON message sent (`true`) and received (`false`),
+    /// in order: for checking both sides against the OCPP schemas.
+    pub transcript: Option<Vec<(bool, Value)>>,
 }
 
 /// How long a call waits for its answer.
@@ -84,11 +87,15 @@ impl ChargePoint {
             subprotocol,
             auto_accept: vec!["SetChargingProfile"],
             accepted: Vec::new(),
+            transcript: None,
         })
     }
 
     /// Sends a message's text as it is, well-formed or not.
     pub async fn send_raw(&mut self, text: &str) -> Result<(), WsError> {
+        if let (Some(t), Ok(v)) = (&mut self.transcript, serde_json::from_str(text)) {
+            t.push((true, v));
+        }
         self.ws.send(Message::text(text.to_owned())).await
     }
 
@@ -99,7 +106,13 @@ impl ChargePoint {
         loop {
             let msg = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??;
             match msg.ok()? {
-                Message::Text(t) => return serde_json::from_str(t.as_str()).ok(),
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(t.as_str()).ok()?;
+                    if let Some(log) = &mut self.transcript {
+                        log.push((false, v.clone()));
+                    }
+                    return Some(v);
+                }
                 Message::Close(_) => return None,
                 _ => continue,
             }
@@ -115,6 +128,9 @@ impl ChargePoint {
                 Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
                 Ok(Some(Ok(Message::Text(t)))) => {
                     if let Ok(v) = serde_json::from_str::<Value>(t.as_str()) {
+                        if let Some(log) = &mut self.transcript {
+                            log.push((false, v.clone()));
+                        }
                         self.keep(v).await;
                     }
                 }

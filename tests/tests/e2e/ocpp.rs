@@ -23,7 +23,7 @@ fn server() -> Server {
 }
 
 /// A flat 1.00 + 0.50 per kWh station with OCPP charge point `id`.
-async fn station_with_charge_point(server: &Server, id: &str, connectors: u8) -> i64 {
+pub(crate) async fn station_with_charge_point(server: &Server, id: &str, connectors: u8) -> i64 {
     let station = server.station_with_pile("69999999999999", 1).await;
     let body = json!({"id": id, "station_id": station, "protocol": "ocpp", "ports": connectors});
     let (s, p) = server.post("/api/v1/piles", body).await;
@@ -32,7 +32,7 @@ async fn station_with_charge_point(server: &Server, id: &str, connectors: u8) ->
 }
 
 /// Connects and boots `id`, and waits until the platform shows it online.
-async fn booted(server: &Server, id: &str) -> ChargePoint {
+pub(crate) async fn booted(server: &Server, id: &str) -> ChargePoint {
     let mut cp = ChargePoint::connect(server.ocpp_addr, id).await.expect("connects");
     assert_eq!(cp.subprotocol.as_deref(), Some("ocpp1.6"));
     let conf = cp.boot().await.expect("boot answered");
