@@ -39,10 +39,17 @@ use super::{
 /// A command of the platform's, sent and not yet answered.
 #[derive(Debug)]
 enum Call {
-    RemoteStart { port: PortNo, session: SessionId },
-    RemoteStop { port: PortNo },
+    RemoteStart {
+        port: PortNo,
+        session: SessionId,
+    },
+    RemoteStop {
+        port: PortNo,
+    },
     Maintain(&'static str),
     Profile,
+    /// ChargingScheduleAllowedChargingRateUnit, asked once after boot.
+    RateUnit,
 }
 
 /// A call of the charge point's waiting on the actors.
@@ -58,6 +65,10 @@ pub struct Ocpp {
     clock: Clock,
     heartbeat_s: u32,
     accepted: bool,
+    /// Charging profiles are given in A: the charge point takes only Current.
+    amps: bool,
+    /// The charging-rate unit was asked for on this link.
+    asked_unit: bool,
     next_call: u32,
     calls: Vec<(u32, Call)>,
     next_ask: u32,
@@ -148,6 +159,11 @@ impl Ocpp {
                 let conf =
                     BootNotificationConf { status, current_time: self.now(), interval: self.heartbeat_s };
                 out.replies.push(Frame::result(id, &conf));
+                // Once accepted, whether its charging profiles are in W or A.
+                if self.accepted && !std::mem::replace(&mut self.asked_unit, true) {
+                    let key = Some(vec![RATE_UNIT_KEY.into()]);
+                    self.call(&GetConfigurationReq { key }, Call::RateUnit, out);
+                }
             }
             "Heartbeat" => {
                 let _ = read!(HeartbeatReq);
@@ -476,6 +492,10 @@ impl Ocpp {
                 };
                 out.events.push(PileEvent::MaintenanceResult { kind, ok, detail: status, answer })
             }
+            Call::RateUnit => {
+                self.amps = result.as_ref().is_ok_and(takes_only_current);
+                tracing::debug!(pile = ?self.id, amps = self.amps, "charging-rate unit");
+            }
             Call::Profile => {
                 if !ok {
                     tracing::info!(pile = ?self.id, status, "charge point did not take a charging profile");
@@ -631,7 +651,7 @@ impl Ocpp {
             }
             PileCommand::PowerLimit { limits, .. } => {
                 for (port, session, watts) in limits {
-                    let m = charging_profile(port, session.as_ref().map(transaction_id), watts);
+                    let m = charging_profile(port, session.as_ref().map(transaction_id), watts, self.amps);
                     self.call(&m, Call::Profile, out);
                 }
             }
@@ -649,9 +669,40 @@ impl Ocpp {
     }
 }
 
-/// A charging profile holding a connector to `watts`: the transaction's
+/// The configuration key naming the units a charge point takes limits in.
+const RATE_UNIT_KEY: &str = "ChargingScheduleAllowedChargingRateUnit";
+
+/// Phase voltage an A limit is worked out at, V.
+const PHASE_VOLTS: u32 = 230;
+/// Phases an A limit is spread over (OCPP assumes 3 where a profile does
+/// not say); a single-phase charge point then draws a third of the grant,
+/// which never overloads the station.
+const PHASES: u32 = 3;
+
+/// Whether a GetConfiguration answer says the charge point takes only
+/// Current (A) limits: its value lists Current and not Power.
+fn takes_only_current(conf: &Value) -> bool {
+    let keys = conf.get("configurationKey").and_then(Value::as_array);
+    let value = keys
+        .into_iter()
+        .flatten()
+        .find(|k| k.get("key").and_then(Value::as_str) == Some(RATE_UNIT_KEY))
+        .and_then(|k| k.get("value").and_then(Value::as_str));
+    value.is_some_and(|v| {
+        let units: Vec<&str> = v.split(',').map(str::trim).collect();
+        units.iter().any(|u| u.eq_ignore_ascii_case("Current"))
+            && !units.iter().any(|u| u.eq_ignore_ascii_case("Power"))
+    })
+}
+
+/// A charging profile holding a connector to `watts` (in A per phase,
+/// `amps`, for a charge point that takes only Current): the transaction's
 /// own (TxProfile) while one runs, else the connector's default.
-pub fn charging_profile(port: PortNo, tx: Option<i32>, watts: Decimal) -> SetChargingProfileReq {
+pub fn charging_profile(port: PortNo, tx: Option<i32>, watts: Decimal, amps: bool) -> SetChargingProfileReq {
+    let (unit, limit, phases) = match amps {
+        true => (ChargingRateUnit::A, watts / Decimal::from(PHASE_VOLTS * PHASES), Some(PHASES as u8)),
+        false => (ChargingRateUnit::W, watts, None),
+    };
     let purpose = match tx {
         Some(_) => ChargingProfilePurpose::TxProfile,
         None => ChargingProfilePurpose::TxDefaultProfile,
@@ -671,11 +722,11 @@ pub fn charging_profile(port: PortNo, tx: Option<i32>, watts: Decimal) -> SetCha
             charging_schedule: ChargingSchedule {
                 duration: None,
                 start_schedule: None,
-                charging_rate_unit: ChargingRateUnit::W,
+                charging_rate_unit: unit,
                 charging_schedule_period: vec![ChargingSchedulePeriod {
                     start_period: 0,
-                    limit: watts.round_dp(1).to_f64().unwrap_or(0.0),
-                    number_phases: None,
+                    limit: limit.round_dp(1).to_f64().unwrap_or(0.0),
+                    number_phases: phases,
                 }],
                 min_charging_rate: None,
             },
@@ -875,6 +926,8 @@ impl Adapter for Ocpp {
             clock,
             heartbeat_s: 300,
             accepted: false,
+            amps: false,
+            asked_unit: false,
             next_call: 0,
             calls: Vec::new(),
             next_ask: 0,

@@ -50,6 +50,9 @@ pub struct ChargePoint {
     pub auto_accept: Vec<&'static str>,
     /// The calls answered that way, in order.
     pub accepted: Vec<IncomingCall>,
+    /// Its ChargingScheduleAllowedChargingRateUnit ("Current", "Power" or
+    /// both): a GetConfiguration asking only for it is answered by itself.
+    pub rate_unit: &'static str,
     /// When set, every JSON message sent (`true`) and received (`false`),
     /// in order: for checking both sides against the OCPP schemas.
     pub transcript: Option<Vec<(bool, Value)>>,
@@ -88,6 +91,7 @@ impl ChargePoint {
             auto_accept: vec!["SetChargingProfile"],
             accepted: Vec::new(),
             transcript: None,
+            rate_unit: "Power",
         })
     }
 
@@ -151,7 +155,12 @@ impl ChargePoint {
             action: v[2].as_str().unwrap_or_default().to_owned(),
             payload: v[3].clone(),
         };
-        if self.auto_accept.contains(&call.action.as_str()) {
+        let unit_key = "ChargingScheduleAllowedChargingRateUnit";
+        if call.action == "GetConfiguration" && call.payload["key"] == json!([unit_key]) {
+            let answer =
+                json!({"configurationKey": [{"key": unit_key, "readonly": true, "value": self.rate_unit}]});
+            let _ = self.reply(&call, answer).await;
+        } else if self.auto_accept.contains(&call.action.as_str()) {
             let _ = self.reply(&call, json!({"status": "Accepted"})).await;
             self.accepted.push(call);
         } else {

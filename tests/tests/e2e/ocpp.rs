@@ -239,6 +239,14 @@ async fn a_second_connection_of_the_same_charge_point_replaces_the_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_limit_reaches_the_charge_point_as_a_charging_profile() {
+    for unit in ["Power", "Current"] {
+        station_limit_as_a_profile(unit).await;
+    }
+}
+
+/// The grant comes in W, or in A per phase to a charge point whose
+/// ChargingScheduleAllowedChargingRateUnit (asked at boot) is Current only.
+async fn station_limit_as_a_profile(unit: &'static str) {
     let server = Server::start_with(|c| {
         c.ocpp_heartbeat_interval_ms = 10_000;
         c.power_interval_ms = 200;
@@ -256,7 +264,9 @@ async fn a_station_limit_reaches_the_charge_point_as_a_charging_profile() {
         .map(|r| (r.status().as_u16(), r))
         .unwrap();
     assert_eq!(s, 200, "{:?}", v.text().await);
-    let mut cp = booted(&server, id).await;
+    let mut cp = ChargePoint::connect(server.ocpp_addr, id).await.expect("connects");
+    cp.rate_unit = unit;
+    assert_eq!(cp.boot().await.unwrap()["status"], "Accepted");
     cp.status(1, "Preparing", "NoError").await.unwrap();
     server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "plugged").await;
     let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
@@ -286,9 +296,16 @@ async fn a_station_limit_reaches_the_charge_point_as_a_charging_profile() {
         "{p}"
     );
     let schedule = &profile["chargingSchedule"];
-    assert_eq!(schedule["chargingRateUnit"], "W", "{p}");
     let limit = schedule["chargingSchedulePeriod"][0]["limit"].as_f64().unwrap();
-    assert!((4_000.0..=5_000.0).contains(&limit), "{p}");
+    if unit == "Power" {
+        assert_eq!(schedule["chargingRateUnit"], "W", "{p}");
+        assert!((4_000.0..=5_000.0).contains(&limit), "{p}");
+    } else {
+        // 4000-5000 W over three phases at 230 V.
+        assert_eq!(schedule["chargingRateUnit"], "A", "{p}");
+        assert_eq!(schedule["chargingSchedulePeriod"][0]["numberPhases"], 3, "{p}");
+        assert!((5.7..=7.3).contains(&limit), "{p}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,8 +29,25 @@ fn the_connection_is_the_login_and_boot_is_accepted_with_the_interval() {
     let mut a = adapter();
     let (_, out) =
         call(&mut a, "BootNotification", json!({"chargePointVendor": "V", "chargePointModel": "M"}));
-    let [Frame::Result { payload, .. }] = &out.replies[..] else { panic!("{:?}", out.replies) };
+    let [Frame::Result { payload, .. }, Frame::Call { id, action, payload: ask }] = &out.replies[..] else {
+        panic!("{:?}", out.replies)
+    };
     assert_eq!((payload["status"].as_str(), payload["interval"].as_u64()), (Some("Accepted"), Some(300)));
+    // Then: in what units it takes charging limits.
+    assert_eq!((action.as_str(), ask), ("GetConfiguration", &json!({"key": [RATE_UNIT_KEY]})));
+    let unit = json!({"configurationKey": [{"key": RATE_UNIT_KEY, "readonly": true, "value": "Current"}]});
+    a.inbound(Ok(Frame::Result { id: id.clone(), payload: unit }), &mut Out::default());
+    let profile = charging_profile(PortNo(1), None, dec!(6900), a.amps);
+    let schedule = &profile.cs_charging_profiles.charging_schedule;
+    assert_eq!(
+        (schedule.charging_rate_unit, schedule.charging_schedule_period[0].limit),
+        (ChargingRateUnit::A, 10.0)
+    );
+    for (value, amps) in [("Current,Power", false), ("Power", false), ("current", true)] {
+        let conf = json!({"configurationKey": [{"key": RATE_UNIT_KEY, "readonly": true, "value": value}]});
+        assert_eq!(takes_only_current(&conf), amps, "{value}");
+    }
+    assert!(!takes_only_current(&json!({"unknownKey": [RATE_UNIT_KEY]})), "W unless it says otherwise");
 }
 
 #[test]
