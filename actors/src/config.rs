@@ -130,6 +130,9 @@ pub struct OcppConfig {
     /// link opened was queued while the charge point was offline: its own
     /// time is when it happened.
     pub clock_slack: Duration,
+    /// Every charge point must present a password (security profile 1);
+    /// otherwise only those with one set must.
+    pub require_password: bool,
 }
 
 impl OcppConfig {
@@ -147,6 +150,7 @@ impl Default for OcppConfig {
             ping_interval: Duration::from_secs(60),
             max_message: 64 * 1024,
             clock_slack: Duration::from_secs(60),
+            require_password: false,
         }
     }
 }

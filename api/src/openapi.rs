@@ -106,6 +106,7 @@ use crate::routes::{
         piles::commands,
         piles::diagnostics,
         piles::offline_cards,
+        piles::ocpp_password,
         piles::one_command,
         sessions::get,
         sessions::samples,

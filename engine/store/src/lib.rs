@@ -38,12 +38,14 @@ use vocab::{
     default_operator, DriverId, MerchantId, OperatorId, PileId, Protocol, SessionId, StationId, TariffId,
 };
 
+pub mod credentials;
 pub mod directory;
 pub mod export;
 pub mod scylla;
 pub mod sqlite;
 
 pub use self::scylla::{ScyllaConfig, ScyllaStore};
+pub use credentials::Credentials;
 pub use directory::PileNode;
 pub use export::Record;
 pub use sqlite::{SqliteConfig, SqliteStore};
@@ -184,7 +186,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Credentials + Send + Sync + 'static {
     /// An operator gets the next id; the first is `DEFAULT_OPERATOR`, which
     /// every store has from the start.
     async fn create_operator(&self, name: &str) -> Result<Operator>;

@@ -67,6 +67,14 @@ impl ChargePoint {
         Self::connect_offering(addr, &format!("/ocpp/{id}"), Some("ocpp1.6")).await
     }
 
+    /// Connects as charge point `id` with its password (HTTP Basic auth,
+    /// OCPP security profile 1).
+    pub async fn connect_with_password(addr: SocketAddr, id: &str, password: &str) -> Result<Self, WsError> {
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{password}"));
+        Self::connect_as(addr, &format!("/ocpp/{id}"), Some("ocpp1.6"), Some(&format!("Basic {basic}"))).await
+    }
+
     /// Connects to `path` offering `subprotocols` (a comma-separated list,
     /// or none).
     pub async fn connect_offering(
@@ -74,7 +82,20 @@ impl ChargePoint {
         path: &str,
         subprotocols: Option<&str>,
     ) -> Result<Self, WsError> {
+        Self::connect_as(addr, path, subprotocols, None).await
+    }
+
+    async fn connect_as(
+        addr: SocketAddr,
+        path: &str,
+        subprotocols: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Result<Self, WsError> {
         let mut req = format!("ws://{addr}{path}").into_client_request()?;
+        if let Some(a) = authorization {
+            let value = HeaderValue::from_str(a).map_err(|e| WsError::HttpFormat(e.into()))?;
+            req.headers_mut().insert("Authorization", value);
+        }
         if let Some(p) = subprotocols {
             let value = HeaderValue::from_str(p).map_err(|e| WsError::HttpFormat(e.into()))?;
             req.headers_mut().insert("Sec-WebSocket-Protocol", value);

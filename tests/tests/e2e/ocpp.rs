@@ -729,3 +729,48 @@ async fn every_command_kind_reaches_the_charge_point_and_ends_with_its_answer() 
         assert_eq!((s, v["field"].as_str()), (422, Some("kind")), "{body}: {v}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_point_with_a_password_must_present_it_on_the_upgrade() {
+    let server = server();
+    let id = "CP-AUTH-1";
+    station_with_charge_point(&server, id, 1).await;
+    let url = format!("/api/v1/piles/{id}/ocpp-password");
+    let put = |body: Value| server.call(Some(&server.admin), "PUT", &url, body);
+    // Bounded, and only for OCPP charge points.
+    assert_eq!(put(json!({"password": "short"})).await.0, 422);
+    assert_eq!(put(json!({"password": "x".repeat(41)})).await.0, 422);
+    assert_eq!(put(json!({"pass": "x"})).await.0, 422);
+    let (s, v) = server
+        .call(
+            Some(&server.admin),
+            "PUT",
+            "/api/v1/piles/69999999999999/ocpp-password",
+            json!({"password": "0123456789abcdef"}),
+        )
+        .await;
+    assert_eq!((s, v["field"].as_str()), (422, Some("password")), "{v}");
+    let (s, _) = put(json!({"password": "0123456789abcdef"})).await;
+    assert_eq!(s, 204);
+    // Not without a manager's token.
+    assert_eq!(server.call(None, "PUT", &url, json!({"password": null})).await.0, 401);
+
+    let addr = server.ocpp_addr;
+    let refused = |r: Result<ChargePoint, WsError>| http_status(r.err().expect("refused"));
+    assert_eq!(refused(ChargePoint::connect(addr, id).await), 401, "no password");
+    assert_eq!(refused(ChargePoint::connect_with_password(addr, id, "0123456789abcdeX").await), 401, "wrong");
+    let mut cp =
+        ChargePoint::connect_with_password(addr, id, "0123456789abcdef").await.expect("the right one");
+    assert_eq!(cp.boot().await.unwrap()["status"], "Accepted");
+    let unauthorized = "chargeplane_links_closed_total{protocol=\"ocpp\",reason=\"unauthorized\"}";
+    assert_eq!(server.metric(unauthorized).await, 2.0);
+
+    // Removed: it connects without one again.
+    assert_eq!(put(json!({"password": null})).await.0, 204);
+    assert!(ChargePoint::connect(addr, id).await.is_ok());
+
+    // Where every charge point must have one, one without is refused.
+    let strict = Server::start_with(|c| c.ocpp_require_password = true);
+    station_with_charge_point(&strict, "CP-AUTH-2", 1).await;
+    assert_eq!(refused(ChargePoint::connect(strict.ocpp_addr, "CP-AUTH-2").await), 401);
+}

@@ -37,6 +37,7 @@
 mod cluster;
 mod codec;
 mod cql;
+mod credentials;
 mod edits;
 mod money;
 mod read;
@@ -242,6 +243,8 @@ pub(super) struct Db {
     day_marks: Mutex<money::DayMarks>,
     /// The pile directory's statements.
     cluster: cluster::ClusterStatements,
+    /// Charge points' passwords.
+    credentials: credentials::CredentialStatements,
 }
 
 pub struct ScyllaStore {
@@ -285,9 +288,10 @@ impl ScyllaStore {
         schema::migrate(&session, &config.keyspace, &node).await?;
         let st = Statements::prepare(&session, &config).await?;
         let cluster = cluster::ClusterStatements::prepare(&session, &config).await?;
+        let credentials = credentials::CredentialStatements::prepare(&session, &config).await?;
         let cql = Cql::new(session, config.max_in_flight);
         let (id_hints, day_marks) = Default::default();
-        let db = Arc::new(Db { cql, st, id_hints, day_marks, cluster });
+        let db = Arc::new(Db { cql, st, id_hints, day_marks, cluster, credentials });
         let sweeper = money::spawn_sweeper(&db);
         Ok(ScyllaStore { db, sweeper })
     }

@@ -517,8 +517,16 @@ const V10: &[&str] = &[
     )",
 ];
 
+const V11: &[&str] = &[
+    // Charge points' OCPP passwords, hashed (docs/scylla.md).
+    "CREATE TABLE IF NOT EXISTS ocpp_passwords (
+        pile_id text PRIMARY KEY,
+        hash    text
+    )",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// The table and column an `ALTER TABLE t ADD c type` statement adds.
 fn added_column(stmt: &str) -> Option<(&str, &str)> {

@@ -12,6 +12,7 @@
 //! and `read` the SQL of each operation.
 
 mod codec;
+mod credentials;
 mod directory;
 mod edits;
 mod export;

@@ -51,6 +51,7 @@ pub async fn run(store: Arc<dyn Store>) {
     operators_own_what_is_created_for_them(&store).await;
     edits_replace_and_items_go_out_of_service(&store).await;
     offline_lists_are_kept_per_pile(&store).await;
+    charge_point_passwords_are_set_replaced_and_removed(&store).await;
     money::run(&store).await;
     reports::run(&store).await;
     cluster::pile_directory_moves_with_the_pile_and_lapses(&store).await;
@@ -726,4 +727,14 @@ async fn station_details_round_trip_and_stations_are_listed(db: &Db) {
     assert_eq!(listed.iter().find(|s| s.id == site.station.id).map(|s| &s.details), Some(&Some(details)));
     assert!(db.set_station_details(site.station.id, None).await.unwrap().unwrap().details.is_none());
     assert_eq!(db.set_station_details(MISSING, None).await.unwrap(), None);
+}
+
+async fn charge_point_passwords_are_set_replaced_and_removed(db: &Db) {
+    let pile = PileId::from(unique("CP-PW").as_str());
+    assert_eq!(db.ocpp_password(&pile).await.unwrap(), None);
+    db.set_ocpp_password(&pile, Some("$argon2id$one")).await.unwrap();
+    db.set_ocpp_password(&pile, Some("$argon2id$two")).await.unwrap();
+    assert_eq!(db.ocpp_password(&pile).await.unwrap().as_deref(), Some("$argon2id$two"));
+    db.set_ocpp_password(&pile, None).await.unwrap();
+    assert_eq!(db.ocpp_password(&pile).await.unwrap(), None);
 }
