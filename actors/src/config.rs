@@ -133,6 +133,13 @@ pub struct OcppConfig {
     pub ping_interval: Duration,
     /// The largest message taken, bytes; a larger one closes the link.
     pub max_message: usize,
+    /// A StartTransaction or MeterValues stamped more than this before its
+    /// link opened was queued while the charge point was offline: its own
+    /// time is when it happened.
+    pub clock_slack: Duration,
+    /// Every charge point must present a password (security profile 1);
+    /// otherwise only those with one set must.
+    pub require_password: bool,
 }
 
 impl OcppConfig {
@@ -149,6 +156,8 @@ impl Default for OcppConfig {
             call_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(60),
             max_message: 64 * 1024,
+            clock_slack: Duration::from_secs(60),
+            require_password: false,
         }
     }
 }

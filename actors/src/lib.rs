@@ -21,6 +21,7 @@ pub mod live;
 pub mod maintenance;
 pub mod memory;
 pub mod metrics;
+pub mod ocpp_auth;
 pub mod ocpp_listener;
 pub mod owner;
 pub mod pacing;

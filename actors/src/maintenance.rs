@@ -46,6 +46,11 @@ pub struct CommandRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// What the pile said, if anything.
     pub detail: Option<String>,
+    /// What the pile answered, where the command asked it something
+    /// (OCPP GetConfiguration's keys, GetLocalListVersion, DataTransfer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "utoipa", schema(value_type = Option<Object>))]
+    pub answer: Option<serde_json::Value>,
 }
 
 #[derive(Default)]
@@ -69,6 +74,7 @@ impl CommandLog {
             requested_at: at,
             finished_at: None,
             detail: None,
+            answer: None,
         };
         if self.records.len() == KEEP {
             self.records.pop_front();
@@ -84,7 +90,7 @@ impl CommandLog {
         outcome: Outcome,
         detail: Option<String>,
         at: DateTime<Utc>,
-    ) -> Option<&CommandRecord> {
+    ) -> Option<&mut CommandRecord> {
         let r = self.records.iter_mut().find(|r| {
             r.outcome == Outcome::Pending
                 && match which {

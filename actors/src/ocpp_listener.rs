@@ -87,6 +87,7 @@ fn refuse(status: StatusCode, why: &str) -> ErrorResponse {
 #[allow(clippy::result_large_err)]
 pub async fn connect(platform: Arc<Platform>, stream: TcpStream, peer: String) {
     let cfg = platform.config.ocpp.clone();
+    let authorized = crate::ocpp_auth::check(&platform, &stream, platform.config.login_timeout).await;
     let mut claimed: Option<Result<String, &'static str>> = None;
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         let id = match charge_point_id(req.uri().path()) {
@@ -96,6 +97,17 @@ pub async fn connect(platform: Arc<Platform>, stream: TcpStream, peer: String) {
                 return Err(refuse(status, why));
             }
         };
+        if let Err(status) = authorized {
+            claimed = Some(Err(if status == StatusCode::UNAUTHORIZED {
+                "unauthorized"
+            } else {
+                "auth_unavailable"
+            }));
+            let mut resp = refuse(status, "this charge point's password is required (HTTP Basic auth)");
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"chargeplane\""));
+            return Err(resp);
+        }
         if !offers_ocpp16(req) {
             claimed = Some(Err("no_subprotocol"));
             return Err(refuse(StatusCode::BAD_REQUEST, "offer the ocpp1.6 subprotocol"));

@@ -436,12 +436,13 @@ impl Handler<Event> for Pile {
                 let outcome = if ok { "acknowledged" } else { "refused" };
                 self.platform.metrics.tariff_pushes.with_label_values(&[outcome]).inc();
             }
-            PileEvent::MaintenanceResult { kind, ok, detail } => {
+            PileEvent::MaintenanceResult { kind, ok, detail, answer } => {
                 let outcome = if ok { Outcome::Acknowledged } else { Outcome::Refused };
                 let now = self.platform.now();
                 let Some(done) = self.commands.finish(Which::Kind(kind), outcome, Some(detail), now) else {
                     return;
                 };
+                done.answer = answer;
                 self.platform.metrics.maintenance.with_label_values(&[kind, outcome.as_str()]).inc();
                 // Off the offline list once the pile says they are off it.
                 if let (Maintenance::OfflineCardsClear { cards }, true) = (&done.command, ok) {

@@ -51,6 +51,8 @@ pub struct Session {
     card: Option<String>,
     /// The bill could not be written; an alarm says so until it is.
     bill_failing: bool,
+    /// Made from the record of a charge the pile ran while offline.
+    offline: bool,
 }
 
 impl Session {
@@ -63,7 +65,17 @@ impl Session {
             start_sent: None,
             card: None,
             bill_failing: false,
+            offline: false,
         }
+    }
+
+    /// Energy of the charge by the pile's register: from the register at
+    /// its start, which the first register reading sets (a charge from
+    /// before registers were kept measures from what it had metered).
+    fn kwh_by_register(&mut self, register: Decimal) -> Decimal {
+        let meter = &mut self.rec.meter;
+        let start = *meter.register_start.get_or_insert(register - meter.kwh);
+        (register - start).max(Decimal::ZERO)
     }
 
     fn platform(&self) -> &Platform {
@@ -172,9 +184,12 @@ impl Session {
     /// never came back, the platform's own totals), stores the bill, then
     /// acknowledges the pile's record if there is one to acknowledge.
     fn settle(&mut self, ctx: &mut Context<Self>, record: FinalRecord, ack: Option<ReplyTo>) {
-        let FinalRecord {
-            ended_at: end, kwh, elapsed_s, reason, amount: pile_amount, started_offline, ..
-        } = record;
+        let FinalRecord { ended_at: end, kwh, elapsed_s, reason, amount: pile_amount, register_kwh, .. } =
+            record;
+        let kwh = match (register_kwh, self.rec.meter.register_start) {
+            (Some(register), Some(_)) => self.kwh_by_register(register),
+            _ => kwh,
+        };
         let now = self.platform().now();
         // Kept to go back to if the bill cannot be written, so the pile's
         // resent record bills the charge then.
@@ -187,7 +202,7 @@ impl Session {
             Err(e) => return tracing::debug!(error = %e, "record ignored"),
         };
         let capped = bill.lines.iter().any(|l| matches!(l, domain::pricing::BillLine::PrepaidCap { .. }));
-        if started_offline.is_some() && capped {
+        if self.offline && capped {
             let message =
                 format!("offline charge {} cost more than the offline cap; billed up to it", self.rec.id);
             offline_alarm(&self.ctx, message, self.platform().now());
@@ -441,7 +456,10 @@ impl Handler<Report> for Session {
         }
         if let Some(r) = msg.reading {
             let tier = self.rec.meter.tier;
-            if self.rec.reading(now, r.kwh, r.power, r.elapsed_s).is_err() {
+            let kwh = r.register_kwh.map_or(r.kwh, |register| self.kwh_by_register(register));
+            // A reading the pile kept while offline counts when it was taken.
+            let now = r.at.map_or(now, |at| at.min(now));
+            if self.rec.reading(now, kwh, r.power, r.elapsed_s).is_err() {
                 return;
             }
             self.platform().metrics.samples.inc();
@@ -449,7 +467,7 @@ impl Handler<Report> for Session {
             self.buffer.push(MeterSample {
                 session_id: self.rec.id.clone(),
                 at: now,
-                kwh: r.kwh,
+                kwh,
                 voltage: r.voltage,
                 current: r.current,
                 power: r.power,
@@ -570,6 +588,7 @@ impl Handler<Link> for Session {
                 fault: None,
                 card: None,
                 started_offline: None,
+                register_kwh: None,
             };
             s.settle(ctx, metered, None);
         }));
@@ -641,6 +660,20 @@ pub async fn settle_elsewhere(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
         }
     };
     match stored {
+        // Another pile's charge: not this pile's to end.
+        Some(rec) if rec.pile_id != ctx.pile_id => {
+            tracing::warn!(session = %rec.id, pile = %ctx.pile_id, "final record of another pile's charge refused");
+            let ack =
+                PileCommand::AckRecord { port: record.port, session: record.session, accepted: false, reply };
+            ctx.pile.do_send(pile::Send(ack));
+        }
+        // The pile named the wrong port (an OCPP stop names none): the
+        // port running the charge takes it.
+        Some(rec) if rec.state.is_open() && rec.port != record.port => {
+            let record = FinalRecord { port: rec.port, ..record };
+            let queued = p.metrics.queued(crate::metrics::Mailbox::Pile);
+            ctx.pile.do_send(pile::Event(crate::adapter::PileEvent::Record(record, reply), queued));
+        }
         Some(mut rec) if rec.state.is_open() => {
             if let Err(e) = held_from_ledger(&*p.store, &mut rec).await {
                 return tracing::error!(session = %rec.id, error = %e, "could not read a charge's holds; the pile will resend");
@@ -724,7 +757,9 @@ async fn bill_offline(ctx: Ctx, record: FinalRecord, reply: ReplyTo) {
         // way the session actor bills it once.
         Ok(()) | Err(store::StoreError::Conflict(_)) => {
             tracing::info!(session = %rec.id, "billing a charge started offline at the pile");
-            let session = Session::new(ctx, rec).start();
+            let mut session = Session::new(ctx, rec);
+            session.offline = true;
+            let session = session.start();
             session.do_send(Record(record, reply));
         }
         Err(e) => {

@@ -37,6 +37,12 @@ pub struct ServeConfig {
     pub ocpp_ping_interval_ms: u64,
     /// The largest OCPP message taken, bytes; a larger one closes the link.
     pub ocpp_max_message_bytes: usize,
+    /// An OCPP transaction or meter value stamped more than this before its
+    /// charge point connected was queued offline and is billed by its stamp.
+    pub ocpp_clock_slack_ms: u64,
+    /// Refuse (401) an OCPP charge point that has no password set, not only
+    /// one that presents a wrong one.
+    pub ocpp_require_password: bool,
     /// HTTP worker threads; 0 means one per core.
     pub http_workers: usize,
     /// Register unknown piles into this station at login instead of refusing them.
@@ -184,6 +190,8 @@ impl Default for ServeConfig {
             ocpp_call_timeout_ms: a.ocpp.call_timeout.as_millis() as u64,
             ocpp_ping_interval_ms: a.ocpp.ping_interval.as_millis() as u64,
             ocpp_max_message_bytes: a.ocpp.max_message,
+            ocpp_clock_slack_ms: a.ocpp.clock_slack.as_millis() as u64,
+            ocpp_require_password: a.ocpp.require_password,
             http_workers: 0,
             auto_register_station: None,
             concurrent_logins: a.concurrent_logins,
@@ -286,6 +294,8 @@ impl ServeConfig {
                 call_timeout: ms(self.ocpp_call_timeout_ms.max(1)),
                 ping_interval: ms(self.ocpp_ping_interval_ms.max(1)),
                 max_message: self.ocpp_max_message_bytes.max(1024),
+                clock_slack: ms(self.ocpp_clock_slack_ms),
+                require_password: self.ocpp_require_password,
             },
             power_interval: ms(self.power_interval_ms.max(1)),
             power_verify_after: ms(self.power_verify_after_ms),

@@ -110,6 +110,7 @@ use crate::routes::{
         piles::commands,
         piles::diagnostics,
         piles::offline_cards,
+        piles::ocpp_password,
         piles::one_command,
         sessions::list,
         sessions::get,

@@ -150,6 +150,8 @@ impl Dny {
                         soc: None,
                         elapsed_s: Some(m.elapsed.into()),
                         temperature_c: m.temperatures.and_then(|(_, port)| port),
+                        register_kwh: None,
+                        at: None,
                     }),
                     faults: None,
                 })
@@ -175,6 +177,7 @@ impl Dny {
                         fault: stop_reason::fault(m.stop_reason),
                         card: (m.origin == origin::OFFLINE_CARD).then(|| m.card_hex()),
                         started_offline,
+                        register_kwh: None,
                     },
                     reply,
                 )
@@ -192,9 +195,12 @@ impl Dny {
                     ),
                 }
             }
-            Up::RebootReply(ack) => {
-                PileEvent::MaintenanceResult { kind: "reboot", ok: ack.is_ok(), detail: String::new() }
-            }
+            Up::RebootReply(ack) => PileEvent::MaintenanceResult {
+                kind: "reboot",
+                ok: ack.is_ok(),
+                detail: String::new(),
+                answer: None,
+            },
             Up::AdjustReply(_) | Up::LimitsReply(_) => return Inbound::Ok,
             Up::Other { .. } => return Inbound::Unhandled,
         };

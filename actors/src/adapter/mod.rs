@@ -44,6 +44,13 @@ pub struct Reading {
     pub elapsed_s: Option<u32>,
     /// The port's (or its cable's) temperature, °C.
     pub temperature_c: Option<i16>,
+    /// The pile's own energy register, kWh, where its protocol reports that
+    /// rather than the charge's energy (OCPP): the session measures from
+    /// the register at the charge's start, which it keeps.
+    pub register_kwh: Option<Decimal>,
+    /// When the pile took it, for a reading it kept while offline and sends
+    /// late; `None`: just now.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// What a port reported about itself.
@@ -82,6 +89,9 @@ pub struct FinalRecord {
     /// The pile started this charge by itself (an offline card), at this
     /// time: the platform has no session for it until this record.
     pub started_offline: Option<DateTime<Utc>>,
+    /// The pile's energy register at the end, kWh, where its protocol says:
+    /// the session bills from the register at its start, if it knows it.
+    pub register_kwh: Option<Decimal>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -148,6 +158,9 @@ pub enum PileEvent {
         kind: &'static str,
         ok: bool,
         detail: String,
+        /// What the pile answered, where the command asked for something
+        /// (OCPP GetConfiguration, GetLocalListVersion, DataTransfer).
+        answer: Option<serde_json::Value>,
     },
 }
 
@@ -344,6 +357,39 @@ pub enum Maintenance {
     OfflineCardsClear {
         cards: Vec<String>,
     },
+    /// OCPP: set one configuration key (at most 50 characters; the value 500).
+    ChangeConfiguration {
+        key: String,
+        value: String,
+    },
+    /// OCPP: read configuration keys, all of them if `keys` is empty; the
+    /// charge point's answer comes with the command's outcome.
+    GetConfiguration {
+        #[serde(default)]
+        keys: Vec<String>,
+    },
+    /// OCPP: release a connector's cable lock.
+    UnlockConnector {
+        port: u8,
+    },
+    /// OCPP: upload the charge point's diagnostics to `url` (its answer
+    /// names the file).
+    GetDiagnostics {
+        url: String,
+    },
+    /// OCPP: forget the idTags it authorized before (its cache).
+    ClearCache,
+    /// OCPP: the version of the offline list (local authorization list) it holds.
+    GetLocalListVersion,
+    /// OCPP: a vendor's own message; the charge point's answer comes with
+    /// the outcome.
+    DataTransfer {
+        vendor_id: String,
+        #[serde(default)]
+        message_id: Option<String>,
+        #[serde(default)]
+        data: Option<String>,
+    },
 }
 
 impl Maintenance {
@@ -357,6 +403,13 @@ impl Maintenance {
             Maintenance::Refresh { .. } => "refresh",
             Maintenance::OfflineCardsSync { .. } => "offline_cards_sync",
             Maintenance::OfflineCardsClear { .. } => "offline_cards_clear",
+            Maintenance::ChangeConfiguration { .. } => "change_configuration",
+            Maintenance::GetConfiguration { .. } => "get_configuration",
+            Maintenance::UnlockConnector { .. } => "unlock_connector",
+            Maintenance::GetDiagnostics { .. } => "get_diagnostics",
+            Maintenance::ClearCache => "clear_cache",
+            Maintenance::GetLocalListVersion => "get_local_list_version",
+            Maintenance::DataTransfer { .. } => "data_transfer",
         }
     }
 }

@@ -10,13 +10,19 @@
 //! Calls from the charge point that need the actors (Authorize,
 //! StartTransaction, StopTransaction) are answered when their command comes
 //! back, naming the call by a `ReplyTo`.
+//!
+//! What a transaction needs beyond this link lives with its session: the
+//! register at its start is a reading the session keeps (so a restart or a
+//! reconnect goes on billing from it), and a StopTransaction names its
+//! session. A transaction the charge point started while offline (its
+//! StartTransaction stamped before this link opened) is answered at once
+//! and billed from its StopTransaction like any pile's offline record.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chrono::FixedOffset;
+use chrono::{DateTime, FixedOffset, Utc};
 use domain::session::StopReason;
 use proto::ocpp::messages::*;
 use proto::ocpp::{self, decode, ErrorCode, Frame, Malformed, PipeCodec};
@@ -33,10 +39,17 @@ use super::{
 /// A command of the platform's, sent and not yet answered.
 #[derive(Debug)]
 enum Call {
-    RemoteStart { port: PortNo, session: SessionId },
-    RemoteStop { port: PortNo },
+    RemoteStart {
+        port: PortNo,
+        session: SessionId,
+    },
+    RemoteStop {
+        port: PortNo,
+    },
     Maintain(&'static str),
     Profile,
+    /// ChargingScheduleAllowedChargingRateUnit, asked once after boot.
+    RateUnit,
 }
 
 /// A call of the charge point's waiting on the actors.
@@ -52,6 +65,10 @@ pub struct Ocpp {
     clock: Clock,
     heartbeat_s: u32,
     accepted: bool,
+    /// Charging profiles are given in A: the charge point takes only Current.
+    amps: bool,
+    /// The charging-rate unit was asked for on this link.
+    asked_unit: bool,
     next_call: u32,
     calls: Vec<(u32, Call)>,
     next_ask: u32,
@@ -61,37 +78,25 @@ pub struct Ocpp {
     starting: Vec<(PortNo, SessionId)>,
     /// Each connector's last reported state.
     status: HashMap<u8, PortStatus>,
+    /// Transactions seen on this link, by id, until their stop is billed.
+    txs: HashMap<i32, Tx>,
+    /// When this link opened: a call stamped well before it was queued
+    /// while the charge point was offline.
+    opened_at: DateTime<Utc>,
+    /// How far a charge point's clock may lag before its calls count as
+    /// queued offline.
+    clock_slack: chrono::Duration,
 }
 
-/// A running transaction: where it runs and its meter at the start.
-#[derive(Clone, Copy, Debug)]
+/// A transaction as this link knows it. Nothing here is needed to bill it
+/// right: the session keeps the register at its start.
+#[derive(Clone, Debug)]
 struct Tx {
     port: PortNo,
-    meter_start_wh: i64,
-    /// The last energy register reading, Wh.
-    last_wh: i64,
-}
-
-/// Running transactions by id, across links: a charge point that
-/// reconnects goes on with its transaction on a new link. Lost on restart
-/// (see README: the meter start is then read from the stop's data).
-fn transactions() -> &'static Mutex<HashMap<i32, Tx>> {
-    static TXS: OnceLock<Mutex<HashMap<i32, Tx>>> = OnceLock::new();
-    TXS.get_or_init(Default::default)
-}
-
-fn tx_get(id: i32) -> Option<Tx> {
-    transactions().lock().ok()?.get(&id).copied()
-}
-
-fn tx_update(id: i32, f: impl FnOnce(&mut Option<Tx>)) {
-    if let Ok(mut map) = transactions().lock() {
-        let mut entry = map.remove(&id);
-        f(&mut entry);
-        if let Some(tx) = entry {
-            map.insert(id, tx);
-        }
-    }
+    /// The register at its start, Wh, where this link saw it.
+    meter_start_wh: Option<i64>,
+    /// Started by the charge point while offline: when, and by which idTag.
+    offline: Option<(DateTime<Utc>, String)>,
 }
 
 impl Ocpp {
@@ -100,7 +105,13 @@ impl Ocpp {
         let mut a = Ocpp::new(clock);
         a.id = Some(id);
         a.heartbeat_s = cfg.heartbeat_interval.as_secs().clamp(1, u32::MAX as u64) as u32;
+        a.clock_slack = chrono::Duration::from_std(cfg.clock_slack).unwrap_or(chrono::Duration::MAX);
         a
+    }
+
+    /// Whether a call stamped `at` was queued while the charge point was offline.
+    fn queued(&self, at: DateTime<Utc>) -> bool {
+        at < self.opened_at.checked_sub_signed(self.clock_slack).unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     fn call<T: Request>(&mut self, payload: &T, call: Call, out: &mut Out<Frame>) {
@@ -148,6 +159,11 @@ impl Ocpp {
                 let conf =
                     BootNotificationConf { status, current_time: self.now(), interval: self.heartbeat_s };
                 out.replies.push(Frame::result(id, &conf));
+                // Once accepted, whether its charging profiles are in W or A.
+                if self.accepted && !std::mem::replace(&mut self.asked_unit, true) {
+                    let key = Some(vec![RATE_UNIT_KEY.into()]);
+                    self.call(&GetConfigurationReq { key }, Call::RateUnit, out);
+                }
             }
             "Heartbeat" => {
                 let _ = read!(HeartbeatReq);
@@ -182,19 +198,36 @@ impl Ocpp {
                     self.starting.iter().position(|(p, s)| *p == port || s.as_str() == m.id_tag.as_str());
                 match remote.map(|at| self.starting.swap_remove(at)) {
                     Some((port, session)) => {
-                        let tx = transaction_id(&session);
-                        self.begin(tx, port, m.meter_start);
+                        let conf = StartTransactionConf {
+                            id_tag_info: IdTagInfo::status(AuthorizationStatus::Accepted),
+                            transaction_id: transaction_id(&session),
+                        };
+                        out.replies.push(Frame::result(id, &conf));
+                        self.begin(port, session, m.meter_start, out);
+                    }
+                    // The charge has run (or runs) already: it gets a
+                    // transaction at once, and is billed from its stop.
+                    None if self.queued(m.timestamp) => {
+                        let tag = card(&m.id_tag);
+                        let again = self.txs.iter().find(|(_, t)| {
+                            t.port == port && t.offline.as_ref().is_some_and(|(at, _)| *at == m.timestamp)
+                        });
+                        let tx = match again {
+                            Some((tx, _)) => *tx,
+                            None => {
+                                let tx = transaction_id(&session_id());
+                                let offline = Some((m.timestamp, tag));
+                                self.txs
+                                    .insert(tx, Tx { port, meter_start_wh: Some(m.meter_start), offline });
+                                tx
+                            }
+                        };
+                        tracing::info!(pile = ?self.id, tx, started = %m.timestamp, "a transaction started while offline");
                         let conf = StartTransactionConf {
                             id_tag_info: IdTagInfo::status(AuthorizationStatus::Accepted),
                             transaction_id: tx,
                         };
                         out.replies.push(Frame::result(id, &conf));
-                        out.events.push(PileEvent::StartResult {
-                            port,
-                            session,
-                            accepted: true,
-                            reason: None,
-                        });
                     }
                     None => {
                         let reply = self.ask(id, Ask::Start { meter_start: m.meter_start });
@@ -225,13 +258,29 @@ impl Ocpp {
                 let conf = DataTransferConf { status: DataTransferStatus::UnknownVendorId, data: None };
                 out.replies.push(Frame::result(id, &conf));
             }
+            // Kept with the charge point's diagnostics, for the operator
+            // following an update or an upload.
             "FirmwareStatusNotification" => {
-                let _ = read!(FirmwareStatusNotificationReq);
+                let m = read!(FirmwareStatusNotificationReq);
                 out.replies.push(Frame::result(id, &Empty {}));
+                let kind = "FirmwareStatusNotification";
+                out.events.push(PileEvent::Diagnostic {
+                    port: PortNo(0),
+                    session: None,
+                    kind,
+                    data: m.status,
+                });
             }
             "DiagnosticsStatusNotification" => {
-                let _ = read!(DiagnosticsStatusNotificationReq);
+                let m = read!(DiagnosticsStatusNotificationReq);
                 out.replies.push(Frame::result(id, &Empty {}));
+                let kind = "DiagnosticsStatusNotification";
+                out.events.push(PileEvent::Diagnostic {
+                    port: PortNo(0),
+                    session: None,
+                    kind,
+                    data: m.status,
+                });
             }
             _ => {
                 let why = format!("{action} is not an action this central system implements");
@@ -242,8 +291,35 @@ impl Ocpp {
         Inbound::Ok
     }
 
-    fn begin(&self, tx: i32, port: PortNo, meter_start_wh: i64) {
-        tx_update(tx, |t| *t = Some(Tx { port, meter_start_wh, last_wh: meter_start_wh }));
+    /// The charge point started `session`'s transaction: the session hears
+    /// it started, and the register it starts from.
+    fn begin(&mut self, port: PortNo, session: SessionId, meter_start_wh: i64, out: &mut Out<Frame>) {
+        let tx = Tx { port, meter_start_wh: Some(meter_start_wh), offline: None };
+        self.txs.insert(transaction_id(&session), tx);
+        out.events.push(PileEvent::StartResult {
+            port,
+            session: session.clone(),
+            accepted: true,
+            reason: None,
+        });
+        let register = Decimal::from(meter_start_wh) / Decimal::from(1000);
+        out.events.push(PileEvent::Port(PortReport {
+            port,
+            status: PortStatus::Charging,
+            session: Some(session),
+            reading: Some(Reading {
+                kwh: Decimal::ZERO,
+                voltage: Decimal::ZERO,
+                current: Decimal::ZERO,
+                power: Decimal::ZERO,
+                soc: None,
+                elapsed_s: None,
+                temperature_c: None,
+                register_kwh: Some(register),
+                at: None,
+            }),
+            faults: None,
+        }));
     }
 
     fn status_notification(&mut self, m: StatusNotificationReq, out: &mut Out<Frame>) {
@@ -282,25 +358,24 @@ impl Ocpp {
         }
         let sample = m.meter_value.iter().max_by_key(|v| v.timestamp)?;
         let s = Samples::read(sample);
-        let tx = m.transaction_id.and_then(|id| tx_get(id).map(|t| (id, t)));
-        if let (Some((id, _)), Some(wh)) = (tx, s.energy_wh) {
-            tx_update(id, |t| {
-                if let Some(t) = t {
-                    t.last_wh = wh.to_i64().unwrap_or(t.last_wh);
-                }
-            });
+        let tx = m.transaction_id.filter(|id| *id > 0);
+        if let Some(id) = tx {
+            // A transaction from before this link: its connector is known now.
+            self.txs.entry(id).or_insert(Tx { port, meter_start_wh: None, offline: None }).port = port;
         }
-        let kwh = match (tx, s.energy_wh) {
-            (Some((_, t)), Some(wh)) => {
-                ((wh - Decimal::from(t.meter_start_wh)) / Decimal::from(1000)).max(Decimal::ZERO)
-            }
-            (Some((_, t)), None) => Decimal::from(t.last_wh - t.meter_start_wh) / Decimal::from(1000),
+        let start = tx.and_then(|id| self.txs.get(&id)).and_then(|t| t.meter_start_wh);
+        // Where this link did not see the start, the session works it out
+        // from the register.
+        let kwh = match (start, s.energy_wh) {
+            (Some(start), Some(wh)) => ((wh - Decimal::from(start)) / Decimal::from(1000)).max(Decimal::ZERO),
             _ => Decimal::ZERO,
         };
         let voltage = s.voltage.unwrap_or_default();
         let current = s.current.unwrap_or_default();
         let power = s.power_w.unwrap_or(voltage * current).round_dp(1);
-        let charging = m.transaction_id.is_some();
+        // A transaction that ran offline is over: its values say nothing of now.
+        let over = tx.and_then(|id| self.txs.get(&id)).is_some_and(|t| t.offline.is_some());
+        let charging = tx.is_some() && !over;
         let status = match self.status.get(&port.0) {
             Some(s) if !charging => *s,
             _ if charging => PortStatus::Charging,
@@ -318,18 +393,32 @@ impl Ocpp {
                 soc: s.soc.and_then(|v| v.to_u8()),
                 elapsed_s: None,
                 temperature_c: s.temperature_c.and_then(|t| t.round().to_i16()),
+                register_kwh: s.energy_wh.map(|wh| wh / Decimal::from(1000)),
+                at: self.queued(sample.timestamp).then_some(sample.timestamp),
             }),
             faults: None,
         })
     }
 
     fn final_record(&self, m: &StopTransactionReq) -> FinalRecord {
-        let tx = tx_get(m.transaction_id);
-        // Without the start (a restart of the platform lost it), the
-        // transaction's own begin sample, else nothing delivered is known
-        // but what the stop says.
-        let start_wh = tx.map(|t| t.meter_start_wh).or_else(|| begin_wh(m)).unwrap_or(m.meter_stop);
-        let kwh = (Decimal::from(m.meter_stop - start_wh) / Decimal::from(1000)).max(Decimal::ZERO);
+        let tx = self.txs.get(&m.transaction_id);
+        // Not seen on this link: the session bills from the register at its
+        // start; this is for one the platform has no session of.
+        let start_wh = tx.and_then(|t| t.meter_start_wh).or_else(|| begin_wh(m).map(|(wh, _)| wh));
+        let kwh = start_wh.map_or(Decimal::ZERO, |start| {
+            (Decimal::from(m.meter_stop - start) / Decimal::from(1000)).max(Decimal::ZERO)
+        });
+        // Started offline: when, and by whom. A transaction unknown here may
+        // be one whose offline start an earlier link took: if the platform
+        // has no session of it, it is billed from its own begin sample (else
+        // as if it started when it ended).
+        let offline = match tx {
+            Some(t) => t.offline.clone(),
+            None => Some((begin_wh(m).and_then(|(_, at)| at).unwrap_or(m.timestamp), String::new())),
+        };
+        let card_tag = m.id_tag.as_ref().map(card);
+        let started_offline = offline.as_ref().map(|(at, _)| *at);
+        let card_tag = card_tag.or_else(|| offline.map(|(_, c)| c).filter(|c| !c.is_empty()));
         let reason = m.reason.unwrap_or(ocpp::messages::StopReason::Local);
         let fault = match reason {
             ocpp::messages::StopReason::EmergencyStop => Some(Severity::Major),
@@ -345,13 +434,14 @@ impl Ocpp {
             amount: None,
             reason: StopReason { code: reason as u8, text: format!("{reason:?}") },
             fault,
-            card: m.id_tag.as_ref().map(card),
-            started_offline: None,
+            card: card_tag,
+            started_offline,
+            register_kwh: Some(Decimal::from(m.meter_stop) / Decimal::from(1000)),
         }
     }
 
-    /// The connector of a transaction this platform no longer remembers:
-    /// the one charging, if one is.
+    /// The connector of a transaction this link has not seen: the one
+    /// charging, if one is (the platform corrects it from the session).
     fn guess_port(&self) -> PortNo {
         let charging = self.status.iter().find(|(_, s)| **s == PortStatus::Charging);
         PortNo(charging.map_or(1, |(p, _)| *p))
@@ -384,7 +474,27 @@ impl Ocpp {
             }
             Call::RemoteStop { port } => out.events.push(PileEvent::StopResult { port, accepted: ok }),
             Call::Maintain(kind) => {
-                out.events.push(PileEvent::MaintenanceResult { kind, ok, detail: status })
+                let (ok, answer) = match (result, kind) {
+                    (Err(_), _) => (false, None),
+                    // Answers with no status: taken, and what they say is kept.
+                    (Ok(p), "get_configuration" | "get_local_list_version" | "get_diagnostics") => {
+                        (true, Some(p))
+                    }
+                    (Ok(_), "firmware") => (true, None),
+                    (Ok(_), "change_configuration") => {
+                        (matches!(&*status, "Accepted" | "RebootRequired"), None)
+                    }
+                    (Ok(_), "unlock_connector") => (status == "Unlocked", None),
+                    // Taken, once the running transactions end.
+                    (Ok(_), "work_params") => (matches!(&*status, "Accepted" | "Scheduled"), None),
+                    (Ok(p), "data_transfer") => (ok, Some(p)),
+                    (Ok(_), _) => (ok, None),
+                };
+                out.events.push(PileEvent::MaintenanceResult { kind, ok, detail: status, answer })
+            }
+            Call::RateUnit => {
+                self.amps = result.as_ref().is_ok_and(takes_only_current);
+                tracing::debug!(pile = ?self.id, amps = self.amps, "charging-rate unit");
             }
             Call::Profile => {
                 if !ok {
@@ -413,7 +523,67 @@ impl Ocpp {
                 };
                 self.call(&m, Call::Maintain(kind), out);
             }
-            _ => tracing::warn!(kind, "maintenance an OCPP charge point cannot be asked for"),
+            Maintenance::ChangeConfiguration { key, value } => {
+                let m = ChangeConfigurationReq { key: key.as_str().into(), value: value.as_str().into() };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::GetConfiguration { keys } => {
+                let key = (!keys.is_empty()).then(|| keys.iter().map(|k| k.as_str().into()).collect());
+                self.call(&GetConfigurationReq { key }, Call::Maintain(kind), out);
+            }
+            Maintenance::UnlockConnector { port } => {
+                self.call(&UnlockConnectorReq { connector_id: port.into() }, Call::Maintain(kind), out);
+            }
+            Maintenance::Firmware { url, .. } => {
+                let m = UpdateFirmwareReq {
+                    location: url,
+                    retries: None,
+                    retrieve_date: self.now(),
+                    retry_interval: None,
+                };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::GetDiagnostics { url } => {
+                let m = GetDiagnosticsReq {
+                    location: url,
+                    retries: None,
+                    retry_interval: None,
+                    start_time: None,
+                    stop_time: None,
+                };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::ClearCache => self.call(&ClearCacheReq {}, Call::Maintain(kind), out),
+            Maintenance::GetLocalListVersion => {
+                self.call(&GetLocalListVersionReq {}, Call::Maintain(kind), out)
+            }
+            // The offline list is the local authorization list: changed a
+            // card at a time, each change a newer version.
+            Maintenance::OfflineCardsSync { cards } | Maintenance::OfflineCardsClear { cards } => {
+                let listed = matches!(kind, "offline_cards_sync");
+                let info = listed.then(|| IdTagInfo::status(AuthorizationStatus::Accepted));
+                let list = cards
+                    .iter()
+                    .map(|c| AuthorizationData { id_tag: c.as_str().into(), id_tag_info: info.clone() })
+                    .collect();
+                let m = SendLocalListReq {
+                    list_version: list_version(self.now()),
+                    local_authorization_list: Some(list),
+                    update_type: UpdateType::Differential,
+                };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::DataTransfer { vendor_id, message_id, data } => {
+                let m = DataTransferReq {
+                    vendor_id: vendor_id.as_str().into(),
+                    message_id: message_id.as_deref().map(Into::into),
+                    data,
+                };
+                self.call(&m, Call::Maintain(kind), out);
+            }
+            Maintenance::TimeSync | Maintenance::QrPrefix { .. } => {
+                tracing::warn!(kind, "maintenance an OCPP charge point cannot be asked for")
+            }
         }
     }
 
@@ -423,14 +593,12 @@ impl Ocpp {
             PileCommand::LoginReply { accepted, .. } => self.accepted = accepted,
             PileCommand::StartCharge { port, session, order: Order { card: Some((_, reply)), .. } } => {
                 let Some((id, Ask::Start { meter_start, .. })) = self.take_ask(reply) else { return };
-                let tx = transaction_id(&session);
-                self.begin(tx, port, meter_start);
                 let conf = StartTransactionConf {
                     id_tag_info: IdTagInfo::status(AuthorizationStatus::Accepted),
-                    transaction_id: tx,
+                    transaction_id: transaction_id(&session),
                 };
                 out.replies.push(Frame::result(id, &conf));
-                out.events.push(PileEvent::StartResult { port, session, accepted: true, reason: None });
+                self.begin(port, session, meter_start, out);
             }
             PileCommand::StartCharge { port, session, .. } => {
                 let m = RemoteStartTransactionReq {
@@ -474,7 +642,7 @@ impl Ocpp {
                     return;
                 }
                 if let Ask::Stop { tx } = ask {
-                    tx_update(tx, |t| *t = None);
+                    self.txs.remove(&tx);
                 }
                 let conf = StopTransactionConf {
                     id_tag_info: Some(IdTagInfo::status(AuthorizationStatus::Accepted)),
@@ -483,7 +651,7 @@ impl Ocpp {
             }
             PileCommand::PowerLimit { limits, .. } => {
                 for (port, session, watts) in limits {
-                    let m = charging_profile(port, session.as_ref().map(transaction_id), watts);
+                    let m = charging_profile(port, session.as_ref().map(transaction_id), watts, self.amps);
                     self.call(&m, Call::Profile, out);
                 }
             }
@@ -501,9 +669,40 @@ impl Ocpp {
     }
 }
 
-/// A charging profile holding a connector to `watts`: the transaction's
+/// The configuration key naming the units a charge point takes limits in.
+const RATE_UNIT_KEY: &str = "ChargingScheduleAllowedChargingRateUnit";
+
+/// Phase voltage an A limit is worked out at, V.
+const PHASE_VOLTS: u32 = 230;
+/// Phases an A limit is spread over (OCPP assumes 3 where a profile does
+/// not say); a single-phase charge point then draws a third of the grant,
+/// which never overloads the station.
+const PHASES: u32 = 3;
+
+/// Whether a GetConfiguration answer says the charge point takes only
+/// Current (A) limits: its value lists Current and not Power.
+fn takes_only_current(conf: &Value) -> bool {
+    let keys = conf.get("configurationKey").and_then(Value::as_array);
+    let value = keys
+        .into_iter()
+        .flatten()
+        .find(|k| k.get("key").and_then(Value::as_str) == Some(RATE_UNIT_KEY))
+        .and_then(|k| k.get("value").and_then(Value::as_str));
+    value.is_some_and(|v| {
+        let units: Vec<&str> = v.split(',').map(str::trim).collect();
+        units.iter().any(|u| u.eq_ignore_ascii_case("Current"))
+            && !units.iter().any(|u| u.eq_ignore_ascii_case("Power"))
+    })
+}
+
+/// A charging profile holding a connector to `watts` (in A per phase,
+/// `amps`, for a charge point that takes only Current): the transaction's
 /// own (TxProfile) while one runs, else the connector's default.
-pub fn charging_profile(port: PortNo, tx: Option<i32>, watts: Decimal) -> SetChargingProfileReq {
+pub fn charging_profile(port: PortNo, tx: Option<i32>, watts: Decimal, amps: bool) -> SetChargingProfileReq {
+    let (unit, limit, phases) = match amps {
+        true => (ChargingRateUnit::A, watts / Decimal::from(PHASE_VOLTS * PHASES), Some(PHASES as u8)),
+        false => (ChargingRateUnit::W, watts, None),
+    };
     let purpose = match tx {
         Some(_) => ChargingProfilePurpose::TxProfile,
         None => ChargingProfilePurpose::TxDefaultProfile,
@@ -523,11 +722,11 @@ pub fn charging_profile(port: PortNo, tx: Option<i32>, watts: Decimal) -> SetCha
             charging_schedule: ChargingSchedule {
                 duration: None,
                 start_schedule: None,
-                charging_rate_unit: ChargingRateUnit::W,
+                charging_rate_unit: unit,
                 charging_schedule_period: vec![ChargingSchedulePeriod {
                     start_period: 0,
-                    limit: watts.round_dp(1).to_f64().unwrap_or(0.0),
-                    number_phases: None,
+                    limit: limit.round_dp(1).to_f64().unwrap_or(0.0),
+                    number_phases: phases,
                 }],
                 min_charging_rate: None,
             },
@@ -535,13 +734,14 @@ pub fn charging_profile(port: PortNo, tx: Option<i32>, watts: Decimal) -> SetCha
     }
 }
 
-/// The meter at a transaction's start, from its Transaction.Begin sample.
-fn begin_wh(m: &StopTransactionReq) -> Option<i64> {
+/// The meter at a transaction's start, and when, from its
+/// Transaction.Begin sample.
+fn begin_wh(m: &StopTransactionReq) -> Option<(i64, Option<DateTime<Utc>>)> {
     let data = m.transaction_data.as_ref()?;
     let begin = data
         .iter()
         .find(|v| v.sampled_value.iter().any(|s| s.context == Some(ReadingContext::TransactionBegin)))?;
-    Samples::read(begin).energy_wh?.to_i64()
+    Some((Samples::read(begin).energy_wh?.to_i64()?, Some(begin.timestamp)))
 }
 
 /// What one MeterValue says, in the platform's units.
@@ -651,12 +851,44 @@ fn transaction_id(session: &SessionId) -> i32 {
     session.as_str().parse().unwrap_or(0)
 }
 
-/// Whether an OCPP charge point can be asked for `m`.
+/// Whether an OCPP charge point can be asked for `m`, within the bounds
+/// the OCPP schemas set.
 pub fn check_maintenance(m: &Maintenance) -> Result<(), String> {
+    let at_most = |what: &str, s: &str, n: usize| match s.chars().count() <= n {
+        true => Ok(()),
+        false => Err(format!("{what} is at most {n} characters")),
+    };
     match m {
-        Maintenance::Reboot { .. } | Maintenance::WorkParams { .. } | Maintenance::Refresh { .. } => Ok(()),
-        other => Err(format!("{} is not supported for OCPP charge points yet", other.kind())),
+        Maintenance::TimeSync | Maintenance::QrPrefix { .. } => {
+            Err(format!("{} is not a command OCPP charge points take", m.kind()))
+        }
+        Maintenance::ChangeConfiguration { key, value } => {
+            at_most("a key", key, 50)?;
+            at_most("a value", value, 500)
+        }
+        Maintenance::GetConfiguration { keys } => keys.iter().try_for_each(|k| at_most("a key", k, 50)),
+        Maintenance::Firmware { url, .. } | Maintenance::GetDiagnostics { url } if url.is_empty() => {
+            Err("a URL to fetch from or upload to".into())
+        }
+        Maintenance::OfflineCardsSync { cards } | Maintenance::OfflineCardsClear { cards } => {
+            if cards.is_empty() {
+                return Err("at least one card".into());
+            }
+            cards.iter().try_for_each(|c| at_most("an idTag", c, 20))
+        }
+        Maintenance::DataTransfer { vendor_id, message_id, .. } => {
+            at_most("vendor_id", vendor_id, 255)?;
+            message_id.as_deref().map_or(Ok(()), |id| at_most("message_id", id, 50))
+        }
+        _ => Ok(()),
     }
+}
+
+/// A local list version: seconds since 2025, so each change is newer than
+/// the last (the charge point keeps the number).
+fn list_version(now: DateTime<Utc>) -> i32 {
+    let since = now.timestamp() - 1_735_689_600;
+    since.clamp(1, i32::MAX as i64) as i32
 }
 
 /// A new session's id: a positive 32-bit integer, OCPP's transactionId.
@@ -688,17 +920,23 @@ impl Adapter for Ocpp {
     const ONE_IN_FLIGHT: bool = true;
 
     fn new(clock: Clock) -> Self {
+        let opened_at = clock.now();
         Ocpp {
             id: None,
             clock,
             heartbeat_s: 300,
             accepted: false,
+            amps: false,
+            asked_unit: false,
             next_call: 0,
             calls: Vec::new(),
             next_ask: 0,
             asks: Vec::new(),
             starting: Vec::new(),
             status: HashMap::new(),
+            txs: HashMap::new(),
+            opened_at,
+            clock_slack: chrono::Duration::seconds(60),
         }
     }
 
@@ -712,6 +950,7 @@ impl Adapter for Ocpp {
     fn set_utc_offset(&mut self, _: FixedOffset) {}
 
     fn opened(&mut self, out: &mut Out<Frame>) {
+        self.opened_at = self.clock.now();
         if let Some(pile) = self.id.clone() {
             let info = LoginInfo { pile, ports: 1, firmware: String::new() };
             out.events.push(PileEvent::Login(info, ReplyTo(0)));

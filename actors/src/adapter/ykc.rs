@@ -123,6 +123,7 @@ impl Ykc {
                         .then(|| m.physical_card.iter().map(|b| format!("{b:02X}")).collect()),
                         started_offline: (m.origin == ykc::TransactionRecord::ORIGIN_OFFLINE_CARD)
                             .then(|| self.local_to_utc(m.start)),
+                        register_kwh: None,
                     },
                     reply,
                 )
@@ -141,7 +142,7 @@ impl Ykc {
 }
 
 fn done(kind: &'static str, ok: bool, detail: String) -> PileEvent {
-    PileEvent::MaintenanceResult { kind, ok, detail }
+    PileEvent::MaintenanceResult { kind, ok, detail, answer: None }
 }
 
 /// An FTP URL as the firmware frame carries it: a server (IPv4 or host name), port, user,
@@ -192,6 +193,13 @@ pub fn check_maintenance(m: &Maintenance) -> Result<(), String> {
                 None => Ok(()),
             }
         }
+        Maintenance::ChangeConfiguration { .. }
+        | Maintenance::GetConfiguration { .. }
+        | Maintenance::UnlockConnector { .. }
+        | Maintenance::GetDiagnostics { .. }
+        | Maintenance::ClearCache
+        | Maintenance::GetLocalListVersion
+        | Maintenance::DataTransfer { .. } => Err(format!("YKC piles do not take {}", m.kind())),
         _ => Ok(()),
     }
 }
@@ -220,6 +228,8 @@ fn report(m: &ykc::RealTime) -> PortReport {
             // YKC counts whole minutes; the platform's clock is finer.
             elapsed_s: None,
             temperature_c: Some(m.cable_temp),
+            register_kwh: None,
+            at: None,
         }),
         faults: Some(ykc::hardware_faults(m.hardware_faults)),
     }
@@ -340,6 +350,8 @@ impl Ykc {
                 let cards = cards.iter().map(|c| card_bytes(c)).collect();
                 Message::OfflineCardClear(ykc::OfflineCardClear { pile, cards })
             }
+            // OCPP's own: refused before they get here (`check_maintenance`).
+            _ => return None,
         })
     }
 

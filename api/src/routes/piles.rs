@@ -38,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/piles/{id}/commands", staff(forwarded(web::get().to(commands))))
         .route("/piles/{id}/diagnostics", staff(web::get().to(diagnostics)))
         .route("/piles/{id}/offline-cards", staff(web::get().to(offline_cards)))
+        .route("/piles/{id}/ocpp-password", manager(web::put().to(ocpp_password)))
         .route("/piles/{id}/commands/{command}", staff(forwarded(web::get().to(one_command))));
 }
 
@@ -626,4 +627,48 @@ async fn one_command(state: State, scope: Scope, path: web::Path<(String, u64)>)
         ApiError::not_found("unknown_command", format!("pile {id} has no command {command}"))
     })?;
     Ok(HttpResponse::Ok().json(found))
+}
+
+/// A charge point's password (OCPP security profile 1), or `null` to
+/// remove it: 16 to 40 printable ASCII characters, as OCPP's
+/// AuthorizationKey.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OcppPassword {
+    pub password: Option<String>,
+}
+
+/// Sets the password an OCPP charge point must present (HTTP Basic auth,
+/// its id as the user name) when it opens its WebSocket; kept hashed.
+#[utoipa::path(
+    put,
+    path = "/api/v1/piles/{id}/ocpp-password",
+    tag = "piles",
+    params(("id" = String, Path, description = "The charge point")),
+    request_body = OcppPassword,
+    responses(
+        (status = 204, description = "Set (or removed)"),
+        (status = 422, description = "Not an OCPP charge point, or a password out of bounds", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
+async fn ocpp_password(
+    state: State,
+    scope: Scope,
+    id: web::Path<String>,
+    body: crate::extract::Json<OcppPassword>,
+) -> ApiResult<HttpResponse> {
+    let record = scope.pile(&state, &id).await?;
+    if record.protocol != Protocol::Ocpp {
+        return Err(ApiError::invalid("password", "only OCPP charge points have a password"));
+    }
+    let hash = match &body.password {
+        Some(p) if (16..=40).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(crate::passwords::hash(p).await?)
+        }
+        Some(_) => return Err(ApiError::invalid("password", "16 to 40 printable ASCII characters")),
+        None => None,
+    };
+    state.store.set_ocpp_password(&record.id, hash.as_deref()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -451,6 +451,10 @@ pub struct Meter {
     pub max_power: Decimal,
     /// The power of the last reading, W.
     pub last_power: Decimal,
+    /// The pile's energy register at the charge's start, kWh, for piles
+    /// that report their register rather than the charge's energy (OCPP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register_start: Option<Decimal>,
 }
 
 impl Meter {

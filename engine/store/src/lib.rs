@@ -22,6 +22,7 @@ use domain::ledger::LedgerError;
 
 pub mod accounts;
 pub mod alarms;
+pub mod credentials;
 pub mod directory;
 pub mod export;
 pub mod idempotency;
@@ -37,6 +38,7 @@ pub mod sqlite;
 pub use self::scylla::{ScyllaConfig, ScyllaStore};
 pub use accounts::Accounts;
 pub use alarms::Alarms;
+pub use credentials::Credentials;
 pub use directory::{Directory, PileNode};
 pub use export::{Import, Record};
 pub use idempotency::{Idempotency, StoredResponse};
@@ -52,8 +54,8 @@ pub use sqlite::{SqliteConfig, SqliteStore};
 /// `use store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Accounts, Alarms, Directory, Idempotency, Import, Leases, Money, PowerHistory, Reports, Resources,
-        Sessions, Store,
+        Accounts, Alarms, Credentials, Directory, Idempotency, Import, Leases, Money, PowerHistory, Reports,
+        Resources, Sessions, Store,
     };
 }
 
@@ -110,6 +112,7 @@ pub trait Store:
     + Directory
     + Leases
     + PowerHistory
+    + Credentials
     + Import
 {
     /// How far behind the backend's writer is.

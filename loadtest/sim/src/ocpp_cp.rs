@@ -50,6 +50,12 @@ pub struct ChargePoint {
     pub auto_accept: Vec<&'static str>,
     /// The calls answered that way, in order.
     pub accepted: Vec<IncomingCall>,
+    /// Its ChargingScheduleAllowedChargingRateUnit ("Current", "Power" or
+    /// both): a GetConfiguration asking only for it is answered by itself.
+    pub rate_unit: &'static str,
+    /// When set, every JSON message sent (`true`) and received (`false`),
+    /// in order: for checking both sides against the OCPP schemas.
+    pub transcript: Option<Vec<(bool, Value)>>,
 }
 
 /// How long a call waits for its answer.
@@ -61,6 +67,14 @@ impl ChargePoint {
         Self::connect_offering(addr, &format!("/ocpp/{id}"), Some("ocpp1.6")).await
     }
 
+    /// Connects as charge point `id` with its password (HTTP Basic auth,
+    /// OCPP security profile 1).
+    pub async fn connect_with_password(addr: SocketAddr, id: &str, password: &str) -> Result<Self, WsError> {
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{password}"));
+        Self::connect_as(addr, &format!("/ocpp/{id}"), Some("ocpp1.6"), Some(&format!("Basic {basic}"))).await
+    }
+
     /// Connects to `path` offering `subprotocols` (a comma-separated list,
     /// or none).
     pub async fn connect_offering(
@@ -68,7 +82,20 @@ impl ChargePoint {
         path: &str,
         subprotocols: Option<&str>,
     ) -> Result<Self, WsError> {
+        Self::connect_as(addr, path, subprotocols, None).await
+    }
+
+    async fn connect_as(
+        addr: SocketAddr,
+        path: &str,
+        subprotocols: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Result<Self, WsError> {
         let mut req = format!("ws://{addr}{path}").into_client_request()?;
+        if let Some(a) = authorization {
+            let value = HeaderValue::from_str(a).map_err(|e| WsError::HttpFormat(e.into()))?;
+            req.headers_mut().insert("Authorization", value);
+        }
         if let Some(p) = subprotocols {
             let value = HeaderValue::from_str(p).map_err(|e| WsError::HttpFormat(e.into()))?;
             req.headers_mut().insert("Sec-WebSocket-Protocol", value);
@@ -84,11 +111,16 @@ impl ChargePoint {
             subprotocol,
             auto_accept: vec!["SetChargingProfile"],
             accepted: Vec::new(),
+            transcript: None,
+            rate_unit: "Power",
         })
     }
 
     /// Sends a message's text as it is, well-formed or not.
     pub async fn send_raw(&mut self, text: &str) -> Result<(), WsError> {
+        if let (Some(t), Ok(v)) = (&mut self.transcript, serde_json::from_str(text)) {
+            t.push((true, v));
+        }
         self.ws.send(Message::text(text.to_owned())).await
     }
 
@@ -99,7 +131,13 @@ impl ChargePoint {
         loop {
             let msg = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??;
             match msg.ok()? {
-                Message::Text(t) => return serde_json::from_str(t.as_str()).ok(),
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(t.as_str()).ok()?;
+                    if let Some(log) = &mut self.transcript {
+                        log.push((false, v.clone()));
+                    }
+                    return Some(v);
+                }
                 Message::Close(_) => return None,
                 _ => continue,
             }
@@ -115,6 +153,9 @@ impl ChargePoint {
                 Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
                 Ok(Some(Ok(Message::Text(t)))) => {
                     if let Ok(v) = serde_json::from_str::<Value>(t.as_str()) {
+                        if let Some(log) = &mut self.transcript {
+                            log.push((false, v.clone()));
+                        }
                         self.keep(v).await;
                     }
                 }
@@ -135,7 +176,12 @@ impl ChargePoint {
             action: v[2].as_str().unwrap_or_default().to_owned(),
             payload: v[3].clone(),
         };
-        if self.auto_accept.contains(&call.action.as_str()) {
+        let unit_key = "ChargingScheduleAllowedChargingRateUnit";
+        if call.action == "GetConfiguration" && call.payload["key"] == json!([unit_key]) {
+            let answer =
+                json!({"configurationKey": [{"key": unit_key, "readonly": true, "value": self.rate_unit}]});
+            let _ = self.reply(&call, answer).await;
+        } else if self.auto_accept.contains(&call.action.as_str()) {
             let _ = self.reply(&call, json!({"status": "Accepted"})).await;
             self.accepted.push(call);
         } else {

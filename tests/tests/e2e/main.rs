@@ -18,6 +18,7 @@ mod logs;
 mod maintenance;
 mod money;
 mod ocpp;
+mod ocpp_schemas;
 mod openapi;
 mod package;
 mod payments;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{dec, Server, WAIT};
 use loadtest::ocpp_cp::{ChargePoint, WsError};
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
@@ -22,7 +23,7 @@ fn server() -> Server {
 }
 
 /// A flat 1.00 + 0.50 per kWh station with OCPP charge point `id`.
-async fn station_with_charge_point(server: &Server, id: &str, connectors: u8) -> i64 {
+pub(crate) async fn station_with_charge_point(server: &Server, id: &str, connectors: u8) -> i64 {
     let station = server.station_with_pile("69999999999999", 1).await;
     let body = json!({"id": id, "station_id": station, "protocol": "ocpp", "ports": connectors});
     let (s, p) = server.post("/api/v1/piles", body).await;
@@ -31,7 +32,7 @@ async fn station_with_charge_point(server: &Server, id: &str, connectors: u8) ->
 }
 
 /// Connects and boots `id`, and waits until the platform shows it online.
-async fn booted(server: &Server, id: &str) -> ChargePoint {
+pub(crate) async fn booted(server: &Server, id: &str) -> ChargePoint {
     let mut cp = ChargePoint::connect(server.ocpp_addr, id).await.expect("connects");
     assert_eq!(cp.subprotocol.as_deref(), Some("ocpp1.6"));
     let conf = cp.boot().await.expect("boot answered");
@@ -238,6 +239,14 @@ async fn a_second_connection_of_the_same_charge_point_replaces_the_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_limit_reaches_the_charge_point_as_a_charging_profile() {
+    for unit in ["Power", "Current"] {
+        station_limit_as_a_profile(unit).await;
+    }
+}
+
+/// The grant comes in W, or in A per phase to a charge point whose
+/// ChargingScheduleAllowedChargingRateUnit (asked at boot) is Current only.
+async fn station_limit_as_a_profile(unit: &'static str) {
     let server = Server::start_with(|c| {
         c.ocpp_heartbeat_interval_ms = 10_000;
         c.power_interval_ms = 200;
@@ -255,7 +264,9 @@ async fn a_station_limit_reaches_the_charge_point_as_a_charging_profile() {
         .map(|r| (r.status().as_u16(), r))
         .unwrap();
     assert_eq!(s, 200, "{:?}", v.text().await);
-    let mut cp = booted(&server, id).await;
+    let mut cp = ChargePoint::connect(server.ocpp_addr, id).await.expect("connects");
+    cp.rate_unit = unit;
+    assert_eq!(cp.boot().await.unwrap()["status"], "Accepted");
     cp.status(1, "Preparing", "NoError").await.unwrap();
     server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "plugged").await;
     let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
@@ -285,9 +296,16 @@ async fn a_station_limit_reaches_the_charge_point_as_a_charging_profile() {
         "{p}"
     );
     let schedule = &profile["chargingSchedule"];
-    assert_eq!(schedule["chargingRateUnit"], "W", "{p}");
     let limit = schedule["chargingSchedulePeriod"][0]["limit"].as_f64().unwrap();
-    assert!((4_000.0..=5_000.0).contains(&limit), "{p}");
+    if unit == "Power" {
+        assert_eq!(schedule["chargingRateUnit"], "W", "{p}");
+        assert!((4_000.0..=5_000.0).contains(&limit), "{p}");
+    } else {
+        // 4000-5000 W over three phases at 230 V.
+        assert_eq!(schedule["chargingRateUnit"], "A", "{p}");
+        assert_eq!(schedule["chargingSchedulePeriod"][0]["numberPhases"], 3, "{p}");
+        assert!((5.7..=7.3).contains(&limit), "{p}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,4 +438,339 @@ async fn a_silent_charge_point_is_closed_after_three_heartbeat_intervals_and_an_
     assert!(cp.closed_within(WAIT).await, "closed for want of pongs");
     let pong = "chargeplane_frame_errors_total{kind=\"ocpp_pong_timeout\",protocol=\"ocpp\"}";
     assert_eq!(server.metric(pong).await, 1.0);
+}
+
+/// Stops the platform and starts it again on the same data directory (new
+/// ports; tokens are stored, so the admin's still works).
+fn restart(server: &mut Server, tweak: impl FnOnce(&mut api::ServeConfig)) {
+    server.bg.take().expect("running").stop();
+    let mut cfg = common::test_config(server.data_dir());
+    tweak(&mut cfg);
+    let bg = api::server::Background::spawn(cfg).expect("restarts");
+    server.base = format!("http://{}", bg.http_addr);
+    (server.pile_addr, server.ocpp_addr) = (bg.pile_addr, bg.ocpp_addr);
+    server.bg = Some(bg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_goes_on_billing_across_a_reconnect_and_a_platform_restart() {
+    let tweak = |c: &mut api::ServeConfig| {
+        c.ocpp_heartbeat_interval_ms = 10_000;
+        c.ocpp_call_timeout_ms = 2_000;
+    };
+    let mut server = Server::start_with(tweak);
+    let id = "CP-RESTART-1";
+    station_with_charge_point(&server, id, 2).await;
+    let mut cp = booted(&server, id).await;
+    cp.status(2, "Preparing", "NoError").await.unwrap();
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][1]["status"] == "plugged").await;
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/2/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    cp.answer("RemoteStartTransaction", "Accepted", WAIT).await.expect("RemoteStartTransaction");
+    let tx = cp.start_transaction(2, &session, 1_000).await.unwrap()["transactionId"].as_i64().unwrap();
+    cp.status(2, "Charging", "NoError").await.unwrap();
+    let kwh_is = |want: Decimal| move |v: &Value| v["kwh"].as_str().is_some_and(|k| dec(&json!(k)) == want);
+    cp.meter_values(2, Some(tx), 5_000, 7_000).await.unwrap();
+    server.until(&format!("/api/v1/sessions/{session}"), kwh_is(dec!(4))).await;
+
+    // The link drops and the charge point comes back on a new one: its
+    // register still counts from the transaction's start.
+    drop(cp);
+    let mut cp = booted(&server, id).await;
+    cp.meter_values(2, Some(tx), 7_000, 7_000).await.unwrap();
+    server.until(&format!("/api/v1/sessions/{session}"), kwh_is(dec!(6))).await;
+
+    // The platform restarts; the charge point reconnects and stops at once
+    // (a StopTransaction names no connector): billed from the start's
+    // register, on the connector it ran on.
+    drop(cp);
+    restart(&mut server, tweak);
+    let mut cp = booted(&server, id).await;
+    let conf = cp.stop_transaction(tx, 11_000, "Local").await.unwrap();
+    assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+    let done = server.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "finished").await;
+    assert_eq!((done["port"].as_u64(), dec(&done["kwh"])), (Some(2), dec!(10)), "{done}");
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    assert_eq!(dec(&bill["total"]), dec!(15.00), "{bill}");
+    let again = cp.stop_transaction(tx, 11_000, "Local").await.unwrap();
+    assert_eq!(again["idTagInfo"]["status"], "Accepted", "{again}");
+    let (_, bill) = server.get(&format!("/api/v1/sessions/{session}/bill")).await;
+    assert_eq!(dec(&bill["total"]), dec!(15.00), "{bill}");
+}
+
+/// `t` as OCPP writes it.
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_queued_offline_are_billed_by_their_own_times_once() {
+    use chrono::{DurationRound, TimeDelta, Utc};
+    let (hook, codes) = common::webhook();
+    let server = Server::start_with(|c| {
+        c.notify_webhook = Some(hook);
+        c.ocpp_heartbeat_interval_ms = 10_000;
+    });
+    // Each charge ran for an hour that ended an hour ago, half of it in the
+    // valley (0.30 + 0.40 a kWh) and half at the peak (1.00 + 0.60).
+    let start = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap() - TimeDelta::hours(2);
+    let (boundary, stop) = (start + TimeDelta::minutes(30), start + TimeDelta::hours(1));
+    let b = boundary.format("%H:%M").to_string();
+    let (s, t) = server
+        .post(
+            "/api/v1/tariffs",
+            json!({"name": "tou", "prices": {"valley": {"energy": "0.3", "service": "0.4"},
+                                             "peak": {"energy": "1.0", "service": "0.6"}},
+                   "periods": [{"from": "00:00", "to": b, "period": "valley"},
+                               {"from": b, "to": "24:00", "period": "peak"}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let (s, st) = server
+        .post("/api/v1/stations", json!({"name": "TOU", "tariff_id": t["id"], "utc_offset_minutes": 0}))
+        .await;
+    assert_eq!(s, 201, "{st}");
+    let id = "CP-OFFLINE-1";
+    let body = json!({"id": id, "station_id": st["id"], "protocol": "ocpp", "ports": 2});
+    assert_eq!(server.post("/api/v1/piles", body).await.0, 201);
+    let (driver, token) = server.driver(&codes, "13900000072", "40.00").await;
+    let tag = "0A1B2C3D4E5F6072";
+    let (s, c) = server
+        .post(&format!("/api/v1/drivers/{driver}/cards"), json!({"number": tag, "kind": "physical"}))
+        .await;
+    assert_eq!(s, 201, "{c}");
+    // Back online, the charge point sends what it queued: a start by the
+    // card on its offline list (its local list) on connector 1, one by a tag
+    // the platform does not know on connector 2, their meter values and stops.
+    let mut cp = booted(&server, id).await;
+    let (s, v) = server
+        .post(&format!("/api/v1/piles/{id}/commands"), json!({"kind": "offline_cards_sync", "cards": [tag]}))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let list = cp.next_call("SendLocalList", WAIT).await.expect("SendLocalList");
+    assert_eq!(list.payload["updateType"], "Differential", "{:?}", list.payload);
+    assert_eq!(
+        list.payload["localAuthorizationList"],
+        json!([{"idTag": tag, "idTagInfo": {"status": "Accepted"}}])
+    );
+    cp.reply(&list, json!({"status": "Accepted"})).await.unwrap();
+    server
+        .until(&format!("/api/v1/piles/{id}/commands/{}", v["id"]), |v| v["outcome"] == "acknowledged")
+        .await;
+    let mut txs = Vec::new();
+    for (connector, who) in [(1, tag), (2, "DEADBEEF")] {
+        let queued =
+            json!({"connectorId": connector, "idTag": who, "meterStart": 2_000, "timestamp": stamp(start)});
+        let conf = cp.call("StartTransaction", queued.clone()).await.unwrap();
+        assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+        let tx = conf["transactionId"].as_i64().expect("a transaction");
+        // Its answer was lost and it is sent again: the same transaction.
+        let again = cp.call("StartTransaction", queued).await.unwrap();
+        assert_eq!(again["transactionId"].as_i64(), Some(tx), "{again}");
+        let values = json!({"connectorId": connector, "transactionId": tx, "meterValue": [
+            {"timestamp": stamp(boundary), "sampledValue": [{"value": "7000", "unit": "Wh"}]}]});
+        assert!(cp.call("MeterValues", values).await.is_ok());
+        let end = json!({"transactionId": tx, "meterStop": 12_000, "timestamp": stamp(stop), "idTag": who});
+        let conf = cp.call("StopTransaction", end.clone()).await.unwrap();
+        assert_eq!(conf["idTagInfo"]["status"], "Accepted", "{conf}");
+        // And the stop again: answered, billed once.
+        assert!(cp.call("StopTransaction", end).await.is_ok());
+        txs.push(tx);
+    }
+    for tx in &txs {
+        let done = server.until(&format!("/api/v1/sessions/{tx}"), |v| v["state"] == "finished").await;
+        assert_eq!(
+            done["started_at"].as_str().map(|s| s.parse::<chrono::DateTime<Utc>>().unwrap()),
+            Some(start)
+        );
+        assert_eq!(
+            done["ended_at"].as_str().map(|s| s.parse::<chrono::DateTime<Utc>>().unwrap()),
+            Some(stop)
+        );
+        let (_, bill) = server.get(&format!("/api/v1/sessions/{tx}/bill")).await;
+        // 5 kWh at 0.70 and 5 kWh at 1.60.
+        assert_eq!(dec(&bill["total"]), dec!(11.50), "{bill}");
+    }
+    // The listed card's wallet paid; the unknown tag's charge is billed to
+    // no one, and the operator is told.
+    let wallet = server.until_as(&token, "/api/v1/me/wallet", |w| dec(&w["balance"]) != dec!(40)).await;
+    assert_eq!(dec(&wallet["balance"]), dec!(28.50), "{wallet}");
+    let alarm = "chargeplane_pile_alarms_total{kind=\"offline_charge\",severity=\"warning\"}";
+    for _ in 0..100 {
+        if server.metric(alarm).await >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.metric(alarm).await, 1.0);
+    assert_eq!(server.metric("chargeplane_sessions_finished_total{result=\"billed\"}").await, 2.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_kind_reaches_the_charge_point_and_ends_with_its_answer() {
+    let server = server();
+    let id = "CP-CMDS-1";
+    station_with_charge_point(&server, id, 2).await;
+    let mut cp = booted(&server, id).await;
+    let url = format!("/api/v1/piles/{id}/commands");
+    // (command, the call it becomes, its payload, the charge point's answer, outcome)
+    let cases = [
+        (
+            json!({"kind": "change_configuration", "key": "MeterValueSampleInterval", "value": "60"}),
+            "ChangeConfiguration",
+            json!({"key": "MeterValueSampleInterval", "value": "60"}),
+            json!({"status": "RebootRequired"}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "get_configuration", "keys": ["MeterValueSampleInterval"]}),
+            "GetConfiguration",
+            json!({"key": ["MeterValueSampleInterval"]}),
+            json!({"configurationKey": [{"key": "MeterValueSampleInterval", "readonly": false, "value": "60"}]}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "get_configuration"}),
+            "GetConfiguration",
+            json!({}),
+            json!({"unknownKey": []}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "unlock_connector", "port": 2}),
+            "UnlockConnector",
+            json!({"connectorId": 2}),
+            json!({"status": "UnlockFailed"}),
+            "refused",
+        ),
+        (
+            json!({"kind": "get_diagnostics", "url": "ftp://logs.example.com/cp/"}),
+            "GetDiagnostics",
+            json!({"location": "ftp://logs.example.com/cp/"}),
+            json!({"fileName": "diag-1.zip"}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "clear_cache"}),
+            "ClearCache",
+            json!({}),
+            json!({"status": "Accepted"}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "get_local_list_version"}),
+            "GetLocalListVersion",
+            json!({}),
+            json!({"listVersion": 7}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "data_transfer", "vendor_id": "com.example", "message_id": "ping", "data": "1"}),
+            "DataTransfer",
+            json!({"vendorId": "com.example", "messageId": "ping", "data": "1"}),
+            json!({"status": "Accepted", "data": "pong"}),
+            "acknowledged",
+        ),
+        (
+            json!({"kind": "data_transfer", "vendor_id": "org.other"}),
+            "DataTransfer",
+            json!({"vendorId": "org.other"}),
+            json!({"status": "UnknownVendorId"}),
+            "refused",
+        ),
+    ];
+    for (body, action, payload, answer, outcome) in cases {
+        let (s, v) = server.post(&url, body.clone()).await;
+        assert_eq!(s, 202, "{body}: {v}");
+        let call = cp.next_call(action, WAIT).await.unwrap_or_else(|| panic!("{action} for {body}"));
+        assert_eq!(call.payload, payload, "{body}");
+        cp.reply(&call, answer.clone()).await.unwrap();
+        let done = server.until(&format!("{url}/{}", v["id"]), |v| v["outcome"] != "pending").await;
+        assert_eq!(done["outcome"], outcome, "{body}: {done}");
+        // What the charge point said is kept where it answered a question.
+        if ["GetConfiguration", "GetDiagnostics", "GetLocalListVersion"].contains(&action)
+            || (action == "DataTransfer" && outcome == "acknowledged")
+        {
+            assert_eq!(done["answer"], answer, "{done}");
+        }
+    }
+    // Firmware: an UpdateFirmware to fetch now, its empty answer a yes.
+    let (s, v) = server
+        .post(&url, json!({"kind": "firmware", "url": "https://fw.example.com/v2.bin", "when_idle": true}))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let call = cp.next_call("UpdateFirmware", WAIT).await.expect("UpdateFirmware");
+    assert_eq!(call.payload["location"], "https://fw.example.com/v2.bin");
+    assert!(call.payload["retrieveDate"].as_str().is_some_and(|d| d.ends_with('Z')), "{:?}", call.payload);
+    cp.reply(&call, json!({})).await.unwrap();
+    server.until(&format!("{url}/{}", v["id"]), |v| v["outcome"] == "acknowledged").await;
+    // Its progress, and the diagnostics upload's, are answered and kept.
+    for (action, status) in
+        [("FirmwareStatusNotification", "Installed"), ("DiagnosticsStatusNotification", "Uploaded")]
+    {
+        assert_eq!(cp.call(action, json!({"status": status})).await.unwrap(), json!({}));
+    }
+    let seen = server
+        .until(&format!("/api/v1/piles/{id}/diagnostics"), |v| v.as_array().is_some_and(|d| d.len() == 2))
+        .await;
+    let kept: Vec<_> =
+        seen.as_array().unwrap().iter().map(|d| (d["kind"].clone(), d["data"].clone())).collect();
+    assert!(kept.contains(&(json!("FirmwareStatusNotification"), json!("Installed"))), "{seen}");
+    assert!(kept.contains(&(json!("DiagnosticsStatusNotification"), json!("Uploaded"))), "{seen}");
+
+    // Out of OCPP's bounds, or not an OCPP command: refused with the reason.
+    for body in [
+        json!({"kind": "change_configuration", "key": "k".repeat(51), "value": "1"}),
+        json!({"kind": "data_transfer", "vendor_id": "v".repeat(256)}),
+        json!({"kind": "qr_prefix", "prefix": "https://x/", "per_gun": false}),
+    ] {
+        let (s, v) = server.post(&url, body.clone()).await;
+        assert_eq!((s, v["field"].as_str()), (422, Some("kind")), "{body}: {v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_point_with_a_password_must_present_it_on_the_upgrade() {
+    let server = server();
+    let id = "CP-AUTH-1";
+    station_with_charge_point(&server, id, 1).await;
+    let url = format!("/api/v1/piles/{id}/ocpp-password");
+    let put = |body: Value| server.call(Some(&server.admin), "PUT", &url, body);
+    // Bounded, and only for OCPP charge points.
+    assert_eq!(put(json!({"password": "short"})).await.0, 422);
+    assert_eq!(put(json!({"password": "x".repeat(41)})).await.0, 422);
+    assert_eq!(put(json!({"pass": "x"})).await.0, 422);
+    let (s, v) = server
+        .call(
+            Some(&server.admin),
+            "PUT",
+            "/api/v1/piles/69999999999999/ocpp-password",
+            json!({"password": "0123456789abcdef"}),
+        )
+        .await;
+    assert_eq!((s, v["field"].as_str()), (422, Some("password")), "{v}");
+    let (s, _) = put(json!({"password": "0123456789abcdef"})).await;
+    assert_eq!(s, 204);
+    // Not without a manager's token.
+    assert_eq!(server.call(None, "PUT", &url, json!({"password": null})).await.0, 401);
+
+    let addr = server.ocpp_addr;
+    let refused = |r: Result<ChargePoint, WsError>| http_status(r.err().expect("refused"));
+    assert_eq!(refused(ChargePoint::connect(addr, id).await), 401, "no password");
+    assert_eq!(refused(ChargePoint::connect_with_password(addr, id, "0123456789abcdeX").await), 401, "wrong");
+    let mut cp =
+        ChargePoint::connect_with_password(addr, id, "0123456789abcdef").await.expect("the right one");
+    assert_eq!(cp.boot().await.unwrap()["status"], "Accepted");
+    let unauthorized = "chargeplane_links_closed_total{protocol=\"ocpp\",reason=\"unauthorized\"}";
+    assert_eq!(server.metric(unauthorized).await, 2.0);
+
+    // Removed: it connects without one again.
+    assert_eq!(put(json!({"password": null})).await.0, 204);
+    assert!(ChargePoint::connect(addr, id).await.is_ok());
+
+    // Where every charge point must have one, one without is refused.
+    let strict = Server::start_with(|c| c.ocpp_require_password = true);
+    station_with_charge_point(&strict, "CP-AUTH-2", 1).await;
+    assert_eq!(refused(ChargePoint::connect(strict.ocpp_addr, "CP-AUTH-2").await), 401);
 }

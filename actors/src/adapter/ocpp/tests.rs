@@ -29,8 +29,25 @@ fn the_connection_is_the_login_and_boot_is_accepted_with_the_interval() {
     let mut a = adapter();
     let (_, out) =
         call(&mut a, "BootNotification", json!({"chargePointVendor": "V", "chargePointModel": "M"}));
-    let [Frame::Result { payload, .. }] = &out.replies[..] else { panic!("{:?}", out.replies) };
+    let [Frame::Result { payload, .. }, Frame::Call { id, action, payload: ask }] = &out.replies[..] else {
+        panic!("{:?}", out.replies)
+    };
     assert_eq!((payload["status"].as_str(), payload["interval"].as_u64()), (Some("Accepted"), Some(300)));
+    // Then: in what units it takes charging limits.
+    assert_eq!((action.as_str(), ask), ("GetConfiguration", &json!({"key": [RATE_UNIT_KEY]})));
+    let unit = json!({"configurationKey": [{"key": RATE_UNIT_KEY, "readonly": true, "value": "Current"}]});
+    a.inbound(Ok(Frame::Result { id: id.clone(), payload: unit }), &mut Out::default());
+    let profile = charging_profile(PortNo(1), None, dec!(6900), a.amps);
+    let schedule = &profile.cs_charging_profiles.charging_schedule;
+    assert_eq!(
+        (schedule.charging_rate_unit, schedule.charging_schedule_period[0].limit),
+        (ChargingRateUnit::A, 10.0)
+    );
+    for (value, amps) in [("Current,Power", false), ("Power", false), ("current", true)] {
+        let conf = json!({"configurationKey": [{"key": RATE_UNIT_KEY, "readonly": true, "value": value}]});
+        assert_eq!(takes_only_current(&conf), amps, "{value}");
+    }
+    assert!(!takes_only_current(&json!({"unknownKey": [RATE_UNIT_KEY]})), "W unless it says otherwise");
 }
 
 #[test]
@@ -88,7 +105,11 @@ fn meter_values_in_kwh_and_per_phase_become_a_reading_of_the_charge() {
         "StartTransaction",
         json!({"connectorId": 1, "idTag": "777001", "meterStart": 12_500, "timestamp": "2026-01-01T00:00:00Z"}),
     );
-    assert!(matches!(&out.events[..], [PileEvent::StartResult { accepted: true, .. }]));
+    // Started, and the register it starts from is the session's to keep.
+    let [PileEvent::StartResult { accepted: true, .. }, PileEvent::Port(start)] = &out.events[..] else {
+        panic!("{:?}", out.events)
+    };
+    assert_eq!(start.reading.as_ref().and_then(|r| r.register_kwh), Some(dec!(12.5)));
     let [Frame::Result { payload, .. }] = &out.replies[..] else { panic!() };
     assert_eq!(payload["transactionId"], 777001);
 
@@ -109,6 +130,7 @@ fn meter_values_in_kwh_and_per_phase_become_a_reading_of_the_charge() {
     let reading = r.reading.as_ref().unwrap();
     assert_eq!((reading.kwh, reading.power, reading.voltage), (dec!(2.5), dec!(4500), dec!(230)));
     assert_eq!((reading.soc, reading.temperature_c), (Some(55), Some(40)));
+    assert_eq!(reading.register_kwh, Some(dec!(15)));
 
     let (_, out) = call(
         &mut a,
@@ -117,6 +139,7 @@ fn meter_values_in_kwh_and_per_phase_become_a_reading_of_the_charge() {
     );
     let [PileEvent::Record(rec, reply)] = &out.events[..] else { panic!("{:?}", out.events) };
     assert_eq!((rec.port, rec.kwh, rec.session.as_str()), (PortNo(1), dec!(3.5), "777001"));
+    assert_eq!((rec.register_kwh, rec.started_offline), (Some(dec!(16)), None));
     let mut out = Out::default();
     let ack = PileCommand::AckRecord { port: PortNo(1), session, accepted: true, reply: *reply };
     a.outbound(ack, &mut out);
@@ -140,4 +163,42 @@ fn session_ids_are_positive_32_bit_integers_that_never_repeat() {
     let ids: Vec<i64> = (0..1000).map(|_| session_id().as_str().parse().unwrap()).collect();
     assert!(ids.iter().all(|id| (1..=i64::from(i32::MAX)).contains(id)));
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn a_start_stamped_before_the_link_opened_was_made_offline_and_its_stop_says_so() {
+    let mut a = adapter();
+    let start = json!({"connectorId": 2, "idTag": "0a1b2c3d", "meterStart": 1_000,
+                       "timestamp": "2026-01-01T08:00:00Z"});
+    let (_, out) = call(&mut a, "StartTransaction", start.clone());
+    assert!(out.events.is_empty(), "no card check: the charge ran already");
+    let [Frame::Result { payload, .. }] = &out.replies[..] else { panic!("{:?}", out.replies) };
+    assert_eq!(payload["idTagInfo"]["status"], "Accepted");
+    let tx = payload["transactionId"].as_i64().unwrap();
+    // Sent again (its answer was lost): the same transaction.
+    let (_, out) = call(&mut a, "StartTransaction", start);
+    let [Frame::Result { payload, .. }] = &out.replies[..] else { panic!("{:?}", out.replies) };
+    assert_eq!(payload["transactionId"].as_i64(), Some(tx));
+
+    let (_, out) = call(
+        &mut a,
+        "StopTransaction",
+        json!({"transactionId": tx, "meterStop": 5_000, "timestamp": "2026-01-01T09:00:00Z"}),
+    );
+    let [PileEvent::Record(rec, _)] = &out.events[..] else { panic!("{:?}", out.events) };
+    assert_eq!((rec.port, rec.kwh, rec.card.as_deref()), (PortNo(2), dec!(4), Some("0A1B2C3D")));
+    assert_eq!(rec.started_offline, Some("2026-01-01T08:00:00Z".parse().unwrap()));
+
+    // A stop of a transaction this link never saw: billed from its own
+    // begin sample if the platform has no session of it.
+    let (_, out) = call(
+        &mut a,
+        "StopTransaction",
+        json!({"transactionId": 4242, "meterStop": 3_000, "timestamp": "2026-01-01T09:00:00Z",
+               "transactionData": [{"timestamp": "2026-01-01T07:30:00Z", "sampledValue": [
+                   {"value": "500", "context": "Transaction.Begin"}]}]}),
+    );
+    let [PileEvent::Record(rec, _)] = &out.events[..] else { panic!("{:?}", out.events) };
+    assert_eq!((rec.kwh, rec.register_kwh), (dec!(2.5), Some(dec!(3))));
+    assert_eq!(rec.started_offline, Some("2026-01-01T07:30:00Z".parse().unwrap()));
 }

@@ -39,6 +39,7 @@ mod accounts;
 mod alarms;
 mod codec;
 mod cql;
+mod credentials;
 mod directory;
 mod idempotency;
 mod import;
@@ -244,6 +245,8 @@ pub(super) struct Db {
     listing: listing::ListingStatements,
     /// Stations' power history's statements.
     power: power_history::PowerStatements,
+    /// Charge points' passwords.
+    credentials: credentials::CredentialStatements,
 }
 
 pub struct ScyllaStore {
@@ -290,9 +293,11 @@ impl ScyllaStore {
         let leases = leases::LeaseStatements::prepare(&session, &config).await?;
         let listing = listing::ListingStatements::prepare(&session, &config).await?;
         let power = power_history::PowerStatements::prepare(&session, &config).await?;
+        let credentials = credentials::CredentialStatements::prepare(&session, &config).await?;
         let cql = Cql::new(session, config.max_in_flight);
         let (id_hints, day_marks) = Default::default();
-        let db = Arc::new(Db { cql, st, id_hints, day_marks, directory, leases, listing, power });
+        let db =
+            Arc::new(Db { cql, st, id_hints, day_marks, directory, leases, listing, power, credentials });
         let sweeper = money::spawn_sweeper(&db);
         Ok(ScyllaStore { db, sweeper })
     }

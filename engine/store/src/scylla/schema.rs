@@ -546,8 +546,16 @@ const V13: &[&str] = &[
     ) WITH CLUSTERING ORDER BY (at ASC)",
 ];
 
+const V14: &[&str] = &[
+    // Charge points' OCPP passwords, hashed (docs/scylla.md).
+    "CREATE TABLE IF NOT EXISTS ocpp_passwords (
+        pile_id text PRIMARY KEY,
+        hash    text
+    )",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];
 
 #[cfg(test)]
 mod tests {

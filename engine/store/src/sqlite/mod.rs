@@ -15,6 +15,7 @@
 mod accounts;
 mod alarms;
 mod codec;
+mod credentials;
 mod directory;
 mod export;
 mod idempotency;

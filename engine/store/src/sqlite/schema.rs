@@ -398,10 +398,18 @@ CREATE TABLE station_power (
 ) STRICT, WITHOUT ROWID;
 ";
 
+const V20: &str = "
+-- Charge points' OCPP passwords (security profile 1), hashed.
+CREATE TABLE ocpp_passwords (
+    pile_id TEXT PRIMARY KEY,
+    hash    TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
 const MIGRATIONS: &[&str] =
-    &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19];
+    &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.

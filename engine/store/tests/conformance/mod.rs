@@ -19,6 +19,7 @@ use vocab::{PileId, PortNo, Protocol, SessionId};
 
 mod accounts;
 mod alarms;
+mod credentials;
 mod directory;
 mod idempotency;
 pub mod import;
@@ -42,6 +43,7 @@ pub async fn run(store: Arc<dyn Store>) {
     unknown_ids_are_none_or_not_found(&store).await;
     idempotency::run(&store).await;
     alarms::run(&store).await;
+    credentials::run(&store).await;
     money::run(&store).await;
     listing::run(&store).await;
     power_history::run(&store).await;

@@ -1,0 +1,58 @@
+//! Charge points' password hashes (`store::credentials`) in ScyllaDB: one
+//! row per charge point (docs/scylla.md).
+
+use async_trait::async_trait;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use vocab::PileId;
+
+use super::{ScyllaConfig, ScyllaStore};
+use crate::credentials::Credentials;
+use crate::{Result, StoreError};
+
+pub(super) struct CredentialStatements {
+    set: PreparedStatement,
+    remove: PreparedStatement,
+    get: PreparedStatement,
+}
+
+impl CredentialStatements {
+    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self> {
+        let prepare = |text: &'static str| async move {
+            let mut stmt = session
+                .prepare(text)
+                .await
+                .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
+            stmt.set_consistency(config.money_consistency);
+            stmt.set_is_idempotent(true);
+            Ok::<_, StoreError>(stmt)
+        };
+        Ok(CredentialStatements {
+            set: prepare("INSERT INTO ocpp_passwords (pile_id, hash) VALUES (?, ?)").await?,
+            remove: prepare("DELETE FROM ocpp_passwords WHERE pile_id = ?").await?,
+            get: prepare("SELECT hash FROM ocpp_passwords WHERE pile_id = ?").await?,
+        })
+    }
+}
+
+#[async_trait]
+impl Credentials for ScyllaStore {
+    async fn set_ocpp_password(&self, pile: &PileId, hash: Option<&str>) -> Result<()> {
+        let (db, st) = (&self.db, &self.db.credentials);
+        let written = match hash {
+            Some(h) => db.cql.write("setting a charge point's password", &st.set, (pile.as_str(), h)).await,
+            None => db.cql.write("removing a charge point's password", &st.remove, (pile.as_str(),)).await,
+        };
+        db.cql.count(written)
+    }
+
+    async fn ocpp_password(&self, pile: &PileId) -> Result<Option<String>> {
+        let st = &self.db.credentials;
+        let row = self
+            .db
+            .cql
+            .row::<(String,), _>("reading a charge point's password", &st.get, (pile.as_str(),))
+            .await?;
+        Ok(row.map(|(h,)| h))
+    }
+}
