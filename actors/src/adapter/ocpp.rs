@@ -88,6 +88,10 @@ pub struct Ocpp {
     clock_slack: chrono::Duration,
 }
 
+/// The most transactions one link keeps track of (a charge point has a
+/// handful of connectors).
+const MAX_TXS: usize = 64;
+
 /// A transaction as this link knows it. Nothing here is needed to bill it
 /// right: the session keeps the register at its start.
 #[derive(Clone, Debug)]
@@ -359,8 +363,9 @@ impl Ocpp {
         let sample = m.meter_value.iter().max_by_key(|v| v.timestamp)?;
         let s = Samples::read(sample);
         let tx = m.transaction_id.filter(|id| *id > 0);
-        if let Some(id) = tx {
-            // A transaction from before this link: its connector is known now.
+        // A transaction from before this link: its connector is known now
+        // (a few at most: ids a charge point makes up cannot fill memory).
+        if let Some(id) = tx.filter(|id| self.txs.contains_key(id) || self.txs.len() < MAX_TXS) {
             self.txs.entry(id).or_insert(Tx { port, meter_start_wh: None, offline: None }).port = port;
         }
         let start = tx.and_then(|id| self.txs.get(&id)).and_then(|t| t.meter_start_wh);
