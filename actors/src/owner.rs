@@ -125,6 +125,13 @@ impl Channel {
     }
 }
 
+impl Channel {
+    /// The client the channel sends with, for other node-to-node requests.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
 impl Call {
     fn kind(&self) -> &'static str {
         match self {

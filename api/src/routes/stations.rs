@@ -216,8 +216,22 @@ async fn free_ports(state: &State, id: i64) -> (usize, usize) {
 }
 
 /// The live views of a station's connected piles, by id; none if its actor
-/// is not running.
+/// is not running. With several nodes, those on every node.
 async fn online_piles(state: &State, id: i64) -> Vec<actors::pile::PileView> {
+    if state.config.directory.is_some() {
+        let records: Vec<_> = state
+            .store
+            .piles()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.station_id == id)
+            .collect();
+        let mut online: Vec<_> =
+            super::nodes::views(state, &records).await.into_iter().filter(|v| v.online).collect();
+        online.sort_by(|a, b| a.id.cmp(&b.id));
+        return online;
+    }
     let Some(addr) = state.registry.stations.get(&id).map(|a| a.clone()) else { return Vec::new() };
     let piles = addr.send(station::Piles).await.unwrap_or_default();
     let views = futures::future::join_all(piles.iter().map(|p| p.send(actors::pile::View))).await;

@@ -502,6 +502,18 @@ async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
     }
     let (_, first_owner) = owner_view(&nodes, station).await;
 
+    // Every node lists every pile online, wherever its link is (once its
+    // node has listed it in the directory).
+    for node in nodes {
+        let online = |list: &Value| {
+            let items = list["items"].as_array().into_iter().flatten();
+            items.filter(|p| p["online"] == true).count() == 3
+        };
+        node.until(&format!("/api/v1/piles?station_id={station}"), online).await;
+        let (_, ports, _) = node.get(&format!("/api/v1/stations/{station}/ports")).await;
+        assert_eq!(ports["piles"].as_array().map(Vec::len), Some(3), "on {}: {ports}", node.name);
+    }
+
     // Each node starts the charge of the pile it holds: two fit, the third
     // is refused, whichever node manages the station.
     for (i, node) in nodes.iter().enumerate() {
@@ -594,4 +606,16 @@ async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
     held(&alive, station, 8000, &told).await;
     let holder = nodes.iter().find(|n| n.name == taken).unwrap();
     assert!(holder.metric("chargeplane_station_lease_changes_total{change=\"taken\"}").await >= 1.0);
+
+    // The node holding a pile refuses an owner's message under a token it
+    // has seen superseded, and anything without the cluster key.
+    let other = nodes.iter().find(|n| n.name != taken).unwrap();
+    let stale = json!({"from": "http://127.0.0.1:1", "token": 1,
+                       "call": {"kind": "power_stop", "pile": ids[0], "port": 1}});
+    let url = format!("{}/internal/stations/{station}", other.base);
+    let keyed = other.http.post(&url).header("x-chargeplane-cluster-key", "e2e-cluster-key-0123");
+    let reply: Value = keyed.json(&stale).send().await.unwrap().json().await.unwrap();
+    assert_eq!(reply, json!({"reply": "stale"}));
+    let res = other.http.post(&url).json(&stale).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 403);
 }
