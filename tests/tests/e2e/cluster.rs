@@ -619,3 +619,41 @@ async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
     let res = other.http.post(&url).json(&stale).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 403);
 }
+
+/// A measurement for BENCHMARKS.md, run by name with `--ignored
+/// --nocapture`: starts answered by the node holding the pile, against the
+/// same starts sent to another node and forwarded there. Each start waits
+/// for the pile to accept, as a driver's does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run it by name"]
+async fn measure_forwarded_start_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let (a, b) = (Node::start(dir.path(), "a").await, Node::start(dir.path(), "b").await);
+    let id = "74000000000001";
+    site(&a, id).await;
+    let mut pile = ykc(b.piles, id).await;
+    a.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+    let (mut direct, mut forwarded) = (Vec::new(), Vec::new());
+    for round in 0..84 {
+        let via = if round % 2 == 0 { &b } else { &a };
+        let asked = Instant::now();
+        let (s, v, node) = via.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+        let took = asked.elapsed();
+        assert_eq!((s, node.is_some()), (202, round % 2 == 1), "{v}");
+        if round >= 4 {
+            if round % 2 == 0 { &mut direct } else { &mut forwarded }.push(took);
+        }
+        let session = v["session_id"].as_str().unwrap().to_owned();
+        pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await.unwrap();
+        b.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+        assert_eq!(b.post(&format!("/api/v1/piles/{id}/ports/1/stop"), json!({})).await.0, 202);
+        b.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "finished").await;
+    }
+    let spread = |v: &mut Vec<Duration>| {
+        v.sort();
+        format!("p50 {:?}, p90 {:?}, max {:?}", v[v.len() / 2], v[v.len() * 9 / 10], v[v.len() - 1])
+    };
+    let (d, f) = (spread(&mut direct), spread(&mut forwarded));
+    eprintln!("start latency over {} starts each: on the pile's node {d}; forwarded {f}", direct.len());
+}
