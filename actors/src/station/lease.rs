@@ -189,7 +189,14 @@ impl Station {
             return;
         }
         let (holder, addr, ttl) = (node.node_id.clone(), node.http_addr.clone(), node.lease_ttl);
-        let acquire = async move { store.acquire_lease(id, &holder, &addr, ttl).await };
+        // A read first: while another node holds the lease, asking for it
+        // writes nothing.
+        let acquire = async move {
+            match store.lease(id).await? {
+                Some(l) if l.expires_at > chrono::Utc::now() && l.holder != holder => Ok(l),
+                _ => store.acquire_lease(id, &holder, &addr, ttl).await,
+            }
+        };
         ctx.spawn(acquire.into_actor(self).map(move |res, st, ctx| {
             st.leasing = false;
             match res {
@@ -229,13 +236,7 @@ impl Station {
             self.port_power(report, ctx);
         }
         // The station as the store has it now, in case an edit was missed.
-        let platform = self.platform.clone();
-        let read = async move { crate::registry::read_station(&platform, id).await };
-        ctx.spawn(read.into_actor(self).map(|read, _, ctx| {
-            if let Ok(Some((record, tariff))) = read {
-                ctx.address().do_send(super::Reconcile(record, tariff));
-            }
-        }));
+        self.reread(ctx);
         ctx.run_later(settle, |st, _| {
             st.reallocate();
             st.admit_waiting();
@@ -377,6 +378,17 @@ impl Station {
         }
     }
 
+    /// Takes up the station as the store holds it now (`super::Reconcile`).
+    fn reread(&mut self, ctx: &mut Context<Self>) {
+        let (platform, id) = (self.platform.clone(), self.ctx.record.id);
+        let read = async move { crate::registry::read_station(&platform, id).await };
+        ctx.spawn(read.into_actor(self).map(|read, _, ctx| {
+            if let Ok(Some((record, tariff))) = read {
+                ctx.address().do_send(super::Reconcile(record, tariff));
+            }
+        }));
+    }
+
     fn owns_token(&self, token: i64) -> bool {
         self.role.token() == Some(token) && self.role.owns()
     }
@@ -406,6 +418,11 @@ impl Handler<FromNode> for Station {
     fn handle(&mut self, FromNode(env): FromNode, ctx: &mut Context<Self>) -> Self::Result {
         let Envelope { from, token, call } = env;
         let reply = match call {
+            // From the node that took an edit, to any node running the station.
+            Call::Changed => {
+                self.reread(ctx);
+                Reply::Done
+            }
             // To the owner, from a node holding one of the station's piles.
             Call::Admit { .. } | Call::PortPower { .. } if !self.owns_token(token) => Reply::NotOwner,
             Call::Admit { pile, port, protocol, queue, resume } => {
@@ -457,7 +474,7 @@ impl Handler<FromNode> for Station {
                             port.do_send(Admitted);
                         }
                     }
-                    Call::Admit { .. } | Call::PortPower { .. } => {}
+                    Call::Admit { .. } | Call::PortPower { .. } | Call::Changed => {}
                 }
                 Reply::Done
             }

@@ -113,3 +113,27 @@ pub async fn views(state: &State, records: &[PileRecord]) -> Vec<PileView> {
         join_all(asked).await.into_iter().flatten().map(|v| (v.id.clone(), v)).collect();
     here.into_iter().map(|v| there.remove(&v.id).unwrap_or(v)).collect()
 }
+
+/// A station was edited here: the other nodes running it (the owner of
+/// its power, and those holding its piles) are told to read it from the
+/// store now rather than at their next reconcile. Fire and forget: the
+/// reconcile is the backstop.
+pub fn edited(state: &State, station: i64) {
+    let Some(node) = state.config.directory.clone() else { return };
+    let platform = state.get_ref().clone();
+    actix_rt::spawn(async move {
+        let store = &platform.store;
+        let lease = store.lease(station).await.ok().flatten();
+        let mut nodes: Vec<String> = lease.iter().map(|l| l.http_addr.clone()).collect();
+        let piles = store.piles().await.unwrap_or_default();
+        let rows =
+            join_all(piles.iter().filter(|p| p.station_id == station).map(|p| store.pile_node(&p.id))).await;
+        nodes.extend(rows.into_iter().filter_map(|r| r.ok().flatten()).map(|r| r.http_addr));
+        nodes.sort();
+        nodes.dedup();
+        let token = lease.map_or(0, |l| l.token);
+        for to in nodes.into_iter().filter(|a| *a != node.http_addr) {
+            owner::post(&platform, &to, station, token, owner::Call::Changed);
+        }
+    });
+}

@@ -414,6 +414,7 @@ async fn update(
             actor.do_send(station::SetTariff(s.clone(), tariff));
         }
     }
+    super::nodes::edited(&state, s.id);
     let item = Item::new(ItemKind::Station, s.id);
     Ok(HttpResponse::Ok().json(patched(&state, item, body.in_service, s).await?))
 }
@@ -490,6 +491,7 @@ async fn set_power(
     if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
         actor.do_send(station::SetPower(Some(p)));
     }
+    super::nodes::edited(&state, station.id);
     Ok(HttpResponse::Ok().json(station))
 }
 
@@ -511,6 +513,7 @@ async fn unset_power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResul
     if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
         actor.do_send(station::SetPower(None));
     }
+    super::nodes::edited(&state, station.id);
     Ok(HttpResponse::Ok().json(station))
 }
 
@@ -610,5 +613,6 @@ async fn set_tariff(
     if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
         actor.do_send(station::SetTariff(station.clone(), tariff));
     }
+    super::nodes::edited(&state, station.id);
     Ok(HttpResponse::Ok().json(station))
 }

@@ -37,11 +37,14 @@ impl Node {
     async fn start_with(data_dir: &Path, name: &str, extra: &str) -> Node {
         let (piles, http) = (free_port(), free_port());
         let config = data_dir.join(format!("{name}.toml"));
+        // Unless the test sets its own: edits made elsewhere arrive within 200 ms.
+        let reconcile =
+            if extra.contains("station_reconcile_ms") { "" } else { "station_reconcile_ms = 200\n" };
         let toml = format!(
             "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nocpp_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = 20\nheartbeat_timeout_ms = 5000\n\
              node_id = \"{name}\"\nadvertise_http = \"http://127.0.0.1:{http}\"\n\
-             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\nstation_reconcile_ms = 200\n\
+             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\n{reconcile}\
              cluster_key = \"e2e-cluster-key-0123\"\nstation_lease_ttl_ms = 1500\nstation_lease_renew_ms = 100\n{extra}"
         );
         std::fs::write(&config, toml).unwrap();
@@ -473,16 +476,19 @@ async fn held(nodes: &[&Node], station: i64, limit_w: i64, told: &[u8]) -> Value
 
 /// Three nodes on one store, a station's three piles one on each: one node
 /// manages its power, so the station's limit holds across them; a limit
-/// set on one node reaches the piles on the others; the owner killed,
-/// another takes over within the lease's TTL and the limit still holds.
+/// set on one node is pushed to the owner and reaches the piles on the
+/// others; the owner killed, another takes over within the lease's TTL and
+/// the limit still holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
     let dir = tempfile::tempdir().unwrap();
     create_admin(dir.path());
+    // No periodic reconcile within the test: edits must be pushed.
+    let slow = "station_reconcile_ms = 600000\n";
     let (a, b, c) = (
-        Node::start(dir.path(), "a").await,
-        Node::start(dir.path(), "b").await,
-        Node::start(dir.path(), "c").await,
+        Node::start_with(dir.path(), "a", slow).await,
+        Node::start_with(dir.path(), "b", slow).await,
+        Node::start_with(dir.path(), "c", slow).await,
     );
     let ids = ["73000000000001", "73000000000002", "73000000000003"];
     site(&a, ids[0]).await;
@@ -544,8 +550,8 @@ async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
         assert!(Instant::now() < deadline, "the two charges were never both granted: {view} {told:?}");
     }
 
-    // A higher limit set on B reaches the owner, wherever it runs, and the
-    // third charge now fits; all three piles hear their new limits.
+    // A higher limit set on B is pushed to the owner, wherever it runs, and
+    // the third charge now fits; all three piles hear their new limits.
     let (s, v, _) = manage(&b, station, "8000").await;
     assert_eq!(s, 200, "{v}");
     let deadline = Instant::now() + WAIT;
