@@ -57,6 +57,14 @@ impl Role {
         }
     }
 
+    /// Until when a new owner waits for the other nodes' charges.
+    pub(super) fn settling(&self) -> Option<Instant> {
+        match self {
+            Role::Owner { settled, .. } if self.owns() && Instant::now() < *settled => Some(*settled),
+            _ => None,
+        }
+    }
+
     fn token(&self) -> Option<i64> {
         match self {
             Role::Owner { token, .. } => Some(*token),
@@ -316,15 +324,12 @@ impl Station {
     }
 
     /// Asks the owner on another node to admit a charge here.
-    pub(super) fn admit_remotely(
-        &mut self,
-        msg: Admit,
-    ) -> ResponseActFuture<Self, Result<Admission, String>> {
+    pub(super) fn admit_remotely(&mut self, msg: Admit) -> ActorResponse<Self, Result<Admission, String>> {
         let id = self.ctx.record.id;
         let Role::Follower { owner: Some(lease) } = &self.role else {
             let why =
                 format!("station {id}'s power is being taken over by another node; try again in a moment");
-            return Box::pin(fut::ready(Err(why)));
+            return ActorResponse::reply(Err(why));
         };
         let (to, token, platform) = (lease.http_addr.clone(), lease.token, self.platform.clone());
         let key = msg.key.clone();
@@ -340,7 +345,7 @@ impl Station {
             resume: msg.resume,
         };
         let asked = async move { owner::send(&platform, &to, id, token, call).await };
-        Box::pin(asked.into_actor(self).map(move |reply, st, _| {
+        ActorResponse::r#async(asked.into_actor(self).map(move |reply, st, _| {
             let result = match reply {
                 Ok(Reply::Admission { token, result }) if token >= st.max_token => {
                     st.max_token = token;
@@ -361,21 +366,6 @@ impl Station {
             }
             result
         }))
-    }
-
-    /// The owner's verdict, once a new owner knows every charge.
-    pub(super) fn admission_settled(
-        &mut self,
-        waiting: super::Waiting,
-        resume: bool,
-    ) -> ResponseActFuture<Self, Result<Admission, String>> {
-        match self.role {
-            Role::Owner { settled, .. } if self.role.owns() && Instant::now() < settled => {
-                let wait = actix::clock::sleep_until(settled.into());
-                Box::pin(wait.into_actor(self).map(move |_, st, _| st.admission(waiting, resume)))
-            }
-            _ => Box::pin(fut::ready(self.admission(waiting, resume))),
-        }
     }
 
     /// Takes up the station as the store holds it now (`super::Reconcile`).
@@ -433,8 +423,15 @@ impl Handler<FromNode> for Station {
                     port: queue.then_some(Notify::Remote(from)),
                     resume: None,
                 };
-                let verdict = self.admission_settled(waiting, resume);
-                return Box::pin(verdict.map(move |result, _, _| Reply::Admission { token, result }));
+                // A new owner answers once it knows every charge.
+                if let Some(at) = self.role.settling() {
+                    let later = actix::clock::sleep_until(at.into()).into_actor(self);
+                    return Box::pin(later.map(move |_, st, _| Reply::Admission {
+                        token,
+                        result: st.admission(waiting, resume),
+                    }));
+                }
+                Reply::Admission { token, result: self.admission(waiting, resume) }
             }
             Call::PortPower { pile, port, protocol, session, charging, power_w } => {
                 if self.power.is_some() {
