@@ -45,31 +45,31 @@ impl LeaseStatements {
         };
         Ok(LeaseStatements {
             get: prepare(
-                "SELECT holder, http_addr, token, expires_at FROM station_leases WHERE station_id = ?",
+                "SELECT holder, http_addr, fencing_token, expires_at FROM station_leases WHERE station_id = ?",
                 false,
             )
             .await?,
             create: prepare(
-                "INSERT INTO station_leases (station_id, holder, http_addr, token, expires_at) \
+                "INSERT INTO station_leases (station_id, holder, http_addr, fencing_token, expires_at) \
                  VALUES (?, ?, ?, 1, ?) IF NOT EXISTS",
                 true,
             )
             .await?,
             take: prepare(
-                "UPDATE station_leases SET holder = ?, http_addr = ?, token = ?, expires_at = ? \
-                 WHERE station_id = ? IF token = ? AND expires_at = ?",
+                "UPDATE station_leases SET holder = ?, http_addr = ?, fencing_token = ?, expires_at = ? \
+                 WHERE station_id = ? IF fencing_token = ? AND expires_at = ?",
                 true,
             )
             .await?,
             renew: prepare(
                 "UPDATE station_leases SET expires_at = ? WHERE station_id = ? \
-                 IF holder = ? AND token = ? AND expires_at > ?",
+                 IF holder = ? AND fencing_token = ? AND expires_at > ?",
                 true,
             )
             .await?,
             release: prepare(
                 "UPDATE station_leases SET expires_at = 0 WHERE station_id = ? \
-                 IF holder = ? AND token = ? AND expires_at > ?",
+                 IF holder = ? AND fencing_token = ? AND expires_at > ?",
                 true,
             )
             .await?,

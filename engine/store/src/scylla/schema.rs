@@ -525,8 +525,8 @@ const V11: &[&str] = &[
         station_id bigint PRIMARY KEY,
         holder     text,
         http_addr  text,
-        token      bigint,
-        expires_at bigint
+        fencing_token bigint,
+        expires_at    bigint
     )",
 ];
 
