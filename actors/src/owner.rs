@@ -27,7 +27,8 @@ use crate::Platform;
 pub const KEY_HEADER: &str = "x-chargeplane-cluster-key";
 
 /// A station message between nodes: the first two go to the station's
-/// owner, the rest from the owner to the node holding the pile.
+/// owner, the next three from the owner to the node holding the pile, and
+/// `Changed` from the node that took an edit to every node running the station.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Call {
@@ -48,6 +49,8 @@ pub enum Call {
     PowerStop { pile: PileId, port: PortNo },
     /// The charge queued on this port fits now.
     Admitted { pile: PileId, port: PortNo },
+    /// The station was edited on the sender: read it from the store now.
+    Changed,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -125,6 +128,13 @@ impl Channel {
     }
 }
 
+impl Channel {
+    /// The client the channel sends with, for other node-to-node requests.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
 impl Call {
     fn kind(&self) -> &'static str {
         match self {
@@ -133,6 +143,7 @@ impl Call {
             Call::PowerLimit { .. } => "power_limit",
             Call::PowerStop { .. } => "power_stop",
             Call::Admitted { .. } => "admitted",
+            Call::Changed => "changed",
         }
     }
 }

@@ -652,7 +652,7 @@ impl Handler<StopCharge> for Pile {
 
 /// A pile's live state, as the API shows it.
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PileView {
     pub id: PileId,
     pub station_id: StationId,

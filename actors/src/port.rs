@@ -640,7 +640,7 @@ impl Port {
 
 /// A port's live state, as the API shows it.
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PortView {
     pub port: PortNo,
     pub status: PortStatus,

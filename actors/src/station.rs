@@ -480,7 +480,7 @@ impl Station {
 }
 
 impl Handler<Admit> for Station {
-    type Result = ResponseActFuture<Self, Result<Admission, String>>;
+    type Result = ActorResponse<Self, Result<Admission, String>>;
 
     fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Self::Result {
         if self.power.is_some() && !self.role.owns() {
@@ -494,7 +494,15 @@ impl Handler<Admit> for Station {
             port: queue.map(Notify::Local),
             resume: None,
         };
-        self.admission_settled(waiting, resume)
+        // A new owner answers once it knows every charge; otherwise (one
+        // node always) at once.
+        match self.role.settling() {
+            Some(at) => {
+                let later = actix::clock::sleep_until(at.into()).into_actor(self);
+                ActorResponse::r#async(later.map(move |_, st, _| st.admission(waiting, resume)))
+            }
+            None => ActorResponse::reply(self.admission(waiting, resume)),
+        }
     }
 }
 

@@ -128,6 +128,10 @@ struct ServeArgs {
     /// This node's name among them [default: the advertised address].
     #[arg(long)]
     node_id: Option<String>,
+    /// The secret every node of the cluster shares (prefer the environment
+    /// variable to the command line, which other users can read).
+    #[arg(long, env = "CHARGEPLANE_CLUSTER_KEY", hide_env_values = true)]
+    cluster_key: Option<String>,
     /// A demo on a fresh, throwaway data directory: an admin, stations,
     /// simulated car and e-bike piles, and a driver charging on them.
     #[arg(long)]
@@ -185,6 +189,9 @@ pub fn main() -> ExitCode {
     }
     if let Some(v) = args.node_id {
         cfg.node_id = Some(v);
+    }
+    if let Some(v) = args.cluster_key {
+        cfg.cluster_key = Some(v);
     }
     if args.demo {
         if let Err(e) = demo_config(&mut cfg) {

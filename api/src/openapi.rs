@@ -46,6 +46,7 @@ use crate::routes::{
         ops::readyz,
         ops::metrics,
         nodes::station_call,
+        nodes::pile_views,
         spec,
         docs,
         crate::auth::login,

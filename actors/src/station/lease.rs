@@ -57,6 +57,14 @@ impl Role {
         }
     }
 
+    /// Until when a new owner waits for the other nodes' charges.
+    pub(super) fn settling(&self) -> Option<Instant> {
+        match self {
+            Role::Owner { settled, .. } if self.owns() && Instant::now() < *settled => Some(*settled),
+            _ => None,
+        }
+    }
+
     fn token(&self) -> Option<i64> {
         match self {
             Role::Owner { token, .. } => Some(*token),
@@ -189,7 +197,14 @@ impl Station {
             return;
         }
         let (holder, addr, ttl) = (node.node_id.clone(), node.http_addr.clone(), node.lease_ttl);
-        let acquire = async move { store.acquire_lease(id, &holder, &addr, ttl).await };
+        // A read first: while another node holds the lease, asking for it
+        // writes nothing.
+        let acquire = async move {
+            match store.lease(id).await? {
+                Some(l) if l.expires_at > chrono::Utc::now() && l.holder != holder => Ok(l),
+                _ => store.acquire_lease(id, &holder, &addr, ttl).await,
+            }
+        };
         ctx.spawn(acquire.into_actor(self).map(move |res, st, ctx| {
             st.leasing = false;
             match res {
@@ -229,13 +244,7 @@ impl Station {
             self.port_power(report, ctx);
         }
         // The station as the store has it now, in case an edit was missed.
-        let platform = self.platform.clone();
-        let read = async move { crate::registry::read_station(&platform, id).await };
-        ctx.spawn(read.into_actor(self).map(|read, _, ctx| {
-            if let Ok(Some((record, tariff))) = read {
-                ctx.address().do_send(super::Reconcile(record, tariff));
-            }
-        }));
+        self.reread(ctx);
         ctx.run_later(settle, |st, _| {
             st.reallocate();
             st.admit_waiting();
@@ -315,15 +324,12 @@ impl Station {
     }
 
     /// Asks the owner on another node to admit a charge here.
-    pub(super) fn admit_remotely(
-        &mut self,
-        msg: Admit,
-    ) -> ResponseActFuture<Self, Result<Admission, String>> {
+    pub(super) fn admit_remotely(&mut self, msg: Admit) -> ActorResponse<Self, Result<Admission, String>> {
         let id = self.ctx.record.id;
         let Role::Follower { owner: Some(lease) } = &self.role else {
             let why =
                 format!("station {id}'s power is being taken over by another node; try again in a moment");
-            return Box::pin(fut::ready(Err(why)));
+            return ActorResponse::reply(Err(why));
         };
         let (to, token, platform) = (lease.http_addr.clone(), lease.token, self.platform.clone());
         let key = msg.key.clone();
@@ -339,7 +345,7 @@ impl Station {
             resume: msg.resume,
         };
         let asked = async move { owner::send(&platform, &to, id, token, call).await };
-        Box::pin(asked.into_actor(self).map(move |reply, st, _| {
+        ActorResponse::r#async(asked.into_actor(self).map(move |reply, st, _| {
             let result = match reply {
                 Ok(Reply::Admission { token, result }) if token >= st.max_token => {
                     st.max_token = token;
@@ -362,19 +368,15 @@ impl Station {
         }))
     }
 
-    /// The owner's verdict, once a new owner knows every charge.
-    pub(super) fn admission_settled(
-        &mut self,
-        waiting: super::Waiting,
-        resume: bool,
-    ) -> ResponseActFuture<Self, Result<Admission, String>> {
-        match self.role {
-            Role::Owner { settled, .. } if self.role.owns() && Instant::now() < settled => {
-                let wait = actix::clock::sleep_until(settled.into());
-                Box::pin(wait.into_actor(self).map(move |_, st, _| st.admission(waiting, resume)))
+    /// Takes up the station as the store holds it now (`super::Reconcile`).
+    fn reread(&mut self, ctx: &mut Context<Self>) {
+        let (platform, id) = (self.platform.clone(), self.ctx.record.id);
+        let read = async move { crate::registry::read_station(&platform, id).await };
+        ctx.spawn(read.into_actor(self).map(|read, _, ctx| {
+            if let Ok(Some((record, tariff))) = read {
+                ctx.address().do_send(super::Reconcile(record, tariff));
             }
-            _ => Box::pin(fut::ready(self.admission(waiting, resume))),
-        }
+        }));
     }
 
     fn owns_token(&self, token: i64) -> bool {
@@ -406,6 +408,11 @@ impl Handler<FromNode> for Station {
     fn handle(&mut self, FromNode(env): FromNode, ctx: &mut Context<Self>) -> Self::Result {
         let Envelope { from, token, call } = env;
         let reply = match call {
+            // From the node that took an edit, to any node running the station.
+            Call::Changed => {
+                self.reread(ctx);
+                Reply::Done
+            }
             // To the owner, from a node holding one of the station's piles.
             Call::Admit { .. } | Call::PortPower { .. } if !self.owns_token(token) => Reply::NotOwner,
             Call::Admit { pile, port, protocol, queue, resume } => {
@@ -416,8 +423,15 @@ impl Handler<FromNode> for Station {
                     port: queue.then_some(Notify::Remote(from)),
                     resume: None,
                 };
-                let verdict = self.admission_settled(waiting, resume);
-                return Box::pin(verdict.map(move |result, _, _| Reply::Admission { token, result }));
+                // A new owner answers once it knows every charge.
+                if let Some(at) = self.role.settling() {
+                    let later = actix::clock::sleep_until(at.into()).into_actor(self);
+                    return Box::pin(later.map(move |_, st, _| Reply::Admission {
+                        token,
+                        result: st.admission(waiting, resume),
+                    }));
+                }
+                Reply::Admission { token, result: self.admission(waiting, resume) }
             }
             Call::PortPower { pile, port, protocol, session, charging, power_w } => {
                 if self.power.is_some() {
@@ -457,7 +471,7 @@ impl Handler<FromNode> for Station {
                             port.do_send(Admitted);
                         }
                     }
-                    Call::Admit { .. } | Call::PortPower { .. } => {}
+                    Call::Admit { .. } | Call::PortPower { .. } | Call::Changed => {}
                 }
                 Reply::Done
             }

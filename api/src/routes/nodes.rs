@@ -1,17 +1,40 @@
-//! The node-to-node channel of station actors (`actors::owner`): another
-//! node of the cluster telling this one about a station, carrying the
-//! cluster key. Not for clients: a request without the key is refused.
+//! What the nodes of a cluster ask each other, carrying the cluster key
+//! (not for clients: a request without it is refused): station messages
+//! (`actors::owner`), and the live views of piles whose links are here, so
+//! that lists on any node (`GET /piles`, a station's ports, free ports
+//! near a point) show every node's piles.
+
+use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actors::owner::{self, Envelope};
+use actors::pile::PileView;
+use futures::future::join_all;
+use store::PileRecord;
+use vocab::PileId;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/internal/stations/{id}", web::post().to(station_call));
+    cfg.route("/internal/stations/{id}", web::post().to(station_call))
+        .route("/internal/piles", web::post().to(pile_views));
+}
+
+/// Refuses a request that does not carry this cluster's key.
+fn from_a_node(state: &State, req: &HttpRequest) -> ApiResult<()> {
+    let expected = state.config.directory.as_ref().map(|n| n.key.as_str()).filter(|k| !k.is_empty());
+    let given = req.headers().get(owner::KEY_HEADER).and_then(|v| v.to_str().ok());
+    if expected.is_none() || given != expected {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_a_cluster_node",
+            "taken only from nodes of this cluster (cluster_key)",
+        ));
+    }
+    Ok(())
 }
 
 #[utoipa::path(
@@ -31,15 +54,7 @@ async fn station_call(
     id: web::Path<i64>,
     body: Json<Envelope>,
 ) -> ApiResult<HttpResponse> {
-    let expected = state.config.directory.as_ref().map(|n| n.key.as_str()).filter(|k| !k.is_empty());
-    let given = req.headers().get(owner::KEY_HEADER).and_then(|v| v.to_str().ok());
-    if expected.is_none() || given != expected {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_a_cluster_node",
-            "station messages are taken only from nodes of this cluster (cluster_key)",
-        ));
-    }
+    from_a_node(&state, &req)?;
     let reply = owner::receive(&state, *id, body.into_inner()).await.map_err(|e| match e {
         actors::registry::StartError::NoStation(_) => {
             ApiError::not_found("unknown_station", format!("no station {id}"))
@@ -47,4 +62,78 @@ async fn station_call(
         e => ApiError::unavailable(e.to_string()),
     })?;
     Ok(HttpResponse::Ok().json(reply))
+}
+
+#[utoipa::path(
+    post,
+    path = "/internal/piles",
+    tag = "ops",
+    request_body(content = Vec<String>, description = "Pile ids"),
+    responses(
+        (status = 200, description = "The live views of those of them online here", body = Vec<Object>),
+        (status = 403, description = "Not from a node of this cluster", body = Object),
+    ),
+)]
+async fn pile_views(state: State, req: HttpRequest, ids: Json<Vec<PileId>>) -> ApiResult<HttpResponse> {
+    from_a_node(&state, &req)?;
+    let here = ids.into_inner().into_iter().filter_map(|id| state.registry.pile(&id));
+    let views: Vec<PileView> = join_all(here.map(|p| p.send(actors::pile::View)))
+        .await
+        .into_iter()
+        .flatten()
+        .filter(|v| v.online)
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// The live views of `records`: from this node's actors, and, with several
+/// nodes, from the node each pile offline here is listed under in the pile
+/// directory (one request per node). A node that does not answer leaves
+/// its piles shown offline.
+pub async fn views(state: &State, records: &[PileRecord]) -> Vec<PileView> {
+    let here = join_all(records.iter().map(|r| super::piles::view(state, r))).await;
+    let Some(node) = &state.config.directory else { return here };
+    let rows = join_all(here.iter().filter(|v| !v.online).map(|v| state.store.pile_node(&v.id))).await;
+    let mut by_node: HashMap<String, Vec<PileId>> = HashMap::new();
+    for row in rows.into_iter().filter_map(|r| r.ok().flatten()).filter(|r| r.node_id != node.node_id) {
+        by_node.entry(row.http_addr).or_default().push(row.pile_id);
+    }
+    let asked = by_node.into_iter().map(|(addr, ids)| async move {
+        let url = format!("{}/internal/piles", addr.trim_end_matches('/'));
+        let sent = state.channel.client().post(&url).header(owner::KEY_HEADER, &node.key).json(&ids).send();
+        match sent.await.and_then(|r| r.error_for_status()) {
+            Ok(res) => res.json::<Vec<PileView>>().await.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(node = addr, error = %e, "could not read piles' live views from another node");
+                Vec::new()
+            }
+        }
+    });
+    let mut there: HashMap<PileId, PileView> =
+        join_all(asked).await.into_iter().flatten().map(|v| (v.id.clone(), v)).collect();
+    here.into_iter().map(|v| there.remove(&v.id).unwrap_or(v)).collect()
+}
+
+/// A station was edited here: the other nodes running it (the owner of
+/// its power, and those holding its piles) are told to read it from the
+/// store now rather than at their next reconcile. Fire and forget: the
+/// reconcile is the backstop.
+pub fn edited(state: &State, station: i64) {
+    let Some(node) = state.config.directory.clone() else { return };
+    let platform = state.get_ref().clone();
+    actix_rt::spawn(async move {
+        let store = &platform.store;
+        let lease = store.lease(station).await.ok().flatten();
+        let mut nodes: Vec<String> = lease.iter().map(|l| l.http_addr.clone()).collect();
+        let piles = store.piles().await.unwrap_or_default();
+        let rows =
+            join_all(piles.iter().filter(|p| p.station_id == station).map(|p| store.pile_node(&p.id))).await;
+        nodes.extend(rows.into_iter().filter_map(|r| r.ok().flatten()).map(|r| r.http_addr));
+        nodes.sort();
+        nodes.dedup();
+        let token = lease.map_or(0, |l| l.token);
+        for to in nodes.into_iter().filter(|a| *a != node.http_addr) {
+            owner::post(&platform, &to, station, token, owner::Call::Changed);
+        }
+    });
 }

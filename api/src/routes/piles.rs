@@ -10,7 +10,6 @@ use actors::pile::{self, MaintainError, PileView};
 use actors::port::{PortView, StopError};
 use domain::accounts::Status;
 use domain::pricing::{PricePlan, Pricing};
-use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -160,7 +159,7 @@ async fn list(
     });
     let page = Page::of(records, |r| r.id.as_str().to_owned(), &page)?;
     let out = Out::of(&state).await?;
-    let items = join_all(page.items.iter().map(|r| view(&state, r))).await;
+    let items = super::nodes::views(&state, &page.items).await;
     let items = items.into_iter().map(|v| out.body(v)).collect();
     Ok(HttpResponse::Ok().json(Page { items, next: page.next }))
 }

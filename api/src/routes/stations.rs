@@ -216,8 +216,22 @@ async fn free_ports(state: &State, id: i64) -> (usize, usize) {
 }
 
 /// The live views of a station's connected piles, by id; none if its actor
-/// is not running.
+/// is not running. With several nodes, those on every node.
 async fn online_piles(state: &State, id: i64) -> Vec<actors::pile::PileView> {
+    if state.config.directory.is_some() {
+        let records: Vec<_> = state
+            .store
+            .piles()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.station_id == id)
+            .collect();
+        let mut online: Vec<_> =
+            super::nodes::views(state, &records).await.into_iter().filter(|v| v.online).collect();
+        online.sort_by(|a, b| a.id.cmp(&b.id));
+        return online;
+    }
     let Some(addr) = state.registry.stations.get(&id).map(|a| a.clone()) else { return Vec::new() };
     let piles = addr.send(station::Piles).await.unwrap_or_default();
     let views = futures::future::join_all(piles.iter().map(|p| p.send(actors::pile::View))).await;
@@ -400,6 +414,7 @@ async fn update(
             actor.do_send(station::SetTariff(s.clone(), tariff));
         }
     }
+    super::nodes::edited(&state, s.id);
     let item = Item::new(ItemKind::Station, s.id);
     Ok(HttpResponse::Ok().json(patched(&state, item, body.in_service, s).await?))
 }
@@ -476,6 +491,7 @@ async fn set_power(
     if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
         actor.do_send(station::SetPower(Some(p)));
     }
+    super::nodes::edited(&state, station.id);
     Ok(HttpResponse::Ok().json(station))
 }
 
@@ -497,6 +513,7 @@ async fn unset_power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResul
     if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
         actor.do_send(station::SetPower(None));
     }
+    super::nodes::edited(&state, station.id);
     Ok(HttpResponse::Ok().json(station))
 }
 
@@ -596,5 +613,6 @@ async fn set_tariff(
     if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
         actor.do_send(station::SetTariff(station.clone(), tariff));
     }
+    super::nodes::edited(&state, station.id);
     Ok(HttpResponse::Ok().json(station))
 }

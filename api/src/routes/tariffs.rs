@@ -266,6 +266,7 @@ async fn update(
         return Err(unknown("tariff", id));
     }
     for station in state.store.stations().await?.into_iter().filter(|s| s.tariff_id == tariff.id) {
+        super::nodes::edited(&state, station.id);
         if let Some(actor) = state.registry.stations.get(&station.id).map(|a| a.clone()) {
             actor.do_send(actors::station::SetTariff(station, tariff.clone()));
         }

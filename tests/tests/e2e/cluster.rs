@@ -37,11 +37,14 @@ impl Node {
     async fn start_with(data_dir: &Path, name: &str, extra: &str) -> Node {
         let (piles, http) = (free_port(), free_port());
         let config = data_dir.join(format!("{name}.toml"));
+        // Unless the test sets its own: edits made elsewhere arrive within 200 ms.
+        let reconcile =
+            if extra.contains("station_reconcile_ms") { "" } else { "station_reconcile_ms = 200\n" };
         let toml = format!(
             "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nocpp_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = 20\nheartbeat_timeout_ms = 5000\n\
              node_id = \"{name}\"\nadvertise_http = \"http://127.0.0.1:{http}\"\n\
-             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\nstation_reconcile_ms = 200\n\
+             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\n{reconcile}\
              cluster_key = \"e2e-cluster-key-0123\"\nstation_lease_ttl_ms = 1500\nstation_lease_renew_ms = 100\n{extra}"
         );
         std::fs::write(&config, toml).unwrap();
@@ -473,16 +476,19 @@ async fn held(nodes: &[&Node], station: i64, limit_w: i64, told: &[u8]) -> Value
 
 /// Three nodes on one store, a station's three piles one on each: one node
 /// manages its power, so the station's limit holds across them; a limit
-/// set on one node reaches the piles on the others; the owner killed,
-/// another takes over within the lease's TTL and the limit still holds.
+/// set on one node is pushed to the owner and reaches the piles on the
+/// others; the owner killed, another takes over within the lease's TTL and
+/// the limit still holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
     let dir = tempfile::tempdir().unwrap();
     create_admin(dir.path());
+    // No periodic reconcile within the test: edits must be pushed.
+    let slow = "station_reconcile_ms = 600000\n";
     let (a, b, c) = (
-        Node::start(dir.path(), "a").await,
-        Node::start(dir.path(), "b").await,
-        Node::start(dir.path(), "c").await,
+        Node::start_with(dir.path(), "a", slow).await,
+        Node::start_with(dir.path(), "b", slow).await,
+        Node::start_with(dir.path(), "c", slow).await,
     );
     let ids = ["73000000000001", "73000000000002", "73000000000003"];
     site(&a, ids[0]).await;
@@ -501,6 +507,18 @@ async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
         piles.push(metered(node.piles, id).await);
     }
     let (_, first_owner) = owner_view(&nodes, station).await;
+
+    // Every node lists every pile online, wherever its link is (once its
+    // node has listed it in the directory).
+    for node in nodes {
+        let online = |list: &Value| {
+            let items = list["items"].as_array().into_iter().flatten();
+            items.filter(|p| p["online"] == true).count() == 3
+        };
+        node.until(&format!("/api/v1/piles?station_id={station}"), online).await;
+        let (_, ports, _) = node.get(&format!("/api/v1/stations/{station}/ports")).await;
+        assert_eq!(ports["piles"].as_array().map(Vec::len), Some(3), "on {}: {ports}", node.name);
+    }
 
     // Each node starts the charge of the pile it holds: two fit, the third
     // is refused, whichever node manages the station.
@@ -532,8 +550,8 @@ async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
         assert!(Instant::now() < deadline, "the two charges were never both granted: {view} {told:?}");
     }
 
-    // A higher limit set on B reaches the owner, wherever it runs, and the
-    // third charge now fits; all three piles hear their new limits.
+    // A higher limit set on B is pushed to the owner, wherever it runs, and
+    // the third charge now fits; all three piles hear their new limits.
     let (s, v, _) = manage(&b, station, "8000").await;
     assert_eq!(s, 200, "{v}");
     let deadline = Instant::now() + WAIT;
@@ -594,4 +612,54 @@ async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
     held(&alive, station, 8000, &told).await;
     let holder = nodes.iter().find(|n| n.name == taken).unwrap();
     assert!(holder.metric("chargeplane_station_lease_changes_total{change=\"taken\"}").await >= 1.0);
+
+    // The node holding a pile refuses an owner's message under a token it
+    // has seen superseded, and anything without the cluster key.
+    let other = nodes.iter().find(|n| n.name != taken).unwrap();
+    let stale = json!({"from": "http://127.0.0.1:1", "token": 1,
+                       "call": {"kind": "power_stop", "pile": ids[0], "port": 1}});
+    let url = format!("{}/internal/stations/{station}", other.base);
+    let keyed = other.http.post(&url).header("x-chargeplane-cluster-key", "e2e-cluster-key-0123");
+    let reply: Value = keyed.json(&stale).send().await.unwrap().json().await.unwrap();
+    assert_eq!(reply, json!({"reply": "stale"}));
+    let res = other.http.post(&url).json(&stale).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+}
+
+/// A measurement for BENCHMARKS.md, run by name with `--ignored
+/// --nocapture`: starts answered by the node holding the pile, against the
+/// same starts sent to another node and forwarded there. Each start waits
+/// for the pile to accept, as a driver's does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run it by name"]
+async fn measure_forwarded_start_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let (a, b) = (Node::start(dir.path(), "a").await, Node::start(dir.path(), "b").await);
+    let id = "74000000000001";
+    site(&a, id).await;
+    let mut pile = ykc(b.piles, id).await;
+    a.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+    let (mut direct, mut forwarded) = (Vec::new(), Vec::new());
+    for round in 0..84 {
+        let via = if round % 2 == 0 { &b } else { &a };
+        let asked = Instant::now();
+        let (s, v, node) = via.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+        let took = asked.elapsed();
+        assert_eq!((s, node.is_some()), (202, round % 2 == 1), "{v}");
+        if round >= 4 {
+            if round % 2 == 0 { &mut direct } else { &mut forwarded }.push(took);
+        }
+        let session = v["session_id"].as_str().unwrap().to_owned();
+        pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await.unwrap();
+        b.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "charging").await;
+        assert_eq!(b.post(&format!("/api/v1/piles/{id}/ports/1/stop"), json!({})).await.0, 202);
+        b.until(&format!("/api/v1/sessions/{session}"), |v| v["state"] == "finished").await;
+    }
+    let spread = |v: &mut Vec<Duration>| {
+        v.sort();
+        format!("p50 {:?}, p90 {:?}, max {:?}", v[v.len() / 2], v[v.len() * 9 / 10], v[v.len() - 1])
+    };
+    let (d, f) = (spread(&mut direct), spread(&mut forwarded));
+    eprintln!("start latency over {} starts each: on the pile's node {d}; forwarded {f}", direct.len());
 }

@@ -117,6 +117,7 @@ fn a_second_server_on_one_data_directory_is_refused_naming_it() {
     // A cluster node shares the store knowingly.
     let node = api::server::Background::spawn(api::ServeConfig {
         advertise_http: Some("http://127.0.0.1:1".into()),
+        cluster_key: Some("0123456789abcdef".into()),
         ..crate::common::test_config(dir.path())
     });
     node.expect("a cluster node skips the lock").stop();

@@ -2,7 +2,7 @@
 //! table, one row per station, changed only by lightweight transactions
 //! (Paxos, at `serial_consistency`, committed at `money_consistency`) and
 //! read at the serial consistency, so every node sees the last change of
-//! hands. Taking a lease compares the row with what was read (`IF fence = ?
+//! hands. Taking a lease compares the row with what was read (`IF token = ?
 //! AND expires_at = ?`), so of two nodes racing for a lapsed lease exactly
 //! one wins and the token rises by one.
 
@@ -45,31 +45,31 @@ impl LeaseStatements {
         };
         Ok(LeaseStatements {
             get: prepare(
-                "SELECT holder, http_addr, fence, expires_at FROM station_leases WHERE station_id = ?",
+                "SELECT holder, http_addr, fencing_token, expires_at FROM station_leases WHERE station_id = ?",
                 false,
             )
             .await?,
             create: prepare(
-                "INSERT INTO station_leases (station_id, holder, http_addr, fence, expires_at) \
+                "INSERT INTO station_leases (station_id, holder, http_addr, fencing_token, expires_at) \
                  VALUES (?, ?, ?, 1, ?) IF NOT EXISTS",
                 true,
             )
             .await?,
             take: prepare(
-                "UPDATE station_leases SET holder = ?, http_addr = ?, fence = ?, expires_at = ? \
-                 WHERE station_id = ? IF fence = ? AND expires_at = ?",
+                "UPDATE station_leases SET holder = ?, http_addr = ?, fencing_token = ?, expires_at = ? \
+                 WHERE station_id = ? IF fencing_token = ? AND expires_at = ?",
                 true,
             )
             .await?,
             renew: prepare(
                 "UPDATE station_leases SET expires_at = ? WHERE station_id = ? \
-                 IF holder = ? AND fence = ? AND expires_at > ?",
+                 IF holder = ? AND fencing_token = ? AND expires_at > ?",
                 true,
             )
             .await?,
             release: prepare(
                 "UPDATE station_leases SET expires_at = 0 WHERE station_id = ? \
-                 IF holder = ? AND fence = ? AND expires_at > ?",
+                 IF holder = ? AND fencing_token = ? AND expires_at > ?",
                 true,
             )
             .await?,

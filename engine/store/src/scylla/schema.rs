@@ -508,7 +508,7 @@ const V11: &[&str] = &[
         station_id bigint PRIMARY KEY,
         holder     text,
         http_addr  text,
-        fence      bigint,
+        fencing_token bigint,
         expires_at bigint
     )",
 ];

@@ -14,17 +14,19 @@ use crate::leases::{expiry, Lease, Leases};
 use crate::Result;
 
 fn get(c: &Connection, station: StationId) -> rusqlite::Result<Option<Lease>> {
-    c.prepare_cached("SELECT holder, http_addr, token, expires_at FROM station_leases WHERE station_id = ?1")?
-        .query_row(params![station], |r| {
-            Ok(Lease {
-                station_id: station,
-                holder: r.get(0)?,
-                http_addr: r.get(1)?,
-                token: r.get(2)?,
-                expires_at: time(r, 3)?,
-            })
+    c.prepare_cached(
+        "SELECT holder, http_addr, fencing_token, expires_at FROM station_leases WHERE station_id = ?1",
+    )?
+    .query_row(params![station], |r| {
+        Ok(Lease {
+            station_id: station,
+            holder: r.get(0)?,
+            http_addr: r.get(1)?,
+            token: r.get(2)?,
+            expires_at: time(r, 3)?,
         })
-        .optional()
+    })
+    .optional()
 }
 
 fn acquire(
@@ -43,9 +45,9 @@ fn acquire(
     };
     let expires = expiry(at, ttl);
     c.prepare_cached(
-        "INSERT INTO station_leases (station_id, holder, http_addr, token, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO station_leases (station_id, holder, http_addr, fencing_token, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (station_id) DO UPDATE SET holder = excluded.holder, http_addr = excluded.http_addr,
-             token = excluded.token, expires_at = excluded.expires_at",
+             fencing_token = excluded.fencing_token, expires_at = excluded.expires_at",
     )?
     .execute(params![station, holder, http_addr, token, expires])?;
     Ok(get(c, station)?.expect("the lease just written"))
@@ -72,7 +74,7 @@ impl Leases for SqliteStore {
                 let n = c
                     .prepare_cached(
                         "UPDATE station_leases SET expires_at = ?1
-                         WHERE station_id = ?2 AND holder = ?3 AND token = ?4 AND expires_at > ?5",
+                         WHERE station_id = ?2 AND holder = ?3 AND fencing_token = ?4 AND expires_at > ?5",
                     )?
                     .execute(params![expiry(at, ttl), station, holder, token, at.timestamp_micros()])?;
                 Ok(n == 1)
@@ -88,7 +90,7 @@ impl Leases for SqliteStore {
                 let n = c
                     .prepare_cached(
                         "UPDATE station_leases SET expires_at = 0
-                         WHERE station_id = ?1 AND holder = ?2 AND token = ?3 AND expires_at > ?4",
+                         WHERE station_id = ?1 AND holder = ?2 AND fencing_token = ?3 AND expires_at > ?4",
                     )?
                     .execute(params![station, holder, token, at])?;
                 Ok(n == 1)

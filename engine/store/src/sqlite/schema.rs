@@ -372,8 +372,8 @@ CREATE TABLE station_leases (
     station_id INTEGER PRIMARY KEY,
     holder     TEXT    NOT NULL,
     http_addr  TEXT    NOT NULL,
-    token      INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
+    fencing_token INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
 ) STRICT;
 ";
 
