@@ -1,4 +1,5 @@
-//! chargeplane's live system, on actix.
+//! The live system on actix: gateway and OCPP WebSocket listener, one link
+//! per connection, pile, port, session and station actors, metrics.
 //!
 //! A [`gateway`] accepts pile connections and gives each a [`link`]: the actor
 //! that owns the socket and its codec and translates frames through a thin

@@ -1,4 +1,5 @@
-//! chargeplane's HTTP API and the server that boots everything.
+//! The actix-web HTTP API, the console and app pages, and the `chargeplane`
+//! binary that boots everything.
 //!
 //! [`config`] reads flags and the config file, [`server`] opens the store,
 //! starts the pile gateway and the HTTP server, and [`routes`] holds one

@@ -1,1 +1,3 @@
+//! Criterion benchmarks.
+//!
 //! Benchmarks live in benches/.

@@ -1,4 +1,6 @@
-//! chargeplane domain logic: the rules of charging and money.
+//! The rules of charging and money: tariffs, pricing, power allocation, the
+//! session state machine, ledger, accounts, settlement, reports, alarms,
+//! payments; pure, no I/O, no database.
 //!
 //! Tariffs and what a charge costs (`tariff`, `pricing`), how a station's
 //! power is shared (`allocation`), the charging-session state machine

@@ -1,4 +1,5 @@
-//! chargeplane pile protocols: how each kind of pile talks on the wire.
+//! The pile wire protocols: YKC, AP3000 and OCPP 1.6J codecs, frames and
+//! bodies; no I/O, no tariffs or money logic.
 //!
 //! One codec per protocol, `ykc` (YKC v1.5/v1.6, car piles), `dny`
 //! (AP3000, e-bike piles) and `ocpp` (OCPP 1.6J charge points): a frame codec that cuts a TCP stream into checked

@@ -1,4 +1,6 @@
-//! chargeplane storage: where the platform's records are kept.
+//! Storage: the `Store` trait, one trait per concern, its SQLite and ScyllaDB
+//! backends, export and import between them, and the conformance suite both
+//! pass.
 //!
 //! The `Store` trait every backend implements, made of one trait per concern
 //! (`resources`, `accounts`, `sessions`, `alarms`, `idempotency`, `money`,

@@ -1,4 +1,6 @@
-//! chargeplane vocabulary: the names every other crate speaks in.
+//! The shared vocabulary: the names every other crate speaks in (ids,
+//! protocol names, port states, alarm severities, the clock); no money, no
+//! logic.
 //!
 //! Ids (`PileId`, `PortNo`, `SessionId`, `StationId`, `DriverId`, ...), the
 //! `Protocol` a pile speaks, a port's `PortStatus`, an alarm's `Severity` and

@@ -1,6 +1,13 @@
-//! Simulated charging piles: YKC car piles and AP3000 e-bike piles that
-//! open real connections and speak real frames, for the end-to-end tests,
-//! the load test and `chargeplane serve --demo`. A crate of its own so the
+//! Simulated YKC and AP3000 piles and OCPP charge points over real
+//! connections, driven by the tests, the load test and `serve --demo`.
+//!
+//! Simulated piles open real TCP connections and speak real frames, built
+//! by their own wire layers (`ykc_wire` for car piles, `ap3000_wire` for
+//! e-bike piles), each written from its published spec apart from the
+//! platform's codecs (`proto`), so end-to-end tests and the load test
+//! exercise the gateway exactly as a field pile would. They run on any byte
+//! stream too (`Dialer`), so the load test can connect them to an
+//! in-process gateway over in-memory streams. A crate of its own so the
 //! server binary can run them without depending on the load test (which
 //! depends on the server).
 

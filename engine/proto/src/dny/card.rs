@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Scale, Writer};
-use super::message::Body;
 
 /// Port byte of a balance query rather than a request to charge.
 pub const QUERY_PORT: u8 = 0xFF;

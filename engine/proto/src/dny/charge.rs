@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::card::{fee_mode, Credit};
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, OrderNo, Reader, Scale, Writer};
-use super::message::Body;
 
 /// The fields V7.5–V8.6 appended to 0x82 (§4.2, second row of its table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 
 use rust_decimal::Decimal;
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Scale, Writer};
-use super::message::Body;
 
 /// 0x42 up: smoke, water, heat, a power cut...
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

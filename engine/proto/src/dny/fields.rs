@@ -285,6 +285,20 @@ impl Writer {
     }
 }
 
+/// A frame body with a fixed layout. Bodies may be longer than `LEN` (newer
+/// firmware appends fields) but never shorter.
+pub(crate) trait Body: Sized {
+    /// The documented length, or the smallest one for a variable body.
+    const LEN: usize;
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+    fn write(&self, w: &mut Writer) -> Result<(), EncodeError>;
+
+    /// The length this value encodes to.
+    fn len(&self) -> usize {
+        Self::LEN
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

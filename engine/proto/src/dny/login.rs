@@ -6,9 +6,10 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use super::cmd;
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Scale, Writer};
 use super::frame::MAX_DATA;
-use super::message::{cmd, Body};
 
 /// 0x20 up: the pile introduces itself after power-on, and again whenever
 /// a field changes.

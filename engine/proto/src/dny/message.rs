@@ -11,42 +11,12 @@ use bytes::Bytes;
 
 use super::card::{CardReply, CardSwipe};
 use super::charge::{Adjust, ChargingReport, StartStop, StartStopReply};
+use super::cmd;
 use super::device::{Alarm, Empty, Limits};
-use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::fields::{Body, DecodeError, EncodeError, Reader, Writer};
 use super::frame::{Frame, MAX_DATA};
 use super::login::{Heartbeat, OldHeartbeat, Register, Time, TimeRequest};
 use super::settlement::Settlement;
-
-/// Command bytes. Most are used in both directions with different bodies.
-pub mod cmd {
-    pub const OLD_HEARTBEAT: u8 = 0x01;
-    pub const CARD: u8 = 0x02;
-    pub const SETTLEMENT: u8 = 0x03;
-    pub const REPORT: u8 = 0x06;
-    pub const REGISTER: u8 = 0x20;
-    pub const HEARTBEAT: u8 = 0x21;
-    pub const TIME: u8 = 0x22;
-    pub const ALARM: u8 = 0x42;
-    pub const QUERY: u8 = 0x81;
-    pub const START_STOP: u8 = 0x82;
-    pub const LIMITS: u8 = 0x85;
-    pub const REBOOT: u8 = 0x87;
-    pub const ADJUST: u8 = 0x8A;
-}
-
-/// A frame body with a fixed layout. Bodies may be longer than `LEN` (newer
-/// firmware appends fields) but never shorter.
-pub(crate) trait Body: Sized {
-    /// The documented length, or the smallest one for a variable body.
-    const LEN: usize;
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
-    fn write(&self, w: &mut Writer) -> Result<(), EncodeError>;
-
-    /// The length this value encodes to.
-    fn len(&self) -> usize {
-        Self::LEN
-    }
-}
 
 fn decode_body<T: Body>(cmd: u8, data: &[u8]) -> Result<T, DecodeError> {
     T::read(&mut Reader::new(cmd, data, T::LEN)?)

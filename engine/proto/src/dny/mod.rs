@@ -58,6 +58,7 @@
 
 mod card;
 mod charge;
+pub mod cmd;
 pub mod codes;
 mod device;
 pub mod fields;
@@ -78,5 +79,5 @@ pub use frame::{
     MAX_DATA, MAX_FRAME, MAX_LEN, MIN_LEN, START,
 };
 pub use login::{Heartbeat, OldHeartbeat, OldPort, Register, Time, TimeRequest};
-pub use message::{cmd, Ack, Down, Up};
+pub use message::{Ack, Down, Up};
 pub use settlement::{origin, Settlement};

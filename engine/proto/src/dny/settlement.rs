@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, OrderNo, Reader, Scale, Writer};
-use super::message::Body;
 
 /// Who started the charge ("在线/离线启动/验证码").
 pub mod origin {

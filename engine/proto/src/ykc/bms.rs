@@ -29,8 +29,9 @@ use bytes::Bytes;
 
 use vocab::{PileId, SessionId};
 
+use super::fields::{Body, Tagged};
 use super::fields::{DecodeError, EncodeError, Reader, Writer};
-use super::message::{kind, Body, Tagged};
+use super::kind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BmsFrame {

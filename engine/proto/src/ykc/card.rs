@@ -23,8 +23,8 @@ use rust_decimal::Decimal;
 
 use vocab::{PileId, SessionId};
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer};
-use super::message::Body;
 
 /// 0x31: a driver asks the pile to start, identified by card or by VIN.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -468,6 +468,26 @@ impl Writer {
     }
 }
 
+/// A frame body with a fixed layout, or a fixed head and a variable part.
+/// Bodies may be longer than `LEN` (newer firmware appends fields) but never
+/// shorter.
+pub(crate) trait Body: Sized {
+    /// The documented length, or the smallest one for a variable body.
+    const LEN: usize;
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+    fn write(&self, w: &mut Writer) -> Result<(), EncodeError>;
+
+    /// The length this value encodes to.
+    fn len(&self) -> usize {
+        Self::LEN
+    }
+}
+
+/// A body shared by several frame types, which carries its type itself.
+pub(crate) trait Tagged: Body {
+    fn kind(&self) -> u8;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

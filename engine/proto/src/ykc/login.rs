@@ -4,8 +4,8 @@
 
 use vocab::PileId;
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Writer};
-use super::message::Body;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Login {

@@ -27,8 +27,8 @@ use chrono::NaiveDateTime;
 
 use vocab::PileId;
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Writer};
-use super::message::Body;
 
 /// 0x52: enable or disable a pile, and cap its output.
 #[derive(Clone, Debug, PartialEq, Eq)]

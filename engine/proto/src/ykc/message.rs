@@ -9,9 +9,10 @@ use bytes::Bytes;
 use super::billing_model::{BillingModel, BillingModelCheck, BillingModelCheckReply, BillingModelRequest};
 use super::bms::BmsFrame;
 use super::card::{BalanceUpdate, BalanceUpdateResult, CardStart, CardStartVerdict};
-use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::fields::{Body, DecodeError, EncodeError, Reader, Tagged, Writer};
 use super::frame::{Frame, MAX_BODY};
 use super::heartbeat::{Heartbeat, HeartbeatReply};
+use super::kind;
 use super::login::{Login, LoginReply};
 use super::maintenance::{
     BillingModelPushResult, FirmwareUpgrade, FirmwareUpgradeResult, Reboot, RebootResult, TimeSync,
@@ -29,94 +30,6 @@ use super::qr::{QrPrefix, QrPrefixResult};
 use super::realtime::{RealTime, RealTimeRequest};
 use super::record::{RecordAck, TransactionRecord};
 use super::remote::{RemoteStart, RemoteStartResult, RemoteStop, RemoteStopResult};
-
-/// Frame type bytes.
-pub mod kind {
-    pub const LOGIN: u8 = 0x01;
-    pub const LOGIN_REPLY: u8 = 0x02;
-    pub const HEARTBEAT: u8 = 0x03;
-    pub const HEARTBEAT_REPLY: u8 = 0x04;
-    pub const BILLING_MODEL_CHECK: u8 = 0x05;
-    pub const BILLING_MODEL_CHECK_REPLY: u8 = 0x06;
-    pub const BILLING_MODEL_REQUEST: u8 = 0x09;
-    pub const BILLING_MODEL: u8 = 0x0A;
-    pub const REALTIME_REQUEST: u8 = 0x12;
-    pub const REALTIME: u8 = 0x13;
-    pub const BMS_HANDSHAKE: u8 = 0x15;
-    pub const BMS_PARAMETERS: u8 = 0x17;
-    pub const BMS_CHARGE_END: u8 = 0x19;
-    pub const BMS_ERROR: u8 = 0x1B;
-    pub const BMS_STOP: u8 = 0x1D;
-    pub const CHARGER_STOP: u8 = 0x21;
-    pub const BMS_DEMAND: u8 = 0x23;
-    pub const BMS_INFO: u8 = 0x25;
-    /// Every BMS sample frame: all decode to `Message::Bms`.
-    pub const BMS: [u8; 8] = [
-        BMS_HANDSHAKE,
-        BMS_PARAMETERS,
-        BMS_CHARGE_END,
-        BMS_ERROR,
-        BMS_STOP,
-        CHARGER_STOP,
-        BMS_DEMAND,
-        BMS_INFO,
-    ];
-    pub const CARD_START: u8 = 0x31;
-    pub const CARD_START_VERDICT: u8 = 0x32;
-    pub const REMOTE_START_RESULT: u8 = 0x33;
-    pub const REMOTE_START: u8 = 0x34;
-    pub const REMOTE_STOP_RESULT: u8 = 0x35;
-    pub const REMOTE_STOP: u8 = 0x36;
-    pub const TRANSACTION_RECORD: u8 = 0x3B;
-    pub const RECORD_ACK: u8 = 0x40;
-    pub const BALANCE_UPDATE_RESULT: u8 = 0x41;
-    pub const BALANCE_UPDATE: u8 = 0x42;
-    pub const OFFLINE_CARD_SYNC_RESULT: u8 = 0x43;
-    pub const OFFLINE_CARD_SYNC: u8 = 0x44;
-    pub const OFFLINE_CARD_CLEAR_RESULT: u8 = 0x45;
-    pub const OFFLINE_CARD_CLEAR: u8 = 0x46;
-    pub const OFFLINE_CARD_QUERY_RESULT: u8 = 0x47;
-    pub const OFFLINE_CARD_QUERY: u8 = 0x48;
-    pub const WORK_PARAMS_RESULT: u8 = 0x51;
-    pub const WORK_PARAMS: u8 = 0x52;
-    pub const TIME_SYNC_RESULT: u8 = 0x55;
-    pub const TIME_SYNC: u8 = 0x56;
-    pub const BILLING_MODEL_PUSH_RESULT: u8 = 0x57;
-    pub const BILLING_MODEL_PUSH: u8 = 0x58;
-    pub const PARKING_LOCK_STATUS: u8 = 0x61;
-    pub const PARKING_LOCK_CONTROL: u8 = 0x62;
-    pub const PARKING_LOCK_RESULT: u8 = 0x63;
-    pub const REBOOT_RESULT: u8 = 0x91;
-    pub const REBOOT: u8 = 0x92;
-    pub const FIRMWARE_UPGRADE_RESULT: u8 = 0x93;
-    pub const FIRMWARE_UPGRADE: u8 = 0x94;
-    pub const PARALLEL_START_REQUEST: u8 = 0xA1;
-    pub const PARALLEL_START_VERDICT: u8 = 0xA2;
-    pub const PARALLEL_REMOTE_START_RESULT: u8 = 0xA3;
-    pub const PARALLEL_REMOTE_START: u8 = 0xA4;
-    pub const QR_PREFIX: u8 = 0xF0;
-    pub const QR_PREFIX_RESULT: u8 = 0xF1;
-}
-
-/// A frame body with a fixed layout, or a fixed head and a variable part.
-/// Bodies may be longer than `LEN` (newer firmware appends fields) but never
-/// shorter.
-pub(crate) trait Body: Sized {
-    /// The documented length, or the smallest one for a variable body.
-    const LEN: usize;
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
-    fn write(&self, w: &mut Writer) -> Result<(), EncodeError>;
-
-    /// The length this value encodes to.
-    fn len(&self) -> usize {
-        Self::LEN
-    }
-}
-
-/// A body shared by several frame types, which carries its type itself.
-pub(crate) trait Tagged: Body {
-    fn kind(&self) -> u8;
-}
 
 fn decode_body<T: Body>(kind: u8, body: &[u8]) -> Result<T, DecodeError> {
     T::read(&mut Reader::new(kind, body, T::LEN)?)

@@ -25,6 +25,7 @@ mod crc;
 pub mod fields;
 mod frame;
 mod heartbeat;
+pub mod kind;
 mod login;
 mod maintenance;
 mod message;
@@ -56,7 +57,7 @@ pub use maintenance::{
     BillingModelPushResult, FirmwareUpgrade, FirmwareUpgradeResult, Reboot, RebootResult, TimeSync,
     TimeSyncResult, WorkParams, WorkParamsResult,
 };
-pub use message::{kind, Message};
+pub use message::Message;
 pub use offline_cards::{
     CardPresence, CardRemoval, OfflineCard, OfflineCardClear, OfflineCardClearResult, OfflineCardQuery,
     OfflineCardQueryResult, OfflineCardSync, OfflineCardSyncResult,

@@ -24,9 +24,9 @@
 
 use vocab::PileId;
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Writer};
 use super::frame::MAX_BODY;
-use super::message::Body;
 
 /// pile 7 + count 1, the head of every list the platform sends.
 const HEAD: usize = 8;

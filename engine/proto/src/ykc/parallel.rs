@@ -16,8 +16,8 @@
 //! The VIN of 0xA1 is reversed on the wire as in 0x31.
 
 use super::card::{CardStart, CardStartVerdict};
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Writer};
-use super::message::Body;
 use super::remote::{RemoteStart, RemoteStartResult};
 
 /// Declares a frame that is `$inner`'s body plus the parallel serial, with

@@ -17,8 +17,8 @@
 
 use vocab::PileId;
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Writer};
-use super::message::Body;
 
 /// 0x61: a lock's state, pushed by the pile.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,8 +14,8 @@
 
 use vocab::PileId;
 
+use super::fields::Body;
 use super::fields::{is_printable_ascii, DecodeError, EncodeError, Reader, Writer};
-use super::message::Body;
 
 /// 0xF0: sets the prefix of the pile's QR codes.
 #[derive(Clone, Debug, PartialEq, Eq)]

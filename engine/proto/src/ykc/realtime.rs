@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 
 use vocab::{PileId, SessionId, Severity};
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer};
-use super::message::Body;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealTimeRequest {

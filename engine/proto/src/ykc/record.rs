@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 
 use vocab::{PileId, SessionId};
 
+use super::fields::Body;
 use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer};
-use super::message::Body;
 
 /// One tariff period's share of a charge.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

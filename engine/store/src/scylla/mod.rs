@@ -18,16 +18,17 @@
 //! Lightweight transactions (Paxos) are used only where two writers may
 //! race for one thing and exactly one must win: handing out an id, claiming
 //! a pile id, billing a session, acknowledging or clearing an alarm, keeping
-//! an idempotency key's first response, claiming a schema migration, and
-//! in money and accounts (`money`, `accounts`): claiming a phone number, a card, an order, a provider
-//! transaction, a statement or a token, paying an order, booking a ledger
-//! key, and changing an account's balance.
+//! an idempotency key's first response, claiming a schema migration,
+//! claiming a phone number, a card or a token (`accounts`), and in money
+//! (`money`, `ledger`): claiming an order, a provider transaction or a
+//! statement, paying an order, booking a ledger key, and changing an
+//! account's balance.
 //!
 //! CQL has no transaction across partitions, so what the trait promises as
 //! one transaction (a session and its hold, a bill and its capture, a paid
 //! order and its top-up, a statement and its settlement) is a sequence of
 //! idempotent steps here, ordered so that a repeat of the call, or the
-//! ledger's sweep, finishes what a crash interrupted (see `money` and
+//! ledger's sweep, finishes what a crash interrupted (see `ledger` and
 //! docs/scylla.md).
 //!
 //! Requests are routed by the driver's default load-balancing policy, which
@@ -44,6 +45,7 @@ mod directory;
 mod idempotency;
 mod import;
 mod leases;
+mod ledger;
 mod listing;
 mod migrate;
 mod money;
@@ -298,7 +300,7 @@ impl ScyllaStore {
         let (id_hints, day_marks) = Default::default();
         let db =
             Arc::new(Db { cql, st, id_hints, day_marks, directory, leases, listing, power, credentials });
-        let sweeper = money::spawn_sweeper(&db);
+        let sweeper = ledger::spawn_sweeper(&db);
         Ok(ScyllaStore { db, sweeper })
     }
 
