@@ -806,5 +806,6 @@ async fn the_app_shows_a_map_only_from_the_configured_tile_server() {
     let names: Vec<&str> = names.as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
     assert!(names.iter().any(|n| n.starts_with(&format!("{tile_origin}/tiles/"))), "{names:?}");
     assert!(names.iter().all(|n| n.starts_with(&base) || n.starts_with(&tile_origin)), "{names:?}");
+    c.execute("document.querySelector('#near-form').scrollIntoView()", vec![]).await.unwrap();
     screenshot(c, "app-map").await;
 }
