@@ -646,8 +646,22 @@
         const rules = await all('/rules');
         const ruleText = (r) => (r.kind === 'discount' ? `${r.percent}% off` : r.kind === 'tariff' ? `tariff ${r.tariff_id}` : 'only this class');
         $('#rules tbody').replaceChildren(...(rules.length ? rules.map((r) => el('tr', { 'data-rule': r.id },
-          el('td', {}, r.id), el('td', {}, r.name), el('td', {}, r.class), el('td', {}, r.station_id ?? 'every'), el('td', {}, ruleText(r))))
-          : [el('tr', {}, el('td', { colspan: 5, class: 'muted' }, 'No rules.'))]));
+          el('td', {}, r.id), el('td', {}, r.name), el('td', {}, r.class), el('td', {}, r.station_id ?? 'every'), el('td', {}, ruleText(r)),
+          el('td', { class: 'needs-manager' }, el('button', { type: 'button', class: 'secondary edit', onclick: () => editRule(r) }, 'Edit'))))
+          : [el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No rules.'))]));
+      };
+      const rf = $('#rule-form');
+      const editRule = (r) => {
+        $('#rule-form-title').textContent = r ? `Edit rule ${r.id}` : 'New rule';
+        rf.reset();
+        field(rf, 'id').value = r ? r.id : '';
+        if (r) {
+          for (const k of ['name', 'class']) field(rf, k).value = r[k];
+          field(rf, 'station_id').value = r.station_id ?? '';
+          field(rf, 'kind').value = r.kind;
+          field(rf, 'value').value = r.kind === 'discount' ? r.percent : r.kind === 'tariff' ? r.tariff_id : '';
+          rf.scrollIntoView();
+        }
       };
       const editPlan = (p) => {
         $('#plan-form-title').textContent = p ? `Edit plan ${p.id}` : 'New plan';
@@ -682,15 +696,15 @@
         editPlan(null);
         await load();
       }));
-      const rf = $('#rule-form');
       rf.addEventListener('submit', guard(async () => {
         const f = new FormData(rf);
         const b = { name: f.get('name').trim(), class: f.get('class').trim(), kind: f.get('kind') };
         if ((f.get('station_id') || '').trim()) b.station_id = Number(f.get('station_id'));
         if (b.kind === 'discount') b.percent = f.get('value').trim();
         if (b.kind === 'tariff') b.tariff_id = Number(f.get('value'));
-        await api('POST', '/rules', b);
-        rf.reset();
+        if (f.get('id')) await api('PUT', `/rules/${f.get('id')}`, b);
+        else await api('POST', '/rules', b);
+        editRule(null);
         await load();
       }));
       await load();

@@ -418,13 +418,15 @@ pub trait Store: PowerHistory + Send + Sync + 'static {
     /// Removes a pile's row if `node_id` still holds it; true if it did.
     async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool>;
 
-    // Console helper (issue #20): listing sessions, signing out.
+    // Console helper (issue #20): listing sessions, signing out, editing rules.
 
     /// Sessions as the filter says, newest first (by creation time, then
     /// id), at most `filter.limit`.
     async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionRecord>>;
     /// Forgets a login token, so it no longer signs anyone in.
     async fn revoke_token(&self, hash: &str) -> Result<()>;
+    /// Replaces a price rule; false if it does not exist.
+    async fn update_rule(&self, rule: &Rule) -> Result<bool>;
 }
 
 /// Which sessions to list; every field set narrows.

@@ -619,10 +619,18 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
     fill(c, "#rule-form [name=value]", "20").await;
     click(c, "#rule-form button[type=submit]").await;
     text_until(c, "#rules tbody", |t| t.contains("staff rate") && t.contains("20% off")).await;
+    click(c, "#rules tbody tr button.edit").await;
+    fill(c, "#rule-form [name=value]", "25").await;
+    click(c, "#rule-form button[type=submit]").await;
+    text_until(c, "#rules tbody", |t| t.contains("staff rate") && t.contains("25% off")).await;
     let (_, rules) = server.get("/api/v1/rules").await;
     assert_eq!(
-        (rules["items"][0]["kind"].as_str(), rules["items"][0]["percent"].as_str()),
-        (Some("discount"), Some("20")),
+        (
+            rules["items"].as_array().unwrap().len(),
+            rules["items"][0]["kind"].as_str(),
+            rules["items"][0]["percent"].as_str()
+        ),
+        (1, Some("discount"), Some("25")),
         "{rules}"
     );
 

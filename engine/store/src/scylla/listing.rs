@@ -1,5 +1,5 @@
-//! Listing sessions for the console (`Store::list_sessions`) and revoking a
-//! login token at sign-out, over CQL.
+//! Listing sessions for the console (`Store::list_sessions`), revoking a
+//! login token at sign-out, and editing a price rule, over CQL.
 //!
 //! `sessions_by_station_month` (schema V11) keeps each session's id under
 //! its station and UTC month of creation, newest first, and
@@ -31,6 +31,7 @@ pub(super) struct ListingStatements {
     by_station: PreparedStatement,
     by_driver: PreparedStatement,
     token_revoke: PreparedStatement,
+    rule_update: PreparedStatement,
 }
 
 impl ListingStatements {
@@ -62,6 +63,7 @@ impl ListingStatements {
             )
             .await?,
             token_revoke: prepare("DELETE FROM tokens WHERE hash = ?").await?,
+            rule_update: prepare("UPDATE rules SET rule = ? WHERE bucket = 0 AND id = ?").await?,
         })
     }
 }
@@ -104,6 +106,16 @@ impl Db {
 
     pub(super) async fn revoke_token(&self, hash: &str) -> Result<()> {
         self.cql.write("revoking a token", &self.listing.token_revoke, (hash,)).await
+    }
+
+    /// Rules are never deleted, so a check then a plain write will do.
+    pub(super) async fn update_rule(&self, rule: &domain::accounts::Rule) -> Result<bool> {
+        if !self.rules().await?.iter().any(|r| r.id == rule.id) {
+            return Ok(false);
+        }
+        let values = (super::codec::to_json(&rule.rule)?, rule.id);
+        self.cql.write("updating a rule", &self.listing.rule_update, values).await?;
+        Ok(true)
     }
 
     pub(super) async fn list_sessions(&self, f: &SessionFilter) -> Result<Vec<SessionRecord>> {

@@ -748,4 +748,9 @@ impl Store for ScyllaStore {
         let db = &self.db;
         db.cql.count(db.revoke_token(hash).await)
     }
+
+    async fn update_rule(&self, rule: &Rule) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.update_rule(rule).await)
+    }
 }

@@ -1,5 +1,5 @@
-//! Listing sessions for the console (`Store::list_sessions`) and revoking a
-//! login token at sign-out, in SQL. The list's WHERE is built from the
+//! Listing sessions for the console (`Store::list_sessions`), revoking a
+//! login token at sign-out, and editing a price rule, in SQL. The list's WHERE is built from the
 //! filter's fields that are set, so SQLite can walk `sessions_created`
 //! (or `sessions_station_created`) newest first and stop at the limit.
 
@@ -60,4 +60,11 @@ pub(super) fn list_sessions(c: &Connection, f: &SessionFilter) -> rusqlite::Resu
 pub(super) fn revoke_token(c: &Connection, hash: &str) -> Result<()> {
     c.prepare_cached("DELETE FROM tokens WHERE hash = ?1")?.execute([hash])?;
     Ok(())
+}
+
+pub(super) fn update_rule(c: &Connection, rule: &domain::accounts::Rule) -> Result<bool> {
+    let changed = c
+        .prepare_cached("UPDATE rules SET rule = ?2 WHERE id = ?1")?
+        .execute(rusqlite::params![rule.id, codec::to_json(&rule.rule)?])?;
+    Ok(changed == 1)
 }

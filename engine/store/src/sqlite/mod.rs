@@ -572,4 +572,9 @@ impl Store for SqliteStore {
         let hash = hash.to_owned();
         self.writer.submit(move |c| listing::revoke_token(c, &hash)).await
     }
+
+    async fn update_rule(&self, rule: &Rule) -> Result<bool> {
+        let rule = rule.clone();
+        self.writer.submit(move |c| listing::update_rule(c, &rule)).await
+    }
 }
