@@ -83,6 +83,9 @@ pub struct ServeConfig {
     pub station_power_sample_ms: u64,
     /// How long those samples are kept.
     pub station_power_retention_ms: u64,
+    /// A map tile server for the drivers' app (`https://host/{z}/{x}/{y}.png`);
+    /// unset, the app shows no map and loads nothing from elsewhere.
+    pub map_tiles_url: Option<String>,
     /// A pile offline this long raises an alarm.
     pub offline_alarm_after_ms: u64,
     /// An offline pile's actors are stopped (their state stays in the
@@ -216,6 +219,7 @@ impl Default for ServeConfig {
             power_verify_after_ms: a.power_verify_after.as_millis() as u64,
             station_power_sample_ms: a.station_power_sample.as_millis() as u64,
             station_power_retention_ms: a.station_power_retention.as_millis() as u64,
+            map_tiles_url: None,
             offline_alarm_after_ms: a.alarms.offline_after.as_millis() as u64,
             pile_passivate_after_ms: a.pile_passivate_after.as_millis() as u64,
             memory_trim_check_ms: 60_000,

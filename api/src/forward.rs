@@ -66,6 +66,25 @@ pub fn forwarded_by_body(route: actix_web::Route) -> actix_web::Route {
     route.wrap(actix_web::middleware::from_fn(pile_in_body))
 }
 
+/// The route, answered by the node holding the pile of the session its
+/// `{id}` names: a driver's `POST /me/charges/{id}/stop`.
+pub fn forwarded_by_session(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(actix_web::middleware::from_fn(pile_of_session))
+}
+
+async fn pile_of_session(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = req.match_info().get("id").map(|id| vocab::SessionId(id.to_owned()));
+    let pile = match (id, req.app_data::<State>()) {
+        // The handler answers an unknown session (or a store error) itself.
+        (Some(id), Some(state)) => state.store.session(&id).await.ok().flatten().map(|s| s.pile_id),
+        _ => None,
+    };
+    to_holder(req, next, pile).await
+}
+
 async fn pile_in_path(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -127,6 +127,7 @@ use crate::routes::{
         merchants::statement,
         merchants::settle,
         rules::create_rule,
+        rules::replace_rule,
         rules::rules,
         accounts::inactive,
         accounts::update_driver,

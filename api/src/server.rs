@@ -154,9 +154,13 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
         web::Data::new(crate::forward::Forwarder::new(cfg.node_id(), timeout, &platform.metrics.registry));
     let stations = platform.store.stations().await.map_err(std::io::Error::other)?;
     let geo = web::Data::new(std::sync::RwLock::new(routes::stations::geo_index(&stations)));
+    let tiles = crate::web::map::Tiles::parse(cfg.map_tiles_url.as_deref())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let tiles = web::Data::new(tiles);
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(http_metrics.clone())
+            .app_data(tiles.clone())
             .app_data(forwarder.clone())
             .wrap(from_fn(http_metrics::observe))
             .wrap(ErrorHandlers::new().default_handler(crate::extract::json_errors))

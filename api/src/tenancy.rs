@@ -56,6 +56,7 @@ pub fn unknown(what: &'static str, id: impl std::fmt::Display) -> ApiError {
         "pile" => "unknown_pile",
         "session" => "unknown_session",
         "alarm" => "unknown_alarm",
+        "rule" => "unknown_rule",
         _ => "not_found",
     };
     ApiError::not_found(code, format!("no {what} {id}"))

@@ -646,8 +646,22 @@
         const rules = await all('/rules');
         const ruleText = (r) => (r.kind === 'discount' ? `${r.percent}% off` : r.kind === 'tariff' ? `tariff ${r.tariff_id}` : 'only this class');
         $('#rules tbody').replaceChildren(...(rules.length ? rules.map((r) => el('tr', { 'data-rule': r.id },
-          el('td', {}, r.id), el('td', {}, r.name), el('td', {}, r.class), el('td', {}, r.station_id ?? 'every'), el('td', {}, ruleText(r))))
-          : [el('tr', {}, el('td', { colspan: 5, class: 'muted' }, 'No rules.'))]));
+          el('td', {}, r.id), el('td', {}, r.name), el('td', {}, r.class), el('td', {}, r.station_id ?? 'every'), el('td', {}, ruleText(r)),
+          el('td', { class: 'needs-manager' }, el('button', { type: 'button', class: 'secondary edit', onclick: () => editRule(r) }, 'Edit'))))
+          : [el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No rules.'))]));
+      };
+      const rf = $('#rule-form');
+      const editRule = (r) => {
+        $('#rule-form-title').textContent = r ? `Edit rule ${r.id}` : 'New rule';
+        rf.reset();
+        field(rf, 'id').value = r ? r.id : '';
+        if (r) {
+          for (const k of ['name', 'class']) field(rf, k).value = r[k];
+          field(rf, 'station_id').value = r.station_id ?? '';
+          field(rf, 'kind').value = r.kind;
+          field(rf, 'value').value = r.kind === 'discount' ? r.percent : r.kind === 'tariff' ? r.tariff_id : '';
+          rf.scrollIntoView();
+        }
       };
       const editPlan = (p) => {
         $('#plan-form-title').textContent = p ? `Edit plan ${p.id}` : 'New plan';
@@ -682,15 +696,15 @@
         editPlan(null);
         await load();
       }));
-      const rf = $('#rule-form');
       rf.addEventListener('submit', guard(async () => {
         const f = new FormData(rf);
         const b = { name: f.get('name').trim(), class: f.get('class').trim(), kind: f.get('kind') };
         if ((f.get('station_id') || '').trim()) b.station_id = Number(f.get('station_id'));
         if (b.kind === 'discount') b.percent = f.get('value').trim();
         if (b.kind === 'tariff') b.tariff_id = Number(f.get('value'));
-        await api('POST', '/rules', b);
-        rf.reset();
+        if (f.get('id')) await api('PUT', `/rules/${f.get('id')}`, b);
+        else await api('POST', '/rules', b);
+        editRule(null);
         await load();
       }));
       await load();
@@ -807,6 +821,53 @@
 
   // ---- the drivers' app ----
 
+  // Stations on map tiles from the operator's tile server (body's
+  // data-tiles; none configured, no map). Web Mercator at the largest zoom
+  // that shows the place and every station found.
+  function drawMap(box, center, stations) {
+    const url = body.dataset.tiles;
+    const T = 256;
+    const W = box.clientWidth || 340, H = 240;
+    const px = (lat, lon, z) => {
+      const n = T * 2 ** z, r = (lat * Math.PI) / 180;
+      return [((lon + 180) / 360) * n, ((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n];
+    };
+    const points = stations.filter((s) => s.details).map((s) => [s, num(s.details.lat), num(s.details.lon)]);
+    let z = 17;
+    for (; z > 3; z--) {
+      const [cx, cy] = px(center[0], center[1], z);
+      if (points.every(([, la, lo]) => { const [x, y] = px(la, lo, z); return Math.abs(x - cx) < W / 2 - 10 && Math.abs(y - cy) < H / 2 - 10; })) break;
+    }
+    const [cx, cy] = px(center[0], center[1], z);
+    const left = cx - W / 2, top = cy - H / 2;
+    const kids = [];
+    const max = 2 ** z;
+    for (let tx = Math.floor(left / T); tx <= Math.floor((left + W) / T); tx++) {
+      for (let ty = Math.floor(top / T); ty <= Math.floor((top + H) / T); ty++) {
+        if (ty < 0 || ty >= max) continue;
+        const x = ((tx % max) + max) % max;
+        const img = el('img', { alt: '', src: url.replace('{z}', z).replace('{x}', x).replace('{y}', ty) });
+        img.style.left = `${tx * T - left}px`;
+        img.style.top = `${ty * T - top}px`;
+        kids.push(img);
+      }
+    }
+    const here = el('span', { class: 'marker here', title: 'the place searched' });
+    here.style.left = `${W / 2}px`;
+    here.style.top = `${H / 2}px`;
+    kids.push(here);
+    for (const [s, la, lo] of points) {
+      const [x, y] = px(la, lo, z);
+      const m = el('span', { class: 'marker', 'data-station': s.id, title: s.name });
+      m.style.left = `${x - left}px`;
+      m.style.top = `${y - top}px`;
+      kids.push(m);
+    }
+    kids.push(el('small', { class: 'credit' }, `tiles: ${new URL(url.replace(/[{}]/g, '')).host}`));
+    box.replaceChildren(...kids);
+    box.hidden = false;
+  }
+
   const app = {
     login() {
       const q = new URLSearchParams(location.search);
@@ -859,6 +920,8 @@
             el('div', { class: 'muted' }, `${(s.distance_m / 1000).toFixed(1)} km · ${s.ports_free} of ${s.ports_online} ports free${s.details && s.details.address ? ` · ${s.details.address}` : ''}`),
             ports);
         }) : [el('li', { class: 'muted' }, 'No station within 20 km.')]));
+        const map = $('#map');
+        if (map && body.dataset.tiles) drawMap(map, [num(f.get('lat')), num(f.get('lon'))], found);
       });
       nearForm.addEventListener('submit', find);
       $('#locate').addEventListener('click', () => {

@@ -33,7 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/me/orders", web::post().to(top_up))
         .route("/me/charges", crate::forward::forwarded_by_body(web::post().to(charge)))
         .route("/me/charges", web::get().to(history))
-        .route("/me/charges/{id}/stop", web::post().to(stop))
+        .route("/me/charges/{id}/stop", crate::forward::forwarded_by_session(web::post().to(stop)))
         .route("/me/refunds", web::post().to(refund))
         .route("/me/cards", web::post().to(add_card))
         .route("/me/cancel", web::post().to(cancel));

@@ -4,7 +4,8 @@
 use actix_web::{web, HttpResponse};
 use maud::{html, Markup};
 
-use super::{error_box, render, Page, Site};
+use super::map::Tiles;
+use super::{error_box, render, render_with, Page, Site};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/app/", web::get().to(home))
@@ -53,7 +54,7 @@ async fn login() -> HttpResponse {
     page("login", "Sign in", None, main)
 }
 
-async fn home() -> HttpResponse {
+async fn home(tiles: web::Data<Tiles>) -> HttpResponse {
     let main = html! {
         section.card {
             h1 { "Charge" }
@@ -77,10 +78,13 @@ async fn home() -> HttpResponse {
                 button type="submit" { "Find" }
                 button #locate.secondary type="button" { "Use my location" }
             }
+            @if tiles.url().is_some() {
+                div #map.map hidden {}
+            }
             ul #near.plain {}
         }
     };
-    page("home", "Charge", None, main)
+    render_with(Page { site: Site::App, page: "home", title: "Charge", id: None }, nav(), main, &tiles)
 }
 
 async fn wallet() -> HttpResponse {

@@ -251,11 +251,12 @@ async fn prices() -> HttpResponse {
         h2 { "Class rules" }
         p.muted { "A class of drivers (set on the driver) gets a discount, a contract tariff, or is the only class let in." }
         table #rules {
-            thead { tr { th { "Id" } th { "Name" } th { "Class" } th { "Station" } th { "Rule" } } }
+            thead { tr { th { "Id" } th { "Name" } th { "Class" } th { "Station" } th { "Rule" } th {} } }
             tbody {}
         }
         form #rule-form.card.needs-manager {
-            h3 { "New rule" }
+            h3 #rule-form-title { "New rule" }
+            input type="hidden" name="id";
             label { "Name" input name="name" required; }
             label { "Class" input name="class" required; }
             label { "Station id (empty: every station)" input name="station_id" inputmode="numeric"; }
@@ -265,7 +266,7 @@ async fn prices() -> HttpResponse {
                 option value="allow" { "only this class may charge" }
             } }
             label { "Percent off, or tariff id" input name="value" inputmode="decimal"; }
-            button type="submit" { "Create rule" }
+            button type="submit" { "Save rule" }
         }
     };
     page("prices", "Prices", None, main)

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 mod app;
 mod console;
 pub mod docs;
+pub mod map;
 
 /// The stylesheet and the script, as served.
 pub const CSS: &str = include_str!("../../assets/web/chargeplane.css");
@@ -114,6 +115,12 @@ pub struct Page<'a> {
 
 /// The whole document around `main`.
 pub fn render(p: Page, nav: Markup, main: Markup) -> HttpResponse {
+    render_with(p, nav, main, &map::Tiles::default())
+}
+
+/// The whole document, on a page that shows a map where tiles are configured:
+/// the script learns the tile URL, and the policy allows that host's images.
+pub fn render_with(p: Page, nav: Markup, main: Markup, tiles: &map::Tiles) -> HttpResponse {
     let doc = html! {
         (DOCTYPE)
         html lang="en" {
@@ -124,20 +131,28 @@ pub fn render(p: Page, nav: Markup, main: Markup) -> HttpResponse {
                 link rel="stylesheet" href=(css_url());
                 script src=(js_url()) defer {}
             }
-            body class=(p.site.as_str()) data-site=(p.site.as_str()) data-page=(p.page) data-id=[p.id] {
+            body class=(p.site.as_str()) data-site=(p.site.as_str()) data-page=(p.page) data-id=[p.id] data-tiles=[tiles.url()] {
                 (nav)
                 main { (main) }
             }
         }
     };
-    page_response(doc.into_string())
+    let csp = match tiles.origin() {
+        Some(origin) => CSP.replacen("img-src 'self' data:", &format!("img-src 'self' data: {origin}"), 1),
+        None => CSP.to_owned(),
+    };
+    page_response_with(doc.into_string(), csp)
 }
 
 pub fn page_response(body: String) -> HttpResponse {
+    page_response_with(body, CSP.to_owned())
+}
+
+fn page_response_with(body: String, csp: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))

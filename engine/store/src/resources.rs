@@ -95,6 +95,8 @@ pub trait Resources: Send + Sync + 'static {
 
     /// Every price rule, by id; an operator has tens, not millions.
     async fn rules(&self) -> Result<Vec<Rule>>;
+    /// Replaces a price rule; false if it does not exist.
+    async fn update_rule(&self, rule: &Rule) -> Result<bool>;
 
     // Editing what operators set up. Running charges keep the terms they
     // started under; these change what comes next.

@@ -306,6 +306,17 @@ async fn a_drivers_start_on_one_node_reaches_a_pile_on_another() {
     pile.wait_for(|e| matches!(e, Event::StartRequested { accepted: true, .. }), WAIT).await.unwrap();
     let (_, wallet, _) = driver.get("/api/v1/me/wallet").await;
     assert_eq!(wallet["held"], "20.00", "{wallet}");
+
+    // The driver's stop names the session: it reaches the pile on B too.
+    let session = v["session_id"].as_str().unwrap();
+    let (s, v, node) = driver.post(&format!("/api/v1/me/charges/{session}/stop"), json!({})).await;
+    assert_eq!(
+        (s, v["state"].as_str(), node.as_deref()),
+        (202, Some("stopping"), Some("b")),
+        "{v}\n{}",
+        b.log()
+    );
+    pile.wait_for(|e| matches!(e, Event::StopRequested { gun: 1 }), WAIT).await.expect("the pile is told");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -401,6 +401,7 @@ async fn a_driver_scans_a_port_tops_up_starts_watches_the_cost_and_finds_the_bil
     click(c, "#near-form button[type=submit]").await;
     click(c, &format!("#near [data-station='{station}'] button")).await;
     css(c, &format!("#near a[href='/app/q/{id}-02']")).await;
+    assert!(c.find(Locator::Css("#map")).await.is_err(), "a map with no tile server configured");
     screenshot(c, "app-home").await;
 
     // Top up through the sandbox.
@@ -618,10 +619,18 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
     fill(c, "#rule-form [name=value]", "20").await;
     click(c, "#rule-form button[type=submit]").await;
     text_until(c, "#rules tbody", |t| t.contains("staff rate") && t.contains("20% off")).await;
+    click(c, "#rules tbody tr button.edit").await;
+    fill(c, "#rule-form [name=value]", "25").await;
+    click(c, "#rule-form button[type=submit]").await;
+    text_until(c, "#rules tbody", |t| t.contains("staff rate") && t.contains("25% off")).await;
     let (_, rules) = server.get("/api/v1/rules").await;
     assert_eq!(
-        (rules["items"][0]["kind"].as_str(), rules["items"][0]["percent"].as_str()),
-        (Some("discount"), Some("20")),
+        (
+            rules["items"].as_array().unwrap().len(),
+            rules["items"][0]["kind"].as_str(),
+            rules["items"][0]["percent"].as_str()
+        ),
+        (1, Some("discount"), Some("25")),
         "{rules}"
     );
 
@@ -742,4 +751,69 @@ async fn a_manager_filters_sessions_and_reads_a_wallet_charges_ledger_entries() 
         "{capture}"
     );
     loaded_only_from(c, &base).await;
+}
+
+/// With `map_tiles_url` set, the app's station list shows the stations on
+/// tiles from that host, which the page's policy then allows (and only it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_shows_a_map_only_from_the_configured_tile_server() {
+    let Some(b) = browser(375).await else { return };
+    let c = &b.client;
+    // Any HTTP server will do as the tile server: the webhook receiver
+    // answers every request.
+    let (hook, codes) = common::webhook();
+    let tile_origin = hook.trim_end_matches("/hook").to_owned();
+    let tiles = format!("{tile_origin}/tiles/{{z}}/{{x}}/{{y}}.png");
+    let server = Server::start_with(|c| {
+        c.notify_webhook = Some(hook.clone());
+        c.map_tiles_url = Some(tiles.clone());
+    });
+    let base = server.base.clone();
+    let station = server.station_with_pile("71000000000006", 1).await;
+    let details = json!({"address": "2 Quay St", "lat": "31.2304", "lon": "121.4737", "opening_hours": "24h", "photos": []});
+    let res = server
+        .http
+        .put(format!("{base}/api/v1/stations/{station}/details"))
+        .bearer_auth(&server.admin)
+        .json(&details)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let res = server.http.get(format!("{base}/app/")).send().await.unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains(&format!("img-src 'self' data: {tile_origin};")), "{csp}");
+    assert!(!csp.contains(&format!("connect-src 'self' {tile_origin}")), "tiles are images only: {csp}");
+    let res = server.http.get(format!("{base}/console/")).send().await.unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(!csp.contains("http"), "other pages allow no other host: {csp}");
+
+    let (_, token) = server.driver(&codes, "13900000261", "1.00").await;
+    c.goto(&format!("{base}/app/login")).await.unwrap();
+    c.execute(
+        "sessionStorage.setItem('chargeplane.driver', JSON.stringify({token: arguments[0]}))",
+        vec![json!(token)],
+    )
+    .await
+    .unwrap();
+    c.goto(&format!("{base}/app/")).await.unwrap();
+    fill(c, "#near-form [name=lat]", "31.2310").await;
+    fill(c, "#near-form [name=lon]", "121.4740").await;
+    click(c, "#near-form button[type=submit]").await;
+    css(c, &format!("#map:not([hidden]) .marker[data-station='{station}']")).await;
+    let imgs = c.find_all(Locator::Css("#map img")).await.unwrap();
+    assert!(!imgs.is_empty());
+    for img in imgs {
+        let src = img.attr("src").await.unwrap().unwrap();
+        assert!(src.starts_with(&format!("{tile_origin}/tiles/")) && src.ends_with(".png"), "{src}");
+    }
+    // The browser fetched tiles from there, and from nowhere else but here.
+    let names =
+        c.execute("return performance.getEntriesByType('resource').map(e => e.name)", vec![]).await.unwrap();
+    let names: Vec<&str> = names.as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(names.iter().any(|n| n.starts_with(&format!("{tile_origin}/tiles/"))), "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with(&base) || n.starts_with(&tile_origin)), "{names:?}");
+    c.execute("document.querySelector('#near-form').scrollIntoView()", vec![]).await.unwrap();
+    screenshot(c, "app-map").await;
 }

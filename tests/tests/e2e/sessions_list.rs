@@ -1,6 +1,7 @@
 //! The console's session list over HTTP: filters, pages, bounds and
 //! tenancy; a driver stopping their own charge and no one else's; signing
-//! out revoking the token on the server for users and drivers alike.
+//! out revoking the token on the server for users and drivers alike; a
+//! class rule replaced by its operator only.
 
 use crate::common;
 
@@ -176,4 +177,37 @@ async fn signing_out_revokes_the_token_for_users_and_drivers() {
     assert_eq!(s, 401);
     let (s, v) = server.call(None, "POST", "/api/v1/auth/logout", json!({})).await;
     assert_eq!(s, 401, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_rule_is_replaced_by_its_operator_only() {
+    let server = Server::start();
+    let rule = json!({"name": "staff rate", "class": "staff", "kind": "discount", "percent": "20"});
+    let (s, created) = server.post("/api/v1/rules", rule).await;
+    assert_eq!(s, 201, "{created}");
+    let path = format!("/api/v1/rules/{}", created["id"]);
+    let changed = json!({"name": "fleet only", "class": "fleet", "kind": "allow"});
+    let (s, v) = server.call(Some(&server.admin), "PUT", &path, changed.clone()).await;
+    assert_eq!(
+        (s, v["kind"].as_str(), v["class"].as_str(), v["id"].clone()),
+        (200, Some("allow"), Some("fleet"), created["id"].clone()),
+        "{v}"
+    );
+    let (_, all) = server.get("/api/v1/rules").await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all["items"][0]["name"], "fleet only", "{all}");
+
+    let bad = json!({"name": "x", "class": "staff", "kind": "discount", "percent": "120"});
+    let (s, v) = server.call(Some(&server.admin), "PUT", &path, bad).await;
+    assert_eq!((s, v["field"].as_str()), (422, Some("rule")), "{v}");
+    let (s, v) = server.call(Some(&server.admin), "PUT", "/api/v1/rules/987654", changed.clone()).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("unknown_rule")), "{v}");
+
+    let (s, op) = server.post("/api/v1/operators", json!({"name": "beta"})).await;
+    assert_eq!(s, 201, "{op}");
+    let beta = user(&server, "beta-mgr", json!({"role": "manager", "operator_id": op["id"]})).await;
+    let (s, v) = server.call(Some(&beta), "PUT", &path, changed).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("unknown_rule")), "another operator's rule: {v}");
+    let (_, all) = server.get("/api/v1/rules").await;
+    assert_eq!(all["items"][0]["operator_id"], 1, "{all}");
 }

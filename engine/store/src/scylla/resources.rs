@@ -368,6 +368,16 @@ impl Db {
         Ok(Rule { id, rule: rule.clone() })
     }
 
+    /// Rules are never deleted, so a check then a plain write will do.
+    pub(super) async fn update_rule(&self, rule: &Rule) -> Result<bool> {
+        if !self.rules().await?.iter().any(|r| r.id == rule.id) {
+            return Ok(false);
+        }
+        let values = (to_json(&rule.rule)?, rule.id);
+        self.cql.write("updating a rule", &self.st.money.rule_update, values).await?;
+        Ok(true)
+    }
+
     pub(super) async fn rules(&self) -> Result<Vec<Rule>> {
         let rows: Vec<(i64, String)> = self.cql.rows("listing rules", &self.st.money.rules_list, &()).await?;
         let mut rules = rows
@@ -566,6 +576,11 @@ impl Resources for ScyllaStore {
 
     async fn rules(&self) -> Result<Vec<Rule>> {
         self.db.rules().await
+    }
+
+    async fn update_rule(&self, rule: &Rule) -> Result<bool> {
+        let db = &self.db;
+        db.cql.count(db.update_rule(rule).await)
     }
 
     async fn update_station(&self, station: &Station) -> Result<bool> {

@@ -154,6 +154,7 @@ pub(super) struct MoneyStatements {
 
     pub rule_insert: PreparedStatement,
     pub rules_list: PreparedStatement,
+    pub rule_update: PreparedStatement,
 
     pub order_claim: PreparedStatement,
     pub order_get: PreparedStatement,
@@ -670,6 +671,7 @@ impl MoneyStatements {
                 .prepare(Money, true, "INSERT INTO rules (bucket, id, rule, created_at) VALUES (0, ?, ?, ?)")
                 .await?,
             rules_list: p.read(Money, "SELECT id, rule FROM rules WHERE bucket = 0").await?,
+            rule_update: p.prepare(Money, true, "UPDATE rules SET rule = ? WHERE bucket = 0 AND id = ?").await?,
 
             order_claim: p
                 .prepare(

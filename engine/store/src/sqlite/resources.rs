@@ -343,6 +343,13 @@ pub(super) fn create_rule(c: &Connection, rule: NewRule, at: DateTime<Utc>) -> R
     Ok(Rule { id: c.last_insert_rowid(), rule })
 }
 
+pub(super) fn update_rule(c: &Connection, rule: &Rule) -> Result<bool> {
+    let changed = c
+        .prepare_cached("UPDATE rules SET rule = ?2 WHERE id = ?1")?
+        .execute(params![rule.id, to_json(&rule.rule)?])?;
+    Ok(changed == 1)
+}
+
 pub(super) fn rules(c: &Connection) -> rusqlite::Result<Vec<Rule>> {
     c.prepare_cached("SELECT id, rule FROM rules ORDER BY id")?
         .query_map([], |r| Ok(Rule { id: r.get(0)?, rule: json(r, 1)? }))?
@@ -505,6 +512,11 @@ impl Resources for SqliteStore {
 
     async fn rules(&self) -> Result<Vec<Rule>> {
         self.readers.read(rules).await
+    }
+
+    async fn update_rule(&self, rule: &Rule) -> Result<bool> {
+        let rule = rule.clone();
+        self.writer.submit(move |c| update_rule(c, &rule)).await
     }
 
     async fn update_station(&self, station: &Station) -> Result<bool> {

@@ -14,6 +14,26 @@ use super::{new_pile, session_at, site, t, unique, Db};
 pub async fn run(db: &Db) {
     sessions_are_listed_newest_first_as_the_filter_says(db).await;
     a_revoked_token_is_gone(db).await;
+    a_rule_is_replaced_in_place(db).await;
+}
+
+async fn a_rule_is_replaced_in_place(db: &Db) {
+    use domain::accounts::{NewRule, Rule, RuleKind};
+    let new = NewRule {
+        operator_id: 1,
+        name: unique("rule"),
+        class: "staff".into(),
+        station_id: None,
+        kind: RuleKind::Discount { percent: dec!(10) },
+        valid_from: None,
+        valid_until: None,
+    };
+    let rule = db.create_rule(&new).await.unwrap();
+    let changed = Rule { id: rule.id, rule: NewRule { kind: RuleKind::Allow, class: "fleet".into(), ..new } };
+    assert!(db.update_rule(&changed).await.unwrap());
+    let all = db.rules().await.unwrap();
+    assert_eq!(all.iter().filter(|r| r.id == rule.id).collect::<Vec<_>>(), vec![&changed]);
+    assert!(!db.update_rule(&Rule { id: super::MISSING, ..changed }).await.unwrap());
 }
 
 fn ids(list: &[SessionRecord]) -> Vec<&str> {
