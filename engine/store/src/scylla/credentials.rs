@@ -2,13 +2,13 @@
 //! row per charge point (docs/scylla.md).
 
 use async_trait::async_trait;
-use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use vocab::PileId;
 
-use super::{ScyllaConfig, ScyllaStore};
+use super::statements::{Class, Preparer};
+use super::ScyllaStore;
 use crate::credentials::Credentials;
-use crate::{Result, StoreError};
+use crate::Result;
 
 pub(super) struct CredentialStatements {
     set: PreparedStatement,
@@ -17,21 +17,12 @@ pub(super) struct CredentialStatements {
 }
 
 impl CredentialStatements {
-    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self> {
-        let prepare = |text: &'static str| async move {
-            let mut stmt = session
-                .prepare(text)
-                .await
-                .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
-            stmt.set_consistency(config.money_consistency);
-            stmt.set_is_idempotent(true);
-            Ok::<_, StoreError>(stmt)
-        };
-        Ok(CredentialStatements {
-            set: prepare("INSERT INTO ocpp_passwords (pile_id, hash) VALUES (?, ?)").await?,
-            remove: prepare("DELETE FROM ocpp_passwords WHERE pile_id = ?").await?,
-            get: prepare("SELECT hash FROM ocpp_passwords WHERE pile_id = ?").await?,
-        })
+    pub(super) async fn prepare(p: &Preparer<'_>) -> Result<Self> {
+        let set =
+            p.prepare(Class::Money, true, "INSERT INTO ocpp_passwords (pile_id, hash) VALUES (?, ?)").await?;
+        let remove = p.prepare(Class::Money, true, "DELETE FROM ocpp_passwords WHERE pile_id = ?").await?;
+        let get = p.prepare(Class::Money, true, "SELECT hash FROM ocpp_passwords WHERE pile_id = ?").await?;
+        Ok(CredentialStatements { set, remove, get })
     }
 }
 

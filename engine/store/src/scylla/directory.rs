@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
 use super::codec::micros;
-use super::{Db, ScyllaConfig, ScyllaStore};
-use crate::{Directory, PileNode, Result, StoreError};
+use super::statements::{Class, Preparer};
+use super::{Db, ScyllaStore};
+use crate::{Directory, PileNode, Result};
 use vocab::PileId;
 
 pub(super) struct DirectoryStatements {
@@ -21,29 +21,24 @@ pub(super) struct DirectoryStatements {
 }
 
 impl DirectoryStatements {
-    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self> {
-        let prepare = |text: &'static str, lwt: bool| async move {
-            let mut stmt = session
-                .prepare(text)
-                .await
-                .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
-            stmt.set_consistency(config.money_consistency);
-            if lwt {
-                stmt.set_serial_consistency(Some(config.serial_consistency));
-            }
-            stmt.set_is_idempotent(!lwt);
-            Ok::<_, StoreError>(stmt)
-        };
-        Ok(DirectoryStatements {
-            node_set: prepare(
+    pub(super) async fn prepare(p: &Preparer<'_>) -> Result<Self> {
+        let node_set = p
+            .prepare(
+                Class::Money,
+                true,
                 "INSERT INTO pile_nodes (pile_id, node_id, http_addr, updated_at) VALUES (?, ?, ?, ?) USING TTL ?",
-                false,
             )
-            .await?,
-            node_get: prepare("SELECT node_id, http_addr, updated_at FROM pile_nodes WHERE pile_id = ?", false)
-                .await?,
-            node_remove: prepare("DELETE FROM pile_nodes WHERE pile_id = ? IF node_id = ?", true).await?,
-        })
+            .await?;
+        let node_get = p
+            .prepare(
+                Class::Money,
+                true,
+                "SELECT node_id, http_addr, updated_at FROM pile_nodes WHERE pile_id = ?",
+            )
+            .await?;
+        let node_remove =
+            p.prepare(Class::Lwt, false, "DELETE FROM pile_nodes WHERE pile_id = ? IF node_id = ?").await?;
+        Ok(DirectoryStatements { node_set, node_get, node_remove })
     }
 }
 

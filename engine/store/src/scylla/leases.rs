@@ -9,13 +9,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use vocab::StationId;
 
 use super::codec::{micros, time};
-use super::statements::serial_read;
-use super::{now, ScyllaConfig, ScyllaStore};
+use super::statements::{Class, Preparer};
+use super::{now, ScyllaStore};
 use crate::leases::{expiry, Lease, Leases};
 use crate::{Result, StoreError};
 
@@ -28,52 +27,46 @@ pub(super) struct LeaseStatements {
 }
 
 impl LeaseStatements {
-    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self> {
-        let prepare = |text: &'static str, lwt: bool| async move {
-            let mut stmt = session
-                .prepare(text)
-                .await
-                .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
-            if lwt {
-                stmt.set_consistency(config.money_consistency);
-                stmt.set_serial_consistency(Some(config.serial_consistency));
-            } else {
-                stmt.set_consistency(serial_read(config.serial_consistency));
-            }
-            stmt.set_is_idempotent(!lwt);
-            Ok::<_, StoreError>(stmt)
-        };
-        Ok(LeaseStatements {
-            get: prepare(
+    pub(super) async fn prepare(p: &Preparer<'_>) -> Result<Self> {
+        let get = p
+            .read(
+                Class::SerialRead,
                 "SELECT holder, http_addr, fencing_token, expires_at FROM station_leases WHERE station_id = ?",
-                false,
             )
-            .await?,
-            create: prepare(
+            .await?;
+        let create = p
+            .prepare(
+                Class::Lwt,
+                false,
                 "INSERT INTO station_leases (station_id, holder, http_addr, fencing_token, expires_at) \
                  VALUES (?, ?, ?, 1, ?) IF NOT EXISTS",
-                true,
             )
-            .await?,
-            take: prepare(
+            .await?;
+        let take = p
+            .prepare(
+                Class::Lwt,
+                false,
                 "UPDATE station_leases SET holder = ?, http_addr = ?, fencing_token = ?, expires_at = ? \
                  WHERE station_id = ? IF fencing_token = ? AND expires_at = ?",
-                true,
             )
-            .await?,
-            renew: prepare(
+            .await?;
+        let renew = p
+            .prepare(
+                Class::Lwt,
+                false,
                 "UPDATE station_leases SET expires_at = ? WHERE station_id = ? \
                  IF holder = ? AND fencing_token = ? AND expires_at > ?",
-                true,
             )
-            .await?,
-            release: prepare(
+            .await?;
+        let release = p
+            .prepare(
+                Class::Lwt,
+                false,
                 "UPDATE station_leases SET expires_at = 0 WHERE station_id = ? \
                  IF holder = ? AND fencing_token = ? AND expires_at > ?",
-                true,
             )
-            .await?,
-        })
+            .await?;
+        Ok(LeaseStatements { get, create, take, renew, release })
     }
 }
 

@@ -14,13 +14,13 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
 use super::codec::micros;
 use super::reports::month;
-use super::{Db, ScyllaConfig};
-use crate::{Result, SessionFilter, StoreError};
+use super::statements::{Class, Preparer};
+use super::Db;
+use crate::{Result, SessionFilter};
 use domain::session::SessionRecord;
 use vocab::{SessionId, StationId};
 
@@ -34,35 +34,39 @@ pub(super) struct ListingStatements {
 }
 
 impl ListingStatements {
-    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self> {
-        let prepare = |text: &'static str| async move {
-            let mut stmt = session
-                .prepare(text)
-                .await
-                .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
-            stmt.set_consistency(config.money_consistency);
-            stmt.set_is_idempotent(true);
-            Ok::<_, StoreError>(stmt)
-        };
-        Ok(ListingStatements {
-            index_insert: prepare(
-                "INSERT INTO sessions_by_station_month (station_id, month, created_at, session_id) VALUES (?, ?, ?, ?)",
+    pub(super) async fn prepare(p: &Preparer<'_>) -> Result<Self> {
+        let index_insert = p
+            .prepare(
+                Class::Money,
+                true,
+                "INSERT INTO sessions_by_station_month (station_id, month, created_at, session_id) \
+                 VALUES (?, ?, ?, ?)",
             )
-            .await?,
-            month_insert: prepare("INSERT INTO session_months (station_id, month) VALUES (?, ?)").await?,
-            months: prepare("SELECT month FROM session_months WHERE station_id = ?").await?,
-            by_station: prepare(
-                "SELECT created_at, session_id FROM sessions_by_station_month WHERE station_id = ? AND month = ? \
+            .await?;
+        let month_insert = p
+            .prepare(Class::Money, true, "INSERT INTO session_months (station_id, month) VALUES (?, ?)")
+            .await?;
+        let months =
+            p.prepare(Class::Money, true, "SELECT month FROM session_months WHERE station_id = ?").await?;
+        let by_station = p
+            .prepare(
+                Class::Money,
+                true,
+                "SELECT created_at, session_id FROM sessions_by_station_month \
+                 WHERE station_id = ? AND month = ? \
                  AND (created_at, session_id) < (?, ?) AND (created_at) >= (?) LIMIT ?",
             )
-            .await?,
-            by_driver: prepare(
+            .await?;
+        let by_driver = p
+            .prepare(
+                Class::Money,
+                true,
                 "SELECT created_at, session_id FROM sessions_by_driver WHERE driver_id = ? \
                  AND (created_at, session_id) < (?, ?) AND (created_at) >= (?) LIMIT ?",
             )
-            .await?,
-            token_revoke: prepare("DELETE FROM tokens WHERE hash = ?").await?,
-        })
+            .await?;
+        let token_revoke = p.prepare(Class::Money, true, "DELETE FROM tokens WHERE hash = ?").await?;
+        Ok(ListingStatements { index_insert, month_insert, months, by_station, by_driver, token_revoke })
     }
 }
 

@@ -68,7 +68,7 @@ use tokio::task::JoinHandle;
 
 use super::{Result, Store, StoreError, StoreStats};
 use cql::Cql;
-use statements::Statements;
+use statements::{Preparer, Statements};
 
 /// The CQL native protocol's port.
 pub const DEFAULT_PORT: u16 = 9042;
@@ -290,12 +290,13 @@ impl ScyllaStore {
             .map_err(|e| StoreError::Backend(format!("using keyspace {}: {e}", config.keyspace)))?;
         let node = format!("{}/{}", hostname(), std::process::id());
         migrate::migrate(&session, &config.keyspace, &node).await?;
-        let st = Statements::prepare(&session, &config).await?;
-        let directory = directory::DirectoryStatements::prepare(&session, &config).await?;
-        let leases = leases::LeaseStatements::prepare(&session, &config).await?;
-        let listing = listing::ListingStatements::prepare(&session, &config).await?;
-        let power = power_history::PowerStatements::prepare(&session, &config).await?;
-        let credentials = credentials::CredentialStatements::prepare(&session, &config).await?;
+        let p = Preparer { session: &session, config: &config };
+        let st = Statements::prepare(&p).await?;
+        let directory = directory::DirectoryStatements::prepare(&p).await?;
+        let leases = leases::LeaseStatements::prepare(&p).await?;
+        let listing = listing::ListingStatements::prepare(&p).await?;
+        let power = power_history::PowerStatements::prepare(&p).await?;
+        let credentials = credentials::CredentialStatements::prepare(&p).await?;
         let cql = Cql::new(session, config.max_in_flight);
         let (id_hints, day_marks) = Default::default();
         let db =

@@ -8,12 +8,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
-use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
 use super::codec::{day_bucket, dec, decimal, micros, time};
-use super::{ScyllaConfig, ScyllaStore};
-use crate::{PowerHistory, PowerSample, Result, StoreError};
+use super::statements::{Class, Preparer};
+use super::ScyllaStore;
+use crate::{PowerHistory, PowerSample, Result};
 use vocab::StationId;
 
 pub(super) struct PowerStatements {
@@ -22,28 +22,24 @@ pub(super) struct PowerStatements {
 }
 
 impl PowerStatements {
-    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self> {
-        let prepare = |text: &'static str| async move {
-            let mut stmt = session
-                .prepare(text)
-                .await
-                .map_err(|e| StoreError::Backend(format!("scylla: preparing `{text}`: {e}")))?;
-            stmt.set_consistency(config.sample_consistency);
-            stmt.set_is_idempotent(true);
-            Ok::<_, StoreError>(stmt)
-        };
-        Ok(PowerStatements {
-            insert: prepare(
+    pub(super) async fn prepare(p: &Preparer<'_>) -> Result<Self> {
+        let insert = p
+            .prepare(
+                Class::Samples,
+                true,
                 "INSERT INTO station_power (station_id, day, at, limit_w, allocated_w, measured_w) \
                  VALUES (?, ?, ?, ?, ?, ?) USING TTL ?",
             )
-            .await?,
-            read: prepare(
+            .await?;
+        let read = p
+            .prepare(
+                Class::Samples,
+                true,
                 "SELECT at, limit_w, allocated_w, measured_w FROM station_power \
                  WHERE station_id = ? AND day = ? AND at >= ? AND at < ?",
             )
-            .await?,
-        })
+            .await?;
+        Ok(PowerStatements { insert, read })
     }
 }
 

@@ -20,7 +20,7 @@ use crate::{Result, StoreError};
 
 /// Which consistency a statement runs at.
 #[derive(Clone, Copy)]
-enum Class {
+pub(super) enum Class {
     /// Sessions, bills, reference data, alarms, idempotency.
     Money,
     /// Meter readings.
@@ -232,13 +232,20 @@ pub(super) const USER_COLUMNS: &str =
     "id, username, password_hash, role, merchant_id, created_at, operator_id";
 pub(super) const PILE_COLUMNS: &str = "id, station_id, protocol, ports, created_at";
 
-struct Preparer<'a> {
-    session: &'a Session,
-    config: &'a ScyllaConfig,
+/// Prepares statements at the consistency of their class; every concern's
+/// statements are prepared through it.
+pub(super) struct Preparer<'a> {
+    pub(super) session: &'a Session,
+    pub(super) config: &'a ScyllaConfig,
 }
 
 impl Preparer<'_> {
-    async fn prepare(&self, class: Class, idempotent: bool, text: &str) -> Result<PreparedStatement> {
+    pub(super) async fn prepare(
+        &self,
+        class: Class,
+        idempotent: bool,
+        text: &str,
+    ) -> Result<PreparedStatement> {
         let mut stmt = self
             .session
             .prepare(text)
@@ -272,7 +279,7 @@ impl Preparer<'_> {
     }
 
     /// A read: always idempotent.
-    async fn read(&self, class: Class, text: &str) -> Result<PreparedStatement> {
+    pub(super) async fn read(&self, class: Class, text: &str) -> Result<PreparedStatement> {
         self.prepare(class, true, text).await
     }
 
@@ -290,7 +297,7 @@ impl Preparer<'_> {
     }
 }
 
-pub(super) fn serial_read(serial: SerialConsistency) -> Consistency {
+fn serial_read(serial: SerialConsistency) -> Consistency {
     match serial {
         SerialConsistency::Serial => Consistency::Serial,
         SerialConsistency::LocalSerial => Consistency::LocalSerial,
@@ -298,9 +305,8 @@ pub(super) fn serial_read(serial: SerialConsistency) -> Consistency {
 }
 
 impl Statements {
-    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Statements> {
+    pub(super) async fn prepare(p: &Preparer<'_>) -> Result<Statements> {
         use Class::{Lwt, Money, Samples, SerialRead};
-        let p = Preparer { session, config };
         let session_upsert = p
             .prepare(
                 Money,
@@ -555,9 +561,9 @@ impl Statements {
                 .await?,
             idem_get: p.read(Money, "SELECT fingerprint, status, body, created_at FROM idempotency WHERE key = ?").await?,
 
-            money: MoneyStatements::prepare(&p).await?,
-            reports: ReportStatements::prepare(&p).await?,
-            edits: EditStatements::prepare(&p).await?,
+            money: MoneyStatements::prepare(p).await?,
+            reports: ReportStatements::prepare(p).await?,
+            edits: EditStatements::prepare(p).await?,
         })
     }
 }
