@@ -442,7 +442,8 @@ impl Dny {
             | PileCommand::TariffCheckReply { .. }
             | PileCommand::BalanceUpdate { .. }
             | PileCommand::Tariff { .. }
-            | PileCommand::PushTariff { .. } => return None,
+            | PileCommand::PushTariff { .. }
+            | PileCommand::PortService { .. } => return None,
         };
         self.frame(down, msg)
     }

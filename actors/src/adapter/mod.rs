@@ -275,6 +275,13 @@ pub enum PileCommand {
         rated_w: Decimal,
     },
     Maintain(Maintenance),
+    /// A port was taken out of service or put back. The platform refuses
+    /// its charges either way; piles that can (OCPP's ChangeAvailability)
+    /// are told too, so a local start there is refused at the pile.
+    PortService {
+        port: PortNo,
+        in_service: bool,
+    },
     /// The station's tariff changed: here is the new one.
     PushTariff {
         model: u16,

@@ -48,6 +48,8 @@ enum Call {
     },
     Maintain(&'static str),
     Profile,
+    /// ChangeAvailability of one connector, as its port went out of service or back.
+    Availability,
     /// ChargingScheduleAllowedChargingRateUnit, asked once after boot.
     RateUnit,
 }
@@ -506,6 +508,12 @@ impl Ocpp {
                     tracing::info!(pile = ?self.id, status, "charge point did not take a charging profile");
                 }
             }
+            // Scheduled: once the connector's transaction ends.
+            Call::Availability => {
+                if !matches!(&*status, "Accepted" | "Scheduled") {
+                    tracing::info!(pile = ?self.id, status, "charge point did not take a connector's availability");
+                }
+            }
         }
         Inbound::Ok
     }
@@ -661,6 +669,15 @@ impl Ocpp {
                 }
             }
             PileCommand::Maintain(m) => self.maintenance(m, out),
+            PileCommand::PortService { port, in_service } => {
+                let kind =
+                    if in_service { AvailabilityType::Operative } else { AvailabilityType::Inoperative };
+                self.call(
+                    &ChangeAvailabilityReq { connector_id: port.0.into(), kind },
+                    Call::Availability,
+                    out,
+                );
+            }
             // The charge point keeps its own time and prices nothing; the
             // platform bills the meter.
             PileCommand::CardVerdict { verdict: Ok(_), .. }

@@ -415,7 +415,9 @@ impl Ykc {
             }
             // YKC piles take no time limits or protections: their balance
             // bounds the charge and their own firmware protects it.
-            PileCommand::Adjust { .. } | PileCommand::Protections(_) => return None,
+            PileCommand::Adjust { .. } | PileCommand::Protections(_) | PileCommand::PortService { .. } => {
+                return None
+            }
             PileCommand::Maintain(m) => {
                 if let Maintenance::Refresh { port } = m {
                     self.refreshing = Some(port);

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actors::adapter::Maintenance;
+use actors::adapter::{Maintenance, PileCommand};
 use actors::charge::{Purchase, StartError, Started};
 use actors::maintenance::CommandRecord;
 use actors::pile::{self, MaintainError, PileView};
@@ -257,6 +257,11 @@ async fn update_port(
         ));
     }
     set_service(&state, Item::port(&record.id, port), Some(body.in_service)).await?;
+    if let Some(pile) = state.registry.pile(&record.id) {
+        let cmd = PileCommand::PortService { port: PortNo(port), in_service: body.in_service };
+        // Offline: the platform refuses the port's charges all the same.
+        let _ = pile.send(pile::Send(cmd)).await;
+    }
     let view = view(&state, &record).await;
     Ok(HttpResponse::Ok().json(Out::of(&state).await?.body(view)))
 }

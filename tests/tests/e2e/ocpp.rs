@@ -774,3 +774,26 @@ async fn a_charge_point_with_a_password_must_present_it_on_the_upgrade() {
     station_with_charge_point(&strict, "CP-AUTH-2", 1).await;
     assert_eq!(refused(ChargePoint::connect(strict.ocpp_addr, "CP-AUTH-2").await), 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_taken_out_of_service_is_made_inoperative_at_the_charge_point() {
+    let server = server();
+    let id = "CP-AVAIL-1";
+    station_with_charge_point(&server, id, 2).await;
+    let mut cp = booted(&server, id).await;
+    let port = format!("/api/v1/piles/{id}/ports/2");
+
+    let (s, v) = server.post_patch(&port, json!({"in_service": false})).await;
+    assert_eq!(s, 200, "{v}");
+    let call = cp.answer("ChangeAvailability", "Accepted", WAIT).await.expect("ChangeAvailability");
+    assert_eq!(call, json!({"connectorId": 2, "type": "Inoperative"}));
+    // The platform refuses the port's charges whatever the charge point does.
+    let (s, v) = server.post(&format!("{port}/start"), json!({})).await;
+    assert_eq!((s, v["error"].as_str()), (409, Some("out_of_service")), "{v}");
+
+    // Back in service; a charge point that defers it (a charge running) is fine.
+    let (s, v) = server.post_patch(&port, json!({"in_service": true})).await;
+    assert_eq!(s, 200, "{v}");
+    let call = cp.answer("ChangeAvailability", "Scheduled", WAIT).await.expect("ChangeAvailability");
+    assert_eq!(call, json!({"connectorId": 2, "type": "Operative"}));
+}
