@@ -165,8 +165,9 @@ impl ChargePoint {
     }
 
     /// Keeps a message no call waited on; answers the calls it accepts by
-    /// itself.
-    async fn keep(&mut self, v: Value) {
+    /// itself. Public so a load run can `recv` in a `select!` (cancel-safe)
+    /// and keep what came outside it.
+    pub async fn keep(&mut self, v: Value) {
         if v[0] != 2 {
             self.stray.push(v);
             return;
@@ -228,6 +229,11 @@ impl ChargePoint {
             let v = self.recv(left).await?;
             self.keep(v).await;
         }
+    }
+
+    /// The oldest kept call of the central system's, if any.
+    pub fn take_call(&mut self) -> Option<IncomingCall> {
+        self.calls.pop_front()
     }
 
     /// Reads for `wait`, keeping (or answering by itself) what comes.
