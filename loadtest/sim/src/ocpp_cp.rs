@@ -100,7 +100,11 @@ impl ChargePoint {
             let value = HeaderValue::from_str(p).map_err(|e| WsError::HttpFormat(e.into()))?;
             req.headers_mut().insert("Sec-WebSocket-Protocol", value);
         }
-        let (ws, resp) = tokio_tungstenite::connect_async(req).await?;
+        // A 4 KiB read buffer, not tungstenite's eager 128 KiB: thousands of
+        // charge points share one load-test process.
+        let config =
+            tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+        let (ws, resp) = tokio_tungstenite::connect_async_with_config(req, Some(config), true).await?;
         let subprotocol =
             resp.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(ChargePoint {
