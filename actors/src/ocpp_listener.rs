@@ -28,6 +28,9 @@ use crate::adapter::ocpp::Ocpp;
 use crate::link::Link;
 use crate::Platform;
 
+/// Bytes of a link's WebSocket read buffer (allocated per connection).
+const READ_BUFFER: usize = 4096;
+
 /// The most characters a charge point id may have (CiString20 for
 /// chargeBoxIdentity in OCPP-S; 48 leaves room for longer vendor ids).
 pub const MAX_ID_LEN: usize = 48;
@@ -117,6 +120,10 @@ pub async fn connect(platform: Arc<Platform>, stream: TcpStream, peer: String) {
         Ok(resp)
     };
     let mut ws_config = WebSocketConfig::default();
+    // tungstenite allocates its read buffer up front, 128 KiB by default:
+    // most of an idle charge point's memory. OCPP messages are small; a
+    // larger one grows the buffer for as long as it needs.
+    ws_config.read_buffer_size = READ_BUFFER;
     ws_config.max_message_size = Some(cfg.max_message);
     ws_config.max_frame_size = Some(cfg.max_message);
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config));

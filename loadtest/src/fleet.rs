@@ -23,6 +23,8 @@ const DUPLEX_BUF: usize = 4096;
 pub enum Protocol {
     Ykc,
     Dny,
+    /// OCPP 1.6J charge points over WebSocket.
+    Ocpp,
 }
 
 /// What the driver tells a pile's runner.
@@ -48,6 +50,8 @@ pub struct Stats {
     pub start_refused_at_pile: AtomicU64,
     pub stopped: AtomicU64,
     pub billed: AtomicU64,
+    /// Calls the platform answered (OCPP charge points count theirs).
+    pub messages: AtomicU64,
     /// Start requests in flight: sent at, by (pile, port).
     pub pending: Mutex<HashMap<(u32, u8), Instant>>,
     /// Microseconds from start request sent to the pile having the command.
@@ -57,7 +61,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn on_start(&self, pile: u32, port: u8, accepted: bool) {
+    pub(crate) fn on_start(&self, pile: u32, port: u8, accepted: bool) {
         if let Some(sent) = self.pending.lock().unwrap().remove(&(pile, port)) {
             self.latencies.lock().unwrap().push(sent.elapsed().as_micros() as u64);
         }
@@ -103,6 +107,11 @@ pub struct Fleet {
     pub first_id: u64,
     pub ports: u8,
     pub ebike: EbikeConfig,
+    /// Where OCPP charge points connect (their own listener, not `dialer`).
+    pub ocpp_addr: SocketAddr,
+    /// OCPP charge points' heartbeat and MeterValues intervals.
+    pub heartbeat: Duration,
+    pub meter_every: Duration,
     pub stats: Arc<Stats>,
     pub free: Arc<Ports>,
     /// Connects in flight (until login) at most.
@@ -115,6 +124,7 @@ impl Fleet {
         match self.protocol {
             Protocol::Ykc => format!("{:014}", self.first_id + i as u64),
             Protocol::Dny => proto::dny::pile_id(self.phys(i)).to_string(),
+            Protocol::Ocpp => format!("LT-CP-{}", self.first_id + i as u64),
         }
     }
 
@@ -130,6 +140,7 @@ impl Fleet {
         match self.protocol {
             Protocol::Ykc => tokio::spawn(async move { me.run_ykc(i, rx).await }),
             Protocol::Dny => tokio::spawn(async move { me.run_dny(i, rx).await }),
+            Protocol::Ocpp => tokio::spawn(async move { me.run_ocpp(i, rx).await }),
         };
         tx
     }
@@ -289,6 +300,7 @@ impl Fleet {
 /// gateway's arbiter at hand so in-memory connections can be handed to it.
 pub struct InProcess {
     pub http: String,
+    pub ocpp_addr: SocketAddr,
     pub platform: Arc<actors::Platform>,
     arbiter: actix_rt::ArbiterHandle,
     pub data_dir: PathBuf,
@@ -341,7 +353,12 @@ impl InProcess {
                 match api::server::start(&cfg).await {
                     Ok(running) => {
                         let arbiter = actix_rt::Arbiter::current();
-                        let _ = ready_tx.send(Ok((running.http_addr, running.platform.clone(), arbiter)));
+                        let _ = ready_tx.send(Ok((
+                            running.http_addr,
+                            running.ocpp_addr,
+                            running.platform.clone(),
+                            arbiter,
+                        )));
                         // Runs until the process exits.
                         std::future::pending::<()>().await;
                     }
@@ -351,8 +368,8 @@ impl InProcess {
                 }
             })
         })?;
-        let (http_addr, platform, arbiter) = ready_rx.recv().map_err(io::Error::other)??;
-        Ok(InProcess { http: format!("http://{http_addr}"), platform, arbiter, data_dir })
+        let (http_addr, ocpp_addr, platform, arbiter) = ready_rx.recv().map_err(io::Error::other)??;
+        Ok(InProcess { http: format!("http://{http_addr}"), ocpp_addr, platform, arbiter, data_dir })
     }
 
     /// Connections over `tokio::io::duplex`, the far end handed to the
@@ -389,6 +406,28 @@ pub fn sink_dialer() -> Dialer {
 
 pub fn tcp_dialer(addr: SocketAddr) -> Dialer {
     Dialer::tcp(addr)
+}
+
+/// CPU time a process has used, seconds (`None`: not readable).
+pub fn cpu_secs(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".into(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may hold spaces): utime, stime
+    // are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// This process's soft limit on open files (`None`: not readable).
+pub fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Resident set size of a process, bytes (`None`: not readable).

@@ -6,11 +6,13 @@
 //!
 //! With `--scenario` it measures one of the scale targets (see
 //! BENCHMARKS.md): `idle-fleet`, `charging-day`, `reconnect-storm` or
-//! `start-latency`, with YKC or e-bike (`--protocol dny`) piles, against a
-//! remote server or (`--in-process`) a server it boots itself, its piles
-//! connected over in-memory streams.
+//! `start-latency`, with YKC, e-bike (`--protocol dny`) piles or OCPP 1.6J
+//! charge points (`--protocol ocpp`), against a remote server or
+//! (`--in-process`) a server it boots itself, its piles connected over
+//! in-memory streams (OCPP charge points over loopback WebSockets).
 
 mod fleet;
+mod ocpp_member;
 mod scenarios;
 
 use std::net::SocketAddr;

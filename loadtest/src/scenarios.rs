@@ -44,6 +44,9 @@ pub struct ScenarioArgs {
     /// the piles to its gateway over in-memory streams.
     #[arg(long)]
     pub in_process: bool,
+    /// The remote server's OCPP listener (`--protocol ocpp`).
+    #[arg(long, default_value = "127.0.0.1:8768")]
+    pub ocpp_addr: std::net::SocketAddr,
     /// The remote server's pid, to read its RSS from /proc.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -148,16 +151,33 @@ pub async fn run(scenario: Scenario, args: &Arc<Args>) -> ExitCode {
 async fn run_inner(scenario: Scenario, args: &Arc<Args>) -> Result<bool, String> {
     let sa = &args.scenario;
     let any_protocol = [Scenario::StartLatency, Scenario::IdleFleet, Scenario::IdleSoak];
-    if !any_protocol.contains(&scenario) && sa.protocol != Protocol::Dny {
+    let storm_ocpp = scenario == Scenario::ReconnectStorm && sa.protocol == Protocol::Ocpp;
+    if !any_protocol.contains(&scenario) && sa.protocol != Protocol::Dny && !storm_ocpp {
         return Err(format!("{scenario:?} runs e-bike piles: add --protocol dny"));
+    }
+    let ocpp = sa.protocol == Protocol::Ocpp;
+    // One socket per charge point here, two when the server shares the
+    // process (loopback WebSockets), plus a few for the HTTP client.
+    let fds = u64::from(args.piles) * if ocpp && sa.in_process { 2 } else { 1 } + 256;
+    if let Some(limit) = fleet::open_files_limit().filter(|&l| l < fds) {
+        return Err(format!(
+            "{} piles need about {fds} open files, the limit is {limit} (ulimit -n)",
+            args.piles
+        ));
     }
     let day = scenario == Scenario::ChargingDay;
     let mut ebike = EbikeConfig::new(0);
     ebike.time_scale = sa.time_scale.unwrap_or(if day { 60.0 } else { 1.0 });
     ebike.tick = sa.tick.unwrap_or(if day { 30 } else { 5 });
-    let ports = if sa.protocol == Protocol::Dny { sa.ports } else { args.guns };
+    // Auto-registered OCPP charge points have one connector.
+    let ports = match sa.protocol {
+        Protocol::Dny => sa.ports,
+        Protocol::Ykc => args.guns,
+        Protocol::Ocpp if args.register => args.guns,
+        Protocol::Ocpp => 1,
+    };
 
-    let (base, dialer, pid, server) = if sa.in_process {
+    let (base, dialer, ocpp_addr, pid, server) = if sa.in_process {
         let mut cfg = api::ServeConfig {
             auto_register_station: Some(1),
             // The fleet lives in memory; commits need not survive a power cut.
@@ -166,9 +186,9 @@ async fn run_inner(scenario: Scenario, args: &Arc<Args>) -> Result<bool, String>
         };
         cfg.http_workers = 1;
         let server = InProcess::boot(cfg).map_err(|e| format!("booting the in-process server: {e}"))?;
-        (server.http.clone(), server.dialer(), Some(std::process::id()), Some(server))
+        (server.http.clone(), server.dialer(), server.ocpp_addr, Some(std::process::id()), Some(server))
     } else {
-        (args.http.clone(), fleet::tcp_dialer(args.piles_addr), sa.server_pid, None)
+        (args.http.clone(), fleet::tcp_dialer(args.piles_addr), sa.ocpp_addr, sa.server_pid, None)
     };
     let token = match &server {
         Some(server) => Some(server.admin_token().await?),
@@ -182,6 +202,9 @@ async fn run_inner(scenario: Scenario, args: &Arc<Args>) -> Result<bool, String>
         first_id: args.first_id,
         ports,
         ebike,
+        ocpp_addr,
+        heartbeat: Duration::from_secs_f64(args.heartbeat),
+        meter_every: Duration::from_secs_f64(args.realtime),
         stats: Arc::new(Stats::default()),
         free: Arc::new(Ports::new(args.piles, ports)),
         gate: Arc::new(Semaphore::new(sa.connect_concurrency)),
@@ -206,12 +229,18 @@ async fn run_inner(scenario: Scenario, args: &Arc<Args>) -> Result<bool, String>
     };
     run.row("scenario", format!("{scenario:?}"));
     run.row("protocol", format!("{:?}", sa.protocol));
-    run.row(
-        "mode",
-        if sa.in_process { "in-process (duplex streams)".into() } else { format!("TCP {}", args.piles_addr) },
-    );
+    let mode = match (sa.in_process, ocpp) {
+        (true, false) => "in-process (duplex streams)".into(),
+        (true, true) => format!("in-process server, WebSocket {ocpp_addr}"),
+        (false, false) => format!("TCP {}", args.piles_addr),
+        (false, true) => format!("WebSocket {ocpp_addr}"),
+    };
+    run.row("mode", mode);
     run.row("piles", args.piles.to_string());
     run.row("ports per pile", ports.to_string());
+    if ocpp {
+        run.row("heartbeat / MeterValues every", format!("{} s / {} s", args.heartbeat, args.realtime));
+    }
     if sa.protocol == Protocol::Dny {
         run.row(
             "e-bike time scale",
@@ -291,6 +320,7 @@ async fn register(
     let protocol = match fleet.protocol {
         Protocol::Ykc => "ykc",
         Protocol::Dny => "dny",
+        Protocol::Ocpp => "ocpp",
     };
     let failures = stream::iter(0..piles)
         .map(|i| {
@@ -439,16 +469,32 @@ impl Run {
 
     async fn idle(&mut self, rss0: Option<u64>) -> bool {
         self.set_phase("idle");
+        let (cpu0, msgs0, t0) =
+            (fleet::cpu_secs(self.pid), self.stats().messages.load(Relaxed), Instant::now());
         tokio::time::sleep(Duration::from_secs_f64(self.args.scenario.settle)).await;
         let n = self.args.piles as u64;
         let rss1 = fleet::rss(self.pid);
+        if self.fleet.protocol == Protocol::Ocpp {
+            let secs = t0.elapsed().as_secs_f64();
+            let msgs = (self.stats().messages.load(Relaxed) - msgs0) as f64;
+            self.row("messages answered per second (idle)", format!("{:.0}", msgs / secs));
+            if let (Some(a), Some(b)) = (cpu0, fleet::cpu_secs(self.pid)) {
+                let who = if self.in_process { "own process" } else { "server" };
+                self.row(
+                    &format!("CPU of the {who} (cores busy; messages per CPU-second)"),
+                    format!("{:.2}; {:.0}", (b - a) / secs, msgs / (b - a).max(0.01)),
+                );
+            }
+        }
         let who = if self.in_process { "own process (server + simulators)" } else { "server" };
         match (rss0, rss1) {
             (Some(a), Some(b)) => {
                 self.row(&format!("RSS {who} before / after"), format!("{} / {}", mb(a), mb(b)));
                 let per = b.saturating_sub(a) as f64 / n as f64;
                 self.row(&format!("RSS per logged-in pile, {who}"), format!("{:.1} KB", per / 1000.0));
-                if self.in_process && !self.args.scenario.no_sim_control {
+                // OCPP charge points dial a socket, not the in-memory dialer.
+                let ocpp = self.fleet.protocol == Protocol::Ocpp;
+                if self.in_process && !self.args.scenario.no_sim_control && !ocpp {
                     // The same number of simulators on streams nobody reads.
                     self.set_phase("sim-control");
                     let mut control = self.fleet.clone();
@@ -480,8 +526,9 @@ impl Run {
         let url = format!("{}/api/v1/piles/{}/ports/{port}", self.base, self.fleet.pile_id(pile));
         let body = match self.fleet.protocol {
             Protocol::Dny => json!({"plan_id": self.plan, "prepaid": "10"}),
-            Protocol::Ykc => json!({}),
+            Protocol::Ykc | Protocol::Ocpp => json!({}),
         };
+        let ykc = self.fleet.protocol == Protocol::Ykc;
         let dny = self.fleet.protocol == Protocol::Dny;
         if dny {
             let _ = self.ctl[pile as usize].send(Ctl::Plug(port, profile));
@@ -515,7 +562,7 @@ impl Run {
             if let Some(after) = stop_after {
                 tokio::time::sleep(after).await;
                 let _ = http.post(format!("{url}/stop")).json(&json!({})).send().await;
-                if !dny {
+                if ykc {
                     // YKC records carry no gun; free the gun once stopped.
                     tokio::time::sleep(Duration::from_secs(2)).await;
                     free.release(pile, port);

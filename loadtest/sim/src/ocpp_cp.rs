@@ -100,7 +100,11 @@ impl ChargePoint {
             let value = HeaderValue::from_str(p).map_err(|e| WsError::HttpFormat(e.into()))?;
             req.headers_mut().insert("Sec-WebSocket-Protocol", value);
         }
-        let (ws, resp) = tokio_tungstenite::connect_async(req).await?;
+        // A 4 KiB read buffer, not tungstenite's eager 128 KiB: thousands of
+        // charge points share one load-test process.
+        let config =
+            tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+        let (ws, resp) = tokio_tungstenite::connect_async_with_config(req, Some(config), true).await?;
         let subprotocol =
             resp.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(ChargePoint {
@@ -165,8 +169,9 @@ impl ChargePoint {
     }
 
     /// Keeps a message no call waited on; answers the calls it accepts by
-    /// itself.
-    async fn keep(&mut self, v: Value) {
+    /// itself. Public so a load run can `recv` in a `select!` (cancel-safe)
+    /// and keep what came outside it.
+    pub async fn keep(&mut self, v: Value) {
         if v[0] != 2 {
             self.stray.push(v);
             return;
@@ -228,6 +233,11 @@ impl ChargePoint {
             let v = self.recv(left).await?;
             self.keep(v).await;
         }
+    }
+
+    /// The oldest kept call of the central system's, if any.
+    pub fn take_call(&mut self) -> Option<IncomingCall> {
+        self.calls.pop_front()
     }
 
     /// Reads for `wait`, keeping (or answering by itself) what comes.

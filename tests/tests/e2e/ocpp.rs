@@ -56,6 +56,10 @@ async fn a_registered_charge_point_boots_and_others_are_refused() {
     let mut cp = booted(&server, "CP-BOOT-1").await;
     let beat = cp.call("Heartbeat", json!({})).await.unwrap();
     assert!(beat["currentTime"].is_string(), "{beat}");
+    // A message five times the link's 4 KiB read buffer (well under the
+    // size limit) is read whole and answered.
+    let long = cp.call("DataTransfer", json!({"vendorId": "V", "data": "x".repeat(20_000)})).await;
+    assert_eq!(long.unwrap()["status"], "UnknownVendorId");
 
     // No ocpp1.6 offered, another version only, a path naming no charge
     // point, an id with odd characters: refused at the handshake.
