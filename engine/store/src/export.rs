@@ -72,6 +72,8 @@ pub enum Record {
     OutOfService(Item, DateTime<Utc>),
     /// A pile's offline card list; imported cards join any already listed.
     OfflineCards(PileId, Vec<String>),
+    /// An OCPP charge point's password, as its argon2 hash.
+    OcppPassword(PileId, String),
 }
 
 /// The tables, in the order they are copied: every record's parents (and a
@@ -101,10 +103,11 @@ pub enum Table {
     Tokens,
     OutOfService,
     OfflineCards,
+    OcppPasswords,
 }
 
 impl Table {
-    pub const ALL: [Table; 22] = [
+    pub const ALL: [Table; 23] = [
         Table::Operators,
         Table::Tariffs,
         Table::Plans,
@@ -127,6 +130,7 @@ impl Table {
         Table::Tokens,
         Table::OutOfService,
         Table::OfflineCards,
+        Table::OcppPasswords,
     ];
 
     pub fn name(self) -> &'static str {
@@ -153,6 +157,7 @@ impl Table {
             Table::Tokens => "tokens",
             Table::OutOfService => "out_of_service",
             Table::OfflineCards => "offline_cards",
+            Table::OcppPasswords => "ocpp_passwords",
         }
     }
 }

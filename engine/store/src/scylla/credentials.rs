@@ -11,7 +11,7 @@ use crate::credentials::Credentials;
 use crate::Result;
 
 pub(super) struct CredentialStatements {
-    set: PreparedStatement,
+    pub(super) set: PreparedStatement,
     remove: PreparedStatement,
     get: PreparedStatement,
 }

@@ -68,6 +68,10 @@ impl Db {
                 self.cql.write("importing a merchant", &m.merchant_insert, values).await
             }
             Record::OfflineCards(pile, cards) => self.set_offline_cards(pile, cards, true).await,
+            Record::OcppPassword(pile, hash) => {
+                let values = (pile.as_str(), hash.as_str());
+                self.cql.write("importing a charge point's password", &self.credentials.set, values).await
+            }
             Record::OutOfService(item, since) => {
                 let values = (item.kind.as_str(), item.key.as_str(), micros(*since));
                 self.cql.write("importing out of service", &st.edits.out_insert, values).await

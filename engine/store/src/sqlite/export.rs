@@ -52,7 +52,7 @@ fn key(table: Table) -> (&'static str, bool) {
         Table::Entries => ("seq", true),
         Table::Piles | Table::Sessions | Table::Orders => ("id", false),
         Table::Samples | Table::BillRevisions => ("session_id", false),
-        Table::Diagnostics | Table::OfflineCards => ("pile_id", false),
+        Table::Diagnostics | Table::OfflineCards | Table::OcppPasswords => ("pile_id", false),
         Table::Responses => ("key", false),
         Table::Cards => ("number", false),
         Table::Statements => ("merchant_id", true),
@@ -127,6 +127,10 @@ fn page(c: &Connection, table: Table, after: Option<String>, limit: usize) -> Re
             Table::OfflineCards => {
                 let pile = PileId(text.to_owned());
                 Some(Record::OfflineCards(pile.clone(), super::resources::offline_cards(c, &pile)?))
+            }
+            Table::OcppPasswords => {
+                let pile = PileId(text.to_owned());
+                super::credentials::ocpp_password(c, &pile)?.map(|hash| Record::OcppPassword(pile, hash))
             }
             Table::Alarms => super::alarms::alarm(c, id)?.map(Record::Alarm),
             Table::Responses => super::idempotency::idempotent_response(c, text)?

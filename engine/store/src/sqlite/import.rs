@@ -161,6 +161,7 @@ fn one(c: &Connection, record: &Record) -> Result<()> {
             params![bill.session_id.as_str(), revision, to_json(bill)?, micros(*replaced_at)],
         ),
         Record::OfflineCards(pile, cards) => super::resources::set_offline_cards(c, pile, cards, true),
+        Record::OcppPassword(pile, hash) => super::credentials::set_ocpp_password(c, pile, Some(hash)),
         Record::Diagnostics(pile, ds) => {
             c.prepare_cached("DELETE FROM diagnostics WHERE pile_id = ?1")?.execute([pile.as_str()])?;
             for d in ds {

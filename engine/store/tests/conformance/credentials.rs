@@ -15,4 +15,7 @@ async fn charge_point_passwords_are_set_replaced_and_removed(db: &Db) {
     assert_eq!(db.ocpp_password(&pile).await.unwrap().as_deref(), Some("$argon2id$two"));
     db.set_ocpp_password(&pile, None).await.unwrap();
     assert_eq!(db.ocpp_password(&pile).await.unwrap(), None);
+    // One left set, so an export has one to move.
+    let kept = PileId::from(unique("CP-PW").as_str());
+    db.set_ocpp_password(&kept, Some("$argon2id$kept")).await.unwrap();
 }
