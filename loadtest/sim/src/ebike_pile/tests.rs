@@ -3,6 +3,7 @@
 //! written apart, checking each other.
 
 use chrono::DateTime;
+use futures::{SinkExt, StreamExt};
 use proto::dny::{
     fee_mode, Ack, Adjust, CardReply, ChargingReport, Credit, Down, Empty, Heartbeat, Limits, OrderNo,
     Settlement, StartExtras, StartStop, StartStopReply, StreamCodec, Time, TimeRequest, Unit, Up,
@@ -10,8 +11,10 @@ use proto::dny::{
 };
 use rust_decimal_macros::dec;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::Framed;
 
 use super::*;
+use crate::ap3000_wire::cmd;
 
 /// The platform's side of a test connection.
 type Conn = Framed<TcpStream, StreamCodec>;

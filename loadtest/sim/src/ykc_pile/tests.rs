@@ -2,6 +2,7 @@
 //! platform's own codec (`proto::ykc`): two readings of the YKC v1.6 spec
 //! written apart, checking each other.
 
+use futures::StreamExt;
 use proto::ykc::{
     kind, period, BillingModel, BillingModelRequest, CardStart, CardStartVerdict, FrameCodec, LoginReply,
     Message, PeriodRate, PeriodUsage, RealTime, RealTimeRequest, RecordAck, RemoteStart, RemoteStartResult,
