@@ -140,6 +140,9 @@ pub struct OcppConfig {
     /// Every charge point must present a password (security profile 1);
     /// otherwise only those with one set must.
     pub require_password: bool,
+    /// The interval a charge point is told to boot again after when its
+    /// login could not be decided (the store did not answer): Pending.
+    pub pending_retry: Duration,
 }
 
 impl OcppConfig {
@@ -158,6 +161,7 @@ impl Default for OcppConfig {
             max_message: 64 * 1024,
             clock_slack: Duration::from_secs(60),
             require_password: false,
+            pending_retry: Duration::from_secs(60),
         }
     }
 }

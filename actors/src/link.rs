@@ -1,8 +1,10 @@
 //! A link is one pile connection: it owns the socket, its codec and the
 //! protocol adapter. It logs the pile in (refusing ids no operator
-//! registered), then relays events to the pile actor and commands back as
-//! frames. A damaged frame is counted and dropped; a frame the codec cannot
-//! delimit, or silence past the heartbeat window, closes this link alone.
+//! registered; a login the store cannot answer is refused too, unless the
+//! protocol has the pile retry on the same link), then relays events to
+//! the pile actor and commands back as frames. A damaged frame is counted
+//! and dropped; a frame the codec cannot delimit, or silence past the
+//! heartbeat window, closes this link alone.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +30,9 @@ type Writer = Box<dyn AsyncWrite + Unpin>;
 enum State {
     Connected,
     LoggingIn,
+    /// Its login could not be decided (the store did not answer); the
+    /// pile's next login runs it again.
+    Deferred,
     Attached {
         pile: PileId,
         addr: Addr<Pile>,
@@ -181,6 +186,12 @@ impl<A: Adapter> Link<A> {
                 }
                 Err(reason) => {
                     m.logins.with_label_values(&[protocol, reason]).inc();
+                    let mut out = Out::default();
+                    if reason == "error" && link.adapter.login_later(reply, &mut out) {
+                        tracing::warn!(pile = %pile_id, peer = %link.peer, "login undecided; the pile is to retry");
+                        link.state = State::Deferred;
+                        return link.dispatch(out, ctx);
+                    }
                     tracing::warn!(pile = %pile_id, peer = %link.peer, reason, "login refused");
                     link.command(PileCommand::LoginReply { accepted: false, reply }, ctx);
                     link.close(ctx, "login_refused");
@@ -200,7 +211,9 @@ impl<A: Adapter> Link<A> {
     fn dispatch(&mut self, mut out: Out<A::Frame>, ctx: &mut Context<Self>) {
         for event in out.events.drain(..) {
             match (event, &self.state) {
-                (PileEvent::Login(info, reply), State::Connected) => self.login(info, reply, ctx),
+                (PileEvent::Login(info, reply), State::Connected | State::Deferred) => {
+                    self.login(info, reply, ctx)
+                }
                 (PileEvent::Login(..), _) => tracing::debug!(who = %self.who(), "repeated login ignored"),
                 (event, State::Attached { addr, .. }) => {
                     addr.do_send(pile::Event(event, self.platform.metrics.queued(Mailbox::Pile)))
@@ -396,7 +409,9 @@ impl<A: Adapter> StreamHandler<Result<A::DecodeItem, A::Fatal>> for Link<A> {
         let mut before_login = false;
         for event in out.events.drain(..) {
             match (event, &self.state) {
-                (PileEvent::Login(info, reply), State::Connected) => self.login(info, reply, ctx),
+                (PileEvent::Login(info, reply), State::Connected | State::Deferred) => {
+                    self.login(info, reply, ctx)
+                }
                 (PileEvent::Login(..), _) => tracing::debug!(who = %self.who(), "repeated login ignored"),
                 // Its pile actor died: drop the link, so the pile logs in
                 // again and its station restarts the actor.

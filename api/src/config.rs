@@ -43,6 +43,9 @@ pub struct ServeConfig {
     /// Refuse (401) an OCPP charge point that has no password set, not only
     /// one that presents a wrong one.
     pub ocpp_require_password: bool,
+    /// The BootNotification retry interval an OCPP charge point is given
+    /// (status Pending) when the store cannot answer its login.
+    pub ocpp_pending_retry_ms: u64,
     /// HTTP worker threads; 0 means one per core.
     pub http_workers: usize,
     /// Register unknown piles into this station at login instead of refusing them.
@@ -195,6 +198,7 @@ impl Default for ServeConfig {
             ocpp_max_message_bytes: a.ocpp.max_message,
             ocpp_clock_slack_ms: a.ocpp.clock_slack.as_millis() as u64,
             ocpp_require_password: a.ocpp.require_password,
+            ocpp_pending_retry_ms: a.ocpp.pending_retry.as_millis() as u64,
             http_workers: 0,
             auto_register_station: None,
             concurrent_logins: a.concurrent_logins,
@@ -300,6 +304,7 @@ impl ServeConfig {
                 max_message: self.ocpp_max_message_bytes.max(1024),
                 clock_slack: ms(self.ocpp_clock_slack_ms),
                 require_password: self.ocpp_require_password,
+                pending_retry: ms(self.ocpp_pending_retry_ms.max(1)),
             },
             power_interval: ms(self.power_interval_ms.max(1)),
             power_verify_after: ms(self.power_verify_after_ms),

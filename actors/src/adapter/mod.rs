@@ -484,6 +484,14 @@ pub trait Adapter: Sized + Unpin + 'static {
     /// is read: OCPP names the charge point in the URL, so it logs in here.
     fn opened(&mut self, _out: &mut Out<Self::Frame>) {}
 
+    /// A login the platform could not decide (the store did not answer,
+    /// which is no refusal). Returning true keeps the link open, unattached,
+    /// until the pile's next `Login` event runs it again (OCPP answers
+    /// BootNotification Pending); by default the link is refused and closed.
+    fn login_later(&mut self, _reply: ReplyTo, _out: &mut Out<Self::Frame>) -> bool {
+        false
+    }
+
     /// Whether the platform keeps at most one command of its own in flight,
     /// the next waiting until it is answered or times out (OCPP-J §4.1.1),
     /// rather than spacing them and resending once (AP3000).

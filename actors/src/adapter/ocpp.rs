@@ -4,6 +4,9 @@
 //! Connectors are ports; connector 0 is the charge point itself. The charge
 //! point is named by its URL, so it logs in as the connection opens;
 //! BootNotification is then answered Accepted with the heartbeat interval.
+//! A login the store could not answer leaves the link open: BootNotification
+//! is answered Pending with the retry interval, and the next one logs the
+//! charge point in again, answered by that login's outcome (OCPP 1.6 §4.2).
 //! The platform's session id is an integer, the transactionId a charge
 //! point carries; a remote start tells the charge point that id as the
 //! idTag, so its StartTransaction is matched to the session waiting for it.
@@ -57,9 +60,15 @@ enum Call {
 /// A call of the charge point's waiting on the actors.
 #[derive(Debug)]
 enum Ask {
+    /// A BootNotification that logs the charge point in again.
+    Boot,
     Authorize,
-    Start { meter_start: i64 },
-    Stop { tx: i32 },
+    Start {
+        meter_start: i64,
+    },
+    Stop {
+        tx: i32,
+    },
 }
 
 pub struct Ocpp {
@@ -67,6 +76,10 @@ pub struct Ocpp {
     clock: Clock,
     heartbeat_s: u32,
     accepted: bool,
+    /// Its login is undecided: the next BootNotification runs it again.
+    pending: bool,
+    /// The interval a Pending charge point boots again after, s.
+    retry_s: u32,
     /// Charging profiles are given in A: the charge point takes only Current.
     amps: bool,
     /// The charging-rate unit was asked for on this link.
@@ -111,6 +124,7 @@ impl Ocpp {
         let mut a = Ocpp::new(clock);
         a.id = Some(id);
         a.heartbeat_s = cfg.heartbeat_interval.as_secs().clamp(1, u32::MAX as u64) as u32;
+        a.retry_s = cfg.pending_retry.as_secs().clamp(1, u32::MAX as u64) as u32;
         a.clock_slack = chrono::Duration::from_std(cfg.clock_slack).unwrap_or(chrono::Duration::MAX);
         a
     }
@@ -144,6 +158,18 @@ impl Ocpp {
         self.clock.now()
     }
 
+    /// Answers BootNotification `id`; once accepted, also asks whether its
+    /// charging profiles are in W or A.
+    fn boot_conf(&mut self, id: String, status: RegistrationStatus, out: &mut Out<Frame>) {
+        let interval = if status == RegistrationStatus::Pending { self.retry_s } else { self.heartbeat_s };
+        let conf = BootNotificationConf { status, current_time: self.now(), interval };
+        out.replies.push(Frame::result(id, &conf));
+        if self.accepted && !std::mem::replace(&mut self.asked_unit, true) {
+            let key = Some(vec![RATE_UNIT_KEY.into()]);
+            self.call(&GetConfigurationReq { key }, Call::RateUnit, out);
+        }
+    }
+
     /// One call of the charge point's.
     fn on_call(&mut self, id: String, action: &str, payload: Value, out: &mut Out<Frame>) -> Inbound {
         macro_rules! read {
@@ -160,15 +186,21 @@ impl Ocpp {
         match action {
             "BootNotification" => {
                 let _boot = read!(BootNotificationReq);
-                let status =
-                    if self.accepted { RegistrationStatus::Accepted } else { RegistrationStatus::Rejected };
-                let conf =
-                    BootNotificationConf { status, current_time: self.now(), interval: self.heartbeat_s };
-                out.replies.push(Frame::result(id, &conf));
-                // Once accepted, whether its charging profiles are in W or A.
-                if self.accepted && !std::mem::replace(&mut self.asked_unit, true) {
-                    let key = Some(vec![RATE_UNIT_KEY.into()]);
-                    self.call(&GetConfigurationReq { key }, Call::RateUnit, out);
+                match (self.pending, self.id.clone()) {
+                    // Answered when the login it runs again is decided.
+                    (true, Some(pile)) => {
+                        let info = LoginInfo { pile, ports: 1, firmware: String::new() };
+                        let reply = self.ask(id, Ask::Boot);
+                        out.events.push(PileEvent::Login(info, reply));
+                    }
+                    _ => {
+                        let status = if self.accepted {
+                            RegistrationStatus::Accepted
+                        } else {
+                            RegistrationStatus::Rejected
+                        };
+                        self.boot_conf(id, status, out);
+                    }
                 }
             }
             "Heartbeat" => {
@@ -602,8 +634,16 @@ impl Ocpp {
 
     fn command(&mut self, command: PileCommand, out: &mut Out<Frame>) {
         match command {
-            // Answered when BootNotification comes (the login is the connection).
-            PileCommand::LoginReply { accepted, .. } => self.accepted = accepted,
+            // The connection's login is answered when BootNotification
+            // comes; a BootNotification that logged in again, here.
+            PileCommand::LoginReply { accepted, reply } => {
+                (self.accepted, self.pending) = (accepted, false);
+                if let Some((id, Ask::Boot)) = self.take_ask(reply) {
+                    let status =
+                        if accepted { RegistrationStatus::Accepted } else { RegistrationStatus::Rejected };
+                    self.boot_conf(id, status, out);
+                }
+            }
             PileCommand::StartCharge { port, session, order: Order { card: Some((_, reply)), .. } } => {
                 let Some((id, Ask::Start { meter_start, .. })) = self.take_ask(reply) else { return };
                 let conf = StartTransactionConf {
@@ -948,6 +988,8 @@ impl Adapter for Ocpp {
             clock,
             heartbeat_s: 300,
             accepted: false,
+            pending: false,
+            retry_s: 60,
             amps: false,
             asked_unit: false,
             next_call: 0,
@@ -997,6 +1039,16 @@ impl Adapter for Ocpp {
 
     fn outbound(&mut self, command: PileCommand, out: &mut Out<Frame>) {
         self.command(command, out);
+    }
+
+    /// The platform is not ready: Pending, and the next BootNotification
+    /// logs in again.
+    fn login_later(&mut self, reply: ReplyTo, out: &mut Out<Frame>) -> bool {
+        self.pending = true;
+        if let Some((id, Ask::Boot)) = self.take_ask(reply) {
+            self.boot_conf(id, RegistrationStatus::Pending, out);
+        }
+        true
     }
 
     fn awaits_answer(frame: &Frame) -> Option<u32> {

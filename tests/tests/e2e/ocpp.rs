@@ -801,3 +801,53 @@ async fn a_port_taken_out_of_service_is_made_inoperative_at_the_charge_point() {
     let call = cp.answer("ChangeAvailability", "Scheduled", WAIT).await.expect("ChangeAvailability");
     assert_eq!(call, json!({"connectorId": 2, "type": "Operative"}));
 }
+
+/// OCPP 1.6 §4.2: a login the store cannot answer is no refusal. The
+/// charge point is answered Pending with the retry interval and keeps its
+/// link; its next BootNotification logs it in again. A YKC pile in the same
+/// case is closed, as before. The store fails for real: a trigger in the
+/// server's SQLite file refuses auto-registration's insert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_boot_the_store_cannot_answer_is_pending_and_accepted_on_a_later_boot() {
+    let mut server = server();
+    let station = server.station_with_pile("69999999999998", 1).await;
+    restart(&mut server, |c| {
+        (c.ocpp_heartbeat_interval_ms, c.ocpp_pending_retry_ms) = (10_000, 7_000);
+        c.auto_register_station = Some(station);
+    });
+    let db = rusqlite::Connection::open(server.data_dir().join("chargeplane.db")).unwrap();
+    db.busy_timeout(WAIT).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse_piles BEFORE INSERT ON piles BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .unwrap();
+
+    let id = "CP-PENDING-1";
+    let mut cp = ChargePoint::connect(server.ocpp_addr, id).await.expect("connects");
+    for _ in 0..2 {
+        let conf = cp.boot().await.expect("boot answered on the same link");
+        assert_eq!(
+            (conf["status"].as_str(), conf["interval"].as_u64()),
+            (Some("Pending"), Some(7)),
+            "{conf}"
+        );
+    }
+    assert_eq!(server.get(&format!("/api/v1/piles/{id}")).await.0, 404, "not registered while pending");
+    let errors = "chargeplane_logins_total{protocol=\"ocpp\",result=\"error\"}";
+    assert_eq!(server.metric(errors).await, 3.0, "the connection's login and one per boot");
+
+    // Other protocols are closed as before.
+    let ykc = loadtest::ykc_pile::PileConfig::new(vocab::PileId("60000000000031".into()), 1);
+    let mut pile = loadtest::ykc_pile::SimPile::connect(server.pile_addr, ykc).await.unwrap();
+    let refused = pile.wait_for(|e| matches!(e, loadtest::ykc_pile::Event::LoginRefused), WAIT).await;
+    assert!(refused.is_some(), "a YKC pile whose login errs is refused");
+
+    // The store answers again: the next boot is Accepted and the charge point online.
+    db.execute_batch("DROP TRIGGER refuse_piles;").unwrap();
+    let conf = cp.boot().await.expect("boot answered");
+    assert_eq!((conf["status"].as_str(), conf["interval"].as_u64()), (Some("Accepted"), Some(10)), "{conf}");
+    server.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == true).await;
+    assert!(cp.call("Heartbeat", json!({})).await.is_ok());
+    let accepted = "chargeplane_logins_total{protocol=\"ocpp\",result=\"accepted\"}";
+    assert_eq!(server.metric(accepted).await, 1.0);
+}

@@ -20,6 +20,39 @@ fn call(a: &mut Ocpp, action: &str, payload: serde_json::Value) -> (Inbound, Out
 }
 
 #[test]
+fn an_undecided_login_is_pending_and_the_next_boot_is_answered_by_its_login_again() {
+    let cfg = crate::config::OcppConfig::default();
+    let mut a = Ocpp::charge_point(PileId::from("CP-T"), Clock::System, &cfg);
+    let mut out = Out::default();
+    assert!(a.login_later(ReplyTo(0), &mut out), "the link is kept");
+    assert!(out.replies.is_empty(), "the connection's login: nothing to answer yet");
+    let boot = json!({"chargePointVendor": "V", "chargePointModel": "M"});
+    let conf = |out: &Out<Frame>| match &out.replies[..] {
+        [Frame::Result { id, payload }] if id == "c1" => {
+            (payload["status"].clone(), payload["interval"].clone())
+        }
+        other => panic!("{other:?}"),
+    };
+    for (later, status, interval) in [(true, "Pending", 60), (false, "Rejected", 300)] {
+        let (_, out) = call(&mut a, "BootNotification", boot.clone());
+        assert!(out.replies.is_empty(), "answered by the login it runs again");
+        let [PileEvent::Login(info, reply)] = &out.events[..] else { panic!("{:?}", out.events) };
+        assert_eq!(info.pile.as_str(), "CP-T");
+        let mut out = Out::default();
+        if later {
+            assert!(a.login_later(*reply, &mut out));
+        } else {
+            a.outbound(PileCommand::LoginReply { accepted: false, reply: *reply }, &mut out);
+        }
+        assert_eq!(conf(&out), (json!(status), json!(interval)));
+    }
+    // Decided: a later boot logs nothing in again.
+    let (_, out) = call(&mut a, "BootNotification", boot);
+    assert!(out.events.is_empty());
+    assert_eq!(conf(&out), (json!("Rejected"), json!(300)));
+}
+
+#[test]
 fn the_connection_is_the_login_and_boot_is_accepted_with_the_interval() {
     let cfg = crate::config::OcppConfig::default();
     let mut a = Ocpp::charge_point(PileId::from("CP-T"), Clock::System, &cfg);
