@@ -359,16 +359,7 @@ async fn a_driver_scans_a_port_tops_up_starts_watches_the_cost_and_finds_the_bil
     let base = server.base.clone();
     let id = "71000000000003";
     let station = server.station_with_pile(id, 2).await;
-    let details = json!({"address": "1 Quay St", "lat": "31.2304", "lon": "121.4737", "opening_hours": "24h", "photos": []});
-    let res = server
-        .http
-        .put(format!("{base}/api/v1/stations/{station}/details"))
-        .bearer_auth(&server.admin)
-        .json(&details)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    on_the_quay(&server, station, "1 Quay St").await;
     let mut pile = server.ykc_pile(id, 2).await;
 
     // The phone's camera opens the URL in the port's QR code.
@@ -770,16 +761,7 @@ async fn the_app_shows_a_map_only_from_the_configured_tile_server() {
     });
     let base = server.base.clone();
     let station = server.station_with_pile("71000000000006", 1).await;
-    let details = json!({"address": "2 Quay St", "lat": "31.2304", "lon": "121.4737", "opening_hours": "24h", "photos": []});
-    let res = server
-        .http
-        .put(format!("{base}/api/v1/stations/{station}/details"))
-        .bearer_auth(&server.admin)
-        .json(&details)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    on_the_quay(&server, station, "2 Quay St").await;
 
     let res = server.http.get(format!("{base}/app/")).send().await.unwrap();
     let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
@@ -816,4 +798,19 @@ async fn the_app_shows_a_map_only_from_the_configured_tile_server() {
     assert!(names.iter().all(|n| n.starts_with(&base) || n.starts_with(&tile_origin)), "{names:?}");
     c.execute("document.querySelector('#near-form').scrollIntoView()", vec![]).await.unwrap();
     screenshot(c, "app-map").await;
+}
+
+/// Gives `station` an address and a place on the map, as the app's
+/// station list shows them.
+async fn on_the_quay(server: &Server, station: i64, address: &str) {
+    let details = json!({"address": address, "lat": "31.2304", "lon": "121.4737", "opening_hours": "24h", "photos": []});
+    let res = server
+        .http
+        .put(format!("{}/api/v1/stations/{station}/details", server.base))
+        .bearer_auth(&server.admin)
+        .json(&details)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }
