@@ -12,6 +12,7 @@ use actors::owner::{self, Envelope};
 use actors::pile::PileView;
 use futures::future::join_all;
 use store::PileRecord;
+use subtle::ConstantTimeEq;
 use vocab::PileId;
 
 use super::State;
@@ -25,9 +26,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Refuses a request that does not carry this cluster's key.
 fn from_a_node(state: &State, req: &HttpRequest) -> ApiResult<()> {
-    let expected = state.config.directory.as_ref().map(|n| n.key.as_str()).filter(|k| !k.is_empty());
-    let given = req.headers().get(owner::KEY_HEADER).and_then(|v| v.to_str().ok());
-    if expected.is_none() || given != expected {
+    let expected = state.config.directory.as_ref().map(|n| n.key.as_bytes()).filter(|k| !k.is_empty());
+    let given = req.headers().get(owner::KEY_HEADER).map(|v| v.as_bytes());
+    // In constant time, so the key cannot be guessed byte by byte from how
+    // long a refusal takes.
+    let same = matches!((expected, given), (Some(e), Some(g)) if bool::from(e.ct_eq(g)));
+    if !same {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "not_a_cluster_node",
