@@ -95,6 +95,36 @@ pub(super) fn bind_session(stmt: &mut CachedStatement, s: &SessionRecord) -> rus
     ])
 }
 
+pub(super) const BILL_COLUMNS: &str = "session_id, tariff_id, plan_id, kwh, seconds, energy_amount, \
+     service_amount, total, prepaid, refund, lines, created_at, reconciliation, list_total, discount";
+
+/// Runs an INSERT whose parameters ?1..?15 are `BILL_COLUMNS`: `session`'s
+/// bill, made `at`.
+pub(super) fn bind_bill(
+    stmt: &mut CachedStatement,
+    session: &SessionId,
+    bill: &domain::pricing::Bill,
+    at: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    stmt.execute(rusqlite::params![
+        session.as_str(),
+        bill.tariff_id,
+        bill.plan_id,
+        bill.kwh.to_string(),
+        bill.seconds,
+        bill.energy_amount.to_string(),
+        bill.service_amount.to_string(),
+        bill.total.to_string(),
+        bill.prepaid.map(|p| p.to_string()),
+        bill.refund.to_string(),
+        to_json(&bill.lines)?,
+        micros(at),
+        bill.reconciliation.as_ref().map(to_json).transpose()?,
+        bill.list_total.to_string(),
+        bill.discount.to_string(),
+    ])
+}
+
 /// Decodes a row selected as `SESSION_COLUMNS`.
 pub(super) fn session(row: &Row) -> rusqlite::Result<SessionRecord> {
     let stop_reason = match row.get::<_, Option<u8>>(10)? {

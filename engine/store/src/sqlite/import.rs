@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use rusqlite::{params, Connection};
 
-use super::codec::{bind_session, micros, text, to_json, SESSION_COLUMNS};
+use super::codec::{bind_bill, bind_session, micros, text, to_json, BILL_COLUMNS, SESSION_COLUMNS};
 use super::SqliteStore;
 use crate::export::Record;
 use crate::{Import, Result};
@@ -109,31 +109,9 @@ fn one(c: &Connection, record: &Record) -> Result<()> {
                 )?;
             }
             let Some(b) = bill else { return Ok(()) };
-            run(
-                upsert(
-                    "bills",
-                    "session_id, tariff_id, plan_id, kwh, seconds, energy_amount, service_amount, total, prepaid, \
-                     refund, lines, created_at, reconciliation, list_total, discount",
-                    "session_id",
-                ),
-                params![
-                    s.id.as_str(),
-                    b.tariff_id,
-                    b.plan_id,
-                    b.kwh.to_string(),
-                    b.seconds,
-                    b.energy_amount.to_string(),
-                    b.service_amount.to_string(),
-                    b.total.to_string(),
-                    b.prepaid.map(|p| p.to_string()),
-                    b.refund.to_string(),
-                    to_json(&b.lines)?,
-                    micros(s.ended_at.unwrap_or(s.created_at)),
-                    b.reconciliation.as_ref().map(to_json).transpose()?,
-                    b.list_total.to_string(),
-                    b.discount.to_string(),
-                ],
-            )
+            let at = s.ended_at.unwrap_or(s.created_at);
+            bind_bill(&mut c.prepare_cached(&upsert("bills", BILL_COLUMNS, "session_id"))?, &s.id, b, at)?;
+            Ok(())
         }
         Record::Samples(session, samples) => {
             c.prepare_cached("DELETE FROM samples WHERE session_id = ?1")?.execute([session.as_str()])?;

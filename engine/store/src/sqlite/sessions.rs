@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::codec::{self, bind_session, decimal, json, micros, time, to_json, SESSION_COLUMNS};
+use super::codec::{
+    self, bind_bill, bind_session, decimal, json, micros, time, to_json, BILL_COLUMNS, SESSION_COLUMNS,
+};
 use super::{now, Diagnostic, SqliteStore};
 use crate::{EntryFilter, Result, SessionFilter, Sessions, StoreError};
 use domain::ledger::Entry;
@@ -248,29 +250,10 @@ pub(super) fn finish_session(
             _ => e.into(),
         });
     }
-    c.prepare_cached(
-        "INSERT INTO bills (session_id, tariff_id, plan_id, kwh, seconds, energy_amount, service_amount,
-                            total, prepaid, refund, lines, created_at, reconciliation, list_total, discount)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?
-    .execute(params![
-        s.id.as_str(),
-        bill.tariff_id,
-        bill.plan_id,
-        bill.kwh.to_string(),
-        bill.seconds,
-        bill.energy_amount.to_string(),
-        bill.service_amount.to_string(),
-        bill.total.to_string(),
-        bill.prepaid.map(|p| p.to_string()),
-        bill.refund.to_string(),
-        to_json(&bill.lines)?,
-        micros(at),
-        bill.reconciliation.as_ref().map(to_json).transpose()?,
-        bill.list_total.to_string(),
-        bill.discount.to_string(),
-    ])
-    .map_err(|e| match broke(&e) {
+    let insert = format!(
+        "INSERT INTO bills ({BILL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    );
+    bind_bill(&mut c.prepare_cached(&insert)?, &s.id, bill, at).map_err(|e| match broke(&e) {
         Some(Broke::Parent) => StoreError::NotFound("the bill's tariff or plan".to_owned()),
         _ => e.into(),
     })?;
