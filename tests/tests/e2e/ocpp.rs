@@ -42,6 +42,26 @@ pub(crate) async fn booted(server: &Server, id: &str) -> ChargePoint {
     cp
 }
 
+/// Starts a charge on `port` over HTTP and plays the charge point's side:
+/// RemoteStartTransaction accepted, StartTransaction from `meter_start` Wh,
+/// Charging. The session's id and the transaction's.
+pub(crate) async fn remote_start(
+    server: &Server,
+    cp: &mut ChargePoint,
+    id: &str,
+    port: u32,
+    meter_start: i64,
+) -> (String, i64) {
+    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/{port}/start"), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let session = v["session_id"].as_str().unwrap().to_owned();
+    cp.answer("RemoteStartTransaction", "Accepted", WAIT).await.expect("RemoteStartTransaction");
+    let tx =
+        cp.start_transaction(port, &session, meter_start).await.unwrap()["transactionId"].as_i64().unwrap();
+    cp.status(port, "Charging", "NoError").await.unwrap();
+    (session, tx)
+}
+
 fn http_status(e: WsError) -> u16 {
     match e {
         WsError::Http(resp) => resp.status().as_u16(),
@@ -273,12 +293,7 @@ async fn station_limit_as_a_profile(unit: &'static str) {
     assert_eq!(cp.boot().await.unwrap()["status"], "Accepted");
     cp.status(1, "Preparing", "NoError").await.unwrap();
     server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "plugged").await;
-    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
-    assert_eq!(s, 202, "{v}");
-    let session = v["session_id"].as_str().unwrap().to_owned();
-    cp.answer("RemoteStartTransaction", "Accepted", WAIT).await.expect("RemoteStartTransaction");
-    let tx = cp.start_transaction(1, &session, 0).await.unwrap()["transactionId"].as_i64().unwrap();
-    cp.status(1, "Charging", "NoError").await.unwrap();
+    let (_, tx) = remote_start(&server, &mut cp, id, 1, 0).await;
     cp.meter_values(1, Some(tx), 100, 4_000).await.unwrap();
 
     // The grant (what it draws with room to grow, within the transformer's
@@ -468,12 +483,7 @@ async fn a_transaction_goes_on_billing_across_a_reconnect_and_a_platform_restart
     let mut cp = booted(&server, id).await;
     cp.status(2, "Preparing", "NoError").await.unwrap();
     server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][1]["status"] == "plugged").await;
-    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/2/start"), json!({})).await;
-    assert_eq!(s, 202, "{v}");
-    let session = v["session_id"].as_str().unwrap().to_owned();
-    cp.answer("RemoteStartTransaction", "Accepted", WAIT).await.expect("RemoteStartTransaction");
-    let tx = cp.start_transaction(2, &session, 1_000).await.unwrap()["transactionId"].as_i64().unwrap();
-    cp.status(2, "Charging", "NoError").await.unwrap();
+    let (session, tx) = remote_start(&server, &mut cp, id, 2, 1_000).await;
     let kwh_is = |want: Decimal| move |v: &Value| v["kwh"].as_str().is_some_and(|k| dec(&json!(k)) == want);
     cp.meter_values(2, Some(tx), 5_000, 7_000).await.unwrap();
     server.until(&format!("/api/v1/sessions/{session}"), kwh_is(dec!(4))).await;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::{self, Server, WAIT};
-use crate::ocpp::{booted, station_with_charge_point};
+use crate::ocpp::{booted, remote_start, station_with_charge_point};
 
 /// The schema of `action`'s request (`response`: its answer).
 fn schema(action: &str, response: bool) -> jsonschema::Validator {
@@ -137,12 +137,7 @@ async fn every_message_either_side_sends_fits_the_ocpp_16_schemas() {
     server.until(&format!("/api/v1/piles/{id}"), |v| v["ports"][0]["status"] == "plugged").await;
 
     // A remote start, metered, held to the station's limit, stopped.
-    let (s, v) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
-    assert_eq!(s, 202, "{v}");
-    let session = v["session_id"].as_str().unwrap().to_owned();
-    cp.answer("RemoteStartTransaction", "Accepted", WAIT).await.expect("RemoteStartTransaction");
-    let tx = cp.start_transaction(1, &session, 0).await.unwrap()["transactionId"].as_i64().unwrap();
-    cp.status(1, "Charging", "NoError").await.unwrap();
+    let (_, tx) = remote_start(&server, &mut cp, id, 1, 0).await;
     cp.meter_values(1, Some(tx), 1_000, 4_000).await.unwrap();
     for _ in 0..50 {
         if !cp.accepted.is_empty() {
