@@ -34,6 +34,11 @@ pub trait Directory: Send + Sync + 'static {
     /// The node holding a pile's link, unless its row lapsed or was removed.
     async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>>;
 
+    /// The rows of those of `piles` that have one (as `pile_node` reads
+    /// each), in no particular order: one read for a page of piles rather
+    /// than one per pile.
+    async fn pile_nodes(&self, piles: &[PileId]) -> Result<Vec<PileNode>>;
+
     /// Removes a pile's row if `node_id` still holds it; true if it did.
     async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool>;
 }

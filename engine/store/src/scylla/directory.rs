@@ -70,6 +70,17 @@ impl Db {
         .transpose()
     }
 
+    /// Many piles' rows as concurrent single-partition reads rather than an
+    /// `IN` on the partition key: ScyllaDB's and Cassandra's data-modelling
+    /// guidance is to keep each query to one partition, so the token-aware
+    /// driver sends each read straight to a replica, where a multi-partition
+    /// `IN` makes one coordinator fan out and wait for the slowest
+    /// partition. `Cql`'s in-flight limit (`max_in_flight`) bounds the fan-out.
+    pub(super) async fn pile_nodes(&self, piles: &[PileId]) -> Result<Vec<PileNode>> {
+        let rows = futures::future::try_join_all(piles.iter().map(|p| self.pile_node(p))).await?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+
     pub(super) async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
         let lwt =
             self.cql.lwt("removing a pile's node", &self.directory.node_remove, (pile.as_str(), node_id));
@@ -86,6 +97,10 @@ impl Directory for ScyllaStore {
 
     async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>> {
         self.db.pile_node(pile).await
+    }
+
+    async fn pile_nodes(&self, piles: &[PileId]) -> Result<Vec<PileNode>> {
+        self.db.pile_nodes(piles).await
     }
 
     async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {

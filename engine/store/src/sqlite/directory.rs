@@ -38,6 +38,30 @@ pub(super) fn get(c: &Connection, pile: &PileId) -> rusqlite::Result<Option<Pile
     .optional()
 }
 
+/// Every live row among `piles`, in one statement: the ids go in as one
+/// JSON array (`json_each`), so no list is too long for SQLite's limit on
+/// bound parameters and the statement stays one cached shape.
+pub(super) fn get_many(c: &Connection, piles: &[PileId]) -> rusqlite::Result<Vec<PileNode>> {
+    if piles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = piles.iter().map(PileId::as_str).collect();
+    let ids = serde_json::to_string(&ids).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    c.prepare_cached(
+        "SELECT pile_id, node_id, http_addr, updated_at FROM pile_nodes
+         WHERE pile_id IN (SELECT value FROM json_each(?1)) AND expires_at > ?2",
+    )?
+    .query_map(params![ids, micros(Utc::now())], |r| {
+        Ok(PileNode {
+            pile_id: PileId(r.get(0)?),
+            node_id: r.get(1)?,
+            http_addr: r.get(2)?,
+            updated_at: time(r, 3)?,
+        })
+    })?
+    .collect()
+}
+
 pub(super) fn remove(c: &Connection, pile: &PileId, node_id: &str) -> Result<bool> {
     let n = c
         .prepare_cached("DELETE FROM pile_nodes WHERE pile_id = ?1 AND node_id = ?2")?
@@ -55,6 +79,11 @@ impl Directory for SqliteStore {
     async fn pile_node(&self, pile: &PileId) -> Result<Option<PileNode>> {
         let pile = pile.clone();
         self.readers.read(move |c| get(c, &pile)).await
+    }
+
+    async fn pile_nodes(&self, piles: &[PileId]) -> Result<Vec<PileNode>> {
+        let piles = piles.to_vec();
+        self.readers.read(move |c| get_many(c, &piles)).await
     }
 
     async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {

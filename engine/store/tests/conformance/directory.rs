@@ -10,6 +10,7 @@ use vocab::PileId;
 
 pub async fn run(db: &Db) {
     pile_directory_moves_with_the_pile_and_lapses(db).await;
+    many_piles_rows_are_read_at_once(db).await;
 }
 
 async fn pile_directory_moves_with_the_pile_and_lapses(db: &Db) {
@@ -39,4 +40,49 @@ async fn pile_directory_moves_with_the_pile_and_lapses(db: &Db) {
     assert!(db.pile_node(&pile).await.unwrap().is_some());
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     assert_eq!(db.pile_node(&pile).await.unwrap(), None);
+}
+
+/// `pile_nodes` answers as `pile_node` would for each: the piles with a live
+/// row, whatever their number, and none for an empty list.
+async fn many_piles_rows_are_read_at_once(db: &Db) {
+    assert_eq!(db.pile_nodes(&[]).await.unwrap(), vec![]);
+    let at = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
+    // More than one chunk of any backend's, and an id JSON or CQL must quote.
+    let piles: Vec<PileId> = (0..250).map(|i| PileId(unique(&format!("many\"'{i}")))).collect();
+    let row = |pile: &PileId, node: &str| PileNode {
+        pile_id: pile.clone(),
+        node_id: node.into(),
+        http_addr: format!("http://{node}:8080"),
+        updated_at: at,
+    };
+    let long = Duration::from_secs(60);
+    let mut expected = Vec::new();
+    for (i, pile) in piles.iter().enumerate() {
+        // Every third pile has no row; the rest are on two nodes.
+        if i % 3 != 0 {
+            let r = row(pile, if i % 2 == 0 { "a" } else { "b" });
+            db.set_pile_node(&r, long).await.unwrap();
+            expected.push(r);
+        }
+    }
+    // A lapsed row is left out, as `pile_node` leaves it out.
+    let lapsing = PileId(unique("many-lapsing"));
+    db.set_pile_node(&row(&lapsing, "a"), Duration::from_secs(1)).await.unwrap();
+
+    let mut asked = piles.clone();
+    asked.push(PileId(unique("many-never")));
+    asked.push(lapsing.clone());
+    let sorted = |mut v: Vec<PileNode>| {
+        v.sort_by(|a, b| a.pile_id.0.cmp(&b.pile_id.0));
+        v
+    };
+    let mut with_lapsing = expected.clone();
+    with_lapsing.push(row(&lapsing, "a"));
+    assert_eq!(sorted(db.pile_nodes(&asked).await.unwrap()), sorted(with_lapsing));
+    for pile in &piles[..6] {
+        let one = db.pile_node(pile).await.unwrap();
+        assert_eq!(one, expected.iter().find(|r| &r.pile_id == pile).cloned(), "as pile_node reads it");
+    }
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    assert_eq!(sorted(db.pile_nodes(&asked).await.unwrap()), sorted(expected));
 }
