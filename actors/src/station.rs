@@ -727,6 +727,14 @@ pub struct PowerView {
     pub queued: Vec<PortKey>,
     /// The node managing the station's power, with several nodes.
     pub owner: Option<String>,
+    /// Where `owner` serves HTTP when it is another node, so the API can
+    /// show the owner's view rather than this one (not shown).
+    #[serde(skip)]
+    pub owner_addr: Option<String>,
+    /// This node's own view, shown because the owner could not be asked:
+    /// its grants and charges on other nodes may be missing or behind.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -788,6 +796,11 @@ impl Handler<GetPower> for Station {
             ports,
             queued: self.waiting.iter().map(|w| w.key.clone()).collect(),
             owner: self.role.owner(&self.platform),
+            owner_addr: match &self.role {
+                Role::Follower { owner: Some(lease) } => Some(lease.http_addr.clone()),
+                _ => None,
+            },
+            stale: false,
         })
     }
 }

@@ -46,6 +46,7 @@ use crate::routes::{
         ops::readyz,
         ops::metrics,
         nodes::station_call,
+        nodes::owned_power,
         nodes::pile_views,
         spec,
         docs,

@@ -1,8 +1,9 @@
 //! What the nodes of a cluster ask each other, carrying the cluster key
 //! (not for clients: a request without it is refused): station messages
-//! (`actors::owner`), and the live views of piles whose links are here, so
+//! (`actors::owner`), the live views of piles whose links are here, so
 //! that lists on any node (`GET /piles`, a station's ports, free ports
-//! near a point) show every node's piles.
+//! near a point) show every node's piles, and a station's power as its
+//! owner sees it, so `GET /stations/{id}/power` on any node shows that.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,7 @@ use crate::extract::Json;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/internal/stations/{id}", web::post().to(station_call))
+        .route("/internal/stations/{id}/power", web::get().to(owned_power))
         .route("/internal/piles", web::post().to(pile_views));
 }
 
@@ -69,6 +71,63 @@ async fn station_call(
 }
 
 #[utoipa::path(
+    get,
+    path = "/internal/stations/{id}/power",
+    tag = "ops",
+    params(("id" = i64, Path, description = "The station")),
+    responses(
+        (status = 200, description = "The station's power as this node, its owner, sees it (`GET /api/v1/stations/{id}/power`)", body = Object),
+        (status = 403, description = "Not from a node of this cluster", body = Object),
+        (status = 409, description = "`not_owner`: this node does not manage the station's power", body = Object),
+    ),
+)]
+async fn owned_power(state: State, req: HttpRequest, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    from_a_node(&state, &req)?;
+    let view = actors::registry::station(&state, *id)
+        .await
+        .map_err(|e| match e {
+            actors::registry::StartError::NoStation(_) => {
+                ApiError::not_found("unknown_station", format!("no station {id}"))
+            }
+            e => ApiError::unavailable(e.to_string()),
+        })?
+        .send(actors::station::GetPower)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let me = state.config.directory.as_ref().map(|n| n.node_id.as_str());
+    if view.owner.as_deref() != me {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_owner",
+            format!("this node does not manage station {id}'s power (owner: {:?})", view.owner),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The station's power view from its owner at `addr`, as JSON; `Err` saying
+/// why if it did not answer one (it died, or no longer owns the station).
+/// Bounded by the channel's timeout (the lease's TTL).
+pub async fn owner_power(state: &State, addr: &str, station: i64) -> Result<serde_json::Value, String> {
+    let Some(node) = &state.config.directory else { return Err("not clustered".into()) };
+    let url = format!("{}/internal/stations/{station}/power", addr.trim_end_matches('/'));
+    let res = state
+        .channel
+        .client()
+        .get(&url)
+        .header(owner::KEY_HEADER, &node.key)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = res.status();
+    let body = res.bytes().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("{status}: {e}"))
+}
+
+#[utoipa::path(
     post,
     path = "/internal/piles",
     tag = "ops",
@@ -97,9 +156,17 @@ async fn pile_views(state: State, req: HttpRequest, ids: Json<Vec<PileId>>) -> A
 pub async fn views(state: &State, records: &[PileRecord]) -> Vec<PileView> {
     let here = join_all(records.iter().map(|r| super::piles::view(state, r))).await;
     let Some(node) = &state.config.directory else { return here };
-    let rows = join_all(here.iter().filter(|v| !v.online).map(|v| state.store.pile_node(&v.id))).await;
+    // One directory read for the page's offline piles, not one per pile.
+    let offline: Vec<PileId> = here.iter().filter(|v| !v.online).map(|v| v.id.clone()).collect();
+    let rows = match state.store.pile_nodes(&offline).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the pile directory; piles offline here shown offline");
+            Vec::new()
+        }
+    };
     let mut by_node: HashMap<String, Vec<PileId>> = HashMap::new();
-    for row in rows.into_iter().filter_map(|r| r.ok().flatten()).filter(|r| r.node_id != node.node_id) {
+    for row in rows.into_iter().filter(|r| r.node_id != node.node_id) {
         by_node.entry(row.http_addr).or_default().push(row.pile_id);
     }
     let asked = by_node.into_iter().map(|(addr, ids)| async move {
@@ -129,10 +196,12 @@ pub fn edited(state: &State, station: i64) {
         let store = &platform.store;
         let lease = store.lease(station).await.ok().flatten();
         let mut nodes: Vec<String> = lease.iter().map(|l| l.http_addr.clone()).collect();
+        // The store has no read of one station's piles: all of them,
+        // filtered, then one directory read for the station's.
         let piles = store.piles().await.unwrap_or_default();
-        let rows =
-            join_all(piles.iter().filter(|p| p.station_id == station).map(|p| store.pile_node(&p.id))).await;
-        nodes.extend(rows.into_iter().filter_map(|r| r.ok().flatten()).map(|r| r.http_addr));
+        let ids: Vec<PileId> = piles.into_iter().filter(|p| p.station_id == station).map(|p| p.id).collect();
+        let rows = store.pile_nodes(&ids).await.unwrap_or_default();
+        nodes.extend(rows.into_iter().map(|r| r.http_addr));
         nodes.sort();
         nodes.dedup();
         let token = lease.map_or(0, |l| l.token);

@@ -534,17 +534,43 @@ async fn live(state: &State, scope: Scope, id: i64) -> ApiResult<actix::Addr<sta
     tag = "stations",
     params(("id" = i64, Path, description = "The station")),
     responses(
-        (status = 200, description = "The station's live power: limit, load and what each port is given", body = Object),
+        (status = 200, description = "The station's live power: limit, load and what each port is given, as the node managing it (`owner`) sees it; `stale: true` if that node could not be asked and this node's own view is shown", body = Object),
     ),
     security(("bearer" = [])),
 )]
 async fn power(state: State, scope: Scope, id: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let view = live(&state, scope, *id)
+    let mut view = live(&state, scope, *id)
         .await?
         .send(station::GetPower)
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(HttpResponse::Ok().json(view))
+    // With several nodes only the owner knows every charge and grant: ask
+    // it, unless this node is the owner. One node asks nobody.
+    let Some(node) = &state.config.directory else { return Ok(HttpResponse::Ok().json(view)) };
+    let owner = match (&view.owner, &view.owner_addr) {
+        (Some(o), Some(addr)) => Some((o.clone(), addr.clone())),
+        // This node's actor does not know the owner yet (it just started):
+        // the store does.
+        (None, _) => state
+            .store
+            .lease(*id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|l| l.expires_at > chrono::Utc::now() && l.holder != node.node_id)
+            .map(|l| (l.holder, l.http_addr)),
+        _ => None,
+    };
+    let Some((owner, addr)) = owner else { return Ok(HttpResponse::Ok().json(view)) };
+    match super::nodes::owner_power(&state, &addr, *id).await {
+        Ok(theirs) => Ok(HttpResponse::Ok().insert_header((crate::forward::ANSWERED_BY, owner)).json(theirs)),
+        Err(e) => {
+            tracing::warn!(station = *id, owner, error = %e, "the station's owner did not show its power view; showing this node's");
+            view.owner = Some(owner);
+            view.stale = true;
+            Ok(HttpResponse::Ok().json(view))
+        }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]

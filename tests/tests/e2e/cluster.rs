@@ -1,7 +1,14 @@
-//! Several nodes on one store, as real processes: two `chargeplane serve`
-//! on one data directory (SQLite in WAL mode takes several processes), a
-//! pile logged in to node B, and commands sent to node A reaching it
-//! through B. And `chargeplane export` moving a data directory whole.
+//! Several nodes on one store, as real processes: two or three
+//! `chargeplane serve` on one data directory (SQLite in WAL mode takes
+//! several processes), a pile logged in to node B, and commands sent to
+//! node A reaching it through B. And `chargeplane export` moving a data
+//! directory whole.
+//!
+//! With `CHARGEPLANE_SCYLLA_URI` set (`scylla://127.0.0.1:9042/chargeplane_test`)
+//! the nodes share that ScyllaDB instead, each test in a fresh keyspace
+//! named after the URI's (left behind: drop `<keyspace>_e*` after a run);
+//! without it they print once that the ScyllaDB variant is skipped and run
+//! on SQLite. The export test is about SQLite data directories: always SQLite.
 
 use crate::common::{self, free_port, BIN};
 
@@ -15,6 +22,71 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(20);
 
+const SCYLLA_VAR: &str = "CHARGEPLANE_SCYLLA_URI";
+
+/// Where a test's nodes keep their records: one SQLite data directory, or
+/// one ScyllaDB keyspace. The directory also holds their configs and logs.
+struct Shared {
+    dir: tempfile::TempDir,
+    /// The `store` setting: `None` for SQLite under `dir`.
+    store: Option<String>,
+}
+
+impl Shared {
+    /// The store the environment names (`CHARGEPLANE_SCYLLA_URI`), else SQLite;
+    /// an admin created in it.
+    fn new() -> Shared {
+        let store = match std::env::var(SCYLLA_VAR) {
+            Ok(uri) => Some(fresh_keyspace(&uri)),
+            Err(_) => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    println!("skipping the ScyllaDB variant of the cluster tests (running them on SQLite): set {SCYLLA_VAR}=scylla://host:9042/keyspace to run it");
+                });
+                None
+            }
+        };
+        Shared::with(store)
+    }
+
+    /// A shared SQLite data directory, whatever the environment says.
+    fn sqlite() -> Shared {
+        Shared::with(None)
+    }
+
+    fn with(store: Option<String>) -> Shared {
+        let shared = Shared { dir: tempfile::tempdir().unwrap(), store };
+        create_admin(&shared);
+        shared
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// `uri` with its keyspace swapped for a fresh one named after it (as the
+/// store's own ScyllaDB tests do), and a replication factor of 1 unless it
+/// sets one (a one-node dev cluster).
+fn fresh_keyspace(uri: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let (rest, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let (hosts, keyspace) = rest
+        .trim_end_matches('/')
+        .rsplit_once('/')
+        .unwrap_or_else(|| panic!("{SCYLLA_VAR}={uri:?}: no keyspace"));
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let base: String = keyspace.chars().take(20).collect();
+    let fresh = format!("{base}_e{}_{nanos}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let query = match query {
+        q if q.contains("replication_factor=") => q.to_owned(),
+        "" => "replication_factor=1".to_owned(),
+        q => format!("{q}&replication_factor=1"),
+    };
+    format!("{hosts}/{fresh}?{query}")
+}
+
 /// A `chargeplane serve` process; killed when dropped.
 struct Node {
     child: Child,
@@ -27,25 +99,28 @@ struct Node {
 }
 
 impl Node {
-    /// A node on `data_dir` named `name`, which advertises itself to the
-    /// others (directory rows lapse after 3 s, refreshed every 200 ms).
-    async fn start(data_dir: &Path, name: &str) -> Node {
-        Node::start_with(data_dir, name, "").await
+    /// A node on the `shared` store named `name`, which advertises itself
+    /// to the others (directory rows lapse after 3 s, refreshed every 200 ms).
+    async fn start(shared: &Shared, name: &str) -> Node {
+        Node::start_with(shared, name, "").await
     }
 
     /// A node with more settings (TOML lines) than the shared ones.
-    async fn start_with(data_dir: &Path, name: &str, extra: &str) -> Node {
+    async fn start_with(shared: &Shared, name: &str, extra: &str) -> Node {
         let (piles, http) = (free_port(), free_port());
+        let data_dir = shared.path();
         let config = data_dir.join(format!("{name}.toml"));
         // Unless the test sets its own: edits made elsewhere arrive within 200 ms.
         let reconcile =
             if extra.contains("station_reconcile_ms") { "" } else { "station_reconcile_ms = 200\n" };
+        let lease = if extra.contains("station_lease_ttl_ms") { "" } else { "station_lease_ttl_ms = 1500\n" };
+        let store = shared.store.as_ref().map(|uri| format!("store = {uri:?}\n")).unwrap_or_default();
         let toml = format!(
-            "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nocpp_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
+            "data_dir = {data_dir:?}\n{store}pile_listen = \"127.0.0.1:{piles}\"\nocpp_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = 20\nheartbeat_timeout_ms = 5000\n\
              node_id = \"{name}\"\nadvertise_http = \"http://127.0.0.1:{http}\"\n\
              pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\n{reconcile}\
-             cluster_key = \"e2e-cluster-key-0123\"\nstation_lease_ttl_ms = 1500\nstation_lease_renew_ms = 100\n{extra}"
+             cluster_key = \"e2e-cluster-key-0123\"\n{lease}station_lease_renew_ms = 100\n{extra}"
         );
         std::fs::write(&config, toml).unwrap();
         let log = data_dir.join(format!("{name}.log"));
@@ -131,13 +206,13 @@ impl Drop for Node {
     }
 }
 
-fn create_admin(data_dir: &Path) {
-    let out = Command::new(BIN)
-        .args(["create-admin", "--username", "admin", "--data-dir"])
-        .arg(data_dir)
-        .env("CHARGEPLANE_ADMIN_PASSWORD", common::ADMIN_PASSWORD)
-        .output()
-        .unwrap();
+fn create_admin(shared: &Shared) {
+    let mut command = Command::new(BIN);
+    command.args(["create-admin", "--username", "admin", "--data-dir"]).arg(shared.path());
+    if let Some(uri) = &shared.store {
+        command.args(["--store", uri]);
+    }
+    let out = command.env("CHARGEPLANE_ADMIN_PASSWORD", common::ADMIN_PASSWORD).output().unwrap();
     assert!(out.status.success(), "create-admin: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -168,9 +243,8 @@ const FORWARDED: &str = "chargeplane_forwarded_commands_total{outcome=\"answered
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_sent_to_one_node_reaches_a_pile_on_another() {
-    let dir = tempfile::tempdir().unwrap();
-    create_admin(dir.path());
-    let (a, b) = (Node::start(dir.path(), "a").await, Node::start(dir.path(), "b").await);
+    let dir = Shared::new();
+    let (a, b) = (Node::start(&dir, "a").await, Node::start(&dir, "b").await);
     let id = "71000000000001";
     site(&a, id).await;
 
@@ -242,9 +316,8 @@ async fn a_command_sent_to_one_node_reaches_a_pile_on_another() {
 /// tariff set through A is taken up by B, whose pile is sent it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tariff_set_on_one_node_reaches_the_station_running_on_another() {
-    let dir = tempfile::tempdir().unwrap();
-    create_admin(dir.path());
-    let (a, b) = (Node::start(dir.path(), "a").await, Node::start(dir.path(), "b").await);
+    let dir = Shared::new();
+    let (a, b) = (Node::start(&dir, "a").await, Node::start(&dir, "b").await);
     let id = "71000000000004";
     site(&a, id).await;
     let _pile = ykc(b.piles, id).await;
@@ -276,12 +349,10 @@ async fn a_tariff_set_on_one_node_reaches_the_station_running_on_another() {
 /// A driver's start names its pile in the body: it is forwarded too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drivers_start_on_one_node_reaches_a_pile_on_another() {
-    let dir = tempfile::tempdir().unwrap();
-    create_admin(dir.path());
+    let dir = Shared::new();
     let (hook, codes) = common::webhook();
     let extra = format!("notify_webhook = {hook:?}\n\n[payments]\nsandbox = true\n");
-    let (mut a, b) =
-        (Node::start_with(dir.path(), "a", &extra).await, Node::start_with(dir.path(), "b", &extra).await);
+    let (mut a, b) = (Node::start_with(&dir, "a", &extra).await, Node::start_with(&dir, "b", &extra).await);
     let id = "71000000000003";
     site(&a, id).await;
     let mut pile = ykc(b.piles, id).await;
@@ -321,9 +392,8 @@ async fn a_drivers_start_on_one_node_reaches_a_pile_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_piles_lapse_from_the_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    create_admin(dir.path());
-    let (a, b) = (Node::start(dir.path(), "a").await, Node::start(dir.path(), "b").await);
+    let dir = Shared::new();
+    let (a, b) = (Node::start(&dir, "a").await, Node::start(&dir, "b").await);
     let id = "71000000000002";
     site(&a, id).await;
     let _pile = ykc(b.piles, id).await;
@@ -355,9 +425,10 @@ async fn a_dead_nodes_piles_lapse_from_the_directory() {
 /// running it again changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_moves_a_data_directory_whole() {
-    let (from, to) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    create_admin(from.path());
-    let a = Node::start(from.path(), "a").await;
+    // SQLite data directories, whatever the environment names.
+    // The copy gets no admin of its own: it is copied.
+    let (from, to) = (Shared::sqlite(), Shared { dir: tempfile::tempdir().unwrap(), store: None });
+    let a = Node::start(&from, "a").await;
     let id = "71000000000003";
     site(&a, id).await;
     let mut pile = ykc(a.piles, id).await;
@@ -397,7 +468,7 @@ async fn export_moves_a_data_directory_whole() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("use scylla://"));
 
-    let b = Node::start(to.path(), "b").await; // logs in as the copied admin
+    let b = Node::start(&to, "b").await; // logs in as the copied admin
     let (s, moved, _) = b.get(&format!("/api/v1/sessions/{session}")).await;
     assert_eq!((s, &moved), (200, &billed));
     let (s, piles, _) = b.get("/api/v1/piles").await;
@@ -492,14 +563,13 @@ async fn held(nodes: &[&Node], station: i64, limit_w: i64, told: &[u8]) -> Value
 /// the limit still holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
-    let dir = tempfile::tempdir().unwrap();
-    create_admin(dir.path());
+    let dir = Shared::new();
     // No periodic reconcile within the test: edits must be pushed.
     let slow = "station_reconcile_ms = 600000\n";
     let (a, b, c) = (
-        Node::start_with(dir.path(), "a", slow).await,
-        Node::start_with(dir.path(), "b", slow).await,
-        Node::start_with(dir.path(), "c", slow).await,
+        Node::start_with(&dir, "a", slow).await,
+        Node::start_with(&dir, "b", slow).await,
+        Node::start_with(&dir, "c", slow).await,
     );
     let ids = ["73000000000001", "73000000000002", "73000000000003"];
     site(&a, ids[0]).await;
@@ -644,9 +714,8 @@ async fn a_station_spread_over_three_nodes_keeps_one_limit_and_fails_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run it by name"]
 async fn measure_forwarded_start_latency() {
-    let dir = tempfile::tempdir().unwrap();
-    create_admin(dir.path());
-    let (a, b) = (Node::start(dir.path(), "a").await, Node::start(dir.path(), "b").await);
+    let dir = Shared::new();
+    let (a, b) = (Node::start(&dir, "a").await, Node::start(&dir, "b").await);
     let id = "74000000000001";
     site(&a, id).await;
     let mut pile = ykc(b.piles, id).await;
@@ -673,4 +742,86 @@ async fn measure_forwarded_start_latency() {
     };
     let (d, f) = (spread(&mut direct), spread(&mut forwarded));
     eprintln!("start latency over {} starts each: on the pile's node {d}; forwarded {f}", direct.len());
+}
+
+/// A station's power asked of any node is its owner's view: the node that
+/// does not manage the station asks the one that does, so the charges and
+/// grants on every node are in it. An owner that cannot be asked leaves
+/// the node's own view, marked stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stations_power_asked_of_any_node_is_its_owners_view() {
+    let dir = Shared::new();
+    // A long lease: the owner killed at the end stays the owner meanwhile.
+    let long = "station_lease_ttl_ms = 30000\n";
+    let (a, b) = (Node::start_with(&dir, "a", long).await, Node::start_with(&dir, "b", long).await);
+    let ids = ["75000000000001", "75000000000002"];
+    site(&a, ids[0]).await;
+    let (_, p, _) = a.get(&format!("/api/v1/piles/{}", ids[0])).await;
+    let station = p["station_id"].as_i64().unwrap();
+    let body = json!({"id": ids[1], "station_id": station, "protocol": "ykc", "ports": 1});
+    assert_eq!(a.post("/api/v1/piles", body).await.0, 201);
+    let (s, v, _) = manage(&a, station, "20000").await;
+    assert_eq!(s, 200, "{v}");
+    let nodes = [&a, &b];
+    let mut piles = Vec::new();
+    for (node, id) in nodes.iter().zip(ids) {
+        piles.push(ykc(node.piles, id).await);
+    }
+    let (_, owner) = owner_view(&nodes, station).await;
+    let (owner, other) = if owner == "a" { (&a, &b) } else { (&b, &a) };
+
+    // A charge on each node's pile, started there.
+    for ((node, id), pile) in nodes.iter().zip(ids).zip(piles.iter_mut()) {
+        let (s, v, _) = node.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
+        assert_eq!(s, 202, "start on {}: {v}\n{}", node.name, node.log());
+        pile.wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await.unwrap();
+    }
+    let path = format!("/api/v1/stations/{station}/power");
+    let granted = |v: &Value| {
+        v["ports"].as_array().map_or(0, |p| p.iter().filter(|p| p["granted_w"].is_string()).count())
+    };
+    let mine = owner.until(&path, |v| granted(v) == 2).await;
+    let sum: rust_decimal::Decimal =
+        mine["ports"].as_array().unwrap().iter().map(|p| common::dec(&p["granted_w"])).sum();
+    assert_eq!(common::dec(&mine["allocated_w"]), sum, "{mine}");
+
+    // Asked of the other node: the owner's view, both charges in it.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, theirs, _) = owner.get(&path).await;
+        let (s, asked, by) = other.get(&path).await;
+        assert_eq!(s, 200, "{asked}");
+        assert_eq!(by.as_deref(), Some(owner.name.as_str()), "answered by the owner: {asked}");
+        assert_eq!(asked["owner"], json!(owner.name), "{asked}");
+        assert!(asked.get("stale").is_none(), "{asked}");
+        if asked == theirs {
+            assert_eq!(granted(&asked), 2, "{asked}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the other node's answer never matched the owner's: {asked} vs {theirs}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The route the nodes ask each other: the owner's alone, with the key.
+    let internal = |node: &Node| format!("{}/internal/stations/{station}/power", node.base);
+    let key = ("x-chargeplane-cluster-key", "e2e-cluster-key-0123");
+    let res = other.http.get(internal(other)).header(key.0, key.1).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 409);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_owner");
+    assert_eq!(owner.http.get(internal(owner)).send().await.unwrap().status().as_u16(), 403);
+    let res = owner.http.get(internal(owner)).header(key.0, key.1).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+
+    // The owner dies; until its lease lapses the other node still names
+    // it, cannot ask it, and shows its own view, marked stale.
+    let (owner_name, other_name) = (owner.name.clone(), other.name.clone());
+    let (mut owner, other) = if owner_name == "a" { (a, b) } else { (b, a) };
+    let _ = owner.child.kill();
+    let _ = owner.child.wait();
+    let (s, v, by) = other.get(&path).await;
+    assert_eq!((s, by), (200, None), "{v}");
+    assert_eq!((&v["owner"], &v["stale"]), (&json!(owner_name), &json!(true)), "on {other_name}: {v}");
 }
