@@ -59,19 +59,21 @@ impl Node {
         then: &[StationId],
         go: Arc<AtomicBool>,
     ) -> Node {
-        let mut config = Config::default();
-        // Power samples are a write per station a minute of their own: not
-        // what is measured here.
-        config.station_power_sample = Duration::ZERO;
-        config.directory = name.map(|name| NodeConfig {
-            node_id: name.into(),
-            http_addr: format!("http://{name}.invalid:8080"),
-            ttl: Duration::from_secs(90),
-            refresh: Duration::from_secs(30),
-            lease_ttl: Duration::from_secs(6),
-            lease_renew: Duration::from_secs(1),
-            key: "lease-load".into(),
-        });
+        let config = Config {
+            // Power samples are a write per station a minute of their own:
+            // not what is measured here.
+            station_power_sample: Duration::ZERO,
+            directory: name.map(|name| NodeConfig {
+                node_id: name.into(),
+                http_addr: format!("http://{name}.invalid:8080"),
+                ttl: Duration::from_secs(90),
+                refresh: Duration::from_secs(30),
+                lease_ttl: Duration::from_secs(6),
+                lease_renew: Duration::from_secs(1),
+                key: "lease-load".into(),
+            }),
+            ..Config::default()
+        };
         let (store, first, then) = (open(dir), first.to_vec(), then.to_vec());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
