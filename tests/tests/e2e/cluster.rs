@@ -87,6 +87,21 @@ fn fresh_keyspace(uri: &str) -> String {
     format!("{hosts}/{fresh}?{query}")
 }
 
+#[test]
+fn a_fresh_keyspace_keeps_the_uris_hosts_and_options() {
+    let fresh = fresh_keyspace("scylla://10.0.0.1:9042,10.0.0.2/chargeplane_test_with_a_long_name/");
+    let (hosts, rest) = fresh.rsplit_once('/').unwrap();
+    assert_eq!(hosts, "scylla://10.0.0.1:9042,10.0.0.2");
+    let (keyspace, query) = rest.split_once('?').unwrap();
+    assert!(keyspace.starts_with("chargeplane_test_wit_e"), "{keyspace}");
+    assert!(keyspace.len() <= 48 && keyspace.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    assert_eq!(query, "replication_factor=1");
+    assert_ne!(fresh_keyspace("scylla://h/ks"), fresh_keyspace("scylla://h/ks"), "one per test");
+    let kept = fresh_keyspace("scylla://h/ks?max_in_flight=8&replication_factor=3");
+    assert!(kept.ends_with("?max_in_flight=8&replication_factor=3"), "{kept}");
+    assert!(fresh_keyspace("scylla://h/ks?local_dc=dc1").ends_with("?local_dc=dc1&replication_factor=1"));
+}
+
 /// A `chargeplane serve` process; killed when dropped.
 struct Node {
     child: Child,
