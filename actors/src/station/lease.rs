@@ -65,7 +65,7 @@ impl Role {
         }
     }
 
-    fn token(&self) -> Option<i64> {
+    pub(super) fn token(&self) -> Option<i64> {
         match self {
             Role::Owner { token, .. } => Some(*token),
             _ => None,
@@ -179,7 +179,7 @@ impl Station {
         if let Role::Owner { token, .. } = self.role {
             let (holder, ttl) = (node.node_id.clone(), node.lease_ttl);
             let renew = async move { store.renew_lease(id, &holder, token, ttl).await };
-            ctx.spawn(renew.into_actor(self).map(move |res, st, _| {
+            ctx.spawn(renew.into_actor(self).map(move |res, st, ctx| {
                 st.leasing = false;
                 match res {
                     Ok(true) => {
@@ -188,6 +188,7 @@ impl Station {
                                 *until = asked + node.lease_ttl;
                             }
                         }
+                        st.hand_on_queued(ctx);
                     }
                     Ok(false) => st.lose(token, "another node holds it"),
                     // It lapses at `until` unless a renewal gets through first.
@@ -209,7 +210,10 @@ impl Station {
             st.leasing = false;
             match res {
                 Ok(l) if l.holder == node.node_id => st.take(l.token, asked + node.lease_ttl, ctx),
-                Ok(l) => st.follow(l),
+                Ok(l) => {
+                    st.follow(l);
+                    st.hand_on_queued(ctx);
+                }
                 Err(e) => tracing::warn!(station = id, error = %e, "could not read the station's lease"),
             }
         }));
@@ -245,8 +249,9 @@ impl Station {
         }
         // The station as the store has it now, in case an edit was missed.
         self.reread(ctx);
-        ctx.run_later(settle, |st, _| {
+        ctx.run_later(settle, |st, ctx| {
             st.reallocate();
+            st.hand_on_queued(ctx);
             st.admit_waiting();
         });
     }
@@ -334,9 +339,11 @@ impl Station {
         let (to, token, platform) = (lease.http_addr.clone(), lease.token, self.platform.clone());
         let key = msg.key.clone();
         let queue = msg.queue.is_some();
-        if let Some(port) = msg.queue {
-            self.remote_queued.insert(key.clone(), port);
-        }
+        let remembered = msg.queue.map(|port| {
+            let (pile, protocol, resume) = (msg.pile.clone(), msg.protocol, msg.resume);
+            super::handover::QueuedHere { port, pile, protocol, resume, under: None }
+        });
+        self.queuing(&key, remembered);
         let call = Call::Admit {
             pile: key.0.clone(),
             port: key.1,
@@ -349,6 +356,7 @@ impl Station {
             let result = match reply {
                 Ok(Reply::Admission { token, result }) if token >= st.max_token => {
                     st.max_token = token;
+                    st.queued_under(&key, &result, token);
                     result
                 }
                 Ok(Reply::Admission { .. } | Reply::Stale) => {
@@ -361,8 +369,8 @@ impl Station {
                     "station {id}'s power is managed on another node, which did not answer; try again"
                 )),
             };
-            if !matches!(result, Ok(Admission::Queued(_))) {
-                st.remote_queued.remove(&key);
+            if result.is_err() {
+                st.queued_here.remove(&key);
             }
             result
         }))
@@ -467,8 +475,8 @@ impl Handler<FromNode> for Station {
                         }
                     }
                     Call::Admitted { pile, port } => {
-                        if let Some(port) = self.remote_queued.remove(&(pile, port)) {
-                            port.do_send(Admitted);
+                        if let Some(q) = self.queued_here.remove(&(pile, port)) {
+                            q.port.do_send(Admitted);
                         }
                     }
                     Call::Admit { .. } | Call::PortPower { .. } | Call::Changed => {}

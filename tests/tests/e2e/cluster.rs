@@ -674,3 +674,77 @@ async fn measure_forwarded_start_latency() {
     let (d, f) = (spread(&mut direct), spread(&mut forwarded));
     eprintln!("start latency over {} starts each: on the pile's node {d}; forwarded {f}", direct.len());
 }
+
+/// A charge queued for room waits in the owner's queue, in the owner's
+/// memory: when the owner dies, the node holding the queued port queues it
+/// again with the next owner, and it starts once it fits there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_queued_at_a_dead_owner_starts_under_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let (a, b, c) = (
+        Node::start(dir.path(), "a").await,
+        Node::start(dir.path(), "b").await,
+        Node::start(dir.path(), "c").await,
+    );
+    let ids = ["74000000000001", "74000000000002", "74000000000003"];
+    site(&a, ids[0]).await;
+    let (_, p, _) = a.get(&format!("/api/v1/piles/{}", ids[0])).await;
+    let station = p["station_id"].as_i64().unwrap();
+    for id in &ids[1..] {
+        let body = json!({"id": id, "station_id": station, "protocol": "ykc", "ports": 1});
+        assert_eq!(a.post("/api/v1/piles", body).await.0, 201);
+    }
+    // Two 7 kW guns' floors fit under 5 kW, a third does not.
+    assert_eq!(manage(&a, station, "5000").await.0, 200);
+    let mut nodes = vec![a, b, c];
+    let mut piles = Vec::new();
+    for (node, id) in nodes.iter().zip(ids) {
+        piles.push(metered(node.piles, id).await.0);
+    }
+    let (_, owner) = owner_view(&nodes.iter().collect::<Vec<_>>(), station).await;
+    let at = nodes.iter().position(|n| n.name == owner).unwrap();
+    let (x, y) = match at {
+        0 => (1, 2),
+        1 => (0, 2),
+        _ => (0, 1),
+    };
+    // The owner's pile and another charge; the third pile's charge waits.
+    for i in [at, x] {
+        let (s, v, _) = nodes[i].post(&format!("/api/v1/piles/{}/ports/1/start", ids[i]), json!({})).await;
+        assert_eq!(s, 202, "start on {}: {v}", nodes[i].name);
+        let ev = piles[i].wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await;
+        assert!(matches!(ev, Some(Event::StartRequested { accepted: true, .. })), "{ev:?}");
+    }
+    let path = format!("/api/v1/piles/{}/ports/1/start", ids[y]);
+    let (s, v, _) = nodes[y].post(&path, json!({"queue": true})).await;
+    assert_eq!((s, &v["state"]), (202, &json!("queued")), "{v}");
+    let early =
+        piles[y].wait_for(|e| matches!(e, Event::StartRequested { .. }), Duration::from_millis(500)).await;
+    assert!(early.is_none(), "a queued charge started with no room: {early:?}");
+
+    // The owner dies with its charge: the next owner has room, and the
+    // queued charge starts on its own.
+    let dead = nodes.remove(at);
+    let dead_pile = piles.remove(at);
+    drop((dead, dead_pile));
+    let y = if y > at { y - 1 } else { y };
+    let ev = piles[y].wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await;
+    assert!(
+        matches!(ev, Some(Event::StartRequested { accepted: true, .. })),
+        "the queued charge never started after its owner died: {ev:?}\n{}",
+        nodes[y].log()
+    );
+    let alive: Vec<&Node> = nodes.iter().collect();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (view, _) = owner_view(&alive, station).await;
+        let ports = view["ports"].as_array().unwrap();
+        if ports.iter().filter(|p| p["granted_w"].is_string()).count() == 2 {
+            assert!(view["queued"].as_array().is_none_or(Vec::is_empty), "{view}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new owner never granted both charges: {view}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
