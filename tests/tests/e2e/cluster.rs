@@ -222,7 +222,18 @@ async fn a_command_sent_to_one_node_reaches_a_pile_on_another() {
     let (_, on_b, _) = b.get(&format!("/api/v1/piles/{id}/commands")).await;
     assert_eq!((s, &listed), (200, &on_b));
 
-    // The pile hangs up: B takes it out of the directory, and A says offline again.
+    // Taking its port or the pile out of service through A is done by B,
+    // which holds the link: a pile out of service is disconnected.
+    let off = Some(json!({"in_service": false}));
+    for path in [format!("/api/v1/piles/{id}/ports/1"), format!("/api/v1/piles/{id}")] {
+        let (s, v, node) = a.send(reqwest::Method::PATCH, &path, off.clone()).await;
+        assert_eq!((s, node.as_deref()), (200, Some("b")), "{path}: {v}");
+    }
+    let closed = pile.wait_for(|e| matches!(e, Event::Closed), WAIT).await;
+    assert!(matches!(closed, Some(Event::Closed)), "{closed:?}");
+
+    // The link is gone: B takes the pile out of the directory, and A says
+    // offline again.
     drop(pile);
     b.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == false).await;
     let deadline = Instant::now() + WAIT;
