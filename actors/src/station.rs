@@ -45,7 +45,7 @@ pub struct StationCtx {
     pub offset: FixedOffset,
 }
 
-pub use lease::FromNode;
+pub use lease::{FromNode, HandOver};
 use lease::{Notify, PileRef, Role};
 
 /// A charging port as the station sees it.
@@ -119,6 +119,8 @@ pub struct Station {
     queued_here: HashMap<PortKey, handover::QueuedHere>,
     /// A lease call is in flight.
     leasing: bool,
+    /// The node is stopping and gave its lease back: it asks for no other.
+    handed_over: bool,
     /// The token under which this node last lost the lease.
     lost: Option<i64>,
 }
@@ -142,6 +144,7 @@ impl Station {
             local: HashMap::new(),
             queued_here: HashMap::new(),
             leasing: false,
+            handed_over: false,
             lost: None,
             platform,
         }

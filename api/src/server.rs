@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
-use actors::{gateway, pile, session, Platform};
+use actors::{gateway, pile, session, station, Platform};
 use futures::future::join_all;
 use store::{ScyllaConfig, ScyllaStore, SqliteConfig, SqliteStore, Store};
 
@@ -41,6 +41,13 @@ impl Running {
         let registry = &self.platform.registry;
         let sessions: Vec<_> = registry.sessions.iter().map(|e| e.value().clone()).collect();
         join_all(sessions.iter().map(|s| s.send(session::Flush))).await;
+        // Stations this node manages go to another node now, not once their
+        // leases lapse (which bounds the wait).
+        if let Some(node) = &self.platform.config.directory {
+            let stations: Vec<_> = registry.stations.iter().map(|e| e.value().clone()).collect();
+            let handed = join_all(stations.iter().map(|s| s.send(station::HandOver)));
+            let _ = tokio::time::timeout(node.lease_ttl, handed).await;
+        }
         let piles: Vec<_> = registry.piles.iter().map(|e| e.value().clone()).collect();
         join_all(piles.iter().map(|p| p.send(pile::Disconnect("shutdown")))).await;
         tracing::info!(

@@ -166,6 +166,9 @@ impl Station {
     /// Asks for the lease, or renews it; one call at a time.
     pub(super) fn lease(&mut self, ctx: &mut Context<Self>) {
         let Some(node) = self.platform.config.directory.clone() else { return };
+        if self.handed_over {
+            return;
+        }
         // A lease that lapsed by this node's clock stops its grants at once.
         if let Role::Owner { token, until, .. } = self.role {
             if Instant::now() >= until {
@@ -226,7 +229,8 @@ impl Station {
         if self.lost == Some(token) {
             // Lost under this token already (the store still says ours):
             // give it up so the next holder's token is higher.
-            return self.release(token);
+            actix_rt::spawn(self.release(token));
+            return;
         }
         if let Role::Owner { token: t, until: u, .. } = &mut self.role {
             if *t == token {
@@ -256,10 +260,17 @@ impl Station {
         });
     }
 
-    /// The lease is gone: stop granting now.
+    /// The lease is gone: stop granting now, and give it back.
     fn lose(&mut self, token: i64, why: &str) {
+        if self.step_down(token, why) {
+            actix_rt::spawn(self.release(token));
+        }
+    }
+
+    /// Stops granting under `token`, if this node holds it.
+    fn step_down(&mut self, token: i64, why: &str) -> bool {
         if self.role.token() != Some(token) {
-            return;
+            return false;
         }
         tracing::warn!(
             station = self.ctx.record.id,
@@ -273,17 +284,19 @@ impl Station {
         channel.leases_held.dec();
         channel.lease_changes.with_label_values(&["lost"]).inc();
         self.forget_power();
-        self.release(token);
+        true
     }
 
-    fn release(&self, token: i64) {
-        let Some(node) = &self.platform.config.directory else { return };
-        let (store, id, holder) = (self.platform.store.clone(), self.ctx.record.id, node.node_id.clone());
-        actix_rt::spawn(async move {
+    /// Gives the lease back, so the next holder need not wait for it to lapse.
+    fn release(&self, token: i64) -> impl std::future::Future<Output = ()> + 'static {
+        let node = self.platform.config.directory.as_ref().map(|n| n.node_id.clone());
+        let (store, id) = (self.platform.store.clone(), self.ctx.record.id);
+        async move {
+            let Some(holder) = node else { return };
             if let Err(e) = store.release_lease(id, &holder, token).await {
                 tracing::warn!(station = id, error = %e, "could not release the station's lease");
             }
-        });
+        }
     }
 
     fn forget_power(&mut self) {
@@ -485,5 +498,24 @@ impl Handler<FromNode> for Station {
             }
         };
         Box::pin(fut::ready(reply))
+    }
+}
+
+/// The node is stopping: it gives the station's lease back, so another node
+/// takes the station over within a renewal rather than the lease's TTL,
+/// and asks for it no more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HandOver;
+
+impl Handler<HandOver> for Station {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: HandOver, _: &mut Context<Self>) -> Self::Result {
+        self.handed_over = true;
+        match self.role.token() {
+            Some(token) if self.step_down(token, "the node is stopping") => Box::pin(self.release(token)),
+            _ => Box::pin(async {}),
+        }
     }
 }

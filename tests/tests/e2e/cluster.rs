@@ -33,20 +33,24 @@ impl Node {
         Node::start_with(data_dir, name, "").await
     }
 
-    /// A node with more settings (TOML lines) than the shared ones.
+    /// A node with more settings (TOML lines), which replace the shared
+    /// ones of the same names.
     async fn start_with(data_dir: &Path, name: &str, extra: &str) -> Node {
         let (piles, http) = (free_port(), free_port());
         let config = data_dir.join(format!("{name}.toml"));
-        // Unless the test sets its own: edits made elsewhere arrive within 200 ms.
-        let reconcile =
-            if extra.contains("station_reconcile_ms") { "" } else { "station_reconcile_ms = 200\n" };
-        let toml = format!(
+        // Edits made elsewhere arrive within 200 ms; a dead owner's
+        // stations move within 1.5 s.
+        let shared = format!(
             "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nocpp_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = 20\nheartbeat_timeout_ms = 5000\n\
              node_id = \"{name}\"\nadvertise_http = \"http://127.0.0.1:{http}\"\n\
-             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\n{reconcile}\
-             cluster_key = \"e2e-cluster-key-0123\"\nstation_lease_ttl_ms = 1500\nstation_lease_renew_ms = 100\n{extra}"
+             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\nstation_reconcile_ms = 200\n\
+             cluster_key = \"e2e-cluster-key-0123\"\nstation_lease_ttl_ms = 1500\nstation_lease_renew_ms = 100\n"
         );
+        let key = |line: &str| line.split('=').next().unwrap_or_default().trim().to_owned();
+        let replaced: Vec<String> = extra.lines().map(key).collect();
+        let kept = shared.lines().filter(|l| !replaced.contains(&key(l)));
+        let toml = kept.chain(extra.lines()).collect::<Vec<_>>().join("\n");
         std::fs::write(&config, toml).unwrap();
         let log = data_dir.join(format!("{name}.log"));
         let child = Command::new(BIN)
@@ -73,6 +77,13 @@ impl Node {
         }
         node.token = common::login(&node.base, "admin", common::ADMIN_PASSWORD).await;
         node
+    }
+
+    /// Stops the node as an operator does (SIGTERM), and waits for it to exit.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.child.wait().unwrap()
     }
 
     fn log(&self) -> String {
@@ -758,4 +769,52 @@ async fn a_charge_queued_at_a_dead_owner_starts_under_the_next() {
         assert!(Instant::now() < deadline, "the new owner never granted both charges: {view}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A node stopped with SIGTERM gives its stations' leases back: the other
+/// node manages them within a renewal or two, not once the lease lapses
+/// (10 s here), and the charge on its own pile goes on being managed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_node_hands_its_stations_over_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let long = "station_lease_ttl_ms = 10000\n";
+    let (a, b) =
+        (Node::start_with(dir.path(), "a", long).await, Node::start_with(dir.path(), "b", long).await);
+    let ids = ["75000000000001", "75000000000002"];
+    site(&a, ids[0]).await;
+    let (_, p, _) = a.get(&format!("/api/v1/piles/{}", ids[0])).await;
+    let station = p["station_id"].as_i64().unwrap();
+    let body = json!({"id": ids[1], "station_id": station, "protocol": "ykc", "ports": 1});
+    assert_eq!(a.post("/api/v1/piles", body).await.0, 201);
+    assert_eq!(manage(&a, station, "5000").await.0, 200);
+    let mut nodes = [a, b];
+    let mut piles = Vec::new();
+    for (node, id) in nodes.iter().zip(ids) {
+        piles.push(metered(node.piles, id).await.0);
+    }
+    let (_, owner) = owner_view(&nodes.iter().collect::<Vec<_>>(), station).await;
+    let at = nodes.iter().position(|n| n.name == owner).unwrap();
+    let heir = 1 - at;
+    let (s, v, _) = nodes[heir].post(&format!("/api/v1/piles/{}/ports/1/start", ids[heir]), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+
+    let stopped = Instant::now();
+    let status = nodes[at].stop();
+    assert!(status.success(), "{status}\n{}", nodes[at].log());
+    let heir = &nodes[heir];
+    let deadline = Instant::now() + WAIT;
+    let view = loop {
+        let (_, view, _) = heir.get(&format!("/api/v1/stations/{station}/power")).await;
+        let granted = view["ports"].as_array().into_iter().flatten().any(|p| p["granted_w"].is_string());
+        if view["owner"] == heir.name.as_str() && granted {
+            break view;
+        }
+        assert!(Instant::now() < deadline, "{} never took the station over: {view}", heir.name);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let took = stopped.elapsed();
+    eprintln!("hand-over: {} manages station {station} {took:?} after SIGTERM to {owner}", heir.name);
+    assert!(took < Duration::from_secs(5), "took {took:?}, as long as a lapse: {view}");
+    assert!(nodes[at].log().contains("the node is stopping"), "{}", nodes[at].log());
 }
