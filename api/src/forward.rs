@@ -92,8 +92,11 @@ enum Body {
 async fn session_pile(req: &ServiceRequest) -> Option<PileId> {
     let id = req.match_info().get("id").map(|id| vocab::SessionId(id.to_owned()));
     match (id, req.app_data::<State>()) {
-        // The handler answers an unknown session (or a store error) itself.
-        (Some(id), Some(state)) => state.store.session(&id).await.ok().flatten().map(|s| s.pile_id),
+        // The handler answers an unknown session (or a store error) itself;
+        // a lone node forwards nothing, so it need not look.
+        (Some(id), Some(state)) if state.config.directory.is_some() => {
+            state.store.session(&id).await.ok().flatten().map(|s| s.pile_id)
+        }
         _ => None,
     }
 }
@@ -219,7 +222,7 @@ async fn send(
     let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut answer = HttpResponse::build(status);
     answer.insert_header((ANSWERED_BY, node.node_id.as_str()));
-    for name in [header::CONTENT_TYPE.as_str(), "idempotent-replayed"] {
+    for name in [header::CONTENT_TYPE.as_str(), header::CACHE_CONTROL.as_str(), "idempotent-replayed"] {
         if let Some(v) = res.headers().get(name).and_then(|v| v.to_str().ok()) {
             answer.insert_header((name, v.to_owned()));
         }

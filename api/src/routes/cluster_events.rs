@@ -200,15 +200,14 @@ async fn upstream(events: Arc<ClusterEvents>, addr: String, key: String, tx: mps
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else { return }; // counted by `passed_on`
         buf.extend_from_slice(&chunk);
-        while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-            let block: Vec<u8> = buf.drain(..end + 2).collect();
-            let Some(data) = block.strip_prefix(b"data: ") else { continue }; // a keep-alive
-            match serde_json::from_slice::<Live>(data) {
+        for event in complete_events(&mut buf) {
+            match event {
                 // Full: this listener is too slow, and misses it.
-                Ok(e) => match tx.try_send(Arc::new(e)) {
-                    Err(mpsc::error::TrySendError::Closed(_)) => return,
-                    _ => continue,
-                },
+                Ok(e) => {
+                    if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Arc::new(e)) {
+                        return;
+                    }
+                }
                 Err(e) => tracing::warn!(node = addr, error = %e, "an unreadable event from another node"),
             }
         }
@@ -216,4 +215,58 @@ async fn upstream(events: Arc<ClusterEvents>, addr: String, key: String, tx: mps
     // Internal streams do not end by themselves: the node went away.
     events.failures.inc();
     tracing::warn!(node = addr, "another node's event stream ended");
+}
+
+/// The events of the whole blocks at the head of `buf` (taken out of it),
+/// skipping keep-alive comments; a block cut off by the chunk's end stays
+/// for the next chunk to complete.
+fn complete_events(buf: &mut Vec<u8>) -> Vec<serde_json::Result<Live>> {
+    let mut out = Vec::new();
+    while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+        let block: Vec<u8> = buf.drain(..end + 2).collect();
+        if let Some(data) = block.strip_prefix(b"data: ") {
+            out.push(serde_json::from_slice::<Live>(data));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vocab::{PileId, PortStatus};
+
+    fn port(status: PortStatus) -> Live {
+        Live::Port { station_id: 7, pile_id: PileId("p1".into()), port: 1, status, session_id: None }
+    }
+
+    fn block(e: &Live) -> Vec<u8> {
+        format!("data: {}\n\n", serde_json::to_string(e).unwrap()).into_bytes()
+    }
+
+    #[test]
+    fn events_are_read_back_whole_across_chunks_and_keep_alives_skipped() {
+        let (plugged, charging) = (port(PortStatus::Plugged), port(PortStatus::Charging));
+        let mut stream = block(&plugged);
+        stream.extend_from_slice(b": keep-alive\n\n");
+        stream.extend(block(&charging));
+        // Cut inside the second event: only the first comes out.
+        let cut = stream.len() - 5;
+        let mut buf = stream[..cut].to_vec();
+        let first: Vec<Live> = complete_events(&mut buf).into_iter().map(Result::unwrap).collect();
+        assert_eq!(first, vec![plugged]);
+        buf.extend_from_slice(&stream[cut..]);
+        let rest: Vec<Live> = complete_events(&mut buf).into_iter().map(Result::unwrap).collect();
+        assert_eq!(rest, vec![charging]);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_event_is_reported_and_the_next_still_read() {
+        let mut buf = b"data: {\"kind\":\"nonsense\"}\n\n".to_vec();
+        buf.extend(block(&port(PortStatus::Idle)));
+        let events = complete_events(&mut buf);
+        assert!(events[0].is_err());
+        assert_eq!(events[1].as_ref().unwrap(), &port(PortStatus::Idle));
+    }
 }
