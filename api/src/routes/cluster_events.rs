@@ -162,7 +162,12 @@ async fn follow(events: Arc<ClusterEvents>, platform: Arc<Platform>, tx: mpsc::S
     while !tx.is_closed() {
         match platform.store.nodes().await {
             Ok(nodes) => {
-                let others: Vec<_> = nodes.into_iter().filter(|n| n.node_id != me.node_id).collect();
+                // Never this node itself, even under another name: its
+                // events would come back twice.
+                let others: Vec<_> = nodes
+                    .into_iter()
+                    .filter(|n| n.node_id != me.node_id && n.http_addr != me.http_addr)
+                    .collect();
                 // A node that lapsed is no longer followed.
                 following.retain(|id, _| others.iter().any(|n| n.node_id == *id));
                 for node in others {
