@@ -13,29 +13,29 @@ use std::time::{Duration, Instant};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// A `chargeplane serve` process; killed when dropped.
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    name: String,
+    pub(crate) name: String,
     log: PathBuf,
-    base: String,
-    piles: SocketAddr,
-    http: reqwest::Client,
-    token: String,
+    pub(crate) base: String,
+    pub(crate) piles: SocketAddr,
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: String,
 }
 
 impl Node {
     /// A node on `data_dir` named `name`, which advertises itself to the
     /// others (directory rows lapse after 3 s, refreshed every 200 ms).
-    async fn start(data_dir: &Path, name: &str) -> Node {
+    pub(crate) async fn start(data_dir: &Path, name: &str) -> Node {
         Node::start_with(data_dir, name, "").await
     }
 
     /// A node with more settings (TOML lines), which replace the shared
     /// ones of the same names.
-    async fn start_with(data_dir: &Path, name: &str, extra: &str) -> Node {
+    pub(crate) async fn start_with(data_dir: &Path, name: &str, extra: &str) -> Node {
         let (piles, http) = (free_port(), free_port());
         let config = data_dir.join(format!("{name}.toml"));
         // Edits made elsewhere arrive within 200 ms; a dead owner's
@@ -86,11 +86,11 @@ impl Node {
         self.child.wait().unwrap()
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -105,15 +105,15 @@ impl Node {
         (res.status().as_u16(), res.json().await.unwrap_or(Value::Null), node)
     }
 
-    async fn post(&self, path: &str, body: Value) -> (u16, Value, Option<String>) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value, Option<String>) {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
 
-    async fn get(&self, path: &str) -> (u16, Value, Option<String>) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value, Option<String>) {
         self.send(reqwest::Method::GET, path, None).await
     }
 
-    async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
             let (_, v, _) = self.get(path).await;
@@ -125,7 +125,7 @@ impl Node {
         }
     }
 
-    async fn metric(&self, series: &str) -> f64 {
+    pub(crate) async fn metric(&self, series: &str) -> f64 {
         let text =
             self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap();
         text.lines()
@@ -142,7 +142,7 @@ impl Drop for Node {
     }
 }
 
-fn create_admin(data_dir: &Path) {
+pub(crate) fn create_admin(data_dir: &Path) {
     let out = Command::new(BIN)
         .args(["create-admin", "--username", "admin", "--data-dir"])
         .arg(data_dir)
@@ -153,7 +153,7 @@ fn create_admin(data_dir: &Path) {
 }
 
 /// A flat tariff, a station and a one-gun YKC pile, through `node`.
-async fn site(node: &Node, pile: &str) {
+pub(crate) async fn site(node: &Node, pile: &str) {
     let tariff = json!({"name": "flat", "prices": {"flat": {"energy": "1", "service": "0.5"}},
                         "periods": [{"from": "00:00", "to": "24:00", "period": "flat"}]});
     let (s, t, _) = node.post("/api/v1/tariffs", tariff).await;
@@ -165,7 +165,7 @@ async fn site(node: &Node, pile: &str) {
     assert_eq!(s, 201, "{p}");
 }
 
-async fn ykc(addr: SocketAddr, id: &str) -> SimPile {
+pub(crate) async fn ykc(addr: SocketAddr, id: &str) -> SimPile {
     let mut cfg = PileConfig::new(vocab::PileId(id.into()), 1);
     cfg.realtime = Duration::from_secs(3600);
     cfg.heartbeat = Duration::from_millis(500);
