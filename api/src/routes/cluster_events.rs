@@ -3,20 +3,22 @@
 //! Each node's live feed (`actors::live`) only hears the piles whose links
 //! are on it. So every node serves its own port events, unfiltered, to the
 //! other nodes at `GET /internal/events` (cluster key required), and an
-//! operator's `GET /api/v1/events` on a clustered node follows that stream
-//! on every other live node (`store::Directory::nodes`) next to its own
-//! feed, then scopes them all as it scopes its own. Only a node's own events
-//! go out on its internal stream, so nothing loops. The node list is read
-//! again every `pile_node_refresh_ms`: a node that joined is followed from
-//! then on, and one whose stream failed is asked again while it is listed.
-//! When the operator goes away, the follower and its upstream connections
-//! are dropped with the response.
+//! operator's `GET /api/v1/events` on a clustered node hears those of every
+//! other live node (`store::Directory::nodes`) next to its own feed, then
+//! scopes them all as it scopes its own. Only a node's own events go out on
+//! its internal stream, so nothing loops. One follower per node, shared by
+//! all its operators' streams, holds one stream to each other node while
+//! anyone listens: a hundred open consoles cost the other nodes one
+//! connection each, not a hundred. The node list is read again every
+//! `pile_node_refresh_ms`: a node that joined is followed from then on, one
+//! whose stream failed is asked again while it is listed, and once the last
+//! listener has gone the follower closes its streams and stops.
 //!
 //! `passed_on` is also how a driver's charge events are streamed from the
 //! node holding the pile (`crate::forward`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -26,7 +28,7 @@ use actors::Platform;
 use bytes::Bytes;
 use futures::stream::{self, LocalBoxStream, Stream, StreamExt};
 use prometheus::{IntCounter, IntGauge, Registry};
-use tokio::sync::mpsc;
+use tokio::sync::broadcast;
 
 use super::live::{received, sse};
 use super::State;
@@ -47,6 +49,10 @@ pub struct ClusterEvents {
     relist: Duration,
     open: IntGauge,
     failures: IntCounter,
+    /// The other nodes' events, for every operator's stream here.
+    remote: broadcast::Sender<Arc<Live>>,
+    /// Whether the follower runs (it stops when `remote` has no listeners).
+    following: Mutex<bool>,
 }
 
 impl ClusterEvents {
@@ -65,7 +71,9 @@ impl ClusterEvents {
         registry.register(Box::new(failures.clone())).expect("unique metric");
         let client =
             reqwest::Client::builder().connect_timeout(connect_timeout).build().expect("an HTTP client");
-        ClusterEvents { client, idle: idle.max(Duration::from_millis(1)), relist, open, failures }
+        let idle = idle.max(Duration::from_millis(1));
+        let (remote, following) = (broadcast::channel(1024).0, Mutex::new(false));
+        ClusterEvents { client, idle, relist, open, failures, remote, following }
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -75,12 +83,12 @@ impl ClusterEvents {
     /// This node's port events and those of every other live node, until
     /// the stream is dropped.
     pub fn everywhere(self: &Arc<Self>, state: &State) -> LocalBoxStream<'static, Arc<Live>> {
-        // Bounded like a feed's broadcast: a listener too slow misses events.
-        let (tx, rx) = mpsc::channel(1024);
-        let follower = Abort(actix_rt::spawn(follow(self.clone(), state.get_ref().clone(), tx)));
-        let there = stream::unfold((rx, follower), |(mut rx, follower)| async move {
-            rx.recv().await.map(|e| (e, (rx, follower)))
-        });
+        let there = received(self.remote.subscribe());
+        // Listening first: a follower seeing no listener stops, under the same lock.
+        let mut following = self.following.lock().unwrap_or_else(|e| e.into_inner());
+        if !std::mem::replace(&mut *following, true) {
+            actix_rt::spawn(follow(self.clone(), state.get_ref().clone()));
+        }
         stream::select(received(state.live.subscribe_ports()), there).boxed_local()
     }
 
@@ -154,12 +162,20 @@ async fn own_ports(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(sse(received(state.live.subscribe_ports()), state.config.live_keepalive, |_| true, |_| false))
 }
 
-/// Keeps one stream open to every other live node, sending their events to
-/// `tx`, until aborted or `tx`'s receiver is gone.
-async fn follow(events: Arc<ClusterEvents>, platform: Arc<Platform>, tx: mpsc::Sender<Arc<Live>>) {
+/// Keeps one stream open to every other live node, their events sent to
+/// `events.remote`, while anyone listens there.
+async fn follow(events: Arc<ClusterEvents>, platform: Arc<Platform>) {
     let Some(me) = platform.config.directory.clone() else { return };
     let mut following: HashMap<String, (String, Abort)> = HashMap::new();
-    while !tx.is_closed() {
+    loop {
+        {
+            let mut running = events.following.lock().unwrap_or_else(|e| e.into_inner());
+            if events.remote.receiver_count() == 0 {
+                // The streams close as `following` is dropped.
+                *running = false;
+                return;
+            }
+        }
         match platform.store.nodes().await {
             Ok(nodes) => {
                 // Never this node itself, even under another name: its
@@ -175,8 +191,7 @@ async fn follow(events: Arc<ClusterEvents>, platform: Arc<Platform>, tx: mpsc::S
                         .get(&node.node_id)
                         .is_some_and(|(addr, task)| *addr == node.http_addr && !task.0.is_finished());
                     if !live {
-                        let task =
-                            upstream(events.clone(), node.http_addr.clone(), me.key.clone(), tx.clone());
+                        let task = upstream(events.clone(), node.http_addr.clone(), me.key.clone());
                         following.insert(node.node_id, (node.http_addr, Abort(actix_rt::spawn(task))));
                     }
                 }
@@ -188,7 +203,7 @@ async fn follow(events: Arc<ClusterEvents>, platform: Arc<Platform>, tx: mpsc::S
 }
 
 /// Follows one node's `/internal/events` until it fails or ends.
-async fn upstream(events: Arc<ClusterEvents>, addr: String, key: String, tx: mpsc::Sender<Arc<Live>>) {
+async fn upstream(events: Arc<ClusterEvents>, addr: String, key: String) {
     let url = format!("{}/internal/events", addr.trim_end_matches('/'));
     let opened =
         events.client.get(&url).header(KEY_HEADER, key).send().await.and_then(|r| r.error_for_status());
@@ -207,11 +222,9 @@ async fn upstream(events: Arc<ClusterEvents>, addr: String, key: String, tx: mps
         buf.extend_from_slice(&chunk);
         for event in complete_events(&mut buf) {
             match event {
-                // Full: this listener is too slow, and misses it.
+                // Nobody listening: the follower stops this stream soon.
                 Ok(e) => {
-                    if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Arc::new(e)) {
-                        return;
-                    }
+                    let _ = events.remote.send(Arc::new(e));
                 }
                 Err(e) => tracing::warn!(node = addr, error = %e, "an unreadable event from another node"),
             }

@@ -77,13 +77,13 @@ async fn an_operators_events_on_one_node_show_every_nodes_piles_in_scope() {
     station_with_pile(&a, &alpha, on_c).await;
     site(&a, theirs).await;
 
-    // Alpha and the admin follow ports on A, which follows B for each of
-    // them; C joins later and is followed too.
+    // Alpha and the admin follow ports on A, which follows B once for
+    // both of them; C joins later and is followed too.
     let mut ports = Events::at(&a.http, &a.base, &alpha, "/api/v1/events").await;
     let mut all = Events::at(&a.http, &a.base, &a.token, "/api/v1/events").await;
-    until_metric(&a, OPEN, |v| v == 2.0).await;
+    until_metric(&a, OPEN, |v| v == 1.0).await;
     let c = node(dir.path(), "c", "").await;
-    until_metric(&a, OPEN, |v| v == 4.0).await;
+    until_metric(&a, OPEN, |v| v == 2.0).await;
 
     let (pile_b, pile_c, other) =
         (ykc(b.piles, on_b).await, ykc(c.piles, on_c).await, ykc(b.piles, theirs).await);
@@ -122,10 +122,10 @@ async fn an_operators_events_on_one_node_show_every_nodes_piles_in_scope() {
     // C goes away: its streams fail and are asked for again while it is listed.
     let failed = a.metric(FAILED).await;
     drop(c);
-    until_metric(&a, OPEN, |v| v == 2.0).await;
+    until_metric(&a, OPEN, |v| v == 1.0).await;
     until_metric(&a, FAILED, |v| v > failed).await;
 
-    // The clients leave: the streams A followed for them close.
+    // The clients leave: A stops following the other nodes.
     drop((ports, all));
     until_metric(&a, OPEN, |v| v == 0.0).await;
     drop((pile_b, pile_c, other));
