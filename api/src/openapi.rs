@@ -26,8 +26,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ApiError;
 use crate::routes::{
-    accounts, alarms, drivers, live, merchants, nodes, operators, ops, payments, piles, plans, power_history,
-    qr, reports, rules, sessions, stations, tariffs,
+    accounts, alarms, cluster_events, drivers, live, merchants, nodes, operators, ops, payments, piles,
+    plans, power_history, qr, reports, rules, sessions, stations, tariffs,
 };
 
 #[derive(OpenApi)]
@@ -48,6 +48,7 @@ use crate::routes::{
         nodes::station_call,
         nodes::owned_power,
         nodes::pile_views,
+        cluster_events::own_ports,
         spec,
         docs,
         crate::auth::login,

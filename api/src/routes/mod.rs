@@ -18,6 +18,7 @@ use crate::error::ApiError;
 pub mod accounts;
 pub mod alarms;
 pub mod bounds;
+pub mod cluster_events;
 pub mod drivers;
 pub mod live;
 pub mod merchants;
@@ -201,6 +202,7 @@ pub fn configure(
             .configure(crate::extract::configure)
             .configure(ops::routes)
             .configure(nodes::routes)
+            .configure(cluster_events::routes)
             .configure(crate::openapi::routes)
             .service(
                 web::scope("/api/v1")
