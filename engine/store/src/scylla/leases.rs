@@ -1,10 +1,13 @@
 //! Station leases (`store::leases`) in ScyllaDB: the `station_leases`
 //! table, one row per station, changed only by lightweight transactions
-//! (Paxos, at `serial_consistency`, committed at `money_consistency`) and
-//! read at the serial consistency, so every node sees the last change of
-//! hands. Taking a lease compares the row with what was read (`IF token = ?
-//! AND expires_at = ?`), so of two nodes racing for a lapsed lease exactly
-//! one wins and the token rises by one.
+//! (Paxos, at `serial_consistency`, committed at `money_consistency`).
+//! Taking one reads the row at the serial consistency and compares it with
+//! what was read (`IF token = ? AND expires_at = ?`), so of two nodes racing
+//! for a lapsed lease exactly one wins and the token rises by one. `lease`,
+//! which every node following a station asks each renewal, reads at the
+//! money consistency instead: a quorum read, not a Paxos round, which sees
+//! every committed change of hands; one still in flight shows at the next
+//! read, and acting on a stale row only makes a take fail its comparison.
 
 use std::time::Duration;
 
@@ -20,6 +23,7 @@ use crate::{Result, StoreError};
 
 pub(super) struct LeaseStatements {
     get: PreparedStatement,
+    peek: PreparedStatement,
     create: PreparedStatement,
     take: PreparedStatement,
     renew: PreparedStatement,
@@ -28,12 +32,10 @@ pub(super) struct LeaseStatements {
 
 impl LeaseStatements {
     pub(super) async fn prepare(p: &Preparer<'_>) -> Result<Self> {
-        let get = p
-            .read(
-                Class::SerialRead,
-                "SELECT holder, http_addr, fencing_token, expires_at FROM station_leases WHERE station_id = ?",
-            )
-            .await?;
+        let select =
+            "SELECT holder, http_addr, fencing_token, expires_at FROM station_leases WHERE station_id = ?";
+        let get = p.read(Class::SerialRead, select).await?;
+        let peek = p.read(Class::Money, select).await?;
         let create = p
             .prepare(
                 Class::Lwt,
@@ -66,17 +68,15 @@ impl LeaseStatements {
                  IF holder = ? AND fencing_token = ? AND expires_at > ?",
             )
             .await?;
-        Ok(LeaseStatements { get, create, take, renew, release })
+        Ok(LeaseStatements { get, peek, create, take, renew, release })
     }
 }
 
 impl ScyllaStore {
-    async fn read_lease(&self, station: StationId) -> Result<Option<Lease>> {
+    async fn read_lease(&self, station: StationId, how: &PreparedStatement) -> Result<Option<Lease>> {
         let db = &self.db;
-        let row = db
-            .cql
-            .row::<(String, String, i64, i64), _>("reading a station lease", &db.leases.get, (station,))
-            .await?;
+        let row =
+            db.cql.row::<(String, String, i64, i64), _>("reading a station lease", how, (station,)).await?;
         row.map(|(holder, http_addr, token, at)| {
             Ok(Lease { station_id: station, holder, http_addr, token, expires_at: time("expires_at", at)? })
         })
@@ -98,7 +98,7 @@ impl Leases for ScyllaStore {
         for _ in 0..8 {
             let at = now();
             let expires = expiry(at, ttl);
-            let applied = match self.read_lease(station).await? {
+            let applied = match self.read_lease(station, &db.leases.get).await? {
                 Some(l) if l.expires_at > at && l.holder != holder => return Ok(l),
                 Some(l) => {
                     let token = if l.expires_at > at { l.token } else { l.token + 1 };
@@ -111,7 +111,7 @@ impl Leases for ScyllaStore {
                 }
             };
             if applied {
-                return self.read_lease(station).await?.ok_or_else(|| {
+                return self.read_lease(station, &db.leases.get).await?.ok_or_else(|| {
                     StoreError::Backend(format!("station {station}'s lease vanished after it was taken"))
                 });
             }
@@ -132,6 +132,6 @@ impl Leases for ScyllaStore {
     }
 
     async fn lease(&self, station: StationId) -> Result<Option<Lease>> {
-        self.read_lease(station).await
+        self.read_lease(station, &self.db.leases.peek).await
     }
 }
