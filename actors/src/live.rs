@@ -4,7 +4,9 @@
 //!
 //! Publishing costs nothing while nobody listens; a listener too slow to
 //! keep up misses updates (the next one carries the whole state again)
-//! rather than holding up a pile.
+//! rather than holding up a pile. Listening ends when the node stops
+//! (`close`): a stream never ends by itself, and would hold a graceful
+//! stop of the HTTP server until its timeout.
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use domain::session::SessionState;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use vocab::{PileId, PortStatus, SessionId, StationId};
 
 /// Read back too: with several nodes, one node follows the others' port
@@ -44,15 +47,26 @@ pub enum Live {
 pub struct Feed {
     ports: broadcast::Sender<Arc<Live>>,
     charges: DashMap<SessionId, broadcast::Sender<Arc<Live>>>,
+    closed: CancellationToken,
 }
 
 impl Default for Feed {
     fn default() -> Self {
-        Feed { ports: broadcast::channel(1024).0, charges: DashMap::new() }
+        Feed { ports: broadcast::channel(1024).0, charges: DashMap::new(), closed: CancellationToken::new() }
     }
 }
 
 impl Feed {
+    /// The node is stopping: every listener's stream ends.
+    pub fn close(&self) {
+        self.closed.cancel();
+    }
+
+    /// Done once the feed is closed, for a stream to end with.
+    pub fn closed(&self) -> WaitForCancellationFutureOwned {
+        self.closed.clone().cancelled_owned()
+    }
+
     pub fn publish_port(&self, event: impl FnOnce() -> Live) {
         if self.ports.receiver_count() > 0 {
             let _ = self.ports.send(Arc::new(event()));

@@ -21,6 +21,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse, ResponseError};
+use futures::StreamExt;
 use prometheus::{IntCounterVec, Opts, Registry};
 use store::PileNode;
 use vocab::PileId;
@@ -229,7 +230,16 @@ async fn send(
     }
     if let Some(streams) = streams {
         fwd.forwarded.with_label_values(&["answered"]).inc();
-        return Ok(answer.streaming(streams.clone().into_inner().passed_on(res)));
+        let body = streams.clone().into_inner().passed_on(res);
+        // Ends when this node stops, as its own streams do.
+        let closed = req.app_data::<State>().map(|s| s.live.closed());
+        let body = body.take_until(async move {
+            match closed {
+                Some(closed) => closed.await,
+                None => std::future::pending().await,
+            }
+        });
+        return Ok(answer.streaming(body));
     }
     let bytes = res.bytes().await.map_err(unreachable)?;
     fwd.forwarded.with_label_values(&["answered"]).inc();

@@ -25,6 +25,8 @@ pub struct Running {
     gateway: tokio::task::JoinHandle<()>,
     ocpp: tokio::task::JoinHandle<()>,
     settlement: tokio::task::JoinHandle<()>,
+    /// Keeps this node on the cluster's node list, with several nodes.
+    announce: Option<tokio::task::JoinHandle<()>>,
     /// The data directory's lock, released when the server is dropped.
     _lock: Option<std::fs::File>,
 }
@@ -37,6 +39,16 @@ impl Running {
         self.gateway.abort();
         self.ocpp.abort();
         self.settlement.abort();
+        if let (Some(announce), Some(node)) = (self.announce, &self.platform.config.directory) {
+            // Off the list first: the other nodes let go of its event
+            // stream instead of seeing it fail and asking again.
+            announce.abort();
+            if let Err(e) = self.platform.store.withdraw_node(&node.node_id).await {
+                tracing::warn!(error = %e, "could not take this node off the cluster's list");
+            }
+        }
+        // Event streams end now: they would hold the graceful stop.
+        self.platform.live.close();
         self.http.stop(true).await;
         let registry = &self.platform.registry;
         let sessions: Vec<_> = registry.sessions.iter().map(|e| e.value().clone()).collect();
@@ -137,11 +149,11 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
         std::time::Duration::from_millis(cfg.settlement_delay_ms),
     ));
 
-    if cfg.advertise_http.is_some() {
+    let announce = cfg.advertise_http.is_some().then(|| {
         let every = std::time::Duration::from_millis(cfg.station_reconcile_ms.max(1));
         actix_rt::spawn(actors::registry::reconcile_stations(platform.clone(), every));
-        actix_rt::spawn(actors::directory::announce(platform.clone()));
-    }
+        actix_rt::spawn(actors::directory::announce(platform.clone()))
+    });
     let trim_every = std::time::Duration::from_millis(cfg.memory_trim_check_ms.max(1));
     actix_rt::spawn(actors::memory::trim_after_passivations(platform.clone(), trim_every));
 
@@ -202,6 +214,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
         gateway,
         ocpp,
         settlement,
+        announce,
         _lock: lock,
     })
 }

@@ -159,7 +159,7 @@ impl Drop for Abort {
 )]
 async fn own_ports(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     super::nodes::from_a_node(&state, &req)?;
-    Ok(sse(received(state.live.subscribe_ports()), state.config.live_keepalive, |_| true, |_| false))
+    Ok(sse(&state, received(state.live.subscribe_ports()), |_| true, |_| false))
 }
 
 /// Keeps one stream open to every other live node, their events sent to
@@ -230,9 +230,9 @@ async fn upstream(events: Arc<ClusterEvents>, addr: String, key: String) {
             }
         }
     }
-    // Internal streams do not end by themselves: the node went away.
-    events.failures.inc();
-    tracing::warn!(node = addr, "another node's event stream ended");
+    // An internal stream ends whole only when its node stops (which took
+    // itself off the node list first): no failure.
+    tracing::info!(node = addr, "another node's event stream ended: the node is stopping");
 }
 
 /// The events of the whole blocks at the head of `buf` (taken out of it),

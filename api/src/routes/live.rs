@@ -33,13 +33,15 @@ pub fn driver_routes(cfg: &mut web::ServiceConfig) {
 
 /// Events the filter keeps, as `data:` lines, with a keep-alive comment when
 /// nothing has been sent for a while; the stream ends after an event `last`
-/// says is the last, or when `events` does.
+/// says is the last, when `events` does, or when the node stops.
 pub(super) fn sse(
+    state: &State,
     events: LocalBoxStream<'static, Arc<Live>>,
-    keepalive: std::time::Duration,
     keep: impl Fn(&Live) -> bool + 'static,
     last: impl Fn(&Live) -> bool + 'static,
 ) -> HttpResponse {
+    let keepalive = state.config.live_keepalive;
+    let events = events.take_until(state.live.closed()).boxed_local();
     let events = stream::unfold(Some((events, keep, last)), move |open| async move {
         let (mut events, keep, last) = open?;
         loop {
@@ -120,7 +122,7 @@ async fn ports(
         Some(_) => cluster.into_inner().everywhere(&state),
         None => received(state.live.subscribe_ports()),
     };
-    Ok(sse(events, state.config.live_keepalive, keep, |_| false))
+    Ok(sse(&state, events, keep, |_| false))
 }
 
 /// The progress of one of the driver's own charges, until it is billed.
@@ -155,5 +157,5 @@ async fn charge(state: State, req: HttpRequest, id: web::Path<String>) -> ApiRes
     }
     let last =
         |e: &Live| matches!(e, Live::Charge { state: SessionState::Finished | SessionState::Failed, .. });
-    Ok(sse(received(rx), state.config.live_keepalive, |_| true, last))
+    Ok(sse(&state, received(rx), |_| true, last))
 }

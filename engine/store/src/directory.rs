@@ -62,4 +62,7 @@ pub trait Directory: Send + Sync + 'static {
 
     /// The nodes whose announcements have not lapsed, by `node_id`.
     async fn nodes(&self) -> Result<Vec<ClusterNode>>;
+
+    /// Takes a stopping node off the list now rather than once it lapses.
+    async fn withdraw_node(&self, node_id: &str) -> Result<()>;
 }

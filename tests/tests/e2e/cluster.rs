@@ -876,6 +876,17 @@ async fn a_stopping_node_hands_its_stations_over_at_once() {
     let heir = 1 - at;
     let (s, v, _) = nodes[heir].post(&format!("/api/v1/piles/{}/ports/1/start", ids[heir]), json!({})).await;
     assert_eq!(s, 202, "{v}");
+    // An operator following events on the heir, which so follows the
+    // stopping node's own stream.
+    let h = &nodes[heir];
+    let events = crate::live::Events::at(&h.http, &h.base, &h.token, "/api/v1/events").await;
+    let (open, failed) =
+        ("chargeplane_cluster_event_streams", "chargeplane_cluster_event_stream_failures_total");
+    let deadline = Instant::now() + WAIT;
+    while h.metric(open).await != 1.0 {
+        assert!(Instant::now() < deadline, "the heir never followed the owner's events");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let stopped = Instant::now();
     let status = nodes[at].stop();
@@ -895,6 +906,11 @@ async fn a_stopping_node_hands_its_stations_over_at_once() {
     eprintln!("hand-over: {} manages station {station} {took:?} after SIGTERM to {owner}", heir.name);
     assert!(took < Duration::from_secs(5), "took {took:?}, as long as a lapse: {view}");
     assert!(nodes[at].log().contains("the node is stopping"), "{}", nodes[at].log());
+    // It withdrew from the node list before it stopped serving: the heir
+    // let its stream go rather than seeing it fail and asking again.
+    assert_eq!(heir.metric(open).await, 0.0);
+    assert_eq!(heir.metric(failed).await, 0.0);
+    drop(events);
 }
 
 /// A station's power asked of any node is its owner's view: the node that

@@ -286,9 +286,14 @@ async fn sigterm_flushes_buffered_samples_and_closes_piles() {
     let session = start(&server, &id, 1, json!({"plan_id": time})).await;
     // Two reports (at 300 s and 600 s) reach the platform within 1.2 s.
     tokio::time::sleep(Duration::from_millis(1200)).await;
+    // An open console: its event stream ends with the server rather than
+    // holding its stop (30 s, actix's graceful timeout; WAIT is 20 s).
+    let mut events =
+        crate::live::Events::at(&server.http, &server.base, &server.token, "/api/v1/events").await;
 
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
+    while events.next().await.is_some() {} // ends, cleanly, with the server
     let ev = pile.wait_for(|e| matches!(e, Event::Closed), WAIT).await;
     assert!(matches!(ev, Some(Event::Closed)), "the pile was told to go: {ev:?}");
 

@@ -22,6 +22,7 @@ pub(super) struct DirectoryStatements {
     node_remove: PreparedStatement,
     member_set: PreparedStatement,
     member_list: PreparedStatement,
+    member_remove: PreparedStatement,
 }
 
 impl DirectoryStatements {
@@ -56,7 +57,10 @@ impl DirectoryStatements {
                 "SELECT node_id, http_addr, updated_at FROM cluster_nodes WHERE bucket = 0",
             )
             .await?;
-        Ok(DirectoryStatements { node_set, node_get, node_remove, member_set, member_list })
+        let member_remove = p
+            .prepare(Class::Money, true, "DELETE FROM cluster_nodes WHERE bucket = 0 AND node_id = ?")
+            .await?;
+        Ok(DirectoryStatements { node_set, node_get, node_remove, member_set, member_list, member_remove })
     }
 }
 
@@ -153,5 +157,10 @@ impl Directory for ScyllaStore {
 
     async fn nodes(&self) -> Result<Vec<ClusterNode>> {
         self.db.nodes().await
+    }
+
+    async fn withdraw_node(&self, node_id: &str) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.cql.write("withdrawing a node", &db.directory.member_remove, (node_id,)).await)
     }
 }

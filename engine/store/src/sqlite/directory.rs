@@ -121,4 +121,15 @@ impl Directory for SqliteStore {
     async fn nodes(&self) -> Result<Vec<ClusterNode>> {
         self.readers.read(live_nodes).await
     }
+
+    async fn withdraw_node(&self, node_id: &str) -> Result<()> {
+        let node_id = node_id.to_owned();
+        self.writer
+            .submit(move |c| {
+                c.prepare_cached("DELETE FROM cluster_nodes WHERE node_id = ?1")?
+                    .execute(params![node_id])?;
+                Ok(())
+            })
+            .await
+    }
 }

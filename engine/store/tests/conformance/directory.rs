@@ -121,4 +121,8 @@ async fn nodes_are_listed_while_they_announce_themselves(db: &Db) {
     let listed = ours(db.nodes().await.unwrap());
     assert!(!listed.iter().any(|n| n.node_id.ends_with("-c")), "{listed:?}");
     assert_eq!(listed.len(), 2);
+
+    // A stopping node withdraws: off the list at once, the others kept.
+    db.withdraw_node(&node("a", 9090).node_id).await.unwrap();
+    assert_eq!(ours(db.nodes().await.unwrap()), vec![node("b", 8080)]);
 }
