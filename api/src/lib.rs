@@ -5,6 +5,7 @@
 //! starts the pile gateway and the HTTP server, and [`routes`] holds one
 //! module per resource. Errors are JSON with a stable code ([`error`]).
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
