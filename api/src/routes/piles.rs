@@ -60,7 +60,7 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
         Protocol::Dny => {
             Err(ApiError::invalid("id", "an e-bike pile id is its 8 hex digit device id, e.g. 05A1B2C3"))
         }
-        Protocol::Ocpp if actors::ocpp_listener::charge_point_id(&format!("/ocpp/{id}")).is_ok() => Ok(()),
+        Protocol::Ocpp if actors::ocpp_auth::charge_point_id(&format!("/ocpp/{id}")).is_ok() => Ok(()),
         Protocol::Ocpp => Err(ApiError::invalid(
             "id",
             "an OCPP charge point id is the last segment of its URL: 1 to 48 letters, digits, '-', '_', '.' or ':'",
