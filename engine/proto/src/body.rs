@@ -224,6 +224,25 @@ pub struct Misfit {
     pub why: Unfit,
 }
 
+/// `From<Misfit>` for a codec's `EncodeError`, whose `Negative`,
+/// `TooPrecise` and `OutOfRange` variants say what a `Misfit` does; a macro
+/// because each codec's error is its own enum.
+macro_rules! encode_error_from_misfit {
+    ($error:ty) => {
+        impl From<$crate::body::Misfit> for $error {
+            fn from(misfit: $crate::body::Misfit) -> Self {
+                let $crate::body::Misfit { field, value, dp, why } = misfit;
+                match why {
+                    $crate::body::Unfit::Negative => Self::Negative { field, value },
+                    $crate::body::Unfit::TooPrecise => Self::TooPrecise { field, value, dp },
+                    $crate::body::Unfit::OutOfRange => Self::OutOfRange { field, value: value.to_string() },
+                }
+            }
+        }
+    };
+}
+pub(crate) use encode_error_from_misfit;
+
 /// A protocol's fixed-point units: how many decimal places one wire unit has.
 pub trait FixedPoint: Copy {
     /// Decimal places of one wire unit.

@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::body::{self, FixedPoint, Misfit, Short, Unfit, Wire};
+use crate::body::{self, FixedPoint, Short, Wire};
 
 /// Bytes of an order number on the wire.
 pub const ORDER_LEN: usize = 16;
@@ -185,15 +185,7 @@ impl From<Short> for DecodeError {
     }
 }
 
-impl From<Misfit> for EncodeError {
-    fn from(Misfit { field, value, dp, why }: Misfit) -> Self {
-        match why {
-            Unfit::Negative => EncodeError::Negative { field, value },
-            Unfit::TooPrecise => EncodeError::TooPrecise { field, value, dp },
-            Unfit::OutOfRange => EncodeError::OutOfRange { field, value: value.to_string() },
-        }
-    }
-}
+body::encode_error_from_misfit!(EncodeError);
 
 impl Reader<'_> {
     pub fn temp(&mut self) -> Result<Option<i16>, DecodeError> {

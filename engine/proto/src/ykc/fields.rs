@@ -13,7 +13,7 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use rust_decimal::Decimal;
 
-use crate::body::{self, FixedPoint, Misfit, Short, Unfit, Wire};
+use crate::body::{self, FixedPoint, Short, Wire};
 
 use vocab::{PileId, SessionId};
 
@@ -231,15 +231,7 @@ impl From<Short> for DecodeError {
     }
 }
 
-impl From<Misfit> for EncodeError {
-    fn from(Misfit { field, value, dp, why }: Misfit) -> Self {
-        match why {
-            Unfit::Negative => EncodeError::Negative { field, value },
-            Unfit::TooPrecise => EncodeError::TooPrecise { field, value, dp },
-            Unfit::OutOfRange => EncodeError::OutOfRange { field, value: value.to_string() },
-        }
-    }
-}
+body::encode_error_from_misfit!(EncodeError);
 
 impl Reader<'_> {
     pub fn u40(&mut self) -> Result<u64, DecodeError> {
