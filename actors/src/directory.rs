@@ -8,12 +8,15 @@
 //! ends, which removes the row only if this node still owns it. Writes are
 //! fire-and-forget: a failed one is logged, and the next refresh repeats it.
 //! Without `Config::directory` (one node) nothing is written.
+//!
+//! The node itself is listed as well (`announce`), on the same cadence and
+//! with the same TTL, so the others know which nodes are alive.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use store::PileNode;
+use store::{ClusterNode, PileNode};
 use vocab::PileId;
 
 use crate::Platform;
@@ -35,6 +38,27 @@ pub struct NodeConfig {
     pub lease_renew: Duration,
     /// Shared by the cluster's nodes: station messages carry it.
     pub key: String,
+}
+
+/// Announces this node every `refresh` while it runs, so it is listed in
+/// `Directory::nodes` and lapses `ttl` after it dies. Returns at once for
+/// one node.
+pub async fn announce(platform: Arc<Platform>) {
+    let Some(node) = platform.config.directory.clone() else { return };
+    let mut every = tokio::time::interval(node.refresh.max(Duration::from_millis(1)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let now = chrono::Utc::now();
+        let row = ClusterNode {
+            node_id: node.node_id.clone(),
+            http_addr: node.http_addr.clone(),
+            updated_at: chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now),
+        };
+        if let Err(e) = platform.store.announce_node(&row, node.ttl).await {
+            tracing::warn!(error = %e, "could not announce this node in the directory");
+        }
+    }
 }
 
 fn write(platform: &Arc<Platform>, pile: &PileId) {

@@ -11,11 +11,13 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use domain::session::SessionState;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use vocab::{PileId, PortStatus, SessionId, StationId};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Read back too: with several nodes, one node follows the others' port
+/// events (`api/src/routes/cluster_events.rs`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Live {
     Port {

@@ -14,6 +14,7 @@
 //! its piles, but only the holder of the station's lease manages its power
 //! (`lease`); the others pass their ports' admissions and power on to it.
 
+mod handover;
 mod lease;
 mod power_history;
 
@@ -51,7 +52,7 @@ pub struct StationCtx {
     pub offset: FixedOffset,
 }
 
-pub use lease::FromNode;
+pub use lease::{FromNode, HandOver};
 use lease::{Notify, PileRef, Role};
 
 /// A charging port as the station sees it.
@@ -120,10 +121,13 @@ pub struct Station {
     /// With several nodes: the latest report of each port here, told to a
     /// new owner.
     local: HashMap<PortKey, lease::Report>,
-    /// Ports here whose charge waits in the owner's queue on another node.
-    remote_queued: HashMap<PortKey, Recipient<Admitted>>,
+    /// With several nodes: charges queued on ports here, wherever the
+    /// owner's queue holding them is (`handover`).
+    queued_here: HashMap<PortKey, handover::QueuedHere>,
     /// A lease call is in flight.
     leasing: bool,
+    /// The node is stopping and gave its lease back: it asks for no other.
+    handed_over: bool,
     /// The token under which this node last lost the lease.
     lost: Option<i64>,
 }
@@ -145,8 +149,9 @@ impl Station {
             role: Role::new(&platform),
             max_token: 0,
             local: HashMap::new(),
-            remote_queued: HashMap::new(),
+            queued_here: HashMap::new(),
             leasing: false,
+            handed_over: false,
             lost: None,
             platform,
         }
@@ -478,6 +483,7 @@ impl Station {
             }
             if let Some(port) = &next.port {
                 lease::admitted(&self.platform, self.ctx.record.id, &self.role, port, &next.key);
+                self.queued_here.remove(&next.key);
             }
             self.admit(next);
         }
@@ -494,21 +500,31 @@ impl Handler<Admit> for Station {
             return self.admit_remotely(msg);
         }
         let Admit { key, pile, protocol, queue, resume } = msg;
+        let remembered = queue.clone().map(|port| {
+            let pile = pile.clone();
+            handover::QueuedHere { port, pile, protocol, resume, under: None }
+        });
+        self.queuing(&key, remembered);
         let waiting = Waiting {
-            key,
+            key: key.clone(),
             pile: PileRef::Local(pile),
             protocol,
             port: queue.map(Notify::Local),
             resume: None,
+        };
+        let answer = move |st: &mut Self| {
+            let result = st.admission(waiting, resume);
+            st.queued_under(&key, &result, st.role.token().unwrap_or_default());
+            result
         };
         // A new owner answers once it knows every charge; otherwise (one
         // node always) at once.
         match self.role.settling() {
             Some(at) => {
                 let later = actix::clock::sleep_until(at.into()).into_actor(self);
-                ActorResponse::r#async(later.map(move |_, st, _| st.admission(waiting, resume)))
+                ActorResponse::r#async(later.map(move |_, st, _| answer(st)))
             }
-            None => ActorResponse::reply(self.admission(waiting, resume)),
+            None => ActorResponse::reply(answer(self)),
         }
     }
 }

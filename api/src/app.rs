@@ -11,8 +11,8 @@ use actix_web::web;
 use actors::Platform;
 
 use crate::routes::{
-    accounts, alarms, drivers, live, merchants, nodes, operators, ops, payments, piles, plans, power_history,
-    qr, reports, rules, sessions, stations, tariffs,
+    accounts, alarms, cluster_events, drivers, live, merchants, nodes, operators, ops, payments, piles,
+    plans, power_history, qr, reports, rules, sessions, stations, tariffs,
 };
 
 /// The routes, for one HTTP worker; `in_flight` is shared by all workers.
@@ -30,6 +30,7 @@ pub fn configure(
             .configure(crate::extract::configure)
             .configure(ops::routes)
             .configure(nodes::routes)
+            .configure(cluster_events::routes)
             .configure(crate::openapi::routes)
             .service(
                 web::scope("/api/v1")

@@ -10,7 +10,9 @@
 //! The answer comes back unchanged. With no row the request is handled
 //! here, which answers `409 pile_offline` as on a single node. Idempotency
 //! keys live in the shared store, so a retried or re-forwarded start never
-//! starts twice.
+//! starts twice. A driver's charge events are forwarded the same way but
+//! streamed: each chunk is passed on as it comes, until the holder's stream
+//! ends.
 
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ use store::PileNode;
 use vocab::PileId;
 
 use crate::error::ApiError;
+use crate::routes::cluster_events::ClusterEvents;
 use crate::routes::State;
 
 /// Marks a forwarded request with the node that forwarded it.
@@ -72,17 +75,46 @@ pub fn forwarded_by_session(route: actix_web::Route) -> actix_web::Route {
     route.wrap(actix_web::middleware::from_fn(pile_of_session))
 }
 
+/// The route, answered by the node holding the pile of the session its
+/// `{id}` names, its body streamed back as it comes: a driver's
+/// `GET /me/charges/{id}/events`.
+pub fn streamed_by_session(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(actix_web::middleware::from_fn(stream_of_session))
+}
+
+/// Whether the answer is read whole before it is passed on, or streamed.
+#[derive(Clone, Copy, PartialEq)]
+enum Body {
+    Whole,
+    Streamed,
+}
+
+async fn session_pile(req: &ServiceRequest) -> Option<PileId> {
+    let id = req.match_info().get("id").map(|id| vocab::SessionId(id.to_owned()));
+    match (id, req.app_data::<State>()) {
+        // The handler answers an unknown session (or a store error) itself;
+        // a lone node forwards nothing, so it need not look.
+        (Some(id), Some(state)) if state.config.directory.is_some() => {
+            state.store.session(&id).await.ok().flatten().map(|s| s.pile_id)
+        }
+        _ => None,
+    }
+}
+
 async fn pile_of_session(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let id = req.match_info().get("id").map(|id| vocab::SessionId(id.to_owned()));
-    let pile = match (id, req.app_data::<State>()) {
-        // The handler answers an unknown session (or a store error) itself.
-        (Some(id), Some(state)) => state.store.session(&id).await.ok().flatten().map(|s| s.pile_id),
-        _ => None,
-    };
-    to_holder(req, next, pile).await
+    let pile = session_pile(&req).await;
+    to_holder(req, next, pile, Body::Whole).await
+}
+
+async fn stream_of_session(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let pile = session_pile(&req).await;
+    to_holder(req, next, pile, Body::Streamed).await
 }
 
 async fn pile_in_path(
@@ -90,7 +122,7 @@ async fn pile_in_path(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let pile = req.match_info().get("id").map(|id| PileId(id.to_owned()));
-    to_holder(req, next, pile).await
+    to_holder(req, next, pile, Body::Whole).await
 }
 
 async fn pile_in_body(
@@ -102,7 +134,7 @@ async fn pile_in_body(
     let pile = named.as_ref().and_then(|v| v["pile_id"].as_str()).map(|id| PileId(id.to_owned()));
     // Put back for the handler (or the forwarding) to read again.
     req.set_payload(actix_web::dev::Payload::from(body));
-    to_holder(req, next, pile).await
+    to_holder(req, next, pile, Body::Whole).await
 }
 
 /// Sends the request on to the node holding `pile` if that is another
@@ -111,6 +143,7 @@ async fn to_holder(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
     pile: Option<PileId>,
+    mode: Body,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let target = match (
         pile,
@@ -127,11 +160,11 @@ async fn to_holder(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let body = req.extract::<web::Bytes>().await?;
-    let mut answer = send(&fwd, &req, &node, &body).await;
+    let mut answer = send(&fwd, &req, &node, &body, mode).await;
     // The pile may have moved on since its row was read: read it once more.
     if answer.as_ref().is_ok_and(|a| a.status() == StatusCode::CONFLICT) {
         if let Some(moved) = elsewhere(&state, &fwd, &pile).await.filter(|n| n.node_id != node.node_id) {
-            answer = send(&fwd, &req, &moved, &body).await;
+            answer = send(&fwd, &req, &moved, &body, mode).await;
         }
     }
     let response = answer.unwrap_or_else(|e| e.error_response());
@@ -162,12 +195,16 @@ async fn send(
     req: &ServiceRequest,
     node: &PileNode,
     body: &web::Bytes,
+    mode: Body,
 ) -> Result<HttpResponse, ApiError> {
+    // A stream lasts as long as its listener: no overall timeout for it.
+    let streams = req.app_data::<web::Data<ClusterEvents>>().filter(|_| mode == Body::Streamed);
+    let client = streams.map_or(&fwd.client, |s| s.client());
     let path = req.uri().path_and_query().map_or(req.path(), |p| p.as_str());
     let url = format!("{}{path}", node.http_addr.trim_end_matches('/'));
     let method =
         reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
-    let mut out = fwd.client.request(method, &url).header(FORWARDED_BY, &fwd.node_id).body(body.clone());
+    let mut out = client.request(method, &url).header(FORWARDED_BY, &fwd.node_id).body(body.clone());
     for name in [header::AUTHORIZATION.as_str(), header::CONTENT_TYPE.as_str(), crate::idempotency::HEADER] {
         if let Some(v) = req.headers().get(name).and_then(|v| v.to_str().ok()) {
             out = out.header(name, v);
@@ -185,10 +222,14 @@ async fn send(
     let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut answer = HttpResponse::build(status);
     answer.insert_header((ANSWERED_BY, node.node_id.as_str()));
-    for name in [header::CONTENT_TYPE.as_str(), "idempotent-replayed"] {
+    for name in [header::CONTENT_TYPE.as_str(), header::CACHE_CONTROL.as_str(), "idempotent-replayed"] {
         if let Some(v) = res.headers().get(name).and_then(|v| v.to_str().ok()) {
             answer.insert_header((name, v.to_owned()));
         }
+    }
+    if let Some(streams) = streams {
+        fwd.forwarded.with_label_values(&["answered"]).inc();
+        return Ok(answer.streaming(streams.clone().into_inner().passed_on(res)));
     }
     let bytes = res.bytes().await.map_err(unreachable)?;
     fwd.forwarded.with_label_values(&["answered"]).inc();

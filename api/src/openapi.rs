@@ -25,8 +25,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ApiError;
 use crate::routes::{
-    accounts, alarms, drivers, live, merchants, nodes, operators, ops, payments, piles, plans, power_history,
-    qr, reports, rules, sessions, stations, tariffs,
+    accounts, alarms, cluster_events, drivers, live, merchants, nodes, operators, ops, payments, piles,
+    plans, power_history, qr, reports, rules, sessions, stations, tariffs,
 };
 
 #[derive(OpenApi)]
@@ -46,6 +46,7 @@ use crate::routes::{
         ops::metrics,
         nodes::station_call,
         nodes::pile_views,
+        cluster_events::own_ports,
         spec,
         docs,
         crate::auth::login,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
-use actors::{gateway, pile, session, Platform};
+use actors::{gateway, pile, session, station, Platform};
 use futures::future::join_all;
 use store::{ScyllaConfig, ScyllaStore, SqliteConfig, SqliteStore, Store};
 
@@ -41,6 +41,13 @@ impl Running {
         let registry = &self.platform.registry;
         let sessions: Vec<_> = registry.sessions.iter().map(|e| e.value().clone()).collect();
         join_all(sessions.iter().map(|s| s.send(session::Flush))).await;
+        // Stations this node manages go to another node now, not once their
+        // leases lapse (which bounds the wait).
+        if let Some(node) = &self.platform.config.directory {
+            let stations: Vec<_> = registry.stations.iter().map(|e| e.value().clone()).collect();
+            let handed = join_all(stations.iter().map(|s| s.send(station::HandOver)));
+            let _ = tokio::time::timeout(node.lease_ttl, handed).await;
+        }
         let piles: Vec<_> = registry.piles.iter().map(|e| e.value().clone()).collect();
         join_all(piles.iter().map(|p| p.send(pile::Disconnect("shutdown")))).await;
         tracing::info!(
@@ -133,6 +140,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     if cfg.advertise_http.is_some() {
         let every = std::time::Duration::from_millis(cfg.station_reconcile_ms.max(1));
         actix_rt::spawn(actors::registry::reconcile_stations(platform.clone(), every));
+        actix_rt::spawn(actors::directory::announce(platform.clone()));
     }
     let trim_every = std::time::Duration::from_millis(cfg.memory_trim_check_ms.max(1));
     actix_rt::spawn(actors::memory::trim_after_passivations(platform.clone(), trim_every));
@@ -152,6 +160,14 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let timeout = std::time::Duration::from_millis(cfg.forward_timeout_ms);
     let forwarder =
         web::Data::new(crate::forward::Forwarder::new(cfg.node_id(), timeout, &platform.metrics.registry));
+    // Other nodes' event streams: connecting waits as long as a forwarded
+    // command; a stream silent for three keep-alives is taken for dead.
+    let cluster_events = web::Data::new(routes::cluster_events::ClusterEvents::new(
+        timeout,
+        3 * platform.config.live_keepalive,
+        std::time::Duration::from_millis(cfg.pile_node_refresh_ms.max(1)),
+        &platform.metrics.registry,
+    ));
     let stations = platform.store.stations().await.map_err(std::io::Error::other)?;
     let geo = web::Data::new(std::sync::RwLock::new(routes::stations::geo_index(&stations)));
     let tiles = crate::web::map::Tiles::parse(cfg.map_tiles_url.as_deref())
@@ -162,6 +178,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
             .app_data(http_metrics.clone())
             .app_data(tiles.clone())
             .app_data(forwarder.clone())
+            .app_data(cluster_events.clone())
             .wrap(from_fn(http_metrics::observe))
             .wrap(ErrorHandlers::new().default_handler(crate::extract::json_errors))
             .configure(crate::app::configure(p.clone(), in_flight.clone(), money.clone(), geo.clone()))

@@ -65,7 +65,7 @@ impl Role {
         }
     }
 
-    fn token(&self) -> Option<i64> {
+    pub(super) fn token(&self) -> Option<i64> {
         match self {
             Role::Owner { token, .. } => Some(*token),
             _ => None,
@@ -166,6 +166,9 @@ impl Station {
     /// Asks for the lease, or renews it; one call at a time.
     pub(super) fn lease(&mut self, ctx: &mut Context<Self>) {
         let Some(node) = self.platform.config.directory.clone() else { return };
+        if self.handed_over {
+            return;
+        }
         // A lease that lapsed by this node's clock stops its grants at once.
         if let Role::Owner { token, until, .. } = self.role {
             if Instant::now() >= until {
@@ -179,7 +182,7 @@ impl Station {
         if let Role::Owner { token, .. } = self.role {
             let (holder, ttl) = (node.node_id.clone(), node.lease_ttl);
             let renew = async move { store.renew_lease(id, &holder, token, ttl).await };
-            ctx.spawn(renew.into_actor(self).map(move |res, st, _| {
+            ctx.spawn(renew.into_actor(self).map(move |res, st, ctx| {
                 st.leasing = false;
                 match res {
                     Ok(true) => {
@@ -188,6 +191,7 @@ impl Station {
                                 *until = asked + node.lease_ttl;
                             }
                         }
+                        st.hand_on_queued(ctx);
                     }
                     Ok(false) => st.lose(token, "another node holds it"),
                     // It lapses at `until` unless a renewal gets through first.
@@ -209,7 +213,10 @@ impl Station {
             st.leasing = false;
             match res {
                 Ok(l) if l.holder == node.node_id => st.take(l.token, asked + node.lease_ttl, ctx),
-                Ok(l) => st.follow(l),
+                Ok(l) => {
+                    st.follow(l);
+                    st.hand_on_queued(ctx);
+                }
                 Err(e) => tracing::warn!(station = id, error = %e, "could not read the station's lease"),
             }
         }));
@@ -222,7 +229,8 @@ impl Station {
         if self.lost == Some(token) {
             // Lost under this token already (the store still says ours):
             // give it up so the next holder's token is higher.
-            return self.release(token);
+            actix_rt::spawn(self.release(token));
+            return;
         }
         if let Role::Owner { token: t, until: u, .. } = &mut self.role {
             if *t == token {
@@ -245,16 +253,24 @@ impl Station {
         }
         // The station as the store has it now, in case an edit was missed.
         self.reread(ctx);
-        ctx.run_later(settle, |st, _| {
+        ctx.run_later(settle, |st, ctx| {
             st.reallocate();
+            st.hand_on_queued(ctx);
             st.admit_waiting();
         });
     }
 
-    /// The lease is gone: stop granting now.
+    /// The lease is gone: stop granting now, and give it back.
     fn lose(&mut self, token: i64, why: &str) {
+        if self.step_down(token, why) {
+            actix_rt::spawn(self.release(token));
+        }
+    }
+
+    /// Stops granting under `token`, if this node holds it.
+    fn step_down(&mut self, token: i64, why: &str) -> bool {
         if self.role.token() != Some(token) {
-            return;
+            return false;
         }
         tracing::warn!(
             station = self.ctx.record.id,
@@ -268,17 +284,19 @@ impl Station {
         channel.leases_held.dec();
         channel.lease_changes.with_label_values(&["lost"]).inc();
         self.forget_power();
-        self.release(token);
+        true
     }
 
-    fn release(&self, token: i64) {
-        let Some(node) = &self.platform.config.directory else { return };
-        let (store, id, holder) = (self.platform.store.clone(), self.ctx.record.id, node.node_id.clone());
-        actix_rt::spawn(async move {
+    /// Gives the lease back, so the next holder need not wait for it to lapse.
+    fn release(&self, token: i64) -> impl std::future::Future<Output = ()> + 'static {
+        let node = self.platform.config.directory.as_ref().map(|n| n.node_id.clone());
+        let (store, id) = (self.platform.store.clone(), self.ctx.record.id);
+        async move {
+            let Some(holder) = node else { return };
             if let Err(e) = store.release_lease(id, &holder, token).await {
                 tracing::warn!(station = id, error = %e, "could not release the station's lease");
             }
-        });
+        }
     }
 
     fn forget_power(&mut self) {
@@ -334,9 +352,11 @@ impl Station {
         let (to, token, platform) = (lease.http_addr.clone(), lease.token, self.platform.clone());
         let key = msg.key.clone();
         let queue = msg.queue.is_some();
-        if let Some(port) = msg.queue {
-            self.remote_queued.insert(key.clone(), port);
-        }
+        let remembered = msg.queue.map(|port| {
+            let (pile, protocol, resume) = (msg.pile.clone(), msg.protocol, msg.resume);
+            super::handover::QueuedHere { port, pile, protocol, resume, under: None }
+        });
+        self.queuing(&key, remembered);
         let call = Call::Admit {
             pile: key.0.clone(),
             port: key.1,
@@ -349,6 +369,7 @@ impl Station {
             let result = match reply {
                 Ok(Reply::Admission { token, result }) if token >= st.max_token => {
                     st.max_token = token;
+                    st.queued_under(&key, &result, token);
                     result
                 }
                 Ok(Reply::Admission { .. } | Reply::Stale) => {
@@ -361,8 +382,8 @@ impl Station {
                     "station {id}'s power is managed on another node, which did not answer; try again"
                 )),
             };
-            if !matches!(result, Ok(Admission::Queued(_))) {
-                st.remote_queued.remove(&key);
+            if result.is_err() {
+                st.queued_here.remove(&key);
             }
             result
         }))
@@ -467,8 +488,8 @@ impl Handler<FromNode> for Station {
                         }
                     }
                     Call::Admitted { pile, port } => {
-                        if let Some(port) = self.remote_queued.remove(&(pile, port)) {
-                            port.do_send(Admitted);
+                        if let Some(q) = self.queued_here.remove(&(pile, port)) {
+                            q.port.do_send(Admitted);
                         }
                     }
                     Call::Admit { .. } | Call::PortPower { .. } | Call::Changed => {}
@@ -477,5 +498,24 @@ impl Handler<FromNode> for Station {
             }
         };
         Box::pin(fut::ready(reply))
+    }
+}
+
+/// The node is stopping: it gives the station's lease back, so another node
+/// takes the station over within a renewal rather than the lease's TTL,
+/// and asks for it no more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HandOver;
+
+impl Handler<HandOver> for Station {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: HandOver, _: &mut Context<Self>) -> Self::Result {
+        self.handed_over = true;
+        match self.role.token() {
+            Some(token) if self.step_down(token, "the node is stopping") => Box::pin(self.release(token)),
+            _ => Box::pin(async {}),
+        }
     }
 }

@@ -8,12 +8,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actors::live::Live;
 use bytes::Bytes;
 use domain::session::SessionState;
-use futures::stream::{self, Stream};
+use futures::stream::{self, LocalBoxStream, Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::IntoParams;
 use vocab::{SessionId, StationId};
 
+use super::cluster_events::ClusterEvents;
 use super::State;
 use crate::auth::staff;
 use crate::error::{ApiError, ApiResult};
@@ -25,37 +26,55 @@ pub fn staff_routes(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn driver_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/me/charges/{id}/events", web::get().to(charge));
+    // With several nodes, a charge on a pile held by another node is
+    // followed there, its events passed on as they come.
+    cfg.route("/me/charges/{id}/events", crate::forward::streamed_by_session(web::get().to(charge)));
 }
 
 /// Events the filter keeps, as `data:` lines, with a keep-alive comment when
 /// nothing has been sent for a while; the stream ends after an event `last`
-/// says is the last.
-fn sse(
-    rx: broadcast::Receiver<Arc<Live>>,
+/// says is the last, or when `events` does.
+pub(super) fn sse(
+    events: LocalBoxStream<'static, Arc<Live>>,
     keepalive: std::time::Duration,
     keep: impl Fn(&Live) -> bool + 'static,
     last: impl Fn(&Live) -> bool + 'static,
 ) -> HttpResponse {
-    let events = stream::unfold(Some((rx, keep, last)), move |open| async move {
-        let (mut rx, keep, last) = open?;
+    let events = stream::unfold(Some((events, keep, last)), move |open| async move {
+        let (mut events, keep, last) = open?;
         loop {
-            match tokio::time::timeout(keepalive, rx.recv()).await {
+            // Cancelling `next` loses nothing: the pending receive stays in the stream.
+            match tokio::time::timeout(keepalive, events.next()).await {
                 Err(_) => {
                     let ping = Bytes::from_static(b": keep-alive\n\n");
-                    return Some((Ok(ping), Some((rx, keep, last))));
+                    return Some((Ok(ping), Some((events, keep, last))));
                 }
-                Ok(Ok(e)) if keep(&e) => {
+                Ok(Some(e)) if keep(&e) => {
                     let line = format!("data: {}\n\n", serde_json::to_string(&*e).unwrap_or_default());
-                    let next = (!last(&e)).then_some((rx, keep, last));
+                    let next = (!last(&e)).then_some((events, keep, last));
                     return Some((Ok::<_, actix_web::Error>(Bytes::from(line)), next));
                 }
-                Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => continue,
-                Ok(Err(RecvError::Closed)) => return None,
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
             }
         }
     });
     stream_response(events)
+}
+
+/// A feed's broadcast as a stream; a listener that fell behind skips what
+/// it missed (the next update carries the whole state again).
+pub(super) fn received(rx: broadcast::Receiver<Arc<Live>>) -> LocalBoxStream<'static, Arc<Live>> {
+    stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) => return Some((e, rx)),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+    .boxed_local()
 }
 
 fn stream_response(events: impl Stream<Item = Result<Bytes, actix_web::Error>> + 'static) -> HttpResponse {
@@ -72,7 +91,7 @@ struct Filter {
 }
 
 /// Port states as they change, at every station the user sees (as of
-/// subscribing) or at one.
+/// subscribing) or at one; with several nodes, those of every node's piles.
 #[utoipa::path(
     get,
     path = "/api/v1/events",
@@ -83,7 +102,12 @@ struct Filter {
     ),
     security(("bearer" = [])),
 )]
-async fn ports(state: State, scope: Scope, q: web::Query<Filter>) -> ApiResult<HttpResponse> {
+async fn ports(
+    state: State,
+    scope: Scope,
+    q: web::Query<Filter>,
+    cluster: web::Data<ClusterEvents>,
+) -> ApiResult<HttpResponse> {
     if let Some(s) = q.station_id {
         scope.station(&state, s).await?;
     }
@@ -92,7 +116,11 @@ async fn ports(state: State, scope: Scope, q: web::Query<Filter>) -> ApiResult<H
         matches!(e, Live::Port { station_id, .. }
             if station.is_none_or(|s| s == *station_id) && seen.as_ref().is_none_or(|s| s.contains(station_id)))
     };
-    Ok(sse(state.live.subscribe_ports(), state.config.live_keepalive, keep, |_| false))
+    let events = match &state.config.directory {
+        Some(_) => cluster.into_inner().everywhere(&state),
+        None => received(state.live.subscribe_ports()),
+    };
+    Ok(sse(events, state.config.live_keepalive, keep, |_| false))
 }
 
 /// The progress of one of the driver's own charges, until it is billed.
@@ -127,5 +155,5 @@ async fn charge(state: State, req: HttpRequest, id: web::Path<String>) -> ApiRes
     }
     let last =
         |e: &Live| matches!(e, Live::Charge { state: SessionState::Finished | SessionState::Failed, .. });
-    Ok(sse(rx, state.config.live_keepalive, |_| true, last))
+    Ok(sse(received(rx), state.config.live_keepalive, |_| true, last))
 }

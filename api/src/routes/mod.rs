@@ -18,6 +18,7 @@ use crate::error::ApiError;
 pub mod accounts;
 pub mod alarms;
 pub mod bounds;
+pub mod cluster_events;
 pub mod drivers;
 pub mod live;
 pub mod merchants;

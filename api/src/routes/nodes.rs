@@ -26,7 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Refuses a request that does not carry this cluster's key.
-fn from_a_node(state: &State, req: &HttpRequest) -> ApiResult<()> {
+pub(super) fn from_a_node(state: &State, req: &HttpRequest) -> ApiResult<()> {
     let expected = state.config.directory.as_ref().map(|n| n.key.as_bytes()).filter(|k| !k.is_empty());
     let given = req.headers().get(owner::KEY_HEADER).map(|v| v.as_bytes());
     // In constant time, so the key cannot be guessed byte by byte from how

@@ -41,7 +41,7 @@ pub use self::scylla::{ScyllaConfig, ScyllaStore};
 pub use accounts::Accounts;
 pub use alarms::Alarms;
 pub use credentials::Credentials;
-pub use directory::{Directory, PileNode};
+pub use directory::{ClusterNode, Directory, PileNode};
 pub use export::{Import, Record};
 pub use idempotency::{Idempotency, StoredResponse};
 pub use leases::{Lease, Leases};

@@ -13,40 +13,44 @@ use std::time::{Duration, Instant};
 use loadtest::ykc_pile::{Event, PileConfig, SimPile};
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// A `chargeplane serve` process; killed when dropped.
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    name: String,
+    pub(crate) name: String,
     log: PathBuf,
-    base: String,
-    piles: SocketAddr,
-    http: reqwest::Client,
-    token: String,
+    pub(crate) base: String,
+    pub(crate) piles: SocketAddr,
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: String,
 }
 
 impl Node {
     /// A node on `data_dir` named `name`, which advertises itself to the
     /// others (directory rows lapse after 3 s, refreshed every 200 ms).
-    async fn start(data_dir: &Path, name: &str) -> Node {
+    pub(crate) async fn start(data_dir: &Path, name: &str) -> Node {
         Node::start_with(data_dir, name, "").await
     }
 
-    /// A node with more settings (TOML lines) than the shared ones.
-    async fn start_with(data_dir: &Path, name: &str, extra: &str) -> Node {
+    /// A node with more settings (TOML lines), which replace the shared
+    /// ones of the same names.
+    pub(crate) async fn start_with(data_dir: &Path, name: &str, extra: &str) -> Node {
         let (piles, http) = (free_port(), free_port());
         let config = data_dir.join(format!("{name}.toml"));
-        // Unless the test sets its own: edits made elsewhere arrive within 200 ms.
-        let reconcile =
-            if extra.contains("station_reconcile_ms") { "" } else { "station_reconcile_ms = 200\n" };
-        let toml = format!(
+        // Edits made elsewhere arrive within 200 ms; a dead owner's
+        // stations move within 1.5 s.
+        let shared = format!(
             "data_dir = {data_dir:?}\npile_listen = \"127.0.0.1:{piles}\"\nocpp_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
              http_workers = 1\nsample_flush_ms = 20\nheartbeat_timeout_ms = 5000\n\
              node_id = \"{name}\"\nadvertise_http = \"http://127.0.0.1:{http}\"\n\
-             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\n{reconcile}\
-             cluster_key = \"e2e-cluster-key-0123\"\nstation_lease_ttl_ms = 1500\nstation_lease_renew_ms = 100\n{extra}"
+             pile_node_ttl_ms = 3000\npile_node_refresh_ms = 200\nstation_reconcile_ms = 200\n\
+             cluster_key = \"e2e-cluster-key-0123\"\nstation_lease_ttl_ms = 1500\nstation_lease_renew_ms = 100\n"
         );
+        let key = |line: &str| line.split('=').next().unwrap_or_default().trim().to_owned();
+        let replaced: Vec<String> = extra.lines().map(key).collect();
+        let kept = shared.lines().filter(|l| !replaced.contains(&key(l)));
+        let toml = kept.chain(extra.lines()).collect::<Vec<_>>().join("\n");
         std::fs::write(&config, toml).unwrap();
         let log = data_dir.join(format!("{name}.log"));
         let child = Command::new(BIN)
@@ -75,11 +79,18 @@ impl Node {
         node
     }
 
-    fn log(&self) -> String {
+    /// Stops the node as an operator does (SIGTERM), and waits for it to exit.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.child.wait().unwrap()
+    }
+
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -94,15 +105,15 @@ impl Node {
         (res.status().as_u16(), res.json().await.unwrap_or(Value::Null), node)
     }
 
-    async fn post(&self, path: &str, body: Value) -> (u16, Value, Option<String>) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value, Option<String>) {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
 
-    async fn get(&self, path: &str) -> (u16, Value, Option<String>) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value, Option<String>) {
         self.send(reqwest::Method::GET, path, None).await
     }
 
-    async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
             let (_, v, _) = self.get(path).await;
@@ -114,7 +125,7 @@ impl Node {
         }
     }
 
-    async fn metric(&self, series: &str) -> f64 {
+    pub(crate) async fn metric(&self, series: &str) -> f64 {
         let text =
             self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap();
         text.lines()
@@ -131,7 +142,7 @@ impl Drop for Node {
     }
 }
 
-fn create_admin(data_dir: &Path) {
+pub(crate) fn create_admin(data_dir: &Path) {
     let out = Command::new(BIN)
         .args(["create-admin", "--username", "admin", "--data-dir"])
         .arg(data_dir)
@@ -142,7 +153,7 @@ fn create_admin(data_dir: &Path) {
 }
 
 /// A flat tariff, a station and a one-gun YKC pile, through `node`.
-async fn site(node: &Node, pile: &str) {
+pub(crate) async fn site(node: &Node, pile: &str) {
     let tariff = json!({"name": "flat", "prices": {"flat": {"energy": "1", "service": "0.5"}},
                         "periods": [{"from": "00:00", "to": "24:00", "period": "flat"}]});
     let (s, t, _) = node.post("/api/v1/tariffs", tariff).await;
@@ -154,7 +165,7 @@ async fn site(node: &Node, pile: &str) {
     assert_eq!(s, 201, "{p}");
 }
 
-async fn ykc(addr: SocketAddr, id: &str) -> SimPile {
+pub(crate) async fn ykc(addr: SocketAddr, id: &str) -> SimPile {
     let mut cfg = PileConfig::new(vocab::PileId(id.into()), 1);
     cfg.realtime = Duration::from_secs(3600);
     cfg.heartbeat = Duration::from_millis(500);
@@ -222,7 +233,18 @@ async fn a_command_sent_to_one_node_reaches_a_pile_on_another() {
     let (_, on_b, _) = b.get(&format!("/api/v1/piles/{id}/commands")).await;
     assert_eq!((s, &listed), (200, &on_b));
 
-    // The pile hangs up: B takes it out of the directory, and A says offline again.
+    // Taking its port or the pile out of service through A is done by B,
+    // which holds the link: a pile out of service is disconnected.
+    let off = Some(json!({"in_service": false}));
+    for path in [format!("/api/v1/piles/{id}/ports/1"), format!("/api/v1/piles/{id}")] {
+        let (s, v, node) = a.send(reqwest::Method::PATCH, &path, off.clone()).await;
+        assert_eq!((s, node.as_deref()), (200, Some("b")), "{path}: {v}");
+    }
+    let closed = pile.wait_for(|e| matches!(e, Event::Closed), WAIT).await;
+    assert!(matches!(closed, Some(Event::Closed)), "{closed:?}");
+
+    // The link is gone: B takes the pile out of the directory, and A says
+    // offline again.
     drop(pile);
     b.until(&format!("/api/v1/piles/{id}"), |v| v["online"] == false).await;
     let deadline = Instant::now() + WAIT;
@@ -673,4 +695,126 @@ async fn measure_forwarded_start_latency() {
     };
     let (d, f) = (spread(&mut direct), spread(&mut forwarded));
     eprintln!("start latency over {} starts each: on the pile's node {d}; forwarded {f}", direct.len());
+}
+
+/// A charge queued for room waits in the owner's queue, in the owner's
+/// memory: when the owner dies, the node holding the queued port queues it
+/// again with the next owner, and it starts once it fits there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_queued_at_a_dead_owner_starts_under_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let (a, b, c) = (
+        Node::start(dir.path(), "a").await,
+        Node::start(dir.path(), "b").await,
+        Node::start(dir.path(), "c").await,
+    );
+    let ids = ["74000000000001", "74000000000002", "74000000000003"];
+    site(&a, ids[0]).await;
+    let (_, p, _) = a.get(&format!("/api/v1/piles/{}", ids[0])).await;
+    let station = p["station_id"].as_i64().unwrap();
+    for id in &ids[1..] {
+        let body = json!({"id": id, "station_id": station, "protocol": "ykc", "ports": 1});
+        assert_eq!(a.post("/api/v1/piles", body).await.0, 201);
+    }
+    // Two 7 kW guns' floors fit under 5 kW, a third does not.
+    assert_eq!(manage(&a, station, "5000").await.0, 200);
+    let mut nodes = vec![a, b, c];
+    let mut piles = Vec::new();
+    for (node, id) in nodes.iter().zip(ids) {
+        piles.push(metered(node.piles, id).await.0);
+    }
+    let (_, owner) = owner_view(&nodes.iter().collect::<Vec<_>>(), station).await;
+    let at = nodes.iter().position(|n| n.name == owner).unwrap();
+    let (x, y) = match at {
+        0 => (1, 2),
+        1 => (0, 2),
+        _ => (0, 1),
+    };
+    // The owner's pile and another charge; the third pile's charge waits.
+    for i in [at, x] {
+        let (s, v, _) = nodes[i].post(&format!("/api/v1/piles/{}/ports/1/start", ids[i]), json!({})).await;
+        assert_eq!(s, 202, "start on {}: {v}", nodes[i].name);
+        let ev = piles[i].wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await;
+        assert!(matches!(ev, Some(Event::StartRequested { accepted: true, .. })), "{ev:?}");
+    }
+    let path = format!("/api/v1/piles/{}/ports/1/start", ids[y]);
+    let (s, v, _) = nodes[y].post(&path, json!({"queue": true})).await;
+    assert_eq!((s, &v["state"]), (202, &json!("queued")), "{v}");
+    let early =
+        piles[y].wait_for(|e| matches!(e, Event::StartRequested { .. }), Duration::from_millis(500)).await;
+    assert!(early.is_none(), "a queued charge started with no room: {early:?}");
+
+    // The owner dies with its charge: the next owner has room, and the
+    // queued charge starts on its own.
+    let dead = nodes.remove(at);
+    let dead_pile = piles.remove(at);
+    drop((dead, dead_pile));
+    let y = if y > at { y - 1 } else { y };
+    let ev = piles[y].wait_for(|e| matches!(e, Event::StartRequested { .. }), WAIT).await;
+    assert!(
+        matches!(ev, Some(Event::StartRequested { accepted: true, .. })),
+        "the queued charge never started after its owner died: {ev:?}\n{}",
+        nodes[y].log()
+    );
+    let alive: Vec<&Node> = nodes.iter().collect();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (view, _) = owner_view(&alive, station).await;
+        let ports = view["ports"].as_array().unwrap();
+        if ports.iter().filter(|p| p["granted_w"].is_string()).count() == 2 {
+            assert!(view["queued"].as_array().is_none_or(Vec::is_empty), "{view}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new owner never granted both charges: {view}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A node stopped with SIGTERM gives its stations' leases back: the other
+/// node manages them within a renewal or two, not once the lease lapses
+/// (10 s here), and the charge on its own pile goes on being managed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_node_hands_its_stations_over_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let long = "station_lease_ttl_ms = 10000\n";
+    let (a, b) =
+        (Node::start_with(dir.path(), "a", long).await, Node::start_with(dir.path(), "b", long).await);
+    let ids = ["75000000000001", "75000000000002"];
+    site(&a, ids[0]).await;
+    let (_, p, _) = a.get(&format!("/api/v1/piles/{}", ids[0])).await;
+    let station = p["station_id"].as_i64().unwrap();
+    let body = json!({"id": ids[1], "station_id": station, "protocol": "ykc", "ports": 1});
+    assert_eq!(a.post("/api/v1/piles", body).await.0, 201);
+    assert_eq!(manage(&a, station, "5000").await.0, 200);
+    let mut nodes = [a, b];
+    let mut piles = Vec::new();
+    for (node, id) in nodes.iter().zip(ids) {
+        piles.push(metered(node.piles, id).await.0);
+    }
+    let (_, owner) = owner_view(&nodes.iter().collect::<Vec<_>>(), station).await;
+    let at = nodes.iter().position(|n| n.name == owner).unwrap();
+    let heir = 1 - at;
+    let (s, v, _) = nodes[heir].post(&format!("/api/v1/piles/{}/ports/1/start", ids[heir]), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+
+    let stopped = Instant::now();
+    let status = nodes[at].stop();
+    assert!(status.success(), "{status}\n{}", nodes[at].log());
+    let heir = &nodes[heir];
+    let deadline = Instant::now() + WAIT;
+    let view = loop {
+        let (_, view, _) = heir.get(&format!("/api/v1/stations/{station}/power")).await;
+        let granted = view["ports"].as_array().into_iter().flatten().any(|p| p["granted_w"].is_string());
+        if view["owner"] == heir.name.as_str() && granted {
+            break view;
+        }
+        assert!(Instant::now() < deadline, "{} never took the station over: {view}", heir.name);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let took = stopped.elapsed();
+    eprintln!("hand-over: {} manages station {station} {took:?} after SIGTERM to {owner}", heir.name);
+    assert!(took < Duration::from_secs(5), "took {took:?}, as long as a lapse: {view}");
+    assert!(nodes[at].log().contains("the node is stopping"), "{}", nodes[at].log());
 }

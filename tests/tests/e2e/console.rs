@@ -75,6 +75,29 @@ async fn browser(width: u32) -> Option<Browser> {
     panic!("chromedriver is installed but no browser session starts: {last:?}");
 }
 
+/// What each browser test opens with: a browser `width` pixels wide, and a
+/// server set up by `tweak` with a station holding pile `pile` of `ports`
+/// ports (not connected); `None` where there is no browser.
+struct Scene {
+    b: Browser,
+    server: Server,
+    base: String,
+    station: i64,
+}
+
+async fn scene(
+    width: u32,
+    pile: &str,
+    ports: u8,
+    tweak: impl FnOnce(&mut api::ServeConfig),
+) -> Option<Scene> {
+    let b = browser(width).await?;
+    let server = Server::start_with(tweak);
+    let base = server.base.clone();
+    let station = server.station_with_pile(pile, ports).await;
+    Some(Scene { b, server, base, station })
+}
+
 async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
     c.wait()
         .at_most(WAIT)
@@ -186,12 +209,13 @@ fn pile_config(id: &str, guns: u8) -> PileConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_the_bill() {
-    let Some(b) = browser(1280).await else { return };
-    let c = &b.client;
-    let server = Server::start_with(|c| c.station_power_sample_ms = 100);
-    let base = server.base.clone();
     let id = "71000000000001";
-    let station = server.station_with_pile(id, 2).await;
+    let Some(Scene { b, server, base, station }) =
+        scene(1280, id, 2, |c| c.station_power_sample_ms = 100).await
+    else {
+        return;
+    };
+    let c = &b.client;
 
     sign_in(c, &base, "admin", common::ADMIN_PASSWORD).await;
     text_until(c, "#piles-offline", |t| t == "1").await;
@@ -282,12 +306,9 @@ async fn an_operator_sees_a_pile_come_online_starts_a_charge_stops_it_and_reads_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_see_no_controls_that_change_things_and_a_forged_change_is_refused() {
-    let Some(b) = browser(1280).await else { return };
-    let c = &b.client;
-    let server = Server::start();
-    let base = server.base.clone();
     let id = "71000000000002";
-    let station = server.station_with_pile(id, 1).await;
+    let Some(Scene { b, server, base, station }) = scene(1280, id, 1, |_| {}).await else { return };
+    let c = &b.client;
     let (s, u) = server
         .post("/api/v1/users", json!({"username": "watcher", "password": "a long password", "role": "staff"}))
         .await;
@@ -352,13 +373,13 @@ async fn staff_see_no_controls_that_change_things_and_a_forged_change_is_refused
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_scans_a_port_tops_up_starts_watches_the_cost_and_finds_the_bill() {
-    let Some(b) = browser(375).await else { return };
-    let c = &b.client;
     let (hook, codes) = common::webhook();
-    let server = Server::start_with(|c| c.notify_webhook = Some(hook));
-    let base = server.base.clone();
     let id = "71000000000003";
-    let station = server.station_with_pile(id, 2).await;
+    let Some(Scene { b, server, base, station }) = scene(375, id, 2, |c| c.notify_webhook = Some(hook)).await
+    else {
+        return;
+    };
+    let c = &b.client;
     on_the_quay(&server, station, "1 Quay St").await;
     let mut pile = server.ykc_pile(id, 2).await;
 
@@ -533,12 +554,9 @@ fn no_other_host(base: &str, what: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
-    let Some(b) = browser(1280).await else { return };
-    let c = &b.client;
-    let server = Server::start();
-    let base = server.base.clone();
     let id = "71000000000004";
-    let station = server.station_with_pile(id, 1).await;
+    let Some(Scene { b, server, base, station }) = scene(1280, id, 1, |_| {}).await else { return };
+    let c = &b.client;
     // One charge today, for the report: 2 kWh at 1.50.
     let mut pile = server.ykc_pile(id, 1).await;
     let (s, started) = server.post(&format!("/api/v1/piles/{id}/ports/1/start"), json!({})).await;
@@ -692,13 +710,13 @@ async fn a_manager_edits_a_tariff_and_a_plan_and_reads_a_report_with_its_csv() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_filters_sessions_and_reads_a_wallet_charges_ledger_entries() {
-    let Some(b) = browser(1280).await else { return };
-    let c = &b.client;
     let (hook, codes) = common::webhook();
-    let server = Server::start_with(|c| c.notify_webhook = Some(hook));
-    let base = server.base.clone();
     let id = "71000000000005";
-    server.station_with_pile(id, 2).await;
+    let Some(Scene { b, server, base, .. }) = scene(1280, id, 2, |c| c.notify_webhook = Some(hook)).await
+    else {
+        return;
+    };
+    let c = &b.client;
     let mut pile = server.ykc_pile(id, 2).await;
     // A driver's wallet charge (billed) and an operator's (charging).
     let (_, token) = server.driver(&codes, "13900000251", "20.00").await;
@@ -748,19 +766,19 @@ async fn a_manager_filters_sessions_and_reads_a_wallet_charges_ledger_entries() 
 /// tiles from that host, which the page's policy then allows (and only it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_shows_a_map_only_from_the_configured_tile_server() {
-    let Some(b) = browser(375).await else { return };
-    let c = &b.client;
     // Any HTTP server will do as the tile server: the webhook receiver
     // answers every request.
     let (hook, codes) = common::webhook();
     let tile_origin = hook.trim_end_matches("/hook").to_owned();
     let tiles = format!("{tile_origin}/tiles/{{z}}/{{x}}/{{y}}.png");
-    let server = Server::start_with(|c| {
+    let tweak = |c: &mut api::ServeConfig| {
         c.notify_webhook = Some(hook.clone());
         c.map_tiles_url = Some(tiles.clone());
-    });
-    let base = server.base.clone();
-    let station = server.station_with_pile("71000000000006", 1).await;
+    };
+    let Some(Scene { b, server, base, station }) = scene(375, "71000000000006", 1, tweak).await else {
+        return;
+    };
+    let c = &b.client;
     on_the_quay(&server, station, "2 Quay St").await;
 
     let res = server.http.get(format!("{base}/app/")).send().await.unwrap();

@@ -14,21 +14,31 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(10);
 
 /// An open event stream and what has arrived of it.
-struct Events {
+pub(crate) struct Events {
     res: reqwest::Response,
     buf: String,
 }
 
 impl Events {
     async fn open(server: &Server, token: &str, path: &str) -> Events {
-        let res = server.http.get(format!("{}{path}", server.base)).bearer_auth(token).send().await.unwrap();
+        Events::at(&server.http, &server.base, token, path).await
+    }
+
+    /// The stream at `base` (any server's).
+    pub(crate) async fn at(http: &reqwest::Client, base: &str, token: &str, path: &str) -> Events {
+        let res = http.get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
         assert_eq!(res.status().as_u16(), 200, "{path}");
         assert_eq!(res.headers()["content-type"], "text/event-stream");
         Events { res, buf: String::new() }
     }
 
+    /// A response header, such as the node that answered.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.res.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
     /// The next event's data, or `None` when the stream has ended.
-    async fn next(&mut self) -> Option<Value> {
+    pub(crate) async fn next(&mut self) -> Option<Value> {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..end + 2).collect();
@@ -44,7 +54,7 @@ impl Events {
     }
 
     /// The first event `pred` accepts (within `WAIT`, keep-alives or not).
-    async fn until(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn until(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
         let mut seen = Vec::new();
         let found = tokio::time::timeout(WAIT, async {
             loop {

@@ -8,6 +8,7 @@ mod alarms;
 mod auth;
 mod cards;
 mod cluster;
+mod cluster_live;
 mod console;
 mod demo;
 mod ebike;

@@ -2,6 +2,8 @@
 //! TTL at login and on each refresh (the latest login wins), a read, and one
 //! lightweight transaction per clean disconnect (`DELETE ... IF node_id = ?`)
 //! so a late delete never removes the row of a node the pile moved to.
+//! And the `cluster_nodes` table: each node's announcement, a plain write
+//! with a TTL, all in one partition read whole.
 
 use std::time::Duration;
 
@@ -11,13 +13,15 @@ use scylla::statement::prepared::PreparedStatement;
 use super::codec::micros;
 use super::statements::{Class, Preparer};
 use super::{Db, ScyllaStore};
-use crate::{Directory, PileNode, Result};
+use crate::{ClusterNode, Directory, PileNode, Result};
 use vocab::PileId;
 
 pub(super) struct DirectoryStatements {
     node_set: PreparedStatement,
     node_get: PreparedStatement,
     node_remove: PreparedStatement,
+    member_set: PreparedStatement,
+    member_list: PreparedStatement,
 }
 
 impl DirectoryStatements {
@@ -38,7 +42,21 @@ impl DirectoryStatements {
             .await?;
         let node_remove =
             p.prepare(Class::Lwt, false, "DELETE FROM pile_nodes WHERE pile_id = ? IF node_id = ?").await?;
-        Ok(DirectoryStatements { node_set, node_get, node_remove })
+        let member_set = p
+            .prepare(
+                Class::Money,
+                true,
+                "INSERT INTO cluster_nodes (bucket, node_id, http_addr, updated_at) VALUES (0, ?, ?, ?) USING TTL ?",
+            )
+            .await?;
+        let member_list = p
+            .prepare(
+                Class::Money,
+                true,
+                "SELECT node_id, http_addr, updated_at FROM cluster_nodes WHERE bucket = 0",
+            )
+            .await?;
+        Ok(DirectoryStatements { node_set, node_get, node_remove, member_set, member_list })
     }
 }
 
@@ -77,6 +95,26 @@ impl Db {
     }
 }
 
+impl Db {
+    pub(super) async fn announce_node(&self, n: &ClusterNode, ttl: Duration) -> Result<()> {
+        let ttl = i32::try_from(ttl.as_secs().max(1)).unwrap_or(i32::MAX);
+        let values = (n.node_id.as_str(), n.http_addr.as_str(), micros(n.updated_at), ttl);
+        self.cql.write("announcing a node", &self.directory.member_set, values).await
+    }
+
+    pub(super) async fn nodes(&self) -> Result<Vec<ClusterNode>> {
+        let rows = self
+            .cql
+            .rows::<(String, String, i64), _>("listing the nodes", &self.directory.member_list, &())
+            .await?;
+        rows.into_iter()
+            .map(|(node_id, http_addr, at)| {
+                Ok(ClusterNode { node_id, http_addr, updated_at: super::codec::time("updated_at", at)? })
+            })
+            .collect()
+    }
+}
+
 #[async_trait]
 impl Directory for ScyllaStore {
     async fn set_pile_node(&self, node: &PileNode, ttl: std::time::Duration) -> Result<()> {
@@ -91,5 +129,14 @@ impl Directory for ScyllaStore {
     async fn remove_pile_node(&self, pile: &PileId, node_id: &str) -> Result<bool> {
         let db = &self.db;
         db.cql.count(db.remove_pile_node(pile, node_id).await)
+    }
+
+    async fn announce_node(&self, node: &ClusterNode, ttl: Duration) -> Result<()> {
+        let db = &self.db;
+        db.cql.count(db.announce_node(node, ttl).await)
+    }
+
+    async fn nodes(&self) -> Result<Vec<ClusterNode>> {
+        self.db.nodes().await
     }
 }

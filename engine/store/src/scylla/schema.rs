@@ -554,8 +554,21 @@ const V14: &[&str] = &[
     )",
 ];
 
+const V15: &[&str] = &[
+    // The cluster's live nodes (docs/scylla.md, several nodes): one small
+    // partition (bucket always 0), each node's row rewritten with a TTL on
+    // the directory's refresh cadence, so a dead node's row lapses.
+    "CREATE TABLE IF NOT EXISTS cluster_nodes (
+        bucket     int,
+        node_id    text,
+        http_addr  text,
+        updated_at bigint,
+        PRIMARY KEY ((bucket), node_id)
+    ) WITH default_time_to_live = 90",
+];
+
 /// Every schema step, oldest first; step `n` is version `n`.
-pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];
+pub(super) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15];
 
 #[cfg(test)]
 mod tests;

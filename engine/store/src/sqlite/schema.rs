@@ -406,10 +406,21 @@ CREATE TABLE ocpp_passwords (
 ) STRICT, WITHOUT ROWID;
 ";
 
+const V21: &str = "
+-- The live nodes sharing this file: each announces itself every
+-- pile_node_refresh_ms, and a row lapses at expires_at unless written again.
+CREATE TABLE cluster_nodes (
+    node_id    TEXT    PRIMARY KEY,
+    http_addr  TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every schema step, oldest first; a database at `user_version = n` has had
 /// the first `n`.
 const MIGRATIONS: &[&str] =
-    &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20];
+    &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21];
 
 /// Brings the database to the latest version. Refuses a database from a newer
 /// build rather than run against a schema it does not know.
