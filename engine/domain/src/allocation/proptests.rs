@@ -1,3 +1,7 @@
+//! `allocation`'s properties over random demands: deterministic, never
+//! over what is available, every grant within its port's range, admission
+//! order kept.
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 

@@ -1,3 +1,6 @@
+//! `allocation`'s examples: shares, limits, priorities and the admission
+//! order, each case worked by hand.
+
 use super::*;
 use rust_decimal_macros::dec;
 

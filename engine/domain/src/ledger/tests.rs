@@ -1,3 +1,5 @@
+//! `ledger`'s postings and balances, worked by hand.
+
 use super::*;
 use crate::pricing::BillLine;
 use proptest::prelude::*;

@@ -1,3 +1,5 @@
+//! `payment`'s signatures, notification checks and the sandbox.
+
 use super::*;
 use proptest::prelude::*;
 use rust_decimal_macros::dec;

@@ -1,3 +1,6 @@
+//! The CQL ledger's account-by-account posting, checked against the
+//! domain ledger without a cluster.
+
 use super::*;
 use chrono::{DateTime, Utc};
 use domain::ledger::Ledger;

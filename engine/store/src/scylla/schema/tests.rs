@@ -1,3 +1,6 @@
+//! Checks on the CQL schema steps: safe to run twice, no filtering or
+//! secondary index, no reserved names.
+
 use super::*;
 use crate::scylla::migrate::added_column;
 
