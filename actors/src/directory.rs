@@ -19,7 +19,6 @@ use actix::prelude::*;
 use store::{ClusterNode, PileNode};
 use vocab::PileId;
 
-use crate::pile::Pile;
 use crate::Platform;
 
 /// Who this node is to the others.
@@ -79,8 +78,12 @@ fn write(platform: &Arc<Platform>, pile: &PileId) {
     });
 }
 
-/// The pile's link attached here: list it now and keep it listed.
-pub fn list(pile: &PileId, platform: &Arc<Platform>, ctx: &mut Context<Pile>) -> Option<SpawnHandle> {
+/// The pile's link attached here: list it now and keep it listed (on the
+/// timers of `ctx`, the pile actor's).
+pub fn list<A>(pile: &PileId, platform: &Arc<Platform>, ctx: &mut Context<A>) -> Option<SpawnHandle>
+where
+    A: Actor<Context = Context<A>>,
+{
     let refresh = platform.config.directory.as_ref()?.refresh.max(Duration::from_millis(1));
     write(platform, pile);
     let (pile, platform) = (pile.clone(), platform.clone());
@@ -89,12 +92,15 @@ pub fn list(pile: &PileId, platform: &Arc<Platform>, ctx: &mut Context<Pile>) ->
 
 /// The pile's link ended: stop refreshing, and remove the row if it is
 /// still ours (the returned future does; it does nothing for one node).
-pub fn unlist(
+pub fn unlist<A>(
     pile: &PileId,
     platform: &Arc<Platform>,
-    ctx: &mut Context<Pile>,
+    ctx: &mut Context<A>,
     listed: Option<SpawnHandle>,
-) -> impl std::future::Future<Output = ()> + 'static {
+) -> impl std::future::Future<Output = ()> + 'static
+where
+    A: Actor<Context = Context<A>>,
+{
     if let Some(timer) = listed {
         ctx.cancel_future(timer);
     }

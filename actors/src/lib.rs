@@ -29,7 +29,6 @@ pub mod pacing;
 pub mod pile;
 pub mod platform;
 pub mod port;
-pub mod power_history;
 pub mod registry;
 pub mod service;
 pub mod session;

@@ -1,5 +1,6 @@
-//! OCPP 1.6 security profile 1: a charge point presents its password with
-//! HTTP Basic auth (its id as the user name) when it opens its WebSocket.
+//! Who is connecting over OCPP: the charge point id a request path names,
+//! and security profile 1: a charge point presents its password with HTTP
+//! Basic auth (its id as the user name) when it opens its WebSocket.
 //!
 //! The handshake's callback cannot wait, so the request's head is peeked
 //! (left in the socket for the handshake to read) and checked first: the
@@ -17,8 +18,28 @@ use vocab::PileId;
 
 use crate::Platform;
 
+/// The most characters a charge point id may have (CiString20 for
+/// chargeBoxIdentity in OCPP-S; 48 leaves room for longer vendor ids).
+pub const MAX_ID_LEN: usize = 48;
+
 /// The most of a request's head looked at.
 const MAX_HEAD: usize = 8 * 1024;
+
+/// The charge point id a request path names, if it names one we take.
+pub fn charge_point_id(path: &str) -> Result<String, (StatusCode, &'static str)> {
+    let Some(id) = path.strip_prefix("/ocpp/") else {
+        return Err((StatusCode::NOT_FOUND, "charge points connect to /ocpp/{chargePointId}"));
+    };
+    let id = id.trim_end_matches('/');
+    let fits = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':');
+    if id.is_empty() || id.len() > MAX_ID_LEN || !id.bytes().all(fits) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "a charge point id is 1 to 48 letters, digits, '-', '_', '.' or ':'",
+        ));
+    }
+    Ok(id.to_owned())
+}
 
 /// Whether the charge point whose upgrade waits on `stream` may connect:
 /// `Err` with the status to refuse it with.
@@ -27,7 +48,7 @@ pub async fn check(platform: &Platform, stream: &TcpStream, wait: Duration) -> R
     let mut lines = head.split("\r\n");
     let path = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("");
     // An id the handshake refuses anyway needs no password.
-    let Ok(id) = crate::ocpp_listener::charge_point_id(path) else { return Ok(()) };
+    let Ok(id) = charge_point_id(path) else { return Ok(()) };
     let authorization = lines
         .filter_map(|l| l.split_once(':'))
         .find(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"))
@@ -99,6 +120,20 @@ async fn peek_head(stream: &TcpStream) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_path_names_the_charge_point() {
+        assert_eq!(charge_point_id("/ocpp/CP-001").unwrap(), "CP-001");
+        assert_eq!(charge_point_id("/ocpp/CP.1:a_b/").unwrap(), "CP.1:a_b");
+        assert_eq!(charge_point_id("/other/CP1").unwrap_err().0, StatusCode::NOT_FOUND);
+        assert_eq!(charge_point_id("/ocpp/").unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert_eq!(charge_point_id("/ocpp/a%20b").unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert_eq!(charge_point_id("/ocpp/a/b").unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            charge_point_id(&format!("/ocpp/{}", "x".repeat(49))).unwrap_err().0,
+            StatusCode::BAD_REQUEST
+        );
+    }
 
     #[test]
     fn basic_auth_names_the_charge_point_and_carries_its_password() {

@@ -26,14 +26,11 @@ use vocab::PileId;
 
 use crate::adapter::ocpp::Ocpp;
 use crate::link::Link;
+use crate::ocpp_auth::charge_point_id;
 use crate::Platform;
 
 /// Bytes of a link's WebSocket read buffer (allocated per connection).
 const READ_BUFFER: usize = 4096;
-
-/// The most characters a charge point id may have (CiString20 for
-/// chargeBoxIdentity in OCPP-S; 48 leaves room for longer vendor ids).
-pub const MAX_ID_LEN: usize = 48;
 
 /// Accepts charge point connections until the listener fails for good.
 pub async fn serve(listener: TcpListener, platform: Arc<Platform>) {
@@ -51,22 +48,6 @@ pub async fn serve(listener: TcpListener, platform: Arc<Platform>) {
             }
         }
     }
-}
-
-/// The charge point id a request path names, if it names one we take.
-pub fn charge_point_id(path: &str) -> Result<String, (StatusCode, &'static str)> {
-    let Some(id) = path.strip_prefix("/ocpp/") else {
-        return Err((StatusCode::NOT_FOUND, "charge points connect to /ocpp/{chargePointId}"));
-    };
-    let id = id.trim_end_matches('/');
-    let fits = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':');
-    if id.is_empty() || id.len() > MAX_ID_LEN || !id.bytes().all(fits) {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "a charge point id is 1 to 48 letters, digits, '-', '_', '.' or ':'",
-        ));
-    }
-    Ok(id.to_owned())
 }
 
 /// Whether a handshake offers the `ocpp1.6` subprotocol.
@@ -209,24 +190,5 @@ async fn relay(
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_path_names_the_charge_point() {
-        assert_eq!(charge_point_id("/ocpp/CP-001").unwrap(), "CP-001");
-        assert_eq!(charge_point_id("/ocpp/CP.1:a_b/").unwrap(), "CP.1:a_b");
-        assert_eq!(charge_point_id("/other/CP1").unwrap_err().0, StatusCode::NOT_FOUND);
-        assert_eq!(charge_point_id("/ocpp/").unwrap_err().0, StatusCode::BAD_REQUEST);
-        assert_eq!(charge_point_id("/ocpp/a%20b").unwrap_err().0, StatusCode::BAD_REQUEST);
-        assert_eq!(charge_point_id("/ocpp/a/b").unwrap_err().0, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            charge_point_id(&format!("/ocpp/{}", "x".repeat(49))).unwrap_err().0,
-            StatusCode::BAD_REQUEST
-        );
     }
 }

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use actix::{Actor, Addr};
-use chrono::FixedOffset;
 use dashmap::DashMap;
 use store::{PileRecord, StoreError};
 use vocab::{PileId, SessionId, StationId};
@@ -53,12 +52,6 @@ pub async fn pile(platform: &Arc<Platform>, record: PileRecord) -> Result<Addr<P
     Ok(station.send(SpawnPile(record)).await?)
 }
 
-/// A station's offset from UTC, as its pile clocks keep time.
-pub fn offset(record: &store::Station) -> FixedOffset {
-    FixedOffset::east_opt(record.utc_offset_minutes * 60)
-        .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"))
-}
-
 /// Every `every`, each station running here is compared with the store and
 /// takes up what another node changed: with several nodes, an edit is
 /// pushed only to the node that took the request, and this is how the
@@ -98,7 +91,7 @@ pub async fn station(platform: &Arc<Platform>, id: StationId) -> Result<Addr<Sta
     let record = platform.store.station(id).await?.ok_or(StartError::NoStation(id))?;
     let tariff =
         platform.store.tariff(record.tariff_id).await?.ok_or(StartError::NoTariff(record.tariff_id))?;
-    let offset = offset(&record);
+    let offset = crate::station::offset(&record);
     let ctx = Arc::new(StationCtx { record, tariff, offset });
     let entry = platform
         .registry

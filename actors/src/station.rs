@@ -16,6 +16,7 @@
 
 mod handover;
 mod lease;
+mod power_history;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -36,6 +37,12 @@ use crate::alarms::{self, Active};
 use crate::charge::Purchase;
 use crate::pile::{self, Pile};
 use crate::Platform;
+
+/// A station's offset from UTC, as its pile clocks keep time.
+pub fn offset(record: &StationRecord) -> FixedOffset {
+    FixedOffset::east_opt(record.utc_offset_minutes * 60)
+        .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"))
+}
 
 /// What piles, ports and sessions need to know of their station.
 #[derive(Debug)]
@@ -352,7 +359,7 @@ impl Actor for Station {
             st.admit_waiting();
             st.verify(ctx);
         });
-        crate::power_history::sample_every(Arc::clone(&self.platform), self.ctx.record.id, ctx);
+        power_history::sample_every(Arc::clone(&self.platform), self.ctx.record.id, ctx);
     }
 }
 
@@ -678,7 +685,7 @@ impl Handler<Reconcile> for Station {
         tracing::info!(station = record.id, "station changed on another node; taking it up");
         self.platform.metrics.station_reconciles.inc();
         let power = record.power.clone();
-        let offset = crate::registry::offset(&record);
+        let offset = offset(&record);
         self.share(StationCtx { record, tariff, offset });
         if power != self.power {
             self.handle(SetPower(power), ctx);

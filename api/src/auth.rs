@@ -177,13 +177,21 @@ async fn active(state: &State, scope: &Scope) -> ApiResult<()> {
     }
 }
 
+/// What `POST /api/v1/auth/login` answers.
+#[derive(ToSchema)]
+pub struct StaffToken {
+    pub user: User,
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
     tag = "users",
     request_body = Login,
     responses(
-        (status = 200, description = "The user and a bearer token", body = crate::openapi::StaffToken),
+        (status = 200, description = "The user and a bearer token", body = StaffToken),
         (status = 429, description = "Too many tries for this username or address; see `Retry-After`", body = ApiError),
     ),
 )]

@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
+use actors::Platform;
 use dashmap::DashMap;
 use serde_json::Value;
 use store::StoredResponse;
 
 use crate::error::{ApiError, ApiResult};
-use crate::routes::State;
 
 pub const HEADER: &str = "Idempotency-Key";
 
@@ -36,7 +36,7 @@ fn respond(status: u16, body: String, replayed: bool) -> HttpResponse {
 
 /// Runs `act` once per idempotency key (if the request has one).
 pub async fn once<F, Fut>(
-    state: &State,
+    state: &Platform,
     in_flight: &InFlight,
     req: &HttpRequest,
     body: &[u8],

@@ -2,9 +2,10 @@
 //! binary that boots everything.
 //!
 //! [`config`] reads flags and the config file, [`server`] opens the store,
-//! starts the pile gateway and the HTTP server, and [`routes`] holds one
-//! module per resource. Errors are JSON with a stable code ([`error`]).
+//! starts the pile gateway and the HTTP server, [`app`] is the route table
+//! and [`routes`] holds one module per resource. Errors are JSON with a stable code ([`error`]).
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;

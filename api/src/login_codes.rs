@@ -9,7 +9,6 @@ use dashmap::DashMap;
 use prometheus::{IntCounterVec, Opts, Registry};
 
 use crate::error::ApiResult;
-use crate::money::MoneyConfig;
 use crate::signin::Signin;
 
 /// Wrong guesses a code survives.
@@ -30,7 +29,9 @@ pub struct LoginCodes {
 }
 
 impl LoginCodes {
-    pub fn new(config: &MoneyConfig, registry: &Registry) -> Self {
+    /// Codes live `ttl`; at most `cap` are pending; they are POSTed to
+    /// `webhook` (or logged where there is none).
+    pub fn new(ttl: Duration, cap: usize, webhook: Option<String>, registry: &Registry) -> Self {
         let sent = IntCounterVec::new(
             Opts::new("chargeplane_login_codes_total", "Login codes sent to drivers, by delivery result"),
             &["result"],
@@ -40,9 +41,9 @@ impl LoginCodes {
         LoginCodes {
             codes: DashMap::new(),
             sends: Default::default(),
-            ttl: config.code_ttl,
-            cap: config.signin.max_pending_codes,
-            webhook: config.notify_webhook.clone(),
+            ttl,
+            cap,
+            webhook,
             http: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default(),
             sent,
         }

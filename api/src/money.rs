@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
+use actors::Platform;
 use domain::ledger::Account;
 use prometheus::{IntCounterVec, Opts, Registry};
 use rust_decimal::Decimal;
@@ -14,7 +15,6 @@ use store::EntryFilter;
 
 use crate::error::{ApiError, ApiResult};
 use crate::providers::Provider;
-use crate::routes::State;
 
 pub struct MoneyConfig {
     /// The configured payment providers; the first takes top-ups by default.
@@ -62,7 +62,12 @@ impl Money {
                 "payments.sandbox is on: anyone can pay top-ups without money; never in production"
             );
         }
-        let codes = crate::login_codes::LoginCodes::new(&config, registry);
+        let codes = crate::login_codes::LoginCodes::new(
+            config.code_ttl,
+            config.signin.max_pending_codes,
+            config.notify_webhook.clone(),
+            registry,
+        );
         Money {
             signin: crate::signin::Signin::new(config.signin.clone(), registry),
             codes,
@@ -92,7 +97,7 @@ impl Money {
     /// whole amount can go back through providers that take refunds.
     pub async fn refund(
         &self,
-        state: &State,
+        state: &Platform,
         driver: i64,
         key: &str,
         amount: Decimal,

@@ -193,7 +193,7 @@ pub async fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
             .app_data(cluster_events.clone())
             .wrap(from_fn(http_metrics::observe))
             .wrap(ErrorHandlers::new().default_handler(crate::extract::json_errors))
-            .configure(routes::configure(p.clone(), in_flight.clone(), money.clone(), geo.clone()))
+            .configure(crate::app::configure(p.clone(), in_flight.clone(), money.clone(), geo.clone()))
             // The console's and the app's pages: not API, not in /openapi.json.
             .configure(crate::web::routes)
     })

@@ -7,7 +7,7 @@
 //! the hold and releases the rest in the same write as the bill.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use domain::accounts::{self, Card, Order, OrderStatus, Principal, Status};
+use domain::accounts::{self, Card, Driver, Order, OrderStatus, Principal, Status};
 use domain::ledger::Account;
 use domain::payer::Payer;
 use rust_decimal::Decimal;
@@ -91,13 +91,21 @@ struct RegisterBody {
     password: Option<String>,
 }
 
+/// What a driver's registration or login answers.
+#[derive(ToSchema)]
+pub struct DriverToken {
+    pub driver: Driver,
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/drivers",
     tag = "drivers",
     request_body = RegisterBody,
     responses(
-        (status = 201, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
+        (status = 201, description = "The driver and a bearer token", body = DriverToken),
     ),
 )]
 async fn register(
@@ -145,7 +153,7 @@ struct LoginBody {
     tag = "drivers",
     request_body = LoginBody,
     responses(
-        (status = 200, description = "The driver and a bearer token", body = crate::openapi::DriverToken),
+        (status = 200, description = "The driver and a bearer token", body = DriverToken),
     ),
 )]
 async fn login(

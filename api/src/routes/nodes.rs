@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actors::owner::{self, Envelope};
-use actors::pile::PileView;
+use actors::pile::{self, PileView};
+use actors::port::PortView;
 use futures::future::join_all;
 use store::PileRecord;
 use subtle::ConstantTimeEq;
-use vocab::PileId;
+use vocab::{PileId, PortNo, PortStatus};
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
@@ -149,12 +150,40 @@ async fn pile_views(state: State, req: HttpRequest, ids: Json<Vec<PileId>>) -> A
     Ok(HttpResponse::Ok().json(views))
 }
 
+/// A pile with no live actor: registered, never or not since seen.
+pub(super) fn offline_view(record: &PileRecord) -> PileView {
+    PileView {
+        id: record.id.clone(),
+        station_id: record.station_id,
+        protocol: record.protocol,
+        online: false,
+        firmware: None,
+        ports: (1..=record.ports)
+            .map(|n| PortView {
+                port: PortNo(n),
+                status: PortStatus::Offline,
+                session_id: None,
+                power_w: None,
+                voltage_v: None,
+                current_a: None,
+            })
+            .collect(),
+    }
+}
+
+pub(super) async fn view(state: &State, record: &PileRecord) -> PileView {
+    match state.registry.pile(&record.id) {
+        Some(addr) => addr.send(pile::View).await.unwrap_or_else(|_| offline_view(record)),
+        None => offline_view(record),
+    }
+}
+
 /// The live views of `records`: from this node's actors, and, with several
 /// nodes, from the node each pile offline here is listed under in the pile
 /// directory (one request per node). A node that does not answer leaves
 /// its piles shown offline.
 pub async fn views(state: &State, records: &[PileRecord]) -> Vec<PileView> {
-    let here = join_all(records.iter().map(|r| super::piles::view(state, r))).await;
+    let here = join_all(records.iter().map(|r| view(state, r))).await;
     let Some(node) = &state.config.directory else { return here };
     // One directory read for the page's offline piles, not one per pile.
     let offline: Vec<PileId> = here.iter().filter(|v| !v.online).map(|v| v.id.clone()).collect();

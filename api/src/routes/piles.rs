@@ -7,7 +7,7 @@ use actors::adapter::{Maintenance, PileCommand};
 use actors::charge::{Purchase, StartError, Started};
 use actors::maintenance::CommandRecord;
 use actors::pile::{self, MaintainError, PileView};
-use actors::port::{PortView, StopError};
+use actors::port::StopError;
 use domain::accounts::Status;
 use domain::pricing::{PricePlan, Pricing};
 use rust_decimal::Decimal;
@@ -15,8 +15,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use store::{Diagnostic, PileRecord};
 use utoipa::{IntoParams, ToSchema};
-use vocab::{PileId, PortNo, PortStatus, Protocol};
+use vocab::{PileId, PortNo, Protocol};
 
+use super::nodes::{self, offline_view, view};
 use super::{bounds, optional_json, set_service, OutOfService, Page, PageQuery, State};
 use crate::auth::{manager, staff};
 use crate::error::{ApiError, ApiResult};
@@ -59,7 +60,7 @@ fn check_id(protocol: Protocol, id: &str) -> ApiResult<()> {
         Protocol::Dny => {
             Err(ApiError::invalid("id", "an e-bike pile id is its 8 hex digit device id, e.g. 05A1B2C3"))
         }
-        Protocol::Ocpp if actors::ocpp_listener::charge_point_id(&format!("/ocpp/{id}")).is_ok() => Ok(()),
+        Protocol::Ocpp if actors::ocpp_auth::charge_point_id(&format!("/ocpp/{id}")).is_ok() => Ok(()),
         Protocol::Ocpp => Err(ApiError::invalid(
             "id",
             "an OCPP charge point id is the last segment of its URL: 1 to 48 letters, digits, '-', '_', '.' or ':'",
@@ -101,34 +102,6 @@ async fn create(state: State, scope: Scope, body: crate::extract::Json<NewPile>)
     Ok(HttpResponse::Created().json(offline_view(&record)))
 }
 
-/// A pile with no live actor: registered, never or not since seen.
-fn offline_view(record: &PileRecord) -> PileView {
-    PileView {
-        id: record.id.clone(),
-        station_id: record.station_id,
-        protocol: record.protocol,
-        online: false,
-        firmware: None,
-        ports: (1..=record.ports)
-            .map(|n| PortView {
-                port: PortNo(n),
-                status: PortStatus::Offline,
-                session_id: None,
-                power_w: None,
-                voltage_v: None,
-                current_a: None,
-            })
-            .collect(),
-    }
-}
-
-pub(super) async fn view(state: &State, record: &PileRecord) -> PileView {
-    match state.registry.pile(&record.id) {
-        Some(addr) => addr.send(pile::View).await.unwrap_or_else(|_| offline_view(record)),
-        None => offline_view(record),
-    }
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct Filter {
@@ -159,7 +132,7 @@ async fn list(
     });
     let page = Page::of(records, |r| r.id.as_str().to_owned(), &page)?;
     let out = Out::of(&state).await?;
-    let items = super::nodes::views(&state, &page.items).await;
+    let items = nodes::views(&state, &page.items).await;
     let items = items.into_iter().map(|v| out.body(v)).collect();
     Ok(HttpResponse::Ok().json(Page { items, next: page.next }))
 }

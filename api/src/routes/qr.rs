@@ -8,7 +8,8 @@ use qrcode::render::svg;
 use qrcode::QrCode;
 use serde_json::json;
 
-use super::piles::{record, view};
+use super::nodes::view;
+use super::piles::record;
 use super::State;
 use crate::auth::staff;
 use crate::error::{ApiError, ApiResult};

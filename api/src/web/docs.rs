@@ -10,11 +10,12 @@ use super::{render, Page, Site};
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
-/// The rendered page, built once.
-pub fn page() -> actix_web::HttpResponse {
+/// The page for `document` (the OpenAPI document as JSON), built once:
+/// the document is fixed for the life of the process.
+pub fn page(document: &str) -> actix_web::HttpResponse {
     static BODY: OnceLock<(Markup, Markup)> = OnceLock::new();
     let (nav, main) = BODY.get_or_init(|| {
-        let doc: Value = serde_json::from_str(crate::openapi::document()).unwrap_or_default();
+        let doc: Value = serde_json::from_str(document).unwrap_or_default();
         (nav(&doc), reference(&doc))
     });
     render(

@@ -7,7 +7,7 @@
 //! host: the Content-Security-Policy allows only this origin.
 //!
 //! These are pages, not API: they are registered on the app beside
-//! `routes::configure` and are not in `/openapi.json`.
+//! `app::configure` and are not in `/openapi.json`.
 
 use std::sync::OnceLock;
 

@@ -1,12 +1,51 @@
 //! Walking a frame body field by field, the same for every protocol here: a
 //! reader that never reads past the end (a short body is an error, not a
-//! panic), a writer, and the fixed-point numbers both wires carry. Each
-//! protocol's `fields` module puts its own field kinds on top (YKC's BCD
-//! ids and CP56Time2a times, AP3000's order numbers and unix times) and its
-//! own errors around these.
+//! panic), a writer, the fixed-point numbers both wires carry, and the
+//! `Body` trait every typed frame body implements. Each protocol's `fields`
+//! module names itself as a `Wire` (its errors and its units) and adds its
+//! own field kinds to `Reader<W>` and `Writer<W>` (YKC's BCD ids and
+//! CP56Time2a times, AP3000's order numbers and unix times), so the walking,
+//! the decimal fields and the body round trip are written once.
+
+use std::marker::PhantomData;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rust_decimal::{Decimal, RoundingStrategy};
+
+/// One protocol's view of a body: its errors and the fixed-point units its
+/// quantities travel in. Implemented by an uninhabited marker type per codec.
+pub trait Wire {
+    type DecodeError: From<Short>;
+    type EncodeError: From<Misfit>;
+    type Unit: FixedPoint;
+}
+
+/// A frame body with a fixed layout, or a fixed head and a variable part.
+/// Bodies may be longer than `LEN` (newer firmware appends fields) but never
+/// shorter.
+pub trait Body<W: Wire>: Sized {
+    /// The documented length, or the smallest one for a variable body.
+    const LEN: usize;
+    fn read(r: &mut Reader<'_, W>) -> Result<Self, W::DecodeError>;
+    fn write(&self, w: &mut Writer<W>) -> Result<(), W::EncodeError>;
+
+    /// The length this value encodes to.
+    fn encoded_len(&self) -> usize {
+        Self::LEN
+    }
+
+    /// The body of a frame of type (or command) `kind`, checked against `LEN`.
+    fn decode(kind: u8, body: &[u8]) -> Result<Self, W::DecodeError> {
+        Self::read(&mut Reader::new(kind, body, Self::LEN)?)
+    }
+
+    fn encode(&self) -> Result<Bytes, W::EncodeError> {
+        let mut w = Writer::with_capacity(self.encoded_len());
+        self.write(&mut w)?;
+        debug_assert_eq!(w.len(), self.encoded_len(), "body layout and length disagree");
+        Ok(w.finish())
+    }
+}
 
 /// A body shorter than its layout needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,21 +59,22 @@ pub struct Short {
 /// Reads a body front to back. Bodies are checked against their documented
 /// length up front (and again by `need` for variable parts), so a read past
 /// the end only happens on a codec bug; it is still an error.
-pub struct Reader<'a> {
+pub struct Reader<'a, W> {
     kind: u8,
     need: usize,
     got: usize,
     rest: &'a [u8],
+    wire: PhantomData<fn() -> W>,
 }
 
-impl<'a> Reader<'a> {
+impl<'a, W: Wire> Reader<'a, W> {
     /// Trailing bytes beyond `need` are ignored: newer firmware appends fields.
     pub fn new(kind: u8, body: &'a [u8], need: usize) -> Result<Self, Short> {
         let got = body.len();
         if got < need {
             return Err(Short { kind, need, got });
         }
-        Ok(Reader { kind, need, got, rest: body })
+        Ok(Reader { kind, need, got, rest: body, wire: PhantomData })
     }
 
     pub fn kind(&self) -> u8 {
@@ -99,16 +139,25 @@ impl<'a> Reader<'a> {
     pub fn u32(&mut self) -> Result<u32, Short> {
         Ok(u32::from_le_bytes(self.bytes()?))
     }
+
+    pub fn dec_u16(&mut self, unit: W::Unit) -> Result<Decimal, Short> {
+        Ok(unit.from_wire(self.u16()?.into()))
+    }
+
+    pub fn dec_u32(&mut self, unit: W::Unit) -> Result<Decimal, Short> {
+        Ok(unit.from_wire(self.u32()?.into()))
+    }
 }
 
 /// Writes a body front to back; every integer little-endian.
-pub struct Writer {
+pub struct Writer<W> {
     buf: BytesMut,
+    wire: PhantomData<fn() -> W>,
 }
 
-impl Writer {
+impl<W: Wire> Writer<W> {
     pub fn with_capacity(n: usize) -> Self {
-        Writer { buf: BytesMut::with_capacity(n) }
+        Writer { buf: BytesMut::with_capacity(n), wire: PhantomData }
     }
 
     pub fn len(&self) -> usize {
@@ -142,6 +191,18 @@ impl Writer {
     pub fn u32(&mut self, v: u32) {
         self.buf.put_u32_le(v);
     }
+
+    pub fn dec_u16(&mut self, v: Decimal, unit: W::Unit, field: &'static str) -> Result<(), W::EncodeError> {
+        let raw = unit.to_wire(v, u16::MAX.into(), field)?;
+        self.u16(raw as u16);
+        Ok(())
+    }
+
+    pub fn dec_u32(&mut self, v: Decimal, unit: W::Unit, field: &'static str) -> Result<(), W::EncodeError> {
+        let raw = unit.to_wire(v, u32::MAX.into(), field)?;
+        self.u32(raw as u32);
+        Ok(())
+    }
 }
 
 /// Why a quantity cannot go on the wire in a fixed-point field.
@@ -151,6 +212,53 @@ pub enum Unfit {
     /// Finer than the field's decimal places.
     TooPrecise,
     OutOfRange,
+}
+
+/// A quantity a fixed-point field refused, with what the error message
+/// needs; each codec turns it into its own `EncodeError`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Misfit {
+    pub field: &'static str,
+    pub value: Decimal,
+    pub dp: u32,
+    pub why: Unfit,
+}
+
+/// `From<Misfit>` for a codec's `EncodeError`, whose `Negative`,
+/// `TooPrecise` and `OutOfRange` variants say what a `Misfit` does; a macro
+/// because each codec's error is its own enum.
+macro_rules! encode_error_from_misfit {
+    ($error:ty) => {
+        impl From<$crate::body::Misfit> for $error {
+            fn from(misfit: $crate::body::Misfit) -> Self {
+                let $crate::body::Misfit { field, value, dp, why } = misfit;
+                match why {
+                    $crate::body::Unfit::Negative => Self::Negative { field, value },
+                    $crate::body::Unfit::TooPrecise => Self::TooPrecise { field, value, dp },
+                    $crate::body::Unfit::OutOfRange => Self::OutOfRange { field, value: value.to_string() },
+                }
+            }
+        }
+    };
+}
+pub(crate) use encode_error_from_misfit;
+
+/// A protocol's fixed-point units: how many decimal places one wire unit has.
+pub trait FixedPoint: Copy {
+    /// Decimal places of one wire unit.
+    fn dp(self) -> u32;
+
+    // Reads as "this unit, from the wire"; `self` is the unit, not the value.
+    #[allow(clippy::wrong_self_convention)]
+    fn from_wire(self, raw: u64) -> Decimal {
+        from_wire(raw, self.dp())
+    }
+
+    /// The wire integer for `value` (see `to_wire`), at most `max`.
+    fn to_wire(self, value: Decimal, max: u64, field: &'static str) -> Result<u64, Misfit> {
+        let dp = self.dp();
+        to_wire(value, dp, max).map_err(|why| Misfit { field, value, dp, why })
+    }
 }
 
 /// A field's integer as the quantity it counts, in units of 10^-`dp`.
@@ -184,10 +292,47 @@ mod tests {
     use super::*;
     use rust_decimal_macros::dec;
 
+    /// A wire with no field kinds of its own, to test the shared walking.
+    enum Plain {}
+
+    #[derive(Clone, Copy)]
+    struct Cents;
+
+    impl FixedPoint for Cents {
+        fn dp(self) -> u32 {
+            2
+        }
+    }
+
+    impl Wire for Plain {
+        type DecodeError = Short;
+        type EncodeError = Misfit;
+        type Unit = Cents;
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Price {
+        id: u8,
+        amount: Decimal,
+    }
+
+    impl Body<Plain> for Price {
+        const LEN: usize = 5;
+
+        fn read(r: &mut Reader<'_, Plain>) -> Result<Self, Short> {
+            Ok(Price { id: r.u8()?, amount: r.dec_u32(Cents)? })
+        }
+
+        fn write(&self, w: &mut Writer<Plain>) -> Result<(), Misfit> {
+            w.u8(self.id);
+            w.dec_u32(self.amount, Cents, "amount")
+        }
+    }
+
     #[test]
     fn a_reader_reports_short_bodies_and_never_reads_past_the_end() {
-        assert_eq!(Reader::new(7, &[1, 2], 3).err(), Some(Short { kind: 7, need: 3, got: 2 }));
-        let mut r = Reader::new(7, &[1, 2, 3], 2).unwrap();
+        assert_eq!(Reader::<Plain>::new(7, &[1, 2], 3).err(), Some(Short { kind: 7, need: 3, got: 2 }));
+        let mut r = Reader::<Plain>::new(7, &[1, 2, 3], 2).unwrap();
         assert_eq!(r.u16(), Ok(0x0201));
         assert_eq!(r.left(), 1);
         assert_eq!(r.u16(), Err(Short { kind: 7, need: 2, got: 3 }));
@@ -204,5 +349,19 @@ mod tests {
         assert_eq!(to_wire(dec!(-1), 2, 1000), Err(Unfit::Negative));
         assert_eq!(to_wire(dec!(0.001), 2, 1000), Err(Unfit::TooPrecise));
         assert_eq!(to_wire(dec!(10.01), 2, 1000), Err(Unfit::OutOfRange));
+    }
+
+    #[test]
+    fn a_body_round_trips_and_refuses_what_its_fields_cannot_carry() {
+        let price = Price { id: 3, amount: dec!(12.34) };
+        let wire = price.encode().unwrap();
+        assert_eq!(&wire[..], &[3, 0xD2, 0x04, 0, 0]);
+        assert_eq!(Price::decode(0x10, &wire), Ok(price));
+        assert_eq!(Price::decode(0x10, &wire[..4]), Err(Short { kind: 0x10, need: 5, got: 4 }));
+        let fine = Price { id: 3, amount: dec!(0.001) };
+        assert_eq!(
+            fine.encode(),
+            Err(Misfit { field: "amount", value: dec!(0.001), dp: 2, why: Unfit::TooPrecise })
+        );
     }
 }

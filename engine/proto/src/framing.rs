@@ -101,6 +101,23 @@ impl CodecError {
     }
 }
 
+/// `input` cut into pieces of the sizes `chunks` gives in turn (cycled),
+/// as a socket might deliver it: the codecs' stream tests feed them.
+#[cfg(test)]
+pub(crate) fn in_chunks<'a>(input: &'a [u8], chunks: &'a [usize]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut sizes = chunks.iter().cycle();
+    let mut rest = input;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = (*sizes.next()?).clamp(1, rest.len());
+        let (piece, tail) = rest.split_at(n);
+        rest = tail;
+        Some(piece)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

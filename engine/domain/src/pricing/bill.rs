@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::*;
+use super::PlanId;
 use crate::tariff::Period;
 use vocab::{SessionId, TariffId};
 

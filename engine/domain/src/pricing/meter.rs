@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::*;
+use super::terms::Terms;
+use super::{Pricing, Tier};
 use crate::tariff::PeriodEnergy;
 
 /// One reading of a charge as the meter takes it.

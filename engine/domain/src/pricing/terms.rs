@@ -6,7 +6,9 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use super::*;
+use super::bill::{Bill, BillLine};
+use super::meter::Meter;
+use super::{billed_seconds, cents, hourly, round, PlanId, Pricing};
 use crate::payer::Payer;
 use crate::tariff::{Period, TouPrices};
 use vocab::{MerchantId, SessionId, TariffId};

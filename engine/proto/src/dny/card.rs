@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Scale, Writer};
+use super::fields::{DecodeError, Dny, EncodeError, Reader, Scale, Writer};
+use crate::body::Body;
 
 /// Port byte of a balance query rather than a request to charge.
 pub const QUERY_PORT: u8 = 0xFF;
@@ -37,7 +37,7 @@ impl CardSwipe {
     }
 }
 
-impl Body for CardSwipe {
+impl Body<Dny> for CardSwipe {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -77,7 +77,7 @@ impl Body for CardSwipe {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         Self::LEN + self.time.map_or(0, |_| 4) + self.card2.as_ref().map_or(0, |c| 1 + c.len())
     }
 }
@@ -131,7 +131,7 @@ pub struct CardReply {
     pub port: u8,
 }
 
-impl Body for CardReply {
+impl Body<Dny> for CardReply {
     const LEN: usize = 11;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

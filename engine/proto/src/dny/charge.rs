@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::card::{fee_mode, Credit};
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, OrderNo, Reader, Scale, Writer};
+use super::fields::{DecodeError, Dny, EncodeError, OrderNo, Reader, Scale, Writer};
+use crate::body::{Body, FixedPoint};
 
 /// The fields V7.5–V8.6 appended to 0x82 (§4.2, second row of its table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +90,7 @@ impl StartStop {
     }
 }
 
-impl Body for StartStop {
+impl Body<Dny> for StartStop {
     const LEN: usize = 29;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -137,7 +137,7 @@ impl Body for StartStop {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         if self.extras.is_some() {
             Self::FULL_LEN
         } else {
@@ -158,7 +158,7 @@ pub struct StartStopReply {
     pub pending: u16,
 }
 
-impl Body for StartStopReply {
+impl Body<Dny> for StartStopReply {
     const LEN: usize = 20;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -192,7 +192,7 @@ impl Adjust {
     pub const METERED: u8 = 2;
 }
 
-impl Body for Adjust {
+impl Body<Dny> for Adjust {
     const LEN: usize = 4;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -253,7 +253,7 @@ pub struct ChargingReport {
     pub occupied_min: Option<u16>,
 }
 
-impl Body for ChargingReport {
+impl Body<Dny> for ChargingReport {
     const LEN: usize = 31;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -341,7 +341,7 @@ impl Body for ChargingReport {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         Self::LEN
             + self.present().iter().zip(Self::TAIL).filter(|(p, _)| **p).map(|(_, (_, n))| n).sum::<usize>()
     }

@@ -5,8 +5,8 @@
 
 use rust_decimal::Decimal;
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Scale, Writer};
+use super::fields::{DecodeError, Dny, EncodeError, Reader, Scale, Writer};
+use crate::body::Body;
 
 /// 0x42 up: smoke, water, heat, a power cut...
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub struct Alarm {
     pub trigger: u8,
 }
 
-impl Body for Alarm {
+impl Body<Dny> for Alarm {
     const LEN: usize = 3;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -55,7 +55,7 @@ pub struct Limits {
     pub voltage: Option<VoltageLimits>,
 }
 
-impl Body for Limits {
+impl Body<Dny> for Limits {
     const LEN: usize = 4;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -77,7 +77,7 @@ impl Body for Limits {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         Self::LEN + self.voltage.map_or(0, |_| 4)
     }
 }
@@ -86,7 +86,7 @@ impl Body for Limits {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Empty;
 
-impl Body for Empty {
+impl Body<Dny> for Empty {
     const LEN: usize = 0;
 
     fn read(_: &mut Reader<'_>) -> Result<Self, DecodeError> {

@@ -5,16 +5,14 @@
 //! carry is accepted. Encoding is strict: a value the wire cannot carry
 //! exactly is an error, never silently rounded or truncated.
 //!
-//! `Reader` and `Writer` walk a body field by field; the frame modules are
-//! little more than the field order.
+//! `Reader` and `Writer` (the shared `body` ones, with AP3000's field kinds
+//! added here) walk a body field by field; the frame modules are little
+//! more than the field order.
 
-use std::ops::{Deref, DerefMut};
-
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::body::{self, Unfit};
+use crate::body::{self, FixedPoint, Short, Wire};
 
 /// Bytes of an order number on the wire.
 pub const ORDER_LEN: usize = 16;
@@ -74,29 +72,14 @@ pub enum Scale {
     MilliAmp,
 }
 
-impl Scale {
-    /// Decimal places of one wire unit.
-    pub const fn dp(self) -> u32 {
+impl FixedPoint for Scale {
+    fn dp(self) -> u32 {
         match self {
             Scale::Watt => 0,
             Scale::Power | Scale::Volt => 1,
             Scale::Money | Scale::Energy => 2,
             Scale::MilliAmp => 3,
         }
-    }
-
-    pub fn from_wire(self, raw: u64) -> Decimal {
-        body::from_wire(raw, self.dp())
-    }
-
-    /// The wire integer for `value` (see `body::to_wire`), at most `max`.
-    pub fn to_wire(self, value: Decimal, max: u64, field: &'static str) -> Result<u64, EncodeError> {
-        let dp = self.dp();
-        body::to_wire(value, dp, max).map_err(|e| match e {
-            Unfit::Negative => EncodeError::Negative { field, value },
-            Unfit::TooPrecise => EncodeError::TooPrecise { field, value, dp },
-            Unfit::OutOfRange => EncodeError::OutOfRange { field, value: value.to_string() },
-        })
     }
 }
 
@@ -178,44 +161,33 @@ impl OrderNo {
 
 // ---- walking a body ----
 
-/// A body reader with AP3000's field kinds; the walking itself (and the
-/// check against short bodies) is `body::Reader`'s.
-pub(crate) struct Reader<'a>(body::Reader<'a>);
+/// AP3000 as a `body::Wire`: the body walking is shared, the errors and
+/// scales are AP3000's.
+pub enum Dny {}
 
-impl<'a> Deref for Reader<'a> {
-    type Target = body::Reader<'a>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
+impl Wire for Dny {
+    type DecodeError = DecodeError;
+    type EncodeError = EncodeError;
+    type Unit = Scale;
 }
 
-impl DerefMut for Reader<'_> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
+/// A body reader with AP3000's field kinds (below); the walking itself (and
+/// the check against short bodies) is `body::Reader`'s.
+pub(crate) type Reader<'a> = body::Reader<'a, Dny>;
 
-impl From<body::Short> for DecodeError {
-    fn from(body::Short { kind, need, got }: body::Short) -> Self {
+/// A body writer with AP3000's field kinds (below), refusing values the
+/// wire cannot carry; the plain integers and decimals are `body::Writer`'s.
+pub(crate) type Writer = body::Writer<Dny>;
+
+impl From<Short> for DecodeError {
+    fn from(Short { kind, need, got }: Short) -> Self {
         DecodeError::Short { cmd: kind, need, got }
     }
 }
 
-impl<'a> Reader<'a> {
-    /// Trailing bytes beyond `need` are ignored: newer firmware appends fields.
-    pub fn new(cmd: u8, data: &'a [u8], need: usize) -> Result<Self, DecodeError> {
-        Ok(Reader(body::Reader::new(cmd, data, need)?))
-    }
+body::encode_error_from_misfit!(EncodeError);
 
-    pub fn dec_u16(&mut self, scale: Scale) -> Result<Decimal, DecodeError> {
-        Ok(scale.from_wire(self.u16()?.into()))
-    }
-
-    pub fn dec_u32(&mut self, scale: Scale) -> Result<Decimal, DecodeError> {
-        Ok(scale.from_wire(self.u32()?.into()))
-    }
-
+impl Reader<'_> {
     pub fn temp(&mut self) -> Result<Option<i16>, DecodeError> {
         Ok(temp_from_wire(self.u8()?))
     }
@@ -229,45 +201,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A body writer with AP3000's field kinds, refusing values the wire
-/// cannot carry; the plain integers are `body::Writer`'s.
-pub(crate) struct Writer(body::Writer);
-
-impl Deref for Writer {
-    type Target = body::Writer;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl DerefMut for Writer {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
 impl Writer {
-    pub fn with_capacity(n: usize) -> Self {
-        Writer(body::Writer::with_capacity(n))
-    }
-
-    pub fn finish(self) -> Bytes {
-        self.0.finish()
-    }
-
-    pub fn dec_u16(&mut self, v: Decimal, scale: Scale, field: &'static str) -> Result<(), EncodeError> {
-        let raw = scale.to_wire(v, u16::MAX.into(), field)?;
-        self.u16(raw as u16);
-        Ok(())
-    }
-
-    pub fn dec_u32(&mut self, v: Decimal, scale: Scale, field: &'static str) -> Result<(), EncodeError> {
-        let raw = scale.to_wire(v, u32::MAX.into(), field)?;
-        self.u32(raw as u32);
-        Ok(())
-    }
-
     pub fn temp(&mut self, celsius: Option<i16>, field: &'static str) -> Result<(), EncodeError> {
         let raw = temp_to_wire(celsius, field)?;
         self.u8(raw);
@@ -285,20 +219,6 @@ impl Writer {
     }
 }
 
-/// A frame body with a fixed layout. Bodies may be longer than `LEN` (newer
-/// firmware appends fields) but never shorter.
-pub(crate) trait Body: Sized {
-    /// The documented length, or the smallest one for a variable body.
-    const LEN: usize;
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
-    fn write(&self, w: &mut Writer) -> Result<(), EncodeError>;
-
-    /// The length this value encodes to.
-    fn len(&self) -> usize {
-        Self::LEN
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,19 +233,19 @@ mod tests {
         assert_eq!(Scale::Money.to_wire(dec!(12.30000), u32::MAX.into(), "m"), Ok(1230));
         assert_eq!(Scale::MilliAmp.to_wire(dec!(-0), u16::MAX.into(), "a"), Ok(0));
         assert!(matches!(
-            Scale::Money.to_wire(dec!(-0.01), u32::MAX.into(), "m"),
+            Scale::Money.to_wire(dec!(-0.01), u32::MAX.into(), "m").map_err(EncodeError::from),
             Err(EncodeError::Negative { .. })
         ));
         assert!(matches!(
-            Scale::Power.to_wire(dec!(180.05), u16::MAX.into(), "p"),
+            Scale::Power.to_wire(dec!(180.05), u16::MAX.into(), "p").map_err(EncodeError::from),
             Err(EncodeError::TooPrecise { .. })
         ));
         assert!(matches!(
-            Scale::Watt.to_wire(dec!(6000.5), u16::MAX.into(), "w"),
+            Scale::Watt.to_wire(dec!(6000.5), u16::MAX.into(), "w").map_err(EncodeError::from),
             Err(EncodeError::TooPrecise { .. })
         ));
         assert!(matches!(
-            Scale::Power.to_wire(dec!(6553.6), u16::MAX.into(), "p"),
+            Scale::Power.to_wire(dec!(6553.6), u16::MAX.into(), "p").map_err(EncodeError::from),
             Err(EncodeError::OutOfRange { .. })
         ));
         assert_eq!(Scale::Power.to_wire(dec!(6553.5), u16::MAX.into(), "p"), Ok(65535));
@@ -383,7 +303,7 @@ mod tests {
     #[test]
     fn reader_reports_short_bodies_and_never_reads_past_the_end() {
         assert_eq!(
-            Reader::new(0x06, &[0; 10], 33).err(),
+            Reader::new(0x06, &[0; 10], 33).map_err(DecodeError::from).err(),
             Some(DecodeError::Short { cmd: 6, need: 33, got: 10 })
         );
         let mut r = Reader::new(0x21, &[1, 2, 3], 0).unwrap();

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::cmd;
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Scale, Writer};
+use super::fields::{DecodeError, Dny, EncodeError, Reader, Scale, Writer};
 use super::frame::MAX_DATA;
+use crate::body::Body;
 
 /// 0x20 up: the pile introduces itself after power-on, and again whenever
 /// a field changes.
@@ -35,7 +35,7 @@ impl Register {
     }
 }
 
-impl Body for Register {
+impl Body<Dny> for Register {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -79,7 +79,7 @@ pub struct Heartbeat {
     pub temperature: Option<i16>,
 }
 
-impl Body for Heartbeat {
+impl Body<Dny> for Heartbeat {
     /// voltage, port count, signal, temperature: a pile with no ports.
     const LEN: usize = 5;
 
@@ -92,7 +92,7 @@ impl Body for Heartbeat {
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        let n = port_count(self.ports.len(), self.len(), cmd::HEARTBEAT)?;
+        let n = port_count(self.ports.len(), self.encoded_len(), cmd::HEARTBEAT)?;
         w.dec_u16(self.voltage, Scale::Volt, "voltage")?;
         w.u8(n);
         w.bytes(&self.ports);
@@ -100,7 +100,7 @@ impl Body for Heartbeat {
         w.temp(self.temperature, "temperature")
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         Self::LEN + self.ports.len()
     }
 }
@@ -130,7 +130,7 @@ pub struct OldHeartbeat {
     pub work_mode: Option<u8>,
 }
 
-impl Body for OldHeartbeat {
+impl Body<Dny> for OldHeartbeat {
     /// firmware, voltage, port count and the four bytes after the ports.
     const LEN: usize = 9;
 
@@ -163,7 +163,7 @@ impl Body for OldHeartbeat {
     }
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        let n = port_count(self.ports.len(), self.len(), cmd::OLD_HEARTBEAT)?;
+        let n = port_count(self.ports.len(), self.encoded_len(), cmd::OLD_HEARTBEAT)?;
         w.u16(self.firmware);
         w.dec_u16(self.voltage, Scale::Volt, "voltage")?;
         w.u8(n);
@@ -184,7 +184,7 @@ impl Body for OldHeartbeat {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         Self::LEN + 5 * self.ports.len() + usize::from(self.work_mode.is_some())
     }
 }
@@ -193,7 +193,7 @@ impl Body for OldHeartbeat {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TimeRequest;
 
-impl Body for TimeRequest {
+impl Body<Dny> for TimeRequest {
     const LEN: usize = 0;
 
     fn read(_: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -211,7 +211,7 @@ pub struct Time {
     pub now: DateTime<Utc>,
 }
 
-impl Body for Time {
+impl Body<Dny> for Time {
     const LEN: usize = 4;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

@@ -13,21 +13,11 @@ use super::card::{CardReply, CardSwipe};
 use super::charge::{Adjust, ChargingReport, StartStop, StartStopReply};
 use super::cmd;
 use super::device::{Alarm, Empty, Limits};
-use super::fields::{Body, DecodeError, EncodeError, Reader, Writer};
+use super::fields::{DecodeError, Dny, EncodeError, Reader, Writer};
 use super::frame::{Frame, MAX_DATA};
 use super::login::{Heartbeat, OldHeartbeat, Register, Time, TimeRequest};
 use super::settlement::Settlement;
-
-fn decode_body<T: Body>(cmd: u8, data: &[u8]) -> Result<T, DecodeError> {
-    T::read(&mut Reader::new(cmd, data, T::LEN)?)
-}
-
-fn encode_body<T: Body>(m: &T) -> Result<Bytes, EncodeError> {
-    let mut w = Writer::with_capacity(m.len());
-    m.write(&mut w)?;
-    debug_assert_eq!(w.len(), m.len(), "body layout and length disagree");
-    Ok(w.finish())
-}
+use crate::body::Body;
 
 /// A one-byte result, the whole body of several replies and acks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -44,7 +34,7 @@ impl Ack {
     }
 }
 
-impl Body for Ack {
+impl Body<Dny> for Ack {
     const LEN: usize = 1;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -79,7 +69,7 @@ macro_rules! messages {
 
             pub fn decode(frame: &Frame) -> Result<$name, DecodeError> {
                 Ok(match frame.cmd {
-                    $($cmd => $name::$variant(decode_body(frame.cmd, &frame.data)?),)*
+                    $($cmd => $name::$variant(<$ty as Body<Dny>>::decode(frame.cmd, &frame.data)?),)*
                     cmd => $name::Other { cmd, data: frame.data.clone() },
                 })
             }
@@ -88,7 +78,7 @@ macro_rules! messages {
             /// message id `msg` (a reply echoes its request's).
             pub fn encode(&self, phys: u32, msg: u16) -> Result<Frame, EncodeError> {
                 let data = match self {
-                    $($name::$variant(m) => encode_body(m)?,)*
+                    $($name::$variant(m) => Body::encode(m)?,)*
                     $name::Other { data, .. } => data.clone(),
                 };
                 if data.len() > MAX_DATA {

@@ -310,14 +310,10 @@ proptest! {
         let input = segments.concat();
         let mut codec = StreamCodec::new();
         let mut buf = BytesMut::new();
-        let mut rest = &input[..];
-        let mut sizes = chunks.iter().cycle();
         let mut accounted = 0;
         let mut fatal = false;
-        'feed: while !rest.is_empty() {
-            let n = (*sizes.next().unwrap()).min(rest.len());
-            buf.extend_from_slice(&rest[..n]);
-            rest = &rest[n..];
+        'feed: for piece in crate::framing::in_chunks(&input, &chunks) {
+            buf.extend_from_slice(piece);
             loop {
                 match codec.decode(&mut buf) {
                     Ok(Some(Ok(Unit::Frame(frame)))) => {

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, OrderNo, Reader, Scale, Writer};
+use super::fields::{DecodeError, Dny, EncodeError, OrderNo, Reader, Scale, Writer};
+use crate::body::Body;
 
 /// Who started the charge ("在线/离线启动/验证码").
 pub mod origin {
@@ -56,7 +56,7 @@ impl Settlement {
     }
 }
 
-impl Body for Settlement {
+impl Body<Dny> for Settlement {
     /// Without the second max power, which the oldest firmware lacks; the
     /// spec's own sample is 31 bytes, V8.0 35 and V8.5 37.
     const LEN: usize = 29;
@@ -108,7 +108,7 @@ impl Body for Settlement {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         Self::LEN
             + self.second_max_power.map_or(0, |_| 2)
             + self.time.map_or(0, |_| 4)

@@ -10,8 +10,8 @@
 use rust_decimal::Decimal;
 use vocab::PileId;
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer, Ykc};
+use crate::body::Body;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BillingModelCheck {
@@ -20,7 +20,7 @@ pub struct BillingModelCheck {
     pub model: u16,
 }
 
-impl Body for BillingModelCheck {
+impl Body<Ykc> for BillingModelCheck {
     const LEN: usize = 9;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -40,7 +40,7 @@ pub struct BillingModelCheckReply {
     pub differs: bool,
 }
 
-impl Body for BillingModelCheckReply {
+impl Body<Ykc> for BillingModelCheckReply {
     const LEN: usize = 10;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -60,7 +60,7 @@ pub struct BillingModelRequest {
     pub pile: PileId,
 }
 
-impl Body for BillingModelRequest {
+impl Body<Ykc> for BillingModelRequest {
     const LEN: usize = 7;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -106,7 +106,7 @@ pub struct BillingModel {
     pub slots: [u8; SLOTS],
 }
 
-impl Body for BillingModel {
+impl Body<Ykc> for BillingModel {
     const LEN: usize = 7 + 2 + 4 * 8 + 1 + SLOTS;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

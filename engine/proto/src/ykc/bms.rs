@@ -29,9 +29,9 @@ use bytes::Bytes;
 
 use vocab::{PileId, SessionId};
 
-use super::fields::{Body, Tagged};
-use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Tagged, Writer, Ykc};
 use super::kind;
+use crate::body::Body;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BmsFrame {
@@ -66,7 +66,7 @@ impl BmsFrame {
     }
 }
 
-impl Body for BmsFrame {
+impl Body<Ykc> for BmsFrame {
     const LEN: usize = Self::HEAD;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -87,7 +87,7 @@ impl Body for BmsFrame {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         Self::HEAD + self.data.len()
     }
 }

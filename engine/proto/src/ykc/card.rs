@@ -23,8 +23,8 @@ use rust_decimal::Decimal;
 
 use vocab::{PileId, SessionId};
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer, Ykc};
+use crate::body::Body;
 
 /// 0x31: a driver asks the pile to start, identified by card or by VIN.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ impl CardStart {
     pub const MODE_VIN: u8 = 3;
 }
 
-impl Body for CardStart {
+impl Body<Ykc> for CardStart {
     const LEN: usize = 51;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -127,7 +127,7 @@ impl CardStartVerdict {
     }
 }
 
-impl Body for CardStartVerdict {
+impl Body<Ykc> for CardStartVerdict {
     const LEN: usize = 38;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -165,7 +165,7 @@ pub struct BalanceUpdate {
     pub balance: Decimal,
 }
 
-impl Body for BalanceUpdate {
+impl Body<Ykc> for BalanceUpdate {
     const LEN: usize = 20;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -204,7 +204,7 @@ impl BalanceUpdateResult {
     }
 }
 
-impl Body for BalanceUpdateResult {
+impl Body<Ykc> for BalanceUpdateResult {
     const LEN: usize = 16;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

@@ -6,16 +6,14 @@
 //! a value the wire cannot carry exactly is an error, never silently rounded
 //! or truncated, so the platform never tells a pile something it did not mean.
 //!
-//! `Reader` and `Writer` walk a body field by field; the frame modules are
-//! little more than the field order.
+//! `Reader` and `Writer` (the shared `body` ones, with YKC's field kinds
+//! added here) walk a body field by field; the frame modules are little
+//! more than the field order.
 
-use std::ops::{Deref, DerefMut};
-
-use bytes::Bytes;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use rust_decimal::Decimal;
 
-use crate::body::{self, Unfit};
+use crate::body::{self, FixedPoint, Short, Wire};
 
 use vocab::{PileId, SessionId};
 
@@ -184,29 +182,14 @@ pub enum Unit {
     Balance,
 }
 
-impl Unit {
-    /// Decimal places of one wire unit.
-    pub const fn dp(self) -> u32 {
+impl FixedPoint for Unit {
+    fn dp(self) -> u32 {
         match self {
             Unit::Volt | Unit::Amp => 1,
             Unit::Balance => 2,
             Unit::Kwh | Unit::Amount => 4,
             Unit::Price => 5,
         }
-    }
-
-    pub fn from_wire(self, raw: u64) -> Decimal {
-        body::from_wire(raw, self.dp())
-    }
-
-    /// The wire integer for `value` (see `body::to_wire`), at most `max`.
-    pub fn to_wire(self, value: Decimal, max: u64, field: &'static str) -> Result<u64, EncodeError> {
-        let dp = self.dp();
-        body::to_wire(value, dp, max).map_err(|e| match e {
-            Unfit::Negative => EncodeError::Negative { field, value },
-            Unfit::TooPrecise => EncodeError::TooPrecise { field, value, dp },
-            Unfit::OutOfRange => EncodeError::OutOfRange { field, value: value.to_string() },
-        })
     }
 }
 
@@ -224,36 +207,33 @@ pub fn temp_to_wire(celsius: i16, field: &'static str) -> Result<u8, EncodeError
 
 // ---- walking a body ----
 
-/// A body reader with YKC's field kinds; the walking itself (and the check
-/// against short bodies) is `body::Reader`'s.
-pub(crate) struct Reader<'a>(body::Reader<'a>);
+/// YKC as a `body::Wire`: the body walking is shared, the errors and
+/// units are YKC's.
+pub enum Ykc {}
 
-impl<'a> Deref for Reader<'a> {
-    type Target = body::Reader<'a>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
+impl Wire for Ykc {
+    type DecodeError = DecodeError;
+    type EncodeError = EncodeError;
+    type Unit = Unit;
 }
 
-impl DerefMut for Reader<'_> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
+/// A body reader with YKC's field kinds (below); the walking itself (and the
+/// check against short bodies) is `body::Reader`'s.
+pub(crate) type Reader<'a> = body::Reader<'a, Ykc>;
 
-impl From<body::Short> for DecodeError {
-    fn from(body::Short { kind, need, got }: body::Short) -> Self {
+/// A body writer with YKC's field kinds (below), refusing values the wire
+/// cannot carry; the plain integers and decimals are `body::Writer`'s.
+pub(crate) type Writer = body::Writer<Ykc>;
+
+impl From<Short> for DecodeError {
+    fn from(Short { kind, need, got }: Short) -> Self {
         DecodeError::Short { kind, need, got }
     }
 }
 
-impl<'a> Reader<'a> {
-    /// Trailing bytes beyond `need` are ignored: newer firmware appends fields.
-    pub fn new(kind: u8, body: &'a [u8], need: usize) -> Result<Self, DecodeError> {
-        Ok(Reader(body::Reader::new(kind, body, need)?))
-    }
+body::encode_error_from_misfit!(EncodeError);
 
+impl Reader<'_> {
     pub fn u40(&mut self) -> Result<u64, DecodeError> {
         Ok(u40_le(self.bytes()?))
     }
@@ -308,14 +288,6 @@ impl<'a> Reader<'a> {
         cp56_to_time(&self.bytes()?).ok_or(DecodeError::BadTime { kind, field })
     }
 
-    pub fn dec_u16(&mut self, unit: Unit) -> Result<Decimal, DecodeError> {
-        Ok(unit.from_wire(self.u16()?.into()))
-    }
-
-    pub fn dec_u32(&mut self, unit: Unit) -> Result<Decimal, DecodeError> {
-        Ok(unit.from_wire(self.u32()?.into()))
-    }
-
     pub fn dec_u40(&mut self, unit: Unit) -> Result<Decimal, DecodeError> {
         Ok(unit.from_wire(self.u40()?))
     }
@@ -345,33 +317,7 @@ pub(crate) fn is_printable_ascii(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii() && !b.is_ascii_control())
 }
 
-/// A body writer with YKC's field kinds, refusing values the wire cannot
-/// carry; the plain integers are `body::Writer`'s.
-pub(crate) struct Writer(body::Writer);
-
-impl Deref for Writer {
-    type Target = body::Writer;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl DerefMut for Writer {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
 impl Writer {
-    pub fn with_capacity(n: usize) -> Self {
-        Writer(body::Writer::with_capacity(n))
-    }
-
-    pub fn finish(self) -> Bytes {
-        self.0.finish()
-    }
-
     pub fn u40(&mut self, v: u64, field: &'static str) -> Result<(), EncodeError> {
         if v > U40_MAX {
             return Err(EncodeError::OutOfRange { field, value: v.to_string() });
@@ -444,18 +390,6 @@ impl Writer {
         Ok(())
     }
 
-    pub fn dec_u16(&mut self, v: Decimal, unit: Unit, field: &'static str) -> Result<(), EncodeError> {
-        let raw = unit.to_wire(v, u16::MAX.into(), field)?;
-        self.u16(raw as u16);
-        Ok(())
-    }
-
-    pub fn dec_u32(&mut self, v: Decimal, unit: Unit, field: &'static str) -> Result<(), EncodeError> {
-        let raw = unit.to_wire(v, u32::MAX.into(), field)?;
-        self.u32(raw as u32);
-        Ok(())
-    }
-
     pub fn dec_u40(&mut self, v: Decimal, unit: Unit, field: &'static str) -> Result<(), EncodeError> {
         let raw = unit.to_wire(v, U40_MAX, field)?;
         self.u40(raw, field)
@@ -468,23 +402,8 @@ impl Writer {
     }
 }
 
-/// A frame body with a fixed layout, or a fixed head and a variable part.
-/// Bodies may be longer than `LEN` (newer firmware appends fields) but never
-/// shorter.
-pub(crate) trait Body: Sized {
-    /// The documented length, or the smallest one for a variable body.
-    const LEN: usize;
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
-    fn write(&self, w: &mut Writer) -> Result<(), EncodeError>;
-
-    /// The length this value encodes to.
-    fn len(&self) -> usize {
-        Self::LEN
-    }
-}
-
 /// A body shared by several frame types, which carries its type itself.
-pub(crate) trait Tagged: Body {
+pub(crate) trait Tagged: body::Body<Ykc> {
     fn kind(&self) -> u8;
 }
 
@@ -544,15 +463,15 @@ mod tests {
         assert_eq!(Unit::Kwh.to_wire(dec!(12.30000000), u32::MAX.into(), "kwh"), Ok(123000));
         assert_eq!(Unit::Balance.to_wire(dec!(-0), u32::MAX.into(), "b"), Ok(0));
         assert!(matches!(
-            Unit::Balance.to_wire(dec!(-0.01), u32::MAX.into(), "b"),
+            Unit::Balance.to_wire(dec!(-0.01), u32::MAX.into(), "b").map_err(EncodeError::from),
             Err(EncodeError::Negative { .. })
         ));
         assert!(matches!(
-            Unit::Volt.to_wire(dec!(380.05), u16::MAX.into(), "v"),
+            Unit::Volt.to_wire(dec!(380.05), u16::MAX.into(), "v").map_err(EncodeError::from),
             Err(EncodeError::TooPrecise { .. })
         ));
         assert!(matches!(
-            Unit::Volt.to_wire(dec!(6553.6), u16::MAX.into(), "v"),
+            Unit::Volt.to_wire(dec!(6553.6), u16::MAX.into(), "v").map_err(EncodeError::from),
             Err(EncodeError::OutOfRange { .. })
         ));
         assert_eq!(Unit::Volt.to_wire(dec!(6553.5), u16::MAX.into(), "v"), Ok(65535));
@@ -611,7 +530,7 @@ mod tests {
     #[test]
     fn reader_reports_short_bodies_and_never_reads_past_the_end() {
         assert_eq!(
-            Reader::new(0x13, &[0; 10], 60).err(),
+            Reader::new(0x13, &[0; 10], 60).map_err(DecodeError::from).err(),
             Some(DecodeError::Short { kind: 0x13, need: 60, got: 10 })
         );
         let mut r = Reader::new(0x13, &[1, 2], 0).unwrap();

@@ -3,8 +3,8 @@
 
 use vocab::PileId;
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Writer, Ykc};
+use crate::body::Body;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
@@ -13,7 +13,7 @@ pub struct Heartbeat {
     pub fault: bool,
 }
 
-impl Body for Heartbeat {
+impl Body<Ykc> for Heartbeat {
     const LEN: usize = 9;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -34,7 +34,7 @@ pub struct HeartbeatReply {
     pub gun: u8,
 }
 
-impl Body for HeartbeatReply {
+impl Body<Ykc> for HeartbeatReply {
     const LEN: usize = 9;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

@@ -4,8 +4,8 @@
 
 use vocab::PileId;
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Writer, Ykc};
+use crate::body::Body;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Login {
@@ -31,7 +31,7 @@ impl Login {
     pub const V1_6: u8 = 0x10;
 }
 
-impl Body for Login {
+impl Body<Ykc> for Login {
     const LEN: usize = 30;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -66,7 +66,7 @@ pub struct LoginReply {
     pub accepted: bool,
 }
 
-impl Body for LoginReply {
+impl Body<Ykc> for LoginReply {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

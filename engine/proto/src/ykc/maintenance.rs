@@ -27,8 +27,8 @@ use chrono::NaiveDateTime;
 
 use vocab::PileId;
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Writer, Ykc};
+use crate::body::Body;
 
 /// 0x52: enable or disable a pile, and cap its output.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +46,7 @@ impl WorkParams {
     pub const MAX_POWER_PERCENT: u8 = 100;
 }
 
-impl Body for WorkParams {
+impl Body<Ykc> for WorkParams {
     const LEN: usize = 9;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -79,7 +79,7 @@ macro_rules! ok_result {
             pub ok: bool,
         }
 
-        impl Body for $name {
+        impl Body<Ykc> for $name {
             const LEN: usize = 8;
 
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -115,7 +115,7 @@ pub struct TimeSync {
     pub time: NaiveDateTime,
 }
 
-impl Body for TimeSync {
+impl Body<Ykc> for TimeSync {
     const LEN: usize = 14;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -135,7 +135,7 @@ pub struct TimeSyncResult {
     pub time: NaiveDateTime,
 }
 
-impl Body for TimeSyncResult {
+impl Body<Ykc> for TimeSyncResult {
     const LEN: usize = 14;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -161,7 +161,7 @@ impl Reboot {
     pub const WHEN_IDLE: u8 = 2;
 }
 
-impl Body for Reboot {
+impl Body<Ykc> for Reboot {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -205,7 +205,7 @@ impl FirmwareUpgrade {
     pub const WHEN_IDLE: u8 = 2;
 }
 
-impl Body for FirmwareUpgrade {
+impl Body<Ykc> for FirmwareUpgrade {
     const LEN: usize = 94;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -269,7 +269,7 @@ impl FirmwareUpgradeResult {
     }
 }
 
-impl Body for FirmwareUpgradeResult {
+impl Body<Ykc> for FirmwareUpgradeResult {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::billing_model::{BillingModel, BillingModelCheck, BillingModelCheckReply, BillingModelRequest};
 use super::bms::BmsFrame;
 use super::card::{BalanceUpdate, BalanceUpdateResult, CardStart, CardStartVerdict};
-use super::fields::{Body, DecodeError, EncodeError, Reader, Tagged, Writer};
+use super::fields::{DecodeError, EncodeError, Tagged, Ykc};
 use super::frame::{Frame, MAX_BODY};
 use super::heartbeat::{Heartbeat, HeartbeatReply};
 use super::kind;
@@ -30,17 +30,7 @@ use super::qr::{QrPrefix, QrPrefixResult};
 use super::realtime::{RealTime, RealTimeRequest};
 use super::record::{RecordAck, TransactionRecord};
 use super::remote::{RemoteStart, RemoteStartResult, RemoteStop, RemoteStopResult};
-
-fn decode_body<T: Body>(kind: u8, body: &[u8]) -> Result<T, DecodeError> {
-    T::read(&mut Reader::new(kind, body, T::LEN)?)
-}
-
-fn encode_body<T: Body>(m: &T) -> Result<Bytes, EncodeError> {
-    let mut w = Writer::with_capacity(m.len());
-    m.write(&mut w)?;
-    debug_assert_eq!(w.len(), m.len(), "body layout and length disagree");
-    Ok(w.finish())
-}
+use crate::body::Body;
 
 /// Declares `Message` from one table of variant, body type and frame type,
 /// so decode, encode and kind cannot disagree.
@@ -77,8 +67,8 @@ macro_rules! messages {
 
             pub fn decode(frame: &Frame) -> Result<Message, DecodeError> {
                 Ok(match frame.kind {
-                    $($kind => Message::$variant(decode_body(frame.kind, &frame.body)?),)*
-                    $(kind if $set.contains(&kind) => Message::$svariant(decode_body(kind, &frame.body)?),)*
+                    $($kind => Message::$variant(<$ty as Body<Ykc>>::decode(frame.kind, &frame.body)?),)*
+                    $(kind if $set.contains(&kind) => Message::$svariant(<$sty as Body<Ykc>>::decode(kind, &frame.body)?),)*
                     kind => Message::Other { kind, body: frame.body.clone() },
                 })
             }
@@ -87,7 +77,7 @@ macro_rules! messages {
             /// (a reply echoes its request's).
             pub fn encode(&self, seq: u16) -> Result<Frame, EncodeError> {
                 let body = match self {
-                    $(Message::$variant(m) => encode_body(m)?,)*
+                    $(Message::$variant(m) => Body::encode(m)?,)*
                     $(Message::$svariant(m) => {
                         let kind = Tagged::kind(m);
                         if !$set.contains(&kind) {
@@ -96,7 +86,7 @@ macro_rules! messages {
                                 value: format!("0x{kind:02X}"),
                             });
                         }
-                        encode_body(m)?
+                        Body::encode(m)?
                     })*
                     Message::Other { body, .. } => body.clone(),
                 };

@@ -24,9 +24,9 @@
 
 use vocab::PileId;
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Writer, Ykc};
 use super::frame::MAX_BODY;
+use crate::body::Body;
 
 /// pile 7 + count 1, the head of every list the platform sends.
 const HEAD: usize = 8;
@@ -97,7 +97,7 @@ impl OfflineCardSync {
     pub const MAX_CARDS: usize = (MAX_BODY - HEAD) / Self::ENTRY;
 }
 
-impl Body for OfflineCardSync {
+impl Body<Ykc> for OfflineCardSync {
     const LEN: usize = HEAD;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -118,7 +118,7 @@ impl Body for OfflineCardSync {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         HEAD + Self::ENTRY * self.cards.len()
     }
 }
@@ -139,7 +139,7 @@ impl OfflineCardSyncResult {
     pub const NO_SPACE: u8 = 0x02;
 }
 
-impl Body for OfflineCardSyncResult {
+impl Body<Ykc> for OfflineCardSyncResult {
     const LEN: usize = 9;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -177,7 +177,7 @@ impl OfflineCardClear {
     pub const MAX_CARDS: usize = (MAX_BODY - HEAD) / 8;
 }
 
-impl Body for OfflineCardClear {
+impl Body<Ykc> for OfflineCardClear {
     const LEN: usize = HEAD;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -189,7 +189,7 @@ impl Body for OfflineCardClear {
         write_cards(w, &self.cards, Self::MAX_CARDS)
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         HEAD + 8 * self.cards.len()
     }
 }
@@ -222,7 +222,7 @@ impl OfflineCardClearResult {
     pub const MAX_CARDS: usize = (MAX_BODY - ANSWER_HEAD) / Self::ENTRY;
 }
 
-impl Body for OfflineCardClearResult {
+impl Body<Ykc> for OfflineCardClearResult {
     const LEN: usize = ANSWER_HEAD;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -246,7 +246,7 @@ impl Body for OfflineCardClearResult {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         ANSWER_HEAD + Self::ENTRY * self.cards.len()
     }
 }
@@ -263,7 +263,7 @@ impl OfflineCardQuery {
     pub const MAX_CARDS: usize = (MAX_BODY - HEAD) / 8;
 }
 
-impl Body for OfflineCardQuery {
+impl Body<Ykc> for OfflineCardQuery {
     const LEN: usize = HEAD;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -275,7 +275,7 @@ impl Body for OfflineCardQuery {
         write_cards(w, &self.cards, Self::MAX_CARDS)
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         HEAD + 8 * self.cards.len()
     }
 }
@@ -301,7 +301,7 @@ impl OfflineCardQueryResult {
     pub const MAX_CARDS: usize = (MAX_BODY - ANSWER_HEAD) / Self::ENTRY;
 }
 
-impl Body for OfflineCardQueryResult {
+impl Body<Ykc> for OfflineCardQueryResult {
     const LEN: usize = ANSWER_HEAD;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -323,7 +323,7 @@ impl Body for OfflineCardQueryResult {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         ANSWER_HEAD + Self::ENTRY * self.cards.len()
     }
 }

@@ -16,9 +16,9 @@
 //! The VIN of 0xA1 is reversed on the wire as in 0x31.
 
 use super::card::{CardStart, CardStartVerdict};
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Writer, Ykc};
 use super::remote::{RemoteStart, RemoteStartResult};
+use crate::body::Body;
 
 /// Declares a frame that is `$inner`'s body plus the parallel serial, with
 /// the master/auxiliary gun flag in between when `auxiliary` is named.
@@ -32,8 +32,8 @@ macro_rules! parallel {
             pub parallel_serial: String,
         }
 
-        impl Body for $name {
-            const LEN: usize = <$inner as Body>::LEN + 6;
+        impl Body<Ykc> for $name {
+            const LEN: usize = <$inner as Body<Ykc>>::LEN + 6;
 
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 Ok($name { $field: <$inner>::read(r)?, parallel_serial: r.bcd::<6>("parallel serial")? })
@@ -57,8 +57,8 @@ macro_rules! parallel {
             pub parallel_serial: String,
         }
 
-        impl Body for $name {
-            const LEN: usize = <$inner as Body>::LEN + 7;
+        impl Body<Ykc> for $name {
+            const LEN: usize = <$inner as Body<Ykc>>::LEN + 7;
 
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 Ok($name {

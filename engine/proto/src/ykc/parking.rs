@@ -17,8 +17,8 @@
 
 use vocab::PileId;
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Writer, Ykc};
+use crate::body::Body;
 
 /// 0x61: a lock's state, pushed by the pile.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +49,7 @@ impl ParkingLockStatus {
     pub const ALARM_ARM_DAMAGED: u8 = 0xFF;
 }
 
-impl Body for ParkingLockStatus {
+impl Body<Ykc> for ParkingLockStatus {
     const LEN: usize = 16;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -91,7 +91,7 @@ impl ParkingLockControl {
     pub const LOWER: u8 = 0xFF;
 }
 
-impl Body for ParkingLockControl {
+impl Body<Ykc> for ParkingLockControl {
     const LEN: usize = 13;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -124,7 +124,7 @@ pub struct ParkingLockResult {
     pub ok: bool,
 }
 
-impl Body for ParkingLockResult {
+impl Body<Ykc> for ParkingLockResult {
     const LEN: usize = 13;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

@@ -463,13 +463,9 @@ proptest! {
     ) {
         let input = segments.concat();
         let mut buf = BytesMut::new();
-        let mut rest = &input[..];
-        let mut sizes = chunks.iter().cycle();
         let mut consumed = 0;
-        'feed: while !rest.is_empty() {
-            let n = (*sizes.next().unwrap()).min(rest.len());
-            buf.extend_from_slice(&rest[..n]);
-            rest = &rest[n..];
+        'feed: for piece in crate::framing::in_chunks(&input, &chunks) {
+            buf.extend_from_slice(piece);
             loop {
                 let before = buf.len();
                 match FrameCodec.decode(&mut buf) {

@@ -14,8 +14,8 @@
 
 use vocab::PileId;
 
-use super::fields::Body;
-use super::fields::{is_printable_ascii, DecodeError, EncodeError, Reader, Writer};
+use super::fields::{is_printable_ascii, DecodeError, EncodeError, Reader, Writer, Ykc};
+use crate::body::Body;
 
 /// 0xF0: sets the prefix of the pile's QR codes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl QrPrefix {
     pub const MAX_PREFIX: usize = 150;
 }
 
-impl Body for QrPrefix {
+impl Body<Ykc> for QrPrefix {
     /// pile, format and length: an empty prefix.
     const LEN: usize = 9;
 
@@ -66,7 +66,7 @@ impl Body for QrPrefix {
         Ok(())
     }
 
-    fn len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         Self::LEN + self.prefix.len()
     }
 }
@@ -79,7 +79,7 @@ pub struct QrPrefixResult {
     pub ok: bool,
 }
 
-impl Body for QrPrefixResult {
+impl Body<Ykc> for QrPrefixResult {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

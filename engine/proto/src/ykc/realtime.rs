@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 
 use vocab::{PileId, SessionId, Severity};
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer, Ykc};
+use crate::body::Body;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealTimeRequest {
@@ -16,7 +16,7 @@ pub struct RealTimeRequest {
     pub gun: u8,
 }
 
-impl Body for RealTimeRequest {
+impl Body<Ykc> for RealTimeRequest {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -128,7 +128,7 @@ pub fn hardware_faults(bits: u16) -> Vec<(&'static str, Severity)> {
     HARDWARE_FAULTS.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, f)| *f).collect()
 }
 
-impl Body for RealTime {
+impl Body<Ykc> for RealTime {
     const LEN: usize = 60;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 
 use vocab::{PileId, SessionId};
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer, Ykc};
+use crate::body::Body;
 
 /// One tariff period's share of a charge.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl TransactionRecord {
     pub const ORIGIN_VIN: u8 = 5;
 }
 
-impl Body for TransactionRecord {
+impl Body<Ykc> for TransactionRecord {
     const LEN: usize = 158;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -128,7 +128,7 @@ pub struct RecordAck {
     pub invalid: bool,
 }
 
-impl Body for RecordAck {
+impl Body<Ykc> for RecordAck {
     const LEN: usize = 17;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

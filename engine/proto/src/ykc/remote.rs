@@ -5,8 +5,8 @@ use rust_decimal::Decimal;
 
 use vocab::{PileId, SessionId};
 
-use super::fields::Body;
-use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer};
+use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer, Ykc};
+use crate::body::Body;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteStart {
@@ -21,7 +21,7 @@ pub struct RemoteStart {
     pub balance: Decimal,
 }
 
-impl Body for RemoteStart {
+impl Body<Ykc> for RemoteStart {
     const LEN: usize = 44;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -65,7 +65,7 @@ impl RemoteStartResult {
     pub const NOT_PLUGGED: u8 = 5;
 }
 
-impl Body for RemoteStartResult {
+impl Body<Ykc> for RemoteStartResult {
     const LEN: usize = 26;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -94,7 +94,7 @@ pub struct RemoteStop {
     pub gun: u8,
 }
 
-impl Body for RemoteStop {
+impl Body<Ykc> for RemoteStop {
     const LEN: usize = 8;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -124,7 +124,7 @@ impl RemoteStopResult {
     pub const OTHER: u8 = 3;
 }
 
-impl Body for RemoteStopResult {
+impl Body<Ykc> for RemoteStopResult {
     const LEN: usize = 10;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

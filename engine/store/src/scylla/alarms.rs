@@ -13,7 +13,7 @@ use crate::{Alarms, Result, StoreError};
 use domain::alarm::{Alarm, AlarmFilter, AlarmId, NewAlarm};
 use vocab::{PileId, PortNo, Severity, StationId};
 
-/// A row in `statements::ALARM_COLUMNS` order.
+/// A row in `statements::alarms::ALARM_COLUMNS` order.
 type AlarmRow =
     (i64, i64, Option<String>, Option<i32>, String, String, String, i64, Option<i64>, Option<i64>);
 
@@ -52,7 +52,7 @@ pub(super) enum AlarmMark {
 impl Db {
     pub(super) async fn alarm(&self, id: AlarmId) -> Result<Option<Alarm>> {
         self.cql
-            .row::<AlarmRow, _>("reading an alarm", &self.st.alarm_get, (id,))
+            .row::<AlarmRow, _>("reading an alarm", &self.st.alarms.alarm_get, (id,))
             .await?
             .map(alarm_row)
             .transpose()
@@ -62,7 +62,9 @@ impl Db {
     async fn alarms_by_id(&self, ids: &[i64]) -> Result<Vec<Alarm>> {
         let chunks = ids.chunks(IN_KEYS).map(|chunk| {
             let chunk = chunk.to_vec();
-            async move { self.cql.rows::<AlarmRow, _>("reading alarms", &self.st.alarms_get, &(chunk,)).await }
+            async move {
+                self.cql.rows::<AlarmRow, _>("reading alarms", &self.st.alarms.alarms_get, &(chunk,)).await
+            }
         });
         let mut alarms =
             try_join_all(chunks).await?.into_iter().flatten().map(alarm_row).collect::<Result<Vec<_>>>()?;
@@ -76,13 +78,21 @@ impl Db {
         let limit = page as i32;
         let st = &self.st;
         let rows: Vec<(i64,)> = match *source {
-            Source::Open => self.cql.rows("listing open alarms", &st.open_alarms, &(before, limit)).await?,
+            Source::Open => {
+                self.cql.rows("listing open alarms", &st.alarms.open_alarms, &(before, limit)).await?
+            }
             Source::Pile(pile) => {
-                self.cql.rows("listing a pile's alarms", &st.alarms_by_pile, &(pile, before, limit)).await?
+                self.cql
+                    .rows("listing a pile's alarms", &st.alarms.alarms_by_pile, &(pile, before, limit))
+                    .await?
             }
             Source::Station(station) => {
                 self.cql
-                    .rows("listing a station's alarms", &st.alarms_by_station, &(station, before, limit))
+                    .rows(
+                        "listing a station's alarms",
+                        &st.alarms.alarms_by_station,
+                        &(station, before, limit),
+                    )
                     .await?
             }
             Source::All => {
@@ -142,12 +152,16 @@ impl Db {
     pub(super) async fn raise_alarm(&self, a: &NewAlarm) -> Result<Alarm> {
         let pile = async {
             match &a.pile_id {
-                Some(pile) => self.exists_text("reading a pile", &self.st.pile_exists, pile.as_str()).await,
+                Some(pile) => {
+                    self.exists_text("reading a pile", &self.st.resources.pile_exists, pile.as_str()).await
+                }
                 None => Ok(true),
             }
         };
-        let (pile, station) =
-            tokio::join!(pile, self.exists_id("reading a station", &self.st.station_exists, a.station_id));
+        let (pile, station) = tokio::join!(
+            pile,
+            self.exists_id("reading a station", &self.st.resources.station_exists, a.station_id)
+        );
         if !(pile? && station?) {
             return Err(StoreError::NotFound(format!("the alarm's station {} or pile", a.station_id)));
         }
@@ -171,11 +185,11 @@ impl Db {
         match &a.pile_id {
             Some(pile) => {
                 let values = (row, by_station, (pile.as_str(), id, ts), open, by_month);
-                self.cql.batch("raising an alarm", &self.st.alarm_raise, values).await?;
+                self.cql.batch("raising an alarm", &self.st.alarms.alarm_raise, values).await?;
             }
             None => {
                 let values = (row, by_station, open, by_month);
-                self.cql.batch("raising an alarm", &self.st.alarm_raise_station, values).await?;
+                self.cql.batch("raising an alarm", &self.st.alarms.alarm_raise_station, values).await?;
             }
         }
         Ok(Alarm { id, alarm: a.clone(), acknowledged_at: None, cleared_at: None })
@@ -195,13 +209,15 @@ impl Db {
         let values = (micros(at), id, alarm.alarm.station_id);
         match mark {
             AlarmMark::Acknowledged => {
-                self.cql.lwt("acknowledging an alarm", &self.st.alarm_ack, values).await?;
+                self.cql.lwt("acknowledging an alarm", &self.st.alarms.alarm_ack, values).await?;
             }
             AlarmMark::Cleared => {
-                self.cql.lwt("clearing an alarm", &self.st.alarm_clear, values).await?;
+                self.cql.lwt("clearing an alarm", &self.st.alarms.alarm_clear, values).await?;
                 // Whoever cleared it, it is not open: the removal is idempotent.
                 let ts = self.cql.clock.next();
-                self.cql.write("unlisting an open alarm", &self.st.open_alarm_delete, (ts, id)).await?;
+                self.cql
+                    .write("unlisting an open alarm", &self.st.alarms.open_alarm_delete, (ts, id))
+                    .await?;
             }
         }
         self.alarm(id).await

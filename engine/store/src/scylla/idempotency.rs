@@ -10,7 +10,10 @@ use crate::{Idempotency, Result, StoreError, StoredResponse};
 impl Db {
     pub(super) async fn idempotent_response(&self, key: &str) -> Result<Option<StoredResponse>> {
         type Row = (String, i32, String, i64);
-        let row = self.cql.row::<Row, _>("reading an idempotency key", &self.st.idem_get, (key,)).await?;
+        let row = self
+            .cql
+            .row::<Row, _>("reading an idempotency key", &self.st.idempotency.idem_get, (key,))
+            .await?;
         row.map(|(fingerprint, status, body, created_at)| {
             let status = u16::try_from(status)
                 .map_err(|_| StoreError::Backend(format!("column status: {status} is not an HTTP status")))?;
@@ -24,7 +27,7 @@ impl Db {
     pub(super) async fn remember_response(&self, key: &str, r: &StoredResponse) -> Result<bool> {
         let values =
             (key, r.fingerprint.as_str(), i32::from(r.status), r.body.as_str(), micros(r.created_at));
-        Ok(self.cql.lwt("remembering a response", &self.st.idem_claim, values).await?.applied)
+        Ok(self.cql.lwt("remembering a response", &self.st.idempotency.idem_claim, values).await?.applied)
     }
 }
 

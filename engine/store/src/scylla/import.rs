@@ -53,15 +53,15 @@ impl Db {
         match record {
             Record::Operator(o) => {
                 let values = (o.id, &o.name, o.status.as_str(), micros(o.created_at));
-                self.cql.write("importing an operator", &st.operator_insert, values).await
+                self.cql.write("importing an operator", &st.resources.operator_insert, values).await
             }
             Record::Tariff(t) => {
                 let values = (t.id, &t.name, to_json(&t.tou)?, now, t.operator_id);
-                self.cql.write("importing a tariff", &st.tariff_insert, values).await
+                self.cql.write("importing a tariff", &st.resources.tariff_insert, values).await
             }
             Record::Plan(p) => {
                 let values = (p.id, &p.name, to_json(&p.pricing)?, now, p.operator_id);
-                self.cql.write("importing a plan", &st.plan_insert, values).await
+                self.cql.write("importing a plan", &st.resources.plan_insert, values).await
             }
             Record::Merchant(x) => {
                 let values = (x.id, &x.name, dec(x.commission_percent), micros(x.created_at), x.operator_id);
@@ -90,7 +90,7 @@ impl Db {
                     s.details.as_ref().map(to_json).transpose()?,
                     s.operator_id,
                 );
-                self.cql.write("importing a station", &st.station_insert, values).await
+                self.cql.write("importing a station", &st.resources.station_insert, values).await
             }
             Record::Pile(p) => taken_is_fine(self.create_pile(p).await),
             Record::Driver(d) => {
@@ -109,13 +109,17 @@ impl Db {
             Record::Session(s, bill) => {
                 if let Some(payer) = &s.terms.payer {
                     let row = (payer.driver, micros(s.created_at), s.id.as_str());
-                    self.cql.write("listing a driver's charge", &st.driver_session_insert, row).await?;
+                    self.cql
+                        .write("listing a driver's charge", &st.sessions.driver_session_insert, row)
+                        .await?;
                 }
                 self.index_session(s).await?;
                 self.write_session(s, self.cql.clock.next()).await?;
                 if let Some(bill) = bill {
                     let at = s.ended_at.unwrap_or(s.created_at);
-                    self.cql.lwt("claiming a bill", &st.bill_claim, bill_values(bill, s, at)?).await?;
+                    self.cql
+                        .lwt("claiming a bill", &st.sessions.bill_claim, bill_values(bill, s, at)?)
+                        .await?;
                 }
                 Ok(())
             }
@@ -134,7 +138,7 @@ impl Db {
                         dec(s.power),
                         s.soc.map(i32::from),
                     );
-                    self.cql.write("importing a reading", &st.sample_insert, values)
+                    self.cql.write("importing a reading", &st.sessions.sample_insert, values)
                 });
                 futures::future::try_join_all(writes).await.map(drop)
             }
@@ -145,7 +149,7 @@ impl Db {
                     to_json(bill)?,
                     micros(*replaced_at),
                 );
-                self.cql.lwt("importing a bill revision", &st.revision_claim, claim).await.map(drop)
+                self.cql.lwt("importing a bill revision", &st.sessions.revision_claim, claim).await.map(drop)
             }
             Record::Diagnostics(_, ds) => {
                 let seqs = same_instant(ds.iter().map(|d| d.at));
@@ -159,7 +163,7 @@ impl Db {
                         d.kind.as_str(),
                         d.data.as_str(),
                     );
-                    self.cql.write("importing a diagnostic", &st.diagnostic_insert, values)
+                    self.cql.write("importing a diagnostic", &st.sessions.diagnostic_insert, values)
                 });
                 futures::future::try_join_all(writes).await.map(drop)
             }
@@ -220,19 +224,23 @@ impl Db {
         match &n.pile_id {
             Some(pile) => {
                 let values = (row, by_station, (pile.as_str(), id, ts), open);
-                self.cql.batch("importing an alarm", &st.alarm_raise, values).await?
+                self.cql.batch("importing an alarm", &st.alarms.alarm_raise, values).await?
             }
             None => {
-                self.cql.batch("importing an alarm", &st.alarm_raise_station, (row, by_station, open)).await?
+                self.cql
+                    .batch("importing an alarm", &st.alarms.alarm_raise_station, (row, by_station, open))
+                    .await?
             }
         }
         if let Some(at) = a.acknowledged_at {
-            self.cql.lwt("acknowledging an alarm", &st.alarm_ack, (micros(at), id, n.station_id)).await?;
+            self.cql
+                .lwt("acknowledging an alarm", &st.alarms.alarm_ack, (micros(at), id, n.station_id))
+                .await?;
         }
         if let Some(at) = a.cleared_at {
-            self.cql.lwt("clearing an alarm", &st.alarm_clear, (micros(at), id, n.station_id)).await?;
+            self.cql.lwt("clearing an alarm", &st.alarms.alarm_clear, (micros(at), id, n.station_id)).await?;
             let ts = self.cql.clock.next();
-            self.cql.write("unlisting an open alarm", &st.open_alarm_delete, (ts, id)).await?;
+            self.cql.write("unlisting an open alarm", &st.alarms.open_alarm_delete, (ts, id)).await?;
         }
         Ok(())
     }

@@ -42,6 +42,7 @@ mod codec;
 mod cql;
 mod credentials;
 mod directory;
+mod edits;
 mod idempotency;
 mod import;
 mod leases;

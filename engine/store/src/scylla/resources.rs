@@ -1,13 +1,11 @@
 //! What operators set up, on CQL: operators, tariffs, plans, stations,
-//! piles, merchants and price rules, editing them (see
-//! `statements::EditStatements`), taking things out of service, and piles' offline
-//! card lists. Listings of operators, tariffs and plans are scans of tables of
+//! piles, merchants and price rules (editing them, taking things out of
+//! service and piles' offline card lists are `edits`). Listings of operators, tariffs and plans are scans of tables of
 //! hundreds of rows, sorted here; a row from before tenants existed has no
 //! operator_id and belongs to the default operator.
 
 use super::codec::sorted;
 use crate::StationDetails;
-use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -24,115 +22,26 @@ use domain::tariff::{Tariff, TouPrices};
 use vocab::{MerchantId, OperatorId, PileId, Protocol, StationId, TariffId, DEFAULT_OPERATOR};
 
 impl Db {
-    pub(super) async fn update_station(&self, s: &Station) -> Result<bool> {
-        if !self.exists_id("reading a station", &self.st.station_exists, s.id).await? {
-            return Ok(false);
-        }
-        if let Some(m) = s.merchant_id {
-            if !self.exists_id("reading a merchant", &self.st.money.merchant_exists, m).await? {
-                return Err(StoreError::NotFound(format!("merchant {m}")));
-            }
-        }
-        let values =
-            (&s.name, s.utc_offset_minutes, dec(s.service_fee), dec(s.minimum_charge), s.merchant_id, s.id);
-        self.cql.write("updating a station", &self.st.edits.station_update, values).await?;
-        Ok(true)
-    }
-
-    pub(super) async fn update_tariff(&self, t: &Tariff) -> Result<bool> {
-        if !self.exists_id("reading a tariff", &self.st.tariff_exists, t.id).await? {
-            return Ok(false);
-        }
-        let values = (&t.name, to_json(&t.tou)?, t.id);
-        self.cql.write("updating a tariff", &self.st.edits.tariff_update, values).await?;
-        Ok(true)
-    }
-
-    pub(super) async fn update_plan(&self, p: &PricePlan) -> Result<bool> {
-        if !self.exists_id("reading a plan", &self.st.plan_exists, p.id).await? {
-            return Ok(false);
-        }
-        let values = (&p.name, to_json(&p.pricing)?, p.id);
-        self.cql.write("updating a plan", &self.st.edits.plan_update, values).await?;
-        Ok(true)
-    }
-
-    pub(super) async fn update_merchant(&self, m: &Merchant) -> Result<bool> {
-        if !self.exists_id("reading a merchant", &self.st.money.merchant_exists, m.id).await? {
-            return Ok(false);
-        }
-        let values = (&m.name, dec(m.commission_percent), m.id);
-        self.cql.write("updating a merchant", &self.st.edits.merchant_update, values).await?;
-        Ok(true)
-    }
-
-    /// Taking out what is out already keeps the first time: read, then write.
-    /// Two operators racing both write about now; either time is true enough.
-    pub(super) async fn set_out_of_service(&self, item: &Item, since: Option<DateTime<Utc>>) -> Result<()> {
-        let st = &self.st.edits;
-        let key = (item.kind.as_str(), item.key.as_str());
-        match since {
-            Some(_) if self.out_of_service(item).await?.is_some() => Ok(()),
-            Some(at) => {
-                self.cql.write("taking out of service", &st.out_insert, (key.0, key.1, micros(at))).await
-            }
-            None => self.cql.write("putting back in service", &st.out_delete, key).await,
-        }
-    }
-
-    pub(super) async fn out_of_service(&self, item: &Item) -> Result<Option<DateTime<Utc>>> {
-        let key = (item.kind.as_str(), item.key.as_str());
-        let row = self.cql.row::<(i64,), _>("reading out of service", &self.st.edits.out_get, key).await?;
-        row.map(|(since,)| time("since", since)).transpose()
-    }
-
-    pub(super) async fn out_of_service_all(&self, kind: ItemKind) -> Result<HashMap<String, DateTime<Utc>>> {
-        let kind = (kind.as_str(),);
-        let rows =
-            self.cql.rows::<(String, i64), _>("listing out of service", &self.st.edits.out_kind, &kind);
-        rows.await?.into_iter().map(|(key, since)| Ok((key, time("since", since)?))).collect()
-    }
-
-    pub(super) async fn set_offline_cards(
-        &self,
-        pile: &PileId,
-        cards: &[String],
-        listed: bool,
-    ) -> Result<()> {
-        let st = &self.st.edits;
-        let (what, stmt) = if listed {
-            ("listing an offline card", &st.offline_insert)
-        } else {
-            ("unlisting an offline card", &st.offline_delete)
-        };
-        for card in cards {
-            self.cql.write(what, stmt, (&pile.0, card)).await?;
-        }
-        Ok(())
-    }
-
-    /// Clustered by card, so the partition reads in card order.
-    pub(super) async fn offline_cards(&self, pile: &PileId) -> Result<Vec<String>> {
-        let key = (&pile.0,);
-        let rows =
-            self.cql.rows::<(String,), _>("reading an offline list", &self.st.edits.offline_list, &key);
-        Ok(rows.await?.into_iter().map(|(card,)| card).collect())
-    }
-
     pub(super) async fn create_operator(&self, name: &str, at: DateTime<Utc>) -> Result<Operator> {
         let id = self.next_id(Seq::Operators).await?;
         let values = (id, name, Status::Active.as_str(), micros(at));
-        self.cql.write("inserting an operator", &self.st.operator_insert, values).await?;
+        self.cql.write("inserting an operator", &self.st.resources.operator_insert, values).await?;
         Ok(Operator { id, name: name.to_owned(), status: Status::Active, created_at: at })
     }
 
     pub(super) async fn operator(&self, id: OperatorId) -> Result<Option<Operator>> {
-        let row = self.cql.row::<OperatorRow, _>("reading an operator", &self.st.operator_get, (id,)).await?;
+        let row = self
+            .cql
+            .row::<OperatorRow, _>("reading an operator", &self.st.resources.operator_get, (id,))
+            .await?;
         row.map(operator_row).transpose()
     }
 
     pub(super) async fn operators(&self) -> Result<Vec<Operator>> {
-        let rows = self.cql.rows::<OperatorRow, _>("listing operators", &self.st.operator_scan, &()).await?;
+        let rows = self
+            .cql
+            .rows::<OperatorRow, _>("listing operators", &self.st.resources.operator_scan, &())
+            .await?;
         Ok(sorted(rows.into_iter().map(operator_row).collect::<Result<_>>()?, |o| o.id))
     }
 
@@ -142,7 +51,11 @@ impl Db {
         name: &str,
         status: Status,
     ) -> Result<Option<Operator>> {
-        let lwt = self.cql.lwt("updating an operator", &self.st.operator_update, (name, status.as_str(), id));
+        let lwt = self.cql.lwt(
+            "updating an operator",
+            &self.st.resources.operator_update,
+            (name, status.as_str(), id),
+        );
         if !lwt.await?.applied {
             return Ok(None);
         }
@@ -150,46 +63,51 @@ impl Db {
     }
 
     pub(super) async fn tariffs(&self) -> Result<Vec<Tariff>> {
-        let rows = self.cql.rows::<PriceRow, _>("listing tariffs", &self.st.tariff_scan, &()).await?;
+        let rows =
+            self.cql.rows::<PriceRow, _>("listing tariffs", &self.st.resources.tariff_scan, &()).await?;
         Ok(sorted(rows.into_iter().map(tariff_row).collect::<Result<_>>()?, |t| t.id))
     }
 
     pub(super) async fn plans(&self) -> Result<Vec<PricePlan>> {
-        let rows = self.cql.rows::<PriceRow, _>("listing plans", &self.st.plan_scan, &()).await?;
+        let rows = self.cql.rows::<PriceRow, _>("listing plans", &self.st.resources.plan_scan, &()).await?;
         Ok(sorted(rows.into_iter().map(plan_row).collect::<Result<_>>()?, |p| p.id))
     }
 
     pub(super) async fn tariff(&self, id: TariffId) -> Result<Option<Tariff>> {
-        let row = self.cql.row::<PriceRow, _>("reading a tariff", &self.st.tariff_get, (id,)).await?;
+        let row =
+            self.cql.row::<PriceRow, _>("reading a tariff", &self.st.resources.tariff_get, (id,)).await?;
         row.map(tariff_row).transpose()
     }
 
     pub(super) async fn plan(&self, id: PlanId) -> Result<Option<PricePlan>> {
-        let row = self.cql.row::<PriceRow, _>("reading a plan", &self.st.plan_get, (id,)).await?;
+        let row = self.cql.row::<PriceRow, _>("reading a plan", &self.st.resources.plan_get, (id,)).await?;
         row.map(plan_row).transpose()
     }
 
     pub(super) async fn station(&self, id: StationId) -> Result<Option<Station>> {
-        let row = self.cql.row::<StationRow, _>("reading a station", &self.st.station_get, (id,)).await?;
+        let row =
+            self.cql.row::<StationRow, _>("reading a station", &self.st.resources.station_get, (id,)).await?;
         row.map(station_row).transpose()
     }
 
     pub(super) async fn stations(&self) -> Result<Vec<Station>> {
-        let rows = self.cql.rows::<StationRow, _>("listing stations", &self.st.station_scan, &()).await?;
+        let rows =
+            self.cql.rows::<StationRow, _>("listing stations", &self.st.resources.station_scan, &()).await?;
         let mut stations = rows.into_iter().map(station_row).collect::<Result<Vec<_>>>()?;
         stations.sort_by_key(|s| s.id);
         Ok(stations)
     }
 
     pub(super) async fn pile(&self, id: &PileId) -> Result<Option<PileRecord>> {
-        let row = self.cql.row::<PileRow, _>("reading a pile", &self.st.pile_get, (id.as_str(),)).await?;
+        let row =
+            self.cql.row::<PileRow, _>("reading a pile", &self.st.resources.pile_get, (id.as_str(),)).await?;
         row.map(pile_row).transpose()
     }
 
     /// Every listing bucket at once, merged by id.
     pub(super) async fn piles(&self) -> Result<Vec<PileRecord>> {
         let buckets = (0..codec::PILE_BUCKETS).map(|b| async move {
-            self.cql.rows::<PileRow, _>("listing piles", &self.st.pile_list, &(b,)).await
+            self.cql.rows::<PileRow, _>("listing piles", &self.st.resources.pile_list, &(b,)).await
         });
         let mut piles =
             try_join_all(buckets).await?.into_iter().flatten().map(pile_row).collect::<Result<Vec<_>>>()?;
@@ -206,7 +124,7 @@ impl Db {
     ) -> Result<Tariff> {
         let id = self.next_id(Seq::Tariffs).await?;
         let values = (id, name, to_json(tou)?, micros(at), operator_id);
-        self.cql.write("inserting a tariff", &self.st.tariff_insert, values).await?;
+        self.cql.write("inserting a tariff", &self.st.resources.tariff_insert, values).await?;
         Ok(Tariff { id, operator_id, name: name.to_owned(), tou: tou.clone() })
     }
 
@@ -219,7 +137,7 @@ impl Db {
     ) -> Result<PricePlan> {
         let id = self.next_id(Seq::Plans).await?;
         let values = (id, name, to_json(pricing)?, micros(at), operator_id);
-        self.cql.write("inserting a plan", &self.st.plan_insert, values).await?;
+        self.cql.write("inserting a plan", &self.st.resources.plan_insert, values).await?;
         Ok(PricePlan { id, operator_id, name: name.to_owned(), pricing: pricing.clone() })
     }
 
@@ -230,8 +148,10 @@ impl Db {
                 None => Ok(true),
             }
         };
-        let (tariff, merchant) =
-            tokio::join!(self.exists_id("reading a tariff", &self.st.tariff_exists, s.tariff_id), merchant);
+        let (tariff, merchant) = tokio::join!(
+            self.exists_id("reading a tariff", &self.st.resources.tariff_exists, s.tariff_id),
+            merchant
+        );
         if !tariff? {
             return Err(StoreError::NotFound(format!("tariff {}", s.tariff_id)));
         }
@@ -252,7 +172,7 @@ impl Db {
             s.details.as_ref().map(to_json).transpose()?,
             s.operator_id,
         );
-        self.cql.write("inserting a station", &self.st.station_insert, values).await?;
+        self.cql.write("inserting a station", &self.st.resources.station_insert, values).await?;
         Ok(Station {
             id,
             operator_id: s.operator_id,
@@ -274,13 +194,15 @@ impl Db {
         id: StationId,
         tariff: TariffId,
     ) -> Result<Option<Station>> {
-        if !self.exists_id("reading a station", &self.st.station_exists, id).await? {
+        if !self.exists_id("reading a station", &self.st.resources.station_exists, id).await? {
             return Ok(None);
         }
-        if !self.exists_id("reading a tariff", &self.st.tariff_exists, tariff).await? {
+        if !self.exists_id("reading a tariff", &self.st.resources.tariff_exists, tariff).await? {
             return Err(StoreError::NotFound(format!("tariff {tariff}")));
         }
-        self.cql.write("moving a station to a tariff", &self.st.station_tariff, (tariff, id)).await?;
+        self.cql
+            .write("moving a station to a tariff", &self.st.resources.station_tariff, (tariff, id))
+            .await?;
         self.station(id).await
     }
 
@@ -291,11 +213,11 @@ impl Db {
     ) -> Result<Option<Station>> {
         // An UPDATE would create a row for an unknown id: check first
         // (stations are never deleted, so the check cannot go stale).
-        if !self.exists_id("reading a station", &self.st.station_exists, id).await? {
+        if !self.exists_id("reading a station", &self.st.resources.station_exists, id).await? {
             return Ok(None);
         }
         let json = power.map(to_json).transpose()?;
-        self.cql.write("setting a station's power", &self.st.station_power, (json, id)).await?;
+        self.cql.write("setting a station's power", &self.st.resources.station_power, (json, id)).await?;
         self.station(id).await
     }
 
@@ -304,26 +226,26 @@ impl Db {
         id: StationId,
         details: Option<&StationDetails>,
     ) -> Result<Option<Station>> {
-        if !self.exists_id("reading a station", &self.st.station_exists, id).await? {
+        if !self.exists_id("reading a station", &self.st.resources.station_exists, id).await? {
             return Ok(None);
         }
         let json = details.map(to_json).transpose()?;
-        self.cql.write("setting a station's details", &self.st.station_details, (json, id)).await?;
+        self.cql.write("setting a station's details", &self.st.resources.station_details, (json, id)).await?;
         self.station(id).await
     }
 
     /// Claims the id in `piles_by_id` (a lightweight transaction: two
     /// operators registering one pile must not both succeed), then lists it.
     pub(super) async fn create_pile(&self, pile: &PileRecord) -> Result<()> {
-        if !self.exists_id("reading a station", &self.st.station_exists, pile.station_id).await? {
+        if !self.exists_id("reading a station", &self.st.resources.station_exists, pile.station_id).await? {
             return Err(StoreError::NotFound(format!("station {}", pile.station_id)));
         }
         let (id, ports, created) = (pile.id.as_str(), i32::from(pile.ports), micros(pile.created_at));
         let claim = (id, pile.station_id, pile.protocol.as_str(), ports, created);
-        let lwt = self.cql.lwt("claiming a pile id", &self.st.pile_claim, claim).await?;
+        let lwt = self.cql.lwt("claiming a pile id", &self.st.resources.pile_claim, claim).await?;
         if lwt.applied {
             let listed = (pile_bucket(id), id, pile.station_id, pile.protocol.as_str(), ports, created);
-            return self.cql.write("listing a pile", &self.st.pile_list_insert, listed).await;
+            return self.cql.write("listing a pile", &self.st.resources.pile_list_insert, listed).await;
         }
         // Taken. If the pile's first registration died between its claim
         // and its listing, list it now, as it was registered.
@@ -331,7 +253,7 @@ impl Db {
             (lwt.bigint("station_id"), lwt.text("protocol"), lwt.int("ports"), lwt.bigint("created_at"))
         {
             let listed = (pile_bucket(id), id, station, protocol, ports, created);
-            self.cql.write("listing a pile", &self.st.pile_list_insert, listed).await?;
+            self.cql.write("listing a pile", &self.st.resources.pile_list_insert, listed).await?;
         }
         Err(StoreError::Conflict(format!("pile {id}")))
     }
@@ -412,7 +334,7 @@ pub(super) fn plan_row((id, name, pricing, operator): PriceRow) -> Result<PriceP
     Ok(PricePlan { id, operator_id: operator.unwrap_or(DEFAULT_OPERATOR), name, pricing })
 }
 
-/// A row in `statements::PILE_COLUMNS` order.
+/// A row in `statements::resources::PILE_COLUMNS` order.
 type PileRow = (String, i64, String, i32, i64);
 
 fn pile_row(r: PileRow) -> Result<PileRecord> {

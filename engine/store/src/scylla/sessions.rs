@@ -31,8 +31,11 @@ const SAMPLES_PER_BATCH: usize = 32;
 
 impl Db {
     pub(super) async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
-        let row =
-            self.cql.row::<codec::SessionRow, _>("reading a session", &self.st.session_get, (id.as_str(),));
+        let row = self.cql.row::<codec::SessionRow, _>(
+            "reading a session",
+            &self.st.sessions.session_get,
+            (id.as_str(),),
+        );
         row.await?.map(codec::session).transpose()
     }
 
@@ -42,7 +45,11 @@ impl Db {
             let chunk = chunk.to_vec();
             async move {
                 self.cql
-                    .rows::<codec::SessionRow, _>("reading sessions", &self.st.sessions_get, &(chunk,))
+                    .rows::<codec::SessionRow, _>(
+                        "reading sessions",
+                        &self.st.sessions.sessions_get,
+                        &(chunk,),
+                    )
                     .await
             }
         });
@@ -55,7 +62,7 @@ impl Db {
     pub(super) async fn open_sessions(&self, pile: &PileId) -> Result<Vec<SessionRecord>> {
         let entries = self
             .cql
-            .rows::<(i64, String), _>("listing open sessions", &self.st.open_list, &(pile.as_str(),))
+            .rows::<(i64, String), _>("listing open sessions", &self.st.sessions.open_list, &(pile.as_str(),))
             .await?;
         if entries.is_empty() {
             return Ok(Vec::new());
@@ -82,7 +89,9 @@ impl Db {
         let until = day_bucket(micros(until)) + DAYS_OF_SLACK;
         type Row = (i64, String, String, String, String, Option<i32>);
         let days = (from..=until).map(|day| async move {
-            self.cql.rows::<Row, _>("reading readings", &self.st.samples_in_day, &(id.as_str(), day)).await
+            self.cql
+                .rows::<Row, _>("reading readings", &self.st.sessions.samples_in_day, &(id.as_str(), day))
+                .await
         });
         try_join_all(days)
             .await?
@@ -106,7 +115,8 @@ impl Db {
         type Row = (i32, Option<String>, i64, String, String);
         let limit = i32::try_from(limit).unwrap_or(i32::MAX);
         let key = (pile.as_str(), limit);
-        let rows = self.cql.rows::<Row, _>("reading diagnostics", &self.st.diagnostics_get, &key).await?;
+        let rows =
+            self.cql.rows::<Row, _>("reading diagnostics", &self.st.sessions.diagnostics_get, &key).await?;
         rows.into_iter()
             .map(|(port, session, at, kind, data)| {
                 Ok(Diagnostic {
@@ -128,8 +138,11 @@ impl Db {
         limit: usize,
     ) -> Result<Vec<SessionRecord>> {
         let key = (driver, i32::try_from(limit).unwrap_or(i32::MAX));
-        let ids =
-            self.cql.rows::<(String,), _>("listing a driver's charges", &self.st.driver_sessions_get, &key);
+        let ids = self.cql.rows::<(String,), _>(
+            "listing a driver's charges",
+            &self.st.sessions.driver_sessions_get,
+            &key,
+        );
         let ids = ids.await?;
         let sessions =
             try_join_all(ids.into_iter().map(|(id,)| async move { self.session(&SessionId(id)).await }));
@@ -137,8 +150,10 @@ impl Db {
     }
 
     pub(super) async fn bill(&self, id: &SessionId) -> Result<Option<Bill>> {
-        let row =
-            self.cql.row::<codec::BillRow, _>("reading a bill", &self.st.bill_get, (id.as_str(),)).await?;
+        let row = self
+            .cql
+            .row::<codec::BillRow, _>("reading a bill", &self.st.sessions.bill_get, (id.as_str(),))
+            .await?;
         row.map(|r| codec::bill(id, r)).transpose()
     }
 
@@ -150,17 +165,19 @@ impl Db {
             _ => None,
         };
         let (pile, station, plan, tariff) = tokio::join!(
-            self.exists_text("reading a pile", &self.st.pile_exists, s.pile_id.as_str()),
-            self.exists_id("reading a station", &self.st.station_exists, s.station_id),
+            self.exists_text("reading a pile", &self.st.resources.pile_exists, s.pile_id.as_str()),
+            self.exists_id("reading a station", &self.st.resources.station_exists, s.station_id),
             async {
                 match s.terms.plan_id {
-                    Some(id) => self.exists_id("reading a plan", &self.st.plan_exists, id).await,
+                    Some(id) => self.exists_id("reading a plan", &self.st.resources.plan_exists, id).await,
                     None => Ok(true),
                 }
             },
             async {
                 match tariff_id {
-                    Some(id) => self.exists_id("reading a tariff", &self.st.tariff_exists, id).await,
+                    Some(id) => {
+                        self.exists_id("reading a tariff", &self.st.resources.tariff_exists, id).await
+                    }
                     None => Ok(true),
                 }
             },
@@ -182,7 +199,7 @@ impl Db {
     async fn stored_state(&self, s: &SessionRecord) -> Result<Option<String>> {
         Ok(self
             .cql
-            .row::<(String,), _>("reading a session", &self.st.session_state, (s.id.as_str(),))
+            .row::<(String,), _>("reading a session", &self.st.sessions.session_state, (s.id.as_str(),))
             .await?
             .map(|r| r.0))
     }
@@ -193,9 +210,13 @@ impl Db {
         let row = session_values(s, ts)?;
         let (pile, created, id) = (s.pile_id.as_str(), micros(s.created_at), s.id.as_str());
         if s.state.is_open() {
-            self.cql.batch("writing a session", &self.st.session_open, (row, (pile, created, id, ts))).await
+            self.cql
+                .batch("writing a session", &self.st.sessions.session_open, (row, (pile, created, id, ts)))
+                .await
         } else {
-            self.cql.batch("writing a session", &self.st.session_closed, (row, (ts, pile, created, id))).await
+            self.cql
+                .batch("writing a session", &self.st.sessions.session_closed, (row, (ts, pile, created, id)))
+                .await
         }
     }
 
@@ -224,7 +245,7 @@ impl Db {
                 self.post(&Entry::hold(&s.id, payer.driver, payer.held, s.created_at)).await?;
             }
             let row = (payer.driver, micros(s.created_at), s.id.as_str());
-            self.cql.write("listing a driver's charge", &self.st.driver_session_insert, row).await?;
+            self.cql.write("listing a driver's charge", &self.st.sessions.driver_session_insert, row).await?;
         }
         self.index_session(s).await?;
         self.write_session(s, ts).await
@@ -242,8 +263,11 @@ impl Db {
     /// (the hold's reversal, whose key books it once). If the writer dies
     /// between the two, storing the failed record again books it.
     pub(super) async fn update_session(&self, s: &SessionRecord, ts: i64) -> Result<()> {
-        let billed =
-            self.cql.row::<(String,), _>("reading a bill", &self.st.bill_exists_serial, (s.id.as_str(),));
+        let billed = self.cql.row::<(String,), _>(
+            "reading a bill",
+            &self.st.sessions.bill_exists_serial,
+            (s.id.as_str(),),
+        );
         let (billed, state) = tokio::join!(billed, self.stored_state(s));
         let Some(state) = state? else {
             return Err(StoreError::NotFound(format!("session {}", s.id)));
@@ -280,7 +304,8 @@ impl Db {
         let Some(state) = self.stored_state(s).await? else {
             return Err(StoreError::NotFound(format!("session {}", s.id)));
         };
-        let lwt = self.cql.lwt("claiming a bill", &self.st.bill_claim, bill_values(bill, s, at)?).await?;
+        let lwt =
+            self.cql.lwt("claiming a bill", &self.st.sessions.bill_claim, bill_values(bill, s, at)?).await?;
         if lwt.applied {
             // Listed before the session is marked finished: a repeat that
             // finds the session unfinished lists it again.
@@ -297,7 +322,7 @@ impl Db {
             None => {
                 let read = self.cql.row::<(String,), _>(
                     "reading a bill",
-                    &self.st.bill_final_session,
+                    &self.st.sessions.bill_final_session,
                     (s.id.as_str(),),
                 );
                 read.await?.map(|r| r.0).unwrap_or_default()
@@ -340,7 +365,7 @@ impl Db {
                 d.kind.as_str(),
                 d.data.as_str(),
             );
-            self.cql.write("inserting a diagnostic", &self.st.diagnostic_insert, values)
+            self.cql.write("inserting a diagnostic", &self.st.sessions.diagnostic_insert, values)
         });
         futures::future::try_join_all(writes).await.map(drop)
     }
@@ -368,13 +393,13 @@ impl Db {
             .flat_map(|rows| rows.chunks(SAMPLES_PER_BATCH).map(|chunk| chunk.to_vec()).collect::<Vec<_>>());
         let writes = writes.map(|chunk| async move {
             if let [one] = &chunk[..] {
-                return self.cql.write("inserting a reading", &self.st.sample_insert, one).await;
+                return self.cql.write("inserting a reading", &self.st.sessions.sample_insert, one).await;
             }
             let mut batch = Batch::new(BatchType::Unlogged);
             for _ in &chunk {
-                batch.append_statement(self.st.sample_insert.clone());
+                batch.append_statement(self.st.sessions.sample_insert.clone());
             }
-            batch.set_consistency(self.st.sample_insert.get_consistency().unwrap_or_default());
+            batch.set_consistency(self.st.sessions.sample_insert.get_consistency().unwrap_or_default());
             batch.set_is_idempotent(true);
             self.cql.batch("inserting readings", &batch, chunk).await
         });
@@ -395,7 +420,7 @@ impl Db {
         };
         let replaced = self.bill_history(id).await?.len() as i32;
         let claim = (id.as_str(), replaced, to_json(&old)?, micros(at));
-        if !self.cql.lwt("claiming a bill revision", &self.st.revision_claim, claim).await?.applied {
+        if !self.cql.lwt("claiming a bill revision", &self.st.sessions.revision_claim, claim).await?.applied {
             return Err(StoreError::Conflict(format!("bill of session {id} is being corrected")));
         }
         let values = (
@@ -406,7 +431,7 @@ impl Db {
             bill.discount.to_string(),
             id.as_str(),
         );
-        self.cql.write("correcting a bill", &self.st.bill_correct, values).await?;
+        self.cql.write("correcting a bill", &self.st.sessions.bill_correct, values).await?;
         self.list_charge(&session, bill).await?;
         let revision = replaced as u32 + 1;
         if let Some(payer) = &session.terms.payer {
@@ -426,8 +451,10 @@ impl Db {
 
     pub(super) async fn bill_history(&self, id: &vocab::SessionId) -> Result<Vec<domain::pricing::Bill>> {
         let key = (id.as_str(),);
-        let mut rows =
-            self.cql.rows::<(i32, String), _>("reading bill revisions", &self.st.revisions_get, &key).await?;
+        let mut rows = self
+            .cql
+            .rows::<(i32, String), _>("reading bill revisions", &self.st.sessions.revisions_get, &key)
+            .await?;
         rows.sort_by_key(|(revision, _)| *revision);
         rows.into_iter().map(|(_, bill)| json("bill", &bill)).collect()
     }

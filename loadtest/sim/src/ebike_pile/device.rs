@@ -12,9 +12,21 @@ use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 use tokio_util::codec::Framed;
 
-use super::*;
+use super::{order_text, result, state, stop, wire, Command, EbikeConfig, Event, Profile, Script};
 use crate::ap3000_wire::{self as ap, cmd, Cutter, Frame, StartStop};
 use crate::{BoxIo, Dialer};
+
+/// Resends of a settlement after the first send, per connection.
+const SETTLE_RESENDS: u8 = 5;
+/// Supply voltage the pile reports.
+const VOLTAGE: Decimal = Decimal::from_parts(2200, 0, 0, false, 1);
+const FIRMWARE: u16 = 0x0102;
+const POWER_BOARD: u16 = 0x0100;
+const SIGNAL: u8 = 28;
+const AMBIENT_C: i16 = 25;
+const PORT_CHARGING_C: i16 = 30;
+/// Watt-seconds in a kWh.
+const WS_PER_KWH: Decimal = Decimal::from_parts(3_600_000, 0, 0, false, 0);
 
 #[derive(Default)]
 pub(super) struct Port {

@@ -41,17 +41,6 @@ use device::{Pile, Port};
 /// Unread events kept per pile. A load test never reads them, so the rest
 /// are dropped rather than growing without bound.
 const EVENT_BACKLOG: usize = 4096;
-/// Resends of a settlement after the first send, per connection.
-const SETTLE_RESENDS: u8 = 5;
-/// Supply voltage the pile reports.
-const VOLTAGE: Decimal = Decimal::from_parts(2200, 0, 0, false, 1);
-const FIRMWARE: u16 = 0x0102;
-const POWER_BOARD: u16 = 0x0100;
-const SIGNAL: u8 = 28;
-const AMBIENT_C: i16 = 25;
-const PORT_CHARGING_C: i16 = 30;
-/// Watt-seconds in a kWh.
-const WS_PER_KWH: Decimal = Decimal::from_parts(3_600_000, 0, 0, false, 0);
 
 /// Port states of the heartbeat (spec V8.6 §3.1) and of the charging
 /// report (§3.4.2: 1 charging, 3 full).

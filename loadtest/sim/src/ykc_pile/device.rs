@@ -15,12 +15,20 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::codec::Framed;
 use vocab::SessionId;
 
-use super::*;
+use super::{Command, Event, PileConfig};
 use crate::ykc_wire::{
     self as wire, kind, origin, rate, start_refusal, status, stop_refusal, BillingModel, CardStart,
     CardVerdict, Cutter, Frame, PeriodUsage, RealTime, Record, RemoteStart,
 };
 use crate::BoxIo;
+
+/// Resends of a transaction record after the first send.
+const RECORD_RESENDS: u8 = 3;
+/// The voltage reported while metering automatically.
+const VOLTAGE: Decimal = Decimal::from_parts(3800, 0, 0, false, 1);
+
+/// §13.1: stopped from the app.
+const STOP_APP: u8 = 0x40;
 
 pub(super) struct Gun {
     pub(super) plugged: bool,

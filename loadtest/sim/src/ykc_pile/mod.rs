@@ -37,13 +37,6 @@ use device::{Gun, Pile};
 /// Unread events kept per pile. A load test never reads them, so the rest
 /// are dropped rather than growing without bound.
 const EVENT_BACKLOG: usize = 4096;
-/// Resends of a transaction record after the first send.
-const RECORD_RESENDS: u8 = 3;
-/// The voltage reported while metering automatically.
-const VOLTAGE: Decimal = Decimal::from_parts(3800, 0, 0, false, 1);
-
-/// §13.1: stopped from the app.
-const STOP_APP: u8 = 0x40;
 
 #[derive(Clone, Debug)]
 pub struct PileConfig {

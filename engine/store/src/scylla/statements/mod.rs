@@ -1,8 +1,10 @@
 //! Every prepared statement, grouped as the backend's files use them, with
 //! the consistency each runs at and whether the driver may retry it; the
 //! column lists rows are read in. Each concern's group lives in its own
-//! file (`money`, `edits`, `reports`; `base` for the rest), all prepared
-//! through the shared `Preparer` at a `Class`.
+//! file named as the backend file that runs it (`resources`, `sessions`,
+//! `alarms`, `idempotency`, `money`, `edits`, `reports`), all prepared
+//! through the shared `Preparer` at a `Class`; `Statements` holds them and
+//! the id sequences every concern claims ids from.
 //!
 //! Each statement is prepared once at connect with its consistency and
 //! whether the driver may retry it. A plain write is idempotent when running
@@ -19,15 +21,21 @@ use scylla::statement::{Consistency, SerialConsistency};
 use super::ScyllaConfig;
 use crate::{Result, StoreError};
 
-mod base;
+mod alarms;
 mod edits;
+mod idempotency;
 mod money;
 mod reports;
+mod resources;
+mod sessions;
 
-pub(super) use base::Statements;
+pub(super) use alarms::AlarmStatements;
 pub(super) use edits::EditStatements;
+pub(super) use idempotency::IdempotencyStatements;
 pub(super) use money::MoneyStatements;
 pub(super) use reports::ReportStatements;
+pub(super) use resources::ResourceStatements;
+pub(super) use sessions::SessionStatements;
 
 /// Which consistency a statement runs at.
 #[derive(Clone, Copy)]
@@ -61,17 +69,48 @@ pub(super) const APPLIED_ROW_TTL: std::time::Duration = std::time::Duration::fro
 /// What every ledger listing returns, in `money::ListingRow` order.
 pub(super) const LISTING_COLUMNS: &str = "posted, key, kind, at, reference, lines";
 
-pub(super) const ALARM_COLUMNS: &str =
-    "id, station_id, pile_id, port, kind, severity, message, raised_at, acknowledged_at, cleared_at";
-
-const STATION_COLUMNS: &str =
-    "id, name, tariff_id, utc_offset_minutes, service_fee, minimum_charge, created_at, \
-                               power, merchant_id, details, operator_id";
-
 pub(super) const MERCHANT_COLUMNS: &str = "id, name, commission_percent, created_at, operator_id";
 pub(super) const USER_COLUMNS: &str =
     "id, username, password_hash, role, merchant_id, created_at, operator_id";
-pub(super) const PILE_COLUMNS: &str = "id, station_id, protocol, ports, created_at";
+
+/// Every statement the store runs, prepared once: the id sequences, and
+/// each concern's group.
+pub(in crate::scylla) struct Statements {
+    pub seq_init: PreparedStatement,
+    pub seq_bump: PreparedStatement,
+    pub seq_get: PreparedStatement,
+
+    pub resources: ResourceStatements,
+    pub sessions: SessionStatements,
+    pub alarms: AlarmStatements,
+    pub idempotency: IdempotencyStatements,
+    pub money: MoneyStatements,
+    pub reports: ReportStatements,
+    pub edits: EditStatements,
+}
+
+impl Statements {
+    pub(in crate::scylla) async fn prepare(p: &Preparer<'_>) -> Result<Statements> {
+        use Class::{Lwt, Money};
+        Ok(Statements {
+            seq_init: p
+                .prepare(Lwt, false, "INSERT INTO id_sequences (name, next_id) VALUES (?, ?) IF NOT EXISTS")
+                .await?,
+            seq_bump: p
+                .prepare(Lwt, false, "UPDATE id_sequences SET next_id = ? WHERE name = ? IF next_id = ?")
+                .await?,
+            seq_get: p.read(Money, "SELECT next_id FROM id_sequences WHERE name = ?").await?,
+
+            resources: ResourceStatements::prepare(p).await?,
+            sessions: SessionStatements::prepare(p).await?,
+            alarms: AlarmStatements::prepare(p).await?,
+            idempotency: IdempotencyStatements::prepare(p).await?,
+            money: MoneyStatements::prepare(p).await?,
+            reports: ReportStatements::prepare(p).await?,
+            edits: EditStatements::prepare(p).await?,
+        })
+    }
+}
 
 /// Prepares statements at the consistency of their class; every concern's
 /// statements are prepared through it.

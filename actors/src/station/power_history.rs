@@ -10,8 +10,8 @@ use actix::{AsyncContext, Context, Handler};
 use store::PowerSample;
 use vocab::StationId;
 
+use super::{GetPower, Station};
 use crate::platform::Platform;
-use crate::station::{GetPower, Station};
 
 /// Starts the station's sampling; called once as the station starts.
 pub fn sample_every(platform: Arc<Platform>, station: StationId, ctx: &mut Context<Station>) {
