@@ -30,7 +30,7 @@ use futures::stream::{self, LocalBoxStream, Stream, StreamExt};
 use prometheus::{IntCounter, IntGauge, Registry};
 use tokio::sync::broadcast;
 
-use super::live::{received, sse};
+use super::sse::{received, sse};
 use super::State;
 use crate::error::ApiResult;
 

@@ -33,6 +33,7 @@ pub mod qr;
 pub mod reports;
 pub mod rules;
 pub mod sessions;
+mod sse;
 pub mod stations;
 pub mod tariffs;
 
