@@ -42,14 +42,22 @@ fn bench(c: &mut Criterion) {
     c.bench_function("meter_reading_across_a_tou_boundary", |b| {
         b.iter(|| {
             let mut m = Meter { last_at: Some(t0), ..Meter::default() };
-            m.read(&tou, Reading { at: at(15), kwh: dec!(0.1234), power: dec!(30000), elapsed_s: 15 });
+            m.read(
+                &tou.pricing,
+                tou.offset(),
+                Reading { at: at(15), kwh: dec!(0.1234), power: dec!(30000), elapsed_s: 15 },
+            );
             m
         })
     });
     c.bench_function("meter_reading_power_tiers", |b| {
         b.iter(|| {
             let mut m = Meter::default();
-            m.read(&tiers, Reading { at: at(300), kwh: dec!(0.02), power: dec!(350), elapsed_s: 300 });
+            m.read(
+                &tiers.pricing,
+                tiers.offset(),
+                Reading { at: at(300), kwh: dec!(0.02), power: dec!(350), elapsed_s: 300 },
+            );
             m
         })
     });
@@ -57,7 +65,8 @@ fn bench(c: &mut Criterion) {
     for i in 1..=36 {
         let power = if i % 12 < 6 { dec!(150) } else { dec!(350) };
         m.read(
-            &tiers,
+            &tiers.pricing,
+            tiers.offset(),
             Reading {
                 at: at(300 * i),
                 kwh: dec!(0.02) * rust_decimal::Decimal::from(i),

@@ -176,7 +176,7 @@ impl SessionRecord {
             let since = self.started_at.map_or(0, |s| (at - s).num_seconds());
             u32::try_from(since).unwrap_or(0)
         });
-        self.meter.read(&self.terms, Reading { at, kwh, power, elapsed_s });
+        self.meter.read(&self.terms.pricing, self.terms.offset(), Reading { at, kwh, power, elapsed_s });
         Ok(())
     }
 

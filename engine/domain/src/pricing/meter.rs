@@ -1,11 +1,10 @@
 //! The meter: what a charge has used so far, in every measure any pricing
 //! needs, accrued reading by reading.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::terms::Terms;
 use super::{Pricing, Tier};
 use crate::tariff::PeriodEnergy;
 
@@ -46,18 +45,19 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// Takes a reading. Energy or time going backwards (a meter glitch, a
-    /// reordered frame) adds nothing and keeps the higher baseline.
-    pub fn read(&mut self, terms: &Terms, r: Reading) {
+    /// Takes a reading, accrued as `pricing` needs it (time-of-use periods
+    /// in the station's `offset`). Energy or time going backwards (a meter
+    /// glitch, a reordered frame) adds nothing and keeps the higher baseline.
+    pub fn read(&mut self, pricing: &Pricing, offset: FixedOffset, r: Reading) {
         let prev_at = self.last_at.unwrap_or(r.at);
         let at = r.at.max(prev_at);
         if r.kwh > self.kwh {
-            if let Pricing::TimeOfUse { tou, .. } = &terms.pricing {
-                self.energy.add(tou, terms.offset(), prev_at, at, r.kwh - self.kwh);
+            if let Pricing::TimeOfUse { tou, .. } = pricing {
+                self.energy.add(tou, offset, prev_at, at, r.kwh - self.kwh);
             }
             self.kwh = r.kwh;
         }
-        if let Pricing::PowerTiers { tiers, switch_after_s, .. } = &terms.pricing {
+        if let Pricing::PowerTiers { tiers, switch_after_s, .. } = pricing {
             self.tiers(tiers, *switch_after_s, r);
         }
         self.elapsed_s = self.elapsed_s.max(r.elapsed_s);

@@ -189,7 +189,7 @@ mod tests {
     fn meter(t: &Terms, readings: &[(u32, Decimal, Decimal)]) -> Meter {
         let mut m = Meter::default();
         for &(elapsed_s, power, kwh) in readings {
-            m.read(t, Reading { at: at(elapsed_s as i64), kwh, power, elapsed_s });
+            m.read(&t.pricing, t.offset(), Reading { at: at(elapsed_s as i64), kwh, power, elapsed_s });
         }
         m
     }
