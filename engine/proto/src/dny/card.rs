@@ -154,7 +154,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::dny::message::testing::{hex, round_trip_down, round_trip_up, sample, wire, PHYS};
+    use crate::dny::testing::{hex, round_trip_down, round_trip_up, sample, wire, PHYS};
     use crate::dny::{codes, Down, Up};
 
     const SWIPE: &str = "44 4E 59 11 00 3B 37 AB 04 01 00 02 7A 8D 05 DD 00 01 00 00 0A 04";

@@ -384,7 +384,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::dny::message::testing::{hex, round_trip_down, round_trip_up, sample, wire, PHYS};
+    use crate::dny::testing::{hex, round_trip_down, round_trip_up, sample, wire, PHYS};
     use crate::dny::{codes, Ack, Down, Up};
 
     /// The order of §4.2's samples: 12 34 56 78, four times.

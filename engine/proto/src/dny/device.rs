@@ -103,7 +103,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::dny::message::testing::{hex, round_trip_down, round_trip_up, sample, wire};
+    use crate::dny::testing::{hex, round_trip_down, round_trip_up, sample, wire};
     use crate::dny::{codes, Ack, Down, Up};
 
     /// Decodes a sample we also send and checks ours is the same bytes.

@@ -228,7 +228,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::dny::message::testing::{round_trip_down, round_trip_up, sample, PHYS};
+    use crate::dny::testing::{round_trip_down, round_trip_up, sample, PHYS};
     use crate::dny::{Ack, DecodeError, Down, Frame, Up};
 
     #[test]
@@ -315,8 +315,8 @@ mod tests {
         // What we send is the sample, byte for byte.
         let ours = Down::Time(t).encode(0x04AB_373B, 0x00B9).unwrap();
         assert_eq!(
-            crate::dny::message::testing::wire(&ours),
-            crate::dny::message::testing::hex("44 4E 59 0D 00 3B 37 AB 04 B9 00 22 09 0E A9 5F 13 04")
+            crate::dny::testing::wire(&ours),
+            crate::dny::testing::hex("44 4E 59 0D 00 3B 37 AB 04 B9 00 22 09 0E A9 5F 13 04")
         );
     }
 

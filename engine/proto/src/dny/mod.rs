@@ -66,6 +66,8 @@ mod frame;
 mod login;
 mod message;
 mod settlement;
+#[cfg(test)]
+mod testing;
 
 #[cfg(test)]
 mod proptests;

@@ -121,7 +121,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::dny::message::testing::{hex, round_trip_up, sample, wire, PHYS};
+    use crate::dny::testing::{hex, round_trip_up, sample, wire, PHYS};
     use crate::dny::{codes, Ack, Down, Up};
 
     fn spec_settlement() -> Settlement {

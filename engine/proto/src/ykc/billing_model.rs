@@ -152,7 +152,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::ykc::message::testing::{pile, round_trip};
+    use crate::ykc::testing::{pile, round_trip};
     use crate::ykc::{DecodeError, Frame, Message};
 
     fn model(model: u16) -> BillingModel {

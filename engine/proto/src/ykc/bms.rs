@@ -101,7 +101,7 @@ impl Tagged for BmsFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ykc::message::testing::{pile, round_trip, serial};
+    use crate::ykc::testing::{pile, round_trip, serial};
     use crate::ykc::{Frame, Message, MAX_BODY};
 
     fn sample(kind: u8, data: &'static [u8]) -> BmsFrame {

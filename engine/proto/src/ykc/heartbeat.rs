@@ -54,7 +54,7 @@ impl Body<Ykc> for HeartbeatReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ykc::message::testing::{pile, round_trip};
+    use crate::ykc::testing::{pile, round_trip};
     use crate::ykc::Message;
 
     #[test]

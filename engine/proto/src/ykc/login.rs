@@ -87,7 +87,7 @@ impl Body<Ykc> for LoginReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ykc::message::testing::{pile, round_trip};
+    use crate::ykc::testing::{pile, round_trip};
     use crate::ykc::Message;
 
     #[test]

@@ -288,7 +288,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::ykc::message::testing::{at, pile, round_trip};
+    use crate::ykc::testing::{at, pile, round_trip};
     use crate::ykc::{kind, Frame, Message};
 
     fn work(enabled: bool, max_power_percent: u8) -> Message {

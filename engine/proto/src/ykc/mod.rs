@@ -37,6 +37,8 @@ mod realtime;
 mod record;
 mod remote;
 mod stop_reason;
+#[cfg(test)]
+mod testing;
 
 #[cfg(test)]
 mod proptests;

@@ -333,7 +333,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::ykc::message::testing::{pile, round_trip};
+    use crate::ykc::testing::{pile, round_trip};
     use crate::ykc::{kind, Frame, Message};
 
     /// A realistic physical card number (a MIFARE UID, zero-padded).

@@ -99,7 +99,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::ykc::message::testing::{pile, round_trip, serial};
+    use crate::ykc::testing::{pile, round_trip, serial};
     use crate::ykc::{kind, Frame, Message};
 
     const PARALLEL: &str = "260301083000";

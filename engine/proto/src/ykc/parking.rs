@@ -145,7 +145,7 @@ impl Body<Ykc> for ParkingLockResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ykc::message::testing::{pile, round_trip};
+    use crate::ykc::testing::{pile, round_trip};
     use crate::ykc::{kind, Frame, Message};
 
     #[test]

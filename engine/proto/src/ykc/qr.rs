@@ -98,7 +98,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::ykc::message::testing::{pile, round_trip};
+    use crate::ykc::testing::{pile, round_trip};
     use crate::ykc::{kind, Frame, Message};
 
     fn prefix(format: u8, prefix: &str) -> Message {

@@ -147,8 +147,8 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::ykc::message::testing::{at, pile, round_trip, serial};
     use crate::ykc::period;
+    use crate::ykc::testing::{at, pile, round_trip, serial};
     use crate::ykc::Message;
 
     fn record() -> TransactionRecord {
