@@ -347,8 +347,6 @@ async fn a_command_sent_to_one_node_reaches_a_pile_on_another() {
     }
 }
 
-/// A node that dies without a word leaves its rows, which lapse after the
-/// TTL; meanwhile commands for its piles answer 503, naming the node.
 /// An edit made on one node reaches the node running the station: a new
 /// tariff set through A is taken up by B, whose pile is sent it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,6 +425,8 @@ async fn a_drivers_start_on_one_node_reaches_a_pile_on_another() {
     pile.wait_for(|e| matches!(e, Event::StopRequested { gun: 1 }), WAIT).await.expect("the pile is told");
 }
 
+/// A node that dies without a word leaves its rows, which lapse after the
+/// TTL; meanwhile commands for its piles answer 503, naming the node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_piles_lapse_from_the_directory() {
     let dir = Shared::new();
