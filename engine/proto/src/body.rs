@@ -205,43 +205,47 @@ impl<W: Wire> Writer<W> {
     }
 }
 
-/// Why a quantity cannot go on the wire in a fixed-point field.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a value cannot go on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unfit {
     Negative,
-    /// Finer than the field's decimal places.
-    TooPrecise,
+    /// Finer than the field's `dp` decimal places.
+    TooPrecise {
+        dp: u32,
+    },
     OutOfRange,
 }
 
-/// A quantity a fixed-point field refused, with what the error message
-/// needs; each codec turns it into its own `EncodeError`.
+/// A value a field cannot carry: negative, finer than its decimal places,
+/// or out of its range. Both codecs' `EncodeError`s carry it as it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Misfit {
     pub field: &'static str,
-    pub value: Decimal,
-    pub dp: u32,
+    pub value: String,
     pub why: Unfit,
 }
 
-/// `From<Misfit>` for a codec's `EncodeError`, whose `Negative`,
-/// `TooPrecise` and `OutOfRange` variants say what a `Misfit` does; a macro
-/// because each codec's error is its own enum.
-macro_rules! encode_error_from_misfit {
-    ($error:ty) => {
-        impl From<$crate::body::Misfit> for $error {
-            fn from(misfit: $crate::body::Misfit) -> Self {
-                let $crate::body::Misfit { field, value, dp, why } = misfit;
-                match why {
-                    $crate::body::Unfit::Negative => Self::Negative { field, value },
-                    $crate::body::Unfit::TooPrecise => Self::TooPrecise { field, value, dp },
-                    $crate::body::Unfit::OutOfRange => Self::OutOfRange { field, value: value.to_string() },
-                }
-            }
-        }
-    };
+impl Misfit {
+    /// A value (a count, a code, a percentage) outside what its field takes.
+    pub fn out_of_range(field: &'static str, value: impl ToString) -> Misfit {
+        Misfit { field, value: value.to_string(), why: Unfit::OutOfRange }
+    }
 }
-pub(crate) use encode_error_from_misfit;
+
+impl std::fmt::Display for Misfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Misfit { field, value, why } = self;
+        match why {
+            Unfit::Negative => write!(f, "{field}: {value} is negative"),
+            Unfit::TooPrecise { dp } => {
+                write!(f, "{field}: {value} is finer than the wire's {dp} decimal places")
+            }
+            Unfit::OutOfRange => write!(f, "{field}: {value} does not fit the wire field"),
+        }
+    }
+}
+
+impl std::error::Error for Misfit {}
 
 /// A protocol's fixed-point units: how many decimal places one wire unit has.
 pub trait FixedPoint: Copy {
@@ -257,7 +261,7 @@ pub trait FixedPoint: Copy {
     /// The wire integer for `value` (see `to_wire`), at most `max`.
     fn to_wire(self, value: Decimal, max: u64, field: &'static str) -> Result<u64, Misfit> {
         let dp = self.dp();
-        to_wire(value, dp, max).map_err(|why| Misfit { field, value, dp, why })
+        to_wire(value, dp, max).map_err(|why| Misfit { field, value: value.to_string(), why })
     }
 }
 
@@ -275,7 +279,7 @@ pub fn to_wire(value: Decimal, dp: u32, max: u64) -> Result<u64, Unfit> {
     }
     let rounded = value.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
     if rounded != value {
-        return Err(Unfit::TooPrecise);
+        return Err(Unfit::TooPrecise { dp });
     }
     // `rounded` has at most `dp` places, so this is exact.
     let shift = dp.saturating_sub(rounded.scale());
@@ -347,7 +351,7 @@ mod tests {
         assert_eq!(to_wire(dec!(1.5), 2, 1000), Ok(150));
         assert_eq!(to_wire(dec!(-0), 2, 10), Ok(0));
         assert_eq!(to_wire(dec!(-1), 2, 1000), Err(Unfit::Negative));
-        assert_eq!(to_wire(dec!(0.001), 2, 1000), Err(Unfit::TooPrecise));
+        assert_eq!(to_wire(dec!(0.001), 2, 1000), Err(Unfit::TooPrecise { dp: 2 }));
         assert_eq!(to_wire(dec!(10.01), 2, 1000), Err(Unfit::OutOfRange));
     }
 
@@ -361,7 +365,7 @@ mod tests {
         let fine = Price { id: 3, amount: dec!(0.001) };
         assert_eq!(
             fine.encode(),
-            Err(Misfit { field: "amount", value: dec!(0.001), dp: 2, why: Unfit::TooPrecise })
+            Err(Misfit { field: "amount", value: "0.001".into(), why: Unfit::TooPrecise { dp: 2 } })
         );
     }
 }

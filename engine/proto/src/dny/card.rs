@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::fields::{DecodeError, Dny, EncodeError, Reader, Scale, Writer};
-use crate::body::Body;
+use crate::body::{Body, Misfit};
 
 /// Port byte of a balance query rather than a request to charge.
 pub const QUERY_PORT: u8 = 0xFF;
@@ -65,10 +65,8 @@ impl Body<Dny> for CardSwipe {
             (Some(t), card2) => {
                 w.time(t, "time")?;
                 if let Some(card2) = card2 {
-                    let n = u8::try_from(card2.len()).map_err(|_| EncodeError::OutOfRange {
-                        field: "card2",
-                        value: card2.len().to_string(),
-                    })?;
+                    let n = u8::try_from(card2.len())
+                        .map_err(|_| EncodeError::from(Misfit::out_of_range("card2", card2.len())))?;
                     w.u8(n);
                     w.bytes(card2);
                 }
@@ -111,10 +109,10 @@ impl Credit {
         match (self, fee_mode == fee_mode::MONTHLY) {
             (Credit::ValidUntil(t), true) => w.time(*t, "valid until"),
             (Credit::Balance(b), false) => w.dec_u32(*b, Scale::Money, "balance"),
-            _ => Err(EncodeError::OutOfRange {
-                field: "credit",
-                value: format!("{self:?} in fee mode {fee_mode}"),
-            }),
+            _ => Err(EncodeError::from(Misfit::out_of_range(
+                "credit",
+                format!("{self:?} in fee mode {fee_mode}"),
+            ))),
         }
     }
 }

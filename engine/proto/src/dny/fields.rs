@@ -10,9 +10,8 @@
 //! more than the field order.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 
-use crate::body::{self, FixedPoint, Short, Wire};
+use crate::body::{self, FixedPoint, Misfit, Short, Wire};
 
 /// Bytes of an order number on the wire.
 pub const ORDER_LEN: usize = 16;
@@ -36,12 +35,9 @@ impl DecodeError {
 /// Why a value could not be put on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
-    #[error("{field}: {value} is negative")]
-    Negative { field: &'static str, value: Decimal },
-    #[error("{field}: {value} is finer than the wire's {dp} decimal places")]
-    TooPrecise { field: &'static str, value: Decimal, dp: u32 },
-    #[error("{field}: {value} does not fit the wire field")]
-    OutOfRange { field: &'static str, value: String },
+    /// A value its field cannot carry (shared with the other codec).
+    #[error(transparent)]
+    Misfit(#[from] Misfit),
     #[error("{field}: {value:?} is not printable ASCII of at most {max} bytes")]
     BadText { field: &'static str, value: String, max: usize },
     #[error("{field}: {value} is not a whole second between 1970 and 2106")]
@@ -96,7 +92,7 @@ pub fn temp_to_wire(celsius: Option<i16>, field: &'static str) -> Result<u8, Enc
     c.checked_add(TEMP_OFFSET)
         .and_then(|t| u8::try_from(t).ok())
         .filter(|&t| t != 0)
-        .ok_or_else(|| EncodeError::OutOfRange { field, value: c.to_string() })
+        .ok_or_else(|| EncodeError::from(Misfit::out_of_range(field, c)))
 }
 
 /// A u32 unix time. Every u32 is a valid time.
@@ -185,8 +181,6 @@ impl From<Short> for DecodeError {
     }
 }
 
-body::encode_error_from_misfit!(EncodeError);
-
 impl Reader<'_> {
     pub fn temp(&mut self) -> Result<Option<i16>, DecodeError> {
         Ok(temp_from_wire(self.u8()?))
@@ -222,6 +216,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body::Unfit;
     use rust_decimal_macros::dec;
 
     #[test]
@@ -234,22 +229,22 @@ mod tests {
         assert_eq!(Scale::MilliAmp.to_wire(dec!(-0), u16::MAX.into(), "a"), Ok(0));
         assert!(matches!(
             Scale::Money.to_wire(dec!(-0.01), u32::MAX.into(), "m").map_err(EncodeError::from),
-            Err(EncodeError::Negative { .. })
+            Err(EncodeError::Misfit(Misfit { why: Unfit::Negative, .. }))
         ));
         assert!(matches!(
             Scale::Power.to_wire(dec!(180.05), u16::MAX.into(), "p").map_err(EncodeError::from),
-            Err(EncodeError::TooPrecise { .. })
+            Err(EncodeError::Misfit(Misfit { why: Unfit::TooPrecise { .. }, .. }))
         ));
         assert!(matches!(
             Scale::Watt.to_wire(dec!(6000.5), u16::MAX.into(), "w").map_err(EncodeError::from),
-            Err(EncodeError::TooPrecise { .. })
+            Err(EncodeError::Misfit(Misfit { why: Unfit::TooPrecise { .. }, .. }))
         ));
         assert!(matches!(
             Scale::Power.to_wire(dec!(6553.6), u16::MAX.into(), "p").map_err(EncodeError::from),
-            Err(EncodeError::OutOfRange { .. })
+            Err(EncodeError::Misfit(Misfit { why: Unfit::OutOfRange, .. }))
         ));
         assert_eq!(Scale::Power.to_wire(dec!(6553.5), u16::MAX.into(), "p"), Ok(65535));
-        assert!(Scale::Money.to_wire(Decimal::MAX, u32::MAX.into(), "m").is_err());
+        assert!(Scale::Money.to_wire(rust_decimal::Decimal::MAX, u32::MAX.into(), "m").is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use vocab::PileId;
 
 use super::fields::{DecodeError, EncodeError, Reader, Unit, Writer, Ykc};
-use crate::body::Body;
+use crate::body::{Body, Misfit};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BillingModelCheck {
@@ -139,7 +139,7 @@ impl Body<Ykc> for BillingModel {
         w.u8(self.loss_ratio);
         for &slot in &self.slots {
             if usize::from(slot) >= period::COUNT {
-                return Err(EncodeError::OutOfRange { field: "slot", value: slot.to_string() });
+                return Err(EncodeError::from(Misfit::out_of_range("slot", slot)));
             }
             w.u8(slot);
         }

@@ -101,6 +101,7 @@ impl Tagged for BmsFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body::{Misfit, Unfit};
     use crate::ykc::testing::{pile, round_trip, serial};
     use crate::ykc::{Frame, Message, MAX_BODY};
 
@@ -144,7 +145,7 @@ mod tests {
     #[test]
     fn a_type_outside_the_bms_set_does_not_encode() {
         let m = Message::Bms(sample(kind::LOGIN, &[1, 2]));
-        assert!(matches!(m.encode(0), Err(EncodeError::OutOfRange { .. })));
+        assert!(matches!(m.encode(0), Err(EncodeError::Misfit(Misfit { why: Unfit::OutOfRange, .. }))));
         for k in [0x16, 0x1F] {
             assert!(Message::Bms(sample(k, &[])).encode(0).is_err());
         }

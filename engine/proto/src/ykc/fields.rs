@@ -13,7 +13,7 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use rust_decimal::Decimal;
 
-use crate::body::{self, FixedPoint, Short, Wire};
+use crate::body::{self, FixedPoint, Misfit, Short, Wire};
 
 use vocab::{PileId, SessionId};
 
@@ -45,12 +45,9 @@ impl DecodeError {
 /// Why a value could not be put on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
-    #[error("{field}: {value} is negative")]
-    Negative { field: &'static str, value: Decimal },
-    #[error("{field}: {value} is finer than the wire's {dp} decimal places")]
-    TooPrecise { field: &'static str, value: Decimal, dp: u32 },
-    #[error("{field}: {value} does not fit the wire field")]
-    OutOfRange { field: &'static str, value: String },
+    /// A value its field cannot carry (shared with the other codec).
+    #[error(transparent)]
+    Misfit(#[from] Misfit),
     #[error("{field}: {value:?} is not {digits} digits")]
     BadDigits { field: &'static str, value: String, digits: usize },
     #[error("{field}: {value:?} is not printable ASCII of at most {max} bytes")]
@@ -202,7 +199,7 @@ pub fn temp_to_wire(celsius: i16, field: &'static str) -> Result<u8, EncodeError
     celsius
         .checked_add(50)
         .and_then(|t| u8::try_from(t).ok())
-        .ok_or_else(|| EncodeError::OutOfRange { field, value: celsius.to_string() })
+        .ok_or_else(|| EncodeError::from(Misfit::out_of_range(field, celsius)))
 }
 
 // ---- walking a body ----
@@ -230,8 +227,6 @@ impl From<Short> for DecodeError {
         DecodeError::Short { kind, need, got }
     }
 }
-
-body::encode_error_from_misfit!(EncodeError);
 
 impl Reader<'_> {
     pub fn u40(&mut self) -> Result<u64, DecodeError> {
@@ -320,7 +315,7 @@ pub(crate) fn is_printable_ascii(s: &str) -> bool {
 impl Writer {
     pub fn u40(&mut self, v: u64, field: &'static str) -> Result<(), EncodeError> {
         if v > U40_MAX {
-            return Err(EncodeError::OutOfRange { field, value: v.to_string() });
+            return Err(EncodeError::from(Misfit::out_of_range(field, v)));
         }
         self.bytes(&v.to_le_bytes()[..5]);
         Ok(())
@@ -355,7 +350,7 @@ impl Writer {
     fn bcd_number<const N: usize>(&mut self, v: u64, field: &'static str) -> Result<(), EncodeError> {
         let mut out = [0u8; N];
         if !number_to_bcd(v, &mut out) {
-            return Err(EncodeError::OutOfRange { field, value: v.to_string() });
+            return Err(EncodeError::from(Misfit::out_of_range(field, v)));
         }
         self.bytes(&out);
         Ok(())
@@ -410,6 +405,7 @@ pub(crate) trait Tagged: body::Body<Ykc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body::Unfit;
     use rust_decimal_macros::dec;
 
     fn dt(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> NaiveDateTime {
@@ -464,15 +460,15 @@ mod tests {
         assert_eq!(Unit::Balance.to_wire(dec!(-0), u32::MAX.into(), "b"), Ok(0));
         assert!(matches!(
             Unit::Balance.to_wire(dec!(-0.01), u32::MAX.into(), "b").map_err(EncodeError::from),
-            Err(EncodeError::Negative { .. })
+            Err(EncodeError::Misfit(Misfit { why: Unfit::Negative, .. }))
         ));
         assert!(matches!(
             Unit::Volt.to_wire(dec!(380.05), u16::MAX.into(), "v").map_err(EncodeError::from),
-            Err(EncodeError::TooPrecise { .. })
+            Err(EncodeError::Misfit(Misfit { why: Unfit::TooPrecise { .. }, .. }))
         ));
         assert!(matches!(
             Unit::Volt.to_wire(dec!(6553.6), u16::MAX.into(), "v").map_err(EncodeError::from),
-            Err(EncodeError::OutOfRange { .. })
+            Err(EncodeError::Misfit(Misfit { why: Unfit::OutOfRange, .. }))
         ));
         assert_eq!(Unit::Volt.to_wire(dec!(6553.5), u16::MAX.into(), "v"), Ok(65535));
         assert!(Unit::Amount.to_wire(Decimal::MAX, U40_MAX, "a").is_err());

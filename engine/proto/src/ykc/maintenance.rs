@@ -28,7 +28,7 @@ use chrono::NaiveDateTime;
 use vocab::PileId;
 
 use super::fields::{DecodeError, EncodeError, Reader, Writer, Ykc};
-use crate::body::Body;
+use crate::body::{Body, Misfit};
 
 /// 0x52: enable or disable a pile, and cap its output.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,10 +55,10 @@ impl Body<Ykc> for WorkParams {
 
     fn write(&self, w: &mut Writer) -> Result<(), EncodeError> {
         if !(Self::MIN_POWER_PERCENT..=Self::MAX_POWER_PERCENT).contains(&self.max_power_percent) {
-            return Err(EncodeError::OutOfRange {
-                field: "max output power %",
-                value: self.max_power_percent.to_string(),
-            });
+            return Err(EncodeError::from(Misfit::out_of_range(
+                "max output power %",
+                self.max_power_percent,
+            )));
         }
         w.pile(&self.pile)?;
         w.flag(!self.enabled);
@@ -307,7 +307,7 @@ mod tests {
         for bad in [0, 29, 101, 255] {
             assert_eq!(
                 work(true, bad).encode(0),
-                Err(EncodeError::OutOfRange { field: "max output power %", value: bad.to_string() })
+                Err(EncodeError::from(Misfit::out_of_range("max output power %", bad)))
             );
         }
         // Tolerant on input: a pile reporting 20 % still decodes.

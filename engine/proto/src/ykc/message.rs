@@ -30,7 +30,7 @@ use super::qr::{QrPrefix, QrPrefixResult};
 use super::realtime::{RealTime, RealTimeRequest};
 use super::record::{RecordAck, TransactionRecord};
 use super::remote::{RemoteStart, RemoteStartResult, RemoteStop, RemoteStopResult};
-use crate::body::Body;
+use crate::body::{Body, Misfit};
 
 /// Declares `Message` from one table of variant, body type and frame type,
 /// so decode, encode and kind cannot disagree.
@@ -81,10 +81,7 @@ macro_rules! messages {
                     $(Message::$svariant(m) => {
                         let kind = Tagged::kind(m);
                         if !$set.contains(&kind) {
-                            return Err(EncodeError::OutOfRange {
-                                field: concat!(stringify!($svariant), " frame type"),
-                                value: format!("0x{kind:02X}"),
-                            });
+                            return Err(EncodeError::from(Misfit::out_of_range(concat!(stringify!($svariant), " frame type"), format!("0x{kind:02X}"))));
                         }
                         Body::encode(m)?
                     })*

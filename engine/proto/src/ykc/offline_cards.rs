@@ -26,7 +26,7 @@ use vocab::PileId;
 
 use super::fields::{DecodeError, EncodeError, Reader, Writer, Ykc};
 use super::frame::MAX_BODY;
-use crate::body::Body;
+use crate::body::{Body, Misfit};
 
 /// pile 7 + count 1, the head of every list the platform sends.
 const HEAD: usize = 8;
@@ -43,7 +43,7 @@ fn read_entries<T>(r: &mut Reader<'_>, size: usize, entry: impl Fn(&[u8]) -> T) 
 /// Fails when an answer lists more than `max` entries.
 fn check_entries(n: usize, max: usize) -> Result<(), EncodeError> {
     if n > max {
-        return Err(EncodeError::OutOfRange { field: "card count", value: n.to_string() });
+        return Err(EncodeError::from(Misfit::out_of_range("card count", n)));
     }
     Ok(())
 }
@@ -71,7 +71,7 @@ fn write_count(w: &mut Writer, n: usize, max: usize, field: &'static str) -> Res
     let count = u8::try_from(n)
         .ok()
         .filter(|_| n <= max)
-        .ok_or_else(|| EncodeError::OutOfRange { field, value: n.to_string() })?;
+        .ok_or_else(|| EncodeError::from(Misfit::out_of_range(field, n)))?;
     w.u8(count);
     Ok(())
 }
@@ -330,6 +330,7 @@ impl Body<Ykc> for OfflineCardQueryResult {
 
 #[cfg(test)]
 mod tests {
+    use crate::body::Unfit;
     use bytes::Bytes;
 
     use super::*;
@@ -379,7 +380,7 @@ mod tests {
         assert_eq!(round_trip(Message::OfflineCardSync(full(11))).len(), 184);
         assert!(matches!(
             Message::OfflineCardSync(full(12)).encode(0),
-            Err(EncodeError::OutOfRange { field: "offline card count", .. })
+            Err(EncodeError::Misfit(Misfit { field: "offline card count", why: Unfit::OutOfRange, .. }))
         ));
     }
 
