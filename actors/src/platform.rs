@@ -22,6 +22,8 @@ pub struct Platform {
     pub logins: tokio::sync::Semaphore,
     /// Station messages to other nodes (`owner`).
     pub channel: crate::owner::Channel,
+    /// Station lease reads, grouped (with several nodes).
+    pub lease_reads: crate::station::LeaseReads,
 }
 
 impl Platform {
@@ -31,6 +33,7 @@ impl Platform {
         let channel = crate::owner::Channel::new(&metrics.registry, timeout);
         Arc::new(Platform {
             channel,
+            lease_reads: crate::station::LeaseReads::new(store.clone()),
             logins: tokio::sync::Semaphore::new(config.concurrent_logins.max(1)),
             notifier: Notifier::new(config.alarms.webhook.clone()),
             live: Default::default(),

@@ -16,6 +16,7 @@
 
 mod handover;
 mod lease;
+mod lease_reads;
 mod power_history;
 
 use std::collections::{HashMap, VecDeque};
@@ -54,6 +55,7 @@ pub struct StationCtx {
 
 pub use lease::{FromNode, HandOver};
 use lease::{Notify, PileRef, Role};
+pub use lease_reads::LeaseReads;
 
 /// A charging port as the station sees it.
 struct Live {

@@ -203,8 +203,9 @@ impl Station {
         let (holder, addr, ttl) = (node.node_id.clone(), node.http_addr.clone(), node.lease_ttl);
         // A read first: while another node holds the lease, asking for it
         // writes nothing.
+        let platform = self.platform.clone();
         let acquire = async move {
-            match store.lease(id).await? {
+            match platform.lease_reads.read(id).await? {
                 Some(l) if l.expires_at > chrono::Utc::now() && l.holder != holder => Ok(l),
                 _ => store.acquire_lease(id, &holder, &addr, ttl).await,
             }

@@ -66,6 +66,10 @@ pub trait Leases: Send + Sync {
     async fn release_lease(&self, station: StationId, holder: &str, token: i64) -> Result<bool>;
     /// The station's lease, lapsed or not; `None` if never taken.
     async fn lease(&self, station: StationId) -> Result<Option<Lease>>;
+    /// The leases of those of `stations` ever taken (as `lease` reads
+    /// each), in no particular order: one read for the many stations a
+    /// node follows rather than one each.
+    async fn leases(&self, stations: &[StationId]) -> Result<Vec<Lease>>;
 }
 
 /// Microseconds of `ttl` past `now`, as both backends store expiry.

@@ -134,4 +134,12 @@ impl Leases for ScyllaStore {
     async fn lease(&self, station: StationId) -> Result<Option<Lease>> {
         self.read_lease(station, &self.db.leases.peek).await
     }
+
+    /// One quorum read per station, concurrently: each goes to the
+    /// station's own replicas rather than one coordinator gathering them all.
+    async fn leases(&self, stations: &[StationId]) -> Result<Vec<Lease>> {
+        let peek = &self.db.leases.peek;
+        let rows = futures::future::try_join_all(stations.iter().map(|s| self.read_lease(*s, peek))).await?;
+        Ok(rows.into_iter().flatten().collect())
+    }
 }

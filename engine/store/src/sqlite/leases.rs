@@ -13,20 +13,38 @@ use super::{now, SqliteStore};
 use crate::leases::{expiry, Lease, Leases};
 use crate::Result;
 
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Lease> {
+    Ok(Lease {
+        station_id: r.get(0)?,
+        holder: r.get(1)?,
+        http_addr: r.get(2)?,
+        token: r.get(3)?,
+        expires_at: time(r, 4)?,
+    })
+}
+
 fn get(c: &Connection, station: StationId) -> rusqlite::Result<Option<Lease>> {
     c.prepare_cached(
-        "SELECT holder, http_addr, fencing_token, expires_at FROM station_leases WHERE station_id = ?1",
+        "SELECT station_id, holder, http_addr, fencing_token, expires_at FROM station_leases
+         WHERE station_id = ?1",
     )?
-    .query_row(params![station], |r| {
-        Ok(Lease {
-            station_id: station,
-            holder: r.get(0)?,
-            http_addr: r.get(1)?,
-            token: r.get(2)?,
-            expires_at: time(r, 3)?,
-        })
-    })
+    .query_row(params![station], row)
     .optional()
+}
+
+/// Many stations' leases in one query (the ids as one JSON array).
+fn get_many(c: &Connection, stations: &[StationId]) -> rusqlite::Result<Vec<Lease>> {
+    if stations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids =
+        serde_json::to_string(stations).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    c.prepare_cached(
+        "SELECT station_id, holder, http_addr, fencing_token, expires_at FROM station_leases
+         WHERE station_id IN (SELECT value FROM json_each(?1))",
+    )?
+    .query_map(params![ids], row)?
+    .collect()
 }
 
 fn acquire(
@@ -100,5 +118,10 @@ impl Leases for SqliteStore {
 
     async fn lease(&self, station: StationId) -> Result<Option<Lease>> {
         self.readers.read(move |c| get(c, station)).await
+    }
+
+    async fn leases(&self, stations: &[StationId]) -> Result<Vec<Lease>> {
+        let stations = stations.to_vec();
+        self.readers.read(move |c| get_many(c, &stations)).await
     }
 }

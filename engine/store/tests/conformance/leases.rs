@@ -54,4 +54,12 @@ async fn a_station_lease_has_one_holder_and_a_rising_token(db: &Db) {
     let won = futures::future::join_all(races).await;
     let holder = &won[0].holder;
     assert!(won.iter().all(|l| &l.holder == holder && l.token == 1), "{won:?}");
+
+    // Read together, the leases are each as read alone; a station never
+    // leased has none.
+    let mut both = db.leases(&[other, station + 2, station]).await.unwrap();
+    both.sort_by_key(|l| l.station_id);
+    let alone = [db.lease(station).await.unwrap().unwrap(), db.lease(other).await.unwrap().unwrap()];
+    assert_eq!(both, alone);
+    assert_eq!(db.leases(&[]).await.unwrap(), vec![]);
 }
