@@ -71,3 +71,33 @@ async fn reader(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<(StationI
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use store::{SqliteConfig, SqliteStore};
+
+    #[actix_rt::test]
+    async fn reads_asked_together_each_get_their_own_stations_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = SqliteStore::open(SqliteConfig::new(dir.path().join("t.db"))).unwrap();
+        let store: Arc<dyn Store> = Arc::new(sqlite);
+        let ttl = Duration::from_secs(60);
+        for station in 1..=40 {
+            let node = format!("n{}", station % 3);
+            store.acquire_lease(station, &node, &format!("http://{node}"), ttl).await.unwrap();
+        }
+        let reads = LeaseReads::new(store);
+        // Station 41 was never leased.
+        let asked = (1..=41).rev().map(|station| reads.read(station));
+        let got = futures::future::join_all(asked).await;
+        for (station, lease) in (1..=41).rev().zip(got) {
+            let lease = lease.unwrap();
+            match station {
+                41 => assert_eq!(lease, None),
+                s => assert_eq!(lease.map(|l| (l.station_id, l.holder)), Some((s, format!("n{}", s % 3)))),
+            }
+        }
+    }
+}
