@@ -44,6 +44,16 @@ pub(super) fn from_a_node(state: &State, req: &HttpRequest) -> ApiResult<()> {
     Ok(())
 }
 
+/// A station this node could not run: unknown (404), or the store failed.
+fn station_error(id: i64, e: actors::registry::StartError) -> ApiError {
+    match e {
+        actors::registry::StartError::NoStation(_) => {
+            ApiError::not_found("unknown_station", format!("no station {id}"))
+        }
+        e => ApiError::unavailable(e.to_string()),
+    }
+}
+
 #[utoipa::path(
     post,
     path = "/internal/stations/{id}",
@@ -62,12 +72,7 @@ async fn station_call(
     body: Json<Envelope>,
 ) -> ApiResult<HttpResponse> {
     from_a_node(&state, &req)?;
-    let reply = owner::receive(&state, *id, body.into_inner()).await.map_err(|e| match e {
-        actors::registry::StartError::NoStation(_) => {
-            ApiError::not_found("unknown_station", format!("no station {id}"))
-        }
-        e => ApiError::unavailable(e.to_string()),
-    })?;
+    let reply = owner::receive(&state, *id, body.into_inner()).await.map_err(|e| station_error(*id, e))?;
     Ok(HttpResponse::Ok().json(reply))
 }
 
@@ -86,12 +91,7 @@ async fn owned_power(state: State, req: HttpRequest, id: web::Path<i64>) -> ApiR
     from_a_node(&state, &req)?;
     let view = actors::registry::station(&state, *id)
         .await
-        .map_err(|e| match e {
-            actors::registry::StartError::NoStation(_) => {
-                ApiError::not_found("unknown_station", format!("no station {id}"))
-            }
-            e => ApiError::unavailable(e.to_string()),
-        })?
+        .map_err(|e| station_error(*id, e))?
         .send(actors::station::GetPower)
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
