@@ -192,6 +192,19 @@ async fn loaded_only_from(c: &Client, base: &str) {
     }
 }
 
+/// A request the page does not offer, sent from the page with the signed-in
+/// user's token: `[status, error]` of the answer.
+async fn forge(c: &Client, method: &str, path: &str, body: Option<Value>) -> Value {
+    let script = "const [method, path, body, done] = arguments;
+        const t = JSON.parse(sessionStorage.getItem('chargeplane.user')).token;
+        const headers = {authorization: 'Bearer ' + t};
+        if (body !== null) headers['content-type'] = 'application/json';
+        fetch(path, {method, headers, body: body === null ? undefined : JSON.stringify(body)})
+          .then(r => r.json().then(b => done([r.status, b.error])))";
+    let args = vec![json!(method), json!(path), body.unwrap_or(Value::Null)];
+    c.execute_async(script, args).await.unwrap()
+}
+
 async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
     c.goto(&format!("{base}/console/login")).await.unwrap();
     fill(c, "#login-form [name=username]", user).await;
@@ -321,33 +334,14 @@ async fn staff_see_no_controls_that_change_things_and_a_forged_change_is_refused
     assert!(!start.is_displayed().await.unwrap(), "staff are shown a start button");
 
     // The API refuses what the page does not offer.
-    let forged = c
-        .execute_async(
-            &format!(
-                "const done = arguments[0]; const t = JSON.parse(sessionStorage.getItem('chargeplane.user')).token;
-                 fetch('/api/v1/piles/{id}/ports/1/start', {{method: 'POST', headers: {{authorization: 'Bearer ' + t}}}})
-                   .then(r => r.json().then(b => done([r.status, b.error])))"
-            ),
-            vec![],
-        )
-        .await
-        .unwrap();
+    let forged = forge(c, "POST", &format!("/api/v1/piles/{id}/ports/1/start"), None).await;
     assert_eq!(forged, json!([403, "forbidden"]));
     let (_, pile) = server.get(&format!("/api/v1/piles/{id}")).await;
     assert_eq!(pile["ports"][0]["session_id"], Value::Null, "{pile}");
     // Nor an edit: the fees form is not offered, and a forged one is refused.
     assert!(!css(c, "#fees-form").await.is_displayed().await.unwrap(), "staff are offered to edit fees");
-    let forged = c
-        .execute_async(
-            &format!(
-                "const done = arguments[0]; const t = JSON.parse(sessionStorage.getItem('chargeplane.user')).token;
-                 fetch('/api/v1/stations/{station}', {{method: 'PATCH', headers: {{authorization: 'Bearer ' + t, 'content-type': 'application/json'}}, body: JSON.stringify({{service_fee: '9'}})}})
-                   .then(r => r.json().then(b => done([r.status, b.error])))"
-            ),
-            vec![],
-        )
-        .await
-        .unwrap();
+    let fee = json!({"service_fee": "9"});
+    let forged = forge(c, "PATCH", &format!("/api/v1/stations/{station}"), Some(fee)).await;
     assert_eq!(forged, json!([403, "forbidden"]));
     let (_, st) = server.get(&format!("/api/v1/stations/{station}")).await;
     assert_ne!(st["service_fee"].as_str(), Some("9"), "{st}");
