@@ -9,7 +9,9 @@ use std::time::Duration;
 use actix_web::{HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use domain::accounts::{Driver, Principal, Status, Token};
+use domain::session::SessionRecord;
 use sha2::{Digest, Sha256};
+use vocab::SessionId;
 
 use crate::error::{ApiError, ApiResult};
 use crate::routes::State;
@@ -64,6 +66,18 @@ pub async fn revoke(state: &State, req: &HttpRequest) -> ApiResult<()> {
 }
 
 /// The active driver a request's bearer token speaks for.
+/// One of the signed-in driver's own charges; 404 for anyone else's, so
+/// other drivers' session ids are not confirmed to exist.
+pub async fn own_charge(state: &State, req: &HttpRequest, id: &SessionId) -> ApiResult<SessionRecord> {
+    let driver = driver(state, req).await?;
+    let mine = state
+        .store
+        .session(id)
+        .await?
+        .filter(|s| s.terms.payer.as_ref().is_some_and(|p| p.driver == driver.id));
+    mine.ok_or_else(|| ApiError::not_found("unknown_session", format!("you have no charge {id}")))
+}
+
 pub async fn driver(state: &State, req: &HttpRequest) -> ApiResult<Driver> {
     let Principal::Driver { driver_id } = principal(state, req).await? else {
         return Err(unauthorized("a driver's token is needed"));

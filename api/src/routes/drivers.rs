@@ -504,16 +504,8 @@ async fn history(state: State, req: HttpRequest, q: web::Query<Limit>) -> ApiRes
     security(("bearer" = [])),
 )]
 async fn stop(state: State, req: HttpRequest, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let driver = tokens::driver(&state, &req).await?;
     let id = vocab::SessionId(id.into_inner());
-    let mine = state
-        .store
-        .session(&id)
-        .await?
-        .filter(|s| s.terms.payer.as_ref().is_some_and(|p| p.driver == driver.id));
-    let Some(session) = mine else {
-        return Err(ApiError::not_found("unknown_session", format!("you have no charge {id}")));
-    };
+    let session = tokens::own_charge(&state, &req, &id).await?;
     let over = || ApiError::conflict("charge_over", format!("charge {id} is over"));
     if !session.state.is_open() {
         return Err(over());

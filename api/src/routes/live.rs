@@ -78,16 +78,8 @@ async fn ports(
     security(("bearer" = [])),
 )]
 async fn charge(state: State, req: HttpRequest, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let driver = tokens::driver(&state, &req).await?;
     let id = SessionId(id.into_inner());
-    let mine = state
-        .store
-        .session(&id)
-        .await?
-        .filter(|s| s.terms.payer.as_ref().is_some_and(|p| p.driver == driver.id));
-    let Some(session) = mine else {
-        return Err(ApiError::not_found("unknown_session", format!("you have no charge {id}")));
-    };
+    let session = tokens::own_charge(&state, &req, &id).await?;
     // Following first, then looking again: a charge that ends in between is
     // seen either way.
     let rx = state.live.subscribe_charge(&id);
