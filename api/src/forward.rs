@@ -161,11 +161,11 @@ async fn to_holder(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let body = req.extract::<web::Bytes>().await?;
-    let mut answer = send(&fwd, &req, &node, &body, mode).await;
+    let mut answer = send(&state, &fwd, &req, &node, &body, mode).await;
     // The pile may have moved on since its row was read: read it once more.
     if answer.as_ref().is_ok_and(|a| a.status() == StatusCode::CONFLICT) {
         if let Some(moved) = elsewhere(&state, &fwd, &pile).await.filter(|n| n.node_id != node.node_id) {
-            answer = send(&fwd, &req, &moved, &body, mode).await;
+            answer = send(&state, &fwd, &req, &moved, &body, mode).await;
         }
     }
     let response = answer.unwrap_or_else(|e| e.error_response());
@@ -192,6 +192,7 @@ async fn elsewhere(state: &State, fwd: &Forwarder, pile: &PileId) -> Option<Pile
 
 /// The request, sent to `node`, and its answer as ours.
 async fn send(
+    state: &State,
     fwd: &Forwarder,
     req: &ServiceRequest,
     node: &PileNode,
@@ -230,15 +231,8 @@ async fn send(
     }
     if let Some(streams) = streams {
         fwd.forwarded.with_label_values(&["answered"]).inc();
-        let body = streams.clone().into_inner().passed_on(res);
         // Ends when this node stops, as its own streams do.
-        let closed = req.app_data::<State>().map(|s| s.live.closed());
-        let body = body.take_until(async move {
-            match closed {
-                Some(closed) => closed.await,
-                None => std::future::pending().await,
-            }
-        });
+        let body = streams.clone().into_inner().passed_on(res).take_until(state.live.closed());
         return Ok(answer.streaming(body));
     }
     let bytes = res.bytes().await.map_err(unreachable)?;
